@@ -1,0 +1,33 @@
+# Two commands for a fresh machine: `make lab` opens the course, `make test` runs every test.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+
+.PHONY: lab test bench sweep clean
+
+$(VENV)/.stamp-lab: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.stamp-test: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@ $(VENV)/.stamp-lab
+
+lab: $(VENV)/.stamp-lab
+	$(VENV)/bin/jupyter lab notebooks/
+
+test: $(VENV)/.stamp-test
+	$(PY) -m pytest -n 2
+
+bench: $(VENV)/.stamp-test
+	$(PY) benchmarks/bench_core.py
+
+sweep: $(VENV)/.stamp-test
+	$(PY) -m raftedu.sweep --seeds 1000
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

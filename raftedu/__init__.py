@@ -1,0 +1,58 @@
+"""raftedu: watch a real Raft cluster, break it, and learn why etcd wants an odd number of members.
+
+The layers, each importing only the ones below it:
+
+* :mod:`raftedu.raft` -- the sans-I/O Raft node (the paper's Figure 2);
+* :mod:`raftedu.trace` -- the record of a run and its replay;
+* :mod:`raftedu.checks` -- always-on safety checks over the trace;
+* :mod:`raftedu.sim` -- the deterministic simulator (:class:`Cluster`).
+"""
+
+from .checks import PROPERTIES, SafetyMonitor, SafetyViolation, check_trace
+from .raft import (
+    CANDIDATE,
+    FOLLOWER,
+    LEADER,
+    AppendEntries,
+    AppendEntriesReply,
+    Entry,
+    Event,
+    Message,
+    PersistentState,
+    RaftNode,
+    RequestVote,
+    RequestVoteReply,
+    Timing,
+    majority,
+)
+from .sim import ACTIONS, ClientRequest, Cluster, Network
+from .trace import ClusterView, Trace
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ACTIONS",
+    "AppendEntries",
+    "AppendEntriesReply",
+    "CANDIDATE",
+    "ClientRequest",
+    "Cluster",
+    "ClusterView",
+    "Entry",
+    "Event",
+    "FOLLOWER",
+    "LEADER",
+    "Message",
+    "Network",
+    "PROPERTIES",
+    "PersistentState",
+    "RaftNode",
+    "RequestVote",
+    "RequestVoteReply",
+    "SafetyMonitor",
+    "SafetyViolation",
+    "Timing",
+    "Trace",
+    "check_trace",
+    "majority",
+]

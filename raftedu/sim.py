@@ -1,0 +1,432 @@
+"""Deterministic simulation of a Raft cluster: virtual clock, seeded network, faults as data.
+
+One process, one event heap ordered by ``(time, sequence)``, integer virtual
+milliseconds and seeded random number generators: the same seed and the same
+fault schedule give the same :class:`~raftedu.trace.Trace`, event for event.
+Every event is recorded in the trace and checked by the always-on
+:class:`~raftedu.checks.SafetyMonitor` as it happens.
+
+Example::
+
+    c = Cluster(5, seed=7)
+    c.run_until(lambda c: c.leader() is not None, within=2_000)
+    c.crash(c.leader())
+    c.run(1_000)
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from .checks import SafetyMonitor
+from .raft import LEADER, Event, Message, PersistentState, RaftNode, Timing
+from .trace import ClusterView, Trace
+
+__all__ = ["Network", "Cluster", "ClientRequest", "ACTIONS", "MAX_NODES"]
+
+MAX_NODES = 99
+ACTIONS = ("crash", "restart", "crash_leader", "timeout_now", "isolate", "partition", "cut", "heal", "request", "set_network")
+"""Names a fault schedule may use; each is the :class:`Cluster` method of that name."""
+
+_DELIVER, _TIMER, _ACTION = 0, 1, 2
+
+
+def _rate(name: str, value: Any) -> None:
+    if not (isinstance(value, (int, float)) and 0.0 <= value <= 1.0):
+        raise ValueError(f"{name} must be a probability between 0 and 1; got {value!r}")
+
+
+def _span(name: str, value: Any) -> None:
+    ok = isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(v, int) for v in value)
+    if not (ok and 0 <= value[0] <= value[1]):
+        raise ValueError(f"{name} must be two whole milliseconds (low, high) with 0 <= low <= high; got {value!r}")
+
+
+@dataclass(frozen=True)
+class Network:
+    """How the simulated network treats each message.
+
+    Each message takes ``delay`` ms (uniform, both ends included), or with
+    probability ``long_delay_rate`` a ``long_delay`` -- which reorders it
+    behind later messages. It is lost with probability ``drop_rate`` and
+    delivered twice with probability ``duplicate_rate``.
+    """
+
+    delay: tuple[int, int] = (5, 15)
+    drop_rate: float = 0.0
+    duplicate_rate: float = 0.0
+    long_delay_rate: float = 0.0
+    long_delay: tuple[int, int] = (200, 600)
+
+    def __post_init__(self) -> None:
+        _span("delay", self.delay)
+        _span("long_delay", self.long_delay)
+        _rate("drop_rate", self.drop_rate)
+        _rate("duplicate_rate", self.duplicate_rate)
+        _rate("long_delay_rate", self.long_delay_rate)
+
+
+@dataclass
+class ClientRequest:
+    """A client command and what became of it: ``pending``, ``committed``, ``rejected`` or ``lost``."""
+
+    id: int
+    command: Any
+    submitted: int
+    node: int | None = None
+    index: int | None = None
+    term: int | None = None
+    status: str = "pending"
+    reason: str = ""
+    replied: int | None = None
+
+
+class Cluster:
+    """A simulated Raft cluster of ``n`` nodes with ids 1..n.
+
+    ``node_class`` replaces the reference :class:`~raftedu.raft.RaftNode`
+    (a subclass overriding one rule, for exercises and broken variants).
+    ``schedule`` is a list of timed actions ``(time_ms, name, *args)`` with
+    a name from :data:`ACTIONS`, e.g. ``[(500, "crash_leader"), (900,
+    "partition", [1, 2], [3, 4, 5]), (2000, "heal")]``.
+    """
+
+    def __init__(
+        self,
+        n: int,
+        *,
+        seed: int = 0,
+        timing: Timing = Timing(),
+        network: Network = Network(),
+        node_class: type[RaftNode] = RaftNode,
+        schedule: Iterable[Sequence[Any]] = (),
+    ) -> None:
+        """Start ``n`` followers at time 0; the fault ``schedule`` is validated now and run as time passes."""
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_NODES:
+            raise ValueError(f"cluster size must be a whole number from 1 to {MAX_NODES}; got {n!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ValueError(f"seed must be an integer; got {seed!r}")
+        if not isinstance(timing, Timing):
+            raise TypeError(f"timing must be a raftedu.Timing; got {type(timing).__name__}")
+        if not isinstance(network, Network):
+            raise TypeError(f"network must be a raftedu.Network; got {type(network).__name__}")
+        if not (isinstance(node_class, type) and issubclass(node_class, RaftNode)):
+            raise TypeError(f"node_class must be RaftNode or a subclass of it; got {node_class!r}")
+        self.n = n
+        self.ids = tuple(range(1, n + 1))
+        self.seed = seed
+        self.timing = timing
+        self.net = network
+        self.node_class = node_class
+        self.now = 0
+        self.trace = Trace()
+        self.monitor = SafetyMonitor(seed)
+        self.requests: list[ClientRequest] = []
+        self._rng = random.Random(f"raftedu:{seed}:network")
+        self._node_rngs = {i: random.Random(f"raftedu:{seed}:node:{i}") for i in self.ids}
+        self._heap: list[tuple[int, int, int, Any]] = []
+        self._seq = 0
+        self._msg_ids = 0
+        self._timer_due: dict[int, int | None] = {}
+        self._pending: dict[tuple[int, int], ClientRequest] = {}
+        self.disks: dict[int, PersistentState] = {i: PersistentState() for i in self.ids}
+        self.nodes: dict[int, RaftNode | None] = {i: None for i in self.ids}
+        self.groups: tuple[tuple[int, ...], ...] = ()
+        self.cuts: set[tuple[int, int]] = set()
+        self._record(Event(0, "start", value=(("n", n), ("seed", seed), ("timing", asdict(timing)),
+                                              ("network", asdict(network)), ("node_class", node_class.__name__))))
+        for action in self._validate_schedule(schedule):
+            self._push(action[0], _ACTION, tuple(action[1:]))
+        for i in self.ids:
+            self._boot(i)
+
+    # ---- reading the cluster ----------------------------------------------
+
+    @property
+    def view(self) -> ClusterView:
+        """The cluster as the trace shows it now (kept up to date by the safety monitor)."""
+        return self.monitor.view
+
+    def up(self) -> list[int]:
+        """Ids of the nodes that are running."""
+        return [i for i in self.ids if self.nodes[i] is not None]
+
+    def leader(self) -> int | None:
+        """The running node that believes it leads the highest term, or None."""
+        best = None
+        for i in self.up():
+            node = self.nodes[i]
+            if node.role == LEADER and (best is None or node.current_term > self.nodes[best].current_term):
+                best = i
+        return best
+
+    def node(self, i: int) -> RaftNode:
+        """The running node ``i`` (an error if it is crashed)."""
+        node = self.nodes[self._check_id(i)]
+        if node is None:
+            raise ValueError(f"S{i} is crashed; restart it first with cluster.restart({i})")
+        return node
+
+    # ---- time ---------------------------------------------------------------
+
+    def step(self) -> list[Event]:
+        """Process the next event on the heap and return the trace events it produced."""
+        if not self._heap:
+            return []
+        start = len(self.trace)
+        time, _, kind, payload = heapq.heappop(self._heap)
+        self.now = time
+        if kind == _DELIVER:
+            self._deliver(*payload)
+        elif kind == _TIMER:
+            self._fire_timer(*payload)
+        else:
+            self._perform(payload)
+        return self.trace.events[start:]
+
+    def run(self, ms: int) -> None:
+        """Advance virtual time by ``ms`` milliseconds, processing every event due by then."""
+        if isinstance(ms, bool) or not isinstance(ms, int) or ms < 0:
+            raise ValueError(f"run() takes a whole number of milliseconds >= 0; got {ms!r}")
+        end = self.now + ms
+        while self._heap and self._heap[0][0] <= end:
+            self.step()
+        self.now = end
+
+    def run_until(self, condition: Callable[["Cluster"], Any], within: int) -> bool:
+        """Run until ``condition(cluster)`` is true or ``within`` ms pass; return whether it became true."""
+        if isinstance(within, bool) or not isinstance(within, int) or within < 0:
+            raise ValueError(f"within must be a whole number of milliseconds >= 0; got {within!r}")
+        end = self.now + within
+        while not condition(self):
+            if not self._heap or self._heap[0][0] > end:
+                self.now = end
+                return bool(condition(self))
+            self.step()
+        return True
+
+    # ---- faults (also usable from a schedule) --------------------------------
+
+    def crash(self, i: int) -> None:
+        """Crash node ``i``: volatile state is lost, persistent state (term, vote, log) is kept."""
+        self.node(i)
+        self.nodes[i] = None
+        self._timer_due[i] = None
+        self._record(Event(self.now, "crash", node=i, text=f"S{i} crashed"))
+
+    def restart(self, i: int) -> None:
+        """Restart crashed node ``i`` from its persistent state, as a follower (§5.2)."""
+        if self.nodes[self._check_id(i)] is not None:
+            raise ValueError(f"S{i} is running; only a crashed node can be restarted")
+        self._record(Event(self.now, "restart", node=i, text=f"S{i} restarted"))
+        self._boot(i)
+
+    def crash_leader(self) -> int | None:
+        """Crash the current leader; return its id (None, and a note in the trace, when there is none)."""
+        leader = self.leader()
+        if leader is None:
+            self._record(Event(self.now, "note", text="crash_leader: there was no leader to crash"))
+        else:
+            self.crash(leader)
+        return leader
+
+    def timeout_now(self, i: int) -> None:
+        """Make follower or candidate ``i``'s election timer run out now (§5.2)."""
+        node = self.node(i)
+        if node.role == LEADER:
+            raise ValueError(f"S{i} is the leader and runs no election timer; pick a follower or candidate")
+        self._record(Event(self.now, "timeout_now", node=i, text=f"S{i}'s election timer was forced to run out"))
+        node.on_timer(self.now)
+        self._flush(node)
+
+    def partition(self, *groups: Iterable[int]) -> None:
+        """Cut the network into ``groups``; nodes listed nowhere form one more group together.
+
+        Messages cross no group boundary, including those already in flight.
+        """
+        seen: set[int] = set()
+        clean = []
+        for group in groups:
+            members = sorted(self._check_id(i) for i in group)
+            if not members:
+                raise ValueError("partition groups must not be empty")
+            overlap = seen.intersection(members)
+            if overlap:
+                raise ValueError(f"partition groups overlap: {', '.join(f'S{i}' for i in sorted(overlap))} "
+                                 "appear in more than one group; each node may be in one group only")
+            seen.update(members)
+            clean.append(tuple(members))
+        rest = tuple(i for i in self.ids if i not in seen)
+        if rest:
+            clean.append(rest)
+        self.groups = tuple(clean)
+        text = " | ".join("{" + ",".join(f"S{i}" for i in g) + "}" for g in self.groups)
+        self._record(Event(self.now, "partition", value=self.groups, text=f"network split into {text}"))
+
+    def isolate(self, i: int) -> None:
+        """Cut node ``i`` off from every other node."""
+        self.partition([i])
+
+    def cut(self, src: int, dst: int) -> None:
+        """Cut the one-way link from ``src`` to ``dst`` (messages the other way still pass)."""
+        self._check_id(src), self._check_id(dst)
+        if src == dst:
+            raise ValueError("cut() needs two different nodes")
+        self.cuts.add((src, dst))
+        self._record(Event(self.now, "cut", node=src, peer=dst, text=f"link S{src} → S{dst} cut"))
+
+    def heal(self) -> None:
+        """Remove every partition and link cut."""
+        self.groups, self.cuts = (), set()
+        self._record(Event(self.now, "heal", text="network healed"))
+
+    def set_network(self, **changes: Any) -> None:
+        """Change network settings from now on, e.g. ``cluster.set_network(drop_rate=0.1)``."""
+        allowed = Network.__dataclass_fields__
+        unknown = sorted(set(changes) - set(allowed))
+        if unknown:
+            raise ValueError(f"unknown network setting(s) {unknown}; allowed: {', '.join(allowed)}")
+        self.net = replace(self.net, **changes)
+        self._record(Event(self.now, "set_network", value=tuple(sorted(changes.items())),
+                           text="network changed: " + ", ".join(f"{k}={v}" for k, v in sorted(changes.items()))))
+
+    # ---- clients ---------------------------------------------------------------
+
+    def request(self, command: Any, node: int | None = None) -> ClientRequest:
+        """Send a client command to ``node`` (default: the current leader) and return its tracking record.
+
+        The request is ``rejected`` when there is no leader or ``node`` is not
+        the leader; ``committed`` once that leader applies it; ``lost`` if the
+        leader's entry is overwritten by another leader's.
+        """
+        if node is not None:
+            self.node(node)
+        target = self.leader() if node is None else node
+        req = ClientRequest(len(self.requests) + 1, command, self.now, target)
+        self.requests.append(req)
+        self._record(Event(self.now, "client_request", node=target, value=command,
+                           text=f"client sent {command!r} to " + (f"S{target}" if target else "no one (no leader)")))
+        index = None if target is None else self.nodes[target].propose(command, self.now)
+        if index is None:
+            req.status = "rejected"
+            req.reason = "no leader" if target is None else f"S{target} is not the leader"
+            self._record(Event(self.now, "client_reply", node=target, value="rejected", text=req.reason))
+            return req
+        leader = self.nodes[target]
+        req.index, req.term = index, leader.current_term
+        self._pending[(target, index)] = req
+        self._flush(leader)
+        return req
+
+    # ---- internals ---------------------------------------------------------------
+
+    def _check_id(self, i: Any) -> int:
+        if isinstance(i, bool) or not isinstance(i, int) or not 1 <= i <= self.n:
+            raise ValueError(f"unknown node id {i!r}: this cluster has nodes 1..{self.n}")
+        return i
+
+    def _validate_schedule(self, schedule: Iterable[Sequence[Any]]) -> list[tuple[Any, ...]]:
+        actions = []
+        for k, item in enumerate(schedule):
+            if not isinstance(item, (tuple, list)) or len(item) < 2:
+                raise ValueError(f"schedule item {k} must be (time_ms, action, *args); got {item!r}")
+            time, name = item[0], item[1]
+            if isinstance(time, bool) or not isinstance(time, int) or time < 0:
+                raise ValueError(f"schedule item {k}: time must be whole milliseconds >= 0; got {time!r}")
+            if name not in ACTIONS:
+                raise ValueError(f"schedule item {k}: unknown action {name!r}; allowed: {', '.join(ACTIONS)}")
+            actions.append(tuple(item))
+        return actions
+
+    def _perform(self, action: tuple[Any, ...]) -> None:
+        name, args = action[0], action[1:]
+        if name == "set_network":
+            self.set_network(**args[0])
+        else:
+            getattr(self, name)(*args)
+
+    def _push(self, time: int, kind: int, payload: Any) -> None:
+        self._seq += 1
+        heapq.heappush(self._heap, (time, self._seq, kind, payload))
+
+    def _record(self, event: Event) -> None:
+        self.trace.append(event)
+        self.monitor.observe(event)
+        if event.kind == "apply":
+            self._settle_request(event)
+
+    def _settle_request(self, e: Event) -> None:
+        req = self._pending.get((e.node, e.index))
+        if req is None:
+            return
+        del self._pending[(e.node, e.index)]
+        req.replied = self.now
+        if e.entry.term == req.term and e.entry.command == req.command:
+            req.status = "committed"
+            text = f"S{e.node} answered the client: {req.command!r} is committed at index {e.index}"
+        else:
+            req.status, req.reason = "lost", "another leader's entry took its place"
+            text = f"{req.command!r} was overwritten at index {e.index}; the client must retry"
+        self._record(Event(self.now, "client_reply", node=e.node, index=e.index, value=req.status, text=text))
+
+    def _boot(self, i: int) -> None:
+        node = self.node_class(i, self.ids, rng=self._node_rngs[i], timing=self.timing, state=self.disks[i], now=self.now)
+        self.nodes[i] = node
+        self._timer_due[i] = None
+        self._flush(node)
+
+    def _flush(self, node: RaftNode) -> None:
+        """Record a node's events, put its messages on the wire, (re)arm its timer."""
+        msgs, events = node.take_output()
+        for e in events:
+            self._record(e)
+        for m in msgs:
+            self._transmit(m)
+        if self._timer_due[node.id] != node.deadline:
+            self._timer_due[node.id] = node.deadline
+            self._push(node.deadline, _TIMER, (node.id, node.deadline))
+
+    def _blocked(self, src: int, dst: int) -> str | None:
+        if (src, dst) in self.cuts:
+            return f"link S{src} → S{dst} is cut"
+        for group in self.groups:
+            if (src in group) != (dst in group):
+                return "partition"
+        return None
+
+    def _transmit(self, m: Message) -> None:
+        net = self.net
+        copies = 2 if net.duplicate_rate and self._rng.random() < net.duplicate_rate else 1
+        for copy in range(copies):
+            self._msg_ids += 1
+            msg_id = self._msg_ids
+            lo, hi = net.long_delay if net.long_delay_rate and self._rng.random() < net.long_delay_rate else net.delay
+            due = self.now + self._rng.randint(lo, hi)
+            self._record(Event(self.now, "send", node=m.src, peer=m.dst, term=m.term, msg=m, msg_id=msg_id, value=due,
+                               text="duplicate" if copy else ""))
+            why = self._blocked(m.src, m.dst) or ("lost" if net.drop_rate and self._rng.random() < net.drop_rate else None)
+            if why:
+                self._record(Event(self.now, "drop", node=m.dst, peer=m.src, msg=m, msg_id=msg_id, value=why))
+            else:
+                self._push(due, _DELIVER, (msg_id, m))
+
+    def _deliver(self, msg_id: int, m: Message) -> None:
+        node = self.nodes[m.dst]
+        why = "receiver is down" if node is None else self._blocked(m.src, m.dst)
+        if why:
+            self._record(Event(self.now, "drop", node=m.dst, peer=m.src, msg=m, msg_id=msg_id, value=why))
+            return
+        self._record(Event(self.now, "deliver", node=m.dst, peer=m.src, term=m.term, msg=m, msg_id=msg_id))
+        node.receive(m, self.now)
+        self._flush(node)
+
+    def _fire_timer(self, i: int, due: int) -> None:
+        node = self.nodes[i]
+        if node is None or node.deadline != due or self._timer_due[i] != due:
+            return  # stale: the node reset its timer or crashed since
+        node.on_timer(self.now)
+        self._flush(node)

@@ -1,0 +1,219 @@
+"""The trace: every event of a run, and a replay that redraws the cluster at any instant.
+
+A :class:`Trace` is the ordered list of :class:`~raftedu.raft.Event` records a
+simulation produced. It is the single source of truth for everything above
+the simulator: pictures, safety checks, grading and experiments read the
+trace (or its pandas view, :meth:`Trace.to_frame`), never the simulator.
+
+:class:`ClusterView` replays events one by one into a plain picture of the
+cluster (each node's role, term, vote, log, commitIndex, timer; partitions;
+messages in flight), so any instant can be redrawn without the simulator.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any
+
+from .raft import FOLLOWER, Entry, Event, Message
+
+if TYPE_CHECKING:  # pandas is imported only when a frame is asked for
+    import pandas as pd
+
+__all__ = ["Trace", "NodeView", "InFlight", "ClusterView"]
+
+CRASHED = "crashed"
+
+
+class Trace:
+    """An append-only list of events with helpers to query, hash and tabulate them."""
+
+    def __init__(self, events: Iterable[Event] = ()) -> None:
+        """Create a trace holding ``events`` (in order)."""
+        self.events: list[Event] = list(events)
+
+    def append(self, event: Event) -> None:
+        """Add one event at the end."""
+        self.events.append(event)
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def __iter__(self) -> Iterator[Event]:
+        return iter(self.events)
+
+    def __getitem__(self, i: int) -> Event:
+        return self.events[i]
+
+    def of_kind(self, *kinds: str) -> list[Event]:
+        """The events whose kind is one of ``kinds``, in order."""
+        return [e for e in self.events if e.kind in kinds]
+
+    def until(self, time: int) -> "Trace":
+        """A new trace with the events that happened at or before ``time``."""
+        return Trace(e for e in self.events if e.time <= time)
+
+    def digest(self) -> str:
+        """SHA-256 of the whole trace: equal digests mean identical runs, event for event."""
+        h = hashlib.sha256()
+        for e in self.events:
+            h.update(repr(e).encode())
+            h.update(b"\n")
+        return h.hexdigest()
+
+    def to_frame(self) -> "pd.DataFrame":
+        """The trace as a pandas DataFrame, one row per event.
+
+        Columns: the :class:`~raftedu.raft.Event` fields (``seq`` first), the
+        message flattened into ``msg_type``, ``src``, ``dst`` and
+        ``msg_term``, and the entry into ``entry_term`` and ``command``.
+        """
+        import pandas as pd
+
+        names = [f.name for f in fields(Event)]
+        rows = []
+        for seq, e in enumerate(self.events):
+            row: dict[str, Any] = {"seq": seq}
+            row.update({n: getattr(e, n) for n in names})
+            m = e.msg
+            row["msg_type"] = type(m).__name__ if m is not None else None
+            row["src"] = m.src if m is not None else None
+            row["dst"] = m.dst if m is not None else None
+            row["msg_term"] = m.term if m is not None else None
+            row["entry_term"] = e.entry.term if e.entry is not None else None
+            row["command"] = e.entry.command if e.entry is not None else None
+            rows.append(row)
+        frame = pd.DataFrame(rows, columns=["seq", *names, "msg_type", "src", "dst", "msg_term", "entry_term", "command"])
+        for col in ("node", "term", "peer", "index", "msg_id", "src", "dst", "msg_term", "entry_term"):
+            frame[col] = frame[col].astype("Int64")
+        return frame
+
+
+@dataclass
+class NodeView:
+    """What a picture needs to know about one server at one instant."""
+
+    id: int
+    alive: bool = True
+    role: str = FOLLOWER
+    term: int = 0
+    voted_for: int | None = None
+    log: list[Entry] = field(default_factory=list)
+    commit_index: int = 0
+    last_applied: int = 0
+    deadline: int | None = None
+    leader_id: int | None = None
+
+    @property
+    def shown_role(self) -> str:
+        """The role to draw: ``crashed`` for a server that is down."""
+        return self.role if self.alive else CRASHED
+
+
+@dataclass(frozen=True)
+class InFlight:
+    """A message on the wire: sent at ``sent``, due at ``due``."""
+
+    msg_id: int
+    msg: Message
+    sent: int
+    due: int
+
+
+class ClusterView:
+    """Replays a trace into the state of every node, the network and the messages in flight.
+
+    Call :meth:`apply` with events in order (or use :meth:`at`). Only the
+    trace is read: this is the proof that the trace is enough to redraw the
+    cluster.
+    """
+
+    def __init__(self) -> None:
+        """An empty view, waiting for the run's ``start`` event."""
+        self.time = 0
+        self.nodes: dict[int, NodeView] = {}
+        self.groups: tuple[tuple[int, ...], ...] = ()
+        self.cuts: set[tuple[int, int]] = set()
+        self.in_flight: dict[int, InFlight] = {}
+        self.config: dict[str, Any] = {}
+
+    @classmethod
+    def at(cls, trace: Iterable[Event], time: int | None = None) -> "ClusterView":
+        """The view after every event at or before ``time`` (the end of the trace when None)."""
+        view = cls()
+        for e in trace:
+            if time is not None and e.time > time:
+                break
+            view.apply(e)
+        if time is not None:
+            view.time = time
+        return view
+
+    def apply(self, e: Event) -> None:
+        """Update the view with one event."""
+        self.time = e.time
+        handler = getattr(self, "_on_" + e.kind, None)
+        if handler is not None:
+            handler(e)
+
+    # One small handler per event kind that changes the picture.
+    def _on_start(self, e: Event) -> None:
+        self.config = dict(e.value)
+        self.nodes = {i: NodeView(i) for i in range(1, self.config["n"] + 1)}
+
+    def _on_term(self, e: Event) -> None:
+        node = self.nodes[e.node]
+        node.term, node.voted_for = e.value, None
+
+    def _on_vote(self, e: Event) -> None:
+        if e.value:
+            self.nodes[e.node].voted_for = e.peer
+
+    def _on_role(self, e: Event) -> None:
+        self.nodes[e.node].role = e.value
+
+    def _on_append(self, e: Event) -> None:
+        self.nodes[e.node].log.append(e.entry)
+
+    def _on_truncate(self, e: Event) -> None:
+        del self.nodes[e.node].log[e.index - 1 :]
+
+    def _on_commit(self, e: Event) -> None:
+        self.nodes[e.node].commit_index = e.index
+
+    def _on_apply(self, e: Event) -> None:
+        self.nodes[e.node].last_applied = e.index
+
+    def _on_timer(self, e: Event) -> None:
+        self.nodes[e.node].deadline = e.value
+
+    def _on_crash(self, e: Event) -> None:
+        node = self.nodes[e.node]
+        node.alive, node.deadline = False, None
+
+    def _on_restart(self, e: Event) -> None:
+        old = self.nodes[e.node]  # persistent state survives; volatile state starts over
+        self.nodes[e.node] = NodeView(e.node, term=old.term, voted_for=old.voted_for, log=old.log)
+
+    def _on_send(self, e: Event) -> None:
+        self.in_flight[e.msg_id] = InFlight(e.msg_id, e.msg, e.time, e.value)
+
+    def _on_deliver(self, e: Event) -> None:
+        self.in_flight.pop(e.msg_id, None)
+
+    _on_drop = _on_deliver
+
+    def _on_partition(self, e: Event) -> None:
+        self.groups = e.value
+
+    def _on_cut(self, e: Event) -> None:
+        self.cuts.add((e.node, e.peer))
+
+    def _on_heal(self, e: Event) -> None:
+        self.groups, self.cuts = (), set()
+
+    def leaders(self) -> list[int]:
+        """Ids of the live nodes that believe they are leader (more than one is possible across terms)."""
+        return [i for i, n in self.nodes.items() if n.alive and n.role == "leader"]
