@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .raft import Entry, Event
+from .raft import Entry, Event, RequestVoteReply
 from .trace import ClusterView, Trace
 
 __all__ = ["SafetyViolation", "SafetyMonitor", "check_trace", "PROPERTIES"]
@@ -107,11 +107,20 @@ class SafetyMonitor:
 
     def _check_vote(self, e: Event) -> None:
         if e.value:
-            key = (e.node, e.term)
-            earlier = self.vote_of.setdefault(key, e.peer)
-            if earlier != e.peer:
-                self.fail("One vote per term", f"S{e.node} voted for S{earlier} and then for S{e.peer} in term {e.term}", e)
+            self._count_vote(e.node, e.term, e.peer, e)
         self.view.apply(e)
+
+    def _check_send(self, e: Event) -> None:
+        """A granted RequestVoteReply is a vote, whatever the sender recorded about it."""
+        m = e.msg
+        if isinstance(m, RequestVoteReply) and m.vote_granted:
+            self._count_vote(m.src, m.term, m.dst, e)
+        self.view.apply(e)
+
+    def _count_vote(self, voter: int, term: int, candidate: int, e: Event) -> None:
+        earlier = self.vote_of.setdefault((voter, term), candidate)
+        if earlier != candidate:
+            self.fail("One vote per term", f"S{voter} voted for S{earlier} and then for S{candidate} in term {term}", e)
 
     def _check_role(self, e: Event) -> None:
         self.view.apply(e)

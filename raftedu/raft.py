@@ -294,10 +294,12 @@ class RaftNode:
         self._outbox, self._events = [], []
         return out, events
 
-    def _send(self, msg: Message) -> None:
+    def send(self, msg: Message) -> None:
+        """Queue ``msg`` to be sent when the simulator collects this step's output."""
         self._outbox.append(msg)
 
-    def _note(self, kind: str, rule: str, text: str = "", **fields: Any) -> None:
+    def note(self, kind: str, rule: str, text: str = "", **fields: Any) -> None:
+        """Record an event about this node (kind, the Figure 2 rule that fired, a sentence for students)."""
         self._events.append(
             Event(self.now, kind, node=self.id, term=self.state.current_term, rule=rule, text=text, **fields)
         )
@@ -328,7 +330,7 @@ class RaftNode:
             case "leader":
                 self.send_heartbeats()
             case _:
-                self._note("timeout", "§5.2 election timeout", f"S{self.id}'s election timer ran out")
+                self.note("timeout", "§5.2 election timeout", f"S{self.id}'s election timer ran out")
                 self.start_election()
         self.apply_committed()
 
@@ -339,7 +341,7 @@ class RaftNode:
             return None
         self.state.log.append(Entry(self.current_term, command))
         index = self.last_log_index
-        self._note(
+        self.note(
             "append",
             "§5.3 Leaders: client command → append entry to local log",
             f"leader S{self.id} appended {command!r} at index {index}",
@@ -359,7 +361,7 @@ class RaftNode:
         if term > self.current_term:
             self.state.current_term = term
             self.state.voted_for = None
-            self._note("term", "§5.1 term T > currentTerm → update term", f"S{self.id} moved to term {term}", value=term)
+            self.note("term", "§5.1 term T > currentTerm → update term", f"S{self.id} moved to term {term}", value=term)
             self.become_follower(None)
 
     def apply_committed(self) -> None:
@@ -368,7 +370,7 @@ class RaftNode:
             self.last_applied += 1
             entry = self.state.log[self.last_applied - 1]
             self.applied.append(entry.command)
-            self._note(
+            self.note(
                 "apply",
                 "§5.3 commitIndex > lastApplied → apply",
                 f"S{self.id} applied {entry.command!r} (index {self.last_applied})",
@@ -380,14 +382,14 @@ class RaftNode:
         """§5.2: pick a fresh random election timeout from [low, high)."""
         low, high = self.timing.election_timeout
         self.deadline = self.now + self.rng.randrange(low, high)
-        self._note("timer", "§5.2 randomized election timeout", value=self.deadline)
+        self.note("timer", "§5.2 randomized election timeout", value=self.deadline)
 
     def become_follower(self, leader_id: int | None) -> None:
         """Convert to follower (§5.1, §5.2), remembering the leader if known."""
         if self.role != FOLLOWER:
             was_leader = self.role == LEADER
             self.role = FOLLOWER
-            self._note("role", "§5.2 convert to follower", f"S{self.id} became a follower", value=FOLLOWER)
+            self.note("role", "§5.2 convert to follower", f"S{self.id} became a follower", value=FOLLOWER)
             if was_leader:  # a leader runs no election timer: start one
                 self.reset_election_timer()
         self.leader_id = leader_id
@@ -401,15 +403,15 @@ class RaftNode:
         self.state.current_term += 1
         self.state.voted_for = self.id
         self.votes = {self.id}
-        self._note("term", "§5.2 start election: increment currentTerm", value=self.current_term)
-        self._note(
+        self.note("term", "§5.2 start election: increment currentTerm", value=self.current_term)
+        self.note(
             "role", "§5.2 election timeout → candidate", f"S{self.id} started an election for term {self.current_term}",
             value=CANDIDATE,
         )
-        self._note("vote", "§5.2 candidate votes for itself", peer=self.id, value=True)
+        self.note("vote", "§5.2 candidate votes for itself", peer=self.id, value=True)
         self.reset_election_timer()
         for peer in self.peers:
-            self._send(RequestVote(self.current_term, self.id, peer, self.last_log_index, self.last_log_term))
+            self.send(RequestVote(self.current_term, self.id, peer, self.last_log_index, self.last_log_term))
         if len(self.votes) >= self.quorum:
             self.become_leader()
 
@@ -430,7 +432,7 @@ class RaftNode:
         self.leader_id = self.id
         self.next_index = {p: self.last_log_index + 1 for p in self.peers}
         self.match_index = {p: 0 for p in self.peers}
-        self._note(
+        self.note(
             "role", "§5.2 votes from a majority → leader",
             f"S{self.id} won the election for term {self.current_term} with votes from "
             + ", ".join(f"S{v}" for v in sorted(self.votes)),
@@ -469,11 +471,11 @@ class RaftNode:
             self.state.voted_for = c
             self.reset_election_timer()
         verb = "granted its vote to" if granted else "refused its vote to"
-        self._note(
+        self.note(
             "vote", "§5.2/§5.4.1 RequestVote receiver",
             f"S{self.id} {verb} S{c} for term {m.term}: {why}", peer=c, value=granted,
         )
-        self._send(RequestVoteReply(self.current_term, self.id, c, granted))
+        self.send(RequestVoteReply(self.current_term, self.id, c, granted))
 
     # ---- AppendEntries receiver (§5.3) --------------------------------------
 
@@ -492,26 +494,26 @@ class RaftNode:
            min(leaderCommit, index of last new entry).
         """
         if m.term < self.current_term:
-            self._send(AppendEntriesReply(self.current_term, self.id, m.src, False))
+            self.send(AppendEntriesReply(self.current_term, self.id, m.src, False))
             return
         self.become_follower(m.leader_id)
         self.reset_election_timer()
         prev = m.prev_log_index
         if prev > self.last_log_index or self.term_at(prev) != m.prev_log_term:
-            self._send(AppendEntriesReply(self.current_term, self.id, m.src, False, 0, self.conflict_hint(prev)))
+            self.send(AppendEntriesReply(self.current_term, self.id, m.src, False, 0, self.conflict_hint(prev)))
             return
         for offset, entry in enumerate(m.entries):
             index = prev + 1 + offset
             if index <= self.last_log_index and self.term_at(index) != entry.term:
                 del self.state.log[index - 1 :]
-                self._note(
+                self.note(
                     "truncate", "§5.3 AppendEntries step 3: conflicting entry → delete it and all that follow",
                     f"S{self.id} deleted its entries from index {index} on (term {entry.term} conflicts)",
                     index=index,
                 )
             if index > self.last_log_index:
                 self.state.log.append(entry)
-                self._note(
+                self.note(
                     "append", "§5.3 AppendEntries step 4: append new entries",
                     f"S{self.id} appended {entry.command!r} at index {index} from S{m.src}",
                     index=index, entry=entry,
@@ -519,7 +521,7 @@ class RaftNode:
         last_new = prev + len(m.entries)
         if m.leader_commit > self.commit_index:
             self.set_commit_index(min(m.leader_commit, last_new), "§5.3 AppendEntries step 5: commitIndex = min(leaderCommit, last new)")
-        self._send(AppendEntriesReply(self.current_term, self.id, m.src, True, last_new))
+        self.send(AppendEntriesReply(self.current_term, self.id, m.src, True, last_new))
 
     def conflict_hint(self, prev_log_index: int) -> int:
         """§5.3 (end): where the leader should retry: past our last entry, or the first index of the conflicting term."""
@@ -535,7 +537,7 @@ class RaftNode:
         """Raise commitIndex to ``index`` (never lowers it) and record why."""
         if index > self.commit_index:
             self.commit_index = index
-            self._note("commit", rule, f"S{self.id} now knows entries up to index {index} are committed", index=index)
+            self.note("commit", rule, f"S{self.id} now knows entries up to index {index} are committed", index=index)
 
     # ---- Leaders (§5.2, §5.3, §5.4.2) -------------------------------------
 
@@ -549,7 +551,7 @@ class RaftNode:
         """§5.3: send ``peer`` the log entries starting at nextIndex, with the consistency check fields."""
         prev = self.next_index[peer] - 1
         entries = tuple(self.state.log[prev:])
-        self._send(AppendEntries(self.current_term, self.id, peer, prev, self.term_at(prev), entries, self.commit_index))
+        self.send(AppendEntries(self.current_term, self.id, peer, prev, self.term_at(prev), entries, self.commit_index))
 
     def handle_append_entries_reply(self, m: AppendEntriesReply) -> None:
         """§5.3: on success update matchIndex/nextIndex and try to commit; on failure back off nextIndex and retry.

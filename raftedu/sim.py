@@ -384,11 +384,46 @@ class Cluster:
         msgs, events = node.take_output()
         for e in events:
             self._record(e)
+        self._reconcile(node)
         for m in msgs:
             self._transmit(m)
         if self._timer_due[node.id] != node.deadline:
             self._timer_due[node.id] = node.deadline
             self._push(node.deadline, _TIMER, (node.id, node.deadline))
+
+    def _reconcile(self, node: RaftNode) -> None:
+        """Record any state change the node made without reporting it, so checks see what really happened.
+
+        The reference node reports every change itself; an exercise or a
+        broken variant may not, and must not slip past the safety checks.
+        """
+        seen = self.view.nodes[node.id]
+        quiet = "state change the node did not report"
+
+        def record(kind: str, **fields: Any) -> None:
+            self._record(Event(self.now, kind, node=node.id, term=node.current_term, rule=quiet, **fields))
+
+        if node.current_term != seen.term:
+            record("term", value=node.current_term)
+        if node.voted_for is not None and node.voted_for != seen.voted_for:
+            record("vote", peer=node.voted_for, value=True)
+        if node.role != seen.role:
+            record("role", value=node.role)
+        log, old = node.log, seen.log
+        if log != old:
+            same = 0
+            while same < min(len(log), len(old)) and log[same] == old[same]:
+                same += 1
+            if same < len(old):
+                record("truncate", index=same + 1)
+            for index in range(same + 1, len(log) + 1):
+                record("append", index=index, entry=log[index - 1])
+        if node.commit_index != seen.commit_index:
+            record("commit", index=node.commit_index)
+        if node.last_applied < seen.last_applied:
+            record("apply", index=node.last_applied, entry=log[node.last_applied - 1] if node.last_applied else None)
+        for index in range(seen.last_applied + 1, node.last_applied + 1):
+            record("apply", index=index, entry=log[index - 1])
 
     def _blocked(self, src: int, dst: int) -> str | None:
         if (src, dst) in self.cuts:
