@@ -1,0 +1,28 @@
+"""Graded exercises: instant public checks for students, a bulk grader for instructors, one source for both.
+
+* :func:`check` -- run an exercise's public checks from a notebook and print a table;
+* :func:`replay` -- rerun a failing scenario with your code and get the cluster back;
+* :func:`run_checks` -- the same checks as data (a :class:`Report`), public and hidden;
+* :func:`release` -- generate ``exercises/`` from ``solutions/``;
+* :func:`grade` -- grade a folder of submissions (CSV, feedback, Gradescope JSON).
+
+Imports only the layers below (raft, sim, trace, checks); never widgets or viz.
+"""
+
+from .core import STATUSES, Check, CheckResult, Failed, Report
+from .exercises import EXERCISES, Exercise, get_exercise
+from .student import check, replay, run_checks
+
+__all__ = [
+    "EXERCISES",
+    "STATUSES",
+    "Check",
+    "CheckResult",
+    "Exercise",
+    "Failed",
+    "Report",
+    "check",
+    "get_exercise",
+    "replay",
+    "run_checks",
+]

@@ -1,0 +1,213 @@
+"""Known-wrong variants of the exercise functions, each with the check that must catch it.
+
+Every mutant changes one rule of the reference :class:`raftedu.raft.RaftNode`
+method it replaces; ``catch`` names the check designed to notice. The mutation
+test asserts each loses points there (and that the reference scores full marks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from raftedu.raft import (
+    CANDIDATE,
+    AppendEntries,
+    AppendEntriesReply,
+    RaftNode,
+    RequestVote,
+    RequestVoteReply,
+)
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """A wrong ``function`` for ``exercise`` that the check ``catch`` must fail."""
+
+    name: str
+    exercise: str
+    function: str
+    fn: Callable[..., Any]
+    catch: str
+
+
+# ---- 02 RequestVote --------------------------------------------------------
+
+
+def up_to_date_length_only(self: RaftNode, last_log_index: int, last_log_term: int) -> bool:
+    return last_log_index >= self.last_log_index
+
+
+def up_to_date_term_only(self: RaftNode, last_log_index: int, last_log_term: int) -> bool:
+    return last_log_term >= self.last_log_term
+
+
+def _vote(self: RaftNode, m: RequestVote, *, check_term: bool = True, check_vote: bool = True,
+          record_vote: bool = True) -> None:
+    c = m.candidate_id
+    granted = ((not check_term or m.term >= self.current_term)
+               and (not check_vote or self.voted_for in (None, c))
+               and self.log_is_up_to_date(m.last_log_index, m.last_log_term))
+    if granted:
+        if record_vote:
+            self.state.voted_for = c
+        self.reset_election_timer()
+    self.send(RequestVoteReply(self.current_term, self.id, c, granted))
+
+
+def vote_twice_per_term(self: RaftNode, m: RequestVote) -> None:
+    _vote(self, m, check_vote=False)
+
+
+def vote_for_stale_term(self: RaftNode, m: RequestVote) -> None:
+    _vote(self, m, check_term=False)
+
+
+def vote_not_recorded(self: RaftNode, m: RequestVote) -> None:
+    _vote(self, m, record_vote=False)
+
+
+def count_stale_vote_replies(self: RaftNode, m: RequestVoteReply) -> None:
+    if self.role != CANDIDATE or not m.vote_granted:
+        return
+    self.votes.add(m.src)
+    if len(self.votes) >= self.quorum:
+        self.become_leader()
+
+
+def count_duplicate_votes(self: RaftNode, m: RequestVoteReply) -> None:
+    if self.role != CANDIDATE or m.term != self.current_term or not m.vote_granted:
+        return
+    self.tally = getattr(self, "tally", 1) + 1
+    if self.tally >= self.quorum:
+        self.become_leader()
+
+
+def count_refused_votes(self: RaftNode, m: RequestVoteReply) -> None:
+    if self.role != CANDIDATE or m.term != self.current_term:
+        return
+    self.votes.add(m.src)
+    if len(self.votes) >= self.quorum:
+        self.become_leader()
+
+
+def need_more_than_majority(self: RaftNode, m: RequestVoteReply) -> None:
+    if self.role != CANDIDATE or m.term != self.current_term or not m.vote_granted:
+        return
+    self.votes.add(m.src)
+    if len(self.votes) > self.quorum:
+        self.become_leader()
+
+
+# ---- 03 AppendEntries ------------------------------------------------------
+
+
+def _append(self: RaftNode, m: AppendEntries, *, check_term: bool = True, consistency: bool = True,
+            truncate_always: bool = False, clamp_commit: bool = True, reset_timer: bool = True,
+            match_last: bool = False) -> None:
+    if check_term and m.term < self.current_term:
+        self.send(AppendEntriesReply(self.current_term, self.id, m.src, False))
+        return
+    self.become_follower(m.leader_id)
+    if reset_timer:
+        self.reset_election_timer()
+    prev = m.prev_log_index
+    if consistency and (prev > self.last_log_index or self.term_at(prev) != m.prev_log_term):
+        self.send(AppendEntriesReply(self.current_term, self.id, m.src, False, 0, self.conflict_hint(prev)))
+        return
+    if truncate_always:
+        del self.state.log[prev:]
+    for offset, entry in enumerate(m.entries):
+        index = prev + 1 + offset
+        if index <= self.last_log_index and self.term_at(index) != entry.term:
+            del self.state.log[index - 1:]
+        if index > self.last_log_index:
+            self.state.log.append(entry)
+    last_new = prev + len(m.entries)
+    if m.leader_commit > self.commit_index:
+        target = min(m.leader_commit, last_new) if clamp_commit else min(m.leader_commit, self.last_log_index)
+        self.set_commit_index(target, "mutant")
+    self.send(AppendEntriesReply(self.current_term, self.id, m.src, True, self.last_log_index if match_last else last_new))
+
+
+def accept_stale_leader(self: RaftNode, m: AppendEntries) -> None:
+    _append(self, m, check_term=False)
+
+
+def skip_consistency_check(self: RaftNode, m: AppendEntries) -> None:
+    _append(self, m, consistency=False)
+
+
+def truncate_every_time(self: RaftNode, m: AppendEntries) -> None:
+    _append(self, m, truncate_always=True)
+
+
+def commit_index_is_leader_commit(self: RaftNode, m: AppendEntries) -> None:
+    _append(self, m, clamp_commit=False)
+
+
+def no_timer_reset(self: RaftNode, m: AppendEntries) -> None:
+    _append(self, m, reset_timer=False)
+
+
+def match_whole_log(self: RaftNode, m: AppendEntries) -> None:
+    _append(self, m, match_last=True)
+
+
+# ---- 04 the commit rule ----------------------------------------------------
+
+
+def _commit(self: RaftNode, *, current_term_only: bool = True, count_self: bool = True,
+            index_of: str = "match_index", strict: bool = False) -> None:
+    seen = getattr(self, index_of)
+    for n in range(self.last_log_index, self.commit_index, -1):
+        if current_term_only and self.term_at(n) != self.current_term:
+            break
+        replicas = int(count_self) + sum(1 for p in self.peers if seen[p] - (index_of == "next_index") >= n)
+        if replicas > self.quorum if strict else replicas >= self.quorum:
+            self.set_commit_index(n, "mutant")
+            return
+
+
+def count_old_term_replicas(self: RaftNode) -> None:
+    _commit(self, current_term_only=False)
+
+
+def forget_self(self: RaftNode) -> None:
+    _commit(self, count_self=False)
+
+
+def use_next_index(self: RaftNode) -> None:
+    _commit(self, index_of="next_index")
+
+
+def strict_majority(self: RaftNode) -> None:
+    _commit(self, strict=True)
+
+
+MUTANTS = [
+    Mutant("log length only", "02", "log_is_up_to_date", up_to_date_length_only, "up_to_date_rule"),
+    Mutant("log length only (scenario)", "02", "log_is_up_to_date", up_to_date_length_only, "stale_log_loses"),
+    Mutant("last term only", "02", "log_is_up_to_date", up_to_date_term_only, "up_to_date_rule"),
+    Mutant("last term only (scenario)", "02", "log_is_up_to_date", up_to_date_term_only, "stale_log_loses"),
+    Mutant("votes twice per term", "02", "handle_request_vote", vote_twice_per_term, "vote_receiver_rules"),
+    Mutant("votes in stale terms", "02", "handle_request_vote", vote_for_stale_term, "vote_receiver_rules"),
+    Mutant("vote not recorded", "02", "handle_request_vote", vote_not_recorded, "vote_receiver_rules"),
+    Mutant("counts stale vote replies", "02", "handle_request_vote_reply", count_stale_vote_replies, "vote_counting"),
+    Mutant("counts duplicate votes", "02", "handle_request_vote_reply", count_duplicate_votes, "vote_counting"),
+    Mutant("counts refused votes", "02", "handle_request_vote_reply", count_refused_votes, "vote_counting"),
+    Mutant("needs more than a majority", "02", "handle_request_vote_reply", need_more_than_majority, "majority_elects"),
+    Mutant("accepts a stale leader", "03", "handle_append_entries", accept_stale_leader, "append_receiver_rules"),
+    Mutant("no consistency check", "03", "handle_append_entries", skip_consistency_check, "append_receiver_rules"),
+    Mutant("truncates on every AppendEntries", "03", "handle_append_entries", truncate_every_time, "append_receiver_rules"),
+    Mutant("commitIndex = leaderCommit", "03", "handle_append_entries", commit_index_is_leader_commit, "append_receiver_rules"),
+    Mutant("no election timer reset", "03", "handle_append_entries", no_timer_reset, "append_receiver_rules"),
+    Mutant("reports the whole log as matching", "03", "handle_append_entries", match_whole_log, "append_receiver_rules"),
+    Mutant("counts old-term replicas (Figure 8)", "04", "advance_commit_index", count_old_term_replicas, "figure8"),
+    Mutant("counts old-term replicas (cases)", "04", "advance_commit_index", count_old_term_replicas, "commit_rule_cases"),
+    Mutant("forgets to count itself", "04", "advance_commit_index", forget_self, "commit_with_nodes_down"),
+    Mutant("counts nextIndex", "04", "advance_commit_index", use_next_index, "commit_rule_cases"),
+    Mutant("needs more than a majority", "04", "advance_commit_index", strict_majority, "commit_with_nodes_down"),
+]
+"""The mutation suite (22 rows, 19 distinct wrong functions)."""

@@ -1,0 +1,114 @@
+"""The checks judge behaviour: the reference scores full marks, starters zero, every mutant loses the right points."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+import raftedu.grading as grading
+from raftedu.raft import RaftNode
+
+sys.path.insert(0, str(Path(__file__).parent))
+from mutants import MUTANTS  # noqa: E402
+
+REFERENCE = {name: getattr(RaftNode, name) for name in
+             ("log_is_up_to_date", "handle_request_vote", "handle_request_vote_reply",
+              "handle_append_entries", "advance_commit_index")}
+REFERENCE.update(
+    majority=lambda n: n // 2 + 1,
+    failure_tolerance=lambda n: (n - 1) // 2,
+    quorum_table=lambda m: [(n, n // 2 + 1, (n - 1) // 2) for n in range(1, m + 1)],
+)
+
+
+def _starter(*args: object, **kwargs: object) -> None:
+    raise NotImplementedError()
+
+
+@pytest.mark.parametrize("exercise", sorted(grading.EXERCISES))
+def test_reference_scores_full_marks_and_starter_zero(exercise: str) -> None:
+    full = grading.run_checks(exercise, REFERENCE, hidden=True)
+    assert full.passed and full.score == full.max_score > 0, full.table()
+    starter = grading.run_checks(exercise, {name: _starter for name in REFERENCE}, hidden=True)
+    assert starter.score == 0
+    assert {r.status for r in starter.results} <= {"not_implemented", "manual"}
+
+
+def test_the_mutation_suite_is_big_enough() -> None:
+    assert len({(m.exercise, m.function, m.fn) for m in MUTANTS}) >= 12
+    assert {m.exercise for m in MUTANTS} == {"02", "03", "04"}
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: f"{m.exercise}-{m.name}")
+def test_every_mutant_loses_points_on_its_check(mutant) -> None:
+    namespace = dict(REFERENCE, **{mutant.function: mutant.fn})
+    report = grading.run_checks(mutant.exercise, namespace, hidden=True)
+    result = {r.name: r for r in report.results}[mutant.catch]
+    assert result.status == "fail" and result.points == 0, result
+    assert result.hint, "a failing check must say why"
+    assert report.score < report.max_score
+
+
+def test_quorum_checks_catch_etcds_misprint() -> None:
+    """etcd's table prints 5 as the majority of 10; the checks say a majority of 10 is 6."""
+    wrong = dict(REFERENCE, majority=lambda n: 5 if n == 10 else n // 2 + 1)
+    report = grading.run_checks("01", wrong)
+    row = {r.name: r for r in report.results}["majority_1_to_10"]
+    assert row.status == "fail" and "majority(10) returned 5; expected 6" in row.hint
+
+
+def test_student_check_prints_a_table_and_never_claims_all_passed(capsys: pytest.CaptureFixture[str]) -> None:
+    report = grading.check("04", namespace=REFERENCE)
+    out = capsys.readouterr()
+    assert report.passed and out.err == ""
+    assert "public checks passed — the grader runs more" in out.out
+    assert "all passed" not in out.out.lower()
+    assert "commit_rule_cases" in out.out and "figure8" in out.out
+
+
+def test_failing_check_names_scenario_seed_and_replay(capsys: pytest.CaptureFixture[str]) -> None:
+    broken = next(m for m in MUTANTS if m.catch == "figure8")
+    report = grading.check("04", namespace=dict(REFERENCE, advance_commit_index=broken.fn))
+    out = capsys.readouterr().out
+    assert not report.passed
+    assert "Leader Completeness" in out and "seed 0" in out
+    assert "raftedu.grading.replay('04', 'figure8', seed=0)" in out
+    with pytest.raises(AssertionError, match="figure8"):
+        report.require()
+
+
+def test_replay_returns_the_cluster_stopped_at_the_violation(capsys: pytest.CaptureFixture[str]) -> None:
+    broken = next(m for m in MUTANTS if m.catch == "figure8")
+    cluster = grading.replay("04", "figure8", seed=0, namespace={"advance_commit_index": broken.fn})
+    assert "Leader Completeness" in capsys.readouterr().out
+    assert len(cluster.trace) > 0 and cluster.trace.of_kind("commit")
+
+
+def test_misbehaving_student_code_gets_a_status_not_an_exception() -> None:
+    def loops(self, *a):
+        while True:
+            pass
+
+    def writes_stderr(self, *a):
+        print("debug", file=sys.stderr)
+        return RaftNode.log_is_up_to_date(self, *a)
+
+    def raises(self, *a):
+        return {}["oops"]
+
+    def hogs(self, *a):
+        raise MemoryError()
+
+    for fn, status in ((loops, "timeout"), (writes_stderr, "stderr"), (raises, "error"), (hogs, "memory")):
+        r = grading.core.run_check(grading.get_exercise("02").checks[0], {"log_is_up_to_date": fn}, time_limit=0.5)
+        assert (r.status, r.points) == (status, 0), (fn.__name__, r)
+    r = grading.core.run_check(grading.get_exercise("02").checks[0], {"log_is_up_to_date": 3})
+    assert r.status == "missing" and "log_is_up_to_date" in r.hint
+
+
+def test_unknown_exercise_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="unknown exercise '7'.*01 .*02"):
+        grading.get_exercise("7")
+    assert grading.get_exercise(2).id == grading.get_exercise("02_request_vote").id == "02"
