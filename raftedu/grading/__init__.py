@@ -11,6 +11,9 @@ Imports only the layers below (raft, sim, trace, checks); never widgets or viz.
 
 from .core import STATUSES, Check, CheckResult, Failed, Report
 from .exercises import EXERCISES, Exercise, get_exercise
+from .notebooks import release
+from .scenarios import node_class
+from .runner import Limits, grade
 from .student import check, replay, run_checks
 
 __all__ = [
@@ -20,9 +23,13 @@ __all__ = [
     "CheckResult",
     "Exercise",
     "Failed",
+    "Limits",
     "Report",
     "check",
     "get_exercise",
+    "grade",
+    "node_class",
+    "release",
     "replay",
     "run_checks",
 ]

@@ -11,7 +11,10 @@ from .core import Report, run_check
 from .exercises import get_exercise
 from .scenarios import SCENARIOS, Run, node_class
 
-__all__ = ["check", "replay", "run_checks"]
+__all__ = ["RETRY_LIMIT", "check", "kernel_report", "replay", "run_checks"]
+
+RETRY_LIMIT = 2.0
+"""Seconds a check gets when a function it calls already ran out of time in an earlier check."""
 
 
 def _caller_namespace(namespace: Mapping[str, Any] | None, depth: int = 2) -> Mapping[str, Any]:
@@ -28,8 +31,13 @@ def run_checks(exercise: str | int, namespace: Mapping[str, Any], *, hidden: boo
     """Run the exercise's public checks (and hidden ones if ``hidden``) on the functions in ``namespace``."""
     ex = get_exercise(exercise)
     report = Report(ex.id, hidden=hidden)
+    looped: set[str] = set()  # functions that already ran out of time once
     for c in ex.selected(hidden):
-        report.results.append(run_check(c, namespace, time_limit=time_limit))
+        limit = min(time_limit, RETRY_LIMIT) if looped.intersection(c.needs) else time_limit
+        result = run_check(c, namespace, time_limit=limit)
+        if result.status == "timeout":
+            looped.update(c.needs)
+        report.results.append(result)
     return report
 
 
@@ -72,3 +80,16 @@ def replay(exercise: str | int, scenario: str, seed: int = 0, *, namespace: Mapp
     if run.cluster is None:
         raise RuntimeError(f"scenario {scenario} built no cluster")
     return run.cluster
+
+
+def kernel_report(exercise: str, marker: str, time_limit: float = 20.0) -> None:
+    """Run every check (public and hidden) on the caller's globals and print them as JSON after ``marker``.
+
+    The grader appends a call to this as the last cell of a submission it
+    executes; it reads the line that starts with its one-time ``marker``.
+    """
+    import json
+
+    ns = _caller_namespace(None)
+    report = run_checks(exercise, ns, hidden=True, time_limit=time_limit)
+    print(marker + json.dumps([r.to_dict() for r in report.results]), file=sys.stdout, flush=True)

@@ -1,0 +1,156 @@
+"""The ``raftedu`` command: ``release`` exercises, ``grade`` a class, ``check`` one notebook.
+
+Run ``raftedu --help`` (or ``python -m raftedu --help``) for the subcommands
+and ``raftedu SUBCOMMAND --help`` for their options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["main", "build_parser"]
+
+_EPILOG_GRADE = """\
+examples:
+  raftedu grade submissions/ --exercise 02 --out grades/grades.csv --jobs 2
+  raftedu grade submitted/ --exercise 04 --out grades.csv --timeout 120 --memory-mb 1024
+
+SUBMISSIONS is a folder: each NN_*.ipynb / *.ipynb in it is one student (named
+after the file), each sub-folder is one student (named after the folder; the
+notebook may sit anywhere inside). Writes the CSV, grades.jsonl (the journal a
+rerun resumes from), feedback/<student>.md and gradescope/<student>.json.
+
+Not a security sandbox: limits and a temporary copy per submission stop
+accidents, not attacks. Grade untrusted work inside a container (README).
+"""
+
+
+def _positive(kind: type) -> object:
+    def parse(text: str) -> object:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}")
+        return value
+
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="raftedu",
+        description="raftedu: learn Raft by watching a simulated cluster and breaking it. "
+                    "Course tools for instructors and students.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="{release,grade,check}")
+
+    rel = sub.add_parser("release", help="generate exercises/ from solutions/ (instructors)",
+                         description="Generate the student notebooks in exercises/ from the single source in "
+                                     "solutions/: solutions become `raise NotImplementedError()` with hints, hidden "
+                                     "tests are removed, outputs and widget state are stripped.")
+    rel.add_argument("--solutions", default="solutions", help="folder of NN_topic.ipynb sources (default: solutions)")
+    rel.add_argument("--exercises", default="exercises", help="folder to write (default: exercises)")
+    rel.add_argument("--check", action="store_true",
+                     help="write nothing; exit 1 if exercises/ differs from what release would produce")
+
+    gr = sub.add_parser("grade", help="grade a folder of submitted notebooks (instructors)",
+                        description="Grade every submission: each runs in its own subprocess and kernel with time "
+                                    "and memory limits, then public and hidden checks run. Results are written as "
+                                    "they come; a rerun resumes.",
+                        epilog=_EPILOG_GRADE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    gr.add_argument("submissions", help="folder of submissions (or one notebook)")
+    gr.add_argument("--exercise", "-e", required=True, help="exercise id: 01, 02, 03 or 04")
+    gr.add_argument("--out", "-o", default="grades.csv", help="CSV to write (default: grades.csv)")
+    gr.add_argument("--jobs", "-j", type=_positive(int), default=1, help="submissions graded in parallel (default 1)")
+    gr.add_argument("--feedback", help="folder for <student>.md feedback (default: feedback/ beside --out)")
+    gr.add_argument("--gradescope", help="folder for <student>.json in Gradescope's format (default: gradescope/ beside --out)")
+    gr.add_argument("--no-resume", action="store_true", help="grade everyone again, ignoring the journal")
+    gr.add_argument("--no-progress", action="store_true", help="no progress bar")
+    gr.add_argument("--cell-timeout", type=_positive(float), default=30.0, help="seconds per notebook cell (default 30)")
+    gr.add_argument("--check-timeout", type=_positive(float), default=20.0, help="seconds per check (default 20)")
+    gr.add_argument("--timeout", type=_positive(float), default=240.0, help="seconds per submission (default 240)")
+    gr.add_argument("--memory-mb", type=_positive(int), default=2048, help="memory limit per submission, MiB (default 2048)")
+
+    ch = sub.add_parser("check", help="run the public checks on one notebook from a terminal (students)",
+                        description="Execute one notebook the way the grader does and print the public checks "
+                                    "table. In a notebook, call raftedu.grading.check('02') instead.")
+    ch.add_argument("notebook", help="the notebook, e.g. exercises/02_request_vote.ipynb")
+    ch.add_argument("--exercise", "-e", help="exercise id (default: from the file name, NN_topic.ipynb)")
+    return parser
+
+
+def _release(args: argparse.Namespace) -> int:
+    from .grading.notebooks import release
+
+    changed = release(args.solutions, args.exercises, check=args.check)
+    if args.check:
+        if changed:
+            print("exercises/ is out of date; run `raftedu release`. Differs: " + ", ".join(changed))
+            return 1
+        print(f"{args.exercises}/ is exactly what `raftedu release` produces")
+        return 0
+    print(f"wrote {len(changed)} notebook(s)" + ("".join(f"\n  {c}" for c in changed) if changed else " (all up to date)"))
+    return 0
+
+
+def _limits(args: argparse.Namespace) -> object:
+    from .grading.runner import Limits
+
+    return Limits(cell_timeout=args.cell_timeout, check_timeout=args.check_timeout,
+                  submission_timeout=args.timeout, memory_mb=args.memory_mb)
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from .grading.runner import grade
+
+    results = grade(args.submissions, args.exercise, args.out, jobs=args.jobs, limits=_limits(args),
+                    feedback=args.feedback, gradescope=args.gradescope, resume=not args.no_resume,
+                    progress=not args.no_progress)
+    counts = Counter(r.status for r in results)
+    mean = sum(r.score for r in results) / len(results)
+    print(f"graded {len(results)} submission(s) → {args.out} (mean {mean:.1f}/{results[0].max_score:g}); "
+          + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from .grading.core import CheckResult, Report
+    from .grading.exercises import get_exercise
+    from .grading.runner import Submission, grade_one
+
+    path = Path(args.notebook)
+    if not path.is_file():
+        raise FileNotFoundError(f"no notebook at {path}")
+    ex = get_exercise(args.exercise or path.stem)
+    r = grade_one(Submission(path.stem, path, path.parent), ex)
+    report = Report(ex.id, [CheckResult(**c) for c in r.checks if c["public"]])
+    print(report.table())
+    for note in r.notes:
+        print("note:", note)
+    return 0 if report.passed else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``raftedu`` command; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return {"release": _release, "grade": _grade, "check": _check}[args.command](args)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"raftedu {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
