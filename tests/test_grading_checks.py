@@ -112,3 +112,11 @@ def test_unknown_exercise_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="unknown exercise '7'.*01 .*02"):
         grading.get_exercise("7")
     assert grading.get_exercise(2).id == grading.get_exercise("02_request_vote").id == "02"
+
+
+def test_code_that_never_calls_note_is_judged_on_what_it_did() -> None:
+    """A correct receiver that reports nothing must not trip a false violation (commit before append)."""
+    from mutants import _append, _commit
+
+    assert grading.run_checks("03", {"handle_append_entries": _append}, hidden=True).passed
+    assert grading.run_checks("04", {"advance_commit_index": _commit}, hidden=True).passed

@@ -1,0 +1,168 @@
+"""The bulk grader on real notebooks: correct, wrong, starter and hostile submissions, one batch, no grade lost.
+
+These tests start Jupyter kernels (a few seconds each), so the sample batch is
+graded once per session and shared.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from raftedu.__main__ import main
+from raftedu.grading import EXERCISES, Limits, grade
+from raftedu.grading.runner import SUBMISSION_STATUSES, find_submissions
+
+pytestmark = pytest.mark.kernel
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures" / "submissions_02"
+LIMITS = Limits(cell_timeout=10, check_timeout=8, submission_timeout=150, memory_mb=1024)
+
+# student -> (status, score) for exercise 02 (17 points)
+EXPECTED = {
+    "correct": ("ok", 17),
+    "folder_student": ("ok", 17),
+    "wrong_log_length_only": ("ok", 13),
+    "starter_untouched": ("error", 0),
+    "unparseable": ("unparseable", 0),
+    "syntax_error": ("unparseable", 4),
+    "lacks_function": ("missing_function", 5),
+    "raises_in_cell": ("error", 17),
+    "hostile_loops_at_top_level": ("timeout", 17),
+    "hostile_loops_in_function": ("timeout", 5),
+    "hostile_writes_stderr": ("stderr", 5),
+    "hostile_exhausts_memory": ("memory", 4),
+    "hostile_kills_kernel": ("kernel_died", 0),
+    "hostile_deletes_files": ("deleted_files", 17),
+}
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list]:
+    out = tmp_path_factory.mktemp("grades") / "grades.csv"
+    seen = []
+    results = grade(FIXTURES, "02", out, jobs=2, limits=LIMITS, progress=False, on_result=seen.append)
+    assert len(seen) == len(results)
+    return out, results
+
+
+def test_every_submission_gets_its_own_status_and_score(batch: tuple[Path, list]) -> None:
+    _, results = batch
+    got = {r.student: (r.status, r.score) for r in results}
+    assert got == EXPECTED
+    assert set(EXPECTED.values()) and {s for s, _ in EXPECTED.values()} <= set(SUBMISSION_STATUSES)
+
+
+def test_csv_has_nbgrader_like_columns_and_per_check_points(batch: tuple[Path, list]) -> None:
+    out, _ = batch
+    rows = {r["student"]: r for r in csv.DictReader(out.open(encoding="utf-8"))}
+    assert list(rows) == sorted(EXPECTED)
+    correct = rows["correct"]
+    assert (correct["exercise"], correct["score"], correct["max_score"], correct["status"]) == ("02", "17", "17", "ok")
+    for check in EXERCISES["02"].checks:
+        assert correct[check.name] == f"{check.points:g}" and correct[f"{check.name}_status"] == "pass"
+    wrong = rows["wrong_log_length_only"]
+    assert wrong["up_to_date_rule_status"] == "fail" and wrong["up_to_date_rule"] == "0"
+    assert rows["hostile_loops_in_function"]["vote_counting_status"] == "timeout"
+    assert rows["hostile_writes_stderr"]["up_to_date_rule_status"] == "stderr"
+    assert rows["hostile_exhausts_memory"]["vote_receiver_rules_status"] == "memory"
+    assert "deleted 1 file" in rows["hostile_deletes_files"]["notes"]
+    journal = out.with_suffix(".jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(journal) == len(EXPECTED)
+
+
+def test_feedback_explains_without_showing_hidden_tests(batch: tuple[Path, list]) -> None:
+    out, _ = batch
+    text = (out.parent / "feedback" / "wrong_log_length_only.md").read_text(encoding="utf-8")
+    assert "**Score: 13 / 17**" in text and "up_to_date_rule" in text and "stale_log_election" in text
+    assert "Leader Completeness" in text and "replay" in text
+    for secret in ("BEGIN HIDDEN", "run_checks", "def ", "import "):
+        assert secret not in text
+    assert "ran over" in (out.parent / "feedback" / "hostile_loops_at_top_level.md").read_text(encoding="utf-8")
+
+
+def test_gradescope_json_follows_the_results_format(batch: tuple[Path, list]) -> None:
+    out, _ = batch
+    data = json.loads((out.parent / "gradescope" / "wrong_log_length_only.json").read_text(encoding="utf-8"))
+    assert data["score"] == 13
+    tests = {t["name"]: t for t in data["tests"]}
+    assert tests["up_to_date_rule"]["status"] == "failed" and tests["up_to_date_rule"]["max_score"] == 2
+    assert tests["elections_under_faults_hidden"]["visibility"] == "after_published"
+    assert tests["up_to_date_rule"]["visibility"] == "visible"
+
+
+def test_a_rerun_resumes_from_the_journal(batch: tuple[Path, list]) -> None:
+    out, results = batch
+    before = out.read_text(encoding="utf-8")
+    regraded = []
+    again = grade(FIXTURES, "02", out, jobs=2, limits=LIMITS, progress=False, on_result=regraded.append)
+    assert regraded == []
+    assert [(r.student, r.score) for r in again] == [(r.student, r.score) for r in results]
+    assert out.read_text(encoding="utf-8") == before
+
+
+def test_solutions_score_full_marks_and_starters_zero_through_the_grader(tmp_path: Path) -> None:
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for ex in EXERCISES.values():
+        shutil.copy(ROOT / "solutions" / f"{ex.notebook}.ipynb", subs / f"solution_{ex.id}.ipynb")
+        shutil.copy(ROOT / "exercises" / f"{ex.notebook}.ipynb", subs / f"starter_{ex.id}.ipynb")
+    for ex in EXERCISES.values():
+        one = tmp_path / ex.id
+        one.mkdir()
+        for kind in ("solution", "starter"):
+            shutil.copy(subs / f"{kind}_{ex.id}.ipynb", one / f"{kind}.ipynb")
+        results = {r.student: r for r in grade(one, ex.id, tmp_path / f"{ex.id}.csv", jobs=2, limits=LIMITS,
+                                               progress=False)}
+        assert results["solution"].score == ex.max_score and results["solution"].status == "ok", results["solution"]
+        assert results["solution"].notes == []
+        assert results["starter"].score == 0
+
+
+def test_solution_notebooks_run_top_to_bottom_with_their_test_cells(tmp_path: Path) -> None:
+    """What nbgrader would do: every cell, tests included, runs without an error or a byte on stderr."""
+    for ex in ("01", "04"):
+        nb = nbformat.read(ROOT / "solutions" / f"{EXERCISES[ex].notebook}.ipynb", as_version=4)
+        NotebookClient(nb, timeout=60, kernel_name="python3", store_widget_state=False,
+                       resources={"metadata": {"path": str(tmp_path)}}).execute()
+        outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+        assert not [o for o in outputs if o.output_type == "error" or o.get("name") == "stderr"]
+        assert any("public checks passed — the grader runs more" in o.get("text", "") for o in outputs)
+        assert "widgets" not in nb.metadata
+
+
+def test_cli_grade_and_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    shutil.copy(FIXTURES / "wrong_log_length_only.ipynb", subs / "bob.ipynb")
+    out = tmp_path / "g.csv"
+    assert main(["grade", str(subs), "--exercise", "02", "--out", str(out), "--no-progress", "--jobs", "1"]) == 0
+    assert "graded 1 submission(s)" in capsys.readouterr().out
+    assert (tmp_path / "feedback" / "bob.md").exists() and (tmp_path / "gradescope" / "bob.json").exists()
+    assert main(["check", str(FIXTURES / "wrong_log_length_only.ipynb"), "--exercise", "02"]) == 1
+    shown = capsys.readouterr().out
+    assert "up_to_date_rule" in shown and "FAIL" in shown and "_hidden" not in shown
+
+
+def test_submission_discovery(tmp_path: Path) -> None:
+    subs = find_submissions(FIXTURES, "02")
+    by_name = {s.student: s for s in subs}
+    assert by_name["folder_student"].folder and by_name["folder_student"].notebook.name == "02_request_vote.ipynb"
+    (tmp_path / "empty_student").mkdir()
+    (tmp_path / "two").mkdir()
+    for name in ("a.ipynb", "b.ipynb"):
+        (tmp_path / "two" / name).write_text("{}")
+    found = {s.student: s for s in find_submissions(tmp_path, "02")}
+    assert found["empty_student"].notebook is None and "no .ipynb" in found["empty_student"].problem
+    assert found["two"].notebook is None and "2 notebooks" in found["two"].problem
+    with pytest.raises(FileNotFoundError, match="no submissions at"):
+        find_submissions(tmp_path / "missing", "02")
+    with pytest.raises(ValueError, match="memory_mb"):
+        Limits(memory_mb=1)
