@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from raftedu.raft import (
@@ -56,47 +57,16 @@ def _vote(self: RaftNode, m: RequestVote, *, check_term: bool = True, check_vote
     self.send(RequestVoteReply(self.current_term, self.id, c, granted))
 
 
-def vote_twice_per_term(self: RaftNode, m: RequestVote) -> None:
-    _vote(self, m, check_vote=False)
-
-
-def vote_for_stale_term(self: RaftNode, m: RequestVote) -> None:
-    _vote(self, m, check_term=False)
-
-
-def vote_not_recorded(self: RaftNode, m: RequestVote) -> None:
-    _vote(self, m, record_vote=False)
-
-
-def count_stale_vote_replies(self: RaftNode, m: RequestVoteReply) -> None:
-    if self.role != CANDIDATE or not m.vote_granted:
+def _count(self: RaftNode, m: RequestVoteReply, *, check_term: bool = True, check_granted: bool = True,
+           dedupe: bool = True, strict: bool = False) -> None:
+    if self.role != CANDIDATE or (check_term and m.term != self.current_term) or (check_granted and not m.vote_granted):
         return
-    self.votes.add(m.src)
-    if len(self.votes) >= self.quorum:
-        self.become_leader()
-
-
-def count_duplicate_votes(self: RaftNode, m: RequestVoteReply) -> None:
-    if self.role != CANDIDATE or m.term != self.current_term or not m.vote_granted:
-        return
-    self.tally = getattr(self, "tally", 1) + 1
-    if self.tally >= self.quorum:
-        self.become_leader()
-
-
-def count_refused_votes(self: RaftNode, m: RequestVoteReply) -> None:
-    if self.role != CANDIDATE or m.term != self.current_term:
-        return
-    self.votes.add(m.src)
-    if len(self.votes) >= self.quorum:
-        self.become_leader()
-
-
-def need_more_than_majority(self: RaftNode, m: RequestVoteReply) -> None:
-    if self.role != CANDIDATE or m.term != self.current_term or not m.vote_granted:
-        return
-    self.votes.add(m.src)
-    if len(self.votes) > self.quorum:
+    if dedupe:
+        self.votes.add(m.src)
+        tally = len(self.votes)
+    else:
+        tally = self.tally = getattr(self, "tally", 1) + 1
+    if tally > self.quorum if strict else tally >= self.quorum:
         self.become_leader()
 
 
@@ -131,30 +101,6 @@ def _append(self: RaftNode, m: AppendEntries, *, check_term: bool = True, consis
     self.send(AppendEntriesReply(self.current_term, self.id, m.src, True, self.last_log_index if match_last else last_new))
 
 
-def accept_stale_leader(self: RaftNode, m: AppendEntries) -> None:
-    _append(self, m, check_term=False)
-
-
-def skip_consistency_check(self: RaftNode, m: AppendEntries) -> None:
-    _append(self, m, consistency=False)
-
-
-def truncate_every_time(self: RaftNode, m: AppendEntries) -> None:
-    _append(self, m, truncate_always=True)
-
-
-def commit_index_is_leader_commit(self: RaftNode, m: AppendEntries) -> None:
-    _append(self, m, clamp_commit=False)
-
-
-def no_timer_reset(self: RaftNode, m: AppendEntries) -> None:
-    _append(self, m, reset_timer=False)
-
-
-def match_whole_log(self: RaftNode, m: AppendEntries) -> None:
-    _append(self, m, match_last=True)
-
-
 # ---- 04 the commit rule ----------------------------------------------------
 
 
@@ -170,44 +116,28 @@ def _commit(self: RaftNode, *, current_term_only: bool = True, count_self: bool 
             return
 
 
-def count_old_term_replicas(self: RaftNode) -> None:
-    _commit(self, current_term_only=False)
-
-
-def forget_self(self: RaftNode) -> None:
-    _commit(self, count_self=False)
-
-
-def use_next_index(self: RaftNode) -> None:
-    _commit(self, index_of="next_index")
-
-
-def strict_majority(self: RaftNode) -> None:
-    _commit(self, strict=True)
-
-
 MUTANTS = [
     Mutant("log length only", "02", "log_is_up_to_date", up_to_date_length_only, "up_to_date_rule"),
     Mutant("log length only (scenario)", "02", "log_is_up_to_date", up_to_date_length_only, "stale_log_loses"),
     Mutant("last term only", "02", "log_is_up_to_date", up_to_date_term_only, "up_to_date_rule"),
     Mutant("last term only (scenario)", "02", "log_is_up_to_date", up_to_date_term_only, "stale_log_loses"),
-    Mutant("votes twice per term", "02", "handle_request_vote", vote_twice_per_term, "vote_receiver_rules"),
-    Mutant("votes in stale terms", "02", "handle_request_vote", vote_for_stale_term, "vote_receiver_rules"),
-    Mutant("vote not recorded", "02", "handle_request_vote", vote_not_recorded, "vote_receiver_rules"),
-    Mutant("counts stale vote replies", "02", "handle_request_vote_reply", count_stale_vote_replies, "vote_counting"),
-    Mutant("counts duplicate votes", "02", "handle_request_vote_reply", count_duplicate_votes, "vote_counting"),
-    Mutant("counts refused votes", "02", "handle_request_vote_reply", count_refused_votes, "vote_counting"),
-    Mutant("needs more than a majority", "02", "handle_request_vote_reply", need_more_than_majority, "majority_elects"),
-    Mutant("accepts a stale leader", "03", "handle_append_entries", accept_stale_leader, "append_receiver_rules"),
-    Mutant("no consistency check", "03", "handle_append_entries", skip_consistency_check, "append_receiver_rules"),
-    Mutant("truncates on every AppendEntries", "03", "handle_append_entries", truncate_every_time, "append_receiver_rules"),
-    Mutant("commitIndex = leaderCommit", "03", "handle_append_entries", commit_index_is_leader_commit, "append_receiver_rules"),
-    Mutant("no election timer reset", "03", "handle_append_entries", no_timer_reset, "append_receiver_rules"),
-    Mutant("reports the whole log as matching", "03", "handle_append_entries", match_whole_log, "append_receiver_rules"),
-    Mutant("counts old-term replicas (Figure 8)", "04", "advance_commit_index", count_old_term_replicas, "figure8"),
-    Mutant("counts old-term replicas (cases)", "04", "advance_commit_index", count_old_term_replicas, "commit_rule_cases"),
-    Mutant("forgets to count itself", "04", "advance_commit_index", forget_self, "commit_with_nodes_down"),
-    Mutant("counts nextIndex", "04", "advance_commit_index", use_next_index, "commit_rule_cases"),
-    Mutant("needs more than a majority", "04", "advance_commit_index", strict_majority, "commit_with_nodes_down"),
+    Mutant("votes twice per term", "02", "handle_request_vote", partial(_vote, check_vote=False), "vote_receiver_rules"),
+    Mutant("votes in stale terms", "02", "handle_request_vote", partial(_vote, check_term=False), "vote_receiver_rules"),
+    Mutant("vote not recorded", "02", "handle_request_vote", partial(_vote, record_vote=False), "vote_receiver_rules"),
+    Mutant("counts stale vote replies", "02", "handle_request_vote_reply", partial(_count, check_term=False), "vote_counting"),
+    Mutant("counts duplicate votes", "02", "handle_request_vote_reply", partial(_count, dedupe=False), "vote_counting"),
+    Mutant("counts refused votes", "02", "handle_request_vote_reply", partial(_count, check_granted=False), "vote_counting"),
+    Mutant("needs more than a majority", "02", "handle_request_vote_reply", partial(_count, strict=True), "majority_elects"),
+    Mutant("accepts a stale leader", "03", "handle_append_entries", partial(_append, check_term=False), "append_receiver_rules"),
+    Mutant("no consistency check", "03", "handle_append_entries", partial(_append, consistency=False), "append_receiver_rules"),
+    Mutant("truncates on every AppendEntries", "03", "handle_append_entries", partial(_append, truncate_always=True), "append_receiver_rules"),
+    Mutant("commitIndex = leaderCommit", "03", "handle_append_entries", partial(_append, clamp_commit=False), "append_receiver_rules"),
+    Mutant("no election timer reset", "03", "handle_append_entries", partial(_append, reset_timer=False), "append_receiver_rules"),
+    Mutant("reports the whole log as matching", "03", "handle_append_entries", partial(_append, match_last=True), "append_receiver_rules"),
+    Mutant("counts old-term replicas (Figure 8)", "04", "advance_commit_index", partial(_commit, current_term_only=False), "figure8"),
+    Mutant("counts old-term replicas (cases)", "04", "advance_commit_index", partial(_commit, current_term_only=False), "commit_rule_cases"),
+    Mutant("forgets to count itself", "04", "advance_commit_index", partial(_commit, count_self=False), "commit_with_nodes_down"),
+    Mutant("counts nextIndex", "04", "advance_commit_index", partial(_commit, index_of="next_index"), "commit_rule_cases"),
+    Mutant("needs more than a majority", "04", "advance_commit_index", partial(_commit, strict=True), "commit_with_nodes_down"),
 ]
-"""The mutation suite (22 rows, 19 distinct wrong functions)."""
+"""The mutation suite (22 rows, 19 distinct wrong functions; each a reference rule with one thing changed)."""

@@ -54,6 +54,16 @@ def _scenario_check(name: str, points: float, public: bool, needs: tuple[str, ..
     return Check(name, points, public, needs, description, run)
 
 
+def _fault_checks(name: str, needs: tuple[str, ...], exercise: str, hidden_seeds: range) -> list[Check]:
+    """The pair every Raft exercise has: 5 public seeds of random faults, and more hidden ones."""
+    return [
+        _scenario_check(name, 2, True, needs, exercise, "faults", range(1, 6),
+                        "5 seeds of crashes, partitions, lost/duplicated/late messages"),
+        _scenario_check(f"{name}_hidden", 4, False, needs, exercise, "faults", hidden_seeds,
+                        f"{len(hidden_seeds)} more seeds of faults"),
+    ]
+
+
 def _case_check(name: str, points: float, needs: tuple[str, ...], cases: Callable[[], list[Case]],
                 description: str) -> Check:
     """A public check comparing the student's node with the reference node case by case."""
@@ -208,10 +218,7 @@ EX02 = Exercise("02", "RequestVote: who may become leader", "02_request_vote", _
                     "a candidate missing a committed entry cannot win (§5.4.1)"),
     _scenario_check("majority_elects", 1, True, _V, "02", "majority_side", [1, 2],
                     "a bare majority elects a leader"),
-    _scenario_check("elections_under_faults", 2, True, _V, "02", "faults", range(1, 6),
-                    "5 seeds of crashes, partitions, lost/duplicated/late messages"),
-    _scenario_check("elections_under_faults_hidden", 4, False, _V, "02", "faults", range(100, 160),
-                    "60 more seeds of faults"),
+    *_fault_checks("elections_under_faults", _V, "02", range(100, 160)),
     _scenario_check("majority_elects_hidden", 1, False, _V, "02", "majority_side", range(100, 110),
                     "a bare majority elects a leader, 10 more seeds"),
 ))
@@ -272,10 +279,7 @@ EX03 = Exercise("03", "AppendEntries: keeping logs consistent", "03_append_entri
                 "AppendEntries receiver: stale terms, consistency check, conflicts, append, commitIndex"),
     _scenario_check("healthy_replication", 2, True, _A, "03", "healthy_replication", [1],
                     "ten requests commit and all logs agree"),
-    _scenario_check("replication_under_faults", 2, True, _A, "03", "faults", range(1, 6),
-                    "5 seeds of crashes, partitions, lost/duplicated/late messages"),
-    _scenario_check("replication_under_faults_hidden", 4, False, _A, "03", "faults", range(200, 260),
-                    "60 more seeds of faults"),
+    *_fault_checks("replication_under_faults", _A, "03", range(200, 260)),
 ))
 
 
@@ -333,10 +337,7 @@ EX04 = Exercise("04", "The commit rule and Figure 8", "04_commit_rule", _C, (
                     "the paper's Figure 8 run under the safety checks"),
     _scenario_check("commit_with_nodes_down", 1, True, _C, "04", "commit_with_nodes_down", [1],
                     "a leader with a bare majority up commits"),
-    _scenario_check("commit_under_faults", 2, True, _C, "04", "faults", range(1, 6),
-                    "5 seeds of crashes, partitions, lost/duplicated/late messages"),
-    _scenario_check("commit_under_faults_hidden", 4, False, _C, "04", "faults", range(300, 360),
-                    "60 more seeds of faults"),
+    *_fault_checks("commit_under_faults", _C, "04", range(300, 360)),
     _scenario_check("commit_with_nodes_down_hidden", 1, False, _C, "04", "commit_with_nodes_down", range(300, 305),
                     "a bare majority commits, 5 more seeds"),
 ))
