@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: lab test bench sweep clean
+.PHONY: lab test bench sweep release clean
 
 $(VENV)/.stamp-lab: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ test: $(VENV)/.stamp-test
 
 bench: $(VENV)/.stamp-test
 	$(PY) benchmarks/bench_core.py
+	$(PY) benchmarks/bench_grading.py
+
+# Regenerate exercises/ from solutions/ (a test fails when they drift apart).
+release: $(VENV)/.stamp-lab
+	$(VENV)/bin/raftedu release
 
 sweep: $(VENV)/.stamp-test
 	$(PY) -m raftedu.sweep --seeds 1000

@@ -120,3 +120,13 @@ def test_code_that_never_calls_note_is_judged_on_what_it_did() -> None:
 
     assert grading.run_checks("03", {"handle_append_entries": _append}, hidden=True).passed
     assert grading.run_checks("04", {"advance_commit_index": _commit}, hidden=True).passed
+
+
+def test_grading_imports_only_the_layers_below() -> None:
+    import subprocess
+
+    code = ("import sys, raftedu.grading, raftedu.grading.runner, raftedu.__main__; "
+            "bad = [m for m in sys.modules if m.startswith(('raftedu.viz', 'raftedu.widgets', 'plotly', "
+            "'ipywidgets', 'nbclient', 'nbformat'))]; print(bad)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]" and out.stderr == ""

@@ -57,6 +57,7 @@ def test_every_submission_gets_its_own_status_and_score(batch: tuple[Path, list]
     _, results = batch
     got = {r.student: (r.status, r.score) for r in results}
     assert got == EXPECTED
+    assert (FIXTURES / "hostile_deletes_files.ipynb").exists(), "it ran in a temporary copy"
     assert set(EXPECTED.values()) and {s for s, _ in EXPECTED.values()} <= set(SUBMISSION_STATUSES)
 
 

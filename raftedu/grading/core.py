@@ -143,7 +143,7 @@ class Report:
             pts = f"{_num(r.points)}/{_num(r.max_points)}" if r.status != "manual" else f"-/{_num(r.max_points)}"
             result = "pass" if r.passed else STATUSES.get(r.status, r.status) if r.status == "manual" else "FAIL: " + STATUSES[r.status]
             lines.append(f"{r.name:<{width}}  {pts:>6}  {result}")
-            if r.hint and not r.passed:
+            if r.hint and not r.passed and r.status != "manual":
                 lines.extend("    " + line for line in r.hint.splitlines())
         lines.append(f"score: {_num(self.score)}/{_num(self.max_score)}")
         if self.passed:

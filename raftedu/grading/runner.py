@@ -42,7 +42,19 @@ from typing import Any
 from .core import STATUSES
 from .exercises import Exercise, get_exercise
 
-__all__ = ["Limits", "Submission", "SubmissionResult", "find_submissions", "grade", "grade_one", "SUBMISSION_STATUSES"]
+__all__ = [
+    "SUBMISSION_STATUSES",
+    "Limits",
+    "Submission",
+    "SubmissionResult",
+    "csv_columns",
+    "csv_row",
+    "feedback_markdown",
+    "find_submissions",
+    "grade",
+    "grade_one",
+    "gradescope_json",
+]
 
 SUBMISSION_STATUSES = {
     "ok": "graded",
