@@ -308,6 +308,8 @@ class RaftNode:
 
     def receive(self, msg: Message, now: int) -> None:
         """Handle one incoming message at virtual time ``now``."""
+        if not isinstance(msg, Message):
+            raise TypeError(f"S{self.id} cannot handle {type(msg).__name__}; expected a Raft message")
         self.now = now
         self.observe_term(msg.term)
         match msg:
@@ -319,8 +321,6 @@ class RaftNode:
                 self.handle_append_entries(msg)
             case AppendEntriesReply():
                 self.handle_append_entries_reply(msg)
-            case _:
-                raise TypeError(f"S{self.id} cannot handle {type(msg).__name__}; expected a Raft message")
         self.apply_committed()
 
     def on_timer(self, now: int) -> None:

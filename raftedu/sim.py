@@ -128,7 +128,7 @@ class Cluster:
         self.requests: list[ClientRequest] = []
         self._rng = random.Random(f"raftedu:{seed}:network")
         self._node_rngs = {i: random.Random(f"raftedu:{seed}:node:{i}") for i in self.ids}
-        self._heap: list[tuple[int, int, int, Any]] = []
+        self._heap: list[tuple[int, int, int, int, Any]] = []
         self._seq = 0
         self._msg_ids = 0
         self._timer_due: dict[int, int | None] = {}
@@ -178,7 +178,7 @@ class Cluster:
         if not self._heap:
             return []
         start = len(self.trace)
-        time, _, kind, payload = heapq.heappop(self._heap)
+        time, _, _, kind, payload = heapq.heappop(self._heap)
         self.now = time
         if kind == _DELIVER:
             self._deliver(*payload)
@@ -350,8 +350,9 @@ class Cluster:
             getattr(self, name)(*args)
 
     def _push(self, time: int, kind: int, payload: Any) -> None:
+        # Scheduled actions at time t run after everything else due at t, exactly like a call made after run(t).
         self._seq += 1
-        heapq.heappush(self._heap, (time, self._seq, kind, payload))
+        heapq.heappush(self._heap, (time, kind == _ACTION, self._seq, kind, payload))
 
     def _record(self, event: Event) -> None:
         self.trace.append(event)
