@@ -29,7 +29,7 @@ from .trace import ClusterView, Trace
 __all__ = ["Network", "Cluster", "ClientRequest", "ACTIONS", "MAX_NODES"]
 
 MAX_NODES = 99
-ACTIONS = ("crash", "restart", "crash_leader", "timeout_now", "isolate", "partition", "cut", "heal", "request", "set_network")
+ACTIONS = ("crash", "restart", "restart_all", "crash_leader", "timeout_now", "isolate", "partition", "cut", "heal", "request", "set_network")
 """Names a fault schedule may use; each is the :class:`Cluster` method of that name."""
 
 _DELIVER, _TIMER, _ACTION = 0, 1, 2
@@ -224,6 +224,12 @@ class Cluster:
             raise ValueError(f"S{i} is running; only a crashed node can be restarted")
         self._record(Event(self.now, "restart", node=i, text=f"S{i} restarted"))
         self._boot(i)
+
+    def restart_all(self) -> None:
+        """Restart every crashed node."""
+        for i in self.ids:
+            if self.nodes[i] is None:
+                self.restart(i)
 
     def crash_leader(self) -> int | None:
         """Crash the current leader; return its id (None, and a note in the trace, when there is none)."""

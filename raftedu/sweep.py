@@ -48,32 +48,53 @@ class SeedResult:
 
 
 def random_schedule(n: int, seed: int, horizon: int = HORIZON) -> list[tuple[Any, ...]]:
-    """A reproducible random fault schedule for an ``n``-node cluster (never crashes every node at once)."""
+    """A reproducible random fault schedule for an ``n``-node cluster.
+
+    It mixes bursts of client requests, leader crashes, crashes of nodes it
+    knows are up (never all of them), restarts, random partitions (often one
+    node cut off just before requests arrive, which strands entries on an
+    old leader), one-way link cuts, heals and changes of loss and delay.
+    """
     rng = random.Random(f"raftedu-sweep:{n}:{seed}")
     ids = list(range(1, n + 1))
     down: set[int] = set()
+    certain = True  # False after crash_leader: the generator no longer knows who is up
     schedule: list[tuple[Any, ...]] = []
     t, k = 0, 0
+
+    def requests(count: int) -> None:
+        nonlocal k
+        for _ in range(count):
+            k += 1
+            schedule.append((t, "request", f"r{k}"))
+
     while True:
-        t += rng.randrange(30, 400)
+        t += rng.randrange(20, 250)
         if t >= horizon:
             return schedule
         roll = rng.random()
         if roll < 0.35:
-            k += 1
-            schedule.append((t, "request", f"r{k}"))
-        elif roll < 0.5 and len(down) < n - 1:
+            requests(rng.randrange(1, 4))
+        elif roll < 0.43:
+            schedule.append((t, "crash_leader"))
+            certain = False
+        elif roll < 0.5 and certain and len(down) < n - 1:
             victim = rng.choice([i for i in ids if i not in down])
             down.add(victim)
             schedule.append((t, "crash", victim))
-        elif roll < 0.65 and down:
+        elif roll < 0.55 and down:
             back = rng.choice(sorted(down))
             down.discard(back)
             schedule.append((t, "restart", back))
+        elif roll < 0.6:
+            schedule.append((t, "restart_all"))
+            down, certain = set(), True
+        elif roll < 0.68 and n > 1:
+            schedule.append((t, "isolate", rng.choice(ids)))
+            requests(rng.randrange(1, 3))
         elif roll < 0.75 and n > 1:
             shuffled = rng.sample(ids, n)
-            cut = rng.randrange(1, n)
-            schedule.append((t, "partition", shuffled[:cut]))
+            schedule.append((t, "partition", shuffled[: rng.randrange(1, n)]))
         elif roll < 0.8 and n > 1:
             src, dst = rng.sample(ids, 2)
             schedule.append((t, "cut", src, dst))
@@ -91,9 +112,7 @@ def run_seed(n: int, seed: int, horizon: int = HORIZON, node_class: type[RaftNod
         cluster.run(horizon)
         cluster.heal()
         cluster.set_network(drop_rate=0.0, duplicate_rate=0.0, long_delay_rate=0.0)
-        for i in cluster.ids:
-            if cluster.nodes[i] is None:
-                cluster.restart(i)
+        cluster.restart_all()
         live = _final_request_commits(cluster)
     except SafetyViolation as violation:
         return SeedResult(n, seed, len(cluster.trace), _committed(cluster), False, str(violation))
