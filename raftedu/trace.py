@@ -209,8 +209,8 @@ class ClusterView:
 
     def _on_deliver(self, e: Event) -> None:
         self.in_flight.pop(e.msg_id, None)
-        node = self.nodes[e.node]
-        if type(e.msg).__name__ == "AppendEntries" and e.msg.term >= node.term:
+        node = self.nodes.get(e.node)  # None for clients and other endpoints
+        if node is not None and type(e.msg).__name__ == "AppendEntries" and e.msg.term >= node.term:
             node.leader_id = e.msg.src  # the sender is the leader this node now follows
 
     def _on_drop(self, e: Event) -> None:
