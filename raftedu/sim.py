@@ -359,6 +359,12 @@ class Cluster:
         self._flush(leader)
         return req
 
+    def sync(self, endpoint_id: int) -> None:
+        """Collect the output and re-arm the timer of an attached endpoint that was changed from outside."""
+        if endpoint_id not in self.endpoints:
+            raise ValueError(f"no endpoint {endpoint_id} is attached; attached: {sorted(self.endpoints)}")
+        self._flush(self.endpoints[endpoint_id])
+
     # ---- internals ---------------------------------------------------------------
 
     def _check_id(self, i: Any) -> int:
