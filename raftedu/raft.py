@@ -215,6 +215,9 @@ class RaftNode:
     to :class:`raftedu.Cluster` as ``node_class``.
     """
 
+    noop_on_election: bool = False
+    """§8: append a no-op entry (command ``None``) on becoming leader, as read-serving systems like etcd do."""
+
     def __init__(
         self,
         node_id: int,
@@ -308,6 +311,8 @@ class RaftNode:
 
     def receive(self, msg: Message, now: int) -> None:
         """Handle one incoming message at virtual time ``now``."""
+        if not isinstance(msg, Message):
+            raise TypeError(f"S{self.id} cannot handle {type(msg).__name__}; expected a Raft message")
         self.now = now
         self.observe_term(msg.term)
         match msg:
@@ -319,8 +324,6 @@ class RaftNode:
                 self.handle_append_entries(msg)
             case AppendEntriesReply():
                 self.handle_append_entries_reply(msg)
-            case _:
-                raise TypeError(f"S{self.id} cannot handle {type(msg).__name__}; expected a Raft message")
         self.apply_committed()
 
     def on_timer(self, now: int) -> None:
@@ -339,19 +342,19 @@ class RaftNode:
         self.now = now
         if self.role != LEADER:
             return None
-        self.state.log.append(Entry(self.current_term, command))
-        index = self.last_log_index
-        self.note(
-            "append",
-            "§5.3 Leaders: client command → append entry to local log",
-            f"leader S{self.id} appended {command!r} at index {index}",
-            index=index,
-            entry=self.state.log[-1],
-        )
+        index = self.append_own(command, "§5.3 Leaders: client command → append entry to local log")
         for peer in self.peers:
             self.send_append_entries(peer)
         self.advance_commit_index()  # a one-server cluster commits at once
         self.apply_committed()
+        return index
+
+    def append_own(self, command: Any, rule: str) -> int:
+        """A leader appends an entry of its current term to its own log; returns the new index."""
+        self.state.log.append(Entry(self.current_term, command))
+        index = self.last_log_index
+        self.note("append", rule, f"leader S{self.id} appended {command!r} at index {index}",
+                  index=index, entry=self.state.log[-1])
         return index
 
     # ---- Rules for All Servers (Figure 2) --------------------------------
@@ -369,7 +372,7 @@ class RaftNode:
         while self.last_applied < self.commit_index:
             self.last_applied += 1
             entry = self.state.log[self.last_applied - 1]
-            self.applied.append(entry.command)
+            self.apply(self.last_applied, entry)
             self.note(
                 "apply",
                 "§5.3 commitIndex > lastApplied → apply",
@@ -377,6 +380,10 @@ class RaftNode:
                 index=self.last_applied,
                 entry=entry,
             )
+
+    def apply(self, index: int, entry: Entry) -> None:
+        """Hand one committed entry to the state machine; here it is simply remembered in ``applied``."""
+        self.applied.append(entry.command)
 
     def reset_election_timer(self) -> None:
         """§5.2: pick a fresh random election timeout from [low, high)."""
@@ -438,7 +445,10 @@ class RaftNode:
             + ", ".join(f"S{v}" for v in sorted(self.votes)),
             value=LEADER,
         )
+        if self.noop_on_election:
+            self.append_own(None, "§8 a new leader commits a no-op entry to learn what is committed")
         self.send_heartbeats()
+        self.advance_commit_index()  # a one-server cluster commits the no-op at once
 
     # ---- RequestVote receiver (§5.2, §5.4.1) -------------------------------
 

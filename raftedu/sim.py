@@ -20,19 +20,36 @@ import heapq
 import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from .checks import SafetyMonitor
 from .raft import LEADER, Event, Message, PersistentState, RaftNode, Timing
 from .trace import ClusterView, Trace
 
-__all__ = ["Network", "Cluster", "ClientRequest", "ACTIONS", "MAX_NODES"]
+__all__ = ["Network", "Cluster", "ClientRequest", "Endpoint", "ACTIONS", "MAX_NODES"]
 
 MAX_NODES = 99
-ACTIONS = ("crash", "restart", "crash_leader", "timeout_now", "isolate", "partition", "cut", "heal", "request", "set_network")
+ACTIONS = ("crash", "restart", "restart_all", "crash_leader", "timeout_now", "isolate", "partition", "cut", "heal", "request", "set_network")
 """Names a fault schedule may use; each is the :class:`Cluster` method of that name."""
 
 _DELIVER, _TIMER, _ACTION = 0, 1, 2
+
+
+class Endpoint(Protocol):
+    """What the simulator needs from anything attached to the network: a node or a client."""
+
+    id: int
+    deadline: int | None
+    """When ``on_timer`` should next be called (None: no timer)."""
+
+    def receive(self, msg: Message, now: int) -> None:
+        """Handle a delivered message."""
+
+    def on_timer(self, now: int) -> None:
+        """The deadline has come."""
+
+    def take_output(self) -> tuple[list[Message], list[Event]]:
+        """Messages to send and events to record since the last call."""
 
 
 def _rate(name: str, value: Any) -> None:
@@ -128,13 +145,14 @@ class Cluster:
         self.requests: list[ClientRequest] = []
         self._rng = random.Random(f"raftedu:{seed}:network")
         self._node_rngs = {i: random.Random(f"raftedu:{seed}:node:{i}") for i in self.ids}
-        self._heap: list[tuple[int, int, int, Any]] = []
+        self._heap: list[tuple[int, int, int, int, Any]] = []
         self._seq = 0
         self._msg_ids = 0
         self._timer_due: dict[int, int | None] = {}
         self._pending: dict[tuple[int, int], ClientRequest] = {}
         self.disks: dict[int, PersistentState] = {i: PersistentState() for i in self.ids}
         self.nodes: dict[int, RaftNode | None] = {i: None for i in self.ids}
+        self.endpoints: dict[int, Endpoint] = {}
         self.groups: tuple[tuple[int, ...], ...] = ()
         self.cuts: set[tuple[int, int]] = set()
         self._record(Event(0, "start", value=(("n", n), ("seed", seed), ("timing", asdict(timing)),
@@ -178,7 +196,7 @@ class Cluster:
         if not self._heap:
             return []
         start = len(self.trace)
-        time, _, kind, payload = heapq.heappop(self._heap)
+        time, _, _, kind, payload = heapq.heappop(self._heap)
         self.now = time
         if kind == _DELIVER:
             self._deliver(*payload)
@@ -224,6 +242,12 @@ class Cluster:
             raise ValueError(f"S{i} is running; only a crashed node can be restarted")
         self._record(Event(self.now, "restart", node=i, text=f"S{i} restarted"))
         self._boot(i)
+
+    def restart_all(self) -> None:
+        """Restart every crashed node."""
+        for i in self.ids:
+            if self.nodes[i] is None:
+                self.restart(i)
 
     def crash_leader(self) -> int | None:
         """Crash the current leader; return its id (None, and a note in the trace, when there is none)."""
@@ -296,6 +320,19 @@ class Cluster:
 
     # ---- clients ---------------------------------------------------------------
 
+    def attach(self, endpoint: Endpoint) -> None:
+        """Add a participant that is not a Raft node (e.g. a client) with an id above ``n``.
+
+        It speaks the node protocol (``receive``, ``on_timer``, ``deadline``,
+        ``take_output``), its messages travel the same simulated network,
+        one-way cuts apply to it, partitions do not.
+        """
+        if endpoint.id in self.nodes or endpoint.id in self.endpoints or endpoint.id <= 0:
+            raise ValueError(f"endpoint id {endpoint.id} is taken or invalid: use an id above {self.n}, not in use")
+        self.endpoints[endpoint.id] = endpoint
+        self._timer_due[endpoint.id] = None
+        self._flush(endpoint)
+
     def request(self, command: Any, node: int | None = None) -> ClientRequest:
         """Send a client command to ``node`` (default: the current leader) and return its tracking record.
 
@@ -321,6 +358,12 @@ class Cluster:
         self._pending[(target, index)] = req
         self._flush(leader)
         return req
+
+    def sync(self, endpoint_id: int) -> None:
+        """Collect the output and re-arm the timer of an attached endpoint that was changed from outside."""
+        if endpoint_id not in self.endpoints:
+            raise ValueError(f"no endpoint {endpoint_id} is attached; attached: {sorted(self.endpoints)}")
+        self._flush(self.endpoints[endpoint_id])
 
     # ---- internals ---------------------------------------------------------------
 
@@ -350,8 +393,9 @@ class Cluster:
             getattr(self, name)(*args)
 
     def _push(self, time: int, kind: int, payload: Any) -> None:
+        # Scheduled actions at time t run after everything else due at t, exactly like a call made after run(t).
         self._seq += 1
-        heapq.heappush(self._heap, (time, self._seq, kind, payload))
+        heapq.heappush(self._heap, (time, kind == _ACTION, self._seq, kind, payload))
 
     def _record(self, event: Event) -> None:
         self.trace.append(event)
@@ -379,17 +423,19 @@ class Cluster:
         self._timer_due[i] = None
         self._flush(node)
 
-    def _flush(self, node: RaftNode) -> None:
+    def _flush(self, node: Endpoint) -> None:
         """Record a node's events, put its messages on the wire, (re)arm its timer."""
         msgs, events = node.take_output()
         for e in events:
             self._record(e)
-        self._reconcile(node)
+        if isinstance(node, RaftNode):
+            self._reconcile(node)
         for m in msgs:
             self._transmit(m)
         if self._timer_due[node.id] != node.deadline:
             self._timer_due[node.id] = node.deadline
-            self._push(node.deadline, _TIMER, (node.id, node.deadline))
+            if node.deadline is not None:
+                self._push(node.deadline, _TIMER, (node.id, node.deadline))
 
     def _reconcile(self, node: RaftNode) -> None:
         """Record any state change the node made without reporting it, so checks see what really happened.
@@ -428,10 +474,15 @@ class Cluster:
     def _blocked(self, src: int, dst: int) -> str | None:
         if (src, dst) in self.cuts:
             return f"link S{src} → S{dst} is cut"
-        for group in self.groups:
-            if (src in group) != (dst in group):
-                return "partition"
+        if src in self.nodes and dst in self.nodes:  # attached endpoints (clients) stand outside partitions
+            for group in self.groups:
+                if (src in group) != (dst in group):
+                    return "partition"
         return None
+
+    def _party(self, i: int) -> Endpoint | None:
+        """The running node or attached endpoint with id ``i`` (None when crashed)."""
+        return self.nodes[i] if i in self.nodes else self.endpoints[i]
 
     def _transmit(self, m: Message) -> None:
         net = self.net
@@ -450,7 +501,7 @@ class Cluster:
                 self._push(due, _DELIVER, (msg_id, m))
 
     def _deliver(self, msg_id: int, m: Message) -> None:
-        node = self.nodes[m.dst]
+        node = self._party(m.dst)
         why = "receiver is down" if node is None else self._blocked(m.src, m.dst)
         if why:
             self._record(Event(self.now, "drop", node=m.dst, peer=m.src, msg=m, msg_id=msg_id, value=why))
@@ -460,7 +511,7 @@ class Cluster:
         self._flush(node)
 
     def _fire_timer(self, i: int, due: int) -> None:
-        node = self.nodes[i]
+        node = self._party(i)
         if node is None or node.deadline != due or self._timer_due[i] != due:
             return  # stale: the node reset its timer or crashed since
         node.on_timer(self.now)

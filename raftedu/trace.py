@@ -104,7 +104,9 @@ class NodeView:
     commit_index: int = 0
     last_applied: int = 0
     deadline: int | None = None
+    """When the election timer runs out (None for leaders and crashed nodes)."""
     leader_id: int | None = None
+    """The leader this node last heard from in its current term."""
 
     @property
     def shown_role(self) -> str:
@@ -172,7 +174,12 @@ class ClusterView:
             self.nodes[e.node].voted_for = e.peer
 
     def _on_role(self, e: Event) -> None:
-        self.nodes[e.node].role = e.value
+        node = self.nodes[e.node]
+        node.role = e.value
+        if e.value == "leader":  # a leader runs no election timer
+            node.deadline = None
+        if e.value != "follower":
+            node.leader_id = e.node if e.value == "leader" else None
 
     def _on_append(self, e: Event) -> None:
         self.nodes[e.node].log.append(e.entry)
@@ -202,8 +209,12 @@ class ClusterView:
 
     def _on_deliver(self, e: Event) -> None:
         self.in_flight.pop(e.msg_id, None)
+        node = self.nodes.get(e.node)  # None for clients and other endpoints
+        if node is not None and type(e.msg).__name__ == "AppendEntries" and e.msg.term >= node.term:
+            node.leader_id = e.msg.src  # the sender is the leader this node now follows
 
-    _on_drop = _on_deliver
+    def _on_drop(self, e: Event) -> None:
+        self.in_flight.pop(e.msg_id, None)
 
     def _on_partition(self, e: Event) -> None:
         self.groups = e.value

@@ -1,0 +1,446 @@
+"""A real etcd cluster on this machine: start, break and query it from a notebook.
+
+:class:`EtcdCluster` starts N members of the ``etcd`` binary on 127.0.0.1,
+each with its own temporary data directory and free ports, and talks to them
+through etcd's v3 HTTP/JSON gateway (standard library only). It is a context
+manager that always stops every process it started and removes its
+directories -- also when a notebook cell raises or is interrupted, and (on
+Linux) even when the Python process dies, since each member is started with
+a parent-death signal.
+
+    with EtcdCluster(3) as etcd:
+        etcd.put("x", "1")
+        etcd.kill(etcd.leader())
+        etcd.put("x", "2", timeout=3)
+        etcd.status()
+
+On Debian/Ubuntu: ``apt-get install etcd-server`` provides etcd 3.4.
+"""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import ctypes
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["EtcdError", "EtcdUnavailable", "EtcdCluster", "Member", "find_etcd", "crash_trials", "INSTALL_HINT"]
+
+INSTALL_HINT = "install it with `apt-get install etcd-server` (Debian/Ubuntu, etcd 3.4) or put any etcd >= 3.4 on PATH"
+_live: "weakref.WeakSet[EtcdCluster]" = weakref.WeakSet()
+
+
+class EtcdError(RuntimeError):
+    """Something about the etcd cluster went wrong (binary missing, member not starting, bad request)."""
+
+
+class EtcdUnavailable(EtcdError):
+    """A request did not succeed within its timeout: no leader, no quorum, or the member is down."""
+
+
+def find_etcd() -> str:
+    """Path of the ``etcd`` binary, or an :class:`EtcdError` saying how to install it."""
+    path = shutil.which("etcd")
+    if path is None:
+        raise EtcdError(f"no `etcd` binary on PATH: {INSTALL_HINT}")
+    return path
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            sockets.append(s)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+    os.setsid()
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+@dataclass
+class Member:
+    """One etcd member: its name, ports, data directory, log file and process (None when killed)."""
+
+    index: int
+    name: str
+    client_port: int
+    peer_port: int
+    data_dir: Path
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    paused: bool = False
+
+    @property
+    def url(self) -> str:
+        """The member's client URL."""
+        return f"http://127.0.0.1:{self.client_port}"
+
+    def log_tail(self, lines: int = 15) -> str:
+        """The last lines of the member's log, for error messages."""
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+class EtcdCluster:
+    """N local etcd members on 127.0.0.1 with temporary data directories; always cleaned up.
+
+    ``heartbeat_ms`` and ``election_ms`` are etcd's ``--heartbeat-interval``
+    and ``--election-timeout`` (defaults 100 and 1000 in etcd; shorter here so
+    experiments run quickly).
+    """
+
+    def __init__(self, n: int = 3, *, heartbeat_ms: int = 50, election_ms: int = 500, start: bool = True,
+                 ready_timeout: float = 20.0) -> None:
+        """Prepare (and by default start) an ``n``-member cluster."""
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 9:
+            raise ValueError(f"an etcd cluster here has 1 to 9 members; got {n!r}")
+        if not (isinstance(heartbeat_ms, int) and isinstance(election_ms, int) and 0 < 5 * heartbeat_ms <= election_ms):
+            raise ValueError("heartbeat_ms and election_ms must be whole milliseconds with election_ms >= 5 * heartbeat_ms "
+                             f"(etcd's own rule); got {heartbeat_ms!r}, {election_ms!r}")
+        self.binary = find_etcd()
+        self.n = n
+        self.heartbeat_ms = heartbeat_ms
+        self.election_ms = election_ms
+        self.ready_timeout = ready_timeout
+        self.root = Path(tempfile.mkdtemp(prefix="raftedu-etcd-"))
+        ports = _free_ports(2 * n)
+        self.members = {
+            i: Member(i, f"m{i}", ports[2 * (i - 1)], ports[2 * (i - 1) + 1], self.root / f"m{i}", self.root / f"m{i}.log")
+            for i in range(1, n + 1)
+        }
+        self.token = f"raftedu-{os.getpid()}-{ports[0]}"
+        self.closed = False
+        _live.add(self)
+        if start:
+            self.start()
+
+    # ---- lifecycle ------------------------------------------------------------------
+
+    def __enter__(self) -> "EtcdCluster":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def _command(self, m: Member) -> list[str]:
+        initial = ",".join(f"{x.name}=http://127.0.0.1:{x.peer_port}" for x in self.members.values())
+        return [
+            self.binary, "--name", m.name, "--data-dir", str(m.data_dir),
+            "--listen-client-urls", m.url, "--advertise-client-urls", m.url,
+            "--listen-peer-urls", f"http://127.0.0.1:{m.peer_port}",
+            "--initial-advertise-peer-urls", f"http://127.0.0.1:{m.peer_port}",
+            "--initial-cluster", initial, "--initial-cluster-token", self.token, "--initial-cluster-state", "new",
+            "--heartbeat-interval", str(self.heartbeat_ms), "--election-timeout", str(self.election_ms),
+            "--log-level", "warn", "--logger", "zap",
+        ]
+
+    def _spawn(self, m: Member) -> None:
+        log = open(m.log_path, "ab")
+        try:
+            m.process = subprocess.Popen(self._command(m), stdout=log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+        finally:
+            log.close()
+        m.paused = False
+
+    def start(self) -> None:
+        """Start every member and wait until the cluster has a leader."""
+        for m in self.members.values():
+            if m.process is None:
+                self._spawn(m)
+        self.wait_for_leader(self.ready_timeout)
+
+    def close(self) -> None:
+        """Stop every process this cluster started and remove its directories (safe to call twice)."""
+        if self.closed:
+            return
+        self.closed = True
+        for m in self.members.values():
+            if m.process is not None:
+                if m.paused:
+                    m.process.send_signal(signal.SIGCONT)
+                m.process.kill()
+                m.process.wait(timeout=10)
+                m.process = None
+        shutil.rmtree(self.root, ignore_errors=True)
+        _live.discard(self)
+
+    def _member(self, i: int) -> Member:
+        if isinstance(i, bool) or not isinstance(i, int) or i not in self.members:
+            raise ValueError(f"unknown member {i!r}: this cluster has members 1..{self.n}")
+        if self.closed:
+            raise EtcdError("this cluster has been closed; start a new EtcdCluster")
+        return self.members[i]
+
+    def running(self) -> list[int]:
+        """Members whose process is running (paused ones included)."""
+        return [i for i, m in self.members.items() if m.process is not None and m.process.poll() is None]
+
+    # ---- faults -------------------------------------------------------------------
+
+    def kill(self, i: int) -> None:
+        """Kill member ``i`` with SIGKILL (its data directory stays, as on a crashed machine)."""
+        m = self._member(i)
+        if m.process is None:
+            raise ValueError(f"member {i} is not running; restart it with restart({i})")
+        if m.paused:
+            m.process.send_signal(signal.SIGCONT)
+        m.process.kill()
+        m.process.wait(timeout=10)
+        m.process = None
+
+    def restart(self, i: int) -> None:
+        """Start killed member ``i`` again on the same data directory."""
+        m = self._member(i)
+        if m.process is not None:
+            raise ValueError(f"member {i} is running; kill it first")
+        self._spawn(m)
+
+    def pause(self, i: int) -> None:
+        """Freeze member ``i`` with SIGSTOP: it keeps its sockets but answers nothing (like a long GC pause)."""
+        m = self._member(i)
+        if m.process is None or m.paused:
+            raise ValueError(f"member {i} is not running or already paused")
+        m.process.send_signal(signal.SIGSTOP)
+        m.paused = True
+
+    def resume(self, i: int) -> None:
+        """Let a paused member go on (SIGCONT)."""
+        m = self._member(i)
+        if m.process is None or not m.paused:
+            raise ValueError(f"member {i} is not paused")
+        m.process.send_signal(signal.SIGCONT)
+        m.paused = False
+
+    # ---- the v3 HTTP/JSON gateway ----------------------------------------------------
+
+    def _call(self, i: int, path: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
+        m = self._member(i)
+        request = urllib.request.Request(m.url + path, data=json.dumps(body).encode(),
+                                         headers={"Content-Type": "application/json"}, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return json.loads(response.read() or b"{}")
+        except urllib.error.HTTPError as e:
+            detail = e.read().decode(errors="replace")
+            raise EtcdUnavailable(f"member {i} answered HTTP {e.code}: {detail}") from None
+        except (urllib.error.URLError, TimeoutError, ConnectionError, socket.timeout) as e:
+            reason = getattr(e, "reason", e)
+            raise EtcdUnavailable(f"member {i} did not answer {path} within {timeout} s ({reason})") from None
+
+    def _any(self, path: str, body: dict[str, Any], timeout: float, member: int | None) -> dict[str, Any]:
+        """Send to ``member`` (or the running, unpaused members in turn), retrying until one succeeds in ``timeout``."""
+        if member is not None:
+            self._member(member)
+        deadline = time.monotonic() + timeout
+        errors = []
+        while True:
+            for i in [member] if member is not None else [i for i in self.running() if not self.members[i].paused]:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                try:
+                    return self._call(i, path, body, min(left, max(0.2, timeout / 2)))
+                except EtcdUnavailable as e:
+                    errors.append(str(e))
+            if time.monotonic() >= deadline:
+                raise EtcdUnavailable(f"no member completed {path} within {timeout} s"
+                                      + (f"; last error: {errors[-1]}" if errors else "; no member is running"))
+            time.sleep(0.05)
+
+    def put(self, key: str, value: str, *, timeout: float = 2.0, member: int | None = None) -> int:
+        """Write ``key`` = ``value``; return the new revision. Raises :class:`EtcdUnavailable` on timeout."""
+        reply = self._any("/v3/kv/put", {"key": _b64(key), "value": _b64(value)}, timeout, member)
+        return int(reply["header"]["revision"])
+
+    def get(self, key: str, *, timeout: float = 2.0, member: int | None = None) -> str | None:
+        """Linearizable read of ``key`` (None when absent)."""
+        reply = self._any("/v3/kv/range", {"key": _b64(key)}, timeout, member)
+        kvs = reply.get("kvs") or []
+        return base64.b64decode(kvs[0].get("value", "")).decode() if kvs else None
+
+    def delete(self, key: str, *, timeout: float = 2.0, member: int | None = None) -> int:
+        """Delete ``key``; return how many keys were deleted."""
+        reply = self._any("/v3/kv/deleterange", {"key": _b64(key)}, timeout, member)
+        return int(reply.get("deleted", 0))
+
+    def member_status(self, i: int, timeout: float = 1.0) -> dict[str, Any]:
+        """etcd's maintenance status of member ``i``: its id, the leader's id, raft term and index."""
+        return self._call(i, "/v3/maintenance/status", {}, timeout)
+
+    def status(self) -> "pd.DataFrame":
+        """One row per member: name, state (running/paused/killed), leader?, raft term, raft index."""
+        import pandas as pd
+
+        rows = []
+        for i, m in self.members.items():
+            row: dict[str, Any] = {"member": i, "name": m.name, "state": "killed", "leader": False,
+                                   "raft_term": None, "raft_index": None}
+            if m.process is not None:
+                row["state"] = "paused" if m.paused else "running"
+                if not m.paused:
+                    try:
+                        s = self.member_status(i)
+                        row.update(leader=s["header"]["member_id"] == s.get("leader"),
+                                   raft_term=int(s.get("raftTerm", 0)), raft_index=int(s.get("raftIndex", 0)))
+                    except EtcdUnavailable:
+                        row["state"] = "not answering"
+            rows.append(row)
+        return pd.DataFrame(rows).astype({"raft_term": "Int64", "raft_index": "Int64"})
+
+    def leader(self, timeout: float = 1.0) -> int | None:
+        """The member that a running member reports as leader (None if none answers or there is no leader)."""
+        ids = {}
+        for i in self.running():
+            if self.members[i].paused:
+                continue
+            try:
+                s = self.member_status(i, timeout)
+            except EtcdUnavailable:
+                continue
+            ids[s["header"]["member_id"]] = i
+            if s.get("leader") and s.get("leader") != "0":
+                leader_id = s["leader"]
+                if leader_id in ids:
+                    return ids[leader_id]
+                for j in self.running():  # learn the other members' ids
+                    if j not in ids.values() and not self.members[j].paused:
+                        try:
+                            ids[self.member_status(j, timeout)["header"]["member_id"]] = j
+                        except EtcdUnavailable:
+                            pass
+                return ids.get(leader_id)
+        return None
+
+    def wait_for_leader(self, timeout: float = 10.0) -> int:
+        """Wait until a leader is known and a write succeeds; return the leader. Shows member logs on failure."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for i, m in self.members.items():
+                if m.process is not None and m.process.poll() is not None:
+                    raise EtcdError(f"member {i} exited with code {m.process.returncode}; its log ends:\n{m.log_tail()}")
+            leader = self.leader(timeout=0.5)
+            if leader is not None:
+                return leader
+            time.sleep(0.05)
+        tails = "\n".join(f"--- m{i} ---\n{m.log_tail(8)}" for i, m in self.members.items())
+        raise EtcdError(f"no leader after {timeout} s; member logs end:\n{tails}")
+
+
+def crash_trials(ns: Any = range(1, 6), *, victims: str = "leader", fault: str = "kill", trials: int = 1,
+                 bound_s: float = 3.0, seed: int = 0, progress: bool = True) -> "pd.DataFrame":
+    """The even/odd experiment on real etcd: stop k members of an N-member cluster; does a write still succeed?
+
+    For each N one cluster is started; for each k (0..N, or 0..N-1 when only
+    followers are stopped) and trial, every member is first brought back and
+    a write confirmed, then k members are killed (``fault="kill"``, SIGKILL)
+    or frozen (``fault="pause"``, SIGSTOP) -- the leader among them when
+    ``victims="leader"``, only followers when ``"followers"`` -- and a client
+    retries a write for ``bound_s`` seconds. Columns match
+    :func:`raftedu.experiments.crash_trials` (n, k, victims, trial, crashed,
+    leader_crashed, success, outcome, new_leader_ms, commit_ms) plus
+    ``fault`` and ``backend="etcd"``.
+    """
+    import random
+
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    if victims not in ("leader", "followers"):
+        raise ValueError(f"victims must be 'leader' or 'followers'; got {victims!r}")
+    if fault not in ("kill", "pause"):
+        raise ValueError(f"fault must be 'kill' or 'pause'; got {fault!r}")
+    sizes = [ns] if isinstance(ns, int) else list(ns)
+    if not sizes or any(isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 9 for n in sizes):
+        raise ValueError(f"cluster sizes must be whole numbers from 1 to 9; got {ns!r}")
+    if not (isinstance(trials, int) and trials >= 1) or not bound_s > 0:
+        raise ValueError("trials must be a whole number >= 1 and bound_s > 0")
+    cells = [(n, k) for n in sizes for k in range(n if victims == "followers" else n + 1)]
+    bar = tqdm(total=len(cells) * trials, desc=f"etcd: stop k of N ({victims}, {fault})", disable=not progress)
+    rows = []
+    for n in sizes:
+        rng = random.Random(f"raftedu-etcd:{seed}:{n}:{victims}:{fault}")
+        with EtcdCluster(n) as etcd:
+            for k in range(n if victims == "followers" else n + 1):
+                for trial in range(trials):
+                    rows.append(_stop_and_write(etcd, k, victims, fault, trial, bound_s, rng))
+                    bar.update()
+    bar.close()
+    return pd.DataFrame(rows)
+
+
+def _restore(etcd: EtcdCluster) -> int:
+    """Bring every member back and confirm a write; return the leader."""
+    for i, m in etcd.members.items():
+        if m.paused:
+            etcd.resume(i)
+        elif m.process is None:
+            etcd.restart(i)
+    etcd.put("raftedu/restore", "ok", timeout=etcd.ready_timeout)
+    return etcd.wait_for_leader(etcd.ready_timeout)
+
+
+def _stop_and_write(etcd: EtcdCluster, k: int, victims: str, fault: str, trial: int, bound_s: float,
+                    rng: Any) -> dict[str, Any]:
+    leader = _restore(etcd)
+    others = [i for i in etcd.members if i != leader]
+    down = ([leader] + rng.sample(others, k - 1) if k else []) if victims == "leader" else rng.sample(others, k)
+    start = time.monotonic()
+    for i in down:
+        (etcd.kill if fault == "kill" else etcd.pause)(i)
+    new_leader_ms = commit_ms = float("nan")
+    deadline = start + bound_s
+    while time.monotonic() < deadline:
+        if leader in down and new_leader_ms != new_leader_ms and etcd.leader(timeout=0.2) not in (None, *down):
+            new_leader_ms = 1000 * (time.monotonic() - start)
+        try:
+            etcd.put("raftedu/probe", f"{k}-{trial}", timeout=min(0.5, max(0.05, deadline - time.monotonic())))
+            commit_ms = 1000 * (time.monotonic() - start)
+            break
+        except EtcdUnavailable:
+            continue
+    if leader in down and commit_ms == commit_ms and new_leader_ms != new_leader_ms:
+        new_leader_ms = commit_ms  # the write itself proves a new leader by then
+    return {"n": etcd.n, "k": k, "victims": victims, "trial": trial, "crashed": tuple(sorted(down)),
+            "leader_crashed": leader in down, "success": commit_ms == commit_ms,
+            "outcome": "committed" if commit_ms == commit_ms else "bound",
+            "new_leader_ms": new_leader_ms if leader in down else 0.0, "commit_ms": commit_ms,
+            "fault": fault, "backend": "etcd"}
+
+
+@atexit.register
+def _close_all() -> None:
+    for cluster in list(_live):
+        cluster.close()

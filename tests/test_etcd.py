@@ -1,0 +1,154 @@
+"""The real-etcd lab against real etcd (Debian's etcd-server); skipped with a message when etcd is missing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from raftedu.etcd import EtcdCluster, EtcdError, EtcdUnavailable, crash_trials, find_etcd
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("etcd") is None,
+    reason="real etcd not found: install it with `apt-get install etcd-server` (.ci/run does) to run the etcd lab tests",
+)
+
+
+def etcd_pids() -> set[int]:
+    """Pids of etcd processes started by raftedu (their data directories are raftedu-etcd-*)."""
+    out = subprocess.run(["pgrep", "-f", "raftedu-etcd-"], capture_output=True, text=True).stdout
+    return {int(p) for p in out.split()} - {os.getpid()}
+
+
+@pytest.fixture(scope="module")
+def etcd3():
+    with EtcdCluster(3) as cluster:
+        yield cluster
+
+
+def test_put_get_delete_and_status(etcd3):
+    revision = etcd3.put("greeting", "hello")
+    assert revision >= 2 and etcd3.get("greeting") == "hello"
+    assert etcd3.delete("greeting") == 1 and etcd3.get("greeting") is None
+    status = etcd3.status()
+    assert list(status.member) == [1, 2, 3] and status.leader.sum() == 1
+    assert status.raft_term.notna().all() and (status.raft_index > 0).all()
+
+
+def test_leader_killed_a_new_one_is_elected_and_writes_go_on():
+    with EtcdCluster(3) as etcd:
+        old = etcd.leader()
+        etcd.kill(old)
+        etcd.put("x", "after", timeout=5)
+        assert etcd.leader() not in (None, old)
+        etcd.restart(old)
+        etcd.put("y", "back", timeout=5)
+        assert etcd.get("x", member=old, timeout=5) == "after"
+
+
+def test_no_write_without_a_majority_and_pause_resume():
+    with EtcdCluster(3) as etcd:
+        a, b = [i for i in etcd.members if i != etcd.leader()]
+        etcd.kill(a)
+        etcd.pause(b)
+        with pytest.raises(EtcdUnavailable, match="within 1.0 s"):
+            etcd.put("x", "lost", timeout=1.0)
+        assert set(etcd.status().state) == {"running", "killed", "paused"}
+        etcd.resume(b)
+        etcd.put("x", "ok", timeout=5)
+
+
+def test_crash_trials_match_etcds_failure_tolerance():
+    """Real etcd's verdicts, N = 1..3: a write succeeds exactly when k <= (N-1)//2 members are down."""
+    df = crash_trials(range(1, 4), victims="leader", bound_s=2.0, progress=False)
+    assert list(zip(df.n, df.k)) == [(1, 0), (1, 1), (2, 0), (2, 1), (2, 2), (3, 0), (3, 1), (3, 2), (3, 3)]
+    assert list(df.success) == [k <= (n - 1) // 2 for n, k in zip(df.n, df.k)]
+    assert (df[df.leader_crashed & df.success].new_leader_ms > 0).all()
+
+
+def test_pause_variant_of_crash_trials():
+    df = crash_trials(3, victims="followers", fault="pause", bound_s=2.0, progress=False)
+    assert list(df.k) == [0, 1, 2] and list(df.success) == [True, True, False]
+    assert set(df.fault) == {"pause"} and not df.leader_crashed.any()
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda: EtcdCluster(0, start=False), "an etcd cluster here has 1 to 9 members"),
+    (lambda: EtcdCluster(3, heartbeat_ms=100, election_ms=200, start=False), "election_ms >= 5 \\* heartbeat_ms"),
+    (lambda: crash_trials(3, victims="everyone"), "victims must be 'leader' or 'followers'"),
+    (lambda: crash_trials(0), "cluster sizes must be whole numbers from 1 to 9"),
+])
+def test_bad_input(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_unknown_member_and_double_kill():
+    with EtcdCluster(1) as etcd:
+        with pytest.raises(ValueError, match=r"unknown member 4: this cluster has members 1..1"):
+            etcd.kill(4)
+        etcd.kill(1)
+        with pytest.raises(ValueError, match=r"member 1 is not running; restart it with restart\(1\)"):
+            etcd.kill(1)
+
+
+def test_missing_binary_says_how_to_install(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(EtcdError, match="apt-get install etcd-server"):
+        find_etcd()
+
+
+def test_close_removes_every_process_and_directory():
+    before = etcd_pids()
+    etcd = EtcdCluster(3)
+    root = etcd.root
+    assert len(etcd_pids() - before) == 3
+    etcd.close()
+    etcd.close()  # twice is fine
+    assert etcd_pids() == before and not root.exists()
+
+
+def test_a_failing_notebook_cell_leaves_no_etcd_behind(tmp_path):
+    """A cell that raises inside `with EtcdCluster(...)` still stops every member."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(textwrap.dedent("""
+        from raftedu.etcd import EtcdCluster
+        with EtcdCluster(3) as etcd:
+            etcd.put("x", "1")
+            raise RuntimeError("the student's cell crashed")
+    """))]
+    before = etcd_pids()
+    with pytest.raises(CellExecutionError, match="the student's cell crashed"):
+        NotebookClient(nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    assert etcd_pids() == before
+
+
+def test_a_killed_python_process_takes_its_etcd_members_with_it():
+    """Members die with their parent (PR_SET_PDEATHSIG), e.g. when a kernel is killed mid-cell."""
+    before = etcd_pids()
+    child = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
+        import time
+        from raftedu.etcd import EtcdCluster
+        etcd = EtcdCluster(3)
+        print("up", flush=True)
+        time.sleep(60)
+    """)], stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "up"
+    assert len(etcd_pids() - before) == 3
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    for _ in range(50):
+        if etcd_pids() == before:
+            break
+        time.sleep(0.1)
+    assert etcd_pids() == before

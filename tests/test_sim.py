@@ -1,0 +1,244 @@
+"""The simulator and the trace: determinism, faults as data, the network model, replay, bad input."""
+
+from __future__ import annotations
+
+import pytest
+
+from raftedu import ACTIONS, AppendEntries, Cluster, ClusterView, Network, RaftNode, Timing, Trace
+from raftedu.sweep import CHAOS, random_schedule
+
+SCHEDULE = [(300, "crash", 1), (350, "crash", 2), (400, "crash_leader"), (450, "restart", 2), (460, "crash", 2), (700, "partition", [1, 2], [3, 4, 5]), (900, "request", "a"),
+            (1500, "heal"), (1600, "restart", 1), (1700, "restart", 2), (1800, "request", "b"),
+            (2000, "cut", 3, 4), (2100, "set_network", {"drop_rate": 0.2}), (2500, "timeout_now", 5)]
+
+
+def run(seed: int, schedule=SCHEDULE, network: Network = CHAOS) -> Cluster:
+    c = Cluster(5, seed=seed, network=network, schedule=schedule)
+    c.run(4_000)
+    return c
+
+
+def test_same_seed_and_schedule_give_the_identical_trace():
+    assert run(1).trace.digest() == run(1).trace.digest()
+
+
+def test_another_seed_gives_another_trace():
+    assert run(1).trace.digest() != run(2).trace.digest()
+
+
+def test_a_schedule_as_data_equals_the_same_actions_made_by_hand():
+    """Actions at time t run after every event already due before t, exactly like calls made between run()s."""
+    scripted = Cluster(3, seed=5, schedule=[(400, "isolate", 1), (900, "heal")])
+    scripted.run(2_000)
+    by_hand = Cluster(3, seed=5)
+    by_hand.run(400)
+    by_hand.isolate(1)
+    by_hand.run(500)
+    by_hand.heal()
+    by_hand.run(1_100)
+    assert scripted.trace.digest() == by_hand.trace.digest()
+
+
+def test_random_schedules_are_reproducible_and_valid():
+    assert random_schedule(5, 3) == random_schedule(5, 3)
+    Cluster(5, seed=3, schedule=random_schedule(5, 3)).run(7_000)
+
+
+def test_the_trace_redraws_every_node_exactly():
+    """ClusterView rebuilt from the trace alone equals the simulator's nodes."""
+    c = run(3)
+    view = ClusterView.at(c.trace)
+    for i in c.ids:
+        node, seen = c.nodes[i], view.nodes[i]
+        assert seen.alive == (node is not None)
+        if node is not None:
+            assert (seen.role, seen.term, seen.voted_for, seen.log, seen.commit_index, seen.last_applied) == (
+                node.role, node.current_term, node.voted_for, node.log, node.commit_index, node.last_applied)
+            assert seen.deadline == (None if node.role == "leader" else node.deadline)
+            assert seen.leader_id == node.leader_id or node.leader_id is None
+
+
+def test_the_reference_node_reports_every_state_change_itself():
+    """The simulator's safety net (recording changes a node kept quiet about) never fires for the reference node."""
+    c = run(4)
+    assert not [e for e in c.trace if e.rule == "state change the node did not report"]
+
+
+def test_a_view_at_an_earlier_time_shows_messages_in_flight():
+    c = Cluster(3, seed=1)
+    c.run(1_000)
+    sends = c.trace.of_kind("send")
+    t = sends[-1].time
+    view = ClusterView.at(c.trace, t)
+    assert view.in_flight and all(m.sent <= t < m.due or m.sent == t for m in view.in_flight.values())
+
+
+def test_to_frame_has_a_row_per_event_and_flattened_messages():
+    c = run(1)
+    frame = c.trace.to_frame()
+    assert len(frame) == len(c.trace)
+    assert {"seq", "time", "kind", "node", "term", "msg_type", "src", "dst", "rule", "text", "command"} <= set(frame.columns)
+    sends = frame[frame.kind == "send"]
+    assert set(sends.msg_type) == {"RequestVote", "RequestVoteReply", "AppendEntries", "AppendEntriesReply"}
+    assert (frame.time.diff().dropna() >= 0).all()
+    assert set(frame.kind) >= {"start", "crash", "restart", "partition", "heal", "cut", "drop", "deliver", "commit",
+                               "apply", "role", "vote", "term", "timer", "client_request", "client_reply"}
+
+
+def test_until_cuts_a_trace_at_a_time():
+    c = run(1)
+    assert isinstance(c.trace.until(1_000), Trace) and max(e.time for e in c.trace.until(1_000)) <= 1_000
+
+
+def test_step_processes_one_event_and_returns_what_it_recorded():
+    c = Cluster(3, seed=1)
+    before = len(c.trace)
+    new = c.step()
+    assert new and len(c.trace) == before + len(new) and all(e.time == c.now for e in new)
+
+
+def test_run_until_returns_false_when_the_condition_never_holds():
+    c = Cluster(3, seed=1)
+    assert c.run_until(lambda c: False, 500) is False and c.now == 500
+
+
+def test_partitions_drop_messages_across_groups_and_one_way_cuts_only_one_way():
+    c = Cluster(3, seed=2, network=Network(delay=(1, 1)))
+    c.run(1_000)
+    c.cut(1, 2)
+    c.run(500)
+    drops = c.trace.of_kind("drop")
+    assert drops and all(e.msg.src == 1 and e.msg.dst == 2 for e in drops)
+    assert any(e.kind == "deliver" and e.msg.src == 2 and e.msg.dst == 1 for e in c.trace.events[-200:])
+
+
+def test_loss_and_duplication_happen_at_the_configured_rates():
+    c = Cluster(3, seed=2, network=Network(drop_rate=0.3, duplicate_rate=0.2))
+    c.run(10_000)
+    sends = c.trace.of_kind("send")
+    dups = [e for e in sends if e.text == "duplicate"]
+    lost = [e for e in c.trace.of_kind("drop") if e.value == "lost"]
+    assert 0.25 < len(lost) / len(sends) < 0.35
+    assert 0.12 < len(dups) / (len(sends) - len(dups)) < 0.28
+
+
+def test_crash_keeps_persistent_state_and_loses_volatile_state():
+    c = Cluster(3, seed=1)
+    c.run_until(lambda c: c.leader(), 2_000)
+    c.request("x")
+    c.run(200)
+    leader = c.leader()
+    term, log = c.nodes[leader].current_term, list(c.nodes[leader].log)
+    c.crash(leader)
+    c.restart(leader)
+    node = c.nodes[leader]
+    assert (node.current_term, node.log, node.role, node.commit_index, node.applied) == (term, log, "follower", 0, [])
+
+
+def test_client_request_statuses():
+    c = Cluster(3, seed=1, timing=Timing(election_timeout=(10_000, 20_000)), network=Network(delay=(1, 1)))
+    assert c.request("early").status == "rejected"
+    c.timeout_now(2)
+    c.run(10)
+    assert c.request("to a follower", node=1).status == "rejected"
+    ok = c.request("x")
+    c.run(10)
+    assert ok.status == "committed" and ok.node == 2 and ok.index == 1
+
+
+def test_custom_node_class_is_used():
+    class Quiet(RaftNode):
+        pass
+
+    c = Cluster(3, seed=1, node_class=Quiet)
+    assert all(type(c.nodes[i]) is Quiet for i in c.ids)
+
+
+# ---- bad input: clear messages that say what is allowed ------------------------------------
+
+
+@pytest.mark.parametrize("n", [0, -1, 100, 2.5, "3", True])
+def test_invalid_cluster_sizes(n):
+    with pytest.raises(ValueError, match="cluster size must be a whole number from 1 to 99"):
+        Cluster(n)
+
+
+@pytest.mark.parametrize("call", [
+    lambda c: c.crash(4), lambda c: c.restart(0), lambda c: c.isolate("S1"), lambda c: c.cut(1, 9),
+    lambda c: c.request("x", node=7), lambda c: c.timeout_now(-1),
+])
+def test_unknown_node_ids(call):
+    with pytest.raises(ValueError, match=r"unknown node id .*: this cluster has nodes 1\.\.3"):
+        call(Cluster(3))
+
+
+def test_overlapping_partition_groups():
+    with pytest.raises(ValueError, match="partition groups overlap: S2 appear in more than one group"):
+        Cluster(5).partition([1, 2], [2, 3])
+
+
+def test_request_to_a_crashed_node():
+    c = Cluster(3)
+    c.crash(2)
+    with pytest.raises(ValueError, match=r"S2 is crashed; restart it first with cluster.restart\(2\)"):
+        c.request("x", node=2)
+
+
+def test_crashing_twice_and_restarting_a_running_node():
+    c = Cluster(3)
+    c.crash(1)
+    with pytest.raises(ValueError, match="S1 is crashed"):
+        c.crash(1)
+    with pytest.raises(ValueError, match="S2 is running; only a crashed node can be restarted"):
+        c.restart(2)
+
+
+def test_time_out_now_on_a_leader():
+    c = Cluster(1)
+    c.run(400)
+    with pytest.raises(ValueError, match="S1 is the leader and runs no election timer"):
+        c.timeout_now(1)
+
+
+@pytest.mark.parametrize("schedule,message", [
+    ([(10, "explode", 1)], "unknown action 'explode'; allowed: " + ", ".join(ACTIONS)),
+    ([(-5, "heal")], "time must be whole milliseconds >= 0"),
+    (["heal"], r"must be \(time_ms, action, \*args\)"),
+])
+def test_bad_schedules(schedule, message):
+    with pytest.raises(ValueError, match=message):
+        Cluster(3, schedule=schedule)
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"drop_rate": 1.5}, "drop_rate must be a probability between 0 and 1"),
+    ({"delay": (10, 5)}, r"delay must be two whole milliseconds \(low, high\)"),
+])
+def test_bad_network_settings(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Network(**kwargs)
+
+
+def test_bad_settings_changed_at_run_time():
+    with pytest.raises(ValueError, match=r"unknown network setting\(s\) \['speed'\]; allowed: delay, drop_rate"):
+        Cluster(3).set_network(speed=3)
+
+
+def test_bad_timing():
+    with pytest.raises(ValueError, match="election_timeout must be two whole milliseconds low < high"):
+        Timing(election_timeout=(300, 150))
+
+
+def test_bad_run_arguments():
+    with pytest.raises(ValueError, match="run\\(\\) takes a whole number of milliseconds >= 0"):
+        Cluster(3).run(-1)
+
+
+def test_unknown_message_type():
+    with pytest.raises(TypeError, match="cannot handle str; expected a Raft message"):
+        Cluster(3).nodes[1].receive("hello", 0)  # type: ignore[arg-type]
+
+
+def test_messages_are_named_as_in_the_paper():
+    m = AppendEntries(2, 1, 3, 4, 1, (), 0)
+    assert m.leader_id == 1 and type(m).__name__ == "AppendEntries"
