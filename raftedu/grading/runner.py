@@ -22,6 +22,7 @@ feedback and Gradescope JSON.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import json
 import os
@@ -306,10 +307,23 @@ def _worker_main(argv: list[str]) -> int:
 # --------------------------------------------------------------------------
 
 
-def _fingerprint(sub: Submission) -> str:
-    if sub.notebook is None or not sub.notebook.exists():
-        return ""
-    return hashlib.sha256(sub.notebook.read_bytes()).hexdigest()[:16]
+@functools.lru_cache(maxsize=1)
+def _grader_source_hash() -> str:
+    """Hash of the code that decides a grade: this package and the core it runs student code in."""
+    here = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in sorted(here.glob("*.py")) + [here.parent / f"{m}.py" for m in ("raft", "sim", "checks", "trace")]:
+        if path.exists():
+            h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def _fingerprint(sub: Submission, ex: Exercise, limits: Limits) -> str:
+    """What a journaled grade depends on: the notebook's bytes, the exercise, the limits and the grader's code."""
+    h = hashlib.sha256(repr((_grader_source_hash(), ex.id, asdict(limits))).encode())
+    if sub.notebook is not None and sub.notebook.exists():
+        h.update(sub.notebook.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def _kill(proc: subprocess.Popen[bytes], pid_file: Path) -> None:
@@ -344,7 +358,7 @@ def grade_one(sub: Submission, exercise: str | Exercise, limits: Limits = Limits
     """Grade one submission in its own temporary folder and subprocess; never raises for anything it does."""
     ex = exercise if isinstance(exercise, Exercise) else get_exercise(exercise)
     start = time.perf_counter()
-    fp = _fingerprint(sub)
+    fp = _fingerprint(sub, ex, limits)
 
     def result(status: str, checks: list[dict[str, Any]], notes: list[str]) -> SubmissionResult:
         score = sum(c["points"] for c in checks if c["status"] != "manual")
@@ -505,7 +519,8 @@ def grade(
 
     Each result is appended to a journal (``out`` with suffix ``.jsonl``) and
     to the CSV the moment it exists; with ``resume`` a rerun skips students
-    whose unchanged notebook is already in the journal. ``feedback`` and
+    whose unchanged notebook is already in the journal (graded by the same
+    raftedu version, checks and limits). ``feedback`` and
     ``gradescope`` are folders for ``<student>.md`` and ``<student>.json``
     (default: ``feedback/`` and ``gradescope/`` beside ``out``).
     """
@@ -521,7 +536,7 @@ def grade(
     done = _load_journal(journal, ex) if resume else {}
     if not resume and journal.exists():
         journal.unlink()
-    fingerprints = {s.student: _fingerprint(s) for s in subs}
+    fingerprints = {s.student: _fingerprint(s, ex, limits) for s in subs}
     results = {name: r for name, r in done.items() if name in fingerprints and r.fingerprint == fingerprints[name]}
     todo = [s for s in subs if s.student not in results]
     columns = csv_columns(ex)
