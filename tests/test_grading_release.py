@@ -108,3 +108,12 @@ def test_cli_help_lists_the_subcommands(capsys: pytest.CaptureFixture[str]) -> N
     assert "no submissions at /nonexistent" in capsys.readouterr().err
     assert main(["grade", str(ROOT / "tests"), "--exercise", "9"]) == 2
     assert "unknown exercise" in capsys.readouterr().err
+
+
+def test_python_dash_m_raftedu_runs_the_cli() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "raftedu", "release", "--check"], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and "exactly what `raftedu release` produces" in done.stdout and done.stderr == ""
