@@ -140,10 +140,11 @@ class Report:
         kind = "public and hidden" if self.hidden else "public"
         lines = [f"raftedu exercise {self.exercise}: {kind} checks", f"{'check':<{width}}  points  result"]
         for r in self.results:
-            pts = f"{_num(r.points)}/{_num(r.max_points)}" if r.status != "manual" else f"-/{_num(r.max_points)}"
-            result = "pass" if r.passed else STATUSES.get(r.status, r.status) if r.status == "manual" else "FAIL: " + STATUSES[r.status]
+            manual = r.status == "manual"
+            pts = f"-/{_num(r.max_points)}" if manual else f"{_num(r.points)}/{_num(r.max_points)}"
+            result = "pass" if r.passed else STATUSES["manual"] if manual else "FAIL: " + STATUSES[r.status]
             lines.append(f"{r.name:<{width}}  {pts:>6}  {result}")
-            if r.hint and not r.passed and r.status != "manual":
+            if r.hint and not r.passed and not manual:
                 lines.extend("    " + line for line in r.hint.splitlines())
         lines.append(f"score: {_num(self.score)}/{_num(self.max_score)}")
         if self.passed:
