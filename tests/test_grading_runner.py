@@ -179,3 +179,14 @@ def test_submission_discovery(tmp_path: Path) -> None:
         find_submissions(tmp_path / "missing", "02")
     with pytest.raises(ValueError, match="memory_mb"):
         Limits(memory_mb=1)
+
+
+def test_submission_time_limit_stops_everything_and_reports_it() -> None:
+    from raftedu.grading.runner import Submission, grade_one
+
+    path = FIXTURES / "hostile_loops_at_top_level.ipynb"
+    r = grade_one(Submission(path.stem, path, path.parent), "02",
+                  Limits(cell_timeout=60, submission_timeout=5, memory_mb=1024))
+    assert r.status == "timeout" and r.score == 0 and "ran over its 5 s limit" in r.notes[0]
+    assert r.seconds < 15
+    assert {c["status"] for c in r.checks} == {"timeout"}

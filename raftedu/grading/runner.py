@@ -25,6 +25,7 @@ import csv
 import functools
 import hashlib
 import json
+import math
 import os
 import secrets
 import shutil
@@ -249,11 +250,12 @@ def _run_worker(exercise: str, notebook: Path, workdir: Path, result_path: Path,
         f"import raftedu.grading.student as _raftedu_grader\n"
         f"_raftedu_grader.kernel_report({exercise!r}, {marker!r}, time_limit={limits.check_timeout!r})")
     run_nb.cells.append(report)
-    report_timeout = int(limits.check_timeout * 10 + 30)
+    report_timeout = math.ceil(limits.check_timeout * 10 + 30)
+    cell_timeout = max(1, math.ceil(limits.cell_timeout))
     client = NotebookClient(
-        run_nb, timeout=int(limits.cell_timeout), kernel_name="python3", allow_errors=True,
+        run_nb, timeout=cell_timeout, kernel_name="python3", allow_errors=True,
         interrupt_on_timeout=True, store_widget_state=False, record_timing=False, shutdown_kernel="immediate",
-        timeout_func=lambda cell: report_timeout if cell is report else int(limits.cell_timeout),
+        timeout_func=lambda cell: report_timeout if cell is report else cell_timeout,
         resources={"metadata": {"path": str(workdir)}},
         error_on_timeout={"ename": "CellTimeoutError", "evalue": "cell timed out", "traceback": []},
     )
@@ -327,12 +329,20 @@ def _fingerprint(sub: Submission, ex: Exercise, limits: Limits) -> str:
 
 
 def _kill(proc: subprocess.Popen[bytes], pid_file: Path) -> None:
-    """Kill the worker's session and its kernel (the kernel runs in a session of its own)."""
-    for target in (lambda: os.killpg(proc.pid, signal.SIGKILL),
-                   lambda: os.kill(int(pid_file.read_text()), signal.SIGKILL)):
+    """Kill an overrunning worker's session and its kernel's session (the kernel runs in one of its own).
+
+    Only called while the worker is still running, so both ids still name
+    the processes this grader started.
+    """
+    targets = [proc.pid]
+    try:
+        targets.append(int(pid_file.read_text()))
+    except (OSError, ValueError):
+        pass  # the kernel had not started yet
+    for pgid in reversed(targets):
         try:
-            target()
-        except (OSError, ValueError):
+            os.killpg(pgid, signal.SIGKILL)
+        except OSError:
             pass
     proc.wait()
 
@@ -391,7 +401,6 @@ def grade_one(sub: Submission, exercise: str | Exercise, limits: Limits = Limits
                 _kill(proc, result_path.with_suffix(".kernel-pid"))
                 note = f"the submission ran over its {limits.submission_timeout:g} s limit and was stopped"
                 return result("timeout", _checks_as(ex, "timeout", note), [note])
-            _kill(proc, result_path.with_suffix(".kernel-pid"))  # the worker is done; make sure its kernel is too
         try:
             findings = json.loads(result_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
