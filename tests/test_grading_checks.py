@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import pytest
 
 import raftedu.grading as grading
+from mutants import MUTANTS  # tests/ is on sys.path (conftest.py)
 from raftedu.raft import RaftNode
-
-sys.path.insert(0, str(Path(__file__).parent))
-from mutants import MUTANTS  # noqa: E402
 
 REFERENCE = {name: getattr(RaftNode, name) for name in
              ("log_is_up_to_date", "handle_request_vote", "handle_request_vote_reply",
@@ -49,6 +46,13 @@ def test_every_mutant_loses_points_on_its_check(mutant) -> None:
     assert result.status == "fail" and result.points == 0, result
     assert result.hint, "a failing check must say why"
     assert report.score < report.max_score
+
+
+def test_quorum_table_may_be_a_dataframe() -> None:
+    import pandas as pd
+
+    table = dict(REFERENCE, quorum_table=lambda m: pd.DataFrame(REFERENCE["quorum_table"](m), columns=["n", "maj", "tol"]))
+    assert {r.name: r for r in grading.run_checks("01", table).results}["table_1_to_10"].passed
 
 
 def test_quorum_checks_catch_etcds_misprint() -> None:

@@ -97,6 +97,8 @@ def _tolerance(n: int) -> int:
 
 def _check_table(funcs: Mapping[str, Callable[..., Any]]) -> None:
     rows = funcs["quorum_table"](10)
+    if hasattr(rows, "itertuples"):  # a pandas DataFrame is a fine table too
+        rows = list(rows.itertuples(index=False))
     try:
         rows = [tuple(int(x) for x in row) for row in rows]
     except (TypeError, ValueError):
