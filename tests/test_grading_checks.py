@@ -28,6 +28,8 @@ def _starter(*args: object, **kwargs: object) -> None:
 def test_reference_scores_full_marks_and_starter_zero(exercise: str) -> None:
     full = grading.run_checks(exercise, REFERENCE, hidden=True)
     assert full.passed and full.score == full.max_score > 0, full.table()
+    again = grading.run_checks(exercise, REFERENCE, hidden=True)
+    assert [(r.name, r.status, r.points) for r in again.results] == [(r.name, r.status, r.points) for r in full.results]
     starter = grading.run_checks(exercise, {name: _starter for name in REFERENCE}, hidden=True)
     assert starter.score == 0
     assert {r.status for r in starter.results} <= {"not_implemented", "manual"}
@@ -46,6 +48,8 @@ def test_every_mutant_loses_points_on_its_check(mutant) -> None:
     assert result.status == "fail" and result.points == 0, result
     assert result.hint, "a failing check must say why"
     assert report.score < report.max_score
+    again = {r.name: r for r in grading.run_checks(mutant.exercise, namespace, hidden=True).results}[mutant.catch]
+    assert again.hint == result.hint, "checks are deterministic: the same seed fails the same way"
 
 
 def test_quorum_table_may_be_a_dataframe() -> None:
