@@ -162,3 +162,15 @@ def test_a_restarted_server_rebuilds_its_store_from_the_log():
 def test_bad_input(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_history_picture_marks_the_stale_read():
+    from raftedu.viz.history import HISTORY_COLORS, history_figure
+
+    svc, _, _ = minority_read(read_mode="local")
+    result = svc.check()
+    fig = history_figure(svc.history, result)
+    flagged = next(t for t in fig.data if t.name == "cannot be ordered next (the violation)")
+    assert flagged.marker.color == HISTORY_COLORS["stuck"] and list(flagged.text) == ["get('x') → ok 1 @1"]
+    assert "NOT linearizable" in fig.layout.title.text and fig.layout.xaxis.title.text == "virtual time (ms)"
+    assert sum(len(t.y) for t in fig.data) == len(svc.history)
