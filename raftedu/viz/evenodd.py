@@ -47,6 +47,11 @@ PROGRESS_COLOR = "#2ca02c"
 STUCK_COLOR = "#d62728"
 """Colour of a partition side that cannot commit (red)."""
 
+_PER_ROW = 5  # nodes per row inside a group of a gallery panel
+_ROW_STEP = 1.0  # vertical distance between those rows (room for the labels)
+_PROGRESS_FILL = "rgba(44, 160, 44, 0.15)"
+_STUCK_FILL = "rgba(214, 39, 40, 0.12)"
+
 _ODD_SHADES = ["#0b5345", "#117a65", "#1b9e77", "#48c9b0", "#a3e4d7"]
 _EVEN_SHADES = ["#6e2c00", "#a04000", "#d95f02", "#eb984e", "#f5cba7"]
 
@@ -164,8 +169,10 @@ def partition_gallery(partitions: pd.DataFrame, ns: Iterable[int] | None = None,
 
     ``partitions`` comes from :func:`raftedu.experiments.partition_experiment`
     (or :func:`~raftedu.experiments.partition_progress`); the first trial of
-    each split is drawn. A star marks the leader before the split; the
-    panel title says whether any side made progress.
+    each split is drawn. Each group sits on its own tinted box (the
+    network is cut between boxes); a star marks the leader before the
+    split; the panel title says whether any side made progress, in green
+    or red.
     """
     _require(partitions, ["n", "groups", "progress", "leader", "sizes", "any_progress"], "partition_experiment")
     if isinstance(cols, bool) or not isinstance(cols, int) or cols < 1:
@@ -189,13 +196,18 @@ def partition_gallery(partitions: pd.DataFrame, ns: Iterable[int] | None = None,
         x, y, color, symbol, text = [], [], [], [], []
         offset = 0.0
         for group, moves in zip(row["groups"], row["progress"]):
+            width = (min(len(group), _PER_ROW) - 1) * 0.6
+            depth = (math.ceil(len(group) / _PER_ROW) - 1) * _ROW_STEP
+            fig.add_shape(type="rect", x0=offset - 0.3, x1=offset + width + 0.3, y0=-depth - 0.35, y1=0.45,
+                          fillcolor=_PROGRESS_FILL if moves else _STUCK_FILL, line={"width": 0}, layer="below",
+                          row=r, col=c)
             for j, node in enumerate(group):
-                x.append(offset + (j % 3) * 0.6)
-                y.append(-(j // 3) * 0.6)
+                x.append(offset + (j % _PER_ROW) * 0.6)
+                y.append(-(j // _PER_ROW) * _ROW_STEP)
                 color.append(PROGRESS_COLOR if moves else STUCK_COLOR)
                 symbol.append("star" if node == row["leader"] else "circle")
                 text.append(f"S{node}")
-            offset += min(len(group), 3) * 0.6 + 0.8
+            offset += min(len(group), _PER_ROW) * 0.6 + 0.8
         fig.add_trace(go.Scatter(
             x=x, y=y, mode="markers+text", text=text, textposition="top center", textfont={"size": 9},
             marker={"color": color, "symbol": symbol, "size": 13, "line": {"color": "black", "width": 1}},
@@ -205,11 +217,13 @@ def partition_gallery(partitions: pd.DataFrame, ns: Iterable[int] | None = None,
                                 ("leader before the split", "white", "star")):
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=name,
                                  marker={"color": color, "symbol": symbol, "size": 12, "line": {"color": "black", "width": 1}}))
+    for annotation, moves in zip(fig.layout.annotations, df["any_progress"]):
+        annotation.font.color = PROGRESS_COLOR if moves else STUCK_COLOR
     fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False, range=[-1.6, 0.7])
+    fig.update_yaxes(visible=False, range=[-_ROW_STEP - 0.5, 0.7])
     fig.update_layout(title="Network partitions: a side commits only if it holds a majority",
-                      height=max(260, 150 * rows), legend={"orientation": "h", "y": -0.05})
-    fig.update_annotations(font_size=11)
+                      height=max(260, 170 * rows), plot_bgcolor="white", legend={"orientation": "h", "y": -0.05})
+    fig.update_annotations(font_size=11)  # sets only the size: the per-panel colours stay
     return fig
 
 
@@ -237,6 +251,6 @@ def recovery_figure(recovery: pd.DataFrame, measure: str = "election_ms") -> go.
     fig.update_xaxes(title_text="cluster size N", type="category")
     fig.update_yaxes(title_text=("time from leader crash to new leader (ms)" if measure == "election_ms"
                                  else "time from leader crash to first new commit (ms)"), rangemode="tozero")
-    fig.update_layout(boxmode="group", title="Recovery is set by the election timeout, hardly by N",
+    fig.update_layout(boxmode="group", title="Time to recover from a leader crash: set by the election timeout range",
                       legend={"title": "election timeout range"}, height=460)
     return fig
