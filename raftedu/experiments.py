@@ -45,7 +45,6 @@ import random
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from functools import lru_cache
 from statistics import NormalDist
 from typing import Any
 
@@ -745,7 +744,6 @@ def wilson_interval(successes: int, total: int, confidence: float = 0.95) -> tup
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-@lru_cache(maxsize=None)
 def _down_set_commits(n: int, down: frozenset[int], seed: int, setup: _Setup) -> bool:
     """Simulator verdict: with ``down`` crashed from the start, does the rest elect a leader and commit?"""
     c = _cluster(n, _seed(seed, "availability", n, sorted(down)), setup)
@@ -760,12 +758,14 @@ def _availability_task(task: tuple[tuple[int, float, int, float, _Setup], range]
     (n, p, seed, confidence, setup), samples = task
     rng = random.Random(f"{seed}:availability-sample:{n}:{p}:{samples.start}")
     ids = range(1, n + 1)
-    down_count, patterns = 0, set()
+    verdicts: dict[frozenset[int], bool] = {}  # one simulation per distinct set of down nodes
+    down_count = 0
     for _ in samples:
         down = frozenset(i for i in ids if rng.random() < p)
-        patterns.add(down)
-        down_count += not _down_set_commits(n, down, seed, setup)
-    return [{"n": n, "p": p, "samples": len(samples), "unavailable_samples": down_count, "patterns": patterns}]
+        if down not in verdicts:
+            verdicts[down] = _down_set_commits(n, down, seed, setup)
+        down_count += not verdicts[down]
+    return [{"n": n, "p": p, "samples": len(samples), "unavailable_samples": down_count, "simulations": len(verdicts)}]
 
 
 def availability_monte_carlo(
@@ -809,8 +809,9 @@ def availability_monte_carlo(
         row["ci_low"], row["ci_high"] = wilson_interval(row["unavailable_samples"], row["samples"], confidence)
         row["closed_form"] = _majority_down_probability(row["n"], row["p"])
         row["contains"] = row["ci_low"] <= row["closed_form"] <= row["ci_high"]
-        row["simulations"] = len(row.pop("patterns"))
-    return pd.DataFrame(rows)
+    columns = ["n", "p", "samples", "unavailable_samples", "unavailable", "ci_low", "ci_high", "closed_form",
+               "contains", "simulations"]
+    return pd.DataFrame(rows)[columns]
 
 
 def even_odd_availability(ps: float | Iterable[float] = (0.01, 0.05, 0.1, 0.2, 0.3, 0.5),
