@@ -55,6 +55,7 @@ from .raft import LEADER, Timing, majority
 from .sim import MAX_NODES, ClientRequest, Cluster, Network
 
 __all__ = [
+    "SWEEP_OPTIONS",
     "VICTIMS",
     "OUTCOMES",
     "FAST_NETWORK",
@@ -151,16 +152,47 @@ class _Setup:
     stall_ms: int | None
 
 
-def _setup(timing: Timing | None, network: Network | None, bound_ms: int | None, stall_ms: int | None | str) -> _Setup:
+SWEEP_OPTIONS = {
+    "timing": "raftedu.Timing of every cluster (default: the paper's 150-300 ms election timeout, 50 ms heartbeat)",
+    "network": "raftedu.Network of every cluster (default FAST_NETWORK: reliable, 1-5 ms per message)",
+    "bound_ms": "virtual ms a cluster (or side) gets to commit after the fault (default: 10 election timeouts)",
+    "stall_ms": "'auto' (default), None (off) or ms: the early-stop rules of the module doc",
+    "workers": "processes to run trials in (default 1; more starts a process pool)",
+    "executor": "any concurrent.futures.Executor to run the trials on instead (Dask, Ray, a pool of your own)",
+    "progress": "show a tqdm.auto progress bar (default True)",
+}
+"""Keyword options shared by every experiment (``**options``), with what each means."""
+
+
+@dataclass(frozen=True)
+class _Options:
+    """Validated ``**options``: the shared cluster setup and how to run the trials."""
+
+    setup: _Setup
+    workers: int
+    executor: Executor | None
+    progress: bool
+
+
+def _options(options: dict[str, Any], allowed: Iterable[str] = SWEEP_OPTIONS) -> _Options:
+    """Check ``**options`` against ``allowed`` (names of :data:`SWEEP_OPTIONS`) and fill in defaults."""
+    allowed = tuple(allowed)
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise TypeError(f"unknown option(s) {', '.join(unknown)}; allowed here: {', '.join(allowed)}")
+    timing = options.get("timing")
     timing = _DEFAULT_TIMING if timing is None else timing
+    network = options.get("network")
     network = FAST_NETWORK if network is None else network
     if not isinstance(timing, Timing):
         raise TypeError(f"timing must be a raftedu.Timing; got {type(timing).__name__}")
     if not isinstance(network, Network):
         raise TypeError(f"network must be a raftedu.Network; got {type(network).__name__}")
     hi = timing.election_timeout[1]
+    bound_ms = options.get("bound_ms")
     bound = 10 * hi if bound_ms is None else _whole("bound_ms", bound_ms, 1)
     reliable = network.drop_rate == 0 and network.long_delay_rate == 0
+    stall_ms = options.get("stall_ms", "auto")
     if stall_ms == "auto":  # a live leaderless node times out within hi ms of its last heartbeat or term change
         stall = hi + timing.heartbeat + 2 * network.delay[1] if reliable else None
     elif stall_ms is None:
@@ -170,7 +202,11 @@ def _setup(timing: Timing | None, network: Network | None, bound_ms: int | None,
         if not reliable:
             raise ValueError("stall_ms needs a reliable network (drop_rate=0, long_delay_rate=0): "
                              "with lost messages a quiet cluster may still wake up; pass stall_ms=None")
-    return _Setup(timing, network, bound, stall)
+    workers = _whole("workers", options.get("workers", 1), 1)
+    executor = options.get("executor")
+    if executor is not None and not isinstance(executor, Executor):
+        raise TypeError(f"executor must be a concurrent.futures.Executor; got {type(executor).__name__}")
+    return _Options(_Setup(timing, network, bound, stall), workers, executor, bool(options.get("progress", True)))
 
 
 def _seed(*parts: Any) -> int:
@@ -187,29 +223,18 @@ def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def _run_tasks(
-    fn: Callable[[Any], list[dict[str, Any]]],
-    tasks: Sequence[Any],
-    weights: Sequence[int],
-    *,
-    workers: int,
-    executor: Executor | None,
-    progress: bool,
-    desc: str,
-) -> list[dict[str, Any]]:
+def _run_tasks(fn: Callable[[Any], list[dict[str, Any]]], tasks: Sequence[Any], weights: Sequence[int],
+               opts: _Options, desc: str) -> list[dict[str, Any]]:
     """Run ``fn`` on every task and return the rows in task order (independent of scheduling)."""
-    _whole("workers", workers, 1)
-    if executor is not None and not isinstance(executor, Executor):
-        raise TypeError(f"executor must be a concurrent.futures.Executor; got {type(executor).__name__}")
     results: list[list[dict[str, Any]] | None] = [None] * len(tasks)
-    with tqdm(total=sum(weights), desc=desc, unit="trial", disable=not progress) as bar:
-        if executor is None and workers == 1:
+    with tqdm(total=sum(weights), desc=desc, unit="trial", disable=not opts.progress) as bar:
+        if opts.executor is None and opts.workers == 1:
             for i, task in enumerate(tasks):
                 results[i] = fn(task)
                 bar.update(weights[i])
         else:
-            own = executor is None
-            pool = ProcessPoolExecutor(max_workers=workers) if own else executor
+            own = opts.executor is None
+            pool = ProcessPoolExecutor(max_workers=opts.workers) if own else opts.executor
             try:
                 futures = {pool.submit(fn, task): i for i, task in enumerate(tasks)}
                 for future in as_completed(futures):
@@ -222,14 +247,16 @@ def _run_tasks(
     return [row for rows in results for row in rows]  # type: ignore[union-attr]
 
 
-def _split_trials(cells: list[tuple[Any, ...]], trials: int, workers: int, executor: Executor | None) -> list[tuple[Any, ...]]:
-    """Cut (cell, trial range) into tasks: whole cells serially, ~8 tasks per worker otherwise."""
-    _whole("workers", workers, 1)
-    if executor is None and workers == 1:
-        return [(cell, range(trials)) for cell in cells]
-    parallel = workers if executor is None else max(workers, 4)
-    per_task = max(1, math.ceil(len(cells) * trials / (8 * parallel)))
-    return [(cell, r) for cell in cells for r in _chunks(range(trials), per_task)]
+def _run_trials(fn: Callable[[Any], list[dict[str, Any]]], cells: list[tuple[Any, ...]], trials: int,
+                opts: _Options, desc: str) -> pd.DataFrame:
+    """Run ``trials`` trials of every cell: whole cells serially, ~8 chunks of trials per worker otherwise."""
+    if opts.executor is None and opts.workers == 1:
+        tasks = [(cell, range(trials)) for cell in cells]
+    else:
+        parallel = opts.workers if opts.executor is None else max(opts.workers, 4)
+        per_task = max(1, math.ceil(len(cells) * trials / (8 * parallel)))
+        tasks = [(cell, r) for cell in cells for r in _chunks(range(trials), per_task)]
+    return pd.DataFrame(_run_tasks(fn, tasks, [len(t[1]) for t in tasks], opts, desc))
 
 
 # ----------------------------------------------------------------------------
@@ -419,13 +446,7 @@ def crash_trials(
     trials: int = 100,
     victims: str = "random",
     seed: int = 0,
-    timing: Timing | None = None,
-    network: Network | None = None,
-    bound_ms: int | None = None,
-    stall_ms: int | None | str = "auto",
-    workers: int = 1,
-    executor: Executor | None = None,
-    progress: bool = True,
+    **options: Any,
 ) -> pd.DataFrame:
     """One row per trial: crash ``k`` nodes of a working ``n``-node cluster; does a new command commit?
 
@@ -439,21 +460,18 @@ def crash_trials(
 
     Columns: n, k, victims, trial, seed, crashed, leader_crashed, success,
     outcome (one of :data:`OUTCOMES`), new_leader_ms, commit_ms (ms
-    after the crash; NaN when it never happened).
+    after the crash; NaN when it never happened). ``**options``: see
+    :data:`SWEEP_OPTIONS`.
     """
     sizes = _sizes(ns)
     victims = _victims(victims)
     _whole("trials", trials, 1)
-    _whole("seed", seed, -(2**63))
-    setup = _setup(timing, network, bound_ms, stall_ms)
+    opts = _options(options)
     cells = []
     for n in sizes:
         chosen = range(_max_k(n, victims) + 1) if ks is None else list(ks)
-        cells += [(n, _check_k(n, k, victims), victims, seed, setup) for k in chosen]
-    tasks = _split_trials(cells, trials, workers, executor)
-    rows = _run_tasks(_crash_task, tasks, [len(t[1]) for t in tasks], workers=workers, executor=executor,
-                      progress=progress, desc=f"crash tolerance ({victims})")
-    return pd.DataFrame(rows)
+        cells += [(n, _check_k(n, k, victims), victims, seed, opts.setup) for k in chosen]
+    return _run_trials(_crash_task, cells, trials, opts, f"crash tolerance ({victims})")
 
 
 def crash_tolerance(trials_frame: pd.DataFrame | None = None, **kwargs: Any) -> pd.DataFrame:
@@ -625,35 +643,25 @@ def _partition_task(task: tuple[tuple[int, int, str, int, _Setup], range]) -> li
     return rows
 
 
-def _partition_frame(cells: list[tuple[Any, ...]], trials: int, workers: int, executor: Executor | None,
-                     progress: bool) -> pd.DataFrame:
-    tasks = _split_trials(cells, trials, workers, executor)
-    rows = _run_tasks(_partition_task, tasks, [len(t[1]) for t in tasks], workers=workers, executor=executor,
-                      progress=progress, desc="partitions")
-    return pd.DataFrame(rows)
-
-
 def partition_progress(
     n: int,
     groups: Sequence[Sequence[int]],
     *,
     trials: int = 1,
     seed: int = 0,
-    timing: Timing | None = None,
-    network: Network | None = None,
-    bound_ms: int | None = None,
-    stall_ms: int | None | str = "auto",
+    **options: Any,
 ) -> pd.DataFrame:
     """Split a working ``n``-node cluster into ``groups`` (unlisted nodes form one more group) and test each side.
 
     One row per trial, with the columns of :func:`partition_experiment`.
+    ``**options``: see :data:`SWEEP_OPTIONS` (no progress bar by default).
     """
     _whole("cluster size N", n, 1, MAX_NODES)
     _whole("trials", trials, 1)
     clean = _check_groups(n, groups)
     spec = {"sizes": tuple(len(g) for g in clean), "leader_group": None, "groups": clean}
-    setup = _setup(timing, network, bound_ms, stall_ms)
-    return _partition_frame([(n, 0, spec, seed, setup)], trials, 1, None, False)
+    opts = _options({"progress": False, **options})
+    return _run_trials(_partition_task, [(n, 0, spec, seed, opts.setup)], trials, opts, "partition")
 
 
 def partition_experiment(
@@ -663,13 +671,7 @@ def partition_experiment(
     mode: str = "sizes",
     trials: int = 1,
     seed: int = 0,
-    timing: Timing | None = None,
-    network: Network | None = None,
-    bound_ms: int | None = None,
-    stall_ms: int | None | str = "auto",
-    workers: int = 1,
-    executor: Executor | None = None,
-    progress: bool = True,
+    **options: Any,
 ) -> pd.DataFrame:
     """Split working clusters every way (see :func:`partition_splits`) and test whether each side commits.
 
@@ -683,21 +685,22 @@ def partition_experiment(
     leader_group, progress (per group), any_progress, commit_ms (per
     group), and the quorum cross-check quorum_side (per group: size >=
     majority(n)), has_majority_side, agrees (progress == quorum_side).
+    ``**options``: see :data:`SWEEP_OPTIONS`.
     """
     sizes = _sizes(ns)
     wanted = [parts] if isinstance(parts, int) else list(parts)
     _whole("trials", trials, 1)
-    setup = _setup(timing, network, bound_ms, stall_ms)
+    opts = _options(options)
     cells = []
     for p in wanted:
         if p not in (2, 3):
             raise ValueError(f"parts must be 2 or 3 (groups in the split); got {p!r}")
         for n in sizes:
             if n >= p:
-                cells += [(n, i, spec, seed, setup) for i, spec in enumerate(partition_splits(n, p, mode))]
+                cells += [(n, i, spec, seed, opts.setup) for i, spec in enumerate(partition_splits(n, p, mode))]
     if not cells:
         raise ValueError(f"no cluster size in {sizes} can be split into {wanted} groups; N must be >= the number of groups")
-    return _partition_frame(cells, trials, workers, executor, progress)
+    return _run_trials(_partition_task, cells, trials, opts, "partitions")
 
 
 # ----------------------------------------------------------------------------
@@ -775,13 +778,7 @@ def availability_monte_carlo(
     samples: int = 10_000,
     seed: int = 0,
     confidence: float = 0.95,
-    timing: Timing | None = None,
-    network: Network | None = None,
-    bound_ms: int | None = None,
-    stall_ms: int | None | str = "auto",
-    workers: int = 1,
-    executor: Executor | None = None,
-    progress: bool = True,
+    **options: Any,
 ) -> pd.DataFrame:
     """Monte Carlo availability, decided by the simulator, beside the closed form.
 
@@ -794,16 +791,16 @@ def availability_monte_carlo(
     Columns: n, p, samples, unavailable_samples, unavailable (estimate),
     ci_low, ci_high (Wilson interval at ``confidence``), closed_form
     (unavailability), contains (ci_low <= closed_form <= ci_high),
-    simulations (distinct down-sets simulated).
+    simulations (distinct down-sets simulated). ``**options``: see
+    :data:`SWEEP_OPTIONS`. One task per (n, p), so the samples of a cell
+    are drawn from one seeded stream whatever the workers.
     """
     sizes, probs = _sizes(ns), _probabilities(ps)
     _whole("samples", samples, 1)
     wilson_interval(0, 1, confidence)  # validates confidence
-    setup = _setup(timing, network, bound_ms, stall_ms)
-    cells = [(n, p, seed, confidence, setup) for n in sizes for p in probs]
-    tasks = [(cell, range(samples)) for cell in cells]
-    rows = _run_tasks(_availability_task, tasks, [samples] * len(tasks), workers=workers, executor=executor,
-                      progress=progress, desc="availability Monte Carlo")
+    opts = _options(options)
+    tasks = [((n, p, seed, confidence, opts.setup), range(samples)) for n in sizes for p in probs]
+    rows = _run_tasks(_availability_task, tasks, [samples] * len(tasks), opts, "availability Monte Carlo")
     for row in rows:
         row["unavailable"] = row["unavailable_samples"] / row["samples"]
         row["ci_low"], row["ci_high"] = wilson_interval(row["unavailable_samples"], row["samples"], confidence)
@@ -862,12 +859,7 @@ def recovery_times(
     trials: int = 100,
     seed: int = 0,
     heartbeat: int = 50,
-    network: Network | None = None,
-    bound_ms: int | None = None,
-    stall_ms: int | None | str = "auto",
-    workers: int = 1,
-    executor: Executor | None = None,
-    progress: bool = True,
+    **options: Any,
 ) -> pd.DataFrame:
     """Crash the leader of a working cluster and time the recovery, per N and election-timeout range.
 
@@ -875,10 +867,13 @@ def recovery_times(
     trial, seed, old_leader, recovered, election_ms (crash to the first
     new leader), commit_ms (crash to the first new commit); NaN when it did
     not happen within ``bound_ms`` (a 1- or 2-node cluster never recovers).
-    ``heartbeat`` must be below every timeout's low end.
+    ``heartbeat`` must be below every timeout's low end. ``**options``:
+    see :data:`SWEEP_OPTIONS`, except ``timing`` (given by ``timeouts`` and
+    ``heartbeat``).
     """
     sizes = _sizes(ns)
     _whole("trials", trials, 1)
+    opts = _options(options, [name for name in SWEEP_OPTIONS if name != "timing"])
     ranges = []
     for t in timeouts:
         if not (isinstance(t, (tuple, list)) and len(t) == 2):
@@ -886,11 +881,8 @@ def recovery_times(
         timing = Timing(election_timeout=tuple(t), heartbeat=heartbeat)
         if heartbeat >= t[0]:
             raise ValueError(f"heartbeat ({heartbeat} ms) must be below the election timeout's low end; got range {tuple(t)}")
-        ranges.append((tuple(t), _setup(timing, network, bound_ms, stall_ms)))
+        ranges.append((tuple(t), _options({**options, "timing": timing}).setup))
     if not ranges:
         raise ValueError("give at least one election timeout range (low, high) in ms, e.g. [(150, 300)]")
     cells = [(n, t, seed, setup) for t, setup in ranges for n in sizes]
-    tasks = _split_trials(cells, trials, workers, executor)
-    rows = _run_tasks(_recovery_task, tasks, [len(t[1]) for t in tasks], workers=workers, executor=executor,
-                      progress=progress, desc="time to recover")
-    return pd.DataFrame(rows)
+    return _run_trials(_recovery_task, cells, trials, opts, "time to recover")

@@ -317,3 +317,11 @@ def test_timing_is_configurable_everywhere() -> None:
     fast = Timing(election_timeout=(50, 100), heartbeat=10)
     trials = ex.crash_trials([3], ks=[1], trials=2, timing=fast, victims="leader", progress=False)
     assert trials["success"].all() and (trials["new_leader_ms"] < 2 * 100 + 50).all()
+
+
+def test_unknown_options_are_refused_with_the_allowed_names() -> None:
+    with pytest.raises(TypeError, match="unknown option.* worker; allowed here: timing, network, bound_ms"):
+        ex.crash_trials([3], worker=2)
+    with pytest.raises(TypeError, match="unknown option.* timing; allowed here: network"):
+        ex.recovery_times([3], timing=Timing())
+    assert set(ex.SWEEP_OPTIONS) == {"timing", "network", "bound_ms", "stall_ms", "workers", "executor", "progress"}
