@@ -27,14 +27,20 @@ Parallelism: sweeps accept ``workers=`` (a process pool when > 1) or any
 progress bar unless ``progress=False``.
 
 Early stop (an honest speed-up): a trial stops as soon as its command
-commits, or when its side of the cluster has *stalled* -- no node there
-changed term or committed anything for ``stall_ms`` -- which on a reliable
-network (no drops, no long delays) means nothing will ever change again: a
-live node without a leader times out and starts an election within one
-election timeout, so a quiet side is a side whose leader cannot commit. On an
-unreliable network the stall rule is off and trials run to ``bound_ms``.
-The default ``stall_ms`` is the longest election timeout plus a heartbeat
-plus two message delays.
+commits; otherwise, on a reliable network (no drops, no long delays), as soon
+as the simulated nodes themselves have shown that nothing will change:
+
+* *stalled* -- no node of the side changed term or committed anything for
+  ``stall_ms`` (default: the longest election timeout plus a heartbeat plus
+  two message delays). A live node without a leader times out and starts an
+  election within one election timeout, so a quiet side is one whose leader
+  heard from everyone it can reach and still cannot commit;
+* *outvoted* -- a candidate received the vote of every live node of its
+  side and, two message delays later, still had not won: no candidate can
+  ever collect more votes than that, so no leader will ever be elected.
+
+Neither rule computes a quorum: the nodes' own vote counting decides. On an
+unreliable network both are off and a failing trial runs to ``bound_ms``.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -747,28 +754,25 @@ def wilson_interval(successes: int, total: int, confidence: float = 0.95) -> tup
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def _down_set_commits(n: int, down: frozenset[int], seed: int, setup: _Setup) -> bool:
-    """Simulator verdict: with ``down`` crashed from the start, does the rest elect a leader and commit?"""
-    c = _cluster(n, _seed(seed, "availability", n, sorted(down)), setup)
-    for i in sorted(down):
-        c.crash(i)
-    probe = _Probe.of(c, c.up(), "available?", setup)
-    _run_probes(c, [probe], setup.bound_ms)
-    return probe.verdict == "committed"
+def _down_set_task(task: tuple[tuple[int, _Setup], Sequence[tuple[int, frozenset[int]]]]) -> list[dict[str, Any]]:
+    """Simulator verdicts: with each set of nodes down from the start, do the others elect a leader and commit?"""
+    (seed, setup), cases = task
+    rows = []
+    for n, down in cases:
+        c = _cluster(n, _seed(seed, "availability", n, sorted(down)), setup)
+        for i in sorted(down):
+            c.crash(i)
+        probe = _Probe.of(c, c.up(), "available?", setup)
+        _run_probes(c, [probe], setup.bound_ms)
+        rows.append({"n": n, "down": down, "commits": probe.verdict == "committed"})
+    return rows
 
 
-def _availability_task(task: tuple[tuple[int, float, int, float, _Setup], range]) -> list[dict[str, Any]]:
-    (n, p, seed, confidence, setup), samples = task
-    rng = random.Random(f"{seed}:availability-sample:{n}:{p}:{samples.start}")
+def _sample_down_sets(n: int, p: float, samples: int, seed: int) -> Counter[frozenset[int]]:
+    """How often each set of down nodes occurs among ``samples`` draws (each node down with probability p)."""
+    rng = random.Random(f"{seed}:availability-sample:{n}:{p}")
     ids = range(1, n + 1)
-    verdicts: dict[frozenset[int], bool] = {}  # one simulation per distinct set of down nodes
-    down_count = 0
-    for _ in samples:
-        down = frozenset(i for i in ids if rng.random() < p)
-        if down not in verdicts:
-            verdicts[down] = _down_set_commits(n, down, seed, setup)
-        down_count += not verdicts[down]
-    return [{"n": n, "p": p, "samples": len(samples), "unavailable_samples": down_count, "simulations": len(verdicts)}]
+    return Counter(frozenset(i for i in ids if rng.random() < p) for _ in range(samples))
 
 
 def availability_monte_carlo(
@@ -791,16 +795,30 @@ def availability_monte_carlo(
     Columns: n, p, samples, unavailable_samples, unavailable (estimate),
     ci_low, ci_high (Wilson interval at ``confidence``), closed_form
     (unavailability), contains (ci_low <= closed_form <= ci_high),
-    simulations (distinct down-sets simulated). ``**options``: see
-    :data:`SWEEP_OPTIONS`. One task per (n, p), so the samples of a cell
-    are drawn from one seeded stream whatever the workers.
+    simulations (distinct down-sets of that n the simulator decided, shared
+    by every p). ``**options``: see :data:`SWEEP_OPTIONS`.
+
+    The samples are drawn first (one seeded stream per (n, p)); then every
+    distinct (n, down-set) is simulated once, in balanced chunks across the
+    workers -- the verdict for a set does not depend on p.
     """
     sizes, probs = _sizes(ns), _probabilities(ps)
     _whole("samples", samples, 1)
     wilson_interval(0, 1, confidence)  # validates confidence
     opts = _options(options)
-    tasks = [((n, p, seed, confidence, opts.setup), range(samples)) for n in sizes for p in probs]
-    rows = _run_tasks(_availability_task, tasks, [samples] * len(tasks), opts, "availability Monte Carlo")
+    drawn = {(n, p): _sample_down_sets(n, p, samples, seed) for n in sizes for p in probs}
+    cases = sorted({(n, down) for (n, _), counts in drawn.items() for down in counts},
+                   key=lambda case: (case[0], len(case[1]), sorted(case[1])))
+    parallel = 1 if opts.executor is None and opts.workers == 1 else max(opts.workers, 4)
+    chunks = _chunks(cases, math.ceil(len(cases) / (8 * parallel)) if parallel > 1 else 50)
+    verdicts = {(r["n"], r["down"]): r["commits"] for r in _run_tasks(
+        _down_set_task, [((seed, opts.setup), chunk) for chunk in chunks], [len(c) for c in chunks], opts,
+        "availability: simulating down-sets")}
+    rows = []
+    for (n, p), counts in drawn.items():
+        failed = sum(count for down, count in counts.items() if not verdicts[(n, down)])
+        rows.append({"n": n, "p": p, "samples": samples, "unavailable_samples": failed,
+                     "simulations": sum(1 for case in cases if case[0] == n)})
     for row in rows:
         row["unavailable"] = row["unavailable_samples"] / row["samples"]
         row["ci_low"], row["ci_high"] = wilson_interval(row["unavailable_samples"], row["samples"], confidence)
