@@ -4,7 +4,9 @@
     python benchmarks/bench_experiments.py --quick    # 100 trials / 1,000 samples
 
 Measures the crash-tolerance sweep (N = 1..10, every k from 0 to N, random
-victims, ``--trials`` trials per (N, k)) and the availability Monte Carlo
+victims, ``--trials`` trials per (N, k)) in both designs (a fresh cluster per
+(N, k, trial), or one cluster per (N, trial) losing one node at a time), and
+the availability Monte Carlo
 (N = 1..10, six values of p, ``--samples`` samples each). Every verdict is
 decided by the simulator. Wall-clock time is read here only, never in tests.
 """
@@ -16,6 +18,7 @@ import os
 import platform
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -32,13 +35,14 @@ def timed(run: Callable[[], pd.DataFrame]) -> tuple[float, pd.DataFrame]:
     return time.perf_counter() - start, result
 
 
-def crash_sweep(trials: int, workers: int) -> dict[str, Any]:
+def crash_sweep(trials: int, design: str, workers: int) -> dict[str, Any]:
     """Run the full crash-tolerance sweep and summarise it as one table row."""
-    seconds, frame = timed(lambda: ex.crash_trials(range(1, 11), trials=trials, workers=workers, progress=False))
+    seconds, frame = timed(lambda: ex.crash_trials(range(1, 11), trials=trials, design=design, workers=workers,
+                                                   progress=False))
     tolerance = ex.derived_tolerance(ex.crash_tolerance(frame))
     outcomes = frame["outcome"].value_counts()
     return {
-        "experiment": f"crash sweep N=1..10 x {trials} trials", "workers": workers, "wall_s": round(seconds, 1),
+        "experiment": f"crash sweep N=1..10, k=0..N x {trials} trials ({design})", "workers": workers, "wall_s": round(seconds, 1),
         "runs": len(frame), "ms_per_run": round(1000 * seconds * workers / len(frame), 2),
         "check": "T=(N-1)//2 for all N" if tolerance["matches"].all() else "MISMATCH",
         "detail": ", ".join(f"{k} {outcomes.get(k, 0)}" for k in ex.OUTCOMES),
@@ -49,12 +53,13 @@ def availability(samples: int, workers: int) -> dict[str, Any]:
     """Run the availability Monte Carlo and summarise it as one table row."""
     seconds, frame = timed(lambda: ex.availability_monte_carlo(range(1, 11), PS, samples=samples, workers=workers,
                                                                progress=False))
+    simulations = int(frame.drop_duplicates("n")["simulations"].sum())  # shared by every p of an n
     return {
         "experiment": f"availability MC N=1..10 x {len(PS)} p x {samples} samples", "workers": workers,
-        "wall_s": round(seconds, 1), "runs": int(frame["simulations"].sum()),
-        "ms_per_run": round(1000 * seconds * workers / frame["simulations"].sum(), 2),
+        "wall_s": round(seconds, 1), "runs": simulations,
+        "ms_per_run": round(1000 * seconds * workers / simulations, 2),
         "check": f"95% CI holds closed form in {int(frame['contains'].sum())}/{len(frame)} cells",
-        "detail": "runs = distinct down-sets simulated",
+        "detail": f"runs = distinct down-sets simulated, for {len(frame) * samples:,} samples",
     }
 
 
@@ -64,13 +69,18 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=1_000, help="trials per (N, k) in the crash sweep")
     parser.add_argument("--samples", type=int, default=10_000, help="Monte Carlo samples per (N, p)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="worker counts to measure")
+    parser.add_argument("--designs", nargs="+", default=["independent", "chain"], choices=["independent", "chain"],
+                        help="crash sweep designs to measure (see raftedu.experiments.crash_trials)")
     parser.add_argument("--quick", action="store_true", help="100 trials and 1,000 samples")
     args = parser.parse_args()
     trials, samples = (100, 1_000) if args.quick else (args.trials, args.samples)
-    print(f"python {platform.python_version()}, {os.cpu_count()} CPUs")
-    rows = [bench(n, w) for bench, n in ((crash_sweep, trials), (availability, samples)) for w in args.workers]
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"python {platform.python_version()}, {os.cpu_count()} CPUs, load average before: {load}")
+    jobs = [partial(crash_sweep, trials, design) for design in args.designs] + [partial(availability, samples)]
+    rows = [job(workers=workers) for job in jobs for workers in args.workers]
     with pd.option_context("display.width", 200, "display.max_colwidth", 60):
         print(pd.DataFrame(rows).to_string(index=False))
+    print("load average after: " + ", ".join(f"{x:.1f}" for x in os.getloadavg()))
 
 
 if __name__ == "__main__":

@@ -92,6 +92,8 @@ FAST_NETWORK = Network(delay=(1, 5))
 """Default network of the experiments: reliable, 1-5 ms per message (a data-centre LAN, well below the
 election timeout, so still a valid Raft setting); short delays make trials end sooner in virtual time."""
 
+_DESIGNS = ("independent", "chain")
+
 _DEFAULT_TIMING = Timing()
 
 # Printed in etcd's admin guide (shared/seed): the majority of 10 is misprinted there as 5.
@@ -256,12 +258,12 @@ def _run_tasks(fn: Callable[[Any], list[dict[str, Any]]], tasks: Sequence[Any], 
 
 def _run_trials(fn: Callable[[Any], list[dict[str, Any]]], cells: list[tuple[Any, ...]], trials: int,
                 opts: _Options, desc: str) -> pd.DataFrame:
-    """Run ``trials`` trials of every cell: whole cells serially, ~8 chunks of trials per worker otherwise."""
+    """Run ``trials`` trials of every cell: whole cells serially, else each cell cut in ~4 chunks per worker."""
     if opts.executor is None and opts.workers == 1:
         tasks = [(cell, range(trials)) for cell in cells]
     else:
         parallel = opts.workers if opts.executor is None else max(opts.workers, 4)
-        per_task = max(1, math.ceil(len(cells) * trials / (8 * parallel)))
+        per_task = math.ceil(trials / (4 * parallel))
         tasks = [(cell, r) for cell in cells for r in _chunks(range(trials), per_task)]
     return pd.DataFrame(_run_tasks(fn, tasks, [len(t[1]) for t in tasks], opts, desc))
 
@@ -416,33 +418,49 @@ def etcd_table(ns: int | Iterable[int] = range(1, 11)) -> pd.DataFrame:
 # ----------------------------------------------------------------------------
 
 
-def _crash_task(task: tuple[tuple[int, int, str, int, _Setup], range]) -> list[dict[str, Any]]:
-    (n, k, victims, seed, setup), trials = task
-    rows = []
-    for trial in trials:
-        trial_seed = _seed(seed, "crash", n, k, victims, trial)
-        c = _cluster(n, trial_seed, setup)
-        rng = random.Random(trial_seed)
-        leader = _warm_up(c, setup, rng)
-        others = [i for i in c.ids if i != leader]
-        if victims == "random":
-            down = rng.sample(c.ids, k)
-        elif victims == "leader":
-            down = ([leader] + rng.sample(others, k - 1)) if k else []
-        else:
-            down = rng.sample(others, k)
-        for i in down:
+def _victim_order(ids: tuple[int, ...], leader: int, victims: str, rng: random.Random) -> list[int]:
+    """The order in which nodes are crashed; the first k of it are a trial's k victims."""
+    others = [i for i in ids if i != leader]
+    if victims == "random":
+        return rng.sample(ids, len(ids))
+    if victims == "leader":
+        return [leader] + rng.sample(others, len(others))
+    return rng.sample(others, len(others))
+
+
+def _crash_run(n: int, ks: Sequence[int], victims: str, trial: int, trial_seed: int, setup: _Setup) -> list[dict[str, Any]]:
+    """One cluster: warm it up, then for each k (increasing) crash victims until k are down and probe it."""
+    c = _cluster(n, trial_seed, setup)
+    rng = random.Random(trial_seed)
+    leader = _warm_up(c, setup, rng)
+    order = _victim_order(c.ids, leader, victims, rng)
+    rows, down = [], 0
+    for k in ks:
+        for i in order[down:k]:
             c.crash(i)
-        probe = _Probe.of(c, c.up(), "after-crash", setup)
+        down = k
+        led = c.leader() is not None
+        probe = _Probe.of(c, c.up(), f"after-{k}-crashes", setup)
         _run_probes(c, [probe], setup.bound_ms)
         rows.append({
             "n": n, "k": k, "victims": victims, "trial": trial, "seed": trial_seed,
-            "crashed": tuple(sorted(down)), "leader_crashed": leader in down,
-            "success": probe.verdict == "committed",
-            "outcome": probe.verdict or "bound",
-            "new_leader_ms": probe.elapsed(probe.first_leader_at) if leader in down else 0.0,
+            "crashed": tuple(sorted(order[:k])), "leader_crashed": leader in order[:k],
+            "success": probe.verdict == "committed", "outcome": probe.verdict or "bound",
+            "new_leader_ms": 0.0 if led else probe.elapsed(probe.first_leader_at),
             "commit_ms": probe.elapsed(probe.committed_at),
         })
+    return rows
+
+
+def _crash_task(task: tuple[tuple[int, tuple[int, ...], str, str, int, _Setup], range]) -> list[dict[str, Any]]:
+    (n, ks, victims, design, seed, setup), trials = task
+    rows = []
+    for trial in trials:
+        if design == "chain":
+            rows += _crash_run(n, ks, victims, trial, _seed(seed, "crash-chain", n, victims, trial), setup)
+        else:
+            for k in ks:
+                rows += _crash_run(n, (k,), victims, trial, _seed(seed, "crash", n, k, victims, trial), setup)
     return rows
 
 
@@ -452,6 +470,7 @@ def crash_trials(
     *,
     trials: int = 100,
     victims: str = "random",
+    design: str = "independent",
     seed: int = 0,
     **options: Any,
 ) -> pd.DataFrame:
@@ -465,6 +484,13 @@ def crash_trials(
     timeouts). ``ks`` defaults to every possible k (0..N, or 0..N-1 for
     followers); explicit ``ks`` must be possible for every N.
 
+    ``design="independent"`` (default) gives every (N, k, trial) a fresh
+    cluster and crashes its k victims at once. ``design="chain"`` gives
+    every (N, trial) one cluster and crashes its victims one more at a
+    time, probing after each crash: the first k victims are still a random
+    k-set (of the kind ``victims`` asks for), but the k's of one trial share
+    a history -- about twice as fast, since one warm-up serves every k.
+
     Columns: n, k, victims, trial, seed, crashed, leader_crashed, success,
     outcome (one of :data:`OUTCOMES`), new_leader_ms, commit_ms (ms
     after the crash; NaN when it never happened). ``**options``: see
@@ -472,13 +498,17 @@ def crash_trials(
     """
     sizes = _sizes(ns)
     victims = _victims(victims)
+    if design not in _DESIGNS:
+        raise ValueError(f"design must be one of {', '.join(map(repr, _DESIGNS))}; got {design!r}")
     _whole("trials", trials, 1)
     opts = _options(options)
     cells = []
     for n in sizes:
-        chosen = range(_max_k(n, victims) + 1) if ks is None else list(ks)
-        cells += [(n, _check_k(n, k, victims), victims, seed, opts.setup) for k in chosen]
-    return _run_trials(_crash_task, cells, trials, opts, f"crash tolerance ({victims})")
+        chosen = sorted({_check_k(n, k, victims) for k in (range(_max_k(n, victims) + 1) if ks is None else ks)})
+        groups = [tuple(chosen)] if design == "chain" else [(k,) for k in chosen]
+        cells += [(n, group, victims, design, seed, opts.setup) for group in groups]
+    frame = _run_trials(_crash_task, cells, trials, opts, f"crash tolerance ({victims}, {design})")
+    return frame.sort_values(["n", "k", "trial"], kind="stable").reset_index(drop=True)
 
 
 def crash_tolerance(trials_frame: pd.DataFrame | None = None, **kwargs: Any) -> pd.DataFrame:

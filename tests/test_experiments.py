@@ -325,3 +325,15 @@ def test_unknown_options_are_refused_with_the_allowed_names() -> None:
     with pytest.raises(TypeError, match="unknown option.* timing; allowed here: network"):
         ex.recovery_times([3], timing=Timing())
     assert set(ex.SWEEP_OPTIONS) == {"timing", "network", "bound_ms", "stall_ms", "workers", "executor", "progress"}
+
+
+def test_chain_design_crashes_one_more_node_at_a_time_and_finds_the_same_tolerance() -> None:
+    chain = ex.crash_trials(range(1, 11), trials=2, design="chain", seed=4, progress=False)
+    assert len(chain) == 2 * sum(n + 1 for n in NS)
+    assert list(ex.derived_tolerance(ex.crash_tolerance(chain))["measured_tolerance"]) == [(n - 1) // 2 for n in NS]
+    one = chain[(chain["n"] == 5) & (chain["trial"] == 0)].sort_values("k")
+    assert one["seed"].nunique() == 1  # one cluster per (N, trial)
+    victims = list(one["crashed"])
+    assert all(set(a) < set(b) for a, b in zip(victims, victims[1:]))  # each k adds one victim
+    with pytest.raises(ValueError, match="design must be one of 'independent', 'chain'"):
+        ex.crash_trials([3], design="serial", progress=False)
