@@ -37,9 +37,12 @@ as the simulated nodes themselves have shown that nothing will change:
   heard from everyone it can reach and still cannot commit;
 * *outvoted* -- a candidate received the vote of every live node of its
   side and, two message delays later, still had not won: no candidate can
-  ever collect more votes than that, so no leader will ever be elected.
+  ever collect more votes than that, so no leader will ever be elected;
+* *under-replicated* -- the leader holding the command has heard from
+  every live node of its side that it stores the entry, and has not
+  committed it: no more acknowledgements can ever come.
 
-Neither rule computes a quorum: the nodes' own vote counting decides. On an
+No rule computes a quorum: the nodes' own vote and commit rules decide. On an
 unreliable network both are off and a failing trial runs to ``bound_ms``.
 """
 
@@ -58,7 +61,7 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .raft import LEADER, Timing, majority
+from .raft import LEADER, AppendEntriesReply, Timing, majority
 from .sim import MAX_NODES, ClientRequest, Cluster, Network
 
 __all__ = [
@@ -84,9 +87,10 @@ __all__ = [
 VICTIMS = ("random", "leader", "followers")
 """Which nodes a crash experiment takes down: any k at random, the leader and k-1 others, or k followers."""
 
-OUTCOMES = ("committed", "stalled", "outvoted", "bound")
-"""How a trial ended: its command committed; the side went quiet (stall rule); a candidate had every
-live vote and still lost (no leader can ever be elected); or the time bound ran out."""
+OUTCOMES = ("committed", "under-replicated", "outvoted", "stalled", "bound")
+"""How a trial ended: its command committed; every live node stored it and the leader still could not
+commit it; a candidate had every live vote and still lost (no leader can ever be elected); the side went
+quiet (stall rule); or the time bound ran out."""
 
 FAST_NETWORK = Network(delay=(1, 5))
 """Default network of the experiments: reliable, 1-5 ms per message (a data-centre LAN, well below the
@@ -280,11 +284,14 @@ class _Probe:
     :meth:`poll` is a ``run_until`` condition. The verdict is ``"committed"``
     once any of its requests commits; with the early-stop rules on
     (``stall_ms`` not None, a reliable network) it is ``"stalled"`` when no
-    member changed term or committed for ``stall_ms``, or ``"outvoted"`` when
+    member changed term or committed for ``stall_ms``; ``"outvoted"`` when
     a candidate got the vote of *every* live member and still was not
     elected ``reply_ms`` (two message delays) later -- no candidate can ever
-    get more votes, so no leader will ever be elected there. Otherwise it
-    stays None and the bound decides.
+    get more votes, so no leader will ever be elected there; or
+    ``"under-replicated"`` when the leader holding the command has heard
+    from every live member that it stores the entry, and still has not
+    committed it -- no more acknowledgements can come. Otherwise it stays
+    None and the bound decides.
     """
 
     cluster: Cluster
@@ -302,6 +309,9 @@ class _Probe:
     _votes: dict[tuple[int, int], set[int]] = field(default_factory=dict)
     _elected: set[tuple[int, int]] = field(default_factory=set)
     _all_votes: tuple[int, int, int] | None = None
+    _acks: dict[tuple[int, int], dict[int, int]] = field(default_factory=dict)
+    _dirty: bool = True
+    _acked: bool = False
 
     def __post_init__(self) -> None:
         self.start = self._last_change = self.cluster.now
@@ -328,22 +338,45 @@ class _Probe:
         """Check progress, (re)send the command if needed; True once the verdict is in."""
         if self.verdict is not None:
             return True
+        self._scan(c)
+        if self._dirty:  # a reply, a role change or a crash since the last look: re-examine the client
+            self._dirty = False
+            if self._client(c):
+                return True
+        return self.stall_ms is not None and self._hopeless(c)
+
+    def _scan(self, c: Cluster) -> None:
+        """Read the trace events added since the last poll."""
         events = c.trace.events
+        watch = self.stall_ms is not None
         for e in itertools.islice(events, self._seen, None):
+            kind = e.kind
+            if kind in ("client_reply", "crash"):
+                self._dirty = True
             if e.node not in self.members:
                 continue
-            if e.kind in ("term", "commit"):
+            if kind == "deliver":
+                if watch and type(e.msg) is AppendEntriesReply and e.msg.success:
+                    acks = self._acks.setdefault((e.node, e.msg.term), {})
+                    acks[e.msg.src] = max(acks.get(e.msg.src, 0), e.msg.match_index)
+                    self._acked = True
+            elif kind in ("term", "commit"):
                 self._last_change = e.time
-            elif e.kind == "role" and e.value == LEADER:
-                self._elected.add((e.node, e.term))
-                if self.first_leader_at is None:
-                    self.first_leader_at = e.time
-            elif e.kind == "vote" and e.value and e.peer in self.members and self.stall_ms is not None:
+            elif kind == "role":
+                self._dirty = True
+                if e.value == LEADER:
+                    self._elected.add((e.node, e.term))
+                    if self.first_leader_at is None:
+                        self.first_leader_at = e.time
+            elif kind == "vote" and watch and e.value and e.peer in self.members:
                 voters = self._votes.setdefault((e.peer, e.term), set())
                 voters.add(e.node)
                 if len(voters) == sum(c.nodes[i] is not None for i in self.members):
                     self._all_votes = (e.peer, e.term, e.time)
         self._seen = len(events)
+
+    def _client(self, c: Cluster) -> bool:
+        """Note a commit, or send the command to the side's leader if the last try can no longer commit."""
         for req in self.requests:
             if req.status == "committed":
                 self.verdict, self.committed_at = "committed", req.replied
@@ -354,17 +387,27 @@ class _Probe:
             if leader is not None and (req is None or req.status != "pending" or leader != req.node):
                 new = c.request(f"{self.tag}-{len(self.requests) + 1}", node=leader)
                 self.requests.append(new)
+                self._acked = True
                 if new.status == "committed":  # a one-node cluster commits at once
                     self.verdict, self.committed_at = "committed", new.replied
                     return True
-        if self.stall_ms is not None and c.now - self._last_change > self.stall_ms:
+        return False
+
+    def _hopeless(self, c: Cluster) -> bool:
+        """The early-stop rules (reliable network only): True when the nodes showed nothing will change."""
+        if c.now - self._last_change > self.stall_ms:  # type: ignore[operator]
             self.verdict = "stalled"
-            return True
-        if self._all_votes is not None and self._all_votes[:2] not in self._elected \
+        elif self._all_votes is not None and self._all_votes[:2] not in self._elected \
                 and c.now - self._all_votes[2] > self.reply_ms:
             self.verdict = "outvoted"  # every live member voted for one candidate, and that was not enough
-            return True
-        return False
+        elif self._acked:
+            self._acked = False
+            req = self.requests[-1] if self.requests else None
+            if req is not None and req.status == "pending" and self._still_leads(req):
+                acks = self._acks.get((req.node, req.term), {})
+                if all(acks.get(i, 0) >= req.index for i in self.members if i != req.node and c.nodes[i] is not None):
+                    self.verdict = "under-replicated"  # every live member holds the entry, yet no commit
+        return self.verdict is not None
 
     def elapsed(self, at: int | None) -> float:
         """Milliseconds from the probe's start to ``at`` (NaN when ``at`` is None)."""
