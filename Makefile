@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: lab test bench sweep clean
+.PHONY: lab test bench bench-experiments sweep clean
 
 $(VENV)/.stamp-lab: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,9 @@ test: $(VENV)/.stamp-test
 
 bench: $(VENV)/.stamp-test
 	$(PY) benchmarks/bench_core.py
+
+bench-experiments: $(VENV)/.stamp-test
+	$(PY) benchmarks/bench_experiments.py
 
 sweep: $(VENV)/.stamp-test
 	$(PY) -m raftedu.sweep --seeds 1000
