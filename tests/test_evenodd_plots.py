@@ -125,3 +125,19 @@ def test_viz_module_never_imports_the_simulator() -> None:
     modules = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     modules |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     assert modules <= {"__future__", "math", "collections.abc", "pandas", "plotly.graph_objects", "plotly.subplots", "raft"}
+
+
+def test_verdicts_figure_puts_sources_side_by_side():
+    import pandas as pd
+
+    from raftedu.viz.evenodd import PROGRESS_COLOR, STUCK_COLOR, verdicts_figure
+
+    sim = pd.DataFrame({"n": [3, 3, 3, 3], "k": [0, 1, 2, 3], "success": [True, True, False, False]})
+    real = sim.assign(success=[True, True, False, False])
+    fig = verdicts_figure({"simulator": sim, "etcd": real})
+    cells = [t for t in fig.data if t.x is not None and t.x[0] is not None]
+    assert [t.name for t in cells] == ["simulator", "etcd"]
+    assert list(cells[0].marker.color) == [PROGRESS_COLOR, PROGRESS_COLOR, STUCK_COLOR, STUCK_COLOR]
+    assert list(cells[0].marker.line.width) == [0, 3, 0, 0]  # (N-1)//2 = 1 for N = 3
+    with pytest.raises(ValueError, match="takes a dict"):
+        verdicts_figure({})

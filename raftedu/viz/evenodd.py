@@ -36,6 +36,7 @@ __all__ = [
     "availability_figure",
     "partition_gallery",
     "recovery_figure",
+    "verdicts_figure",
 ]
 
 ODD_COLOR = "#1b9e77"
@@ -253,4 +254,45 @@ def recovery_figure(recovery: pd.DataFrame, measure: str = "election_ms") -> go.
                                  else "time from leader crash to first new commit (ms)"), rangemode="tozero")
     fig.update_layout(boxmode="group", title="Time to recover from a leader crash: set by the election timeout range",
                       legend={"title": "election timeout range"}, height=460)
+    return fig
+
+
+def verdicts_figure(frames: dict[str, pd.DataFrame]) -> go.Figure:
+    """Side by side, one panel per source (e.g. simulator and real etcd): which (N, k) still commit a write.
+
+    Each frame has one row per trial with columns ``n``, ``k`` and
+    ``success`` (:func:`raftedu.experiments.crash_trials` and
+    :func:`raftedu.etcd.crash_trials` both give that shape). A cell is
+    green when every trial of (N, k) committed, red when none did, and
+    shows the success rate; the black outline marks etcd's formula, the
+    largest k with k <= (N-1)//2.
+    """
+    if not isinstance(frames, dict) or not frames:
+        raise ValueError("verdicts_figure takes a dict {label: crash_trials frame}, e.g. {'simulator': sim, 'etcd': real}")
+    for label, frame in frames.items():
+        _require(frame, ["n", "k", "success"], "crash_trials")
+    fig = make_subplots(rows=1, cols=len(frames), subplot_titles=list(frames), shared_yaxes=True,
+                        horizontal_spacing=0.08)
+    for col, (label, frame) in enumerate(frames.items(), start=1):
+        rates = frame.groupby(["n", "k"])["success"].mean().reset_index()
+        fig.add_trace(go.Scatter(
+            x=rates["k"], y=rates["n"], mode="markers+text", name=label, showlegend=False,
+            marker={"symbol": "square", "size": 30,
+                    "color": [PROGRESS_COLOR if r == 1 else STUCK_COLOR if r == 0 else "#bbbbbb" for r in rates["success"]],
+                    "line": {"width": [3 if k == (n - 1) // 2 else 0 for n, k in zip(rates["n"], rates["k"])],
+                             "color": "black"}},
+            text=[f"{r:.0%}" for r in rates["success"]], textfont={"color": "white", "size": 10},
+            hovertemplate="N=%{y}, k=%{x} down: %{text} of trials committed<extra>" + label + "</extra>",
+        ), row=1, col=col)
+        fig.update_xaxes(title_text="k nodes stopped", dtick=1, row=1, col=col)
+    fig.update_yaxes(title_text="cluster size N", dtick=1, autorange="reversed", row=1, col=1)
+    fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name="a write commits",
+                             marker={"symbol": "square", "size": 12, "color": PROGRESS_COLOR}))
+    fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name="no write commits",
+                             marker={"symbol": "square", "size": 12, "color": STUCK_COLOR}))
+    fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name="outlined: k = (N-1)//2, etcd's tolerance",
+                             marker={"symbol": "square-open", "size": 12, "color": "black"}))
+    ns = sorted({int(n) for f in frames.values() for n in f["n"]})
+    fig.update_layout(title="Stop k of N members: does a write still commit?", height=220 + 45 * len(ns),
+                      legend={"orientation": "h", "y": -0.25})
     return fig
