@@ -55,6 +55,7 @@ __all__ = [
     "KVClient",
     "KVService",
     "kv_node_class",
+    "old_leader_read",
 ]
 
 READ_MODES = ("log", "readindex", "lease", "local")
@@ -386,6 +387,19 @@ class KVService:
             client.wake(self.cluster.now)
             self.cluster.sync(client.id)
 
+    def submit(self, client: int, kind: str, key: str, value: Any = None, expected: Any = None,
+               to: int | None = None) -> None:
+        """Have client number ``client`` (1-based) start one operation now, sent first to server ``to`` if given."""
+        if isinstance(client, bool) or not isinstance(client, int) or not 1 <= client <= len(self.clients):
+            raise ValueError(f"client must be a number from 1 to {len(self.clients)}; got {client!r}")
+        c = self.clients[client - 1]
+        if to is not None:
+            self.cluster.node(to)  # a clear error for an unknown or crashed server
+            c.leader_guess = to
+        c.submit(kind, key, value, expected)
+        c.wake(self.cluster.now)
+        self.cluster.sync(c.id)
+
     def run(self, ms: int) -> None:
         """Advance the simulation by ``ms`` milliseconds."""
         self.cluster.run(ms)
@@ -398,3 +412,30 @@ class KVService:
     def check(self) -> CheckResult:
         """Check the recorded history for linearizability."""
         return check(self.history)
+
+
+def old_leader_read(read_mode: str = "readindex", seed: int = 3) -> KVService:
+    """The classic split-brain read, scripted: can an old leader cut off in a minority serve a stale value?
+
+    Client 1 writes x=1 through the leader; the leader is cut off from the
+    other servers (clients still reach it); the majority elects a new leader
+    and client 2 writes x=2 through it; then client 1 asks the *old* leader
+    for x. Linearizable read paths answer 2 (after the client times out and
+    finds the new leader); ``read_mode="local"`` answers the stale 1.
+    Returns the finished service: ``history``, ``check()``, ``cluster``.
+    """
+    svc = KVService(5, clients=2, seed=seed, read_mode=read_mode)
+    c = svc.cluster
+    c.run_until(lambda c: c.leader() is not None, 2_000)
+    c.run(300)
+    old = c.leader()
+    svc.submit(1, "put", "x", 1, to=old)
+    svc.run(300)
+    c.isolate(old)
+    svc.run(1_000)
+    svc.submit(2, "put", "x", 2, to=c.leader())
+    svc.run(300)
+    svc.submit(1, "get", "x", to=old)
+    svc.run(2_000)
+    svc.finish()
+    return svc

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from raftedu import AppendEntries, Network, RequestVote, RequestVoteReply
-from raftedu.kv import ClientAnswer, KVService, kv_node_class
+from raftedu.kv import ClientAnswer, KVService, kv_node_class, old_leader_read
 from raftedu.sweep import random_schedule
 
 CHAOS = Network(delay=(1, 30), drop_rate=0.1, duplicate_rate=0.05, long_delay_rate=0.05, long_delay=(100, 800))
@@ -27,32 +27,13 @@ def chaotic_run(seed: int, **kwargs) -> KVService:
     return svc
 
 
-def do(svc: KVService, client, kind: str, key: str, value=None, expected=None, then: int = 300) -> None:
-    client.submit(kind, key, value, expected)
-    client.wake(svc.cluster.now)
-    svc.cluster.sync(client.id)
-    svc.run(then)
-
-
 def minority_read(**kwargs) -> tuple[KVService, int, tuple[int, int]]:
-    """Client A reads from an old leader cut off in a minority after client B wrote through the new leader."""
-    svc = KVService(5, clients=2, seed=3, **kwargs)
-    c = svc.cluster
-    a, b = svc.clients
-    c.run_until(lambda c: c.leader() is not None, 2_000)
-    c.run(300)
-    old = c.leader()
-    a.leader_guess = b.leader_guess = old
-    do(svc, a, "put", "x", 1)
-    c.isolate(old)
-    c.run(1_000)
-    b.leader_guess = c.leader()
-    do(svc, b, "put", "x", 2)
-    a.leader_guess = old
-    start = c.now
-    do(svc, a, "get", "x", then=2_000)
-    svc.finish()
-    return svc, old, (start, c.now)
+    """The scripted old-leader read, plus the old leader and the time window of the read."""
+    svc = old_leader_read(**kwargs)
+    isolated = next(e for e in svc.cluster.trace if e.kind == "partition")
+    old = isolated.value[0][0]
+    read = svc.history[2]
+    return svc, old, (read.invoke, svc.cluster.now)
 
 
 @pytest.mark.parametrize("mode", ["readindex", "lease", "log"])
@@ -128,15 +109,13 @@ def test_retried_writes_are_applied_once_with_sessions_and_twice_without():
 def test_acknowledging_a_write_before_it_commits_loses_it():
     svc = KVService(5, clients=2, seed=4, ack_after_commit=False)
     c = svc.cluster
-    a, b = svc.clients
     c.run_until(lambda c: c.leader() is not None, 2_000)
     old = c.leader()
     c.isolate(old)
-    a.leader_guess = old
-    do(svc, a, "put", "x", "lost")
-    c.run(1_000)
-    b.leader_guess = c.leader()
-    do(svc, b, "get", "x")
+    svc.submit(1, "put", "x", "lost", to=old)
+    svc.run(1_300)
+    svc.submit(2, "get", "x", to=c.leader())
+    svc.run(300)
     svc.finish()
     assert svc.history[0].status == "ok" and svc.history[1].result.value is None
     assert svc.check().linearizable is False
@@ -157,6 +136,8 @@ def test_a_restarted_server_rebuilds_its_store_from_the_log():
 
 @pytest.mark.parametrize("call,message", [
     (lambda: kv_node_class("fast"), "read_mode must be one of log, readindex, lease, local"),
+    (lambda: KVService(3, clients=2).submit(3, "get", "x"), "client must be a number from 1 to 2"),
+    (lambda: KVService(3, clients=1).submit(1, "get", "x", to=9), "unknown node id 9"),
     (lambda: KVService(3, clients=0), "clients must be a whole number >= 1"),
 ])
 def test_bad_input(call, message):
