@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: lab test bench sweep release clean
+.PHONY: lab test bench bench-experiments sweep release clean
 
 $(VENV)/.stamp-lab: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ bench: $(VENV)/.stamp-test
 # Regenerate exercises/ from solutions/ (a test fails when they drift apart).
 release: $(VENV)/.stamp-lab
 	$(VENV)/bin/raftedu release
+
+bench-experiments: $(VENV)/.stamp-test
+	$(PY) benchmarks/bench_experiments.py
 
 sweep: $(VENV)/.stamp-test
 	$(PY) -m raftedu.sweep --seeds 1000

@@ -272,7 +272,7 @@ class EtcdCluster:
                 if left <= 0:
                     break
                 try:
-                    return self._call(i, path, body, min(left, max(0.2, timeout / 2)))
+                    return self._call(i, path, body, min(left, 0.5))  # short attempts: a member may hang mid-election
                 except EtcdUnavailable as e:
                     errors.append(str(e))
             if time.monotonic() >= deadline:

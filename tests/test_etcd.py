@@ -64,12 +64,18 @@ def test_no_write_without_a_majority_and_pause_resume():
         etcd.put("x", "ok", timeout=5)
 
 
-def test_crash_trials_match_etcds_failure_tolerance():
-    """Real etcd's verdicts, N = 1..3: a write succeeds exactly when k <= (N-1)//2 members are down."""
-    df = crash_trials(range(1, 4), victims="leader", bound_s=2.0, progress=False)
-    assert list(zip(df.n, df.k)) == [(1, 0), (1, 1), (2, 0), (2, 1), (2, 2), (3, 0), (3, 1), (3, 2), (3, 3)]
-    assert list(df.success) == [k <= (n - 1) // 2 for n, k in zip(df.n, df.k)]
-    assert (df[df.leader_crashed & df.success].new_leader_ms > 0).all()
+def test_crash_trials_on_real_etcd_agree_with_the_simulator_and_etcds_formula():
+    """N = 1..4, leader among the stopped: real etcd, the simulator and T = (N-1)//2 agree on every (N, k)."""
+    from raftedu import experiments
+
+    real = crash_trials(range(1, 5), victims="leader", bound_s=2.0, progress=False)
+    sim = experiments.crash_trials(range(1, 5), victims="leader", trials=5, progress=False)
+    assert list(zip(real.n, real.k)) == sorted({(n, k) for n in range(1, 5) for k in range(n + 1)})
+    assert list(real.success) == [k <= (n - 1) // 2 for n, k in zip(real.n, real.k)]
+    simulated = sim.groupby(["n", "k"]).success.mean()
+    assert {(n, k): ok for n, k, ok in zip(real.n, real.k, real.success)} == {nk: r == 1.0 for nk, r in simulated.items()}
+    assert set(simulated) <= {0.0, 1.0}
+    assert (real[real.leader_crashed & real.success].new_leader_ms > 0).all()
 
 
 def test_pause_variant_of_crash_trials():

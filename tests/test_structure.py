@@ -27,7 +27,7 @@ ALLOWED: dict[str, set[str]] = {
     "raftedu.linearizability": {"raftedu.kvmodel"},
     "raftedu.kv": {"raftedu.raft", "raftedu.sim", "raftedu.kvmodel", "raftedu.linearizability"},
     "raftedu.experiments": {"raftedu.raft", "raftedu.sim", "raftedu.checks", "raftedu.trace"},
-    "raftedu.viz": {"raftedu.raft", "raftedu.trace", "raftedu.viz"},
+    "raftedu.viz": {"raftedu.raft", "raftedu.trace", "raftedu.viz", "raftedu.kvmodel", "raftedu.linearizability"},
     "raftedu.widgets": {"raftedu.raft", "raftedu.trace", "raftedu.sim", "raftedu.viz", "raftedu.checks"},
     "raftedu.grading": {"raftedu.raft", "raftedu.trace", "raftedu.checks", "raftedu.sim", "raftedu.grading",
                         "raftedu.experiments"},

@@ -1,0 +1,441 @@
+"""An etcd-like key-value service on the Raft core: replicated KV store, clients, linearizable reads.
+
+* :class:`KVNode` -- a Raft server whose state machine is a
+  :class:`~raftedu.kvmodel.KVStore`. Writes go through the log; a leader
+  answers a write once the entry is applied. Reads are served one of four ways
+  (``read_mode``):
+
+  - ``"log"``: a read is a log entry like a write (linearizable, slow);
+  - ``"readindex"`` (default): the ReadIndex protocol of the Raft dissertation
+    §6.4 -- the leader waits until an entry of its own term is committed (the
+    §8 no-op), records commitIndex as the read index, confirms with a round
+    of messages that a majority still follows it, waits until the read index
+    is applied, then answers from its state machine (linearizable);
+  - ``"lease"`` (dissertation §6.4.1): after a confirmation round started at
+    time t the leader trusts its leadership until t + the minimum election
+    timeout and answers reads locally. This is safe only because servers in
+    lease mode also ignore RequestVote for a minimum election timeout after
+    hearing from their leader (dissertation §4.2.3), so no new leader can be
+    elected before the lease ends -- and only with clocks that run at the same
+    rate. The simulator's clocks are perfect; on real machines a leader that
+    is paused, or whose clock runs slow, can serve a stale read, which is why
+    etcd confirms reads with ReadIndex by default;
+  - ``"local"``: deliberately broken -- a node that believes it leads answers
+    at once, so an old leader cut off in a minority serves stale reads.
+
+* :class:`KVClient` -- a client in the simulator: one operation at a time,
+  sent to the node it believes leads, following redirects, retrying on
+  timeout with the same (client id, sequence number) so the state machine
+  applies a retried write once. Every operation is recorded in a
+  :class:`~raftedu.linearizability.History` for the checker.
+
+* :class:`KVService` -- builds the cluster and its clients, runs a random
+  workload and checks the history.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from .kvmodel import KVStore, Op, Result, apply_to_key
+from .linearizability import CheckResult, History, check
+from .raft import LEADER, AppendEntries, Entry, Message, RaftNode, RequestVote, Timing
+from .sim import Cluster, Network
+
+__all__ = [
+    "READ_MODES",
+    "ClientCall",
+    "ClientAnswer",
+    "ReadConfirm",
+    "ReadConfirmReply",
+    "KVNode",
+    "KVClient",
+    "KVService",
+    "kv_node_class",
+    "old_leader_read",
+]
+
+READ_MODES = ("log", "readindex", "lease", "local")
+CLIENT_BASE = 100
+"""Client ids start above this number (node ids are 1..n)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClientCall(Message):
+    """A client operation sent to a server (``term`` is unused and 0)."""
+
+    call: int
+    op: Op
+
+
+@dataclass(frozen=True, slots=True)
+class ClientAnswer(Message):
+    """A server's answer: ``ok`` with ``result``, or not ok with a ``leader_hint`` (redirect) or none (retry)."""
+
+    call: int
+    ok: bool
+    result: Any = None
+    leader_hint: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReadConfirm(Message):
+    """ReadIndex (dissertation §6.4): "am I still your leader?" for read round ``round``."""
+
+    round: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReadConfirmReply(Message):
+    """The follower's answer to :class:`ReadConfirm`; its ``term`` tells whether the leader is still current."""
+
+    round: int
+
+
+@dataclass
+class _Waiting:
+    client: int
+    call: int
+    op: Op
+
+
+@dataclass
+class _Round:
+    """One ReadIndex confirmation round."""
+
+    read_index: int
+    started: int
+    acks: set[int]
+    waiting: list[_Waiting]
+
+
+class KVNode(RaftNode):
+    """A Raft server replicating a :class:`~raftedu.kvmodel.KVStore` and answering clients."""
+
+    noop_on_election = True  # §8: needed before a new leader can know its commit index for reads
+    read_mode: str = "readindex"
+    ack_after_commit: bool = True
+    """When False (deliberately broken) the leader acknowledges a write as soon as it is in its own log."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Create the server; its store is volatile and is rebuilt by re-applying the log after a restart."""
+        self.store = KVStore()
+        self.writes: dict[int, _Waiting] = {}  # log index -> the client waiting for it
+        self.reads: list[tuple[int, _Waiting]] = []  # (read index, client) confirmed, waiting to be applied
+        self.rounds: dict[int, _Round] = {}
+        self.round = 0
+        self.lease_until = -1
+        self.heard_leader_at = -(10**9)
+        super().__init__(*args, **kwargs)
+
+    # ---- state machine ----------------------------------------------------------
+
+    def apply(self, index: int, entry: Entry) -> None:
+        """Apply a committed entry to the store; answer the client waiting for it (if this node took it)."""
+        super().apply(index, entry)
+        if entry.command is None:  # the §8 no-op
+            return
+        result = self.apply_to_store(entry.command)
+        waiting = self.writes.pop(index, None)
+        if waiting is not None and waiting.op == entry.command:
+            self.answer(waiting, True, result)
+        self.serve_reads()
+
+    def handle_append_entries(self, m: AppendEntries) -> None:
+        """The core receiver rule; also remembers when the current leader was last heard from (for leases)."""
+        super().handle_append_entries(m)
+        if m.term == self.current_term:
+            self.heard_leader_at = self.now
+
+    def apply_to_store(self, op: Op) -> Any:
+        """Apply one operation to the store; its (client, seq) lets the store apply a retried write once."""
+        return self.store.apply(op)
+
+    # ---- clients -----------------------------------------------------------------
+
+    def receive(self, msg: Message, now: int) -> None:
+        """Client calls and read confirmations are handled here; Raft messages by the core."""
+        match msg:
+            case ClientCall():
+                self.now = now
+                self.handle_client_call(msg)
+            case RequestVote() if self.read_mode == "lease" and now < self.heard_leader_at + self.timing.election_timeout[0]:
+                self.now = now  # §4.2.3: a leader was heard from recently; ignore the vote request entirely
+                self.note("vote", "dissertation §4.2.3: ignore RequestVote while a leader is current (lease)",
+                          f"S{self.id} ignored S{msg.src}'s vote request: it heard from its leader recently",
+                          peer=msg.src, value=False)
+            case ReadConfirm():
+                self.now = now
+                self.observe_term(msg.term)
+                if msg.term == self.current_term:
+                    self.heard_leader_at = now
+                self.send(ReadConfirmReply(self.current_term, self.id, msg.src, msg.round))
+            case ReadConfirmReply():
+                self.now = now
+                self.observe_term(msg.term)
+                self.handle_read_confirm_reply(msg)
+            case _:
+                super().receive(msg, now)
+
+    def answer(self, waiting: _Waiting, ok: bool, result: Any = None, hint: int | None = None) -> None:
+        """Send a client its answer."""
+        self.send(ClientAnswer(0, self.id, waiting.client, waiting.call, ok, result, hint))
+
+    def handle_client_call(self, m: ClientCall) -> None:
+        """A leader takes the call; any other server redirects the client to the leader it knows."""
+        waiting = _Waiting(m.src, m.call, m.op)
+        if self.role != LEADER:
+            self.answer(waiting, False, hint=self.leader_id)
+            return
+        if m.op.kind == "get" and self.read_mode != "log":
+            self.start_read(waiting)
+            return
+        index = self.append_own(m.op, "§5.3 Leaders: client command → append entry to local log")
+        for peer in self.peers:
+            self.send_append_entries(peer)
+        if self.ack_after_commit:
+            self.writes[index] = waiting
+        else:  # broken on purpose: the entry may still be lost
+            self.answer(waiting, True, self.preview(m.op))
+        self.advance_commit_index()
+        self.apply_committed()
+
+    # ---- reads ------------------------------------------------------------------
+
+    def preview(self, op: Op) -> Result:
+        """The result ``op`` would have on the store as it is now, without applying it (reads answer this way)."""
+        return apply_to_key(self.store.entry(op.key), op, self.store.revision + 1).result
+
+    def own_term_committed(self) -> bool:
+        """§8: has an entry of the current term (at least the no-op) been committed?"""
+        return self.commit_index > 0 and self.term_at(self.commit_index) == self.current_term
+
+    def start_read(self, waiting: _Waiting) -> None:
+        """Serve a read by the configured read mode."""
+        if self.read_mode == "local" or (self.read_mode == "lease" and self.now < self.lease_until):
+            self.answer(waiting, True, self.preview(waiting.op))
+            return
+        if not self.own_term_committed():
+            self.answer(waiting, False)  # not ready: the client retries shortly
+            return
+        self.round += 1
+        self.rounds[self.round] = _Round(self.commit_index, self.now, {self.id}, [waiting])
+        for peer in self.peers:
+            self.send(ReadConfirm(self.current_term, self.id, peer, self.round))
+        self.check_round(self.round)
+
+    def handle_read_confirm_reply(self, m: ReadConfirmReply) -> None:
+        """Count a follower's confirmation of this leader's term for a read round."""
+        if self.role != LEADER or m.term != self.current_term or m.round not in self.rounds:
+            return
+        self.rounds[m.round].acks.add(m.src)
+        self.check_round(m.round)
+
+    def check_round(self, round_: int) -> None:
+        """Once a majority confirms a round, its reads may be served when the read index is applied."""
+        r = self.rounds[round_]
+        if len(r.acks) < self.quorum:
+            return
+        del self.rounds[round_]
+        if self.read_mode == "lease":
+            self.lease_until = max(self.lease_until, r.started + self.timing.election_timeout[0])
+        self.reads.extend((r.read_index, w) for w in r.waiting)
+        self.serve_reads()
+
+    def serve_reads(self) -> None:
+        """Answer the confirmed reads whose read index has been applied."""
+        ready = [(i, w) for i, w in self.reads if i <= self.last_applied]
+        self.reads = [(i, w) for i, w in self.reads if i > self.last_applied]
+        for _, w in ready:
+            self.answer(w, True, self.preview(w.op))
+
+    def become_follower(self, leader_id: int | None) -> None:
+        """Stepping down: every client still waiting is told to retry elsewhere."""
+        if self.role == LEADER:
+            for w in [*self.writes.values(), *(w for _, w in self.reads),
+                      *(w for r in self.rounds.values() for w in r.waiting)]:
+                self.answer(w, False)
+            self.writes, self.reads, self.rounds = {}, [], {}
+        super().become_follower(leader_id)
+
+
+def kv_node_class(read_mode: str = "readindex", dedup: bool = True, ack_after_commit: bool = True) -> type[KVNode]:
+    """A KVNode class with the given read path; ``dedup=False`` and ``ack_after_commit=False`` are broken on purpose."""
+    if read_mode not in READ_MODES:
+        raise ValueError(f"read_mode must be one of {', '.join(READ_MODES)}; got {read_mode!r}")
+    attrs: dict[str, Any] = {"read_mode": read_mode, "ack_after_commit": ack_after_commit}
+    if not dedup:
+        attrs["apply_to_store"] = _apply_without_session
+    name = f"KVNode_{read_mode}" + ("" if dedup else "_nodedup") + ("" if ack_after_commit else "_earlyack")
+    return type(name, (KVNode,), attrs)
+
+
+def _apply_without_session(self: KVNode, op: Op) -> Any:
+    """Broken on purpose: forget who sent the operation, so a retried write is applied again."""
+    return self.store.apply(replace(op, client=None, seq=None))
+
+
+class KVClient:
+    """A simulated client: one operation at a time, redirects followed, retries on timeout (same client, seq)."""
+
+    def __init__(self, client_id: int, servers: Iterable[int], history: History, rng: random.Random,
+                 retry_after: int = 300, think: tuple[int, int] = (0, 50)) -> None:
+        """Create client ``client_id`` talking to ``servers``, recording into ``history``."""
+        self.id = client_id
+        self.servers = list(servers)
+        self.history = history
+        self.rng = rng
+        self.retry_after = retry_after
+        self.think = think
+        self.leader_guess = self.servers[0]
+        self.plan: list[Op] = []
+        self.seq = 0
+        self.call = 0
+        self.current: tuple[int, Op] | None = None  # (history op id, op)
+        self.deadline: int | None = None
+        self.now = 0
+        self._out: list[Message] = []
+
+    def take_output(self) -> tuple[list[Message], list[Any]]:
+        """Messages to send since the last call (clients record no trace events of their own)."""
+        out, self._out = self._out, []
+        return out, []
+
+    def submit(self, kind: str, key: str, value: Any = None, expected: Any = None) -> None:
+        """Queue one operation; it starts when the previous one finished."""
+        self.seq += 1
+        self.plan.append(Op(kind, key, value, expected, client=self.id, seq=self.seq))
+
+    def wake(self, now: int) -> None:
+        """Start working through the planned operations at ``now`` if idle (then call ``Cluster.sync``)."""
+        if self.current is None and self.deadline is None:
+            self.deadline = now
+
+    def on_timer(self, now: int) -> None:
+        """Start the next planned operation, or retry the current one on another server."""
+        self.now = now
+        if self.current is None:
+            if not self.plan:
+                self.deadline = None
+                return
+            op = self.plan.pop(0)
+            self.current = (self.history.invoke(self.id, op, now), op)
+        else:
+            self.leader_guess = self.rng.choice(self.servers)
+        self.send_current()
+
+    def send_current(self) -> None:
+        """(Re)send the current operation to the server believed to lead."""
+        assert self.current is not None
+        self.call += 1
+        self._out.append(ClientCall(0, self.id, self.leader_guess, self.call, self.current[1]))
+        self.deadline = self.now + self.retry_after
+
+    def receive(self, msg: Message, now: int) -> None:
+        """An answer: record the result, or follow the redirect / retry."""
+        self.now = now
+        if not isinstance(msg, ClientAnswer) or self.current is None or msg.call != self.call:
+            return  # late answer to an earlier attempt
+        if msg.ok:
+            self.history.respond(self.current[0], msg.result, now)
+            self.current = None
+            self.deadline = now + self.rng.randint(*self.think)
+            return
+        self.leader_guess = msg.leader_hint or self.rng.choice(self.servers)
+        if msg.leader_hint:
+            self.send_current()
+        else:
+            self.deadline = now + 20  # no leader known: back off a little
+
+    def give_up(self) -> None:
+        """Stop: an operation still in flight is recorded as timed out (it may or may not have happened)."""
+        if self.current is not None:
+            self.history.timeout(self.current[0])
+        self.current, self.plan, self.deadline = None, [], None
+
+
+class KVService:
+    """A replicated KV store of ``n`` servers and ``clients`` clients on one simulated network."""
+
+    def __init__(self, n: int = 5, clients: int = 3, *, seed: int = 0, read_mode: str = "readindex",
+                 dedup: bool = True, ack_after_commit: bool = True, network: Network = Network(),
+                 timing: Timing = Timing(), schedule: Iterable[Any] = ()) -> None:
+        """Build the cluster (node class from :func:`kv_node_class`) and attach the clients."""
+        if isinstance(clients, bool) or not isinstance(clients, int) or clients < 1:
+            raise ValueError(f"clients must be a whole number >= 1; got {clients!r}")
+        self.cluster = Cluster(n, seed=seed, network=network, timing=timing, schedule=schedule,
+                               node_class=kv_node_class(read_mode, dedup, ack_after_commit))
+        self.history = History()
+        self.clients = [KVClient(CLIENT_BASE + c, self.cluster.ids, self.history,
+                                 random.Random(f"raftedu-kv:{seed}:client:{c}")) for c in range(1, clients + 1)]
+        for client in self.clients:
+            self.cluster.attach(client)
+
+    def workload(self, ops_per_client: int, keys: int = 3, seed: int = 0) -> None:
+        """Queue a random mix of puts, gets, deletes and compare-and-swaps for every client."""
+        rng = random.Random(f"raftedu-kv-workload:{seed}")
+        for client in self.clients:
+            for _ in range(ops_per_client):
+                key = f"k{rng.randrange(keys)}"
+                kind = rng.choices(["put", "get", "cas", "delete"], weights=[4, 4, 2, 1])[0]
+                value = rng.randrange(100) if kind in ("put", "cas") else None
+                expected = rng.randrange(100) if kind == "cas" else None
+                client.submit(kind, key, value, expected)
+            client.wake(self.cluster.now)
+            self.cluster.sync(client.id)
+
+    def submit(self, client: int, kind: str, key: str, value: Any = None, expected: Any = None,
+               to: int | None = None) -> None:
+        """Have client number ``client`` (1-based) start one operation now, sent first to server ``to`` if given."""
+        if isinstance(client, bool) or not isinstance(client, int) or not 1 <= client <= len(self.clients):
+            raise ValueError(f"client must be a number from 1 to {len(self.clients)}; got {client!r}")
+        c = self.clients[client - 1]
+        if to is not None:
+            self.cluster.node(to)  # a clear error for an unknown or crashed server
+            c.leader_guess = to
+        c.submit(kind, key, value, expected)
+        c.wake(self.cluster.now)
+        self.cluster.sync(c.id)
+
+    def run(self, ms: int) -> None:
+        """Advance the simulation by ``ms`` milliseconds."""
+        self.cluster.run(ms)
+
+    def finish(self) -> None:
+        """Stop every client; operations still in flight are recorded as timed out."""
+        for client in self.clients:
+            client.give_up()
+
+    def check(self) -> CheckResult:
+        """Check the recorded history for linearizability."""
+        return check(self.history)
+
+
+def old_leader_read(read_mode: str = "readindex", seed: int = 3) -> KVService:
+    """The classic split-brain read, scripted: can an old leader cut off in a minority serve a stale value?
+
+    Client 1 writes x=1 through the leader; the leader is cut off from the
+    other servers (clients still reach it); the majority elects a new leader
+    and client 2 writes x=2 through it; then client 1 asks the *old* leader
+    for x. Linearizable read paths answer 2 (after the client times out and
+    finds the new leader); ``read_mode="local"`` answers the stale 1.
+    Returns the finished service: ``history``, ``check()``, ``cluster``.
+    """
+    svc = KVService(5, clients=2, seed=seed, read_mode=read_mode)
+    c = svc.cluster
+    c.run_until(lambda c: c.leader() is not None, 2_000)
+    c.run(300)
+    old = c.leader()
+    svc.submit(1, "put", "x", 1, to=old)
+    svc.run(300)
+    c.isolate(old)
+    svc.run(1_000)
+    svc.submit(2, "put", "x", 2, to=c.leader())
+    svc.run(300)
+    svc.submit(1, "get", "x", to=old)
+    svc.run(2_000)
+    svc.finish()
+    return svc
