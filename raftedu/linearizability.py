@@ -340,6 +340,55 @@ def _why(state: _State, o: Operation, fits: bool) -> str:
     return f"{o}, but here the key's revision is {need}"
 
 
+class _Memo:
+    """The configurations (linearized set, state) already explored, with subsumption for unknown outcomes.
+
+    Lowe's memo skips a configuration seen before. Operations whose outcome is
+    unknown add a stronger rule: a *finished* configuration (fully explored,
+    so it has no completion) rules out every configuration it dominates: same
+    value, same answered operations linearized, a subset of the unknown ones
+    (those need never take effect), and every revision the other allows (the
+    model is monotone in that set). Only finished ones count: a configuration
+    still on the search path may be an ancestor whose exploration relies on
+    the very branch that would be skipped.
+    """
+
+    def __init__(self, unknown_mask: int) -> None:
+        self.unknown_mask = unknown_mask
+        self.exact: set[tuple[int, _State]] = set()
+        self.buckets: dict[tuple[int, Hashable], list[list]] = {}
+
+    def visit(self, linearized: int, state: _State) -> list | None:
+        """Record a configuration about to be explored and return its handle; None to skip it."""
+        if not self.unknown_mask:
+            if (linearized, state) in self.exact:
+                return None
+            self.exact.add((linearized, state))
+            return _NO_HANDLE
+        value, lo, exact = state
+        unknown = linearized & self.unknown_mask
+        bucket = self.buckets.setdefault((linearized ^ unknown, value), [])
+        for entry in bucket:
+            other, other_lo, other_exact, finished = entry
+            if other == unknown and other_lo == lo and other_exact == exact:
+                return None
+            # {other_lo} or [other_lo, inf) must contain {lo} or [lo, inf) respectively
+            wider = (exact and lo == other_lo) if other_exact else other_lo <= lo
+            if finished and wider and not other & ~unknown:
+                return None
+        entry = [unknown, lo, exact, False]
+        bucket.append(entry)
+        return entry
+
+    @staticmethod
+    def finish(handle: list) -> None:
+        """Mark a configuration as fully explored (the search backtracked out of it)."""
+        handle[3] = True
+
+
+_NO_HANDLE: list = [0, 0, False, False]
+
+
 @dataclass
 class _KeyOutcome:
     verdict: str
@@ -391,8 +440,8 @@ def _check_key(key: Hashable, ops: list[Operation], max_steps: int | None) -> _K
                 prv[nxt[q]] = q
 
     state, linearized = _INITIAL, 0
-    seen: set[tuple[int, _State]] = set()
-    calls: list[tuple[int, _State]] = []
+    memo = _Memo(sum(1 << i for i, o in enumerate(ops) if o.result is None))
+    calls: list[tuple[int, _State, list]] = []
     best: tuple[tuple[int, ...], _State, list[int], int] | None = None
     steps = 0
     p = nxt[head]
@@ -407,11 +456,10 @@ def _check_key(key: Hashable, ops: list[Operation], max_steps: int | None) -> _K
                 continue
             after = _step(state, ops[i].op, ops[i].result)
             if after is not None:
-                config = (linearized | (1 << i), after)
-                if config not in seen:
-                    seen.add(config)
-                    calls.append((p, state))
-                    state, linearized = after, config[0]
+                handle = memo.visit(linearized | (1 << i), after)
+                if handle is not None:
+                    calls.append((p, state, handle))
+                    state, linearized = after, linearized | (1 << i)
                     lift(p)
                     p = nxt[head]
                     continue
@@ -423,17 +471,18 @@ def _check_key(key: Hashable, ops: list[Operation], max_steps: int | None) -> _K
             while q != p:
                 candidates.append(op_of[q])  # only calls lie before the first response
                 q = nxt[q]
-            best = (tuple(ops[op_of[c]].id for c, _ in calls), state, candidates, op_of[p])
+            best = (tuple(ops[op_of[c]].id for c, _, _ in calls), state, candidates, op_of[p])
         if not calls:
             prefix, at, candidates, due = best
             reasons = tuple(_why(at, ops[i], _step(at, ops[i].op, ops[i].result) is not None) for i in candidates)
             return _KeyOutcome(NOT_LINEARIZABLE, (), Explanation(
                 key, prefix, tuple(ops[i].id for i in candidates), reasons, _describe(key, at), ops[due].id), steps)
-        p, state = calls.pop()
+        p, state, handle = calls.pop()
+        memo.finish(handle)
         linearized &= ~(1 << op_of[p])
         unlift(p)
         p = nxt[p]
-    return _KeyOutcome(LINEARIZABLE, tuple(ops[op_of[c]].id for c, _ in calls), None, steps)
+    return _KeyOutcome(LINEARIZABLE, tuple(ops[op_of[c]].id for c, _, _ in calls), None, steps)
 
 
 def _revision_conflict(ops: list[Operation]) -> Explanation | None:
