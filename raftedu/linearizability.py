@@ -398,7 +398,15 @@ class _KeyOutcome:
 
 
 def _check_key(key: Hashable, ops: list[Operation], max_steps: int | None) -> _KeyOutcome:
-    """Lowe's search with memoisation over one key's operations (Porcupine's checkSingle)."""
+    """Lowe's search with memoisation over one key's operations (Porcupine's checkSingle).
+
+    Call and return events sit in a doubly linked list sorted by time (calls
+    first at equal times: touching intervals count as concurrent); an
+    operation without an answer returns at infinity, so it may be linearized
+    anywhere after its call, or last (= never). Walking from the head, each
+    call before the first return may be linearized next; reaching a return
+    means its operation was not, so the search backtracks.
+    """
     m = len(ops)
     events = sorted([(o.invoke, 0, i) for i, o in enumerate(ops)] +
                     [(math.inf if o.result is None else o.response, 1, i) for i, o in enumerate(ops)])

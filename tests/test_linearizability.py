@@ -353,3 +353,58 @@ def test_bad_input_to_the_recorder_and_checker_says_what_is_allowed(action, mess
     h.invoke("a", PUT("x", 1), 3)
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")):
         action(h)
+
+
+# ---------------------------------------------------------------------------------------------
+# Ground truth: small random histories (right or wrong) against brute force over every order.
+
+def brute_force_linearizable(h: History) -> bool:
+    """Try every subset of the unanswered ops and every order of the rest on one whole KVStore."""
+    import itertools
+
+    from raftedu.kvmodel import KVStore
+
+    answered = [o for o in h if o.result is not None]
+    unanswered = [o for o in h if o.result is None]
+    for k in range(len(unanswered) + 1):
+        for extra in itertools.combinations(unanswered, k):
+            for order in itertools.permutations(answered + list(extra)):
+                if any(b.response is not None and b.response < a.invoke
+                       for x, a in enumerate(order) for b in order[x + 1:]):
+                    continue  # b finished before a began, yet comes after it
+                store = KVStore()
+                results = [(store.apply(o.op), o.result) for o in order]
+                if all(seen is None or (r.ok, r.value) == (seen.ok, seen.value) for r, seen in results):
+                    return True
+    return False
+
+
+def random_small_history(rng, keys=("x", "y"), unanswered=0.25) -> History:
+    h = History()
+    values = [None, 1, 2]
+    for _ in range(rng.randint(1, 6)):
+        kind, key = rng.choice(["get", "put", "delete", "cas"]), rng.choice(keys)
+        op = Op(kind, key, rng.choice([1, 2]) if kind in ("put", "cas") else None,
+                rng.choice(values) if kind == "cas" else None)
+        start = rng.randint(0, 10)
+        if rng.random() < unanswered:
+            h.add(rng.randint(1, 3), op, start, TIMEOUT, None)
+            continue
+        ok_flag = True if kind in ("get", "put") else rng.random() < 0.5
+        shown = rng.choice(values) if kind == "get" or (kind == "cas" and not ok_flag) else None
+        h.add(rng.randint(1, 3), op, start, start + rng.randint(0, 5), Result(ok_flag, shown))
+    return h
+
+
+@pytest.mark.parametrize("keys, unanswered", [(("x", "y"), 0.25), (("x",), 0.5)])
+def test_the_checker_agrees_with_brute_force_on_600_small_random_histories(keys, unanswered):
+    import random
+
+    rng = random.Random(6)
+    verdicts = {True: 0, False: 0}
+    for _ in range(600):
+        h = random_small_history(rng, keys, unanswered)
+        expected = brute_force_linearizable(h)
+        assert (check(h).verdict == LINEARIZABLE) == expected, "\n".join(map(str, h))
+        verdicts[expected] += 1
+    assert min(verdicts.values()) >= 100, verdicts  # both kinds well represented
