@@ -122,7 +122,7 @@ class Operation:
         return "ok" if self.result is not None else ("timeout" if self.timed_out else "pending")
 
     def __str__(self) -> str:
-        outcome = str(self.result) if self.result is not None else self.status
+        outcome = self.result.describe(self.op) if self.result is not None else self.status
         return f"op {self.id} [client {self.client}] {self.op} -> {outcome}"
 
 
@@ -333,7 +333,7 @@ def _why(state: _State, o: Operation, fits: bool) -> str:
     seen = o.result
     if t.result.ok != seen.ok or t.result.value != seen.value:
         expected = t.result if seen.revision is not None else replace(t.result, revision=None)
-        return f"{o}, but at this point it would give {expected}"
+        return f"{o}, but at this point it would give {expected.describe(o.op)}"
     if t.wrote:
         return f"{o}, but its revision must be greater than {rev}, the revision of the key's last change"
     need = 0 if value is None else (rev if exact else f">= {rev}")
