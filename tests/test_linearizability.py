@@ -409,3 +409,22 @@ def test_the_checker_agrees_with_brute_force_on_600_small_random_histories(keys,
         assert (check(h).verdict == LINEARIZABLE) == expected, "\n".join(map(str, h))
         verdicts[expected] += 1
     assert min(verdicts.values()) >= 100, verdicts  # both kinds well represented
+
+
+def test_every_public_name_has_a_docstring():
+    import inspect
+
+    from raftedu import kvmodel, linearizability
+
+    missing = []
+    for module in (kvmodel, linearizability):
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if inspect.isclass(obj) or inspect.isfunction(obj):
+                members = [obj]
+                if inspect.isclass(obj):
+                    members += [m if isinstance(m, property) else getattr(obj, n) for n, m in vars(obj).items()
+                                if not n.startswith("_") and (isinstance(m, property) or callable(getattr(obj, n)))]
+                missing += [f"{module.__name__}.{name}.{getattr(m, '__name__', m)}" for m in members
+                            if not inspect.getdoc(m)]
+    assert missing == []
