@@ -580,6 +580,9 @@ def simulate_history(seed: int, ops: int = 1_000, keys: int = 10, clients: int =
     for name, count in (("ops", ops), ("keys", keys), ("clients", clients), ("values", values)):
         if not isinstance(count, int) or count < 1:
             raise ValueError(f"{name} must be a whole number >= 1; got {count!r}")
+    for name, span in (("latency", latency), ("think", think)):
+        if not (isinstance(span, tuple) and len(span) == 2 and all(isinstance(v, int) for v in span) and 0 <= span[0] <= span[1]):
+            raise ValueError(f"{name} must be two whole milliseconds (low, high) with 0 <= low <= high; got {span!r}")
     rng = random.Random(seed)
     store, history = KVStore(), History()
     heap: list[tuple[int, int, int, str, int]] = []  # (time, tie-break, client, stage, op id)

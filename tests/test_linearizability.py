@@ -348,6 +348,7 @@ def test_recording_invoke_respond_timeout_and_the_frame():
     (lambda h: History([replace(h[0], id=3)]), "ids 0, 1, 2, ... in order"),
     (lambda h: simulate_history(0, ops=0), "ops must be a whole number >= 1"),
     (lambda h: simulate_history(0, timeout_rate=2), "timeout_rate must be a probability"),
+    (lambda h: simulate_history(0, latency=(5, 1)), "latency must be two whole milliseconds"),
 ])
 def test_bad_input_to_the_recorder_and_checker_says_what_is_allowed(action, message):
     h = History()
