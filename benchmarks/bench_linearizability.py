@@ -32,6 +32,8 @@ CASES = [  # (ops, keys, clients, time-out rate, bad read)
     (10_000, 10, 5, 0.0, True),
     (1_000, 1, 5, 0.0, False),
     (1_000, 1, 5, 0.05, False),
+    (1_000, 1, 5, 0.2, False),
+    (10_000, 10, 5, 0.2, False),
 ]
 
 
