@@ -235,7 +235,10 @@ class Explanation:
     ``deadline`` is the op whose response forces one of them to have taken
     effect by then. For a cross-key revision conflict, ``key`` is None,
     ``linearized`` is empty and ``stuck`` names the two writes.
-    ``ops`` is everything a timeline should highlight.
+    ``cause`` is the write in the prefix that set the state the stuck
+    operations disagree with (None if the key was never written).
+    ``ops`` is everything involved; ``focus`` the few ops a timeline should
+    highlight first.
     """
 
     key: Hashable | None
@@ -244,11 +247,17 @@ class Explanation:
     reasons: tuple[str, ...]
     state: str
     deadline: int | None = None
+    cause: int | None = None
 
     @property
     def ops(self) -> tuple[int, ...]:
         """All op ids involved: the linearized prefix, then the ones that cannot follow it."""
         return self.linearized + self.stuck
+
+    @property
+    def focus(self) -> tuple[int, ...]:
+        """The short version of :attr:`ops`: the write that set the state, then the ops that cannot follow."""
+        return ((self.cause,) if self.cause is not None else ()) + self.stuck
 
     def __str__(self) -> str:
         if self.key is None:
@@ -291,7 +300,7 @@ class CheckResult:
 # A state is (value, revision, exact): the key's value and the revision of its last change --
 # exactly, or (exact=False) only "at least this", when nobody saw the revision of that change.
 # After several such changes in a row the bound stays one above the last revision seen: counting
-# them would be sharper but multiplies the states the search must tell apart (measured: 10-50x
+# them would be sharper but multiplies the states the search must tell apart (measured: 5-50x
 # more steps for a hot key with timed-out writes), and a weaker bound can only accept more.
 
 _State = tuple[Hashable | None, int, bool]
@@ -455,7 +464,7 @@ def _check_key(key: Hashable, ops: list[Operation], max_steps: int | None) -> _K
     state, linearized = _INITIAL, 0
     memo = _Memo(sum(1 << i for i, o in enumerate(ops) if o.result is None))
     calls: list[tuple[int, _State, list]] = []
-    best: tuple[tuple[int, ...], _State, list[int], int] | None = None
+    best: tuple[tuple[int, ...], _State, list[int], int, int | None] | None = None
     steps = 0
     p = nxt[head]
     while nxt[head] != -1:
@@ -484,12 +493,16 @@ def _check_key(key: Hashable, ops: list[Operation], max_steps: int | None) -> _K
             while q != p:
                 candidates.append(op_of[q])  # only calls lie before the first response
                 q = nxt[q]
-            best = (tuple(ops[op_of[c]].id for c, _, _ in calls), state, candidates, op_of[p])
+            after = [c[1] for c in calls[1:]] + [state]
+            cause = next((op_of[c[0]] for c, a in zip(reversed(calls), reversed(after))
+                          if ops[op_of[c[0]]].op.is_write and c[1] != a), None)
+            best = (tuple(ops[op_of[c]].id for c, _, _ in calls), state, candidates, op_of[p],
+                    None if cause is None else ops[cause].id)
         if not calls:
-            prefix, at, candidates, due = best
+            prefix, at, candidates, due, cause = best
             reasons = tuple(_why(at, ops[i], _step(at, ops[i].op, ops[i].result) is not None) for i in candidates)
             return _KeyOutcome(NOT_LINEARIZABLE, (), Explanation(
-                key, prefix, tuple(ops[i].id for i in candidates), reasons, _describe(key, at), ops[due].id), steps)
+                key, prefix, tuple(ops[i].id for i in candidates), reasons, _describe(key, at), ops[due].id, cause), steps)
         p, state, handle = calls.pop()
         memo.finish(handle)
         linearized &= ~(1 << op_of[p])

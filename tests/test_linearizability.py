@@ -173,6 +173,7 @@ def test_a_stale_read_is_explained_by_the_order_found_and_the_read_that_cannot_f
     assert e.linearized == (0, 1)
     assert e.stuck == (2,) and e.deadline == 2
     assert e.ops == (0, 1, 2)
+    assert e.cause == 1 and e.focus == (1, 2), "the write the read missed, and the read"
     assert "'x' = 2" in e.state
     assert "op 2 [client b] get('x') -> 1, but at this point it would give 2" in str(e)
 
@@ -238,6 +239,15 @@ def test_a_read_of_a_value_never_written_is_caught(seed):
     result = check(mutate(h, g.id, ok("never written", g.result.revision)))
     assert result.verdict == NOT_LINEARIZABLE
     assert result.explanation.key == g.key and g.id in result.explanation.ops
+
+
+def test_in_a_long_history_the_focus_stays_small():
+    h = simulate_history(3, ops=2_000, keys=2, clients=5)
+    g = max((o for o in h if o.op.kind == "get" and o.result is not None), key=lambda o: o.id)
+    e = check(mutate(h, g.id, ok("never written"))).explanation
+    assert len(e.linearized) > 500
+    assert g.id in e.stuck and len(e.focus) <= 6
+    assert e.cause is None or (h[e.cause].op.is_write and h[e.cause].key == g.key)
 
 
 @pytest.mark.parametrize("seed", MUTATION_SEEDS)
