@@ -439,3 +439,8 @@ def test_every_public_name_has_a_docstring():
                 missing += [f"{module.__name__}.{name}.{getattr(m, '__name__', m)}" for m in members
                             if not inspect.getdoc(m)]
     assert missing == []
+
+
+def test_an_empty_history_is_linearizable():
+    result = check(History())
+    assert result.verdict == LINEARIZABLE and result.keys == {} and result.steps == 0
