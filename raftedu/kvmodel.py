@@ -170,6 +170,17 @@ class Result:
         rev = "" if self.revision is None else f" @{self.revision}"
         return f"{'ok' if self.ok else 'failed'} {self.value!r}{rev}"
 
+    def describe(self, op: Op) -> str:
+        """The result in words, as an answer to ``op``: ``1 @3``, ``absent``, ``ok @4``, ``failed: value 2 @3``."""
+        rev = "" if self.revision is None else f" @{self.revision}"
+        if op.kind == "get":
+            return f"absent{rev}" if self.value is None else f"{self.value!r}{rev}"
+        if self.ok:
+            return f"ok{rev}"
+        if op.kind == "delete":
+            return f"failed: absent{rev}"
+        return f"failed: {'absent' if self.value is None else f'value {self.value!r}'}{rev}"
+
 
 class KeyEntry(NamedTuple):
     """One key's state: its ``value`` (None = absent/deleted) and the revision of its last change."""

@@ -37,15 +37,16 @@ What the checker does with revisions, and why:
   successive changes of a key strictly increase in the linearization order,
   a read reports the revision of the key's last change (0 if absent), and a
   failed cas reports the current one. The per-key model carries the last
-  change's revision as *observed* by clients (exact), or only a lower bound
-  when the change came from an operation whose response is unknown;
+  change's revision as *observed* by clients (exact), or, when nobody saw
+  it (a timed-out write), only "above the last revision seen";
 * across keys, one cheap global check: successful writes have distinct
   revisions, and a write that responded before another was invoked has the
   smaller revision (real-time order; sound because revisions follow the
   linearization order).
 
 What this does not check: that revisions are dense (every number used once),
-since a timed-out write may or may not have consumed one. A per-key model
+since a timed-out write may or may not have consumed one, nor how far a run
+of unseen changes moved the revision (see ``_step``). A per-key model
 with exact global revisions would need the whole store as one partition, and
 that search is exponential in the number of keys' worth of concurrency.
 
@@ -122,7 +123,7 @@ class Operation:
         return "ok" if self.result is not None else ("timeout" if self.timed_out else "pending")
 
     def __str__(self) -> str:
-        outcome = str(self.result) if self.result is not None else self.status
+        outcome = self.result.describe(self.op) if self.result is not None else self.status
         return f"op {self.id} [client {self.client}] {self.op} -> {outcome}"
 
 
@@ -234,7 +235,10 @@ class Explanation:
     ``deadline`` is the op whose response forces one of them to have taken
     effect by then. For a cross-key revision conflict, ``key`` is None,
     ``linearized`` is empty and ``stuck`` names the two writes.
-    ``ops`` is everything a timeline should highlight.
+    ``cause`` is the write in the prefix that set the state the stuck
+    operations disagree with (None if the key was never written).
+    ``ops`` is everything involved; ``focus`` the few ops a timeline should
+    highlight first.
     """
 
     key: Hashable | None
@@ -243,11 +247,17 @@ class Explanation:
     reasons: tuple[str, ...]
     state: str
     deadline: int | None = None
+    cause: int | None = None
 
     @property
     def ops(self) -> tuple[int, ...]:
         """All op ids involved: the linearized prefix, then the ones that cannot follow it."""
         return self.linearized + self.stuck
+
+    @property
+    def focus(self) -> tuple[int, ...]:
+        """The short version of :attr:`ops`: the write that set the state, then the ops that cannot follow."""
+        return ((self.cause,) if self.cause is not None else ()) + self.stuck
 
     def __str__(self) -> str:
         if self.key is None:
@@ -288,7 +298,10 @@ class CheckResult:
 # ----------------------------------------------------------------------------------------------
 # The per-key model: the KVStore's rule for one key, with revisions as clients observed them.
 # A state is (value, revision, exact): the key's value and the revision of its last change --
-# exactly, or (exact=False) only a lower bound, when that change's response is unknown.
+# exactly, or (exact=False) only "at least this", when nobody saw the revision of that change.
+# After several such changes in a row the bound stays one above the last revision seen: counting
+# them would be sharper but multiplies the states the search must tell apart (measured: 5-50x
+# more steps for a hot key with timed-out writes), and a weaker bound can only accept more.
 
 _State = tuple[Hashable | None, int, bool]
 _INITIAL: _State = (None, 0, True)
@@ -297,16 +310,17 @@ _INITIAL: _State = (None, 0, True)
 def _step(state: _State, op: Op, observed: Result | None) -> _State | None:
     """The state after ``op`` returning ``observed`` (None = unknown), or None if it cannot return that here."""
     value, rev, exact = state
+    unseen = rev + 1 if exact else rev  # after a change nobody saw the revision of: above the last one seen
     if observed is None:
-        t = apply_to_key(KeyEntry(value, rev), op, rev + 1)
-        return (t.entry.value, rev + 1, False) if t.wrote else state
+        t = apply_to_key(KeyEntry(value, rev), op, unseen)
+        return (t.entry.value, unseen, False) if t.wrote else state
     r = observed.revision
-    t = apply_to_key(KeyEntry(value, rev), op, rev + 1 if r is None else r)
+    t = apply_to_key(KeyEntry(value, rev), op, unseen if r is None else r)
     if t.result.ok != observed.ok or t.result.value != observed.value:
         return None
     if t.wrote:
         if r is None:
-            return (t.entry.value, rev + 1, False)
+            return (t.entry.value, unseen, False)
         return (t.entry.value, r, True) if r > rev else None
     if r is None:
         return state
@@ -333,11 +347,60 @@ def _why(state: _State, o: Operation, fits: bool) -> str:
     seen = o.result
     if t.result.ok != seen.ok or t.result.value != seen.value:
         expected = t.result if seen.revision is not None else replace(t.result, revision=None)
-        return f"{o}, but at this point it would give {expected}"
+        return f"{o}, but at this point it would give {expected.describe(o.op)}"
     if t.wrote:
         return f"{o}, but its revision must be greater than {rev}, the revision of the key's last change"
     need = 0 if value is None else (rev if exact else f">= {rev}")
     return f"{o}, but here the key's revision is {need}"
+
+
+class _Memo:
+    """The configurations (linearized set, state) already explored, with subsumption for unknown outcomes.
+
+    Lowe's memo skips a configuration seen before. Operations whose outcome is
+    unknown add a stronger rule: a *finished* configuration (fully explored,
+    so it has no completion) rules out every configuration it dominates: same
+    value, same answered operations linearized, a subset of the unknown ones
+    (those need never take effect), and every revision the other allows (the
+    model is monotone in that set). Only finished ones count: a configuration
+    still on the search path may be an ancestor whose exploration relies on
+    the very branch that would be skipped.
+    """
+
+    def __init__(self, unknown_mask: int) -> None:
+        self.unknown_mask = unknown_mask
+        self.exact: set[tuple[int, _State]] = set()
+        self.buckets: dict[tuple[int, Hashable], list[list]] = {}
+
+    def visit(self, linearized: int, state: _State) -> list | None:
+        """Record a configuration about to be explored and return its handle; None to skip it."""
+        if not self.unknown_mask:
+            if (linearized, state) in self.exact:
+                return None
+            self.exact.add((linearized, state))
+            return _NO_HANDLE
+        value, lo, exact = state
+        unknown = linearized & self.unknown_mask
+        bucket = self.buckets.setdefault((linearized ^ unknown, value), [])
+        for entry in bucket:
+            other, other_lo, other_exact, finished = entry
+            if other == unknown and other_lo == lo and other_exact == exact:
+                return None
+            # {other_lo} or [other_lo, inf) must contain {lo} or [lo, inf) respectively
+            wider = (exact and lo == other_lo) if other_exact else other_lo <= lo
+            if finished and wider and not other & ~unknown:
+                return None
+        entry = [unknown, lo, exact, False]
+        bucket.append(entry)
+        return entry
+
+    @staticmethod
+    def finish(handle: list) -> None:
+        """Mark a configuration as fully explored (the search backtracked out of it)."""
+        handle[3] = True
+
+
+_NO_HANDLE: list = [0, 0, False, False]
 
 
 @dataclass
@@ -349,7 +412,15 @@ class _KeyOutcome:
 
 
 def _check_key(key: Hashable, ops: list[Operation], max_steps: int | None) -> _KeyOutcome:
-    """Lowe's search with memoisation over one key's operations (Porcupine's checkSingle)."""
+    """Lowe's search with memoisation over one key's operations (Porcupine's checkSingle).
+
+    Call and return events sit in a doubly linked list sorted by time (calls
+    first at equal times: touching intervals count as concurrent); an
+    operation without an answer returns at infinity, so it may be linearized
+    anywhere after its call, or last (= never). Walking from the head, each
+    call before the first return may be linearized next; reaching a return
+    means its operation was not, so the search backtracks.
+    """
     m = len(ops)
     events = sorted([(o.invoke, 0, i) for i, o in enumerate(ops)] +
                     [(math.inf if o.result is None else o.response, 1, i) for i, o in enumerate(ops)])
@@ -391,9 +462,9 @@ def _check_key(key: Hashable, ops: list[Operation], max_steps: int | None) -> _K
                 prv[nxt[q]] = q
 
     state, linearized = _INITIAL, 0
-    seen: set[tuple[int, _State]] = set()
-    calls: list[tuple[int, _State]] = []
-    best: tuple[tuple[int, ...], _State, list[int], int] | None = None
+    memo = _Memo(sum(1 << i for i, o in enumerate(ops) if o.result is None))
+    calls: list[tuple[int, _State, list]] = []
+    best: tuple[tuple[int, ...], _State, list[int], int, int | None] | None = None
     steps = 0
     p = nxt[head]
     while nxt[head] != -1:
@@ -407,11 +478,10 @@ def _check_key(key: Hashable, ops: list[Operation], max_steps: int | None) -> _K
                 continue
             after = _step(state, ops[i].op, ops[i].result)
             if after is not None:
-                config = (linearized | (1 << i), after)
-                if config not in seen:
-                    seen.add(config)
-                    calls.append((p, state))
-                    state, linearized = after, config[0]
+                handle = memo.visit(linearized | (1 << i), after)
+                if handle is not None:
+                    calls.append((p, state, handle))
+                    state, linearized = after, linearized | (1 << i)
                     lift(p)
                     p = nxt[head]
                     continue
@@ -423,17 +493,22 @@ def _check_key(key: Hashable, ops: list[Operation], max_steps: int | None) -> _K
             while q != p:
                 candidates.append(op_of[q])  # only calls lie before the first response
                 q = nxt[q]
-            best = (tuple(ops[op_of[c]].id for c, _ in calls), state, candidates, op_of[p])
+            after = [c[1] for c in calls[1:]] + [state]
+            cause = next((op_of[c[0]] for c, a in zip(reversed(calls), reversed(after))
+                          if ops[op_of[c[0]]].op.is_write and c[1] != a), None)
+            best = (tuple(ops[op_of[c]].id for c, _, _ in calls), state, candidates, op_of[p],
+                    None if cause is None else ops[cause].id)
         if not calls:
-            prefix, at, candidates, due = best
+            prefix, at, candidates, due, cause = best
             reasons = tuple(_why(at, ops[i], _step(at, ops[i].op, ops[i].result) is not None) for i in candidates)
             return _KeyOutcome(NOT_LINEARIZABLE, (), Explanation(
-                key, prefix, tuple(ops[i].id for i in candidates), reasons, _describe(key, at), ops[due].id), steps)
-        p, state = calls.pop()
+                key, prefix, tuple(ops[i].id for i in candidates), reasons, _describe(key, at), ops[due].id, cause), steps)
+        p, state, handle = calls.pop()
+        memo.finish(handle)
         linearized &= ~(1 << op_of[p])
         unlift(p)
         p = nxt[p]
-    return _KeyOutcome(LINEARIZABLE, tuple(ops[op_of[c]].id for c, _ in calls), None, steps)
+    return _KeyOutcome(LINEARIZABLE, tuple(ops[op_of[c]].id for c, _, _ in calls), None, steps)
 
 
 def _revision_conflict(ops: list[Operation]) -> Explanation | None:
@@ -523,6 +598,9 @@ def simulate_history(seed: int, ops: int = 1_000, keys: int = 10, clients: int =
     for name, count in (("ops", ops), ("keys", keys), ("clients", clients), ("values", values)):
         if not isinstance(count, int) or count < 1:
             raise ValueError(f"{name} must be a whole number >= 1; got {count!r}")
+    for name, span in (("latency", latency), ("think", think)):
+        if not (isinstance(span, tuple) and len(span) == 2 and all(isinstance(v, int) for v in span) and 0 <= span[0] <= span[1]):
+            raise ValueError(f"{name} must be two whole milliseconds (low, high) with 0 <= low <= high; got {span!r}")
     rng = random.Random(seed)
     store, history = KVStore(), History()
     heap: list[tuple[int, int, int, str, int]] = []  # (time, tie-break, client, stage, op id)

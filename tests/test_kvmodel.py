@@ -150,3 +150,15 @@ def test_bad_input_says_what_is_allowed(make, message):
 
 def test_every_kind_has_a_constructor():
     assert {Op.put("k", 1).kind, Op.get("k").kind, Op.delete("k").kind, Op.cas("k", 1, 2).kind} == set(KINDS)
+
+
+@pytest.mark.parametrize("op, result, words", [
+    (Op.get("x"), Result(True, 1, 3), "1 @3"),
+    (Op.get("x"), Result(True, None, 0), "absent @0"),
+    (Op.put("x", 1), Result(True, None, 4), "ok @4"),
+    (Op.delete("x"), Result(False, None, 0), "failed: absent @0"),
+    (Op.cas("x", 1, 2), Result(False, 2, None), "failed: value 2"),
+    (Op.cas("x", 1, 2), Result(False, None, 0), "failed: absent @0"),
+])
+def test_a_result_is_described_in_words_for_its_op(op, result, words):
+    assert result.describe(op) == words
