@@ -33,6 +33,9 @@ ACTIONS = ("crash", "restart", "restart_all", "crash_leader", "timeout_now", "is
 """Names a fault schedule may use; each is the :class:`Cluster` method of that name."""
 
 _DELIVER, _TIMER, _ACTION = 0, 1, 2
+_STAGES = ("term", "role", "vote", "log", "commit", "apply")
+_STAGE_OF = {"term": "term", "vote": "vote", "role": "role", "append": "log", "truncate": "log",
+             "commit": "commit", "apply": "apply"}
 
 
 class Endpoint(Protocol):
@@ -426,9 +429,12 @@ class Cluster:
     def _flush(self, node: Endpoint) -> None:
         """Record a node's events, put its messages on the wire, (re)arm its timer."""
         msgs, events = node.take_output()
+        raft = isinstance(node, RaftNode)
         for e in events:
+            if raft and e.kind in _STAGE_OF:
+                self._reconcile(node, before=_STAGE_OF[e.kind])
             self._record(e)
-        if isinstance(node, RaftNode):
+        if raft:
             self._reconcile(node)
         for m in msgs:
             self._transmit(m)
@@ -437,26 +443,32 @@ class Cluster:
             if node.deadline is not None:
                 self._push(node.deadline, _TIMER, (node.id, node.deadline))
 
-    def _reconcile(self, node: RaftNode) -> None:
+    def _reconcile(self, node: RaftNode, before: str = "end") -> None:
         """Record any state change the node made without reporting it, so checks see what really happened.
 
         The reference node reports every change itself; an exercise or a
         broken variant may not, and must not slip past the safety checks.
+        State is compared in the order a step changes it (term, role, vote,
+        log, commit, apply); with ``before`` set to one of those stages only
+        the earlier ones are brought up to date, so that an event the node
+        did report (say a commit) is never checked against a log the node
+        changed silently.
         """
         seen = self.view.nodes[node.id]
+        stages = _STAGES[: _STAGES.index(before)] if before in _STAGES else _STAGES
         quiet = "state change the node did not report"
 
         def record(kind: str, **fields: Any) -> None:
             self._record(Event(self.now, kind, node=node.id, term=node.current_term, rule=quiet, **fields))
 
-        if node.current_term != seen.term:
+        if "term" in stages and node.current_term != seen.term:
             record("term", value=node.current_term)
-        if node.voted_for is not None and node.voted_for != seen.voted_for:
-            record("vote", peer=node.voted_for, value=True)
-        if node.role != seen.role:
+        if "role" in stages and node.role != seen.role:
             record("role", value=node.role)
+        if "vote" in stages and node.voted_for is not None and node.voted_for != seen.voted_for:
+            record("vote", peer=node.voted_for, value=True)
         log, old = node.log, seen.log
-        if log != old:
+        if "log" in stages and log != old:
             same = 0
             while same < min(len(log), len(old)) and log[same] == old[same]:
                 same += 1
@@ -464,12 +476,13 @@ class Cluster:
                 record("truncate", index=same + 1)
             for index in range(same + 1, len(log) + 1):
                 record("append", index=index, entry=log[index - 1])
-        if node.commit_index != seen.commit_index:
+        if "commit" in stages and node.commit_index != seen.commit_index:
             record("commit", index=node.commit_index)
-        if node.last_applied < seen.last_applied:
-            record("apply", index=node.last_applied, entry=log[node.last_applied - 1] if node.last_applied else None)
-        for index in range(seen.last_applied + 1, node.last_applied + 1):
-            record("apply", index=index, entry=log[index - 1])
+        if "apply" in stages:
+            if node.last_applied < seen.last_applied:
+                record("apply", index=node.last_applied, entry=log[node.last_applied - 1] if node.last_applied else None)
+            for index in range(seen.last_applied + 1, node.last_applied + 1):
+                record("apply", index=index, entry=log[index - 1])
 
     def _blocked(self, src: int, dst: int) -> str | None:
         if (src, dst) in self.cuts:

@@ -242,3 +242,40 @@ def test_unknown_message_type():
 def test_messages_are_named_as_in_the_paper():
     m = AppendEntries(2, 1, 3, 4, 1, (), 0)
     assert m.leader_id == 1 and type(m).__name__ == "AppendEntries"
+
+
+class SilentAppender(RaftNode):
+    """A correct AppendEntries receiver that reports nothing itself except through set_commit_index."""
+
+    def handle_append_entries(self, m):  # type: ignore[no-untyped-def]
+        from raftedu import AppendEntriesReply
+
+        if m.term < self.current_term:
+            self.send(AppendEntriesReply(self.current_term, self.id, m.src, False))
+            return
+        self.role, self.leader_id = "follower", m.src  # silently
+        self.reset_election_timer()
+        prev = m.prev_log_index
+        if prev > self.last_log_index or self.term_at(prev) != m.prev_log_term:
+            self.send(AppendEntriesReply(self.current_term, self.id, m.src, False, 0, self.conflict_hint(prev)))
+            return
+        for offset, entry in enumerate(m.entries):
+            index = prev + 1 + offset
+            if index <= self.last_log_index and self.term_at(index) != entry.term:
+                del self.state.log[index - 1:]
+            if index > self.last_log_index:
+                self.state.log.append(entry)
+        if m.leader_commit > self.commit_index:
+            self.set_commit_index(min(m.leader_commit, prev + len(m.entries)), "silent")
+        self.send(AppendEntriesReply(self.current_term, self.id, m.src, True, prev + len(m.entries)))
+
+
+def test_unreported_changes_are_recorded_before_the_events_a_node_did_report():
+    """A silent but correct node raises no false alarm: its appends are recorded before its reported commit."""
+    c = Cluster(5, seed=1, node_class=SilentAppender, network=CHAOS, schedule=random_schedule(5, 1))
+    c.run(7_000)
+    quiet = [e for e in c.trace if e.rule == "state change the node did not report"]
+    assert {e.kind for e in quiet} >= {"append", "role"}
+    first_commit = next(e for e in c.trace if e.kind == "commit" and e.rule == "silent")
+    appended = [e for e in quiet if e.kind == "append" and e.node == first_commit.node and e.time <= first_commit.time]
+    assert len(appended) >= first_commit.index
