@@ -14,7 +14,6 @@ Two kinds of evidence, both about what the code *does*:
 
 from __future__ import annotations
 
-import functools
 import random
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -42,62 +41,22 @@ FAULTY = Network(delay=(2, 20), drop_rate=0.05, duplicate_rate=0.05, long_delay_
 """A network that loses, duplicates and reorders messages."""
 
 
-_STATE_KINDS = ("term", "vote", "role", "truncate", "append", "commit")
+def _method(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Bind any callable (a plain function, a ``functools.partial``, ...) as a method taking the node first."""
 
-
-def _reporting(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap a student method so the state changes it makes reach the trace in a safe order.
-
-    Student code need not call ``note()``; the simulator diffs a node after
-    each step, but only *after* the events the node did note. A method that
-    appends without noting and then calls ``set_commit_index`` would show the
-    commit before the append -- a false violation. So, after the method
-    returns, its state-change events are replaced by the net change it made,
-    in the order term, vote, role, truncate, append, commit (keeping the
-    rule and text of any matching event it noted).
-    """
-
-    @functools.wraps(fn)
     def method(self: RaftNode, *args: Any, **kwargs: Any) -> Any:
-        term, vote, role = self.current_term, self.voted_for, self.role
-        log, commit, mark = list(self.log), self.commit_index, len(self._events)
-        try:
-            return fn(self, *args, **kwargs)
-        finally:
-            noted = self._events[mark:]
-            del self._events[mark:]
-            said = {e.kind: e for e in noted}
-            self._events.extend(e for e in noted if e.kind not in _STATE_KINDS)
+        return fn(self, *args, **kwargs)
 
-            def note(kind: str, **fields: Any) -> None:
-                e = said.get(kind)
-                self.note(kind, e.rule if e else "", e.text if e else "", **fields)
-
-            if self.current_term != term:
-                note("term", value=self.current_term)
-            if self.voted_for is not None and (self.voted_for != vote or self.current_term != term):
-                note("vote", peer=self.voted_for, value=True)
-            if self.role != role:
-                note("role", value=self.role)
-            new = self.log
-            same = 0
-            while same < min(len(new), len(log)) and new[same] == log[same]:
-                same += 1
-            if same < len(log):
-                note("truncate", index=same + 1)
-            for index in range(same + 1, len(new) + 1):
-                note("append", index=index, entry=new[index - 1])
-            if self.commit_index != commit:
-                note("commit", index=self.commit_index)
-
+    method.__name__ = getattr(fn, "__name__", "method")
+    method.__doc__ = getattr(fn, "__doc__", None)
     return method
 
 
 def node_class(funcs: Mapping[str, Callable[..., Any]], name: str = "StudentNode") -> type[RaftNode]:
     """A :class:`~raftedu.raft.RaftNode` subclass whose methods named in ``funcs`` are replaced by them.
 
-    Each function takes the node as its first parameter (``self``). The state
-    changes it makes are reported to the trace whether or not it calls
+    Each function takes the node as its first parameter (``self``). The
+    simulator records the state changes it makes whether or not it calls
     ``note()``, so the always-on safety checks judge what it really did.
     """
     for method, fn in funcs.items():
@@ -105,7 +64,7 @@ def node_class(funcs: Mapping[str, Callable[..., Any]], name: str = "StudentNode
             raise ValueError(f"RaftNode has no method {method!r} to replace")
         if not callable(fn):
             raise TypeError(f"{method} must be a function; got {type(fn).__name__}")
-    return type(name, (RaftNode,), {method: _reporting(fn) for method, fn in funcs.items()})
+    return type(name, (RaftNode,), {method: _method(fn) for method, fn in funcs.items()})
 
 
 # --------------------------------------------------------------------------
