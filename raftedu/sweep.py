@@ -25,7 +25,7 @@ from .checks import SafetyViolation
 from .raft import RaftNode
 from .sim import Cluster, Network
 
-__all__ = ["SeedResult", "random_schedule", "run_seed", "sweep", "main"]
+__all__ = ["SeedResult", "random_schedule", "recover", "run_seed", "sweep", "main"]
 
 HORIZON = 6_000
 """Virtual milliseconds of faults per run."""
@@ -110,29 +110,38 @@ def run_seed(n: int, seed: int, horizon: int = HORIZON, node_class: type[RaftNod
     cluster = Cluster(n, seed=seed, network=CHAOS, schedule=random_schedule(n, seed, horizon), node_class=node_class)
     try:
         cluster.run(horizon)
-        cluster.heal()
-        cluster.set_network(drop_rate=0.0, duplicate_rate=0.0, long_delay_rate=0.0)
-        cluster.restart_all()
-        live = _final_request_commits(cluster)
+        failure = recover(cluster)
     except SafetyViolation as violation:
         return SeedResult(n, seed, len(cluster.trace), _committed(cluster), False, str(violation))
-    return SeedResult(n, seed, len(cluster.trace), _committed(cluster), live)
+    return SeedResult(n, seed, len(cluster.trace), _committed(cluster), failure is None)
 
 
 def _committed(cluster: Cluster) -> int:
     return sum(r.status == "committed" for r in cluster.requests)
 
 
-def _final_request_commits(cluster: Cluster) -> bool:
-    end = cluster.now + SETTLE
+def recover(cluster: Cluster, within: int = SETTLE) -> str | None:
+    """Stop the faults (heal, reliable network, restart every node) and require one more request to commit.
+
+    A client retries as a real one would. Returns None once a request
+    commits within ``within`` ms, else a sentence saying what went wrong.
+    """
+    cluster.heal()
+    cluster.set_network(drop_rate=0.0, duplicate_rate=0.0, long_delay_rate=0.0)
+    cluster.restart_all()
+    start, attempts = cluster.now, []
+    end = start + within
     while cluster.now < end:
         if not cluster.run_until(lambda c: c.leader() is not None, end - cluster.now):
-            return False
-        req = cluster.request("final")
-        cluster.run_until(lambda c: req.status != "pending" or c.nodes[req.node].role != "leader", end - cluster.now)
+            break
+        req = cluster.request(f"final{len(attempts)}")
+        cluster.run_until(lambda c: req.status != "pending" or c.nodes[req.node] is None
+                          or c.nodes[req.node].role != "leader", end - cluster.now)
         if req.status == "committed":
-            return True
-    return False
+            return None
+        attempts.append(f"S{req.node}: {req.status}")
+    return (f"after the faults stopped (t={start} ms) the cluster did not commit a client request within {within} ms "
+            f"({'; '.join(attempts) or 'no leader was elected'})")
 
 
 def _run_pair(args: tuple[int, int]) -> SeedResult:

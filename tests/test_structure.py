@@ -30,7 +30,7 @@ ALLOWED: dict[str, set[str]] = {
     "raftedu.viz": {"raftedu.raft", "raftedu.trace", "raftedu.viz", "raftedu.kvmodel", "raftedu.linearizability"},
     "raftedu.widgets": {"raftedu.raft", "raftedu.trace", "raftedu.sim", "raftedu.viz", "raftedu.checks"},
     "raftedu.grading": {"raftedu.raft", "raftedu.trace", "raftedu.checks", "raftedu.sim", "raftedu.grading",
-                        "raftedu.experiments"},
+                        "raftedu.experiments", "raftedu.sweep"},
     "raftedu.__main__": {"raftedu.grading", "raftedu.sweep"},
 }
 CORE_STDLIB_ONLY = ("raftedu.raft", "raftedu.trace", "raftedu.checks", "raftedu.sim")

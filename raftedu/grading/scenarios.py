@@ -22,6 +22,7 @@ from typing import Any
 from ..checks import SafetyViolation
 from ..raft import CANDIDATE, FOLLOWER, LEADER, Entry, Message, PersistentState, RaftNode, Timing
 from ..sim import Cluster, Network
+from ..sweep import random_schedule, recover
 from .core import Failed
 
 __all__ = [
@@ -31,7 +32,6 @@ __all__ = [
     "compare_cases",
     "make_node",
     "node_class",
-    "random_schedule",
     "run_scenario",
 ]
 
@@ -195,59 +195,13 @@ class Run:
         return self.cluster
 
 
-def random_schedule(seed: int, n: int = 5, until: int = 4_000) -> list[tuple[Any, ...]]:
-    """A seeded fault script: crashes and restarts, partitions and heals, client requests (valid by construction)."""
-    rng = random.Random(f"raftedu-grading:{seed}")
-    schedule: list[tuple[Any, ...]] = []
-    crashed: set[int] = set()
-    t = 0
-    while True:
-        t += rng.randint(60, 400)
-        if t >= until:
-            return schedule
-        roll = rng.random()
-        if roll < 0.45:
-            schedule.append((t, "request", f"x{t}"))
-        elif roll < 0.6 and len(crashed) < (n - 1) // 2:
-            victim = rng.choice([i for i in range(1, n + 1) if i not in crashed])
-            crashed.add(victim)
-            schedule.append((t, "crash", victim))
-        elif roll < 0.75 and crashed:
-            back = rng.choice(sorted(crashed))
-            crashed.discard(back)
-            schedule.append((t, "restart", back))
-        elif roll < 0.88:
-            ids = list(range(1, n + 1))
-            rng.shuffle(ids)
-            schedule.append((t, "partition", ids[: rng.randint(1, n // 2)]))
-        else:
-            schedule.append((t, "heal"))
-
-
-def _settle(c: Cluster, within: int = 5_000) -> None:
-    """After the faults: heal, restart everyone, and require a leader that commits a request (a client retries)."""
-    c.heal()
-    for i in c.ids:
-        if c.nodes[i] is None:
-            c.restart(i)
-    start, statuses = c.now, []
-    while c.now < start + within:
-        if not c.run_until(lambda c: c.leader() is not None, within=start + within - c.now):
-            break
-        req = c.request(f"final{len(statuses)}")
-        c.run_until(lambda c: req.status != "pending", within=1_000)
-        if req.status == "committed":
-            return
-        statuses.append(f"S{req.node}: {req.status}")
-    raise Failed(f"after the faults stopped (t={start} ms) the cluster did not commit a client request within "
-                 f"{within} ms ({'; '.join(statuses) or 'no leader was elected'})")
-
-
 def faults(run: Run) -> None:
     """Five nodes, 4 s of random crashes, partitions and a lossy, duplicating, reordering network; then it must recover."""
-    c = run.make(5, network=FAULTY, schedule=random_schedule(run.seed))
+    c = run.make(5, network=FAULTY, schedule=random_schedule(5, run.seed, horizon=4_000))
     c.run(4_000)
-    _settle(c)
+    failure = recover(c, within=5_000)
+    if failure:
+        raise Failed(failure)
 
 
 def majority_side(run: Run) -> None:
