@@ -6,6 +6,13 @@ The layers, each importing only the ones below it:
 * :mod:`raftedu.trace` -- the record of a run and its replay;
 * :mod:`raftedu.checks` -- always-on safety checks over the trace;
 * :mod:`raftedu.sim` -- the deterministic simulator (:class:`Cluster`).
+
+Above them: :mod:`raftedu.sweep` (randomized safety sweep),
+:mod:`raftedu.experiments` (the even/odd lab), :mod:`raftedu.kv` (an
+etcd-like key-value service), :mod:`raftedu.etcd` (a real etcd cluster),
+:mod:`raftedu.grading` (exercises; :func:`check` is re-exported here),
+:mod:`raftedu.viz` (plotly pictures) and :mod:`raftedu.widgets` (the
+interactive explorer).
 """
 
 from .checks import PROPERTIES, SafetyMonitor, SafetyViolation, check_trace
@@ -27,6 +34,7 @@ from .raft import (
 )
 from .sim import ACTIONS, ClientRequest, Cluster, Network
 from .trace import ClusterView, Trace
+from .grading import check  # noqa: E402  (the exercises' one-line student check)
 
 __version__ = "0.1.0"
 
@@ -53,6 +61,7 @@ __all__ = [
     "SafetyViolation",
     "Timing",
     "Trace",
+    "check",
     "check_trace",
     "majority",
 ]
