@@ -25,7 +25,10 @@ test: $(VENV)/.stamp-test
 
 bench: $(VENV)/.stamp-test
 	$(PY) benchmarks/bench_core.py
+	$(PY) benchmarks/bench_kv.py
+	$(PY) benchmarks/bench_linearizability.py
 	$(PY) benchmarks/bench_grading.py
+	$(PY) benchmarks/bench_etcd.py
 
 # Regenerate exercises/ from solutions/ (a test fails when they drift apart).
 release: $(VENV)/.stamp-lab
