@@ -43,7 +43,7 @@ as the simulated nodes themselves have shown that nothing will change:
   committed it: no more acknowledgements can ever come.
 
 No rule computes a quorum: the nodes' own vote and commit rules decide. On an
-unreliable network both are off and a failing trial runs to ``bound_ms``.
+unreliable network the rules are off and a failing trial runs to ``bound_ms``.
 """
 
 from __future__ import annotations
@@ -116,12 +116,12 @@ def _whole(name: str, value: Any, low: int, high: int | None = None) -> int:
     return value
 
 
-def _sizes(ns: int | Iterable[int], low: int = 1) -> list[int]:
-    """Cluster sizes as a non-empty list, each checked to be 1..MAX_NODES (or ``low``..)."""
+def _sizes(ns: int | Iterable[int]) -> list[int]:
+    """Cluster sizes as a non-empty list, each checked to be 1..MAX_NODES."""
     items = [ns] if isinstance(ns, int) else list(ns)
     if not items:
-        raise ValueError(f"give at least one cluster size N (a whole number from {low} to {MAX_NODES})")
-    return [_whole("cluster size N", n, low, MAX_NODES) for n in items]
+        raise ValueError(f"give at least one cluster size N (a whole number from 1 to {MAX_NODES})")
+    return [_whole("cluster size N", n, 1, MAX_NODES) for n in items]
 
 
 def _probability(name: str, p: Any) -> float:
@@ -211,7 +211,7 @@ def _options(options: dict[str, Any], allowed: Iterable[str] = SWEEP_OPTIONS) ->
     elif stall_ms is None:
         stall = None
     else:
-        stall = _whole("stall_ms", stall_ms, hi + 1)
+        stall = _whole("stall_ms", stall_ms, hi + network.delay[1] + 1)  # a last heartbeat may still be in flight
         if not reliable:
             raise ValueError("stall_ms needs a reliable network (drop_rate=0, long_delay_rate=0): "
                              "with lost messages a quiet cluster may still wake up; pass stall_ms=None")
@@ -248,13 +248,15 @@ def _run_tasks(fn: Callable[[Any], list[dict[str, Any]]], tasks: Sequence[Any], 
         else:
             own = opts.executor is None
             pool = ProcessPoolExecutor(max_workers=opts.workers) if own else opts.executor
+            futures = {pool.submit(fn, task): i for i, task in enumerate(tasks)}
             try:
-                futures = {pool.submit(fn, task): i for i, task in enumerate(tasks)}
                 for future in as_completed(futures):
                     i = futures[future]
-                    results[i] = future.result()
+                    results[i] = future.result()  # a failed trial (e.g. a SafetyViolation) is raised here
                     bar.update(weights[i])
             finally:
+                for future in futures:  # after a failure, do not run what is still queued
+                    future.cancel()
                 if own:
                     pool.shutdown()
     return [row for rows in results for row in rows]  # type: ignore[union-attr]

@@ -91,7 +91,7 @@ def test_crash_tolerance_runs_trials_itself_when_given_arguments() -> None:
     (dict(ns=[3], trials=0), "trials must be a whole number >= 1"),
     (dict(ns=[3], workers=0), "workers must be a whole number >= 1"),
     (dict(ns=[3], bound_ms=0), "bound_ms must be"),
-    (dict(ns=[3], stall_ms=100), "stall_ms must be a whole number >= 301"),
+    (dict(ns=[3], stall_ms=100), "stall_ms must be a whole number >= 306"),
     (dict(ns=[3], stall_ms=900, network=Network(drop_rate=0.1)), "stall_ms needs a reliable network"),
 ])
 def test_crash_trials_rejects_bad_input_clearly(kwargs: dict, message: str) -> None:
@@ -337,3 +337,10 @@ def test_chain_design_crashes_one_more_node_at_a_time_and_finds_the_same_toleran
     assert all(set(a) < set(b) for a, b in zip(victims, victims[1:]))  # each k adds one victim
     with pytest.raises(ValueError, match="design must be one of 'independent', 'chain'"):
         ex.crash_trials([3], design="serial", progress=False)
+
+
+def test_a_failing_trial_is_raised_not_hidden() -> None:
+    with ThreadPoolExecutor(max_workers=2) as pool, pytest.raises(RuntimeError, match="give a larger bound_ms"):
+        ex.crash_trials([3], trials=4, bound_ms=1, executor=pool, progress=False)
+    with pytest.raises(RuntimeError, match="did not commit within bound_ms=1"):
+        ex.recovery_times([3], trials=1, bound_ms=1, progress=False)
