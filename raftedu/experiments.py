@@ -237,10 +237,10 @@ def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
 
 
 def _run_tasks(fn: Callable[[Any], list[dict[str, Any]]], tasks: Sequence[Any], weights: Sequence[int],
-               opts: _Options, desc: str) -> list[dict[str, Any]]:
+               opts: _Options, desc: str, unit: str = "trial") -> list[dict[str, Any]]:
     """Run ``fn`` on every task and return the rows in task order (independent of scheduling)."""
     results: list[list[dict[str, Any]] | None] = [None] * len(tasks)
-    with tqdm(total=sum(weights), desc=desc, unit="trial", disable=not opts.progress) as bar:
+    with tqdm(total=sum(weights), desc=desc, unit=unit, disable=not opts.progress) as bar:
         if opts.executor is None and opts.workers == 1:
             for i, task in enumerate(tasks):
                 results[i] = fn(task)
@@ -888,7 +888,7 @@ def availability_monte_carlo(
     chunks = _chunks(cases, math.ceil(len(cases) / (8 * parallel)) if parallel > 1 else 50)
     verdicts = {(r["n"], r["down"]): r["commits"] for r in _run_tasks(
         _down_set_task, [((seed, opts.setup), chunk) for chunk in chunks], [len(c) for c in chunks], opts,
-        "availability: simulating down-sets")}
+        "availability: simulating down-sets", unit="down-set")}
     rows = []
     for (n, p), counts in drawn.items():
         failed = sum(count for down, count in counts.items() if not verdicts[(n, down)])
