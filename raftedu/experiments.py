@@ -582,20 +582,24 @@ def derived_tolerance(table: pd.DataFrame, threshold: float = 1.0) -> pd.DataFra
     The measured tolerance of N is the largest k such that every k' <= k
     had a success rate >= ``threshold`` (default 1.0: every trial
     committed). Columns: n, measured_tolerance, tolerance ((N-1)//2),
-    majority (N//2+1), parity, matches.
+    majority (N//2+1), parity, matches -- and victims first, one row per
+    (victims, n), when the table mixes several kinds of victims.
     """
     _probability("threshold", threshold)
     missing = {"n", "k", "success_rate"} - set(table.columns)
     if missing:
         raise ValueError(f"derived_tolerance needs a crash_tolerance table; missing columns {sorted(missing)}")
+    keys = ["victims", "n"] if "victims" in table.columns and table["victims"].nunique() > 1 else ["n"]
     rows = []
-    for n, cells in table.groupby("n", sort=True):
+    for key, cells in table.groupby(keys, sort=True):
         rates = dict(zip(cells["k"], cells["success_rate"]))
         measured = -1
         while measured + 1 in rates and rates[measured + 1] >= threshold:
             measured += 1
-        rows.append({"n": int(n), "measured_tolerance": measured})
-    out = pd.DataFrame(rows).merge(etcd_table(list(pd.DataFrame(rows)["n"]))[["n", "tolerance", "majority", "parity"]], on="n")
+        rows.append({**dict(zip(keys, key if isinstance(key, tuple) else (key,))), "measured_tolerance": measured})
+    out = pd.DataFrame(rows)
+    out["n"] = out["n"].astype(int)
+    out = out.merge(etcd_table(sorted(set(out["n"])))[["n", "tolerance", "majority", "parity"]], on="n", how="left")
     out["matches"] = out["measured_tolerance"] == out["tolerance"]
     return out
 
@@ -909,7 +913,11 @@ def even_odd_availability(ps: float | Iterable[float] = (0.01, 0.05, 0.1, 0.2, 0
     """Compare N=2k-1 with N=2k at each p (closed form).
 
     Columns: k, odd_n, even_n, p, odd_unavailable, even_unavailable,
-    ratio (even / odd), even_worse (even strictly less available).
+    ratio (even / odd), even_worse (even strictly less available), and
+    extra_risk = C(2k-1, k) p^k (1-p)^k. The extra node fails the cluster in
+    exactly one new case -- the other 2k-1 have exactly k up (enough for
+    2k-1, one short for 2k) and it is down -- so even_unavailable =
+    odd_unavailable + extra_risk, which is > 0 for every 0 < p < 1.
     """
     probs = _probabilities(ps)
     rows = []
@@ -918,7 +926,8 @@ def even_odd_availability(ps: float | Iterable[float] = (0.01, 0.05, 0.1, 0.2, 0
         for p in probs:
             odd, even = _majority_down_probability(2 * k - 1, p), _majority_down_probability(2 * k, p)
             rows.append({"k": k, "odd_n": 2 * k - 1, "even_n": 2 * k, "p": p, "odd_unavailable": odd,
-                         "even_unavailable": even, "ratio": even / odd if odd else float("nan"), "even_worse": even > odd})
+                         "even_unavailable": even, "ratio": even / odd if odd else float("nan"), "even_worse": even > odd,
+                         "extra_risk": math.comb(2 * k - 1, k) * p**k * (1 - p) ** k})
     return pd.DataFrame(rows)
 
 

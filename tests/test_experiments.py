@@ -75,6 +75,13 @@ def test_crash_trials_are_reproducible_and_independent_of_the_executor() -> None
     assert not serial.equals(ex.crash_trials(**{**args, "seed": 10}))
 
 
+def test_derived_tolerance_keeps_victim_variants_apart() -> None:
+    frames = [ex.crash_trials([3, 4], trials=1, victims=v, progress=False) for v in ("random", "followers")]
+    tolerance = ex.derived_tolerance(ex.crash_tolerance(pd.concat(frames, ignore_index=True)))
+    assert list(tolerance["victims"]) == ["followers", "followers", "random", "random"]
+    assert list(tolerance["measured_tolerance"]) == [1, 1, 1, 1] and tolerance["matches"].all()
+
+
 def test_crash_tolerance_runs_trials_itself_when_given_arguments() -> None:
     table = ex.crash_tolerance(ns=[2], trials=2, progress=False)
     assert list(table["success_rate"]) == [1.0, 0.0, 0.0]
@@ -234,6 +241,9 @@ def test_even_sizes_are_strictly_less_available_than_the_odd_size_below() -> Non
     row = table[(table["k"] == 2) & (table["p"] == 0.05)].iloc[0]
     assert (row["odd_n"], row["even_n"]) == (3, 4)
     assert row["ratio"] == pytest.approx(1.401875e-2 / 7.25e-3)
+    assert (table["even_unavailable"] - table["odd_unavailable"]).tolist() == pytest.approx(
+        table["extra_risk"].tolist(), rel=1e-9, abs=1e-15)  # the one new way to fail
+    assert (table["extra_risk"] > 0).all()
     edges = ex.even_odd_availability([0.0, 1.0], ks=[2])
     assert not edges["even_worse"].any()  # p=0 and p=1 are the only ties
 

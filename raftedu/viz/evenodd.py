@@ -86,6 +86,9 @@ def tolerance_figure(tolerance: pd.DataFrame) -> go.Figure:
     N, majority M = N//2+1 and T, with even rows shaded orange.
     """
     _require(tolerance, ["n", "measured_tolerance"], "derived_tolerance")
+    if tolerance["n"].duplicated().any():
+        raise ValueError("one row per N, please: this frame mixes several kinds of victims; pick one, "
+                         "e.g. tolerance[tolerance['victims'] == 'random']")
     df = tolerance.sort_values("n")
     ns = [int(n) for n in df["n"]]
     fig = make_subplots(rows=1, cols=2, column_widths=[0.62, 0.38], horizontal_spacing=0.06,
