@@ -437,9 +437,11 @@ def _warm_up(c: Cluster, setup: _Setup, rng: random.Random) -> int:
         raise RuntimeError(f"a healthy {c.n}-node cluster did not commit within bound_ms={setup.bound_ms} "
                            f"(seed={c.seed}); give a larger bound_ms")
     c.run(rng.randrange(setup.timing.heartbeat))
-    leader = c.leader()
-    assert leader is not None, "the warm-up leader vanished on a healthy network"
-    return leader
+    # on a lossy network leadership may be changing hands right now: wait for the next leader
+    if not c.run_until(lambda cl: cl.leader() is not None, within=setup.bound_ms):
+        raise RuntimeError(f"a healthy {c.n}-node cluster lost its leader and elected none within "
+                           f"bound_ms={setup.bound_ms} (seed={c.seed}); give a larger bound_ms")
+    return c.leader()  # type: ignore[return-value]
 
 
 def _cluster(n: int, seed: int, setup: _Setup) -> Cluster:
@@ -707,7 +709,7 @@ def _check_groups(n: int, groups: Any) -> tuple[tuple[int, ...], ...]:
     return tuple(clean)
 
 
-def _partition_task(task: tuple[tuple[int, int, str, int, _Setup], range]) -> list[dict[str, Any]]:
+def _partition_task(task: tuple[tuple[int, int, dict[str, Any], int, _Setup], range]) -> list[dict[str, Any]]:
     (n, index, spec, seed, setup), trials = task
     rows = []
     for trial in trials:
