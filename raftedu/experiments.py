@@ -43,7 +43,7 @@ as the simulated nodes themselves have shown that nothing will change:
   committed it: no more acknowledgements can ever come.
 
 No rule computes a quorum: the nodes' own vote and commit rules decide. On an
-unreliable network both are off and a failing trial runs to ``bound_ms``.
+unreliable network the rules are off and a failing trial runs to ``bound_ms``.
 """
 
 from __future__ import annotations
@@ -116,12 +116,12 @@ def _whole(name: str, value: Any, low: int, high: int | None = None) -> int:
     return value
 
 
-def _sizes(ns: int | Iterable[int], low: int = 1) -> list[int]:
-    """Cluster sizes as a non-empty list, each checked to be 1..MAX_NODES (or ``low``..)."""
+def _sizes(ns: int | Iterable[int]) -> list[int]:
+    """Cluster sizes as a non-empty list, each checked to be 1..MAX_NODES."""
     items = [ns] if isinstance(ns, int) else list(ns)
     if not items:
-        raise ValueError(f"give at least one cluster size N (a whole number from {low} to {MAX_NODES})")
-    return [_whole("cluster size N", n, low, MAX_NODES) for n in items]
+        raise ValueError(f"give at least one cluster size N (a whole number from 1 to {MAX_NODES})")
+    return [_whole("cluster size N", n, 1, MAX_NODES) for n in items]
 
 
 def _probability(name: str, p: Any) -> float:
@@ -211,7 +211,7 @@ def _options(options: dict[str, Any], allowed: Iterable[str] = SWEEP_OPTIONS) ->
     elif stall_ms is None:
         stall = None
     else:
-        stall = _whole("stall_ms", stall_ms, hi + 1)
+        stall = _whole("stall_ms", stall_ms, hi + network.delay[1] + 1)  # a last heartbeat may still be in flight
         if not reliable:
             raise ValueError("stall_ms needs a reliable network (drop_rate=0, long_delay_rate=0): "
                              "with lost messages a quiet cluster may still wake up; pass stall_ms=None")
@@ -237,10 +237,10 @@ def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
 
 
 def _run_tasks(fn: Callable[[Any], list[dict[str, Any]]], tasks: Sequence[Any], weights: Sequence[int],
-               opts: _Options, desc: str) -> list[dict[str, Any]]:
+               opts: _Options, desc: str, unit: str = "trial") -> list[dict[str, Any]]:
     """Run ``fn`` on every task and return the rows in task order (independent of scheduling)."""
     results: list[list[dict[str, Any]] | None] = [None] * len(tasks)
-    with tqdm(total=sum(weights), desc=desc, unit="trial", disable=not opts.progress) as bar:
+    with tqdm(total=sum(weights), desc=desc, unit=unit, disable=not opts.progress) as bar:
         if opts.executor is None and opts.workers == 1:
             for i, task in enumerate(tasks):
                 results[i] = fn(task)
@@ -248,13 +248,15 @@ def _run_tasks(fn: Callable[[Any], list[dict[str, Any]]], tasks: Sequence[Any], 
         else:
             own = opts.executor is None
             pool = ProcessPoolExecutor(max_workers=opts.workers) if own else opts.executor
+            futures = {pool.submit(fn, task): i for i, task in enumerate(tasks)}
             try:
-                futures = {pool.submit(fn, task): i for i, task in enumerate(tasks)}
                 for future in as_completed(futures):
                     i = futures[future]
-                    results[i] = future.result()
+                    results[i] = future.result()  # a failed trial (e.g. a SafetyViolation) is raised here
                     bar.update(weights[i])
             finally:
+                for future in futures:  # after a failure, do not run what is still queued
+                    future.cancel()
                 if own:
                     pool.shutdown()
     return [row for rows in results for row in rows]  # type: ignore[union-attr]
@@ -275,6 +277,10 @@ def _run_trials(fn: Callable[[Any], list[dict[str, Any]]], cells: list[tuple[Any
 # ----------------------------------------------------------------------------
 # The client probe: keeps one command in flight inside a set of nodes
 # ----------------------------------------------------------------------------
+
+
+_UNWATCHED = frozenset({"send", "drop", "timer", "timeout", "append", "apply", "truncate", "client_request", "note"})
+"""Trace event kinds a probe never needs to look at (the most frequent ones come first to mind: send, timer)."""
 
 
 @dataclass
@@ -351,6 +357,8 @@ class _Probe:
         watch = self.stall_ms is not None
         for e in itertools.islice(events, self._seen, None):
             kind = e.kind
+            if kind in _UNWATCHED:
+                continue
             if kind in ("client_reply", "crash"):
                 self._dirty = True
             if e.node not in self.members:
@@ -415,7 +423,10 @@ class _Probe:
 
 
 def _run_probes(c: Cluster, probes: list[_Probe], bound_ms: int) -> None:
-    c.run_until(lambda cl: all([p.poll(cl) for p in probes]), within=bound_ms)
+    if len(probes) == 1:
+        c.run_until(probes[0].poll, within=bound_ms)
+    else:
+        c.run_until(lambda cl: all([p.poll(cl) for p in probes]), within=bound_ms)
 
 
 def _warm_up(c: Cluster, setup: _Setup, rng: random.Random) -> int:
@@ -426,9 +437,11 @@ def _warm_up(c: Cluster, setup: _Setup, rng: random.Random) -> int:
         raise RuntimeError(f"a healthy {c.n}-node cluster did not commit within bound_ms={setup.bound_ms} "
                            f"(seed={c.seed}); give a larger bound_ms")
     c.run(rng.randrange(setup.timing.heartbeat))
-    leader = c.leader()
-    assert leader is not None, "the warm-up leader vanished on a healthy network"
-    return leader
+    # on a lossy network leadership may be changing hands right now: wait for the next leader
+    if not c.run_until(lambda cl: cl.leader() is not None, within=setup.bound_ms):
+        raise RuntimeError(f"a healthy {c.n}-node cluster lost its leader and elected none within "
+                           f"bound_ms={setup.bound_ms} (seed={c.seed}); give a larger bound_ms")
+    return c.leader()  # type: ignore[return-value]
 
 
 def _cluster(n: int, seed: int, setup: _Setup) -> Cluster:
@@ -580,20 +593,24 @@ def derived_tolerance(table: pd.DataFrame, threshold: float = 1.0) -> pd.DataFra
     The measured tolerance of N is the largest k such that every k' <= k
     had a success rate >= ``threshold`` (default 1.0: every trial
     committed). Columns: n, measured_tolerance, tolerance ((N-1)//2),
-    majority (N//2+1), parity, matches.
+    majority (N//2+1), parity, matches -- and victims first, one row per
+    (victims, n), when the table mixes several kinds of victims.
     """
     _probability("threshold", threshold)
     missing = {"n", "k", "success_rate"} - set(table.columns)
     if missing:
         raise ValueError(f"derived_tolerance needs a crash_tolerance table; missing columns {sorted(missing)}")
+    keys = ["victims", "n"] if "victims" in table.columns and table["victims"].nunique() > 1 else ["n"]
     rows = []
-    for n, cells in table.groupby("n", sort=True):
+    for key, cells in table.groupby(keys, sort=True):
         rates = dict(zip(cells["k"], cells["success_rate"]))
         measured = -1
         while measured + 1 in rates and rates[measured + 1] >= threshold:
             measured += 1
-        rows.append({"n": int(n), "measured_tolerance": measured})
-    out = pd.DataFrame(rows).merge(etcd_table(list(pd.DataFrame(rows)["n"]))[["n", "tolerance", "majority", "parity"]], on="n")
+        rows.append({**dict(zip(keys, key if isinstance(key, tuple) else (key,))), "measured_tolerance": measured})
+    out = pd.DataFrame(rows)
+    out["n"] = out["n"].astype(int)
+    out = out.merge(etcd_table(sorted(set(out["n"])))[["n", "tolerance", "majority", "parity"]], on="n", how="left")
     out["matches"] = out["measured_tolerance"] == out["tolerance"]
     return out
 
@@ -692,7 +709,7 @@ def _check_groups(n: int, groups: Any) -> tuple[tuple[int, ...], ...]:
     return tuple(clean)
 
 
-def _partition_task(task: tuple[tuple[int, int, str, int, _Setup], range]) -> list[dict[str, Any]]:
+def _partition_task(task: tuple[tuple[int, int, dict[str, Any], int, _Setup], range]) -> list[dict[str, Any]]:
     (n, index, spec, seed, setup), trials = task
     rows = []
     for trial in trials:
@@ -886,7 +903,7 @@ def availability_monte_carlo(
     chunks = _chunks(cases, math.ceil(len(cases) / (8 * parallel)) if parallel > 1 else 50)
     verdicts = {(r["n"], r["down"]): r["commits"] for r in _run_tasks(
         _down_set_task, [((seed, opts.setup), chunk) for chunk in chunks], [len(c) for c in chunks], opts,
-        "availability: simulating down-sets")}
+        "availability: simulating down-sets", unit="down-set")}
     rows = []
     for (n, p), counts in drawn.items():
         failed = sum(count for down, count in counts.items() if not verdicts[(n, down)])
@@ -907,7 +924,11 @@ def even_odd_availability(ps: float | Iterable[float] = (0.01, 0.05, 0.1, 0.2, 0
     """Compare N=2k-1 with N=2k at each p (closed form).
 
     Columns: k, odd_n, even_n, p, odd_unavailable, even_unavailable,
-    ratio (even / odd), even_worse (even strictly less available).
+    ratio (even / odd), even_worse (even strictly less available), and
+    extra_risk = C(2k-1, k) p^k (1-p)^k. The extra node fails the cluster in
+    exactly one new case -- the other 2k-1 have exactly k up (enough for
+    2k-1, one short for 2k) and it is down -- so even_unavailable =
+    odd_unavailable + extra_risk, which is > 0 for every 0 < p < 1.
     """
     probs = _probabilities(ps)
     rows = []
@@ -916,7 +937,8 @@ def even_odd_availability(ps: float | Iterable[float] = (0.01, 0.05, 0.1, 0.2, 0
         for p in probs:
             odd, even = _majority_down_probability(2 * k - 1, p), _majority_down_probability(2 * k, p)
             rows.append({"k": k, "odd_n": 2 * k - 1, "even_n": 2 * k, "p": p, "odd_unavailable": odd,
-                         "even_unavailable": even, "ratio": even / odd if odd else float("nan"), "even_worse": even > odd})
+                         "even_unavailable": even, "ratio": even / odd if odd else float("nan"), "even_worse": even > odd,
+                         "extra_risk": math.comb(2 * k - 1, k) * p**k * (1 - p) ** k})
     return pd.DataFrame(rows)
 
 

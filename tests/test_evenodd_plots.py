@@ -111,6 +111,8 @@ def test_figures_reject_wrong_frames() -> None:
         eo.tolerance_figure([1, 2])
     with pytest.raises(ValueError, match="derived_tolerance; missing columns"):
         eo.tolerance_figure(pd.DataFrame({"n": [1]}))
+    with pytest.raises(ValueError, match="one row per N, please"):
+        eo.tolerance_figure(pd.DataFrame({"n": [3, 3], "measured_tolerance": [1, 1]}))
     with pytest.raises(ValueError, match="the frame is empty"):
         eo.availability_figure(pd.DataFrame(columns=["n", "p", "unavailable"]))
     with pytest.raises(ValueError, match="recovery_times"):

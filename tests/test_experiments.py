@@ -75,6 +75,13 @@ def test_crash_trials_are_reproducible_and_independent_of_the_executor() -> None
     assert not serial.equals(ex.crash_trials(**{**args, "seed": 10}))
 
 
+def test_derived_tolerance_keeps_victim_variants_apart() -> None:
+    frames = [ex.crash_trials([3, 4], trials=1, victims=v, progress=False) for v in ("random", "followers")]
+    tolerance = ex.derived_tolerance(ex.crash_tolerance(pd.concat(frames, ignore_index=True)))
+    assert list(tolerance["victims"]) == ["followers", "followers", "random", "random"]
+    assert list(tolerance["measured_tolerance"]) == [1, 1, 1, 1] and tolerance["matches"].all()
+
+
 def test_crash_tolerance_runs_trials_itself_when_given_arguments() -> None:
     table = ex.crash_tolerance(ns=[2], trials=2, progress=False)
     assert list(table["success_rate"]) == [1.0, 0.0, 0.0]
@@ -91,7 +98,7 @@ def test_crash_tolerance_runs_trials_itself_when_given_arguments() -> None:
     (dict(ns=[3], trials=0), "trials must be a whole number >= 1"),
     (dict(ns=[3], workers=0), "workers must be a whole number >= 1"),
     (dict(ns=[3], bound_ms=0), "bound_ms must be"),
-    (dict(ns=[3], stall_ms=100), "stall_ms must be a whole number >= 301"),
+    (dict(ns=[3], stall_ms=100), "stall_ms must be a whole number >= 306"),
     (dict(ns=[3], stall_ms=900, network=Network(drop_rate=0.1)), "stall_ms needs a reliable network"),
 ])
 def test_crash_trials_rejects_bad_input_clearly(kwargs: dict, message: str) -> None:
@@ -234,6 +241,9 @@ def test_even_sizes_are_strictly_less_available_than_the_odd_size_below() -> Non
     row = table[(table["k"] == 2) & (table["p"] == 0.05)].iloc[0]
     assert (row["odd_n"], row["even_n"]) == (3, 4)
     assert row["ratio"] == pytest.approx(1.401875e-2 / 7.25e-3)
+    assert (table["even_unavailable"] - table["odd_unavailable"]).tolist() == pytest.approx(
+        table["extra_risk"].tolist(), rel=1e-9, abs=1e-15)  # the one new way to fail
+    assert (table["extra_risk"] > 0).all()
     edges = ex.even_odd_availability([0.0, 1.0], ks=[2])
     assert not edges["even_worse"].any()  # p=0 and p=1 are the only ties
 
@@ -337,3 +347,10 @@ def test_chain_design_crashes_one_more_node_at_a_time_and_finds_the_same_toleran
     assert all(set(a) < set(b) for a, b in zip(victims, victims[1:]))  # each k adds one victim
     with pytest.raises(ValueError, match="design must be one of 'independent', 'chain'"):
         ex.crash_trials([3], design="serial", progress=False)
+
+
+def test_a_failing_trial_is_raised_not_hidden() -> None:
+    with ThreadPoolExecutor(max_workers=2) as pool, pytest.raises(RuntimeError, match="give a larger bound_ms"):
+        ex.crash_trials([3], trials=4, bound_ms=1, executor=pool, progress=False)
+    with pytest.raises(RuntimeError, match="did not commit within bound_ms=1"):
+        ex.recovery_times([3], trials=1, bound_ms=1, progress=False)

@@ -87,6 +87,9 @@ def tolerance_figure(tolerance: pd.DataFrame) -> go.Figure:
     N, majority M = N//2+1 and T, with even rows shaded orange.
     """
     _require(tolerance, ["n", "measured_tolerance"], "derived_tolerance")
+    if tolerance["n"].duplicated().any():
+        raise ValueError("one row per N, please: this frame mixes several kinds of victims; pick one, "
+                         "e.g. tolerance[tolerance['victims'] == 'random']")
     df = tolerance.sort_values("n")
     ns = [int(n) for n in df["n"]]
     fig = make_subplots(rows=1, cols=2, column_widths=[0.62, 0.38], horizontal_spacing=0.06,
@@ -108,6 +111,9 @@ def tolerance_figure(tolerance: pd.DataFrame) -> go.Figure:
         header={"values": ["N", "majority M = N//2+1", "tolerance T = (N-1)//2"], "fill_color": "#eeeeee"},
         cells={"values": [ns, [majority(n) for n in ns], [(n - 1) // 2 for n in ns]], "fill_color": fill},
     ), row=1, col=2)
+    fig.add_annotation(text="orange rows: even N -- same T as the odd N above,<br>but one more vote needed (M)",
+                       x=0.81, y=0.0, xref="paper", yref="paper", xanchor="center", yanchor="top",
+                       showarrow=False, font={"size": 11, "color": EVEN_COLOR})
     fig.update_xaxes(title_text="cluster size N", dtick=1, row=1, col=1)
     fig.update_yaxes(title_text="failure tolerance (nodes that may crash)", dtick=1, rangemode="tozero", row=1, col=1)
     fig.update_layout(
