@@ -32,7 +32,7 @@ from .raft import (
     Timing,
     majority,
 )
-from .sim import ACTIONS, ClientRequest, Cluster, Network
+from .sim import ACTIONS, MAX_NODES, ClientRequest, Cluster, Network
 from .trace import ClusterView, Trace
 from .grading import check  # noqa: E402  (the exercises' one-line student check)
 
@@ -50,6 +50,7 @@ __all__ = [
     "Event",
     "FOLLOWER",
     "LEADER",
+    "MAX_NODES",
     "Message",
     "Network",
     "PROPERTIES",

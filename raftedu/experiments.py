@@ -329,12 +329,7 @@ class _Probe:
         return cls(c, frozenset(members), tag, setup.stall_ms, reply_ms=2 * setup.network.delay[1] + 1)
 
     def _leader(self) -> int | None:
-        best, term = None, -1
-        for i in self.members:
-            node = self.cluster.nodes[i]
-            if node is not None and node.role == LEADER and node.current_term > term:
-                best, term = i, node.current_term
-        return best
+        return self.cluster.leader(among=self.members)
 
     def _still_leads(self, req: ClientRequest) -> bool:
         node = self.cluster.nodes[req.node] if req.node is not None else None

@@ -193,7 +193,8 @@ class Timing:
     """How often an idle leader sends empty AppendEntries."""
 
     def __post_init__(self) -> None:
-        low, high = self.election_timeout
+        pair = self.election_timeout
+        low, high = pair if isinstance(pair, (tuple, list)) and len(pair) == 2 else (None, None)
         if not (isinstance(low, int) and isinstance(high, int) and 0 < low < high):
             raise ValueError(
                 f"election_timeout must be two whole milliseconds low < high, both > 0; got {self.election_timeout!r}"

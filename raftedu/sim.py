@@ -176,12 +176,12 @@ class Cluster:
         """Ids of the nodes that are running."""
         return [i for i in self.ids if self.nodes[i] is not None]
 
-    def leader(self) -> int | None:
-        """The running node that believes it leads the highest term, or None."""
+    def leader(self, among: Iterable[int] | None = None) -> int | None:
+        """The running node (of ``among``, default all) that believes it leads the highest term, or None."""
         best = None
-        for i in self.up():
+        for i in self.up() if among is None else [self._check_id(i) for i in among]:
             node = self.nodes[i]
-            if node.role == LEADER and (best is None or node.current_term > self.nodes[best].current_term):
+            if node is not None and node.role == LEADER and (best is None or node.current_term > self.nodes[best].current_term):
                 best = i
         return best
 

@@ -224,9 +224,18 @@ def test_bad_settings_changed_at_run_time():
         Cluster(3).set_network(speed=3)
 
 
-def test_bad_timing():
+@pytest.mark.parametrize("timeout", [(300, 150), (150,), 150, (150.0, 300)])
+def test_bad_timing(timeout):
     with pytest.raises(ValueError, match="election_timeout must be two whole milliseconds low < high"):
-        Timing(election_timeout=(300, 150))
+        Timing(election_timeout=timeout)
+
+
+def test_leader_among_a_group():
+    c = Cluster(5, seed=3)
+    c.run_until(lambda c: c.leader() is not None, 2_000)
+    leader = c.leader()
+    others = [i for i in c.ids if i != leader]
+    assert c.leader(among=[leader]) == leader and c.leader(among=others) is None
 
 
 def test_bad_run_arguments():
