@@ -22,7 +22,6 @@ from raftedu import (
     RaftNode,
     RequestVote,
     RequestVoteReply,
-    Timing,
 )
 
 

@@ -10,10 +10,9 @@ import random
 
 import pytest
 
-from raftedu import Cluster, Network, RaftNode, SafetyViolation, Timing
+from raftedu import Cluster, Network, RaftNode, SafetyViolation
+from raftedu.scenarios import SCRIPTED, figure_8, longer_log_older_term, shorter_log_same_term
 
-# Long timeouts: nothing times out by itself inside a scripted scenario; elections happen on timeout_now().
-SCRIPTED = Timing(election_timeout=(10_000, 20_000), heartbeat=50)
 FAST_NET = Network(delay=(1, 1))
 
 
@@ -209,42 +208,6 @@ def test_persistence_across_crashes_of_every_node():
     assert all(c.nodes[i].applied == ["before", "after"] for i in c.ids)
 
 
-def figure_8(node_class: type[RaftNode] = RaftNode) -> Cluster:
-    """The paper's Figure 8, scripted: an entry from term 1 reaches a majority during term 3."""
-    c = Cluster(5, seed=11, timing=SCRIPTED, network=FAST_NET, node_class=node_class)
-    c.timeout_now(1)
-    c.run(10)  # (a) S1 leads term 1 ...
-    c.partition([1, 2])
-    c.request("x")
-    c.run(10)  # ... and its entry reaches S2 only
-    c.crash(1)
-    c.partition([3, 4, 5])
-    c.timeout_now(5)
-    c.run(10)  # (b) S5 leads term 2 with votes from S3, S4 ...
-    c.isolate(5)
-    c.request("y")
-    c.run(10)  # ... and its entry stays on S5
-    c.crash(5)
-    c.heal()
-    c.restart(1)
-    c.run(5)
-    c.timeout_now(1)
-    c.run(10)  # S1 loses term 2 (S3, S4 already voted) ...
-    c.timeout_now(1)
-    c.run(20)  # (c) ... and wins term 3; "x" (term 1) is now on S1-S4
-    assert c.nodes[1].role == "leader" and c.nodes[1].current_term == 3
-    c.crash(1)
-    c.restart(5)
-    c.run(5)
-    c.timeout_now(5)
-    c.run(10)
-    c.timeout_now(5)
-    c.run(20)  # (d) S5 (last term 2 > 1) wins term 4 and overwrites "x"
-    c.request("z")
-    c.run(100)
-    return c
-
-
 def test_figure_8_scenario_the_current_term_rule_keeps_it_safe():
     """§5.4.2: S1 must not commit "x" in term 3 by counting replicas, so S5 overwriting it is safe."""
     c = figure_8()
@@ -276,35 +239,19 @@ class ComparesLogLengthOnly(RaftNode):
         return last_log_index >= self.last_log_index
 
 
-def stale_long_log_election(node_class: type[RaftNode]) -> Cluster:
-    """S1 gathers 3 uncommitted term-1 entries alone; S2 commits a term-2 entry with S3; S1 then asks S3 to vote."""
-    c = Cluster(3, seed=12, timing=SCRIPTED, network=FAST_NET, node_class=node_class)
-    c.timeout_now(1)
-    c.run(10)
-    c.isolate(1)
-    for k in range(3):
-        c.request(f"stale{k}")
-    c.timeout_now(2)
-    c.run(10)
-    c.request("committed")
-    c.run(50)
-    assert c.nodes[2].commit_index == 1
-    c.partition([1, 3], [2])
-    c.run(60)  # S1's heartbeat meets S3's term 2: S1 steps down
-    assert c.nodes[1].role == "follower" and c.nodes[1].current_term == 2
-    c.timeout_now(1)
-    c.run(10)  # term 3: S3 must refuse (S1's last term 1 < 2, though its log is longer)
-    return c
-
-
 def test_vote_rule_refuses_a_longer_log_with_an_older_last_term():
-    c = stale_long_log_election(RaftNode)
+    c = longer_log_older_term(RaftNode)
     assert c.nodes[1].role == "candidate"
+
+
+def test_vote_rule_refuses_a_shorter_log_with_the_same_last_term():
+    c = shorter_log_same_term()
+    assert c.nodes[3].role == "candidate" and c.leader() != 3
 
 
 def test_broken_vote_rule_comparing_log_length_only_is_caught():
     with pytest.raises(SafetyViolation) as caught:
-        stale_long_log_election(ComparesLogLengthOnly)
+        longer_log_older_term(ComparesLogLengthOnly)
     assert caught.value.property == "Leader Completeness"
 
 

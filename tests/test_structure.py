@@ -23,6 +23,7 @@ ALLOWED: dict[str, set[str]] = {
     "raftedu.sim": {"raftedu.raft", "raftedu.trace", "raftedu.checks"},
     "raftedu.sweep": {"raftedu.raft", "raftedu.sim", "raftedu.checks"},
     "raftedu.etcd": set(),
+    "raftedu.scenarios": {"raftedu.raft", "raftedu.sim"},
     "raftedu.kvmodel": set(),
     "raftedu.linearizability": {"raftedu.kvmodel"},
     "raftedu.kv": {"raftedu.raft", "raftedu.sim", "raftedu.kvmodel", "raftedu.linearizability"},
@@ -30,7 +31,7 @@ ALLOWED: dict[str, set[str]] = {
     "raftedu.viz": {"raftedu.raft", "raftedu.trace", "raftedu.viz", "raftedu.kvmodel", "raftedu.linearizability"},
     "raftedu.widgets": {"raftedu.raft", "raftedu.trace", "raftedu.sim", "raftedu.viz", "raftedu.checks"},
     "raftedu.grading": {"raftedu.raft", "raftedu.trace", "raftedu.checks", "raftedu.sim", "raftedu.grading",
-                        "raftedu.experiments", "raftedu.sweep"},
+                        "raftedu.experiments", "raftedu.sweep", "raftedu.scenarios"},
     "raftedu.__main__": {"raftedu.grading", "raftedu.sweep"},
 }
 CORE_STDLIB_ONLY = ("raftedu.raft", "raftedu.trace", "raftedu.checks", "raftedu.sim")

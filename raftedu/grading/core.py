@@ -14,7 +14,6 @@ from __future__ import annotations
 import io
 import os
 import signal
-import sys
 import threading
 import traceback
 from collections.abc import Callable, Mapping

@@ -22,6 +22,7 @@ from typing import Any
 from ..checks import SafetyViolation
 from ..raft import CANDIDATE, FOLLOWER, LEADER, Entry, Message, PersistentState, RaftNode, Timing
 from ..sim import Cluster, Network
+from ..scenarios import ScriptError, figure_8, longer_log_older_term, shorter_log_same_term
 from ..sweep import random_schedule, recover
 from .core import Failed
 
@@ -35,8 +36,6 @@ __all__ = [
     "run_scenario",
 ]
 
-SLOW = Timing(election_timeout=(10_000, 20_000), heartbeat=50)
-"""Timers so long that only ``timeout_now`` starts elections: scripted scenarios decide who runs."""
 FAULTY = Network(delay=(2, 20), drop_rate=0.05, duplicate_rate=0.05, long_delay_rate=0.03, long_delay=(100, 400))
 """A network that loses, duplicates and reorders messages."""
 
@@ -214,81 +213,23 @@ def majority_side(run: Run) -> None:
         raise Failed("in a 3-node cluster with S3 down, S1 and S2 (2 of 3 votes) elected no leader within 3 s")
 
 
-def _elect(c: Cluster, i: int) -> None:
-    """Make node ``i`` time out until it leads (scripted scenarios with slow timers)."""
-    for _ in range(3):
-        if c.leader() == i:
-            return
-        if c.nodes[i].role != LEADER:
-            c.timeout_now(i)
-        c.run(20)
+def _scripted(script: Callable[..., Cluster], run: Run, step: str) -> None:
+    """Run a shared script (:mod:`raftedu.scenarios`) on the class under test; a step it cannot reach fails the check."""
+    try:
+        script(make=run.make)
+    except ScriptError as e:
+        raise Failed(f"the {step} script could not go on: {e}; check your vote rules first") from None
 
 
 def stale_log_election(run: Run) -> None:
     """Candidates whose logs are behind a committed entry must lose (§5.4.1), by last term and by length."""
-    # Longer log, older last term: S1 holds 3 entries of term 1 nobody else has;
-    # S2 commits one entry of term 2 with S3; then S1 runs against S3.
-    c = run.make(3, timing=SLOW, network=Network(delay=(1, 1)))
-    c.timeout_now(1)
-    c.run(10)
-    c.isolate(1)
-    for cmd in ("a", "b", "c"):
-        c.request(cmd)
-    c.timeout_now(2)
-    c.run(10)
-    c.request("w")
-    c.run(20)
-    c.partition([1, 3], [2])
-    c.run(60)  # S1 hears term 2 from S3 and steps down
-    for _ in range(2):
-        if c.nodes[1].role != LEADER:
-            c.timeout_now(1)
-        c.run(20)
-    # Same last term, shorter log: S3 misses an entry S1 and S2 committed.
-    c = run.make(3, timing=SLOW, network=Network(delay=(1, 1)))
-    c.timeout_now(1)
-    c.run(10)
-    c.request("a")
-    c.run(20)
-    c.isolate(3)
-    c.request("b")
-    c.run(20)
-    c.crash(1)
-    c.heal()
-    for _ in range(2):
-        c.timeout_now(3)
-        c.run(20)
+    _scripted(longer_log_older_term, run, "stale-log election")
+    _scripted(shorter_log_same_term, run, "stale-log election")
 
 
 def figure8(run: Run) -> None:
     """The paper's Figure 8: an entry from an old term on a majority must not count as committed (§5.4.2)."""
-    c = run.make(5, timing=SLOW, network=Network(delay=(1, 1)))
-    c.timeout_now(1)
-    c.run(10)
-    c.partition([1, 2])
-    c.request("x")  # (a) S1 leads term 1... here term 1's entry reaches S2 only
-    c.run(10)
-    c.crash(1)
-    c.partition([3, 4, 5])
-    c.timeout_now(5)
-    c.run(10)  # (b) S5 leads with votes from S3, S4
-    c.isolate(5)
-    c.request("y")
-    c.run(10)
-    c.crash(5)
-    c.heal()
-    c.restart(1)
-    c.run(5)
-    _elect(c, 1)  # (c) S1 leads again and replicates its old entry to a majority
-    if c.leader() != 1:
-        raise Failed("the Figure 8 script could not re-elect S1 in step (c): check your vote rules first")
-    c.run(10)
-    c.crash(1)  # (d) S1 crashes; S5 may win and overwrite the old entry
-    c.restart(5)
-    c.run(5)
-    _elect(c, 5)
-    c.request("z")
-    c.run(200)
+    _scripted(figure_8, run, "Figure 8")
 
 
 def healthy_replication(run: Run) -> None:

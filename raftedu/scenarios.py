@@ -1,0 +1,157 @@
+"""Scripted scenarios from the Raft paper, shared by the tests, the exercises' grader and the lessons.
+
+Each script drives a cluster whose election timers are so long that no
+server times out by itself: elections happen only where the script calls
+``timeout_now``. The network delivers every message in 1 ms. So the script,
+not chance, decides who leads when, and the same script can run any node
+class: a correct node keeps every safety property, a broken rule trips one.
+
+``make(n, **settings)`` builds each cluster (default: a :class:`Cluster`
+of ``node_class`` with ``seed``); the grader passes its own to keep the
+cluster for replay. ``on_step(label, cluster)`` is called after each step
+of the figure, which is how a lesson draws the scenario step by step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from .raft import LEADER, RaftNode, Timing
+from .sim import Cluster, Network
+
+__all__ = [
+    "SCRIPTED",
+    "ScriptError",
+    "elect",
+    "figure_8",
+    "longer_log_older_term",
+    "shorter_log_same_term",
+]
+
+SCRIPTED = Timing(election_timeout=(10_000, 20_000), heartbeat=50)
+"""Timers so long that only ``timeout_now`` starts elections."""
+_FAST = Network(delay=(1, 1))
+
+Make = Callable[..., Cluster]
+Step = Callable[[str, Cluster], None]
+
+
+class ScriptError(RuntimeError):
+    """The script could not reach one of its steps (e.g. a server it needs as leader did not win)."""
+
+
+def _maker(make: Make | None, node_class: type[RaftNode], seed: int) -> Make:
+    return make or (lambda n, **settings: Cluster(n, seed=seed, node_class=node_class, **settings))
+
+
+def elect(c: Cluster, i: int, tries: int = 3) -> None:
+    """Make server ``i`` time out until it leads (at most ``tries`` elections), or raise :class:`ScriptError`."""
+    for _ in range(tries):
+        if c.leader() == i:
+            return
+        if c.nodes[i].role != LEADER:
+            c.timeout_now(i)
+        c.run(20)
+    if c.leader() != i:
+        raise ScriptError(f"S{i} did not become leader after {tries} elections (t={c.now} ms)")
+
+
+def figure_8(node_class: type[RaftNode] = RaftNode, seed: int = 11, *, make: Make | None = None,
+             on_step: Step | None = None) -> Cluster:
+    """The paper's Figure 8 (§5.4.2): an entry from an old term reaches a majority, then is overwritten.
+
+    (a) S1 leads term 1 and its entry "x" reaches S2 only; (b) S1 crashes,
+    S5 leads term 2 with votes from S3 and S4 and takes "y" alone; (c) S5
+    crashes, S1 restarts and leads term 3, replicating "x" to a majority;
+    (d) S1 crashes, S5 (last term 2 > 1) wins term 4 and overwrites "x";
+    (e) a client command "z" commits under S5. A leader that counts
+    replicas of the old-term "x" in (c) commits it, and (d) then breaks
+    Leader Completeness.
+    """
+    step = on_step or (lambda label, cluster: None)
+    c = _maker(make, node_class, seed)(5, timing=SCRIPTED, network=_FAST)
+    c.timeout_now(1)
+    c.run(10)
+    c.partition([1, 2])
+    c.request("x")
+    c.run(10)
+    step("(a) S1 leads term 1; its entry x reaches S2 only", c)
+    c.crash(1)
+    c.partition([3, 4, 5])
+    c.timeout_now(5)
+    c.run(10)
+    c.isolate(5)
+    c.request("y")
+    c.run(10)
+    step("(b) S1 crashed; S5 leads term 2 (votes of S3, S4) and takes y alone", c)
+    c.crash(5)
+    c.heal()
+    c.restart(1)
+    c.run(5)
+    elect(c, 1)
+    c.run(10)
+    step("(c) S5 crashed; S1 leads term 3 and copies x to S3: x is on a majority", c)
+    c.crash(1)
+    c.restart(5)
+    c.run(5)
+    elect(c, 5)
+    step("(d) S1 crashed; S5 (last term 2 > 1) wins term 4 and overwrites x", c)
+    c.request("z")
+    c.run(200)
+    step("(e) S5 commits z: x was never committed, so nothing committed was lost", c)
+    return c
+
+
+def longer_log_older_term(node_class: type[RaftNode] = RaftNode, seed: int = 12, *, make: Make | None = None,
+                          on_step: Step | None = None) -> Cluster:
+    """§5.4.1 by last term: a longer log whose last entry is older must not win.
+
+    S1, cut off, collects three uncommitted entries of term 1; S2 commits one
+    entry of term 2 with S3; then S1 (which heard of term 2 and stepped down)
+    asks S3 for its vote in term 3. S3 must refuse: S1's last term 1 < 2,
+    although S1's log is longer.
+    """
+    step = on_step or (lambda label, cluster: None)
+    c = _maker(make, node_class, seed)(3, timing=SCRIPTED, network=_FAST)
+    c.timeout_now(1)
+    c.run(10)
+    c.isolate(1)
+    for k in range(3):
+        c.request(f"stale{k}")
+    c.timeout_now(2)
+    c.run(10)
+    c.request("committed")
+    c.run(50)
+    step("S1, cut off, holds 3 entries of term 1; S2 and S3 committed one entry of term 2", c)
+    c.partition([1, 3], [2])
+    c.run(60)  # S1's heartbeat meets S3's term 2: S1 steps down
+    c.timeout_now(1)
+    c.run(20)
+    step("S1 asks S3 for its vote in term 3", c)
+    return c
+
+
+def shorter_log_same_term(node_class: type[RaftNode] = RaftNode, seed: int = 12, *, make: Make | None = None,
+                          on_step: Step | None = None) -> Cluster:
+    """§5.4.1 by length: with equal last terms, a shorter log must not win.
+
+    S1 commits "a" with everyone, then "b" with S2 while S3 is cut off; S1
+    crashes and S3 (missing "b") runs twice against S2, which must refuse.
+    """
+    step = on_step or (lambda label, cluster: None)
+    c = _maker(make, node_class, seed)(3, timing=SCRIPTED, network=_FAST)
+    c.timeout_now(1)
+    c.run(10)
+    c.request("a")
+    c.run(20)
+    c.isolate(3)
+    c.request("b")
+    c.run(20)
+    c.crash(1)
+    c.heal()
+    step("S1 crashed after committing b with S2; S3 missed b", c)
+    for _ in range(2):
+        c.timeout_now(3)
+        c.run(20)
+    step("S3 ran twice for leader against S2", c)
+    return c
+
