@@ -15,6 +15,7 @@ reaches exactly the same trace one step earlier.
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +26,7 @@ import plotly.graph_objects as go
 from .checks import SafetyViolation
 from .raft import RaftNode, Timing
 from .sim import Cluster, Network
-from .viz.cluster import ClusterPicture
+from .viz.cluster import ClusterPicture, status_line
 from .viz.logs import log_axes, log_window
 from .viz.scene import SceneView
 from .viz.style import node_name
@@ -82,11 +83,11 @@ def parse_groups(text: str, n: int) -> list[list[int]]:
     for part in text.split("|"):
         ids = []
         for word in part.replace(",", " ").split():
-            word = word.strip().upper().removeprefix("S")
-            if not word.isdigit():
+            digits = word.upper().removeprefix("S")
+            if not digits.isdigit():
                 raise ValueError(f"could not read {word!r} in {text!r}: write server numbers, groups separated by '|', "
                                  f"e.g. '1,2 | 3,4,5'")
-            ids.append(int(word))
+            ids.append(int(digits))
         if ids:
             groups.append(ids)
     if not groups:
@@ -152,7 +153,8 @@ class ClusterExplorer(W.VBox):
         self.message = W.HTML(value="")
         self.event_log = W.HTML(value="", layout=W.Layout(min_height="9em"))
         self._sync_scene()
-        fig = self.picture.figure(self.scene, title=f"Raft cluster: {n} servers, seed {seed}")
+        self._title = f"Raft cluster: {n} servers, seed {seed}"
+        fig = self.picture.figure(self.scene, title=self._title)
         self.figure: go.FigureWidget | None = None
         self._static = W.Output()
         note = W.HTML()
@@ -328,11 +330,9 @@ class ClusterExplorer(W.VBox):
                 if relayout:
                     self.figure.layout.xaxis2.range = log_axes(self.cluster.n, first, picture.log_width)[0]["range"]
         else:
-            self._static.clear_output(wait=True)
-            with self._static:
-                from IPython.display import display
-
-                display(picture.figure(scene))
+            figure = picture.figure(scene, title=self._title)
+            bundle = {"application/vnd.plotly.v1+json": json.loads(figure.to_json()), "text/plain": status_line(scene)}
+            self._static.outputs = ({"output_type": "display_data", "data": bundle, "metadata": {}},)
         for i in self.cluster.ids:
             node = scene.nodes[i]
             self.buttons[f"Crash {node_name(i)}"].disabled = not node.alive
@@ -340,16 +340,16 @@ class ClusterExplorer(W.VBox):
             self.buttons[f"Time out {node_name(i)}"].disabled = not node.alive or node.role == "leader"
         self.buttons["Step back"].disabled = self.cluster.steps == 0 and not self.actions
         if error:
-            self.message.value = f'<b style="color:#b00020">⚠ {html.escape(error)}</b>'
+            self.message.value = f'<b style="color:#b00020">⚠ {html.escape(error, quote=False)}</b>'
         else:
-            self.message.value = f"<span>{html.escape(info)}</span>" if info else ""
+            self.message.value = f"<span>{html.escape(info, quote=False)}</span>" if info else ""
         self.event_log.value = self._log_html()
 
     def _log_html(self) -> str:
         lines = []
         for e in reversed(self.cluster.trace.events):
             if e.text and e.text != "duplicate":
-                lines.append(f"<div><code>{e.time:>6} ms</code> {html.escape(e.text)}</div>")
+                lines.append(f"<div><code>{e.time:>6} ms</code> {html.escape(e.text, quote=False)}</div>")
                 if len(lines) == LOG_LINES:
                     break
         return "<b>What just happened</b> (newest first)" + "".join(lines)
