@@ -169,7 +169,24 @@ class ClusterExplorer(W.VBox):
         super().__init__([note, self.figure if self.figure is not None else self._static, *self._controls(),
                           self.message, self.event_log])
         self.add_class("raftedu-explorer")
+        self._shown = False
         self.refresh()
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        """Show the explorer; the first time, with a FigureWidget built from the current state.
+
+        Measured with plotly 7.1 + anywidget 0.11 in JupyterLab 4.6: updates
+        sent to a FigureWidget before any view of it exists are not replayed
+        correctly when it is first shown (traces come out mixed up). A fresh
+        FigureWidget of the current picture avoids that.
+        """
+        if not self._shown and self.figure is not None:
+            self._shown = True
+            fresh = go.FigureWidget(self.picture.figure(self.scene, title=self._title))
+            self.children = tuple(fresh if child is self.figure else child for child in self.children)
+            self.figure.close()
+            self.figure = fresh
+        return super()._repr_mimebundle_(**kwargs)
 
     # ---- controls ------------------------------------------------------------
 

@@ -105,7 +105,7 @@ class ClusterPicture:
             *self._messages(view, t),
             self._drops(view, t),
             dict(type="scatter", x=[0], y=[1.42], mode="text", text=[status_line(view)], hoverinfo="skip",
-                 textfont=dict(size=13), showlegend=False, name="status", **_RING),
+                 textfont=dict(size=13), showlegend=False, name="status", uid="status", **_RING),
             *log_traces(view, self.log_first, self.log_width, xaxis="x2", yaxis="y2"),
         ]
 
