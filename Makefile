@@ -25,6 +25,7 @@ test: $(VENV)/.stamp-test
 
 bench: $(VENV)/.stamp-test
 	$(PY) benchmarks/bench_core.py
+	$(PY) benchmarks/bench_viz.py
 
 sweep: $(VENV)/.stamp-test
 	$(PY) -m raftedu.sweep --seeds 1000

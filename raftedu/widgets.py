@@ -153,6 +153,7 @@ class ClusterExplorer(W.VBox):
         self.message = W.HTML(value="")
         self.event_log = W.HTML(value="", layout=W.Layout(min_height="9em"))
         self._sync_scene()
+        self._sent: dict[int, dict[str, Any]] = {}
         self._title = f"Raft cluster: {n} servers, seed {seed}"
         fig = self.picture.figure(self.scene, title=self._title)
         self.figure: go.FigureWidget | None = None
@@ -186,6 +187,7 @@ class ClusterExplorer(W.VBox):
             self.children = tuple(fresh if child is self.figure else child for child in self.children)
             self.figure.close()
             self.figure = fresh
+            self._sent = {}
         return super()._repr_mimebundle_(**kwargs)
 
     # ---- controls ------------------------------------------------------------
@@ -199,7 +201,7 @@ class ClusterExplorer(W.VBox):
                                   ("Restart", self.restart, "bring this crashed server back as a follower"),
                                   ("Time out", self.timeout_now, "make its election timer run out now")):
                 label = f"{verb} {node_name(i)}"
-                self.buttons[label] = _button(label, lambda fn=fn, i=i: fn(i), tip, "7.5em")
+                self.buttons[label] = _button(label, lambda fn=fn, i=i: fn(i), tip, "8.5em")
                 col.append(self.buttons[label])
             columns.append(W.VBox(col))
         self.play = W.Play(value=0, min=0, max=10**9, step=1, interval=50, description="play",
@@ -231,9 +233,9 @@ class ClusterExplorer(W.VBox):
                                       continuous_update=False, layout=W.Layout(width="360px"))
         self.drop_rate.observe(lambda ch: self.act("set_network", drop_rate=ch["new"]), names="value")
         self.delay.observe(lambda ch: self.act("set_network", delay=tuple(ch["new"])), names="value")
-        self.command = W.Text(value="x=1", description="command", layout=W.Layout(width="220px"))
+        self.command = W.Text(value="x=1", description="command", layout=W.Layout(width="200px"))
         self.buttons["Client request"] = _button("Client request", self.client_request,
-                                                 "send the command to the leader")
+                                                 "send the command to the leader", "9em")
         client_row = W.HBox([self.drop_rate, self.delay, self.command, self.buttons["Client request"]])
         return [W.HBox(columns), time_row, net_row, client_row]
 
@@ -341,9 +343,11 @@ class ClusterExplorer(W.VBox):
         picture.log_first = first
         dyn = picture.dynamic(scene)
         if self.figure is not None:
-            with self.figure.batch_update():
-                for index, trace in zip(picture.dynamic_indices, dyn):
+            changed = [(i, t) for i, t in zip(picture.dynamic_indices, dyn) if self._sent.get(i) != t]
+            with self.figure.batch_update():  # only what changed: each restyled trace costs the browser time
+                for index, trace in changed:
                     self.figure.data[index].update({k: v for k, v in trace.items() if k != "type"})
+                    self._sent[index] = trace
                 if relayout:
                     self.figure.layout.xaxis2.range = log_axes(self.cluster.n, first, picture.log_width)[0]["range"]
         else:

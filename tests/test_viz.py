@@ -13,7 +13,7 @@ from raftedu import Cluster, Network
 from raftedu.viz import ROLE_COLORS, SceneView, animate, cluster_figure, log_frame, log_grid, timeline
 from raftedu.viz.cluster import ClusterPicture
 from raftedu.viz.scene import message_xy, ring_xy
-from raftedu.viz.style import MESSAGE_STYLES, term_color
+from raftedu.viz.style import MESSAGE_STYLES, TERM_COLORSCALE, term_color, term_slot
 
 
 def elected(seed: int = 7) -> Cluster:
@@ -109,7 +109,10 @@ def test_animation_has_one_light_frame_per_step_and_scrubs(crashed_run: Cluster)
     assert len(fig.frames) == 101
     assert [f.name for f in fig.frames][:3] == ["100", "105", "110"]
     picture = ClusterPicture(5)
-    assert all(list(f.traces) == picture.dynamic_indices for f in fig.frames)
+    traces = list(fig.frames[0].traces)
+    assert all(list(f.traces) == traces for f in fig.frames)
+    assert set(traces) <= set(picture.dynamic_indices) and 3 in traces  # the servers change (a crash)
+    assert 1 not in traces  # no partition in this window: blocked links never change, so frames leave them out
     steps = fig.layout.sliders[0].steps
     assert len(steps) == 101 and list(steps[-1].args[0]) == ["600"]
     play = fig.layout.updatemenus[0].buttons
@@ -119,7 +122,7 @@ def test_animation_has_one_light_frame_per_step_and_scrubs(crashed_run: Cluster)
     sizes = [len(f.to_plotly_json().__repr__()) for f in fig.frames]
     assert max(sizes) < 4_000
     # The last frame shows the same servers as the static picture at that time.
-    last = fig.frames[-1].data[picture.dynamic_indices.index(3)]
+    last = fig.frames[-1].data[traces.index(3)]
     assert list(last.marker.color) == list(trace_named(cluster_figure(crashed_run.trace, 600), "servers").marker.color)
 
 
@@ -156,6 +159,13 @@ def test_timeline_has_an_arrow_per_delivery_and_names_rules(crashed_run: Cluster
     assert fig.layout.xaxis.title.text == "virtual time (ms)"
 
 
+def test_term_colours_come_from_one_stepped_colorscale() -> None:
+    for term in (1, 2, 7, 10, 11, 23):
+        slot = term_slot(term)
+        assert TERM_COLORSCALE[2 * (slot - 1)][1] == TERM_COLORSCALE[2 * slot - 1][1] == term_color(term)
+    assert term_color(1) == term_color(11) != term_color(2)
+
+
 def test_log_grid_and_frame_agree_with_the_servers(crashed_run: Cluster) -> None:
     frame = log_frame(crashed_run.trace)
     for i in range(1, 6):
@@ -171,7 +181,7 @@ def test_log_grid_and_frame_agree_with_the_servers(crashed_run: Cluster) -> None
     assert len(cells.x) == sum(len(crashed_run.disks[i].log) for i in range(1, 6))
     for x, y, color, opacity in zip(cells.x, cells.y, cells.marker.color, cells.marker.opacity):
         view = crashed_run.view.nodes[y]
-        assert color == term_color(view.log[x - 1].term)
+        assert color == term_slot(view.log[x - 1].term)
         assert opacity == (1.0 if x <= view.commit_index else 0.3)
 
 

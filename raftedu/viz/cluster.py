@@ -138,7 +138,7 @@ class ClusterPicture:
             left = max(0, node.deadline - t) / self.timeout_high
             x, y = self.xy[i]
             xs += [round(x - 0.2, 3), round(x - 0.2 + 0.4 * min(1.0, left), 3), None]
-            ys += [round(y - 0.33, 3), round(y - 0.33, 3), None]
+            ys += [round(y - 0.42, 3), round(y - 0.42, 3), None]
         return dict(type="scatter", x=xs, y=ys, mode="lines", hoverinfo="skip", name="election timer (time left)",
                     line=dict(color=ROLE_COLORS["candidate"], width=5), **_RING)
 
@@ -169,7 +169,7 @@ class ClusterPicture:
             else:
                 extra = f"timer {max(0, node.deadline - t)} ms"
             text.append(f"term {node.term} · {extra}")
-        return dict(type="scatter", x=[self.xy[i][0] for i in self.ids], y=[round(self.xy[i][1] - 0.23, 3) for i in self.ids],
+        return dict(type="scatter", x=[self.xy[i][0] for i in self.ids], y=[round(self.xy[i][1] - 0.3, 3) for i in self.ids],
                     mode="text", text=text, hoverinfo="skip", showlegend=False, textfont=dict(size=11), name="labels",
                     **_RING)
 
@@ -234,7 +234,7 @@ class ClusterPicture:
             title=dict(text=title or f"A Raft cluster of {n_cfg} servers", x=0.01, font=dict(size=16)),
             template=_template(), height=520, margin=dict(l=20, r=20, t=50, b=10),
             xaxis=dict(domain=[0, 0.52], range=[-1.45, 1.45], **hidden),
-            yaxis=dict(domain=[0.2, 1], range=[-1.5, 1.55], scaleanchor="x", **hidden),
+            yaxis=dict(domain=[0.2, 1], range=[-1.6, 1.55], scaleanchor="x", **hidden),
             xaxis2=dict(domain=[0.6, 1], anchor="y2", **xaxis2),
             yaxis2=dict(domain=[0.3, 0.95], anchor="x2", **yaxis2),
             legend=dict(orientation="h", x=0, y=0.16, yanchor="top", font=dict(size=11)),
@@ -253,7 +253,7 @@ def _slim(trace: dict[str, Any], details: bool) -> dict[str, Any]:
     """Only what can change between frames (positions, texts, colours); frames are merged into the traces."""
     constant = _CONSTANT.get(trace.get("name", ""), ())
     out = {k: trace[k] for k in _FRAME_KEYS if k in trace and k not in constant}
-    if not details and trace.get("name") != "servers":
+    if not details:
         out.pop("hovertext", None)
     marker = trace.get("marker", {})
     kept = {k: marker[k] for k in ("color", "opacity") if isinstance(marker.get(k), list)}
@@ -287,8 +287,8 @@ def animate(
     """Animate the trace from ``start`` to ``end`` ms, one frame every ``frame_ms`` virtual ms.
 
     The figure has play/pause buttons at three speeds and a slider that
-    scrubs backwards and forwards. Frames only restyle the changing traces
-    (``redraw: False``). At most ``max_frames`` frames are built: a longer
+    scrubs backwards and forwards. Frames only restyle the traces that
+    change somewhere in the window (``redraw: False``). At most ``max_frames`` frames are built: a longer
     window is cut short, and the figure says so in its title and in
     ``fig.layout.meta["note"]``. Hovering names a message's kind; with
     ``details=True`` it describes each message (frames get about twice as big).
@@ -316,11 +316,14 @@ def animate(
             title = f"Raft cluster, {start}–{times[-1]} ms" + (f" — ⚠ cut short: {max_frames} frames max" if note else "")
             base = picture.figure(scene, t, title=title, validate=False).to_dict()
             for trace in base["data"]:
-                if trace.get("name") == "log cells" or (not details and trace.get("name") not in ("servers", None)):
-                    trace["hoverinfo"] = "skip" if trace.get("name") == "log cells" else "name"
-        frames.append(dict(name=str(t), data=[_slim(d, details) for d in picture.dynamic(scene, t)],
-                           traces=picture.dynamic_indices))
-    fig = go.Figure(dict(data=base["data"], layout=base["layout"], frames=frames), _validate=False)
+                if trace.get("name") == "log cells" or (not details and trace.get("hoverinfo") == "text"):
+                    trace["hoverinfo"] = "name" if trace.get("name") != "log cells" and "hovertext" in trace else "skip"
+        frames.append([_slim(d, details) for d in picture.dynamic(scene, t)])
+    # A trace that looks the same in every frame stays out of the frames: less JSON, less to redraw per frame.
+    moving = [k for k in range(len(picture.dynamic_indices)) if any(f[k] != frames[0][k] for f in frames)]
+    fig = go.Figure(dict(data=base["data"], layout=base["layout"], frames=[
+        dict(name=str(t), data=[f[k] for k in moving], traces=[picture.dynamic_indices[k] for k in moving])
+        for t, f in zip(times, frames)]), _validate=False)
 
     def play(duration: int) -> list[Any]:
         return [None, dict(frame=dict(duration=duration, redraw=False), fromcurrent=True,

@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 
 from ..trace import ClusterView
 from .scene import Source, scene_at
-from .style import ROLE_COLORS, node_name, term_color
+from .style import ROLE_COLORS, TERM_COLORSCALE, node_name, term_slot
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -30,7 +30,8 @@ def log_window(view: ClusterView, width: int = LOG_WINDOW) -> int:
 def log_traces(view: ClusterView, first: int, width: int, *, xaxis: str = "x", yaxis: str = "y") -> list[dict[str, Any]]:
     """Three trace dicts: log cells, the leader's matchIndex marks, the leader's nextIndex marks.
 
-    A cell is coloured by the entry's term and labelled with it; cells above
+    A cell is coloured by the entry's term (``term_slot`` through
+    ``TERM_COLORSCALE``, i.e. ``term_color``) and labelled with it; cells above
     the server's commitIndex are faint. Only indices ``first .. first+width-1``
     are drawn; the order and number of traces never change (animation frames rely on it).
     """
@@ -41,14 +42,15 @@ def log_traces(view: ClusterView, first: int, width: int, *, xaxis: str = "x", y
             committed = index <= node.commit_index
             xs.append(index)
             ys.append(i)
-            colors.append(term_color(entry.term))
-            opac.append(1.0 if committed else UNCOMMITTED_OPACITY)
+            colors.append(term_slot(entry.term))
+            opac.append(1 if committed else UNCOMMITTED_OPACITY)
             labels.append(str(entry.term))
             hover.append(f"{node_name(i)} index {index}: {entry.command!r} (term {entry.term}), "
                          + ("committed" if committed else "not yet known to be committed"))
     cells = dict(type="scatter", x=xs, y=ys, mode="markers+text", text=labels, hovertext=hover, hoverinfo="text",
                  textfont=dict(size=11, color="black"), xaxis=xaxis, yaxis=yaxis, showlegend=False, name="log cells",
-                 marker=dict(symbol="square", size=22, color=colors, opacity=opac, line=dict(width=1, color="rgb(80, 80, 80)")))
+                 marker=dict(symbol="square", size=22, color=colors, opacity=opac, colorscale=TERM_COLORSCALE, cmin=0.5,
+                             cmax=len(TERM_COLORSCALE) // 2 + 0.5, showscale=False, line=dict(width=1, color="rgb(80, 80, 80)")))
     marks = []
     for which, symbol, name in ((0, "triangle-up", "leader's matchIndex for this follower"),
                                 (1, "triangle-up-open", "leader's nextIndex for this follower")):

@@ -13,6 +13,8 @@ __all__ = [
     "REFUSED_COLOR",
     "message_ok",
     "term_color",
+    "term_slot",
+    "TERM_COLORSCALE",
     "message_kind",
     "describe_message",
     "node_name",
@@ -59,7 +61,19 @@ _TERM_PALETTE = (
 
 def term_color(term: int) -> str:
     """The colour of log cells written in ``term`` (a palette of ten, repeating)."""
-    return _TERM_PALETTE[(term - 1) % len(_TERM_PALETTE)]
+    return _TERM_PALETTE[term_slot(term) - 1]
+
+
+def term_slot(term: int) -> int:
+    """The number 1..10 that :data:`TERM_COLORSCALE` turns into ``term_color(term)`` (short in JSON frames)."""
+    return (term - 1) % len(_TERM_PALETTE) + 1
+
+
+TERM_COLORSCALE: list[list[float | str]] = [
+    pair for k, color in enumerate(_TERM_PALETTE)
+    for pair in ([k / len(_TERM_PALETTE), color], [(k + 1) / len(_TERM_PALETTE), color])
+]
+"""A stepped plotly colorscale: with ``cmin=0.5, cmax=10.5`` the value ``term_slot(t)`` shows ``term_color(t)``."""
 
 
 def node_name(i: int) -> str:
