@@ -13,7 +13,7 @@ from raftedu import Cluster, Network
 from raftedu.viz import ROLE_COLORS, SceneView, animate, cluster_figure, log_frame, log_grid, timeline
 from raftedu.viz.cluster import ClusterPicture
 from raftedu.viz.scene import message_xy, ring_xy
-from raftedu.viz.style import MESSAGE_STYLES, TERM_COLORSCALE, term_color, term_slot
+from raftedu.viz.style import MESSAGE_STYLES, ROLE_LABELS, TERM_COLORSCALE, term_color, term_slot
 
 
 def elected(seed: int = 7) -> Cluster:
@@ -47,8 +47,8 @@ def test_servers_are_coloured_by_role_and_crashed_is_grey(crashed_run: Cluster) 
     assert list(servers.marker.color) == [ROLE_COLORS[view.nodes[i].shown_role] for i in range(1, 6)]
     assert list(servers.marker.color).count(ROLE_COLORS["crashed"]) == 1
     assert list(servers.marker.color).count(ROLE_COLORS["leader"]) == 1
-    legend = [t.name for t in fig.data if t.legendgroup == "roles"]
-    assert legend == ["follower (waits for a leader)", "candidate (asking for votes)", "leader (sends heartbeats)", "crashed (down)"]
+    for role, color in ROLE_COLORS.items():  # the legend explains every colour
+        assert trace_named(fig, ROLE_LABELS[role]).marker.color == color
     status = trace_named(fig, "status").text[0]
     assert f"leader S{crashed_run.leader()}" in status
 

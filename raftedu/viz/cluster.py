@@ -221,7 +221,7 @@ class ClusterPicture:
                      line=dict(color="rgb(215, 215, 215)", width=1.5), **_RING)
         dyn = self.dynamic(view, time)
         ring, logs = dyn[: -3], dyn[-3:]
-        legend = [dict(type="scatter", x=[None], y=[None], mode="markers", name=ROLE_LABELS[role], legendgroup="roles",
+        legend = [dict(type="scatter", x=[None], y=[None], mode="markers", name=ROLE_LABELS[role],
                        marker=dict(size=14, color=color, line=dict(width=1, color="rgb(40, 40, 40)")), **_RING)
                   for role, color in ROLE_COLORS.items()]
         legend.append(dict(type="scatter", x=[None], y=[None], mode="markers", name="faint log cell: not committed yet",
@@ -237,7 +237,7 @@ class ClusterPicture:
             yaxis=dict(domain=[0.2, 1], range=[-1.6, 1.55], scaleanchor="x", **hidden),
             xaxis2=dict(domain=[0.6, 1], anchor="y2", **xaxis2),
             yaxis2=dict(domain=[0.3, 0.95], anchor="x2", **yaxis2),
-            legend=dict(orientation="h", x=0, y=0.16, yanchor="top", font=dict(size=11)),
+            legend=dict(orientation="h", x=0, y=0.17, yanchor="top", font=dict(size=11), traceorder="normal"),
             annotations=[dict(text="Logs (cell colour and number = term)", xref="paper", yref="paper",
                               x=0.6, y=1.0, showarrow=False, xanchor="left", font=dict(size=13))],
             hovermode="closest",
@@ -332,17 +332,18 @@ def animate(
     still = dict(frame=dict(duration=0, redraw=False), transition=dict(duration=0), mode="immediate")
     fig.update_layout(
         meta=dict(note=note, frames=len(times), frame_ms=frame_ms),
-        updatemenus=[dict(type="buttons", direction="left", x=0.0, y=0.02, xanchor="left", yanchor="top",
+        updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-0.03, xanchor="left", yanchor="top",
                           pad=dict(r=6, t=0), showactive=False, buttons=[
                               dict(label="▶ play", method="animate", args=play(frame_duration)),
                               dict(label="▶▶ 4× faster", method="animate", args=play(max(1, frame_duration // 4))),
                               dict(label="▷ ¼ speed", method="animate", args=play(frame_duration * 4)),
                               dict(label="❚❚ pause", method="animate", args=[[None], still]),
                           ])],
-        sliders=[dict(active=0, x=0.33, len=0.67, y=0.04, yanchor="top", pad=dict(t=0),
+        sliders=[dict(active=0, x=0.37, len=0.63, y=0.0, yanchor="top", pad=dict(t=0),
                       currentvalue=dict(prefix="t = ", suffix=" ms", font=dict(size=12)),
                       steps=[dict(method="animate", label=str(t), args=[[str(t)], still]) for t in times])],
-        margin=dict(b=60),
+        margin=dict(b=110),
+        height=fig.layout.height + 100,
     )
     if note:
         fig.add_annotation(text="⚠ " + note, xref="paper", yref="paper", x=0, y=1.06, showarrow=False,

@@ -62,7 +62,7 @@ def log_traces(view: ClusterView, first: int, width: int, *, xaxis: str = "x", y
                 mh.append(f"{node_name(leader)}'s {'matchIndex' if which == 0 else 'nextIndex'} "
                           f"for {node_name(peer)}: {values[which]}")
         marks.append(dict(type="scatter", x=mx, y=my, mode="markers", hovertext=mh, hoverinfo="text", name=name,
-                          xaxis=xaxis, yaxis=yaxis, legendgroup="logs",
+                          xaxis=xaxis, yaxis=yaxis,
                           marker=dict(symbol=symbol, size=9, color=ROLE_COLORS["leader"], line=dict(width=1.5))))
     return [cells, *marks]
 

@@ -200,6 +200,9 @@ def test_crash_the_leader_in_jupyterlab(lab: tuple[str, str]) -> None:
             explorer.screenshot(path=str(ARTIFACTS / "explorer-3-new-leader.png"))
 
             playback = measure_playback(page)
+            animation = page.locator(".js-plotly-plot").last
+            animation.scroll_into_view_if_needed()
+            animation.screenshot(path=str(ARTIFACTS / "animation-after-3s-play.png"))
             (ARTIFACTS / "browser-latency.json").write_text(json.dumps(
                 {"click_to_dom_ms": click_ms, **playback, "leader": leader, "new_leader": new}, indent=2))
         finally:
