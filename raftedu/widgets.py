@@ -29,9 +29,9 @@ from .sim import Cluster, Network
 from .viz.cluster import ClusterPicture, status_line
 from .viz.logs import log_axes, log_window
 from .viz.scene import SceneView
-from .viz.style import node_name
+from .viz.style import CUT_COLOR, DROP_COLOR, MESSAGE_STYLES, ROLE_COLORS, ROLE_LABELS, node_name, term_color
 
-__all__ = ["ClusterExplorer", "Action", "StepCountingCluster", "PRESETS", "preset_actions", "parse_groups"]
+__all__ = ["ClusterExplorer", "Action", "StepCountingCluster", "PRESETS", "preset_actions", "parse_groups", "legend_html"]
 
 PRESETS = ("isolate a node", "split in halves", "leader in the minority", "bridge", "majorities ring")
 """Partition presets, in the order the dropdown shows them."""
@@ -125,6 +125,28 @@ def preset_actions(preset: str, n: int, node: int, leader: int | None) -> list[t
     return [("cut", (a, b)) for a, b in pairs] + [("cut", (b, a)) for a, b in pairs]
 
 
+def legend_html() -> str:
+    """What the colours and symbols of the cluster picture mean, as one compact HTML block.
+
+    The explorer shows this instead of plotly's legend: the browser then
+    redraws a smaller figure after every action.
+    """
+    def swatch(symbol: str, color: str, text: str) -> str:
+        return (f'<span style="white-space:nowrap"><span style="color:{color};font-size:1.15em">'
+                f"{symbol}</span> {html.escape(text, quote=False)}</span>")
+
+    shapes = {"diamond": "◆", "circle": "●", "square": "■", "square-open": "□", "triangle-up": "▲"}
+    roles = "".join(swatch("●", color, ROLE_LABELS[role]) for role, color in ROLE_COLORS.items())
+    messages = "".join(swatch(shapes[symbol], color, name) for name, symbol, color, _size in MESSAGE_STYLES.values())
+    other = (swatch("✕", DROP_COLOR, "dropped message") + swatch("╌", CUT_COLOR, "blocked link (half: one way only)")
+             + swatch("▬", ROLE_COLORS["candidate"], "election timer: time left")
+             + swatch("■", term_color(1), "log cell: colour and number = term; faint = not committed yet")
+             + swatch("▲", ROLE_COLORS["leader"], "leader's matchIndex") + swatch("△", ROLE_COLORS["leader"], "nextIndex"))
+    row = '<div style="flex-basis:100%;height:0"></div>'
+    return (f'<div style="display:flex;flex-wrap:wrap;column-gap:1.1em;font-size:12px;line-height:1.7;white-space:normal">'
+            f"{roles}{row}{messages}{row}{other}</div>")
+
+
 def _button(label: str, handler: Callable[[], None], tip: str = "", width: str = "auto") -> W.Button:
     button = W.Button(description=label, tooltip=tip or label, layout=W.Layout(width=width))
     button.on_click(lambda _b: handler())
@@ -155,7 +177,7 @@ class ClusterExplorer(W.VBox):
         self._sync_scene()
         self._sent: dict[int, dict[str, Any]] = {}
         self._title = f"Raft cluster: {n} servers, seed {seed}"
-        fig = self.picture.figure(self.scene, title=self._title)
+        fig = self.picture.figure(self.scene, title=self._title, legend=False)
         self.figure: go.FigureWidget | None = None
         self._static = W.Output()
         note = W.HTML()
@@ -167,8 +189,8 @@ class ClusterExplorer(W.VBox):
                               "redrawn after each action.</i>")
         else:
             note.value = "<i>Static picture (live=False): it is redrawn after each action.</i>"
-        super().__init__([note, self.figure if self.figure is not None else self._static, *self._controls(),
-                          self.message, self.event_log])
+        super().__init__([note, self.figure if self.figure is not None else self._static, W.HTML(legend_html(), layout=W.Layout(width="100%")),
+                          *self._controls(), self.message, self.event_log])
         self.add_class("raftedu-explorer")
         self._shown = False
         self.refresh()
@@ -183,7 +205,7 @@ class ClusterExplorer(W.VBox):
         """
         if not self._shown and self.figure is not None:
             self._shown = True
-            fresh = go.FigureWidget(self.picture.figure(self.scene, title=self._title))
+            fresh = go.FigureWidget(self.picture.figure(self.scene, title=self._title, legend=False))
             self.children = tuple(fresh if child is self.figure else child for child in self.children)
             self.figure.close()
             self.figure = fresh
@@ -341,6 +363,18 @@ class ClusterExplorer(W.VBox):
         first = log_window(scene)
         relayout = first != picture.log_first
         picture.log_first = first
+        # Words and buttons first: they are cheap for the browser, the figure is not.
+        for i in self.cluster.ids:
+            node = scene.nodes[i]
+            self.buttons[f"Crash {node_name(i)}"].disabled = not node.alive
+            self.buttons[f"Restart {node_name(i)}"].disabled = node.alive
+            self.buttons[f"Time out {node_name(i)}"].disabled = not node.alive or node.role == "leader"
+        self.buttons["Step back"].disabled = self.cluster.steps == 0 and not self.actions
+        if error:
+            self.message.value = f'<b style="color:#b00020">⚠ {html.escape(error, quote=False)}</b>'
+        else:
+            self.message.value = f"<span>{html.escape(info, quote=False)}</span>" if info else ""
+        self.event_log.value = self._log_html()
         dyn = picture.dynamic(scene)
         if self.figure is not None:
             changed = [(i, t) for i, t in zip(picture.dynamic_indices, dyn) if self._sent.get(i) != t]
@@ -354,17 +388,6 @@ class ClusterExplorer(W.VBox):
             figure = picture.figure(scene, title=self._title)
             bundle = {"application/vnd.plotly.v1+json": json.loads(figure.to_json()), "text/plain": status_line(scene)}
             self._static.outputs = ({"output_type": "display_data", "data": bundle, "metadata": {}},)
-        for i in self.cluster.ids:
-            node = scene.nodes[i]
-            self.buttons[f"Crash {node_name(i)}"].disabled = not node.alive
-            self.buttons[f"Restart {node_name(i)}"].disabled = node.alive
-            self.buttons[f"Time out {node_name(i)}"].disabled = not node.alive or node.role == "leader"
-        self.buttons["Step back"].disabled = self.cluster.steps == 0 and not self.actions
-        if error:
-            self.message.value = f'<b style="color:#b00020">⚠ {html.escape(error, quote=False)}</b>'
-        else:
-            self.message.value = f"<span>{html.escape(info, quote=False)}</span>" if info else ""
-        self.event_log.value = self._log_html()
 
     def _log_html(self) -> str:
         lines = []

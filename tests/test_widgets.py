@@ -177,3 +177,17 @@ def test_static_fallback_draws_a_picture_and_says_why() -> None:
 def test_bad_sizes_are_refused_at_once() -> None:
     with pytest.raises(ValueError, match="cluster size must be a whole number"):
         ClusterExplorer(n=0)
+
+
+def test_the_explorer_explains_every_colour_in_its_legend() -> None:
+    from raftedu.viz.style import MESSAGE_STYLES, ROLE_LABELS
+    from raftedu.widgets import legend_html
+
+    x = ClusterExplorer(n=3, seed=1)
+    legend = legend_html()
+    assert any(getattr(child, "value", None) == legend for child in x.children)
+    for role, color in ROLE_COLORS.items():
+        assert f"color:{color}" in legend and ROLE_LABELS[role] in legend
+    for name, _symbol, color, _size in MESSAGE_STYLES.values():
+        assert name in legend and f"color:{color}" in legend
+    assert x.figure.layout.showlegend is False  # plotly's own legend is left out: a faster redraw

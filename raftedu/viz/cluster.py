@@ -208,8 +208,13 @@ class ClusterPicture:
 
     # ---- the whole figure -------------------------------------------------------
 
-    def figure(self, view: ClusterView, time: int | None = None, *, title: str | None = None, validate: bool = True) -> go.Figure:
-        """The whole figure for ``view`` at ``time``; ``validate=False`` skips plotly's checks (faster)."""
+    def figure(self, view: ClusterView, time: int | None = None, *, title: str | None = None, validate: bool = True,
+               legend: bool = True) -> go.Figure:
+        """The whole figure for ``view`` at ``time``; ``validate=False`` skips plotly's checks (faster).
+
+        ``legend=False`` leaves plotly's legend out (the caller explains the
+        symbols elsewhere): a smaller figure that the browser redraws faster.
+        """
         xs: list[float | None] = []
         ys: list[float | None] = []
         for a in self.ids:
@@ -221,22 +226,23 @@ class ClusterPicture:
                      line=dict(color="rgb(215, 215, 215)", width=1.5), **_RING)
         dyn = self.dynamic(view, time)
         ring, logs = dyn[: -3], dyn[-3:]
-        legend = [dict(type="scatter", x=[None], y=[None], mode="markers", name=ROLE_LABELS[role],
+        keys = [dict(type="scatter", x=[None], y=[None], mode="markers", name=ROLE_LABELS[role],
                        marker=dict(size=14, color=color, line=dict(width=1, color="rgb(40, 40, 40)")), **_RING)
                   for role, color in ROLE_COLORS.items()]
-        legend.append(dict(type="scatter", x=[None], y=[None], mode="markers", name="faint log cell: not committed yet",
+        keys.append(dict(type="scatter", x=[None], y=[None], mode="markers", name="faint log cell: not committed yet",
                            marker=dict(symbol="square", size=14, color=term_color(1), opacity=UNCOMMITTED_OPACITY), **_RING))
-        data = [links, *ring, *legend, *logs]
+        data = [links, *ring, *keys, *logs]
         xaxis2, yaxis2 = log_axes(self.n, self.log_first, self.log_width)
         hidden = dict(visible=False, fixedrange=True)
         n_cfg = len(view.nodes)
         layout = dict(
             title=dict(text=title or f"A Raft cluster of {n_cfg} servers", x=0.01, font=dict(size=16)),
-            template=_template(), height=520, margin=dict(l=20, r=20, t=50, b=10),
+            template=_template(), height=520 if legend else 420, margin=dict(l=20, r=20, t=50, b=10),
             xaxis=dict(domain=[0, 0.52], range=[-1.45, 1.45], **hidden),
-            yaxis=dict(domain=[0.2, 1], range=[-1.6, 1.55], scaleanchor="x", **hidden),
+            yaxis=dict(domain=[0.2 if legend else 0, 1], range=[-1.6, 1.55], scaleanchor="x", **hidden),
             xaxis2=dict(domain=[0.6, 1], anchor="y2", **xaxis2),
-            yaxis2=dict(domain=[0.3, 0.95], anchor="x2", **yaxis2),
+            yaxis2=dict(domain=[0.3 if legend else 0.12, 0.95], anchor="x2", **yaxis2),
+            showlegend=legend,
             legend=dict(orientation="h", x=0, y=0.17, yanchor="top", font=dict(size=11), traceorder="normal"),
             annotations=[dict(text="Logs (cell colour and number = term)", xref="paper", yref="paper",
                               x=0.6, y=1.0, showarrow=False, xanchor="left", font=dict(size=13))],
