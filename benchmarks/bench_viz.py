@@ -96,6 +96,10 @@ def main() -> None:
         stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime(BROWSER_JSON.stat().st_mtime))
         rows.append(("browser: click Crash → figure redrawn (in-page)", f"{b['click_to_dom_ms']:.0f} ms",
                      f"target ≤ 100 ms; run {stamp} UTC"))
+        steps = [v for v in b.get("step_click_to_dom_ms", []) if v is not None]
+        if steps:
+            rows.append(("browser: click Step → figure redrawn (in-page)", f"{statistics.median(steps):.0f} ms",
+                         f"median of {len(steps)}, min {min(steps):.0f}, max {max(steps):.0f}"))
         rows.append(("browser: explorer Play, distinct redraws per second", f"{b['explorer_play_fps']:.1f} fps",
                      "Play ticks every 50 ms"))
         if b.get("animation_play_fps") is not None:

@@ -199,15 +199,31 @@ def test_crash_the_leader_in_jupyterlab(lab: tuple[str, str]) -> None:
             assert page.evaluate(SERVER_FILL, leader - 1) == rgb(ROLE_COLORS["crashed"])
             explorer.screenshot(path=str(ARTIFACTS / "explorer-3-new-leader.png"))
 
+            step_ms = [page.evaluate(CLICK_TO_PLOT, "Step") for _ in range(7)]
             playback = measure_playback(page)
             animation = page.locator(".js-plotly-plot").last
             animation.scroll_into_view_if_needed()
             animation.screenshot(path=str(ARTIFACTS / "animation-after-3s-play.png"))
             (ARTIFACTS / "browser-latency.json").write_text(json.dumps(
-                {"click_to_dom_ms": click_ms, **playback, "leader": leader, "new_leader": new}, indent=2))
+                {"click_to_dom_ms": click_ms, "step_click_to_dom_ms": step_ms, **playback,
+                 "leader": leader, "new_leader": new}, indent=2))
         finally:
             page.screenshot(path=str(ARTIFACTS / "explorer-page.png"), full_page=True)
             browser.close()
+
+
+CLICK_TO_PLOT = """(label) => new Promise(resolve => {
+    const plot = document.querySelector('.raftedu-explorer .js-plotly-plot');
+    const button = Array.from(document.querySelectorAll('.raftedu-explorer button')).find(b => b.textContent.trim() === label);
+    let t0 = 0;
+    const observer = new MutationObserver(() => { observer.disconnect(); resolve(performance.now() - t0); });
+    setTimeout(() => {
+        observer.observe(plot, {subtree: true, childList: true, attributes: true, characterData: true});
+        t0 = performance.now(); button.click();
+    }, 300);
+    setTimeout(() => { observer.disconnect(); resolve(null); }, 3000);
+})"""
+"""Click a button of the explorer; resolve with ms until the figure's DOM changes (null if it did not)."""
 
 
 def measure_playback(page: Page) -> dict[str, float]:
