@@ -101,10 +101,10 @@ def main() -> None:
             rows.append(("browser: click Step → figure redrawn (in-page)", f"{statistics.median(steps):.0f} ms",
                          f"median of {len(steps)}, min {min(steps):.0f}, max {max(steps):.0f}"))
         rows.append(("browser: explorer Play, distinct redraws per second", f"{b['explorer_play_fps']:.1f} fps",
-                     "Play ticks every 50 ms"))
+                     "Play ticks every 150 ms (TICK_MS)"))
         if b.get("animation_play_fps") is not None:
             rows.append(("browser: 1,000-frame-capable animation, Play", f"{b['animation_play_fps']:.1f} fps",
-                         "target ≥ 20 fps; 50 ms frames"))
+                         "target ≥ 20 fps; frames of 30 ms"))
     else:
         rows.append(("browser numbers", "not measured", "run with --browser (needs chromium + playwright)"))
 

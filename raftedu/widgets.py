@@ -39,6 +39,11 @@ PRESETS = ("isolate a node", "split in halves", "leader in the minority", "bridg
 LOG_LINES = 8
 """How many sentences the event log shows."""
 
+TICK_MS = 150
+"""Real milliseconds between two play ticks. Each tick redraws the figure; measured in headless
+chromium on a busy 2-core machine the browser redrew 6-10 times a second, so faster ticks would
+queue up and the picture would lag behind (and keep moving after pause)."""
+
 
 @dataclass(frozen=True)
 class Action:
@@ -164,8 +169,14 @@ class ClusterExplorer(W.VBox):
     """
 
     def __init__(self, n: int = 5, seed: int = 7, *, timing: Timing = Timing(), network: Network = Network(),
-                 node_class: type[RaftNode] = RaftNode, live: bool = True) -> None:
-        """Build the cluster (bad sizes or settings raise ValueError at once) and the controls."""
+                 node_class: type[RaftNode] = RaftNode, live: bool = True, tick_ms: int = TICK_MS) -> None:
+        """Build the cluster (bad sizes or settings raise ValueError at once) and the controls.
+
+        ``tick_ms`` is how often (real milliseconds) play advances the cluster.
+        """
+        if isinstance(tick_ms, bool) or not isinstance(tick_ms, int) or tick_ms < 20:
+            raise ValueError(f"tick_ms must be a whole number of milliseconds ≥ 20; got {tick_ms!r}")
+        self._tick_ms = tick_ms
         self._config: dict[str, Any] = dict(n=n, seed=seed, timing=timing, network=network, node_class=node_class)
         self.cluster = StepCountingCluster(**self._config)
         self.actions: list[Action] = []
@@ -226,8 +237,8 @@ class ClusterExplorer(W.VBox):
                 self.buttons[label] = _button(label, lambda fn=fn, i=i: fn(i), tip, "8.5em")
                 col.append(self.buttons[label])
             columns.append(W.VBox(col))
-        self.play = W.Play(value=0, min=0, max=10**9, step=1, interval=50, description="play",
-                           tooltip="play / pause: advance the cluster by 'ms per tick' every 50 ms")
+        self.play = W.Play(value=0, min=0, max=10**9, step=1, interval=self._tick_ms, description="play",
+                           tooltip=f"play / pause: advance the cluster by 'ms per tick' every {self._tick_ms} ms")
         self.play.observe(lambda change: self.advance(self.speed.value), names="value")
         self.speed = W.IntSlider(value=5, min=1, max=100, description="ms per tick",
                                  style={"description_width": "initial"}, layout=W.Layout(width="260px"))

@@ -191,3 +191,10 @@ def test_the_explorer_explains_every_colour_in_its_legend() -> None:
     for name, _symbol, color, _size in MESSAGE_STYLES.values():
         assert name in legend and f"color:{color}" in legend
     assert x.figure.layout.showlegend is False  # plotly's own legend is left out: a faster redraw
+
+
+def test_play_speed_settings_are_checked() -> None:
+    x = ClusterExplorer(n=3, seed=1, tick_ms=200)
+    assert x.play.interval == 200
+    with pytest.raises(ValueError, match="tick_ms must be a whole number"):
+        ClusterExplorer(n=3, tick_ms=5)
