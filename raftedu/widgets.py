@@ -279,8 +279,8 @@ class ClusterExplorer(W.VBox):
         action = Action(self.cluster.steps, self.cluster.now, name, args, tuple(sorted(kwargs.items())))
         try:
             action.apply(self.cluster)
-        except ValueError as err:
-            self.refresh(error=str(err))
+        except (ValueError, SafetyViolation) as err:
+            self.refresh(error=str(err) if isinstance(err, ValueError) else f"safety check failed: {err}")
             return False
         self.actions.append(action)
         self.refresh()

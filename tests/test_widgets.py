@@ -198,3 +198,21 @@ def test_play_speed_settings_are_checked() -> None:
     assert x.play.interval == 200
     with pytest.raises(ValueError, match="tick_ms must be a whole number"):
         ClusterExplorer(n=3, tick_ms=5)
+
+
+def test_the_browser_notebook_runs_top_to_bottom_in_a_kernel() -> None:
+    """The notebook the browser tier opens also runs headless (nbclient), so it is checked even without chromium."""
+    from pathlib import Path
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    path = Path(__file__).parent / "browser" / "explorer.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in nb.cells if c.cell_type == "code")
+    assert "widgets" not in nb.metadata  # committed without widget state
+    NotebookClient(nb, timeout=120, kernel_name="python3", store_widget_state=False).execute()
+    shown = nb.cells[1].outputs[-1]["data"]
+    assert "application/vnd.jupyter.widget-view+json" in shown
+    animation = nb.cells[2].outputs[-1]["data"]["application/vnd.plotly.v1+json"]
+    assert len(animation["frames"]) == 201

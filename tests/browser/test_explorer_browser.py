@@ -200,12 +200,17 @@ def test_crash_the_leader_in_jupyterlab(lab: tuple[str, str]) -> None:
             explorer.screenshot(path=str(ARTIFACTS / "explorer-3-new-leader.png"))
 
             step_ms = [page.evaluate(CLICK_TO_PLOT, "Step") for _ in range(7)]
+            follower = next(i for i in range(1, 6) if i not in (leader, new))
+            crash_restart_ms = [page.evaluate(CLICK_TO_PLOT, f"{verb} S{follower}")
+                                for _ in range(3) for verb in ("Crash", "Restart")]
+            assert page.evaluate(SERVER_FILL, follower - 1) == rgb(ROLE_COLORS["follower"])
             playback = measure_playback(page)
             animation = page.locator(".js-plotly-plot").last
             animation.scroll_into_view_if_needed()
             animation.screenshot(path=str(ARTIFACTS / "animation-after-3s-play.png"))
             (ARTIFACTS / "browser-latency.json").write_text(json.dumps(
-                {"click_to_dom_ms": click_ms, "step_click_to_dom_ms": step_ms, **playback,
+                {"click_to_dom_ms": click_ms, "step_click_to_dom_ms": step_ms,
+                 "crash_restart_click_to_dom_ms": crash_restart_ms, **playback,
                  "leader": leader, "new_leader": new}, indent=2))
         finally:
             page.screenshot(path=str(ARTIFACTS / "explorer-page.png"), full_page=True)
