@@ -188,19 +188,19 @@ class ClusterExplorer(W.VBox):
         self._sync_scene()
         self._sent: dict[int, dict[str, Any]] = {}
         self._title = f"Raft cluster: {n} servers, seed {seed}"
-        fig = self.picture.figure(self.scene, title=self._title, legend=False)
         self.figure: go.FigureWidget | None = None
         self._static = W.Output()
         note = W.HTML()
         if live:
             try:
-                self.figure = go.FigureWidget(fig)
+                self.figure = self._new_figure_widget()
             except ImportError as err:  # plotly's FigureWidget needs anywidget
                 note.value = (f"<i>Live figure unavailable ({html.escape(str(err))}); showing a static picture "
                               "redrawn after each action.</i>")
         else:
             note.value = "<i>Static picture (live=False): it is redrawn after each action.</i>"
-        super().__init__([note, self.figure if self.figure is not None else self._static, W.HTML(legend_html(), layout=W.Layout(width="100%")),
+        legend = W.HTML(legend_html(), layout=W.Layout(width="100%"))
+        super().__init__([note, self.figure if self.figure is not None else self._static, legend,
                           *self._controls(), self.message, self.event_log])
         self.add_class("raftedu-explorer")
         self._shown = False
@@ -216,12 +216,18 @@ class ClusterExplorer(W.VBox):
         """
         if not self._shown and self.figure is not None:
             self._shown = True
-            fresh = go.FigureWidget(self.picture.figure(self.scene, title=self._title, legend=False))
+            fresh = self._new_figure_widget()
             self.children = tuple(fresh if child is self.figure else child for child in self.children)
             self.figure.close()
             self.figure = fresh
-            self._sent = {}
         return super()._repr_mimebundle_(**kwargs)
+
+    def _new_figure_widget(self) -> go.FigureWidget:
+        """A FigureWidget of the current picture; what it shows is remembered so refresh() sends only changes."""
+        self.picture.log_first = log_window(self.scene)
+        widget = go.FigureWidget(self.picture.figure(self.scene, title=self._title, legend=False))
+        self._sent = dict(zip(self.picture.dynamic_indices, self.picture.dynamic(self.scene)))
+        return widget
 
     # ---- controls ------------------------------------------------------------
 

@@ -216,3 +216,26 @@ def test_the_browser_notebook_runs_top_to_bottom_in_a_kernel() -> None:
     assert "application/vnd.jupyter.widget-view+json" in shown
     animation = nb.cells[2].outputs[-1]["data"]["application/vnd.plotly.v1+json"]
     assert len(animation["frames"]) == 201
+
+
+def test_the_live_figure_equals_a_fresh_picture_after_many_actions() -> None:
+    """refresh() sends only the traces that changed; the result must still be exactly the full picture."""
+    x = ClusterExplorer(n=5, seed=7)
+    x._repr_mimebundle_()  # shown: a fresh FigureWidget, as in a notebook
+    x.advance(700)
+    x.crash(x.cluster.leader())
+    for _ in range(15):
+        x.step()
+    x.groups.value = "1,2 | 3,4,5"
+    x.apply_groups()
+    x.advance(300)
+    x.client_request()
+    x.advance(120)
+    x.step_back()
+    fresh = x.picture.figure(x.scene, title="t", legend=False)
+
+    def data(fig):
+        return [{k: v for k, v in t.to_plotly_json().items() if k != "uid"} for t in fig.data]
+
+    assert data(x.figure) == data(fresh)
+    assert "partition {S1,S2} | {S3,S4,S5}" in next(t for t in x.figure.data if t.name == "status").text[0]
