@@ -180,6 +180,7 @@ def test_crash_the_leader_in_jupyterlab(lab: tuple[str, str]) -> None:
                     observer.observe(plot, {subtree: true, childList: true, attributes: true});
                 }, {capture: true, once: true});
             }""", [f"Crash S{leader}", leader - 1, ROLE_COLORS["crashed"], SERVER_FILL])
+            page.wait_for_timeout(1_000)  # let the kernel finish the first render's messages, as a reader would
             page.get_by_role("button", name=f"Crash S{leader}", exact=True).click()
             page.wait_for_function(f"() => ({SERVER_FILL})({leader - 1}) === '{ROLE_COLORS['crashed']}'",
                                    timeout=10_000, polling="raf")
