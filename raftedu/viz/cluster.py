@@ -44,7 +44,7 @@ def _template() -> dict[str, Any]:
 
 
 def status_line(view: ClusterView) -> str:
-    """One line under the title: time, leader, highest term, network state."""
+    """Two lines above the ring: time, leader, highest term; then the network's state."""
     leaders = view.leaders()
     leader = max(leaders, key=lambda i: view.nodes[i].term) if leaders else None
     term = max((n.term for n in view.nodes.values()), default=0)
@@ -54,7 +54,7 @@ def status_line(view: ClusterView) -> str:
     if view.cuts:
         net += f", {len(view.cuts)} one-way link(s) cut"
     who = f"leader {node_name(leader)}" if leader else "no leader"
-    return f"t = {view.time} ms · {who} · highest term {term} · {net}"
+    return f"t = {view.time} ms · {who} · highest term {term}<br>{net}"
 
 
 def _keep_in_legend(*columns: list[Any]) -> tuple[list[Any], ...]:
@@ -79,6 +79,8 @@ class ClusterPicture:
         self.timeout_high = election_timeout_high
         self.log_first = log_first
         self.log_width = log_width
+        self.node_size = 46 if n <= 5 else max(26, 46 - 4 * (n - 5))
+        """Marker size of a server in px: smaller rings of more servers still fit."""
         self.static_before = 1  # links
         ring_dynamic = 4 + len(MESSAGE_STYLES) + 2  # blocked, timers, servers, labels, messages, drops, status
         self.dynamic_indices = list(range(1, 1 + ring_dynamic))
@@ -104,7 +106,8 @@ class ClusterPicture:
             self._labels(view, t),
             *self._messages(view, t),
             self._drops(view, t),
-            dict(type="scatter", x=[0], y=[1.42], mode="text", text=[status_line(view)], hoverinfo="skip",
+            dict(type="scatter", x=[-1.45], y=[1.45], mode="text", text=[status_line(view)], hoverinfo="skip",
+                 textposition="middle right", cliponaxis=False,
                  textfont=dict(size=13), showlegend=False, name="status", uid="status", **_RING),
             *log_traces(view, self.log_first, self.log_width, xaxis="x2", yaxis="y2"),
         ]
@@ -138,7 +141,8 @@ class ClusterPicture:
             left = max(0, node.deadline - t) / self.timeout_high
             x, y = self.xy[i]
             xs += [round(x - 0.2, 3), round(x - 0.2 + 0.4 * min(1.0, left), 3), None]
-            ys += [round(y - 0.42, 3), round(y - 0.42, 3), None]
+            bar = round(y - (0.42 if self.n <= 5 else 0.32), 3)
+            ys += [bar, bar, None]
         return dict(type="scatter", x=xs, y=ys, mode="lines", hoverinfo="skip", name="election timer (time left)",
                     line=dict(color=ROLE_COLORS["candidate"], width=5), **_RING)
 
@@ -152,8 +156,8 @@ class ClusterPicture:
                          f"log {len(node.log)}, commit {node.commit_index}")
         return dict(type="scatter", x=[self.xy[i][0] for i in self.ids], y=[self.xy[i][1] for i in self.ids],
                     mode="markers+text", text=[node_name(i) for i in self.ids], hovertext=hover, hoverinfo="text",
-                    textfont=dict(size=15, color="white"), showlegend=False, name="servers", uid="servers",
-                    marker=dict(size=46, color=[ROLE_COLORS[r] for r in roles],
+                    textfont=dict(size=15 if self.n <= 5 else 12, color="white"), showlegend=False, name="servers",
+                    uid="servers", marker=dict(size=self.node_size, color=[ROLE_COLORS[r] for r in roles],
                                 line=dict(width=2, color="rgb(40, 40, 40)")), **_RING)
 
     def _labels(self, view: ClusterView, t: int) -> dict[str, Any]:
@@ -169,8 +173,10 @@ class ClusterPicture:
             else:
                 extra = f"timer {max(0, node.deadline - t)} ms"
             text.append(f"term {node.term} · {extra}")
-        return dict(type="scatter", x=[self.xy[i][0] for i in self.ids], y=[round(self.xy[i][1] - 0.3, 3) for i in self.ids],
-                    mode="text", text=text, hoverinfo="skip", showlegend=False, textfont=dict(size=11), name="labels",
+        below = 0.3 if self.n <= 5 else 0.22
+        return dict(type="scatter", x=[self.xy[i][0] for i in self.ids], y=[round(self.xy[i][1] - below, 3) for i in self.ids],
+                    mode="text", text=text, hoverinfo="skip", showlegend=False, name="labels",
+                    textfont=dict(size=11 if self.n <= 5 else 9),
                     **_RING)
 
     def _messages(self, view: ClusterView, t: int) -> list[dict[str, Any]]:
