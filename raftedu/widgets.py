@@ -177,6 +177,7 @@ class ClusterExplorer(W.VBox):
         if isinstance(tick_ms, bool) or not isinstance(tick_ms, int) or tick_ms < 20:
             raise ValueError(f"tick_ms must be a whole number of milliseconds ≥ 20; got {tick_ms!r}")
         self._tick_ms = tick_ms
+        self._syncing = False
         self._config: dict[str, Any] = dict(n=n, seed=seed, timing=timing, network=network, node_class=node_class)
         self.cluster = StepCountingCluster(**self._config)
         self.actions: list[Action] = []
@@ -270,8 +271,8 @@ class ClusterExplorer(W.VBox):
                                        continuous_update=False, layout=W.Layout(width="300px"))
         self.delay = W.IntRangeSlider(value=net.delay, min=0, max=200, step=1, description="delay (ms)",
                                       continuous_update=False, layout=W.Layout(width="360px"))
-        self.drop_rate.observe(lambda ch: self.act("set_network", drop_rate=ch["new"]), names="value")
-        self.delay.observe(lambda ch: self.act("set_network", delay=tuple(ch["new"])), names="value")
+        self.drop_rate.observe(lambda ch: self._syncing or self.act("set_network", drop_rate=ch["new"]), names="value")
+        self.delay.observe(lambda ch: self._syncing or self.act("set_network", delay=tuple(ch["new"])), names="value")
         self.command = W.Text(value="x=1", description="command", layout=W.Layout(width="200px"))
         self.buttons["Client request"] = _button("Client request", self.client_request,
                                                  "send the command to the leader", "9em")
@@ -282,15 +283,21 @@ class ClusterExplorer(W.VBox):
 
     def act(self, name: str, *args: Any, **kwargs: Any) -> bool:
         """Do ``cluster.<name>(*args, **kwargs)``, record it for replay and redraw; a refusal is shown, not raised."""
-        action = Action(self.cluster.steps, self.cluster.now, name, args, tuple(sorted(kwargs.items())))
-        try:
-            action.apply(self.cluster)
-        except (ValueError, SafetyViolation) as err:
-            self.refresh(error=str(err) if isinstance(err, ValueError) else f"safety check failed: {err}")
-            return False
-        self.actions.append(action)
-        self.refresh()
-        return True
+        return self.act_all([(name, args, kwargs)])
+
+    def act_all(self, calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]]) -> bool:
+        """Do several cluster calls in order with one redraw at the end; stop at the first refusal and show it."""
+        error = ""
+        for name, args, kwargs in calls:
+            action = Action(self.cluster.steps, self.cluster.now, name, tuple(args), tuple(sorted(kwargs.items())))
+            try:
+                action.apply(self.cluster)
+            except (ValueError, SafetyViolation) as err:
+                error = str(err) if isinstance(err, ValueError) else f"safety check failed: {err}"
+                break
+            self.actions.append(action)
+        self.refresh(error=error)
+        return not error
 
     def crash(self, i: int) -> bool:
         """Crash server ``i``."""
@@ -315,12 +322,11 @@ class ClusterExplorer(W.VBox):
         except ValueError as err:
             self.refresh(error=str(err))
             return False
-        if self.cluster.groups or self.cluster.cuts:
-            self.act("heal")
-        return all(self.act(name, *args) for name, args in calls)
+        heal = [("heal", (), {})] if self.cluster.groups or self.cluster.cuts else []
+        return self.act_all(heal + [(name, args, {}) for name, args in calls])
 
     def apply_groups(self) -> bool:
-        """Heal, then partition the network into the groups typed in the text box."""
+        """Partition the network into the groups typed in the text box (link cuts stay until Heal)."""
         try:
             groups = parse_groups(self.groups.value, self.cluster.n)
         except ValueError as err:
@@ -352,8 +358,9 @@ class ClusterExplorer(W.VBox):
     def step_back(self) -> bool:
         """Undo the last action, or else the last event, by replaying from the seed; False if at the start."""
         steps = self.cluster.steps
+        undone: Action | None = None
         if self.actions and self.actions[-1].steps == steps:
-            keep, target = self.actions[:-1], steps
+            keep, target, undone = self.actions[:-1], steps, self.actions[-1]
         elif steps > 0:
             keep, target = self.actions, steps - 1
         else:
@@ -361,8 +368,13 @@ class ClusterExplorer(W.VBox):
             return False
         fresh = StepCountingCluster(**self._config)
         fresh.replay(keep, target)
+        if undone is not None and undone.now > fresh.now:  # back to the moment of the undone action
+            fresh.run(undone.now - fresh.now)
         self.cluster, self.actions = fresh, keep
         self.scene = SceneView()
+        self._syncing = True  # the sliders show the replayed network again, without acting on it
+        self.drop_rate.value, self.delay.value = fresh.net.drop_rate, fresh.net.delay
+        self._syncing = False
         self.refresh(info=f"stepped back to step {target} (replayed from seed {self._config['seed']})")
         return True
 

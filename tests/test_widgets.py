@@ -239,3 +239,25 @@ def test_the_live_figure_equals_a_fresh_picture_after_many_actions() -> None:
 
     assert data(x.figure) == data(fresh)
     assert "partition {S1,S2} | {S3,S4,S5}" in next(t for t in x.figure.data if t.name == "status").text[0]
+
+
+def test_step_back_undoes_a_network_change_and_the_sliders_follow() -> None:
+    x = ClusterExplorer(n=3, seed=2)
+    x.advance(100)
+    x.drop_rate.value = 0.3
+    assert x.cluster.net.drop_rate == 0.3
+    x.step_back()  # the last thing done was the slider change: undo it
+    assert x.cluster.net.drop_rate == 0.0 and x.drop_rate.value == 0.0
+    assert not x.cluster.trace.of_kind("set_network") and x.actions == []
+    assert x.cluster.now == 100
+
+
+def test_a_preset_is_one_redraw_and_stops_at_a_refusal() -> None:
+    x = ClusterExplorer(n=5, seed=7)
+    before = len(x.actions)
+    x.preset.value = "majorities ring"
+    assert x.apply_preset()
+    assert len(x.actions) == before + 10 and all(a.name == "cut" for a in x.actions[before:])
+    assert x.act_all([("heal", (), {}), ("crash", (9,), {}), ("crash", (1,), {})]) is False
+    assert "unknown node id 9" in x.message.value
+    assert x.cluster.nodes[1] is not None and not x.cluster.cuts  # healed, then stopped before crashing S1
