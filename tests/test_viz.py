@@ -212,3 +212,13 @@ def test_viz_reads_only_the_trace_never_the_simulator() -> None:
                 assert not (node.module or "").startswith(("raftedu.sim", "ipywidgets")), path
             if isinstance(node, ast.Import):
                 assert all(not a.name.startswith(("raftedu.sim", "ipywidgets")) for a in node.names), path
+
+
+def test_pictures_refuse_a_partial_trace_in_words(crashed_run: Cluster) -> None:
+    partial = crashed_run.trace.events[5:]
+    for draw in (cluster_figure, animate, timeline, log_grid):
+        with pytest.raises(ValueError, match="begins with its 'start' event"):
+            draw(partial)
+    with pytest.raises(TypeError, match="not a ClusterView snapshot"):
+        timeline(crashed_run.view)
+    assert len(cluster_figure(crashed_run.view).data) == 20  # a snapshot is enough for the instant picture

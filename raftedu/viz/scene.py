@@ -114,12 +114,13 @@ class SceneView(ClusterView):
 
 
 def as_events(source: Source) -> list[Event]:
-    """The events of a Trace or an iterable of events, as a list."""
-    if isinstance(source, Trace):
-        return source.events
+    """The events of a Trace or an iterable of events, as a list; it must begin with the run's ``start`` event."""
     if isinstance(source, ClusterView):
         raise TypeError("this picture needs the events (a Trace), not a ClusterView snapshot")
-    return list(source)
+    events = source.events if isinstance(source, Trace) else list(source)
+    if not events or events[0].kind != "start":
+        raise ValueError("pictures need a whole trace that begins with its 'start' event (e.g. cluster.trace)")
+    return events
 
 
 def scene_at(source: Source, time: int | None = None) -> ClusterView:

@@ -50,8 +50,6 @@ def timeline(source: Source, start: int = 0, end: int | None = None, *, heartbea
     apply. ``heartbeats=False`` hides empty AppendEntries and their replies.
     """
     events = as_events(source)
-    if not events or events[0].kind != "start":
-        raise ValueError("timeline() needs a whole trace that begins with its 'start' event")
     n = dict(events[0].value)["n"]
     if end is None:
         end = events[-1].time
