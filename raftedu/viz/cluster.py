@@ -107,7 +107,7 @@ class ClusterPicture:
             *self._messages(view, t),
             self._drops(view, t),
             dict(type="scatter", x=[-1.45], y=[1.45], mode="text", text=[status_line(view)], hoverinfo="skip",
-                 textposition="middle right", cliponaxis=False,
+                 textposition="middle right", cliponaxis=False, marker=dict(opacity=0),
                  textfont=dict(size=13), showlegend=False, name="status", uid="status", **_RING),
             *log_traces(view, self.log_first, self.log_width, xaxis="x2", yaxis="y2"),
         ]
@@ -347,18 +347,20 @@ def animate(
     still = dict(frame=dict(duration=0, redraw=False), transition=dict(duration=0), mode="immediate")
     fig.update_layout(
         meta=dict(note=note, frames=len(times), frame_ms=frame_ms),
-        updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-0.03, xanchor="left", yanchor="top",
+        # Controls in the band under the ring; the legend below them (it pushes the bottom margin as it needs).
+        legend=dict(y=-0.02, yanchor="top"),
+        updatemenus=[dict(type="buttons", direction="left", x=0.0, y=0.13, xanchor="left", yanchor="top",
                           pad=dict(r=6, t=0), showactive=False, buttons=[
                               dict(label="▶ play", method="animate", args=play(frame_duration)),
                               dict(label="▶▶ 4× faster", method="animate", args=play(max(1, frame_duration // 4))),
                               dict(label="▷ ¼ speed", method="animate", args=play(frame_duration * 4)),
                               dict(label="❚❚ pause", method="animate", args=[[None], still]),
                           ])],
-        sliders=[dict(active=0, x=0.37, len=0.63, y=0.0, yanchor="top", pad=dict(t=0),
+        sliders=[dict(active=0, x=0.37, len=0.63, y=0.17, yanchor="top", pad=dict(t=0),
                       currentvalue=dict(prefix="t = ", suffix=" ms", font=dict(size=12)),
                       steps=[dict(method="animate", label=str(t), args=[[str(t)], still]) for t in times])],
-        margin=dict(b=110),
-        height=fig.layout.height + 100,
+        margin=dict(b=20),
+        height=fig.layout.height + 110,
     )
     if note:
         fig.add_annotation(text="⚠ " + note, xref="paper", yref="paper", x=0, y=1.06, showarrow=False,
