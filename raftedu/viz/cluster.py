@@ -133,12 +133,13 @@ class ClusterPicture:
                     line=dict(color=CUT_COLOR, width=3, dash="dash"), **_RING)
 
     def _timers(self, view: ClusterView, t: int) -> dict[str, Any]:
+        # One bar per server, always (zero length when it runs no election timer): y never changes, frames omit it.
         xs: list[float | None] = []
         ys: list[float | None] = []
-        for i, node in view.nodes.items():
-            if not node.alive or node.role == "leader" or node.deadline is None:
-                continue
-            left = max(0, node.deadline - t) / self.timeout_high
+        for i in self.ids:
+            node = view.nodes[i]
+            running = node.alive and node.role != "leader" and node.deadline is not None
+            left = max(0, node.deadline - t) / self.timeout_high if running else 0.0
             x, y = self.xy[i]
             xs += [round(x - 0.2, 3), round(x - 0.2 + 0.4 * min(1.0, left), 3), None]
             bar = round(y - (0.42 if self.n <= 5 else 0.32), 3)
@@ -258,7 +259,8 @@ class ClusterPicture:
 
 
 _FRAME_KEYS = ("x", "y", "text", "hovertext")
-_CONSTANT = {"servers": ("x", "y", "text"), "labels": ("x", "y"), "status": ("x", "y"), "log cells": ("hovertext",)}
+_CONSTANT = {"servers": ("x", "y", "text"), "labels": ("x", "y"), "status": ("x", "y"), "log cells": ("hovertext",),
+             "election timer (time left)": ("y",)}
 
 
 def _slim(trace: dict[str, Any], details: bool) -> dict[str, Any]:
