@@ -28,6 +28,7 @@ bench: $(VENV)/.stamp-test
 	$(PY) benchmarks/bench_kv.py
 	$(PY) benchmarks/bench_linearizability.py
 	$(PY) benchmarks/bench_grading.py
+	$(PY) benchmarks/bench_viz.py
 	$(PY) benchmarks/bench_etcd.py
 
 # Regenerate exercises/ from solutions/ (a test fails when they drift apart).

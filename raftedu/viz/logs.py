@@ -1,0 +1,116 @@
+"""The logs: a grid of index × server coloured by term (plotly), and the same data as a pandas table."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import plotly.graph_objects as go
+
+from ..trace import ClusterView
+from .scene import Source, scene_at
+from .style import ROLE_COLORS, TERM_COLORSCALE, node_name, term_slot
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["LOG_WINDOW", "UNCOMMITTED_OPACITY", "log_window", "log_traces", "log_axes", "log_grid", "log_frame"]
+
+LOG_WINDOW = 12
+"""How many log indices the cluster picture shows (the newest ones)."""
+UNCOMMITTED_OPACITY = 0.3
+"""Cells a server has not yet learned are committed are drawn this faint."""
+
+
+def log_window(view: ClusterView, width: int = LOG_WINDOW) -> int:
+    """The first index to show so that the ``width`` newest indices of the longest log fit."""
+    longest = max((len(n.log) for n in view.nodes.values()), default=0)
+    return max(1, longest - width + 1)
+
+
+def log_traces(view: ClusterView, first: int, width: int, *, xaxis: str = "x", yaxis: str = "y") -> list[dict[str, Any]]:
+    """Three trace dicts: log cells, the leader's matchIndex marks, the leader's nextIndex marks.
+
+    A cell is coloured by the entry's term (``term_slot`` through
+    ``TERM_COLORSCALE``, i.e. ``term_color``) and labelled with it; cells above
+    the server's commitIndex are faint. Only indices ``first .. first+width-1``
+    are drawn; the order and number of traces never change (animation frames rely on it).
+    """
+    xs, ys, colors, opac, labels, hover = [], [], [], [], [], []
+    for i, node in view.nodes.items():
+        for index in range(first, min(len(node.log), first + width - 1) + 1):
+            entry = node.log[index - 1]
+            committed = index <= node.commit_index
+            xs.append(index)
+            ys.append(i)
+            colors.append(term_slot(entry.term))
+            opac.append(1 if committed else UNCOMMITTED_OPACITY)
+            labels.append(str(entry.term))
+            hover.append(f"{node_name(i)} index {index}: {entry.command!r} (term {entry.term}), "
+                         + ("committed" if committed else "not yet known to be committed"))
+    cells = dict(type="scatter", x=xs, y=ys, mode="markers+text", text=labels, hovertext=hover, hoverinfo="text",
+                 textfont=dict(size=11, color="black"), xaxis=xaxis, yaxis=yaxis, showlegend=False, name="log cells",
+                 marker=dict(symbol="square", size=22, color=colors, opacity=opac, colorscale=TERM_COLORSCALE, cmin=0.5,
+                             cmax=len(TERM_COLORSCALE) // 2 + 0.5, showscale=False, line=dict(width=1, color="rgb(80, 80, 80)")))
+    marks = []
+    for which, symbol, name in ((0, "triangle-up", "leader's matchIndex for this follower"),
+                                (1, "triangle-up-open", "leader's nextIndex for this follower")):
+        mx, my, mh = [], [], []
+        for leader, table in getattr(view, "progress", {}).items():
+            for peer, values in table.items():
+                mx.append(max(values[which], first - 0.6))
+                my.append(peer + 0.42)
+                mh.append(f"{node_name(leader)}'s {'matchIndex' if which == 0 else 'nextIndex'} "
+                          f"for {node_name(peer)}: {values[which]}")
+        marks.append(dict(type="scatter", x=mx, y=my, mode="markers", hovertext=mh, hoverinfo="text", name=name,
+                          xaxis=xaxis, yaxis=yaxis,
+                          marker=dict(symbol=symbol, size=9, color=ROLE_COLORS["leader"], line=dict(width=1.5))))
+    return [cells, *marks]
+
+
+def log_axes(n: int, first: int, width: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Layout of the (x, y) axes of a log grid: index across, servers down (S1 on top)."""
+    xaxis = dict(title=dict(text="log index"), range=[first - 0.8, first + width - 0.4], dtick=1, zeroline=False,
+                 showgrid=False, fixedrange=True)
+    yaxis = dict(range=[n + 0.7, 0.5], tickvals=list(range(1, n + 1)), ticktext=[node_name(i) for i in range(1, n + 1)],
+                 zeroline=False, showgrid=False, fixedrange=True)
+    return xaxis, yaxis
+
+
+def log_grid(source: Source, time: int | None = None) -> go.Figure:
+    """A figure of every server's log at ``time`` (end of trace when None): index × server, coloured by term.
+
+    Faint cells are not yet known to be committed on that server; triangles
+    under a follower's row are the leader's matchIndex (filled) and nextIndex (open).
+    """
+    view = scene_at(source, time)
+    width = max(8, max((len(n.log) for n in view.nodes.values()), default=0))
+    xaxis, yaxis = log_axes(len(view.nodes), 1, width)
+    fig = go.Figure(log_traces(view, 1, width))
+    fig.update_layout(title=dict(text=f"Logs at t = {view.time} ms (colour and number = term; faint = not committed)"),
+                      xaxis=xaxis, yaxis=yaxis, height=120 + 40 * len(view.nodes), template="plotly_white",
+                      margin=dict(l=50, r=20, t=60, b=50), legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def log_frame(source: Source, time: int | None = None, *, commands: bool = False) -> "pd.DataFrame":
+    """The logs at ``time`` as a DataFrame: one row per server (``S1``...), one column per index.
+
+    Cells hold the entry's term (``<NA>`` where a log is shorter), or with
+    ``commands=True`` strings like ``"t2 'x=1'"``. Columns ``commit_index``
+    and ``alive`` are appended so the table says what the grid's faint cells say.
+    """
+    import pandas as pd
+
+    view = scene_at(source, time)
+    width = max((len(n.log) for n in view.nodes.values()), default=0)
+    rows = {}
+    for i, node in view.nodes.items():
+        cells: list[Any] = [
+            (f"t{e.term} {e.command!r}" if commands else e.term) for e in node.log
+        ] + [pd.NA] * (width - len(node.log))
+        rows[node_name(i)] = cells + [node.commit_index, node.alive]
+    frame = pd.DataFrame.from_dict(rows, orient="index", columns=[*range(1, width + 1), "commit_index", "alive"])
+    if not commands:
+        frame[list(range(1, width + 1))] = frame[list(range(1, width + 1))].astype("Int64")
+    frame.index.name = "server"
+    return frame

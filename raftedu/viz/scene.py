@@ -1,0 +1,168 @@
+"""What a picture needs beyond :class:`~raftedu.trace.ClusterView`, derived from the trace alone.
+
+:class:`SceneView` replays a trace like ``ClusterView`` and also keeps
+
+* each leader's ``nextIndex``/``matchIndex`` per follower, rebuilt from the
+  AppendEntriesReply deliveries the leader saw (the trace does not record
+  them directly);
+* the messages dropped recently, where they were lost, and why.
+
+The geometry helpers place servers on a ring and messages along their links.
+Everything here is a pure function of trace events: no simulator, no clock.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from ..raft import LEADER, AppendEntriesReply, Event, Message
+from ..trace import ClusterView, InFlight, Trace
+
+__all__ = [
+    "DROP_LINGER_MS",
+    "Drop",
+    "SceneView",
+    "as_events",
+    "scene_at",
+    "replay",
+    "ring_xy",
+    "message_xy",
+    "in_flight_fraction",
+]
+
+DROP_LINGER_MS = 30
+"""How long (virtual ms) a dropped message stays marked with a ✕."""
+
+Source = Trace | ClusterView | Iterable[Event]
+
+
+@dataclass(frozen=True)
+class Drop:
+    """A message the network or a down receiver lost: where on its link (``fraction``) and why."""
+
+    time: int
+    msg: Message
+    msg_id: int
+    reason: str
+    fraction: float
+
+
+class SceneView(ClusterView):
+    """A :class:`ClusterView` that also tracks leaders' progress and recent drops (see module docs)."""
+
+    def __init__(self) -> None:
+        """An empty scene, waiting for the run's ``start`` event."""
+        super().__init__()
+        self.progress: dict[int, dict[int, list[int]]] = {}
+        """``progress[leader][peer] == [matchIndex, nextIndex]`` for every live leader."""
+        self.drops: list[Drop] = []
+        self.events_seen = 0
+
+    def apply(self, e: Event) -> None:
+        """Update the scene with one event (in trace order)."""
+        self.events_seen += 1
+        if e.kind == "drop":
+            self._note_drop(e)
+        elif e.kind == "deliver" and isinstance(e.msg, AppendEntriesReply):
+            self._leader_hears(e.msg)
+        super().apply(e)
+        if e.kind == "role" or e.kind == "crash":
+            self._role_changed(e)
+        cutoff = e.time - DROP_LINGER_MS
+        if self.drops and self.drops[0].time < cutoff:
+            self.drops = [d for d in self.drops if d.time >= cutoff]
+
+    def _note_drop(self, e: Event) -> None:
+        flight = self.in_flight.get(e.msg_id)
+        if flight is None or e.time <= flight.sent:
+            fraction = 0.5  # never left: lost on the wire / stopped at the cut
+        else:
+            fraction = min(0.9, in_flight_fraction(flight, e.time))
+        self.drops.append(Drop(e.time, e.msg, e.msg_id, str(e.value), fraction))
+
+    def _role_changed(self, e: Event) -> None:
+        if e.kind == "role" and e.value == LEADER:
+            # §5.3: a new leader sets nextIndex to its last log index + 1 and matchIndex to 0.
+            last = len(self.nodes[e.node].log)
+            self.progress[e.node] = {p: [0, last + 1] for p in self.nodes if p != e.node}
+        else:
+            self.progress.pop(e.node, None)
+
+    def _leader_hears(self, m: AppendEntriesReply) -> None:
+        leader = self.nodes.get(m.dst)
+        table = self.progress.get(m.dst)
+        if table is None or leader is None or leader.role != LEADER or m.term != leader.term:
+            return  # stale reply: the leader ignores it too
+        match, nxt = table[m.src]
+        if m.success:
+            match = max(match, m.match_index)
+            nxt = max(nxt, match + 1)
+        else:
+            nxt = max(match + 1, min(nxt - 1, m.conflict_index))
+        table[m.src] = [match, nxt]
+
+    def leader(self) -> int | None:
+        """The live leader of the highest term, or None."""
+        leaders = self.leaders()
+        return max(leaders, key=lambda i: self.nodes[i].term) if leaders else None
+
+    def recent_drops(self, time: int) -> list[Drop]:
+        """Drops that happened in the last :data:`DROP_LINGER_MS` before ``time``."""
+        return [d for d in self.drops if time - DROP_LINGER_MS <= d.time <= time]
+
+
+def as_events(source: Source) -> list[Event]:
+    """The events of a Trace or an iterable of events, as a list; it must begin with the run's ``start`` event."""
+    if isinstance(source, ClusterView):
+        raise TypeError("this picture needs the events (a Trace), not a ClusterView snapshot")
+    events = source.events if isinstance(source, Trace) else list(source)
+    if not events or events[0].kind != "start":
+        raise ValueError("pictures need a whole trace that begins with its 'start' event (e.g. cluster.trace)")
+    return events
+
+
+def scene_at(source: Source, time: int | None = None) -> ClusterView:
+    """The scene at ``time`` (end of trace when None); a ClusterView passed in is returned as it is."""
+    if isinstance(source, ClusterView):
+        return source
+    return SceneView.at(as_events(source), time)
+
+
+def replay(events: list[Event], times: Iterable[int]) -> Iterator[tuple[int, SceneView]]:
+    """Yield ``(t, scene)`` for each ``t`` in increasing ``times``; the one scene object is updated in place."""
+    scene = SceneView()
+    k = 0
+    for t in times:
+        while k < len(events) and events[k].time <= t:
+            scene.apply(events[k])
+            k += 1
+        scene.time = t
+        yield t, scene
+
+
+def ring_xy(i: int, n: int) -> tuple[float, float]:
+    """Where server ``i`` of ``n`` sits: on the unit circle, S1 at the top, clockwise."""
+    angle = math.pi / 2 - 2 * math.pi * (i - 1) / n
+    return round(math.cos(angle), 4), round(math.sin(angle), 4)
+
+
+def in_flight_fraction(flight: InFlight, time: int) -> float:
+    """How far along its link a message is at ``time``: 0 at sending, 1 at delivery."""
+    if flight.due <= flight.sent:
+        return 1.0
+    return max(0.0, min(1.0, (time - flight.sent) / (flight.due - flight.sent)))
+
+
+def message_xy(src: int, dst: int, n: int, fraction: float, lane: float = 0.06) -> tuple[float, float]:
+    """The point ``fraction`` of the way from ``src`` to ``dst``, shifted ``lane`` to the right of travel.
+
+    The shift keeps a request and its reply (opposite directions) on separate lanes.
+    """
+    (x0, y0), (x1, y1) = ring_xy(src, n), ring_xy(dst, n)
+    dx, dy = x1 - x0, y1 - y0
+    length = math.hypot(dx, dy) or 1.0
+    # Shrink the path so messages start and end at the node's edge, not its centre.
+    f = 0.12 + 0.76 * fraction
+    return round(x0 + f * dx + lane * dy / length, 3), round(y0 + f * dy - lane * dx / length, 3)

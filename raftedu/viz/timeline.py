@@ -1,0 +1,138 @@
+"""The timeline: a space-time (Lamport) diagram with one lane per server and an arrow per message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import plotly.graph_objects as go
+
+from ..raft import Event
+from .scene import Source, as_events
+from .style import DROP_COLOR, MESSAGE_STYLES, REFUSED_COLOR, ROLE_COLORS, describe_message, message_kind, message_ok, node_name
+
+__all__ = ["NODE_KINDS", "HANDLERS", "timeline", "rules_fired"]
+
+NODE_KINDS = frozenset({"timeout", "timer", "term", "role", "vote", "append", "truncate", "commit", "apply"})
+"""Event kinds a server emits itself (they carry the Figure 2 rule that fired)."""
+
+HANDLERS = {
+    "RequestVote": "RequestVote receiver (§5.2, §5.4.1)",
+    "RequestVoteReply": "candidate counts the vote (§5.2)",
+    "AppendEntries": "AppendEntries receiver (§5.3)",
+    "Heartbeat": "AppendEntries receiver (§5.3)",
+    "AppendEntriesReply": "leader updates nextIndex/matchIndex (§5.3)",
+}
+"""The Figure 2 rule that handles each kind of message on arrival."""
+
+_ROLE_SYMBOLS = {"follower": "circle", "candidate": "diamond", "leader": "star"}
+
+
+def rules_fired(events: list[Event], k: int) -> list[str]:
+    """The Figure 2 rules the receiver's events name right after delivery event ``events[k]``."""
+    node = events[k].node
+    rules: list[str] = []
+    for e in events[k + 1 :]:
+        if e.kind not in NODE_KINDS or e.node != node:
+            break
+        if e.rule and e.rule not in rules:
+            rules.append(e.rule)
+    return rules
+
+
+def timeline(source: Source, start: int = 0, end: int | None = None, *, heartbeats: bool = True) -> go.Figure:
+    """A space-time diagram of the trace between ``start`` and ``end`` ms.
+
+    Each server is a horizontal lane (S1 on top); each message is an arrow
+    from its sending to its delivery (or a dashed red line ending in ✕ where it
+    was dropped). Role changes are marked in the role's colour, crashes with a
+    black ✕ and a grey band while the server is down. Hovering over an
+    arrowhead names the message and the Figure 2 rule(s) it made the receiver
+    apply. ``heartbeats=False`` hides empty AppendEntries and their replies.
+    """
+    events = as_events(source)
+    n = dict(events[0].value)["n"]
+    if end is None:
+        end = events[-1].time
+    if end < start:
+        raise ValueError(f"end ({end} ms) must not be before start ({start} ms)")
+    sends: dict[int, Event] = {}
+    arrows: dict[str, tuple[list[Any], list[Any], list[Any], list[Any], list[str]]] = {k: ([], [], [], [], []) for k in MESSAGE_STYLES}
+    dropped: tuple[list[Any], list[Any], list[Any], list[str]] = ([], [], [], [])
+    marks: dict[str, tuple[list[int], list[int], list[str]]] = {}
+    down: dict[int, int] = {}
+    bands: list[tuple[int, int, int]] = []
+    for k, e in enumerate(events):
+        if e.kind == "send":
+            sends[e.msg_id] = e
+        if e.time < start or e.time > end:
+            continue
+        if e.kind in ("deliver", "drop") and e.msg_id in sends:
+            s, m = sends[e.msg_id], e.msg
+            kind = message_kind(m)
+            if not heartbeats and kind in ("Heartbeat", "AppendEntriesReply") and not getattr(m, "entries", True):
+                continue
+            hover = f"{describe_message(m)}<br>sent {s.time} ms, "
+            if e.kind == "deliver":
+                rules = rules_fired(events, k)
+                hover += (f"delivered {e.time} ms<br>handled by: {HANDLERS[kind]}<br>rules fired: "
+                          + ("; ".join(rules) if rules else "none (nothing changed)"))
+                xs, ys, sizes, colors, hov = arrows[kind]
+                xs += [s.time, e.time, None]
+                ys += [m.src, m.dst, None]
+                sizes += [0, MESSAGE_STYLES[kind][3] - 1, 0]
+                color = MESSAGE_STYLES[kind][2] if message_ok(m) else REFUSED_COLOR
+                colors += [color, color, color]
+                hov += [hover, hover, ""]
+            else:
+                hover += f"dropped {e.time} ms: {e.value}"
+                frac = 0.5 if e.time <= s.time else 1.0
+                xs2, ys2, _, hov2 = dropped
+                xs2 += [s.time, s.time + frac * (e.time - s.time if e.time > s.time else 4), None]
+                ys2 += [m.src, m.src + frac * (m.dst - m.src), None]
+                hov2 += [hover, hover, ""]
+        elif e.kind in ("role", "crash", "restart", "timeout", "timeout_now", "commit"):
+            label = {"role": str(e.value), "crash": "crash", "restart": "restart", "timeout": "election timeout",
+                     "timeout_now": "election timeout", "commit": "commit"}[e.kind]
+            mx, my, mh = marks.setdefault(label, ([], [], []))
+            mx.append(e.time)
+            my.append(e.node)
+            mh.append(f"{e.time} ms: {e.text or label}" + (f"<br>rule: {e.rule}" if e.rule else ""))
+            if e.kind == "crash":
+                down[e.node] = e.time
+            elif e.kind == "restart" and e.node in down:
+                bands.append((e.node, down.pop(e.node), e.time))
+    bands += [(i, t0, end) for i, t0 in down.items()]
+
+    data: list[dict[str, Any]] = []
+    for kind, (xs, ys, sizes, colors, hov) in arrows.items():
+        name, _, color, _ = MESSAGE_STYLES[kind]
+        data.append(dict(type="scatter", x=xs, y=ys, mode="lines+markers", name=name, hovertext=hov, hoverinfo="text",
+                         line=dict(color=color, width=1.2),
+                         marker=dict(symbol="arrow", angleref="previous", size=sizes, color=colors)))
+    xs2, ys2, _, hov2 = dropped
+    data.append(dict(type="scatter", x=xs2, y=ys2, mode="lines+markers", name="dropped message", hovertext=hov2,
+                     hoverinfo="text", line=dict(color=DROP_COLOR, width=1.2, dash="dot"),
+                     marker=dict(symbol="x", size=[0, 10, 0] * (len(xs2) // 3), color=DROP_COLOR)))
+    mark_style = {
+        **{r: (ROLE_COLORS[r], _ROLE_SYMBOLS[r], f"became {r}") for r in _ROLE_SYMBOLS},
+        "crash": ("black", "x", "crashed"),
+        "restart": ("black", "circle-open", "restarted"),
+        "election timeout": (ROLE_COLORS["candidate"], "hourglass", "election timer ran out"),
+        "commit": ("rgb(100, 100, 100)", "line-ns-open", "commitIndex advanced"),
+    }
+    for label, (mx, my, mh) in marks.items():
+        color, symbol, name = mark_style[label]
+        data.append(dict(type="scatter", x=mx, y=my, mode="markers", name=name, hovertext=mh, hoverinfo="text",
+                         marker=dict(symbol=symbol, size=15 if label in _ROLE_SYMBOLS else 12, color=color,
+                                     line=dict(width=1.5, color=color))))
+    shapes = [dict(type="rect", xref="x", yref="y", x0=t0, x1=t1, y0=i - 0.3, y1=i + 0.3, line=dict(width=0),
+                   fillcolor="rgba(158, 158, 158, 0.35)", layer="below") for i, t0, t1 in bands]
+    fig = go.Figure(dict(data=data, layout=dict(
+        title=dict(text=f"Timeline {start}–{end} ms: one lane per server, one arrow per message (send → delivery)"),
+        template="plotly_white", height=160 + 55 * n, hovermode="closest", shapes=shapes,
+        xaxis=dict(title=dict(text="virtual time (ms)"), range=[start - 2, end + 2]),
+        yaxis=dict(title=dict(text="server"), tickvals=list(range(1, n + 1)), ticktext=[node_name(i) for i in range(1, n + 1)],
+                   range=[n + 0.6, 0.4], zeroline=False),
+        legend=dict(orientation="h", y=-0.25), margin=dict(l=60, r=20, t=60, b=40),
+    )))
+    return fig

@@ -1,0 +1,261 @@
+"""The explorer in a real browser: JupyterLab + headless Debian chromium, driven by playwright.
+
+Starts JupyterLab on 127.0.0.1 with a token (own process group), opens
+``explorer.ipynb`` (a copy in a temporary folder), runs it, clicks "Crash"
+on the leader and checks in the DOM that the figure redrew that server as
+crashed and, after "Run 1 s", a new leader. Screenshots and the latencies
+measured inside the page go to ``test-artifacts/``.
+
+Needs ``apt-get install -y chromium`` and ``pip install playwright`` (never
+``playwright install``: its browser download is not possible here).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from raftedu.viz import ROLE_COLORS
+
+pytestmark = pytest.mark.browser
+
+HERE = Path(__file__).parent
+ARTIFACTS = HERE.parent.parent / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+try:
+    from playwright.sync_api import Page, sync_playwright
+except ImportError:  # pragma: no cover - depends on the machine
+    sync_playwright = None  # type: ignore[assignment]
+
+if sync_playwright is None or not os.path.exists(CHROMIUM):
+    pytest.skip("browser tests need Debian's chromium and playwright-python: run `apt-get install -y chromium` "
+                "and `pip install playwright` (not `playwright install`)", allow_module_level=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def api(base: str, token: str, path: str, method: str = "GET") -> object:
+    req = urllib.request.Request(f"{base}{path}?token={token}", method=method)
+    with urllib.request.urlopen(req, timeout=5) as r:
+        body = r.read()
+        return json.loads(body) if body else None
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """JupyterLab serving a temporary copy of the test notebook; yields (base URL, token)."""
+    root = tmp_path_factory.mktemp("lab")
+    shutil.copy(HERE / "explorer.ipynb", root / "explorer.ipynb")
+    settings = root / ".settings"
+    (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True)
+    (settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    port, token = free_port(), os.urandom(16).hex()
+    env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(settings), JUPYTERLAB_WORKSPACES_DIR=str(root / ".workspaces"))
+    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
+           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--LabApp.news_url=",
+           "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.extension_manager=readonly",
+           "--LabApp.expose_app_in_browser=True"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")
+    log = open(root / "lab.log", "w")
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                api(base, token, "/api/status")
+                break
+            except (urllib.error.URLError, ConnectionError, OSError):
+                if proc.poll() is not None:
+                    pytest.fail(f"JupyterLab exited: {(root / 'lab.log').read_text()[-2000:]}")
+                time.sleep(0.2)
+        else:
+            pytest.fail("JupyterLab did not answer /api/status within 60 s")
+        yield base, token
+    finally:
+        try:  # kernels outlive the browser: shut them down before the server
+            for kernel in api(base, token, "/api/kernels") or []:
+                api(base, token, f"/api/kernels/{kernel['id']}", method="DELETE")
+        except (urllib.error.URLError, OSError):
+            pass
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+def run_all(page: Page) -> None:
+    """Run All once a kernel really exists; retry if the command was dropped (the kernel race)."""
+    page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=90_000)
+    for _attempt in range(5):
+        page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        try:
+            page.wait_for_function(
+                "() => Array.from(document.querySelectorAll('.jp-InputPrompt')).some(p => /\\[(\\*|\\d+)\\]/.test(p.textContent))",
+                timeout=5_000)
+            return
+        except Exception:  # noqa: BLE001 - playwright's TimeoutError: send Run All again
+            continue
+    pytest.fail("Run All never started a cell")
+
+
+# Find a trace of the explorer's figure by name (plotly.js names its DOM groups by uid, which FigureWidget may change).
+TRACE = """(name) => {
+    const gd = document.querySelector('.raftedu-explorer .js-plotly-plot');
+    if (!gd || !gd.data || !gd._fullData) return null;
+    const i = gd.data.findIndex(t => t.name === name);
+    return i < 0 ? null : gd.querySelector('.trace' + gd._fullData[i].uid);
+}"""
+SERVER_FILL = f"i => {{ const t = ({TRACE})('servers'); const p = t && t.querySelectorAll('path.point')[i]; return p ? p.style.fill : null; }}"
+SERVER_COUNT = f"() => {{ const t = ({TRACE})('servers'); return t ? t.querySelectorAll('path.point').length : 0; }}"
+STATUS = f"() => {{ const t = ({TRACE})('status'); const x = t && t.querySelector('text'); return x ? x.textContent : ''; }}"
+
+
+def rgb(color: str) -> str:
+    """'rgb(1, 2, 3)' as the browser writes it."""
+    return color
+
+
+def leader_in_status(page: Page) -> int | None:
+    text = page.evaluate(STATUS)
+    if "· leader S" not in text:
+        return None
+    return int(text.split("· leader S")[1].split(" ")[0])
+
+
+def test_crash_the_leader_in_jupyterlab(lab: tuple[str, str]) -> None:
+    base, token = lab
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            page.goto(f"{base}/lab/tree/explorer.ipynb?reset&token={token}")
+            run_all(page)
+            page.wait_for_function(f"() => ({SERVER_COUNT})() === 5", timeout=90_000)
+            page.wait_for_function(f"() => ({STATUS})().includes('· leader S')", timeout=30_000)
+            leader = leader_in_status(page)
+            assert leader is not None
+            assert page.evaluate(SERVER_FILL, leader - 1) == rgb(ROLE_COLORS["leader"])
+            explorer = page.locator(".raftedu-explorer")
+            explorer.scroll_into_view_if_needed()
+            explorer.screenshot(path=str(ARTIFACTS / "explorer-1-leader-elected.png"))
+
+            # Measure inside the page: from the click to the DOM showing the server crashed.
+            page.evaluate("""([label, index, crashed, fill]) => {
+                window.__raftedu = {latency: null};
+                const button = Array.from(document.querySelectorAll('.raftedu-explorer button'))
+                    .find(b => b.textContent.trim() === label);
+                const plot = document.querySelector('.raftedu-explorer .js-plotly-plot');
+                button.addEventListener('click', () => {
+                    const t0 = performance.now();
+                    const done = () => {
+                        if (eval(fill)(index) === crashed) {
+                            window.__raftedu.latency = performance.now() - t0; observer.disconnect();
+                        }
+                    };
+                    const observer = new MutationObserver(done);
+                    observer.observe(plot, {subtree: true, childList: true, attributes: true});
+                }, {capture: true, once: true});
+            }""", [f"Crash S{leader}", leader - 1, ROLE_COLORS["crashed"], SERVER_FILL])
+            page.wait_for_timeout(1_000)  # let the kernel finish the first render's messages, as a reader would
+            page.get_by_role("button", name=f"Crash S{leader}", exact=True).click()
+            page.wait_for_function(f"() => ({SERVER_FILL})({leader - 1}) === '{ROLE_COLORS['crashed']}'",
+                                   timeout=10_000, polling="raf")
+            page.wait_for_function("() => window.__raftedu.latency !== null", timeout=5_000)
+            click_ms = page.evaluate("window.__raftedu.latency")
+            assert page.get_by_role("button", name=f"Crash S{leader}", exact=True).is_disabled()
+            assert f"S{leader} crashed" in explorer.inner_text()
+            explorer.screenshot(path=str(ARTIFACTS / "explorer-2-leader-crashed.png"))
+
+            page.get_by_role("button", name="Run 1 s", exact=True).click()
+            page.wait_for_function(
+                f"() => {{ const t = ({STATUS})(); return t.includes('· leader S') && !t.includes('· leader S{leader} '); }}",
+                timeout=15_000)
+            new = leader_in_status(page)
+            assert new is not None and new != leader
+            assert page.evaluate(SERVER_FILL, new - 1) == rgb(ROLE_COLORS["leader"])
+            assert page.evaluate(SERVER_FILL, leader - 1) == rgb(ROLE_COLORS["crashed"])
+            explorer.screenshot(path=str(ARTIFACTS / "explorer-3-new-leader.png"))
+
+            step_ms = [page.evaluate(CLICK_TO_PLOT, "Step") for _ in range(7)]
+            follower = next(i for i in range(1, 6) if i not in (leader, new))
+            crash_restart_ms = [page.evaluate(CLICK_TO_PLOT, f"{verb} S{follower}")
+                                for _ in range(3) for verb in ("Crash", "Restart")]
+            assert page.evaluate(SERVER_FILL, follower - 1) == rgb(ROLE_COLORS["follower"])
+            playback = measure_playback(page)
+            animation = page.locator(".js-plotly-plot").last
+            animation.scroll_into_view_if_needed()
+            animation.screenshot(path=str(ARTIFACTS / "animation-after-3s-play.png"))
+            (ARTIFACTS / "browser-latency.json").write_text(json.dumps(
+                {"click_to_dom_ms": click_ms, "step_click_to_dom_ms": step_ms,
+                 "crash_restart_click_to_dom_ms": crash_restart_ms, **playback,
+                 "leader": leader, "new_leader": new}, indent=2))
+        finally:
+            page.screenshot(path=str(ARTIFACTS / "explorer-page.png"), full_page=True)
+            browser.close()
+
+
+CLICK_TO_PLOT = """(label) => new Promise(resolve => {
+    const plot = document.querySelector('.raftedu-explorer .js-plotly-plot');
+    const button = Array.from(document.querySelectorAll('.raftedu-explorer button')).find(b => b.textContent.trim() === label);
+    let t0 = 0;
+    const observer = new MutationObserver(() => { observer.disconnect(); resolve(performance.now() - t0); });
+    setTimeout(() => {
+        observer.observe(plot, {subtree: true, childList: true, attributes: true, characterData: true});
+        t0 = performance.now(); button.click();
+    }, 300);
+    setTimeout(() => { observer.disconnect(); resolve(null); }, 3000);
+})"""
+"""Click a button of the explorer; resolve with ms until the figure's DOM changes (null if it did not)."""
+
+
+def measure_playback(page: Page) -> dict[str, float]:
+    """Frames per second in the page: the explorer's Play (live redraws) and the static animation's Play."""
+    live = page.evaluate("""(statusSource) => new Promise(resolve => {
+        const plot = document.querySelector('.raftedu-explorer .js-plotly-plot');
+        const seen = new Set();
+        const status = eval(statusSource);
+        const observer = new MutationObserver(() => seen.add(status()));
+        observer.observe(plot, {subtree: true, childList: true, characterData: true, attributes: true});
+        const play = document.querySelector('.raftedu-explorer .widget-play button');
+        play.click();
+        const t0 = performance.now();
+        setTimeout(() => { play.click(); observer.disconnect();
+                           resolve(seen.size / ((performance.now() - t0) / 1000)); }, 3000);
+    })""", STATUS)
+    animation = page.evaluate("""() => new Promise(resolve => {
+        const plots = Array.from(document.querySelectorAll('.js-plotly-plot'))
+            .filter(p => !p.closest('.raftedu-explorer') && p.layout && p.layout.sliders);
+        if (!plots.length) { resolve(null); return; }
+        const gd = plots[0];
+        let frames = 0;
+        gd.on('plotly_animatingframe', () => { frames += 1; });
+        const play = Array.from(gd.querySelectorAll('.updatemenu-button')).find(b => b.textContent.includes('play'));
+        const t0 = performance.now();
+        play.dispatchEvent(new MouseEvent('click', {bubbles: true}));
+        setTimeout(() => resolve(frames / ((performance.now() - t0) / 1000)), 3000);
+    })""")
+    return {"explorer_play_fps": live, "animation_play_fps": animation}

@@ -1,0 +1,224 @@
+"""Pictures built from scenario traces: assert on the figure data a student would see."""
+
+from __future__ import annotations
+
+import ast
+import math
+import re
+from pathlib import Path
+
+import pytest
+
+from raftedu import Cluster, Network
+from raftedu.viz import ROLE_COLORS, SceneView, animate, cluster_figure, log_frame, log_grid, timeline
+from raftedu.viz.cluster import ClusterPicture
+from raftedu.viz.scene import message_xy, ring_xy
+from raftedu.viz.style import MESSAGE_STYLES, ROLE_LABELS, TERM_COLORSCALE, term_color, term_slot
+
+
+def elected(seed: int = 7) -> Cluster:
+    c = Cluster(5, seed=seed)
+    assert c.run_until(lambda c: c.leader() is not None, within=2_000)
+    return c
+
+
+@pytest.fixture(scope="module")
+def crashed_run() -> Cluster:
+    """Elect, replicate two commands, crash the leader, re-elect, replicate one more."""
+    c = elected()
+    c.request("x=1")
+    c.request("y=2")
+    c.run(200)
+    c.crash(c.leader())
+    assert c.run_until(lambda c: c.leader() is not None, within=3_000)
+    c.request("z=3")
+    c.run(30)
+    return c
+
+
+def trace_named(fig, name: str):
+    return next(t for t in fig.data if t.name == name)
+
+
+def test_servers_are_coloured_by_role_and_crashed_is_grey(crashed_run: Cluster) -> None:
+    fig = cluster_figure(crashed_run.trace)
+    servers = trace_named(fig, "servers")
+    view = crashed_run.view
+    assert list(servers.marker.color) == [ROLE_COLORS[view.nodes[i].shown_role] for i in range(1, 6)]
+    assert list(servers.marker.color).count(ROLE_COLORS["crashed"]) == 1
+    assert list(servers.marker.color).count(ROLE_COLORS["leader"]) == 1
+    for role, color in ROLE_COLORS.items():  # the legend explains every colour
+        assert trace_named(fig, ROLE_LABELS[role]).marker.color == color
+    status = trace_named(fig, "status").text[0]
+    assert f"leader S{crashed_run.leader()}" in status
+
+
+def test_messages_in_flight_sit_between_sender_and_receiver(crashed_run: Cluster) -> None:
+    times = sorted({e.time + 3 for e in crashed_run.trace.of_kind("send")})[:40]
+    checked = 0
+    for t in times:
+        view = SceneView.at(crashed_run.trace, t)
+        fig = cluster_figure(view)
+        for kind, (name, *_rest) in MESSAGE_STYLES.items():
+            trace = trace_named(fig, name)
+            for x, y, hover in zip(trace.x, trace.y, trace.hovertext):
+                if x is None:
+                    continue
+                src, dst = map(int, re.search(r"S(\d+)→S(\d+)", hover).groups())
+                (x0, y0), (x1, y1) = ring_xy(src, 5), ring_xy(dst, 5)
+                length = math.hypot(x1 - x0, y1 - y0)
+                along = ((x - x0) * (x1 - x0) + (y - y0) * (y1 - y0)) / length**2
+                off = abs((x - x0) * (y1 - y0) - (y - y0) * (x1 - x0)) / length
+                assert 0.1 <= along <= 0.9 and off <= 0.061, (t, hover, along, off)
+                checked += 1
+        assert len([f for f in view.in_flight.values()]) == sum(
+            sum(1 for x in trace_named(fig, n).x if x is not None) for n, *_ in MESSAGE_STYLES.values())
+    assert checked > 20
+
+
+def test_a_message_moves_from_sender_to_receiver() -> None:
+    assert message_xy(1, 3, 5, 0.0, lane=0) != message_xy(1, 3, 5, 1.0, lane=0)
+    (x0, y0), (x1, y1) = ring_xy(1, 5), ring_xy(3, 5)
+    start, end = message_xy(1, 3, 5, 0.0, lane=0), message_xy(1, 3, 5, 1.0, lane=0)
+    assert math.dist(start, (x0, y0)) < math.dist(start, (x1, y1))
+    assert math.dist(end, (x1, y1)) < math.dist(end, (x0, y0))
+
+
+def test_partition_draws_blocked_links_and_drops() -> None:
+    c = elected()
+    c.partition([1, 2])
+    c.cut(3, 4)
+    c.run(120)
+    fig = cluster_figure(c.trace)
+    blocked = trace_named(fig, "blocked link (half: one way)")
+    segments = [i for i, x in enumerate(blocked.x) if x is None]
+    assert len(segments) == 2 * 3 + 1  # six cross-partition links, one one-way cut (drawn half)
+    half = blocked.x[-3:-1], blocked.y[-3:-1]
+    mid = ((ring_xy(3, 5)[0] + ring_xy(4, 5)[0]) / 2, (ring_xy(3, 5)[1] + ring_xy(4, 5)[1]) / 2)
+    assert (half[0][0], half[1][0]) == ring_xy(3, 5) and math.dist((half[0][1], half[1][1]), mid) < 1e-3
+    drop_times = [e.time for e in c.trace.of_kind("drop")]
+    assert drop_times
+    at_drop = cluster_figure(c.trace, drop_times[-1])
+    drops = trace_named(at_drop, "dropped message")
+    assert [x for x in drops.x if x is not None]
+    assert all("dropped at" in h for h in drops.hovertext)
+
+
+def test_animation_has_one_light_frame_per_step_and_scrubs(crashed_run: Cluster) -> None:
+    fig = animate(crashed_run.trace, 100, 600, frame_ms=5)
+    assert len(fig.frames) == 101
+    assert [f.name for f in fig.frames][:3] == ["100", "105", "110"]
+    picture = ClusterPicture(5)
+    traces = list(fig.frames[0].traces)
+    assert all(list(f.traces) == traces for f in fig.frames)
+    assert set(traces) <= set(picture.dynamic_indices) and 3 in traces  # the servers change (a crash)
+    assert 1 not in traces  # no partition in this window: blocked links never change, so frames leave them out
+    steps = fig.layout.sliders[0].steps
+    assert len(steps) == 101 and list(steps[-1].args[0]) == ["600"]
+    play = fig.layout.updatemenus[0].buttons
+    assert [b.label for b in play] == ["▶ play", "▶▶ 4× faster", "▷ ¼ speed", "❚❚ pause"]
+    assert all(b.args[1]["frame"]["redraw"] is False for b in play)
+    assert fig.layout.meta["note"] == ""
+    sizes = [len(f.to_plotly_json().__repr__()) for f in fig.frames]
+    assert max(sizes) < 4_000
+    # The last frame shows the same servers as the static picture at that time.
+    last = fig.frames[-1].data[traces.index(3)]
+    assert list(last.marker.color) == list(trace_named(cluster_figure(crashed_run.trace, 600), "servers").marker.color)
+
+
+def test_too_long_a_window_is_capped_and_says_so(crashed_run: Cluster) -> None:
+    fig = animate(crashed_run.trace, 0, 400, frame_ms=1, max_frames=50)
+    assert len(fig.frames) == 50
+    note = fig.layout.meta["note"]
+    assert "needs 401 frames" in note and "only the first 50" in note and "larger frame_ms" in note
+    assert "cut short" in fig.layout.title.text
+    assert any("only the first 50" in a.text for a in fig.layout.annotations)
+    with pytest.raises(ValueError, match="frame_ms must be a whole number"):
+        animate(crashed_run.trace, frame_ms=0)
+    with pytest.raises(ValueError, match="must not be before start"):
+        animate(crashed_run.trace, 500, 100)
+
+
+def test_timeline_has_an_arrow_per_delivery_and_names_rules(crashed_run: Cluster) -> None:
+    end = 600
+    fig = timeline(crashed_run.trace, 0, end)
+    delivered = [e for e in crashed_run.trace.of_kind("deliver") if e.time <= end]
+    arrows = sum(sum(1 for x in t.x if x is None) for t in fig.data if t.name in {s[0] for s in MESSAGE_STYLES.values()})
+    assert arrows == len(delivered)
+    hovers = [h for t in fig.data for h in (t.hovertext or ()) if h]
+    assert any(h.startswith("RequestVote S") and "handled by: RequestVote receiver" in h
+               and "§5.2/§5.4.1 RequestVote receiver" in h for h in hovers)
+    assert any(h.startswith("AppendEntries S") and "handled by: AppendEntries receiver (§5.3)" in h
+               and "§5.3 AppendEntries step 4: append new entries" in h for h in hovers)
+    names = {t.name for t in fig.data}
+    assert {"became candidate", "became leader", "crashed"} <= names
+    crash = trace_named(fig, "crashed")
+    assert list(crash.y) == [e.node for e in crashed_run.trace.of_kind("crash")]
+    assert len(fig.layout.shapes) == 1  # the crashed server's lane is greyed while it is down
+    assert list(fig.layout.yaxis.ticktext) == ["S1", "S2", "S3", "S4", "S5"]
+    assert fig.layout.xaxis.title.text == "virtual time (ms)"
+
+
+def test_term_colours_come_from_one_stepped_colorscale() -> None:
+    for term in (1, 2, 7, 10, 11, 23):
+        slot = term_slot(term)
+        assert TERM_COLORSCALE[2 * (slot - 1)][1] == TERM_COLORSCALE[2 * slot - 1][1] == term_color(term)
+    assert term_color(1) == term_color(11) != term_color(2)
+
+
+def test_log_grid_and_frame_agree_with_the_servers(crashed_run: Cluster) -> None:
+    frame = log_frame(crashed_run.trace)
+    for i in range(1, 6):
+        node = crashed_run.nodes[i]
+        log = node.log if node is not None else crashed_run.disks[i].log
+        row = frame.loc[f"S{i}"]
+        assert [row[k] for k in range(1, len(log) + 1)] == [e.term for e in log]
+        assert row["alive"] == (node is not None)
+    commands = log_frame(crashed_run.trace, commands=True)
+    assert commands.loc["S1", 1] == "t1 'x=1'"
+    fig = log_grid(crashed_run.trace)
+    cells = trace_named(fig, "log cells")
+    assert len(cells.x) == sum(len(crashed_run.disks[i].log) for i in range(1, 6))
+    for x, y, color, opacity in zip(cells.x, cells.y, cells.marker.color, cells.marker.opacity):
+        view = crashed_run.view.nodes[y]
+        assert color == term_slot(view.log[x - 1].term)
+        assert opacity == (1.0 if x <= view.commit_index else 0.3)
+
+
+def test_match_and_next_index_are_rebuilt_exactly_from_the_trace() -> None:
+    c = Cluster(5, seed=3, network=Network(drop_rate=0.2, delay=(2, 30)))
+    checked = 0
+    for k in range(60):
+        c.run(37)
+        if c.leader() is not None and k % 3 == 0:
+            c.request(f"c{k}")
+        leader = c.leader()
+        scene = SceneView.at(c.trace)
+        if leader is None:
+            continue
+        node = c.nodes[leader]
+        progress = scene.progress[leader]
+        assert {p: v[0] for p, v in progress.items()} == node.match_index
+        assert {p: v[1] for p, v in progress.items()} == node.next_index
+        checked += 1
+    assert checked > 20
+
+
+def test_viz_reads_only_the_trace_never_the_simulator() -> None:
+    for path in Path("raftedu/viz").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                assert node.module not in ("sim", "widgets", "checks"), f"{path} imports {node.module}"
+                assert not (node.module or "").startswith(("raftedu.sim", "ipywidgets")), path
+            if isinstance(node, ast.Import):
+                assert all(not a.name.startswith(("raftedu.sim", "ipywidgets")) for a in node.names), path
+
+
+def test_pictures_refuse_a_partial_trace_in_words(crashed_run: Cluster) -> None:
+    partial = crashed_run.trace.events[5:]
+    for draw in (cluster_figure, animate, timeline, log_grid):
+        with pytest.raises(ValueError, match="begins with its 'start' event"):
+            draw(partial)
+    with pytest.raises(TypeError, match="not a ClusterView snapshot"):
+        timeline(crashed_run.view)
+    assert len(cluster_figure(crashed_run.view).data) == 20  # a snapshot is enough for the instant picture

@@ -1,0 +1,263 @@
+"""Drive the ClusterExplorer by .click() and .value, as a student's browser would, and check cluster and figure."""
+
+from __future__ import annotations
+
+import pytest
+
+from raftedu import Cluster
+from raftedu.viz import ROLE_COLORS
+from raftedu.widgets import Action, ClusterExplorer, StepCountingCluster, parse_groups, preset_actions
+
+
+@pytest.fixture(scope="module")
+def explorer() -> ClusterExplorer:
+    return ClusterExplorer(n=5, seed=7)
+
+
+def servers(x: ClusterExplorer) -> list[str]:
+    return list(next(t for t in x.figure.data if t.name == "servers").marker.color)
+
+
+def status(x: ClusterExplorer) -> str:
+    return next(t for t in x.figure.data if t.name == "status").text[0]
+
+
+def test_crash_the_leader_and_watch_a_new_one_elected() -> None:
+    x = ClusterExplorer(n=5, seed=7)
+    assert x.figure is not None and status(x).startswith("t = 0 ms · no leader")
+    x.buttons["Run 1 s"].click()
+    leader = x.cluster.leader()
+    assert leader is not None and servers(x)[leader - 1] == ROLE_COLORS["leader"]
+    assert f"leader S{leader}" in status(x)
+    assert x.buttons[f"Time out S{leader}"].disabled and x.buttons[f"Restart S{leader}"].disabled
+
+    x.buttons[f"Crash S{leader}"].click()
+    assert x.cluster.nodes[leader] is None
+    assert servers(x)[leader - 1] == ROLE_COLORS["crashed"]
+    assert x.buttons[f"Crash S{leader}"].disabled and not x.buttons[f"Restart S{leader}"].disabled
+    assert x.recent(1) == [f"S{leader} crashed"]
+
+    x.buttons["Run 1 s"].click()
+    new = x.cluster.leader()
+    assert new not in (None, leader)
+    assert servers(x)[new - 1] == ROLE_COLORS["leader"] and f"leader S{new}" in status(x)
+    assert any("granted its vote" in s for s in x.recent(20)) or "won the election" in x.event_log.value
+
+    x.buttons[f"Restart S{leader}"].click()
+    assert x.cluster.nodes[leader] is not None and servers(x)[leader - 1] == ROLE_COLORS["follower"]
+
+
+def test_refused_actions_show_a_message_not_a_traceback(explorer: ClusterExplorer) -> None:
+    explorer.advance(1_000)
+    leader = explorer.cluster.leader()
+    assert explorer.timeout_now(leader) is False
+    assert "runs no election timer" in explorer.message.value and "⚠" in explorer.message.value
+    explorer.groups.value = "1,2 | x"
+    explorer.buttons["Partition"].click()
+    assert "could not read 'x'" in explorer.message.value
+    explorer.groups.value = "1,2 | 9"
+    explorer.buttons["Partition"].click()
+    assert "unknown node id 9" in explorer.message.value
+    explorer.groups.value = "1,2 | 2,3"
+    explorer.buttons["Partition"].click()
+    assert "overlap" in explorer.message.value
+    assert explorer.cluster.groups == ()
+    explorer.buttons["Step"].click()  # a good action clears the warning
+    assert "⚠" not in explorer.message.value
+
+
+def test_client_request_commits_or_is_rejected_in_words() -> None:
+    x = ClusterExplorer(n=3, seed=1)
+    x.command.value = "x=1"
+    x.buttons["Client request"].click()
+    assert x.cluster.requests[-1].status == "rejected" and "no leader" in x.event_log.value
+    x.advance(800)
+    x.command.value = "y=2"
+    x.buttons["Client request"].click()
+    x.advance(100)
+    assert x.cluster.requests[-1].status == "committed"
+    assert "is committed at index 1" in x.event_log.value
+    cells = next(t for t in x.figure.data if t.name == "log cells")
+    assert len(cells.x) == 3 and list(cells.marker.opacity) == [1.0, 1.0, 1.0]
+
+
+def test_network_sliders_change_the_simulated_network() -> None:
+    x = ClusterExplorer(n=3, seed=2)
+    x.drop_rate.value = 0.25
+    x.delay.value = (20, 40)
+    assert x.cluster.net.drop_rate == 0.25 and x.cluster.net.delay == (20, 40)
+    assert [e.text for e in x.cluster.trace.of_kind("set_network")] == [
+        "network changed: drop_rate=0.25", "network changed: delay=(20, 40)"]
+
+
+def test_play_advances_by_the_speed_each_tick() -> None:
+    x = ClusterExplorer(n=3, seed=2)
+    x.speed.value = 20
+    for _ in range(5):
+        x.play.value += 1  # what the browser's Play widget does on every tick
+    assert x.cluster.now == 100
+    assert status(x).startswith("t = 100 ms")
+
+
+def test_partition_presets_make_the_textbook_shapes() -> None:
+    assert preset_actions("isolate a node", 5, 4, None) == [("isolate", (4,))]
+    assert preset_actions("split in halves", 4, 1, None) == [("partition", ([1, 2], [3, 4]))]
+    assert preset_actions("leader in the minority", 5, 1, 4) == [("partition", ([1, 4],))]
+    bridge = {args for name, args in preset_actions("bridge", 5, 1, None)}
+    assert bridge == {(a, b) for a in (1, 2) for b in (4, 5)} | {(b, a) for a in (1, 2) for b in (4, 5)}
+    ring = {args for name, args in preset_actions("majorities ring", 5, 1, None)}
+    assert ring == {(1, 3), (3, 1), (1, 4), (4, 1), (2, 4), (4, 2), (2, 5), (5, 2), (3, 5), (5, 3)}
+    with pytest.raises(ValueError, match="needs at least 3 servers"):
+        preset_actions("bridge", 2, 1, None)
+    assert parse_groups("S1 S2 | 3,4", 5) == [[1, 2], [3, 4]]
+
+    x = ClusterExplorer(n=5, seed=7)
+    x.preset.value = "majorities ring"
+    x.buttons["Apply preset"].click()
+    assert x.cluster.cuts == ring
+    x.preset.value = "bridge"
+    x.buttons["Apply preset"].click()  # heals first, then cuts
+    assert x.cluster.cuts == bridge and x.cluster.trace.of_kind("heal")
+    blocked = next(t for t in x.figure.data if t.name.startswith("blocked link"))
+    assert sum(1 for v in blocked.x if v is None) == 4  # four links, each cut both ways, drawn whole
+    x.buttons["Heal"].click()
+    assert not x.cluster.cuts
+
+
+def test_step_back_reproduces_the_trace_exactly() -> None:
+    x = ClusterExplorer(n=5, seed=7)
+    digests = []
+    for k in range(40):
+        digests.append((x.cluster.steps, len(x.actions), x.cluster.trace.digest()))
+        if k == 10:
+            x.advance(300)
+        elif k == 20:
+            x.crash(x.cluster.leader())
+        elif k == 25:
+            x.drop_rate.value = 0.3
+        else:
+            x.step()
+    x.command.value = "z"
+    x.client_request()
+    # Walk all the way back, one event or action at a time: every earlier state comes back bit for bit.
+    seen = {x.cluster.trace.digest()}
+    while x.step_back():
+        seen.add(x.cluster.trace.digest())
+    assert {d for *_rest, d in digests} <= seen
+    assert x.cluster.steps == 0 and x.actions == []
+    assert "already at the start" in x.message.value
+
+
+def test_replay_matches_a_fresh_cluster_driven_by_hand() -> None:
+    by_hand = Cluster(5, seed=11)
+    by_hand.run(400)
+    leader = by_hand.leader()
+    by_hand.crash(leader)
+    by_hand.run(300)
+    x = ClusterExplorer(n=5, seed=11)
+    x.advance(400)
+    x.crash(leader)
+    x.advance(300)
+    assert x.cluster.trace.digest() == by_hand.trace.digest()
+    replayed = StepCountingCluster(5, seed=11)
+    replayed.replay(x.actions, x.cluster.steps)
+    assert replayed.trace.digest() == x.cluster.trace.digest()
+    assert x.actions == [Action(x.actions[0].steps, 400, "crash", (leader,))]
+
+
+def test_static_fallback_draws_a_picture_and_says_why() -> None:
+    x = ClusterExplorer(n=3, seed=1, live=False)
+    assert x.figure is None
+    assert "Static picture" in x.children[0].value
+    x.buttons["Run 1 s"].click()
+    outputs = x._static.outputs
+    assert len(outputs) == 1 and "application/vnd.plotly.v1+json" in outputs[0]["data"]
+
+
+def test_bad_sizes_are_refused_at_once() -> None:
+    with pytest.raises(ValueError, match="cluster size must be a whole number"):
+        ClusterExplorer(n=0)
+
+
+def test_the_explorer_explains_every_colour_in_its_legend() -> None:
+    from raftedu.viz.style import MESSAGE_STYLES, ROLE_LABELS
+    from raftedu.widgets import legend_html
+
+    x = ClusterExplorer(n=3, seed=1)
+    legend = legend_html()
+    assert any(getattr(child, "value", None) == legend for child in x.children)
+    for role, color in ROLE_COLORS.items():
+        assert f"color:{color}" in legend and ROLE_LABELS[role] in legend
+    for name, _symbol, color, _size in MESSAGE_STYLES.values():
+        assert name in legend and f"color:{color}" in legend
+    assert x.figure.layout.showlegend is False  # plotly's own legend is left out: a faster redraw
+
+
+def test_play_speed_settings_are_checked() -> None:
+    x = ClusterExplorer(n=3, seed=1, tick_ms=200)
+    assert x.play.interval == 200
+    with pytest.raises(ValueError, match="tick_ms must be a whole number"):
+        ClusterExplorer(n=3, tick_ms=5)
+
+
+def test_the_browser_notebook_runs_top_to_bottom_in_a_kernel() -> None:
+    """The notebook the browser tier opens also runs headless (nbclient), so it is checked even without chromium."""
+    from pathlib import Path
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    path = Path(__file__).parent / "browser" / "explorer.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in nb.cells if c.cell_type == "code")
+    assert "widgets" not in nb.metadata  # committed without widget state
+    NotebookClient(nb, timeout=120, kernel_name="python3", store_widget_state=False).execute()
+    shown = nb.cells[1].outputs[-1]["data"]
+    assert "application/vnd.jupyter.widget-view+json" in shown
+    animation = nb.cells[2].outputs[-1]["data"]["application/vnd.plotly.v1+json"]
+    assert len(animation["frames"]) == 201
+
+
+def test_the_live_figure_equals_a_fresh_picture_after_many_actions() -> None:
+    """refresh() sends only the traces that changed; the result must still be exactly the full picture."""
+    x = ClusterExplorer(n=5, seed=7)
+    x._repr_mimebundle_()  # shown: a fresh FigureWidget, as in a notebook
+    x.advance(700)
+    x.crash(x.cluster.leader())
+    for _ in range(15):
+        x.step()
+    x.groups.value = "1,2 | 3,4,5"
+    x.apply_groups()
+    x.advance(300)
+    x.client_request()
+    x.advance(120)
+    x.step_back()
+    fresh = x.picture.figure(x.scene, title="t", legend=False)
+
+    def data(fig):
+        return [{k: v for k, v in t.to_plotly_json().items() if k != "uid"} for t in fig.data]
+
+    assert data(x.figure) == data(fresh)
+    assert "partition {S1,S2} | {S3,S4,S5}" in next(t for t in x.figure.data if t.name == "status").text[0]
+
+
+def test_step_back_undoes_a_network_change_and_the_sliders_follow() -> None:
+    x = ClusterExplorer(n=3, seed=2)
+    x.advance(100)
+    x.drop_rate.value = 0.3
+    assert x.cluster.net.drop_rate == 0.3
+    x.step_back()  # the last thing done was the slider change: undo it
+    assert x.cluster.net.drop_rate == 0.0 and x.drop_rate.value == 0.0
+    assert not x.cluster.trace.of_kind("set_network") and x.actions == []
+    assert x.cluster.now == 100
+
+
+def test_a_preset_is_one_redraw_and_stops_at_a_refusal() -> None:
+    x = ClusterExplorer(n=5, seed=7)
+    before = len(x.actions)
+    x.preset.value = "majorities ring"
+    assert x.apply_preset()
+    assert len(x.actions) == before + 10 and all(a.name == "cut" for a in x.actions[before:])
+    assert x.act_all([("heal", (), {}), ("crash", (9,), {}), ("crash", (1,), {})]) is False
+    assert "unknown node id 9" in x.message.value
+    assert x.cluster.nodes[1] is not None and not x.cluster.cuts  # healed, then stopped before crashing S1
