@@ -89,7 +89,7 @@ def figure_8(node_class: type[RaftNode] = RaftNode, seed: int = 11, *, make: Mak
     c.run(5)
     elect(c, 1)
     c.run(10)
-    step("(c) S5 crashed; S1 leads term 3 and copies x to S3: x is on a majority", c)
+    step("(c) S5 crashed; S1 leads term 3 and copies x to S3 and S4: x is on a majority", c)
     c.crash(1)
     c.restart(5)
     c.run(5)
