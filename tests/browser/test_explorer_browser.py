@@ -32,6 +32,7 @@ from raftedu.viz import ROLE_COLORS
 pytestmark = pytest.mark.browser
 
 HERE = Path(__file__).parent
+LESSON_02 = HERE.parent.parent / "notebooks" / "02_leader_election.ipynb"
 ARTIFACTS = HERE.parent.parent / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -65,6 +66,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """JupyterLab serving a temporary copy of the test notebook; yields (base URL, token)."""
     root = tmp_path_factory.mktemp("lab")
     shutil.copy(HERE / "explorer.ipynb", root / "explorer.ipynb")
+    shutil.copy(LESSON_02, root / LESSON_02.name)
     settings = root / ".settings"
     (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True)
     (settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings").write_text(
@@ -153,53 +155,7 @@ def test_crash_the_leader_in_jupyterlab(lab: tuple[str, str]) -> None:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
             page.goto(f"{base}/lab/tree/explorer.ipynb?reset&token={token}")
-            run_all(page)
-            page.wait_for_function(f"() => ({SERVER_COUNT})() === 5", timeout=90_000)
-            page.wait_for_function(f"() => ({STATUS})().includes('· leader S')", timeout=30_000)
-            leader = leader_in_status(page)
-            assert leader is not None
-            assert page.evaluate(SERVER_FILL, leader - 1) == rgb(ROLE_COLORS["leader"])
-            explorer = page.locator(".raftedu-explorer")
-            explorer.scroll_into_view_if_needed()
-            explorer.screenshot(path=str(ARTIFACTS / "explorer-1-leader-elected.png"))
-
-            # Measure inside the page: from the click to the DOM showing the server crashed.
-            page.evaluate("""([label, index, crashed, fill]) => {
-                window.__raftedu = {latency: null};
-                const button = Array.from(document.querySelectorAll('.raftedu-explorer button'))
-                    .find(b => b.textContent.trim() === label);
-                const plot = document.querySelector('.raftedu-explorer .js-plotly-plot');
-                button.addEventListener('click', () => {
-                    const t0 = performance.now();
-                    const done = () => {
-                        if (eval(fill)(index) === crashed) {
-                            window.__raftedu.latency = performance.now() - t0; observer.disconnect();
-                        }
-                    };
-                    const observer = new MutationObserver(done);
-                    observer.observe(plot, {subtree: true, childList: true, attributes: true});
-                }, {capture: true, once: true});
-            }""", [f"Crash S{leader}", leader - 1, ROLE_COLORS["crashed"], SERVER_FILL])
-            page.wait_for_timeout(1_000)  # let the kernel finish the first render's messages, as a reader would
-            page.get_by_role("button", name=f"Crash S{leader}", exact=True).click()
-            page.wait_for_function(f"() => ({SERVER_FILL})({leader - 1}) === '{ROLE_COLORS['crashed']}'",
-                                   timeout=10_000, polling="raf")
-            page.wait_for_function("() => window.__raftedu.latency !== null", timeout=5_000)
-            click_ms = page.evaluate("window.__raftedu.latency")
-            assert page.get_by_role("button", name=f"Crash S{leader}", exact=True).is_disabled()
-            assert f"S{leader} crashed" in explorer.inner_text()
-            explorer.screenshot(path=str(ARTIFACTS / "explorer-2-leader-crashed.png"))
-
-            page.get_by_role("button", name="Run 1 s", exact=True).click()
-            page.wait_for_function(
-                f"() => {{ const t = ({STATUS})(); return t.includes('· leader S') && !t.includes('· leader S{leader} '); }}",
-                timeout=15_000)
-            new = leader_in_status(page)
-            assert new is not None and new != leader
-            assert page.evaluate(SERVER_FILL, new - 1) == rgb(ROLE_COLORS["leader"])
-            assert page.evaluate(SERVER_FILL, leader - 1) == rgb(ROLE_COLORS["crashed"])
-            explorer.screenshot(path=str(ARTIFACTS / "explorer-3-new-leader.png"))
-
+            leader, new, click_ms = crash_leader_and_see_reelection(page, "explorer")
             step_ms = [page.evaluate(CLICK_TO_PLOT, "Step") for _ in range(7)]
             follower = next(i for i in range(1, 6) if i not in (leader, new))
             crash_restart_ms = [page.evaluate(CLICK_TO_PLOT, f"{verb} S{follower}")
@@ -215,6 +171,79 @@ def test_crash_the_leader_in_jupyterlab(lab: tuple[str, str]) -> None:
                  "leader": leader, "new_leader": new}, indent=2))
         finally:
             page.screenshot(path=str(ARTIFACTS / "explorer-page.png"), full_page=True)
+            browser.close()
+
+
+def crash_leader_and_see_reelection(page: Page, shots: str) -> tuple[int, int, float]:
+    """Run the open notebook, click Crash on the explorer's leader, Run 1 s; check the DOM; return (old, new, click ms)."""
+    run_all(page)
+    page.wait_for_function(  # every cell has run (a later cell may still change the cluster)
+        "() => { const p = Array.from(document.querySelectorAll('.jp-InputPrompt')).map(x => x.textContent);"
+        " return p.some(t => /\\[\\d+\\]/.test(t)) && !p.some(t => t.includes('[*]')); }", timeout=180_000)
+    page.wait_for_function(f"() => ({SERVER_COUNT})() === 5", timeout=90_000)
+    page.wait_for_function(f"() => ({STATUS})().includes('· leader S')", timeout=30_000)
+    leader = leader_in_status(page)
+    assert leader is not None
+    assert page.evaluate(SERVER_FILL, leader - 1) == rgb(ROLE_COLORS["leader"])
+    explorer = page.locator(".raftedu-explorer")
+    explorer.scroll_into_view_if_needed()
+    explorer.screenshot(path=str(ARTIFACTS / f"{shots}-1-leader-elected.png"))
+
+    # Measure inside the page: from the click to the DOM showing the server crashed.
+    page.evaluate("""([label, index, crashed, fill]) => {
+        window.__raftedu = {latency: null};
+        const button = Array.from(document.querySelectorAll('.raftedu-explorer button'))
+            .find(b => b.textContent.trim() === label);
+        const plot = document.querySelector('.raftedu-explorer .js-plotly-plot');
+        button.addEventListener('click', () => {
+            const t0 = performance.now();
+            const done = () => {
+                if (eval(fill)(index) === crashed) {
+                    window.__raftedu.latency = performance.now() - t0; observer.disconnect();
+                }
+            };
+            const observer = new MutationObserver(done);
+            observer.observe(plot, {subtree: true, childList: true, attributes: true});
+        }, {capture: true, once: true});
+    }""", [f"Crash S{leader}", leader - 1, ROLE_COLORS["crashed"], SERVER_FILL])
+    page.wait_for_timeout(1_000)  # let the kernel finish the first render's messages, as a reader would
+    page.get_by_role("button", name=f"Crash S{leader}", exact=True).click()
+    page.wait_for_function(f"() => ({SERVER_FILL})({leader - 1}) === '{ROLE_COLORS['crashed']}'",
+                           timeout=10_000, polling="raf")
+    page.wait_for_function("() => window.__raftedu.latency !== null", timeout=5_000)
+    click_ms = page.evaluate("window.__raftedu.latency")
+    assert page.get_by_role("button", name=f"Crash S{leader}", exact=True).is_disabled()
+    assert f"S{leader} crashed" in explorer.inner_text()
+    explorer.screenshot(path=str(ARTIFACTS / f"{shots}-2-leader-crashed.png"))
+
+    page.get_by_role("button", name="Run 1 s", exact=True).click()
+    page.wait_for_function(
+        f"() => {{ const t = ({STATUS})(); return t.includes('· leader S') && !t.includes('· leader S{leader} '); }}",
+        timeout=15_000)
+    new = leader_in_status(page)
+    assert new is not None and new != leader
+    assert page.evaluate(SERVER_FILL, new - 1) == rgb(ROLE_COLORS["leader"])
+    assert page.evaluate(SERVER_FILL, leader - 1) == rgb(ROLE_COLORS["crashed"])
+    explorer.screenshot(path=str(ARTIFACTS / f"{shots}-3-new-leader.png"))
+
+    return leader, new, click_ms
+
+
+def test_lesson_02_crash_the_leader_from_the_widget(lab: tuple[str, str]) -> None:
+    """Lesson 02 runs in JupyterLab; crashing the leader with the explorer's button leads to a re-election."""
+    base, token = lab
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            page.goto(f"{base}/lab/tree/{LESSON_02.name}?reset&token={token}")
+            leader, new, _ = crash_leader_and_see_reelection(page, "lesson02")
+            assert new != leader
+            errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+            assert errors.count() == 0, errors.first.inner_text()
+        finally:
+            page.screenshot(path=str(ARTIFACTS / "lesson02-page.png"), full_page=True)
             browser.close()
 
 
