@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import time
 
-from raftedu import Network
-from raftedu.kv import KVService
-from raftedu.sweep import random_schedule
+from raftedu.kv import KVService, under_faults
 
 SIM_MS = 10_000
 
@@ -43,7 +41,6 @@ def main() -> None:
         print(f"{mode:>10} {done:>6} {done / (SIM_MS / 1000):>12.0f} {done / wall:>13.0f} {wall:>11.2f} {checked:>8.2f}")
 
 
-CHAOS = Network(delay=(1, 30), drop_rate=0.1, duplicate_rate=0.05, long_delay_rate=0.05, long_delay=(100, 800))
 VARIANTS = {
     "readindex": {}, "lease": {"read_mode": "lease"}, "log": {"read_mode": "log"},
     "broken: local reads": {"read_mode": "local"}, "broken: no sessions": {"dedup": False},
@@ -58,15 +55,7 @@ def verdicts(seeds: int = 30) -> None:
     for label, kwargs in VARIANTS.items():
         bad = answered = 0
         for seed in range(seeds):
-            faults = [a for a in random_schedule(5, seed, horizon=6_000) if a[1] != "request"]
-            svc = KVService(5, clients=4, seed=seed, network=CHAOS, schedule=faults, **kwargs)
-            svc.workload(40, keys=3, seed=seed)
-            svc.run(6_000)
-            svc.cluster.heal()
-            svc.cluster.restart_all()
-            svc.cluster.set_network(drop_rate=0.0, duplicate_rate=0.0, long_delay_rate=0.0)
-            svc.run(4_000)
-            svc.finish()
+            svc = under_faults(seed, **kwargs)
             bad += svc.check().linearizable is False
             answered += sum(1 for o in svc.history if o.status == "ok")
         print(f"{label:>26} {bad:>14} / {seeds} {answered:>13}")

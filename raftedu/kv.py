@@ -44,6 +44,7 @@ from .kvmodel import KVStore, Op, Result, apply_to_key
 from .linearizability import CheckResult, History, check
 from .raft import LEADER, AppendEntries, Entry, Message, RaftNode, RequestVote, Timing
 from .sim import Cluster, Network
+from .sweep import random_schedule
 
 __all__ = [
     "READ_MODES",
@@ -56,6 +57,7 @@ __all__ = [
     "KVService",
     "kv_node_class",
     "old_leader_read",
+    "under_faults",
 ]
 
 READ_MODES = ("log", "readindex", "lease", "local")
@@ -437,5 +439,31 @@ def old_leader_read(read_mode: str = "readindex", seed: int = 3) -> KVService:
     svc.run(300)
     svc.submit(1, "get", "x", to=old)
     svc.run(2_000)
+    svc.finish()
+    return svc
+
+
+LOSSY = Network(delay=(1, 30), drop_rate=0.1, duplicate_rate=0.05, long_delay_rate=0.05, long_delay=(100, 800))
+"""A network that loses, duplicates, delays and reorders messages."""
+
+
+def under_faults(seed: int, *, clients: int = 4, ops: int = 40, faults_ms: int = 6_000, settle_ms: int = 4_000,
+                 **settings: Any) -> KVService:
+    """A random workload on 5 servers under ``faults_ms`` of random faults, then ``settle_ms`` to finish.
+
+    The faults are :func:`raftedu.sweep.random_schedule`'s crashes, restarts,
+    partitions, cuts and loss (its client requests left out: the clients here
+    make their own) on the lossy :data:`LOSSY` network; then the network
+    heals, every server restarts and the clients finish. ``settings`` go to
+    :class:`KVService` (``read_mode``, ``dedup``, ``ack_after_commit``).
+    """
+    faults = [a for a in random_schedule(5, seed, horizon=faults_ms) if a[1] != "request"]
+    svc = KVService(5, clients=clients, seed=seed, network=LOSSY, schedule=faults, **settings)
+    svc.workload(ops, keys=3, seed=seed)
+    svc.run(faults_ms)
+    svc.cluster.heal()
+    svc.cluster.restart_all()
+    svc.cluster.set_network(drop_rate=0.0, duplicate_rate=0.0, long_delay_rate=0.0)
+    svc.run(settle_ms)
     svc.finish()
     return svc

@@ -6,26 +6,8 @@ import random
 
 import pytest
 
-from raftedu import AppendEntries, Network, RequestVote, RequestVoteReply
-from raftedu.kv import ClientAnswer, KVService, kv_node_class, old_leader_read
-from raftedu.sweep import random_schedule
-
-CHAOS = Network(delay=(1, 30), drop_rate=0.1, duplicate_rate=0.05, long_delay_rate=0.05, long_delay=(100, 800))
-
-
-def chaotic_run(seed: int, **kwargs) -> KVService:
-    """4 clients x 40 random ops under 6 s of random faults, then healing and time to finish."""
-    faults = [a for a in random_schedule(5, seed, horizon=6_000) if a[1] != "request"]
-    svc = KVService(5, clients=4, seed=seed, network=CHAOS, schedule=faults, **kwargs)
-    svc.workload(40, keys=3, seed=seed)
-    svc.run(6_000)
-    svc.cluster.heal()
-    svc.cluster.restart_all()
-    svc.cluster.set_network(drop_rate=0.0, duplicate_rate=0.0, long_delay_rate=0.0)
-    svc.run(4_000)
-    svc.finish()
-    return svc
-
+from raftedu import AppendEntries, RequestVote, RequestVoteReply
+from raftedu.kv import ClientAnswer, KVService, kv_node_class, old_leader_read, under_faults
 
 def minority_read(**kwargs) -> tuple[KVService, int, tuple[int, int]]:
     """The scripted old-leader read, plus the old leader and the time window of the read."""
@@ -50,14 +32,14 @@ def test_every_operation_is_answered_and_the_history_is_linearizable(mode):
 @pytest.mark.parametrize("mode", ["readindex", "lease", "log"])
 def test_random_faults_keep_every_history_linearizable(mode):
     for seed in range(6):
-        svc = chaotic_run(seed, read_mode=mode)
+        svc = under_faults(seed, read_mode=mode)
         result = svc.check()
         assert result.linearizable is True, f"seed {seed}: {result}"
         assert set(svc.history.to_frame().status) == {"ok"}
 
 
 def test_all_servers_end_with_the_same_store():
-    svc = chaotic_run(2)
+    svc = under_faults(2)
     stores = {i: svc.cluster.nodes[i].store.snapshot() for i in svc.cluster.ids}
     svc.run(500)
     assert len({tuple(sorted(s.items())) for s in stores.values()}) == 1
@@ -96,11 +78,11 @@ def test_in_lease_mode_a_follower_ignores_vote_requests_while_its_leader_is_curr
 
 
 def test_retried_writes_are_applied_once_with_sessions_and_twice_without():
-    without = [chaotic_run(seed, dedup=False).check().linearizable for seed in range(6)]
+    without = [under_faults(seed, dedup=False).check().linearizable for seed in range(6)]
     assert False in without
     duplicates = 0
     for seed in range(6):
-        svc = chaotic_run(seed)
+        svc = under_faults(seed)
         duplicates += sum(1 for o in svc.history if o.result is not None and o.result.duplicate)
         assert svc.check().linearizable is True
     assert duplicates > 0, "the faults should have made some client retry a write that had already been applied"

@@ -26,7 +26,7 @@ ALLOWED: dict[str, set[str]] = {
     "raftedu.scenarios": {"raftedu.raft", "raftedu.sim"},
     "raftedu.kvmodel": set(),
     "raftedu.linearizability": {"raftedu.kvmodel"},
-    "raftedu.kv": {"raftedu.raft", "raftedu.sim", "raftedu.kvmodel", "raftedu.linearizability"},
+    "raftedu.kv": {"raftedu.raft", "raftedu.sim", "raftedu.sweep", "raftedu.kvmodel", "raftedu.linearizability"},
     "raftedu.experiments": {"raftedu.raft", "raftedu.sim", "raftedu.checks", "raftedu.trace"},
     "raftedu.viz": {"raftedu.raft", "raftedu.trace", "raftedu.viz", "raftedu.kvmodel", "raftedu.linearizability"},
     "raftedu.widgets": {"raftedu.raft", "raftedu.trace", "raftedu.sim", "raftedu.viz", "raftedu.checks"},

@@ -23,6 +23,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -135,10 +136,6 @@ SERVER_COUNT = f"() => {{ const t = ({TRACE})('servers'); return t ? t.querySele
 STATUS = f"() => {{ const t = ({TRACE})('status'); const x = t && t.querySelector('text'); return x ? x.textContent : ''; }}"
 
 
-def rgb(color: str) -> str:
-    """'rgb(1, 2, 3)' as the browser writes it."""
-    return color
-
 
 def leader_in_status(page: Page) -> int | None:
     text = page.evaluate(STATUS)
@@ -147,31 +144,38 @@ def leader_in_status(page: Page) -> int | None:
     return int(text.split("· leader S")[1].split(" ")[0])
 
 
-def test_crash_the_leader_in_jupyterlab(lab: tuple[str, str]) -> None:
+@contextmanager
+def notebook_page(lab: tuple[str, str], notebook: str, shot: str) -> Iterator[Page]:
+    """Headless chromium showing ``notebook`` in JupyterLab; a full-page screenshot is saved at the end."""
     base, token = lab
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
-            page.goto(f"{base}/lab/tree/explorer.ipynb?reset&token={token}")
-            leader, new, click_ms = crash_leader_and_see_reelection(page, "explorer")
-            step_ms = [page.evaluate(CLICK_TO_PLOT, "Step") for _ in range(7)]
-            follower = next(i for i in range(1, 6) if i not in (leader, new))
-            crash_restart_ms = [page.evaluate(CLICK_TO_PLOT, f"{verb} S{follower}")
-                                for _ in range(3) for verb in ("Crash", "Restart")]
-            assert page.evaluate(SERVER_FILL, follower - 1) == rgb(ROLE_COLORS["follower"])
-            playback = measure_playback(page)
-            animation = page.locator(".js-plotly-plot").last
-            animation.scroll_into_view_if_needed()
-            animation.screenshot(path=str(ARTIFACTS / "animation-after-3s-play.png"))
-            (ARTIFACTS / "browser-latency.json").write_text(json.dumps(
-                {"click_to_dom_ms": click_ms, "step_click_to_dom_ms": step_ms,
-                 "crash_restart_click_to_dom_ms": crash_restart_ms, **playback,
-                 "leader": leader, "new_leader": new}, indent=2))
+            page.goto(f"{base}/lab/tree/{notebook}?reset&token={token}")
+            yield page
         finally:
-            page.screenshot(path=str(ARTIFACTS / "explorer-page.png"), full_page=True)
+            page.screenshot(path=str(ARTIFACTS / shot), full_page=True)
             browser.close()
+
+
+def test_crash_the_leader_in_jupyterlab(lab: tuple[str, str]) -> None:
+    with notebook_page(lab, "explorer.ipynb", "explorer-page.png") as page:
+        leader, new, click_ms = crash_leader_and_see_reelection(page, "explorer")
+        step_ms = [page.evaluate(CLICK_TO_PLOT, "Step") for _ in range(7)]
+        follower = next(i for i in range(1, 6) if i not in (leader, new))
+        crash_restart_ms = [page.evaluate(CLICK_TO_PLOT, f"{verb} S{follower}")
+                            for _ in range(3) for verb in ("Crash", "Restart")]
+        assert page.evaluate(SERVER_FILL, follower - 1) == ROLE_COLORS["follower"]
+        playback = measure_playback(page)
+        animation = page.locator(".js-plotly-plot").last
+        animation.scroll_into_view_if_needed()
+        animation.screenshot(path=str(ARTIFACTS / "animation-after-3s-play.png"))
+        (ARTIFACTS / "browser-latency.json").write_text(json.dumps(
+            {"click_to_dom_ms": click_ms, "step_click_to_dom_ms": step_ms,
+             "crash_restart_click_to_dom_ms": crash_restart_ms, **playback,
+             "leader": leader, "new_leader": new}, indent=2))
 
 
 def crash_leader_and_see_reelection(page: Page, shots: str) -> tuple[int, int, float]:
@@ -184,7 +188,7 @@ def crash_leader_and_see_reelection(page: Page, shots: str) -> tuple[int, int, f
     page.wait_for_function(f"() => ({STATUS})().includes('· leader S')", timeout=30_000)
     leader = leader_in_status(page)
     assert leader is not None
-    assert page.evaluate(SERVER_FILL, leader - 1) == rgb(ROLE_COLORS["leader"])
+    assert page.evaluate(SERVER_FILL, leader - 1) == ROLE_COLORS["leader"]
     explorer = page.locator(".raftedu-explorer")
     explorer.scroll_into_view_if_needed()
     explorer.screenshot(path=str(ARTIFACTS / f"{shots}-1-leader-elected.png"))
@@ -222,8 +226,8 @@ def crash_leader_and_see_reelection(page: Page, shots: str) -> tuple[int, int, f
         timeout=15_000)
     new = leader_in_status(page)
     assert new is not None and new != leader
-    assert page.evaluate(SERVER_FILL, new - 1) == rgb(ROLE_COLORS["leader"])
-    assert page.evaluate(SERVER_FILL, leader - 1) == rgb(ROLE_COLORS["crashed"])
+    assert page.evaluate(SERVER_FILL, new - 1) == ROLE_COLORS["leader"]
+    assert page.evaluate(SERVER_FILL, leader - 1) == ROLE_COLORS["crashed"]
     explorer.screenshot(path=str(ARTIFACTS / f"{shots}-3-new-leader.png"))
 
     return leader, new, click_ms
@@ -231,20 +235,11 @@ def crash_leader_and_see_reelection(page: Page, shots: str) -> tuple[int, int, f
 
 def test_lesson_02_crash_the_leader_from_the_widget(lab: tuple[str, str]) -> None:
     """Lesson 02 runs in JupyterLab; crashing the leader with the explorer's button leads to a re-election."""
-    base, token = lab
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        try:
-            page.goto(f"{base}/lab/tree/{LESSON_02.name}?reset&token={token}")
-            leader, new, _ = crash_leader_and_see_reelection(page, "lesson02")
-            assert new != leader
-            errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
-            assert errors.count() == 0, errors.first.inner_text()
-        finally:
-            page.screenshot(path=str(ARTIFACTS / "lesson02-page.png"), full_page=True)
-            browser.close()
+    with notebook_page(lab, LESSON_02.name, "lesson02-page.png") as page:
+        leader, new, _ = crash_leader_and_see_reelection(page, "lesson02")
+        assert new != leader
+        errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+        assert errors.count() == 0, errors.first.inner_text()
 
 
 CLICK_TO_PLOT = """(label) => new Promise(resolve => {
