@@ -325,6 +325,8 @@ class RaftNode:
                 self.handle_append_entries(msg)
             case AppendEntriesReply():
                 self.handle_append_entries_reply(msg)
+            case _:
+                raise TypeError(f"S{self.id} cannot handle {type(msg).__name__}; a RaftNode handles the four Raft RPCs")
         self.apply_committed()
 
     def on_timer(self, now: int) -> None:
