@@ -440,14 +440,15 @@ class RaftNode:
         """§5.2, §5.3: become leader, reinitialize nextIndex/matchIndex, send initial empty AppendEntries."""
         self.role = LEADER
         self.leader_id = self.id
-        self.next_index = {p: self.last_log_index + 1 for p in self.peers}
-        self.match_index = {p: 0 for p in self.peers}
         self.note(
             "role", "§5.2 votes from a majority → leader",
             f"S{self.id} won the election for term {self.current_term} with votes from "
             + ", ".join(f"S{v}" for v in sorted(self.votes)),
             value=LEADER,
         )
+        self.next_index, self.match_index = {}, {}
+        for p in self.peers:
+            self.set_progress(p, 0, self.last_log_index + 1, "§5.3 leader (re)initializes nextIndex and matchIndex")
         if self.noop_on_election:
             self.append_own(None, "§8 a new leader commits a no-op entry to learn what is committed")
         self.send_heartbeats()
@@ -576,13 +577,21 @@ class RaftNode:
         if self.role != LEADER or m.term != self.current_term:
             return
         p = m.src
+        match, nxt = self.match_index[p], self.next_index[p]
         if m.success:
-            self.match_index[p] = max(self.match_index[p], m.match_index)
-            self.next_index[p] = max(self.next_index[p], self.match_index[p] + 1)
+            match = max(match, m.match_index)
+            self.set_progress(p, match, max(nxt, match + 1), "§5.3 success → update nextIndex and matchIndex")
             self.advance_commit_index()
         else:
-            self.next_index[p] = max(self.match_index[p] + 1, min(self.next_index[p] - 1, m.conflict_index))
+            self.set_progress(p, match, max(match + 1, min(nxt - 1, m.conflict_index)),
+                              "§5.3 fails because of log inconsistency → decrement nextIndex and retry")
             self.send_append_entries(p)
+
+    def set_progress(self, peer: int, match: int, next_index: int, rule: str) -> None:
+        """Set the leader's matchIndex and nextIndex for ``peer``, recording a change (pictures draw them)."""
+        if (self.match_index.get(peer), self.next_index.get(peer)) != (match, next_index):
+            self.match_index[peer], self.next_index[peer] = match, next_index
+            self.note("progress", rule, peer=peer, index=match, value=next_index)
 
     def advance_commit_index(self) -> None:
         """§5.3, §5.4.2: commit the highest N > commitIndex with matchIndex ≥ N on a majority and log[N].term == currentTerm.

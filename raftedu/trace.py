@@ -139,6 +139,8 @@ class ClusterView:
         self.groups: tuple[tuple[int, ...], ...] = ()
         self.cuts: set[tuple[int, int]] = set()
         self.in_flight: dict[int, InFlight] = {}
+        self.progress: dict[int, dict[int, tuple[int, int]]] = {}
+        """``progress[leader][peer] == (matchIndex, nextIndex)`` for every live leader."""
         self.config: dict[str, Any] = {}
 
     @classmethod
@@ -180,6 +182,13 @@ class ClusterView:
             node.deadline = None
         if e.value != "follower":
             node.leader_id = e.node if e.value == "leader" else None
+        if e.value == "leader":
+            self.progress[e.node] = {}
+        else:
+            self.progress.pop(e.node, None)
+
+    def _on_progress(self, e: Event) -> None:
+        self.progress.setdefault(e.node, {})[e.peer] = (e.index, e.value)
 
     def _on_append(self, e: Event) -> None:
         self.nodes[e.node].log.append(e.entry)
@@ -199,6 +208,7 @@ class ClusterView:
     def _on_crash(self, e: Event) -> None:
         node = self.nodes[e.node]
         node.alive, node.deadline = False, None
+        self.progress.pop(e.node, None)
 
     def _on_restart(self, e: Event) -> None:
         old = self.nodes[e.node]  # persistent state survives; volatile state starts over

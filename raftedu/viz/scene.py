@@ -1,11 +1,9 @@
 """What a picture needs beyond :class:`~raftedu.trace.ClusterView`, derived from the trace alone.
 
-:class:`SceneView` replays a trace like ``ClusterView`` and also keeps
-
-* each leader's ``nextIndex``/``matchIndex`` per follower, rebuilt from the
-  AppendEntriesReply deliveries the leader saw (the trace does not record
-  them directly);
-* the messages dropped recently, where they were lost, and why.
+:class:`SceneView` replays a trace like ``ClusterView`` (which already
+keeps each leader's ``nextIndex``/``matchIndex`` per follower, from the
+leader's ``progress`` events) and also keeps the messages dropped recently,
+where they were lost, and why.
 
 The geometry helpers place servers on a ring and messages along their links.
 Everything here is a pure function of trace events: no simulator, no clock.
@@ -17,7 +15,7 @@ import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from ..raft import LEADER, AppendEntriesReply, Event, Message
+from ..raft import Event, Message
 from ..trace import ClusterView, InFlight, Trace
 
 __all__ = [
@@ -50,13 +48,11 @@ class Drop:
 
 
 class SceneView(ClusterView):
-    """A :class:`ClusterView` that also tracks leaders' progress and recent drops (see module docs)."""
+    """A :class:`ClusterView` that also tracks recent drops (see module docs)."""
 
     def __init__(self) -> None:
         """An empty scene, waiting for the run's ``start`` event."""
         super().__init__()
-        self.progress: dict[int, dict[int, list[int]]] = {}
-        """``progress[leader][peer] == [matchIndex, nextIndex]`` for every live leader."""
         self.drops: list[Drop] = []
         self.events_seen = 0
 
@@ -65,11 +61,7 @@ class SceneView(ClusterView):
         self.events_seen += 1
         if e.kind == "drop":
             self._note_drop(e)
-        elif e.kind == "deliver" and isinstance(e.msg, AppendEntriesReply):
-            self._leader_hears(e.msg)
         super().apply(e)
-        if e.kind == "role" or e.kind == "crash":
-            self._role_changed(e)
         cutoff = e.time - DROP_LINGER_MS
         if self.drops and self.drops[0].time < cutoff:
             self.drops = [d for d in self.drops if d.time >= cutoff]
@@ -81,27 +73,6 @@ class SceneView(ClusterView):
         else:
             fraction = min(0.9, in_flight_fraction(flight, e.time))
         self.drops.append(Drop(e.time, e.msg, e.msg_id, str(e.value), fraction))
-
-    def _role_changed(self, e: Event) -> None:
-        if e.kind == "role" and e.value == LEADER:
-            # §5.3: a new leader sets nextIndex to its last log index + 1 and matchIndex to 0.
-            last = len(self.nodes[e.node].log)
-            self.progress[e.node] = {p: [0, last + 1] for p in self.nodes if p != e.node}
-        else:
-            self.progress.pop(e.node, None)
-
-    def _leader_hears(self, m: AppendEntriesReply) -> None:
-        leader = self.nodes.get(m.dst)
-        table = self.progress.get(m.dst)
-        if table is None or leader is None or leader.role != LEADER or m.term != leader.term:
-            return  # stale reply: the leader ignores it too
-        match, nxt = table[m.src]
-        if m.success:
-            match = max(match, m.match_index)
-            nxt = max(nxt, match + 1)
-        else:
-            nxt = max(match + 1, min(nxt - 1, m.conflict_index))
-        table[m.src] = [match, nxt]
 
     def leader(self) -> int | None:
         """The live leader of the highest term, or None."""
