@@ -149,3 +149,28 @@ def test_grading_imports_only_the_layers_below() -> None:
             "'ipywidgets', 'nbclient', 'nbformat'))]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]" and out.stderr == ""
+
+
+def test_05_public_checks_are_quick_and_quiet(capsys: pytest.CaptureFixture[str]) -> None:
+    report = grading.check("05", namespace=REFERENCE)
+    out = capsys.readouterr()
+    assert report.passed and out.err == ""
+    assert "why_odd" in out.out and "graded by hand" in out.out
+    assert sum(r.seconds for r in report.results) < 5
+
+
+def test_05_an_experiment_that_computes_instead_of_measuring_is_told_so() -> None:
+    from mutants import _crash_rate, tolerance_by_formula
+
+    def no_node_class(n: int, k: int, trials: int, seed: int) -> float:
+        return _crash_rate(n, k, trials, seed)
+
+    report = grading.run_checks("05", dict(REFERENCE, measured_tolerance=tolerance_by_formula,
+                                           crash_success_rate=no_node_class), hidden=True)
+    rows = {r.name: r for r in report.results}
+    assert rows["measured_tolerance_1_to_10"].passed and rows["crash_rates"].passed
+    assert rows["uses_node_class"].status == "fail"
+    assert "must keep its node_class=RaftNode parameter" in rows["uses_node_class"].hint
+    formula_only = grading.run_checks("05", dict(REFERENCE, measured_tolerance=tolerance_by_formula))
+    hint = {r.name: r for r in formula_only.results}["uses_node_class"].hint
+    assert "needs every server" in hint and "do not compute it" in hint
