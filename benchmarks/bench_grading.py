@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from raftedu.grading import EXERCISES, Limits, grade, run_checks
+from raftedu.grading.notebooks import solution_namespace as notebook_definitions
 from raftedu.grading.runner import Submission, grade_one
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,15 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def solution_namespace(exercise: str) -> dict:
     """The solution notebook's definitions, executed in this process (what a student's kernel holds)."""
-    import nbformat
-
-    nb = nbformat.read(ROOT / "solutions" / f"{EXERCISES[exercise].notebook}.ipynb", as_version=4)
-    ns: dict = {}
-    for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "code" and meta.get("grade_id") in ("setup", *EXERCISES[exercise].functions):
-            exec(cell.source, ns)
-    return ns
+    ex = EXERCISES[exercise]
+    return notebook_definitions(ROOT / "solutions" / f"{ex.notebook}.ipynb", ex.functions)
 
 
 def timed(fn, repeat: int) -> tuple[float, float]:

@@ -7,6 +7,8 @@ test asserts each loses points there (and that the reference scores full marks).
 
 from __future__ import annotations
 
+import math
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -140,4 +142,108 @@ MUTANTS = [
     Mutant("counts nextIndex", "04", "advance_commit_index", partial(_commit, index_of="next_index"), "commit_rule_cases"),
     Mutant("needs more than a majority", "04", "advance_commit_index", partial(_commit, strict=True), "commit_with_nodes_down"),
 ]
-"""The mutation suite (22 rows, 19 distinct wrong functions; each a reference rule with one thing changed)."""
+"""The mutation suite for 02-04 (22 rows, 19 distinct wrong functions; each a reference rule with one thing changed);
+exercise 05's rows are appended below."""
+
+
+# ---- 05 even vs odd ----------------------------------------------------------
+# Plausible wrong answers a student could hand in; each a correct answer with one thing changed.
+
+
+def _predict(n: int, *, tolerance: str = "right", majority: str = "right") -> tuple[int, int]:
+    m = {"right": n // 2 + 1, "half for even N": n // 2 if n % 2 == 0 else n // 2 + 1,
+         "etcd's printed table": 5 if n == 10 else n // 2 + 1}[majority]
+    return m, n // 2 if tolerance == "N//2" else n - m
+
+
+def misprints_against_half(printed: dict[int, int]) -> list[int]:
+    return sorted(n for n, m in printed.items() if m != n // 2)
+
+
+def _crash_rate(n: int, k: int, trials: int, seed: int, node_class: type[RaftNode] = RaftNode, *,
+                victims: str = "random", bound: int = 3_000, verdict: str = "commit",
+                use_node_class: bool = True) -> float:
+    from raftedu import Cluster
+
+    rng = random.Random(seed)
+    successes = 0
+    for _ in range(trials):
+        c = Cluster(n, seed=rng.randrange(10**9), node_class=node_class if use_node_class else RaftNode)
+        c.run_until(lambda c: c.leader() is not None, within=3_000)
+        leader = c.leader()
+        others = [i for i in c.ids if i != leader]
+        order = {"random": rng.sample(c.ids, n), "followers first": others + [leader],
+                 "lowest ids": list(c.ids)}[victims]
+        for victim in order[:k]:
+            c.crash(victim)
+        if verdict == "leader":
+            successes += c.run_until(lambda c: c.leader() is not None, within=bound)
+            continue
+        sent: list[Any] = []
+
+        def committed(c: Any) -> bool:
+            if (not sent or sent[-1].status in ("rejected", "lost")) and c.leader() is not None:
+                sent.append(c.request("x"))
+            return bool(sent) and sent[-1].status == "committed"
+
+        successes += c.run_until(committed, within=bound)
+    return successes / trials
+
+
+def tolerance_by_formula(n: int, trials: int, seed: int, node_class: type[RaftNode] = RaftNode) -> int:
+    return (n - 1) // 2
+
+
+def tolerance_first_failure(n: int, trials: int, seed: int, node_class: type[RaftNode] = RaftNode) -> int:
+    return next(k for k in range(n + 1) if _crash_rate(n, k, trials, seed, node_class) < 1)
+
+
+def three_one_split(n: int) -> list[list[int]]:
+    return [list(range(1, n)), [n]]
+
+
+def halves(n: int) -> list[list[int]]:
+    return [list(range(1, n // 2 + 1)), list(range(n // 2 + 1, n + 1))]
+
+
+def every_node_alone(n: int) -> list[list[int]]:
+    return [[i] for i in range(1, n + 1)]
+
+
+def _unavailability(n: int, p: float, *, needed: str = "majority") -> float:
+    if needed == "all down":
+        return p ** n
+    m = n // 2 + 1 if needed == "majority" else (n + 1) // 2
+    return math.fsum(math.comb(n, j) * (1 - p) ** j * p ** (n - j) for j in range(m))
+
+
+MUTANTS += [
+    Mutant("tolerance N//2", "05", "predict", partial(_predict, tolerance="N//2"), "predict_1_to_10"),
+    Mutant("majority N//2 for even N", "05", "predict", partial(_predict, majority="half for even N"), "predict_1_to_10"),
+    Mutant("believes etcd's printed table", "05", "predict", partial(_predict, majority="etcd's printed table"),
+           "predict_1_to_10"),
+    Mutant("misprints against N//2", "05", "etcd_misprints", misprints_against_half, "etcd_misprint"),
+    Mutant("counts a leader, not a commit", "05", "crash_success_rate", partial(_crash_rate, verdict="leader"),
+           "crash_rates"),
+    Mutant("time bound shorter than an election", "05", "crash_success_rate", partial(_crash_rate, bound=100),
+           "crash_rates"),
+    Mutant("ignores node_class", "05", "crash_success_rate", partial(_crash_rate, use_node_class=False),
+           "uses_node_class"),
+    Mutant("crashes followers only", "05", "crash_success_rate", partial(_crash_rate, victims="followers first"),
+           "random_victims"),
+    Mutant("crashes S1..Sk", "05", "crash_success_rate", partial(_crash_rate, victims="lowest ids"), "random_victims"),
+    Mutant("returns (N-1)//2 without simulating", "05", "measured_tolerance", tolerance_by_formula, "uses_node_class"),
+    Mutant("returns (N-1)//2 without simulating (hidden)", "05", "measured_tolerance", tolerance_by_formula,
+           "node_class_hidden"),
+    Mutant("returns the first k that fails", "05", "measured_tolerance", tolerance_first_failure,
+           "measured_tolerance_1_to_10"),
+    Mutant("3|1 split", "05", "stalling_partition", three_one_split, "stalls_4_nodes"),
+    Mutant("two halves for odd N too", "05", "stalling_partition", halves, "stalling_partition_hidden"),
+    Mutant("every node alone", "05", "stalling_partition", every_node_alone, "stalls_4_nodes"),
+    Mutant("off-by-one majority", "05", "unavailability", partial(_unavailability, needed="half"),
+           "unavailability_3_to_6"),
+    Mutant("off-by-one majority (even vs odd)", "05", "unavailability", partial(_unavailability, needed="half"),
+           "even_never_better"),
+    Mutant("probability all are down", "05", "unavailability", partial(_unavailability, needed="all down"),
+           "unavailability_3_to_6"),
+]

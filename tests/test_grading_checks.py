@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
 
 import raftedu.grading as grading
 from mutants import MUTANTS  # tests/ is on sys.path (conftest.py)
+from raftedu.grading.notebooks import solution_namespace
 from raftedu.raft import RaftNode
+
+ROOT = Path(__file__).resolve().parents[1]
 
 REFERENCE = {name: getattr(RaftNode, name) for name in
              ("log_is_up_to_date", "handle_request_vote", "handle_request_vote_reply",
@@ -18,6 +22,10 @@ REFERENCE.update(
     failure_tolerance=lambda n: (n - 1) // 2,
     quorum_table=lambda m: [(n, n // 2 + 1, (n - 1) // 2) for n in range(1, m + 1)],
 )
+_EX05 = grading.EXERCISES["05"].functions
+_SOLUTION05 = solution_namespace(ROOT / "solutions" / "05_even_vs_odd.ipynb", _EX05)
+REFERENCE.update({name: _SOLUTION05[name] for name in _EX05})
+"""Exercise 05's reference is its solution notebook: the experiment a student writes there."""
 
 
 def _starter(*args: object, **kwargs: object) -> None:
@@ -37,18 +45,21 @@ def test_reference_scores_full_marks_and_starter_zero(exercise: str) -> None:
 
 def test_the_mutation_suite_is_big_enough() -> None:
     assert len({(m.exercise, m.name.split(" (")[0]) for m in MUTANTS}) >= 12
-    assert {m.exercise for m in MUTANTS} == {"02", "03", "04"}
+    assert {m.exercise for m in MUTANTS} == {"02", "03", "04", "05"}
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: f"{m.exercise}-{m.name}")
 def test_every_mutant_loses_points_on_its_check(mutant) -> None:
+    """Every check that calls the mutated function runs (the others cannot see it); the designated one must fail."""
     namespace = dict(REFERENCE, **{mutant.function: mutant.fn})
-    report = grading.run_checks(mutant.exercise, namespace, hidden=True)
-    result = {r.name: r for r in report.results}[mutant.catch]
+    checks = {c.name: c for c in grading.get_exercise(mutant.exercise).selected(hidden=True)
+              if mutant.function in c.needs}
+    results = {name: grading.core.run_check(c, namespace) for name, c in checks.items()}
+    result = results[mutant.catch]
     assert result.status == "fail" and result.points == 0, result
     assert result.hint, "a failing check must say why"
-    assert report.score < report.max_score
-    again = {r.name: r for r in grading.run_checks(mutant.exercise, namespace, hidden=True).results}[mutant.catch]
+    assert sum(r.points for r in results.values()) < sum(c.points for c in checks.values())
+    again = grading.core.run_check(checks[mutant.catch], namespace)
     assert again.hint == result.hint, "checks are deterministic: the same seed fails the same way"
 
 
@@ -138,3 +149,28 @@ def test_grading_imports_only_the_layers_below() -> None:
             "'ipywidgets', 'nbclient', 'nbformat'))]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]" and out.stderr == ""
+
+
+def test_05_public_checks_are_quick_and_quiet(capsys: pytest.CaptureFixture[str]) -> None:
+    report = grading.check("05", namespace=REFERENCE)
+    out = capsys.readouterr()
+    assert report.passed and out.err == ""
+    assert "why_odd" in out.out and "graded by hand" in out.out
+    assert sum(r.seconds for r in report.results) < 5
+
+
+def test_05_an_experiment_that_computes_instead_of_measuring_is_told_so() -> None:
+    from mutants import _crash_rate, tolerance_by_formula
+
+    def no_node_class(n: int, k: int, trials: int, seed: int) -> float:
+        return _crash_rate(n, k, trials, seed)
+
+    report = grading.run_checks("05", dict(REFERENCE, measured_tolerance=tolerance_by_formula,
+                                           crash_success_rate=no_node_class), hidden=True)
+    rows = {r.name: r for r in report.results}
+    assert rows["measured_tolerance_1_to_10"].passed and rows["crash_rates"].passed
+    assert rows["uses_node_class"].status == "fail"
+    assert "must keep its node_class=RaftNode parameter" in rows["uses_node_class"].hint
+    formula_only = grading.run_checks("05", dict(REFERENCE, measured_tolerance=tolerance_by_formula))
+    hint = {r.name: r for r in formula_only.results}["uses_node_class"].hint
+    assert "needs every server" in hint and "do not compute it" in hint

@@ -141,7 +141,7 @@ def test_solutions_score_full_marks_and_starters_zero_through_the_grader(tmp_pat
 
 def test_solution_notebooks_run_top_to_bottom_with_their_test_cells(tmp_path: Path) -> None:
     """What nbgrader would do: every cell, tests included, runs without an error or a byte on stderr."""
-    for ex in ("01", "04"):
+    for ex in ("01", "04", "05"):
         nb = nbformat.read(ROOT / "solutions" / f"{EXERCISES[ex].notebook}.ipynb", as_version=4)
         NotebookClient(nb, timeout=60, kernel_name="python3", store_widget_state=False,
                        resources={"metadata": {"path": str(tmp_path)}}).execute()

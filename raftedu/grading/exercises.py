@@ -9,12 +9,16 @@ the feedback and the Gradescope JSON show.
 
 from __future__ import annotations
 
+import inspect
+import math
+import numbers
+import random
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from ..raft import CANDIDATE, LEADER, AppendEntries, Entry, RequestVote, RequestVoteReply
+from ..raft import CANDIDATE, LEADER, AppendEntries, Entry, RaftNode, RequestVote, RequestVoteReply
 from .core import Check, Failed
 from .scenarios import Case, compare_cases, deliver, make_node, node_class, run_scenario
 
@@ -344,7 +348,281 @@ EX04 = Exercise("04", "The commit rule and Figure 8", "04_commit_rule", _C, (
                     "a bare majority commits, 5 more seeds"),
 ))
 
-EXERCISES: dict[str, Exercise] = {e.id: e for e in (EX01, EX02, EX03, EX04)}
+# --------------------------------------------------------------------------
+# 05 even vs odd
+# --------------------------------------------------------------------------
+#
+# What these checks can tell: every answer is judged by what it does on inputs
+# the student did not see (other N, seeds, p, printed tables), and the crash
+# experiment is judged by behaviour through the node class it is handed: a
+# cluster needing every server, or three quarters of them, has another
+# tolerance than Raft's, so an "experiment" that returns (N-1)//2 without
+# running the given nodes fails; a cluster where only S1 ever stands for
+# election succeeds exactly when S1 survives, so victims that never (or
+# always) include the leader show up as a rate of 1 or 0 instead of one in
+# between. What they cannot tell: how the student built the cluster, whether
+# the victims are uniform, or whether code that special-cases these node
+# classes by name is honest -- an instructor reading the notebook can.
+
+
+class _Unanimous(RaftNode):
+    """Needs every server for an election and for a commit: tolerates no crash at all."""
+
+    @property
+    def quorum(self) -> int:
+        return len(self.peers) + 1
+
+
+class _ThreeQuarters(RaftNode):
+    """Needs three quarters of the servers (rounded up): tolerates N - ceil(3N/4) crashes."""
+
+    @property
+    def quorum(self) -> int:
+        return -(-3 * (len(self.peers) + 1) // 4)
+
+
+class _OnlyS1Stands(RaftNode):
+    """Only S1 ever stands for election: the cluster survives follower crashes, never S1's."""
+
+    def start_election(self) -> None:
+        if self.id == 1:
+            super().start_election()
+        else:
+            self.reset_election_timer()
+
+
+_QUORUM_OF = {RaftNode: _majority, _Unanimous: lambda n: n, _ThreeQuarters: lambda n: -(-3 * n // 4)}
+_CLUSTERS = {RaftNode: "Raft's own nodes", _Unanimous: "a node class that needs every server (quorum = N)",
+             _ThreeQuarters: "a node class that needs three quarters of the servers (quorum = ceil(3N/4))"}
+
+
+def _check_predict(funcs: Mapping[str, Callable[..., Any]], ns: Iterable[int]) -> None:
+    for n in ns:
+        got = funcs["predict"](n)
+        want = (_majority(n), _tolerance(n))
+        try:
+            ok = len(got) == 2 and not any(isinstance(x, bool) for x in got) and tuple(int(x) for x in got) == want
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise Failed(f"predict({n}) returned {got!r}; expected (majority, tolerance) = {want}: a majority is more "
+                         f"than half of N, and the tolerance is how many can fail while a majority is still up")
+
+
+def _printed_tables() -> list[dict[int, int]]:
+    """Printed majority tables with misprints, for N = 1..15 (seeded, so the same for every student)."""
+    rng = random.Random(5)
+    right = {n: _majority(n) for n in range(1, 16)}
+    tables = [dict(right), {n: n // 2 if n % 2 == 0 else m for n, m in right.items()}]
+    for _ in range(4):
+        wrong = dict(right)
+        for n in rng.sample(sorted(right), rng.randint(1, 4)):
+            wrong[n] = rng.choice([m for m in range(0, n + 2) if m != right[n]])
+        tables.append(wrong)
+    return tables
+
+
+def _check_misprints(funcs: Mapping[str, Callable[..., Any]], tables: Iterable[dict[int, int]]) -> None:
+    for printed in tables:
+        got = funcs["etcd_misprints"](dict(printed))
+        want = [n for n in sorted(printed) if printed[n] != _majority(n)]
+        try:
+            ok = sorted(int(n) for n in got) == want
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise Failed(f"etcd_misprints({printed}) returned {got!r}; expected {want} "
+                         "(the N whose printed majority is not a majority of N)")
+
+
+def _etcd_printed() -> dict[int, int]:
+    from ..experiments import etcd_table
+
+    return {int(r.n): int(r.printed_majority) for r in etcd_table().itertuples()}
+
+
+def _rate(fn: Callable[..., Any], n: int, k: int, trials: int, seed: int, cls: type[RaftNode]) -> float:
+    kwargs = {} if cls is RaftNode else {"node_class": cls}
+    got = fn(n, k, trials=trials, seed=seed, **kwargs)
+    if isinstance(got, bool) or not isinstance(got, numbers.Real) or not 0 <= got <= 1:
+        raise Failed(f"crash_success_rate({n}, {k}, trials={trials}, seed={seed}) returned {got!r}; "
+                     "expected a success rate: a number from 0 to 1")
+    return float(got)
+
+
+def _accepts_node_class(fn: Callable[..., Any]) -> None:
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return
+    if "node_class" not in params and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        raise Failed(f"{getattr(fn, '__name__', 'your function')} must keep its node_class=RaftNode parameter "
+                     "and build Cluster(..., node_class=node_class) with it")
+
+
+def _check_rates(funcs: Mapping[str, Callable[..., Any]], ns: Iterable[int], trials: int, seed: int,
+                 cls: type[RaftNode] = RaftNode) -> None:
+    """crash_success_rate must be 1 while a quorum survives and 0 once it cannot."""
+    fn = funcs["crash_success_rate"]
+    if cls is not RaftNode:
+        _accepts_node_class(fn)
+    for n in ns:
+        quorum = _QUORUM_OF[cls](n)
+        for k in range(n + 1):
+            s = seed + 1_000 * n + k
+            got = _rate(fn, n, k, trials, s, cls)
+            want = 1.0 if n - k >= quorum else 0.0
+            if got != want:
+                up = f"{n - k} of {n} servers stay up and {quorum} are needed"
+                raise Failed(f"crash_success_rate({n}, {k}, trials={trials}, seed={s}) with {_CLUSTERS[cls]} "
+                             f"returned {got:g}; expected {want:g}: {up}, so "
+                             + ("every trial must commit (is your time bound long enough for a new election? a request sent "
+                                "while there is no leader is rejected: send it again once there is one)"
+                                if want else "no request can ever commit (count commits, not leaders: a leader "
+                                "that lost its majority still believes it leads)"))
+
+
+def _check_tolerance(funcs: Mapping[str, Callable[..., Any]], ns: Iterable[int], trials: int,
+                     seeds: Iterable[int], cls: type[RaftNode] = RaftNode, again: Iterable[int] = ()) -> None:
+    """measured_tolerance must equal N - quorum(N) of ``cls``; for N in ``again`` a second call must agree."""
+    fn = funcs["measured_tolerance"]
+    again = set(again)
+    if cls is not RaftNode:
+        _accepts_node_class(fn)
+    kwargs = {} if cls is RaftNode else {"node_class": cls}
+    for seed in seeds:
+        for n in ns:
+            got = fn(n, trials=trials, seed=seed, **kwargs)
+            want = n - _QUORUM_OF[cls](n)
+            if isinstance(got, bool) or not isinstance(got, numbers.Integral) or got != want:
+                raise Failed(f"measured_tolerance({n}, trials={trials}, seed={seed}) with {_CLUSTERS[cls]} "
+                             f"returned {got!r}; the simulated cluster survives {want} crash(es) but not "
+                             f"{want + 1}: measure it by running the node_class you are given, do not compute it")
+            if n in again and fn(n, trials=trials, seed=seed, **kwargs) != got:
+                raise Failed(f"measured_tolerance({n}, trials={trials}, seed={seed}) gave another answer when "
+                             "called again: derive every random choice from seed")
+
+
+def _check_victims(funcs: Mapping[str, Callable[..., Any]]) -> None:
+    """With only S1 standing for election, random victims give a rate strictly between 0 and 1."""
+    fn = funcs["crash_success_rate"]
+    _accepts_node_class(fn)
+    for n, k, seed in ((3, 1, 7), (5, 2, 8)):
+        rate = fn(n, k, trials=30, seed=seed, node_class=_OnlyS1Stands)
+        if not 0 < rate < 1:
+            raise Failed(f"crash_success_rate({n}, {k}, trials=30, seed={seed}) with a node class where only S1 ever "
+                         f"stands for election returned {rate!r}: a cluster survives exactly when S1 is not among "
+                         "the victims, so k victims chosen at random (the leader S1 sometimes among them, sometimes "
+                         "not) give a rate between 0 and 1; pick the victims at random from all n nodes")
+
+
+def _check_partition(funcs: Mapping[str, Callable[..., Any]], ns: Iterable[int], trials: int, seed: int) -> None:
+    from ..experiments import partition_progress
+
+    for n in ns:
+        groups = funcs["stalling_partition"](n)
+        try:
+            clean = [sorted(int(i) for i in g) for g in groups]
+        except (TypeError, ValueError):
+            raise Failed(f"stalling_partition({n}) returned {groups!r}; expected a list of groups of node ids, "
+                         "e.g. [[1, 2], [3, 4]]") from None
+        if sorted(i for g in clean for i in g) != list(range(1, n + 1)):
+            raise Failed(f"stalling_partition({n}) returned {groups!r}: list every node 1..{n} in exactly one group")
+        fewest = 2 if n % 2 == 0 else 3
+        if len(clean) != fewest:
+            raise Failed(f"stalling_partition({n}) returned {len(clean)} groups; use as few as can stop a {n}-node "
+                         f"cluster ({fewest}: " + ("an even cluster can be cut in two equal halves)" if fewest == 2
+                                                   else "every cut of an odd cluster in two leaves a majority side)"))
+        try:
+            runs = partition_progress(n, clean, trials=trials, seed=seed, progress=False)
+        except ValueError as e:
+            raise Failed(f"stalling_partition({n}) returned {groups!r}: {e}") from None
+        for row in runs.itertuples():
+            for group, progressed in zip(row.groups, row.progress):
+                if progressed:
+                    raise Failed(f"stalling_partition({n}) = {clean}: in the simulator (seed {row.seed}) the side "
+                                 f"{{{', '.join(f'S{i}' for i in group)}}} elected a leader and committed a request "
+                                 f"-- {len(group)} of {n} servers are a majority")
+
+
+def _closed_form_unavailability(n: int, p: float) -> float:
+    from ..experiments import availability_closed_form
+
+    return float(availability_closed_form(n, p)["unavailable"].iloc[0])
+
+
+def _check_unavailability(funcs: Mapping[str, Callable[..., Any]], ns: Iterable[int], ps: Iterable[float]) -> None:
+    fn = funcs["unavailability"]
+    for p in ps:
+        for n in ns:
+            got = fn(n, p)
+            want = _closed_form_unavailability(n, p)
+            if isinstance(got, bool) or not isinstance(got, numbers.Real) or not math.isclose(got, want, rel_tol=1e-6,
+                                                                                             abs_tol=1e-12):
+                raise Failed(f"unavailability({n}, {p}) returned {got!r}; expected {want:.6g}: the probability "
+                             f"that fewer than a majority ({_majority(n)}) of {n} servers are up when each is down "
+                             f"with probability {p}, independently (a binomial sum)")
+
+
+def _check_even_never_better(funcs: Mapping[str, Callable[..., Any]]) -> None:
+    fn = funcs["unavailability"]
+    for p in (0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7):
+        for k in range(1, 6):
+            odd, even = fn(2 * k - 1, p), fn(2 * k, p)
+            if not even > odd:
+                raise Failed(f"your unavailability says {2 * k} servers ({even:.4g}) are at least as available as "
+                             f"{2 * k - 1} ({odd:.4g}) at p={p}; the extra server raises the majority and is one "
+                             "more server that can fail")
+
+
+_E = ("predict", "etcd_misprints", "crash_success_rate", "measured_tolerance", "stalling_partition", "unavailability")
+EX05 = Exercise("05", "Even vs odd: fault tolerance by experiment", "05_even_vs_odd", _E, (
+    Check("predict_1_to_10", 2, True, ("predict",), "predict(N) = (majority, tolerance) for N = 1..10",
+          partial(_check_predict, ns=range(1, 11))),
+    Check("etcd_misprint", 1, True, ("etcd_misprints",), "finds the misprint in etcd's printed table (N = 10)",
+          lambda f: _check_misprints(f, [_etcd_printed()])),
+    Check("crash_rates", 2, True, ("crash_success_rate",),
+          "the crash experiment: success rate 1 while a majority survives, 0 after (N = 3, 4; every k)",
+          partial(_check_rates, ns=(3, 4), trials=4, seed=1)),
+    Check("measured_tolerance_1_to_10", 2, True, ("measured_tolerance",),
+          "the tolerance measured in the simulator equals (N-1)//2 for N = 1..10",
+          partial(_check_tolerance, ns=range(1, 11), trials=3, seeds=[0])),
+    Check("uses_node_class", 1, True, ("crash_success_rate", "measured_tolerance"),
+          "the experiment runs the node class it is given (a cluster needing every server tolerates 0)",
+          lambda f: (_check_rates(f, (3,), 3, 2, _Unanimous),
+                     _check_tolerance(f, (3, 4), 3, [0], _Unanimous))),
+    Check("stalls_4_nodes", 2, True, ("stalling_partition",),
+          "a two-way split of 4 nodes where no side commits, shown in the simulator",
+          partial(_check_partition, ns=(4,), trials=3, seed=0)),
+    Check("unavailability_3_to_6", 2, True, ("unavailability",), "unavailability(N, 0.05) for N = 3..6",
+          partial(_check_unavailability, ns=range(3, 7), ps=(0.05,))),
+    Check("why_odd", 3, True, (), "written answer: why etcd recommends odd sizes, and when an even size still makes "
+          "sense", manual=True),
+    Check("predict_larger", 1, False, ("predict",), "predict(N) for N up to 99",
+          partial(_check_predict, ns=range(11, 100))),
+    Check("misprints_hidden", 1, False, ("etcd_misprints",), "other printed tables, with and without misprints",
+          lambda f: _check_misprints(f, _printed_tables())),
+    Check("crash_rates_hidden", 2, False, ("crash_success_rate",), "the crash experiment for N = 5..10, other seeds",
+          partial(_check_rates, ns=range(5, 11), trials=3, seed=50)),
+    Check("measured_tolerance_hidden", 1, False, ("measured_tolerance",),
+          "measured tolerance for N = 1..10 with another seed and more trials, the same answer twice",
+          partial(_check_tolerance, ns=range(1, 11), trials=4, seeds=[101], again=(5, 8))),
+    Check("node_class_hidden", 2, False, ("crash_success_rate", "measured_tolerance"),
+          "the experiment measures other clusters: one needing three quarters of the servers, one needing all",
+          lambda f: (_check_tolerance(f, (5, 8, 9), 3, [7], _ThreeQuarters),
+                     _check_rates(f, (5,), 2, 70, _Unanimous))),
+    Check("random_victims", 1, False, ("crash_success_rate",),
+          "victims are chosen at random: sometimes the leader, sometimes not", _check_victims),
+    Check("stalling_partition_hidden", 2, False, ("stalling_partition",),
+          "the fewest groups that stop N = 2, 3, 5..10 (three for odd N), shown in the simulator",
+          partial(_check_partition, ns=(2, 3, 5, 6, 7, 8, 9, 10), trials=2, seed=9)),
+    Check("unavailability_hidden", 1, False, ("unavailability",), "unavailability for N = 1..10 and p from 0 to 1",
+          partial(_check_unavailability, ns=range(1, 11), ps=(0.0, 0.001, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0))),
+    Check("even_never_better", 1, False, ("unavailability",),
+          "by your unavailability, N = 2k is less available than 2k-1 for every p tried", _check_even_never_better),
+))
+
+EXERCISES: dict[str, Exercise] = {e.id: e for e in (EX01, EX02, EX03, EX04, EX05)}
 """Every exercise by id."""
 
 

@@ -33,6 +33,7 @@ __all__ = [
     "NotebookFormatError",
     "release",
     "release_notebook",
+    "solution_namespace",
     "test_cells",
 ]
 
@@ -142,6 +143,23 @@ def test_cells(nb: nbformat.NotebookNode) -> list[int]:
     return [k for k, c in enumerate(nb.cells)
             if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")
             and not c.metadata.get("nbgrader", {}).get("solution")]
+
+
+def solution_namespace(path: str | Path, functions: tuple[str, ...]) -> dict[str, Any]:
+    """What a student's kernel holds after running notebook ``path``: its ``setup`` cell and the cells of ``functions``.
+
+    Code cells whose nbgrader ``grade_id`` is ``setup`` or one of ``functions``
+    run in order in a fresh namespace, which is returned (the reference
+    solution for tests and benchmarks; demo and test cells are not run).
+    """
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    namespace: dict[str, Any] = {}
+    for cell in nb.cells:
+        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade_id") in ("setup", *functions):
+            exec(compile(cell.source, f"{path}:{cell.metadata['nbgrader']['grade_id']}", "exec"), namespace)
+    return namespace
 
 
 def _text(nb: nbformat.NotebookNode) -> str:
