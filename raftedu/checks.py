@@ -83,6 +83,7 @@ class SafetyMonitor:
         self.committed: list[tuple[int, int]] = [(0, 0)]  # index -> (prefix hash, term it was first committed in)
         self.applied: list[Entry | None] = [None]  # index -> entry applied there
         self.events = 0
+        self._checks = {name[len("_check_"):]: getattr(self, name) for name in dir(self) if name.startswith("_check_")}
 
     def fail(self, prop: str, detail: str, e: Event) -> None:
         """Raise the violation of ``prop``."""
@@ -91,7 +92,7 @@ class SafetyMonitor:
     def observe(self, e: Event) -> None:
         """Check one event (before and after it changes the view)."""
         self.events += 1
-        check = getattr(self, "_check_" + e.kind, None)
+        check = self._checks.get(e.kind)
         if check is not None:
             check(e)
         else:

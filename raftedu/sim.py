@@ -36,6 +36,8 @@ _DELIVER, _TIMER, _ACTION = 0, 1, 2
 _STAGES = ("term", "role", "vote", "log", "commit", "apply")
 _STAGE_OF = {"term": "term", "vote": "vote", "role": "role", "append": "log", "truncate": "log",
              "commit": "commit", "apply": "apply"}
+_EARLIER = {stage: frozenset(_STAGES[:k]) for k, stage in enumerate(_STAGES)} | {"end": frozenset(_STAGES)}
+_QUIET = "state change the node did not report"
 
 
 class Endpoint(Protocol):
@@ -455,11 +457,10 @@ class Cluster:
         changed silently.
         """
         seen = self.view.nodes[node.id]
-        stages = _STAGES[: _STAGES.index(before)] if before in _STAGES else _STAGES
-        quiet = "state change the node did not report"
+        stages = _EARLIER[before]
 
         def record(kind: str, **fields: Any) -> None:
-            self._record(Event(self.now, kind, node=node.id, term=node.current_term, rule=quiet, **fields))
+            self._record(Event(self.now, kind, node=node.id, term=node.current_term, rule=_QUIET, **fields))
 
         if "term" in stages and node.current_term != seen.term:
             record("term", value=node.current_term)

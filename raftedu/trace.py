@@ -142,6 +142,7 @@ class ClusterView:
         self.progress: dict[int, dict[int, tuple[int, int]]] = {}
         """``progress[leader][peer] == (matchIndex, nextIndex)`` for every live leader."""
         self.config: dict[str, Any] = {}
+        self._handlers = {name[len("_on_"):]: getattr(self, name) for name in dir(self) if name.startswith("_on_")}
 
     @classmethod
     def at(cls, trace: Iterable[Event], time: int | None = None) -> "ClusterView":
@@ -158,7 +159,7 @@ class ClusterView:
     def apply(self, e: Event) -> None:
         """Update the view with one event."""
         self.time = e.time
-        handler = getattr(self, "_on_" + e.kind, None)
+        handler = self._handlers.get(e.kind)
         if handler is not None:
             handler(e)
 
