@@ -68,7 +68,7 @@ def test_crash_trials_on_real_etcd_agree_with_the_simulator_and_etcds_formula():
     """N = 1..4, leader among the stopped: real etcd, the simulator and T = (N-1)//2 agree on every (N, k)."""
     from raftedu import experiments
 
-    real = crash_trials(range(1, 5), victims="leader", bound_s=2.0, progress=False)
+    real = crash_trials(range(1, 5), victims="leader", bound_s=3.0, progress=False)
     sim = experiments.crash_trials(range(1, 5), victims="leader", trials=5, progress=False)
     assert list(zip(real.n, real.k)) == sorted({(n, k) for n in range(1, 5) for k in range(n + 1)})
     assert list(real.success) == [k <= (n - 1) // 2 for n, k in zip(real.n, real.k)]
@@ -79,7 +79,7 @@ def test_crash_trials_on_real_etcd_agree_with_the_simulator_and_etcds_formula():
 
 
 def test_pause_variant_of_crash_trials():
-    df = crash_trials(3, victims="followers", fault="pause", bound_s=2.0, progress=False)
+    df = crash_trials(3, victims="followers", fault="pause", bound_s=3.0, progress=False)
     assert list(df.k) == [0, 1, 2] and list(df.success) == [True, True, False]
     assert set(df.fault) == {"pause"} and not df.leader_crashed.any()
 
