@@ -17,8 +17,11 @@ $(VENV)/.stamp-test: pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@ $(VENV)/.stamp-lab
 
+# JupyterLab refuses to run as root unless told; containers and course machines often are root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 lab: $(VENV)/.stamp-lab
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab $(ROOT_FLAG) notebooks/00_start_here.ipynb
 
 test: $(VENV)/.stamp-test
 	$(PY) -m pytest -n 2
