@@ -13,115 +13,16 @@ Needs ``apt-get install -y chromium`` and ``pip install playwright`` (never
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from labpage import ARTIFACTS, BROWSER_MISSING, Lab, Page, notebook_page, run_all, wait_until_all_cells_ran
 from raftedu.viz import ROLE_COLORS
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(bool(BROWSER_MISSING), reason=BROWSER_MISSING or "")]
 
-HERE = Path(__file__).parent
-LESSON_02 = HERE.parent.parent / "notebooks" / "02_leader_election.ipynb"
-ARTIFACTS = HERE.parent.parent / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-
-try:
-    from playwright.sync_api import Page, sync_playwright
-except ImportError:  # pragma: no cover - depends on the machine
-    sync_playwright = None  # type: ignore[assignment]
-
-if sync_playwright is None or not os.path.exists(CHROMIUM):
-    pytest.skip("browser tests need Debian's chromium and playwright-python: run `apt-get install -y chromium` "
-                "and `pip install playwright` (not `playwright install`)", allow_module_level=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def api(base: str, token: str, path: str, method: str = "GET") -> object:
-    req = urllib.request.Request(f"{base}{path}?token={token}", method=method)
-    with urllib.request.urlopen(req, timeout=5) as r:
-        body = r.read()
-        return json.loads(body) if body else None
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """JupyterLab serving a temporary copy of the test notebook; yields (base URL, token)."""
-    root = tmp_path_factory.mktemp("lab")
-    shutil.copy(HERE / "explorer.ipynb", root / "explorer.ipynb")
-    shutil.copy(LESSON_02, root / LESSON_02.name)
-    settings = root / ".settings"
-    (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True)
-    (settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-    port, token = free_port(), os.urandom(16).hex()
-    env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(settings), JUPYTERLAB_WORKSPACES_DIR=str(root / ".workspaces"))
-    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
-           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--LabApp.news_url=",
-           "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.extension_manager=readonly",
-           "--LabApp.expose_app_in_browser=True"]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        cmd.append("--allow-root")
-    log = open(root / "lab.log", "w")
-    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                api(base, token, "/api/status")
-                break
-            except (urllib.error.URLError, ConnectionError, OSError):
-                if proc.poll() is not None:
-                    pytest.fail(f"JupyterLab exited: {(root / 'lab.log').read_text()[-2000:]}")
-                time.sleep(0.2)
-        else:
-            pytest.fail("JupyterLab did not answer /api/status within 60 s")
-        yield base, token
-    finally:
-        try:  # kernels outlive the browser: shut them down before the server
-            for kernel in api(base, token, "/api/kernels") or []:
-                api(base, token, f"/api/kernels/{kernel['id']}", method="DELETE")
-        except (urllib.error.URLError, OSError):
-            pass
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
-
-
-def run_all(page: Page) -> None:
-    """Run All once a kernel really exists; retry if the command was dropped (the kernel race)."""
-    page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=90_000)
-    for _attempt in range(5):
-        page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-        try:
-            page.wait_for_function(
-                "() => Array.from(document.querySelectorAll('.jp-InputPrompt')).some(p => /\\[(\\*|\\d+)\\]/.test(p.textContent))",
-                timeout=5_000)
-            return
-        except Exception:  # noqa: BLE001 - playwright's TimeoutError: send Run All again
-            continue
-    pytest.fail("Run All never started a cell")
+LESSON_02 = Path(__file__).parent.parent.parent / "notebooks" / "02_leader_election.ipynb"
 
 
 # Find a trace of the explorer's figure by name (plotly.js names its DOM groups by uid, which FigureWidget may change).
@@ -144,23 +45,7 @@ def leader_in_status(page: Page) -> int | None:
     return int(text.split("· leader S")[1].split(" ")[0])
 
 
-@contextmanager
-def notebook_page(lab: tuple[str, str], notebook: str, shot: str) -> Iterator[Page]:
-    """Headless chromium showing ``notebook`` in JupyterLab; a full-page screenshot is saved at the end."""
-    base, token = lab
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        try:
-            page.goto(f"{base}/lab/tree/{notebook}?reset&token={token}")
-            yield page
-        finally:
-            page.screenshot(path=str(ARTIFACTS / shot), full_page=True)
-            browser.close()
-
-
-def test_crash_the_leader_in_jupyterlab(lab: tuple[str, str]) -> None:
+def test_crash_the_leader_in_jupyterlab(lab: Lab) -> None:
     with notebook_page(lab, "explorer.ipynb", "explorer-page.png") as page:
         leader, new, click_ms = crash_leader_and_see_reelection(page, "explorer")
         step_ms = [page.evaluate(CLICK_TO_PLOT, "Step") for _ in range(7)]
@@ -181,9 +66,7 @@ def test_crash_the_leader_in_jupyterlab(lab: tuple[str, str]) -> None:
 def crash_leader_and_see_reelection(page: Page, shots: str) -> tuple[int, int, float]:
     """Run the open notebook, click Crash on the explorer's leader, Run 1 s; check the DOM; return (old, new, click ms)."""
     run_all(page)
-    page.wait_for_function(  # every cell has run (a later cell may still change the cluster)
-        "() => { const p = Array.from(document.querySelectorAll('.jp-InputPrompt')).map(x => x.textContent);"
-        " return p.some(t => /\\[\\d+\\]/.test(t)) && !p.some(t => t.includes('[*]')); }", timeout=180_000)
+    wait_until_all_cells_ran(page)  # a later cell may still change the cluster
     page.wait_for_function(f"() => ({SERVER_COUNT})() === 5", timeout=90_000)
     page.wait_for_function(f"() => ({STATUS})().includes('· leader S')", timeout=30_000)
     leader = leader_in_status(page)
@@ -233,7 +116,7 @@ def crash_leader_and_see_reelection(page: Page, shots: str) -> tuple[int, int, f
     return leader, new, click_ms
 
 
-def test_lesson_02_crash_the_leader_from_the_widget(lab: tuple[str, str]) -> None:
+def test_lesson_02_crash_the_leader_from_the_widget(lab: Lab) -> None:
     """Lesson 02 runs in JupyterLab; crashing the leader with the explorer's button leads to a re-election."""
     with notebook_page(lab, LESSON_02.name, "lesson02-page.png") as page:
         leader, new, _ = crash_leader_and_see_reelection(page, "lesson02")
