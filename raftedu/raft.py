@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import Any
 
 __all__ = [
@@ -44,6 +45,8 @@ __all__ = [
     "AppendEntries",
     "AppendEntriesReply",
     "Event",
+    "EVENT_FIELDS",
+    "Log",
     "PersistentState",
     "Timing",
     "RaftNode",
@@ -138,37 +141,148 @@ class AppendEntriesReply(Message):
 # --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+EVENT_FIELDS = ("time", "kind", "node", "term", "peer", "index", "entry", "value", "msg", "msg_id", "rule", "text")
+"""The fields of an :class:`Event`, in order (the columns of ``Trace.to_frame``)."""
+
+
 class Event:
     """One thing that happened in the cluster.
 
     Nodes emit events about themselves (``timeout``, ``timer``, ``term``,
-    ``role``, ``vote``, ``append``, ``truncate``, ``commit``, ``apply``);
-    the simulator adds network, fault and client events (``send``,
-    ``deliver``, ``drop``, ``crash``, ``restart``, ``partition``, ``heal``,
-    ``cut``, ``client_request``, ``client_reply``, ...).
+    ``role``, ``vote``, ``append``, ``truncate``, ``commit``, ``apply``,
+    ``progress``); the simulator adds network, fault and client events
+    (``send``, ``deliver``, ``drop``, ``crash``, ``restart``, ``partition``,
+    ``heal``, ``cut``, ``client_request``, ``client_reply``, ...).
 
     Fields not used by a kind stay ``None``. ``rule`` names the Figure 2 rule
-    that fired, ``text`` says it in a sentence for students.
+    that fired, ``text`` says it in a sentence for students. Events are
+    records: treat them as read-only. The sentence may be given as
+    ``(template, args)`` and is then formatted only when ``text`` is read
+    (most sentences of a long run are never read).
     """
 
-    time: int
-    kind: str
-    node: int | None = None
-    term: int | None = None
-    peer: int | None = None
-    index: int | None = None
-    entry: Entry | None = None
-    value: Any = None
-    msg: Message | None = None
-    msg_id: int | None = None
-    rule: str = ""
-    text: str = ""
+    __slots__ = ("time", "kind", "node", "term", "peer", "index", "entry", "value", "msg", "msg_id", "rule", "_text")
+
+    def __init__(self, time: int, kind: str, node: int | None = None, term: int | None = None,
+                 peer: int | None = None, index: int | None = None, entry: Entry | None = None, value: Any = None,
+                 msg: Message | None = None, msg_id: int | None = None, rule: str = "",
+                 text: str | tuple[str, tuple[Any, ...]] = "") -> None:
+        """Record ``kind`` at virtual ``time``; the other fields as the kind needs them."""
+        self.time = time
+        self.kind = kind
+        self.node = node
+        self.term = term
+        self.peer = peer
+        self.index = index
+        self.entry = entry
+        self.value = value
+        self.msg = msg
+        self.msg_id = msg_id
+        self.rule = rule
+        self._text = text
+
+    @property
+    def text(self) -> str:
+        """The sentence for students (formatted on first use when it was given as a template)."""
+        text = self._text
+        if type(text) is not str:
+            text = self._text = text[0].format(*text[1])
+        return text
+
+    def astuple(self) -> tuple[Any, ...]:
+        """The field values in the order of :data:`EVENT_FIELDS`."""
+        return (self.time, self.kind, self.node, self.term, self.peer, self.index, self.entry, self.value,
+                self.msg, self.msg_id, self.rule, self.text)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is Event and self.astuple() == other.astuple()
+
+    def __hash__(self) -> int:
+        return hash(self.astuple())
+
+    def __repr__(self) -> str:
+        return "Event(" + ", ".join(f"{n}={v!r}" for n, v in zip(EVENT_FIELDS, self.astuple())) + ")"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Event, self.astuple())
 
 
 # --------------------------------------------------------------------------
 # State
 # --------------------------------------------------------------------------
+
+
+class Log(list):  # type: ignore[type-arg]
+    """A Raft log: a list of :class:`Entry` that remembers where it was last changed other than by appending.
+
+    ``low`` is the lowest 0-based position written, deleted or moved since
+    it was last reset (a huge number when only appends happened). The
+    simulator uses it to notice, cheaply, a change a node made without
+    reporting it; to the node it is an ordinary list.
+    """
+
+    __slots__ = ("low",)
+    UNTOUCHED = 1 << 62
+    """The value of ``low`` when nothing but appends happened."""
+
+    def __init__(self, entries: Iterable[Entry] = ()) -> None:
+        """A log holding ``entries`` (index 1 first)."""
+        super().__init__(entries)
+        self.low = Log.UNTOUCHED
+
+    def _touch(self, where: Any) -> None:
+        if isinstance(where, slice):
+            where = where.indices(len(self))[0]
+        elif where < 0:
+            where += len(self)
+        if where < self.low:
+            self.low = max(0, where)
+
+    def __setitem__(self, where: Any, value: Any) -> None:
+        self._touch(where)
+        super().__setitem__(where, value)
+
+    def __delitem__(self, where: Any) -> None:
+        self._touch(where)
+        super().__delitem__(where)
+
+    def __iadd__(self, other: Iterable[Entry]) -> "Log":
+        self.extend(other)
+        return self
+
+    def __imul__(self, times: int) -> "Log":
+        self.low = 0
+        return super().__imul__(times)  # type: ignore[return-value]
+
+    def pop(self, where: int = -1) -> Entry:
+        """Remove and return the entry at 0-based position ``where`` (the last by default)."""
+        self._touch(where)
+        return super().pop(where)
+
+    def remove(self, entry: Entry) -> None:
+        """Remove the first occurrence of ``entry``."""
+        self.low = 0
+        super().remove(entry)
+
+    def insert(self, where: int, entry: Entry) -> None:
+        """Insert ``entry`` before 0-based position ``where``."""
+        self._touch(min(where, len(self)))
+        super().insert(where, entry)
+
+    def clear(self) -> None:
+        """Delete every entry."""
+        self.low = 0
+        super().clear()
+
+    def sort(self, *args: Any, **kwargs: Any) -> None:
+        """Sort in place (never right for a log, but recorded)."""
+        self.low = 0
+        super().sort(*args, **kwargs)
+
+    def reverse(self) -> None:
+        """Reverse in place (never right for a log, but recorded)."""
+        self.low = 0
+        super().reverse()
 
 
 @dataclass
@@ -180,7 +294,11 @@ class PersistentState:
 
     current_term: int = 0
     voted_for: int | None = None
-    log: list[Entry] = field(default_factory=list)
+    log: list[Entry] = field(default_factory=Log)
+
+    def __post_init__(self) -> None:
+        if type(self.log) is not Log:
+            self.log = Log(self.log)
 
 
 @dataclass(frozen=True)
@@ -302,11 +420,9 @@ class RaftNode:
         """Queue ``msg`` to be sent when the simulator collects this step's output."""
         self._outbox.append(msg)
 
-    def note(self, kind: str, rule: str, text: str = "", **fields: Any) -> None:
+    def note(self, kind: str, rule: str, text: str | tuple[str, tuple[Any, ...]] = "", **fields: Any) -> None:
         """Record an event about this node (kind, the Figure 2 rule that fired, a sentence for students)."""
-        self._events.append(
-            Event(self.now, kind, node=self.id, term=self.state.current_term, rule=rule, text=text, **fields)
-        )
+        self._events.append(Event(self.now, kind, self.id, self.state.current_term, rule=rule, text=text, **fields))
 
     # ---- inputs ---------------------------------------------------------
 
@@ -356,7 +472,7 @@ class RaftNode:
         """A leader appends an entry of its current term to its own log; returns the new index."""
         self.state.log.append(Entry(self.current_term, command))
         index = self.last_log_index
-        self.note("append", rule, f"leader S{self.id} appended {command!r} at index {index}",
+        self.note("append", rule, ("leader S{} appended {!r} at index {}", (self.id, command, index)),
                   index=index, entry=self.state.log[-1])
         return index
 
@@ -374,15 +490,12 @@ class RaftNode:
         """§5.3: while commitIndex > lastApplied, increment lastApplied and apply log[lastApplied]."""
         while self.last_applied < self.commit_index:
             self.last_applied += 1
-            entry = self.state.log[self.last_applied - 1]
-            self.apply(self.last_applied, entry)
-            self.note(
-                "apply",
-                "§5.3 commitIndex > lastApplied → apply",
-                f"S{self.id} applied {entry.command!r} (index {self.last_applied})",
-                index=self.last_applied,
-                entry=entry,
-            )
+            index = self.last_applied
+            entry = self.state.log[index - 1]
+            self.apply(index, entry)
+            self._events.append(Event(self.now, "apply", self.id, self.state.current_term, None, index, entry, None,
+                                      None, None, "§5.3 commitIndex > lastApplied → apply",
+                                      ("S{} applied {!r} (index {})", (self.id, entry.command, index))))
 
     def apply(self, index: int, entry: Entry) -> None:
         """Hand one committed entry to the state machine; here it is simply remembered in ``applied``."""
@@ -391,8 +504,9 @@ class RaftNode:
     def reset_election_timer(self) -> None:
         """§5.2: pick a fresh random election timeout from [low, high)."""
         low, high = self.timing.election_timeout
-        self.deadline = self.now + self.rng.randrange(low, high)
-        self.note("timer", "§5.2 randomized election timeout", value=self.deadline)
+        self.deadline = deadline = self.now + self.rng.randrange(low, high)
+        self._events.append(Event(self.now, "timer", self.id, self.state.current_term, None, None, None, deadline,
+                                  None, None, "§5.2 randomized election timeout"))
 
     def become_follower(self, leader_id: int | None) -> None:
         """Convert to follower (§5.1, §5.2), remembering the leader if known."""
@@ -527,11 +641,10 @@ class RaftNode:
                 )
             if index > self.last_log_index:
                 self.state.log.append(entry)
-                self.note(
-                    "append", "§5.3 AppendEntries step 4: append new entries",
-                    f"S{self.id} appended {entry.command!r} at index {index} from S{m.src}",
-                    index=index, entry=entry,
-                )
+                self._events.append(Event(self.now, "append", self.id, self.state.current_term, None, index, entry,
+                                          None, None, None, "§5.3 AppendEntries step 4: append new entries",
+                                          ("S{} appended {!r} at index {} from S{}", (self.id, entry.command, index,
+                                                                                     m.src))))
         last_new = prev + len(m.entries)
         if m.leader_commit > self.commit_index:
             self.set_commit_index(min(m.leader_commit, last_new), "§5.3 AppendEntries step 5: commitIndex = min(leaderCommit, last new)")
@@ -551,7 +664,9 @@ class RaftNode:
         """Raise commitIndex to ``index`` (never lowers it) and record why."""
         if index > self.commit_index:
             self.commit_index = index
-            self.note("commit", rule, f"S{self.id} now knows entries up to index {index} are committed", index=index)
+            self._events.append(Event(self.now, "commit", self.id, self.state.current_term, None, index, None, None,
+                                      None, None, rule,
+                                      ("S{} now knows entries up to index {} are committed", (self.id, index))))
 
     # ---- Leaders (§5.2, §5.3, §5.4.2) -------------------------------------
 
@@ -591,7 +706,8 @@ class RaftNode:
         """Set the leader's matchIndex and nextIndex for ``peer``, recording a change (pictures draw them)."""
         if (self.match_index.get(peer), self.next_index.get(peer)) != (match, next_index):
             self.match_index[peer], self.next_index[peer] = match, next_index
-            self.note("progress", rule, peer=peer, index=match, value=next_index)
+            self._events.append(Event(self.now, "progress", self.id, self.state.current_term, peer, match, None,
+                                      next_index, None, None, rule))
 
     def advance_commit_index(self) -> None:
         """§5.3, §5.4.2: commit the highest N > commitIndex with matchIndex ≥ N on a majority and log[N].term == currentTerm.

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Protocol
 
 from .checks import SafetyMonitor
-from .raft import LEADER, Event, Message, PersistentState, RaftNode, Timing
+from .raft import LEADER, Event, Log, Message, PersistentState, RaftNode, Timing
 from .trace import ClusterView, Trace
 
 __all__ = ["Network", "Cluster", "ClientRequest", "Endpoint", "ACTIONS", "MAX_NODES"]
@@ -38,6 +38,7 @@ _STAGE_OF = {"term": "term", "vote": "vote", "role": "role", "append": "log", "t
              "commit": "commit", "apply": "apply"}
 _EARLIER = {stage: frozenset(_STAGES[:k]) for k, stage in enumerate(_STAGES)} | {"end": frozenset(_STAGES)}
 _QUIET = "state change the node did not report"
+_UNTOUCHED = Log.UNTOUCHED
 
 
 class Endpoint(Protocol):
@@ -147,6 +148,7 @@ class Cluster:
         self.now = 0
         self.trace = Trace()
         self.monitor = SafetyMonitor(seed)
+        self._events, self._observe = self.trace.events, self.monitor.observe
         self.requests: list[ClientRequest] = []
         self._rng = random.Random(f"raftedu:{seed}:network")
         self._node_rngs = {i: random.Random(f"raftedu:{seed}:node:{i}") for i in self.ids}
@@ -154,6 +156,7 @@ class Cluster:
         self._seq = 0
         self._msg_ids = 0
         self._timer_due: dict[int, int | None] = {}
+        self._logs: dict[int, Log] = {}  # node -> the log object last compared with the trace
         self._pending: dict[tuple[int, int], ClientRequest] = {}
         self.disks: dict[int, PersistentState] = {i: PersistentState() for i in self.ids}
         self.nodes: dict[int, RaftNode | None] = {i: None for i in self.ids}
@@ -201,6 +204,10 @@ class Cluster:
         if not self._heap:
             return []
         start = len(self.trace)
+        self._step()
+        return self.trace.events[start:]
+
+    def _step(self) -> None:
         time, _, _, kind, payload = heapq.heappop(self._heap)
         self.now = time
         if kind == _DELIVER:
@@ -209,15 +216,15 @@ class Cluster:
             self._fire_timer(*payload)
         else:
             self._perform(payload)
-        return self.trace.events[start:]
 
     def run(self, ms: int) -> None:
         """Advance virtual time by ``ms`` milliseconds, processing every event due by then."""
         if isinstance(ms, bool) or not isinstance(ms, int) or ms < 0:
             raise ValueError(f"run() takes a whole number of milliseconds >= 0; got {ms!r}")
         end = self.now + ms
-        while self._heap and self._heap[0][0] <= end:
-            self.step()
+        heap, step = self._heap, self._step
+        while heap and heap[0][0] <= end:
+            step()
         self.now = end
 
     def run_until(self, condition: Callable[["Cluster"], Any], within: int) -> bool:
@@ -392,10 +399,13 @@ class Cluster:
 
     def _perform(self, action: tuple[Any, ...]) -> None:
         name, args = action[0], action[1:]
-        if name == "set_network":
-            self.set_network(**args[0])
-        else:
-            getattr(self, name)(*args)
+        try:
+            if name == "set_network":
+                self.set_network(**args[0])
+            else:
+                getattr(self, name)(*args)
+        except ValueError as e:
+            raise ValueError(f"schedule item {(self.now, *action)!r} could not run at t={self.now} ms: {e}") from None
 
     def _push(self, time: int, kind: int, payload: Any) -> None:
         # Scheduled actions at time t run after everything else due at t, exactly like a call made after run(t).
@@ -403,9 +413,9 @@ class Cluster:
         heapq.heappush(self._heap, (time, kind == _ACTION, self._seq, kind, payload))
 
     def _record(self, event: Event) -> None:
-        self.trace.append(event)
-        self.monitor.observe(event)
-        if event.kind == "apply":
+        self._events.append(event)
+        self._observe(event)
+        if event.kind == "apply" and self._pending:
             self._settle_request(event)
 
     def _settle_request(self, e: Event) -> None:
@@ -426,24 +436,35 @@ class Cluster:
         node = self.node_class(i, self.ids, rng=self._node_rngs[i], timing=self.timing, state=self.disks[i], now=self.now)
         self.nodes[i] = node
         self._timer_due[i] = None
+        self._logs.pop(i, None)  # the first look compares the whole log
         self._flush(node)
 
     def _flush(self, node: Endpoint) -> None:
         """Record a node's events, put its messages on the wire, (re)arm its timer."""
         msgs, events = node.take_output()
-        raft = isinstance(node, RaftNode)
-        for e in events:
-            if raft and e.kind in _STAGE_OF:
-                self._reconcile(node, before=_STAGE_OF[e.kind])
-            self._record(e)
-        if raft:
-            self._reconcile(node)
+        if isinstance(node, RaftNode):
+            record = self._record
+            if type(node) is RaftNode:  # the reference reports every change itself, in stage order
+                for e in events:
+                    record(e)
+            else:
+                reconcile = self._reconcile
+                for e in events:
+                    before = _STAGE_OF.get(e.kind)
+                    if before is not None:
+                        reconcile(node, before)
+                    record(e)
+            self._reconcile(node)  # always: whatever the node did not report is recorded now
+        else:
+            for e in events:
+                self._record(e)
         for m in msgs:
             self._transmit(m)
-        if self._timer_due[node.id] != node.deadline:
-            self._timer_due[node.id] = node.deadline
-            if node.deadline is not None:
-                self._push(node.deadline, _TIMER, (node.id, node.deadline))
+        deadline = node.deadline
+        if self._timer_due[node.id] != deadline:
+            self._timer_due[node.id] = deadline
+            if deadline is not None:
+                self._push(deadline, _TIMER, (node.id, deadline))
 
     def _reconcile(self, node: RaftNode, before: str = "end") -> None:
         """Record any state change the node made without reporting it, so checks see what really happened.
@@ -454,9 +475,19 @@ class Cluster:
         log, commit, apply); with ``before`` set to one of those stages only
         the earlier ones are brought up to date, so that an event the node
         did report (say a commit) is never checked against a log the node
-        changed silently.
+        changed silently. The log is compared from the lowest position the
+        node changed other than by appending (:class:`~raftedu.raft.Log`
+        keeps it), so an unchanged log costs nothing to compare.
         """
         seen = self.view.nodes[node.id]
+        state = node.state
+        log = state.log
+        if (state.current_term == seen.term and node.role == seen.role
+                and (state.voted_for is None or state.voted_for == seen.voted_for)
+                and type(log) is Log and log.low == _UNTOUCHED and len(log) == len(seen.log)
+                and log is self._logs.get(node.id)
+                and node.commit_index == seen.commit_index and node.last_applied == seen.last_applied):
+            return
         stages = _EARLIER[before]
 
         def record(kind: str, **fields: Any) -> None:
@@ -468,15 +499,20 @@ class Cluster:
             record("role", value=node.role)
         if "vote" in stages and node.voted_for is not None and node.voted_for != seen.voted_for:
             record("vote", peer=node.voted_for, value=True)
-        log, old = node.log, seen.log
-        if "log" in stages and log != old:
-            same = 0
+        if "log" in stages:
+            old = seen.log
+            tracked = type(log) is Log and log is self._logs.get(node.id)
+            same = min(log.low, len(old), len(log)) if tracked else 0
             while same < min(len(log), len(old)) and log[same] == old[same]:
                 same += 1
             if same < len(old):
                 record("truncate", index=same + 1)
             for index in range(same + 1, len(log) + 1):
                 record("append", index=index, entry=log[index - 1])
+            if type(log) is not Log:
+                log = state.log = Log(log)
+            log.low = _UNTOUCHED
+            self._logs[node.id] = log
         if "commit" in stages and node.commit_index != seen.commit_index:
             record("commit", index=node.commit_index)
         if "apply" in stages:
@@ -499,28 +535,31 @@ class Cluster:
         return self.nodes[i] if i in self.nodes else self.endpoints[i]
 
     def _transmit(self, m: Message) -> None:
-        net = self.net
-        copies = 2 if net.duplicate_rate and self._rng.random() < net.duplicate_rate else 1
+        net, rand = self.net, self._rng.random
+        copies = 2 if net.duplicate_rate and rand() < net.duplicate_rate else 1
         for copy in range(copies):
             self._msg_ids += 1
             msg_id = self._msg_ids
-            lo, hi = net.long_delay if net.long_delay_rate and self._rng.random() < net.long_delay_rate else net.delay
+            lo, hi = net.long_delay if net.long_delay_rate and rand() < net.long_delay_rate else net.delay
             due = self.now + self._rng.randint(lo, hi)
-            self._record(Event(self.now, "send", node=m.src, peer=m.dst, term=m.term, msg=m, msg_id=msg_id, value=due,
-                               text="duplicate" if copy else ""))
-            why = self._blocked(m.src, m.dst) or ("lost" if net.drop_rate and self._rng.random() < net.drop_rate else None)
+            self._record(Event(self.now, "send", m.src, m.term, m.dst, None, None, due, m, msg_id, "",
+                               "duplicate" if copy else ""))
+            why = self._blocked(m.src, m.dst) if (self.cuts or self.groups) else None
+            if why is None and net.drop_rate and rand() < net.drop_rate:
+                why = "lost"
             if why:
-                self._record(Event(self.now, "drop", node=m.dst, peer=m.src, msg=m, msg_id=msg_id, value=why))
+                self._record(Event(self.now, "drop", m.dst, None, m.src, None, None, why, m, msg_id))
             else:
-                self._push(due, _DELIVER, (msg_id, m))
+                self._seq += 1
+                heapq.heappush(self._heap, (due, False, self._seq, _DELIVER, (msg_id, m)))
 
     def _deliver(self, msg_id: int, m: Message) -> None:
         node = self._party(m.dst)
-        why = "receiver is down" if node is None else self._blocked(m.src, m.dst)
+        why = "receiver is down" if node is None else (self._blocked(m.src, m.dst) if (self.cuts or self.groups) else None)
         if why:
-            self._record(Event(self.now, "drop", node=m.dst, peer=m.src, msg=m, msg_id=msg_id, value=why))
+            self._record(Event(self.now, "drop", m.dst, None, m.src, None, None, why, m, msg_id))
             return
-        self._record(Event(self.now, "deliver", node=m.dst, peer=m.src, term=m.term, msg=m, msg_id=msg_id))
+        self._record(Event(self.now, "deliver", m.dst, m.term, m.src, None, None, None, m, msg_id))
         node.receive(m, self.now)
         self._flush(node)
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .raft import FOLLOWER, Entry, Event, Message
+from .raft import EVENT_FIELDS, FOLLOWER, AppendEntries, Entry, Event, Message
 
 if TYPE_CHECKING:  # pandas is imported only when a frame is asked for
     import pandas as pd
@@ -72,7 +72,7 @@ class Trace:
         """
         import pandas as pd
 
-        names = [f.name for f in fields(Event)]
+        names = list(EVENT_FIELDS)
         rows = []
         for seq, e in enumerate(self.events):
             row: dict[str, Any] = {"seq": seq}
@@ -114,7 +114,7 @@ class NodeView:
         return self.role if self.alive else CRASHED
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class InFlight:
     """A message on the wire: sent at ``sent``, due at ``due``."""
 
@@ -221,7 +221,7 @@ class ClusterView:
     def _on_deliver(self, e: Event) -> None:
         self.in_flight.pop(e.msg_id, None)
         node = self.nodes.get(e.node)  # None for clients and other endpoints
-        if node is not None and type(e.msg).__name__ == "AppendEntries" and e.msg.term >= node.term:
+        if node is not None and type(e.msg) is AppendEntries and e.msg.term >= node.term:
             node.leader_id = e.msg.src  # the sender is the leader this node now follows
 
     def _on_drop(self, e: Event) -> None:
