@@ -3,12 +3,12 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: lab test bench bench-experiments sweep release clean
+.PHONY: lab test test-min bench bench-experiments sweep release clean
 
 $(VENV)/.stamp-lab: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e .
+	$(PY) -m pip install -q -e '.[lab]'
 	touch $@
 
 $(VENV)/.stamp-test: pyproject.toml
@@ -25,6 +25,18 @@ lab: $(VENV)/.stamp-lab
 
 test: $(VENV)/.stamp-test
 	$(PY) -m pytest -n 2
+
+# The declared lower bounds, proven: a separate venv with exactly tests/min-versions.txt, quick tier only.
+MIN_VENV := .venv-min
+$(MIN_VENV)/.stamp: pyproject.toml tests/min-versions.txt
+	$(PYTHON) -m venv $(MIN_VENV)
+	$(MIN_VENV)/bin/python -m pip install -q --upgrade pip
+	$(MIN_VENV)/bin/python -m pip install -q -c tests/min-versions.txt -e '.[grader]' pytest pytest-xdist
+	touch $@
+
+test-min: $(MIN_VENV)/.stamp
+	$(MIN_VENV)/bin/python -m pip list --format=freeze | grep -iE '^(ipywidgets|plotly|anywidget|pandas|numpy|tqdm|nbclient|nbformat|ipykernel)=='
+	$(MIN_VENV)/bin/python -m pytest -n 2 -q -m "not slow and not kernel and not browser and not etcd" -p no:cacheprovider
 
 bench: $(VENV)/.stamp-test
 	$(PY) benchmarks/bench_core.py
@@ -45,4 +57,4 @@ sweep: $(VENV)/.stamp-test
 	$(PY) -m raftedu.sweep --seeds 1000
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) $(MIN_VENV) build *.egg-info .pytest_cache

@@ -1,4 +1,4 @@
-"""The ``raftedu`` command: ``release`` exercises, ``grade`` a class, ``check`` one notebook.
+"""The ``raftedu`` command: copy the ``course``, ``release`` exercises, ``grade`` a class, ``check`` one notebook.
 
 Run ``raftedu --help`` (or ``python -m raftedu --help``) for the subcommands
 and ``raftedu SUBCOMMAND --help`` for their options.
@@ -48,7 +48,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="raftedu: learn Raft by watching a simulated cluster and breaking it. "
                     "Course tools for instructors and students.",
     )
-    sub = parser.add_subparsers(dest="command", metavar="{release,grade,check}")
+    from ._version import __version__
+
+    parser.add_argument("--version", action="version", version=f"raftedu {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="{course,release,grade,check}")
+
+    co = sub.add_parser("course", help="copy the lessons and exercises into a folder of your own (students)",
+                        description="Copy the lessons (notebooks/), the exercises (exercises/) and a README into "
+                                    "DIR, then open them with `jupyter lab DIR`. Files you edited are never "
+                                    "overwritten.")
+    co.add_argument("dir", nargs="?", default="raft-course", help="where to put the course (default: raft-course)")
+    co.add_argument("--update", action="store_true",
+                    help="bring files you did not edit up to this raftedu's version; keep the ones you edited")
 
     rel = sub.add_parser("release", help="generate exercises/ from solutions/ (instructors)",
                          description="Generate the student notebooks in exercises/ from the single source in "
@@ -83,6 +94,15 @@ def build_parser() -> argparse.ArgumentParser:
     ch.add_argument("notebook", help="the notebook, e.g. exercises/02_request_vote.ipynb")
     ch.add_argument("--exercise", "-e", help="exercise id (default: from the file name, NN_topic.ipynb)")
     return parser
+
+
+def _course(args: argparse.Namespace) -> int:
+    from .course import copy_course
+
+    result = copy_course(args.dir, update=args.update)
+    print(result.summary())
+    print(f"next: jupyter lab {args.dir}   (then open notebooks/00_start_here.ipynb)")
+    return 0
 
 
 def _release(args: argparse.Namespace) -> int:
@@ -146,8 +166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return {"release": _release, "grade": _grade, "check": _check}[args.command](args)
-    except (ValueError, FileNotFoundError) as e:
+        return {"course": _course, "release": _release, "grade": _grade, "check": _check}[args.command](args)
+    except (ValueError, OSError) as e:
         print(f"raftedu {args.command}: error: {e}", file=sys.stderr)
         return 2
 

@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import atexit
 import base64
-import ctypes
 import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -75,12 +75,20 @@ def _free_ports(count: int) -> list[int]:
             s.close()
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-    os.setsid()
+# etcd is started through this tiny launcher instead of a preexec_fn (which is unsafe in a threaded process such as
+# a Jupyter kernel): it asks Linux to SIGKILL it when its parent dies (PR_SET_PDEATHSIG, kept across exec), gives up
+# if the parent is already gone, then becomes etcd with the same pid (so signals sent to it reach etcd).
+_LAUNCHER = """
+import ctypes, os, signal, sys
+parent = int(sys.argv[1])
+try:
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+except OSError:
+    pass
+if os.getppid() != parent:
+    sys.exit("raftedu: the Python process that started etcd is gone")
+os.execv(sys.argv[2], sys.argv[2:])
+"""
 
 
 def _b64(text: str) -> str:
@@ -169,8 +177,9 @@ class EtcdCluster:
     def _spawn(self, m: Member) -> None:
         log = open(m.log_path, "ab")
         try:
-            m.process = subprocess.Popen(self._command(m), stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+            m.process = subprocess.Popen([sys.executable, "-c", _LAUNCHER, str(os.getpid()), *self._command(m)],
+                                         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         start_new_session=True)
         finally:
             log.close()
         m.paused = False

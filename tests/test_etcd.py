@@ -9,21 +9,37 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
 from raftedu.etcd import EtcdCluster, EtcdError, EtcdUnavailable, crash_trials, find_etcd
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("etcd") is None,
-    reason="real etcd not found: install it with `apt-get install etcd-server` (.ci/run does) to run the etcd lab tests",
-)
+pytestmark = [
+    pytest.mark.etcd,
+    pytest.mark.skipif(
+        shutil.which("etcd") is None,
+        reason="real etcd not found: install it with `apt-get install etcd-server` (.ci/run does) to run the etcd lab tests",
+    ),
+]
 
 
-def etcd_pids() -> set[int]:
-    """Pids of etcd processes started by raftedu (their data directories are raftedu-etcd-*)."""
+def etcd_pids(tag: str) -> set[int]:
+    """Pids of the etcd processes a test started: those whose environment carries ``RAFTEDU_TEST_TAG=tag``.
+
+    Other tests (and other people's etcd on a shared machine) run etcd at the same time; counting every etcd
+    process made these checks flaky. The tag is inherited from the test through kernels and launchers.
+    """
     out = subprocess.run(["pgrep", "-f", "raftedu-etcd-"], capture_output=True, text=True).stdout
-    return {int(p) for p in out.split()} - {os.getpid()}
+    mine = set()
+    for pid in map(int, out.split()):
+        try:
+            env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue  # gone meanwhile
+        if f"RAFTEDU_TEST_TAG={tag}".encode() in env:
+            mine.add(pid)
+    return mine
 
 
 @pytest.fixture(scope="module")
@@ -110,17 +126,18 @@ def test_missing_binary_says_how_to_install(monkeypatch):
         find_etcd()
 
 
-def test_close_removes_every_process_and_directory():
-    before = etcd_pids()
+def test_close_removes_every_process_and_directory(monkeypatch):
+    tag = f"close-{os.getpid()}-{time.monotonic_ns()}"
+    monkeypatch.setenv("RAFTEDU_TEST_TAG", tag)  # the members inherit it
     etcd = EtcdCluster(3)
     root = etcd.root
-    assert len(etcd_pids() - before) == 3
+    assert len(etcd_pids(tag)) == 3
     etcd.close()
     etcd.close()  # twice is fine
-    assert etcd_pids() == before and not root.exists()
+    assert etcd_pids(tag) == set() and not root.exists()
 
 
-def test_a_failing_notebook_cell_leaves_no_etcd_behind(tmp_path):
+def test_a_failing_notebook_cell_leaves_no_etcd_behind(tmp_path, monkeypatch):
     """A cell that raises inside `with EtcdCluster(...)` still stops every member."""
     import nbformat
     from nbclient import NotebookClient
@@ -133,28 +150,29 @@ def test_a_failing_notebook_cell_leaves_no_etcd_behind(tmp_path):
             etcd.put("x", "1")
             raise RuntimeError("the student's cell crashed")
     """))]
-    before = etcd_pids()
+    tag = f"failing-cell-{os.getpid()}-{time.monotonic_ns()}"
+    monkeypatch.setenv("RAFTEDU_TEST_TAG", tag)  # the kernel and its etcd members inherit it
     with pytest.raises(CellExecutionError, match="the student's cell crashed"):
         NotebookClient(nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
-    assert etcd_pids() == before
+    assert etcd_pids(tag) == set()
 
 
 def test_a_killed_python_process_takes_its_etcd_members_with_it():
     """Members die with their parent (PR_SET_PDEATHSIG), e.g. when a kernel is killed mid-cell."""
-    before = etcd_pids()
+    tag = f"killed-parent-{os.getpid()}-{time.monotonic_ns()}"
     child = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
         import time
         from raftedu.etcd import EtcdCluster
         etcd = EtcdCluster(3)
         print("up", flush=True)
         time.sleep(60)
-    """)], stdout=subprocess.PIPE, text=True)
+    """)], stdout=subprocess.PIPE, text=True, env={**os.environ, "RAFTEDU_TEST_TAG": tag})
     assert child.stdout.readline().strip() == "up"
-    assert len(etcd_pids() - before) == 3
+    assert len(etcd_pids(tag)) == 3
     child.send_signal(signal.SIGKILL)
     child.wait()
     for _ in range(50):
-        if etcd_pids() == before:
+        if not etcd_pids(tag):
             break
         time.sleep(0.1)
-    assert etcd_pids() == before
+    assert etcd_pids(tag) == set()

@@ -23,6 +23,7 @@ NEEDS = {"08_real_etcd.ipynb": ("etcd", "install it with `apt-get install etcd-s
 TIMES: dict[str, float] = {}
 
 
+@pytest.mark.kernel
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
 def test_lesson_runs_top_to_bottom(path, record_property):
     from nbclient import NotebookClient

@@ -32,7 +32,9 @@ ALLOWED: dict[str, set[str]] = {
     "raftedu.widgets": {"raftedu.raft", "raftedu.trace", "raftedu.sim", "raftedu.viz", "raftedu.checks"},
     "raftedu.grading": {"raftedu.raft", "raftedu.trace", "raftedu.checks", "raftedu.sim", "raftedu.grading",
                         "raftedu.experiments", "raftedu.sweep", "raftedu.scenarios"},
-    "raftedu.__main__": {"raftedu.grading", "raftedu.sweep"},
+    "raftedu._version": set(),
+    "raftedu.course": {"raftedu._version"},
+    "raftedu.__main__": {"raftedu.grading", "raftedu.sweep", "raftedu.course", "raftedu._version"},
 }
 CORE_STDLIB_ONLY = ("raftedu.raft", "raftedu.trace", "raftedu.checks", "raftedu.sim")
 
