@@ -55,49 +55,81 @@ def elect(c: Cluster, i: int, tries: int = 3) -> None:
         raise ScriptError(f"S{i} did not become leader after {tries} elections (t={c.now} ms)")
 
 
-def figure_8(node_class: type[RaftNode] = RaftNode, seed: int = 11, *, make: Make | None = None,
+def figure_8(node_class: type[RaftNode] = RaftNode, seed: int = 11, *, branch: str = "d", make: Make | None = None,
              on_step: Step | None = None) -> Cluster:
-    """The paper's Figure 8 (§5.4.2): an entry from an old term reaches a majority, then is overwritten.
+    """The paper's Figure 8 (§5.4.2), S1..S5 and terms 1..5 as drawn there; ``branch`` picks the ending, "d" or "e".
 
-    (a) S1 leads term 1 and its entry "x" reaches S2 only; (b) S1 crashes,
-    S5 leads term 2 with votes from S3 and S4 and takes "y" alone; (c) S5
-    crashes, S1 restarts and leads term 3, replicating "x" to a majority;
-    (d) S1 crashes, S5 (last term 2 > 1) wins term 4 and overwrites "x";
-    (e) a client command "z" commits under S5. A leader that counts
-    replicas of the old-term "x" in (c) commits it, and (d) then breaks
-    Leader Completeness.
+    Before (a), S3 leads term 1 and commits "init" at index 1 on all five
+    servers. (a) S1 leads term 2 and its entry "x" (index 2) reaches S2 only.
+    (b) S1 crashes; S5 leads term 3 with votes of S3, S4 and itself and
+    appends its own "y" at index 2. (c) S5 crashes; S1 restarts and leads
+    term 4 (its try for term 3 fails: S3 and S4 voted for S5 in term 3); "x"
+    reaches S3, so it sits on a majority (S1, S2, S3) but is not committed;
+    S1 appends "z" (term 4) at index 3. Then one of two endings:
+
+    * ``"d"``: S1 crashes; S5 wins term 5 with votes of S2, S3, S4 (its try
+      for term 4 fails) and overwrites index 2 with "y" everywhere, S1
+      included once it restarts.
+    * ``"e"``: S1 first replicates "z" to S2 and S3: index 3 commits, and
+      index 2 with it. S1 then crashes and S5 runs three times and cannot
+      win: S2 and S3 refuse it (in term 4 they already voted for S1; then
+      their last term 4 is newer than its 3).
+
+    ``on_step(label, cluster)`` is called at the end of each panel; labels
+    start with "(a)" .. "(e)" ("(e, later)" for S5's failed elections). A
+    leader that commits "x" in (c) by counting replicas breaks Leader
+    Completeness in (d).
     """
+    if branch not in ("d", "e"):
+        raise ValueError(f"branch must be 'd' or 'e' (the two endings of Figure 8); got {branch!r}")
     step = on_step or (lambda label, cluster: None)
     c = _maker(make, node_class, seed)(5, timing=SCRIPTED, network=_FAST)
-    c.timeout_now(1)
-    c.run(10)
+    elect(c, 3)
+    c.request("init")
+    c.run(60)  # the entry commits, and a heartbeat tells every follower
+    elect(c, 1)
     c.partition([1, 2])
     c.request("x")
     c.run(10)
-    step("(a) S1 leads term 1; its entry x reaches S2 only", c)
+    step("(a) S1 leads term 2; its entry x at index 2 reaches S2 only", c)
     c.crash(1)
     c.partition([3, 4, 5])
-    c.timeout_now(5)
-    c.run(10)
+    elect(c, 5)
     c.isolate(5)
     c.request("y")
     c.run(10)
-    step("(b) S1 crashed; S5 leads term 2 (votes of S3, S4) and takes y alone", c)
+    step("(b) S1 crashed; S5 leads term 3 (votes of S3, S4, S5) and appends its own y at index 2", c)
     c.crash(5)
-    c.heal()
     c.restart(1)
-    c.run(5)
+    c.partition([1, 2, 3])
     elect(c, 1)
     c.run(10)
-    step("(c) S5 crashed; S1 leads term 3 and copies x to S3 and S4: x is on a majority", c)
+    c.isolate(1)
+    c.request("z")
+    c.run(10)
+    step("(c) S5 crashed; S1 restarted and leads term 4; x reached S3 (a majority: S1, S2, S3) but is not "
+         "committed; S1 appended z (term 4) at index 3", c)
+    if branch == "d":
+        c.crash(1)
+        c.restart(5)
+        c.heal()
+        elect(c, 5)
+        c.run(10)
+        c.restart(1)
+        c.run(60)  # S5's next heartbeat reaches S1 too
+        step("(d) S1 crashed; S5 won term 5 (votes of S2, S3, S4) and overwrote index 2 with y everywhere", c)
+        return c
+    c.partition([1, 2, 3])
+    c.run(110)  # S1's next heartbeat carries z to S2 and S3, and the one after says index 3 is committed
+    step("(e) S1 replicated z (term 4) to S2 and S3: index 3 is committed, and index 2 with it", c)
     c.crash(1)
     c.restart(5)
-    c.run(5)
-    elect(c, 5)
-    step("(d) S1 crashed; S5 (last term 2 > 1) wins term 4 and overwrites x", c)
-    c.request("z")
-    c.run(200)
-    step("(e) S5 commits z: x was never committed, so nothing committed was lost", c)
+    c.heal()
+    for _ in range(3):
+        c.timeout_now(5)
+        c.run(20)
+    step("(e, later) S1 crashed; S5 ran for terms 4, 5, 6 and lost each time: S2 and S3 refused it, and "
+         "S4's vote with its own makes only 2 of 5", c)
     return c
 
 
