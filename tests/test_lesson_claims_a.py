@@ -6,17 +6,22 @@ recomputes it with the same calls the lesson makes. Predict cells must be read b
 
 from __future__ import annotations
 
+import contextlib
+import inspect
+import io
 import re
+from functools import cache
 from pathlib import Path
 
 import nbformat
 import pytest
 
+import raftedu.raft
 from raftedu import RaftNode, SafetyViolation
 from raftedu.scenarios import figure_8, longer_log_older_term
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-MINE = ["04_safety.ipynb"]
+MINE = ["00_start_here.ipynb", "02_leader_election.ipynb", "03_log_replication.ipynb", "04_safety.ipynb"]
 
 
 def cells(name: str) -> list:
@@ -30,6 +35,19 @@ def prose(name: str) -> str:
 
 def claim(name: str, text: str) -> None:
     assert text in prose(name), f"{name} no longer says {text!r}: recheck the claim and this test"
+
+
+@cache
+def lesson(name: str) -> dict:
+    """Run the lesson's own code cells (predictions left at None) and return their variables: the numbers the prose
+    talks about, computed exactly as the student sees them."""
+    namespace: dict = {"__name__": "lesson"}
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        for cell in cells(name):
+            if cell.cell_type == "code":
+                exec(compile(cell.source, f"{name}:cell", "exec"), namespace)
+    namespace["_stdout"] = out.getvalue()
+    return namespace
 
 
 # ---- every lesson: predictions are read back ------------------------------------------------------------------
@@ -132,3 +150,153 @@ def test_04_counting_old_replicas_is_caught_when_s5_becomes_leader():
     assert ("(c)", 2) in commits
     v = caught.value
     assert v.property == "Leader Completeness" and (v.event.kind, v.event.node, v.event.value) == ("role", 5, "leader")
+
+
+# ---- lesson 03 ----------------------------------------------------------------------------------------------
+
+
+def test_03_defines_next_and_match_index_and_states_the_current_term_commit_rule():
+    text = prose("03_log_replication.ipynb")
+    first_use = text.index("## One command")
+    for term in ("**nextIndex**", "**matchIndex**", "**term**", "**consistency check**"):
+        assert term in text[:first_use]
+    claim("03_log_replication.ipynb", "Once an entry of the leader's *current* term is stored on a majority")
+    claim("03_log_replication.ipynb", "hold the same entries as the leader up to index prevLogIndex + len(entries)")
+    assert "prefix of the leader's" not in text
+
+
+def test_03_the_cut_off_follower_deposes_the_leader_without_winning():
+    ns = lesson("03_log_replication.ipynb")
+    c, leader, lagging, after = ns["c"], ns["leader"], ns["lagging"], ns["after"]
+    claim("03_log_replication.ipynb", "its higher term deposed a healthy leader although it could never win itself")
+    assert c.leader() not in (leader, lagging)
+    assert ns["term_now"] > max(e.term for e in ns["during"] if e.node == leader and e.term is not None)
+    assert ns["stepped_down"].node == leader and ns["campaign"].time <= ns["stepped_down"].time
+    assert ns["votes"] and not any(e.value for e in ns["votes"])
+    assert not any(e.kind == "role" and e.value == "leader" and e.node == lagging for e in after)
+    claim("03_log_replication.ipynb", "the AppendEntries it rejected came from the *new* leader, which, like every new "
+                                      "leader, started with nextIndex = its last index + 1")
+    new = ns["elected"].node
+    assert ns["rejected"] and {e.msg.dst for e in ns["rejected"]} == {new}
+    first = next(e for e in after if e.kind == "progress" and e.node == new and e.peer == lagging)
+    assert (first.index, first.value) == (0, len(c.nodes[new].log) + 1)
+
+
+def test_03_catch_up_backs_off_next_index_in_one_step():
+    ns = lesson("03_log_replication.ipynb")
+    c3, behind, new, had = ns["c3"], ns["behind"], ns["new"], ns["had"]
+    last = len(c3.nodes[new].log)
+    steps = [(e.index, e.value) for e in c3.trace if e.kind == "progress" and e.node == new and e.peer == behind]
+    claim("03_log_replication.ipynb", "the leader jumps nextIndex back in one step and the next AppendEntries carries "
+                                      "every missing entry")
+    assert steps == [(0, last + 1), (0, had + 1), (last, last + 1)]
+    assert len(ns["missed"]) == 1 and len(c3.nodes[behind].log) == last > had
+    claim("03_log_replication.ipynb", "A leader that had stayed in charge would not have needed a rejection at all")
+    assert ns["rejections"](ns["same"].trace.events[ns["same_back"]:], ns["same_behind"]) == []
+
+
+FIGURE_2_BOXES = ("State", "AppendEntries RPC", "RequestVote RPC", "Rules for Servers: all servers",
+                  "Rules for Servers: followers", "Rules for Servers: candidates", "Rules for Servers: leaders")
+NOT_IN_FIGURE_2 = {"conflict_hint": "§5.3's optional back-off optimisation, not a Figure 2 rule",
+                   "set_commit_index": "a helper recording commitIndex changes"}
+
+
+def figure_2_map() -> list[tuple[str, str, str, str]]:
+    rows = re.findall(r"^\| ([^|]+?) \| ([^|]+?) \| ([^|]+?) \| `([\w.]+)` \|$",
+                      "\n".join(c.source for c in cells("03_log_replication.ipynb") if c.cell_type == "markdown"), re.M)
+    return [r for r in rows if r[0] != "Figure 2 box"]
+
+
+def test_03_figure_2_map_names_real_methods_that_cite_their_section():
+    rows = figure_2_map()
+    assert {box for box, *_ in rows} == set(FIGURE_2_BOXES)
+    for box, rule, section, name in rows:
+        obj = raftedu.raft
+        for part in name.split("."):
+            assert hasattr(obj, part), f"Figure 2 map: {name} does not exist in raftedu/raft.py"
+            obj = getattr(obj, part)
+        assert section in inspect.getsource(obj), f"{name} (for '{rule}') does not cite {section}"
+
+
+def test_03_figure_2_map_lists_every_method_that_cites_section_5():
+    mapped = {name.split(".")[-1] for *_, name in figure_2_map()}
+    for name, fn in vars(RaftNode).items():
+        if callable(fn) and "§5" in (fn.__doc__ or "") and name not in NOT_IN_FIGURE_2:
+            assert name in mapped, f"RaftNode.{name} cites §5 but lesson 03's Figure 2 map does not list it"
+
+
+# ---- lesson 02 ----------------------------------------------------------------------------------------------
+
+
+def test_02_windows_are_centred_on_the_election():
+    ns = lesson("02_leader_election.ipynb")
+    kick, first, (start, end) = ns["kick"], ns["first"], ns["window"]
+    claim("02_leader_election.ipynb", "for the first ~150 ms nothing happens")
+    assert kick.time >= 150 and not any(e.kind in ("timeout", "role", "send") for e in ns["c"].trace if e.time < kick.time)
+    assert start <= kick.time < first.time <= end and end - start <= 4 * (first.time - kick.time)
+
+
+def test_02_identical_timeouts_split_the_vote_and_a_crashed_leader_is_replaced_within_a_timeout():
+    ns = lesson("02_leader_election.ipynb")
+    same = ns["same"]
+    assert same.leader() is None
+    first_round = [e.node for e in same.trace if e.kind == "timeout" and e.time == next(
+        x.time for x in same.trace if x.kind == "timeout")]
+    assert sorted(first_round) == [1, 2, 3, 4, 5]
+    claim("02_leader_election.ipynb", "less than one maximum election timeout (300 ms) plus an election round trip")
+    trace, crashed_at = ns["explorer"].cluster.trace, ns["crashed_at"]
+    candidate = next(e for e in trace if e.kind == "role" and e.value == "candidate" and e.time >= crashed_at)
+    assert candidate.time - crashed_at < 300 and ns["elected"].time >= candidate.time
+
+
+# ---- lesson 00 ----------------------------------------------------------------------------------------------
+
+
+def test_00_defines_the_words_before_the_first_cluster_and_the_cluster_heals_itself():
+    text = prose("00_start_here.ipynb")
+    before = text[: text.index("## Your first cluster")]
+    for word in ("**log**", "**follower**", "**candidate**", "**leader**", "**election timer**", "**terms**",
+                 "**committed**"):
+        assert word in before
+    ns = lesson("00_start_here.ipynb")
+    claim("00_start_here.ipynb", "A follower's election timer ran out, it became a candidate in a new term, and a "
+                                 "majority voted for it")
+    trace, old, new = ns["explorer"].cluster.trace, ns["old"], ns["new"]
+    crash = next(e for e in trace if e.kind == "crash" and e.node == old)
+    won = next(e for e in trace if e.kind == "role" and e.value == "leader" and e.time > crash.time)
+    assert won.node == new != old
+    assert any(e.kind == "timeout" and e.node == new and crash.time < e.time <= won.time for e in trace)
+    assert len({e.node for e in trace if e.kind == "vote" and e.peer == new and e.term == won.term and e.value}) >= 3
+
+
+# ---- answer keys for instructors --------------------------------------------------------------------------------
+
+KEYS = Path(__file__).resolve().parent.parent / "solutions" / "lessons"
+
+
+def questions(name: str) -> list[str]:
+    text = "\n".join(c.source for c in cells(name) if c.cell_type == "markdown")
+    block = text.split("## Check yourself", 1)[1].split("Practice:", 1)[0].split("[contents]", 1)[0]
+    return [re.sub(r"\s+", " ", q).strip() for q in re.findall(r"^\d+\. (.+?)(?=^\d+\. |\Z)", block, re.M | re.S)]
+
+
+@pytest.mark.parametrize("name", MINE)
+def test_every_check_yourself_question_has_an_answer_in_the_key(name):
+    key = KEYS / name.replace(".ipynb", "_answers.md")
+    assert key.exists(), f"no answer key {key.relative_to(KEYS.parent.parent)} for {name}"
+    text = re.sub(r"\s+", " ", key.read_text())
+    asked = questions(name)
+    assert asked, f"{name} has no Check yourself questions"
+    for k, question in enumerate(asked, 1):
+        assert f"{k}. **{question}**" in text, f"{key.name} does not answer question {k} of {name} as asked: {question!r}"
+    assert f"{len(asked) + 1}. **" not in text, f"{key.name} answers more questions than {name} asks"
+    assert "notebooks/" + name in text
+
+
+def test_03_answer_key_counts_the_rejections_without_the_hint():
+    ns = lesson("03_log_replication.ipynb")
+    last, had = len(ns["c3"].nodes[ns["new"]].log), ns["had"]
+    text = re.sub(r"\s+", " ", (KEYS / "03_log_replication_answers.md").read_text())
+    assert f"nextIndex = its last index + 1 = {last + 1} (its log has {last} entries)" in text
+    assert f"has {had} entry" in text and f"nextIndex = {had + 1} (prevLogIndex {had})" in text
+    assert f"{last + 1} − {had + 1} = {last - had} rejections" in text
