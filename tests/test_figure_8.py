@@ -10,6 +10,7 @@ import pytest
 
 from raftedu import Cluster, RaftNode, SafetyViolation
 from raftedu.scenarios import figure_8
+from test_scenarios import CountsOldTermReplicas  # tests/ is on sys.path (conftest.py)
 
 PAPER = {  # panel -> (leader, its term, logs as terms per server)
     "a": (1, 2, {1: [1, 2], 2: [1, 2], 3: [1], 4: [1], 5: [1]}),
@@ -81,16 +82,6 @@ def test_e_commits_index_2_and_3_and_s5_never_wins():
     assert [e.term for e in c.trace if e.kind == "role" and e.value == "candidate" and e.node == 5 and e.term > 3] == [4, 5, 6]
 
 
-class CountsOldReplicas(RaftNode):
-    """Broken commit rule: counts replicas of any entry, whatever its term."""
-
-    def advance_commit_index(self) -> None:
-        for n in range(self.last_log_index, self.commit_index, -1):
-            if 1 + sum(self.match_index[p] >= n for p in self.peers) >= self.quorum:
-                self.set_commit_index(n, "broken")
-                return
-
-
 class GrantsAnyLog(RaftNode):
     """Broken vote rule: every log counts as up to date."""
 
@@ -100,7 +91,7 @@ class GrantsAnyLog(RaftNode):
 
 def test_counting_old_replicas_breaks_leader_completeness_in_d():
     with pytest.raises(SafetyViolation) as caught:
-        run("d", CountsOldReplicas)
+        run("d", CountsOldTermReplicas)
     assert caught.value.property == "Leader Completeness" and "S5" in str(caught.value)
 
 

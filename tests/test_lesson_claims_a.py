@@ -19,6 +19,7 @@ import pytest
 import raftedu.raft
 from raftedu import RaftNode, SafetyViolation
 from raftedu.scenarios import figure_8, longer_log_older_term
+from test_scenarios import CountsOldTermReplicas  # tests/ is on sys.path (conftest.py)
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 MINE = ["00_start_here.ipynb", "02_leader_election.ipynb", "03_log_replication.ipynb", "04_safety.ipynb"]
@@ -135,18 +136,11 @@ def test_04_figure_8_e_claims():
 
 
 def test_04_counting_old_replicas_is_caught_when_s5_becomes_leader():
-    class CountsOldReplicas(RaftNode):
-        def advance_commit_index(self):
-            for n in range(self.last_log_index, self.commit_index, -1):
-                if 1 + sum(self.match_index[p] >= n for p in self.peers) >= self.quorum:
-                    self.set_commit_index(n, "broken")
-                    return
-
     claim("04_safety.ipynb", "In (c) this leader counted S1, S2 and S3 and committed x")
     claim("04_safety.ipynb", "the checks stopped the run at the event where S5 became leader")
     commits = []
     with pytest.raises(SafetyViolation) as caught:
-        figure_8(CountsOldReplicas, on_step=lambda label, cl: commits.append((label[:3], cl.nodes[1] and cl.nodes[1].commit_index)))
+        figure_8(CountsOldTermReplicas, on_step=lambda label, cl: commits.append((label[:3], cl.nodes[1] and cl.nodes[1].commit_index)))
     assert ("(c)", 2) in commits
     v = caught.value
     assert v.property == "Leader Completeness" and (v.event.kind, v.event.node, v.event.value) == ("role", 5, "leader")
