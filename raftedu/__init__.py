@@ -15,7 +15,7 @@ etcd-like key-value service), :mod:`raftedu.etcd` (a real etcd cluster),
 interactive explorer).
 """
 
-from .checks import PROPERTIES, SafetyMonitor, SafetyViolation, check_trace
+from .checks import PROPERTIES, NodeFailure, SafetyMonitor, SafetyViolation, check_trace
 from .raft import (
     CANDIDATE,
     FOLLOWER,
@@ -73,6 +73,7 @@ __all__ = [
     "RequestVoteReply",
     "SafetyMonitor",
     "SafetyViolation",
+    "NodeFailure",
     "Timing",
     "Trace",
     "check",

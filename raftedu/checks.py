@@ -23,16 +23,34 @@ Properties (Figure 3 first):
   while the server is up.
 * **Apply contiguous** -- a server applies index lastApplied + 1 and only
   committed entries.
+* **Leader elected by a majority** -- a server becomes leader of term T only
+  after servers forming a majority granted it their vote *in term T* (§5.2);
+  a vote is read from the voter's ``vote`` event or from any granted
+  RequestVoteReply it sends.
+* **State machine = log** -- what a server's state machine actually applied
+  (``node.applied``, which the simulator compares after every step) is the
+  commands of its log up to lastApplied, in order, each once (§5.3).
+* **Committed entries on a majority** -- every committed entry is stored in
+  the logs of a majority of servers (etcd-io/raft's TLA+ ``QuorumLogInv``).
+* **Up-to-date logs hold what is committed** -- a log at least as up to date
+  as server j's (§5.4.1) contains every entry j knows is committed
+  (etcd-io/raft's TLA+ ``MoreUpToDateCorrectInv``).
+
+A node that raises an exception inside a step is reported as
+:class:`NodeFailure` (a :class:`SafetyViolation` of property ``Node
+failure``): the run stops there, with the trace up to that point.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .raft import Entry, Event, RequestVoteReply
+from typing import Any
+
+from .raft import Entry, Event, RequestVoteReply, majority
 from .trace import ClusterView, Trace
 
-__all__ = ["SafetyViolation", "SafetyMonitor", "check_trace", "PROPERTIES"]
+__all__ = ["SafetyViolation", "NodeFailure", "SafetyMonitor", "check_trace", "PROPERTIES"]
 
 PROPERTIES = (
     "Election Safety",
@@ -44,6 +62,11 @@ PROPERTIES = (
     "One vote per term",
     "commitIndex ≤ last index",
     "Apply contiguous",
+    "Leader elected by a majority",
+    "State machine = log",
+    "Committed entries on a majority",
+    "Up-to-date logs hold what is committed",
+    "Node failure",
 )
 
 
@@ -61,6 +84,40 @@ class SafetyViolation(AssertionError):
             f"{prop} violated at t={event.time} ms (seed={seed}): {detail}\n  event: {event}\n"
             f"  replay: Cluster(..., seed={seed}) with the same schedule, then run to t={event.time}"
         )
+
+
+class NodeFailure(SafetyViolation):
+    """A node raised an exception inside one of its steps; the run stops with the trace up to that point.
+
+    ``node`` is the server, ``error`` the exception (None when read back from
+    a trace offline), ``trace`` the run's trace (the failure is its last
+    event). It is a :class:`SafetyViolation` of property ``Node failure``, so
+    everything that reports violations (the sweep, the grader) reports it.
+    """
+
+    def __init__(self, detail: str, event: Event, seed: int | None, error: BaseException | None = None,
+                 trace: Trace | None = None) -> None:
+        """Describe the failure recorded by ``event`` (kind ``failure``)."""
+        super().__init__("Node failure", detail, event, seed)
+        self.node = event.node
+        self.error = error
+        self.trace = trace
+
+
+def _servers(ids: Iterable[int]) -> str:
+    return ", ".join(f"S{i}" for i in sorted(ids))
+
+
+def _machine_difference(got: list[Any], want: list[Any]) -> str:
+    """Say where an applied sequence of commands first departs from the log's."""
+    for k, (a, b) in enumerate(zip(got, want)):
+        if a != b:
+            return f"its state machine holds {a!r} as command {k + 1}, the log has {b!r} at index {k + 1}"
+    if len(got) > len(want):
+        return (f"its state machine applied {len(got)} commands but lastApplied is {len(want)} "
+                f"(extra: {got[len(want):][:3]!r}); an entry was applied more than once")
+    return (f"its state machine applied {len(got)} commands but lastApplied is {len(want)} "
+            f"(missing: {want[len(got):][:3]!r}); an entry was skipped")
 
 
 def _chain(prev: int, entry: Entry) -> int:
@@ -82,6 +139,8 @@ class SafetyMonitor:
         self.last_term: dict[int, int] = {}  # node -> highest term ever seen
         self.committed: list[tuple[int, int]] = [(0, 0)]  # index -> (prefix hash, term it was first committed in)
         self.applied: list[Entry | None] = [None]  # index -> entry applied there
+        self.voters: dict[tuple[int, int], set[int]] = {}  # (candidate, term) -> servers that granted their vote
+        self.quorum = 1  # a majority of the cluster (set by the start event)
         self.events = 0
         checks = {name[len("_check_"):]: getattr(self, name) for name in dir(self) if name.startswith("_check_")}
         self._dispatch = {**self.view._handlers, **checks}  # a kind with no check only updates the view
@@ -101,6 +160,7 @@ class SafetyMonitor:
     def _check_start(self, e: Event) -> None:
         self.view.apply(e)
         self.prefix = {i: [0] for i in self.view.nodes}
+        self.quorum = majority(len(self.view.nodes))
 
     def _check_term(self, e: Event) -> None:
         if e.value <= self.last_term.get(e.node, -1):
@@ -124,6 +184,7 @@ class SafetyMonitor:
         earlier = self.vote_of.setdefault((voter, term), candidate)
         if earlier != candidate:
             self.fail("One vote per term", f"S{voter} voted for S{earlier} and then for S{candidate} in term {term}", e)
+        self.voters.setdefault((candidate, term), set()).add(voter)
 
     def _check_role(self, e: Event) -> None:
         self.view.apply(e)
@@ -132,6 +193,11 @@ class SafetyMonitor:
         earlier = self.leader_of.setdefault(e.term, e.node)
         if earlier != e.node:
             self.fail("Election Safety", f"S{e.node} and S{earlier} were both elected leader of term {e.term}", e)
+        voters = self.voters.get((e.node, e.term), set())
+        if len(voters) < self.quorum:
+            self.fail("Leader elected by a majority",
+                      f"S{e.node} became leader of term {e.term} with votes of that term from "
+                      f"{_servers(voters) or 'no server'}; a majority is {self.quorum} servers", e)
         for index in range(len(self.committed) - 1, 0, -1):
             if self.committed[index][1] < e.term:
                 self._require_prefix(e.node, index, e, f"new leader of term {e.term}")
@@ -161,6 +227,8 @@ class SafetyMonitor:
         if known != prefix[-1]:
             self.fail("Log Matching", f"S{e.node} holds an entry at index {e.index}, term {e.entry.term} "
                       "whose preceding entries differ from another log's", e)
+        if len(self.committed) > 1:
+            self._up_to_date_holds_committed(e.node, e, mine=True, theirs=False)
 
     def _check_truncate(self, e: Event) -> None:
         node = self.view.nodes[e.node]
@@ -171,6 +239,9 @@ class SafetyMonitor:
         if node.commit_index > len(node.log):
             self.fail("commitIndex ≤ last index",
                       f"S{e.node} deleted committed entries: commitIndex {node.commit_index}, last index {len(node.log)}", e)
+        if e.index < len(self.committed):
+            self._committed_on_a_majority(e)
+            self._up_to_date_holds_committed(e.node, e, mine=True, theirs=True)
 
     def _check_commit(self, e: Event) -> None:
         node = self.view.nodes[e.node]
@@ -184,11 +255,66 @@ class SafetyMonitor:
         if mine[known] != self.committed[known][0]:
             self.fail("State Machine Safety", f"S{e.node} committed entries up to {e.index} that differ from "
                       f"entries already committed up to index {known}", e)
-        for index in range(len(self.committed), e.index + 1):
-            self.committed.append((mine[index], e.term))
+        if e.index >= len(self.committed):
+            for index in range(len(self.committed), e.index + 1):
+                self.committed.append((mine[index], e.term))
+            self._committed_on_a_majority(e)
         for other in self.view.nodes.values():  # leaders of later terms must already hold it
             if other.alive and other.role == "leader" and other.term > e.term:
                 self._require_prefix(other.id, e.index, e, f"leader of term {other.term}")
+        self._up_to_date_holds_committed(e.node, e, mine=False, theirs=True)
+
+    def _committed_on_a_majority(self, e: Event) -> None:
+        """QuorumLogInv: the longest committed prefix is in the logs of a majority of servers (crashed ones too)."""
+        top = len(self.committed) - 1
+        mark = self.committed[top][0]
+        holders = [i for i, p in self.prefix.items() if len(p) > top and p[top] == mark]
+        if len(holders) < self.quorum:
+            self.fail("Committed entries on a majority",
+                      f"entries up to index {top} are committed but only {_servers(holders) or 'no server'} "
+                      f"store them; a majority is {self.quorum} servers", e)
+
+    def _up_to_date_holds_committed(self, x: int, e: Event, *, mine: bool, theirs: bool) -> None:
+        """MoreUpToDateCorrectInv for server ``x`` and every other server j.
+
+        ``mine``: if x's log is at least as up to date as j's, it holds j's
+        committed entries; ``theirs``: if j's log is at least as up to date
+        as x's, j holds x's committed entries.
+        """
+        nodes, prefix, committed = self.view.nodes, self.prefix, self.committed
+        lx = nodes[x].log
+        key_x = (lx[-1].term if lx else 0, len(lx))
+        px, cx = prefix[x], nodes[x].commit_index
+        for j, nj in nodes.items():
+            if j == x:
+                continue
+            lj = nj.log
+            key_j = (lj[-1].term if lj else 0, len(lj))
+            if mine and key_x >= key_j:
+                c = nj.commit_index
+                if c and (len(px) <= c or px[c] != committed[c][0]):
+                    self._not_up_to_date(x, j, c, e)
+            if theirs and cx and key_j >= key_x:
+                pj = prefix[j]
+                if len(pj) <= cx or pj[cx] != committed[cx][0]:
+                    self._not_up_to_date(j, x, cx, e)
+
+    def _not_up_to_date(self, holder: int, owner: int, index: int, e: Event) -> None:
+        self.fail("Up-to-date logs hold what is committed",
+                  f"S{holder}'s log is at least as up to date as S{owner}'s (§5.4.1) but lacks the entries up to "
+                  f"index {index} that S{owner} knows are committed: a vote from S{owner} could elect S{holder}", e)
+
+    def _check_machine(self, e: Event) -> None:
+        """What a node's state machine really applied (recorded by the simulator when it departs from the log)."""
+        node = self.view.nodes[e.node]
+        want = [entry.command for entry in node.log[: node.last_applied]]
+        got = list(e.value)
+        if got != want:
+            self.fail("State machine = log", f"S{e.node}: " + _machine_difference(got, want), e)
+
+    def _check_failure(self, e: Event) -> None:
+        self.view.apply(e)
+        raise NodeFailure(str(e.value), e, self.seed)
 
     def _check_apply(self, e: Event) -> None:
         node = self.view.nodes[e.node]

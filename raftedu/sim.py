@@ -17,12 +17,14 @@ Example::
 from __future__ import annotations
 
 import heapq
+import os
 import random
+import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
-from .checks import SafetyMonitor
+from .checks import NodeFailure, SafetyMonitor
 from .raft import LEADER, Event, Log, Message, PersistentState, RaftNode, Timing
 from .trace import ClusterView, Trace
 
@@ -39,6 +41,8 @@ _STAGE_OF = {"term": "term", "vote": "vote", "role": "role", "append": "log", "t
 _EARLIER = {stage: frozenset(_STAGES[:k]) for k, stage in enumerate(_STAGES)} | {"end": frozenset(_STAGES)}
 _QUIET = "state change the node did not report"
 _UNTOUCHED = Log.UNTOUCHED
+_PASS_THROUGH = (NotImplementedError, MemoryError)
+"""Exceptions from a node that are not its failure: unwritten code (an exercise starter) and running out of memory."""
 
 
 class Endpoint(Protocol):
@@ -157,6 +161,7 @@ class Cluster:
         self._msg_ids = 0
         self._timer_due: dict[int, int | None] = {}
         self._logs: dict[int, Log] = {}  # node -> the log object last compared with the trace
+        self._machine: dict[int, int] = {}  # node -> how many applied commands were compared with its log
         self._pending: dict[tuple[int, int], ClientRequest] = {}
         self.disks: dict[int, PersistentState] = {i: PersistentState() for i in self.ids}
         self.nodes: dict[int, RaftNode | None] = {i: None for i in self.ids}
@@ -277,7 +282,12 @@ class Cluster:
         if node.role == LEADER:
             raise ValueError(f"S{i} is the leader and runs no election timer; pick a follower or candidate")
         self._record(Event(self.now, "timeout_now", node=i, text=f"S{i}'s election timer was forced to run out"))
-        node.on_timer(self.now)
+        try:
+            node.on_timer(self.now)
+        except _PASS_THROUGH:
+            raise
+        except Exception as err:
+            self._node_failed(i, node, err, "its election timer was forced to run out")
         self._flush(node)
 
     def partition(self, *groups: Iterable[int]) -> None:
@@ -360,7 +370,12 @@ class Cluster:
         self.requests.append(req)
         self._record(Event(self.now, "client_request", node=target, value=command,
                            text=f"client sent {command!r} to " + (f"S{target}" if target else "no one (no leader)")))
-        index = None if target is None else self.nodes[target].propose(command, self.now)
+        try:
+            index = None if target is None else self.nodes[target].propose(command, self.now)
+        except _PASS_THROUGH:
+            raise
+        except Exception as err:
+            self._node_failed(target, self.nodes[target], err, f"proposing the client command {command!r}")
         if index is None:
             req.status = "rejected"
             req.reason = "no leader" if target is None else f"S{target} is not the leader"
@@ -434,15 +449,54 @@ class Cluster:
         self._record(Event(self.now, "client_reply", node=e.node, index=e.index, value=req.status, text=text))
 
     def _boot(self, i: int) -> None:
-        node = self.node_class(i, self.ids, rng=self._node_rngs[i], timing=self.timing, state=self.disks[i], now=self.now)
+        try:
+            node = self.node_class(i, self.ids, rng=self._node_rngs[i], timing=self.timing, state=self.disks[i],
+                                   now=self.now)
+        except _PASS_THROUGH:
+            raise
+        except Exception as err:
+            self._node_failed(i, None, err, "starting up")
         self.nodes[i] = node
         self._timer_due[i] = None
         self._logs.pop(i, None)  # the first look compares the whole log
+        self._machine[i] = 0
         self._flush(node)
+
+    def _node_failed(self, i: int, node: RaftNode | None, err: Exception, doing: str) -> NoReturn:
+        """A node raised inside a step: record what it did up to then, then stop the run with :class:`NodeFailure`.
+
+        The state changes made before the exception are recorded and checked
+        first, so a safety violation (say a commitIndex past the log, which
+        then fails on indexing) is reported as that violation.
+        """
+        if node is not None:
+            _, events = node.take_output()
+            self._record_output(node, events)
+        where = traceback.extract_tb(err.__traceback__)[-1] if err.__traceback__ else None
+        at = f" (at {os.path.basename(where.filename)}:{where.lineno} in {where.name})" if where else ""
+        term = node.current_term if node is not None else None
+        what = f"S{i} raised {type(err).__name__}: {err} while {doing}{at}"
+        try:
+            self._record(Event(self.now, "failure", i, term, value=what, text=what))
+        except NodeFailure as failure:
+            failure.error, failure.trace = err, self.trace
+            raise failure from err
+        raise AssertionError("the safety monitor did not stop the run at a node failure")  # pragma: no cover
 
     def _flush(self, node: Endpoint) -> None:
         """Record a node's events, put its messages on the wire, (re)arm its timer."""
         msgs, events = node.take_output()
+        self._record_output(node, events)
+        for m in msgs:
+            self._transmit(m)
+        deadline = node.deadline
+        if self._timer_due[node.id] != deadline:
+            self._timer_due[node.id] = deadline
+            if deadline is not None:
+                self._push(deadline, _TIMER, (node.id, deadline))
+
+    def _record_output(self, node: Endpoint, events: list[Event]) -> None:
+        """Record the events of one step; for a Raft node, also whatever it changed without reporting it."""
         if isinstance(node, RaftNode):
             record = self._record
             if type(node) is RaftNode:  # the reference reports every change itself, in stage order
@@ -459,13 +513,6 @@ class Cluster:
         else:
             for e in events:
                 self._record(e)
-        for m in msgs:
-            self._transmit(m)
-        deadline = node.deadline
-        if self._timer_due[node.id] != deadline:
-            self._timer_due[node.id] = deadline
-            if deadline is not None:
-                self._push(deadline, _TIMER, (node.id, deadline))
 
     def _reconcile(self, node: RaftNode, before: str = "end") -> None:
         """Record any state change the node made without reporting it, so checks see what really happened.
@@ -488,6 +535,8 @@ class Cluster:
                 and type(log) is Log and log.low == _UNTOUCHED and len(log) == len(seen.log)
                 and log is self._logs.get(node.id)
                 and node.commit_index == seen.commit_index and node.last_applied == seen.last_applied):
+            if before == "end":
+                self._check_machine(node)
             return
         stages = _EARLIER[before]
 
@@ -518,9 +567,34 @@ class Cluster:
             record("commit", index=node.commit_index)
         if "apply" in stages:
             if node.last_applied < seen.last_applied:
-                record("apply", index=node.last_applied, entry=log[node.last_applied - 1] if node.last_applied else None)
+                record("apply", index=node.last_applied,
+                       entry=log[node.last_applied - 1] if 0 < node.last_applied <= len(log) else None)
             for index in range(seen.last_applied + 1, node.last_applied + 1):
-                record("apply", index=index, entry=log[index - 1])
+                record("apply", index=index, entry=log[index - 1] if index <= len(log) else None)
+        if before == "end":
+            self._check_machine(node)
+
+    def _check_machine(self, node: RaftNode) -> None:
+        """Compare what the node's state machine applied (``node.applied``) with its log up to lastApplied.
+
+        Only commands applied since the last look are compared. When they
+        depart from the log (an entry applied twice, skipped, or out of
+        order), the whole state machine is recorded as a ``machine`` event,
+        which the safety monitor judges ("State machine = log").
+        """
+        applied = getattr(node, "applied", None)
+        n = node.last_applied
+        done = self._machine.get(node.id, 0)
+        if applied is None or len(applied) == n == done:
+            return
+        log = node.state.log
+        if len(applied) == n <= len(log) and done <= n and all(
+                a is e.command or a == e.command for a, e in zip(applied[done:n], log[done:n])):
+            self._machine[node.id] = n
+            return
+        self._record(Event(self.now, "machine", node.id, node.current_term, None, n, None, tuple(applied), None, None,
+                           _QUIET, f"S{node.id}'s state machine holds {len(applied)} commands, lastApplied is {n}"))
+        self._machine[node.id] = n
 
     def _blocked(self, src: int, dst: int) -> str | None:
         if (src, dst) in self.cuts:
@@ -561,12 +635,26 @@ class Cluster:
             self._record(Event(self.now, "drop", m.dst, None, m.src, None, None, why, m, msg_id))
             return
         self._record(Event(self.now, "deliver", m.dst, m.term, m.src, None, None, None, m, msg_id))
-        node.receive(m, self.now)
+        try:
+            node.receive(m, self.now)
+        except _PASS_THROUGH:
+            raise
+        except Exception as err:
+            if not isinstance(node, RaftNode):
+                raise
+            self._node_failed(node.id, node, err, f"handling a {type(m).__name__} from S{m.src}")
         self._flush(node)
 
     def _fire_timer(self, i: int, due: int) -> None:
         node = self._party(i)
         if node is None or node.deadline != due or self._timer_due[i] != due:
             return  # stale: the node reset its timer or crashed since
-        node.on_timer(self.now)
+        try:
+            node.on_timer(self.now)
+        except _PASS_THROUGH:
+            raise
+        except Exception as err:
+            if not isinstance(node, RaftNode):
+                raise
+            self._node_failed(i, node, err, "its timer ran out")
         self._flush(node)

@@ -228,8 +228,9 @@ class CountsOldTermReplicas(RaftNode):
 def test_figure_8_broken_commit_rule_is_caught():
     with pytest.raises(SafetyViolation) as caught:
         figure_8(CountsOldTermReplicas)
-    assert caught.value.property == "Leader Completeness"
-    assert caught.value.seed == 11 and "S5" in str(caught.value)
+    # caught at S1's wrong commit in step (c): S5 (last term 2) could still be elected without "x" (MoreUpToDateCorrectInv)
+    assert caught.value.property == "Up-to-date logs hold what is committed"
+    assert caught.value.seed == 11 and "S5" in str(caught.value) and caught.value.event.node == 1
 
 
 class ComparesLogLengthOnly(RaftNode):

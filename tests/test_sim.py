@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from raftedu import ACTIONS, AppendEntries, Cluster, ClusterView, Network, RaftNode, Timing, Trace
+from raftedu import ACTIONS, AppendEntries, Cluster, ClusterView, Network, NodeFailure, RaftNode, SafetyViolation, Timing, Trace
 from raftedu.sweep import CHAOS, random_schedule
 
 SCHEDULE = [(300, "crash", 1), (350, "crash", 2), (400, "crash_leader"), (450, "restart", 2), (460, "crash", 2), (700, "partition", [1, 2], [3, 4, 5]), (900, "request", "a"),
@@ -271,3 +271,61 @@ def test_unreported_changes_are_recorded_before_the_events_a_node_did_report():
     first_commit = next(e for e in c.trace if e.kind == "commit" and e.rule.startswith("§5.3 AppendEntries step 5"))
     appended = [e for e in quiet if e.kind == "append" and e.node == first_commit.node and e.time <= first_commit.time]
     assert len(appended) >= first_commit.index
+
+
+class RaisesOnHeartbeat(RaftNode):
+    """Breaks in its AppendEntries receiver once the leader has something to commit."""
+
+    def handle_append_entries(self, m):  # type: ignore[no-untyped-def]
+        if m.leader_commit > 0:
+            raise ValueError("something went wrong")
+        super().handle_append_entries(m)
+
+
+def test_an_exception_in_a_node_is_a_reported_failure_of_that_node():
+    c = Cluster(3, seed=2, node_class=RaisesOnHeartbeat)
+    c.run_until(lambda c: c.leader() is not None, 2_000)
+    c.request("x")
+    with pytest.raises(NodeFailure) as caught:
+        c.run(1_000)
+    failure = caught.value
+    assert failure.property == "Node failure" and failure.seed == 2 and failure.node != c.leader()
+    assert isinstance(failure.error, ValueError) and failure.trace is c.trace
+    assert c.trace[-1].kind == "failure" and c.trace[-1].node == failure.node and failure.time == c.trace[-1].time
+    assert "raised ValueError: something went wrong while handling a AppendEntries from" in str(failure)
+    assert "test_sim.py" in failure.detail and "handle_append_entries" in failure.detail
+
+
+class StarterNode(RaftNode):
+    def handle_request_vote(self, m):  # type: ignore[no-untyped-def]
+        raise NotImplementedError()
+
+
+def test_unwritten_code_is_not_a_node_failure():
+    """An exercise's starter (NotImplementedError) passes through untouched, so graders can say 'not implemented'."""
+    c = Cluster(3, seed=2, node_class=StarterNode)
+    with pytest.raises(NotImplementedError):
+        c.run(2_000)
+
+
+class CommitsWhatTheLeaderCommitted(RaftNode):
+    """commitIndex = leaderCommit even when the consistency check failed: it runs past the log."""
+
+    def handle_append_entries(self, m):  # type: ignore[no-untyped-def]
+        super().handle_append_entries(m)
+        self.commit_index = max(self.commit_index, m.leader_commit)
+
+
+def test_a_commit_index_past_the_log_is_a_violation_not_an_index_error():
+    """S5 misses two committed entries; a new leader's first heartbeat to it fails the consistency check (§5.3)."""
+    c = Cluster(5, seed=3, node_class=CommitsWhatTheLeaderCommitted, schedule=[(0, "crash", 5)])
+    c.run_until(lambda c: c.leader() is not None, 1_000)
+    c.request("a"), c.request("b")
+    c.run(200)
+    c.crash_leader()
+    c.run_until(lambda c: c.leader() is not None, 2_000)
+    c.restart(5)
+    with pytest.raises(SafetyViolation) as caught:
+        c.run(1_000)
+    assert caught.value.property == "commitIndex ≤ last index" and caught.value.event.node == 5
+    assert "beyond its last index 0" in caught.value.detail
