@@ -131,8 +131,13 @@ class Cluster:
         network: Network = Network(),
         node_class: type[RaftNode] = RaftNode,
         schedule: Iterable[Sequence[Any]] = (),
+        up_to_date_check: bool = False,
     ) -> None:
-        """Start ``n`` followers at time 0; the fault ``schedule`` is validated now and run as time passes."""
+        """Start ``n`` followers at time 0; the fault ``schedule`` is validated now and run as time passes.
+
+        ``up_to_date_check`` also checks etcd-io/raft's ``MoreUpToDateCorrectInv``
+        (see :mod:`raftedu.checks`): a wrong commit is caught when it happens.
+        """
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_NODES:
             raise ValueError(f"cluster size must be a whole number from 1 to {MAX_NODES}; got {n!r}")
         if isinstance(seed, bool) or not isinstance(seed, int):
@@ -151,7 +156,7 @@ class Cluster:
         self.node_class = node_class
         self.now = 0
         self.trace = Trace()
-        self.monitor = SafetyMonitor(seed)
+        self.monitor = SafetyMonitor(seed, up_to_date_check=bool(up_to_date_check))
         self._events, self._observe = self.trace.events, self.monitor.observe
         self.requests: list[ClientRequest] = []
         self._rng = random.Random(f"raftedu:{seed}:network")

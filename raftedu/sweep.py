@@ -107,7 +107,8 @@ def random_schedule(n: int, seed: int, horizon: int = HORIZON) -> list[tuple[Any
 
 def run_seed(n: int, seed: int, horizon: int = HORIZON, node_class: type[RaftNode] = RaftNode) -> SeedResult:
     """Run one random schedule on an ``n``-node cluster of ``node_class`` and report safety and liveness."""
-    cluster = Cluster(n, seed=seed, network=CHAOS, schedule=random_schedule(n, seed, horizon), node_class=node_class)
+    cluster = Cluster(n, seed=seed, network=CHAOS, schedule=random_schedule(n, seed, horizon), node_class=node_class,
+                      up_to_date_check=True)
     try:
         cluster.run(horizon)
         failure = recover(cluster)

@@ -22,7 +22,7 @@ def leader(t: int, node: int, term: int, voter: int | None = None) -> list[Event
 
 def violated(*events: Event) -> str:
     with pytest.raises(SafetyViolation) as caught:
-        check_trace([START, *events], seed=99)
+        check_trace([START, *events], seed=99, up_to_date_check=True)
     assert caught.value.seed == 99 and caught.value.time == events[-1].time
     return caught.value.property
 
@@ -110,14 +110,15 @@ def test_leader_elected_by_a_majority_of_its_own_term():
               Event(2, "vote", node=1, term=2, peer=1, value=True), Event(3, "role", node=1, term=2, value="leader")]
     assert violated(*events) == "Leader elected by a majority"
     events[1:1] = [Event(1, "vote", node=3, term=2, peer=1, value=True)]  # with S3's vote of term 2 it is legal
-    assert check_trace([START, *events]) == len(events) + 1
+    assert check_trace([START, *events], up_to_date_check=True) == len(events) + 1
 
 
 def test_state_machine_equals_the_log():
     """A ``machine`` event is what the node's state machine really holds; it must be the log up to lastApplied."""
     events = [*stored(1, (1, 2), 1, A1), Event(2, "commit", node=1, term=1, index=1),
               Event(3, "apply", node=1, term=1, index=1, entry=A1)]
-    assert check_trace([START, *events, Event(3, "machine", node=1, index=1, value=("a",))]) == len(events) + 2
+    assert check_trace([START, *events, Event(3, "machine", node=1, index=1, value=("a",))],
+                       up_to_date_check=True) == len(events) + 2
     assert violated(*events, Event(3, "machine", node=1, index=1, value=("a", "a"))) == "State machine = log"
     assert violated(*events, Event(3, "machine", node=1, index=1, value=())) == "State machine = log"
 
@@ -134,6 +135,12 @@ def test_up_to_date_logs_hold_what_is_committed():
     """S3's log (last term 2) beats S1's (last term 1) but lacks what S1 committed: S3 could be elected without it."""
     events = [*stored(1, (1, 2), 1, A1), Event(2, "commit", node=1, term=1, index=1), *stored(3, (3,), 1, C2)]
     assert violated(*events) == "Up-to-date logs hold what is committed"
+    assert check_trace([START, *events]) == len(events) + 1  # checked only when asked for
+
+
+def test_check_trace_reads_only_events():
+    with pytest.raises(TypeError, match="check_trace reads raftedu Events; item 1 is tuple"):
+        check_trace([START, (1, "commit")])
 
 
 def test_node_failure():

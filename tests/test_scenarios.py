@@ -228,9 +228,20 @@ class CountsOldTermReplicas(RaftNode):
 def test_figure_8_broken_commit_rule_is_caught():
     with pytest.raises(SafetyViolation) as caught:
         figure_8(CountsOldTermReplicas)
-    # caught at S1's wrong commit in step (c): S5 (last term 2) could still be elected without "x" (MoreUpToDateCorrectInv)
-    assert caught.value.property == "Up-to-date logs hold what is committed"
-    assert caught.value.seed == 11 and "S5" in str(caught.value) and caught.value.event.node == 1
+    assert caught.value.property == "Leader Completeness"
+    assert caught.value.seed == 11 and "S5" in str(caught.value)
+
+
+def test_figure_8_broken_commit_rule_is_caught_at_the_commit_with_the_up_to_date_check():
+    """etcd-io/raft's MoreUpToDateCorrectInv: S1 commits x while S5 (last term 2) could still be elected without it."""
+    def make(n, **settings):
+        return Cluster(n, seed=11, node_class=CountsOldTermReplicas, up_to_date_check=True, **settings)
+
+    with pytest.raises(SafetyViolation) as caught:
+        figure_8(make=make)
+    v = caught.value
+    assert v.property == "Up-to-date logs hold what is committed" and (v.event.kind, v.event.node) == ("commit", 1)
+    assert "S5's log is at least as up to date as S1's" in v.detail
 
 
 class ComparesLogLengthOnly(RaftNode):
