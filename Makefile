@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: lab test test-min bench bench-experiments sweep release clean
+.PHONY: lab test test-min site bench bench-experiments sweep release clean
 
 $(VENV)/.stamp-lab: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ $(MIN_VENV)/.stamp: pyproject.toml tests/min-versions.txt
 test-min: $(MIN_VENV)/.stamp
 	$(MIN_VENV)/bin/python -m pip list --format=freeze | grep -iE '^(ipywidgets|plotly|anywidget|pandas|numpy|tqdm|nbclient|nbformat|ipykernel)=='
 	$(MIN_VENV)/bin/python -m pytest -n 2 -q -m "not slow and not kernel and not browser and not etcd" -p no:cacheprovider
+
+# The lessons as a static HTML book (every figure drawn without a kernel): build/site/index.html.
+site: $(VENV)/.stamp-test
+	$(VENV)/bin/raftedu site build/site --root .
 
 bench: $(VENV)/.stamp-test
 	$(PY) benchmarks/bench_core.py

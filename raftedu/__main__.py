@@ -1,4 +1,4 @@
-"""The ``raftedu`` command: copy the ``course``, ``release`` exercises, ``grade`` a class, ``check`` one notebook.
+"""The ``raftedu`` command: copy the ``course``, build its ``site``, ``release`` exercises, ``grade`` a class, ``check`` one notebook.
 
 Run ``raftedu --help`` (or ``python -m raftedu --help``) for the subcommands
 and ``raftedu SUBCOMMAND --help`` for their options.
@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     from ._version import __version__
 
     parser.add_argument("--version", action="version", version=f"raftedu {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{course,release,grade,check}")
+    sub = parser.add_subparsers(dest="command", metavar="{course,site,release,grade,check}")
 
     co = sub.add_parser("course", help="copy the lessons and exercises into a folder of your own (students)",
                         description="Copy the lessons (notebooks/), the exercises (exercises/) and a README into "
@@ -60,6 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("dir", nargs="?", default="raft-course", help="where to put the course (default: raft-course)")
     co.add_argument("--update", action="store_true",
                     help="bring files you did not edit up to this raftedu's version; keep the ones you edited")
+
+    si = sub.add_parser("site", help="execute the lessons and build a static HTML book with every figure",
+                        description="Execute every lesson and write a static site (index.html, one page per lesson "
+                                    "and exercise) in which plotly figures and animations work without a kernel.")
+    si.add_argument("out", nargs="?", default="build/site", help="output folder (default: build/site)")
+    si.add_argument("--root", help="folder holding notebooks/ and exercises/ (default: the installed course)")
+    si.add_argument("--no-execute", action="store_true", help="convert without executing (pages without outputs)")
 
     rel = sub.add_parser("release", help="generate exercises/ from solutions/ (instructors)",
                          description="Generate the student notebooks in exercises/ from the single source in "
@@ -103,6 +110,17 @@ def _course(args: argparse.Namespace) -> int:
     print(result.summary())
     print(f"next: jupyter lab {args.dir}   (then open notebooks/00_start_here.ipynb)")
     return 0
+
+
+def _site(args: argparse.Namespace) -> int:
+    from .site import build_site
+
+    pages = build_site(args.out, root=args.root, execute=not args.no_execute)
+    for p in pages:
+        print(f"{p.path}: {p.figures} figure(s)" + "".join(f"; {n}" for n in p.notes))
+    print(f"open {Path(args.out) / 'index.html'}")
+    failed = [p.source for p in pages if any(n.startswith("execution failed") for n in p.notes)]
+    return 1 if failed else 0
 
 
 def _release(args: argparse.Namespace) -> int:
@@ -166,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return {"course": _course, "release": _release, "grade": _grade, "check": _check}[args.command](args)
+        return {"course": _course, "site": _site, "release": _release, "grade": _grade, "check": _check}[args.command](args)
     except (ValueError, OSError) as e:
         print(f"raftedu {args.command}: error: {e}", file=sys.stderr)
         return 2

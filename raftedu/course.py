@@ -21,7 +21,7 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-__all__ = ["CourseCopy", "CourseConflict", "copy_course", "course_files", "MANIFEST"]
+__all__ = ["CourseCopy", "CourseConflict", "copy_course", "course_files", "course_root", "MANIFEST"]
 
 MANIFEST = ".raftedu-course.json"
 """File in the course folder recording the fingerprint of every file copied there."""
@@ -53,7 +53,7 @@ class CourseCopy:
         return "\n".join(lines)
 
 
-def _source_root() -> Traversable:
+def course_root() -> Traversable:
     """Where the installed course lives: package data in a wheel, the repository in a source checkout."""
     packaged = resources.files("raftedu") / "_course"
     if packaged.is_dir() and (packaged / "notebooks").is_dir():
@@ -66,7 +66,7 @@ def _source_root() -> Traversable:
 
 def course_files() -> Iterator[tuple[str, bytes]]:
     """Every file of the student course as (relative path, content): lessons, exercises, README."""
-    root = _source_root()
+    root = course_root()
     for part in _PARTS:
         for item in sorted((root / part).iterdir(), key=lambda t: t.name):
             if item.name.endswith(".ipynb"):

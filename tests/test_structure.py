@@ -34,7 +34,8 @@ ALLOWED: dict[str, set[str]] = {
                         "raftedu.experiments", "raftedu.sweep", "raftedu.scenarios"},
     "raftedu._version": set(),
     "raftedu.course": {"raftedu._version"},
-    "raftedu.__main__": {"raftedu.grading", "raftedu.sweep", "raftedu.course", "raftedu._version"},
+    "raftedu.site": {"raftedu._version", "raftedu.course"},
+    "raftedu.__main__": {"raftedu.grading", "raftedu.sweep", "raftedu.course", "raftedu.site", "raftedu._version"},
 }
 CORE_STDLIB_ONLY = ("raftedu.raft", "raftedu.trace", "raftedu.checks", "raftedu.sim")
 
