@@ -228,6 +228,9 @@ def test_02_windows_are_centred_on_the_election():
     claim("02_leader_election.ipynb", "for the first ~150 ms nothing happens")
     assert kick.time >= 150 and not any(e.kind in ("timeout", "role", "send") for e in ns["c"].trace if e.time < kick.time)
     assert start <= kick.time < first.time <= end and end - start <= 4 * (first.time - kick.time)
+    votes = [e.time for e in ns["c"].trace if e.kind == "deliver" and type(e.msg).__name__ in ("RequestVote", "RequestVoteReply")
+             and e.msg.term == first.term]
+    assert start <= min(votes) and max(votes) <= first.time + 20  # the timeline's window holds the whole election
 
 
 def test_02_identical_timeouts_split_the_vote_and_a_crashed_leader_is_replaced_within_a_timeout():
@@ -294,3 +297,14 @@ def test_03_answer_key_counts_the_rejections_without_the_hint():
     assert f"nextIndex = its last index + 1 = {last + 1} (its log has {last} entries)" in text
     assert f"has {had} entry" in text and f"nextIndex = {had + 1} (prevLogIndex {had})" in text
     assert f"{last + 1} − {had + 1} = {last - had} rejections" in text
+
+
+def test_03_timeline_without_heartbeats_shows_one_reply_per_appendentries_with_the_entry():
+    from raftedu.viz import timeline
+
+    claim("03_log_replication.ipynb", "The squares are AppendEntries carrying the entry; the triangles the followers' replies")
+    ns = lesson("03_log_replication.ipynb")
+    fig = timeline(ns["c"].trace, ns["start"] - 5, ns["start"] + 60, heartbeats=False)
+    arrows = {t.name: sum(x is None for x in t.x) for t in fig.data if t.x is not None}
+    assert arrows["AppendEntries with entries"] == 4 == arrows["AppendEntries reply (red: rejected)"]
+    assert arrows["heartbeat (empty AppendEntries)"] == 0

@@ -6,7 +6,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from ..raft import Event
+from ..raft import AppendEntries, AppendEntriesReply, Event
 from .scene import Source, as_events
 from .style import DROP_COLOR, MESSAGE_STYLES, REFUSED_COLOR, ROLE_COLORS, describe_message, message_kind, message_ok, node_name
 
@@ -61,15 +61,21 @@ def timeline(source: Source, start: int = 0, end: int | None = None, *, heartbea
     marks: dict[str, tuple[list[int], list[int], list[str]]] = {}
     down: dict[int, int] = {}
     bands: list[tuple[int, int, int]] = []
+    last_was_empty: dict[tuple[int, int], bool] = {}  # (leader, follower): the last AppendEntries delivered was empty
+    answers_heartbeat: set[int] = set()  # ids of replies sent in answer to an empty AppendEntries
     for k, e in enumerate(events):
         if e.kind == "send":
             sends[e.msg_id] = e
+            if isinstance(e.msg, AppendEntriesReply) and last_was_empty.get((e.msg.dst, e.msg.src)):
+                answers_heartbeat.add(e.msg_id)
+        elif e.kind == "deliver" and isinstance(e.msg, AppendEntries):
+            last_was_empty[(e.msg.src, e.msg.dst)] = not e.msg.entries
         if e.time < start or e.time > end:
             continue
         if e.kind in ("deliver", "drop") and e.msg_id in sends:
             s, m = sends[e.msg_id], e.msg
             kind = message_kind(m)
-            if not heartbeats and kind in ("Heartbeat", "AppendEntriesReply") and not getattr(m, "entries", True):
+            if not heartbeats and (kind == "Heartbeat" or e.msg_id in answers_heartbeat):
                 continue
             hover = f"{describe_message(m)}<br>sent {s.time} ms, "
             if e.kind == "deliver":

@@ -80,3 +80,13 @@ def test_lesson_03_figures_have_no_overlapping_labels_at_1440x900(lab):
         assert each_figure(page, cells, "lesson03-figure") == []
         labels = text_labels(page, "[data-raftedu-figure] .js-plotly-plot")
         assert any(x.text == "log index" for x in labels) and any(x.text == "S5" for x in labels)  # labels were measured
+
+
+def test_lesson_02_election_pictures_have_no_overlapping_labels_at_1440x900(lab):
+    """The animation and the timeline of the first election (the explorer widget is tested by the explorer's tests)."""
+    with notebook_page(lab, "02_leader_election.ipynb", "lesson02-figures-page.png", viewport=WINDOW) as page:
+        cells = run_lesson(page)
+        assert len(cells) == 2, "lesson 02 draws two static figures: the animation and the timeline"
+        assert each_figure(page, cells, "lesson02-figure") == []
+        labels = text_labels(page, "[data-raftedu-figure] .js-plotly-plot")
+        assert any(x.text.startswith("Timeline") for x in labels) and any("play" in x.text for x in labels)
