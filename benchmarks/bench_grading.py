@@ -19,6 +19,7 @@ from raftedu.grading.notebooks import solution_namespace as notebook_definitions
 from raftedu.grading.runner import Submission, grade_one
 
 ROOT = Path(__file__).resolve().parents[1]
+SECRET = "benchmark-secret-0001"
 
 
 def solution_namespace(exercise: str) -> dict:
@@ -45,13 +46,13 @@ def main() -> None:
     args = parser.parse_args()
     print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.2f}\n")
     print("| exercise | public checks, in the notebook (median / max) | full grade of one submission: "
-          "subprocess + kernel + every check (median / max) |")
+          "worker process + notebook + every probe, judged in the parent (median / max) |")
     print("|---|---|---|")
     for ex in EXERCISES.values():
         ns = solution_namespace(ex.id)
         public = timed(lambda: run_checks(ex.id, ns), args.repeat)
         path = ROOT / "solutions" / f"{ex.notebook}.ipynb"
-        full = timed(lambda: grade_one(Submission(path.stem, path, path.parent), ex), args.repeat)
+        full = timed(lambda: grade_one(Submission(path.stem, path, path.parent), ex, secret=SECRET), args.repeat)
         print(f"| {ex.id} | {public[0]:.2f} s / {public[1]:.2f} s | {full[0]:.2f} s / {full[1]:.2f} s |")
     if args.batch:
         fixtures = ROOT / "tests" / "fixtures" / "submissions_02"
@@ -62,7 +63,8 @@ def main() -> None:
             for k in range(args.batch):
                 shutil.copy(fixtures / kinds[k % len(kinds)], subs / f"student{k:02d}.ipynb")
             start = time.perf_counter()
-            results = grade(subs, "02", Path(tmp) / "grades.csv", jobs=args.jobs, limits=Limits(), progress=False)
+            results = grade(subs, "02", Path(tmp) / "grades.csv", jobs=args.jobs, limits=Limits(), progress=False,
+                            secret=SECRET)
             wall = time.perf_counter() - start
         print(f"\n| batch | submissions | --jobs | wall time | per submission |\n|---|---|---|---|---|\n"
               f"| exercise 02 (correct / wrong / starter mix) | {len(results)} | {args.jobs} | {wall:.1f} s | "

@@ -17,14 +17,18 @@ _EPILOG_GRADE = """\
 examples:
   raftedu grade submissions/ --exercise 02 --out grades/grades.csv --jobs 2
   raftedu grade submitted/ --exercise 04 --out grades.csv --timeout 120 --memory-mb 1024
+  raftedu grade submissions/ -e 02 -o grades/grades.csv --secret-file ~/.raftedu-course-secret
 
 SUBMISSIONS is a folder: each NN_*.ipynb / *.ipynb in it is one student (named
 after the file), each sub-folder is one student (named after the folder; the
 notebook may sit anywhere inside). Writes the CSV, grades.jsonl (the journal a
 rerun resumes from), feedback/<student>.md and gradescope/<student>.json.
 
-Not a security sandbox: limits and a temporary copy per submission stop
-accidents, not attacks. Grade untrusted work inside a container (README).
+Each notebook runs in a worker process; this process judges what the worker
+observed and never runs student code. Hidden cases derive from your secret
+(--secret-file, or $RAFTEDU_GRADING_SECRET; else one is made once and kept in
+.raftedu-secret beside --out). Not a security sandbox: grade untrusted work
+inside a container too (README).
 """
 
 
@@ -83,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "they come; a rerun resumes.",
                         epilog=_EPILOG_GRADE, formatter_class=argparse.RawDescriptionHelpFormatter)
     gr.add_argument("submissions", help="folder of submissions (or one notebook)")
-    gr.add_argument("--exercise", "-e", required=True, help="exercise id: 01, 02, 03 or 04")
+    gr.add_argument("--exercise", "-e", required=True, help="exercise id: 01, 02, 03, 04 or 05")
     gr.add_argument("--out", "-o", default="grades.csv", help="CSV to write (default: grades.csv)")
     gr.add_argument("--jobs", "-j", type=_positive(int), default=1, help="submissions graded in parallel (default 1)")
     gr.add_argument("--feedback", help="folder for <student>.md feedback (default: feedback/ beside --out)")
@@ -94,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     gr.add_argument("--check-timeout", type=_positive(float), default=20.0, help="seconds per check (default 20)")
     gr.add_argument("--timeout", type=_positive(float), default=240.0, help="seconds per submission (default 240)")
     gr.add_argument("--memory-mb", type=_positive(int), default=2048, help="memory limit per submission, MiB (default 2048)")
+    gr.add_argument("--secret-file", help="file whose first line is your secret: hidden cases and seeds derive from it "
+                                          "(default: $RAFTEDU_GRADING_SECRET, else one made once and kept in "
+                                          ".raftedu-secret beside --out)")
 
     ch = sub.add_parser("check", help="run the public checks on one notebook from a terminal (students)",
                         description="Execute one notebook the way the grader does and print the public checks "
@@ -151,7 +158,7 @@ def _grade(args: argparse.Namespace) -> int:
 
     results = grade(args.submissions, args.exercise, args.out, jobs=args.jobs, limits=_limits(args),
                     feedback=args.feedback, gradescope=args.gradescope, resume=not args.no_resume,
-                    progress=not args.no_progress)
+                    progress=not args.no_progress, secret_file=args.secret_file)
     counts = Counter(r.status for r in results)
     mean = sum(r.score for r in results) / len(results)
     print(f"graded {len(results)} submission(s) → {args.out} (mean {mean:.1f}/{results[0].max_score:g}); "

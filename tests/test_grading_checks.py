@@ -14,9 +14,10 @@ from raftedu.raft import RaftNode
 
 ROOT = Path(__file__).resolve().parents[1]
 
-REFERENCE = {name: getattr(RaftNode, name) for name in
-             ("log_is_up_to_date", "handle_request_vote", "handle_request_vote_reply",
-              "handle_append_entries", "advance_commit_index")}
+REFERENCE: dict = {}
+for _ex in ("02", "03", "04"):
+    REFERENCE.update(solution_namespace(ROOT / "solutions" / f"{grading.EXERCISES[_ex].notebook}.ipynb",
+                                        grading.EXERCISES[_ex].functions))
 REFERENCE.update(
     majority=lambda n: n // 2 + 1,
     failure_tolerance=lambda n: (n - 1) // 2,
@@ -54,12 +55,13 @@ def test_every_mutant_loses_points_on_its_check(mutant) -> None:
     namespace = dict(REFERENCE, **{mutant.function: mutant.fn})
     checks = {c.name: c for c in grading.get_exercise(mutant.exercise).selected(hidden=True)
               if mutant.function in c.needs}
-    results = {name: grading.core.run_check(c, namespace) for name, c in checks.items()}
+    functions = grading.get_exercise(mutant.exercise).functions
+    results = {name: grading.core.run_check(c, namespace, functions=functions) for name, c in checks.items()}
     result = results[mutant.catch]
     assert result.status == "fail" and result.points == 0, result
     assert result.hint, "a failing check must say why"
     assert sum(r.points for r in results.values()) < sum(c.points for c in checks.values())
-    again = grading.core.run_check(checks[mutant.catch], namespace)
+    again = grading.core.run_check(checks[mutant.catch], namespace, functions=functions)
     assert again.hint == result.hint, "checks are deterministic: the same seed fails the same way"
 
 
@@ -112,7 +114,7 @@ def test_misbehaving_student_code_gets_a_status_not_an_exception() -> None:
 
     def writes_stderr(self, *a):
         print("debug", file=sys.stderr)
-        return RaftNode.log_is_up_to_date(self, *a)
+        return REFERENCE["log_is_up_to_date"](self, *a)
 
     def raises(self, *a):
         return {}["oops"]
@@ -120,11 +122,47 @@ def test_misbehaving_student_code_gets_a_status_not_an_exception() -> None:
     def hogs(self, *a):
         raise MemoryError()
 
-    for fn, status in ((loops, "timeout"), (writes_stderr, "stderr"), (raises, "error"), (hogs, "memory")):
-        r = grading.core.run_check(grading.get_exercise("02").checks[0], {"log_is_up_to_date": fn}, time_limit=0.5)
-        assert (r.status, r.points) == (status, 0), (fn.__name__, r)
-    r = grading.core.run_check(grading.get_exercise("02").checks[0], {"log_is_up_to_date": 3})
+    check = grading.get_exercise("02").checks[0]
+    for fn, status, points in ((loops, "timeout", 0), (writes_stderr, "pass", 2), (raises, "error", 0),
+                               (hogs, "memory", 0)):
+        r = grading.core.run_check(check, {"log_is_up_to_date": fn}, time_limit=0.5)
+        assert (r.status, r.points) == (status, points), (fn.__name__, r)
+    r = grading.core.run_check(check, {"log_is_up_to_date": writes_stderr})
+    assert "wrote to stderr ('debug'" in r.note and "costs no points" in r.note
+    r = grading.core.run_check(check, {"log_is_up_to_date": 3})
     assert r.status == "missing" and "log_is_up_to_date" in r.hint
+
+
+def test_a_timeout_names_the_function_the_case_and_the_seed() -> None:
+    def loops(self, *a):
+        while True:
+            pass
+
+    namespace = dict(REFERENCE, handle_request_vote_reply=loops)
+    rows = {r.name: r for r in grading.run_checks("02", namespace, time_limit=0.5).results}
+    assert rows["vote_counting"].status == "timeout"
+    assert "handle_request_vote_reply on case 1 of 7" in rows["vote_counting"].hint
+    hint = rows["majority_elects"].hint
+    assert rows["majority_elects"].status == "timeout" and "handle_request_vote_reply" in hint
+    assert "scenario majority_side, seed 1" in hint
+
+
+def test_05s_endless_loop_is_a_timeout_not_a_memory_problem() -> None:
+    from raftedu import Cluster
+
+    def never_gives_up(n, k, trials, seed, node_class=RaftNode):
+        c = Cluster(n, seed=seed, node_class=node_class)
+        for victim in range(1, k + 1):
+            c.crash(victim)
+        while c.leader() is None:  # never true once a majority is down
+            c.run(10)
+        return 1.0
+
+    rows = {r.name: r for r in grading.run_checks("05", dict(REFERENCE, crash_success_rate=never_gives_up),
+                                                  only="crash_rates", time_limit=1.0).results}
+    row = rows["crash_rates"]
+    assert row.status == "timeout", row
+    assert "crash_success_rate on case" in row.hint and "seed=" in row.hint and "memory" not in row.hint
 
 
 def test_unknown_exercise_is_a_clear_error() -> None:

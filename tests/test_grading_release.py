@@ -59,16 +59,19 @@ def test_solutions_carry_nbgrader_metadata_and_no_outputs(path: Path) -> None:
 
 @pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.stem)
 def test_cell_points_match_the_checks(path: Path) -> None:
-    """nbgrader users get the same points per cell as the raftedu grader gives per check."""
+    """One nbgrader test cell per check, with the points the raftedu grader gives that check; hidden ones hidden."""
     ex = EXERCISES[path.stem[:2]]
     assert ex.notebook == path.stem
     nb = nbformat.read(path, as_version=4)
     points = {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"].get("points")
               for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")}
-    assert points["public_checks"] == sum(c.points for c in ex.checks if c.public and not c.manual)
-    assert points["hidden_checks"] == sum(c.points for c in ex.checks if not c.public)
-    for manual in (c for c in ex.checks if c.manual):
-        assert points[manual.name] == manual.points
+    assert points == {c.name: c.points for c in ex.checks}
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        check = next((c for c in ex.checks if c.name == grade_id and not c.manual), None)
+        if check is not None:
+            assert (BEGIN_HIDDEN in cell.source) == (not check.public), grade_id
+            assert f'"{check.name}"' in cell.source, grade_id
     for name in ex.functions:
         assert any(f"def {name}(" in c.source for c in nb.cells if c.cell_type == "code"), name
 

@@ -26,12 +26,15 @@ pytestmark = pytest.mark.kernel
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "submissions_02"
 LIMITS = Limits(cell_timeout=10, check_timeout=8, submission_timeout=150, memory_mb=1024)
+SECRET = "test-secret-for-hidden-cases"
+"""The instructor's secret these tests grade with (hidden cases and seeds derive from it)."""
 
 # student -> (status, score) for exercise 02 (17 points)
 EXPECTED = {
-    "correct": ("ok", 17),
+    "correct (file)": ("ok", 17),
+    "correct (folder)": ("ok", 8),  # the same name as correct.ipynb: both graded, neither lost
     "folder_student": ("ok", 17),
-    "wrong_log_length_only": ("ok", 13),
+    "wrong_log_length_only": ("ok", 8),
     "starter_untouched": ("error", 0),
     "unparseable": ("unparseable", 0),
     "syntax_error": ("unparseable", 4),
@@ -39,7 +42,8 @@ EXPECTED = {
     "raises_in_cell": ("error", 17),
     "hostile_loops_at_top_level": ("timeout", 17),
     "hostile_loops_in_function": ("timeout", 5),
-    "hostile_writes_stderr": ("stderr", 5),
+    "hostile_writes_stderr": ("ok", 17),  # stderr costs no points; the notes say so
+    "logs_and_warns": ("ok", 17),
     "hostile_exhausts_memory": ("memory", 4),
     "hostile_kills_kernel": ("kernel_died", 0),
     "hostile_deletes_files": ("deleted_files", 17),
@@ -59,7 +63,8 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list]:
     shared.mkdir(exist_ok=True)
     with open(shared / "lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        results = grade(FIXTURES, "02", shared / "out" / "grades.csv", jobs=2, limits=LIMITS, progress=False)
+        results = grade(FIXTURES, "02", shared / "out" / "grades.csv", jobs=2, limits=LIMITS, progress=False,
+                        secret=SECRET)
         mine = tmp_path_factory.mktemp("grades") / "out"
         shutil.copytree(shared / "out", mine)  # this worker's own copy: no one rewrites it under our feet
     return mine / "grades.csv", results
@@ -76,17 +81,22 @@ def test_every_submission_gets_its_own_status_and_score(batch: tuple[Path, list]
 def test_csv_has_nbgrader_like_columns_and_per_check_points(batch: tuple[Path, list]) -> None:
     out, _ = batch
     rows = {r["student"]: r for r in csv.DictReader(out.open(encoding="utf-8"))}
-    assert list(rows) == sorted(EXPECTED)
-    correct = rows["correct"]
+    assert sorted(rows) == sorted(EXPECTED)
+    correct = rows["correct (file)"]
     assert (correct["exercise"], correct["score"], correct["max_score"], correct["status"]) == ("02", "17", "17", "ok")
     for check in EXERCISES["02"].checks:
         assert correct[check.name] == f"{check.points:g}" and correct[f"{check.name}_status"] == "pass"
     wrong = rows["wrong_log_length_only"]
     assert wrong["up_to_date_rule_status"] == "fail" and wrong["up_to_date_rule"] == "0"
     assert rows["hostile_loops_in_function"]["vote_counting_status"] == "timeout"
-    assert rows["hostile_writes_stderr"]["up_to_date_rule_status"] == "stderr"
+    assert rows["hostile_writes_stderr"]["up_to_date_rule_status"] == "pass"
+    for name in ("hostile_writes_stderr", "logs_and_warns"):
+        assert "wrote to stderr" in rows[name]["notes"] and "no points lost" in rows[name]["notes"]
+    assert "UserWarning: just a warning" in rows["logs_and_warns"]["notes"]
     assert rows["hostile_exhausts_memory"]["vote_receiver_rules_status"] == "memory"
     assert "deleted 1 file" in rows["hostile_deletes_files"]["notes"]
+    assert "two submissions map to student 'correct'" in rows["correct (folder)"]["notes"]
+    assert "seconds" not in rows["correct (file)"], "the CSV holds no timings: the same notebooks give the same CSV"
     journal = out.with_suffix(".jsonl").read_text(encoding="utf-8").splitlines()
     assert len(journal) == len(EXPECTED)
 
@@ -94,7 +104,7 @@ def test_csv_has_nbgrader_like_columns_and_per_check_points(batch: tuple[Path, l
 def test_feedback_explains_without_showing_hidden_tests(batch: tuple[Path, list]) -> None:
     out, _ = batch
     text = (out.parent / "feedback" / "wrong_log_length_only.md").read_text(encoding="utf-8")
-    assert "**Score: 13 / 17**" in text and "up_to_date_rule" in text and "stale_log_election" in text
+    assert "**Score: 8 / 17**" in text and "up_to_date_rule" in text and "stale_log_election" in text
     assert "Leader Completeness" in text and "replay" in text
     for secret in ("BEGIN HIDDEN", "run_checks", "def ", "import "):
         assert secret not in text
@@ -104,7 +114,7 @@ def test_feedback_explains_without_showing_hidden_tests(batch: tuple[Path, list]
 def test_gradescope_json_follows_the_results_format(batch: tuple[Path, list]) -> None:
     out, _ = batch
     data = json.loads((out.parent / "gradescope" / "wrong_log_length_only.json").read_text(encoding="utf-8"))
-    assert data["score"] == 13
+    assert data["score"] == 8
     tests = {t["name"]: t for t in data["tests"]}
     assert tests["up_to_date_rule"]["status"] == "failed" and tests["up_to_date_rule"]["max_score"] == 2
     assert tests["elections_under_faults_hidden"]["visibility"] == "after_published"
@@ -115,7 +125,8 @@ def test_a_rerun_resumes_from_the_journal(batch: tuple[Path, list]) -> None:
     out, results = batch
     before = out.read_text(encoding="utf-8")
     regraded = []
-    again = grade(FIXTURES, "02", out, jobs=2, limits=LIMITS, progress=False, on_result=regraded.append)
+    again = grade(FIXTURES, "02", out, jobs=2, limits=LIMITS, progress=False, on_result=regraded.append,
+                  secret=SECRET)
     assert regraded == []
     assert [(r.student, r.score) for r in again] == [(r.student, r.score) for r in results]
     assert out.read_text(encoding="utf-8") == before
@@ -133,7 +144,7 @@ def test_solutions_score_full_marks_and_starters_zero_through_the_grader(tmp_pat
         for kind in ("solution", "starter"):
             shutil.copy(subs / f"{kind}_{ex.id}.ipynb", one / f"{kind}.ipynb")
         results = {r.student: r for r in grade(one, ex.id, tmp_path / f"{ex.id}.csv", jobs=2, limits=LIMITS,
-                                               progress=False)}
+                                               progress=False, secret=SECRET)}
         assert results["solution"].score == ex.max_score and results["solution"].status == "ok", results["solution"]
         assert results["solution"].notes == []
         assert results["starter"].score == 0

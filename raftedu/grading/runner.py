@@ -1,22 +1,30 @@
-"""The bulk grader: every submission in its own subprocess and kernel, with limits; results as they come.
+"""The bulk grader: every submission observed in its own worker process, judged in this one.
 
-This is **not a security sandbox**. Limits (time per cell, per check and per
-submission; address-space memory; file size) and a temporary copy of each
-submission contain accidents and ordinary bad code, so one misbehaving
-notebook never costs anyone else's grade. Student code still runs as your
-user, with your network and your files: grade untrusted work inside a
-container (see the README, "Exercises and grading").
+Trust model (DESIGN.md principle 10, "observe in the worker, judge in the
+parent"). For one submission (:func:`grade_one`) this process -- the
+*parent*, which never imports or runs student code -- copies the notebook
+into a fresh temporary folder, creates a pipe and starts ``python -m
+raftedu.grading.runner`` (the *worker*) in a new session with
+``RLIMIT_AS``/``RLIMIT_FSIZE`` set. The worker reads the plan (every check's
+cases; hidden ones derived here from the instructor's secret, which the
+worker never sees), switches raftedu's own versions of the rules the
+exercise asks for off, executes the notebook's cells in an IPython shell
+(test cells skipped, a time limit per cell), puts back anything the notebook
+replaced in raftedu (and reports it), and runs each check's *probe*: the
+student's functions on each case, streaming raw observations -- return
+values, node states and messages, the traces of scenario runs -- down the
+pipe as numbered JSON records. The parent reads them as data, re-checks the
+traces, computes every verdict and score with the checks' *judges*, and
+takes the worker's end from the operating system (exit code or signal): a
+worker that dies, is killed or exits early is a failure, whatever it wrote.
 
-Flow for one submission (:func:`grade_one`): copy it into a fresh temporary
-folder, start ``python -m raftedu.grading.runner`` there (the *worker*) in a
-new session with ``RLIMIT_AS``/``RLIMIT_FSIZE`` set, which executes the
-notebook's cells with nbclient (test cells skipped, widget state off,
-per-cell timeout, interrupt on timeout) and finally a cell that runs every
-check in that kernel and prints the results behind a one-time marker. The
-parent kills the whole thing if it overruns, then turns whatever happened
-into a status. :func:`grade` does a folder in parallel, journals each result
-as soon as it exists (so a rerun resumes), and writes the CSV, per-student
-feedback and Gradescope JSON.
+This is **not a security sandbox**: student code still runs as your user,
+with your network and your files, and can fabricate observations for the
+cases it is shown (it still has to behave correctly on the hidden ones).
+Grade untrusted work inside a container (README, "Exercises and grading").
+:func:`grade` does a folder on any ``concurrent.futures`` executor, journals
+each result as soon as it exists (so a rerun resumes), and writes the CSV,
+per-student feedback and Gradescope JSON.
 """
 
 from __future__ import annotations
@@ -24,10 +32,9 @@ from __future__ import annotations
 import csv
 import functools
 import hashlib
+import io
 import json
-import math
 import os
-import secrets
 import shutil
 import signal
 import subprocess
@@ -35,13 +42,14 @@ import sys
 import tempfile
 import threading
 import time
+import types
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .core import STATUSES
+from .core import SECRET_ENV, SECRET_FILE_ENV, STATUSES, instructor_secret
 from .exercises import Exercise, get_exercise
 
 __all__ = [
@@ -55,6 +63,7 @@ __all__ = [
     "find_submissions",
     "grade",
     "grade_one",
+    "grading_secret",
     "gradescope_json",
 ]
 
@@ -62,11 +71,12 @@ SUBMISSION_STATUSES = {
     "ok": "graded",
     "unparseable": "the notebook does not parse (not valid notebook JSON, or Python with syntax errors)",
     "no_notebook": "no notebook for this exercise was found in the submission",
+    "tampered": "the notebook changed the grader or its channel (what was seen is in the notes); score 0",
     "timeout": "something ran over its time limit (an endless loop?) and was stopped",
     "memory": "the code ran out of memory",
     "kernel_died": "the Python kernel died while running the notebook",
     "deleted_files": "the notebook deleted files in its working folder",
-    "stderr": "the code wrote to stderr",
+    "copied": "raftedu's own reference code was handed in (or called) as an answer",
     "missing_function": "a required function is not defined",
     "error": "a cell or a check raised an exception",
     "grader_error": "the grader itself failed on this submission (please report it)",
@@ -174,11 +184,35 @@ def find_submissions(path: str | Path, exercise: str | Exercise) -> list[Submiss
             subs.append(Submission(entry.name, nb, entry, problem, folder=True))
     if not subs:
         raise FileNotFoundError(f"{root} holds no notebooks and no student folders")
-    return subs
+    return _distinct_names(subs)
+
+
+def _distinct_names(subs: list[Submission]) -> list[Submission]:
+    """Two submissions that map to one student (``alice.ipynb`` and ``alice/``) both stay: each gets its own name."""
+    from collections import Counter
+    from dataclasses import replace
+
+    counts = Counter(s.student for s in subs)
+    taken = {s.student for s in subs}
+    out = []
+    for s in subs:
+        if counts[s.student] == 1:
+            out.append(s)
+            continue
+        kind = "folder" if s.folder else "file"
+        name, k = f"{s.student} ({kind})", 2
+        while name in taken:
+            name, k = f"{s.student} ({kind} {k})", k + 1
+        taken.add(name)
+        where = f"{s.student}/" if s.folder else s.notebook.name if s.notebook else s.student
+        note = (f"two submissions map to student {s.student!r}; this one ({where}) is graded as {name!r} -- "
+                "both are graded, pick one")
+        out.append(replace(s, student=name, problem="; ".join(p for p in (s.problem, note) if p)))
+    return out
 
 
 # --------------------------------------------------------------------------
-# The worker: runs inside the subprocess
+# The worker: runs inside the subprocess (student code runs here, verdicts never)
 # --------------------------------------------------------------------------
 
 
@@ -212,100 +246,249 @@ def _syntax_errors(nb: Any) -> list[str]:
     return bad
 
 
-def _run_worker(exercise: str, notebook: Path, workdir: Path, result_path: Path, limits: Limits) -> None:
-    """Execute one submission and write the raw findings to ``result_path`` (JSON)."""
+class _Channel:
+    """The worker's end of the pipe to the judge: numbered JSON lines, written with functions saved before student code."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd, self.n = fd, 0
+        self._write, self._dumps = os.write, json.dumps
+
+    def send(self, kind: str, **data: Any) -> None:
+        """Write one record (a line of JSON with its sequence number)."""
+        record = {"n": self.n, "kind": kind}
+        record.update(data)
+        payload = (self._dumps(record, ensure_ascii=True) + "\n").encode()
+        self.n += 1
+        view = memoryview(payload)
+        while view:
+            written = self._write(self.fd, view)
+            view = view[written:]
+
+
+_WATCHED_STDLIB = ("builtins", "json", "json.encoder", "json.decoder", "os", "math", "random", "functools",
+                   "dataclasses", "inspect", "heapq", "hashlib", "types", "gc", "signal", "traceback", "copy",
+                   "numbers", "io", "contextlib", "threading")
+
+
+class _Guard:
+    """Before student code: remember raftedu's modules and classes, a few stdlib modules, threads and hooks.
+
+    :meth:`restore` puts back anything student code replaced and says what,
+    so the probes run raftedu's own code; what it lists is reported as
+    tampering.
+    """
+
+    def __init__(self, shell: Any) -> None:
+        import threading
+
+        self.shell = shell
+        self.modules = {name: m for name, m in sys.modules.items()
+                        if name == "raftedu" or name.startswith("raftedu.") or name in _WATCHED_STDLIB}
+        self.saved: list[tuple[str, Any, dict[str, Any]]] = []
+        self.tables: list[tuple[str, dict[Any, Any], dict[Any, Any]]] = []
+        for name, m in self.modules.items():
+            self.saved.append((f"{name}.", m, dict(vars(m))))
+            if name.startswith("raftedu"):
+                for key, v in list(vars(m).items()):
+                    if isinstance(v, type) and getattr(v, "__module__", "") == name:
+                        self.saved.append((f"{name}.{key}.", v, dict(vars(v))))
+                    elif type(v) is dict and not key.startswith("__"):
+                        self.tables.append((f"{name}.{key}", v, dict(v)))
+        self.threads = set(threading.enumerate())
+        self.hooks = {event: list(cbs) for event, cbs in shell.events.callbacks.items()}
+
+    def restore(self) -> list[str]:
+        """Undo student changes to what was remembered; return a description of each."""
+        import threading
+
+        changed = []
+        for name, m in self.modules.items():
+            if sys.modules.get(name) is not m:
+                changed.append(f"sys.modules[{name!r}] was replaced")
+                sys.modules[name] = m
+        for prefix, obj, before in self.saved:
+            now = vars(obj)
+            for key, value in before.items():
+                if now.get(key, _Guard) is not value and key not in ("__dict__", "__weakref__"):
+                    changed.append(f"{prefix}{key} was replaced")
+                    setattr(obj, key, value)
+            for key in [k for k in now if k not in before]:
+                value = now[key]
+                if (key.startswith("__") and key.endswith("__")) or prefix == "builtins." or \
+                        (isinstance(value, types.ModuleType) and value.__name__.startswith(prefix[:-1])):
+                    continue  # a lazily imported submodule, a cache dunder, or a builtin IPython adds
+                changed.append(f"{prefix}{key} was added")
+                delattr(obj, key)
+        for label, table, before in self.tables:
+            if table.keys() != before.keys() or any(table[k] is not v for k, v in before.items()):
+                changed.append(f"the contents of {label} were changed")
+                table.clear()
+                table.update(before)
+        if sys.gettrace() is not None or sys.getprofile() is not None:
+            changed.append("a trace or profile function was installed (sys.settrace / sys.setprofile)")
+            sys.settrace(None)
+            sys.setprofile(None)
+        for event, before in self.hooks.items():
+            now = self.shell.events.callbacks.get(event, [])
+            extra = [cb for cb in now if cb not in before]
+            if extra:
+                changed.append(f"an IPython {event} hook was registered ({', '.join(getattr(cb, '__name__', '?') for cb in extra)})")
+                self.shell.events.callbacks[event] = list(before)
+        for t in threading.enumerate():
+            if t not in self.threads and t.is_alive():
+                changed.append(f"a thread the notebook started is still running ({t.name})")
+        return changed
+
+
+class CellTimeout(BaseException):
+    """Raised in a notebook cell that ran over its time limit."""
+
+
+def _run_cells(nb: Any, shell: Any, skip: set[int], limits: Limits, channel: _Channel) -> None:
+    """Execute the notebook's code cells (test cells skipped) in ``shell``; report what went wrong, cell by cell."""
+    from .core import _Alarm
+    from .observe import REFERENCE_OFF
+
+    for k, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or k in skip or not cell.source.strip():
+            continue
+        err, size = io.StringIO(), _stderr_size()
+        old = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = io.StringIO(), err
+        error: BaseException | None = None
+        try:
+            with _Alarm(limits.cell_timeout, CellTimeout):
+                result = shell.run_cell(cell.source, store_history=False)
+            error = result.error_in_exec or result.error_before_exec
+        except BaseException as e:  # the alarm may fire outside the cell's own code
+            error = e
+        finally:
+            sys.stdout, sys.stderr = old
+        text = err.getvalue() + _stderr_since(size)
+        if text.strip():
+            channel.send("note", text=f"cell {k + 1} wrote to stderr (no points lost): {text.strip()[:120]!r}")
+        if isinstance(error, CellTimeout):
+            channel.send("flag", flag="timeout", note=f"cell {k + 1} ran over {limits.cell_timeout:g} s and was stopped")
+        elif isinstance(error, MemoryError):
+            channel.send("flag", flag="memory", note=f"cell {k + 1} ran out of memory ({limits.memory_mb} MiB)")
+        elif error is not None and str(error).startswith(REFERENCE_OFF):
+            channel.send("flag", flag="copied", note=f"cell {k + 1}: {str(error)[:250]}")
+        elif error is not None:
+            channel.send("flag", flag="error", note=f"cell {k + 1} raised {type(error).__name__}: {str(error)[:200]}")
+
+
+def _stderr_size() -> int:
+    try:
+        return os.fstat(2).st_size
+    except OSError:
+        return 0
+
+
+def _stderr_since(size: int) -> str:
+    """What went to file descriptor 2 (the worker's stderr file) since it had ``size`` bytes."""
+    try:
+        with open(f"/proc/self/fd/2", "rb") as f:
+            f.seek(size)
+            return f.read(2_000).decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _run_worker(exercise: str, notebook: Path, plan: list[dict[str, Any]], limits: Limits, channel: _Channel) -> None:
+    """Execute one submission and probe its functions; every finding goes to ``channel`` as it happens."""
     import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import DeadKernelError
 
+    from . import student
+    from .core import describe_functions, observe_check, student_functions
+    from .exercises import get_exercise
     from .notebooks import test_cells
+    from .observe import ReferenceLock, guard_reference_source, scan_for_copies
 
-    findings: dict[str, Any] = {"flags": [], "notes": [], "checks": None}
-
-    def flag(kind: str, note: str) -> None:
-        findings["flags"].append(kind)
-        findings["notes"].append(note)
-
-    def save() -> None:
-        result_path.write_text(json.dumps(findings), encoding="utf-8")
-
+    ex = get_exercise(exercise)
     try:
         nb = nbformat.read(notebook, as_version=4)
     except Exception as e:
-        flag("unparseable", f"the notebook is not valid notebook JSON: {type(e).__name__}: {str(e)[:200]}")
-        save()
+        channel.send("flag", flag="unparseable",
+                     note=f"the notebook is not valid notebook JSON: {type(e).__name__}: {str(e)[:200]}")
         return
     for note in _syntax_errors(nb):
-        flag("unparseable", note)
-    before = _listing(workdir)
-    skip = set(test_cells(nb))
-    marker = "@@raftedu-result-" + secrets.token_hex(8) + "@@"
-    run_nb = nbformat.v4.new_notebook(metadata=nb.metadata)
-    origin = []
-    for k, cell in enumerate(nb.cells):
-        if cell.cell_type == "code" and k not in skip:
-            run_nb.cells.append(nbformat.v4.new_code_cell(cell.source))
-            origin.append(k + 1)
-    report = nbformat.v4.new_code_cell(
-        f"import raftedu.grading.student as _raftedu_grader\n"
-        f"_raftedu_grader.kernel_report({exercise!r}, {marker!r}, time_limit={limits.check_timeout!r})")
-    run_nb.cells.append(report)
-    report_timeout = math.ceil(limits.check_timeout * 10 + 30)
-    cell_timeout = max(1, math.ceil(limits.cell_timeout))
-    client = NotebookClient(
-        run_nb, timeout=cell_timeout, kernel_name="python3", allow_errors=True,
-        interrupt_on_timeout=True, store_widget_state=False, record_timing=False, shutdown_kernel="immediate",
-        timeout_func=lambda cell: report_timeout if cell is report else cell_timeout,
-        resources={"metadata": {"path": str(workdir)}},
-        error_on_timeout={"ename": "CellTimeoutError", "evalue": "cell timed out", "traceback": []},
-    )
-    pid_file = result_path.with_suffix(".kernel-pid")
+        channel.send("flag", flag="unparseable", note=note)
     try:
-        with client.setup_kernel():
-            pid = getattr(client.km.provisioner, "pid", None) if client.km and client.km.provisioner else None
-            if pid:
-                pid_file.write_text(str(pid))
-            for index, cell in enumerate(run_nb.cells):
-                client.execute_cell(cell, index)
-    except DeadKernelError:
-        flag("kernel_died", "the kernel died (often: memory exhausted, or the code exited the process)")
-    except Exception as e:
-        flag("grader_error", f"executing the notebook failed: {type(e).__name__}: {str(e)[:300]}")
-    for cell, where in zip(run_nb.cells, origin + ["grading"]):
-        for out in cell.get("outputs", []):
-            if out.output_type == "stream" and out.name == "stdout" and cell is report:
-                for line in out.text.splitlines():
-                    if line.startswith(marker):
-                        findings["checks"] = json.loads(line[len(marker):])
-            elif out.output_type == "stream" and out.name == "stderr" and cell is not report:
-                flag("stderr", f"cell {where} wrote to stderr: {out.text.strip()[:120]!r}")
-            elif out.output_type == "error":
-                if out.ename == "KeyboardInterrupt" or out.ename == "CellTimeoutError":
-                    flag("timeout", f"cell {where} ran over {limits.cell_timeout:g} s and was interrupted")
-                elif out.ename == "MemoryError":
-                    flag("memory", f"cell {where} ran out of memory ({limits.memory_mb} MiB)")
-                elif cell is report:
-                    flag("grader_error", f"the checks could not run: {out.ename}: {out.evalue[:200]}")
-                else:
-                    flag("error", f"cell {where} raised {out.ename}: {out.evalue[:200]}")
-    gone = sorted(before - _listing(workdir)) if workdir.exists() else ["(the whole working folder)"]
-    if gone:
-        flag("deleted_files", f"deleted {len(gone)} file(s) in its working folder: {', '.join(gone[:5])}")
-    save()
+        import tqdm
+
+        tqdm.tqdm.monitor_interval = 0  # no monitor thread: any thread left running is the notebook's
+    except ImportError:
+        pass
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    config = Config()
+    config.HistoryManager.enabled = False
+    config.InteractiveShell.colors = "NoColor"
+    shell = InteractiveShell.instance(config=config)
+    shell.showtraceback = shell.showsyntaxerror = lambda *a, **k: None  # an error becomes a flag, not stderr text
+    student.IN_GRADER = True
+    guard_reference_source(ex.functions)
+    ReferenceLock(ex.functions, permanent=True).__enter__()  # for the worker's whole life: cells and probes alike
+    guard = _Guard(shell)
+    _run_cells(nb, shell, set(test_cells(nb)), limits, channel)
+    changes = guard.restore()
+    if changes:
+        channel.send("tamper", what=changes[:20])
+    namespace = dict(shell.user_ns)
+    found = describe_functions(namespace, ex.functions)
+    channel.send("functions", found=found)
+    if scan_for_copies(ex.functions):
+        ReferenceLock(ex.functions, permanent=True).__enter__()  # the copies found are switched off too
+        channel.send("flag", flag="copied", note="the notebook holds a verbatim copy of raftedu's own "
+                     f"{'/'.join(ex.functions)} (switched off while graded)")
+    looped: set[str] = set()
+    for item in plan:
+        check = next((c for c in ex.checks if c.name == item["check"]), None)
+        if check is None or check.manual or not all(found[n]["callable"] for n in check.needs):
+            continue
+        limit = min(limits.check_timeout, student.RETRY_LIMIT) if looped.intersection(check.needs) else limits.check_timeout
+        records, stderr = observe_check(check, student_functions(namespace, ex.functions), item["cases"], limit)
+        if any(r.get("status") == "timeout" for r in records):
+            looped.update(check.needs)
+        channel.send("check", check=check.name, records=records, stderr=stderr[:2_000])
+
+
+_NANNY = ("import os, subprocess, sys\n"
+          "fd = int(sys.argv[-1])\n"
+          "p = subprocess.Popen(sys.argv[1:], pass_fds=(fd,))\n"
+          "os.close(fd)\n"
+          "code = p.wait()\n"
+          "os._exit(code if code >= 0 else 128 - code)\n")
+"""The worker's parent: a small process that only waits for it and passes its end on as an exit code (a worker
+killed by signal N gives 128 + N). A notebook that kills its parent kills this, not the grader."""
+
+_WORKER_COMMAND = "import sys; from raftedu.grading.runner import _worker_main; sys.exit(_worker_main(sys.argv[1:]))"
 
 
 def _worker_main(argv: list[str]) -> int:
-    """``python -m raftedu.grading.runner EXERCISE NOTEBOOK WORKDIR RESULT LIMITS_JSON`` (used by the grader)."""
-    exercise, notebook, workdir, result, limits_json = argv
+    """``python -c _WORKER_COMMAND EXERCISE NOTEBOOK WORKDIR LIMITS_JSON FD`` (the grader starts this).
+
+    Reads the plan (each check's cases) from stdin, writes findings to file
+    descriptor FD, and ends with ``os._exit`` so nothing the notebook
+    registered runs after the last record.
+    """
+    exercise, notebook, workdir, limits_json, fd = argv
     limits = Limits(**json.loads(limits_json))
+    channel = _Channel(int(fd))
+    plan = json.loads(sys.stdin.read())
+    sys.stdin = open(os.devnull)  # noqa: SIM115  (the notebook gets no input)
     _set_limits(limits)
     os.chdir(workdir)
-    _run_worker(exercise, Path(notebook), Path(workdir), Path(result), limits)
-    return 0
+    import raftedu.grading  # noqa: F401  (raftedu's own modules are in place before any student code)
+
+    _run_worker(exercise, Path(notebook), plan, limits, channel)
+    channel.send("done")
+    os._exit(0)
 
 
 # --------------------------------------------------------------------------
-# The parent: one submission
+# The parent: one submission (never imports or runs student code)
 # --------------------------------------------------------------------------
 
 
@@ -314,49 +497,40 @@ def _grader_source_hash() -> str:
     """Hash of the code that decides a grade: this package and the core it runs student code in."""
     here = Path(__file__).resolve().parent
     h = hashlib.sha256()
-    for path in sorted(here.glob("*.py")) + [here.parent / f"{m}.py" for m in ("raft", "sim", "checks", "trace")]:
+    for path in sorted(here.glob("*.py")) + [here.parent / f"{m}.py" for m in ("raft", "sim", "checks", "trace",
+                                                                                "scenarios", "sweep")]:
         if path.exists():
             h.update(path.read_bytes())
     return h.hexdigest()
 
 
-def _fingerprint(sub: Submission, ex: Exercise, limits: Limits) -> str:
-    """What a journaled grade depends on: the notebook's bytes, the exercise, the limits and the grader's code."""
-    h = hashlib.sha256(repr((_grader_source_hash(), ex.id, asdict(limits))).encode())
+def _fingerprint(sub: Submission, ex: Exercise, limits: Limits, secret: str | None = None) -> str:
+    """What a journaled grade depends on: the notebook's bytes, the exercise, the limits, the secret, the grader's code."""
+    key = hashlib.sha256((secret or "").encode()).hexdigest()
+    h = hashlib.sha256(repr((_grader_source_hash(), ex.id, asdict(limits), key)).encode())
     if sub.notebook is not None and sub.notebook.exists():
         h.update(sub.notebook.read_bytes())
     return h.hexdigest()[:16]
 
 
-def _kill(proc: subprocess.Popen[bytes], pid_file: Path) -> None:
-    """Kill an overrunning worker's session and its kernel's session (the kernel runs in one of its own).
-
-    Only called while the worker is still running, so both ids still name
-    the processes this grader started.
-    """
-    targets = [proc.pid]
+def _kill(pgid: int) -> None:
+    """Kill the worker's whole session (it and anything it started that stayed in it)."""
     try:
-        targets.append(int(pid_file.read_text()))
-    except (OSError, ValueError):
-        pass  # the kernel had not started yet
-    for pgid in reversed(targets):
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-        except OSError:
-            pass
-    proc.wait()
+        os.killpg(pgid, signal.SIGKILL)
+    except OSError:
+        pass
 
 
 def _checks_as(ex: Exercise, status: str, hint: str) -> list[dict[str, Any]]:
     return [dict(name=c.name, points=0.0, max_points=c.points, status="manual" if c.manual else status,
                  public=c.public, description=c.description, hint="an instructor grades this answer by hand"
-                 if c.manual else hint, seconds=0.0) for c in ex.checks]
+                 if c.manual else hint, seconds=0.0, note="") for c in ex.checks]
 
 
 def _status(flags: Iterable[str], checks: list[dict[str, Any]]) -> str:
     found = set(flags)
     statuses = {c["status"] for c in checks}
-    found |= {s for s in ("timeout", "memory", "stderr") if s in statuses}
+    found |= {s for s in ("timeout", "memory", "copied") if s in statuses}
     if "missing" in statuses:
         found.add("missing_function")
     if "error" in statuses:
@@ -364,20 +538,78 @@ def _status(flags: Iterable[str], checks: list[dict[str, Any]]) -> str:
     return next((s for s in SUBMISSION_STATUSES if s in found), "ok")
 
 
-def grade_one(sub: Submission, exercise: str | Exercise, limits: Limits = Limits()) -> SubmissionResult:
-    """Grade one submission in its own temporary folder and subprocess; never raises for anything it does."""
+def _read_records(raw: bytes) -> tuple[list[dict[str, Any]], list[str]]:
+    """The worker's records in order, and what was wrong with the stream (forged or out-of-order lines)."""
+    records, problems = [], []
+    for k, line in enumerate(raw.split(b"\n")):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            problems.append(f"line {k + 1} of the worker's channel is not JSON")
+            continue
+        if not isinstance(record, dict) or record.get("n") != len(records):
+            problems.append(f"record {len(records)} arrived out of order or twice (someone else wrote to the channel)")
+            continue
+        if records and records[-1].get("kind") == "done":
+            problems.append("records arrived after the worker said it was done")
+            continue
+        records.append(record)
+    return records, problems
+
+
+def _ended(code: int, stderr_tail: str, done: bool) -> tuple[str, str] | None:
+    """(status, note) when the worker did not end normally, from the operating system's view of the processes.
+
+    ``code`` is the exit code of the worker's parent (:data:`_NANNY`): the
+    worker's exit code, 128 + N when signal N killed the worker, negative
+    when the parent itself was killed.
+    """
+    if code == 0 and done:
+        return None
+    if "MemoryError" in stderr_tail:
+        return "memory", f"the worker ran out of memory (exit code {code})"
+    if code < 0 or code > 128:
+        number = -code if code < 0 else code - 128
+        name = signal.Signals(number).name if number in signal.Signals._value2member_map_ else str(number)
+        who = "the worker's parent process" if code < 0 else "the worker"
+        return "kernel_died", (f"{who} was killed by signal {name} before the checks finished (often: the notebook "
+                               "killed a process, or memory ran out)")
+    return "kernel_died", (f"the worker exited with code {code} before the checks finished (the notebook called "
+                           f"os._exit or exit?)" if code == 0 or not stderr_tail.strip() else
+                           f"the worker exited with code {code}: {stderr_tail.strip()[-300:]}")
+
+
+def grade_one(sub: Submission, exercise: str | Exercise, limits: Limits = Limits(),
+              secret: str | None = None) -> SubmissionResult:
+    """Grade one submission; never raises for anything it does.
+
+    The notebook runs in a worker subprocess (its own session, temporary
+    copy, resource limits) that reads each check's cases, runs the student's
+    functions on them and streams raw observations back over a pipe this
+    process created. This process never imports student code: it reads the
+    observations as data, judges them with the exercise's judges, and takes
+    the worker's fate (exit code or signal) from the operating system, not
+    from anything the worker wrote.
+    """
+    from .core import CheckResult, judge_check, precheck, stderr_note
+
     ex = exercise if isinstance(exercise, Exercise) else get_exercise(exercise)
     start = time.perf_counter()
-    fp = _fingerprint(sub, ex, limits)
+    fp = _fingerprint(sub, ex, limits, secret)
+    extra = [sub.problem] if sub.problem and sub.notebook is not None else []
 
     def result(status: str, checks: list[dict[str, Any]], notes: list[str]) -> SubmissionResult:
-        score = sum(c["points"] for c in checks if c["status"] != "manual")
-        return SubmissionResult(sub.student, ex.id, status, round(score, 4), ex.max_score, checks, notes,
+        score = 0.0 if status == "tampered" else sum(c["points"] for c in checks if c["status"] != "manual")
+        return SubmissionResult(sub.student, ex.id, status, round(score, 4), ex.max_score, checks, extra + notes,
                                 round(time.perf_counter() - start, 2), fp)
 
     if sub.notebook is None:
         note = sub.problem or "no notebook found"
         return result("no_notebook", _checks_as(ex, "missing", note), [note])
+    plan = [{"check": c.name, "cases": c.plan(secret)} for c in ex.checks if not c.manual]
+    cases = {item["check"]: item["cases"] for item in plan}
     with tempfile.TemporaryDirectory(prefix="raftedu-grade-") as tmp:
         tmp_path = Path(tmp)
         work = tmp_path / "work"
@@ -388,34 +620,91 @@ def grade_one(sub: Submission, exercise: str | Exercise, limits: Limits = Limits
             work.mkdir()
             notebook = work / sub.notebook.name
             shutil.copy2(sub.notebook, notebook)
-        result_path = tmp_path / "result.json"
-        env = dict(os.environ, MALLOC_ARENA_MAX="2", PYDEVD_DISABLE_FILE_VALIDATION="1", JUPYTER_PLATFORM_DIRS="1")
-        cmd = [sys.executable, "-m", "raftedu.grading.runner", ex.id, str(notebook), str(work), str(result_path),
-               json.dumps(asdict(limits))]
-        with open(tmp_path / "worker.log", "wb") as log:
-            proc = subprocess.Popen(cmd, cwd=work, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    env=env, start_new_session=True)
+        before = _listing(work)
+        env = {k: v for k, v in os.environ.items() if k not in (SECRET_ENV, SECRET_FILE_ENV)}
+        env.update(MALLOC_ARENA_MAX="2", PYDEVD_DISABLE_FILE_VALIDATION="1", JUPYTER_PLATFORM_DIRS="1",
+                   MPLBACKEND="Agg")
+        read_end, write_end = os.pipe()
+        cmd = [sys.executable, "-I", "-S", "-c", _NANNY, sys.executable, "-c", _WORKER_COMMAND, ex.id, str(notebook),
+               str(work), json.dumps(asdict(limits)), str(write_end)]
+        chunks: list[bytes] = []
+
+        def drain() -> None:
+            while True:
+                chunk = os.read(read_end, 1 << 16)
+                if not chunk:
+                    return
+                chunks.append(chunk)
+
+        with open(tmp_path / "stderr.log", "w+b") as err:
+            try:
+                proc = subprocess.Popen(cmd, cwd=work, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err,
+                                        env=env, start_new_session=True, pass_fds=(write_end,))
+            finally:
+                os.close(write_end)
+            reader = threading.Thread(target=drain, daemon=True)
+            reader.start()
+            try:
+                proc.stdin.write(json.dumps(plan).encode())
+                proc.stdin.close()
+            except OSError:
+                pass  # the worker died before reading its plan: its exit code says why
+            timed_out = False
             try:
                 proc.wait(timeout=limits.submission_timeout)
             except subprocess.TimeoutExpired:
-                _kill(proc, result_path.with_suffix(".kernel-pid"))
-                note = f"the submission ran over its {limits.submission_timeout:g} s limit and was stopped"
-                return result("timeout", _checks_as(ex, "timeout", note), [note])
-        try:
-            findings = json.loads(result_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            tail = (tmp_path / "worker.log").read_text(errors="replace")[-400:]
-            note = f"the grading process ended without a result (exit code {proc.returncode}): {tail.strip()}"
-            flag = "memory" if "MemoryError" in tail else "grader_error"
-            return result(flag, _checks_as(ex, flag if flag == "memory" else "error", note), [note])
-    flags, notes = findings["flags"], findings["notes"]
-    checks = findings["checks"]
-    if checks is None:
-        why = notes[-1] if notes else "the checks did not run"
-        flag = next((f for f in ("unparseable", "timeout", "memory", "kernel_died") if f in flags), "grader_error")
-        checks = _checks_as(ex, {"unparseable": "error", "kernel_died": "error"}.get(flag, flag), why)
-        if flag == "grader_error" and "grader_error" not in flags:
-            flags.append("grader_error")
+                timed_out = True
+            _kill(proc.pid)  # whatever the notebook left running in the worker's session goes too
+            proc.wait()
+            reader.join(timeout=5)
+            os.close(read_end)
+            err.seek(0)
+            stderr_tail = err.read()[-2_000:].decode(errors="replace")
+        gone = sorted(before - _listing(work)) if work.exists() else ["(the whole working folder)"]
+    if timed_out:
+        note = f"the submission ran over its {limits.submission_timeout:g} s limit and was stopped"
+        return result("timeout", _checks_as(ex, "timeout", note), [note])
+    records, problems = _read_records(b"".join(chunks))
+    ended = _ended(proc.returncode, stderr_tail, bool(records) and records[-1].get("kind") == "done")
+    flags, notes = [], []
+    for r in records:
+        if r.get("kind") == "flag":
+            flags.append(str(r.get("flag")))
+            notes.append(str(r.get("note", ""))[:300])
+        elif r.get("kind") == "note":
+            notes.append(str(r.get("text", ""))[:300])
+        elif r.get("kind") == "tamper":
+            flags.append("tampered")
+            notes += [f"tampering: {w}"[:300] for w in r.get("what", [])][:20]
+    if problems:
+        flags.append("tampered")
+        notes += [f"tampering: {p}" for p in problems[:5]]
+    if gone:
+        flags.append("deleted_files")
+        notes.append(f"deleted {len(gone)} file(s) in its working folder: {', '.join(gone[:5])}")
+    if ended is not None:
+        status, note = ended
+        checks = _checks_as(ex, {"kernel_died": "error"}.get(status, status), note)
+        return result(status, checks, notes + [note])
+    if "unparseable" in flags and not any(r.get("kind") == "functions" for r in records):
+        return result("unparseable", _checks_as(ex, "error", notes[-1] if notes else "unparseable"), notes)
+    found = next((r.get("found") for r in records if r.get("kind") == "functions"), None)
+    if not isinstance(found, dict):
+        found = {}
+    observed = {r.get("check"): r for r in records if r.get("kind") == "check"}
+    checks = []
+    for c in ex.checks:
+        bad = None if c.manual else precheck(c, {n: found.get(n, {}) for n in ex.functions})
+        if bad is not None:
+            checks.append(bad.to_dict())
+            continue
+        r = observed.get(c.name, {})
+        records_of = r.get("records") if isinstance(r.get("records"), list) else []
+        res = judge_check(c, cases.get(c.name, []), records_of)
+        res.note = stderr_note(str(r.get("stderr", "")))
+        if res.note:
+            notes.append(f"check {c.name}: {res.note}")
+        checks.append(res.to_dict())
     return result(_status(flags, checks), checks, notes)
 
 
@@ -426,7 +715,7 @@ def grade_one(sub: Submission, exercise: str | Exercise, limits: Limits = Limits
 
 def csv_columns(ex: Exercise) -> list[str]:
     """The CSV header: nbgrader-like columns, then points and status for each check."""
-    cols = ["student", "exercise", "score", "max_score", "status", "notes", "seconds"]
+    cols = ["student", "exercise", "score", "max_score", "status", "notes"]
     for c in ex.checks:
         cols += [c.name, f"{c.name}_status"]
     return cols
@@ -435,8 +724,7 @@ def csv_columns(ex: Exercise) -> list[str]:
 def csv_row(r: SubmissionResult, ex: Exercise) -> dict[str, Any]:
     """One CSV row (manual checks leave their points empty for the instructor)."""
     row: dict[str, Any] = {"student": r.student, "exercise": r.exercise, "score": f"{r.score:g}",
-                           "max_score": f"{r.max_score:g}", "status": r.status, "notes": " | ".join(r.notes),
-                           "seconds": r.seconds}
+                           "max_score": f"{r.max_score:g}", "status": r.status, "notes": " | ".join(r.notes)}
     by_name = {c["name"]: c for c in r.checks}
     for c in ex.checks:
         got = by_name.get(c.name)
@@ -511,6 +799,38 @@ def _load_journal(path: Path, ex: Exercise) -> dict[str, SubmissionResult]:
     return done
 
 
+def _grade_safely(sub: Submission, exercise: str, limits: Limits, secret: str | None,
+                  fingerprint: str) -> SubmissionResult:
+    """:func:`grade_one` for an executor (a top-level function, so process pools and Dask can pickle it)."""
+    try:
+        return grade_one(sub, exercise, limits, secret)
+    except Exception as e:  # the batch must finish: a grader failure is one student's status, not a crash
+        ex = get_exercise(exercise)
+        note = f"grader error: {type(e).__name__}: {e}"
+        return SubmissionResult(sub.student, ex.id, "grader_error", 0.0, ex.max_score,
+                                _checks_as(ex, "error", note), [note], 0.0, fingerprint)
+
+
+SECRET_FILE_NAME = ".raftedu-secret"
+"""Where :func:`grade` keeps a secret it made, beside the CSV, when the instructor gave none."""
+
+
+def grading_secret(out_dir: Path, secret: str | None = None, secret_file: str | Path | None = None) -> tuple[str, str]:
+    """The instructor's secret and where it came from: given, a file, the environment, or one made once and kept
+    in ``out_dir/.raftedu-secret`` (readable by you only) so reruns draw the same hidden cases."""
+    key = instructor_secret(secret, secret_file)
+    if key is not None:
+        return key, "given" if secret is not None else f"from {secret_file}" if secret_file else "from the environment"
+    path = out_dir / SECRET_FILE_NAME
+    if not path.exists():
+        import secrets as _secrets
+
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(_secrets.token_hex(16) + "\n")
+    return instructor_secret(secret_file=path) or "", f"made once and kept in {path}"
+
+
 def grade(
     submissions: str | Path,
     exercise: str | int,
@@ -523,29 +843,44 @@ def grade(
     resume: bool = True,
     progress: bool = True,
     on_result: Callable[[SubmissionResult], None] | None = None,
+    secret: str | None = None,
+    secret_file: str | Path | None = None,
+    executor: Executor | None = None,
 ) -> list[SubmissionResult]:
     """Grade every submission under ``submissions`` for ``exercise`` and write ``out`` (CSV).
 
     Each result is appended to a journal (``out`` with suffix ``.jsonl``) and
     to the CSV the moment it exists; with ``resume`` a rerun skips students
     whose unchanged notebook is already in the journal (graded by the same
-    raftedu version, checks and limits). ``feedback`` and
+    raftedu version, checks, limits and secret). ``feedback`` and
     ``gradescope`` are folders for ``<student>.md`` and ``<student>.json``
     (default: ``feedback/`` and ``gradescope/`` beside ``out``).
+
+    Hidden cases derive from the instructor's secret: ``secret``, else the
+    first line of ``secret_file``, else ``RAFTEDU_GRADING_SECRET`` /
+    ``RAFTEDU_GRADING_SECRET_FILE``, else one made once and kept beside the
+    CSV in ``.raftedu-secret``. Submissions are graded on ``executor`` (any
+    ``concurrent.futures.Executor``: a process pool, Dask's
+    ``client.get_executor()``, ...) or else on ``jobs`` threads, each
+    driving one worker process; the CSV is the same whichever runs them.
     """
     ex = get_exercise(exercise)
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a whole number >= 1; got {jobs!r}")
+    if executor is not None and not isinstance(executor, Executor):
+        raise TypeError(f"executor must be a concurrent.futures.Executor (e.g. ProcessPoolExecutor, or Dask's "
+                        f"client.get_executor()); got {type(executor).__name__}")
     subs = find_submissions(submissions, ex)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     feedback_dir = Path(feedback) if feedback is not None else out.parent / "feedback"
     gradescope_dir = Path(gradescope) if gradescope is not None else out.parent / "gradescope"
     journal = out.with_suffix(".jsonl")
+    key, _ = grading_secret(out.parent, secret, secret_file)
     done = _load_journal(journal, ex) if resume else {}
     if not resume and journal.exists():
         journal.unlink()
-    fingerprints = {s.student: _fingerprint(s, ex, limits) for s in subs}
+    fingerprints = {s.student: _fingerprint(s, ex, limits, key) for s in subs}
     results = {name: r for name, r in done.items() if name in fingerprints and r.fingerprint == fingerprints[name]}
     todo = [s for s in subs if s.student not in results]
     columns = csv_columns(ex)
@@ -569,21 +904,19 @@ def grade(
             if on_result is not None:
                 on_result(r)
 
-    def safe(sub: Submission) -> SubmissionResult:
-        try:
-            return grade_one(sub, ex, limits)
-        except Exception as e:  # the batch must finish: a grader failure is one student's status, not a crash
-            note = f"grader error: {type(e).__name__}: {e}"
-            return SubmissionResult(sub.student, ex.id, "grader_error", 0.0, ex.max_score,
-                                    _checks_as(ex, "error", note), [note], 0.0, fingerprints[sub.student])
-
     from tqdm import tqdm
 
-    with tqdm(total=len(subs), initial=len(subs) - len(todo), desc=f"grading {ex.id}", unit="submission",
-              disable=not progress, file=sys.stderr) as bar, ThreadPoolExecutor(max_workers=jobs) as pool:
-        for fut in as_completed([pool.submit(safe, s) for s in todo]):
-            record(fut.result())
-            bar.update(1)
+    pool = executor or ThreadPoolExecutor(max_workers=jobs)
+    try:
+        with tqdm(total=len(subs), initial=len(subs) - len(todo), desc=f"grading {ex.id}", unit="submission",
+                  disable=not progress, file=sys.stderr) as bar:
+            futures = [pool.submit(_grade_safely, s, ex.id, limits, key, fingerprints[s.student]) for s in todo]
+            for fut in as_completed(futures):
+                record(fut.result())
+                bar.update(1)
+    finally:
+        if executor is None:
+            pool.shutdown()
     for r in results.values():
         _write_outputs(r, ex, feedback_dir, gradescope_dir)
     ordered = [results[s.student] for s in subs]
@@ -594,6 +927,3 @@ def grade(
             writer.writerow(csv_row(r, ex))
     return ordered
 
-
-if __name__ == "__main__":
-    sys.exit(_worker_main(sys.argv[1:]))

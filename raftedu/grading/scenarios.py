@@ -1,15 +1,22 @@
-"""Judging Raft code by behaviour: plug student functions into a node, run scenarios, compare with the reference.
+"""Judging Raft code by behaviour: plug student functions into a node, observe it, judge the observations.
 
-Two kinds of evidence, both about what the code *does*:
+Two kinds of evidence, both about what the code *does*, each split into a
+probe (runs student code: the worker) and a judge (reads only data: the
+parent):
 
-* **Differential cases** (:func:`compare_cases`): one node in a stated
-  situation gets one input; the student's node and the reference node must
-  end in the same state and send the same messages.
+* **Differential cases**: one node in a stated situation gets one input.
+  :func:`probe_case` returns the student node's state and messages;
+  :func:`judge_case` builds the reference node in the same situation and
+  compares. A case is plain data (:func:`case_spec`), so hidden cases can be
+  drawn at random from the instructor's secret.
 * **Scenarios** (:data:`SCENARIOS`): whole clusters run with the student's
-  node class under the always-on safety checks -- scripted situations such as
-  Figure 8, and seeded runs full of crashes, partitions, lost, duplicated and
-  late messages. A scenario is a function of a :class:`Run` (node class +
-  seed), so every failure can be replayed exactly with :func:`replay`.
+  node class. :func:`probe_scenario` returns the trace of every cluster it
+  built; :func:`judge_scenario` re-runs the Figure 3 safety checks on those
+  traces (:func:`~raftedu.checks.check_trace`) and then asserts the
+  scenario's own setup and outcome from the trace alone -- a leader was
+  elected, the entries were replicated, the request committed -- so code
+  that never votes, appends or commits cannot pass by doing nothing.
+  Every run can be replayed exactly with :func:`~raftedu.grading.replay`.
 """
 
 from __future__ import annotations
@@ -19,21 +26,27 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..checks import SafetyViolation
-from ..raft import CANDIDATE, FOLLOWER, LEADER, Entry, Message, PersistentState, RaftNode, Timing
-from ..sim import Cluster, Network
+from ..checks import SafetyViolation, check_trace
+from ..raft import CANDIDATE, FOLLOWER, LEADER, Entry, Event, Message, PersistentState, RaftNode, Timing
 from ..scenarios import ScriptError, figure_8, longer_log_older_term, shorter_log_same_term
+from ..sim import Cluster, Network
 from ..sweep import random_schedule, recover
+from ..trace import ClusterView
 from .core import Failed
+from .observe import decode_events, decode_message, encode_events, encode_message, plain
 
 __all__ = [
     "SCENARIOS",
-    "Case",
     "Run",
-    "compare_cases",
+    "Scenario",
+    "case_spec",
+    "describe",
+    "judge_case",
+    "judge_scenario",
     "make_node",
     "node_class",
-    "run_scenario",
+    "probe_case",
+    "probe_scenario",
 ]
 
 FAULTY = Network(delay=(2, 20), drop_rate=0.05, duplicate_rate=0.05, long_delay_rate=0.03, long_delay=(100, 400))
@@ -82,7 +95,7 @@ def make_node(
     role: str = FOLLOWER,
     commit_index: int = 0,
     votes: Iterable[int] = (),
-    match_index: Mapping[int, int] | None = None,
+    match_index: Mapping[int, int] | Iterable[Iterable[int]] | None = None,
 ) -> RaftNode:
     """A node of class ``cls`` in a stated situation (same seed for every class, so timers compare)."""
     log = [Entry(t, f"c{i}") for i, t in enumerate(log_terms, start=1)]
@@ -96,7 +109,8 @@ def make_node(
     if role == LEADER:
         node.leader_id = node_id
         node.match_index = {p: 0 for p in node.peers}
-        node.match_index.update(match_index or {})
+        node.match_index.update(dict(match_index.items() if isinstance(match_index, Mapping) else
+                                     ((int(p), int(i)) for p, i in match_index or ())))
         node.next_index = {p: node.match_index[p] + 1 for p in node.peers}
     node.take_output()
     node.now = 100
@@ -115,168 +129,352 @@ def describe(node: RaftNode) -> str:
             f"log terms {[e.term for e in node.log]}{extra}, cluster of {len(node.peers) + 1})")
 
 
-def _show(msg: Message) -> str:
+def _show(encoded: Any) -> str:
+    """A message (as :func:`~raftedu.grading.observe.encode_message` wrote it) in the paper's words."""
+    try:
+        msg = decode_message(encoded)
+    except (ValueError, TypeError):
+        return f"not a Raft message: {str(encoded)[:100]}"
     fields = {k: getattr(msg, k) for k in msg.__dataclass_fields__ if k not in ("src", "dst")}
     if "entries" in fields:
-        fields["entries"] = [e.term for e in fields["entries"]]
+        fields["entries"] = [e.term if isinstance(e, Entry) else e for e in fields["entries"]]
     inner = ", ".join(f"{k}={v}" for k, v in fields.items())
     return f"{type(msg).__name__}(S{msg.src}→S{msg.dst}: {inner})"
 
 
-def _observe(node: RaftNode, rng_before: object) -> dict[str, Any]:
-    """What a case compares: state, messages sent, and whether the election timer was reset."""
+def case_spec(situation: Mapping[str, Any], inputs: Iterable[Message] | str, what: str, rule: str, *,
+              stretch: bool = False) -> dict[str, Any]:
+    """A differential case as plain data: the situation (:func:`make_node` keywords), then either the messages
+    the node receives or ``"advance"`` (call ``advance_commit_index``; ``stretch`` first sets every nextIndex to
+    the end of the log, a guess a correct rule must ignore), and what it tests in words."""
+    sit = dict(situation)
+    if "match_index" in sit:
+        sit["match_index"] = sorted([int(p), int(i)] for p, i in dict(sit["match_index"]).items())
+    if "votes" in sit:
+        sit["votes"] = sorted(sit["votes"])
+    act: Any = inputs if isinstance(inputs, str) else [encode_message(m) for m in inputs]
+    return {"situation": sit, "inputs": act, "stretch": stretch, "what": what, "rule": rule}
+
+
+def _run_case(cls: type[RaftNode], spec: Mapping[str, Any]) -> tuple[RaftNode, dict[str, Any]]:
+    node = make_node(cls, **spec["situation"])
+    rng_before = node.rng.getstate()
+    if spec["inputs"] == "advance":
+        if spec.get("stretch"):
+            for p in node.peers:
+                node.next_index[p] = node.last_log_index + 1
+        node.advance_commit_index()
+    else:
+        for m in spec["inputs"]:
+            node.receive(decode_message(m), node.now)
     msgs, _ = node.take_output()
-    return {
-        "messages sent": [_show(m) for m in msgs],
-        "currentTerm": node.current_term,
-        "votedFor": node.voted_for,
-        "log terms": [e.term for e in node.log],
-        "commitIndex": node.commit_index,
-        "role": node.role,
-        "leader known": node.leader_id,
+    return node, {
+        "messages sent": [encode_message(m) for m in msgs],
+        "currentTerm": plain(node.current_term),
+        "votedFor": plain(node.voted_for),
+        "log terms": [plain(getattr(e, "term", e)) for e in node.log],
+        "commitIndex": plain(node.commit_index),
+        "role": plain(node.role),
+        "leader known": plain(node.leader_id),
         "election timer reset": node.rng.getstate() != rng_before,
     }
 
 
-@dataclass(frozen=True)
-class Case:
-    """A differential case: the situation (``make_node`` keywords), what happens, and why it matters."""
-
-    situation: dict[str, Any]
-    action: Callable[[RaftNode], None]
-    what: str
-    rule: str
+def probe_case(funcs: Mapping[str, Callable[..., Any]], spec: Mapping[str, Any]) -> dict[str, Any]:
+    """What the student's node did in case ``spec``: messages sent and the state afterwards (runs student code)."""
+    return _run_case(node_class(funcs), spec)[1]
 
 
-def deliver(*msgs: Message) -> Callable[[RaftNode], None]:
-    """An action: the node receives ``msgs`` in order."""
-
-    def act(node: RaftNode) -> None:
-        for m in msgs:
-            node.receive(m, node.now)
-
-    return act
-
-
-def compare_cases(cls: type[RaftNode], cases: Iterable[Case]) -> None:
-    """Run every case on the reference node and on ``cls``; raise :class:`Failed` at the first difference."""
-    for k, case in enumerate(cases, start=1):
-        observed = []
-        for c in (RaftNode, cls):
-            node = make_node(c, **case.situation)
-            before, rng_before = describe(node), node.rng.getstate()
-            case.action(node)
-            observed.append(_observe(node, rng_before))
-        expected, actual = observed
-        diffs = [f"  {key}: expected {expected[key]!r}, got {actual[key]!r}"
-                 for key in expected if expected[key] != actual[key]]
-        if diffs:
-            raise Failed(f"case {k}: {before} {case.what}.\n" + "\n".join(diffs) + f"\n  rule: {case.rule}")
+def judge_case(spec: Mapping[str, Any], observed: Any) -> None:
+    """Compare an observation with the reference node in the same case; raise :class:`Failed` at a difference."""
+    node = make_node(RaftNode, **spec["situation"])
+    before = describe(node)
+    _, expected = _run_case(RaftNode, spec)
+    if not isinstance(observed, dict):
+        raise Failed(f"{before} {spec['what']}: no observation of the node came back")
+    diffs = []
+    for key, want in expected.items():
+        got = observed.get(key)
+        if got != want:
+            if key == "messages sent":
+                want, got = [_show(m) for m in want], [_show(m) for m in got] if isinstance(got, list) else got
+            diffs.append(f"  {key}: expected {want!r}, got {got!r}")
+    if diffs:
+        raise Failed(f"{before} {spec['what']}.\n" + "\n".join(diffs) + f"\n  rule: {spec['rule']}")
 
 
 # --------------------------------------------------------------------------
-# Scenarios: whole clusters under the safety checks
+# Scenarios: whole clusters, observed as traces, judged from the traces
 # --------------------------------------------------------------------------
 
 
 @dataclass
 class Run:
-    """One scenario run: the node class under test, the seed, and the cluster it built (kept for replay)."""
+    """One scenario run: the node class under test, the seed, every cluster it built, and marks between steps."""
 
     node_class: type[RaftNode]
     seed: int
-    cluster: Cluster | None = None
-    notes: list[str] = field(default_factory=list)
+    clusters: list[Cluster] = field(default_factory=list)
+    marks: list[tuple[int, str, int, int]] = field(default_factory=list)
+    """(cluster number, label, events so far, virtual time) after each step."""
+
+    @property
+    def cluster(self) -> Cluster | None:
+        """The last cluster built (what :func:`~raftedu.grading.replay` returns)."""
+        return self.clusters[-1] if self.clusters else None
 
     def make(self, n: int, **kwargs: Any) -> Cluster:
         """Build (and remember) a cluster of ``n`` nodes of the class under test with this run's seed."""
-        self.cluster = Cluster(n, seed=self.seed, node_class=self.node_class, **kwargs)
-        return self.cluster
+        c = Cluster(n, seed=self.seed, node_class=self.node_class, **kwargs)
+        self.clusters.append(c)
+        return c
+
+    def mark(self, label: str, cluster: Cluster | None = None) -> None:
+        """Note that the step ``label`` is done (a script's ``on_step`` callback)."""
+        c = cluster or self.cluster
+        self.marks.append((len(self.clusters) - 1, label, len(c.trace) if c else 0, c.now if c else 0))
 
 
-def faults(run: Run) -> None:
-    """Five nodes, 4 s of random crashes, partitions and a lossy, duplicating, reordering network; then it must recover."""
+class Facts:
+    """What one cluster's trace shows, for a judge: leaders, commits, messages, final logs."""
+
+    def __init__(self, events: list[Event], marks: list[tuple[str, int, int]]) -> None:
+        """``marks`` are (label, events so far, time) of this cluster's steps."""
+        self.events = events
+        self.marks = marks
+
+    def mark_time(self, label_start: str) -> int | None:
+        """The virtual time of the first mark whose label starts with ``label_start``."""
+        return next((t for label, _, t in self.marks if label.startswith(label_start)), None)
+
+    def leaders(self, after: int = -1, until: int | None = None) -> list[tuple[int, int, int]]:
+        """(time, node, term) of each time a node became leader, in order."""
+        return [(e.time, e.node, e.term) for e in self.events if e.kind == "role" and e.value == LEADER
+                and e.time > after and (until is None or e.time <= until)]
+
+    def committed_replies(self, after: int = -1, until: int | None = None) -> int:
+        """How many client requests were answered "committed" (by the simulator) in the window."""
+        return sum(1 for e in self.events if e.kind == "client_reply" and e.value == "committed"
+                   and e.time >= after and (until is None or e.time <= until))
+
+    def applied(self, until: int | None = None) -> set[Any]:
+        """The commands some server applied (only committed entries are applied)."""
+        return {e.entry.command for e in self.events if e.kind == "apply" and e.entry is not None
+                and isinstance(e.entry.command, str) and (until is None or e.time <= until)}
+
+    def delivered(self, kind: str, src: int, dst: int, after: int = -1) -> bool:
+        """Whether a message of type ``kind`` from ``src`` reached ``dst`` after time ``after``."""
+        return any(e.kind == "deliver" and type(e.msg).__name__ == kind and e.msg.src == src and e.msg.dst == dst
+                   and e.time > after for e in self.events)
+
+    def final_logs(self) -> dict[int, list[Any]]:
+        """Every server's log (commands) at the end of the run."""
+        view = ClusterView.at(self.events)
+        return {i: [getattr(e, "command", e) for e in v.log] for i, v in view.nodes.items()}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A scenario: ``drive(run)`` builds and runs clusters (student code runs); ``judge(facts, stopped)`` decides."""
+
+    drive: Callable[[Run], None]
+    judge: Callable[[list[Facts], str], None]
+    doc: str
+
+
+def _need(ok: bool, hint: str) -> None:
+    if not ok:
+        raise Failed(hint)
+
+
+def _faults(run: Run) -> None:
     c = run.make(5, network=FAULTY, schedule=random_schedule(5, run.seed, horizon=4_000))
     c.run(4_000)
-    failure = recover(c, within=5_000)
-    if failure:
-        raise Failed(failure)
+    run.mark("faults stopped")
+    recover(c, within=5_000)
+    run.mark("recovered")
 
 
-def majority_side(run: Run) -> None:
-    """Split 5 nodes 3|2 from the start: the side of 3 must elect a leader; then a 3-node cluster with one node down."""
+def _judge_faults(facts: list[Facts], stopped: str) -> None:
+    f = facts[0]
+    start = f.mark_time("faults stopped")
+    _need(start is not None, f"the run stopped before the faults were over: {stopped or 'no reason given'}")
+    if f.committed_replies(after=start, until=start + 5_000) == 0:
+        leaders = f.leaders(after=start, until=start + 5_000)
+        raise Failed(f"after the faults stopped (t={start} ms) the cluster did not commit a client request within "
+                     f"5000 ms (" + (f"leaders elected: {', '.join(f'S{n} (term {t})' for _, n, t in leaders)}"
+                                     if leaders else "no leader was elected") + ")")
+
+
+def _majority_side(run: Run) -> None:
     c = run.make(5, schedule=[(0, "partition", [1, 2, 3], [4, 5])])
-    if not c.run_until(lambda c: c.leader() in (1, 2, 3), within=3_000):
-        raise Failed("S1, S2, S3 are a majority of 5 (3 votes) but elected no leader within 3 s")
+    c.run_until(lambda c: c.leader() in (1, 2, 3), within=3_000)
+    run.mark("majority side")
     c = run.make(3, schedule=[(0, "crash", 3)])
-    if not c.run_until(lambda c: c.leader() is not None, within=3_000):
-        raise Failed("in a 3-node cluster with S3 down, S1 and S2 (2 of 3 votes) elected no leader within 3 s")
+    c.run_until(lambda c: c.leader() is not None, within=3_000)
+    run.mark("two of three")
 
 
-def _scripted(script: Callable[..., Cluster], run: Run, step: str) -> None:
-    """Run a shared script (:mod:`raftedu.scenarios`) on the class under test; a step it cannot reach fails the check."""
-    try:
-        script(make=run.make)
-    except ScriptError as e:
-        raise Failed(f"the {step} script could not go on: {e}; check your vote rules first") from None
+def _judge_majority_side(facts: list[Facts], stopped: str) -> None:
+    _need(len(facts) == 2, f"the scenario stopped early: {stopped or 'no reason given'}")
+    _need(any(n in (1, 2, 3) for _, n, _ in facts[0].leaders(until=3_000)),
+          "S1, S2, S3 are a majority of 5 (3 votes) but elected no leader within 3 s")
+    _need(bool(facts[1].leaders(until=3_000)),
+          "in a 3-node cluster with S3 down, S1 and S2 (2 of 3 votes) elected no leader within 3 s")
 
 
-def stale_log_election(run: Run) -> None:
-    """Candidates whose logs are behind a committed entry must lose (§5.4.1), by last term and by length."""
-    _scripted(longer_log_older_term, run, "stale-log election")
-    _scripted(shorter_log_same_term, run, "stale-log election")
+def _stale_log_election(run: Run) -> None:
+    longer_log_older_term(make=run.make, on_step=lambda label, c: run.mark(label, c))
+    shorter_log_same_term(make=run.make, on_step=lambda label, c: run.mark(label, c))
 
 
-def figure8(run: Run) -> None:
-    """The paper's Figure 8: an entry from an old term on a majority must not count as committed (§5.4.2)."""
-    _scripted(figure_8, run, "Figure 8")
+def _judge_stale_log(facts: list[Facts], stopped: str) -> None:
+    why = f" (the script stopped: {stopped})" if stopped else ""
+    _need(len(facts) >= 1 and bool(facts[0].leaders()),
+          f"setup: S1 never became leader, so the scenario could not start: no candidate won a vote{why}; "
+          "check that a candidate with an up-to-date log gets votes (handle_request_vote) and that votes are "
+          "counted (handle_request_vote_reply)")
+    a = facts[0]
+    asked = a.mark_time("S1 asks")
+    setup = a.mark_time("S1, cut off")
+    _need(setup is not None and {n for _, n, _ in a.leaders(until=setup)} >= {1, 2} and "committed" in a.applied(setup),
+          "setup: S1 should lead term 1, then S2 term 2 and commit one entry with S3 -- that did not happen"
+          f"{why}; a candidate with an up-to-date log must win its election")
+    _need(asked is not None and a.delivered("RequestVote", 1, 3, after=setup),
+          f"setup: S1's RequestVote for term 3 never reached S3{why}")
+    _need(not [n for _, n, _ in a.leaders(after=setup) if n == 1],
+          "S1, whose longer log ends in the older term 1, won an election against S3 whose log ends in term 2 "
+          "(§5.4.1: compare last terms first)")
+    _need(len(facts) >= 2, f"the second script (shorter log, same term) did not run{why}")
+    b = facts[1]
+    crashed = b.mark_time("S1 crashed")
+    _need(crashed is not None and bool(b.leaders(until=crashed)) and {"a", "b"} <= b.applied(crashed),
+          f"setup: S1 should lead and commit a (with everyone) and b (with S2) -- that did not happen{why}")
+    _need(b.delivered("RequestVote", 3, 2, after=crashed), f"setup: S3's RequestVote never reached S2{why}")
+    _need(not [n for _, n, _ in b.leaders(after=crashed) if n == 3],
+          "S3, whose log misses the committed entry b (same last term, shorter), won an election "
+          "(§5.4.1: with equal last terms the longer log is more up to date)")
 
 
-def healthy_replication(run: Run) -> None:
-    """Three healthy nodes: ten requests must all commit, and every log and state machine must agree."""
+def _figure8(run: Run) -> None:
+    figure_8(make=run.make, on_step=lambda label, c: run.mark(label, c))
+
+
+def _judge_figure8(facts: list[Facts], stopped: str) -> None:
+    why = f" (the script stopped: {stopped})" if stopped else ""
+    f = facts[0] if facts else Facts([], [])
+    order = []
+    for _, n, _ in f.leaders():
+        if not order or order[-1] != n:
+            order.append(n)
+    it = iter(order)
+    _need(all(any(n == want for n in it) for want in (1, 5, 1, 5)),
+          f"setup: the Figure 8 script needs S1, S5, S1 and S5 to lead in turn; the leaders were "
+          f"{', '.join(f'S{n}' for n in order) or 'none'}{why}")
+    last = f.marks[-1][2] if f.marks else 0
+    _need("z" in f.applied() and f.committed_replies(after=f.mark_time("(d)") or last) > 0,
+          "the last step's client command z never committed under S5, with S2, S3 and S4 up and "
+          f"holding S5's entries{why}: a leader must advance commitIndex once an entry of its own term "
+          "is on a majority (§5.3, §5.4.2)")
+
+
+def _healthy(run: Run) -> None:
     c = run.make(3)
-    if not c.run_until(lambda c: c.leader() is not None, within=2_000):
-        raise Failed("no leader within 2 s in a healthy 3-node cluster")
-    reqs = [c.request(f"cmd{k}") for k in range(10)]
+    c.run_until(lambda c: c.leader() is not None, within=2_000)
+    run.mark("leader")
+    for k in range(10):
+        c.request(f"cmd{k}")
+    run.mark("requests sent")
     c.run(1_000)
-    waiting = [r.command for r in reqs if r.status != "committed"]
-    if waiting:
-        raise Failed(f"in a healthy 3-node cluster these requests did not commit within 1 s: {waiting}")
-    logs = {i: [e.command for e in c.nodes[i].log] for i in c.ids}
-    if len({tuple(v) for v in logs.values()}) != 1:
-        raise Failed(f"after 1 s without faults the logs still differ: {logs}")
+    run.mark("end")
 
 
-def commit_with_nodes_down(run: Run) -> None:
-    """A leader with a bare majority up must still commit: 3 nodes with 1 down, 5 nodes with 2 down."""
+def _judge_healthy(facts: list[Facts], stopped: str) -> None:
+    f = facts[0]
+    _need(bool(f.leaders(until=2_000)), "no leader within 2 s in a healthy 3-node cluster")
+    sent = f.mark_time("requests sent")
+    _need(sent is not None, f"the run stopped before the requests were sent: {stopped}")
+    wanted = [f"cmd{k}" for k in range(10)]
+    done = f.applied(until=sent + 1_000)
+    waiting = [w for w in wanted if w not in done]
+    _need(not waiting and f.committed_replies(after=sent, until=sent + 1_000) >= 10,
+          f"in a healthy 3-node cluster these requests did not commit within 1 s: {waiting or wanted}")
+    logs = f.final_logs()
+    _need(len({tuple(map(repr, v)) for v in logs.values()}) == 1, f"after 1 s without faults the logs still differ: {logs}")
+
+
+def _nodes_down(run: Run) -> None:
     for n, down in ((3, [3]), (5, [4, 5])):
         c = run.make(n, schedule=[(0, "crash", d) for d in down])
-        if not c.run_until(lambda c: c.leader() is not None, within=3_000):
-            raise Failed(f"{n} nodes with {down} down elected no leader within 3 s")
-        req = c.request("a")
+        c.run_until(lambda c: c.leader() is not None, within=3_000)
+        run.mark(f"{n} elected")
+        c.request("a")
+        run.mark(f"{n} request")
         c.run(1_000)
-        if req.status != "committed":
-            raise Failed(f"{n} nodes with S{', S'.join(map(str, down))} down: leader S{req.node} holds the entry "
-                         f"on {n - len(down)} of {n} servers (a majority) but did not commit it within 1 s")
+        run.mark(f"{n} end")
 
 
-SCENARIOS: dict[str, Callable[[Run], None]] = {
-    f.__name__: f
-    for f in (faults, majority_side, stale_log_election, figure8, healthy_replication, commit_with_nodes_down)
+def _judge_nodes_down(facts: list[Facts], stopped: str) -> None:
+    for f, (n, down) in zip(facts, ((3, [3]), (5, [4, 5]))):
+        _need(bool(f.leaders(until=3_000)), f"{n} nodes with {down} down elected no leader within 3 s")
+        sent = f.mark_time(f"{n} request")
+        _need(sent is not None, f"the run stopped early: {stopped}")
+        _need(f.committed_replies(after=sent, until=sent + 1_000) > 0,
+              f"{n} nodes with S{', S'.join(map(str, down))} down: the leader holds the entry on {n - len(down)} of "
+              f"{n} servers (a majority) but did not commit it within 1 s")
+    _need(len(facts) == 2, f"the scenario stopped early: {stopped}")
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "faults": Scenario(_faults, _judge_faults, "five nodes, 4 s of random faults, then one request must commit"),
+    "majority_side": Scenario(_majority_side, _judge_majority_side, "a bare majority elects a leader"),
+    "stale_log_election": Scenario(_stale_log_election, _judge_stale_log,
+                                   "candidates whose logs miss a committed entry lose (§5.4.1)"),
+    "figure8": Scenario(_figure8, _judge_figure8, "the paper's Figure 8 (§5.4.2)"),
+    "healthy_replication": Scenario(_healthy, _judge_healthy, "ten requests commit in a healthy cluster"),
+    "commit_with_nodes_down": Scenario(_nodes_down, _judge_nodes_down, "a bare majority commits"),
 }
-"""Every scenario by name (the names hints and :func:`replay` use)."""
+"""Every scenario by name (the names hints and :func:`~raftedu.grading.replay` use)."""
 
 
-def run_scenario(name: str, cls: type[RaftNode], seed: int = 0, *, exercise: str = "") -> Run:
-    """Run scenario ``name`` with node class ``cls``; turn a safety violation into a :class:`Failed` with a replay line."""
+def drive_scenario(name: str, cls: type[RaftNode], seed: int) -> tuple[Run, str]:
+    """Run scenario ``name`` with ``cls``: (the run, why it stopped early or "")."""
     run = Run(cls, seed)
-    replay_line = (f"replay: c = raftedu.grading.replay({exercise!r}, {name!r}, seed={seed}) "
-                   "then look at c.trace.to_frame() or open c in the explorer")
     try:
-        SCENARIOS[name](run)
+        SCENARIOS[name].drive(run)
     except SafetyViolation as e:
-        raise Failed(f"scenario {name}, seed {seed}: {e.property} broken at t={e.time} ms: {e.detail}\n"
-                     f"{replay_line}") from None
+        return run, f"{e.property} broken at t={e.time} ms"
+    except ScriptError as e:
+        return run, str(e)
+    return run, ""
+
+
+def probe_scenario(funcs: Mapping[str, Callable[..., Any]], case: Mapping[str, Any]) -> dict[str, Any]:
+    """Run ``case["scenario"]`` with seed ``case["seed"]`` on the student's node; return every trace (runs student code)."""
+    run, stopped = drive_scenario(case["scenario"], node_class(funcs), case["seed"])
+    return {"traces": [encode_events(c.trace.events) for c in run.clusters],
+            "marks": [list(m) for m in run.marks], "stopped": stopped}
+
+
+def judge_scenario(case: Mapping[str, Any], observed: Any, exercise: str = "") -> None:
+    """Re-check the returned traces for safety, then the scenario's setup and outcome; raise :class:`Failed`."""
+    name, seed = case["scenario"], case["seed"]
+    replay = (f"replay: c = raftedu.grading.replay({exercise!r}, {name!r}, seed={seed}) "
+              "then look at c.trace.to_frame() or open c in the explorer")
+    if not isinstance(observed, dict) or not isinstance(observed.get("traces"), list):
+        raise Failed(f"scenario {name}, seed {seed}: no trace came back")
+    stopped = str(observed.get("stopped") or "")[:300]
+    facts = []
+    for k, rows in enumerate(observed["traces"]):
+        events = decode_events(rows)
+        try:
+            check_trace(events, seed)
+        except SafetyViolation as e:
+            raise Failed(f"scenario {name}, seed {seed}: {e.property} broken at t={e.time} ms: {e.detail}\n"
+                         f"{replay}") from None
+        marks = [(str(m[1]), int(m[2]), int(m[3])) for m in observed.get("marks", []) if m[0] == k]
+        facts.append(Facts(events, marks))
+    try:
+        SCENARIOS[name].judge(facts, stopped)
     except Failed as e:
-        raise Failed(f"scenario {name}, seed {seed}: {e.hint}\n{replay_line}") from None
-    return run
+        raise Failed(f"scenario {name}, seed {seed}: {e.hint}\n{replay}") from None

@@ -1,20 +1,30 @@
-"""What a student calls from a notebook: :func:`check` (public checks, a table) and :func:`replay` (rerun a failure)."""
+"""What a student calls from a notebook: :func:`check` (public checks, a table) and :func:`replay` (rerun a failure).
+
+Here both halves of a check run in the student's own kernel: the probe on
+the student's functions, then the judge. The instructor's grader runs the
+same probes in a worker process and the judges in its own process
+(:mod:`raftedu.grading.runner`).
+"""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..sim import Cluster
-from .core import Report, run_check
+from .core import Failed, Report, instructor_secret, run_check, student_functions
 from .exercises import get_exercise
-from .scenarios import SCENARIOS, Run, node_class
+from .observe import scan_for_copies
+from .scenarios import SCENARIOS, drive_scenario, judge_scenario, node_class, probe_scenario
 
-__all__ = ["RETRY_LIMIT", "check", "kernel_report", "replay", "run_checks"]
+__all__ = ["IN_GRADER", "RETRY_LIMIT", "check", "replay", "run_checks"]
 
 RETRY_LIMIT = 2.0
 """Seconds a check gets when a function it calls already ran out of time in an earlier check."""
+
+IN_GRADER = False
+"""True inside the grader's worker: a ``check(...)`` cell left in a notebook then does nothing (the grader checks)."""
 
 
 def _caller_namespace(namespace: Mapping[str, Any] | None, depth: int = 2) -> Mapping[str, Any]:
@@ -27,33 +37,49 @@ def _caller_namespace(namespace: Mapping[str, Any] | None, depth: int = 2) -> Ma
 
 
 def run_checks(exercise: str | int, namespace: Mapping[str, Any], *, hidden: bool = False,
-               time_limit: float = 20.0) -> Report:
-    """Run the exercise's public checks (and hidden ones if ``hidden``) on the functions in ``namespace``."""
+               only: Iterable[str] | str | None = None, time_limit: float = 20.0,
+               secret: str | None = None) -> Report:
+    """Run the exercise's public checks (and hidden ones if ``hidden``) on the functions in ``namespace``.
+
+    ``only`` names the checks to run (one name or several; default all).
+    Hidden cases come from ``secret``, else the ``RAFTEDU_GRADING_SECRET``
+    (or ``RAFTEDU_GRADING_SECRET_FILE``) environment variable; without one
+    they are public practice cases and the report says so.
+    """
     ex = get_exercise(exercise)
-    report = Report(ex.id, hidden=hidden)
+    key = instructor_secret(secret)
+    chosen = ex.selected(hidden, only)
+    report = Report(ex.id, hidden=hidden, practice=key is None and any(not c.public for c in chosen))
     looped: set[str] = set()  # functions that already ran out of time once
-    for c in ex.selected(hidden):
+    scan_for_copies(ex.functions)
+    for c in chosen:
         limit = min(time_limit, RETRY_LIMIT) if looped.intersection(c.needs) else time_limit
-        result = run_check(c, namespace, time_limit=limit)
+        result = run_check(c, namespace, time_limit=limit, secret=key, functions=ex.functions)
         if result.status == "timeout":
             looped.update(c.needs)
         report.results.append(result)
     return report
 
 
-def check(exercise: str | int, *, namespace: Mapping[str, Any] | None = None, hidden: bool = False,
-          quiet: bool = False) -> Report:
+def check(exercise: str | int, only: Iterable[str] | str | None = None, *, namespace: Mapping[str, Any] | None = None,
+          hidden: bool = False, quiet: bool = False) -> Report:
     """Run an exercise's public checks on the functions defined in your notebook and print a table.
 
     ``check("02")`` finds ``log_is_up_to_date``, ``handle_request_vote`` ...
-    among the caller's global names (pass ``namespace=`` to look elsewhere).
-    Each row names the check, its points and the result; a failing row has
-    a hint with the scenario and seed, and how to replay it. Nothing is
-    written to stderr. Passing every public check is not full marks: the
-    grader also runs hidden checks (more seeds and scenarios).
+    among the caller's global names (pass ``namespace=`` to look elsewhere);
+    ``check("02", "vote_counting")`` runs one check. Each row names the
+    check, its points and the result; a failing row has a hint with the
+    scenario and seed, and how to replay it. Nothing is written to stderr:
+    what your code writes there is caught and shown as a note. Passing every
+    public check is not full marks: the grader also runs hidden checks.
     """
     ns = _caller_namespace(namespace)
-    report = run_checks(exercise, ns, hidden=hidden)
+    if IN_GRADER:
+        report = Report(get_exercise(exercise).id, hidden=hidden)
+        if not quiet:
+            print("(the grader runs the checks itself)")
+        return report
+    report = run_checks(exercise, ns, hidden=hidden, only=only)
     if not quiet:
         print(report.table(), file=sys.stdout)
     return report
@@ -70,26 +96,14 @@ def replay(exercise: str | int, scenario: str, seed: int = 0, *, namespace: Mapp
         raise ValueError(f"unknown scenario {scenario!r}; choose one of: {', '.join(SCENARIOS)}")
     ex = get_exercise(exercise)
     ns = _caller_namespace(namespace)
-    funcs = {name: ns[name] for name in ex.functions if callable(ns.get(name))}
-    run = Run(node_class(funcs), seed)
+    funcs = student_functions(ns, ex.functions)
+    run, stopped = drive_scenario(scenario, node_class(funcs), seed)
+    case = {"scenario": scenario, "seed": seed}
     try:
-        SCENARIOS[scenario](run)
+        judge_scenario(case, probe_scenario(funcs, case), ex.id)
         print(f"scenario {scenario}, seed {seed}: ran to the end without a problem")
-    except AssertionError as e:  # SafetyViolation and Failed are both AssertionErrors
-        print(f"scenario {scenario}, seed {seed} stopped: {e}")
+    except Failed as e:
+        print(f"scenario {scenario}, seed {seed} stopped: {e.hint}")
     if run.cluster is None:
         raise RuntimeError(f"scenario {scenario} built no cluster")
     return run.cluster
-
-
-def kernel_report(exercise: str, marker: str, time_limit: float = 20.0) -> None:
-    """Run every check (public and hidden) on the caller's globals and print them as JSON after ``marker``.
-
-    The grader appends a call to this as the last cell of a submission it
-    executes; it reads the line that starts with its one-time ``marker``.
-    """
-    import json
-
-    ns = _caller_namespace(None)
-    report = run_checks(exercise, ns, hidden=True, time_limit=time_limit)
-    print(marker + json.dumps([r.to_dict() for r in report.results]), file=sys.stdout, flush=True)
