@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import tempfile
@@ -28,14 +29,21 @@ def solution_namespace(exercise: str) -> dict:
     return notebook_definitions(ROOT / "solutions" / f"{ex.notebook}.ipynb", ex.functions)
 
 
-def timed(fn, repeat: int) -> tuple[float, float]:
-    """Median and max seconds of ``repeat`` calls."""
-    times = []
+def cpu_seconds() -> float:
+    """CPU seconds used so far by this process and every child it waited for (workers and their supervisors)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def timed(fn, repeat: int) -> tuple[float, float, float]:
+    """Median and max wall seconds of ``repeat`` calls, and the median CPU seconds (this process + children)."""
+    times, cpus = [], []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), cpu_seconds()
         fn()
         times.append(time.perf_counter() - start)
-    return statistics.median(times), max(times)
+        cpus.append(cpu_seconds() - cpu)
+    return statistics.median(times), max(times), statistics.median(cpus)
 
 
 def main() -> None:
@@ -46,14 +54,15 @@ def main() -> None:
     args = parser.parse_args()
     print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.2f}\n")
     print("| exercise | public checks, in the notebook (median / max) | full grade of one submission: "
-          "worker process + notebook + every probe, judged in the parent (median / max) |")
-    print("|---|---|---|")
+          "worker process + notebook + every probe, judged in the parent (median / max wall) | its CPU time |")
+    print("|---|---|---|---|")
     for ex in EXERCISES.values():
         ns = solution_namespace(ex.id)
         public = timed(lambda: run_checks(ex.id, ns), args.repeat)
         path = ROOT / "solutions" / f"{ex.notebook}.ipynb"
         full = timed(lambda: grade_one(Submission(path.stem, path, path.parent), ex, secret=SECRET), args.repeat)
-        print(f"| {ex.id} | {public[0]:.2f} s / {public[1]:.2f} s | {full[0]:.2f} s / {full[1]:.2f} s |")
+        print(f"| {ex.id} | {public[0]:.2f} s / {public[1]:.2f} s | {full[0]:.2f} s / {full[1]:.2f} s | "
+              f"{full[2]:.2f} s |")
     if args.batch:
         fixtures = ROOT / "tests" / "fixtures" / "submissions_02"
         kinds = ["correct.ipynb", "wrong_log_length_only.ipynb", "starter_untouched.ipynb"]
@@ -62,13 +71,15 @@ def main() -> None:
             subs.mkdir()
             for k in range(args.batch):
                 shutil.copy(fixtures / kinds[k % len(kinds)], subs / f"student{k:02d}.ipynb")
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), cpu_seconds()
             results = grade(subs, "02", Path(tmp) / "grades.csv", jobs=args.jobs, limits=Limits(), progress=False,
                             secret=SECRET)
-            wall = time.perf_counter() - start
-        print(f"\n| batch | submissions | --jobs | wall time | per submission |\n|---|---|---|---|---|\n"
+            wall, cpu = time.perf_counter() - start, cpu_seconds() - cpu
+        print(f"\n| batch | submissions | --jobs | wall time | per submission | CPU time (all processes) | "
+              f"CPU / {args.jobs} cores |\n|---|---|---|---|---|---|---|\n"
               f"| exercise 02 (correct / wrong / starter mix) | {len(results)} | {args.jobs} | {wall:.1f} s | "
-              f"{wall / len(results):.2f} s |")
+              f"{wall / len(results):.2f} s | {cpu:.1f} s | {cpu / args.jobs:.1f} s |")
+    print(f"\nload average after: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,8 @@ number of workers, the executor or the order in which trials finish.
 
 Parallelism: sweeps accept ``workers=`` (a process pool when > 1) or any
 :class:`concurrent.futures.Executor` as ``executor=`` (a Dask
-``client.get_executor()``, a Ray pool, ...), and show a ``tqdm.auto``
+``client.get_executor()``, a ``ProcessPoolExecutor`` of your own, ...; Ray has
+no ``concurrent.futures`` executor), and show a ``tqdm.auto``
 progress bar unless ``progress=False``.
 
 Early stop (an honest speed-up): a trial stops as soon as its command
@@ -171,7 +172,7 @@ SWEEP_OPTIONS = {
     "bound_ms": "virtual ms a cluster (or side) gets to commit after the fault (default: 10 election timeouts)",
     "stall_ms": "'auto' (default), None (off) or ms: the early-stop rules of the module doc",
     "workers": "processes to run trials in (default 1; more starts a process pool)",
-    "executor": "any concurrent.futures.Executor to run the trials on instead (Dask, Ray, a pool of your own)",
+    "executor": "any concurrent.futures.Executor to run the trials on instead (Dask's client.get_executor(), a pool of your own)",
     "progress": "show a tqdm.auto progress bar (default True)",
 }
 """Keyword options shared by every experiment (``**options``), with what each means."""

@@ -6,6 +6,12 @@
 * :func:`release` -- generate ``exercises/`` from ``solutions/``;
 * :func:`grade` -- grade a folder of submissions (CSV, feedback, Gradescope JSON).
 
+Every check is a probe (runs student code, returns raw observations) and a
+judge (decides from the observations alone). The bulk grader runs the probes
+in a worker process and the judges in its own, which never runs student
+code; hidden cases come from the instructor's secret (DESIGN.md principle
+10, README "Whom to trust: what runs where").
+
 Imports only the layers below (raft, sim, trace, checks); never widgets or viz.
 """
 

@@ -357,25 +357,34 @@ def _judge_stale_log(facts: list[Facts], stopped: str) -> None:
 
 
 def _figure8(run: Run) -> None:
-    figure_8(make=run.make, on_step=lambda label, c: run.mark(label, c))
+    for branch in ("d", "e"):
+        figure_8(branch=branch, make=run.make, on_step=lambda label, c: run.mark(label, c))
 
 
 def _judge_figure8(facts: list[Facts], stopped: str) -> None:
     why = f" (the script stopped: {stopped})" if stopped else ""
-    f = facts[0] if facts else Facts([], [])
+    _need(len(facts) >= 1, f"the Figure 8 script built no cluster{why}")
+    d = facts[0]
+    _need("init" in d.applied(d.mark_time("(a)")) and d.committed_replies(until=d.mark_time("(a)")) > 0,
+          f"setup: before (a) S3 leads term 1 and its entry init must commit on all five servers -- it never "
+          f"committed{why}: a leader advances commitIndex once an entry of its own term is on a majority (§5.3)")
     order = []
-    for _, n, _ in f.leaders():
+    for _, n, _ in d.leaders():
         if not order or order[-1] != n:
             order.append(n)
     it = iter(order)
     _need(all(any(n == want for n in it) for want in (1, 5, 1, 5)),
-          f"setup: the Figure 8 script needs S1, S5, S1 and S5 to lead in turn; the leaders were "
+          f"setup: Figure 8 (a)-(d) needs S1, S5, S1 and S5 to lead in turn; the leaders were "
           f"{', '.join(f'S{n}' for n in order) or 'none'}{why}")
-    last = f.marks[-1][2] if f.marks else 0
-    _need("z" in f.applied() and f.committed_replies(after=f.mark_time("(d)") or last) > 0,
-          "the last step's client command z never committed under S5, with S2, S3 and S4 up and "
-          f"holding S5's entries{why}: a leader must advance commitIndex once an entry of its own term "
-          "is on a majority (§5.3, §5.4.2)")
+    _need(d.mark_time("(d)") is not None, f"the run stopped before step (d){why}")
+    _need(len(facts) >= 2, f"ending (e) did not run{why}")
+    e = facts[1]
+    replicated = e.mark_time("(e) S1 replicated")
+    _need(replicated is not None and "z" in e.applied(replicated),
+          "in ending (e) S1 (term 4) has z on S1, S2 and S3 -- a majority, and of its own term -- but did not "
+          f"commit it{why} (§5.3, §5.4.2: commit the highest index of the current term held by a majority)")
+    _need(not [n for _, n, _ in e.leaders(after=replicated) if n == 5],
+          "in ending (e) S5 became leader although index 3 (term 4) was committed without it")
 
 
 def _healthy(run: Run) -> None:
@@ -430,7 +439,7 @@ SCENARIOS: dict[str, Scenario] = {
     "majority_side": Scenario(_majority_side, _judge_majority_side, "a bare majority elects a leader"),
     "stale_log_election": Scenario(_stale_log_election, _judge_stale_log,
                                    "candidates whose logs miss a committed entry lose (§5.4.1)"),
-    "figure8": Scenario(_figure8, _judge_figure8, "the paper's Figure 8 (§5.4.2)"),
+    "figure8": Scenario(_figure8, _judge_figure8, "the paper's Figure 8 (§5.4.2), both endings (d) and (e)"),
     "healthy_replication": Scenario(_healthy, _judge_healthy, "ten requests commit in a healthy cluster"),
     "commit_with_nodes_down": Scenario(_nodes_down, _judge_nodes_down, "a bare majority commits"),
 }
