@@ -200,8 +200,8 @@ def relevant(e: Event) -> bool:
     return kind == "deliver" and type(e.msg) is RequestVote
 
 
-_STATE_KINDS = frozenset(("start", "term", "vote", "role", "append", "truncate", "commit", "apply", "crash",
-                          "restart", "client_request", "client_reply"))
+_STATE_KINDS = frozenset(("start", "term", "vote", "role", "append", "truncate", "commit", "apply", "machine",
+                          "failure", "crash", "restart", "client_request", "client_reply"))
 
 
 def encode_events(events: Sequence[Event], limit: int = 400_000) -> list[list[Any]]:

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..checks import SafetyViolation, check_trace
+from ..checks import NodeFailure, SafetyViolation, check_trace
 from ..raft import CANDIDATE, FOLLOWER, LEADER, Entry, Event, Message, PersistentState, RaftNode, Timing
 from ..scenarios import ScriptError, figure_8, longer_log_older_term, shorter_log_same_term
 from ..sim import Cluster, Network
@@ -446,11 +446,20 @@ SCENARIOS: dict[str, Scenario] = {
 """Every scenario by name (the names hints and :func:`~raftedu.grading.replay` use)."""
 
 
-def drive_scenario(name: str, cls: type[RaftNode], seed: int) -> tuple[Run, str]:
-    """Run scenario ``name`` with ``cls``: (the run, why it stopped early or "")."""
+def drive_scenario(name: str, cls: type[RaftNode], seed: int, *, raise_failures: bool = True) -> tuple[Run, str]:
+    """Run scenario ``name`` with ``cls``: (the run, why it stopped early or "").
+
+    An exception a node raised (:class:`~raftedu.checks.NodeFailure`) goes on
+    up when ``raise_failures``, so the probe reports the student's own error
+    (NotImplementedError, a timeout, ...) rather than a broken property.
+    """
     run = Run(cls, seed)
     try:
         SCENARIOS[name].drive(run)
+    except NodeFailure as e:
+        if raise_failures:
+            raise
+        return run, str(e).splitlines()[0]
     except SafetyViolation as e:
         return run, f"{e.property} broken at t={e.time} ms"
     except ScriptError as e:
