@@ -101,7 +101,8 @@ _DESIGNS = ("independent", "chain")
 
 _DEFAULT_TIMING = Timing()
 
-# Printed in etcd's admin guide (shared/seed): the majority of 10 is misprinted there as 5.
+# The majority column of the copy of etcd's table this course starts from (its seed document, quoting etcd's v2
+# admin guide): the majority of 10 is misprinted there as 5. etcd's own current FAQ need not have that row.
 _ETCD_PRINTED_MAJORITY = {1: 1, 2: 2, 3: 2, 4: 3, 5: 3, 6: 4, 7: 4, 8: 5, 9: 5, 10: 5}
 
 
@@ -452,8 +453,9 @@ def _cluster(n: int, seed: int, setup: _Setup) -> Cluster:
 def etcd_table(ns: int | Iterable[int] = range(1, 11)) -> pd.DataFrame:
     """etcd's failure-tolerance table: N, majority M = N//2+1, tolerance T = (N-1)//2.
 
-    ``printed_majority`` is M as printed in etcd's admin guide (NaN beyond
-    N=10); it differs from M at N=10, the guide's misprint.
+    ``printed_majority`` is M as printed in the copy of etcd's table this
+    course starts from (NaN beyond N=10); it differs from M at N=10, that
+    copy's misprint.
     """
     sizes = _sizes(ns)
     return pd.DataFrame({

@@ -57,6 +57,7 @@ __all__ = [
     "KVService",
     "kv_node_class",
     "old_leader_read",
+    "retried_write",
     "under_faults",
 ]
 
@@ -264,6 +265,11 @@ class KVNode(RaftNode):
         super().become_follower(leader_id)
 
 
+def _endpoint_name(i: int, client: int) -> str:
+    """``client 101`` for the client, ``S3`` for a server."""
+    return f"client {i}" if i == client else f"S{i}"
+
+
 def kv_node_class(read_mode: str = "readindex", dedup: bool = True, ack_after_commit: bool = True) -> type[KVNode]:
     """A KVNode class with the given read path; ``dedup=False`` and ``ack_after_commit=False`` are broken on purpose."""
     if read_mode not in READ_MODES:
@@ -415,6 +421,44 @@ class KVService:
         """Check the recorded history for linearizability."""
         return check(self.history)
 
+    def conversation(self, client: int, since: int = 0) -> Any:
+        """What client number ``client`` (1-based) sent and received from virtual time ``since`` on, as a DataFrame.
+
+        One row per message delivered to or from the client, read from the
+        trace: time, from, to, and the message in words (a call, an answer,
+        a redirect to the leader a server knows, or "no leader known").
+        """
+        import pandas as pd
+
+        if isinstance(client, bool) or not isinstance(client, int) or not 1 <= client <= len(self.clients):
+            raise ValueError(f"client must be a number from 1 to {len(self.clients)}; got {client!r}")
+        me = self.clients[client - 1].id
+        rows = []
+        for e in self.cluster.trace:
+            if e.time < since or e.kind != "deliver" or not isinstance(e.msg, (ClientCall, ClientAnswer)):
+                continue
+            m = e.msg
+            if me not in (m.src, m.dst):
+                continue
+            if isinstance(m, ClientCall):
+                text = f"call {m.call}: {m.op} (seq {m.op.seq})"
+            elif m.ok:
+                text = f"answer to call {m.call}: {m.result.describe(self._op_of(m)) if m.result is not None else 'ok'}" + (
+                    " (from the session table: already applied)" if getattr(m.result, "duplicate", False) else "")
+            elif m.leader_hint:
+                text = f"answer to call {m.call}: not the leader - try S{m.leader_hint}"
+            else:
+                text = f"answer to call {m.call}: cannot serve it now - retry"
+            rows.append({"time": e.time, "from": _endpoint_name(m.src, me), "to": _endpoint_name(m.dst, me), "message": text})
+        return pd.DataFrame(rows, columns=["time", "from", "to", "message"])
+
+    def _op_of(self, answer: ClientAnswer) -> Op:
+        """The operation a client's answer belongs to (the call it answers), from the trace."""
+        for e in self.cluster.trace:
+            if e.kind == "send" and isinstance(e.msg, ClientCall) and e.msg.src == answer.dst and e.msg.call == answer.call:
+                return e.msg.op
+        raise LookupError(f"no call {answer.call} from client {answer.dst} in the trace")
+
 
 def old_leader_read(read_mode: str = "readindex", seed: int = 3) -> KVService:
     """The classic split-brain read, scripted: can an old leader cut off in a minority serve a stale value?
@@ -439,6 +483,46 @@ def old_leader_read(read_mode: str = "readindex", seed: int = 3) -> KVService:
     svc.run(300)
     svc.submit(1, "get", "x", to=old)
     svc.run(2_000)
+    svc.finish()
+    return svc
+
+
+def retried_write(dedup: bool = True, seed: int = 3) -> KVService:
+    """The Raft paper's §8 example, scripted: the leader crashes after its write is stored, before it answers.
+
+    Client 1 puts x=1 through the leader; as soon as three of the four
+    followers store the entry (so the next leader must have it, §5.4.1)
+    and before the leader has applied it and answered, the leader crashes.
+    A new leader commits the entry. Client 2 reads x (1) and puts x=2. Only
+    then does client 1, which never got an answer, retry its put (its
+    time-out is 1.5 s here, so that client 2 acts first); the old leader is
+    back by then. Finally client 2 reads x again. With sessions
+    (``dedup=True``) the retry is answered from the session table and the
+    read gives 2; without them the put is applied a second time and the read
+    gives 1 -- a history the checker rejects. Returns the finished service.
+    """
+    svc = KVService(5, clients=2, seed=seed, dedup=dedup)
+    c = svc.cluster
+    c.run_until(lambda c: c.leader() is not None, 2_000)
+    c.run(300)
+    old = c.leader()
+    svc.clients[0].retry_after = 1_500
+    index = c.nodes[old].last_log_index + 1  # where the put will go once the call reaches the leader
+    svc.submit(1, "put", "x", 1, to=old)
+    c.run_until(lambda c: sum(1 for i in c.ids if i != old and c.nodes[i].last_log_index >= index) >= 3, 500)
+    if c.nodes[old].last_applied >= index:
+        raise RuntimeError(f"seed {seed}: the leader answered before the crash; try another seed")
+    c.crash(old)
+    c.run_until(lambda c: c.leader() not in (None, old) and c.nodes[c.leader()].last_applied >= index, 2_000)
+    new = c.leader()
+    svc.submit(2, "get", "x", to=new)
+    svc.run(150)
+    svc.submit(2, "put", "x", 2, to=new)
+    svc.run(150)
+    c.restart(old)
+    svc.run(1_800)
+    svc.submit(2, "get", "x", to=new)
+    svc.run(500)
     svc.finish()
     return svc
 

@@ -43,25 +43,39 @@ def test_tolerance_figure_colours_odd_and_even_apart_beside_etcds_table(toleranc
     assert fig.layout.xaxis.title.text == "cluster size N"
 
 
-def test_availability_figure_is_log_log_with_a_line_per_n_and_simulated_points() -> None:
+def test_availability_figure_puts_each_even_size_beside_the_odd_size_below_it() -> None:
     closed = ex.availability_closed_form(range(1, 11), [0.001, 0.01, 0.05, 0.1, 0.3, 0.5])
-    mc = ex.availability_monte_carlo([3, 4], [0.1, 0.3], samples=400, progress=False)
+    mc = ex.availability_monte_carlo([3, 4, 9], [0.05, 0.3], samples=400, progress=False)
     fig = eo.availability_figure(closed, mc)
-    assert fig.layout.xaxis.type == "log" and fig.layout.yaxis.type == "log"
+    assert [a.text for a in fig.layout.annotations] == [f"N={2 * k - 1} vs N={2 * k}" for k in range(1, 6)]
+    assert all(fig.layout[f"xaxis{i if i > 1 else ''}"].type == "log" for i in range(1, 6))
+    assert fig.layout.yaxis.type == "log"
     lines = [t for t in fig.data if t.mode == "lines"]
-    assert [t.name for t in lines] == [f"N={n} ({'odd' if n % 2 else 'even'})" for n in range(1, 11)]
+    assert len(lines) == 10
     for n, line in zip(range(1, 11), lines):
         assert line.line.dash == ("solid" if n % 2 else "dash")
-        assert line.line.color in (eo._ODD_SHADES if n % 2 else eo._EVEN_SHADES)
-        assert line.legendgroup == ("odd" if n % 2 else "even")
-    n4 = lines[3]
+        assert line.line.color == eo.parity_color(n)
+        assert line.xaxis == f"x{(n + 1) // 2 if n > 2 else ''}"  # N=2k-1 and N=2k share panel k
+    n3, n4 = lines[2], lines[3]
     assert list(n4.x) == [0.001, 0.01, 0.05, 0.1, 0.3, 0.5]
-    assert n4.y[2] == pytest.approx(1.401875e-2)
-    assert all(e > o for e, o in zip(lines[3].y, lines[2].y))  # N=4 above N=3 everywhere
+    assert n4.y[2] == pytest.approx(1.401875e-2) and n3.y[2] == pytest.approx(7.25e-3)
+    assert all(e > o for e, o in zip(n4.y, n3.y))  # N=4 above N=3 everywhere
     points = [t for t in fig.data if t.mode == "markers"]
-    assert [t.name for t in points] == ["N=3 simulated", "N=4 simulated"]
-    assert points[0].marker.color == eo.ODD_COLOR and points[1].marker.color == eo.EVEN_COLOR
-    assert points[0].error_y.array is not None
+    counts = mc.set_index(["n", "p"]).unavailable_samples
+    zero = [(n, p) for (n, p), c in counts.items() if c == 0]
+    assert zero, "this sample size leaves N=9 at p=0.05 with no unavailable sample: the case the floor is for"
+    drawn = sum(len(t.x) for t in points)
+    assert drawn == len(mc)  # every cell is drawn, zero cells included
+    floor = [t for t in points if t.marker.symbol == "triangle-down"]
+    assert sum(len(t.x) for t in floor) == len(zero)
+    lowest = min(min(y for y in t.y) for t in fig.data if t.marker.symbol != "triangle-down")
+    for t in floor:
+        assert all(y < lowest for y in t.y)  # below everything else, on the axis
+        assert all(10 ** fig.layout.yaxis.range[0] < y for y in t.y)
+        for y, up, c in zip(t.y, t.error_y.array, t.customdata):  # the bar reaches the Wilson upper end
+            assert c[0] == 0 and y + up == pytest.approx(c[3])
+    odd_points = next(t for t in points if t.marker.color == eo.ODD_COLOR and t.marker.symbol == "circle")
+    assert odd_points.error_y.array is not None and len(odd_points.error_y.arrayminus) == len(odd_points.x)
 
 
 def test_partition_gallery_draws_each_split_with_its_verdict(partitions: pd.DataFrame) -> None:
@@ -82,6 +96,14 @@ def test_partition_gallery_draws_each_split_with_its_verdict(partitions: pd.Data
     assert legend == ["side commits", "side stuck", "leader before the split"]
 
 
+def test_partition_gallery_picks_splits_in_order_with_readable_labels(partitions: pd.DataFrame) -> None:
+    fig = eo.partition_gallery(partitions, splits=[(5, (3, 2)), (4, (2, 2))], cols=2)
+    assert [a.text for a in fig.layout.annotations] == ["N=5: 3|2 - progress", "N=4: 2|2 - STUCK"]
+    assert all(a.font.size >= 11 for a in fig.layout.annotations)
+    panels = [t for t in fig.data if t.showlegend is False]
+    assert [len(t.x) for t in panels] == [5, 4] and all(t.textfont.size >= 11 for t in panels)
+
+
 def test_partition_gallery_filters_and_rejects_bad_input(partitions: pd.DataFrame) -> None:
     only4 = eo.partition_gallery(partitions, ns=[4], cols=2)
     assert len(only4.layout.annotations) == 3
@@ -89,6 +111,8 @@ def test_partition_gallery_filters_and_rejects_bad_input(partitions: pd.DataFram
         eo.partition_gallery(partitions, ns=[7])
     with pytest.raises(ValueError, match="cols must be a whole number >= 1"):
         eo.partition_gallery(partitions, cols=0)
+    with pytest.raises(ValueError, match=r"not found: \[\(4, \(1, 1, 2\)\)\]"):
+        eo.partition_gallery(partitions, splits=[(4, (1, 1, 2))])
     with pytest.raises(ValueError, match="partition_experiment; missing columns"):
         eo.partition_gallery(pd.DataFrame({"n": [4]}))
 

@@ -134,6 +134,12 @@ def test_history_picture_marks_the_stale_read():
     result = svc.check()
     fig = history_figure(svc.history, result)
     flagged = next(t for t in fig.data if t.name == "cannot be ordered next (the violation)")
-    assert flagged.marker.color == HISTORY_COLORS["stuck"] and list(flagged.text) == ["get('x') → ok 1 @1"]
+    stale = next(o for o in svc.history if o.op.kind == "get")
+    assert flagged.marker.color == HISTORY_COLORS["stuck"]
+    assert list(flagged.y) == [f"op {stale.id} · client {stale.client}: get('x') → 1 @1"]
     assert "NOT linearizable" in fig.layout.title.text and fig.layout.xaxis.title.text == "virtual time (ms)"
-    assert sum(len(t.y) for t in fig.data) == len(svc.history)
+    rows = [y for t in fig.data for y in t.y]
+    assert len(rows) == len(set(rows)) == len(svc.history)  # one row (and one label) per operation
+    top_down = [r.split(":")[0] for r in reversed(fig.layout.yaxis.categoryarray)]
+    assert top_down == [f"op {o.id} · client {o.client}" for o in sorted(svc.history, key=lambda o: (o.invoke, o.id))]
+    assert fig.layout.xaxis.tickformat == ",d"  # whole milliseconds shown as whole numbers

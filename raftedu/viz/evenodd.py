@@ -10,7 +10,7 @@ simulator). One colour code runs through every figure:
   one that is **stuck** in :data:`STUCK_COLOR` (red).
 
 Figures: :func:`tolerance_figure` (measured tolerance vs N beside etcd's
-table), :func:`availability_figure` (unavailability vs p, log scales, N=1..10),
+table), :func:`availability_figure` (unavailability vs p, log scales, N=2k-1 beside N=2k),
 :func:`partition_gallery` (small multiples of splits) and
 :func:`recovery_figure` (re-election time distributions).
 """
@@ -52,21 +52,11 @@ _PER_ROW = 5  # nodes per row inside a group of a gallery panel
 _ROW_STEP = 1.0  # vertical distance between those rows (room for the labels)
 _PROGRESS_FILL = "rgba(44, 160, 44, 0.15)"
 _STUCK_FILL = "rgba(214, 39, 40, 0.12)"
-
-_ODD_SHADES = ["#0b5345", "#117a65", "#1b9e77", "#48c9b0", "#a3e4d7"]
-_EVEN_SHADES = ["#6e2c00", "#a04000", "#d95f02", "#eb984e", "#f5cba7"]
-
+_NUDGE = 1.06  # simulated points of N=2k-1 and N=2k sit this factor left and right of their p
 
 def parity_color(n: int) -> str:
     """:data:`ODD_COLOR` for odd ``n``, :data:`EVEN_COLOR` for even ``n``."""
     return ODD_COLOR if n % 2 else EVEN_COLOR
-
-
-def _shade(n: int, sizes: list[int]) -> str:
-    """A shade of the parity colour: darker for smaller clusters of that parity."""
-    same = [m for m in sorted(sizes) if m % 2 == n % 2]
-    shades = _ODD_SHADES if n % 2 else _EVEN_SHADES
-    return shades[min(same.index(n) * len(shades) // max(len(same), 1), len(shades) - 1)]
 
 
 def _require(frame: pd.DataFrame, columns: Iterable[str], made_by: str) -> None:
@@ -123,44 +113,88 @@ def tolerance_figure(tolerance: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def availability_figure(closed_form: pd.DataFrame, monte_carlo: pd.DataFrame | None = None) -> go.Figure:
-    """Unavailability (probability that no majority is up) vs per-node failure probability p, log-log.
+def _availability_floor(closed_form: pd.DataFrame, monte_carlo: pd.DataFrame | None) -> float:
+    """A power of ten below every positive value drawn: where cells with no unavailable sample are placed."""
+    values = [v for v in closed_form["unavailable"] if v > 0]
+    if monte_carlo is not None:
+        values += [v for v in monte_carlo["ci_low"] if v > 0] + [v for v in monte_carlo["ci_high"] if v > 0]
+    return 10.0 ** (math.floor(math.log10(min(values, default=1e-3))) - 1)
 
-    One line per N from :func:`raftedu.experiments.availability_closed_form`:
-    odd N solid in teal shades, even N dashed in orange shades (darker =
-    smaller N). With ``monte_carlo`` (from
+
+def availability_figure(closed_form: pd.DataFrame, monte_carlo: pd.DataFrame | None = None) -> go.Figure:
+    """Unavailability (probability that no majority is up) vs per-node failure probability p: N=2k-1 beside N=2k.
+
+    One panel per pair (N=1 vs 2, 3 vs 4, ...), log-log, with the closed form
+    of :func:`raftedu.experiments.availability_closed_form` as lines: the odd
+    size solid teal, the even size dashed orange. With ``monte_carlo`` (from
     :func:`~raftedu.experiments.availability_monte_carlo`) the simulator's
-    estimates are drawn as points with their confidence intervals. Points
-    with zero unavailability cannot appear on a log axis.
+    estimates are drawn as points with their confidence intervals; a cell
+    where no sample was unavailable cannot sit on a log axis at 0, so it is
+    drawn as a triangle at the bottom of the axis (the "floor") with its bar
+    reaching up to the interval's upper end -- shown, not dropped. The
+    simulated points of the two sizes sit a few percent left (odd) and right
+    (even) of their p so that both intervals show; the hover gives the exact p.
     """
     _require(closed_form, ["n", "p", "unavailable"], "availability_closed_form")
-    sizes = sorted(int(n) for n in closed_form["n"].unique())
-    fig = go.Figure()
-    for n in sizes:
-        part = closed_form[closed_form["n"] == n].sort_values("p")
-        part = part[part["unavailable"] > 0]
-        parity = "odd" if n % 2 else "even"
-        fig.add_trace(go.Scatter(
-            x=part["p"], y=part["unavailable"], mode="lines", name=f"N={n} ({parity})", legendgroup=parity,
-            line={"color": _shade(n, sizes), "dash": "solid" if n % 2 else "dash", "width": 2},
-            hovertemplate=f"N={n}, p=%{{x}}: unavailable %{{y:.3g}}<extra></extra>",
-        ))
     if monte_carlo is not None:
-        _require(monte_carlo, ["n", "p", "unavailable", "ci_low", "ci_high"], "availability_monte_carlo")
-        for n in sorted(int(n) for n in monte_carlo["n"].unique()):
-            part = monte_carlo[(monte_carlo["n"] == n) & (monte_carlo["unavailable"] > 0)].sort_values("p")
-            fig.add_trace(go.Scatter(
-                x=part["p"], y=part["unavailable"], mode="markers", name=f"N={n} simulated",
-                legendgroup="simulated", marker={"color": parity_color(n), "symbol": "circle-open", "size": 8},
-                error_y={"type": "data", "symmetric": False, "array": part["ci_high"] - part["unavailable"],
-                         "arrayminus": part["unavailable"] - part["ci_low"]},
-            ))
-    fig.update_xaxes(type="log", title_text="p: probability that a node is down")
-    fig.update_yaxes(type="log", title_text="unavailability: P(no majority up)", exponentformat="e")
+        _require(monte_carlo, ["n", "p", "samples", "unavailable_samples", "unavailable", "ci_low", "ci_high"],
+                 "availability_monte_carlo")
+    sizes = sorted({int(n) for n in closed_form["n"]} | ({int(n) for n in monte_carlo["n"]} if monte_carlo is not None else set()))
+    pairs = sorted({(n + 1) // 2 for n in sizes})
+    floor = _availability_floor(closed_form, monte_carlo)
+    fig = make_subplots(rows=1, cols=len(pairs), shared_yaxes=True, horizontal_spacing=0.035,
+                        subplot_titles=[f"N={2 * k - 1} vs N={2 * k}" for k in pairs])
+    shown: set[str] = set()
+
+    def legend(name: str) -> dict[str, object]:
+        first = name not in shown
+        shown.add(name)
+        return {"name": name, "legendgroup": name, "showlegend": first}
+
+    for col, k in enumerate(pairs, start=1):
+        for n in (2 * k - 1, 2 * k):
+            parity = "odd" if n % 2 else "even"
+            part = closed_form[(closed_form["n"] == n) & (closed_form["unavailable"] > 0)].sort_values("p")
+            if not part.empty:
+                fig.add_trace(go.Scatter(
+                    x=part["p"], y=part["unavailable"], mode="lines",
+                    line={"color": parity_color(n), "dash": "solid" if n % 2 else "dash", "width": 2.5},
+                    hovertemplate=f"N={n} ({parity}), p=%{{x}}: unavailable %{{y:.3g}} (closed form)<extra></extra>",
+                    **legend(f"{parity} N{' = 2k-1' if n % 2 else ' = 2k'}: closed form"),
+                ), row=1, col=col)
+            if monte_carlo is None:
+                continue
+            sim = monte_carlo[monte_carlo["n"] == n].sort_values("p")
+            for zero in (False, True):
+                cells = sim[(sim["unavailable_samples"] == 0) == zero]
+                if cells.empty:
+                    continue
+                y = [floor] * len(cells) if zero else list(cells["unavailable"])
+                fig.add_trace(go.Scatter(  # nudged apart in x (odd left, even right) so both intervals show
+                    x=[p * (_NUDGE if n % 2 == 0 else 1 / _NUDGE) for p in cells["p"]], y=y, mode="markers",
+                    marker={"color": parity_color(n), "size": 9,
+                            "symbol": "triangle-down" if zero else ("circle" if n % 2 else "square")},
+                    error_y={"type": "data", "symmetric": False, "array": [hi - v for hi, v in zip(cells["ci_high"], y)],
+                             "arrayminus": [0 if zero else v - lo for v, lo in zip(y, cells["ci_low"])],
+                             "color": parity_color(n), "thickness": 1.5},
+                    customdata=list(zip(cells["unavailable_samples"], cells["samples"], cells["ci_low"], cells["ci_high"],
+                                        cells["p"])),
+                    hovertemplate=(f"N={n}, p=%{{customdata[4]}}: %{{customdata[0]:,}} of %{{customdata[1]:,}} samples unavailable"
+                                   "<br>95% interval %{customdata[2]:.2g} to %{customdata[3]:.2g}<extra>simulator</extra>"),
+                    **legend("no sample unavailable: ▼ at the floor, bar up to the 95% upper end" if zero
+                             else f"{parity} N: simulator, 95% interval"),
+                ), row=1, col=col)
+    ps = sorted({float(p) for p in closed_form["p"]} | ({float(p) for p in monte_carlo["p"]} if monte_carlo is not None else set()))
+    ticks = [t for t in (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0) if ps[0] <= t <= ps[-1]]
+    fig.update_xaxes(type="log", tickvals=ticks, ticktext=[f"{t:g}" for t in ticks],
+                     range=[math.log10(ps[0]) - 0.12, math.log10(ps[-1]) + 0.12],
+                     title_text="p (node down)", title_standoff=4)
+    fig.update_yaxes(type="log", exponentformat="power", range=[math.log10(floor) - 0.3, 0.2])
+    fig.update_yaxes(title_text="unavailability: P(no majority up)", row=1, col=1)
     fig.update_layout(
-        title="Adding a node to an odd cluster makes it less available: each dashed (even) line lies above "
-              "the solid (odd) line just below it",
-        legend={"title": "teal solid = odd N, orange dashed = even N"}, height=520,
+        title="Unavailability when each node is down with probability p: even N=2k (dashed) lies above odd N=2k-1",
+        legend={"orientation": "h", "yanchor": "top", "y": -0.22, "x": 0, "font": {"size": 12}},
+        height=480, margin={"b": 130},
     )
     return fig
 
@@ -171,7 +205,8 @@ def _split_title(row: pd.Series) -> str:
     return f"N={row['n']}: {sizes} - {verdict}"
 
 
-def partition_gallery(partitions: pd.DataFrame, ns: Iterable[int] | None = None, cols: int = 4) -> go.Figure:
+def partition_gallery(partitions: pd.DataFrame, ns: Iterable[int] | None = None, cols: int = 4,
+                      splits: Iterable[tuple[int, tuple[int, ...]]] | None = None) -> go.Figure:
     """Small multiples: one panel per split, nodes drawn in their groups, each group green if it commits.
 
     ``partitions`` comes from :func:`raftedu.experiments.partition_experiment`
@@ -179,7 +214,9 @@ def partition_gallery(partitions: pd.DataFrame, ns: Iterable[int] | None = None,
     each split is drawn. Each group sits on its own tinted box (the
     network is cut between boxes); a star marks the leader before the
     split; the panel title says whether any side made progress, in green
-    or red.
+    or red. ``splits`` picks panels by (N, group sizes), e.g. ``[(4, (2, 2)),
+    (9, (3, 3, 3))]``, drawn in that order, one per split shape (the first
+    leader placement of the frame).
     """
     _require(partitions, ["n", "groups", "progress", "leader", "sizes", "any_progress"], "partition_experiment")
     if isinstance(cols, bool) or not isinstance(cols, int) or cols < 1:
@@ -193,6 +230,14 @@ def partition_gallery(partitions: pd.DataFrame, ns: Iterable[int] | None = None,
                              f"it has N = {sorted(set(partitions['n']))}")
     if "trial" in df.columns:
         df = df[df["trial"] == df["trial"].min()]
+    if splits is not None:
+        wanted_splits = [(int(n), tuple(int(s) for s in sizes)) for n, sizes in splits]
+        keys = [(int(n), tuple(sizes)) for n, sizes in zip(df["n"], df["sizes"])]
+        missing = [w for w in wanted_splits if w not in keys]
+        if missing or not wanted_splits:
+            raise ValueError(f"splits must be (N, group sizes) pairs present in the frame; not found: {missing}; "
+                             f"available: {sorted(set(keys))}")
+        df = pd.concat([df.iloc[[keys.index(w)]] for w in wanted_splits])
     df = df.reset_index(drop=True)
     cols = min(cols, len(df))
     rows = math.ceil(len(df) / cols)
@@ -216,7 +261,7 @@ def partition_gallery(partitions: pd.DataFrame, ns: Iterable[int] | None = None,
                 text.append(f"S{node}")
             offset += min(len(group), _PER_ROW) * 0.6 + 0.8
         fig.add_trace(go.Scatter(
-            x=x, y=y, mode="markers+text", text=text, textposition="top center", textfont={"size": 9},
+            x=x, y=y, mode="markers+text", text=text, textposition="top center", textfont={"size": 11},
             marker={"color": color, "symbol": symbol, "size": 13, "line": {"color": "black", "width": 1}},
             showlegend=False, hovertemplate="%{text}<extra></extra>",
         ), row=r, col=c)
@@ -226,11 +271,13 @@ def partition_gallery(partitions: pd.DataFrame, ns: Iterable[int] | None = None,
                                  marker={"color": color, "symbol": symbol, "size": 12, "line": {"color": "black", "width": 1}}))
     for annotation, moves in zip(fig.layout.annotations, df["any_progress"]):
         annotation.font.color = PROGRESS_COLOR if moves else STUCK_COLOR
+    depth = max(math.ceil(len(g) / _PER_ROW) - 1 for groups in df["groups"] for g in groups) * _ROW_STEP
     fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False, range=[-_ROW_STEP - 0.5, 0.7])
+    fig.update_yaxes(visible=False, range=[-depth - 0.5, 0.7])
     fig.update_layout(title="Network partitions: a side commits only if it holds a majority",
-                      height=max(260, 170 * rows), plot_bgcolor="white", legend={"orientation": "h", "y": -0.05})
-    fig.update_annotations(font_size=11)  # sets only the size: the per-panel colours stay
+                      height=max(300, int((120 + 60 * depth) * rows) + 120), plot_bgcolor="white",
+                      legend={"orientation": "h", "y": -0.05, "font": {"size": 12}})
+    fig.update_annotations(font_size=13)  # sets only the size: the per-panel colours stay
     return fig
 
 
