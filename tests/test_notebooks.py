@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LESSONS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 TRACKED = [ROOT / p for p in subprocess.run(["git", "ls-files", "*.ipynb", ":!tests/fixtures"], cwd=ROOT, capture_output=True,
                                             text=True).stdout.split()]
-NEEDS = {"08_real_etcd.ipynb": ("etcd", "install it with `apt-get install etcd-server` to run lesson 08")}
+NEEDS = {"09_real_etcd.ipynb": ("etcd", "install it with `apt-get install etcd-server` to run lesson 09")}
 TIMES: dict[str, float] = {}
 
 
