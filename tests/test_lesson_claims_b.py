@@ -16,6 +16,7 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
@@ -72,7 +73,7 @@ def says(run: Run, sentence: str) -> None:
     assert wanted in run.prose, f"the prose does not say {wanted!r}"
 
 
-def execute(name: str, probe: str, tmp: Path) -> Run:
+def execute(name: str, probe: str) -> Run:
     """Run lesson ``name`` top to bottom with a last cell printing ``probe`` (a Python expression) as JSON."""
     from nbclient import NotebookClient
 
@@ -86,6 +87,18 @@ def execute(name: str, probe: str, tmp: Path) -> Run:
     probe_values = json.loads(text.split(MARK, 1)[1])
     nb.cells.pop()
     return Run(nb, probe_values)
+
+
+def lesson(name: str, probe: str, needs: str | None = None) -> Any:
+    """A module-scoped fixture: lesson ``name`` executed once with ``probe`` (skipped when the program ``needs`` is missing)."""
+
+    @pytest.fixture(scope="module")
+    def run() -> Run:
+        if needs is not None and shutil.which(needs) is None:
+            pytest.skip(f"install {needs} (`apt-get install etcd-server`) to run {name}")
+        return execute(name, probe)
+
+    return run
 
 
 def test_the_prose_check_fails_when_prose_and_output_disagree() -> None:
@@ -104,11 +117,8 @@ def test_the_prose_check_fails_when_prose_and_output_disagree() -> None:
 # ---- lesson 01 -------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def l01(tmp_path_factory: pytest.TempPathFactory) -> Run:
-    return execute("01_quorums.ipynb", "{'majority10': majority(10), 'misprints': [int(n) for n in wrong.n], "
-                   "'printed10': int(table.printed_majority[9]), 'overlaps': overlaps, 'majority4': majority(4)}",
-                   tmp_path_factory.mktemp("l01"))
+l01 = lesson("01_quorums.ipynb", "{'majority10': majority(10), 'misprints': [int(n) for n in wrong.n], "
+                   "'printed10': int(table.printed_majority[9]), 'overlaps': overlaps, 'majority4': majority(4)}")
 
 
 def test_lesson_01_majority_of_10_and_the_misprint(l01: Run) -> None:
@@ -150,9 +160,7 @@ PROBE_05 = ("{'tolerance': {int(n): int(t) for n, t in zip(tolerance.n, toleranc
             "'heartbeat': ex.Timing().heartbeat}")
 
 
-@pytest.fixture(scope="module")
-def l05(tmp_path_factory: pytest.TempPathFactory) -> Run:
-    return execute("05_even_vs_odd.ipynb", PROBE_05, tmp_path_factory.mktemp("l05"))
+l05 = lesson("05_even_vs_odd.ipynb", PROBE_05)
 
 
 def test_lesson_05_crash_tolerance(l05: Run) -> None:
@@ -228,9 +236,7 @@ def test_lesson_05_two_sites(l05: Run) -> None:
 # ---- lesson 06 -------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def l06(tmp_path_factory: pytest.TempPathFactory) -> Run:
-    return execute("06_partitions.ipynb", "{'n': 5}", tmp_path_factory.mktemp("l06"))
+l06 = lesson("06_partitions.ipynb", "{'n': 5}")  # its claims are read from printed outputs
 
 
 def test_lesson_06_two_leaders_and_the_minority_leader(l06: Run) -> None:
@@ -275,9 +281,7 @@ PROBE_07 = ("{'retry_after': svc.clients[0].retry_after, 'svc': result.verdict, 
             "'with': [s.check().verdict for s in with_sessions], 'without': [s.check().verdict for s in without]}")
 
 
-@pytest.fixture(scope="module")
-def l07(tmp_path_factory: pytest.TempPathFactory) -> Run:
-    return execute("07_clients_sessions.ipynb", PROBE_07, tmp_path_factory.mktemp("l07"))
+l07 = lesson("07_clients_sessions.ipynb", PROBE_07)
 
 
 def test_lesson_07_a_follower_redirects_the_client(l07: Run) -> None:
@@ -311,9 +315,7 @@ PROBE_08 = ("{'local': {'value': local.history[2].result.value, 'ok': local_resu
             "'ms': local.history[2].response - local.history[2].invoke}, 'values': values, 'costs': rows}")
 
 
-@pytest.fixture(scope="module")
-def l08(tmp_path_factory: pytest.TempPathFactory) -> Run:
-    return execute("08_linearizable_reads.ipynb", PROBE_08, tmp_path_factory.mktemp("l08"))
+l08 = lesson("08_linearizable_reads.ipynb", PROBE_08)
 
 
 def test_lesson_08_the_stale_read_and_the_correct_paths(l08: Run) -> None:
@@ -354,11 +356,7 @@ PROBE_09 = ("{'defaults': defaults, 'lab': [etcd.heartbeat_ms, etcd.election_ms]
             "'frozen': int(paused[paused.success].k.max()), 'sim_median': statistics.median(simulated)}")
 
 
-@pytest.fixture(scope="module")
-def l09(tmp_path_factory: pytest.TempPathFactory) -> Run:
-    if shutil.which("etcd") is None:
-        pytest.skip("install etcd (`apt-get install etcd-server`) to run lesson 09")
-    return execute("09_real_etcd.ipynb", PROBE_09, tmp_path_factory.mktemp("l09"))
+l09 = lesson("09_real_etcd.ipynb", PROBE_09, needs="etcd")
 
 
 def test_lesson_09_timing_and_the_commit_index(l09: Run) -> None:
