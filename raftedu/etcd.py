@@ -267,7 +267,7 @@ class EtcdCluster:
             raise EtcdUnavailable(f"member {i} answered HTTP {e.code}: {detail}") from None
         except (urllib.error.URLError, TimeoutError, ConnectionError, socket.timeout) as e:
             reason = getattr(e, "reason", e)
-            raise EtcdUnavailable(f"member {i} did not answer {path} within {timeout} s ({reason})") from None
+            raise EtcdUnavailable(f"member {i} did not answer {path} within {timeout:.2g} s ({reason})") from None
 
     def _any(self, path: str, body: dict[str, Any], timeout: float, member: int | None) -> dict[str, Any]:
         """Send to ``member`` (or the running, unpaused members in turn), retrying until one succeeds in ``timeout``."""
@@ -310,7 +310,11 @@ class EtcdCluster:
         return self._call(i, "/v3/maintenance/status", {}, timeout)
 
     def status(self) -> "pd.DataFrame":
-        """One row per member: name, state (running/paused/killed), leader?, raft term, raft index."""
+        """One row per member: name, state (running/paused/killed), leader?, raft term, raft index.
+
+        ``raft_index`` is etcd's ``raftIndex``: the member's *commit* index (etcd's status handler reports the
+        raft node's committed index), not the index of its last log entry.
+        """
         import pandas as pd
 
         rows = []
