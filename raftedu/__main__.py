@@ -154,11 +154,15 @@ def _limits(args: argparse.Namespace) -> object:
 def _grade(args: argparse.Namespace) -> int:
     from collections import Counter
 
-    from .grading.runner import grade
+    from .grading.runner import grade, grading_secret
 
-    results = grade(args.submissions, args.exercise, args.out, jobs=args.jobs, limits=_limits(args),
+    limits = _limits(args)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    key, source = grading_secret(Path(args.out).parent, secret_file=args.secret_file)
+    print(f"hidden cases come from your secret ({source})")
+    results = grade(args.submissions, args.exercise, args.out, jobs=args.jobs, limits=limits,
                     feedback=args.feedback, gradescope=args.gradescope, resume=not args.no_resume,
-                    progress=not args.no_progress, secret_file=args.secret_file)
+                    progress=not args.no_progress, secret=key)
     counts = Counter(r.status for r in results)
     mean = sum(r.score for r in results) / len(results)
     print(f"graded {len(results)} submission(s) → {args.out} (mean {mean:.1f}/{results[0].max_score:g}); "

@@ -168,7 +168,9 @@ def test_cli_grade_and_check(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     shutil.copy(FIXTURES / "wrong_log_length_only.ipynb", subs / "bob.ipynb")
     out = tmp_path / "g.csv"
     assert main(["grade", str(subs), "--exercise", "02", "--out", str(out), "--no-progress", "--jobs", "1"]) == 0
-    assert "graded 1 submission(s)" in capsys.readouterr().out
+    shown = capsys.readouterr().out
+    assert "graded 1 submission(s)" in shown
+    assert "hidden cases come from your secret" in shown
     assert (tmp_path / "feedback" / "bob.md").exists() and (tmp_path / "gradescope" / "bob.json").exists()
     assert main(["check", str(FIXTURES / "wrong_log_length_only.ipynb"), "--exercise", "02"]) == 1
     shown = capsys.readouterr().out
