@@ -394,10 +394,33 @@ def _stderr_since(size: int) -> str:
         return ""
 
 
+class _Cell:
+    """One notebook cell as the worker needs it: type, source text, metadata."""
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        self.cell_type = str(raw.get("cell_type", ""))
+        source = raw.get("source", "")
+        self.source = "".join(source) if isinstance(source, list) else str(source)
+        self.metadata = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
+
+
+class _Notebook:
+    """A notebook read as plain JSON (nbformat 4); nbformat itself is slow to import and only needed for older files."""
+
+    def __init__(self, path: Path) -> None:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+            if isinstance(data, dict) and data.get("nbformat", 4) < 4:
+                import nbformat
+
+                data = json.loads(nbformat.writes(nbformat.read(path, as_version=4)))
+            else:
+                raise ValueError("no list of cells")
+        self.cells = [_Cell(c) for c in data["cells"] if isinstance(c, dict)]
+
+
 def _run_worker(exercise: str, notebook: Path, plan: list[dict[str, Any]], limits: Limits, channel: _Channel) -> None:
     """Execute one submission and probe its functions; every finding goes to ``channel`` as it happens."""
-    import nbformat
-
     from . import student
     from .core import describe_functions, observe_check, student_functions
     from .exercises import get_exercise
@@ -406,7 +429,7 @@ def _run_worker(exercise: str, notebook: Path, plan: list[dict[str, Any]], limit
 
     ex = get_exercise(exercise)
     try:
-        nb = nbformat.read(notebook, as_version=4)
+        nb = _Notebook(notebook)
     except Exception as e:
         channel.send("flag", flag="unparseable",
                      note=f"the notebook is not valid notebook JSON: {type(e).__name__}: {str(e)[:200]}")
