@@ -43,6 +43,13 @@ Properties (Figure 3 first):
 A node that raises an exception inside a step is reported as
 :class:`NodeFailure` (a :class:`SafetyViolation` of property ``Node
 failure``): the run stops there, with the trace up to that point.
+
+With configuration changes (dissertation ch. 4, :data:`EXTENSION_PROPERTIES`):
+
+* **One configuration change at a time** -- a leader appends a configuration
+  only when the previous one in its log is committed (§4.1).
+* **Single-server changes** -- each configuration's voters differ from the
+  previous one's by at most one server, so majorities of the two overlap (§4.1).
 """
 
 from __future__ import annotations
@@ -51,10 +58,10 @@ from collections.abc import Iterable
 
 from typing import Any
 
-from .raft import Entry, Event, RequestVoteReply, majority
+from .raft import ConfigChange, Entry, Event, RequestVoteReply, majority
 from .trace import ClusterView, Trace
 
-__all__ = ["SafetyViolation", "NodeFailure", "SafetyMonitor", "check_trace", "PROPERTIES"]
+__all__ = ["SafetyViolation", "NodeFailure", "SafetyMonitor", "check_trace", "PROPERTIES", "EXTENSION_PROPERTIES"]
 
 PROPERTIES = (
     "Election Safety",
@@ -72,6 +79,12 @@ PROPERTIES = (
     "Up-to-date logs hold what is committed",
     "Node failure",
 )
+
+EXTENSION_PROPERTIES = (
+    "One configuration change at a time",
+    "Single-server changes",
+)
+"""Properties of etcd's extensions (dissertation ch. 4), checked as well; kept apart from Figure 3's list."""
 
 
 class SafetyViolation(AssertionError):
@@ -238,6 +251,8 @@ class SafetyMonitor:
                       "whose preceding entries differ from another log's", e)
         if self.up_to_date_check and len(self.committed) > 1:
             self._up_to_date_holds_committed(e.node, e, mine=True, theirs=False)
+        if type(e.entry.command) is ConfigChange and node.role == "leader":
+            self._check_configuration_change(e)
 
     def _check_truncate(self, e: Event) -> None:
         node = self.view.nodes[e.node]
@@ -326,6 +341,27 @@ class SafetyMonitor:
     def _check_failure(self, e: Event) -> None:
         self.view.apply(e)
         raise NodeFailure(str(e.value), e, self.seed)
+
+    def _check_server_added(self, e: Event) -> None:
+        self.view.apply(e)
+        self.prefix[e.node] = [0]
+
+    def _check_configuration_change(self, e: Event) -> None:
+        """Dissertation §4.1: a leader appends a configuration only after the previous one in its log is
+        committed, and it differs from that one by at most one voter -- so any majority of the old
+        configuration overlaps any majority of the new one (no two disjoint majorities, no two leaders)."""
+        node = self.view.nodes[e.node]
+        before = next((k for k in range(e.index - 1, 0, -1) if type(node.log[k - 1].command) is ConfigChange), 0)
+        if before > node.commit_index:
+            self.fail("One configuration change at a time",
+                      f"leader S{e.node} appended a configuration at index {e.index} while the one at index {before} "
+                      f"was not committed (commitIndex {node.commit_index})", e)
+        old = set(node.log[before - 1].command.voters) if before else set(range(1, self.view.config["n"] + 1))
+        new = set(e.entry.command.voters)
+        if len(old ^ new) > 1:
+            self.fail("Single-server changes",
+                      f"leader S{e.node} changed the voters from {sorted(old)} to {sorted(new)}: more than one "
+                      "server at once, so a majority of each could be disjoint", e)
 
     def _check_apply(self, e: Event) -> None:
         node = self.view.nodes[e.node]

@@ -44,6 +44,12 @@ __all__ = [
     "RequestVoteReply",
     "AppendEntries",
     "AppendEntriesReply",
+    "PreVote",
+    "PreVoteReply",
+    "TimeoutNow",
+    "InstallSnapshot",
+    "InstallSnapshotReply",
+    "ConfigChange",
     "Event",
     "EVENT_FIELDS",
     "Log",
@@ -91,11 +97,18 @@ class RequestVote(Message):
 
     last_log_index: int
     last_log_term: int
+    transfer: bool = False
+    """True when the candidate campaigns because the leader handed over (§3.10, etcd's campaignTransfer)."""
 
     @property
     def candidate_id(self) -> int:
         """The candidate requesting the vote (the paper's ``candidateId``)."""
         return self.src
+
+    def __repr__(self) -> str:  # ``transfer`` is shown only when set, so Figure 2 traces read as before
+        extra = ", transfer=True" if self.transfer else ""
+        return (f"RequestVote(term={self.term!r}, src={self.src!r}, dst={self.dst!r}, "
+                f"last_log_index={self.last_log_index!r}, last_log_term={self.last_log_term!r}{extra})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +147,61 @@ class AppendEntriesReply(Message):
     success: bool
     match_index: int = 0
     conflict_index: int = 0
+
+
+# ---- etcd's extensions (Ongaro's dissertation, 2014); off by default ----------
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigChange:
+    """A configuration stored as a log entry's command (dissertation §4.1): who votes, who only listens.
+
+    Each change adds or removes one server, or promotes a learner (§4.2.1)
+    to voter; a server uses the latest configuration in its log, committed
+    or not (§4.1).
+    """
+
+    voters: tuple[int, ...]
+    learners: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PreVote(Message):
+    """Pre-vote request (dissertation §9.6): "could I win an election?" ``term`` is the term the sender
+    would campaign in (its currentTerm + 1); neither side changes its term or vote."""
+
+    last_log_index: int
+    last_log_term: int
+
+
+@dataclass(frozen=True, slots=True)
+class PreVoteReply(Message):
+    """Pre-vote answer (§9.6): ``term`` is the asked term when granted, the voter's own term when refused."""
+
+    vote_granted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TimeoutNow(Message):
+    """Leadership transfer (dissertation §3.10): the leader tells an up-to-date server to start an election now."""
+
+
+@dataclass(frozen=True, slots=True)
+class InstallSnapshot(Message):
+    """InstallSnapshot RPC (dissertation §5.1, Figure 5.3), sent in one piece: the state machine up to
+    ``last_included_index`` and the configuration there, for a follower whose next entries were compacted."""
+
+    last_included_index: int
+    last_included_term: int
+    data: tuple[Any, ...]
+    config: ConfigChange | None
+
+
+@dataclass(frozen=True, slots=True)
+class InstallSnapshotReply(Message):
+    """InstallSnapshot result: ``term`` for the leader to update itself; ``match_index`` the snapshot's last index."""
+
+    match_index: int
 
 
 # --------------------------------------------------------------------------
@@ -336,6 +404,13 @@ class RaftNode:
 
     noop_on_election: bool = False
     """§8: append a no-op entry (command ``None``) on becoming leader, as read-serving systems like etcd do."""
+    pre_vote: bool = False
+    """Dissertation §9.6: ask for pre-votes before raising the term (etcd's ``--pre-vote``)."""
+    check_quorum: bool = False
+    """Dissertation §6.2 (etcd's CheckQuorum): a leader without a live majority steps down; followers that
+    hear a live leader ignore RequestVote."""
+    extended: bool = False
+    """True once any of etcd's extensions is on (:meth:`enable`); Figure 2 nodes skip the extension hooks."""
 
     def __init__(
         self,
@@ -372,6 +447,7 @@ class RaftNode:
         self.deadline = now
         self._outbox: list[Message] = []
         self._events: list[Event] = []
+        self.init_extensions(ids)
         self.reset_election_timer()
 
     # ---- small helpers --------------------------------------------------
@@ -404,7 +480,7 @@ class RaftNode:
     @property
     def quorum(self) -> int:
         """How many servers, this one included, make a majority of the cluster."""
-        return majority(len(self.peers) + 1)
+        return majority(len(self.voters))
 
     def term_at(self, index: int) -> int:
         """Term of the entry at ``index``; 0 for index 0 (the empty prefix)."""
@@ -431,6 +507,9 @@ class RaftNode:
         if not isinstance(msg, Message):
             raise TypeError(f"S{self.id} cannot handle {type(msg).__name__}; expected a Raft message")
         self.now = now
+        if self.extended and self.intercept(msg):
+            self.after_step()
+            return
         self.observe_term(msg.term)
         match msg:
             case RequestVote():
@@ -444,28 +523,40 @@ class RaftNode:
             case _:
                 raise TypeError(f"S{self.id} cannot handle {type(msg).__name__}; a RaftNode handles the four Raft RPCs")
         self.apply_committed()
+        if self.extended:
+            self.after_step()
 
     def on_timer(self, now: int) -> None:
         """The deadline has passed: a follower or candidate times out, a leader sends heartbeats."""
         self.now = now
         match self.role:
             case "leader":
-                self.send_heartbeats()
+                if self.extended:
+                    self.leader_tick()
+                if self.role == LEADER:
+                    self.send_heartbeats()
             case _:
                 self.note("timeout", "§5.2 election timeout", f"S{self.id}'s election timer ran out")
-                self.start_election()
+                if self.extended:
+                    self.campaign()
+                else:
+                    self.start_election()
         self.apply_committed()
+        if self.extended:
+            self.after_step()
 
     def propose(self, command: Any, now: int) -> int | None:
         """Client request (§5.3): a leader appends ``command`` and returns its index; others return None."""
         self.now = now
-        if self.role != LEADER:
+        if self.role != LEADER or self.transferee is not None:  # §3.10: no proposals while handing over
             return None
         index = self.append_own(command, "§5.3 Leaders: client command → append entry to local log")
         for peer in self.peers:
             self.send_append_entries(peer)
         self.advance_commit_index()  # a one-server cluster commits at once
         self.apply_committed()
+        if self.extended:
+            self.after_step()
         return index
 
     def append_own(self, command: Any, rule: str) -> int:
@@ -535,8 +626,9 @@ class RaftNode:
         self.note("vote", "§5.2 candidate votes for itself", peer=self.id, value=True)
         self.reset_election_timer()
         for peer in self.peers:
-            self.send(RequestVote(self.current_term, self.id, peer, self.last_log_index, self.last_log_term))
-        if len(self.votes) >= self.quorum:
+            self.send(RequestVote(self.current_term, self.id, peer, self.last_log_index, self.last_log_term,
+                                  self.forced_campaign))
+        if self.has_quorum(self.votes):
             self.become_leader()
 
     def handle_request_vote_reply(self, m: RequestVoteReply) -> None:
@@ -547,7 +639,7 @@ class RaftNode:
         if self.role != CANDIDATE or m.term != self.current_term or not m.vote_granted:
             return
         self.votes.add(m.src)
-        if len(self.votes) >= self.quorum:
+        if self.has_quorum(self.votes):
             self.become_leader()
 
     def become_leader(self) -> None:
@@ -719,7 +811,301 @@ class RaftNode:
         for n in range(self.last_log_index, self.commit_index, -1):
             if self.term_at(n) != self.current_term:
                 break  # terms only fall going left: no entry of this term below (§5.4.2)
-            replicas = 1 + sum(1 for p in self.peers if self.match_index[p] >= n)
-            if replicas >= self.quorum:
+            if self.has_quorum([self.id, *(p for p in self.peers if self.match_index[p] >= n)]):
                 self.set_commit_index(n, "§5.3/§5.4.2 leader: majority matchIndex ≥ N and log[N].term == currentTerm")
                 return
+
+    # ======================================================================
+    # etcd's extensions (Ongaro's dissertation, 2014), off by default.
+    # A Figure 2 node (``extended`` False) never runs any of the methods
+    # below except ``init_extensions`` and ``has_quorum``.
+    # ======================================================================
+
+    def init_extensions(self, ids: tuple[int, ...] | list[int]) -> None:
+        """Volatile state of the extensions; the configuration starts as every server in ``ids`` voting (§4.1)."""
+        self.voters: frozenset[int] = frozenset(ids) | {self.id}
+        self.learners: frozenset[int] = frozenset()
+        self.base_config = ConfigChange(tuple(sorted(self.voters)))
+        """The configuration before the first ConfigChange in the log (the initial servers, or a snapshot's)."""
+        self.config = self.base_config
+        """The configuration in use: the latest in the log (§4.1)."""
+        self.config_index = 0
+        """Log index of the entry holding ``config`` (0: ``base_config``)."""
+        self.tracks_config = False
+        """True once configuration changes may appear in logs; the node then reads its configuration from its log."""
+        self._scanned: tuple[int, Entry | None] = (0, None)
+        self.pre_votes: set[int] | None = None
+        """Servers that granted a pre-vote while this server is a pre-candidate (§9.6), else None."""
+        self.forced_campaign = False
+        self.leader_heard_at: int | None = None
+        self.heard_at: dict[int, int] = {}
+        self._leader_term = -1
+        self.leader_since = 0
+        self.transferee: int | None = None
+        """The server this leader is handing leadership to (§3.10), else None."""
+        self.transfer_deadline = 0
+        self._timeout_sent = False
+
+    def enable(self, *, pre_vote: bool = False, check_quorum: bool = False, membership: bool = False) -> None:
+        """Switch on etcd's extensions for this server (the simulator calls it for ``Cluster(..., pre_vote=True)``)."""
+        self.pre_vote = self.pre_vote or pre_vote
+        self.check_quorum = self.check_quorum or check_quorum
+        if membership and not self.tracks_config:
+            self.tracks_config = True
+            self.refresh_configuration()
+        self.extended = True
+
+    def has_quorum(self, ids: Iterable[int]) -> bool:
+        """Whether ``ids`` include a majority of the voters (Figure 2: of all servers; §4.1: of the latest
+        configuration's voters; learners never count, §4.2.1)."""
+        voters = self.voters
+        return sum(1 for i in ids if i in voters) >= self.quorum
+
+    def intercept(self, msg: Message) -> bool:
+        """Let the extensions see a message before Figure 2 does; True when they handled it entirely."""
+        kind = type(msg)
+        if kind is AppendEntries or kind is InstallSnapshot:
+            if msg.term >= self.current_term:
+                self.leader_heard_at = self.now  # for the lease (§6.2, §9.6)
+        elif kind is RequestVote:
+            if self.ignores_vote_request(msg):
+                return True
+        elif kind is PreVote:
+            self.handle_pre_vote(msg)
+            return True
+        elif kind is PreVoteReply:
+            self.handle_pre_vote_reply(msg)
+            return True
+        elif kind is TimeoutNow:
+            self.observe_term(msg.term)
+            self.handle_timeout_now(msg)
+            return True
+        if msg.term >= self.current_term:
+            self.heard_at[msg.src] = self.now  # for check-quorum (§6.2)
+        return False
+
+    def after_step(self) -> None:
+        """Bookkeeping after every input: configuration from the log (§4.1), leader duties, stale state."""
+        if self.tracks_config:
+            self.refresh_configuration()
+        if self.role == LEADER:
+            if self._leader_term != self.current_term:  # first step as leader of this term
+                self._leader_term, self.leader_since, self.heard_at = self.current_term, self.now, {}
+            self.step_down_when_removed()
+            if self.role == LEADER:
+                self.send_timeout_now_when_caught_up()
+        else:
+            self.transferee = None
+            if self.role != FOLLOWER or self.leader_id is not None:
+                self.pre_votes = None
+
+    def in_lease(self) -> bool:
+        """Whether this server heard from a live leader within the minimum election timeout (§6.2, §9.6)."""
+        if self.role == LEADER:
+            return True
+        heard = self.leader_heard_at
+        return self.leader_id is not None and heard is not None and self.now - heard < self.timing.election_timeout[0]
+
+    # ---- pre-vote (dissertation §9.6) -------------------------------------
+
+    def campaign(self) -> None:
+        """Election timeout with extensions on: only a voter campaigns (§4.1, §4.2.1); with pre-vote it first
+        asks whether it could win (§9.6)."""
+        if self.id not in self.voters:
+            self.note("timeout", "§4.2.1 learners and removed servers never campaign",
+                      f"S{self.id} is not a voter of its configuration: it does not campaign")
+            self.reset_election_timer()
+        elif self.pre_vote:
+            self.start_pre_vote()
+        else:
+            self.start_election()
+
+    def start_pre_vote(self) -> None:
+        """§9.6: become a pre-candidate: ask every server for a pre-vote for term currentTerm + 1 without raising
+        the term or voting (etcd's ``becomePreCandidate``)."""
+        if self.role != FOLLOWER:
+            self.become_follower(None)  # a candidate that timed out goes back to asking first (etcd)
+        self.leader_id = None
+        self.pre_votes = {self.id}
+        term = self.current_term + 1
+        self.note("precampaign", "§9.6 pre-vote: ask before raising the term",
+                  f"S{self.id} asks whether it could win an election for term {term} (its term stays "
+                  f"{self.current_term})", value=term)
+        self.reset_election_timer()
+        for peer in self.peers:
+            self.send(PreVote(term, self.id, peer, self.last_log_index, self.last_log_term))
+        if self.has_quorum(self.pre_votes):
+            self.pre_votes = None
+            self.start_election()
+
+    def handle_pre_vote(self, m: PreVote) -> None:
+        """§9.6 pre-vote receiver: grant when the asked term is not behind ours, we have not heard from a live
+        leader within the minimum election timeout, and the candidate's log is at least as up to date (§5.4.1).
+        Nothing changes here: no term, no vote, no timer."""
+        c = m.src
+        if m.term < self.current_term:
+            granted, why = False, f"term {m.term} is older than S{self.id}'s term {self.current_term}"
+        elif m.term == self.current_term and self.voted_for not in (None, c):
+            granted, why = False, f"S{self.id} already voted for S{self.voted_for} in term {m.term}"
+        elif self.in_lease():
+            who = "it is the leader" if self.role == LEADER else f"it heard from leader S{self.leader_id} recently"
+            granted, why = False, who
+        elif not self.log_is_up_to_date(m.last_log_index, m.last_log_term):
+            granted, why = False, f"S{c}'s log is less up to date than S{self.id}'s"
+        else:
+            granted, why = True, f"no live leader and S{c}'s log is at least as up to date"
+        verb = "would vote" if granted else "would not vote"
+        self.note("prevote", "§9.6 pre-vote receiver", f"S{self.id} {verb} for S{c} in term {m.term}: {why}",
+                  peer=c, value=granted)
+        self.send(PreVoteReply(m.term if granted else self.current_term, self.id, c, granted))
+
+    def handle_pre_vote_reply(self, m: PreVoteReply) -> None:
+        """§9.6: count pre-votes for currentTerm + 1; with a majority, start the real election (§5.2).
+
+        A refusal from a later term makes this server a follower of that term (etcd)."""
+        if not m.vote_granted:
+            self.observe_term(m.term)
+            return
+        if self.pre_votes is None or m.term != self.current_term + 1:
+            return  # stale
+        self.pre_votes.add(m.src)
+        if self.has_quorum(self.pre_votes):
+            self.pre_votes = None
+            self.start_election()
+
+    # ---- check-quorum (dissertation §6.2; etcd's CheckQuorum) -------------
+
+    def ignores_vote_request(self, m: RequestVote) -> bool:
+        """etcd (dissertation §4.2.3, §6.2): with check-quorum a server that heard from a live leader within the
+        minimum election timeout ignores a RequestVote of a higher term: no vote, no term change, no reply.
+        A campaign the leader asked for (§3.10, ``transfer``) is not ignored."""
+        if not (self.check_quorum and m.term > self.current_term and not m.transfer and self.in_lease()):
+            return False
+        self.note("vote_ignored", "§6.2 check-quorum: heard from a live leader → ignore RequestVote",
+                  f"S{self.id} ignored S{m.src}'s RequestVote for term {m.term}: it heard from a live leader "
+                  f"less than {self.timing.election_timeout[0]} ms ago", peer=m.src, value=m.term)
+        return True
+
+    def lost_quorum(self) -> bool:
+        """§6.2: whether a whole minimum election timeout passed as leader without hearing from a majority."""
+        window = self.timing.election_timeout[0]
+        if self.now - self.leader_since < window:
+            return False
+        return not self.has_quorum([self.id, *(p for p, t in self.heard_at.items() if self.now - t < window)])
+
+    def leader_tick(self) -> None:
+        """Leader timer duties of the extensions: check-quorum (§6.2) and the transfer timeout (§3.10)."""
+        if self.check_quorum and self.lost_quorum():
+            self.note("stepdown", "§6.2 check-quorum: no majority heard within an election timeout → step down",
+                      f"S{self.id} stepped down: it heard from no majority in the last "
+                      f"{self.timing.election_timeout[0]} ms")
+            self.become_follower(None)
+        elif self.transferee is not None and self.now >= self.transfer_deadline:
+            self.note("transfer", "§3.10 transfer not done within an election timeout → abort",
+                      f"S{self.id} gave up handing leadership to S{self.transferee}", peer=self.transferee, value=None)
+            self.transferee = None
+
+    # ---- leadership transfer (dissertation §3.10) ---------------------------
+
+    def transfer_leadership(self, to: int, now: int) -> None:
+        """§3.10: hand leadership to voter ``to``: stop taking proposals, bring ``to``'s log up to date, then send
+        it TimeoutNow. Gives up after a minimum election timeout."""
+        self.now = now
+        if self.role != LEADER:
+            raise ValueError(f"S{self.id} is not the leader; only the leader can transfer leadership")
+        if to == self.id or to not in self.voters:
+            raise ValueError(f"S{to} is not another voter of S{self.id}'s configuration "
+                             f"(voters: {', '.join(f'S{i}' for i in sorted(self.voters))})")
+        self.extended = True  # the transfer's rules run in the extension hooks
+        self.transferee, self.transfer_deadline, self._timeout_sent = to, now + self.timing.election_timeout[0], False
+        self.note("transfer", "§3.10 leadership transfer: stop proposals, catch the target up",
+                  f"S{self.id} hands leadership to S{to}", peer=to, value=to)
+        if self.match_index[to] < self.last_log_index:
+            self.send_append_entries(to)
+        self.after_step()
+
+    def send_timeout_now_when_caught_up(self) -> None:
+        """§3.10: once the transfer target's log matches ours, tell it to time out now."""
+        to = self.transferee
+        if to is not None and not self._timeout_sent and self.match_index.get(to, 0) >= self.last_log_index:
+            self._timeout_sent = True
+            self.send(TimeoutNow(self.current_term, self.id, to))
+
+    def handle_timeout_now(self, m: TimeoutNow) -> None:
+        """§3.10: the leader of our term asks us to start an election at once -- no pre-vote, and voters in a
+        lease do not ignore it (etcd's forced campaign)."""
+        if m.term != self.current_term or self.id not in self.voters:
+            return
+        self.note("timeout", "§3.10 TimeoutNow → start an election at once",
+                  f"S{self.id} starts an election now: leader S{m.src} hands over")
+        self.forced_campaign = True
+        self.start_election()
+        self.forced_campaign = False
+
+    # ---- membership changes (dissertation §4.1, §4.2) ------------------------
+
+    def refresh_configuration(self) -> None:
+        """§4.1: a server uses the latest configuration in its log, committed or not (re-read after each step)."""
+        log = self.state.log
+        upto, entry = self._scanned
+        if upto <= len(log) and (upto == 0 or log[upto - 1] is entry):
+            found = next((i for i in range(len(log), upto, -1) if type(log[i - 1].command) is ConfigChange), None)
+        else:  # entries we read were deleted (§5.3 step 3): look again from the end
+            found = next((i for i in range(len(log), 0, -1) if type(log[i - 1].command) is ConfigChange), 0)
+        self._scanned = (len(log), log[-1] if log else None)
+        if found is not None:
+            config = log[found - 1].command if found else self.base_config
+            if found != self.config_index or config != self.config:
+                self.apply_configuration(found, config)
+
+    def apply_configuration(self, index: int, config: ConfigChange) -> None:
+        """§4.1: switch to ``config`` (held at log ``index``): voters, learners, the servers to replicate to."""
+        self.config_index, self.config = index, config
+        old = set(self.peers)
+        self.voters, self.learners = frozenset(config.voters), frozenset(config.learners)
+        self.peers = tuple(sorted((self.voters | self.learners) - {self.id}))
+        if self.role == LEADER:
+            for p in self.peers:
+                if p not in old:
+                    self.set_progress(p, 0, self.last_log_index + 1, "§4.1 a new server: replicate to it")
+        self.note("config", "§4.1 the latest configuration in the log takes effect",
+                  f"S{self.id} now uses voters {{{', '.join(f'S{i}' for i in config.voters)}}}"
+                  + (f", learners {{{', '.join(f'S{i}' for i in config.learners)}}}" if config.learners else ""),
+                  index=index, value=config)
+
+    def configuration_change_refused(self) -> str | None:
+        """§4.1: why this server cannot start a configuration change now; None when it can."""
+        if self.role != LEADER:
+            return f"S{self.id} is not the leader"
+        if self.transferee is not None:
+            return f"S{self.id} is handing leadership to S{self.transferee} (§3.10)"
+        if self.config_index > self.commit_index:
+            return (f"the configuration change at index {self.config_index} is not committed yet: one change at "
+                    "a time, each committed before the next (§4.1)")
+        if self.term_at(self.commit_index) != self.current_term:
+            return (f"leader S{self.id} has not committed an entry of its term {self.current_term} yet; a new leader "
+                    "must do so before changing the configuration (the fix of the single-server change bug, "
+                    "Ongaro 2015) -- send a client request first")
+        return None
+
+    def propose_configuration(self, config: ConfigChange, now: int) -> int | None:
+        """§4.1: a leader appends ``config`` to its log and uses it at once; returns its index (None if refused)."""
+        self.now = now
+        if self.configuration_change_refused() is not None:
+            return None
+        self.tracks_config = self.extended = True
+        index = self.append_own(config, "§4.1 a configuration change is a log entry")
+        self.refresh_configuration()
+        for peer in self.peers:
+            self.send_append_entries(peer)
+        self.advance_commit_index()
+        self.apply_committed()
+        self.after_step()
+        return index
+
+    def step_down_when_removed(self) -> None:
+        """§4.2.2: a leader removed from the configuration steps down once the change is committed."""
+        if self.id not in self.voters and self.commit_index >= self.config_index:
+            self.note("stepdown", "§4.2.2 the leader was removed: step down once the change commits",
+                      f"S{self.id} stepped down: it is no longer a voter")
+            self.become_follower(None)

@@ -25,13 +25,14 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, NoReturn, Protocol
 
 from .checks import NodeFailure, SafetyMonitor
-from .raft import LEADER, Event, Log, Message, PersistentState, RaftNode, Timing
+from .raft import LEADER, ConfigChange, Event, Log, Message, PersistentState, RaftNode, Timing
 from .trace import ClusterView, Trace
 
-__all__ = ["Network", "Cluster", "ClientRequest", "Endpoint", "ACTIONS", "MAX_NODES"]
+__all__ = ["Network", "Cluster", "ClientRequest", "Endpoint", "Refused", "ACTIONS", "MAX_NODES"]
 
 MAX_NODES = 99
-ACTIONS = ("crash", "restart", "restart_all", "crash_leader", "timeout_now", "isolate", "partition", "cut", "heal", "request", "set_network")
+ACTIONS = ("crash", "restart", "restart_all", "crash_leader", "timeout_now", "isolate", "partition", "cut", "heal", "request", "set_network",
+           "transfer_leadership", "add_server", "promote", "remove_server")
 """Names a fault schedule may use; each is the :class:`Cluster` method of that name."""
 
 _DELIVER, _TIMER, _ACTION = 0, 1, 2
@@ -43,6 +44,13 @@ _QUIET = "state change the node did not report"
 _UNTOUCHED = Log.UNTOUCHED
 _PASS_THROUGH = (NotImplementedError, MemoryError)
 """Exceptions from a node that are not its failure: unwritten code (an exercise starter) and running out of memory."""
+
+
+class Refused(ValueError):
+    """The cluster cannot do this now (no leader, a change still in flight, ...): a state, not a bad argument.
+
+    Run from a fault schedule, a refused action is recorded as a ``note`` in the trace instead of stopping the run.
+    """
 
 
 class Endpoint(Protocol):
@@ -132,11 +140,15 @@ class Cluster:
         node_class: type[RaftNode] = RaftNode,
         schedule: Iterable[Sequence[Any]] = (),
         up_to_date_check: bool = False,
+        pre_vote: bool = False,
+        check_quorum: bool = False,
     ) -> None:
         """Start ``n`` followers at time 0; the fault ``schedule`` is validated now and run as time passes.
 
         ``up_to_date_check`` also checks etcd-io/raft's ``MoreUpToDateCorrectInv``
         (see :mod:`raftedu.checks`): a wrong commit is caught when it happens.
+        ``pre_vote`` (dissertation §9.6) and ``check_quorum`` (§6.2) switch on etcd's options of the same
+        names on every node; off, the nodes are Figure 2 exactly.
         """
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_NODES:
             raise ValueError(f"cluster size must be a whole number from 1 to {MAX_NODES}; got {n!r}")
@@ -148,8 +160,20 @@ class Cluster:
             raise TypeError(f"network must be a raftedu.Network; got {type(network).__name__}")
         if not (isinstance(node_class, type) and issubclass(node_class, RaftNode)):
             raise TypeError(f"node_class must be RaftNode or a subclass of it; got {node_class!r}")
+        for name, flag in (("pre_vote", pre_vote), ("check_quorum", check_quorum)):
+            if not isinstance(flag, bool):
+                raise ValueError(f"{name} must be True or False; got {flag!r}")
+        self.options = {name: True for name, flag in (("pre_vote", pre_vote), ("check_quorum", check_quorum)) if flag}
+        """etcd's extensions switched on for every node (empty: Figure 2)."""
         self.n = n
         self.ids = tuple(range(1, n + 1))
+        self.initial_ids = self.ids
+        """The servers the cluster started with; later ones join through configuration changes (§4.1)."""
+        self.retired: set[int] = set()
+        """Servers removed from the cluster (§4.1): shut down for good once their removal committed."""
+        self._membership = False
+        self._extended = bool(self.options)
+        self._retiring: dict[int, tuple[int, ConfigChange]] = {}
         self.seed = seed
         self.timing = timing
         self.net = network
@@ -174,7 +198,8 @@ class Cluster:
         self.groups: tuple[tuple[int, ...], ...] = ()
         self.cuts: set[tuple[int, int]] = set()
         self._record(Event(0, "start", value=(("n", n), ("seed", seed), ("timing", asdict(timing)),
-                                              ("network", asdict(network)), ("node_class", node_class.__name__))))
+                                              ("network", asdict(network)), ("node_class", node_class.__name__))
+                                             + ((("options", tuple(self.options)),) if self.options else ())))
         for action in self._validate_schedule(schedule):
             self._push(action[0], _ACTION, tuple(action[1:]))
         for i in self.ids:
@@ -204,6 +229,8 @@ class Cluster:
         """The running node ``i`` (an error if it is crashed)."""
         node = self.nodes[self._check_id(i)]
         if node is None:
+            if i in self.retired:
+                raise Refused(f"S{i} was removed from the cluster (§4.1) and has shut down")
             raise ValueError(f"S{i} is crashed; restart it first with cluster.restart({i})")
         return node
 
@@ -263,13 +290,15 @@ class Cluster:
         """Restart crashed node ``i`` from its persistent state, as a follower (§5.2)."""
         if self.nodes[self._check_id(i)] is not None:
             raise ValueError(f"S{i} is running; only a crashed node can be restarted")
+        if i in self.retired:
+            raise Refused(f"S{i} was removed from the cluster (§4.1); it cannot restart")
         self._record(Event(self.now, "restart", node=i, text=f"S{i} restarted"))
         self._boot(i)
 
     def restart_all(self) -> None:
         """Restart every crashed node."""
         for i in self.ids:
-            if self.nodes[i] is None:
+            if self.nodes[i] is None and i not in self.retired:
                 self.restart(i)
 
     def crash_leader(self) -> int | None:
@@ -346,6 +375,135 @@ class Cluster:
         self._record(Event(self.now, "set_network", value=tuple(sorted(changes.items())),
                            text="network changed: " + ", ".join(f"{k}={v}" for k, v in sorted(changes.items()))))
 
+    # ---- etcd's operations (dissertation §3.10, ch. 4); also usable from a schedule ------
+
+    def _leader_for(self, what: str) -> RaftNode:
+        """The current leader, or :class:`Refused` saying that ``what`` needs one."""
+        leader = self.leader()
+        if leader is None:
+            raise Refused(f"{what} needs a leader and there is none right now")
+        return self.nodes[leader]
+
+    def _member(self, i: Any) -> int:
+        """``i`` as a server id: a positive whole number (whether it is a member is the leader's to say)."""
+        if isinstance(i, bool) or not isinstance(i, int) or i < 1:
+            raise ValueError(f"a server id is a whole number ≥ 1; got {i!r}")
+        return i
+
+    def transfer_leadership(self, to: int) -> None:
+        """Ask the leader to hand leadership to voter ``to`` (dissertation §3.10, ``etcdctl move-leader``).
+
+        The leader stops taking client requests, brings ``to``'s log up to
+        date and sends it TimeoutNow; ``to`` starts an election at once. The
+        leader gives up after a minimum election timeout.
+        """
+        leader = self._leader_for("a leadership transfer")
+        to = self._member(to)
+        if to == leader.id:
+            raise Refused(f"S{to} already leads; transfer to another voter")
+        if leader.transferee is not None:
+            raise Refused(f"S{leader.id} is already handing leadership to S{leader.transferee}")
+        if to not in leader.voters:
+            raise Refused(f"S{to} is not a voter of leader S{leader.id}'s configuration")
+        self._record(Event(self.now, "transfer_request", node=leader.id, peer=to,
+                           text=f"asked leader S{leader.id} to hand leadership to S{to}"))
+        self._enable_extensions(membership=False)
+        leader.transfer_leadership(to, self.now)
+        self._flush(leader)
+
+    def _change_configuration(self, what: str, make: Callable[[ConfigChange], ConfigChange]) -> tuple[RaftNode, int]:
+        """Have the leader append the configuration ``make(current)`` (§4.1); :class:`Refused` when it cannot."""
+        leader = self._leader_for(what)
+        why = leader.configuration_change_refused()
+        if why is not None:
+            raise Refused(f"{what}: {why}")
+        self._enable_extensions(membership=True)
+        config = make(leader.config)
+        index = leader.propose_configuration(config, self.now)
+        self._flush(leader)
+        assert index is not None
+        return leader, index
+
+    def _enable_extensions(self, membership: bool) -> None:
+        """From the first etcd operation on, every node runs the extension hooks; from the first configuration
+        change on, every node reads its configuration from its log (§4.1)."""
+        if self._extended and self._membership >= membership:
+            return
+        self._extended, self._membership = True, self._membership or membership
+        for node in self.nodes.values():
+            if node is not None:
+                node.enable(membership=self._membership)
+                self._flush(node)
+
+    def add_server(self) -> int:
+        """Start a new server and add it as a learner (dissertation §4.1, §4.2.1); return its id (n + 1).
+
+        The learner receives the log but does not vote or count for a
+        majority until :meth:`promote` makes it a voter. Like ``etcdctl
+        member add --learner``.
+        """
+        if self.n >= MAX_NODES:
+            raise Refused(f"a cluster has at most {MAX_NODES} servers")
+        leader = self._leader_for("adding a server")
+        why = leader.configuration_change_refused()
+        if why is not None:
+            raise Refused(f"adding a server: {why}")
+        new = self.n + 1
+        self.n, self.ids = new, (*self.ids, new)
+        self.disks[new] = PersistentState()
+        self.nodes[new] = None
+        self._node_rngs[new] = random.Random(f"raftedu:{self.seed}:node:{new}")
+        self._record(Event(self.now, "server_added", node=new, text=f"S{new} started, empty, to join as a learner"))
+        self._enable_extensions(membership=True)
+        self._boot(new)
+        self._change_configuration(f"adding S{new}", lambda c: ConfigChange(c.voters, (*c.learners, new)))
+        return new
+
+    def promote(self, i: int) -> None:
+        """Make learner ``i`` a voter (§4.2.1, ``etcdctl member promote``) once its log has caught up."""
+        leader = self._leader_for("a promotion")
+        i = self._member(i)
+        if i not in leader.learners:
+            raise Refused(f"S{i} is not a learner of leader S{leader.id}'s configuration")
+        if leader.match_index.get(i, 0) < leader.commit_index:
+            raise Refused(f"S{i} is still catching up (matchIndex {leader.match_index.get(i, 0)} < commitIndex "
+                          f"{leader.commit_index}); a new server votes only once its log is up to date (§4.2.1)")
+        self._change_configuration(f"promoting S{i}", lambda c: ConfigChange(
+            tuple(sorted((*c.voters, i))), tuple(v for v in c.learners if v != i)))
+
+    def remove_server(self, i: int) -> None:
+        """Remove server ``i`` (§4.1, ``etcdctl member remove``); it shuts down once the change commits.
+
+        Removing the leader: it keeps leading until the change commits, not
+        counting itself, then steps down (§4.2.2).
+        """
+        leader = self._leader_for("removing a server")
+        i = self._member(i)
+        config = leader.config
+        if i not in config.voters and i not in config.learners:
+            raise Refused(f"S{i} is not in leader S{leader.id}'s configuration")
+        if config.voters == (i,):
+            raise Refused(f"S{i} is the only voter; a cluster needs at least one")
+        _, index = self._change_configuration(f"removing S{i}", lambda c: ConfigChange(
+            tuple(v for v in c.voters if v != i), tuple(v for v in c.learners if v != i)))
+        self._retiring[i] = (index, leader.config)
+        self._retire_removed()
+
+    def _retire_removed(self) -> None:
+        """Shut down every server whose removal has committed somewhere (etcd: a removed member stops)."""
+        for i, (index, config) in list(self._retiring.items()):
+            for node in self.nodes.values():
+                log = node.state.log if node is not None else ()
+                if node is not None and node.commit_index >= index and log[index - 1].command == config:
+                    del self._retiring[i]
+                    if self.nodes[i] is not None:
+                        self.nodes[i] = None
+                        self._timer_due[i] = None
+                    self.retired.add(i)
+                    self._record(Event(self.now, "server_removed", node=i,
+                                       text=f"S{i} was removed from the cluster and shut down"))
+                    break
+
     # ---- clients ---------------------------------------------------------------
 
     def attach(self, endpoint: Endpoint) -> None:
@@ -383,7 +541,8 @@ class Cluster:
             self._node_failed(target, self.nodes[target], err, f"proposing the client command {command!r}")
         if index is None:
             req.status = "rejected"
-            req.reason = "no leader" if target is None else f"S{target} is not the leader"
+            req.reason = ("no leader" if target is None else f"S{target} is not the leader"
+                          if self.nodes[target].transferee is None else f"S{target} is handing leadership over (§3.10)")
             self._record(Event(self.now, "client_reply", node=target, value="rejected", text=req.reason))
             return req
         leader = self.nodes[target]
@@ -425,6 +584,8 @@ class Cluster:
                 self.set_network(**args[0])
             else:
                 getattr(self, name)(*args)
+        except Refused as e:
+            self._record(Event(self.now, "note", text=f"{name} refused: {e}"))
         except ValueError as e:
             raise ValueError(f"schedule item {(self.now, *action)!r} could not run at t={self.now} ms: {e}") from None
 
@@ -455,13 +616,15 @@ class Cluster:
 
     def _boot(self, i: int) -> None:
         try:
-            node = self.node_class(i, self.ids, rng=self._node_rngs[i], timing=self.timing, state=self.disks[i],
+            node = self.node_class(i, self.initial_ids, rng=self._node_rngs[i], timing=self.timing, state=self.disks[i],
                                    now=self.now)
         except _PASS_THROUGH:
             raise
         except Exception as err:
             self._node_failed(i, None, err, "starting up")
         self.nodes[i] = node
+        if self._extended:
+            node.enable(**self.options, membership=self._membership)
         self._timer_due[i] = None
         self._logs.pop(i, None)  # the first look compares the whole log
         self._machine[i] = 0
@@ -494,6 +657,8 @@ class Cluster:
         self._record_output(node, events)
         for m in msgs:
             self._transmit(m)
+        if self._retiring:
+            self._retire_removed()
         deadline = node.deadline
         if self._timer_due[node.id] != deadline:
             self._timer_due[node.id] = deadline

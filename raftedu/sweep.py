@@ -8,6 +8,12 @@ restarts every node and checks that the cluster commits one more request
 Run a long sweep from the shell::
 
     python -m raftedu.sweep --seeds 1000 --sizes 1-7 --workers 2
+
+``--features all`` switches on etcd's extensions (pre-vote, check-quorum) and
+adds leadership transfers and membership changes (add a learner, promote,
+remove) to the random schedule::
+
+    python -m raftedu.sweep --features all --seeds 1000 --sizes 3,5 --workers 2
 """
 
 from __future__ import annotations
@@ -25,12 +31,15 @@ from .checks import SafetyViolation
 from .raft import RaftNode
 from .sim import Cluster, Network
 
-__all__ = ["SeedResult", "random_schedule", "recover", "run_seed", "sweep", "main"]
+__all__ = ["SeedResult", "FEATURES", "random_schedule", "extension_action", "recover", "run_seed", "sweep", "main"]
 
 HORIZON = 6_000
 """Virtual milliseconds of faults per run."""
 SETTLE = 10_000
 """Virtual milliseconds allowed for the final request to commit once faults stop."""
+
+FEATURES = ("none", "all")
+"""``none``: Figure 2 only; ``all``: pre-vote, check-quorum, transfers and membership changes too."""
 
 CHAOS = Network(delay=(1, 30), drop_rate=0.1, duplicate_rate=0.05, long_delay_rate=0.05, long_delay=(100, 800))
 
@@ -47,15 +56,21 @@ class SeedResult:
     violation: str | None = None
 
 
-def random_schedule(n: int, seed: int, horizon: int = HORIZON) -> list[tuple[Any, ...]]:
+def random_schedule(n: int, seed: int, horizon: int = HORIZON, features: str = "none") -> list[tuple[Any, ...]]:
     """A reproducible random fault schedule for an ``n``-node cluster.
 
     It mixes bursts of client requests, leader crashes, crashes of nodes it
     knows are up (never all of them), restarts, random partitions (often one
     node cut off just before requests arrive, which strands entries on an
     old leader), one-way link cuts, heals and changes of loss and delay.
+    With ``features="all"`` about one step in six is instead an etcd
+    operation (:func:`extension_action`).
     """
+    if features not in FEATURES:
+        raise ValueError(f"features must be one of {', '.join(FEATURES)}; got {features!r}")
     rng = random.Random(f"raftedu-sweep:{n}:{seed}")
+    ext_rng = random.Random(f"raftedu-sweep-ext:{n}:{seed}") if features == "all" else None
+    added = 0
     ids = list(range(1, n + 1))
     down: set[int] = set()
     certain = True  # False after crash_leader: the generator no longer knows who is up
@@ -72,6 +87,11 @@ def random_schedule(n: int, seed: int, horizon: int = HORIZON) -> list[tuple[Any
         t += rng.randrange(20, 250)
         if t >= horizon:
             return schedule
+        if ext_rng is not None and ext_rng.random() < 1 / 6:
+            action = extension_action(ext_rng, n, added)
+            added += action[0] == "add_server"
+            schedule.append((t, *action))
+            continue
         roll = rng.random()
         if roll < 0.35:
             requests(rng.randrange(1, 4))
@@ -105,10 +125,31 @@ def random_schedule(n: int, seed: int, horizon: int = HORIZON) -> list[tuple[Any
                                                  "long_delay_rate": rng.choice([0.0, 0.05, 0.2])}))
 
 
-def run_seed(n: int, seed: int, horizon: int = HORIZON, node_class: type[RaftNode] = RaftNode) -> SeedResult:
-    """Run one random schedule on an ``n``-node cluster of ``node_class`` and report safety and liveness."""
-    cluster = Cluster(n, seed=seed, network=CHAOS, schedule=random_schedule(n, seed, horizon), node_class=node_class,
-                      up_to_date_check=True)
+def extension_action(rng: random.Random, n: int, added: int) -> tuple[Any, ...]:
+    """One random etcd operation for a cluster that started with ``n`` servers and was asked to add ``added``:
+    a leadership transfer (§3.10), adding a learner, promoting or removing a server (§4.1). Targets are drawn
+    blind; whatever the cluster cannot do at that moment is refused and noted in the trace."""
+    ids = n + added
+    roll = rng.random()
+    if roll < 0.3:
+        return ("transfer_leadership", rng.randint(1, ids))
+    if roll < 0.55 and ids < n + 3:
+        return ("add_server",)
+    if roll < 0.8 and added:
+        return ("promote", rng.randint(n + 1, ids))
+    return ("remove_server", rng.randint(1, ids))
+
+
+def run_seed(n: int, seed: int, horizon: int = HORIZON, node_class: type[RaftNode] = RaftNode,
+             features: str = "none") -> SeedResult:
+    """Run one random schedule on an ``n``-node cluster of ``node_class`` and report safety and liveness.
+
+    ``features="all"`` runs every node with pre-vote and check-quorum and the schedule with etcd's operations.
+    """
+    on = features == "all"
+    cluster = Cluster(n, seed=seed, network=CHAOS, schedule=random_schedule(n, seed, horizon, features),
+                      node_class=node_class, up_to_date_check=True, pre_vote=on,
+                      check_quorum=on)
     try:
         cluster.run(horizon)
         failure = recover(cluster)
@@ -141,19 +182,23 @@ def recover(cluster: Cluster, within: int = SETTLE) -> str | None:
         if req.status == "committed":
             return None
         attempts.append(f"S{req.node}: {req.status}")
+        if req.status == "rejected":  # e.g. a leader handing over (§3.10): retry a little later
+            cluster.run(min(50, max(0, end - cluster.now)))
     return (f"after the faults stopped (t={start} ms) the cluster did not commit a client request within {within} ms "
             f"({'; '.join(attempts) or 'no leader was elected'})")
 
 
-def _run_pair(args: tuple[int, int]) -> SeedResult:
-    return run_seed(*args)
+def _run_pair(args: tuple[int, int, str]) -> SeedResult:
+    n, seed, features = args
+    return run_seed(n, seed, features=features)
 
 
-def sweep(sizes: Iterable[int], seeds: Iterable[int], workers: int = 1, progress: bool = True) -> list[SeedResult]:
+def sweep(sizes: Iterable[int], seeds: Iterable[int], workers: int = 1, progress: bool = True,
+          features: str = "none") -> list[SeedResult]:
     """Run every (size, seed) pair, in ``workers`` processes, with a progress bar; return the results in order."""
     from tqdm.auto import tqdm
 
-    pairs = [(n, s) for n in sizes for s in seeds]
+    pairs = [(n, s, features) for n in sizes for s in seeds]
     bar = tqdm(total=len(pairs), desc="safety sweep", unit="run", disable=not progress, file=sys.stdout)
     results: list[SeedResult] = []
     if workers > 1:
@@ -183,9 +228,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--first-seed", type=int, default=0, help="first seed (default 0)")
     parser.add_argument("--sizes", type=_sizes, default=list(range(1, 8)), help="e.g. 1-7 or 3,5 (default 1-7)")
     parser.add_argument("--workers", type=int, default=1, help="processes to use (default 1)")
+    parser.add_argument("--features", choices=FEATURES, default="none",
+                        help="all: pre-vote, check-quorum, leadership transfers and membership changes too")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    results = sweep(args.sizes, range(args.first_seed, args.first_seed + args.seeds), args.workers)
+    results = sweep(args.sizes, range(args.first_seed, args.first_seed + args.seeds), args.workers,
+                    features=args.features)
     wall = time.perf_counter() - start
     print(f"\n{'N':>3} {'seeds':>6} {'violations':>10} {'not live':>8} {'events':>10} {'committed':>9}")
     for n in args.sizes:

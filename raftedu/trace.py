@@ -107,6 +107,10 @@ class NodeView:
     """When the election timer runs out (None for leaders and crashed nodes)."""
     leader_id: int | None = None
     """The leader this node last heard from in its current term."""
+    config: Any = None
+    """The latest configuration in this node's log (a ConfigChange; None: the servers the run started with)."""
+    removed: bool = False
+    """The server was removed from the cluster and shut down (§4.1)."""
 
     @property
     def shown_role(self) -> str:
@@ -235,6 +239,27 @@ class ClusterView:
 
     def _on_heal(self, e: Event) -> None:
         self.groups, self.cuts = (), set()
+
+    def _on_config(self, e: Event) -> None:
+        self.nodes[e.node].config = e.value
+
+    def _on_server_added(self, e: Event) -> None:
+        self.nodes[e.node] = NodeView(e.node)
+
+    def _on_server_removed(self, e: Event) -> None:
+        node = self.nodes[e.node]
+        node.alive, node.removed, node.deadline = False, True, None
+        self.progress.pop(e.node, None)
+
+    def voters(self, i: int) -> tuple[int, ...]:
+        """The voters of node ``i``'s latest configuration (all servers the run started with, until a change)."""
+        config = self.nodes[i].config
+        return tuple(range(1, self.config["n"] + 1)) if config is None else config.voters
+
+    def learners(self, i: int) -> tuple[int, ...]:
+        """The learners of node ``i``'s latest configuration (§4.2.1)."""
+        config = self.nodes[i].config
+        return () if config is None else config.learners
 
     def leaders(self) -> list[int]:
         """Ids of the live nodes that believe they are leader (more than one is possible across terms)."""
