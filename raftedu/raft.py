@@ -47,8 +47,6 @@ __all__ = [
     "PreVote",
     "PreVoteReply",
     "TimeoutNow",
-    "InstallSnapshot",
-    "InstallSnapshotReply",
     "ConfigChange",
     "Event",
     "EVENT_FIELDS",
@@ -184,24 +182,6 @@ class PreVoteReply(Message):
 @dataclass(frozen=True, slots=True)
 class TimeoutNow(Message):
     """Leadership transfer (dissertation §3.10): the leader tells an up-to-date server to start an election now."""
-
-
-@dataclass(frozen=True, slots=True)
-class InstallSnapshot(Message):
-    """InstallSnapshot RPC (dissertation §5.1, Figure 5.3), sent in one piece: the state machine up to
-    ``last_included_index`` and the configuration there, for a follower whose next entries were compacted."""
-
-    last_included_index: int
-    last_included_term: int
-    data: tuple[Any, ...]
-    config: ConfigChange | None
-
-
-@dataclass(frozen=True, slots=True)
-class InstallSnapshotReply(Message):
-    """InstallSnapshot result: ``term`` for the leader to update itself; ``match_index`` the snapshot's last index."""
-
-    match_index: int
 
 
 # --------------------------------------------------------------------------
@@ -864,7 +844,7 @@ class RaftNode:
     def intercept(self, msg: Message) -> bool:
         """Let the extensions see a message before Figure 2 does; True when they handled it entirely."""
         kind = type(msg)
-        if kind is AppendEntries or kind is InstallSnapshot:
+        if kind is AppendEntries:
             if msg.term >= self.current_term:
                 self.leader_heard_at = self.now  # for the lease (§6.2, §9.6)
         elif kind is RequestVote:
