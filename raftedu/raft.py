@@ -889,9 +889,9 @@ class RaftNode:
     # ---- pre-vote (dissertation §9.6) -------------------------------------
 
     def campaign(self) -> None:
-        """Election timeout with extensions on: only a voter campaigns (§4.1, §4.2.1); with pre-vote it first
-        asks whether it could win (§9.6)."""
-        if self.id not in self.voters:
+        """Election timeout with extensions on: only a voter campaigns (§4.1, §4.2.1), or a server whose removal
+        is not committed yet (§4.2.2); with pre-vote it first asks whether it could win (§9.6)."""
+        if self.id not in self.voters and not self.removal_pending():
             self.note("timeout", "§4.2.1 learners and removed servers never campaign",
                       f"S{self.id} is not a voter of its configuration: it does not campaign")
             self.reset_election_timer()
@@ -899,6 +899,17 @@ class RaftNode:
             self.start_pre_vote()
         else:
             self.start_election()
+
+    def removal_pending(self) -> bool:
+        """§4.2.2: a server left out of its latest configuration still campaigns while that configuration is not
+        committed, if it voted in the one before: it may be needed to commit the change (it does not count its
+        own vote, :meth:`has_quorum`)."""
+        if self.config_index <= self.commit_index:
+            return False
+        log = self.state.log
+        before = next((log[i - 1].command for i in range(self.config_index - 1, 0, -1)
+                       if type(log[i - 1].command) is ConfigChange), self.base_config)
+        return self.id in before.voters
 
     def start_pre_vote(self) -> None:
         """§9.6: become a pre-candidate: ask every server for a pre-vote for term currentTerm + 1 without raising
@@ -920,7 +931,8 @@ class RaftNode:
 
     def handle_pre_vote(self, m: PreVote) -> None:
         """§9.6 pre-vote receiver: grant when the asked term is not behind ours, we have not heard from a live
-        leader within the minimum election timeout, and the candidate's log is at least as up to date (§5.4.1).
+        leader within the minimum election timeout, and the candidate's log is at least as up to date
+        (RequestVote's up-to-date rule, :meth:`log_is_up_to_date`).
         Nothing changes here: no term, no vote, no timer."""
         c = m.src
         if m.term < self.current_term:
@@ -940,7 +952,7 @@ class RaftNode:
         self.send(PreVoteReply(m.term if granted else self.current_term, self.id, c, granted))
 
     def handle_pre_vote_reply(self, m: PreVoteReply) -> None:
-        """§9.6: count pre-votes for currentTerm + 1; with a majority, start the real election (§5.2).
+        """§9.6: count pre-votes for currentTerm + 1; with a majority, start the real election (:meth:`start_election`).
 
         A refusal from a later term makes this server a follower of that term (etcd)."""
         if not m.vote_granted:

@@ -146,3 +146,12 @@ def test_monitor_catches_a_change_of_two_voters_at_once():
 
 def test_every_extension_property_has_a_failing_test_above():
     assert set(EXTENSION_PROPERTIES) == {"One configuration change at a time", "Single-server changes"}
+
+
+def test_a_server_whose_removal_is_not_committed_still_campaigns():
+    """§4.2.2: found by the sweep (N=3, seed 577): leader S2 appended its own removal, lost its majority before
+    committing it and stepped down; S1 needs S2's vote, S2's log is ahead, and S2 is out of its latest
+    configuration. If S2 never campaigned, no leader could ever be elected again."""
+    from raftedu.sweep import run_seed
+
+    assert run_seed(3, 577, features="all").live
