@@ -163,6 +163,7 @@ class SafetyMonitor:
         self.applied: list[Entry | None] = [None]  # index -> entry applied there
         self.voters: dict[tuple[int, int], set[int]] = {}  # (candidate, term) -> servers that granted their vote
         self.quorum = 1  # a majority of the cluster (set by the start event)
+        self.reconfigured = False  # True once servers joined or configurations changed (dissertation §4.1)
         self.events = 0
         checks = {name[len("_check_"):]: getattr(self, name) for name in dir(self) if name.startswith("_check_")}
         self._dispatch = {**self.view._handlers, **checks}  # a kind with no check only updates the view
@@ -216,10 +217,10 @@ class SafetyMonitor:
         if earlier != e.node:
             self.fail("Election Safety", f"S{e.node} and S{earlier} were both elected leader of term {e.term}", e)
         voters = self.voters.get((e.node, e.term), set())
-        if len(voters) < self.quorum:
+        if not self._is_majority(voters, e.node):
             self.fail("Leader elected by a majority",
                       f"S{e.node} became leader of term {e.term} with votes of that term from "
-                      f"{_servers(voters) or 'no server'}; a majority is {self.quorum} servers", e)
+                      f"{_servers(voters) or 'no server'}; {self._majority_text(e.node)}", e)
         for index in range(len(self.committed) - 1, 0, -1):
             if self.committed[index][1] < e.term:
                 self._require_prefix(e.node, index, e, f"new leader of term {e.term}")
@@ -295,10 +296,10 @@ class SafetyMonitor:
         top = len(self.committed) - 1
         mark = self.committed[top][0]
         holders = [i for i, p in self.prefix.items() if len(p) > top and p[top] == mark]
-        if len(holders) < self.quorum:
+        if not self._is_majority(holders):
             self.fail("Committed entries on a majority",
                       f"entries up to index {top} are committed but only {_servers(holders) or 'no server'} "
-                      f"store them; a majority is {self.quorum} servers", e)
+                      f"store them; {self._majority_text(None)}", e)
 
     def _up_to_date_holds_committed(self, x: int, e: Event, *, mine: bool, theirs: bool) -> None:
         """MoreUpToDateCorrectInv for server ``x`` and every other server j.
@@ -345,6 +346,27 @@ class SafetyMonitor:
     def _check_server_added(self, e: Event) -> None:
         self.view.apply(e)
         self.prefix[e.node] = [0]
+        self.reconfigured = True
+
+    def _check_config(self, e: Event) -> None:
+        self.view.apply(e)
+        self.reconfigured = True
+
+    def _is_majority(self, ids: Iterable[int], node: int | None = None) -> bool:
+        """Whether ``ids`` are a majority of the cluster (Figure 2). Once configurations change (§4.1): a majority
+        of the voters of ``node``'s latest configuration, or (``node`` None) of some server's latest one."""
+        if not self.reconfigured:
+            return len(set(ids)) >= self.quorum
+        ids = set(ids)
+        configs = [self.view.voters(node)] if node is not None else {self.view.voters(i) for i in self.view.nodes}
+        return any(len(ids.intersection(v)) >= majority(len(v)) for v in configs)
+
+    def _majority_text(self, node: int | None) -> str:
+        if not self.reconfigured:
+            return f"a majority is {self.quorum} servers"
+        if node is not None:
+            return f"a majority of S{node}'s voters {_servers(self.view.voters(node))} is needed"
+        return "no server's configuration has them on a majority of its voters"
 
     def _check_configuration_change(self, e: Event) -> None:
         """Dissertation §4.1: a leader appends a configuration only after the previous one in its log is

@@ -118,9 +118,11 @@ START = Event(0, "start", value=(("n", 3), ("seed", 0)))
 
 
 def leader_appends(*entries: Entry, commit: int = 0) -> list[Event]:
-    events = [Event(1, "term", node=1, term=1, value=1), Event(1, "role", node=1, term=1, value="leader")]
+    events = [Event(1, "term", node=1, term=1, value=1), Event(1, "vote", node=1, term=1, peer=1, value=True),
+              Event(1, "vote", node=2, term=1, peer=1, value=True), Event(1, "role", node=1, term=1, value="leader")]
     for k, entry in enumerate(entries, start=1):
         events.append(Event(2 + k, "append", node=1, term=1, index=k, entry=entry))
+        events.append(Event(2 + k, "append", node=2, term=1, index=k, entry=entry))
         if k == commit:
             events.append(Event(2 + k, "commit", node=1, term=1, index=k))
     return events
@@ -155,3 +157,14 @@ def test_a_server_whose_removal_is_not_committed_still_campaigns():
     from raftedu.sweep import run_seed
 
     assert run_seed(3, 577, features="all").live
+
+
+def test_monitor_counts_only_voters_of_the_candidates_configuration():
+    """A learner's vote (they answer RequestVote, etcd) does not make a majority (§4.2.1)."""
+    config = ConfigChange((1, 2, 3), (4,))
+    base = [Event(1, "server_added", node=4), Event(2, "config", node=1, index=1, value=config),
+            Event(3, "term", node=1, term=1, value=1), Event(3, "vote", node=1, term=1, peer=1, value=True)]
+    learner = [Event(4, "vote", node=4, term=1, peer=1, value=True), Event(5, "role", node=1, term=1, value="leader")]
+    assert violated(base + learner) == "Leader elected by a majority"
+    voter = [Event(4, "vote", node=2, term=1, peer=1, value=True), Event(5, "role", node=1, term=1, value="leader")]
+    check_trace([START, *base, *voter])
