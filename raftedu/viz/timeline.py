@@ -6,7 +6,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from ..raft import AppendEntries, AppendEntriesReply, Event
+from ..raft import Event
 from .scene import Source, as_events
 from .style import DROP_COLOR, MESSAGE_STYLES, REFUSED_COLOR, ROLE_COLORS, describe_message, message_kind, message_ok, node_name
 
@@ -66,10 +66,10 @@ def timeline(source: Source, start: int = 0, end: int | None = None, *, heartbea
     for k, e in enumerate(events):
         if e.kind == "send":
             sends[e.msg_id] = e
-            if isinstance(e.msg, AppendEntriesReply) and last_was_empty.get((e.msg.dst, e.msg.src)):
+            if message_kind(e.msg) == "AppendEntriesReply" and last_was_empty.get((e.msg.dst, e.msg.src)):
                 answers_heartbeat.add(e.msg_id)
-        elif e.kind == "deliver" and isinstance(e.msg, AppendEntries):
-            last_was_empty[(e.msg.src, e.msg.dst)] = not e.msg.entries
+        elif e.kind == "deliver" and message_kind(e.msg) in ("AppendEntries", "Heartbeat"):
+            last_was_empty[(e.msg.src, e.msg.dst)] = message_kind(e.msg) == "Heartbeat"
         if e.time < start or e.time > end:
             continue
         if e.kind in ("deliver", "drop") and e.msg_id in sends:
