@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -160,8 +161,15 @@ def _free_port() -> int:
 @pytest.mark.slow
 def test_wheel_in_a_clean_venv_gives_the_course(tmp_path):
     """pip install raftedu (no JupyterLab), raftedu course X, then raftedu[lab] and jupyter lab X serves lesson 00."""
+    # Build from a copy of the tracked files: a stale build/ folder in the checkout must not leak into the wheel.
+    source = tmp_path / "source"
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    for name in filter(None, tracked.decode().split("\0")):
+        if (ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, source / name)
     wheels = tmp_path / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(ROOT), "-w", str(wheels)],
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(source), "-w", str(wheels)],
                    check=True, capture_output=True)
     wheel = next(wheels.glob("raftedu-*.whl"))
     venv = tmp_path / "venv"
