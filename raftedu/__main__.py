@@ -156,7 +156,10 @@ def _grade(args: argparse.Namespace) -> int:
 
     from .grading.runner import grade, grading_secret
 
+    from .grading.runner import find_submissions
+
     limits = _limits(args)
+    find_submissions(args.submissions, args.exercise)  # a wrong folder or exercise is refused before anything is written
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     key, source = grading_secret(Path(args.out).parent, secret_file=args.secret_file)
     print(f"hidden cases come from your secret ({source})")

@@ -536,6 +536,10 @@ def _fingerprint(sub: Submission, ex: Exercise, limits: Limits, secret: str | No
     return h.hexdigest()[:16]
 
 
+_CHANNEL_LIMIT = 256 << 20
+"""Bytes of observations the parent reads from one worker at most (a correct submission sends a few MiB)."""
+
+
 def _kill(pgid: int) -> None:
     """Kill the worker's whole session (it and anything it started that stayed in it)."""
     try:
@@ -651,11 +655,18 @@ def grade_one(sub: Submission, exercise: str | Exercise, limits: Limits = Limits
         cmd = [sys.executable, "-I", "-S", "-c", _NANNY, sys.executable, "-c", _WORKER_COMMAND, ex.id, str(notebook),
                str(work), json.dumps(asdict(limits)), str(write_end)]
         chunks: list[bytes] = []
+        overflow: list[bool] = []
 
         def drain() -> None:
+            size = 0
             while True:
                 chunk = os.read(read_end, 1 << 16)
                 if not chunk:
+                    return
+                size += len(chunk)
+                if size > _CHANNEL_LIMIT:  # a flood of bytes is not observations: stop reading, stop the worker
+                    overflow.append(True)
+                    _kill(proc.pid)
                     return
                 chunks.append(chunk)
 
@@ -688,6 +699,8 @@ def grade_one(sub: Submission, exercise: str | Exercise, limits: Limits = Limits
         note = f"the submission ran over its {limits.submission_timeout:g} s limit and was stopped"
         return result("timeout", _checks_as(ex, "timeout", note), [note])
     records, problems = _read_records(b"".join(chunks))
+    if overflow:
+        problems.append(f"the worker sent more than {_CHANNEL_LIMIT >> 20} MiB down the channel")
     ended = _ended(proc.returncode, stderr_tail, bool(records) and records[-1].get("kind") == "done")
     flags, notes = [], []
     for r in records:
@@ -708,6 +721,8 @@ def grade_one(sub: Submission, exercise: str | Exercise, limits: Limits = Limits
     if ended is not None:
         status, note = ended
         checks = _checks_as(ex, {"kernel_died": "error"}.get(status, status), note)
+        if "tampered" in flags:
+            status = "tampered"
         return result(status, checks, notes + [note])
     if "unparseable" in flags and not any(r.get("kind") == "functions" for r in records):
         return result("unparseable", _checks_as(ex, "error", notes[-1] if notes else "unparseable"), notes)
