@@ -168,3 +168,21 @@ def test_monitor_counts_only_voters_of_the_candidates_configuration():
     assert violated(base + learner) == "Leader elected by a majority"
     voter = [Event(4, "vote", node=2, term=1, peer=1, value=True), Event(5, "role", node=1, term=1, value="leader")]
     check_trace([START, *base, *voter])
+
+
+def test_monitor_stops_a_leader_that_starts_a_second_change_before_the_first_commits():
+    """A broken leader that skips §4.1's one-at-a-time rule is caught in a real run, at the second change."""
+    from raftedu import RaftNode
+
+    class NoWaiting(RaftNode):
+        def configuration_change_refused(self):
+            return None if self.role == LEADER else "not the leader"
+
+    c = Cluster(3, seed=4, node_class=NoWaiting)
+    assert c.run_until(lambda c: c.leader() is not None, 3_000)
+    c.request("a")
+    c.run(200)
+    c.add_server()
+    with pytest.raises(SafetyViolation) as caught:
+        c.add_server()
+    assert caught.value.property == "One configuration change at a time"

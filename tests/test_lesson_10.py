@@ -1,0 +1,51 @@
+"""Lesson 10 (pre-vote and check-quorum): what its prose says is what its runs compute."""
+
+from __future__ import annotations
+
+import pytest
+
+from test_lesson_claims_a import claim, cells, lesson  # tests/ is on sys.path (conftest.py)
+
+NAME = "10_prevote_checkquorum.ipynb"
+pytestmark = pytest.mark.kernel
+
+
+def test_every_prediction_is_read_back_by_the_next_cell():
+    nb = cells(NAME)
+    predicts = [k for k, c in enumerate(nb) if c.cell_type == "code" and c.source.lstrip().startswith("my_prediction =")]
+    assert len(predicts) == 2
+    for k in predicts:
+        assert "Predict" in nb[k - 1].source and "read_back(my_prediction" in nb[k + 1].source
+
+
+def test_without_pre_vote_the_rejoining_follower_deposes_the_leader():
+    ns = lesson(NAME)
+    c, leader, term, x, away, deposed = ns["rejoin"](pre_vote=False)
+    claim(NAME, "each time it becomes a candidate and raises its term (§5.2)")
+    assert away > term + 3 and deposed
+    claim(NAME, "every server, the leader too, adopt that term and step down (§5.1)")
+    assert [c.nodes[i].current_term for i in c.ids] == [c.nodes[x].current_term] * 5
+    assert c.nodes[x].current_term > away  # after healing, at least one more election
+
+
+def test_with_pre_vote_nothing_changes():
+    ns = lesson(NAME)
+    c, leader, term, x, away, deposed = ns["rejoin"](pre_vote=True)
+    assert ns["away_term"] == term and ns["deposed"] is False  # what the student saw
+    claim(NAME, "it never started an election and its term stayed where it was")
+    assert not deposed and away == term and c.leader() == leader
+    assert [c.nodes[i].current_term for i in c.ids] == [term] * 5
+    assert not any(e.kind == "role" and e.node == x and e.value == "candidate" for e in c.trace)
+
+
+def test_check_quorum_contrast():
+    ns = lesson(NAME)
+    c, old, cut, leaders = ns["minority_leader"](check_quorum=False)
+    claim(NAME, "Two leaders, in different terms")
+    assert len(leaders) == 2 and len({c.nodes[i].current_term for i in leaders}) == 2
+    c, old, cut, leaders = ns["c"], ns["old"], ns["cut"], ns["leaders"]
+    down = [e for e in c.trace if e.kind == "stepdown" and e.node == old]
+    claim(NAME, "at its first heartbeat after a full minimum election timeout it stepped down")
+    low, beat = c.timing.election_timeout[0], c.timing.heartbeat
+    assert down and low <= down[0].time - cut <= low + beat
+    assert old not in leaders
