@@ -309,3 +309,16 @@ def test_03_timeline_without_heartbeats_shows_one_reply_per_appendentries_with_t
     arrows = {t.name: sum(x is None for x in t.x) for t in fig.data if t.x is not None}
     assert arrows["AppendEntries with entries"] == 4 == arrows["AppendEntries reply (red: rejected)"]
     assert arrows["heartbeat (empty AppendEntries)"] == 0
+
+
+def test_03_with_pre_vote_the_cut_off_follower_disrupts_nobody():
+    ns = lesson("03_log_replication.ipynb")
+    pv, leader, lagging, healed = ns["pv"], ns["pv_leader"], ns["pv_lagging"], ns["pv_healed"]
+    claim("03_log_replication.ipynb", "With pre-vote the cut-off follower's elections never raised its term — nobody would "
+                                      "have voted for it — so the leader kept leading and simply sent the follower the "
+                                      "entries it had missed")
+    assert pv.options == {"pre_vote": True} and pv.leader() == leader
+    assert {pv.nodes[i].current_term for i in pv.ids} == {pv.nodes[leader].current_term}
+    assert max(e.term for e in pv.trace if e.kind == "term") == pv.nodes[leader].current_term  # no term ever rose
+    assert ns["rejections"](pv.trace.events[healed:], lagging) == []
+    assert [e.term for e in pv.nodes[lagging].log] == [e.term for e in pv.nodes[leader].log] and len(pv.nodes[leader].log) == 6
