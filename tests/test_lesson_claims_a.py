@@ -67,16 +67,23 @@ def test_every_prediction_is_read_back_after_the_run(name):
 
 
 @pytest.mark.parametrize("name", MINE)
-def test_read_back_nudges_a_missing_prediction_and_quotes_both_values(name, capsys):
-    source = next(c.source for c in cells(name) if c.cell_type == "code" and "def read_back" in c.source)
-    namespace: dict = {}
-    exec(source[source.index("def read_back"):].split("\n\n\n")[0], namespace)
-    namespace["read_back"](None, 6)
+def test_the_lesson_uses_the_shared_read_back(name):
+    sources = [c.source for c in cells(name) if c.cell_type == "code"]
+    assert any("from raftedu.lessons import read_back" in s for s in sources), f"{name} does not import read_back"
+    assert not any("def read_back" in s for s in sources), f"{name} defines its own read_back: use raftedu.lessons"
+
+
+def test_read_back_nudges_a_missing_prediction_and_quotes_both_values(capsys):
+    from raftedu.lessons import read_back
+
+    read_back(None, 6)
     nudge = capsys.readouterr().out
     assert "None" in nudge and "guess" in nudge and "6" in nudge
-    namespace["read_back"](5, 6)
+    read_back(5, 6)
     assert "You said 5; it is 6" in capsys.readouterr().out
-    namespace["read_back"](6, 6)
+    read_back(6, 6)
+    assert "Right" in capsys.readouterr().out
+    read_back(" true ", True)
     assert "Right" in capsys.readouterr().out
 
 

@@ -33,6 +33,7 @@ ALLOWED: dict[str, set[str]] = {
     "raftedu.grading": {"raftedu.raft", "raftedu.trace", "raftedu.checks", "raftedu.sim", "raftedu.grading",
                         "raftedu.experiments", "raftedu.sweep", "raftedu.scenarios"},
     "raftedu._version": set(),
+    "raftedu.lessons": set(),
     "raftedu.course": {"raftedu._version"},
     "raftedu.site": {"raftedu._version", "raftedu.course"},
     "raftedu.__main__": {"raftedu.grading", "raftedu.sweep", "raftedu.course", "raftedu.site", "raftedu._version"},
