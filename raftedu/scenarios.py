@@ -25,6 +25,9 @@ __all__ = [
     "figure_8",
     "longer_log_older_term",
     "shorter_log_same_term",
+    "stale_replies_across_reelection",
+    "restart_between_votes",
+    "vote_replies_delayed_across_reelection",
 ]
 
 SCRIPTED = Timing(election_timeout=(10_000, 20_000), heartbeat=50)
@@ -156,7 +159,7 @@ def longer_log_older_term(node_class: type[RaftNode] = RaftNode, seed: int = 12,
     step("S1, cut off, holds 3 entries of term 1; S2 and S3 committed one entry of term 2", c)
     c.partition([1, 3], [2])
     c.run(60)  # S1's heartbeat meets S3's term 2: S1 steps down
-    c.timeout_now(1)
+    _time_out(c, 1, "S1 should have stepped down on hearing S3's term 2")
     c.run(20)
     step("S1 asks S3 for its vote in term 3", c)
     return c
@@ -187,3 +190,136 @@ def shorter_log_same_term(node_class: type[RaftNode] = RaftNode, seed: int = 12,
     step("S3 ran twice for leader against S2", c)
     return c
 
+
+
+# --------------------------------------------------------------------------
+# Stale messages across elections (issue 17): each script runs any node class;
+# a correct node keeps every property, a node that lets an old message or an
+# old value count trips the check named in the docstring.
+# --------------------------------------------------------------------------
+
+
+def _time_out(c: Cluster, i: int, why: str) -> None:
+    """``timeout_now(i)``, or :class:`ScriptError` when S``i`` is down or leads (the script went off course)."""
+    node = c.nodes[i]
+    if node is None or node.role == LEADER:
+        state = "is crashed" if node is None else f"still leads term {node.current_term}"
+        raise ScriptError(f"S{i} {state} at t={c.now} ms: {why}")
+    c.timeout_now(i)
+
+
+def stale_replies_across_reelection(node_class: type[RaftNode] = RaftNode, seed: int = 13, *,
+                                    make: Make | None = None, on_step: Step | None = None) -> Cluster:
+    """§5.3: a leader that is re-elected must not count what it learned, or is told late, about an earlier leadership.
+
+    (a) S1 leads term 1 and commits "base" everywhere. (b) Cut off with S2, it
+    appends old1..old3, which reach S2 only: S2's first three acknowledgements
+    are slowed down (they arrive about 300 ms later), a heartbeat's arrives at
+    once, so S1's matchIndex for S2 is 4 in term 1. (c) S3 leads term 2 with
+    S4 and S5 and commits "new" at index 2. (d) The network heals: S1 and S2
+    step down and their old entries are overwritten. (e) S3 crashes and S1 is
+    elected again, for term 3, with S4 and S5 (nothing from S2 reaches it);
+    its log is [base, new]. (f) S1 appends "z" at
+    index 3, which reaches S5 only: two copies of three, not a majority. A
+    leader that kept matchIndex 4 for S2 from term 1 counts S2 and commits z;
+    (g) one that accepts the slowed term-1 acknowledgements (matchIndex 2..4)
+    does so when they arrive. Either breaks "Committed entries on a majority"
+    (etcd-io/raft's QuorumLogInv). (h) Healed, S1 commits z for real.
+    """
+    step = on_step or (lambda label, cluster: None)
+    c = _maker(make, node_class, seed)(5, timing=SCRIPTED, network=_FAST)
+    elect(c, 1)
+    c.request("base")
+    c.run(20)
+    step("(a) S1 leads term 1; base is committed on all five", c)
+    c.partition([1, 2])
+    for k in range(1, 4):
+        c.request(f"old{k}")
+    c.set_network(delay=(300, 300))  # S2 answers these three AppendEntries slowly
+    c.run(1)
+    c.set_network(delay=(1, 1))
+    c.run(60)  # a heartbeat carries old1..old3 again; S2's quick answer: matchIndex 4
+    step("(b) S1 (term 1) put old1..old3 on S2 only; S2's first answers are still on the way", c)
+    _time_out(c, 3, "S3 must stand for term 2")
+    c.run(10)
+    if c.leader(among=[3, 4, 5]) != 3:
+        raise ScriptError(f"S3 did not win term 2 with S4 and S5 (t={c.now} ms)")
+    c.request("new")
+    c.run(20)
+    step("(c) S3 leads term 2 with S4, S5 and commits new at index 2", c)
+    c.heal()
+    c.run(120)
+    step("(d) healed: S1 and S2 follow S3; old1..old3 are overwritten by new", c)
+    c.crash(3)
+    c.cut(2, 1)  # S1 hears nothing from S2 in term 3 (S2's slowed term-1 answers are stopped only while this holds)
+    elect(c, 1)
+    step("(e) S3 crashed; S1 leads again, term 3 (votes of S4, S5), with log [base, new]", c)
+    c.cut(1, 2)
+    c.cut(1, 4)
+    c.request("z")
+    c.run(20)
+    step("(f) z (index 3, term 3) reached S5 only: 2 of 5 copies, z must not commit", c)
+    c.heal()
+    c.cut(1, 2)
+    c.cut(1, 4)
+    c.run(300)
+    step("(g) S2's slowed term-1 answers arrived: they speak of term 1, not of z", c)
+    c.heal()
+    c.run(100)
+    step("(h) healed: S2 and S4 store z and S1 commits it", c)
+    return c
+
+
+def restart_between_votes(node_class: type[RaftNode] = RaftNode, seed: int = 14, *,
+                          make: Make | None = None, on_step: Step | None = None) -> Cluster:
+    """§5.2, Figure 2: votedFor survives a crash, so a restart between two requests of one term gives one vote.
+
+    S1 and S2 cannot hear each other. S1 stands for term 1 and S3 votes for
+    it; S3 crashes and restarts; then S2 stands for term 1 too and asks S3.
+    S3 must refuse: it already voted in term 1. A node that keeps its vote
+    in volatile state votes twice ("One vote per term") and two leaders of
+    term 1 follow ("Election Safety").
+    """
+    step = on_step or (lambda label, cluster: None)
+    c = _maker(make, node_class, seed)(3, timing=SCRIPTED, network=_FAST)
+    c.cut(1, 2)
+    c.cut(2, 1)
+    _time_out(c, 1, "S1 must stand for term 1")
+    c.run(10)
+    step("S1 leads term 1 with S3's vote (S1 and S2 cannot hear each other)", c)
+    c.crash(3)
+    c.restart(3)
+    step("S3 crashed and restarted: its term and vote come back from its disk", c)
+    _time_out(c, 2, "S2 must stand for term 1")
+    c.run(10)
+    step("S2 stood for term 1 too and asked S3", c)
+    return c
+
+
+def vote_replies_delayed_across_reelection(node_class: type[RaftNode] = RaftNode, seed: int = 15, *,
+                                           make: Make | None = None, on_step: Step | None = None) -> Cluster:
+    """§5.2: votes count only in the term they were given; replies from an earlier election are stale.
+
+    S1 stands for term 1; the four votes for it are slowed down (about
+    200 ms). Before they arrive S1 is cut off and stands again, for term 2,
+    where nobody hears it. The term-1 votes then arrive while S1 is a
+    candidate of term 2: a node that counts them becomes leader of term 2
+    with no vote of that term ("Leader elected by a majority"). Healed, S1
+    wins term 3 for real.
+    """
+    step = on_step or (lambda label, cluster: None)
+    c = _maker(make, node_class, seed)(5, timing=SCRIPTED, network=_FAST)
+    _time_out(c, 1, "S1 must stand for term 1")
+    c.set_network(delay=(200, 200))  # the RequestVotes are on the wire already (1 ms); the votes come slowly
+    c.run(1)
+    c.set_network(delay=(1, 1))
+    for peer in (2, 3, 4, 5):
+        c.cut(1, peer)
+    step("S1 stood for term 1; four votes for it are on their way, slowly", c)
+    _time_out(c, 1, "S1 must stand again, for term 2")
+    c.run(250)
+    step("S1 stood for term 2 unheard; the term-1 votes arrived meanwhile", c)
+    c.heal()
+    elect(c, 1)
+    step("healed: S1 wins term 3 with votes of term 3", c)
+    return c

@@ -17,6 +17,7 @@ Example::
 from __future__ import annotations
 
 import heapq
+import inspect
 import os
 import random
 import traceback
@@ -218,6 +219,8 @@ class Cluster:
 
     def leader(self, among: Iterable[int] | None = None) -> int | None:
         """The running node (of ``among``, default all) that believes it leads the highest term, or None."""
+        if among is not None and (isinstance(among, (str, bytes)) or not isinstance(among, Iterable)):
+            raise ValueError(f"among must be a list of node ids; got {among!r}")
         best = None
         for i in self.up() if among is None else [self._check_id(i) for i in among]:
             node = self.nodes[i]
@@ -269,6 +272,9 @@ class Cluster:
         """Run until ``condition(cluster)`` is true or ``within`` ms pass; return whether it became true."""
         if isinstance(within, bool) or not isinstance(within, int) or within < 0:
             raise ValueError(f"within must be a whole number of milliseconds >= 0; got {within!r}")
+        if not callable(condition):
+            raise ValueError(f"run_until needs a condition: a function of the cluster, e.g. lambda c: c.leader(); "
+                             f"got {condition!r}")
         end = self.now + within
         while not condition(self):
             if not self._heap or self._heap[0][0] > end:
@@ -329,22 +335,7 @@ class Cluster:
 
         Messages cross no group boundary, including those already in flight.
         """
-        seen: set[int] = set()
-        clean = []
-        for group in groups:
-            members = sorted(self._check_id(i) for i in group)
-            if not members:
-                raise ValueError("partition groups must not be empty")
-            overlap = seen.intersection(members)
-            if overlap:
-                raise ValueError(f"partition groups overlap: {', '.join(f'S{i}' for i in sorted(overlap))} "
-                                 "appear in more than one group; each node may be in one group only")
-            seen.update(members)
-            clean.append(tuple(members))
-        rest = tuple(i for i in self.ids if i not in seen)
-        if rest:
-            clean.append(rest)
-        self.groups = tuple(clean)
+        self.groups = self._groups(groups)
         text = " | ".join("{" + ",".join(f"S{i}" for i in g) + "}" for g in self.groups)
         self._record(Event(self.now, "partition", value=self.groups, text=f"network split into {text}"))
 
@@ -354,9 +345,7 @@ class Cluster:
 
     def cut(self, src: int, dst: int) -> None:
         """Cut the one-way link from ``src`` to ``dst`` (messages the other way still pass)."""
-        self._check_id(src), self._check_id(dst)
-        if src == dst:
-            raise ValueError("cut() needs two different nodes")
+        self._check_link(src, dst)
         self.cuts.add((src, dst))
         self._record(Event(self.now, "cut", node=src, peer=dst, text=f"link S{src} → S{dst} cut"))
 
@@ -367,10 +356,7 @@ class Cluster:
 
     def set_network(self, **changes: Any) -> None:
         """Change network settings from now on, e.g. ``cluster.set_network(drop_rate=0.1)``."""
-        allowed = Network.__dataclass_fields__
-        unknown = sorted(set(changes) - set(allowed))
-        if unknown:
-            raise ValueError(f"unknown network setting(s) {unknown}; allowed: {', '.join(allowed)}")
+        self._check_network(changes)
         self.net = replace(self.net, **changes)
         self._record(Event(self.now, "set_network", value=tuple(sorted(changes.items())),
                            text="network changed: " + ", ".join(f"{k}={v}" for k, v in sorted(changes.items()))))
@@ -513,6 +499,12 @@ class Cluster:
         ``take_output``), its messages travel the same simulated network,
         one-way cuts apply to it, partitions do not.
         """
+        missing = [name for name in ("id", "deadline", "receive", "on_timer", "take_output") if not hasattr(endpoint, name)]
+        if missing:
+            raise TypeError(f"attach() needs an endpoint with id, deadline, receive, on_timer and take_output; "
+                            f"{type(endpoint).__name__} lacks {', '.join(missing)}")
+        if isinstance(endpoint.id, bool) or not isinstance(endpoint.id, int):
+            raise ValueError(f"an endpoint's id must be a whole number above {self.n}; got {endpoint.id!r}")
         if endpoint.id in self.nodes or endpoint.id in self.endpoints or endpoint.id <= 0:
             raise ValueError(f"endpoint id {endpoint.id} is taken or invalid: use an id above {self.n}, not in use")
         self.endpoints[endpoint.id] = endpoint
@@ -564,16 +556,89 @@ class Cluster:
             raise ValueError(f"unknown node id {i!r}: this cluster has nodes 1..{self.n}")
         return i
 
+    def _check_link(self, src: Any, dst: Any) -> None:
+        self._check_id(src), self._check_id(dst)
+        if src == dst:
+            raise ValueError(f"cut() needs two different nodes; got {src!r} twice")
+
+    def _check_network(self, changes: Any) -> None:
+        """Network settings must be known names with allowed values (checked by building a :class:`Network`)."""
+        if not isinstance(changes, dict):
+            raise ValueError(f"set_network takes settings by name, e.g. {{'drop_rate': 0.1}}; got {changes!r}")
+        allowed = Network.__dataclass_fields__
+        unknown = sorted(set(changes) - set(allowed))
+        if unknown:
+            raise ValueError(f"unknown network setting(s) {unknown}; allowed: {', '.join(allowed)}")
+        replace(Network(), **changes)
+
+    def _groups(self, groups: tuple[Any, ...]) -> tuple[tuple[int, ...], ...]:
+        """Check partition groups (lists of node ids, none empty, none sharing a node); add the nodes listed nowhere."""
+        if not groups:
+            raise ValueError("partition() needs at least one group of node ids, e.g. partition([1, 2], [3, 4, 5])")
+        seen: set[int] = set()
+        clean = []
+        for group in groups:
+            if isinstance(group, (str, bytes, dict)) or not isinstance(group, Iterable):
+                raise ValueError("each partition group is a list of node ids, e.g. partition([1, 2], [3, 4, 5]); "
+                                 f"got {group!r} in partition{tuple(groups)!r}")
+            members = sorted(self._check_id(i) for i in group)
+            if not members:
+                raise ValueError("partition groups must not be empty")
+            overlap = seen.intersection(members)
+            if overlap:
+                raise ValueError(f"partition groups overlap: {', '.join(f'S{i}' for i in sorted(overlap))} "
+                                 "appear in more than one group; each node may be in one group only")
+            seen.update(members)
+            clean.append(tuple(members))
+        rest = tuple(i for i in self.ids if i not in seen)
+        if rest:
+            clean.append(rest)
+        return tuple(clean)
+
+    def _check_action(self, name: str, args: tuple[Any, ...]) -> None:
+        """Raise ValueError unless ``cluster.<name>(*args)`` is given arguments it accepts.
+
+        Only the arguments are checked here; whether the action can run (a
+        node to crash must be up, ...) depends on the state when it runs.
+        """
+        if name == "set_network":
+            if len(args) != 1:
+                raise ValueError(f"set_network takes one dict of settings, e.g. (t, 'set_network', "
+                                 f"{{'drop_rate': 0.1}}); got {len(args)} argument(s)")
+            self._check_network(args[0])
+            return
+        signature = inspect.signature(getattr(Cluster, name))
+        try:
+            signature.bind(self, *args)
+        except TypeError:
+            wanted = ", ".join(str(p) for p in list(signature.parameters.values())[1:])
+            raise ValueError(f"{name} takes ({wanted}); got {len(args)} argument(s): {args!r}") from None
+        if name in ("crash", "restart", "timeout_now", "isolate"):
+            self._check_id(args[0])
+        elif name == "cut":
+            self._check_link(*args)
+        elif name == "partition":
+            self._groups(args)
+        elif name == "request" and len(args) > 1 and args[1] is not None:
+            self._check_id(args[1])
+
     def _validate_schedule(self, schedule: Iterable[Sequence[Any]]) -> list[tuple[Any, ...]]:
+        if isinstance(schedule, (str, bytes, dict)) or not isinstance(schedule, Iterable):
+            raise ValueError(f"schedule must be a list of (time_ms, action, *args); got {schedule!r}")
         actions = []
         for k, item in enumerate(schedule):
             if not isinstance(item, (tuple, list)) or len(item) < 2:
                 raise ValueError(f"schedule item {k} must be (time_ms, action, *args); got {item!r}")
             time, name = item[0], item[1]
             if isinstance(time, bool) or not isinstance(time, int) or time < 0:
-                raise ValueError(f"schedule item {k}: time must be whole milliseconds >= 0; got {time!r}")
+                raise ValueError(f"schedule item {k} {tuple(item)!r}: time must be whole milliseconds >= 0; got {time!r}")
             if name not in ACTIONS:
-                raise ValueError(f"schedule item {k}: unknown action {name!r}; allowed: {', '.join(ACTIONS)}")
+                raise ValueError(f"schedule item {k} {tuple(item)!r}: unknown action {name!r}; "
+                                 f"allowed: {', '.join(ACTIONS)}")
+            try:
+                self._check_action(name, tuple(item[2:]))
+            except ValueError as e:
+                raise ValueError(f"schedule item {k} {tuple(item)!r}: {e}") from None
             actions.append(tuple(item))
         return actions
 

@@ -19,6 +19,7 @@ remove) to the random schedule::
 from __future__ import annotations
 
 import argparse
+import math
 import random
 import sys
 import time
@@ -28,10 +29,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from .checks import SafetyViolation
-from .raft import RaftNode
-from .sim import Cluster, Network
+from .raft import LEADER, RaftNode
+from .sim import MAX_NODES, Cluster, Network
 
-__all__ = ["SeedResult", "FEATURES", "random_schedule", "extension_action", "recover", "run_seed", "sweep", "main"]
+__all__ = ["SeedResult", "FEATURES", "LivenessComparison", "LIVENESS_LIMITS", "compare_liveness", "random_schedule",
+           "extension_action", "recover", "run_seed", "sweep", "sweep_pairs", "main"]
 
 HORIZON = 6_000
 """Virtual milliseconds of faults per run."""
@@ -46,7 +48,13 @@ CHAOS = Network(delay=(1, 30), drop_rate=0.1, duplicate_rate=0.05, long_delay_ra
 
 @dataclass(frozen=True)
 class SeedResult:
-    """Outcome of one seed: safety (``violation`` is None when safe), liveness and size of the run."""
+    """Outcome of one seed: safety (``violation`` is None when safe), liveness and size of the run.
+
+    The timings say how fast the run was: ``first_leader_ms`` (virtual ms to
+    the first leader, None if none), ``first_leader_term`` (how many terms
+    that first election took) and ``recovery_ms`` (from the moment the faults
+    stop to the commit of the final request; None when it did not commit).
+    """
 
     n: int
     seed: int
@@ -54,9 +62,20 @@ class SeedResult:
     committed: int
     live: bool
     violation: str | None = None
+    first_leader_ms: int | None = None
+    first_leader_term: int | None = None
+    recovery_ms: int | None = None
 
 
-def random_schedule(n: int, seed: int, horizon: int = HORIZON, features: str = "none") -> list[tuple[Any, ...]]:
+def _check_size_seed(n: Any, seed: Any) -> None:
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_NODES:
+        raise ValueError(f"cluster size must be a whole number from 1 to {MAX_NODES}; got {n!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"seed must be an integer; got {seed!r}")
+
+
+def random_schedule(n: int, seed: int, horizon: int = HORIZON, features: str = "none", *,
+                    stale: bool = True) -> list[tuple[Any, ...]]:
     """A reproducible random fault schedule for an ``n``-node cluster.
 
     It mixes bursts of client requests, leader crashes, crashes of nodes it
@@ -64,16 +83,25 @@ def random_schedule(n: int, seed: int, horizon: int = HORIZON, features: str = "
     node cut off just before requests arrive, which strands entries on an
     old leader), one-way link cuts, heals and changes of loss and delay.
     With ``features="all"`` about one step in six is instead an etcd
-    operation (:func:`extension_action`).
+    operation (:func:`extension_action`). With ``stale`` (the default; Figure 2
+    runs only) it also draws, from a second random stream, restarts between
+    two votes of one term and slow spells around a leader crash, so that old
+    replies and votes arrive after new elections.
     """
     if features not in FEATURES:
         raise ValueError(f"features must be one of {', '.join(FEATURES)}; got {features!r}")
+    _check_size_seed(n, seed)
+    if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 0:
+        raise ValueError(f"horizon must be whole milliseconds >= 0; got {horizon!r}")
+    stale = stale and features == "none"
     rng = random.Random(f"raftedu-sweep:{n}:{seed}")
+    extra = random.Random(f"raftedu-sweep-stale:{n}:{seed}")  # a second stream: the items above it stay as they were
     ext_rng = random.Random(f"raftedu-sweep-ext:{n}:{seed}") if features == "all" else None
     added = 0
     ids = list(range(1, n + 1))
     down: set[int] = set()
     certain = True  # False after crash_leader: the generator no longer knows who is up
+    slow_rate = CHAOS.long_delay_rate
     schedule: list[tuple[Any, ...]] = []
     t, k = 0, 0
 
@@ -83,10 +111,30 @@ def random_schedule(n: int, seed: int, horizon: int = HORIZON, features: str = "
             k += 1
             schedule.append((t, "request", f"r{k}"))
 
+    def stale_messages() -> None:
+        """Stale messages across elections (issue 17), in the 20 ms before the next item can come.
+
+        A restart between two votes of one term: a node up for sure crashes
+        and comes back a few ms later. Or a slow spell: most messages sent
+        in the next 10-19 ms take 100-800 ms, and the leader crashes, so
+        AppendEntries replies and votes of the old term arrive after a new
+        election, possibly at a re-elected old leader.
+        """
+        nonlocal certain
+        roll = extra.random()
+        if roll < 0.08 and certain:
+            victim = extra.choice([i for i in ids if i not in down])
+            back = t + 1 + extra.randrange(1, 15)
+            schedule.extend([(t + 1, "crash", victim), (back, "restart", victim)])
+        elif roll < 0.14:
+            schedule.extend([(t + 1, "set_network", {"long_delay_rate": 0.6}), (t + 2, "crash_leader"),
+                             (t + 2 + extra.randrange(8, 17), "set_network", {"long_delay_rate": slow_rate})])
+            certain = False
+
     while True:
         t += rng.randrange(20, 250)
         if t >= horizon:
-            return schedule
+            return sorted(schedule, key=lambda item: item[0])
         if ext_rng is not None and ext_rng.random() < 1 / 6:
             action = extension_action(ext_rng, n, added)
             added += action[0] == "add_server"
@@ -121,8 +169,11 @@ def random_schedule(n: int, seed: int, horizon: int = HORIZON, features: str = "
         elif roll < 0.9:
             schedule.append((t, "heal"))
         else:
-            schedule.append((t, "set_network", {"drop_rate": rng.choice([0.0, 0.05, 0.2, 0.4]),
-                                                 "long_delay_rate": rng.choice([0.0, 0.05, 0.2])}))
+            drop = rng.choice([0.0, 0.05, 0.2, 0.4])
+            slow_rate = rng.choice([0.0, 0.05, 0.2])
+            schedule.append((t, "set_network", {"drop_rate": drop, "long_delay_rate": slow_rate}))
+        if stale and t + 20 <= horizon:
+            stale_messages()
 
 
 def extension_action(rng: random.Random, n: int, added: int) -> tuple[Any, ...]:
@@ -142,31 +193,45 @@ def extension_action(rng: random.Random, n: int, added: int) -> tuple[Any, ...]:
 
 def run_seed(n: int, seed: int, horizon: int = HORIZON, node_class: type[RaftNode] = RaftNode,
              features: str = "none") -> SeedResult:
-    """Run one random schedule on an ``n``-node cluster of ``node_class`` and report safety and liveness.
+    """Run one random schedule on an ``n``-node cluster of ``node_class`` and report safety, liveness and timings.
 
     ``features="all"`` runs every node with pre-vote and check-quorum and the schedule with etcd's operations.
+    A :class:`~raftedu.checks.NodeFailure` (the node raised an exception) is
+    reported like a violation, with the property "Node failure".
     """
     on = features == "all"
     cluster = Cluster(n, seed=seed, network=CHAOS, schedule=random_schedule(n, seed, horizon, features),
                       node_class=node_class, up_to_date_check=True, pre_vote=on,
                       check_quorum=on)
+    recovery: int | str | None = None
     try:
         cluster.run(horizon)
-        failure = recover(cluster)
+        recovery = recover(cluster, timed=True)
     except SafetyViolation as violation:
-        return SeedResult(n, seed, len(cluster.trace), _committed(cluster), False, str(violation))
-    return SeedResult(n, seed, len(cluster.trace), _committed(cluster), failure is None)
+        return SeedResult(n, seed, len(cluster.trace), _committed(cluster), False, str(violation),
+                          *_first_leader(cluster))
+    live = isinstance(recovery, int)
+    return SeedResult(n, seed, len(cluster.trace), _committed(cluster), live, None, *_first_leader(cluster),
+                      recovery if live else None)  # type: ignore[arg-type]
+
+
+def _first_leader(cluster: Cluster) -> tuple[int | None, int | None]:
+    for e in cluster.trace.events:
+        if e.kind == "role" and e.value == LEADER:
+            return e.time, e.term
+    return None, None
 
 
 def _committed(cluster: Cluster) -> int:
     return sum(r.status == "committed" for r in cluster.requests)
 
 
-def recover(cluster: Cluster, within: int = SETTLE) -> str | None:
+def recover(cluster: Cluster, within: int = SETTLE, *, timed: bool = False) -> str | int | None:
     """Stop the faults (heal, reliable network, restart every node) and require one more request to commit.
 
     A client retries as a real one would. Returns None once a request
-    commits within ``within`` ms, else a sentence saying what went wrong.
+    commits within ``within`` ms (with ``timed``: how many ms that took),
+    else a sentence saying what went wrong.
     """
     cluster.heal()
     cluster.set_network(drop_rate=0.0, duplicate_rate=0.0, long_delay_rate=0.0)
@@ -180,12 +245,99 @@ def recover(cluster: Cluster, within: int = SETTLE) -> str | None:
         cluster.run_until(lambda c: req.status != "pending" or c.nodes[req.node] is None
                           or c.nodes[req.node].role != "leader", end - cluster.now)
         if req.status == "committed":
-            return None
+            return (req.replied or cluster.now) - start if timed else None
         attempts.append(f"S{req.node}: {req.status}")
         if req.status == "rejected":  # e.g. a leader handing over (§3.10): retry a little later
             cluster.run(min(50, max(0, end - cluster.now)))
     return (f"after the faults stopped (t={start} ms) the cluster did not commit a client request within {within} ms "
             f"({'; '.join(attempts) or 'no leader was elected'})")
+
+
+def _p95(values: list[float]) -> float:
+    """The 95th percentile (nearest rank) of ``values`` (NaN when empty)."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return float(ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)])
+
+
+@dataclass(frozen=True)
+class LivenessComparison:
+    """How fast a node class elects and recovers, next to the reference on the same seeds.
+
+    ``metrics`` maps each measure to ``(candidate, reference, limit)``: the
+    candidate is flagged ``slower`` on a measure when its value exceeds the
+    limit, which is derived from the reference's value. ``runs`` counts the
+    (size, seed) pairs compared (pairs where either run broke a safety
+    property are left out: the safety checks judge those).
+    """
+
+    runs: int
+    metrics: dict[str, tuple[float, float, float]]
+    slower: list[str]
+
+    @property
+    def flagged(self) -> bool:
+        """True when the candidate is much slower than the reference on some measure."""
+        return bool(self.slower)
+
+
+LIVENESS_LIMITS = {
+    "mean recovery (ms)": (1.4, 20.0),
+    "95th-percentile recovery (ms)": (1.5, 50.0),
+    "95th-percentile first election (ms)": (2.0, 200.0),
+    "mean terms of the first election": (1.5, 0.25),
+}
+"""Per measure: the candidate is flagged when it exceeds ``factor * reference + slack``.
+
+Chosen from measurements: correct nodes that only draw their timeouts
+differently stay within about 15 % of the reference on recovery; a node that
+resets its timer on refused RequestVotes takes 1.7-1.9 times as long."""
+
+
+def compare_liveness(node_class: type[RaftNode], sizes: Iterable[int] = (3, 5), seeds: Iterable[int] = range(30),
+                     reference: type[RaftNode] = RaftNode, workers: int = 1) -> LivenessComparison:
+    """Run the sweep's schedules for ``node_class`` and ``reference`` on the same seeds and compare their speed.
+
+    A node that is safe but much slower -- elections that take more terms or
+    more time, recoveries that take longer once the faults stop -- is
+    flagged (see :data:`LIVENESS_LIMITS`). A run that did not recover counts
+    as taking the whole settle time (:data:`SETTLE`).
+    """
+    pairs = [(n, s) for n in sizes for s in seeds]
+    mine = sweep_pairs(pairs, node_class, workers)
+    theirs = sweep_pairs(pairs, reference, workers)
+    both = [(a, b) for a, b in zip(mine, theirs) if a.violation is None and b.violation is None]
+
+    def measures(results: list[SeedResult]) -> dict[str, float]:
+        recovery = [float(r.recovery_ms if r.recovery_ms is not None else SETTLE) for r in results]
+        elected = [float(r.first_leader_ms if r.first_leader_ms is not None else HORIZON) for r in results]
+        terms = [float(r.first_leader_term or 0) for r in results if r.first_leader_term is not None]
+        return {"mean recovery (ms)": sum(recovery) / len(recovery) if recovery else float("nan"),
+                "95th-percentile recovery (ms)": _p95(recovery), "95th-percentile first election (ms)": _p95(elected),
+                "mean terms of the first election": sum(terms) / len(terms) if terms else float("nan")}
+
+    cand, ref = measures([a for a, _ in both]), measures([b for _, b in both])
+    metrics, slower = {}, []
+    for name, (factor, slack) in LIVENESS_LIMITS.items():
+        limit = factor * ref[name] + slack
+        metrics[name] = (cand[name], ref[name], limit)
+        if cand[name] > limit:
+            slower.append(f"{name}: {cand[name]:.1f} against the reference's {ref[name]:.1f} (limit {limit:.1f})")
+    return LivenessComparison(len(both), metrics, slower)
+
+
+def sweep_pairs(pairs: list[tuple[int, int]], node_class: type[RaftNode] = RaftNode, workers: int = 1) -> list[SeedResult]:
+    """Run :func:`run_seed` for each ``(n, seed)`` pair with ``node_class``, in ``workers`` processes, in order."""
+    if workers < 2:
+        return [run_seed(n, s, node_class=node_class) for n, s in pairs]
+    with ProcessPoolExecutor(workers) as pool:
+        return list(pool.map(_run_seed_of, [(n, s, node_class) for n, s in pairs], chunksize=8))
+
+
+def _run_seed_of(args: tuple[int, int, type[RaftNode]]) -> SeedResult:
+    n, s, node_class = args
+    return run_seed(n, s, node_class=node_class)
 
 
 def _run_pair(args: tuple[int, int, str]) -> SeedResult:
@@ -235,10 +387,12 @@ def main(argv: list[str] | None = None) -> int:
     results = sweep(args.sizes, range(args.first_seed, args.first_seed + args.seeds), args.workers,
                     features=args.features)
     wall = time.perf_counter() - start
-    print(f"\n{'N':>3} {'seeds':>6} {'violations':>10} {'not live':>8} {'events':>10} {'committed':>9}")
+    print(f"\n{'N':>3} {'seeds':>6} {'violations':>10} {'node failures':>13} {'not live':>8} {'events':>10} "
+          f"{'committed':>9}")
     for n in args.sizes:
         rows = [r for r in results if r.n == n]
-        print(f"{n:>3} {len(rows):>6} {sum(r.violation is not None for r in rows):>10} "
+        failed = sum(bool(r.violation and r.violation.startswith("Node failure")) for r in rows)
+        print(f"{n:>3} {len(rows):>6} {sum(r.violation is not None for r in rows) - failed:>10} {failed:>13} "
               f"{sum(not r.live for r in rows):>8} {sum(r.events for r in rows):>10} {sum(r.committed for r in rows):>9}")
     print(f"{len(results)} runs in {wall:.1f} s wall ({1000 * wall / max(1, len(results)):.1f} ms per run, "
           f"{args.workers} worker(s))")

@@ -247,3 +247,122 @@ MUTANTS += [
     Mutant("probability all are down", "05", "unavailability", partial(_unavailability, needed="all down"),
            "unavailability_3_to_6"),
 ]
+
+
+# ---- whole-node variants for the core's own checks ------------------------------------------------------------
+# Each kind slipped past the monitor, the sweep and the scenarios before issue 17; each is now caught by the check
+# named in ``catch``: a scenario of raftedu.scenarios (with the safety property it must break), the random sweep,
+# or the quantitative liveness comparison (raftedu.sweep.compare_liveness).
+
+
+@dataclass(frozen=True)
+class NodeMutant:
+    """A broken :class:`RaftNode` subclass and the check that must catch it: ``(where, what)``."""
+
+    name: str
+    node_class: type[RaftNode]
+    where: str
+    """``scenario:<name>``, ``run:healthy`` (a healthy cluster serving requests) or ``liveness``."""
+    what: str
+    """The safety property that must break (for a scenario or run), or ``slower`` (for liveness)."""
+
+
+class CountsOldTermVotes(RaftNode):
+    """Counts granted vote replies from any term while a candidate (the term check is missing)."""
+
+    def handle_request_vote_reply(self, m: RequestVoteReply) -> None:
+        _count(self, m, check_term=False)
+
+
+class AppliesTwice(RaftNode):
+    """Applies the second entry twice, reporting it once."""
+
+    def apply(self, index: int, entry: Any) -> None:
+        super().apply(index, entry)
+        if index == 2:
+            self.applied.append(entry.command)
+
+
+class SkipsAnApply(RaftNode):
+    """Leaves the second entry out of its state machine, reporting it as applied."""
+
+    def apply(self, index: int, entry: Any) -> None:
+        if index != 2:
+            super().apply(index, entry)
+
+
+class TakesOldReplies(RaftNode):
+    """Uses AppendEntries replies from an earlier term of its own (checks only that it still leads)."""
+
+    def handle_append_entries_reply(self, m: AppendEntriesReply) -> None:
+        if self.role != "leader":
+            return
+        p = m.src
+        match, nxt = self.match_index[p], self.next_index[p]
+        if m.success:
+            match = max(match, m.match_index)
+            self.set_progress(p, match, max(nxt, match + 1), "mutant")
+            self.advance_commit_index()
+        else:
+            self.set_progress(p, match, max(match + 1, min(nxt - 1, m.conflict_index)), "mutant")
+            self.send_append_entries(p)
+
+
+class KeepsOldMatchIndex(RaftNode):
+    """Does not reinitialize matchIndex on becoming leader: values from its earlier leadership still count."""
+
+    def become_leader(self) -> None:
+        kept = dict(self.match_index)
+        super().become_leader()
+        for p, m in kept.items():
+            self.match_index[p] = max(self.match_index[p], m)
+
+
+class VolatileVote(RaftNode):
+    """Keeps its vote in memory only, not in votedFor on disk: after a restart it can vote again in the same term."""
+
+    def handle_request_vote(self, m: RequestVote) -> None:
+        c = m.candidate_id
+        memory = getattr(self, "vote_in_memory", None)
+        free = memory is None or memory[0] != m.term or memory[1] == c
+        granted = m.term >= self.current_term and free and self.log_is_up_to_date(m.last_log_index, m.last_log_term)
+        if granted:
+            self.vote_in_memory = (m.term, c)
+            self.reset_election_timer()
+        self.send(RequestVoteReply(self.current_term, self.id, c, granted))
+
+
+class ResetsTimerOnAnyRequestVote(RaftNode):
+    """Resets its election timer on every RequestVote, refused ones too: stale candidates hold elections back."""
+
+    def handle_request_vote(self, m: RequestVote) -> None:
+        super().handle_request_vote(m)
+        self.reset_election_timer()
+
+
+class SameTimeoutEveryTime(RaftNode):
+    """Draws its election timeout once and reuses it: no fresh randomness per election, so split votes repeat."""
+
+    def reset_election_timer(self) -> None:
+        low, high = self.timing.election_timeout
+        if not hasattr(self, "_fixed"):
+            self._fixed = low + (high - low) // 8 + self.id % 2
+        self.deadline = self.now + self._fixed
+        self.note("timer", "mutant", value=self.deadline)
+
+
+NODE_MUTANTS = [
+    NodeMutant("counts vote replies from an older term", CountsOldTermVotes,
+               "scenario:vote_replies_delayed_across_reelection", "Leader elected by a majority"),
+    NodeMutant("applies an entry twice without reporting it", AppliesTwice, "run:healthy", "State machine = log"),
+    NodeMutant("skips an entry without reporting it", SkipsAnApply, "run:healthy", "State machine = log"),
+    NodeMutant("uses AppendEntries replies from an earlier leadership", TakesOldReplies,
+               "scenario:stale_replies_across_reelection", "Committed entries on a majority"),
+    NodeMutant("keeps matchIndex from an earlier leadership", KeepsOldMatchIndex,
+               "scenario:stale_replies_across_reelection", "Committed entries on a majority"),
+    NodeMutant("keeps votedFor in volatile state", VolatileVote,
+               "scenario:restart_between_votes", "One vote per term"),
+    NodeMutant("resets its election timer on every RequestVote", ResetsTimerOnAnyRequestVote, "liveness", "slower"),
+    NodeMutant("reuses one election timeout", SameTimeoutEveryTime, "liveness", "slower"),
+]
+"""One variant per kind that slipped through before issue 17 (tests/test_mutants_core.py runs them)."""

@@ -312,3 +312,35 @@ def test_churn_with_crashes_and_restarts_loses_no_acknowledged_request():
         log = c.nodes[i].applied
         for r in acked:
             assert log[r.index - 1] == r.command, f"S{i} lost acknowledged {r.command!r}"
+
+
+class NeverStepsDown(RaftNode):
+    """Ignores higher terms while it leads (§5.1 broken): it never steps down."""
+
+    def observe_term(self, term: int) -> None:
+        if self.role != "leader":
+            super().observe_term(term)
+
+
+def test_a_script_that_goes_off_course_raises_script_error_naming_the_step():
+    from raftedu.scenarios import ScriptError
+
+    with pytest.raises(ScriptError, match="S1 still leads term 1 at t=.*S1 should have stepped down on hearing S3's term 2"):
+        longer_log_older_term(NeverStepsDown)
+
+
+def test_stale_messages_scenarios_end_as_the_paper_says():
+    from raftedu.scenarios import restart_between_votes, stale_replies_across_reelection, vote_replies_delayed_across_reelection
+
+    c = stale_replies_across_reelection()
+    assert c.leader() == 1 and c.nodes[1].current_term == 3 and c.nodes[1].commit_index == 3
+    assert [r.status for r in c.requests if r.command in ("base", "new", "z")] == ["committed"] * 3
+    assert any(e.kind == "deliver" and e.node == 1 and e.msg.term == 1 and e.time > 300 for e in c.trace), \
+        "S2's slowed term-1 acknowledgements must reach S1 while it leads term 3"
+    c = restart_between_votes()
+    refused = [e for e in c.trace if e.kind == "vote" and e.node == 3 and e.peer == 2]
+    assert c.leader() == 1 and [(e.term, e.value) for e in refused] == [(1, False)]
+    c = vote_replies_delayed_across_reelection()
+    late = [e for e in c.trace if e.kind == "deliver" and e.node == 1 and type(e.msg).__name__ == "RequestVoteReply"
+            and e.msg.term == 1 and e.time >= 200]
+    assert len(late) == 4 and c.leader() == 1 and c.nodes[1].current_term == 3

@@ -329,3 +329,39 @@ def test_a_commit_index_past_the_log_is_a_violation_not_an_index_error():
         c.run(1_000)
     assert caught.value.property == "commitIndex ≤ last index" and caught.value.event.node == 5
     assert "beyond its last index 0" in caught.value.detail
+
+
+@pytest.mark.parametrize("item, message", [
+    ((100, "crash"), r"schedule item 0 \(100, 'crash'\): crash takes \(i: 'int'\); got 0 argument"),
+    ((100, "crash", 9), r"schedule item 0 \(100, 'crash', 9\): unknown node id 9: this cluster has nodes 1..5"),
+    ((100, "heal", 1), r"heal takes \(\); got 1 argument"),
+    ((100, "partition", 1, 2), r"each partition group is a list of node ids, e.g. partition\(\[1, 2\], \[3, 4, 5\]\); got 1"),
+    ((100, "partition", [1, 2], [2, 3]), "partition groups overlap: S2"),
+    ((100, "partition"), "partition\\(\\) needs at least one group"),
+    ((100, "cut", 2, 2), "cut\\(\\) needs two different nodes"),
+    ((100, "request", "x", 7), "unknown node id 7"),
+    ((100, "set_network", {"drop_rate": 2}), "drop_rate must be a probability between 0 and 1"),
+    ((100, "set_network", {"speed": 2}), r"unknown network setting\(s\) \['speed'\]"),
+    ((100, "set_network", 0.1), "set_network takes settings by name"),
+    ((100, "timeout_now", "S1"), "unknown node id 'S1'"),
+])
+def test_every_schedule_item_is_checked_when_given(item, message):
+    """Bad arguments are refused when the schedule is given, naming the item, not when (or if) the action runs."""
+    with pytest.raises(ValueError, match=message):
+        Cluster(5, schedule=[(50, "heal"), item] if item[1] == "heal" else [item])
+
+
+def test_partition_with_bare_ids_says_how_to_call_it():
+    with pytest.raises(ValueError, match=r"each partition group is a list of node ids.*got 1 in partition\(1, 2\)"):
+        Cluster(3).partition(1, 2)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda c: c.run_until(5, within=10), "run_until needs a condition"),
+    (lambda c: c.leader(among=3), "among must be a list of node ids"),
+    (lambda c: c.attach(object()), "attach\\(\\) needs an endpoint with id"),
+    (lambda c: Cluster(3, schedule="crash"), "schedule must be a list"),
+])
+def test_bad_input_to_public_entry_points(call, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        call(Cluster(3))
