@@ -1,8 +1,19 @@
-"""Benchmark of the Raft core and simulator: prints a table (figures go into the README).
+"""Benchmark of the Raft core and simulator: prints tables (figures go into the README).
 
-    python benchmarks/bench_core.py            # or: make bench
+    python benchmarks/bench_core.py                          # or: make bench
+    python benchmarks/bench_core.py --raftscope GIT_DIR      # also side by side with RaftScope's model
+    RAFTSCOPE_GIT=GIT_DIR python benchmarks/bench_core.py    # the same
 
 Measures, with the safety checks on (they always are):
+
+* side by side with the RaftScope model (ongardie/raftscope's raft.js, driven
+  headless in node by ../shared/bench/raftscope_peer.js or the copy of its
+  logic below), on the same workload, alternating in one run: N = 5 and 9,
+  100 client requests per simulated second, latency 10-15 ms, heartbeat
+  50 ms, 60 simulated s; simulated seconds per wall second and the ratio.
+  It needs a git directory of ongardie/raftscope (``git clone --bare
+  https://github.com/ongardie/raftscope``) and ``node``; without them it says
+  how to get them and skips that table;
 * simulated seconds per wall second and delivered messages per wall second,
   for 3, 5 and 9 nodes under a steady client load;
 * wall time per seed of the randomized safety sweep (raftedu.sweep).
@@ -10,14 +21,100 @@ Measures, with the safety checks on (they always are):
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
 import platform
+import shutil
+import statistics
+import subprocess
+import sys
 import time
+from pathlib import Path
 
-from raftedu import Cluster
+from raftedu import Cluster, Network, Timing
 from raftedu.sweep import run_seed
 
 SIM_MS = 20_000
 LOAD_EVERY_MS = 10  # one client request every 10 virtual ms = 100 requests per simulated second
+SIDE_BY_SIDE_S = 60
+PEER = Path(__file__).resolve().parents[2] / "shared" / "bench" / "raftscope_peer.js"
+PEER_JS = r"""
+// RaftScope's model (raft.js + util.js read from a git dir), driven headless: 1 ms steps, 100 requests/s to the leader.
+const { execFileSync } = require('child_process');
+const vm = require('vm');
+const [gitDir, vsecArg, stepArg, nArg] = process.argv.slice(2);
+const vsec = Number(vsecArg || 60), step = Number(stepArg || 1000), n = Number(nArg || 5);
+const src = f => execFileSync('git', ['--git-dir', gitDir, 'show', 'HEAD:' + f]).toString();
+const $ = { map: (m, f) => Object.keys(m).map(k => f(m[k], k)) };
+const ctx = { $, jQuery: { extend: (d, a, b) => JSON.parse(JSON.stringify(b)) }, Math, console };
+vm.createContext(ctx);
+vm.runInContext(src('util.js') + '\n' + src('raft.js').replace('var NUM_SERVERS = 5;', `var NUM_SERVERS = ${n};`) +
+  '\nthis.raft = raft; this.util = util;', ctx);
+const { raft } = ctx;
+const ids = Array.from({ length: n }, (_, i) => i + 1);
+const model = { servers: ids.map(id => raft.server(id, ids.filter(p => p !== id))), messages: [], time: 0 };
+const end = vsec * 1e6;
+let nextReq = 0;
+const t0 = process.hrtime.bigint();
+while (model.time < end) {
+  model.time += step;
+  raft.update(model);
+  if (model.time >= nextReq) {
+    const leader = model.servers.find(s => s.state === 'leader');
+    if (leader) raft.clientRequest(model, leader);
+    nextReq += 10000;
+  }
+}
+const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+console.log(JSON.stringify({ virtual_per_wall: vsec / wall }));
+"""
+
+
+def raftedu_side_by_side(n: int) -> float:
+    """The side-by-side workload on raftedu's Cluster; returns simulated seconds per wall second."""
+    c = Cluster(n, seed=1, network=Network(delay=(10, 15)), timing=Timing(election_timeout=(100, 200), heartbeat=50))
+    start = time.perf_counter()
+    k = 0
+    while c.now < SIDE_BY_SIDE_S * 1000:
+        if c.leader() is not None:
+            k += 1
+            c.request(f"cmd{k}")
+        c.run(10)
+    return SIDE_BY_SIDE_S / (time.perf_counter() - start)
+
+
+def raftscope_side_by_side(git_dir: str, n: int) -> float:
+    """The same workload on RaftScope's model in node; returns simulated seconds per wall second."""
+    peer = ["node", str(PEER)] if PEER.exists() else ["node", "-e", PEER_JS, "--"]
+    out = subprocess.run([*peer, git_dir, str(SIDE_BY_SIDE_S), "1000", str(n)], capture_output=True, text=True,
+                         check=True).stdout
+    return float(json.loads(out.strip().splitlines()[-1])["virtual_per_wall"])
+
+
+def side_by_side(git_dir: str | None, rounds: int) -> None:
+    """Print raftedu and RaftScope alternately on the same workload, or say how to get RaftScope."""
+    print(f"\nside by side with RaftScope's model: 100 requests/s, latency 10-15 ms, heartbeat 50 ms, "
+          f"{SIDE_BY_SIDE_S} simulated s, median of {rounds}")
+    missing = []
+    if not git_dir:
+        missing.append("a git directory of ongardie/raftscope: `git clone --bare https://github.com/ongardie/raftscope "
+                       "raftscope.git`, then pass --raftscope raftscope.git or set RAFTSCOPE_GIT")
+    elif not (Path(git_dir) / "HEAD").exists():
+        missing.append(f"{git_dir} is not a git directory (no HEAD); give the clone of ongardie/raftscope")
+    if shutil.which("node") is None:
+        missing.append("node (Node.js) to run RaftScope's raft.js: `apt-get install nodejs`")
+    if missing:
+        print("  skipped; it needs " + "; and ".join(missing))
+        return
+    print(f"{'nodes':>5} {'raftedu sim s / wall s':>23} {'RaftScope sim s / wall s':>25} {'ratio':>6}")
+    for n in (5, 9):
+        ours, theirs = [], []
+        for _ in range(rounds):
+            ours.append(raftedu_side_by_side(n))
+            theirs.append(raftscope_side_by_side(git_dir, n))  # type: ignore[arg-type]
+        o, t = statistics.median(ours), statistics.median(theirs)
+        print(f"{n:>5} {o:>23.1f} {t:>25.1f} {o / t:>6.2f}")
 
 
 def loaded_run(n: int) -> tuple[float, int, int, int]:
@@ -36,9 +133,18 @@ def loaded_run(n: int) -> tuple[float, int, int, int]:
     return wall, delivered, len(c.trace), sum(r.status == "committed" for r in c.requests)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """Print the benchmark tables."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--raftscope", default=os.environ.get("RAFTSCOPE_GIT"),
+                        help="git directory of ongardie/raftscope (default: $RAFTSCOPE_GIT)")
+    parser.add_argument("--rounds", type=int, default=3, help="side-by-side rounds, median reported (default 3)")
+    parser.add_argument("--only-side-by-side", action="store_true", help="print only the side-by-side table")
+    args = parser.parse_args(argv)
     print(f"raftedu core benchmark - Python {platform.python_version()}, {platform.machine()}")
+    side_by_side(args.raftscope, args.rounds)
+    if args.only_side_by_side:
+        return
     print(f"\nclient load: 1 request / {LOAD_EVERY_MS} ms for {SIM_MS // 1000} simulated s (safety checks on)")
     print(f"{'nodes':>5} {'sim s / wall s':>15} {'delivered msg / s':>18} {'events / s':>11} {'committed':>10}")
     for n in (3, 5, 9):
@@ -52,6 +158,7 @@ def main() -> None:
         for s in range(seeds):
             run_seed(n, s)
         print(f"{n:>5} {seeds:>6} {1000 * (time.perf_counter() - start) / seeds:>10.1f}")
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":

@@ -58,7 +58,7 @@ from collections.abc import Iterable
 
 from typing import Any
 
-from .raft import ConfigChange, Entry, Event, RequestVoteReply, majority
+from .raft import AppendEntries, ConfigChange, Entry, Event, RequestVoteReply, majority
 from .trace import ClusterView, Trace
 
 __all__ = ["SafetyViolation", "NodeFailure", "SafetyMonitor", "check_trace", "PROPERTIES", "EXTENSION_PROPERTIES"]
@@ -167,6 +167,7 @@ class SafetyMonitor:
         self.events = 0
         checks = {name[len("_check_"):]: getattr(self, name) for name in dir(self) if name.startswith("_check_")}
         self._dispatch = {**self.view._handlers, **checks}  # a kind with no check only updates the view
+        self._view_send = self.view._handlers["send"]
 
     def fail(self, prop: str, detail: str, e: Event) -> None:
         """Raise the violation of ``prop``."""
@@ -199,9 +200,9 @@ class SafetyMonitor:
     def _check_send(self, e: Event) -> None:
         """A granted RequestVoteReply is a vote, whatever the sender recorded about it."""
         m = e.msg
-        if isinstance(m, RequestVoteReply) and m.vote_granted:
+        if type(m) is not AppendEntries and isinstance(m, RequestVoteReply) and m.vote_granted:
             self._count_vote(m.src, m.term, m.dst, e)
-        self.view.apply(e)
+        self._view_send(e)
 
     def _count_vote(self, voter: int, term: int, candidate: int, e: Event) -> None:
         earlier = self.vote_of.setdefault((voter, term), candidate)
@@ -393,7 +394,7 @@ class SafetyMonitor:
         self.view.apply(e)
         if e.index == len(self.applied):
             self.applied.append(e.entry)
-        elif self.applied[e.index] != e.entry:
+        elif self.applied[e.index] is not e.entry and self.applied[e.index] != e.entry:
             self.fail("State Machine Safety", f"S{e.node} applied {e.entry} at index {e.index}, "
                       f"another server applied {self.applied[e.index]} there", e)
 
