@@ -11,7 +11,9 @@ import nbformat
 import plotly.graph_objects as go
 import pytest
 
-from raftedu.site import PLOTLY_MIME, build_site, lesson_page
+pytest.importorskip("nbconvert", reason="the site needs nbconvert, which comes with the `lab` extra")
+
+from raftedu.site import PLOTLY_MIME, build_site, lesson_page  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DIV = 'class="plotly-graph-div"'
