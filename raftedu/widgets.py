@@ -1,15 +1,21 @@
 """ClusterExplorer: a live Raft cluster in one notebook line, with buttons to break it (ipywidgets only).
 
-``ClusterExplorer(n=5, seed=7)`` shows the cluster picture of
-:mod:`raftedu.viz` and the controls a lesson needs: crash / restart / "time
-out now" per server, a partition editor, drop rate and delay, client
-requests, play / pause, one step forwards or back, and a log in words of what
-just happened. The explorer holds no Raft logic: each control calls one
+``ClusterExplorer(n=5, seed=7)`` shows, in one compact block that fits a
+laptop screen (1280×720 and up): a toolbar (play / pause at a speed in
+"× real time", Step back, Step, Run 1 s), the cluster picture of
+:mod:`raftedu.viz`, right under it the explanation of the last click (an
+``aria-live`` region, so screen readers announce it), and the controls
+grouped in panels: Servers (crash / restart / time out now), Network
+(partition presets or free groups, heal, drop rate, delay), Client (a
+request), Event log (every sentence, newest first) and Key (what each symbol
+means). The explorer holds no Raft logic: each control calls one
 :class:`~raftedu.sim.Cluster` method and then redraws from the trace.
 
-Stepping back replays from the seed: every action is recorded with the number
+Step goes to the next event that changes something (it never answers "nothing
+happened") and says what it was; Step back undoes exactly one such step or one
+action by replaying from the seed: every action is recorded with the number
 of simulator steps done before it, so a fresh cluster with the same seed
-reaches exactly the same trace one step earlier.
+reaches exactly the same trace.
 """
 
 from __future__ import annotations
@@ -26,23 +32,46 @@ import plotly.graph_objects as go
 from .checks import SafetyViolation
 from .raft import RaftNode, Timing
 from .sim import Cluster, Network
-from .viz.cluster import ClusterPicture, status_line
+from .raft import Event
+from .viz.cluster import ClusterPicture, network_line, status_line
 from .viz.logs import log_axes, log_window
 from .viz.scene import SceneView
-from .viz.style import CUT_COLOR, DROP_COLOR, MESSAGE_STYLES, ROLE_COLORS, ROLE_LABELS, node_name, term_color
+from .viz.style import (
+    CUT_COLOR,
+    DROP_COLOR,
+    MESSAGE_STYLES,
+    ROLE_COLORS,
+    ROLE_LABELS,
+    THEMES,
+    describe_message,
+    message_kind,
+    node_name,
+    template,
+    term_color,
+)
 
-__all__ = ["ClusterExplorer", "Action", "StepCountingCluster", "PRESETS", "preset_actions", "parse_groups", "legend_html"]
+__all__ = ["ClusterExplorer", "Action", "StepCountingCluster", "PRESETS", "SPEEDS", "PANELS", "preset_actions",
+           "parse_groups", "legend_html", "describe_events", "LiveText"]
 
 PRESETS = ("isolate a node", "split in halves", "leader in the minority", "bridge", "majorities ring")
 """Partition presets, in the order the dropdown shows them."""
 
-LOG_LINES = 8
-"""How many sentences the event log shows."""
+LOG_LINES = 40
+"""How many sentences the Event log panel shows (newest first)."""
 
 TICK_MS = 150
 """Real milliseconds between two play ticks. Each tick redraws the figure; measured in headless
 chromium on a busy 2-core machine the browser redrew 6-10 times a second, so faster ticks would
 queue up and the picture would lag behind (and keep moving after pause)."""
+
+SPEEDS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+"""Play speeds, as multiples of real time: at 0.1× an election (a 150-300 ms timeout, then the vote) takes 2-3 s."""
+
+PANELS = ("Servers", "Network", "Client", "Event log", "Key")
+"""The control panels, in the order of their tabs."""
+
+MAX_STEP_SKIP = 10_000
+"""Step gives up (and says so) after this many heap entries that changed nothing."""
 
 
 @dataclass(frozen=True)
@@ -61,14 +90,26 @@ class Action:
 
 
 class StepCountingCluster(Cluster):
-    """A :class:`~raftedu.sim.Cluster` that counts its :meth:`step` calls (``run`` steps too)."""
+    """A :class:`~raftedu.sim.Cluster` that counts its :meth:`step` calls (``run`` steps too).
+
+    ``visible`` lists the step counts whose step changed something (recorded
+    at least one trace event): a stale timer that had been reset changes nothing.
+    """
 
     steps = 0
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """A cluster as :class:`~raftedu.sim.Cluster` builds it, counting from 0."""
+        self.visible: list[int] = []
+        super().__init__(*args, **kwargs)
+
     def step(self) -> list[Any]:
-        """Process the next event on the heap, counting the call."""
+        """Process the next event on the heap, counting the call (and noting it if it changed something)."""
         self.steps += 1
-        return super().step()
+        events = super().step()
+        if events:
+            self.visible.append(self.steps)
+        return events
 
     def replay(self, actions: list[Action], target: int) -> None:
         """From a fresh cluster: redo ``actions`` each at its step count and time, then step up to ``target`` steps."""
@@ -131,7 +172,7 @@ def preset_actions(preset: str, n: int, node: int, leader: int | None) -> list[t
 
 
 def legend_html() -> str:
-    """What the colours and symbols of the cluster picture mean, as one compact HTML block.
+    """What the colours and symbols of the cluster picture mean, as one compact HTML block (the Key panel).
 
     The explorer shows this instead of plotly's legend: the browser then
     redraws a smaller figure after every action.
@@ -144,18 +185,115 @@ def legend_html() -> str:
     roles = "".join(swatch("●", color, ROLE_LABELS[role]) for role, color in ROLE_COLORS.items())
     messages = "".join(swatch(shapes[symbol], color, name) for name, symbol, color, _size in MESSAGE_STYLES.values())
     other = (swatch("✕", DROP_COLOR, "dropped message") + swatch("╌", CUT_COLOR, "blocked link (half: one way only)")
-             + swatch("▬", ROLE_COLORS["candidate"], "election timer: time left")
+             + swatch("┈", DROP_COLOR, "dotted links: the network drops messages")
+             + swatch("▰▱", "inherit", "election timer: time left")
              + swatch("■", term_color(1), "log cell: colour and number = term; faint = not committed yet")
-             + swatch("▲", ROLE_COLORS["leader"], "leader's matchIndex") + swatch("△", ROLE_COLORS["leader"], "nextIndex"))
+             + swatch("▲", ROLE_COLORS["leader"], "leader's matchIndex (column 'none': nothing matched yet)")
+             + swatch("△", ROLE_COLORS["leader"], "nextIndex"))
     row = '<div style="flex-basis:100%;height:0"></div>'
-    return (f'<div style="display:flex;flex-wrap:wrap;column-gap:1.1em;font-size:12px;line-height:1.7;white-space:normal">'
+    return (f'<div style="display:flex;flex-wrap:wrap;column-gap:1.1em;font-size:12px;line-height:1.55;white-space:normal">'
             f"{roles}{row}{messages}{row}{other}</div>")
 
 
-def _button(label: str, handler: Callable[[], None], tip: str = "", width: str = "auto") -> W.Button:
-    button = W.Button(description=label, tooltip=tip or label, layout=W.Layout(width=width))
+def describe_events(events: list[Event]) -> str:
+    """What a handful of trace events did, in one sentence for students (what Step reports).
+
+    Deliveries, drops and the servers' own sentences are told in order;
+    messages one server sends at once are grouped ("S3 sent RequestVote to S1, S2").
+    """
+    parts: list[str] = []
+    sends: dict[tuple[int, str], list[int]] = {}
+    for e in events:
+        if e.kind == "send" and e.msg is not None:
+            sends.setdefault((e.msg.src, message_kind(e.msg)), []).append(e.msg.dst)
+        elif e.kind == "deliver" and e.msg is not None:
+            parts.append(f"{node_name(e.msg.dst)} received {describe_message(e.msg)}")
+        elif e.kind == "drop" and e.msg is not None:
+            parts.append(f"lost: {describe_message(e.msg)} ({e.value})")
+        elif e.text and e.text != "duplicate":
+            parts.append(e.text)
+    for (src, kind), dsts in sends.items():
+        name = "heartbeat (empty AppendEntries)" if kind == "Heartbeat" else kind
+        parts.append(f"{node_name(src)} sent {name} to {', '.join(node_name(d) for d in dsts)}")
+    return "; ".join(parts) if parts else "a timer that had been reset ran out (nothing changed)"
+
+
+_LIVE_ESM = """
+function pageTheme() {
+  const b = document.body;
+  return b && b.dataset && b.dataset.jpThemeLight === 'false' ? 'dark' : 'light';
+}
+export default {
+  render({ model, el }) {
+    const box = document.createElement('div');
+    box.className = 'raftedu-live';
+    box.setAttribute('role', 'status');
+    box.setAttribute('aria-live', 'polite');
+    box.setAttribute('aria-atomic', 'true');
+    el.appendChild(box);
+    const show = () => { box.innerHTML = model.get('value'); };
+    show();
+    model.on('change:value', show);
+    const report = () => {
+      const t = pageTheme();
+      if (model.get('page_theme') !== t) { model.set('page_theme', t); model.save_changes(); }
+    };
+    report();
+    const watch = new MutationObserver(report);
+    watch.observe(document.body, { attributes: true, attributeFilter: ['data-jp-theme-light', 'data-jp-theme-name'] });
+    // plotly's FigureWidget sizes itself once, often before its box has its final width, and then stays 700 px
+    // wide: report the explorer's width (now and whenever it changes) so the figure can be given it.
+    let explorer = null, sizes = null, tries = 0;
+    const measure = () => {
+      explorer = explorer || el.closest('.raftedu-explorer');
+      if (!explorer) { if (tries++ < 40) setTimeout(measure, 100); return; }
+      const width = Math.round(explorer.clientWidth);
+      if (width > 0 && width !== model.get('box_width')) { model.set('box_width', width); model.save_changes(); }
+      if (!sizes && typeof ResizeObserver === 'function') {
+        sizes = new ResizeObserver(() => measure());
+        sizes.observe(explorer);
+      }
+    };
+    setTimeout(measure, 0);
+    return () => { watch.disconnect(); if (sizes) sizes.disconnect(); model.off('change:value', show); };
+  }
+};
+"""
+
+try:  # anywidget is a dependency (plotly's FigureWidget needs it); without it, a plain HTML widget
+    import anywidget
+    import traitlets
+
+    class LiveText(anywidget.AnyWidget):
+        """HTML text that screen readers announce when it changes (an ``aria-live="polite"`` status region).
+
+        It also reports the page's JupyterLab theme (``page_theme``:
+        ``"light"`` or ``"dark"``, empty until shown) so pictures can follow
+        it, and the width in px of the explorer around it (``box_width``, 0
+        until shown) so the figure can fill it.
+        """
+
+        _esm = _LIVE_ESM
+        value = traitlets.Unicode("").tag(sync=True)
+        page_theme = traitlets.Unicode("").tag(sync=True)
+        box_width = traitlets.Int(0).tag(sync=True)
+
+except ImportError:  # pragma: no cover - depends on the machine
+    class LiveText(W.HTML):  # type: ignore[no-redef]
+        """Plain HTML text (anywidget missing: no announcement, no theme report)."""
+
+        page_theme = ""
+        box_width = 0
+
+
+def _button(label: str, handler: Callable[[], None], tip: str, width: str = "auto") -> W.Button:
+    button = W.Button(description=label, tooltip=tip, layout=W.Layout(width=width))
     button.on_click(lambda _b: handler())
     return button
+
+
+def _speed_label(speed: float) -> str:
+    return f"{speed:g}× real time"
 
 
 class ClusterExplorer(W.VBox):
@@ -164,28 +302,40 @@ class ClusterExplorer(W.VBox):
     ``cluster`` is the simulator (inspect it freely); ``figure`` the live
     plotly FigureWidget (None when only a static picture can be shown);
     ``buttons`` maps labels like ``"Crash S3"`` to their buttons; ``message``
-    shows what the last action did or why it was refused; ``event_log`` explains
-    the latest events in words. ``live=False`` forces the static picture.
+    explains what the last click did or why it was refused (announced to
+    screen readers); ``event_log`` lists the latest events in words.
+    ``live=False`` forces the static picture. ``theme`` is ``"auto"``
+    (follow JupyterLab's light or dark theme), ``"light"`` or ``"dark"``.
     """
 
     def __init__(self, n: int = 5, seed: int = 7, *, timing: Timing = Timing(), network: Network = Network(),
-                 node_class: type[RaftNode] = RaftNode, live: bool = True, tick_ms: int = TICK_MS) -> None:
+                 node_class: type[RaftNode] = RaftNode, live: bool = True, tick_ms: int = TICK_MS,
+                 theme: str = "auto") -> None:
         """Build the cluster (bad sizes or settings raise ValueError at once) and the controls.
 
         ``tick_ms`` is how often (real milliseconds) play advances the cluster.
         """
         if isinstance(tick_ms, bool) or not isinstance(tick_ms, int) or tick_ms < 20:
             raise ValueError(f"tick_ms must be a whole number of milliseconds ≥ 20; got {tick_ms!r}")
+        if theme != "auto" and theme not in THEMES:
+            raise ValueError(f"unknown theme {theme!r}; choose 'auto' (follow JupyterLab) or one of: {', '.join(THEMES)}")
         self._tick_ms = tick_ms
         self._syncing = False
+        self._owed = 0.0  # virtual ms that play still owes (speeds below 1 ms per tick)
         self._config: dict[str, Any] = dict(n=n, seed=seed, timing=timing, network=network, node_class=node_class)
         self.cluster = StepCountingCluster(**self._config)
         self.actions: list[Action] = []
         self.scene = SceneView()
-        self.picture = ClusterPicture(n, election_timeout_high=timing.election_timeout[1])
+        self._theme_choice = theme
+        self.picture = ClusterPicture(n, election_timeout_high=timing.election_timeout[1], log_width=10,
+                                      theme="light" if theme == "auto" else theme)
         self.buttons: dict[str, W.Button] = {}
-        self.message = W.HTML(value="")
-        self.event_log = W.HTML(value="", layout=W.Layout(min_height="9em"))
+        self.message = LiveText(layout=W.Layout(min_height="2.9em", width="100%", padding="2px 6px",
+                                                border="1px solid var(--jp-border-color2, #ccc)"))
+        self.message.add_class("raftedu-explanation")
+        self.message.observe(lambda ch: self._follow_page_theme(ch["new"]), names="page_theme")
+        self.message.observe(lambda ch: self._fit_width(ch["new"]), names="box_width")
+        self.event_log = W.HTML(value="", layout=W.Layout(width="100%"))
         self._sync_scene()
         self._sent: dict[int, dict[str, Any]] = {}
         self._title = f"Raft cluster: {n} servers, seed {seed}"
@@ -200,12 +350,12 @@ class ClusterExplorer(W.VBox):
                               "redrawn after each action.</i>")
         else:
             note.value = "<i>Static picture (live=False): it is redrawn after each action.</i>"
-        legend = W.HTML(legend_html(), layout=W.Layout(width="100%"))
-        super().__init__([note, self.figure if self.figure is not None else self._static, legend,
-                          *self._controls(), self.message, self.event_log])
+        toolbar, panels = self._controls()
+        super().__init__([note, toolbar, self.figure if self.figure is not None else self._static, self.message,
+                          *panels])
         self.add_class("raftedu-explorer")
         self._shown = False
-        self.refresh()
+        self.refresh(info="Ready. Press Play, Step or Run 1 s; break things in the panels below.")
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         """Show the explorer; the first time, with a FigureWidget built from the current state.
@@ -225,15 +375,36 @@ class ClusterExplorer(W.VBox):
 
     def _new_figure_widget(self) -> go.FigureWidget:
         """A FigureWidget of the current picture; what it shows is remembered so refresh() sends only changes."""
-        self.picture.log_first = log_window(self.scene)
+        self.picture.log_first = log_window(self.scene, self.picture.log_width)
         widget = go.FigureWidget(self.picture.figure(self.scene, title=self._title, legend=False))
+        if getattr(self, "message", None) is not None and self.message.box_width >= 300:
+            widget.layout.width = self.message.box_width
         self._sent = dict(zip(self.picture.dynamic_indices, self.picture.dynamic(self.scene)))
         return widget
 
     # ---- controls ------------------------------------------------------------
 
-    def _controls(self) -> list[W.Widget]:
+    def _controls(self) -> tuple[W.Widget, list[W.Widget]]:
+        """The toolbar, then the panel tabs and the panels (only the chosen one shown)."""
         ids = self.cluster.ids
+        self.play = W.Play(value=0, min=0, max=10**9, step=1, interval=self._tick_ms, show_repeat=False,
+                           layout=W.Layout(display="none"))
+        self.play.observe(self._on_tick, names="value")
+        # Words, not icon fonts: an icon's glyph would become part of the button's name for screen readers.
+        self.play_button = W.ToggleButton(value=False, description="Play", layout=W.Layout(width="6.5em"),
+                                          tooltip="Play: let time run at the chosen speed (press again to pause)")
+        self.play_button.observe(lambda ch: self.set_playing(ch["new"]), names="value")
+        self.speed = W.Dropdown(options=[(_speed_label(v), v) for v in SPEEDS], value=0.1, description="speed",
+                                layout=W.Layout(width="15em"), style={"description_width": "3.2em"},
+                                tooltip="how fast play runs, compared with real time")
+        for label, fn, tip in (
+                ("Step back", self.step_back, "Step back: undo the last step or action (replays from the seed)"),
+                ("Step", self.step, "Step: go to the next event that changes something, and say what it was"),
+                ("Run 1 s", lambda: self.advance(1000, label="Run 1 s"), "Run 1 s: let one virtual second pass")):
+            self.buttons[label] = _button(label, fn, tip)
+        toolbar = W.HBox([self.play_button, self.buttons["Step back"], self.buttons["Step"], self.buttons["Run 1 s"],
+                          self.speed, self.play], layout=W.Layout(flex_flow="row wrap", align_items="center"))
+
         columns = []
         for i in ids:
             col = []
@@ -241,43 +412,166 @@ class ClusterExplorer(W.VBox):
                                   ("Restart", self.restart, "bring this crashed server back as a follower"),
                                   ("Time out", self.timeout_now, "make its election timer run out now")):
                 label = f"{verb} {node_name(i)}"
-                self.buttons[label] = _button(label, lambda fn=fn, i=i: fn(i), tip, "8.5em")
+                self.buttons[label] = _button(label, lambda fn=fn, i=i: fn(i), f"{label}: {tip}", "8.6em")
                 col.append(self.buttons[label])
             columns.append(W.VBox(col))
-        self.play = W.Play(value=0, min=0, max=10**9, step=1, interval=self._tick_ms, description="play",
-                           tooltip=f"play / pause: advance the cluster by 'ms per tick' every {self._tick_ms} ms")
-        self.play.observe(lambda change: self.advance(self.speed.value), names="value")
-        self.speed = W.IntSlider(value=5, min=1, max=100, description="ms per tick",
-                                 style={"description_width": "initial"}, layout=W.Layout(width="260px"))
-        for label, fn, tip in (("Step", self.step, "process one event"),
-                               ("Step back", self.step_back, "undo the last event or action (replays from the seed)"),
-                               ("Run 1 s", lambda: self.advance(1000), "advance one virtual second")):
-            self.buttons[label] = _button(label, fn, tip)
-        time_row = W.HBox([self.play, self.speed, self.buttons["Step"], self.buttons["Step back"], self.buttons["Run 1 s"]])
+        servers = W.HBox(columns, layout=W.Layout(flex_flow="row wrap"))
 
         self.preset = W.Dropdown(options=PRESETS, value=PRESETS[0], description="partition",
-                                 layout=W.Layout(width="260px"))
+                                 layout=W.Layout(width="17em"), style={"description_width": "4.5em"})
         self.preset_node = W.Dropdown(options=[(node_name(i), i) for i in ids], value=ids[0], description="node",
-                                      layout=W.Layout(width="140px"), style={"description_width": "3em"})
-        self.groups = W.Text(value="", placeholder="free grouping, e.g. 1,2 | 3,4,5", layout=W.Layout(width="220px"))
-        self.buttons["Apply preset"] = _button("Apply preset", self.apply_preset)
-        self.buttons["Partition"] = _button("Partition", self.apply_groups, "split the network into the groups typed")
-        self.buttons["Heal"] = _button("Heal", lambda: self.act("heal"), "remove every partition and cut")
-        net_row = W.HBox([self.preset, self.preset_node, self.buttons["Apply preset"], self.groups,
-                          self.buttons["Partition"], self.buttons["Heal"]])
-
+                                      layout=W.Layout(width="8em"), style={"description_width": "2.6em"})
+        self.groups = W.Text(value="", placeholder="free grouping, e.g. 1,2 | 3,4,5", layout=W.Layout(width="14em"))
+        self.buttons["Apply preset"] = _button("Apply preset", self.apply_preset,
+                                               "Apply preset: heal, then cut the network as the preset says")
+        self.buttons["Partition"] = _button("Partition", self.apply_groups, "Partition: split the network into the groups typed")
+        self.buttons["Heal"] = _button("Heal", lambda: self.act_all([("heal", (), {})], label="Heal"),
+                                       "Heal: remove every partition and cut")
         net = self.cluster.net
         self.drop_rate = W.FloatSlider(value=net.drop_rate, min=0.0, max=0.5, step=0.05, description="drop rate",
-                                       continuous_update=False, layout=W.Layout(width="300px"))
+                                       readout_format=".0%", continuous_update=False, layout=W.Layout(width="17em"),
+                                       style={"description_width": "4.5em"})
         self.delay = W.IntRangeSlider(value=net.delay, min=0, max=200, step=1, description="delay (ms)",
-                                      continuous_update=False, layout=W.Layout(width="360px"))
-        self.drop_rate.observe(lambda ch: self._syncing or self.act("set_network", drop_rate=ch["new"]), names="value")
-        self.delay.observe(lambda ch: self._syncing or self.act("set_network", delay=tuple(ch["new"])), names="value")
-        self.command = W.Text(value="x=1", description="command", layout=W.Layout(width="200px"))
+                                      continuous_update=False, layout=W.Layout(width="20em"),
+                                      style={"description_width": "4.5em"})
+        self.drop_rate.observe(lambda ch: self._syncing or self.act_all(
+            [("set_network", (), {"drop_rate": ch["new"]})], label=f"drop rate {ch['new']:.0%}"), names="value")
+        self.delay.observe(lambda ch: self._syncing or self.act_all(
+            [("set_network", (), {"delay": tuple(ch["new"])})], label=f"delay {ch['new'][0]}–{ch['new'][1]} ms"),
+            names="value")
+        network = W.VBox([
+            W.HBox([self.preset, self.preset_node, self.buttons["Apply preset"], self.buttons["Heal"]]),
+            W.HBox([self.groups, self.buttons["Partition"]]),
+            W.HBox([self.drop_rate, self.delay], layout=W.Layout(flex_flow="row wrap")),
+        ])
+        self.command = W.Text(value="x=1", description="command", layout=W.Layout(width="16em"))
         self.buttons["Client request"] = _button("Client request", self.client_request,
-                                                 "send the command to the leader", "9em")
-        client_row = W.HBox([self.drop_rate, self.delay, self.command, self.buttons["Client request"]])
-        return [W.HBox(columns), time_row, net_row, client_row]
+                                                 "Client request: send the command to the leader", "9em")
+        client = W.HBox([self.command, self.buttons["Client request"]])
+        key = W.HTML(legend_html(), layout=W.Layout(width="100%"))
+        key.add_class("raftedu-key")
+        self.event_log.add_class("raftedu-event-log")
+        self.preset.add_class("raftedu-preset")
+        self.groups.add_class("raftedu-groups")
+        self.drop_rate.add_class("raftedu-drop-rate")
+        self.panels = dict(zip(PANELS, (servers, network, client, self.event_log, key)))
+        for panel in self.panels.values():  # each panel at most as tall as the Servers one: the screen has no more room
+            panel.layout.max_height = "112px"
+            panel.layout.overflow = "auto"
+        self.panel = W.ToggleButtons(options=PANELS, value=PANELS[0], style={"button_width": "auto"},
+                                     tooltips=["crash, restart or time out a server", "partitions, cuts, loss and delay",
+                                               "send a client request", "every event in words, newest first",
+                                               "what each colour and symbol means"])
+        self.panel.observe(lambda ch: self._show_panel(ch["new"]), names="value")
+        self._show_panel(PANELS[0])
+        return toolbar, [self.panel, *self.panels.values()]
+
+    def _show_panel(self, name: str) -> None:
+        for key, widget in self.panels.items():
+            widget.layout.display = "flex" if key == name else "none"
+
+    # ---- time: play, step, step back -----------------------------------------------
+
+    def set_playing(self, playing: bool) -> None:
+        """Start or pause play (pausing changes nothing else: the picture stays where it is)."""
+        self.play_button.value = playing
+        self.play_button.description = "Pause" if playing else "Play"
+        self.play.playing = playing
+        if playing:
+            self.message.value = (f"<b>Play</b> → time runs at {_speed_label(self.speed.value)} "
+                                  f"(an election takes a few seconds to watch). Press Pause to stop.")
+        else:
+            self.message.value = f"<b>Pause</b> → stopped at t = {self.cluster.now} ms."
+
+    def _on_tick(self, change: dict[str, Any]) -> None:
+        """One play tick: only a forward tick advances (a widget reset to 0 must not move the cluster)."""
+        if change["new"] <= change["old"] or not self.play.playing:
+            return  # a reset, or a tick that was on its way when Pause was pressed
+        self._owed += self.speed.value * self._tick_ms
+        ms = int(self._owed)
+        self._owed -= ms
+        self.advance(ms, label="")
+
+    def step(self) -> list[Any]:
+        """Go to the next event that changes something (skipping reset timers), redraw, say what it was."""
+        before = len(self.cluster.trace)
+        try:
+            for _ in range(MAX_STEP_SKIP):
+                if self.cluster.step():
+                    break
+            else:
+                self.refresh(error=f"Step: nothing changed in {MAX_STEP_SKIP} events")
+                return []
+        except SafetyViolation as err:
+            self._stop_play()
+            self.refresh(error=f"safety check failed: {err}")
+            return []
+        events = self.cluster.trace.events[before:]
+        self.refresh(info=f"<b>Step</b> → t = {self.cluster.now} ms: {html.escape(describe_events(events), quote=False)}",
+                     raw=True)
+        return events
+
+    def advance(self, ms: int, label: str = "Run") -> None:
+        """Let ``ms`` virtual milliseconds pass (what play does on every tick), then redraw.
+
+        ``label`` names the click in the explanation (empty: a play tick, which
+        only reports a new sentence when there is one).
+        """
+        before, start = len(self.cluster.trace), self.cluster.now
+        try:
+            self.cluster.run(ms)
+        except SafetyViolation as err:
+            self._stop_play()
+            self.refresh(error=f"safety check failed: {err}")
+            return
+        said = [e.text for e in self.cluster.trace.events[before:] if e.text and e.text != "duplicate"]
+        if label:
+            newest = "; ".join(said[-3:]) if said else "only heartbeats and timers"
+            info = (f"<b>{html.escape(label)}</b> → t = {start} → {self.cluster.now} ms, {len(said)} notable "
+                    f"event{'s' if len(said) != 1 else ''}; latest: {html.escape(newest, quote=False)}")
+            self.refresh(info=info, raw=True)
+        elif said:
+            self.refresh(info=f"▶ t = {self.cluster.now} ms: {html.escape(said[-1], quote=False)}", raw=True)
+        else:
+            self.refresh(keep_message=True)
+
+    def _stop_play(self) -> None:
+        self.play.playing = False
+        self.play_button.value = False
+
+    def step_back(self) -> bool:
+        """Undo exactly one step or action by replaying from the seed; False (and a message) at the start.
+
+        The newest of the two is undone: the last action if nothing visible
+        happened after it, else the last step that changed something (the
+        cluster goes back to just after the visible step before it).
+        """
+        c = self.cluster
+        last_visible = c.visible[-1] if c.visible else 0
+        undone: Action | None = None
+        if self.actions and self.actions[-1].steps >= last_visible:
+            keep, target, undone = self.actions[:-1], self.actions[-1].steps, self.actions[-1]
+        elif c.visible:
+            target = max(c.visible[-2] if len(c.visible) > 1 else 0, self.actions[-1].steps if self.actions else 0)
+            keep = self.actions
+        else:
+            self.refresh(error="Step back: already at the start, nothing to undo")
+            return False
+        fresh = StepCountingCluster(**self._config)
+        fresh.replay(keep, target)
+        if undone is not None and undone.now > fresh.now:  # back to the moment of the undone action
+            fresh.run(undone.now - fresh.now)
+        gone = c.trace.events[len(fresh.trace):]
+        self.cluster, self.actions = fresh, keep
+        self.scene = SceneView()
+        self._syncing = True  # the sliders show the replayed network again, without acting on it
+        self.drop_rate.value, self.delay.value = fresh.net.drop_rate, fresh.net.delay
+        self._syncing = False
+        what = (f"undid {undone.name}({', '.join(map(repr, undone.args + tuple(v for _k, v in undone.kwargs)))})"
+                if undone is not None else f"undid: {describe_events(gone)}")
+        self.refresh(info=f"<b>Step back</b> → t = {fresh.now} ms; {html.escape(what, quote=False)} "
+                          f"(replayed from seed {self._config['seed']})", raw=True)
+        return True
 
     # ---- actions: each one cluster call, then a redraw ---------------------------
 
@@ -285,8 +579,13 @@ class ClusterExplorer(W.VBox):
         """Do ``cluster.<name>(*args, **kwargs)``, record it for replay and redraw; a refusal is shown, not raised."""
         return self.act_all([(name, args, kwargs)])
 
-    def act_all(self, calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]]) -> bool:
-        """Do several cluster calls in order with one redraw at the end; stop at the first refusal and show it."""
+    def act_all(self, calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]], label: str = "") -> bool:
+        """Do several cluster calls in order with one redraw at the end; stop at the first refusal and show it.
+
+        ``label`` names the click in the explanation (default: the first call).
+        """
+        label = label or " ".join([calls[0][0].replace("_", " "), *map(str, calls[0][1])]) if calls else label
+        before = len(self.cluster.trace)
         error = ""
         for name, args, kwargs in calls:
             action = Action(self.cluster.steps, self.cluster.now, name, tuple(args), tuple(sorted(kwargs.items())))
@@ -296,87 +595,65 @@ class ClusterExplorer(W.VBox):
                 error = str(err) if isinstance(err, ValueError) else f"safety check failed: {err}"
                 break
             self.actions.append(action)
-        self.refresh(error=error)
-        return not error
+        if error:
+            self.refresh(error=f"{label} refused: {error}")
+            return False
+        said = [e.text for e in self.cluster.trace.events[before:] if e.text]
+        if len(said) > 4:
+            said = said[:2] + [f"… {len(said) - 3} more …", said[-1]]
+        self.refresh(info=f"<b>{html.escape(label)}</b> → {html.escape('; '.join(said), quote=False)}"
+                          f"{self._network_note(calls)}", raw=True)
+        return True
+
+    def _network_note(self, calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]]) -> str:
+        """Where a network change shows in the picture (so no slider seems to do nothing)."""
+        if not any(name in ("set_network", "partition", "isolate", "cut", "heal") for name, _a, _k in calls):
+            return ""
+        where = {"set_network": "links dotted and a ⚠ badge while messages are dropped; lost messages marked ✕; "
+                                "delay = how long messages take along the links",
+                 "heal": "every link solid again"}
+        hint = next((where[name] for name, _a, _k in calls if name in where), "blocked links dashed red")
+        return f". Picture: {hint}. Now {html.escape(network_line(self._synced_scene()), quote=False)}."
+
+    def _synced_scene(self) -> SceneView:
+        self._sync_scene()
+        return self.scene
 
     def crash(self, i: int) -> bool:
         """Crash server ``i``."""
-        return self.act("crash", i)
+        return self.act_all([("crash", (i,), {})], label=f"Crash {node_name(i)}")
 
     def restart(self, i: int) -> bool:
         """Restart crashed server ``i``."""
-        return self.act("restart", i)
+        return self.act_all([("restart", (i,), {})], label=f"Restart {node_name(i)}")
 
     def timeout_now(self, i: int) -> bool:
         """Make server ``i``'s election timer run out now."""
-        return self.act("timeout_now", i)
+        return self.act_all([("timeout_now", (i,), {})], label=f"Time out {node_name(i)}")
 
     def client_request(self) -> bool:
         """Send the command in the text box to the leader (rejected, in words, when there is none)."""
-        return self.act("request", self.command.value)
+        return self.act_all([("request", (self.command.value,), {})], label=f"Client request {self.command.value!r}")
 
     def apply_preset(self) -> bool:
         """Heal, then make the partition chosen in the preset dropdown."""
+        label = f"Apply preset '{self.preset.value}'"
         try:
             calls = preset_actions(self.preset.value, self.cluster.n, self.preset_node.value, self.cluster.leader())
         except ValueError as err:
-            self.refresh(error=str(err))
+            self.refresh(error=f"{label} refused: {err}")
             return False
         heal = [("heal", (), {})] if self.cluster.groups or self.cluster.cuts else []
-        return self.act_all(heal + [(name, args, {}) for name, args in calls])
+        return self.act_all(heal + [(name, args, {}) for name, args in calls], label=label)
 
     def apply_groups(self) -> bool:
         """Partition the network into the groups typed in the text box (link cuts stay until Heal)."""
         try:
             groups = parse_groups(self.groups.value, self.cluster.n)
         except ValueError as err:
-            self.refresh(error=str(err))
+            self.refresh(error=f"Partition refused: {err}")
             return False
-        return self.act("partition", *groups)
-
-    def step(self) -> list[Any]:
-        """Process one event and redraw; return the trace events it produced."""
-        try:
-            events = self.cluster.step()
-        except SafetyViolation as err:
-            self.play.playing = False
-            self.refresh(error=f"safety check failed: {err}")
-            return []
-        self.refresh(info="" if events else "nothing happened (a timer that had been reset)")
-        return events
-
-    def advance(self, ms: int) -> None:
-        """Let ``ms`` virtual milliseconds pass (what play does on every tick), then redraw."""
-        try:
-            self.cluster.run(ms)
-        except SafetyViolation as err:
-            self.play.playing = False
-            self.refresh(error=f"safety check failed: {err}")
-            return
-        self.refresh()
-
-    def step_back(self) -> bool:
-        """Undo the last action, or else the last event, by replaying from the seed; False if at the start."""
-        steps = self.cluster.steps
-        undone: Action | None = None
-        if self.actions and self.actions[-1].steps == steps:
-            keep, target, undone = self.actions[:-1], steps, self.actions[-1]
-        elif steps > 0:
-            keep, target = self.actions, steps - 1
-        else:
-            self.refresh(error="already at the start: nothing to step back to")
-            return False
-        fresh = StepCountingCluster(**self._config)
-        fresh.replay(keep, target)
-        if undone is not None and undone.now > fresh.now:  # back to the moment of the undone action
-            fresh.run(undone.now - fresh.now)
-        self.cluster, self.actions = fresh, keep
-        self.scene = SceneView()
-        self._syncing = True  # the sliders show the replayed network again, without acting on it
-        self.drop_rate.value, self.delay.value = fresh.net.drop_rate, fresh.net.delay
-        self._syncing = False
-        self.refresh(info=f"stepped back to step {target} (replayed from seed {self._config['seed']})")
-        return True
+        return self.act_all([("partition", tuple(groups), {})], label="Partition")
 
     # ---- drawing --------------------------------------------------------------------
 
@@ -385,11 +662,42 @@ class ClusterExplorer(W.VBox):
             self.scene.apply(e)
         self.scene.time = self.cluster.now
 
-    def refresh(self, *, error: str = "", info: str = "") -> None:
-        """Bring the picture, the buttons, the message and the event log up to date with the cluster."""
+    def _fit_width(self, width: int) -> None:
+        """The page told the explorer's width: give the figure that width (plotly's own autosize misses it)."""
+        if self.figure is not None and width >= 300 and abs((self.figure.layout.width or 0) - width) > 4:
+            self.figure.layout.width = width
+
+    def _follow_page_theme(self, page_theme: str) -> None:
+        """The page told its JupyterLab theme: redraw in it (unless a theme was chosen)."""
+        if self._theme_choice == "auto" and page_theme in THEMES and page_theme != self.picture.theme:
+            self.set_theme(page_theme)
+
+    def set_theme(self, theme: str) -> None:
+        """Draw the figure for JupyterLab's ``"light"`` or ``"dark"`` theme from now on."""
+        if theme not in THEMES:
+            raise ValueError(f"unknown theme {theme!r}; choose one of: {', '.join(THEMES)}")
+        self.picture.theme = theme
+        self._sync_scene()
+        if self.figure is None:
+            self.refresh(keep_message=True)
+            return
+        fresh = self.picture.figure(self.scene, title=self._title, legend=False)
+        with self.figure.batch_update():
+            self.figure.layout.template = template(theme)
+            self.figure.layout.shapes = fresh.layout.shapes
+            for index, trace in enumerate(fresh.data):
+                self.figure.data[index].update(trace.to_plotly_json())
+        self._sent = dict(zip(self.picture.dynamic_indices, self.picture.dynamic(self.scene)))
+
+    def refresh(self, *, error: str = "", info: str = "", raw: bool = False, keep_message: bool = False) -> None:
+        """Bring the picture, the buttons, the explanation and the event log up to date with the cluster.
+
+        ``error`` (plain text) is shown as a refusal; ``info`` explains the
+        click (HTML when ``raw``); ``keep_message`` leaves the explanation as it is.
+        """
         self._sync_scene()
         scene, picture = self.scene, self.picture
-        first = log_window(scene)
+        first = log_window(scene, picture.log_width)
         relayout = first != picture.log_first
         picture.log_first = first
         # Words and buttons first: they are cheap for the browser, the figure is not.
@@ -401,8 +709,8 @@ class ClusterExplorer(W.VBox):
         self.buttons["Step back"].disabled = self.cluster.steps == 0 and not self.actions
         if error:
             self.message.value = f'<b style="color:#b00020">⚠ {html.escape(error, quote=False)}</b>'
-        else:
-            self.message.value = f"<span>{html.escape(info, quote=False)}</span>" if info else ""
+        elif not keep_message:
+            self.message.value = info if raw else html.escape(info, quote=False)
         self.event_log.value = self._log_html()
         dyn = picture.dynamic(scene)
         if self.figure is not None:
@@ -412,10 +720,13 @@ class ClusterExplorer(W.VBox):
                     self.figure.data[index].update({k: v for k, v in trace.items() if k != "type"})
                     self._sent[index] = trace
                 if relayout:
-                    self.figure.layout.xaxis2.range = log_axes(self.cluster.n, first, picture.log_width)[0]["range"]
+                    xaxis2 = log_axes(self.cluster.n, first, picture.log_width)[0]
+                    self.figure.layout.xaxis2.update(range=xaxis2["range"], tickvals=xaxis2["tickvals"],
+                                                     ticktext=xaxis2["ticktext"])
         else:
             figure = picture.figure(scene, title=self._title)
-            bundle = {"application/vnd.plotly.v1+json": json.loads(figure.to_json()), "text/plain": status_line(scene)}
+            bundle = {"application/vnd.plotly.v1+json": json.loads(figure.to_json()),
+                      "text/plain": f"{status_line(scene)}\n{network_line(scene)}"}
             self._static.outputs = ({"output_type": "display_data", "data": bundle, "metadata": {}},)
 
     def _log_html(self) -> str:
@@ -425,7 +736,7 @@ class ClusterExplorer(W.VBox):
                 lines.append(f"<div><code>{e.time:>6} ms</code> {html.escape(e.text, quote=False)}</div>")
                 if len(lines) == LOG_LINES:
                     break
-        return "<b>What just happened</b> (newest first)" + "".join(lines)
+        return "<b>What happened</b> (newest first)" + "".join(lines)
 
     def recent(self, k: int = LOG_LINES) -> list[str]:
         """The sentences of the ``k`` newest events that have one, newest first (what the log shows)."""

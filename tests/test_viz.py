@@ -69,7 +69,9 @@ def test_messages_in_flight_sit_between_sender_and_receiver(crashed_run: Cluster
                 length = math.hypot(x1 - x0, y1 - y0)
                 along = ((x - x0) * (x1 - x0) + (y - y0) * (y1 - y0)) / length**2
                 off = abs((x - x0) * (y1 - y0) - (y - y0) * (x1 - x0)) / length
-                assert 0.1 <= along <= 0.9 and off <= 0.061, (t, hover, along, off)
+                # Between the servers' edges, never on a server; beside the link (lanes fan out, 0.08 apart).
+                assert 0.15 <= along <= 0.85 and off <= 0.061 + 3 * 0.08, (t, hover, along, off)
+                assert min(math.dist((x, y), (x0, y0)), math.dist((x, y), (x1, y1))) > 0.3, (t, hover)
                 checked += 1
         assert len([f for f in view.in_flight.values()]) == sum(
             sum(1 for x in trace_named(fig, n).x if x is not None) for n, *_ in MESSAGE_STYLES.values())
@@ -95,7 +97,14 @@ def test_partition_draws_blocked_links_and_drops() -> None:
     assert len(segments) == 2 * 3 + 1  # six cross-partition links, one one-way cut (drawn half)
     half = blocked.x[-3:-1], blocked.y[-3:-1]
     mid = ((ring_xy(3, 5)[0] + ring_xy(4, 5)[0]) / 2, (ring_xy(3, 5)[1] + ring_xy(4, 5)[1]) / 2)
-    assert (half[0][0], half[1][0]) == ring_xy(3, 5) and math.dist((half[0][1], half[1][1]), mid) < 1e-3
+    start = (half[0][0], half[1][0])
+    # From S3's edge (the line never strikes through a server's name) to the middle of the link.
+    picture = ClusterPicture(5)
+    assert picture.radius < math.dist(start, ring_xy(3, 5)) < picture.radius + 0.05
+    assert math.dist((half[0][1], half[1][1]), mid) < 1e-3
+    assert "S3 → S4 blocked (one way)" in blocked.hovertext[-2]
+    assert "network: partition {S1,S2} | {S3,S4,S5} · 1 link cut one way · no loss · delay 5–15 ms" == \
+        trace_named(fig, "network").text[0]
     drop_times = [e.time for e in c.trace.of_kind("drop")]
     assert drop_times
     at_drop = cluster_figure(c.trace, drop_times[-1])
@@ -111,7 +120,8 @@ def test_animation_has_one_light_frame_per_step_and_scrubs(crashed_run: Cluster)
     picture = ClusterPicture(5)
     traces = list(fig.frames[0].traces)
     assert all(list(f.traces) == traces for f in fig.frames)
-    assert set(traces) <= set(picture.dynamic_indices) and 3 in traces  # the servers change (a crash)
+    servers = [t.name for t in fig.data].index("servers")
+    assert set(traces) <= set(picture.dynamic_indices) and servers in traces  # the servers change (a crash)
     assert 1 not in traces  # no partition in this window: blocked links never change, so frames leave them out
     steps = fig.layout.sliders[0].steps
     assert len(steps) == 101 and list(steps[-1].args[0]) == ["600"]
@@ -122,7 +132,7 @@ def test_animation_has_one_light_frame_per_step_and_scrubs(crashed_run: Cluster)
     sizes = [len(f.to_plotly_json().__repr__()) for f in fig.frames]
     assert max(sizes) < 4_000
     # The last frame shows the same servers as the static picture at that time.
-    last = fig.frames[-1].data[traces.index(3)]
+    last = fig.frames[-1].data[traces.index(servers)]
     assert list(last.marker.color) == list(trace_named(cluster_figure(crashed_run.trace, 600), "servers").marker.color)
 
 
@@ -180,7 +190,7 @@ def test_log_grid_and_frame_agree_with_the_servers(crashed_run: Cluster) -> None
     cells = trace_named(fig, "log cells")
     assert len(cells.x) == sum(len(crashed_run.disks[i].log) for i in range(1, 6))
     for x, y, color, opacity in zip(cells.x, cells.y, cells.marker.color, cells.marker.opacity):
-        view = crashed_run.view.nodes[y]
+        view = crashed_run.view.nodes[round(y)]
         assert color == term_slot(view.log[x - 1].term)
         assert opacity == (1.0 if x <= view.commit_index else 0.3)
 
@@ -221,4 +231,82 @@ def test_pictures_refuse_a_partial_trace_in_words(crashed_run: Cluster) -> None:
             draw(partial)
     with pytest.raises(TypeError, match="not a ClusterView snapshot"):
         timeline(crashed_run.view)
-    assert len(cluster_figure(crashed_run.view).data) == 20  # a snapshot is enough for the instant picture
+    assert len(cluster_figure(crashed_run.view).data) == 21  # a snapshot is enough for the instant picture
+
+
+def test_the_network_line_names_partitions_cuts_loss_and_delay_in_one_sentence() -> None:
+    c = Cluster(5, seed=7)
+    line = lambda: trace_named(cluster_figure(c.trace), "network").text[0]  # noqa: E731
+    assert line() == "network: all links up · no loss · delay 5–15 ms"
+    for a, b in ((1, 4), (1, 5), (2, 4), (2, 5)):  # the explorer's "bridge" preset: four links cut both ways
+        c.cut(a, b)
+        c.cut(b, a)
+    assert line() == "network: 4 links cut · no loss · delay 5–15 ms"
+    c.cut(3, 1)
+    c.set_network(drop_rate=0.4, delay=(20, 40))
+    assert line() == "network: 4 links cut · 1 link cut one way · drop 40 % of messages · delay 20–40 ms"
+    c.heal()
+    c.partition([1, 2])
+    assert line() == "network: partition {S1,S2} | {S3,S4,S5} · drop 40 % of messages · delay 20–40 ms"
+    assert "all links up" not in line()
+
+
+def test_a_lossy_network_shows_on_the_picture() -> None:
+    c = Cluster(5, seed=7)
+    clean = cluster_figure(c.trace)
+    assert trace_named(clean, "links").line.dash == "solid" and trace_named(clean, "loss badge").text == ("",)
+    c.set_network(drop_rate=0.4)
+    c.run(600)
+    lossy = cluster_figure(c.trace)
+    assert trace_named(lossy, "links").line.dash == "dot"
+    assert trace_named(lossy, "loss badge").text[0] == "<b>⚠ drop 40 %</b>"
+    drops = [e.time for e in c.trace.of_kind("drop")]
+    assert drops and [x for x in trace_named(cluster_figure(c.trace, drops[-1]), "dropped message").x if x is not None]
+
+
+def test_labels_sit_outside_the_ring_where_no_link_or_message_goes() -> None:
+    for n in (3, 4, 5, 7, 9):
+        c = Cluster(n, seed=1)
+        c.run(400)
+        fig = cluster_figure(c.trace)
+        picture = ClusterPicture(n)
+        labels = trace_named(fig, "labels")
+        for i, (x, y, where) in enumerate(zip(labels.x, labels.y, labels.textposition), start=1):
+            cx, cy = ring_xy(i, n)
+            assert math.hypot(x, y) > 1 + picture.radius - 1e-9 or math.dist((x, y), (cx, cy)) > picture.radius
+            # the text grows away from the ring: right of a right-hand server, above the top one, ...
+            outward = {"middle right": (1, 0), "middle left": (-1, 0), "top center": (0, 1), "bottom center": (0, -1)}[where]
+            assert outward[0] * cx + outward[1] * cy > 0, (n, i, where)
+        assert all(size >= 11 for size in (labels.textfont.size, trace_named(fig, "status").textfont.size))
+        assert "term" in labels.text[0] and any(r in labels.text[0] for r in ("follower", "candidate", "leader"))
+
+
+def test_match_index_zero_is_drawn_as_nothing_matched_under_its_own_row() -> None:
+    from raftedu.viz.logs import CELL_DY, MARK_DY
+
+    c = elected()
+    c.crash(next(i for i in c.ids if i != c.leader()))
+    c.request("x=1")
+    c.run(100)
+    fig = log_grid(c.trace)
+    assert fig.layout.xaxis.ticktext[0] == "none" and fig.layout.xaxis.tickvals[0] == 0
+    match = trace_named(fig, "leader's matchIndex for this follower")
+    zero = [(x, y, h) for x, y, h in zip(match.x, match.y, match.hovertext) if h.endswith(": 0 (nothing matched yet)")]
+    assert zero and all(x == 0 for x, _y, _h in zero)  # the crashed follower never matched anything
+    assert all(x >= 1 for x, _y, h in zip(match.x, match.y, match.hovertext) if "(nothing" not in h)
+    cells = trace_named(fig, "log cells")
+    for _x, y, h in zip(match.x, match.y, match.hovertext):
+        row = int(h.split(" for S")[1].split(":")[0])
+        assert math.isclose(y, row + MARK_DY) and row < y < row + 0.5  # in its follower's row, under the cells
+    assert all(math.isclose(y - round(y), CELL_DY) for y in cells.y)
+
+
+def test_pictures_follow_the_light_or_dark_theme() -> None:
+    c = elected()
+    for draw in (lambda t: cluster_figure(c.trace, theme=t), lambda t: timeline(c.trace, theme=t),
+                 lambda t: log_grid(c.trace, theme=t), lambda t: animate(c.trace, 0, 50, theme=t)):
+        dark, light = draw("dark"), draw("light")
+        assert dark.layout.template.layout.paper_bgcolor == "rgb(17,17,17)"
+        assert light.layout.template.layout.paper_bgcolor == "white"
+    with pytest.raises(ValueError, match="unknown theme 'blue'; choose one of: light, dark"):
+        cluster_figure(c.trace, theme="blue")

@@ -6,7 +6,16 @@ import pytest
 
 from raftedu import Cluster
 from raftedu.viz import ROLE_COLORS
-from raftedu.widgets import Action, ClusterExplorer, StepCountingCluster, parse_groups, preset_actions
+from raftedu.widgets import (
+    PANELS,
+    Action,
+    ClusterExplorer,
+    LiveText,
+    StepCountingCluster,
+    describe_events,
+    parse_groups,
+    preset_actions,
+)
 
 
 @pytest.fixture(scope="module")
@@ -20,6 +29,10 @@ def servers(x: ClusterExplorer) -> list[str]:
 
 def status(x: ClusterExplorer) -> str:
     return next(t for t in x.figure.data if t.name == "status").text[0]
+
+
+def network(x: ClusterExplorer) -> str:
+    return next(t for t in x.figure.data if t.name == "network").text[0]
 
 
 def test_crash_the_leader_and_watch_a_new_one_elected() -> None:
@@ -81,22 +94,130 @@ def test_client_request_commits_or_is_rejected_in_words() -> None:
     assert len(cells.x) == 3 and list(cells.marker.opacity) == [1.0, 1.0, 1.0]
 
 
-def test_network_sliders_change_the_simulated_network() -> None:
+def test_network_sliders_change_the_simulated_network_and_the_picture_shows_it() -> None:
     x = ClusterExplorer(n=3, seed=2)
-    x.drop_rate.value = 0.25
+    links = lambda: next(t for t in x.figure.data if t.name == "links")  # noqa: E731
+    badge = lambda: next(t for t in x.figure.data if t.name == "loss badge").text[0]  # noqa: E731
+    assert links().line.dash == "solid" and badge() == ""
+    x.drop_rate.value = 0.4
+    assert links().line.dash == "dot" and badge() == "<b>⚠ drop 40 %</b>"
+    assert "drop 40 % of messages" in network(x) and "drop 40 % of messages" in x.message.value
     x.delay.value = (20, 40)
-    assert x.cluster.net.drop_rate == 0.25 and x.cluster.net.delay == (20, 40)
+    assert x.cluster.net.drop_rate == 0.4 and x.cluster.net.delay == (20, 40)
+    assert network(x) == "network: all links up · drop 40 % of messages · delay 20–40 ms"
+    assert "delay 20–40 ms" in x.message.value
     assert [e.text for e in x.cluster.trace.of_kind("set_network")] == [
-        "network changed: drop_rate=0.25", "network changed: delay=(20, 40)"]
+        "network changed: drop_rate=0.4", "network changed: delay=(20, 40)"]
+    x.advance(1_000)
+    assert x.cluster.trace.of_kind("drop") and "lost" in describe_events(x.cluster.trace.of_kind("drop")[:1])
+    x.drop_rate.value = 0.0
+    assert links().line.dash == "solid" and badge() == ""
 
 
-def test_play_advances_by_the_speed_each_tick() -> None:
+def test_every_click_explains_itself_in_the_announced_region() -> None:
+    x = ClusterExplorer(n=5, seed=7)
+    assert isinstance(x.message, LiveText)
+    clicks = [("Run 1 s", "t = 0 → 1000 ms"), ("Crash S1", "S1 crashed"), ("Restart S1", "S1 restarted"),
+              ("Time out S2", "S2"), ("Client request", "client sent"), ("Heal", "network healed"),
+              ("Step", "<b>Step</b> → t = "), ("Step back", "<b>Step back</b> → ")]
+    for label, expected in clicks:
+        x.buttons[label].click()
+        assert x.message.value.startswith(f"<b>{label}") and expected in x.message.value, (label, x.message.value)
+    x.buttons["Crash S1"].click()
+    x.buttons["Time out S1"].disabled = False  # a stale button (e.g. a second view): the refusal is explained
+    x.buttons["Time out S1"].click()
+    assert "⚠ Time out S1 refused: " in x.message.value
+
+
+def test_every_button_has_a_tooltip_and_one_panel_shows_at_a_time() -> None:
+    x = ClusterExplorer(n=3, seed=1)
+    for label, button in x.buttons.items():
+        assert button.tooltip and button.tooltip.startswith(label), label
+    assert x.play_button.tooltip and x.speed.tooltip and all(x.panel.tooltips)
+    shown = lambda: [name for name, w in x.panels.items() if w.layout.display != "none"]  # noqa: E731
+    assert shown() == ["Servers"]
+    for name in PANELS:
+        x.panel.value = name
+        assert shown() == [name]
+
+
+def test_the_figure_follows_the_page_theme_or_the_theme_argument() -> None:
+    x = ClusterExplorer(n=3, seed=1)
+    x._repr_mimebundle_()
+    assert x.figure.layout.template.layout.paper_bgcolor == "white"
+    x.message.page_theme = "dark"  # what the front end reports from JupyterLab's <body data-jp-theme-light="false">
+    assert x.figure.layout.template.layout.paper_bgcolor == "rgb(17,17,17)"
+    x.advance(500)
+    fresh = x.picture.figure(x.scene, title="t", legend=False)
+    def data(fig):
+        return [{k: v for k, v in t.to_plotly_json().items() if k != "uid"} for t in fig.data]
+
+    assert data(x.figure) == data(fresh)
+    x.message.page_theme = "light"
+    assert x.figure.layout.template.layout.paper_bgcolor == "white"
+    fixed = ClusterExplorer(n=3, seed=1, theme="dark")
+    fixed.message.page_theme = "light"  # a chosen theme stays
+    assert fixed.figure.layout.template.layout.paper_bgcolor == "rgb(17,17,17)"
+    with pytest.raises(ValueError, match="unknown theme 'night'"):
+        ClusterExplorer(n=3, theme="night")
+
+
+def test_play_runs_at_the_chosen_fraction_of_real_time_and_pause_is_only_a_pause() -> None:
     x = ClusterExplorer(n=3, seed=2)
-    x.speed.value = 20
-    for _ in range(5):
-        x.play.value += 1  # what the browser's Play widget does on every tick
-    assert x.cluster.now == 100
-    assert status(x).startswith("t = 100 ms")
+    assert x.speed.value == 0.1 and x.speed.label == "0.1× real time"  # an election takes 2-3 s to watch
+    x.play_button.value = True  # what clicking Play does
+    assert x.play.playing and x.play_button.description == "Pause" and "0.1× real time" in x.message.value
+    for _ in range(10):
+        x.play.value += 1  # what the browser's Play widget does every tick_ms (150 ms)
+    assert x.cluster.now == 150  # 10 ticks × 150 ms × 0.1
+    assert status(x).startswith("t = 150 ms")
+    x.play_button.value = False  # Pause
+    assert not x.play.playing and x.play_button.description == "Play" and "stopped at t = 150 ms" in x.message.value
+    x.play.value += 1  # a tick already on its way when Pause was pressed moves nothing
+    assert x.cluster.now == 150
+    x.play_button.value = True
+    x.play.value = 0  # nor does the widget resetting itself
+    assert x.cluster.now == 150
+    x.speed.value = 0.01
+    for _ in range(4):
+        x.play.value += 1  # 1.5 ms a tick: the half milliseconds add up
+    assert x.cluster.now == 156
+
+
+def test_step_goes_to_the_next_visible_event_and_says_what_it_was() -> None:
+    x = ClusterExplorer(n=5, seed=7)
+    for _ in range(40):
+        before = x.cluster.now
+        events = x.step()
+        assert events, "a step that changes nothing"
+        assert "nothing" not in x.message.value and f"t = {x.cluster.now} ms" in x.message.value
+        assert x.cluster.now >= before
+    said = x.message.value
+    assert said.startswith("<b>Step</b> → ")
+    first = ClusterExplorer(n=5, seed=7)
+    first.step()  # S3's election timer is the first thing that happens with seed 7
+    assert "S3&#x27;s election timer ran out" in first.message.value or "S3's election timer ran out" in first.message.value
+    assert "S3 sent RequestVote to S1, S2, S4, S5" in first.message.value
+
+
+def test_step_back_undoes_exactly_one_step_or_action() -> None:
+    x = ClusterExplorer(n=5, seed=7)
+    x.advance(160)
+    states = []
+    for k in range(12):
+        states.append((x.cluster.trace.digest(), len(x.actions)))
+        if k == 5:
+            x.crash(3)
+        else:
+            x.step()
+    for k in reversed(range(12)):
+        assert x.step_back()
+        assert (x.cluster.trace.digest(), len(x.actions)) == states[k], k
+        assert x.message.value.startswith("<b>Step back</b>")
+    assert "undid crash(3)" not in x.message.value
+    x.crash(1)
+    x.step_back()
+    assert "undid crash(1)" in x.message.value and x.cluster.nodes[1] is not None
 
 
 def test_partition_presets_make_the_textbook_shapes() -> None:
@@ -120,6 +241,9 @@ def test_partition_presets_make_the_textbook_shapes() -> None:
     assert x.cluster.cuts == bridge and x.cluster.trace.of_kind("heal")
     blocked = next(t for t in x.figure.data if t.name.startswith("blocked link"))
     assert sum(1 for v in blocked.x if v is None) == 4  # four links, each cut both ways, drawn whole
+    assert network(x) == "network: 4 links cut · no loss · delay 5–15 ms"
+    assert "Apply preset &#x27;bridge&#x27;" in x.message.value or "Apply preset 'bridge'" in x.message.value
+    assert "4 links cut" in x.message.value
     x.buttons["Heal"].click()
     assert not x.cluster.cuts
 
@@ -185,7 +309,7 @@ def test_the_explorer_explains_every_colour_in_its_legend() -> None:
 
     x = ClusterExplorer(n=3, seed=1)
     legend = legend_html()
-    assert any(getattr(child, "value", None) == legend for child in x.children)
+    assert x.panels["Key"].value == legend
     for role, color in ROLE_COLORS.items():
         assert f"color:{color}" in legend and ROLE_LABELS[role] in legend
     for name, _symbol, color, _size in MESSAGE_STYLES.values():
@@ -238,7 +362,7 @@ def test_the_live_figure_equals_a_fresh_picture_after_many_actions() -> None:
         return [{k: v for k, v in t.to_plotly_json().items() if k != "uid"} for t in fig.data]
 
     assert data(x.figure) == data(fresh)
-    assert "partition {S1,S2} | {S3,S4,S5}" in next(t for t in x.figure.data if t.name == "status").text[0]
+    assert "partition {S1,S2} | {S3,S4,S5}" in network(x)
 
 
 def test_step_back_undoes_a_network_change_and_the_sliders_follow() -> None:

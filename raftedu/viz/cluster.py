@@ -8,14 +8,14 @@ frame and the live widget all use the same two methods, so they always agree.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import plotly.graph_objects as go
-import plotly.io as pio
 
 from ..trace import ClusterView
-from .logs import LOG_WINDOW, UNCOMMITTED_OPACITY, log_axes, log_traces, log_window
-from .scene import Source, as_events, in_flight_fraction, message_xy, replay, ring_xy, scene_at
+from .logs import LOG_WINDOW, UNCOMMITTED_OPACITY, log_axes, log_shapes, log_traces, log_window
+from .scene import Source, as_events, fan_out, in_flight_fraction, message_xy, replay, ring_xy, scene_at
 from .style import (
     CUT_COLOR,
     DROP_COLOR,
@@ -23,38 +23,70 @@ from .style import (
     REFUSED_COLOR,
     ROLE_COLORS,
     ROLE_LABELS,
+    check_theme,
     describe_message,
+    ink,
     message_kind,
     message_ok,
     node_name,
+    template,
     term_color,
 )
 
-__all__ = ["MAX_FRAMES", "ClusterPicture", "cluster_figure", "animate", "status_line"]
+__all__ = ["MAX_FRAMES", "ClusterPicture", "cluster_figure", "animate", "status_line", "network_line"]
 
 MAX_FRAMES = 1000
 """The most frames :func:`animate` builds (about 1 KB each); longer windows are cut short, with a note."""
 
 _RING = dict(xaxis="x", yaxis="y")
-
-
-def _template() -> dict[str, Any]:
-    """plotly's white template as plain data (a template name is only resolved when figures are validated)."""
-    return pio.templates["plotly_white"].to_plotly_json()
+_UNIT_PX = 84
+"""About how many pixels one ring unit takes in the figure (the ring's radius is 1): sizes in px are converted with it."""
+_TIMER_CELLS = 6
+"""How many cells the text bar of an election timer has."""
 
 
 def status_line(view: ClusterView) -> str:
-    """Two lines above the ring: time, leader, highest term; then the network's state."""
+    """The line above the ring: time, leader, highest term."""
     leaders = view.leaders()
     leader = max(leaders, key=lambda i: view.nodes[i].term) if leaders else None
     term = max((n.term for n in view.nodes.values()), default=0)
-    net = "all links up"
-    if view.groups:
-        net = "partition " + " | ".join("{" + ",".join(node_name(i) for i in g) + "}" for g in view.groups)
-    if view.cuts:
-        net += f", {len(view.cuts)} one-way link(s) cut"
     who = f"leader {node_name(leader)}" if leader else "no leader"
-    return f"t = {view.time} ms · {who} · highest term {term}<br>{net}"
+    return f"t = {view.time} ms · {who} · highest term {term}"
+
+
+def _pct(rate: float) -> str:
+    return f"{rate * 100:.0f} %"
+
+
+def network_line(view: ClusterView) -> str:
+    """The network in one sentence: partition, cut links, loss and delay (the line under the ring).
+
+    Links cut both ways are counted as links; a cut in one direction only is
+    counted apart. Loss and delay come from the settings in force (a
+    :class:`~raftedu.viz.scene.SceneView` knows them; a bare ClusterView does not).
+    """
+    parts = []
+    if view.groups:
+        parts.append("partition " + " | ".join("{" + ",".join(node_name(i) for i in g) + "}" for g in view.groups))
+    both = sum(1 for a, b in view.cuts if a < b and (b, a) in view.cuts)
+    one_way = len(view.cuts) - 2 * both
+    if both:
+        parts.append(f"{both} link{'s' if both != 1 else ''} cut")
+    if one_way:
+        parts.append(f"{one_way} link{'s' if one_way != 1 else ''} cut one way")
+    if not parts:
+        parts.append("all links up")
+    net = getattr(view, "network", {}) or {}
+    if net:
+        rate = float(net.get("drop_rate", 0.0))
+        parts.append(f"drop {_pct(rate)} of messages" if rate else "no loss")
+        low, high = net.get("delay", (0, 0))
+        parts.append(f"delay {low}–{high} ms" if low != high else f"delay {low} ms")
+        if net.get("duplicate_rate"):
+            parts.append(f"duplicate {_pct(float(net['duplicate_rate']))}")
+        if net.get("long_delay_rate"):
+            parts.append(f"{_pct(float(net['long_delay_rate']))} delayed long")
+    return "network: " + " · ".join(parts)
 
 
 def _keep_in_legend(*columns: list[Any]) -> tuple[list[Any], ...]:
@@ -62,16 +94,25 @@ def _keep_in_legend(*columns: list[Any]) -> tuple[list[Any], ...]:
     return columns if columns[0] else tuple([None] for _ in columns)
 
 
+def _timer_bar(left: float) -> str:
+    """An election timer as a text bar: filled cells for the time left (``left`` from 0 to 1)."""
+    full = max(0, min(_TIMER_CELLS, round(left * _TIMER_CELLS)))
+    return "▰" * full + "▱" * (_TIMER_CELLS - full)
+
+
 class ClusterPicture:
     """The layout and trace order of the cluster picture for ``n`` servers.
 
-    Trace order: links, blocked links, election timers, servers, server
-    labels, one trace per message kind, drops, the status line, four legend
-    entries for roles, one for uncommitted cells, then the log panel (cells,
-    matchIndex, nextIndex). :attr:`dynamic_indices` lists the ones that change.
+    Trace order: links, blocked links, servers, server labels, one trace per
+    message kind, drops, the status line, the network line, the loss badge,
+    four legend entries for roles, one for uncommitted cells, then the log
+    panel (cells, matchIndex, nextIndex). :attr:`dynamic_indices` lists the
+    ones that change. Every label sits outside the ring, where no link,
+    message or cut line is drawn; messages travel between the servers' edges.
     """
 
-    def __init__(self, n: int, *, election_timeout_high: int = 300, log_first: int = 1, log_width: int = LOG_WINDOW) -> None:
+    def __init__(self, n: int, *, election_timeout_high: int = 300, log_first: int = 1, log_width: int = LOG_WINDOW,
+                 theme: str = "light") -> None:
         """Prepare the picture for servers 1..n; timer bars are scaled to ``election_timeout_high`` ms."""
         self.n = n
         self.ids = list(range(1, n + 1))
@@ -79,73 +120,112 @@ class ClusterPicture:
         self.timeout_high = election_timeout_high
         self.log_first = log_first
         self.log_width = log_width
-        self.node_size = 46 if n <= 5 else max(26, 46 - 4 * (n - 5))
+        self.theme = check_theme(theme)
+        self.node_size = 40 if n <= 6 else max(22, 40 - 3 * (n - 6))
         """Marker size of a server in px: smaller rings of more servers still fit."""
-        self.static_before = 1  # links
-        ring_dynamic = 4 + len(MESSAGE_STYLES) + 2  # blocked, timers, servers, labels, messages, drops, status
-        self.dynamic_indices = list(range(1, 1 + ring_dynamic))
-        first_log = self.dynamic_indices[-1] + 1 + len(ROLE_COLORS) + 1
+        self.radius = self.node_size / 2 / _UNIT_PX
+        """A server's radius in ring units."""
+        ring_dynamic = 4 + len(MESSAGE_STYLES) + 4  # links, blocked, servers, labels, messages, drops, status, net, badge
+        self.dynamic_indices = list(range(0, ring_dynamic))
+        first_log = ring_dynamic + len(ROLE_COLORS) + 1
         self.dynamic_indices += [first_log, first_log + 1, first_log + 2]
+        self._label_at = {i: self._label_place(i) for i in self.ids}
+        low = min(y for _x, y in self.xy.values())
+        bottom_label = any(abs(x) <= 0.3 and y < 0 for x, y in self.xy.values())
+        self.y_bottom = round(low - self.radius - (0.42 if bottom_label else 0.05) - 0.3, 3)
+        self.y_top = round(1 + self.radius + 0.42 + 0.3, 3)
+        self.x_edge = 2.55
+
+    def _label_place(self, i: int) -> tuple[float, float, str]:
+        """Where server ``i``'s label goes: outside the ring, away from its centre (x, y, plotly textposition)."""
+        x, y = self.xy[i]
+        gap = self.radius + 0.05
+        if x > 0.3:
+            return round(x + gap, 3), y, "middle right"
+        if x < -0.3:
+            return round(x - gap, 3), y, "middle left"
+        if y > 0:
+            return x, round(y + gap, 3), "top center"
+        return x, round(y - gap, 3), "bottom center"
 
     @classmethod
-    def for_view(cls, view: ClusterView) -> "ClusterPicture":
+    def for_view(cls, view: ClusterView, theme: str = "light") -> "ClusterPicture":
         """The picture skeleton that suits the cluster ``view`` replays (size, timeout, log window)."""
         timing = view.config.get("timing", {})
         high = timing.get("election_timeout", (150, 300))[1]
-        return cls(len(view.nodes), election_timeout_high=high, log_first=log_window(view))
+        return cls(len(view.nodes), election_timeout_high=high, log_first=log_window(view), theme=theme)
 
     # ---- the parts that change ------------------------------------------------
 
     def dynamic(self, view: ClusterView, time: int | None = None) -> list[dict[str, Any]]:
         """Trace dicts for every index in :attr:`dynamic_indices`, showing ``view`` at ``time``."""
         t = view.time if time is None else time
+        text = ink(self.theme)
+        rate = float((getattr(view, "network", {}) or {}).get("drop_rate", 0.0))
         return [
+            self._links(rate),
             self._blocked(view),
-            self._timers(view, t),
             self._servers(view),
             self._labels(view, t),
             *self._messages(view, t),
             self._drops(view, t),
-            dict(type="scatter", x=[-1.45], y=[1.45], mode="text", text=[status_line(view)], hoverinfo="skip",
-                 textposition="middle right", cliponaxis=False, marker=dict(opacity=0),
-                 textfont=dict(size=13), showlegend=False, name="status", uid="status", **_RING),
-            *log_traces(view, self.log_first, self.log_width, xaxis="x2", yaxis="y2"),
+            dict(type="scatter", x=[-self.x_edge], y=[self.y_top - 0.12], mode="text", text=[status_line(view)],
+                 hoverinfo="skip", textposition="middle right", cliponaxis=False, textfont=dict(size=13, color=text),
+                 showlegend=False, name="status", **_RING),
+            dict(type="scatter", x=[-self.x_edge], y=[self.y_bottom + 0.12], mode="text", text=[network_line(view)],
+                 hoverinfo="skip", textposition="middle right", cliponaxis=False, textfont=dict(size=12, color=text),
+                 showlegend=False, name="network", **_RING),
+            dict(type="scatter", x=[self.x_edge], y=[self.y_top - 0.12], mode="text",
+                 text=[f"<b>⚠ drop {_pct(rate)}</b>" if rate else ""], hoverinfo="skip", textposition="middle left",
+                 cliponaxis=False, textfont=dict(size=13, color=DROP_COLOR), showlegend=False, name="loss badge",
+                 **_RING),
+            *log_traces(view, self.log_first, self.log_width, xaxis="x2", yaxis="y2", theme=self.theme),
         ]
+
+    def _links(self, drop_rate: float) -> dict[str, Any]:
+        xs: list[float | None] = []
+        ys: list[float | None] = []
+        for a in self.ids:
+            for b in self.ids:
+                if a < b:
+                    xs += [self.xy[a][0], self.xy[b][0], None]
+                    ys += [self.xy[a][1], self.xy[b][1], None]
+        if drop_rate:  # a lossy network: every link dotted, in the colour of a drop
+            line = dict(color=DROP_COLOR, width=1.5, dash="dot")
+        else:
+            line = dict(color=ink(self.theme, "faint"), width=1.5, dash="solid")  # every key, always: updates merge
+        return dict(type="scatter", x=xs, y=ys, mode="lines", hoverinfo="skip", showlegend=False, name="links",
+                    line=line, **_RING)
+
+    def _edge_to_edge(self, a: int, b: int, until: float = 1.0) -> tuple[tuple[float, float], tuple[float, float]]:
+        """The stretch of link a→b outside both servers (``until`` < 1: only that fraction of it, from a)."""
+        (x0, y0), (x1, y1) = self.xy[a], self.xy[b]
+        length = math.hypot(x1 - x0, y1 - y0)
+        f0 = (self.radius + 0.03) / length
+        f1 = min(until, 1 - f0)
+        return ((round(x0 + f0 * (x1 - x0), 4), round(y0 + f0 * (y1 - y0), 4)),
+                (round(x0 + f1 * (x1 - x0), 4), round(y0 + f1 * (y1 - y0), 4)))
 
     def _blocked(self, view: ClusterView) -> dict[str, Any]:
         xs: list[float | None] = []
         ys: list[float | None] = []
+        hover: list[str] = []
         blocked = set(view.cuts)
         for g in view.groups:
             blocked |= {(a, b) for a in g for b in self.ids if b not in g}
         for a, b in sorted(blocked):
-            (x0, y0), (x1, y1) = self.xy[a], self.xy[b]
             if (b, a) in blocked:
                 if a > b:
                     continue  # drawn once, whole, from the other end
-                xs += [x0, x1, None]
-                ys += [y0, y1, None]
+                (p, q), why = self._edge_to_edge(a, b), f"link {node_name(a)}–{node_name(b)} blocked both ways"
             else:  # one way only: the half at the sending end
-                xs += [x0, round((x0 + x1) / 2, 4), None]
-                ys += [y0, round((y0 + y1) / 2, 4), None]
-        xs, ys = _keep_in_legend(xs, ys)
-        return dict(type="scatter", x=xs, y=ys, mode="lines", hoverinfo="skip", name="blocked link (half: one way)",
-                    line=dict(color=CUT_COLOR, width=3, dash="dash"), **_RING)
-
-    def _timers(self, view: ClusterView, t: int) -> dict[str, Any]:
-        # One bar per server, always (zero length when it runs no election timer): y never changes, frames omit it.
-        xs: list[float | None] = []
-        ys: list[float | None] = []
-        for i in self.ids:
-            node = view.nodes[i]
-            running = node.alive and node.role != "leader" and node.deadline is not None
-            left = max(0, node.deadline - t) / self.timeout_high if running else 0.0
-            x, y = self.xy[i]
-            xs += [round(x - 0.2, 3), round(x - 0.2 + 0.4 * min(1.0, left), 3), None]
-            bar = round(y - (0.42 if self.n <= 5 else 0.32), 3)
-            ys += [bar, bar, None]
-        return dict(type="scatter", x=xs, y=ys, mode="lines", hoverinfo="skip", name="election timer (time left)",
-                    line=dict(color=ROLE_COLORS["candidate"], width=5), **_RING)
+                (p, q), why = self._edge_to_edge(a, b, 0.5), f"link {node_name(a)} → {node_name(b)} blocked (one way)"
+            xs += [p[0], q[0], None]
+            ys += [p[1], q[1], None]
+            hover += [why, why, ""]
+        xs, ys, hover = _keep_in_legend(xs, ys, hover)
+        return dict(type="scatter", x=xs, y=ys, mode="lines", hoverinfo="text", hovertext=hover, hoveron="points",
+                    name="blocked link (half: one way)", line=dict(color=CUT_COLOR, width=3, dash="dash"), **_RING)
 
     def _servers(self, view: ClusterView) -> dict[str, Any]:
         roles = [view.nodes[i].shown_role for i in self.ids]
@@ -157,35 +237,39 @@ class ClusterPicture:
                          f"log {len(node.log)}, commit {node.commit_index}")
         return dict(type="scatter", x=[self.xy[i][0] for i in self.ids], y=[self.xy[i][1] for i in self.ids],
                     mode="markers+text", text=[node_name(i) for i in self.ids], hovertext=hover, hoverinfo="text",
-                    textfont=dict(size=15 if self.n <= 5 else 12, color="white"), showlegend=False, name="servers",
-                    uid="servers", marker=dict(size=self.node_size, color=[ROLE_COLORS[r] for r in roles],
-                                line=dict(width=2, color="rgb(40, 40, 40)")), **_RING)
+                    textfont=dict(size=14 if self.n <= 6 else 11, color="white"), showlegend=False, name="servers",
+                    marker=dict(size=self.node_size, color=[ROLE_COLORS[r] for r in roles],
+                                line=dict(width=2, color=ink(self.theme, "outline"))), **_RING)
 
     def _labels(self, view: ClusterView, t: int) -> dict[str, Any]:
         text = []
         for i in self.ids:
             node = view.nodes[i]
+            role = node.shown_role if node.alive else "crashed"
             if not node.alive:
-                extra = "down"
+                second = "down"
             elif node.role == "leader":
-                extra = "leading"
+                second = "sends heartbeats"
             elif node.deadline is None:
-                extra = ""
+                second = ""
             else:
-                extra = f"timer {max(0, node.deadline - t)} ms"
-            text.append(f"term {node.term} · {extra}")
-        below = 0.3 if self.n <= 5 else 0.22
-        return dict(type="scatter", x=[self.xy[i][0] for i in self.ids], y=[round(self.xy[i][1] - below, 3) for i in self.ids],
-                    mode="text", text=text, hoverinfo="skip", showlegend=False, name="labels",
-                    textfont=dict(size=11 if self.n <= 5 else 9),
+                left = max(0, node.deadline - t)
+                second = f"{_timer_bar(left / self.timeout_high)} {left} ms"
+            text.append(f"{role} · term {node.term}<br>{second}")
+        return dict(type="scatter", x=[self._label_at[i][0] for i in self.ids], y=[self._label_at[i][1] for i in self.ids],
+                    mode="text", text=text, hoverinfo="skip", showlegend=False, name="labels", cliponaxis=False,
+                    textposition=[self._label_at[i][2] for i in self.ids], textfont=dict(size=11, color=ink(self.theme)),
                     **_RING)
 
     def _messages(self, view: ClusterView, t: int) -> list[dict[str, Any]]:
         groups: dict[str, tuple[list[float], list[float], list[str], list[str]]] = {k: ([], [], [], []) for k in MESSAGE_STYLES}
-        for flight in view.in_flight.values():
+        flights = list(view.in_flight.values())
+        where = [(f.msg.src, f.msg.dst, in_flight_fraction(f, t)) for f in flights]
+        edge = self.radius + 0.08
+        for flight, (src, dst, fraction), lane in zip(flights, where, fan_out(where)):
             m = flight.msg
             kind = message_kind(m)
-            x, y = message_xy(m.src, m.dst, self.n, in_flight_fraction(flight, t))
+            x, y = message_xy(src, dst, self.n, fraction, lane=lane, edge=edge)
             xs, ys, colors, hover = groups[kind]
             xs.append(x)
             ys.append(y)
@@ -198,14 +282,14 @@ class ClusterPicture:
             colors = [color if c is None else c for c in colors]
             out.append(dict(type="scatter", x=xs, y=ys, mode="markers", name=name, hovertext=hover, hoverinfo="text",
                             marker=dict(symbol=symbol, size=size, color=colors if kind.endswith("Reply") else color,
-                                        line=dict(width=1, color="rgb(60, 60, 60)")),
+                                        line=dict(width=1, color=ink(self.theme, "outline"))),
                             **_RING))
         return out
 
     def _drops(self, view: ClusterView, t: int) -> dict[str, Any]:
         xs, ys, hover = [], [], []
         for d in getattr(view, "recent_drops", lambda _t: [])(t):
-            x, y = message_xy(d.msg.src, d.msg.dst, self.n, d.fraction)
+            x, y = message_xy(d.msg.src, d.msg.dst, self.n, d.fraction, edge=self.radius + 0.08)
             xs.append(x)
             ys.append(y)
             hover.append(f"dropped at {d.time} ms ({d.reason}): {describe_message(d.msg)}")
@@ -216,51 +300,51 @@ class ClusterPicture:
     # ---- the whole figure -------------------------------------------------------
 
     def figure(self, view: ClusterView, time: int | None = None, *, title: str | None = None, validate: bool = True,
-               legend: bool = True) -> go.Figure:
+               legend: bool = True, height: int | None = None) -> go.Figure:
         """The whole figure for ``view`` at ``time``; ``validate=False`` skips plotly's checks (faster).
 
         ``legend=False`` leaves plotly's legend out (the caller explains the
         symbols elsewhere): a smaller figure that the browser redraws faster.
         """
-        xs: list[float | None] = []
-        ys: list[float | None] = []
-        for a in self.ids:
-            for b in self.ids:
-                if a < b:
-                    xs += [self.xy[a][0], self.xy[b][0], None]
-                    ys += [self.xy[a][1], self.xy[b][1], None]
-        links = dict(type="scatter", x=xs, y=ys, mode="lines", hoverinfo="skip", showlegend=False, name="links",
-                     line=dict(color="rgb(215, 215, 215)", width=1.5), **_RING)
         dyn = self.dynamic(view, time)
         ring, logs = dyn[: -3], dyn[-3:]
+        outline = ink(self.theme, "outline")
         keys = [dict(type="scatter", x=[None], y=[None], mode="markers", name=ROLE_LABELS[role],
-                       marker=dict(size=14, color=color, line=dict(width=1, color="rgb(40, 40, 40)")), **_RING)
-                  for role, color in ROLE_COLORS.items()]
+                     marker=dict(size=14, color=color, line=dict(width=1, color=outline)), **_RING)
+                for role, color in ROLE_COLORS.items()]
         keys.append(dict(type="scatter", x=[None], y=[None], mode="markers", name="faint log cell: not committed yet",
-                           marker=dict(symbol="square", size=14, color=term_color(1), opacity=UNCOMMITTED_OPACITY), **_RING))
-        data = [links, *ring, *keys, *logs]
+                         marker=dict(symbol="square", size=14, color=term_color(1), opacity=UNCOMMITTED_OPACITY), **_RING))
+        data = [*ring, *keys, *logs]
         xaxis2, yaxis2 = log_axes(self.n, self.log_first, self.log_width)
         hidden = dict(visible=False, fixedrange=True)
         n_cfg = len(view.nodes)
+        ring_height = 360
         layout = dict(
-            title=dict(text=title or f"A Raft cluster of {n_cfg} servers", x=0.01, font=dict(size=16)),
-            template=_template(), height=520 if legend else 420, margin=dict(l=20, r=20, t=50, b=10),
-            xaxis=dict(domain=[0, 0.52], range=[-1.45, 1.45], **hidden),
-            yaxis=dict(domain=[0.2 if legend else 0, 1], range=[-1.6, 1.55], scaleanchor="x", **hidden),
-            xaxis2=dict(domain=[0.6, 1], anchor="y2", **xaxis2),
-            yaxis2=dict(domain=[0.3 if legend else 0.12, 0.95], anchor="x2", **yaxis2),
+            title=dict(text=title or f"A Raft cluster of {n_cfg} servers", x=0.01, y=0.985, yanchor="top",
+                       font=dict(size=15)),
+            template=template(self.theme), height=height or (ring_height + 150 if legend else ring_height),
+            margin=dict(l=10, r=10, t=34, b=10 if legend else 6),
+            # constrain="domain": to keep the ring round plotly shrinks its box, never changes the ranges
+            # (changed ranges would be synced back into a live figure's layout and stay changed).
+            xaxis=dict(domain=[0, 0.56], range=[-self.x_edge, self.x_edge], constrain="domain", constraintoward="left",
+                       **hidden),
+            yaxis=dict(domain=[0.3 if legend else 0, 1], range=[self.y_bottom, self.y_top], scaleanchor="x",
+                       constrain="domain", constraintoward="top", **hidden),
+            xaxis2=dict(domain=[0.62, 1], anchor="y2", **xaxis2),
+            yaxis2=dict(domain=[0.42 if legend else 0.14, 0.93], anchor="x2", **yaxis2),
+            shapes=log_shapes(self.n, xaxis="x2", yaxis="y2", theme=self.theme),
             showlegend=legend,
-            legend=dict(orientation="h", x=0, y=0.17, yanchor="top", font=dict(size=11), traceorder="normal"),
+            legend=dict(orientation="h", x=0, y=0.27, yanchor="top", font=dict(size=11), traceorder="normal"),
             annotations=[dict(text="Logs (cell colour and number = term)", xref="paper", yref="paper",
-                              x=0.6, y=1.0, showarrow=False, xanchor="left", font=dict(size=13))],
+                              x=0.62, y=1.0, showarrow=False, xanchor="left", yanchor="top", font=dict(size=13))],
             hovermode="closest",
         )
         return go.Figure(dict(data=data, layout=layout), _validate=validate)
 
 
 _FRAME_KEYS = ("x", "y", "text", "hovertext")
-_CONSTANT = {"servers": ("x", "y", "text"), "labels": ("x", "y"), "status": ("x", "y"), "log cells": ("hovertext",),
-             "election timer (time left)": ("y",)}
+_CONSTANT = {"servers": ("x", "y", "text"), "labels": ("x", "y"), "status": ("x", "y"), "network": ("x", "y"),
+             "loss badge": ("x", "y"), "links": ("x", "y"), "log cells": ("hovertext",)}
 
 
 def _slim(trace: dict[str, Any], details: bool) -> dict[str, Any]:
@@ -276,16 +360,19 @@ def _slim(trace: dict[str, Any], details: bool) -> dict[str, Any]:
     return out
 
 
-def cluster_figure(source: Source, time: int | None = None, *, title: str | None = None) -> go.Figure:
+def cluster_figure(source: Source, time: int | None = None, *, title: str | None = None,
+                   theme: str = "light") -> go.Figure:
     """The cluster at ``time`` (end of trace when None), from a Trace, events or a ClusterView snapshot.
 
-    Servers sit on a ring coloured by role (legend), each with its term and
-    election-timer countdown (orange bar: time left); messages in flight sit
-    on their links, styled by kind; ✕ marks a message just dropped; red
-    dashed links are blocked. On the right, every log, coloured by term.
+    Servers sit on a ring coloured by role (legend), each labelled with its
+    role, term and election-timer countdown (▰▱ bar: time left); messages in
+    flight sit on their links, styled by kind; ✕ marks a message just dropped;
+    red dashed links are blocked; the line under the ring names the network's
+    state. On the right, every log, coloured by term. ``theme`` is
+    ``"light"`` or ``"dark"`` (JupyterLab's page theme).
     """
     view = scene_at(source, time)
-    return ClusterPicture.for_view(view).figure(view, time, title=title)
+    return ClusterPicture.for_view(view, theme).figure(view, time, title=title)
 
 
 def animate(
@@ -297,6 +384,7 @@ def animate(
     max_frames: int = MAX_FRAMES,
     frame_duration: int = 30,
     details: bool = False,
+    theme: str = "light",
 ) -> go.Figure:
     """Animate the trace from ``start`` to ``end`` ms, one frame every ``frame_ms`` virtual ms.
 
@@ -309,6 +397,7 @@ def animate(
     time: 30 ms played at about 25 fps in headless chromium here, 50 ms at
     only 15). Hovering names a message's kind; with
     ``details=True`` it describes each message (frames get about twice as big).
+    ``theme`` is ``"light"`` or ``"dark"``.
     """
     events = as_events(source)
     if end is None:
@@ -325,7 +414,7 @@ def animate(
                 f"{max_frames} are built ({start}–{times[max_frames - 1]} ms). Pass a shorter window or a larger frame_ms.")
         times = times[:max_frames]
     final = scene_at(events, times[-1])
-    picture = ClusterPicture.for_view(final)
+    picture = ClusterPicture.for_view(final, theme)
     frames = []
     base: dict[str, Any] = {}
     for t, scene in replay(events, times):

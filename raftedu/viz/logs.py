@@ -8,17 +8,22 @@ import plotly.graph_objects as go
 
 from ..trace import ClusterView
 from .scene import Source, scene_at
-from .style import ROLE_COLORS, TERM_COLORSCALE, node_name, term_slot
+from .style import ROLE_COLORS, TERM_COLORSCALE, ink, node_name, template, term_slot
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["LOG_WINDOW", "UNCOMMITTED_OPACITY", "log_window", "log_traces", "log_axes", "log_grid", "log_frame"]
+__all__ = ["LOG_WINDOW", "UNCOMMITTED_OPACITY", "CELL_DY", "MARK_DY", "log_window", "log_traces", "log_axes", "log_shapes",
+           "log_grid", "log_frame"]
 
 LOG_WINDOW = 12
 """How many log indices the cluster picture shows (the newest ones)."""
 UNCOMMITTED_OPACITY = 0.3
 """Cells a server has not yet learned are committed are drawn this faint."""
+CELL_DY = -0.12
+"""Where a server's log cells sit in its row (row ``i`` spans ``i ± 0.5``; S1's row on top)."""
+MARK_DY = 0.3
+"""Where the leader's matchIndex / nextIndex marks for a follower sit: under that follower's cells, in its own row."""
 
 
 def log_window(view: ClusterView, width: int = LOG_WINDOW) -> int:
@@ -27,21 +32,26 @@ def log_window(view: ClusterView, width: int = LOG_WINDOW) -> int:
     return max(1, longest - width + 1)
 
 
-def log_traces(view: ClusterView, first: int, width: int, *, xaxis: str = "x", yaxis: str = "y") -> list[dict[str, Any]]:
+def log_traces(view: ClusterView, first: int, width: int, *, xaxis: str = "x", yaxis: str = "y",
+               theme: str = "light") -> list[dict[str, Any]]:
     """Three trace dicts: log cells, the leader's matchIndex marks, the leader's nextIndex marks.
 
     A cell is coloured by the entry's term (``term_slot`` through
     ``TERM_COLORSCALE``, i.e. ``term_color``) and labelled with it; cells above
     the server's commitIndex are faint. Only indices ``first .. first+width-1``
     are drawn; the order and number of traces never change (animation frames rely on it).
+    The marks sit under the follower's own cells (:data:`MARK_DY`); a value
+    left of the window -- above all matchIndex 0, "nothing matched yet" -- is
+    drawn in the column left of ``first``, which the axis labels ``none`` (or ``≤ first-1``).
     """
+    big = len(view.nodes) <= 5
     xs, ys, colors, opac, labels, hover = [], [], [], [], [], []
     for i, node in view.nodes.items():
         for index in range(first, min(len(node.log), first + width - 1) + 1):
             entry = node.log[index - 1]
             committed = index <= node.commit_index
             xs.append(index)
-            ys.append(i)
+            ys.append(round(i + CELL_DY, 2))
             colors.append(term_slot(entry.term))
             opac.append(1 if committed else UNCOMMITTED_OPACITY)
             labels.append(str(entry.term))
@@ -49,45 +59,64 @@ def log_traces(view: ClusterView, first: int, width: int, *, xaxis: str = "x", y
                          + ("committed" if committed else "not yet known to be committed"))
     cells = dict(type="scatter", x=xs, y=ys, mode="markers+text", text=labels, hovertext=hover, hoverinfo="text",
                  textfont=dict(size=11, color="black"), xaxis=xaxis, yaxis=yaxis, showlegend=False, name="log cells",
-                 marker=dict(symbol="square", size=22, color=colors, opacity=opac, colorscale=TERM_COLORSCALE, cmin=0.5,
-                             cmax=len(TERM_COLORSCALE) // 2 + 0.5, showscale=False, line=dict(width=1, color="rgb(80, 80, 80)")))
+                 marker=dict(symbol="square", size=22 if big else 17, color=colors, opacity=opac,
+                             colorscale=TERM_COLORSCALE, cmin=0.5, cmax=len(TERM_COLORSCALE) // 2 + 0.5, showscale=False,
+                             line=dict(width=1, color="rgb(80, 80, 80)")))
     marks = []
     for which, symbol, name in ((0, "triangle-up", "leader's matchIndex for this follower"),
                                 (1, "triangle-up-open", "leader's nextIndex for this follower")):
         mx, my, mh = [], [], []
+        what = "matchIndex" if which == 0 else "nextIndex"
         for leader, table in getattr(view, "progress", {}).items():
             for peer, values in table.items():
-                mx.append(max(values[which], first - 0.6))
-                my.append(peer + 0.42)
-                mh.append(f"{node_name(leader)}'s {'matchIndex' if which == 0 else 'nextIndex'} "
-                          f"for {node_name(peer)}: {values[which]}")
+                value = values[which]
+                mx.append(max(value, first - 1))
+                my.append(round(peer + MARK_DY, 2))
+                note = " (nothing matched yet)" if which == 0 and value == 0 else (
+                    f" (left of the window: drawn at {first - 1})" if value < first - 1 else "")
+                mh.append(f"{node_name(leader)}'s {what} for {node_name(peer)}: {value}{note}")
         marks.append(dict(type="scatter", x=mx, y=my, mode="markers", hovertext=mh, hoverinfo="text", name=name,
-                          xaxis=xaxis, yaxis=yaxis,
-                          marker=dict(symbol=symbol, size=9, color=ROLE_COLORS["leader"], line=dict(width=1.5))))
+                          xaxis=xaxis, yaxis=yaxis, showlegend=False,
+                          marker=dict(symbol=symbol, size=10 if big else 8, color=ROLE_COLORS["leader"],
+                                      line=dict(width=1.5, color=ink(theme, "outline") if which == 0 else ROLE_COLORS["leader"]))))
     return [cells, *marks]
 
 
 def log_axes(n: int, first: int, width: int) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Layout of the (x, y) axes of a log grid: index across, servers down (S1 on top)."""
-    xaxis = dict(title=dict(text="log index"), range=[first - 0.8, first + width - 0.4], dtick=1, zeroline=False,
-                 showgrid=False, fixedrange=True)
-    yaxis = dict(range=[n + 0.7, 0.5], tickvals=list(range(1, n + 1)), ticktext=[node_name(i) for i in range(1, n + 1)],
+    """Layout of the (x, y) axes of a log grid: index across, servers down (S1 on top).
+
+    The column left of ``first`` holds marks for values before the window:
+    labelled ``none`` when the window starts at index 1 (matchIndex 0).
+    """
+    ticks = list(range(first - 1, first + width))
+    text = ["none" if first == 1 else f"≤{first - 1}"] + [str(k) for k in ticks[1:]]
+    xaxis = dict(title=dict(text="log index"), range=[first - 1.6, first + width - 0.4], tickvals=ticks, ticktext=text,
+                 zeroline=False, showgrid=False, fixedrange=True)
+    yaxis = dict(range=[n + 0.5, 0.5], tickvals=list(range(1, n + 1)), ticktext=[node_name(i) for i in range(1, n + 1)],
                  zeroline=False, showgrid=False, fixedrange=True)
     return xaxis, yaxis
 
 
-def log_grid(source: Source, time: int | None = None) -> go.Figure:
+def log_shapes(n: int, *, xaxis: str = "x", yaxis: str = "y", theme: str = "light") -> list[dict[str, Any]]:
+    """Thin lines between the servers' rows, so each row's cells and marks read as one row."""
+    return [dict(type="line", xref=f"{xaxis} domain", yref=yaxis, x0=0, x1=1, y0=i + 0.5, y1=i + 0.5, layer="below",
+                 line=dict(color=ink(theme, "faint"), width=1)) for i in range(1, n)]
+
+
+def log_grid(source: Source, time: int | None = None, *, theme: str = "light") -> go.Figure:
     """A figure of every server's log at ``time`` (end of trace when None): index × server, coloured by term.
 
     Faint cells are not yet known to be committed on that server; triangles
-    under a follower's row are the leader's matchIndex (filled) and nextIndex (open).
+    under a follower's cells are the leader's matchIndex (filled) and nextIndex
+    (open). ``theme`` is ``"light"`` or ``"dark"`` (JupyterLab's page theme).
     """
     view = scene_at(source, time)
     width = max(8, max((len(n.log) for n in view.nodes.values()), default=0))
-    xaxis, yaxis = log_axes(len(view.nodes), 1, width)
-    fig = go.Figure(log_traces(view, 1, width))
+    n = len(view.nodes)
+    xaxis, yaxis = log_axes(n, 1, width)
+    fig = go.Figure(log_traces(view, 1, width, theme=theme))
     fig.update_layout(title=dict(text=f"Logs at t = {view.time} ms (colour and number = term; faint = not committed)"),
-                      xaxis=xaxis, yaxis=yaxis, height=120 + 40 * len(view.nodes), template="plotly_white",
+                      xaxis=xaxis, yaxis=yaxis, height=120 + 50 * n, template=template(theme), shapes=log_shapes(n, theme=theme),
                       margin=dict(l=50, r=20, t=60, b=50), legend=dict(orientation="h", y=-0.25))
     return fig
 

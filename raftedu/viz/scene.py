@@ -27,6 +27,7 @@ __all__ = [
     "replay",
     "ring_xy",
     "message_xy",
+    "fan_out",
     "in_flight_fraction",
 ]
 
@@ -48,20 +49,30 @@ class Drop:
 
 
 class SceneView(ClusterView):
-    """A :class:`ClusterView` that also tracks recent drops (see module docs)."""
+    """A :class:`ClusterView` that also tracks recent drops and the network settings (see module docs).
+
+    ``network`` holds the settings of :class:`~raftedu.sim.Network` in force
+    (``delay``, ``drop_rate``, ...): those of the run's ``start`` event, then
+    each ``set_network`` change.
+    """
 
     def __init__(self) -> None:
         """An empty scene, waiting for the run's ``start`` event."""
         super().__init__()
         self.drops: list[Drop] = []
         self.events_seen = 0
+        self.network: dict[str, object] = {}
 
     def apply(self, e: Event) -> None:
         """Update the scene with one event (in trace order)."""
         self.events_seen += 1
         if e.kind == "drop":
             self._note_drop(e)
+        elif e.kind == "set_network":
+            self.network.update(dict(e.value))
         super().apply(e)
+        if e.kind == "start":
+            self.network = dict(self.config.get("network", {}))
         cutoff = e.time - DROP_LINGER_MS
         if self.drops and self.drops[0].time < cutoff:
             self.drops = [d for d in self.drops if d.time >= cutoff]
@@ -126,14 +137,41 @@ def in_flight_fraction(flight: InFlight, time: int) -> float:
     return max(0.0, min(1.0, (time - flight.sent) / (flight.due - flight.sent)))
 
 
-def message_xy(src: int, dst: int, n: int, fraction: float, lane: float = 0.06) -> tuple[float, float]:
+def message_xy(src: int, dst: int, n: int, fraction: float, lane: float = 0.06, edge: float = 0.12) -> tuple[float, float]:
     """The point ``fraction`` of the way from ``src`` to ``dst``, shifted ``lane`` to the right of travel.
 
-    The shift keeps a request and its reply (opposite directions) on separate lanes.
+    Messages travel between the two servers' edges: ``edge`` (ring units)
+    out from each centre, so a message just sent or about to arrive is never
+    drawn on top of a server. The shift keeps a request and its reply
+    (opposite directions) on separate lanes.
     """
     (x0, y0), (x1, y1) = ring_xy(src, n), ring_xy(dst, n)
     dx, dy = x1 - x0, y1 - y0
     length = math.hypot(dx, dy) or 1.0
-    # Shrink the path so messages start and end at the node's edge, not its centre.
-    f = 0.12 + 0.76 * fraction
+    margin = min(0.45, edge / length)
+    f = margin + (1 - 2 * margin) * fraction
     return round(x0 + f * dx + lane * dy / length, 3), round(y0 + f * dy - lane * dx / length, 3)
+
+
+def fan_out(items: list[tuple[int, int, float]], gap: float = 0.12, lane: float = 0.06,
+            step: float = 0.08) -> list[float]:
+    """A lane for each ``(src, dst, fraction)`` so that messages on one link never sit on top of each other.
+
+    Messages going the same way on the same link whose ``fraction`` differs
+    by less than ``gap`` are moved one ``step`` further out, side by side.
+    Returns the lanes in the order of ``items``.
+    """
+    lanes = [lane] * len(items)
+    by_link: dict[tuple[int, int], list[int]] = {}
+    for k, (src, dst, _f) in enumerate(items):
+        by_link.setdefault((src, dst), []).append(k)
+    for members in by_link.values():
+        members.sort(key=lambda k: items[k][2])
+        placed: list[tuple[float, float]] = []  # (fraction, lane) already given on this link
+        for k in members:
+            f = items[k][2]
+            taken = {ln for pf, ln in placed if abs(pf - f) < gap}
+            while lanes[k] in taken:
+                lanes[k] = round(lanes[k] + step, 3)
+            placed.append((f, lanes[k]))
+    return lanes

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+from functools import cache
+from typing import Any
+
 from ..raft import AppendEntries, AppendEntriesReply, Message, RequestVote, RequestVoteReply
 
 __all__ = [
@@ -18,6 +22,10 @@ __all__ = [
     "message_kind",
     "describe_message",
     "node_name",
+    "THEMES",
+    "check_theme",
+    "template",
+    "ink",
 ]
 
 ROLE_COLORS: dict[str, str] = {
@@ -116,3 +124,41 @@ def describe_message(msg: Message) -> str:
         case AppendEntriesReply():
             return f"{head}: rejected, retry from index {msg.conflict_index}"
     return head
+
+
+THEMES = ("light", "dark")
+"""The page themes pictures can be drawn for: JupyterLab's light and dark."""
+
+_TEMPLATES = {"light": "plotly_white", "dark": "plotly_dark"}
+_INK = {  # (text, faint lines such as idle links, marker outlines) per theme
+    "light": ("rgb(42, 63, 95)", "rgb(215, 215, 215)", "rgb(40, 40, 40)"),
+    "dark": ("rgb(242, 245, 250)", "rgb(90, 90, 90)", "rgb(235, 235, 235)"),
+}
+
+
+def check_theme(theme: str) -> str:
+    """``theme`` if it is one of :data:`THEMES`, else a ValueError saying which are allowed."""
+    if theme not in THEMES:
+        raise ValueError(f"unknown theme {theme!r}; choose one of: {', '.join(THEMES)}")
+    return theme
+
+
+@cache
+def _template_json(theme: str) -> dict[str, Any]:
+    import plotly.io as pio
+
+    return pio.templates[_TEMPLATES[theme]].to_plotly_json()
+
+
+def template(theme: str = "light") -> dict[str, Any]:
+    """plotly's template for ``theme`` (``plotly_white`` or ``plotly_dark``) as plain data.
+
+    Plain data, not a name: a template name is only resolved when a figure is
+    validated, and the explorer's figures skip validation.
+    """
+    return copy.deepcopy(_template_json(check_theme(theme)))
+
+
+def ink(theme: str = "light", what: str = "text") -> str:
+    """A neutral colour that reads on ``theme``'s background: ``text``, ``faint`` (idle links) or ``outline``."""
+    return _INK[check_theme(theme)][("text", "faint", "outline").index(what)]

@@ -8,7 +8,19 @@ import plotly.graph_objects as go
 
 from ..raft import Event
 from .scene import Source, as_events
-from .style import DROP_COLOR, MESSAGE_STYLES, REFUSED_COLOR, ROLE_COLORS, describe_message, message_kind, message_ok, node_name
+from .style import (
+    DROP_COLOR,
+    MESSAGE_STYLES,
+    REFUSED_COLOR,
+    ROLE_COLORS,
+    check_theme,
+    describe_message,
+    ink,
+    message_kind,
+    message_ok,
+    node_name,
+    template,
+)
 
 __all__ = ["NODE_KINDS", "HANDLERS", "timeline", "rules_fired"]
 
@@ -39,7 +51,8 @@ def rules_fired(events: list[Event], k: int) -> list[str]:
     return rules
 
 
-def timeline(source: Source, start: int = 0, end: int | None = None, *, heartbeats: bool = True) -> go.Figure:
+def timeline(source: Source, start: int = 0, end: int | None = None, *, heartbeats: bool = True,
+             theme: str = "light") -> go.Figure:
     """A space-time diagram of the trace between ``start`` and ``end`` ms.
 
     Each server is a horizontal lane (S1 on top); each message is an arrow
@@ -48,7 +61,9 @@ def timeline(source: Source, start: int = 0, end: int | None = None, *, heartbea
     black ✕ and a grey band while the server is down. Hovering over an
     arrowhead names the message and the Figure 2 rule(s) it made the receiver
     apply. ``heartbeats=False`` hides empty AppendEntries and their replies.
+    ``theme`` is ``"light"`` or ``"dark"`` (JupyterLab's page theme).
     """
+    check_theme(theme)
     events = as_events(source)
     n = dict(events[0].value)["n"]
     if end is None:
@@ -121,8 +136,8 @@ def timeline(source: Source, start: int = 0, end: int | None = None, *, heartbea
                      marker=dict(symbol="x", size=[0, 10, 0] * (len(xs2) // 3), color=DROP_COLOR)))
     mark_style = {
         **{r: (ROLE_COLORS[r], _ROLE_SYMBOLS[r], f"became {r}") for r in _ROLE_SYMBOLS},
-        "crash": ("black", "x", "crashed"),
-        "restart": ("black", "circle-open", "restarted"),
+        "crash": (ink(theme, "outline"), "x", "crashed"),
+        "restart": (ink(theme, "outline"), "circle-open", "restarted"),
         "election timeout": (ROLE_COLORS["candidate"], "hourglass", "election timer ran out"),
         "commit": ("rgb(100, 100, 100)", "line-ns-open", "commitIndex advanced"),
     }
@@ -135,7 +150,7 @@ def timeline(source: Source, start: int = 0, end: int | None = None, *, heartbea
                    fillcolor="rgba(158, 158, 158, 0.35)", layer="below") for i, t0, t1 in bands]
     fig = go.Figure(dict(data=data, layout=dict(
         title=dict(text=f"Timeline {start}–{end} ms: one lane per server, one arrow per message (send → delivery)"),
-        template="plotly_white", height=160 + 55 * n, hovermode="closest", shapes=shapes,
+        template=template(theme), height=160 + 55 * n, hovermode="closest", shapes=shapes,
         xaxis=dict(title=dict(text="virtual time (ms)"), range=[start - 2, end + 2]),
         yaxis=dict(title=dict(text="server"), tickvals=list(range(1, n + 1)), ticktext=[node_name(i) for i in range(1, n + 1)],
                    range=[n + 0.6, 0.4], zeroline=False),
