@@ -52,7 +52,7 @@ FITTED = ("() => { const gd = document.querySelector('.raftedu-explorer .js-plot
           " return !!gd && !!gd._fullLayout && Math.abs(gd._fullLayout.width - gd.offsetWidth) <= 4; }")
 
 # Click a control of the explorer (a button found by its text) and resolve with the ms until the figure's DOM
-# changes, measured inside the page (null when it did not change within 5 s).
+# changes, measured inside the page (null when it did not change within 20 s).
 CLICK_TO_PLOT = """(label) => new Promise(resolve => {
     const plot = document.querySelector('.raftedu-explorer .js-plotly-plot');
     const button = Array.from(document.querySelectorAll('.raftedu-explorer button'))
@@ -62,7 +62,7 @@ CLICK_TO_PLOT = """(label) => new Promise(resolve => {
     observer.observe(plot, {subtree: true, childList: true, attributes: true, characterData: true});
     const t0 = performance.now();
     button.click();
-    setTimeout(() => { observer.disconnect(); resolve(null); }, 5000);
+    setTimeout(() => { observer.disconnect(); resolve(null); }, 20000);  // a busy 2-core machine can be slow
 })"""
 
 
@@ -105,7 +105,7 @@ def assert_in_view(page: Page, what: str, selector: str) -> None:
 
 def wait_idle(page: Page) -> None:
     """Wait until the kernel has handled the last click (the status bar says Idle again)."""
-    page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=30_000)
+    page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=60_000)
     page.wait_for_timeout(150)
 
 
@@ -119,7 +119,7 @@ def click_and_check(page: Page, label: str, says: str, shot: str, *, figure_chan
     ms = page.evaluate(CLICK_TO_PLOT, label)
     assert ms != -1, f"no enabled button {label!r}"
     page.wait_for_function("([sel, old]) => { const e = document.querySelector(sel); return e && e.innerText !== old; }",
-                           arg=[EXPLANATION, old], timeout=15_000)
+                           arg=[EXPLANATION, old], timeout=45_000)
     wait_idle(page)
     text = explanation(page)
     assert label.split()[0] in text and says in text, f"after {label!r} the explanation says {text!r}"
@@ -170,9 +170,9 @@ def test_every_click_keeps_figure_and_explanation_in_view_without_overlaps(lab: 
         for _ in range(8):
             page.keyboard.press("ArrowRight")
         page.wait_for_function("([sel, old]) => document.querySelector(sel).innerText !== old", arg=[EXPLANATION, old],
-                               timeout=15_000)
+                               timeout=45_000)
         wait_idle(page)
-        page.wait_for_function(f"() => ({TEXT_OF})('loss badge').includes('drop 40 %')", timeout=10_000)
+        page.wait_for_function(f"() => ({TEXT_OF})('loss badge').includes('drop 40 %')", timeout=45_000)
         assert "drop 40 % of messages" in explanation(page)
         assert_in_view(page, "the figure", FIGURE)
         assert_in_view(page, "the drop rate's explanation", EXPLANATION)
