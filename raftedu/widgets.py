@@ -531,7 +531,7 @@ class ClusterExplorer(W.VBox):
                     f"event{'s' if len(said) != 1 else ''}; latest: {html.escape(newest, quote=False)}")
             self.refresh(info=info, raw=True)
         elif said:
-            self.refresh(info=f"▶ t = {self.cluster.now} ms: {html.escape(said[-1], quote=False)}", raw=True)
+            self.refresh(info=f"<b>Play</b> ▶ t = {self.cluster.now} ms: {html.escape(said[-1], quote=False)}", raw=True)
         else:
             self.refresh(keep_message=True)
 
