@@ -246,7 +246,9 @@ export default {
     let explorer = null, sizes = null, tries = 0;
     const measure = () => {
       explorer = explorer || el.closest('.raftedu-explorer');
-      if (!explorer) { if (tries++ < 40) setTimeout(measure, 100); return; }
+      // Only once the figure is drawn: a change sent to a FigureWidget before its first view exists breaks it.
+      const gd = explorer && explorer.querySelector('.js-plotly-plot');
+      if (!gd || !gd.data || !gd.data.length) { if (tries++ < 240) setTimeout(measure, 250); return; }
       const width = Math.round(explorer.clientWidth);
       if (width > 0 && width !== model.get('box_width')) { model.set('box_width', width); model.save_changes(); }
       if (!sizes && typeof ResizeObserver === 'function') {
