@@ -182,12 +182,14 @@ def legend_html() -> str:
                 f"{symbol}</span> {html.escape(text, quote=False)}</span>")
 
     shapes = {"diamond": "◆", "circle": "●", "square": "■", "square-open": "□", "triangle-up": "▲"}
-    roles = "".join(swatch("●", color, ROLE_LABELS[role]) for role, color in ROLE_COLORS.items())
+    roles = "".join(swatch("◉" if role == "leader" else "⊗" if role == "crashed" else "●", color, ROLE_LABELS[role])
+                    for role, color in ROLE_COLORS.items())
     messages = "".join(swatch(shapes[symbol], color, name) for name, symbol, color, _size in MESSAGE_STYLES.values())
     other = (swatch("✕", DROP_COLOR, "dropped message") + swatch("╌", CUT_COLOR, "blocked link (half: one way only)")
              + swatch("┈", DROP_COLOR, "dotted links: the network drops messages")
              + swatch("▰▱", "inherit", "election timer: time left")
-             + swatch("■", term_color(1), "log cell: colour and number = term; faint = not committed yet")
+             + swatch("■", term_color(3), "log cell: number = term, colour darker → lighter with the term; "
+                                          "faint = not committed yet")
              + swatch("▲", ROLE_COLORS["leader"], "leader's matchIndex (column 'none': nothing matched yet)")
              + swatch("△", ROLE_COLORS["leader"], "nextIndex"))
     row = '<div style="flex-basis:100%;height:0"></div>'

@@ -310,3 +310,46 @@ def test_pictures_follow_the_light_or_dark_theme() -> None:
         assert light.layout.template.layout.paper_bgcolor == "white"
     with pytest.raises(ValueError, match="unknown theme 'blue'; choose one of: light, dark"):
         cluster_figure(c.trace, theme="blue")
+
+
+def test_never_colour_alone_refused_replies_leader_and_crashed_differ_in_shape() -> None:
+    from raftedu.viz.style import REFUSED_SYMBOLS, ROLE_SYMBOLS
+
+    c = elected()
+    others = [i for i in c.ids if i != c.leader()]
+    c.timeout_now(others[0])
+    c.timeout_now(others[1])  # two candidates in one term: each refuses the other
+    c.crash(others[2])
+    refused_seen = granted_seen = False
+    for _ in range(40):  # every millisecond while the votes fly
+        c.run(1)
+        fig = cluster_figure(c.trace)
+        votes = trace_named(fig, MESSAGE_STYLES["RequestVoteReply"][0])
+        for x, symbol, hover in zip(votes.x, votes.marker.symbol, votes.hovertext or [None] * len(votes.x)):
+            if x is None:
+                continue
+            if "vote refused" in hover:
+                refused_seen = True
+                assert symbol == REFUSED_SYMBOLS["RequestVoteReply"] == "circle-x-open"
+            else:
+                granted_seen = True
+                assert symbol == "circle"
+    assert refused_seen and granted_seen
+    servers = trace_named(fig, "servers")
+    roles = [c.view.nodes[i].shown_role for i in c.ids]
+    assert list(servers.marker.symbol) == [ROLE_SYMBOLS[r][0] for r in roles]
+    assert list(servers.marker.line.width) == [ROLE_SYMBOLS[r][1] for r in roles]
+    assert servers.marker.symbol[others[2] - 1] == "circle-x"  # crashed: crossed
+    if c.leader() is not None:
+        assert servers.marker.line.width[c.leader() - 1] == 5  # the leader's ring is bold
+
+
+def test_every_picture_has_a_title_and_text_of_at_least_11_px(crashed_run: Cluster) -> None:
+    figures = {"cluster": cluster_figure(crashed_run.trace), "animation": animate(crashed_run.trace, 0, 100),
+               "timeline": timeline(crashed_run.trace, 0, 300), "logs": log_grid(crashed_run.trace)}
+    for name, fig in figures.items():
+        assert fig.layout.title.text and len(fig.layout.title.text) > 10, name
+        sizes = [t.textfont.size for t in fig.data if getattr(t, "textfont", None) is not None and t.textfont.size]
+        sizes += [a.font.size for a in fig.layout.annotations if a.font.size]
+        sizes += [fig.layout.legend.font.size] if fig.layout.legend.font.size else []
+        assert all(size >= 11 for size in sizes), (name, sizes)

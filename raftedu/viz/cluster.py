@@ -20,9 +20,11 @@ from .style import (
     CUT_COLOR,
     DROP_COLOR,
     MESSAGE_STYLES,
-    REFUSED_COLOR,
+    REFUSED_SYMBOLS,
     ROLE_COLORS,
     ROLE_LABELS,
+    ROLE_SYMBOLS,
+    ROLE_TEXT,
     check_theme,
     describe_message,
     ink,
@@ -237,9 +239,12 @@ class ClusterPicture:
                          f"log {len(node.log)}, commit {node.commit_index}")
         return dict(type="scatter", x=[self.xy[i][0] for i in self.ids], y=[self.xy[i][1] for i in self.ids],
                     mode="markers+text", text=[node_name(i) for i in self.ids], hovertext=hover, hoverinfo="text",
-                    textfont=dict(size=14 if self.n <= 6 else 11, color="white"), showlegend=False, name="servers",
+                    textfont=dict(size=14 if self.n <= 6 else 11, color=[ROLE_TEXT[r] for r in roles]),
+                    showlegend=False, name="servers",
                     marker=dict(size=self.node_size, color=[ROLE_COLORS[r] for r in roles],
-                                line=dict(width=2, color=ink(self.theme, "outline"))), **_RING)
+                                symbol=[ROLE_SYMBOLS[r][0] for r in roles],
+                                line=dict(width=[ROLE_SYMBOLS[r][1] for r in roles], color=ink(self.theme, "outline"))),
+                    **_RING)
 
     def _labels(self, view: ClusterView, t: int) -> dict[str, Any]:
         text = []
@@ -262,7 +267,9 @@ class ClusterPicture:
                     **_RING)
 
     def _messages(self, view: ClusterView, t: int) -> list[dict[str, Any]]:
-        groups: dict[str, tuple[list[float], list[float], list[str], list[str]]] = {k: ([], [], [], []) for k in MESSAGE_STYLES}
+        groups: dict[str, tuple[list[float], list[float], list[str], list[str], list[str]]] = {
+            k: ([], [], [], [], []) for k in MESSAGE_STYLES}
+        refused = ink(self.theme, "outline")
         flights = list(view.in_flight.values())
         where = [(f.msg.src, f.msg.dst, in_flight_fraction(f, t)) for f in flights]
         edge = self.radius + 0.08
@@ -270,20 +277,27 @@ class ClusterPicture:
             m = flight.msg
             kind = message_kind(m)
             x, y = message_xy(src, dst, self.n, fraction, lane=lane, edge=edge)
-            xs, ys, colors, hover = groups[kind]
+            xs, ys, colors, symbols, hover = groups[kind]
             xs.append(x)
             ys.append(y)
-            if kind.endswith("Reply"):  # only replies vary in colour (red = refused / rejected)
-                colors.append(MESSAGE_STYLES[kind][2] if message_ok(m) else REFUSED_COLOR)
+            if kind.endswith("Reply"):  # a refused / rejected reply differs in shape and colour
+                ok = message_ok(m)
+                colors.append(MESSAGE_STYLES[kind][2] if ok else refused)
+                symbols.append(MESSAGE_STYLES[kind][1] if ok else REFUSED_SYMBOLS[kind])
             hover.append(f"{describe_message(m)}<br>sent {flight.sent} ms, arrives {flight.due} ms")
         out = []
         for kind, (name, symbol, color, size) in MESSAGE_STYLES.items():
-            xs, ys, colors, hover = _keep_in_legend(*groups[kind])
-            colors = [color if c is None else c for c in colors]
+            xs, ys, colors, symbols, hover = groups[kind]
+            if kind.endswith("Reply"):
+                xs, ys, colors, symbols, hover = _keep_in_legend(xs, ys, colors, symbols, hover)
+                colors = [color if c is None else c for c in colors]
+                symbols = [symbol if c is None else c for c in symbols]
+                marker = dict(symbol=symbols, size=size, color=colors, line=dict(width=1.5, color=refused))
+            else:
+                xs, ys, hover = _keep_in_legend(xs, ys, hover)
+                marker = dict(symbol=symbol, size=size, color=color, line=dict(width=1, color=refused))
             out.append(dict(type="scatter", x=xs, y=ys, mode="markers", name=name, hovertext=hover, hoverinfo="text",
-                            marker=dict(symbol=symbol, size=size, color=colors if kind.endswith("Reply") else color,
-                                        line=dict(width=1, color=ink(self.theme, "outline"))),
-                            **_RING))
+                            marker=marker, **_RING))
         return out
 
     def _drops(self, view: ClusterView, t: int) -> dict[str, Any]:
@@ -354,9 +368,13 @@ def _slim(trace: dict[str, Any], details: bool) -> dict[str, Any]:
     if not details:
         out.pop("hovertext", None)
     marker = trace.get("marker", {})
-    kept = {k: marker[k] for k in ("color", "opacity") if isinstance(marker.get(k), list)}
+    kept: dict[str, Any] = {k: marker[k] for k in ("color", "opacity", "symbol") if isinstance(marker.get(k), list)}
+    if isinstance(marker.get("line", {}).get("width"), list):
+        kept["line"] = {"width": marker["line"]["width"]}
     if kept:
         out["marker"] = kept
+    if isinstance(trace.get("textfont", {}).get("color"), list):
+        out["textfont"] = {"color": trace["textfont"]["color"]}
     return out
 
 

@@ -3,11 +3,12 @@
 The frames come from :mod:`raftedu.experiments` (this module never touches the
 simulator). One colour code runs through every figure:
 
-* **odd N** in :data:`ODD_COLOR` (teal), **even N** in :data:`EVEN_COLOR`
+* **odd N** in :data:`ODD_COLOR` (blue), **even N** in :data:`EVEN_COLOR`
   (orange) -- even sizes are also drawn dashed or hatched where a line or bar
   could be confused;
-* a side of a partition that **commits** in :data:`PROGRESS_COLOR` (green),
-  one that is **stuck** in :data:`STUCK_COLOR` (red).
+* a side of a partition that **commits** in :data:`PROGRESS_COLOR` (sky blue),
+  one that is **stuck** in :data:`STUCK_COLOR` (vermillion) -- Okabe-Ito colours, told apart with any
+  colour-vision deficiency (tests/test_colours.py).
 
 Figures: :func:`tolerance_figure` (measured tolerance vs N beside etcd's
 table), :func:`availability_figure` (unavailability vs p, log scales, N=2k-1 beside N=2k),
@@ -39,19 +40,19 @@ __all__ = [
     "verdicts_figure",
 ]
 
-ODD_COLOR = "#1b9e77"
-"""Colour of odd cluster sizes (teal)."""
-EVEN_COLOR = "#d95f02"
+ODD_COLOR = "#0072b2"
+"""Colour of odd cluster sizes (Okabe-Ito blue)."""
+EVEN_COLOR = "#e69f00"
 """Colour of even cluster sizes (orange)."""
-PROGRESS_COLOR = "#2ca02c"
-"""Colour of a partition side that commits a client command (green)."""
-STUCK_COLOR = "#d62728"
-"""Colour of a partition side that cannot commit (red)."""
+PROGRESS_COLOR = "#56b4e9"
+"""Colour of a partition side that commits a client command (Okabe-Ito sky blue)."""
+STUCK_COLOR = "#d55e00"
+"""Colour of a partition side that cannot commit (Okabe-Ito vermillion)."""
 
 _PER_ROW = 5  # nodes per row inside a group of a gallery panel
 _ROW_STEP = 1.0  # vertical distance between those rows (room for the labels)
-_PROGRESS_FILL = "rgba(44, 160, 44, 0.15)"
-_STUCK_FILL = "rgba(214, 39, 40, 0.12)"
+_PROGRESS_FILL = "rgba(86, 180, 233, 0.15)"
+_STUCK_FILL = "rgba(213, 94, 0, 0.12)"
 _NUDGE = 1.06  # simulated points of N=2k-1 and N=2k sit this factor left and right of their p
 
 def parity_color(n: int) -> str:

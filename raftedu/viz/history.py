@@ -19,10 +19,10 @@ from ..linearizability import CheckResult, History, Operation
 __all__ = ["history_figure", "HISTORY_COLORS", "operation_label"]
 
 HISTORY_COLORS = {
-    "ok": "#4c78a8",
-    "timeout": "#bab0ac",
-    "ordered": "#f2a541",
-    "stuck": "#e45756",
+    "ok": "#0072b2",
+    "timeout": "#999999",
+    "ordered": "#e69f00",
+    "stuck": "#000000",
 }
 """Bar colours: answered; never answered; ordered by the checker before it got stuck; cannot come next."""
 LABELS = {

@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 
 from ..trace import ClusterView
 from .scene import Source, scene_at
-from .style import ROLE_COLORS, TERM_COLORSCALE, ink, node_name, template, term_slot
+from .style import ROLE_COLORS, TERM_COLORSCALE, ink, node_name, template, term_slot, term_text_color
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -45,7 +45,7 @@ def log_traces(view: ClusterView, first: int, width: int, *, xaxis: str = "x", y
     drawn in the column left of ``first``, which the axis labels ``none`` (or ``≤ first-1``).
     """
     big = len(view.nodes) <= 5
-    xs, ys, colors, opac, labels, hover = [], [], [], [], [], []
+    xs, ys, colors, opac, labels, hover, inks = [], [], [], [], [], [], []
     for i, node in view.nodes.items():
         for index in range(first, min(len(node.log), first + width - 1) + 1):
             entry = node.log[index - 1]
@@ -55,10 +55,11 @@ def log_traces(view: ClusterView, first: int, width: int, *, xaxis: str = "x", y
             colors.append(term_slot(entry.term))
             opac.append(1 if committed else UNCOMMITTED_OPACITY)
             labels.append(str(entry.term))
+            inks.append(term_text_color(entry.term) if committed else ink(theme))
             hover.append(f"{node_name(i)} index {index}: {entry.command!r} (term {entry.term}), "
                          + ("committed" if committed else "not yet known to be committed"))
     cells = dict(type="scatter", x=xs, y=ys, mode="markers+text", text=labels, hovertext=hover, hoverinfo="text",
-                 textfont=dict(size=11, color="black"), xaxis=xaxis, yaxis=yaxis, showlegend=False, name="log cells",
+                 textfont=dict(size=11, color=inks), xaxis=xaxis, yaxis=yaxis, showlegend=False, name="log cells",
                  marker=dict(symbol="square", size=22 if big else 17, color=colors, opacity=opac,
                              colorscale=TERM_COLORSCALE, cmin=0.5, cmax=len(TERM_COLORSCALE) // 2 + 0.5, showscale=False,
                              line=dict(width=1, color="rgb(80, 80, 80)")))

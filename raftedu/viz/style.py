@@ -9,8 +9,16 @@ from typing import Any
 from ..raft import AppendEntries, AppendEntriesReply, Message, RequestVote, RequestVoteReply
 
 __all__ = [
+    "OKABE_ITO",
     "ROLE_COLORS",
+    "ROLE_SYMBOLS",
+    "ROLE_TEXT",
     "ROLE_LABELS",
+    "ELECTION_COLOR",
+    "REPLICATION_COLOR",
+    "REFUSED_SYMBOLS",
+    "MEANINGFUL_COLORS",
+    "term_text_color",
     "MESSAGE_STYLES",
     "DROP_COLOR",
     "CUT_COLOR",
@@ -28,47 +36,97 @@ __all__ = [
     "ink",
 ]
 
-ROLE_COLORS: dict[str, str] = {
-    "follower": "rgb(91, 141, 239)",
-    "candidate": "rgb(245, 166, 35)",
-    "leader": "rgb(44, 160, 44)",
-    "crashed": "rgb(158, 158, 158)",
+OKABE_ITO: dict[str, str] = {
+    "orange": "rgb(230, 159, 0)",
+    "sky blue": "rgb(86, 180, 233)",
+    "bluish green": "rgb(0, 158, 115)",
+    "yellow": "rgb(240, 228, 66)",
+    "blue": "rgb(0, 114, 178)",
+    "vermillion": "rgb(213, 94, 0)",
+    "reddish purple": "rgb(204, 121, 167)",
+    "black": "rgb(0, 0, 0)",
+    "grey": "rgb(153, 153, 153)",
 }
-"""Fill colour of a node per role, written as ``rgb(r, g, b)`` -- the form a browser reports back."""
+"""Okabe & Ito's "Color Universal Design" palette (2008): told apart with every common colour-vision deficiency.
+The colours below are taken from it, some made lighter or darker so that every pair that carries meaning stays
+at least 20 apart (CIEDE2000) for normal vision and simulated protanopia, deuteranopia and tritanopia
+(tests/test_colours.py checks it)."""
+
+ROLE_COLORS: dict[str, str] = {
+    "follower": "rgb(125, 197, 239)",  # sky blue, lighter
+    "candidate": OKABE_ITO["orange"],
+    "leader": "rgb(0, 80, 125)",  # blue, darker
+    "crashed": "rgb(130, 130, 130)",
+}
+"""Fill colour of a node per role, written as ``rgb(r, g, b)`` -- the form a browser reports back.
+Never colour alone: the label beside each server names its role, the leader has a bold ring and a
+crashed server a cross (:data:`ROLE_SYMBOLS`)."""
+
+ROLE_SYMBOLS: dict[str, tuple[str, float]] = {
+    "follower": ("circle", 2),
+    "candidate": ("circle", 2),
+    "leader": ("circle", 5),
+    "crashed": ("circle-x", 2),
+}
+"""Marker symbol and outline width of a server per role: the leader's ring is bold, a crashed server is crossed."""
+
+ROLE_TEXT: dict[str, str] = {
+    "follower": "rgb(20, 20, 20)",
+    "candidate": "rgb(20, 20, 20)",
+    "leader": "white",
+    "crashed": "white",
+}
+"""Colour of the server's name on its fill: dark on light fills, white on dark ones."""
 
 ROLE_LABELS: dict[str, str] = {
     "follower": "follower (waits for a leader)",
     "candidate": "candidate (asking for votes)",
-    "leader": "leader (sends heartbeats)",
-    "crashed": "crashed (down)",
+    "leader": "leader (bold ring; sends heartbeats)",
+    "crashed": "crashed (crossed; down)",
 }
 """Legend text per role: the colour and what it means."""
 
+ELECTION_COLOR = OKABE_ITO["orange"]
+"""Messages of an election (RequestVote, a granted vote): the candidate's colour."""
+REPLICATION_COLOR = OKABE_ITO["blue"]
+"""Messages of log replication (AppendEntries, heartbeats, successful replies): the leader's job."""
+
 # Message kinds in drawing order: (legend name, marker symbol, colour, size).
 MESSAGE_STYLES: dict[str, tuple[str, str, str, int]] = {
-    "RequestVote": ("RequestVote", "diamond", "rgb(245, 166, 35)", 13),
-    "RequestVoteReply": ("vote reply (green: granted, red: refused)", "circle", "rgb(44, 160, 44)", 10),
-    "AppendEntries": ("AppendEntries with entries", "square", "rgb(148, 103, 189)", 13),
-    "Heartbeat": ("heartbeat (empty AppendEntries)", "square-open", "rgb(44, 160, 44)", 10),
-    "AppendEntriesReply": ("AppendEntries reply (red: rejected)", "triangle-up", "rgb(23, 190, 207)", 10),
+    "RequestVote": ("RequestVote", "diamond", ELECTION_COLOR, 13),
+    "RequestVoteReply": ("vote reply (● granted, ⊗ refused)", "circle", ELECTION_COLOR, 11),
+    "AppendEntries": ("AppendEntries with entries", "square", REPLICATION_COLOR, 13),
+    "Heartbeat": ("heartbeat (empty AppendEntries)", "square-open", REPLICATION_COLOR, 11),
+    "AppendEntriesReply": ("AppendEntries reply (▲ success, ▼ rejected)", "triangle-up", REPLICATION_COLOR, 11),
 }
-"""How each kind of message is drawn: legend name, marker symbol, colour, size."""
+"""How each kind of message is drawn: legend name, marker symbol, colour, size. Colour says which job
+(election orange, replication blue), the shape which message."""
 
-REFUSED_COLOR = "rgb(214, 39, 40)"
-DROP_COLOR = "rgb(214, 39, 40)"
-"""Colour of the ✕ that marks a dropped message."""
-CUT_COLOR = "rgb(214, 39, 40)"
-"""Colour of a link that the partition or a cut blocks."""
+REFUSED_SYMBOLS: dict[str, str] = {"RequestVoteReply": "circle-x-open", "AppendEntriesReply": "triangle-down"}
+"""A refused vote is drawn ⊗, a rejected AppendEntries reply ▼: never told by colour alone."""
 
-_TERM_PALETTE = (
-    "rgb(141, 211, 199)", "rgb(190, 186, 218)", "rgb(251, 128, 114)", "rgb(128, 177, 211)",
-    "rgb(253, 180, 98)", "rgb(179, 222, 105)", "rgb(252, 205, 229)", "rgb(188, 128, 189)",
-    "rgb(204, 235, 197)", "rgb(255, 237, 111)",
+REFUSED_COLOR = "rgb(40, 40, 40)"
+"""Colour of a refused vote or rejected reply on a light page (:func:`ink` ``"outline"``; light on a dark page)."""
+DROP_COLOR = OKABE_ITO["vermillion"]
+"""Colour of the ✕ that marks a dropped message (and of the links of a lossy network, dotted)."""
+CUT_COLOR = OKABE_ITO["vermillion"]
+"""Colour of a link that the partition or a cut blocks (drawn dashed; hover names it)."""
+
+_TERM_PALETTE = (  # viridis from 0.25 to 1: each later term lighter, whatever the colour vision
+    "rgb(59, 81, 138)", "rgb(49, 104, 142)", "rgb(41, 123, 142)", "rgb(34, 144, 140)", "rgb(36, 164, 133)",
+    "rgb(53, 183, 121)", "rgb(96, 200, 96)", "rgb(146, 214, 65)", "rgb(199, 224, 42)", "rgb(253, 231, 37)",
 )
+_TERM_TEXT = ("white",) * 5 + ("black",) * 5
+"""The term number's colour on each term colour: white on the dark half, black on the light half."""
+
+
+def term_text_color(term: int) -> str:
+    """The colour the term number is written in on a log cell of ``term`` (readable on its fill)."""
+    return _TERM_TEXT[term_slot(term) - 1]
 
 
 def term_color(term: int) -> str:
-    """The colour of log cells written in ``term`` (a palette of ten, repeating)."""
+    """The colour of log cells written in ``term``: ten ordered colours (viridis, dark to light), repeating."""
     return _TERM_PALETTE[term_slot(term) - 1]
 
 
@@ -162,3 +220,17 @@ def template(theme: str = "light") -> dict[str, Any]:
 def ink(theme: str = "light", what: str = "text") -> str:
     """A neutral colour that reads on ``theme``'s background: ``text``, ``faint`` (idle links) or ``outline``."""
     return _INK[check_theme(theme)][("text", "faint", "outline").index(what)]
+
+
+MEANINGFUL_COLORS: dict[str, dict[str, str]] = {
+    "server roles": dict(ROLE_COLORS),
+    "message jobs": {"election": ELECTION_COLOR, "replication": REPLICATION_COLOR},
+    "vote reply (light page)": {"granted": ELECTION_COLOR, "refused": _INK["light"][2]},
+    "vote reply (dark page)": {"granted": ELECTION_COLOR, "refused": _INK["dark"][2]},
+    "AppendEntries reply (light page)": {"success": REPLICATION_COLOR, "rejected": _INK["light"][2]},
+    "AppendEntries reply (dark page)": {"success": REPLICATION_COLOR, "rejected": _INK["dark"][2]},
+    "links (light page)": {"idle link": _INK["light"][1], "blocked or lossy link": CUT_COLOR},
+    "links (dark page)": {"idle link": _INK["dark"][1], "blocked or lossy link": CUT_COLOR},
+}
+"""Every set of colours whose members a student must tell apart, by meaning (tests/test_colours.py checks each
+pair under simulated colour-vision deficiencies)."""

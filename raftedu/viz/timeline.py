@@ -11,7 +11,6 @@ from .scene import Source, as_events
 from .style import (
     DROP_COLOR,
     MESSAGE_STYLES,
-    REFUSED_COLOR,
     ROLE_COLORS,
     check_theme,
     describe_message,
@@ -101,7 +100,7 @@ def timeline(source: Source, start: int = 0, end: int | None = None, *, heartbea
                 xs += [s.time, e.time, None]
                 ys += [m.src, m.dst, None]
                 sizes += [0, MESSAGE_STYLES[kind][3] - 1, 0]
-                color = MESSAGE_STYLES[kind][2] if message_ok(m) else REFUSED_COLOR
+                color = MESSAGE_STYLES[kind][2] if message_ok(m) else ink(theme, "outline")
                 colors += [color, color, color]
                 hov += [hover, hover, ""]
             else:
