@@ -13,7 +13,7 @@ import pytest
 
 with warnings.catch_warnings():  # colour-science warns that SciPy and Matplotlib (unused here) are missing
     warnings.simplefilter("ignore")
-    import colour
+    colour = pytest.importorskip("colour", reason="needs colour-science (the `test` extra; `make test` installs it)")
     import numpy as np
 
 from raftedu.viz import evenodd, history
