@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from test_lesson_claims_a import cells, claim, lesson  # tests/ is on sys.path (conftest.py)
+from test_lesson_claims_a import claim, lesson, predictions_read_back  # tests/ is on sys.path (conftest.py)
 
 NAME = "11_membership.ipynb"
 pytestmark = pytest.mark.kernel
 
 
 def test_every_prediction_is_read_back_by_the_next_cell():
-    nb = cells(NAME)
-    predicts = [k for k, c in enumerate(nb) if c.cell_type == "code" and c.source.lstrip().startswith("my_prediction =")]
-    assert len(predicts) == 2
-    for k in predicts:
-        assert "Predict" in nb[k - 1].source and "read_back(my_prediction" in nb[k + 1].source
+    assert len(predictions_read_back(NAME)) == 2
 
 
 def test_a_learner_catches_up_and_only_then_can_be_promoted():

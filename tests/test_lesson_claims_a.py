@@ -54,8 +54,11 @@ def lesson(name: str) -> dict:
 # ---- every lesson: predictions are read back ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", MINE)
-def test_every_prediction_is_read_back_after_the_run(name):
+def predictions_read_back(name: str) -> list[int]:
+    """Check that every predict cell of lesson ``name`` follows its question and is read back by the next cell.
+
+    Returns the positions of the predict cells (lessons 10 and 11 use this too).
+    """
     nb = cells(name)
     predicts = [k for k, c in enumerate(nb) if c.cell_type == "code" and c.source.lstrip().startswith("my_prediction =")]
     assert predicts, f"{name} has no predict cell"
@@ -64,6 +67,12 @@ def test_every_prediction_is_read_back_after_the_run(name):
         run = nb[k + 1]
         assert run.cell_type == "code" and "read_back(my_prediction" in run.source, \
             f"{name} cell {k + 1}: the run after a prediction must read it back"
+    return predicts
+
+
+@pytest.mark.parametrize("name", MINE)
+def test_every_prediction_is_read_back_after_the_run(name):
+    predictions_read_back(name)
 
 
 @pytest.mark.parametrize("name", MINE)
