@@ -91,6 +91,29 @@ os.execv(sys.argv[2], sys.argv[2:])
 """
 
 
+def _wait_for_state(m: "Member", *, stopped: bool, timeout: float = 2.0) -> None:
+    """Wait until the kernel reports member ``m``'s process stopped (state T) or running again.
+
+    A signal is only queued when ``kill`` returns; an experiment that starts its clock before the member is really
+    frozen could see a write succeed that the frozen member helped commit. Where /proc is missing, return at once.
+    """
+    if m.process is None:
+        return
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with open(f"/proc/{m.process.pid}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return
+        if (state in ("T", "t")) == stopped or time.monotonic() >= deadline:
+            if (state in ("T", "t")) != stopped:
+                raise EtcdError(f"member {m.index} did not {'stop' if stopped else 'continue'} within {timeout} s "
+                                f"(process state {state!r})")
+            return
+        time.sleep(0.005)
+
+
 def _b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
@@ -244,6 +267,7 @@ class EtcdCluster:
             raise ValueError(f"member {i} is not running or already paused")
         m.process.send_signal(signal.SIGSTOP)
         m.paused = True
+        _wait_for_state(m, stopped=True)
 
     def resume(self, i: int) -> None:
         """Let a paused member go on (SIGCONT)."""
@@ -252,6 +276,7 @@ class EtcdCluster:
             raise ValueError(f"member {i} is not paused")
         m.process.send_signal(signal.SIGCONT)
         m.paused = False
+        _wait_for_state(m, stopped=False)
 
     # ---- the v3 HTTP/JSON gateway ----------------------------------------------------
 

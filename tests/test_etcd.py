@@ -96,7 +96,7 @@ def test_crash_trials_on_real_etcd_agree_with_the_simulator_and_etcds_formula():
 
 def test_pause_variant_of_crash_trials():
     df = crash_trials(3, victims="followers", fault="pause", bound_s=3.0, progress=False)
-    assert list(df.k) == [0, 1, 2] and list(df.success) == [True, True, False]
+    assert list(df.k) == [0, 1, 2] and list(df.success) == [True, True, False], df.to_string()
     assert set(df.fault) == {"pause"} and not df.leader_crashed.any()
 
 
