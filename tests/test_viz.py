@@ -13,7 +13,8 @@ from raftedu import Cluster, Network
 from raftedu.viz import ROLE_COLORS, SceneView, animate, cluster_figure, log_frame, log_grid, timeline
 from raftedu.viz.cluster import ClusterPicture
 from raftedu.viz.scene import message_xy, ring_xy
-from raftedu.viz.style import MESSAGE_STYLES, ROLE_LABELS, TERM_COLORSCALE, term_color, term_slot
+from raftedu.viz.style import (MESSAGE_STYLES, REFUSED_NAMES, REFUSED_SYMBOLS, ROLE_LABELS, TERM_COLORSCALE,
+                               message_ok, term_color, term_slot)
 
 
 def elected(seed: int = 7) -> Cluster:
@@ -153,7 +154,8 @@ def test_timeline_has_an_arrow_per_delivery_and_names_rules(crashed_run: Cluster
     end = 600
     fig = timeline(crashed_run.trace, 0, end)
     delivered = [e for e in crashed_run.trace.of_kind("deliver") if e.time <= end]
-    arrows = sum(sum(1 for x in t.x if x is None) for t in fig.data if t.name in {s[0] for s in MESSAGE_STYLES.values()})
+    message_names = {s[0] for s in MESSAGE_STYLES.values()} | set(REFUSED_NAMES.values())
+    arrows = sum(sum(1 for x in t.x if x is None) for t in fig.data if t.name in message_names)
     assert arrows == len(delivered)
     hovers = [h for t in fig.data for h in (t.hovertext or ()) if h]
     assert any(h.startswith("RequestVote S") and "handled by: RequestVote receiver" in h
@@ -353,3 +355,27 @@ def test_every_picture_has_a_title_and_text_of_at_least_11_px(crashed_run: Clust
         sizes += [a.font.size for a in fig.layout.annotations if a.font.size]
         sizes += [fig.layout.legend.font.size] if fig.layout.legend.font.size else []
         assert all(size >= 11 for size in sizes), (name, sizes)
+
+
+def test_timeline_refusals_differ_in_shape_and_dash_not_only_colour() -> None:
+    c = elected()  # a follower cut off while entries commit rejoins: refused votes, then rejected AppendEntries
+    lagging = next(i for i in c.ids if i != c.leader())
+    c.isolate(lagging)
+    for k in range(3):
+        c.request(f"x={k}")
+        c.run(100)
+    c.run(600)
+    c.heal()
+    assert c.run_until(lambda c: c.leader() is not None and c.nodes[lagging].commit_index == 3, within=3_000)
+    fig = timeline(c.trace)
+    delivered = [e.msg for e in c.trace.of_kind("deliver")]
+    for kind, name in REFUSED_NAMES.items():
+        refused = [m for m in delivered if type(m).__name__ == kind and not message_ok(m)]
+        granted = [m for m in delivered if type(m).__name__ == kind and message_ok(m)]
+        assert refused and granted, f"the run must deliver both kinds of {kind} for this test to mean anything"
+        bad, good = trace_named(fig, name), trace_named(fig, MESSAGE_STYLES[kind][0])
+        assert sum(x is None for x in bad.x) == len(refused) and sum(x is None for x in good.x) == len(granted)
+        assert bad.line.dash == "dash" and good.line.dash in (None, "solid")
+        assert bad.marker.symbol == REFUSED_SYMBOLS[kind] and good.marker.symbol == "arrow"
+        heads = [h for h in bad.hovertext if h]
+        assert heads and all(("refused" in h) or ("rejected" in h) for h in heads)

@@ -105,6 +105,10 @@ MESSAGE_STYLES: dict[str, tuple[str, str, str, int]] = {
 REFUSED_SYMBOLS: dict[str, str] = {"RequestVoteReply": "circle-x-open", "AppendEntriesReply": "triangle-down"}
 """A refused vote is drawn ⊗, a rejected AppendEntries reply ▼: never told by colour alone."""
 
+REFUSED_NAMES: dict[str, str] = {"RequestVoteReply": "vote reply refused (⊗, dashed)",
+                                 "AppendEntriesReply": "AppendEntries reply rejected (▼, dashed)"}
+"""Legend names of refused votes and rejected replies where they are drawn apart (the timeline's arrows)."""
+
 REFUSED_COLOR = "rgb(40, 40, 40)"
 """Colour of a refused vote or rejected reply on a light page (:func:`ink` ``"outline"``; light on a dark page)."""
 DROP_COLOR = OKABE_ITO["vermillion"]

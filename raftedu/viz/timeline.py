@@ -11,6 +11,8 @@ from .scene import Source, as_events
 from .style import (
     DROP_COLOR,
     MESSAGE_STYLES,
+    REFUSED_NAMES,
+    REFUSED_SYMBOLS,
     ROLE_COLORS,
     check_theme,
     describe_message,
@@ -55,8 +57,9 @@ def timeline(source: Source, start: int = 0, end: int | None = None, *, heartbea
     """A space-time diagram of the trace between ``start`` and ``end`` ms.
 
     Each server is a horizontal lane (S1 on top); each message is an arrow
-    from its sending to its delivery (or a dashed red line ending in ✕ where it
-    was dropped). Role changes are marked in the role's colour, crashes with a
+    from its sending to its delivery (or a dotted vermillion line ending in ✕
+    where it was dropped); a refused vote or a rejected AppendEntries reply is
+    a dashed dark arrow ending in ⊗ or ▼, as in the cluster picture. Role changes are marked in the role's colour, crashes with a
     black ✕ and a grey band while the server is down. Hovering over an
     arrowhead names the message and the Figure 2 rule(s) it made the receiver
     apply. ``heartbeats=False`` hides empty AppendEntries and their replies.
@@ -70,7 +73,10 @@ def timeline(source: Source, start: int = 0, end: int | None = None, *, heartbea
     if end < start:
         raise ValueError(f"end ({end} ms) must not be before start ({start} ms)")
     sends: dict[int, Event] = {}
-    arrows: dict[str, tuple[list[Any], list[Any], list[Any], list[Any], list[str]]] = {k: ([], [], [], [], []) for k in MESSAGE_STYLES}
+    # one group of arrows per message kind, and one more per reply kind for refusals: a refused vote or rejected
+    # AppendEntries reply is a dashed arrow ending in ⊗ / ▼ (never told by colour alone)
+    groups = [(k, True) for k in MESSAGE_STYLES] + [(k, False) for k in REFUSED_NAMES]
+    arrows: dict[tuple[str, bool], tuple[list[Any], list[Any], list[Any], list[str]]] = {g: ([], [], [], []) for g in groups}
     dropped: tuple[list[Any], list[Any], list[Any], list[str]] = ([], [], [], [])
     marks: dict[str, tuple[list[int], list[int], list[str]]] = {}
     down: dict[int, int] = {}
@@ -96,12 +102,10 @@ def timeline(source: Source, start: int = 0, end: int | None = None, *, heartbea
                 rules = rules_fired(events, k)
                 hover += (f"delivered {e.time} ms<br>handled by: {HANDLERS[kind]}<br>rules fired: "
                           + ("; ".join(rules) if rules else "none (nothing changed)"))
-                xs, ys, sizes, colors, hov = arrows[kind]
+                xs, ys, sizes, hov = arrows[(kind, message_ok(m))]
                 xs += [s.time, e.time, None]
                 ys += [m.src, m.dst, None]
                 sizes += [0, MESSAGE_STYLES[kind][3] - 1, 0]
-                color = MESSAGE_STYLES[kind][2] if message_ok(m) else ink(theme, "outline")
-                colors += [color, color, color]
                 hov += [hover, hover, ""]
             else:
                 hover += f"dropped {e.time} ms: {e.value}"
@@ -124,11 +128,17 @@ def timeline(source: Source, start: int = 0, end: int | None = None, *, heartbea
     bands += [(i, t0, end) for i, t0 in down.items()]
 
     data: list[dict[str, Any]] = []
-    for kind, (xs, ys, sizes, colors, hov) in arrows.items():
+    for (kind, ok), (xs, ys, sizes, hov) in arrows.items():
         name, _, color, _ = MESSAGE_STYLES[kind]
+        line = dict(color=color, width=1.2)
+        marker = dict(symbol="arrow", angleref="previous", size=sizes, color=color)
+        if not ok:
+            name, color = REFUSED_NAMES[kind], ink(theme, "outline")
+            line = dict(color=color, width=1.2, dash="dash")
+            marker = dict(symbol=REFUSED_SYMBOLS[kind], size=[z and z + 1 for z in sizes], color=color,
+                          line=dict(width=1.5, color=color))
         data.append(dict(type="scatter", x=xs, y=ys, mode="lines+markers", name=name, hovertext=hov, hoverinfo="text",
-                         line=dict(color=color, width=1.2),
-                         marker=dict(symbol="arrow", angleref="previous", size=sizes, color=colors)))
+                         line=line, marker=marker))
     xs2, ys2, _, hov2 = dropped
     data.append(dict(type="scatter", x=xs2, y=ys2, mode="lines+markers", name="dropped message", hovertext=hov2,
                      hoverinfo="text", line=dict(color=DROP_COLOR, width=1.2, dash="dot"),
