@@ -54,7 +54,7 @@ import math
 import random
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Any
@@ -62,6 +62,7 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
+from .pools import process_pool
 from .raft import LEADER, AppendEntriesReply, Timing, majority
 from .sim import MAX_NODES, ClientRequest, Cluster, Network
 
@@ -242,14 +243,16 @@ def _run_tasks(fn: Callable[[Any], list[dict[str, Any]]], tasks: Sequence[Any], 
                opts: _Options, desc: str, unit: str = "trial") -> list[dict[str, Any]]:
     """Run ``fn`` on every task and return the rows in task order (independent of scheduling)."""
     results: list[list[dict[str, Any]] | None] = [None] * len(tasks)
+    own = opts.executor is None
+    pool, note = process_pool(opts.workers, fn, tasks) if own and opts.workers > 1 else (opts.executor, "")
     with tqdm(total=sum(weights), desc=desc, unit=unit, disable=not opts.progress) as bar:
-        if opts.executor is None and opts.workers == 1:
+        if note and pool is None:
+            bar.write(f"note: {note}")
+        if pool is None:
             for i, task in enumerate(tasks):
                 results[i] = fn(task)
                 bar.update(weights[i])
         else:
-            own = opts.executor is None
-            pool = ProcessPoolExecutor(max_workers=opts.workers) if own else opts.executor
             futures = {pool.submit(fn, task): i for i, task in enumerate(tasks)}
             try:
                 for future in as_completed(futures):

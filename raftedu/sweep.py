@@ -24,11 +24,11 @@ import random
 import sys
 import time
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from .checks import SafetyViolation
+from .pools import process_pool
 from .raft import LEADER, RaftNode
 from .sim import MAX_NODES, Cluster, Network
 
@@ -329,9 +329,12 @@ def compare_liveness(node_class: type[RaftNode], sizes: Iterable[int] = (3, 5), 
 
 def sweep_pairs(pairs: list[tuple[int, int]], node_class: type[RaftNode] = RaftNode, workers: int = 1) -> list[SeedResult]:
     """Run :func:`run_seed` for each ``(n, seed)`` pair with ``node_class``, in ``workers`` processes, in order."""
-    if workers < 2:
+    pool, note = process_pool(workers, node_class) if workers > 1 else (None, "")
+    if pool is None:
+        if note:
+            print(f"note: {note}", file=sys.stderr)
         return [run_seed(n, s, node_class=node_class) for n, s in pairs]
-    with ProcessPoolExecutor(workers) as pool:
+    with pool:
         return list(pool.map(_run_seed_of, [(n, s, node_class) for n, s in pairs], chunksize=8))
 
 
@@ -353,8 +356,11 @@ def sweep(sizes: Iterable[int], seeds: Iterable[int], workers: int = 1, progress
     pairs = [(n, s, features) for n in sizes for s in seeds]
     bar = tqdm(total=len(pairs), desc="safety sweep", unit="run", disable=not progress, file=sys.stdout)
     results: list[SeedResult] = []
-    if workers > 1:
-        with ProcessPoolExecutor(workers) as pool:
+    pool, note = process_pool(workers) if workers > 1 else (None, "")
+    if note and pool is None:
+        bar.write(f"note: {note}", file=sys.stdout)
+    if pool is not None:
+        with pool:
             for result in pool.map(_run_pair, pairs, chunksize=8):
                 results.append(result)
                 bar.update()

@@ -189,6 +189,8 @@ class Report:
     hidden: bool = False
     practice: bool = False
     """Hidden checks ran the public practice cases (no instructor secret was set)."""
+    untimed: bool = False
+    """The checks ran without a time limit (no OS timer here, e.g. in JupyterLite's browser Python)."""
 
     @property
     def score(self) -> float:
@@ -230,6 +232,9 @@ class Report:
         lines.append(f"score: {_num(self.score)}/{_num(self.max_score)}")
         if self.practice:
             lines.append("hidden checks ran practice cases: no instructor secret is set")
+        if self.untimed:
+            lines.append("no time limit here (this Python has no OS timer, as in the browser): a check whose code "
+                         "loops forever hangs this notebook; interrupt or restart the kernel")
         if self.passed:
             lines.append("public checks passed — the grader runs more" if not self.hidden
                          else "checks passed")
@@ -260,12 +265,17 @@ def _student_line(exc: BaseException) -> str:
     return f" (in {f.name}, line {f.lineno} of {where})"
 
 
+def timers_available() -> bool:
+    """Whether this Python can interrupt a check that runs too long (no OS timers in Pyodide / JupyterLite)."""
+    return sys.platform != "emscripten" and hasattr(signal, "setitimer")
+
+
 class _Alarm:
     """A time limit that keeps firing until the code gives up (main thread only; ``seconds <= 0``: none)."""
 
     def __init__(self, seconds: float, exc: type[BaseException] = CheckTimeout) -> None:
         self.seconds, self.exc = seconds, exc
-        self.active = seconds > 0 and threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
+        self.active = seconds > 0 and threading.current_thread() is threading.main_thread() and timers_available()
 
     def __enter__(self) -> "_Alarm":
         if self.active:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..sim import Cluster
-from .core import Failed, Report, instructor_secret, run_check, student_functions
+from .core import Failed, Report, instructor_secret, run_check, student_functions, timers_available
 from .exercises import get_exercise
 from .observe import scan_for_copies
 from .scenarios import SCENARIOS, drive_scenario, judge_scenario, node_class, probe_scenario
@@ -49,7 +49,8 @@ def run_checks(exercise: str | int, namespace: Mapping[str, Any], *, hidden: boo
     ex = get_exercise(exercise)
     key = instructor_secret(secret)
     chosen = ex.selected(hidden, only)
-    report = Report(ex.id, hidden=hidden, practice=key is None and any(not c.public for c in chosen))
+    report = Report(ex.id, hidden=hidden, practice=key is None and any(not c.public for c in chosen),
+                    untimed=time_limit > 0 and not timers_available())
     looped: set[str] = set()  # functions that already ran out of time once
     scan_for_copies(ex.functions)
     for c in chosen:
