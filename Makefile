@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: lab test test-min site bench bench-experiments sweep release clean
+.PHONY: lab test test-min site lite bench bench-experiments sweep release clean
 
 $(VENV)/.stamp-lab: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ $(MIN_VENV)/.stamp: pyproject.toml tests/min-versions.txt
 test-min: $(MIN_VENV)/.stamp
 	$(MIN_VENV)/bin/python -m pip list --format=freeze | grep -iE '^(ipywidgets|plotly|anywidget|pandas|numpy|tqdm|nbclient|nbformat|ipykernel)=='
 	$(MIN_VENV)/bin/python -m pytest -n 2 -q -m "not slow and not kernel and not browser and not etcd" -p no:cacheprovider
+
+# The course as a JupyterLite site (JupyterLab + Python in the browser): build/lite/index.html, serve it over HTTP.
+lite: $(VENV)/.stamp-test
+	$(VENV)/bin/raftedu lite build/lite --root .
 
 # The lessons as a static HTML book (every figure drawn without a kernel): build/site/index.html.
 site: $(VENV)/.stamp-test

@@ -1,4 +1,4 @@
-"""The ``raftedu`` command: copy the ``course``, build its ``site``, ``release`` exercises, ``grade`` a class, ``check`` one notebook.
+"""The ``raftedu`` command: copy the ``course``, build its ``site`` or ``lite`` site, ``release`` exercises, ``grade`` a class, ``check`` one notebook.
 
 Run ``raftedu --help`` (or ``python -m raftedu --help``) for the subcommands
 and ``raftedu SUBCOMMAND --help`` for their options.
@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     from ._version import __version__
 
     parser.add_argument("--version", action="version", version=f"raftedu {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{course,site,release,grade,check}")
+    sub = parser.add_subparsers(dest="command", metavar="{course,site,lite,release,grade,check}")
 
     co = sub.add_parser("course", help="copy the lessons and exercises into a folder of your own (students)",
                         description="Copy the lessons (notebooks/), the exercises (exercises/) and a README into "
@@ -71,6 +71,14 @@ def build_parser() -> argparse.ArgumentParser:
     si.add_argument("out", nargs="?", default="build/site", help="output folder (default: build/site)")
     si.add_argument("--root", help="folder holding notebooks/ and exercises/ (default: the installed course)")
     si.add_argument("--no-execute", action="store_true", help="convert without executing (pages without outputs)")
+
+    li = sub.add_parser("lite", help="build a JupyterLite site: the course running entirely in the browser",
+                        description="Write a static JupyterLite site (JupyterLab and Python in the browser) holding "
+                                    "the lessons and exercises, raftedu's wheel and the widget extensions. Needs "
+                                    'pip install "raftedu[lite]".')
+    li.add_argument("out", nargs="?", default="build/lite", help="output folder (default: build/lite)")
+    li.add_argument("--root", help="folder holding notebooks/ and exercises/ (default: the installed course)")
+    li.add_argument("--wheel", help="the raftedu wheel to carry (default: built from --root, a checkout)")
 
     rel = sub.add_parser("release", help="generate exercises/ from solutions/ (instructors)",
                          description="Generate the student notebooks in exercises/ from the single source in "
@@ -128,6 +136,21 @@ def _site(args: argparse.Namespace) -> int:
     print(f"open {Path(args.out) / 'index.html'}")
     failed = [p.source for p in pages if any(n.startswith("execution failed") for n in p.notes)]
     return 1 if failed else 0
+
+
+def _lite(args: argparse.Namespace) -> int:
+    from .lite import build_lite
+
+    try:
+        site = build_lite(args.out, root=args.root, wheel=args.wheel)
+    except (FileNotFoundError, RuntimeError) as err:
+        print(f"raftedu lite: {err}", file=sys.stderr)
+        return 1
+    print(f"{len(site.notebooks)} notebooks and {site.wheel} in {site.out}")
+    for name, why in site.left_out.items():
+        print(f"left out {name}: {why}")
+    print(f"serve it: python -m http.server -d {args.out}   (then open http://localhost:8000/lab/index.html)")
+    return 0
 
 
 def _release(args: argparse.Namespace) -> int:
@@ -198,7 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return {"course": _course, "site": _site, "release": _release, "grade": _grade, "check": _check}[args.command](args)
+        return {"course": _course, "site": _site, "lite": _lite, "release": _release, "grade": _grade, "check": _check}[args.command](args)
     except (ValueError, OSError) as e:
         print(f"raftedu {args.command}: error: {e}", file=sys.stderr)
         return 2

@@ -1,0 +1,51 @@
+"""The JupyterLite site in a real browser: JupyterLab loads from a static server and opens lesson 00.
+
+The Python side (Pyodide and the packages it downloads from its servers) cannot
+run here without internet; what runs under Pyodide is tested by
+tests/test_pyodide.py and tests/test_pools.py.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import threading
+from pathlib import Path
+
+import pytest
+from labpage import ARTIFACTS, BROWSER_MISSING, CHROMIUM, CHROMIUM_ARGS
+
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(bool(BROWSER_MISSING), reason=BROWSER_MISSING or "")]
+pytest.importorskip("jupyterlite_core", reason='JupyterLite is not installed (pip install "raftedu[lite]")')
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_jupyterlite_opens_lesson_00_with_its_install_cell(tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from raftedu import lite
+
+    site = lite.build_lite(tmp_path / "site", root=ROOT)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site.out))
+    handler.log_message = lambda *args: None  # type: ignore[method-assign]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/lab/index.html?path=notebooks/00_start_here.ipynb"
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1440, "height": 900})
+                page.goto(url)
+                page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
+                first = page.inner_text(".jp-Notebook .jp-Cell >> nth=0")
+                assert lite.INSTALL_CELL.split("  #")[0] in first
+                second = page.inner_text(".jp-Notebook .jp-Cell >> nth=1")
+                assert second.strip(), "the lesson's own first cell is shown after the install cell"
+                ARTIFACTS.mkdir(exist_ok=True)
+                page.screenshot(path=str(ARTIFACTS / "lite-lesson-00.png"))
+            finally:
+                browser.close()
+    finally:
+        server.shutdown()
