@@ -37,7 +37,9 @@ ALLOWED: dict[str, set[str]] = {
     "raftedu.lessons": set(),
     "raftedu.course": {"raftedu._version"},
     "raftedu.site": {"raftedu._version", "raftedu.course"},
-    "raftedu.__main__": {"raftedu.grading", "raftedu.sweep", "raftedu.course", "raftedu.site", "raftedu._version"},
+    "raftedu.lite": {"raftedu.course"},
+    "raftedu.__main__": {"raftedu.grading", "raftedu.sweep", "raftedu.course", "raftedu.site", "raftedu.lite",
+                         "raftedu._version"},
 }
 CORE_STDLIB_ONLY = ("raftedu.raft", "raftedu.trace", "raftedu.checks", "raftedu.sim")
 
