@@ -58,7 +58,7 @@ from collections.abc import Iterable
 
 from typing import Any
 
-from .raft import AppendEntries, ConfigChange, Entry, Event, RequestVoteReply, majority
+from .raft import LOST_IN_CRASH, AppendEntries, ConfigChange, Entry, Event, RequestVoteReply, majority
 from .trace import ClusterView, Trace
 
 __all__ = ["SafetyViolation", "NodeFailure", "SafetyMonitor", "check_trace", "PROPERTIES", "EXTENSION_PROPERTIES"]
@@ -188,7 +188,10 @@ class SafetyMonitor:
 
     def _check_term(self, e: Event) -> None:
         if e.value <= self.last_term.get(e.node, -1):
-            self.fail("Terms never decrease", f"S{e.node} went to term {e.value} after term {self.last_term[e.node]}", e)
+            why = (": it restarted from a disk that never got the later term (persist currentTerm before the step "
+                   "ends, Figure 2)" if e.rule == LOST_IN_CRASH else "")
+            self.fail("Terms never decrease",
+                      f"S{e.node} went to term {e.value} after term {self.last_term[e.node]}{why}", e)
         self.last_term[e.node] = e.value
         self.view.apply(e)
 

@@ -19,10 +19,12 @@ Figure 2 rule made it happen. The random election timeout is drawn from the
 ``random.Random`` the node is given.
 
 State is split the way Figure 2 splits it: :class:`PersistentState`
-(currentTerm, votedFor, log[]) survives a crash; everything else on the node
-is volatile and is lost with it. The node updates its persistent state before
-it emits any message, which is what "updated on stable storage before
-responding to RPCs" means in a model where a step cannot be interrupted.
+(currentTerm, votedFor, log[]) is kept in memory and written to the server's
+disk by :meth:`Server.persist`; a crash keeps only the disk, and everything
+else on the node is volatile and lost with it. The reference node persists
+whatever a step changed before any of the step's messages leave
+(:meth:`RaftNode.sync`): "updated on stable storage before responding to
+RPCs" (Figure 2). :class:`Server` is the plumbing without Figure 2's rules.
 
 Only the standard library is used here.
 """
@@ -53,9 +55,14 @@ __all__ = [
     "Log",
     "PersistentState",
     "Timing",
+    "Server",
     "RaftNode",
+    "LOST_IN_CRASH",
     "majority",
 ]
+
+LOST_IN_CRASH = "Figure 2: only what was persisted survives a crash"
+"""The ``rule`` of the events a restart records for state the server had not persisted before it crashed."""
 
 FOLLOWER = "follower"
 CANDIDATE = "candidate"
@@ -269,7 +276,7 @@ class Log(list):  # type: ignore[type-arg]
     reporting it; to the node it is an ordinary list.
     """
 
-    __slots__ = ("low",)
+    __slots__ = ("low", "unsaved")
     UNTOUCHED = 1 << 62
     """The value of ``low`` when nothing but appends happened."""
 
@@ -277,6 +284,8 @@ class Log(list):  # type: ignore[type-arg]
         """A log holding ``entries`` (index 1 first)."""
         super().__init__(entries)
         self.low = Log.UNTOUCHED
+        self.unsaved = Log.UNTOUCHED
+        """Like ``low``, but since the node last persisted this log (:meth:`Server.persist` resets it)."""
 
     def _touch(self, where: Any) -> None:
         if isinstance(where, slice):
@@ -285,6 +294,8 @@ class Log(list):  # type: ignore[type-arg]
             where += len(self)
         if where < self.low:
             self.low = max(0, where)
+        if where < self.unsaved:
+            self.unsaved = max(0, where)
 
     def __setitem__(self, where: Any, value: Any) -> None:
         self._touch(where)
@@ -299,7 +310,7 @@ class Log(list):  # type: ignore[type-arg]
         return self
 
     def __imul__(self, times: int) -> "Log":
-        self.low = 0
+        self.low = self.unsaved = 0
         return super().__imul__(times)  # type: ignore[return-value]
 
     def pop(self, where: int = -1) -> Entry:
@@ -309,7 +320,7 @@ class Log(list):  # type: ignore[type-arg]
 
     def remove(self, entry: Entry) -> None:
         """Remove the first occurrence of ``entry``."""
-        self.low = 0
+        self.low = self.unsaved = 0
         super().remove(entry)
 
     def insert(self, where: int, entry: Entry) -> None:
@@ -319,25 +330,28 @@ class Log(list):  # type: ignore[type-arg]
 
     def clear(self) -> None:
         """Delete every entry."""
-        self.low = 0
+        self.low = self.unsaved = 0
         super().clear()
 
     def sort(self, *args: Any, **kwargs: Any) -> None:
         """Sort in place (never right for a log, but recorded)."""
-        self.low = 0
+        self.low = self.unsaved = 0
         super().sort(*args, **kwargs)
 
     def reverse(self) -> None:
         """Reverse in place (never right for a log, but recorded)."""
-        self.low = 0
+        self.low = self.unsaved = 0
         super().reverse()
 
 
 @dataclass
 class PersistentState:
-    """Figure 2 "Persistent state on all servers": survives crashes.
+    """Figure 2 "Persistent state on all servers": what a server keeps on stable storage.
 
-    ``log`` is 1-indexed in the paper; here ``log[0]`` holds index 1.
+    A server holds two of these: its disk (:attr:`Server.disk`, which
+    survives a crash) and the copy it works on in memory (:attr:`Server.state`),
+    written to the disk by :meth:`Server.persist`. ``log`` is 1-indexed in the
+    paper; here ``log[0]`` holds index 1.
     """
 
     current_term: int = 0
@@ -347,6 +361,10 @@ class PersistentState:
     def __post_init__(self) -> None:
         if type(self.log) is not Log:
             self.log = Log(self.log)
+
+    def copy(self) -> "PersistentState":
+        """An independent copy (entries are immutable and shared): what a server reads from its disk at boot."""
+        return PersistentState(self.current_term, self.voted_for, Log(self.log))
 
 
 @dataclass(frozen=True)
@@ -370,27 +388,26 @@ class Timing:
 
 
 # --------------------------------------------------------------------------
-# The node
+# The plumbing every server has, and the node
 # --------------------------------------------------------------------------
 
 
-class RaftNode:
-    """One Raft server, Figure 2 to the letter, one rule per method.
+class Server:
+    """What every server has before any of Figure 2's rules: identity, a disk, an outbox, a timer, a journal.
 
-    Subclass and override a single method to change a single rule (that is
-    how exercises and deliberately broken variants plug in); pass the class
-    to :class:`raftedu.Cluster` as ``node_class``.
+    * ``state`` -- currentTerm, votedFor and the log in memory; ``disk`` --
+      the same on stable storage. Only :meth:`persist` writes the disk, and
+      a crash keeps only the disk: a server restarts from what it persisted.
+    * :meth:`send` queues a message, :meth:`take_output` hands the step's
+      messages and events to the simulator, which sends them after the step.
+    * ``deadline`` -- when :meth:`on_timer` is due (set it with
+      :meth:`set_timer`); ``rng`` -- the server's own random numbers.
+    * :meth:`note` records what happened, and why, in the trace.
+
+    :class:`RaftNode` adds Figure 2's rules. A server written from scratch
+    (exercise 06) subclasses this class and writes :meth:`receive`,
+    :meth:`on_timer` and :meth:`propose` itself.
     """
-
-    noop_on_election: bool = False
-    """§8: append a no-op entry (command ``None``) on becoming leader, as read-serving systems like etcd do."""
-    pre_vote: bool = False
-    """Dissertation §9.6: ask for pre-votes before raising the term (etcd's ``--pre-vote``)."""
-    check_quorum: bool = False
-    """Dissertation §6.2 (etcd's CheckQuorum): a leader without a live majority steps down; followers that
-    hear a live leader ignore RequestVote."""
-    extended: bool = False
-    """True once any of etcd's extensions is on (:meth:`enable`); Figure 2 nodes skip the extension hooks."""
 
     def __init__(
         self,
@@ -402,35 +419,34 @@ class RaftNode:
         state: PersistentState | None = None,
         now: int = 0,
     ) -> None:
-        """Create a server ``node_id`` of the cluster ``ids``, starting as a follower (§5.2).
+        """Create server ``node_id`` of the cluster ``ids`` at virtual time ``now``.
 
-        ``state`` is the persistent state to start from (a restart passes the
-        state that survived the crash); ``rng`` draws election timeouts.
+        ``state`` is the server's disk (a restart passes the disk that
+        survived the crash; default: an empty one); the server works on a
+        copy of it in memory. ``rng`` is the server's random number generator.
         """
         self.id = node_id
         self.peers: tuple[int, ...] = tuple(i for i in ids if i != node_id)
         self.rng = rng
         self.timing = timing
-        self.state = state if state is not None else PersistentState()
+        self.disk = state if state is not None else PersistentState()
+        """Stable storage: survives a crash; written only by :meth:`persist`."""
+        self.state = self.disk.copy()
+        """currentTerm, votedFor and the log in memory (lost in a crash unless persisted)."""
+        self._saved_log: list[Entry] | None = self.state.log
         # Volatile state on all servers (Figure 2).
         self.role = FOLLOWER
         self.commit_index = 0
         self.last_applied = 0
         self.leader_id: int | None = None
-        self.votes: set[int] = set()
-        # Volatile state on leaders, reinitialized after election (Figure 2).
-        self.next_index: dict[int, int] = {}
-        self.match_index: dict[int, int] = {}
         # The replicated state machine: the commands applied so far, in order.
         self.applied: list[Any] = []
         self.now = now
-        self.deadline = now
+        self.deadline: int | None = None
         self._outbox: list[Message] = []
         self._events: list[Event] = []
-        self.init_extensions(ids)
-        self.reset_election_timer()
 
-    # ---- small helpers --------------------------------------------------
+    # ---- persistent state ------------------------------------------------
 
     @property
     def current_term(self) -> int:
@@ -457,14 +473,44 @@ class RaftNode:
         """Term of the last log entry (0 when the log is empty)."""
         return self.state.log[-1].term if self.state.log else 0
 
-    @property
-    def quorum(self) -> int:
-        """How many servers, this one included, make a majority of the cluster."""
-        return majority(len(self.voters))
-
     def term_at(self, index: int) -> int:
         """Term of the entry at ``index``; 0 for index 0 (the empty prefix)."""
         return self.state.log[index - 1].term if index > 0 else 0
+
+    def unsaved(self) -> bool:
+        """Whether currentTerm, votedFor or the log in memory differ from the disk (a cheap test)."""
+        state, disk, log = self.state, self.disk, self.state.log
+        if state.current_term != disk.current_term or state.voted_for != disk.voted_for:
+            return True
+        if log is not self._saved_log or type(log) is not Log:
+            return log != disk.log
+        saved = disk.log
+        return log.unsaved != Log.UNTOUCHED or len(log) != len(saved) or (bool(log) and log[-1] is not saved[-1])
+
+    def persist(self) -> None:
+        """Write currentTerm, votedFor and the log to stable storage (Figure 2, "Persistent state on all servers").
+
+        Only what was written here survives a crash. The log is written from
+        the first position that changed since the last call.
+        """
+        state, disk, log = self.state, self.disk, self.state.log
+        disk.current_term, disk.voted_for = state.current_term, state.voted_for
+        saved = disk.log
+        if log is self._saved_log and type(log) is Log:
+            start = min(log.unsaved, len(saved), len(log))
+        else:  # the log in memory was replaced by another list: compare it all
+            start = 0
+        while start < len(saved) and start < len(log) and saved[start] is log[start]:
+            start += 1
+        if start < len(saved):
+            del saved[start:]
+        if start < len(log):
+            saved.extend(log[start:])
+        if type(log) is Log:
+            log.unsaved = Log.UNTOUCHED
+        self._saved_log = log
+
+    # ---- plumbing --------------------------------------------------------
 
     def take_output(self) -> tuple[list[Message], list[Event]]:
         """Hand back (and forget) the messages to send and the events recorded since the last call."""
@@ -479,6 +525,81 @@ class RaftNode:
     def note(self, kind: str, rule: str, text: str | tuple[str, tuple[Any, ...]] = "", **fields: Any) -> None:
         """Record an event about this node (kind, the Figure 2 rule that fired, a sentence for students)."""
         self._events.append(Event(self.now, kind, self.id, self.state.current_term, rule=rule, text=text, **fields))
+
+    def set_timer(self, deadline: int | None, rule: str = "") -> None:
+        """Ask for :meth:`on_timer` at virtual time ``deadline`` (None: no timer); the trace shows it."""
+        self.deadline = deadline
+        self._events.append(Event(self.now, "timer", self.id, self.state.current_term, None, None, None, deadline,
+                                  None, None, rule))
+
+    # ---- inputs (a server class writes these) -----------------------------
+
+    def receive(self, msg: Message, now: int) -> None:
+        """Handle one incoming message at virtual time ``now``."""
+        raise NotImplementedError(f"{type(self).__name__}.receive is not written yet")
+
+    def on_timer(self, now: int) -> None:
+        """The time in ``deadline`` has come."""
+        raise NotImplementedError(f"{type(self).__name__}.on_timer is not written yet")
+
+    def propose(self, command: Any, now: int) -> int | None:
+        """A client asks this server to append ``command``: its log index if this server leads, else None."""
+        raise NotImplementedError(f"{type(self).__name__}.propose is not written yet")
+
+
+class RaftNode(Server):
+    """One Raft server, Figure 2 to the letter, one rule per method.
+
+    Subclass and override a single method to change a single rule (that is
+    how exercises and deliberately broken variants plug in); pass the class
+    to :class:`raftedu.Cluster` as ``node_class``. Persistence happens in
+    one place, :meth:`sync`, before any message leaves (Figure 2), so a
+    rule overridden without a call to :meth:`persist` is persisted all the same.
+    """
+
+    noop_on_election: bool = False
+    """§8: append a no-op entry (command ``None``) on becoming leader, as read-serving systems like etcd do."""
+    pre_vote: bool = False
+    """Dissertation §9.6: ask for pre-votes before raising the term (etcd's ``--pre-vote``)."""
+    check_quorum: bool = False
+    """Dissertation §6.2 (etcd's CheckQuorum): a leader without a live majority steps down; followers that
+    hear a live leader ignore RequestVote."""
+    extended: bool = False
+    """True once any of etcd's extensions is on (:meth:`enable`); Figure 2 nodes skip the extension hooks."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Create a server with :class:`Server`'s arguments (id, cluster ids, rng, timing, disk, now), starting as a
+        follower with a fresh election timer (§5.2)."""
+        super().__init__(*args, **kwargs)
+        self.votes: set[int] = set()
+        # Volatile state on leaders, reinitialized after election (Figure 2).
+        self.next_index: dict[int, int] = {}
+        self.match_index: dict[int, int] = {}
+        self.init_extensions((self.id, *self.peers))
+        self.reset_election_timer()
+
+    @property
+    def quorum(self) -> int:
+        """How many servers, this one included, make a majority of the cluster."""
+        return majority(len(self.voters))
+
+    def take_output(self) -> tuple[list[Message], list[Event]]:
+        """Persist (:meth:`sync`), then hand back (and forget) the messages to send and the events recorded."""
+        self.sync()
+        return super().take_output()
+
+    def sync(self) -> None:
+        """Figure 2: persistent state is "updated on stable storage before responding to RPCs".
+
+        A step's messages leave only through :meth:`take_output`, which calls
+        this first: whatever the step changed in currentTerm, votedFor or the
+        log is on the disk before any message that depends on it is sent --
+        the order etcd's Ready contract prescribes (save the HardState and
+        entries, then send). A crash between steps therefore never loses what
+        another server was told.
+        """
+        if self.unsaved():
+            self.persist()
 
     # ---- inputs ---------------------------------------------------------
 
@@ -575,9 +696,7 @@ class RaftNode:
     def reset_election_timer(self) -> None:
         """§5.2: pick a fresh random election timeout from [low, high)."""
         low, high = self.timing.election_timeout
-        self.deadline = deadline = self.now + self.rng.randrange(low, high)
-        self._events.append(Event(self.now, "timer", self.id, self.state.current_term, None, None, None, deadline,
-                                  None, None, "§5.2 randomized election timeout"))
+        self.set_timer(self.now + self.rng.randrange(low, high), "§5.2 randomized election timeout")
 
     def become_follower(self, leader_id: int | None) -> None:
         """Convert to follower (§5.1, §5.2), remembering the leader if known."""

@@ -27,6 +27,7 @@ __all__ = [
     "shorter_log_same_term",
     "stale_replies_across_reelection",
     "restart_between_votes",
+    "crash_after_acknowledging",
     "vote_replies_delayed_across_reelection",
 ]
 
@@ -293,6 +294,38 @@ def restart_between_votes(node_class: type[RaftNode] = RaftNode, seed: int = 14,
     _time_out(c, 2, "S2 must stand for term 1")
     c.run(10)
     step("S2 stood for term 1 too and asked S3", c)
+    return c
+
+
+def crash_after_acknowledging(node_class: type[RaftNode] = RaftNode, seed: int = 16, *,
+                              make: Make | None = None, on_step: Step | None = None) -> Cluster:
+    """Figure 2: the log is "updated on stable storage before responding to RPCs", so an acknowledged entry survives.
+
+    S1 leads term 1; "x" reaches S2 and S3, both acknowledge and S1 commits
+    it. Right after their replies left, S2 and S3 crash and restart, before
+    any later step of theirs. A follower that answered before persisting
+    comes back without "x": a committed entry is then stored on S1 alone
+    ("Committed entries on a majority"). Then S1 crashes too and S2 leads;
+    with "x" kept, S2 holds it and commits "y" after it.
+    """
+    step = on_step or (lambda label, cluster: None)
+    c = _maker(make, node_class, seed)(3, timing=SCRIPTED, network=_FAST)
+    elect(c, 1)
+    c.request("x")
+    c.run(3)
+    if c.nodes[1].commit_index < 1:
+        raise ScriptError(f"S1 did not commit x within 3 ms of 1 ms messages (t={c.now} ms)")
+    step("S1 committed x: S2 and S3 acknowledged it", c)
+    for i in (2, 3):
+        c.crash(i)
+    for i in (2, 3):
+        c.restart(i)
+    step("S2 and S3 crashed right after acknowledging and restarted from their disks", c)
+    c.crash(1)
+    elect(c, 2)
+    c.request("y")
+    c.run(10)
+    step("S1 crashed; S2 leads term 2 and commits y after x", c)
     return c
 
 

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, NoReturn, Protocol
 
 from .checks import NodeFailure, SafetyMonitor
-from .raft import LEADER, ConfigChange, Event, Log, Message, PersistentState, RaftNode, Timing
+from .raft import LEADER, LOST_IN_CRASH, ConfigChange, Event, Log, Message, PersistentState, RaftNode, Timing
 from .trace import ClusterView, Trace
 
 __all__ = ["Network", "Cluster", "ClientRequest", "Endpoint", "Refused", "ACTIONS", "MAX_NODES"]
@@ -287,20 +287,51 @@ class Cluster:
     # ---- faults (also usable from a schedule) --------------------------------
 
     def crash(self, i: int) -> None:
-        """Crash node ``i``: volatile state is lost, persistent state (term, vote, log) is kept."""
+        """Crash node ``i``: volatile state is lost; its disk (``disks[i]``) keeps what it persisted."""
         self.node(i)
         self.nodes[i] = None
         self._timer_due[i] = None
         self._record(Event(self.now, "crash", node=i, text=f"S{i} crashed"))
 
     def restart(self, i: int) -> None:
-        """Restart crashed node ``i`` from its persistent state, as a follower (§5.2)."""
+        """Restart crashed node ``i`` from its disk, as a follower (§5.2).
+
+        The trace records what came back (term, vote, log length) and, as
+        ``term``/``truncate``/``append`` events, whatever the node had not
+        persisted before it crashed; the safety checks judge that loss.
+        """
         if self.nodes[self._check_id(i)] is not None:
             raise ValueError(f"S{i} is running; only a crashed node can be restarted")
         if i in self.retired:
             raise Refused(f"S{i} was removed from the cluster (§4.1); it cannot restart")
-        self._record(Event(self.now, "restart", node=i, text=f"S{i} restarted"))
+        disk = self.disks[i]
+        vote = f"voted for S{disk.voted_for}" if disk.voted_for is not None else "no vote"
+        self._record(Event(self.now, "restart", node=i, value=(disk.current_term, disk.voted_for, len(disk.log)),
+                           text=f"S{i} restarted from its disk: term {disk.current_term}, {vote}, "
+                                f"{len(disk.log)} log entries"))
+        self._record_lost(i, disk)
         self._boot(i)
+
+    def _record_lost(self, i: int, disk: PersistentState) -> None:
+        """Record how the disk differs from what S``i`` last held in memory: the state it never persisted."""
+        seen = self.view.nodes[i]
+        if disk.current_term != seen.term:
+            self._record(Event(self.now, "term", node=i, term=disk.current_term, value=disk.current_term,
+                               rule=LOST_IN_CRASH, text=f"S{i} is back in term {disk.current_term}: term {seen.term} "
+                                                    "was never persisted"))
+            if disk.voted_for is not None:
+                self._record(Event(self.now, "vote", node=i, term=disk.current_term, peer=disk.voted_for, value=True,
+                                   rule=LOST_IN_CRASH, text=f"S{i}'s disk holds its vote for S{disk.voted_for}"))
+        same, old, new = 0, seen.log, disk.log
+        while same < len(old) and same < len(new) and old[same] == new[same]:
+            same += 1
+        if same < len(old):
+            self._record(Event(self.now, "truncate", node=i, term=disk.current_term, index=same + 1, rule=LOST_IN_CRASH,
+                               text=f"S{i} came back without its entries from index {same + 1} on: they were never "
+                                    "persisted"))
+        for index in range(same + 1, len(new) + 1):
+            self._record(Event(self.now, "append", node=i, term=disk.current_term, index=index, entry=new[index - 1],
+                               rule=LOST_IN_CRASH, text=f"S{i}'s disk holds an older entry at index {index}"))
 
     def restart_all(self) -> None:
         """Restart every crashed node."""

@@ -217,7 +217,8 @@ class ClusterView:
 
     def _on_restart(self, e: Event) -> None:
         old = self.nodes[e.node]  # persistent state survives; volatile state starts over
-        self.nodes[e.node] = NodeView(e.node, term=old.term, voted_for=old.voted_for, log=old.log)
+        vote = e.value[1] if isinstance(e.value, (tuple, list)) and len(e.value) == 3 else old.voted_for  # the disk's
+        self.nodes[e.node] = NodeView(e.node, term=old.term, voted_for=vote, log=old.log)
 
     def _on_send(self, e: Event) -> None:
         self.in_flight[e.msg_id] = InFlight(e.msg_id, e.msg, e.time, e.value)

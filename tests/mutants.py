@@ -332,6 +332,25 @@ class VolatileVote(RaftNode):
         self.send(RequestVoteReply(self.current_term, self.id, c, granted))
 
 
+class ForgetsVoteOnDisk(RaftNode):
+    """Persists currentTerm and the log but never votedFor: after a crash it can vote again in the same term."""
+
+    def sync(self) -> None:
+        self.disk.current_term = self.current_term
+        self.disk.log[:] = self.log
+
+
+class AcksBeforePersisting(RaftNode):
+    """Writes its log to disk one step late: the AppendEntries reply leaves before the entries are stable."""
+
+    def sync(self) -> None:
+        later = getattr(self, "_later", None)
+        if later is not None:
+            self.disk.log[:] = later
+        self.disk.current_term, self.disk.voted_for = self.current_term, self.voted_for
+        self._later = list(self.log)
+
+
 class ResetsTimerOnAnyRequestVote(RaftNode):
     """Resets its election timer on every RequestVote, refused ones too: stale candidates hold elections back."""
 
@@ -362,6 +381,9 @@ NODE_MUTANTS = [
                "scenario:stale_replies_across_reelection", "Committed entries on a majority"),
     NodeMutant("keeps votedFor in volatile state", VolatileVote,
                "scenario:restart_between_votes", "One vote per term"),
+    NodeMutant("never persists votedFor", ForgetsVoteOnDisk, "scenario:restart_between_votes", "One vote per term"),
+    NodeMutant("acknowledges entries before persisting them", AcksBeforePersisting,
+               "scenario:crash_after_acknowledging", "Committed entries on a majority"),
     NodeMutant("resets its election timer on every RequestVote", ResetsTimerOnAnyRequestVote, "liveness", "slower"),
     NodeMutant("reuses one election timeout", SameTimeoutEveryTime, "liveness", "slower"),
 ]
