@@ -67,7 +67,7 @@ queue up and the picture would lag behind (and keep moving after pause)."""
 SPEEDS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 """Play speeds, as multiples of real time: at 0.1× an election (a 150-300 ms timeout, then the vote) takes 2-3 s."""
 
-PANELS = ("Servers", "Network", "Client", "Event log", "Key")
+PANELS = ("Servers", "Network", "Client", "etcd", "Event log", "Key")
 """The control panels, in the order of their tabs."""
 
 MAX_STEP_SKIP = 10_000
@@ -110,6 +110,23 @@ class StepCountingCluster(Cluster):
         if events:
             self.visible.append(self.steps)
         return events
+
+    def replay_by_time(self, actions: list[Action], until: int) -> tuple[list[Action], str]:
+        """From a fresh cluster: redo ``actions`` each at its time (not step count: with other options the steps
+        differ), then run to ``until`` ms. Returns the actions done (re-stamped) and, if one was refused now, why."""
+        done: list[Action] = []
+        for a in actions:
+            if a.now > self.now:
+                self.run(a.now - self.now)
+            again = Action(self.steps, self.now, a.name, a.args, a.kwargs)
+            try:
+                again.apply(self)
+            except ValueError as err:
+                return done, f"{a.name} at t = {a.now} ms was refused this time ({err}); later actions dropped"
+            done.append(again)
+        if until > self.now:
+            self.run(until - self.now)
+        return done, ""
 
     def replay(self, actions: list[Action], target: int) -> None:
         """From a fresh cluster: redo ``actions`` each at its step count and time, then step up to ``target`` steps."""
@@ -184,6 +201,7 @@ def legend_html() -> str:
     shapes = {"diamond": "◆", "circle": "●", "square": "■", "square-open": "□", "triangle-up": "▲"}
     roles = "".join(swatch("◉" if role == "leader" else "⊗" if role == "crashed" else "●", color, ROLE_LABELS[role])
                     for role, color in ROLE_COLORS.items())
+    roles += swatch("⬢", ROLE_COLORS["follower"], "learner: gets the log, does not vote (label says so)")
     messages = "".join(swatch(shapes[symbol], color, name) for name, symbol, color, _size in MESSAGE_STYLES.values())
     other = (swatch("✕", DROP_COLOR, "dropped message") + swatch("╌", CUT_COLOR, "blocked link (half: one way only)")
              + swatch("┈", DROP_COLOR, "dotted links: the network drops messages")
@@ -314,10 +332,11 @@ class ClusterExplorer(W.VBox):
 
     def __init__(self, n: int = 5, seed: int = 7, *, timing: Timing = Timing(), network: Network = Network(),
                  node_class: type[RaftNode] = RaftNode, live: bool = True, tick_ms: int = TICK_MS,
-                 theme: str = "auto") -> None:
+                 theme: str = "auto", pre_vote: bool = False, check_quorum: bool = False) -> None:
         """Build the cluster (bad sizes or settings raise ValueError at once) and the controls.
 
         ``tick_ms`` is how often (real milliseconds) play advances the cluster.
+        ``pre_vote`` and ``check_quorum`` switch on etcd's options (also in the etcd panel).
         """
         if isinstance(tick_ms, bool) or not isinstance(tick_ms, int) or tick_ms < 20:
             raise ValueError(f"tick_ms must be a whole number of milliseconds ≥ 20; got {tick_ms!r}")
@@ -326,7 +345,8 @@ class ClusterExplorer(W.VBox):
         self._tick_ms = tick_ms
         self._syncing = False
         self._owed = 0.0  # virtual ms that play still owes (speeds below 1 ms per tick)
-        self._config: dict[str, Any] = dict(n=n, seed=seed, timing=timing, network=network, node_class=node_class)
+        self._config: dict[str, Any] = dict(n=n, seed=seed, timing=timing, network=network, node_class=node_class,
+                                            pre_vote=pre_vote, check_quorum=check_quorum)
         self.cluster = StepCountingCluster(**self._config)
         self.actions: list[Action] = []
         self.scene = SceneView()
@@ -409,17 +429,7 @@ class ClusterExplorer(W.VBox):
         toolbar = W.HBox([self.play_button, self.buttons["Step back"], self.buttons["Step"], self.buttons["Run 1 s"],
                           self.speed, self.play], layout=W.Layout(flex_flow="row wrap", align_items="center"))
 
-        columns = []
-        for i in ids:
-            col = []
-            for verb, fn, tip in (("Crash", self.crash, "stop this server (its term, vote and log survive)"),
-                                  ("Restart", self.restart, "bring this crashed server back as a follower"),
-                                  ("Time out", self.timeout_now, "make its election timer run out now")):
-                label = f"{verb} {node_name(i)}"
-                self.buttons[label] = _button(label, lambda fn=fn, i=i: fn(i), f"{label}: {tip}", "8.6em")
-                col.append(self.buttons[label])
-            columns.append(W.VBox(col))
-        servers = W.HBox(columns, layout=W.Layout(flex_flow="row wrap"))
+        servers = W.HBox(self._server_columns(ids), layout=W.Layout(flex_flow="row wrap"))
 
         self.preset = W.Dropdown(options=PRESETS, value=PRESETS[0], description="partition",
                                  layout=W.Layout(width="17em"), style={"description_width": "4.5em"})
@@ -452,23 +462,125 @@ class ClusterExplorer(W.VBox):
         self.buttons["Client request"] = _button("Client request", self.client_request,
                                                  "Client request: send the command to the leader", "9em")
         client = W.HBox([self.command, self.buttons["Client request"]])
+        etcd = self._etcd_panel(ids)
         key = W.HTML(legend_html(), layout=W.Layout(width="100%"))
         key.add_class("raftedu-key")
         self.event_log.add_class("raftedu-event-log")
         self.preset.add_class("raftedu-preset")
         self.groups.add_class("raftedu-groups")
         self.drop_rate.add_class("raftedu-drop-rate")
-        self.panels = dict(zip(PANELS, (servers, network, client, self.event_log, key)))
+        self.panels = dict(zip(PANELS, (servers, network, client, etcd, self.event_log, key)))
         for panel in self.panels.values():  # each panel at most as tall as the Servers one: the screen has no more room
             panel.layout.max_height = "112px"
             panel.layout.overflow = "auto"
         self.panel = W.ToggleButtons(options=PANELS, value=PANELS[0], style={"button_width": "auto"},
                                      tooltips=["crash, restart or time out a server", "partitions, cuts, loss and delay",
-                                               "send a client request", "every event in words, newest first",
+                                               "send a client request",
+                                               "etcd's options: pre-vote, check-quorum, leadership transfer, learners",
+                                               "every event in words, newest first",
                                                "what each colour and symbol means"])
         self.panel.observe(lambda ch: self._show_panel(ch["new"]), names="value")
         self._show_panel(PANELS[0])
         return toolbar, [self.panel, *self.panels.values()]
+
+    def _server_columns(self, ids: tuple[int, ...] | list[int]) -> list[W.Widget]:
+        """One column of Crash / Restart / Time out buttons per server."""
+        columns = []
+        for i in ids:
+            col = []
+            for verb, fn, tip in (("Crash", self.crash, "stop this server (its term, vote and log survive)"),
+                                  ("Restart", self.restart, "bring this crashed server back as a follower"),
+                                  ("Time out", self.timeout_now, "make its election timer run out now")):
+                label = f"{verb} {node_name(i)}"
+                self.buttons[label] = _button(label, lambda fn=fn, i=i: fn(i), f"{label}: {tip}", "8.6em")
+                col.append(self.buttons[label])
+            columns.append(W.VBox(col))
+        return columns
+
+    def _etcd_panel(self, ids: tuple[int, ...] | list[int]) -> W.Widget:
+        """etcd's options and operations: pre-vote, check-quorum, move-leader, member add/promote/remove."""
+        self.pre_vote = W.Checkbox(value=self._config["pre_vote"], description="pre-vote (§9.6)", indent=False,
+                                   layout=W.Layout(width="11em"))
+        self.check_quorum = W.Checkbox(value=self._config["check_quorum"], description="check-quorum (§6.2)",
+                                       indent=False, layout=W.Layout(width="13em"))
+        for box in (self.pre_vote, self.check_quorum):
+            box.observe(lambda ch: self._syncing or self.set_options(pre_vote=self.pre_vote.value,
+                                                                     check_quorum=self.check_quorum.value),
+                        names="value")
+        self.member = W.Dropdown(options=[(node_name(i), i) for i in ids], value=ids[-1], description="server",
+                                 layout=W.Layout(width="9em"), style={"description_width": "3.2em"})
+        for label, fn, tip in (
+                ("Transfer leadership", lambda: self.act_all([("transfer_leadership", (self.member.value,), {})],
+                                                             label=f"Transfer leadership to {node_name(self.member.value)}"),
+                 "Transfer leadership: the leader brings the chosen server up to date and tells it to start an "
+                 "election now (§3.10, etcdctl move-leader)"),
+                ("Add server", lambda: self.act_all([("add_server", (), {})], label="Add server"),
+                 "Add server: start a new, empty server and add it as a learner (§4.2.1, etcdctl member add --learner)"),
+                ("Promote", lambda: self.act_all([("promote", (self.member.value,), {})],
+                                                 label=f"Promote {node_name(self.member.value)}"),
+                 "Promote: make the chosen learner a voter once it has caught up (etcdctl member promote)"),
+                ("Remove", lambda: self.act_all([("remove_server", (self.member.value,), {})],
+                                                label=f"Remove {node_name(self.member.value)}"),
+                 "Remove: take the chosen server out of the cluster (§4.1, etcdctl member remove)")):
+            self.buttons[label] = _button(label, fn, tip)
+        return W.VBox([
+            W.HBox([self.pre_vote, self.check_quorum], layout=W.Layout(flex_flow="row wrap")),
+            W.HBox([self.member, self.buttons["Transfer leadership"], self.buttons["Promote"], self.buttons["Remove"],
+                    self.buttons["Add server"]], layout=W.Layout(flex_flow="row wrap")),
+        ])
+
+    def set_options(self, *, pre_vote: bool, check_quorum: bool) -> bool:
+        """Run the same experiment again with etcd's options changed: from the seed, every action at its time.
+
+        The contrast is the lesson: the same crashes and partitions, with and
+        without pre-vote or check-quorum. An action that is refused in the new
+        run (e.g. a partition preset that named the old leader) ends the replay there, and the message says so.
+        """
+        old = {k: self._config[k] for k in ("pre_vote", "check_quorum")}
+        self._config.update(pre_vote=bool(pre_vote), check_quorum=bool(check_quorum))
+        fresh = StepCountingCluster(**self._config)
+        try:
+            kept, why = fresh.replay_by_time(self.actions, self.cluster.now)
+        except SafetyViolation as err:
+            self._config.update(old)
+            self._adopt(self.cluster, self.actions)  # the checkboxes go back to what the cluster runs
+            self.refresh(error=f"safety check failed replaying with the new options: {err}")
+            return False
+        on = [name for name, flag in (("pre-vote", pre_vote), ("check-quorum", check_quorum)) if flag]
+        self._adopt(fresh, kept)
+        self.refresh(info=f"<b>Options</b> → {html.escape(' and '.join(on) or 'none (Figure 2 exactly)')}: "
+                          f"the same run again from seed {self._config['seed']}, every action at its time, now "
+                          f"t = {fresh.now} ms"
+                          + (f". {html.escape(why, quote=False)}" if why else ""), raw=True)
+        return True
+
+    def _adopt(self, fresh: StepCountingCluster, actions: list[Action]) -> None:
+        """Make ``fresh`` (a replay) the explorer's cluster; the controls show its settings without acting."""
+        self.cluster, self.actions = fresh, actions
+        self.scene = SceneView()
+        self._syncing = True
+        self.drop_rate.value, self.delay.value = fresh.net.drop_rate, fresh.net.delay
+        self.pre_vote.value, self.check_quorum.value = self._config["pre_vote"], self._config["check_quorum"]
+        self._syncing = False
+
+    def _fit_size(self) -> None:
+        """Servers joined or the replay has fewer: a picture, server buttons and choices for the servers there are."""
+        ids = self.cluster.ids
+        if self.picture.n == len(ids):
+            return
+        p = self.picture
+        self.picture = ClusterPicture(len(ids), election_timeout_high=p.timeout_high, log_width=p.log_width,
+                                      theme=p.theme)
+        self._title = f"Raft cluster: {len(ids)} servers, seed {self._config['seed']}"
+        self.panels["Servers"].children = self._server_columns(ids)
+        choices = [(node_name(i), i) for i in ids]
+        self.preset_node.options, self.member.options = choices, choices
+        self.member.value = ids[-1]  # the newest server: the one to promote after adding it
+        if self.figure is not None:
+            fresh = self._new_figure_widget()
+            self.children = tuple(fresh if child is self.figure else child for child in self.children)
+            self.figure.close()
+            self.figure = fresh
 
     def _show_panel(self, name: str) -> None:
         for key, widget in self.panels.items():
@@ -566,11 +678,7 @@ class ClusterExplorer(W.VBox):
         if undone is not None and undone.now > fresh.now:  # back to the moment of the undone action
             fresh.run(undone.now - fresh.now)
         gone = c.trace.events[len(fresh.trace):]
-        self.cluster, self.actions = fresh, keep
-        self.scene = SceneView()
-        self._syncing = True  # the sliders show the replayed network again, without acting on it
-        self.drop_rate.value, self.delay.value = fresh.net.drop_rate, fresh.net.delay
-        self._syncing = False
+        self._adopt(fresh, keep)  # the sliders show the replayed network again, without acting on it
         what = (f"undid {undone.name}({', '.join(map(repr, undone.args + tuple(v for _k, v in undone.kwargs)))})"
                 if undone is not None else f"undid: {describe_events(gone)}")
         self.refresh(info=f"<b>Step back</b> → t = {fresh.now} ms; {html.escape(what, quote=False)} "
@@ -700,6 +808,7 @@ class ClusterExplorer(W.VBox):
         click (HTML when ``raw``); ``keep_message`` leaves the explanation as it is.
         """
         self._sync_scene()
+        self._fit_size()
         scene, picture = self.scene, self.picture
         first = log_window(scene, picture.log_width)
         relayout = first != picture.log_first
@@ -708,7 +817,7 @@ class ClusterExplorer(W.VBox):
         for i in self.cluster.ids:
             node = scene.nodes[i]
             self.buttons[f"Crash {node_name(i)}"].disabled = not node.alive
-            self.buttons[f"Restart {node_name(i)}"].disabled = node.alive
+            self.buttons[f"Restart {node_name(i)}"].disabled = node.alive or node.removed
             self.buttons[f"Time out {node_name(i)}"].disabled = not node.alive or node.role == "leader"
         self.buttons["Step back"].disabled = self.cluster.steps == 0 and not self.actions
         if error:

@@ -385,3 +385,74 @@ def test_a_preset_is_one_redraw_and_stops_at_a_refusal() -> None:
     assert x.act_all([("heal", (), {}), ("crash", (9,), {}), ("crash", (1,), {})]) is False
     assert "unknown node id 9" in x.message.value
     assert x.cluster.nodes[1] is not None and not x.cluster.cuts  # healed, then stopped before crashing S1
+
+
+def labels(x: ClusterExplorer) -> list[str]:
+    return list(next(t for t in x.figure.data if t.name == "labels").text)
+
+
+def test_etcd_panel_adds_a_learner_promotes_and_removes_it_and_the_picture_says_learner() -> None:
+    from raftedu.viz.style import LEARNER_SYMBOL
+
+    x = ClusterExplorer(n=3, seed=1)
+    x.buttons["Add server"].click()
+    assert "refused" in x.message.value and "leader" in x.message.value  # no leader yet: said in words
+    x.buttons["Run 1 s"].click()
+    x.buttons["Add server"].click()  # a new leader must first commit an entry of its term
+    assert "refused" in x.message.value and "send a client request first" in x.message.value
+    x.buttons["Client request"].click()
+    x.buttons["Run 1 s"].click()
+    x.buttons["Add server"].click()
+    assert x.cluster.ids == (1, 2, 3, 4) and x.picture.n == 4 and "Crash S4" in x.buttons
+    x.buttons["Step back"].click()  # undo the addition (replayed from the seed): three servers drawn again
+    assert x.cluster.ids == (1, 2, 3) and x.picture.n == 3 and len(x.panels["Servers"].children) == 3
+    x.buttons["Add server"].click()
+    assert x.cluster.ids == (1, 2, 3, 4) and x.picture.n == 4 and len(x.panels["Servers"].children) == 4
+    assert "S4" in [label for label, _ in x.member.options]
+    x.buttons["Run 1 s"].click()
+    servers_trace = next(t for t in x.figure.data if t.name == "servers")
+    assert len(servers_trace.x) == 4 and servers_trace.marker.symbol[3] == LEARNER_SYMBOL
+    assert "(learner)" in labels(x)[3] and all("learner" not in text for text in labels(x)[:3])
+    x.member.value = 4
+    x.buttons["Promote"].click()
+    x.buttons["Run 1 s"].click()
+    assert 4 in x.cluster.nodes[x.cluster.leader()].voters and "(learner)" not in labels(x)[3]
+    x.buttons["Remove"].click()
+    x.buttons["Run 1 s"].click()
+    assert 4 in x.cluster.retired and "removed" in labels(x)[3]
+    assert x.buttons["Restart S4"].disabled and x.buttons["Crash S4"].disabled
+
+
+def test_transfer_leadership_from_the_etcd_panel() -> None:
+    x = ClusterExplorer(n=5, seed=7)
+    x.buttons["Run 1 s"].click()
+    leader = x.cluster.leader()
+    x.member.value = target = next(i for i in x.cluster.ids if i != leader)
+    x.buttons["Transfer leadership"].click()
+    assert f"Transfer leadership to S{target}" in x.message.value
+    x.buttons["Run 1 s"].click()
+    assert x.cluster.leader() == target and f"leader S{target}" in status(x)
+
+
+def test_pre_vote_checkbox_replays_the_same_faults_and_the_rejoining_server_disrupts_nobody() -> None:
+    x = ClusterExplorer(n=5, seed=7)
+    x.buttons["Run 1 s"].click()
+    leader = x.cluster.leader()
+    term = x.cluster.nodes[leader].current_term
+    lonely = next(i for i in x.cluster.ids if i != leader)
+    x.preset.value, x.preset_node.value = "isolate a node", lonely
+    x.buttons["Apply preset"].click()
+    for _ in range(2):
+        x.buttons["Run 1 s"].click()
+    x.buttons["Heal"].click()
+    x.buttons["Run 1 s"].click()
+    assert x.cluster.nodes[lonely].current_term > term + 1  # without pre-vote it campaigned alone, term after term
+    assert x.cluster.nodes[leader].current_term > term  # ... and on rejoining deposed the leader's term
+    actions = [(a.name, a.args, a.now) for a in x.actions]
+    x.pre_vote.value = True
+    assert x.cluster.options == {"pre_vote": True} and "pre-vote" in x.message.value
+    assert [(a.name, a.args, a.now) for a in x.actions] == actions and x.cluster.now == 4000
+    assert x.cluster.leader() == leader
+    assert {x.cluster.nodes[i].current_term for i in x.cluster.ids} == {x.cluster.nodes[leader].current_term}
+    x.pre_vote.value = False
+    assert x.cluster.options == {} and x.cluster.trace.digest() != ""

@@ -19,6 +19,7 @@ from .scene import Source, as_events, fan_out, in_flight_fraction, message_xy, r
 from .style import (
     CUT_COLOR,
     DROP_COLOR,
+    LEARNER_SYMBOL,
     MESSAGE_STYLES,
     REFUSED_SYMBOLS,
     ROLE_COLORS,
@@ -229,28 +230,48 @@ class ClusterPicture:
         return dict(type="scatter", x=xs, y=ys, mode="lines", hoverinfo="text", hovertext=hover, hoveron="points",
                     name="blocked link (half: one way)", line=dict(color=CUT_COLOR, width=3, dash="dash"), **_RING)
 
+    def _membership(self, view: ClusterView) -> dict[int, str]:
+        """``"learner"`` or ``"removed"`` for servers that are not voters (§4.1, §4.2.1): as a leader's configuration
+        says (else each server's own); empty while the cluster never changed membership."""
+        leaders = view.leaders()
+        out = {}
+        for i in self.ids:
+            node = view.nodes[i]
+            if node.removed:
+                out[i] = "removed"
+            elif i in view.learners(leaders[0] if leaders else i):
+                out[i] = "learner"
+        return out
+
     def _servers(self, view: ClusterView) -> dict[str, Any]:
         roles = [view.nodes[i].shown_role for i in self.ids]
+        member = self._membership(view)
         hover = []
         for i in self.ids:
             node = view.nodes[i]
             voted = f"S{node.voted_for}" if node.voted_for else "nobody"
-            hover.append(f"{node_name(i)} {node.shown_role}, term {node.term}, voted {voted}, "
+            what = f"{member[i]}, " if i in member else ""
+            hover.append(f"{node_name(i)} {what}{node.shown_role}, term {node.term}, voted {voted}, "
                          f"log {len(node.log)}, commit {node.commit_index}")
+        symbols = [LEARNER_SYMBOL if member.get(i) == "learner" and r != "crashed" else ROLE_SYMBOLS[r][0]
+                   for i, r in zip(self.ids, roles)]
         return dict(type="scatter", x=[self.xy[i][0] for i in self.ids], y=[self.xy[i][1] for i in self.ids],
                     mode="markers+text", text=[node_name(i) for i in self.ids], hovertext=hover, hoverinfo="text",
                     textfont=dict(size=14 if self.n <= 6 else 11, color=[ROLE_TEXT[r] for r in roles]),
                     showlegend=False, name="servers",
                     marker=dict(size=self.node_size, color=[ROLE_COLORS[r] for r in roles],
-                                symbol=[ROLE_SYMBOLS[r][0] for r in roles],
+                                symbol=symbols,
                                 line=dict(width=[ROLE_SYMBOLS[r][1] for r in roles], color=ink(self.theme, "outline"))),
                     **_RING)
 
     def _labels(self, view: ClusterView, t: int) -> dict[str, Any]:
         text = []
+        member = self._membership(view)
         for i in self.ids:
             node = view.nodes[i]
             role = node.shown_role if node.alive else "crashed"
+            if i in member:
+                role = "removed" if member[i] == "removed" else f"{role} (learner)"
             if not node.alive:
                 second = "down"
             elif node.role == "leader":

@@ -70,6 +70,10 @@ ROLE_SYMBOLS: dict[str, tuple[str, float]] = {
 }
 """Marker symbol and outline width of a server per role: the leader's ring is bold, a crashed server is crossed."""
 
+LEARNER_SYMBOL = "hexagon"
+"""A learner (a server that receives the log but does not vote, dissertation §4.2.1) is a hexagon, not a circle, and
+its label says "learner"."""
+
 ROLE_TEXT: dict[str, str] = {
     "follower": "rgb(20, 20, 20)",
     "candidate": "rgb(20, 20, 20)",

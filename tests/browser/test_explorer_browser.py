@@ -376,3 +376,32 @@ def summary(values: list[float | None]) -> tuple[float, float]:
     """(median, p95) of the measured values (None: no change seen, left out)."""
     got = sorted(v for v in values if v is not None)
     return statistics.median(got), got[min(len(got) - 1, round(0.95 * (len(got) - 1)))]
+
+
+def test_etcd_panel_adds_a_learner_that_the_picture_marks_and_promotes_it(lab: Lab) -> None:
+    """Add server grows the picture to six servers (a new figure), the learner is labelled, promotion works."""
+    with notebook_page(lab, "explorer.ipynb", "explorer-etcd-page.png", viewport=(1440, 900)) as page:
+        open_explorer(page)
+        page.get_by_role("button", name="etcd", exact=True).click()
+        old = explanation(page)
+        page.get_by_role("button", name="Add server", exact=True).click()
+        page.wait_for_function("([sel, old]) => document.querySelector(sel).innerText !== old", arg=[EXPLANATION, old],
+                               timeout=45_000)
+        wait_idle(page)
+        assert "Add server" in explanation(page) and "S6" in explanation(page), explanation(page)
+        page.wait_for_function(f"() => ({SERVER_COUNT})() === 6", timeout=45_000)
+        page.wait_for_function(f"() => Array.from(document.querySelectorAll('{FIGURE} text'))"
+                               ".some(t => t.textContent.includes('(learner)'))", timeout=45_000)
+        assert_in_view(page, "the figure", FIGURE)
+        assert_in_view(page, "the explanation", EXPLANATION)
+        assert not overlapping_labels(page, FIGURE), describe_overlaps(overlapping_labels(page, FIGURE))
+        page.locator(".raftedu-explorer").screenshot(path=str(ARTIFACTS / "explorer-etcd-learner.png"))
+        click_and_check(page, "Run 1 s", "→ t = ", "explorer-etcd-run.png")
+        page.get_by_role("button", name="etcd", exact=True).click()
+        chosen = page.evaluate("() => Array.from(document.querySelectorAll('.raftedu-explorer select'))"
+                               ".filter(s => s.offsetParent !== null).map(s => s.options[s.selectedIndex].text)")
+        assert chosen[-1] == "S6", chosen  # the etcd panel's server choice moved to the newest server
+        click_and_check(page, "Promote", "now uses voters {S1, S2, S3, S4, S5, S6}", "explorer-etcd-promote.png")
+        click_and_check(page, "Run 1 s", "→ t = ", "explorer-etcd-promoted.png")
+        page.wait_for_function(f"() => !Array.from(document.querySelectorAll('{FIGURE} text'))"
+                               ".some(t => t.textContent.includes('(learner)'))", timeout=45_000)
