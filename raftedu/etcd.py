@@ -23,6 +23,7 @@ import atexit
 import base64
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -37,10 +38,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .etcdproxy import PeerProxy
+
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["EtcdError", "EtcdUnavailable", "EtcdCluster", "Member", "find_etcd", "crash_trials", "INSTALL_HINT"]
+__all__ = ["EtcdError", "EtcdUnavailable", "EtcdCluster", "Member", "find_etcd", "crash_trials", "rejoin_trial",
+           "INSTALL_HINT"]
 
 INSTALL_HINT = "install it with `apt-get install etcd-server` (Debian/Ubuntu, etcd 3.4) or put any etcd >= 3.4 on PATH"
 _live: "weakref.WeakSet[EtcdCluster]" = weakref.WeakSet()
@@ -149,19 +153,30 @@ class EtcdCluster:
 
     ``heartbeat_ms`` and ``election_ms`` are etcd's ``--heartbeat-interval``
     and ``--election-timeout`` (defaults 100 and 1000 in etcd; shorter here so
-    experiments run quickly).
+    experiments run quickly). ``pre_vote`` is etcd's ``--pre-vote`` (off by
+    default in etcd 3.4; dissertation §9.6). ``partitionable`` routes the
+    members' peer traffic through a :class:`~raftedu.etcdproxy.PeerProxy`, so
+    :meth:`isolate`, :meth:`cut` and :meth:`heal` make real partitions.
     """
 
     def __init__(self, n: int = 3, *, heartbeat_ms: int = 50, election_ms: int = 500, start: bool = True,
-                 ready_timeout: float = 20.0) -> None:
+                 ready_timeout: float = 20.0, pre_vote: bool = False, partitionable: bool = False,
+                 log_level: str = "warn") -> None:
         """Prepare (and by default start) an ``n``-member cluster."""
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 9:
             raise ValueError(f"an etcd cluster here has 1 to 9 members; got {n!r}")
         if not (isinstance(heartbeat_ms, int) and isinstance(election_ms, int) and 0 < 5 * heartbeat_ms <= election_ms):
             raise ValueError("heartbeat_ms and election_ms must be whole milliseconds with election_ms >= 5 * heartbeat_ms "
                              f"(etcd's own rule); got {heartbeat_ms!r}, {election_ms!r}")
+        for name, flag in (("pre_vote", pre_vote), ("partitionable", partitionable)):
+            if not isinstance(flag, bool):
+                raise ValueError(f"{name} must be True or False; got {flag!r}")
         self.binary = find_etcd()
         self.n = n
+        if log_level not in ("debug", "info", "warn", "error"):
+            raise ValueError(f"log_level must be 'debug', 'info', 'warn' or 'error'; got {log_level!r}")
+        self.pre_vote = pre_vote
+        self.log_level = log_level
         self.heartbeat_ms = heartbeat_ms
         self.election_ms = election_ms
         self.ready_timeout = ready_timeout
@@ -171,6 +186,8 @@ class EtcdCluster:
             i: Member(i, f"m{i}", ports[2 * (i - 1)], ports[2 * (i - 1) + 1], self.root / f"m{i}", self.root / f"m{i}.log")
             for i in range(1, n + 1)
         }
+        self.proxy = PeerProxy({i: m.peer_port for i, m in self.members.items()}) if partitionable else None
+        """The proxy between the members' peer ports (None unless ``partitionable``)."""
         self.token = f"raftedu-{os.getpid()}-{ports[0]}"
         self.closed = False
         _live.add(self)
@@ -185,17 +202,21 @@ class EtcdCluster:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
+    def _advertised(self, m: Member) -> str:
+        """The peer URL the others use for member ``m``: the proxy's port when partitionable, else its own."""
+        return f"http://127.0.0.1:{self.proxy.ports[m.index] if self.proxy is not None else m.peer_port}"
+
     def _command(self, m: Member) -> list[str]:
-        initial = ",".join(f"{x.name}=http://127.0.0.1:{x.peer_port}" for x in self.members.values())
+        initial = ",".join(f"{x.name}={self._advertised(x)}" for x in self.members.values())
         return [
             self.binary, "--name", m.name, "--data-dir", str(m.data_dir),
             "--listen-client-urls", m.url, "--advertise-client-urls", m.url,
             "--listen-peer-urls", f"http://127.0.0.1:{m.peer_port}",
-            "--initial-advertise-peer-urls", f"http://127.0.0.1:{m.peer_port}",
+            "--initial-advertise-peer-urls", self._advertised(m),
             "--initial-cluster", initial, "--initial-cluster-token", self.token, "--initial-cluster-state", "new",
             "--heartbeat-interval", str(self.heartbeat_ms), "--election-timeout", str(self.election_ms),
-            "--log-level", "warn", "--logger", "zap",
-        ]
+            "--log-level", self.log_level, "--logger", "zap",
+        ] + (["--pre-vote"] if self.pre_vote else [])
 
     def _spawn(self, m: Member) -> None:
         log = open(m.log_path, "ab")
@@ -226,6 +247,8 @@ class EtcdCluster:
                 m.process.kill()
                 m.process.wait(timeout=10)
                 m.process = None
+        if self.proxy is not None:
+            self.proxy.close()
         shutil.rmtree(self.root, ignore_errors=True)
         _live.discard(self)
 
@@ -277,6 +300,65 @@ class EtcdCluster:
         m.process.send_signal(signal.SIGCONT)
         m.paused = False
         _wait_for_state(m, stopped=False)
+
+    # ---- the network between members (partitionable clusters) ---------------------------
+
+    def _links(self) -> PeerProxy:
+        if self.proxy is None:
+            raise ValueError("this cluster's links cannot be cut: create it with EtcdCluster(n, partitionable=True)")
+        for i in self.running():  # the proxy names senders by etcd member id: learn them
+            if i not in self.proxy.member_of.values() and not self.members[i].paused:
+                self.proxy.learn(self.member_id(i), i)
+        return self.proxy
+
+    def cut(self, a: int, b: int) -> None:
+        """Cut the link between members ``a`` and ``b`` both ways (their peer connections close; none reopen)."""
+        self._member(a), self._member(b)
+        if a == b:
+            raise ValueError(f"a link joins two different members; got {a} and {b}")
+        self._links().cut(a, b)
+
+    def isolate(self, i: int) -> None:
+        """Cut member ``i`` off from every other member (clients can still reach it)."""
+        links = self._links()
+        for j in self.members:
+            if j != self._member(i).index:
+                links.cut(i, j)
+
+    def heal(self) -> None:
+        """Restore every link between members."""
+        self._links().heal()
+
+    def highest_term_logged(self, i: int) -> int | None:
+        """The highest term member ``i``'s raft says it took ("became candidate at term 5"), from its log.
+
+        Needs ``log_level="info"`` (raft logs role changes at info). etcd's
+        status reports the term of the last entry a member *applied*, so an
+        isolated member that campaigns alone keeps showing its old term there;
+        its log tells the truth.
+        """
+        if self.log_level not in ("debug", "info"):
+            raise ValueError("member logs name terms only with EtcdCluster(..., log_level='info')")
+        text = self._member(i).log_path.read_text(errors="replace")
+        terms = [int(t) for t in re.findall(r"became (?:pre-candidate|candidate|follower|leader) at term (\d+)", text)]
+        return max(terms) if terms else None
+
+    def member_id(self, i: int, timeout: float = 2.0) -> int:
+        """etcd's id of member ``i`` (a 64-bit number)."""
+        return int(self.member_status(i, timeout)["header"]["member_id"])
+
+    def move_leader(self, to: int, timeout: float = 5.0) -> None:
+        """Hand leadership to member ``to`` (``etcdctl move-leader``; dissertation §3.10) and wait until it leads."""
+        self._member(to)
+        leader = self.wait_for_leader(timeout)
+        if leader == to:
+            raise ValueError(f"member {to} already leads; move leadership to another member")
+        self._call(leader, "/v3/maintenance/transfer-leadership", {"targetID": str(self.member_id(to))}, timeout)
+        deadline = time.monotonic() + timeout
+        while self.leader(timeout=0.5) != to:
+            if time.monotonic() > deadline:
+                raise EtcdUnavailable(f"member {to} did not become leader within {timeout} s")
+            time.sleep(0.02)
 
     # ---- the v3 HTTP/JSON gateway ----------------------------------------------------
 
@@ -437,6 +519,37 @@ def crash_trials(ns: Any = range(1, 6), *, victims: str = "leader", fault: str =
                     bar.update()
     bar.close()
     return pd.DataFrame(rows)
+
+
+def rejoin_trial(*, pre_vote: bool, isolate_s: float = 3.0, settle_s: float = 2.0, n: int = 3) -> dict[str, Any]:
+    """Lesson 03's disruptive rejoin on real etcd: cut a follower off, heal, and see whether the leader survives.
+
+    Starts an ``n``-member cluster (``--pre-vote`` when ``pre_vote``) whose
+    peer links can be cut, isolates one follower for ``isolate_s`` seconds,
+    heals, waits ``settle_s`` seconds and writes. The row has the columns of
+    :func:`raftedu.experiments.rejoin_trial` (the simulator's run of the same
+    experiment): ``leader_before``, ``isolated``, ``term_before``,
+    ``isolated_term`` (the highest term it took while cut off, read from its
+    log: etcd's status shows the term of applied entries), ``leader_after``,
+    ``term_after``, ``disrupted`` (the leader changed or the term rose) and
+    ``backend="etcd"``.
+    """
+    with EtcdCluster(n, pre_vote=pre_vote, partitionable=True, log_level="info") as etcd:
+        leader = etcd.wait_for_leader(etcd.ready_timeout)
+        etcd.put("raftedu/rejoin", "before", timeout=etcd.ready_timeout)
+        term_before = int(etcd.member_status(leader)["raftTerm"])
+        lonely = next(i for i in etcd.members if i != leader)
+        etcd.isolate(lonely)
+        time.sleep(isolate_s)
+        isolated_term = max(term_before, etcd.highest_term_logged(lonely) or 0)
+        etcd.heal()
+        time.sleep(settle_s)
+        etcd.put("raftedu/rejoin", "after", timeout=etcd.ready_timeout)
+        after = etcd.wait_for_leader(etcd.ready_timeout)
+        term_after = int(etcd.member_status(after)["raftTerm"])
+    return {"backend": "etcd", "pre_vote": pre_vote, "leader_before": leader, "isolated": lonely,
+            "term_before": term_before, "isolated_term": isolated_term, "leader_after": after, "term_after": term_after,
+            "disrupted": after != leader or term_after > term_before}
 
 
 def _restore(etcd: EtcdCluster) -> int:

@@ -84,6 +84,7 @@ __all__ = [
     "wilson_interval",
     "even_odd_availability",
     "recovery_times",
+    "rejoin_trial",
 ]
 
 VICTIMS = ("random", "leader", "followers")
@@ -1000,3 +1001,39 @@ def recovery_times(
         raise ValueError("give at least one election timeout range (low, high) in ms, e.g. [(150, 300)]")
     cells = [(n, t, seed, setup) for t, setup in ranges for n in sizes]
     return _run_trials(_recovery_task, cells, trials, opts, "time to recover")
+
+
+ETCD_LAB_TIMING = Timing(election_timeout=(500, 1000), heartbeat=50)
+"""The timing of the real-etcd lab (``--heartbeat-interval 50 --election-timeout 500``; etcd randomizes each
+election timeout between 1x and 2x the setting)."""
+
+
+def rejoin_trial(*, pre_vote: bool, seed: int = 0, isolate_ms: int = 3000, settle_ms: int = 2000, n: int = 3,
+                 timing: Timing = ETCD_LAB_TIMING, network: Network = Network(delay=(1, 2))) -> dict[str, Any]:
+    """Lesson 03's disruptive rejoin in the simulator, as :func:`raftedu.etcd.rejoin_trial` runs it on real etcd.
+
+    A leader is elected and commits an entry; one follower is isolated for
+    ``isolate_ms``, the network healed, ``settle_ms`` pass and a client
+    writes. Same columns as the etcd version, ``backend="simulator"``;
+    ``disrupted`` means the leader changed or the term rose.
+    """
+    c = Cluster(n, seed=seed, timing=timing, network=network, pre_vote=pre_vote)
+    if not c.run_until(lambda c: c.leader() is not None, within=20 * timing.election_timeout[1]):
+        raise RuntimeError(f"no leader in the simulator (seed {seed})")
+    leader = c.leader()
+    c.request("before")
+    c.run(500)
+    term_before = c.nodes[leader].current_term
+    lonely = next(i for i in c.ids if i != leader)
+    c.isolate(lonely)
+    c.run(isolate_ms)
+    isolated_term = c.nodes[lonely].current_term
+    c.heal()
+    c.run(settle_ms)
+    request = c.request("after")
+    if not c.run_until(lambda c: request.status == "committed", within=20 * timing.election_timeout[1]):
+        raise RuntimeError(f"the write after healing did not commit in the simulator (seed {seed})")
+    after = c.leader()
+    return {"backend": "simulator", "pre_vote": pre_vote, "leader_before": leader, "isolated": lonely,
+            "term_before": term_before, "isolated_term": isolated_term, "leader_after": after,
+            "term_after": c.nodes[after].current_term, "disrupted": after != leader or c.nodes[after].current_term > term_before}

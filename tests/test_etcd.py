@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from raftedu.etcd import EtcdCluster, EtcdError, EtcdUnavailable, crash_trials, find_etcd
+from raftedu.etcd import EtcdCluster, EtcdError, EtcdUnavailable, crash_trials, find_etcd, rejoin_trial
 
 pytestmark = [
     pytest.mark.etcd,
@@ -105,6 +105,8 @@ def test_pause_variant_of_crash_trials():
     (lambda: EtcdCluster(3, heartbeat_ms=100, election_ms=200, start=False), "election_ms >= 5 \\* heartbeat_ms"),
     (lambda: crash_trials(3, victims="everyone"), "victims must be 'leader' or 'followers'"),
     (lambda: crash_trials(0), "cluster sizes must be whole numbers from 1 to 9"),
+    (lambda: EtcdCluster(3, pre_vote="yes", start=False), "pre_vote must be True or False"),
+    (lambda: EtcdCluster(3, start=False).isolate(1), "create it with EtcdCluster\\(n, partitionable=True\\)"),
 ])
 def test_bad_input(call, message):
     with pytest.raises(ValueError, match=message):
@@ -176,3 +178,44 @@ def test_a_killed_python_process_takes_its_etcd_members_with_it():
             break
         time.sleep(0.1)
     assert etcd_pids(tag) == set()
+
+
+def test_a_cut_is_real_a_minority_cannot_write_and_heal_restores_it():
+    with EtcdCluster(3, partitionable=True) as etcd:
+        leader = etcd.wait_for_leader()
+        etcd.isolate(leader)
+        with pytest.raises(EtcdUnavailable):
+            etcd.put("x", "cut off", timeout=1.5, member=leader)  # alone it cannot reach a majority
+        assert etcd.proxy.refused > 0  # the proxy really closed or refused peer connections
+        others = [i for i in etcd.members if i != leader]
+        etcd.put("x", "majority", timeout=10, member=others[0])  # the other two elect a leader and commit
+        etcd.heal()
+        etcd.put("x", "healed", timeout=10, member=leader)
+        with pytest.raises(ValueError, match="a link joins two different members"):
+            etcd.cut(1, 1)
+
+
+@pytest.mark.parametrize("pre_vote", [False, True])
+def test_pre_vote_on_real_etcd_matches_the_simulator(pre_vote):
+    from raftedu import experiments
+
+    real = rejoin_trial(pre_vote=pre_vote)
+    sim = experiments.rejoin_trial(pre_vote=pre_vote)
+    assert set(real) == set(sim)
+    assert real["disrupted"] is sim["disrupted"] is (not pre_vote)
+    if pre_vote:  # a pre-candidate never raises its term; the leader keeps leading
+        assert real["isolated_term"] == real["term_before"] == real["term_after"]
+        assert real["leader_after"] == real["leader_before"]
+    else:  # alone, the follower campaigned term after term; back, its higher term deposed the leader
+        assert real["isolated_term"] > real["term_before"] + 1 and real["term_after"] >= real["isolated_term"]
+
+
+def test_move_leader():
+    with EtcdCluster(3) as etcd:
+        leader = etcd.wait_for_leader()
+        to = next(i for i in etcd.members if i != leader)
+        etcd.move_leader(to)
+        assert etcd.leader() == to
+        etcd.put("x", "after the move", timeout=5)
+        with pytest.raises(ValueError, match=f"member {to} already leads"):
+            etcd.move_leader(to)

@@ -355,7 +355,8 @@ def test_lesson_08_what_each_read_path_costs(l08: Run) -> None:
 PROBE_09 = ("{'defaults': defaults, 'lab': [etcd.heartbeat_ms, etcd.election_ms], "
             "'moved': [int(d) for d in after.raft_index - before.raft_index], 'kill_ms': after_kill_ms, "
             "'accepted': accepted, 'measured': {int(n): int(k) for n, k in measured.items()}, 'agree': agree, "
-            "'frozen': int(paused[paused.success].k.max()), 'sim_median': statistics.median(simulated)}")
+            "'frozen': int(paused[paused.success].k.max()), 'sim_median': statistics.median(simulated), "
+            "'rejoin': rejoin.to_dict('records'), 'same': same}")
 
 
 l09 = lesson("09_real_etcd.ipynb", PROBE_09, needs="etcd")
@@ -398,6 +399,23 @@ def test_lesson_09_verdicts_match_the_table(l09: Run) -> None:
     says(l09, "one frozen member changes nothing and two stop the writes")
     assert 250 < p["kill_ms"] < 5_000 and 250 < p["sim_median"] < 2_000  # 5 s: a loaded machine slows real etcd
     says(l09, "After a leader dies, a new one takes about an election timeout to appear, in etcd as in the simulator.")
+
+
+@pytest.mark.etcd
+def test_lesson_09_pre_vote_on_real_etcd(l09: Run) -> None:
+    rows = {(r["backend"], r["pre_vote"]): r for r in l09.probe["rejoin"]}
+    assert set(rows) == {(b, pv) for b in ("etcd", "simulator") for pv in (False, True)} and l09.probe["same"]
+    for backend in ("etcd", "simulator"):
+        off, on = rows[(backend, False)], rows[(backend, True)]
+        assert off["isolated_term"] > off["term_before"] + 1 and off["term_after"] > off["term_before"] and off["disrupted"]
+        assert on["isolated_term"] == on["term_before"] == on["term_after"] and not on["disrupted"]
+        assert on["leader_after"] == on["leader_before"]
+    says(l09, "Without pre-vote the cut-off member's term climbs while it is alone")
+    says(l09, "the leader steps down and a new election follows")
+    says(l09, "cut off, nobody answers, so its term stays where it was, and on its return it simply follows the "
+              "leader again. etcd and the simulator agree.")
+    says(l09, "A member cut off and back disrupts the leader without pre-vote and leaves it alone with pre-vote, in "
+              "etcd as in the simulator.")
 
 
 @pytest.mark.parametrize("name", LESSONS)
