@@ -70,6 +70,9 @@ SPEEDS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 PANELS = ("Servers", "Network", "Client", "etcd", "Event log", "Key")
 """The control panels, in the order of their tabs."""
 
+LOG_STEP = 5
+"""The explorer's log panel scrolls 5 indices at a time (a scroll redraws the whole figure in the browser)."""
+
 MAX_STEP_SKIP = 10_000
 """Step gives up (and says so) after this many heap entries that changed nothing."""
 
@@ -399,7 +402,7 @@ class ClusterExplorer(W.VBox):
 
     def _new_figure_widget(self) -> go.FigureWidget:
         """A FigureWidget of the current picture; what it shows is remembered so refresh() sends only changes."""
-        self.picture.log_first = log_window(self.scene, self.picture.log_width)
+        self.picture.log_first = log_window(self.scene, self.picture.log_width, LOG_STEP)
         widget = go.FigureWidget(self.picture.figure(self.scene, title=self._title, legend=False))
         if getattr(self, "message", None) is not None and self.message.box_width >= 300:
             widget.layout.width = self.message.box_width
@@ -810,7 +813,7 @@ class ClusterExplorer(W.VBox):
         self._sync_scene()
         self._fit_size()
         scene, picture = self.scene, self.picture
-        first = log_window(scene, picture.log_width)
+        first = log_window(scene, picture.log_width, LOG_STEP)
         relayout = first != picture.log_first
         picture.log_first = first
         # Words and buttons first: they are cheap for the browser, the figure is not.

@@ -456,3 +456,22 @@ def test_pre_vote_checkbox_replays_the_same_faults_and_the_rejoining_server_disr
     assert {x.cluster.nodes[i].current_term for i in x.cluster.ids} == {x.cluster.nodes[leader].current_term}
     x.pre_vote.value = False
     assert x.cluster.options == {} and x.cluster.trace.digest() != ""
+
+
+def test_the_log_panel_scrolls_in_steps_of_five_and_always_shows_the_newest_entry() -> None:
+    from raftedu.widgets import LOG_STEP
+
+    x = ClusterExplorer(n=3, seed=1)
+    x.buttons["Run 1 s"].click()
+    firsts = []
+    for k in range(30):
+        x.command.value = f"x={k}"
+        x.buttons["Client request"].click()
+        x.advance(30)
+        longest = max(len(x.cluster.nodes[i].log) for i in x.cluster.ids)
+        first = x.picture.log_first
+        assert first <= longest <= first + x.picture.log_width - 1  # the newest entry is in view
+        firsts.append(first)
+    assert longest >= 30 and LOG_STEP == 5
+    assert sorted(set(firsts)) == list(range(1, max(firsts) + 1, LOG_STEP))  # 1, 6, 11, ...: a redraw every 5 entries
+    assert len(set(firsts)) <= 1 + 30 // LOG_STEP

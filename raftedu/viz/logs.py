@@ -26,10 +26,16 @@ MARK_DY = 0.3
 """Where the leader's matchIndex / nextIndex marks for a follower sit: under that follower's cells, in its own row."""
 
 
-def log_window(view: ClusterView, width: int = LOG_WINDOW) -> int:
-    """The first index to show so that the ``width`` newest indices of the longest log fit."""
+def log_window(view: ClusterView, width: int = LOG_WINDOW, step: int = 1) -> int:
+    """The first index to show so that the newest indices of the longest log fit in ``width`` columns.
+
+    The window moves ``step`` indices at a time (the explorer moves it by half its width: a moved window means
+    new axis labels, which costs the browser a full redraw, so it should happen every few entries, not every one).
+    """
     longest = max((len(n.log) for n in view.nodes.values()), default=0)
-    return max(1, longest - width + 1)
+    if longest <= width:
+        return 1
+    return 1 + -(-(longest - width) // step) * step
 
 
 def log_traces(view: ClusterView, first: int, width: int, *, xaxis: str = "x", yaxis: str = "y",
