@@ -15,7 +15,7 @@ etcd-like key-value service), :mod:`raftedu.etcd` (a real etcd cluster),
 interactive explorer).
 """
 
-from .checks import PROPERTIES, NodeFailure, SafetyMonitor, SafetyViolation, check_trace
+from .checks import EXTENSION_PROPERTIES, PROPERTIES, NodeFailure, SafetyMonitor, SafetyViolation, check_trace
 from .raft import (
     CANDIDATE,
     FOLLOWER,
@@ -61,6 +61,7 @@ __all__ = [
     "ClusterView",
     "Entry",
     "Event",
+    "EXTENSION_PROPERTIES",
     "FOLLOWER",
     "LEADER",
     "MAX_NODES",

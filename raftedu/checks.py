@@ -50,6 +50,21 @@ With configuration changes (dissertation ch. 4, :data:`EXTENSION_PROPERTIES`):
   only when the previous one in its log is committed (§4.1).
 * **Single-server changes** -- each configuration's voters differ from the
   previous one's by at most one server, so majorities of the two overlap (§4.1).
+
+With snapshots (dissertation ch. 5; a node's log then starts after its
+snapshot, while the trace's view keeps the whole log, so every property above
+is still checked on whole logs):
+
+* **Snapshot index ≤ commit index** -- a server snapshots only entries it
+  knows are committed, and installs only a snapshot of entries committed
+  somewhere (§5.1).
+* **Snapshot matches the committed entry** -- a snapshot's last included
+  index and term are those of the committed entry at that index (Figure 5.3:
+  the AppendEntries consistency check after it relies on them).
+* **Snapshots keep the committed commands** -- the state machine in a
+  snapshot holds exactly the committed commands up to its index, in order: a
+  server restarting from it or installing it has the state machine of the
+  others, and no committed entry is lost to compaction.
 """
 
 from __future__ import annotations
@@ -83,8 +98,11 @@ PROPERTIES = (
 EXTENSION_PROPERTIES = (
     "One configuration change at a time",
     "Single-server changes",
+    "Snapshot index ≤ commit index",
+    "Snapshot matches the committed entry",
+    "Snapshots keep the committed commands",
 )
-"""Properties of etcd's extensions (dissertation ch. 4), checked as well; kept apart from Figure 3's list."""
+"""Properties of etcd's extensions (dissertation ch. 4 and 5), checked as well; kept apart from Figure 3's list."""
 
 
 class SafetyViolation(AssertionError):
@@ -160,7 +178,7 @@ class SafetyMonitor:
         self.vote_of: dict[tuple[int, int], int] = {}  # (voter, term) -> candidate
         self.last_term: dict[int, int] = {}  # node -> highest term ever seen
         self.committed: list[tuple[int, int]] = [(0, 0)]  # index -> (prefix hash, term it was first committed in)
-        self.applied: list[Entry | None] = [None]  # index -> entry applied there
+        self.applied: list[Entry | None] = self.view.applied  # index -> entry applied there (the view keeps it)
         self.voters: dict[tuple[int, int], set[int]] = {}  # (candidate, term) -> servers that granted their vote
         self.quorum = 1  # a majority of the cluster (set by the start event)
         self.reconfigured = False  # True once servers joined or configurations changed (dissertation §4.1)
@@ -247,17 +265,20 @@ class SafetyMonitor:
             self.fail("Leader Append-Only" if node.role == "leader" else "Log Matching",
                       f"S{e.node} wrote index {e.index} over a log of length {len(node.log)}", e)
         self.view.apply(e)
-        prefix = self.prefix[e.node]
-        prefix.append(_chain(prefix[-1], e.entry))
-        key = (e.index, e.entry.term)
-        known = self.entry_prefix.setdefault(key, prefix[-1])
-        if known != prefix[-1]:
-            self.fail("Log Matching", f"S{e.node} holds an entry at index {e.index}, term {e.entry.term} "
-                      "whose preceding entries differ from another log's", e)
+        self._extend_prefix(self.prefix[e.node], e.index, e.entry, e)
         if self.up_to_date_check and len(self.committed) > 1:
             self._up_to_date_holds_committed(e.node, e, mine=True, theirs=False)
         if type(e.entry.command) is ConfigChange and node.role == "leader":
             self._check_configuration_change(e)
+
+    def _extend_prefix(self, prefix: list[int], index: int, entry: Entry, e: Event) -> None:
+        """Log Matching: ``prefix`` (a node's prefix hashes) gains ``entry`` at ``index``; any other log with an
+        entry of that index and term must have had the same entries before it."""
+        prefix.append(_chain(prefix[-1], entry))
+        known = self.entry_prefix.setdefault((index, entry.term), prefix[-1])
+        if known != prefix[-1]:
+            self.fail("Log Matching", f"S{e.node} holds an entry at index {index}, term {entry.term} "
+                      "whose preceding entries differ from another log's", e)
 
     def _check_truncate(self, e: Event) -> None:
         node = self.view.nodes[e.node]
@@ -394,12 +415,72 @@ class SafetyMonitor:
         if e.index != node.last_applied + 1 or e.index > node.commit_index:
             self.fail("Apply contiguous", f"S{e.node} applied index {e.index} with lastApplied {node.last_applied} "
                       f"and commitIndex {node.commit_index}", e)
-        self.view.apply(e)
-        if e.index == len(self.applied):
-            self.applied.append(e.entry)
-        elif self.applied[e.index] is not e.entry and self.applied[e.index] != e.entry:
+        applied = self.applied
+        if e.index < len(applied) and applied[e.index] is not e.entry and applied[e.index] != e.entry:
             self.fail("State Machine Safety", f"S{e.node} applied {e.entry} at index {e.index}, "
-                      f"another server applied {self.applied[e.index]} there", e)
+                      f"another server applied {applied[e.index]} there", e)
+        self.view.apply(e)  # the first apply of an index extends ``applied``
+
+    # ---- snapshots (dissertation ch. 5) ------------------------------------
+
+    def _check_snapshot(self, e: Event) -> None:
+        """A server compacted its log into a snapshot (§5.1): of committed entries only, and faithful to them."""
+        node, snapshot = self.view.nodes[e.node], e.value
+        if snapshot.index > node.commit_index:
+            self.fail("Snapshot index ≤ commit index",
+                      f"S{e.node} took a snapshot up to index {snapshot.index} but its commitIndex is "
+                      f"{node.commit_index}: a snapshot may hold only entries known to be committed (§5.1)", e)
+        self._snapshot_is_committed_prefix(e.node, snapshot, node.log, e)
+        self.view.apply(e)
+
+    def _check_install(self, e: Event) -> None:
+        """A follower replaced its log up to the snapshot's index by a leader's snapshot (Figure 5.3)."""
+        node, snapshot = self.view.nodes[e.node], e.value
+        if node.role == "leader":
+            self.fail("Leader Append-Only", f"leader S{e.node} replaced its log up to index {snapshot.index} by a "
+                      "snapshot", e)
+        if snapshot.index >= len(self.committed) or snapshot.index >= len(self.applied):
+            self.fail("Snapshot index ≤ commit index",
+                      f"S{e.node} installed a snapshot up to index {snapshot.index}, but no server has committed and "
+                      f"applied that far (committed up to {len(self.committed) - 1}, applied up to "
+                      f"{len(self.applied) - 1})", e)
+        self._snapshot_is_committed_prefix(e.node, snapshot, self.applied[1:], e)
+        self.view.apply(e)
+        prefix = [self.committed[i][0] for i in range(snapshot.index + 1)]
+        for index in range(snapshot.index + 1, len(node.log) + 1):  # the entries kept after the snapshot
+            self._extend_prefix(prefix, index, node.log[index - 1], e)
+        self.prefix[e.node] = prefix
+        if self.up_to_date_check:
+            self._up_to_date_holds_committed(e.node, e, mine=True, theirs=True)
+
+    def _check_restore(self, e: Event) -> None:
+        """A server restarted from the snapshot on its disk (§5.1): it must hold committed entries, faithfully."""
+        snapshot = e.value
+        if snapshot.index >= len(self.applied):
+            self.fail("Snapshot index ≤ commit index",
+                      f"S{e.node} restarted from a snapshot up to index {snapshot.index}, but no server has applied "
+                      f"that far (applied up to {len(self.applied) - 1})", e)
+        self._snapshot_is_committed_prefix(e.node, snapshot, self.applied[1:], e)
+        self.view.apply(e)
+
+    def _snapshot_is_committed_prefix(self, node: int, snapshot: Any, entries: list[Any], e: Event) -> None:
+        """The snapshot's last index and term are the committed entry's, and its state machine holds exactly the
+        committed commands up to that index (``entries`` holds them: a log whose prefix is committed)."""
+        index, state = snapshot.index, snapshot.state
+        if index and entries[index - 1] is not None and entries[index - 1].term != snapshot.term:
+            self.fail("Snapshot matches the committed entry",
+                      f"S{node}'s snapshot ends at index {index} with term {snapshot.term}, but the committed entry "
+                      f"there has term {entries[index - 1].term}", e)
+        if len(state) != index:
+            self.fail("Snapshots keep the committed commands",
+                      f"S{node}'s snapshot up to index {index} holds {len(state)} commands: "
+                      + ("some committed entries are missing" if len(state) < index else "it holds extra commands"), e)
+        for k in range(index):
+            entry = entries[k]
+            if entry is not None and state[k] != entry.command:
+                self.fail("Snapshots keep the committed commands",
+                          f"S{node}'s snapshot holds {state[k]!r} as command {k + 1}; the committed entry at index "
+                          f"{k + 1} is {entry.command!r}", e)
 
 
 def check_trace(trace: Trace | Iterable[Event], seed: int | None = None, *, up_to_date_check: bool = False) -> int:

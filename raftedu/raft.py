@@ -50,6 +50,9 @@ __all__ = [
     "PreVoteReply",
     "TimeoutNow",
     "ConfigChange",
+    "Snapshot",
+    "InstallSnapshot",
+    "InstallSnapshotReply",
     "Event",
     "EVENT_FIELDS",
     "Log",
@@ -189,6 +192,57 @@ class PreVoteReply(Message):
 @dataclass(frozen=True, slots=True)
 class TimeoutNow(Message):
     """Leadership transfer (dissertation §3.10): the leader tells an up-to-date server to start an election now."""
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A snapshot of the state machine (dissertation §5.1, Figure 5.1): it replaces log entries 1..``index``.
+
+    ``index`` and ``term`` are the last included index and term (the entry the
+    snapshot ends with, for the AppendEntries consistency check that follows
+    it); ``config`` is the latest configuration at or before ``index``, held at
+    ``config_index`` (§5.1: "the latest configuration as of the last included
+    index"). raftedu's state machine remembers every command it applied, so
+    ``state`` is that sequence; a key-value store would keep its map instead.
+    """
+
+    index: int
+    term: int
+    state: tuple[Any, ...]
+    config: ConfigChange
+    config_index: int = 0
+
+    def __repr__(self) -> str:  # the state can be long: a trace line shows its size
+        return (f"Snapshot(index={self.index!r}, term={self.term!r}, commands={len(self.state)}, "
+                f"config={self.config!r}, config_index={self.config_index!r})")
+
+
+@dataclass(frozen=True, slots=True)
+class InstallSnapshot(Message):
+    """InstallSnapshot RPC (dissertation §5.1, Figure 5.3): the leader sends a follower that lags behind its
+    snapshot the snapshot itself. ``leaderId`` is ``src``. raftedu sends the whole snapshot in one message
+    (Figure 5.3 splits it into chunks with ``offset`` and ``done``)."""
+
+    snapshot: Snapshot
+
+    @property
+    def last_included_index(self) -> int:
+        """The snapshot replaces all entries up through and including this index (Figure 5.3)."""
+        return self.snapshot.index
+
+    @property
+    def last_included_term(self) -> int:
+        """Term of ``last_included_index`` (Figure 5.3)."""
+        return self.snapshot.term
+
+
+@dataclass(frozen=True, slots=True)
+class InstallSnapshotReply(Message):
+    """InstallSnapshot results (Figure 5.3: ``term``); ``match_index`` says how far the follower's log now
+    matches the leader's (the snapshot's last index, or its commitIndex when the snapshot was stale), as
+    etcd's reply does."""
+
+    match_index: int
 
 
 # --------------------------------------------------------------------------
@@ -351,12 +405,15 @@ class PersistentState:
     A server holds two of these: its disk (:attr:`Server.disk`, which
     survives a crash) and the copy it works on in memory (:attr:`Server.state`),
     written to the disk by :meth:`Server.persist`. ``log`` is 1-indexed in the
-    paper; here ``log[0]`` holds index 1.
+    paper; here ``log[0]`` holds index 1 -- or, once entries were compacted into
+    ``snapshot`` (dissertation §5.1), index ``snapshot.index + 1``.
     """
 
     current_term: int = 0
     voted_for: int | None = None
     log: list[Entry] = field(default_factory=Log)
+    snapshot: Snapshot | None = None
+    """The latest snapshot (dissertation §5.1); None until the first one is taken or installed."""
 
     def __post_init__(self) -> None:
         if type(self.log) is not Log:
@@ -364,7 +421,7 @@ class PersistentState:
 
     def copy(self) -> "PersistentState":
         """An independent copy (entries are immutable and shared): what a server reads from its disk at boot."""
-        return PersistentState(self.current_term, self.voted_for, Log(self.log))
+        return PersistentState(self.current_term, self.voted_for, Log(self.log), self.snapshot)
 
 
 @dataclass(frozen=True)
@@ -460,27 +517,53 @@ class Server:
 
     @property
     def log(self) -> list[Entry]:
-        """The log (persistent); ``log[i - 1]`` is the entry at index ``i``."""
+        """The log (persistent); ``log[i - 1]`` is the entry at index ``i`` (``log[i - 1 - snapshot_index]`` once
+        entries were compacted: use :meth:`entry_at`)."""
         return self.state.log
 
     @property
+    def snapshot_index(self) -> int:
+        """Last index the snapshot replaces (dissertation §5.1); 0 without a snapshot."""
+        snapshot = self.state.snapshot
+        return 0 if snapshot is None else snapshot.index
+
+    @property
     def last_log_index(self) -> int:
-        """Index of the last log entry (0 when the log is empty)."""
-        return len(self.state.log)
+        """Index of the last log entry (0 when the log is empty; the snapshot's last index when it holds all)."""
+        state = self.state
+        return len(state.log) if state.snapshot is None else len(state.log) + state.snapshot.index
 
     @property
     def last_log_term(self) -> int:
-        """Term of the last log entry (0 when the log is empty)."""
-        return self.state.log[-1].term if self.state.log else 0
+        """Term of the last log entry (0 when the log is empty; the snapshot's last term when it holds all)."""
+        state = self.state
+        if state.log:
+            return state.log[-1].term
+        return 0 if state.snapshot is None else state.snapshot.term
 
     def term_at(self, index: int) -> int:
-        """Term of the entry at ``index``; 0 for index 0 (the empty prefix)."""
-        return self.state.log[index - 1].term if index > 0 else 0
+        """Term of the entry at ``index``; 0 for index 0 (the empty prefix); the snapshot's last term at its index."""
+        snapshot = self.state.snapshot
+        if snapshot is None:
+            return self.state.log[index - 1].term if index > 0 else 0
+        if index == snapshot.index:
+            return snapshot.term
+        return self.entry_at(index).term
+
+    def entry_at(self, index: int) -> Entry:
+        """The entry at ``index`` (1 ≤ index ≤ last index, above the snapshot: compacted entries are gone, §5.1)."""
+        off = self.snapshot_index
+        if not off < index <= off + len(self.state.log):
+            raise IndexError(f"S{self.id} has no entry at index {index}: its log holds indexes {off + 1}.."
+                             f"{off + len(self.state.log)}" + (f" (1..{off} are in its snapshot)" if off else ""))
+        return self.state.log[index - 1 - off]
 
     def unsaved(self) -> bool:
         """Whether currentTerm, votedFor or the log in memory differ from the disk (a cheap test)."""
         state, disk, log = self.state, self.disk, self.state.log
         if state.current_term != disk.current_term or state.voted_for != disk.voted_for:
+            return True
+        if state.snapshot is not disk.snapshot:  # dissertation §5.1: the snapshot is persistent state too
             return True
         if log is not self._saved_log or type(log) is not Log:
             return log != disk.log
@@ -488,13 +571,14 @@ class Server:
         return log.unsaved != Log.UNTOUCHED or len(log) != len(saved) or (bool(log) and log[-1] is not saved[-1])
 
     def persist(self) -> None:
-        """Write currentTerm, votedFor and the log to stable storage (Figure 2, "Persistent state on all servers").
+        """Write currentTerm, votedFor and the log to stable storage (Figure 2, "Persistent state on all servers"),
+        and the snapshot with them (dissertation §5.1: snapshot and log are saved together).
 
         Only what was written here survives a crash. The log is written from
         the first position that changed since the last call.
         """
         state, disk, log = self.state, self.disk, self.state.log
-        disk.current_term, disk.voted_for = state.current_term, state.voted_for
+        disk.current_term, disk.voted_for, disk.snapshot = state.current_term, state.voted_for, state.snapshot
         saved = disk.log
         if log is self._saved_log and type(log) is Log:
             start = min(log.unsaved, len(saved), len(log))
@@ -564,6 +648,8 @@ class RaftNode(Server):
     check_quorum: bool = False
     """Dissertation §6.2 (etcd's CheckQuorum): a leader without a live majority steps down; followers that
     hear a live leader ignore RequestVote."""
+    snapshot_every: int = 0
+    """Dissertation §5.1: snapshot the state machine and compact the log every this many applied entries (0: never)."""
     extended: bool = False
     """True once any of etcd's extensions is on (:meth:`enable`); Figure 2 nodes skip the extension hooks."""
 
@@ -576,6 +662,8 @@ class RaftNode(Server):
         self.next_index: dict[int, int] = {}
         self.match_index: dict[int, int] = {}
         self.init_extensions((self.id, *self.peers))
+        if self.state.snapshot is not None:
+            self.restore_snapshot(self.state.snapshot)
         self.reset_election_timer()
 
     @property
@@ -683,7 +771,7 @@ class RaftNode(Server):
         while self.last_applied < self.commit_index:
             self.last_applied += 1
             index = self.last_applied
-            entry = self.state.log[index - 1]
+            entry = self.entry_at(index)
             self.apply(index, entry)
             self._events.append(Event(self.now, "apply", self.id, self.state.current_term, None, index, entry, None,
                                       None, None, "§5.3 commitIndex > lastApplied → apply",
@@ -818,13 +906,16 @@ class RaftNode(Server):
         self.become_follower(m.leader_id)
         self.reset_election_timer()
         prev = m.prev_log_index
+        if prev < self.snapshot_index:  # never without snapshots
+            self.append_below_snapshot(m)
+            return
         if prev > self.last_log_index or self.term_at(prev) != m.prev_log_term:
             self.send(AppendEntriesReply(self.current_term, self.id, m.src, False, 0, self.conflict_hint(prev)))
             return
         for offset, entry in enumerate(m.entries):
             index = prev + 1 + offset
             if index <= self.last_log_index and self.term_at(index) != entry.term:
-                del self.state.log[index - 1 :]
+                del self.state.log[index - 1 - self.snapshot_index :]
                 self.note(
                     "truncate", "§5.3 AppendEntries step 3: conflicting entry → delete it and all that follow",
                     f"S{self.id} deleted its entries from index {index} on (term {entry.term} conflicts)",
@@ -847,7 +938,8 @@ class RaftNode(Server):
             return self.last_log_index + 1
         term = self.term_at(prev_log_index)
         index = prev_log_index
-        while index > 1 and self.term_at(index - 1) == term:
+        low = self.snapshot_index + 1  # entries below the snapshot are committed: never retry below it
+        while index > low and self.term_at(index - 1) == term:
             index -= 1
         return index
 
@@ -870,7 +962,11 @@ class RaftNode(Server):
     def send_append_entries(self, peer: int) -> None:
         """§5.3: send ``peer`` the log entries starting at nextIndex, with the consistency check fields."""
         prev = self.next_index[peer] - 1
-        entries = tuple(self.state.log[prev:])
+        off = self.snapshot_index
+        if prev < off:  # never without snapshots
+            self.send_snapshot(peer)
+            return
+        entries = tuple(self.state.log[prev - off:])
         self.send(AppendEntries(self.current_term, self.id, peer, prev, self.term_at(prev), entries, self.commit_index))
 
     def handle_append_entries_reply(self, m: AppendEntriesReply) -> None:
@@ -926,6 +1022,8 @@ class RaftNode(Server):
         self.learners: frozenset[int] = frozenset()
         self.base_config = ConfigChange(tuple(sorted(self.voters)))
         """The configuration before the first ConfigChange in the log (the initial servers, or a snapshot's)."""
+        self.base_index = 0
+        """Log index of ``base_config`` (0 for the initial servers; the snapshot's ``config_index``)."""
         self.config = self.base_config
         """The configuration in use: the latest in the log (§4.1)."""
         self.config_index = 0
@@ -945,10 +1043,12 @@ class RaftNode(Server):
         self.transfer_deadline = 0
         self._timeout_sent = False
 
-    def enable(self, *, pre_vote: bool = False, check_quorum: bool = False, membership: bool = False) -> None:
+    def enable(self, *, pre_vote: bool = False, check_quorum: bool = False, membership: bool = False,
+               snapshot_every: int = 0) -> None:
         """Switch on etcd's extensions for this server (the simulator calls it for ``Cluster(..., pre_vote=True)``)."""
         self.pre_vote = self.pre_vote or pre_vote
         self.check_quorum = self.check_quorum or check_quorum
+        self.snapshot_every = snapshot_every or self.snapshot_every
         if membership and not self.tracks_config:
             self.tracks_config = True
             self.refresh_configuration()
@@ -963,9 +1063,9 @@ class RaftNode(Server):
     def intercept(self, msg: Message) -> bool:
         """Let the extensions see a message before Figure 2 does; True when they handled it entirely."""
         kind = type(msg)
-        if kind is AppendEntries:
+        if kind is AppendEntries or kind is InstallSnapshot:
             if msg.term >= self.current_term:
-                self.leader_heard_at = self.now  # for the lease (§6.2, §9.6)
+                self.leader_heard_at = self.now  # a leader's message: for the lease (§6.2, §9.6)
         elif kind is RequestVote:
             if self.ignores_vote_request(msg):
                 return True
@@ -981,12 +1081,19 @@ class RaftNode(Server):
             return True
         if msg.term >= self.current_term:
             self.heard_at[msg.src] = self.now  # for check-quorum (§6.2)
+        if kind is InstallSnapshot or kind is InstallSnapshotReply:  # dissertation §5.1
+            self.observe_term(msg.term)
+            (self.handle_install_snapshot if kind is InstallSnapshot else self.handle_install_snapshot_reply)(msg)
+            return True
         return False
 
     def after_step(self) -> None:
-        """Bookkeeping after every input: configuration from the log (§4.1), leader duties, stale state."""
+        """Bookkeeping after every input: configuration from the log (§4.1), leader duties, stale state, snapshots
+        (§5.1)."""
         if self.tracks_config:
             self.refresh_configuration()
+        if self.snapshot_every and self.last_applied - self.snapshot_index >= self.snapshot_every:
+            self.take_snapshot()
         if self.role == LEADER:
             if self._leader_term != self.current_term:  # first step as leader of this term
                 self._leader_term, self.leader_since, self.heard_at = self.current_term, self.now, {}
@@ -1025,10 +1132,7 @@ class RaftNode(Server):
         own vote, :meth:`has_quorum`)."""
         if self.config_index <= self.commit_index:
             return False
-        log = self.state.log
-        before = next((log[i - 1].command for i in range(self.config_index - 1, 0, -1)
-                       if type(log[i - 1].command) is ConfigChange), self.base_config)
-        return self.id in before.voters
+        return self.id in self.config_at(self.config_index - 1)[1].voters
 
     def start_pre_vote(self) -> None:
         """§9.6: become a pre-candidate: ask every server for a pre-vote for term currentTerm + 1 without raising
@@ -1157,17 +1261,28 @@ class RaftNode(Server):
 
     def refresh_configuration(self) -> None:
         """§4.1: a server uses the latest configuration in its log, committed or not (re-read after each step)."""
-        log = self.state.log
-        upto, entry = self._scanned
-        if upto <= len(log) and (upto == 0 or log[upto - 1] is entry):
-            found = next((i for i in range(len(log), upto, -1) if type(log[i - 1].command) is ConfigChange), None)
-        else:  # entries we read were deleted (§5.3 step 3): look again from the end
-            found = next((i for i in range(len(log), 0, -1) if type(log[i - 1].command) is ConfigChange), 0)
-        self._scanned = (len(log), log[-1] if log else None)
+        log, off = self.state.log, self.snapshot_index
+        last = off + len(log)
+        upto, entry = self._scanned  # (index scanned up to, the entry there): only newer entries need a look
+        if off <= upto <= last and (upto == off or log[upto - 1 - off] is entry):
+            found = next((i for i in range(last, upto, -1) if type(log[i - 1 - off].command) is ConfigChange), None)
+        else:  # entries we read were deleted (§5.3 step 3) or replaced by a snapshot: look again from the end
+            found = self.config_at(last)[0]
+        self._scanned = (last, log[-1] if log else None)
         if found is not None:
-            config = log[found - 1].command if found else self.base_config
+            config = self.entry_at(found).command if found > off else self.base_config
             if found != self.config_index or config != self.config:
                 self.apply_configuration(found, config)
+
+    def config_at(self, index: int) -> tuple[int, ConfigChange]:
+        """§4.1: the latest configuration at or before log ``index`` and the index holding it (the snapshot's, or
+        the initial servers' at 0, when no entry above the snapshot holds one)."""
+        log, off = self.state.log, self.snapshot_index
+        for i in range(min(index, off + len(log)), off, -1):
+            command = log[i - 1 - off].command
+            if type(command) is ConfigChange:
+                return i, command
+        return self.base_index, self.base_config
 
     def apply_configuration(self, index: int, config: ConfigChange) -> None:
         """§4.1: switch to ``config`` (held at log ``index``): voters, learners, the servers to replicate to."""
@@ -1220,3 +1335,106 @@ class RaftNode(Server):
             self.note("stepdown", "§4.2.2 the leader was removed: step down once the change commits",
                       f"S{self.id} stepped down: it is no longer a voter")
             self.become_follower(None)
+
+    # ---- snapshots and log compaction (dissertation ch. 5) ---------------------
+
+    def snapshot_state(self) -> tuple[Any, ...]:
+        """The state machine's state to put in a snapshot (here: the commands applied, in order)."""
+        return tuple(self.applied)
+
+    def restore_state(self, state: tuple[Any, ...]) -> None:
+        """Reset the state machine to a snapshot's ``state`` (dissertation Figure 5.3, step 8)."""
+        self.applied = list(state)
+
+    def take_snapshot(self) -> None:
+        """§5.1: snapshot the state machine as of lastApplied (committed entries only), with the last included
+        index and term and the latest configuration up to it, then discard the log entries it replaces."""
+        index = self.last_applied
+        config_index, config = self.config_at(index)
+        snapshot = Snapshot(index, self.term_at(index), self.snapshot_state(), config, config_index)
+        del self.state.log[: index - self.snapshot_index]
+        self.state.snapshot = snapshot
+        self.base_index, self.base_config = config_index, config
+        self.note("snapshot", "dissertation §5.1 snapshot the applied state, discard the log up to it",
+                  f"S{self.id} took a snapshot up to index {index} (term {snapshot.term}) and discarded those "
+                  "entries from its log", index=index, value=snapshot)
+
+    def restore_snapshot(self, snapshot: Snapshot) -> None:
+        """Dissertation §5.1: a server restarting with a snapshot starts from it: its state machine holds the
+        snapshot and every entry up to the snapshot's index counts as committed and applied."""
+        self.load_snapshot(snapshot)
+        self.note("restore", "dissertation §5.1 restart from the snapshot",
+                  f"S{self.id} restored its state machine from its snapshot up to index {snapshot.index}",
+                  index=snapshot.index, value=snapshot)
+
+    def send_snapshot(self, peer: int) -> None:
+        """Dissertation §5.1: the entries ``peer`` needs next were compacted: send it the snapshot instead
+        (InstallSnapshot, Figure 5.3), then go on from the entry after it as etcd does (``BecomeSnapshot``);
+        if the snapshot is lost, the next AppendEntries fails and the snapshot is sent again."""
+        snapshot = self.state.snapshot
+        assert snapshot is not None
+        self.send(InstallSnapshot(self.current_term, self.id, peer, snapshot))
+        self.set_progress(peer, self.match_index[peer], snapshot.index + 1,
+                          "dissertation §5.1 snapshot sent: continue after its last index")
+
+    def append_below_snapshot(self, m: AppendEntries) -> None:
+        """AppendEntries whose prevLogIndex lies inside our snapshot: those entries are committed, and the leader
+        holds every committed entry (§5.4), so our log matches its up to our commitIndex: say so (etcd's
+        ``handleAppendEntries`` answers with its committed index)."""
+        self.send(AppendEntriesReply(self.current_term, self.id, m.src, True, self.commit_index))
+
+    def handle_install_snapshot(self, m: InstallSnapshot) -> None:
+        """InstallSnapshot receiver (dissertation Figure 5.3; one message, so steps 2-4 on chunks do not apply).
+
+        1. Reply immediately if term < currentTerm.
+        5. Save the snapshot (a snapshot no newer than what we committed is stale: ignore it).
+        6. If an existing log entry has the same index and term as the snapshot's last included entry, retain
+           the log entries following it.
+        7. Otherwise discard the entire log.
+        8. Reset the state machine using the snapshot contents (and its configuration).
+        """
+        if m.term < self.current_term:
+            self.send(InstallSnapshotReply(self.current_term, self.id, m.src, 0))
+            return
+        self.become_follower(m.src)
+        self.reset_election_timer()
+        snapshot = m.snapshot
+        if snapshot.index <= self.commit_index:
+            self.send(InstallSnapshotReply(self.current_term, self.id, m.src, self.commit_index))
+            return
+        index, off, log = snapshot.index, self.snapshot_index, self.state.log
+        if index <= self.last_log_index and self.term_at(index) == snapshot.term:
+            kept = Log(log[index - off:])
+        else:
+            kept = Log()
+            if self.last_log_index > index:
+                self.note("truncate", "dissertation Figure 5.3 step 7: no entry matches the snapshot → discard the log",
+                          f"S{self.id} discarded its entries from index {index + 1} on", index=index + 1)
+        self.state.snapshot = snapshot
+        self.state.log = kept
+        self.load_snapshot(snapshot)
+        self.note("install", "dissertation Figure 5.3 InstallSnapshot receiver: the snapshot replaces the log up to "
+                  "its last index", f"S{self.id} installed S{m.src}'s snapshot up to index {index} (term "
+                  f"{snapshot.term}); its log now holds {len(kept)} entries after it",
+                  peer=m.src, index=index, value=snapshot)
+        self.send(InstallSnapshotReply(self.current_term, self.id, m.src, index))
+
+    def load_snapshot(self, snapshot: Snapshot) -> None:
+        """The volatile side of starting from ``snapshot`` (a restart or an install): commitIndex and lastApplied, the state machine, the
+        configuration (re-read from the snapshot and the log entries kept after it, §4.1)."""
+        self.commit_index = max(self.commit_index, snapshot.index)
+        self.last_applied = snapshot.index
+        self.base_index, self.base_config = snapshot.config_index, snapshot.config
+        self._scanned = (0, None)
+        self.restore_state(snapshot.state)
+
+    def handle_install_snapshot_reply(self, m: InstallSnapshotReply) -> None:
+        """Dissertation §5.1: the follower now matches the leader's log up to ``match_index``: update its
+        matchIndex and nextIndex as for a successful AppendEntries (§5.3) and try to commit."""
+        if self.role != LEADER or m.term != self.current_term or not m.match_index:
+            return
+        p = m.src
+        match = max(self.match_index[p], m.match_index)
+        self.set_progress(p, match, max(self.next_index[p], match + 1), "dissertation §5.1 snapshot installed → "
+                          "update nextIndex and matchIndex")
+        self.advance_commit_index()

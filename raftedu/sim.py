@@ -33,13 +33,13 @@ __all__ = ["Network", "Cluster", "ClientRequest", "Endpoint", "Refused", "ACTION
 
 MAX_NODES = 99
 ACTIONS = ("crash", "restart", "restart_all", "crash_leader", "timeout_now", "isolate", "partition", "cut", "heal", "request", "set_network",
-           "transfer_leadership", "add_server", "promote", "remove_server")
+           "transfer_leadership", "add_server", "promote", "remove_server", "snapshot")
 """Names a fault schedule may use; each is the :class:`Cluster` method of that name."""
 
 _DELIVER, _TIMER, _ACTION = 0, 1, 2
-_STAGES = ("term", "role", "vote", "log", "commit", "apply")
-_STAGE_OF = {"term": "term", "vote": "vote", "role": "role", "append": "log", "truncate": "log",
-             "commit": "commit", "apply": "apply"}
+_STAGES = ("term", "role", "vote", "log", "commit", "apply", "snapshot")
+_STAGE_OF = {"term": "term", "vote": "vote", "role": "role", "append": "log", "truncate": "log", "install": "log",
+             "commit": "commit", "apply": "apply", "snapshot": "snapshot"}
 _EARLIER = {stage: frozenset(_STAGES[:k]) for k, stage in enumerate(_STAGES)} | {"end": frozenset(_STAGES)}
 _QUIET = "state change the node did not report"
 _UNTOUCHED = Log.UNTOUCHED
@@ -143,13 +143,16 @@ class Cluster:
         up_to_date_check: bool = False,
         pre_vote: bool = False,
         check_quorum: bool = False,
+        snapshot_every: int | None = None,
     ) -> None:
         """Start ``n`` followers at time 0; the fault ``schedule`` is validated now and run as time passes.
 
         ``up_to_date_check`` also checks etcd-io/raft's ``MoreUpToDateCorrectInv``
         (see :mod:`raftedu.checks`): a wrong commit is caught when it happens.
         ``pre_vote`` (dissertation §9.6) and ``check_quorum`` (§6.2) switch on etcd's options of the same
-        names on every node; off, the nodes are Figure 2 exactly.
+        names on every node; off, the nodes are Figure 2 exactly. ``snapshot_every=K`` (dissertation §5.1)
+        has every node snapshot its state machine and compact its log every K applied entries; a follower
+        that lags behind the leader's snapshot gets it in an InstallSnapshot message.
         """
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_NODES:
             raise ValueError(f"cluster size must be a whole number from 1 to {MAX_NODES}; got {n!r}")
@@ -164,8 +167,15 @@ class Cluster:
         for name, flag in (("pre_vote", pre_vote), ("check_quorum", check_quorum)):
             if not isinstance(flag, bool):
                 raise ValueError(f"{name} must be True or False; got {flag!r}")
-        self.options = {name: True for name, flag in (("pre_vote", pre_vote), ("check_quorum", check_quorum)) if flag}
+        if snapshot_every is not None and (isinstance(snapshot_every, bool) or not isinstance(snapshot_every, int)
+                                           or snapshot_every < 1):
+            raise ValueError(f"snapshot_every must be a whole number of entries >= 1 (or None: never); "
+                             f"got {snapshot_every!r}")
+        self.options: dict[str, Any] = {name: True for name, flag in (("pre_vote", pre_vote),
+                                                                      ("check_quorum", check_quorum)) if flag}
         """etcd's extensions switched on for every node (empty: Figure 2)."""
+        if snapshot_every:
+            self.options["snapshot_every"] = snapshot_every
         self.n = n
         self.ids = tuple(range(1, n + 1))
         self.initial_ids = self.ids
@@ -201,7 +211,8 @@ class Cluster:
         self.cuts: set[tuple[int, int]] = set()
         self._record(Event(0, "start", value=(("n", n), ("seed", seed), ("timing", asdict(timing)),
                                               ("network", asdict(network)), ("node_class", node_class.__name__))
-                                             + ((("options", tuple(self.options)),) if self.options else ())))
+                                             + ((("options", tuple(self.options)),) if self.options else ())
+                                             + ((("snapshot_every", snapshot_every),) if snapshot_every else ())))
         for action in self._validate_schedule(schedule):
             self._push(action[0], _ACTION, tuple(action[1:]))
         for i in self.ids:
@@ -322,16 +333,18 @@ class Cluster:
             if disk.voted_for is not None:
                 self._record(Event(self.now, "vote", node=i, term=disk.current_term, peer=disk.voted_for, value=True,
                                    rule=LOST_IN_CRASH, text=f"S{i}'s disk holds its vote for S{disk.voted_for}"))
-        same, old, new = 0, seen.log, disk.log
-        while same < len(old) and same < len(new) and old[same] == new[same]:
+        old, new = seen.log, disk.log
+        off = 0 if disk.snapshot is None else min(disk.snapshot.index, len(old))  # the disk's log starts after it
+        same = 0
+        while off + same < len(old) and same < len(new) and old[off + same] == new[same]:
             same += 1
-        if same < len(old):
-            self._record(Event(self.now, "truncate", node=i, term=disk.current_term, index=same + 1, rule=LOST_IN_CRASH,
-                               text=f"S{i} came back without its entries from index {same + 1} on: they were never "
-                                    "persisted"))
-        for index in range(same + 1, len(new) + 1):
-            self._record(Event(self.now, "append", node=i, term=disk.current_term, index=index, entry=new[index - 1],
-                               rule=LOST_IN_CRASH, text=f"S{i}'s disk holds an older entry at index {index}"))
+        if off + same < len(old):
+            self._record(Event(self.now, "truncate", node=i, term=disk.current_term, index=off + same + 1,
+                               rule=LOST_IN_CRASH, text=f"S{i} came back without its entries from index "
+                                                        f"{off + same + 1} on: they were never persisted"))
+        for pos in range(same, len(new)):
+            self._record(Event(self.now, "append", node=i, term=disk.current_term, index=off + pos + 1, entry=new[pos],
+                               rule=LOST_IN_CRASH, text=f"S{i}'s disk holds an older entry at index {off + pos + 1}"))
 
     def restart_all(self) -> None:
         """Restart every crashed node."""
@@ -507,12 +520,30 @@ class Cluster:
         self._retiring[i] = (index, leader.config)
         self._retire_removed()
 
+    def snapshot(self, i: int) -> None:
+        """Have server ``i`` snapshot its state machine now and compact its log (dissertation §5.1), whatever
+        ``snapshot_every`` says; from then on its leader sends InstallSnapshot to a follower that lags behind."""
+        i = self._member(i)
+        node = self.nodes.get(i)
+        if node is None:
+            raise Refused(f"S{i} is {'removed' if i in self.retired else 'crashed' if i in self.nodes else 'unknown'}"
+                          ": only a running server takes a snapshot")
+        if node.last_applied <= node.snapshot_index:
+            raise Refused(f"S{i} has applied nothing since its last snapshot (index {node.snapshot_index})")
+        self._enable_extensions(membership=False)  # InstallSnapshot is handled by the extension hooks
+        try:
+            node.take_snapshot()
+        except _PASS_THROUGH:
+            raise
+        except Exception as err:
+            self._node_failed(i, node, err, "taking a snapshot")
+        self._flush(node)
+
     def _retire_removed(self) -> None:
         """Shut down every server whose removal has committed somewhere (etcd: a removed member stops)."""
         for i, (index, config) in list(self._retiring.items()):
-            for node in self.nodes.values():
-                log = node.state.log if node is not None else ()
-                if node is not None and node.commit_index >= index and log[index - 1].command == config:
+            for node in self.nodes.values():  # the view's log: entries a node compacted are still drawn there
+                if node is not None and node.commit_index >= index and self.view.nodes[node.id].log[index - 1].command == config:
                     del self._retiring[i]
                     if self.nodes[i] is not None:
                         self.nodes[i] = None
@@ -651,6 +682,8 @@ class Cluster:
             self._check_link(*args)
         elif name == "partition":
             self._groups(args)
+        elif name == "snapshot":
+            self._member(args[0])
         elif name == "request" and len(args) > 1 and args[1] is not None:
             self._check_id(args[1])
 
@@ -797,9 +830,12 @@ class Cluster:
         seen = self.view.nodes[node.id]
         state = node.state
         log = state.log
+        snap = state.snapshot  # the view keeps full logs: a node's log starts after its snapshot (§5.1)
         if (state.current_term == seen.term and node.role == seen.role
                 and (state.voted_for is None or state.voted_for == seen.voted_for)
-                and type(log) is Log and log.low == _UNTOUCHED and len(log) == len(seen.log)
+                and type(log) is Log and log.low == _UNTOUCHED
+                and (len(log) if snap is None else len(log) + snap.index) == len(seen.log)
+                and snap is seen.snapshot
                 and log is self._logs.get(node.id)
                 and node.commit_index == seen.commit_index and node.last_applied == seen.last_applied):
             if before == "end":
@@ -817,15 +853,20 @@ class Cluster:
         if "vote" in stages and node.voted_for is not None and node.voted_for != seen.voted_for:
             record("vote", peer=node.voted_for, value=True)
         if "log" in stages:
+            off = 0 if snap is None else snap.index
+            if snap is not seen.snapshot and snap is not None and not seen.holds(snap):
+                record("install", index=off, value=snap)  # the view's log must reach the snapshot to line up
             old = seen.log
             tracked = type(log) is Log and log is self._logs.get(node.id)
-            same = min(log.low, len(old), len(log)) if tracked else 0
-            while same < min(len(log), len(old)) and log[same] == old[same]:
+            if not tracked:
+                self._machine[node.id] = 0  # a new log object (say, an installed snapshot): compare everything
+            same = min(log.low, len(old) - off, len(log)) if tracked else 0
+            while same < min(len(log), len(old) - off) and log[same] == old[off + same]:
                 same += 1
-            if same < len(old):
-                record("truncate", index=same + 1)
-            for index in range(same + 1, len(log) + 1):
-                record("append", index=index, entry=log[index - 1])
+            if off + same < len(old):
+                record("truncate", index=off + same + 1)
+            for pos in range(same, len(log)):
+                record("append", index=off + pos + 1, entry=log[pos])
             if type(log) is not Log:
                 log = state.log = Log(log)
             log.low = _UNTOUCHED
@@ -835,9 +876,11 @@ class Cluster:
         if "apply" in stages:
             if node.last_applied < seen.last_applied:
                 record("apply", index=node.last_applied,
-                       entry=log[node.last_applied - 1] if 0 < node.last_applied <= len(log) else None)
+                       entry=seen.log[node.last_applied - 1] if 0 < node.last_applied <= len(seen.log) else None)
             for index in range(seen.last_applied + 1, node.last_applied + 1):
-                record("apply", index=index, entry=log[index - 1] if index <= len(log) else None)
+                record("apply", index=index, entry=seen.log[index - 1] if index <= len(seen.log) else None)
+        if "snapshot" in stages and snap is not seen.snapshot and snap is not None:
+            record("snapshot", index=snap.index, value=snap)
         if before == "end":
             self._check_machine(node)
 
@@ -854,7 +897,7 @@ class Cluster:
         done = self._machine.get(node.id, 0)
         if applied is None or len(applied) == n == done:
             return
-        log = node.state.log
+        log = self.view.nodes[node.id].log  # the node's whole log as recorded, its snapshot's entries included
         if len(applied) == n <= len(log) and done <= n:
             k = done
             while k < n and (applied[k] is log[k].command or applied[k] == log[k].command):

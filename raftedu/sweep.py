@@ -9,9 +9,10 @@ Run a long sweep from the shell::
 
     python -m raftedu.sweep --seeds 1000 --sizes 1-7 --workers 2
 
-``--features all`` switches on etcd's extensions (pre-vote, check-quorum) and
-adds leadership transfers and membership changes (add a learner, promote,
-remove) to the random schedule::
+``--features all`` switches on etcd's extensions (pre-vote, check-quorum,
+snapshots every K applied entries with K drawn per seed) and adds leadership
+transfers, membership changes (add a learner, promote, remove) and snapshots
+taken on demand to the random schedule::
 
     python -m raftedu.sweep --features all --seeds 1000 --sizes 3,5 --workers 2
 """
@@ -29,10 +30,10 @@ from typing import Any
 
 from .checks import SafetyViolation
 from .pools import process_pool
-from .raft import LEADER, RaftNode
+from .raft import LEADER, InstallSnapshot, RaftNode
 from .sim import MAX_NODES, Cluster, Network
 
-__all__ = ["SeedResult", "FEATURES", "LivenessComparison", "LIVENESS_LIMITS", "compare_liveness", "random_schedule",
+__all__ = ["SeedResult", "FEATURES", "SNAPSHOT_EVERY", "snapshot_every", "LivenessComparison", "LIVENESS_LIMITS", "compare_liveness", "random_schedule",
            "extension_action", "recover", "run_seed", "sweep", "sweep_pairs", "main"]
 
 HORIZON = 6_000
@@ -41,7 +42,9 @@ SETTLE = 10_000
 """Virtual milliseconds allowed for the final request to commit once faults stop."""
 
 FEATURES = ("none", "all")
-"""``none``: Figure 2 only; ``all``: pre-vote, check-quorum, transfers and membership changes too."""
+"""``none``: Figure 2 only; ``all``: pre-vote, check-quorum, snapshots, transfers and membership changes too."""
+SNAPSHOT_EVERY = (1, 2, 3, 5, 8)
+"""With ``features="all"`` each seed's nodes snapshot every K applied entries, K drawn from these (dissertation §5.1)."""
 
 CHAOS = Network(delay=(1, 30), drop_rate=0.1, duplicate_rate=0.05, long_delay_rate=0.05, long_delay=(100, 800))
 
@@ -65,6 +68,8 @@ class SeedResult:
     first_leader_ms: int | None = None
     first_leader_term: int | None = None
     recovery_ms: int | None = None
+    installs: int = 0
+    """InstallSnapshot messages sent (dissertation §5.1): how often a follower was caught up from a snapshot."""
 
 
 def _check_size_seed(n: Any, seed: Any) -> None:
@@ -178,31 +183,40 @@ def random_schedule(n: int, seed: int, horizon: int = HORIZON, features: str = "
 
 def extension_action(rng: random.Random, n: int, added: int) -> tuple[Any, ...]:
     """One random etcd operation for a cluster that started with ``n`` servers and was asked to add ``added``:
-    a leadership transfer (§3.10), adding a learner, promoting or removing a server (§4.1). Targets are drawn
-    blind; whatever the cluster cannot do at that moment is refused and noted in the trace."""
+    a leadership transfer (§3.10), adding a learner, promoting or removing a server (§4.1), a snapshot taken
+    now (§5.1). Targets are drawn blind; whatever the cluster cannot do at that moment is refused and noted in
+    the trace."""
     ids = n + added
     roll = rng.random()
-    if roll < 0.3:
+    if roll < 0.25:
         return ("transfer_leadership", rng.randint(1, ids))
-    if roll < 0.55 and ids < n + 3:
+    if roll < 0.45 and ids < n + 3:
         return ("add_server",)
-    if roll < 0.8 and added:
+    if roll < 0.65 and added:
         return ("promote", rng.randint(n + 1, ids))
+    if roll < 0.8:
+        return ("snapshot", rng.randint(1, ids))
     return ("remove_server", rng.randint(1, ids))
+
+
+def snapshot_every(n: int, seed: int) -> int:
+    """K for ``features="all"``: the nodes of seed ``seed`` snapshot every K applied entries (a stream of its own)."""
+    return random.Random(f"raftedu-sweep-snapshot:{n}:{seed}").choice(SNAPSHOT_EVERY)
 
 
 def run_seed(n: int, seed: int, horizon: int = HORIZON, node_class: type[RaftNode] = RaftNode,
              features: str = "none") -> SeedResult:
     """Run one random schedule on an ``n``-node cluster of ``node_class`` and report safety, liveness and timings.
 
-    ``features="all"`` runs every node with pre-vote and check-quorum and the schedule with etcd's operations.
+    ``features="all"`` runs every node with pre-vote, check-quorum and snapshots (:func:`snapshot_every`) and
+    the schedule with etcd's operations.
     A :class:`~raftedu.checks.NodeFailure` (the node raised an exception) is
     reported like a violation, with the property "Node failure".
     """
     on = features == "all"
     cluster = Cluster(n, seed=seed, network=CHAOS, schedule=random_schedule(n, seed, horizon, features),
                       node_class=node_class, up_to_date_check=True, pre_vote=on,
-                      check_quorum=on)
+                      check_quorum=on, snapshot_every=snapshot_every(n, seed) if on else None)
     recovery: int | str | None = None
     try:
         cluster.run(horizon)
@@ -211,8 +225,9 @@ def run_seed(n: int, seed: int, horizon: int = HORIZON, node_class: type[RaftNod
         return SeedResult(n, seed, len(cluster.trace), _committed(cluster), False, str(violation),
                           *_first_leader(cluster))
     live = isinstance(recovery, int)
+    installs = sum(1 for e in cluster.trace.events if e.kind == "send" and type(e.msg) is InstallSnapshot) if on else 0
     return SeedResult(n, seed, len(cluster.trace), _committed(cluster), live, None, *_first_leader(cluster),
-                      recovery if live else None)  # type: ignore[arg-type]
+                      recovery if live else None, installs)  # type: ignore[arg-type]
 
 
 def _first_leader(cluster: Cluster) -> tuple[int | None, int | None]:
@@ -394,12 +409,13 @@ def main(argv: list[str] | None = None) -> int:
                     features=args.features)
     wall = time.perf_counter() - start
     print(f"\n{'N':>3} {'seeds':>6} {'violations':>10} {'node failures':>13} {'not live':>8} {'events':>10} "
-          f"{'committed':>9}")
+          f"{'committed':>9}" + (f" {'snapshots installed':>19}" if args.features == "all" else ""))
     for n in args.sizes:
         rows = [r for r in results if r.n == n]
         failed = sum(bool(r.violation and r.violation.startswith("Node failure")) for r in rows)
         print(f"{n:>3} {len(rows):>6} {sum(r.violation is not None for r in rows) - failed:>10} {failed:>13} "
-              f"{sum(not r.live for r in rows):>8} {sum(r.events for r in rows):>10} {sum(r.committed for r in rows):>9}")
+              f"{sum(not r.live for r in rows):>8} {sum(r.events for r in rows):>10} {sum(r.committed for r in rows):>9}"
+              + (f" {sum(r.installs for r in rows):>19}" if args.features == "all" else ""))
     print(f"{len(results)} runs in {wall:.1f} s wall ({1000 * wall / max(1, len(results)):.1f} ms per run, "
           f"{args.workers} worker(s))")
     bad = [r for r in results if r.violation or not r.live]

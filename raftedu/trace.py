@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .raft import EVENT_FIELDS, FOLLOWER, AppendEntries, Entry, Event, Message
+from .raft import EVENT_FIELDS, FOLLOWER, AppendEntries, Entry, Event, Message, Snapshot
 
 if TYPE_CHECKING:  # pandas is imported only when a frame is asked for
     import pandas as pd
@@ -111,6 +111,18 @@ class NodeView:
     """The latest configuration in this node's log (a ConfigChange; None: the servers the run started with)."""
     removed: bool = False
     """The server was removed from the cluster and shut down (§4.1)."""
+    snapshot: Snapshot | None = None
+    """The server's latest snapshot (dissertation §5.1); ``log`` still holds the entries it replaced, for pictures."""
+
+    @property
+    def snapshot_index(self) -> int:
+        """The last index the server's snapshot replaces (0: no snapshot); entries up to it are compacted."""
+        return 0 if self.snapshot is None else self.snapshot.index
+
+    def holds(self, snapshot: Snapshot) -> bool:
+        """Whether this log has the entry a snapshot ends with (same index and term, dissertation Figure 5.3)."""
+        i = snapshot.index
+        return i == 0 or (i <= len(self.log) and self.log[i - 1].term == snapshot.term)
 
     @property
     def shown_role(self) -> str:
@@ -146,6 +158,9 @@ class ClusterView:
         self.progress: dict[int, dict[int, tuple[int, int]]] = {}
         """``progress[leader][peer] == (matchIndex, nextIndex)`` for every live leader."""
         self.config: dict[str, Any] = {}
+        self.applied: list[Entry | None] = [None]
+        """``applied[i]`` is the entry the first server to apply index ``i`` applied there: the committed log,
+        which rebuilds a log an installed snapshot replaced (dissertation §5.1)."""
         self._handlers = {name[len("_on_"):]: getattr(self, name) for name in dir(self) if name.startswith("_on_")}
 
     @classmethod
@@ -206,6 +221,25 @@ class ClusterView:
 
     def _on_apply(self, e: Event) -> None:
         self.nodes[e.node].last_applied = e.index
+        if e.index == len(self.applied):
+            self.applied.append(e.entry)
+
+    def _on_snapshot(self, e: Event) -> None:
+        self.nodes[e.node].snapshot = e.value
+
+    def _on_install(self, e: Event) -> None:
+        """The snapshot replaces the log up to its last index with the committed entries (dissertation Figure 5.3);
+        entries after it stay (a discarded log was recorded as a ``truncate`` just before)."""
+        node, snapshot = self.nodes[e.node], e.value
+        node.log[: snapshot.index] = self.applied[1 : snapshot.index + 1]
+        node.snapshot = snapshot
+        node.commit_index = max(node.commit_index, snapshot.index)
+        node.last_applied = snapshot.index
+
+    def _on_restore(self, e: Event) -> None:
+        node = self.nodes[e.node]  # a restart from the snapshot on its disk
+        node.snapshot = e.value
+        node.commit_index = node.last_applied = e.value.index
 
     def _on_timer(self, e: Event) -> None:
         self.nodes[e.node].deadline = e.value
@@ -218,7 +252,7 @@ class ClusterView:
     def _on_restart(self, e: Event) -> None:
         old = self.nodes[e.node]  # persistent state survives; volatile state starts over
         vote = e.value[1] if isinstance(e.value, (tuple, list)) and len(e.value) == 3 else old.voted_for  # the disk's
-        self.nodes[e.node] = NodeView(e.node, term=old.term, voted_for=vote, log=old.log)
+        self.nodes[e.node] = NodeView(e.node, term=old.term, voted_for=vote, log=old.log)  # a snapshot: ``restore``
 
     def _on_send(self, e: Event) -> None:
         self.in_flight[e.msg_id] = InFlight(e.msg_id, e.msg, e.time, e.value)
