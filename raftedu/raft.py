@@ -1089,7 +1089,7 @@ class RaftNode(Server):
 
     def after_step(self) -> None:
         """Bookkeeping after every input: configuration from the log (§4.1), leader duties, stale state, snapshots
-        (§5.1)."""
+        (dissertation §5.1)."""
         if self.tracks_config:
             self.refresh_configuration()
         if self.snapshot_every and self.last_applied - self.snapshot_index >= self.snapshot_every:
@@ -1347,7 +1347,7 @@ class RaftNode(Server):
         self.applied = list(state)
 
     def take_snapshot(self) -> None:
-        """§5.1: snapshot the state machine as of lastApplied (committed entries only), with the last included
+        """Dissertation §5.1: snapshot the state machine as of lastApplied (committed entries only), with the last included
         index and term and the latest configuration up to it, then discard the log entries it replaces."""
         index = self.last_applied
         config_index, config = self.config_at(index)
@@ -1379,7 +1379,7 @@ class RaftNode(Server):
 
     def append_below_snapshot(self, m: AppendEntries) -> None:
         """AppendEntries whose prevLogIndex lies inside our snapshot: those entries are committed, and the leader
-        holds every committed entry (§5.4), so our log matches its up to our commitIndex: say so (etcd's
+        holds every committed entry (Leader Completeness), so our log matches its up to our commitIndex: say so (etcd's
         ``handleAppendEntries`` answers with its committed index)."""
         self.send(AppendEntriesReply(self.current_term, self.id, m.src, True, self.commit_index))
 
@@ -1430,7 +1430,7 @@ class RaftNode(Server):
 
     def handle_install_snapshot_reply(self, m: InstallSnapshotReply) -> None:
         """Dissertation §5.1: the follower now matches the leader's log up to ``match_index``: update its
-        matchIndex and nextIndex as for a successful AppendEntries (§5.3) and try to commit."""
+        matchIndex and nextIndex as for a successful AppendEntries and try to commit."""
         if self.role != LEADER or m.term != self.current_term or not m.match_index:
             return
         p = m.src
