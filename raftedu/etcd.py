@@ -134,6 +134,10 @@ class Member:
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
     paused: bool = False
+    joined: bool = False
+    """Added to a running cluster (``member add``): started with ``--initial-cluster-state existing``."""
+    removed: bool = False
+    """Removed from the cluster (``member remove``): it shut itself down for good."""
 
     @property
     def url(self) -> str:
@@ -207,13 +211,14 @@ class EtcdCluster:
         return f"http://127.0.0.1:{self.proxy.ports[m.index] if self.proxy is not None else m.peer_port}"
 
     def _command(self, m: Member) -> list[str]:
-        initial = ",".join(f"{x.name}={self._advertised(x)}" for x in self.members.values())
+        initial = ",".join(f"{x.name}={self._advertised(x)}" for x in self.members.values() if not x.removed)
         return [
             self.binary, "--name", m.name, "--data-dir", str(m.data_dir),
             "--listen-client-urls", m.url, "--advertise-client-urls", m.url,
             "--listen-peer-urls", f"http://127.0.0.1:{m.peer_port}",
             "--initial-advertise-peer-urls", self._advertised(m),
-            "--initial-cluster", initial, "--initial-cluster-token", self.token, "--initial-cluster-state", "new",
+            "--initial-cluster", initial, "--initial-cluster-token", self.token,
+            "--initial-cluster-state", "existing" if m.joined else "new",
             "--heartbeat-interval", str(self.heartbeat_ms), "--election-timeout", str(self.election_ms),
             "--log-level", self.log_level, "--logger", "zap",
         ] + (["--pre-vote"] if self.pre_vote else [])
@@ -360,6 +365,80 @@ class EtcdCluster:
                 raise EtcdUnavailable(f"member {to} did not become leader within {timeout} s")
             time.sleep(0.02)
 
+    # ---- membership: learners, promotion, removal (dissertation ch. 4; etcdctl member ...) ---------
+
+    def members_list(self, timeout: float = 5.0) -> list[dict[str, Any]]:
+        """etcd's member list: one dict per member with ``member`` (our index), ``name``, ``id`` and ``learner``."""
+        reply = self._any("/v3/cluster/member/list", {}, timeout, None)
+        by_name = {m.name: i for i, m in self.members.items()}
+        return [{"member": by_name.get(x.get("name", "")), "name": x.get("name", ""), "id": int(x["ID"]),
+                 "learner": bool(x.get("isLearner", False))} for x in reply.get("members", [])]
+
+    def add_member(self, *, learner: bool = True, timeout: float = 20.0) -> int:
+        """Add a new member (``etcdctl member add [--learner]``), start it and return its index.
+
+        A learner (the default; dissertation §4.2.1) receives the log but does
+        not vote or count for a majority until :meth:`promote` makes it a voter.
+        """
+        if not isinstance(learner, bool):
+            raise ValueError(f"learner must be True or False; got {learner!r}")
+        i = max(self.members) + 1
+        if i > 9:
+            raise ValueError("an etcd cluster here has at most 9 members")
+        client_port, peer_port = _free_ports(2)
+        m = Member(i, f"m{i}", client_port, peer_port, self.root / f"m{i}", self.root / f"m{i}.log", joined=True)
+        if self.proxy is not None:
+            self.proxy.add(i, peer_port)
+        self.members[i] = m
+        try:
+            self._any("/v3/cluster/member/add", {"peerURLs": [self._advertised(m)], "isLearner": learner}, timeout, None)
+        except EtcdUnavailable:
+            del self.members[i]
+            raise
+        self.n = max(self.n, i)
+        self._spawn(m)
+        deadline = time.monotonic() + timeout
+        while True:  # it answers once it has joined and caught up enough to serve
+            try:
+                self.member_status(i, timeout=0.5)
+                return i
+            except EtcdUnavailable:
+                if m.process is not None and m.process.poll() is not None:
+                    raise EtcdError(f"member {i} exited while joining; its log ends:\n{m.log_tail()}") from None
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def promote(self, i: int, timeout: float = 10.0) -> None:
+        """Make learner ``i`` a voter (``etcdctl member promote``); etcd refuses until its log has caught up."""
+        member_id = self.member_id(self._member(i).index)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self._any("/v3/cluster/member/promote", {"ID": str(member_id)}, min(2.0, timeout), None)
+                return
+            except EtcdUnavailable as e:
+                if "not a learner" in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)  # "can only promote a learner member which is in sync with leader": wait for it
+
+    def remove_member(self, i: int, timeout: float = 10.0) -> None:
+        """Remove member ``i`` (``etcdctl member remove``); it shuts itself down once the removal is applied."""
+        m = self._member(i)
+        if m.removed:
+            raise ValueError(f"member {i} was already removed")
+        member_id = self.member_id(i)
+        self._any("/v3/cluster/member/remove", {"ID": str(member_id)}, timeout,
+                  next((j for j in self.running() if j != i and not self.members[j].paused), None))
+        m.removed = True
+        if m.process is not None:
+            try:
+                m.process.wait(timeout=timeout)  # etcd: "the member has been permanently removed from the cluster"
+            except subprocess.TimeoutExpired:
+                m.process.kill()
+                m.process.wait(timeout=10)
+            m.process = None
+
     # ---- the v3 HTTP/JSON gateway ----------------------------------------------------
 
     def _call(self, i: int, path: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
@@ -426,7 +505,8 @@ class EtcdCluster:
 
         rows = []
         for i, m in self.members.items():
-            row: dict[str, Any] = {"member": i, "name": m.name, "state": "killed", "leader": False,
+            row: dict[str, Any] = {"member": i, "name": m.name, "state": "removed" if m.removed else "killed",
+                                   "leader": False,
                                    "raft_term": None, "raft_index": None}
             if m.process is not None:
                 row["state"] = "paused" if m.paused else "running"

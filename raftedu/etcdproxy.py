@@ -34,7 +34,7 @@ class PeerProxy:
 
     def __init__(self, targets: dict[int, int]) -> None:
         """Listen on one free port per member (see :attr:`ports`)."""
-        self.targets = dict(targets)
+        self.targets: dict[int, int] = {}
         self.member_of: dict[int, int] = {}
         """etcd member id -> member index (filled by :meth:`learn`)."""
         self.cut_pairs: set[frozenset[int]] = set()
@@ -44,15 +44,19 @@ class PeerProxy:
         self._links: list[_Link] = []
         self._closed = False
         self._listeners: dict[int, socket.socket] = {}
-        for i in self.targets:
-            s = socket.socket()
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind(("127.0.0.1", 0))
-            s.listen(64)
-            self._listeners[i] = s
-            threading.Thread(target=self._accept, args=(i, s), daemon=True, name=f"etcd-peer-proxy-{i}").start()
-        self.ports = {i: s.getsockname()[1] for i, s in self._listeners.items()}
+        self.ports: dict[int, int] = {}
         """member index -> the proxy port the member advertises as its peer address."""
+        for i, port in targets.items():
+            self.add(i, port)
+
+    def add(self, i: int, port: int) -> None:
+        """Forward a new member ``i`` (real peer port ``port``) through a port of its own."""
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", 0))
+        s.listen(64)
+        self.targets[i], self._listeners[i], self.ports[i] = port, s, s.getsockname()[1]
+        threading.Thread(target=self._accept, args=(i, s), daemon=True, name=f"etcd-peer-proxy-{i}").start()
 
     def learn(self, member_id: int, index: int) -> None:
         """Tell the proxy which member index an etcd member id belongs to."""

@@ -219,3 +219,36 @@ def test_move_leader():
         etcd.put("x", "after the move", timeout=5)
         with pytest.raises(ValueError, match=f"member {to} already leads"):
             etcd.move_leader(to)
+
+
+def test_a_learner_joins_does_not_count_for_a_majority_until_promoted_and_can_be_removed():
+    with EtcdCluster(3) as etcd:
+        etcd.put("x", "1", timeout=5)
+        learner = etcd.add_member(learner=True)
+        assert learner == 4 and {m["member"]: m["learner"] for m in etcd.members_list()} == {1: False, 2: False,
+                                                                                           3: False, 4: True}
+        with pytest.raises(EtcdUnavailable, match="not supported for learner"):
+            etcd.get("x", member=learner)  # etcd serves no linearizable read from a learner ...
+        leader = etcd.wait_for_leader()
+        target = int(etcd.member_status(leader)["raftIndex"])
+        deadline = time.monotonic() + 10
+        while int(etcd.member_status(learner)["raftIndex"]) < target:  # ... but it receives the log
+            assert time.monotonic() < deadline, "the learner never caught up"
+            time.sleep(0.05)
+        voters = [1, 2, 3]
+        down = [v for v in voters if v != leader][:2]
+        for v in down:
+            etcd.kill(v)  # one voter and one learner are left: no majority of the three voters
+        with pytest.raises(EtcdUnavailable):
+            etcd.put("x", "2", timeout=2, member=leader)
+        for v in down:
+            etcd.restart(v)
+        etcd.put("x", "3", timeout=15)
+        etcd.promote(learner)
+        assert not any(m["learner"] for m in etcd.members_list())
+        etcd.remove_member(learner)
+        assert sorted(m["member"] for m in etcd.members_list()) == [1, 2, 3]
+        assert etcd.status().set_index("member").state[learner] == "removed"
+        etcd.put("x", "4", timeout=5)
+        with pytest.raises(ValueError, match="already removed"):
+            etcd.remove_member(learner)
