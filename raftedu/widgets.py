@@ -524,12 +524,16 @@ class ClusterExplorer(W.VBox):
                  "Promote: make the chosen learner a voter once it has caught up (etcdctl member promote)"),
                 ("Remove", lambda: self.act_all([("remove_server", (self.member.value,), {})],
                                                 label=f"Remove {node_name(self.member.value)}"),
-                 "Remove: take the chosen server out of the cluster (§4.1, etcdctl member remove)")):
+                 "Remove: take the chosen server out of the cluster (§4.1, etcdctl member remove)"),
+                ("Snapshot", lambda: self.act_all([("snapshot", (self.member.value,), {})],
+                                                  label=f"Snapshot {node_name(self.member.value)}"),
+                 "Snapshot: the chosen server saves its state machine and discards the log entries it covers "
+                 "(dissertation ch. 5); a follower left further behind then gets InstallSnapshot")):
             self.buttons[label] = _button(label, fn, tip)
         return W.VBox([
             W.HBox([self.pre_vote, self.check_quorum], layout=W.Layout(flex_flow="row wrap")),
             W.HBox([self.member, self.buttons["Transfer leadership"], self.buttons["Promote"], self.buttons["Remove"],
-                    self.buttons["Add server"]], layout=W.Layout(flex_flow="row wrap")),
+                    self.buttons["Add server"], self.buttons["Snapshot"]], layout=W.Layout(flex_flow="row wrap")),
         ])
 
     def set_options(self, *, pre_vote: bool, check_quorum: bool) -> bool:

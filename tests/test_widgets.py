@@ -475,3 +475,19 @@ def test_the_log_panel_scrolls_in_steps_of_five_and_always_shows_the_newest_entr
     assert longest >= 30 and LOG_STEP == 5
     assert sorted(set(firsts)) == list(range(1, max(firsts) + 1, LOG_STEP))  # 1, 6, 11, ...: a redraw every 5 entries
     assert len(set(firsts)) <= 1 + 30 // LOG_STEP
+
+
+def test_snapshot_button_compacts_the_chosen_servers_log_or_says_why_not() -> None:
+    x = ClusterExplorer(n=3, seed=1)
+    x.buttons["Run 1 s"].click()
+    x.member.value = 1
+    x.buttons["Snapshot"].click()
+    assert "refused" in x.message.value and "applied nothing" in x.message.value
+    for k in range(3):
+        x.command.value = f"x={k}"
+        x.buttons["Client request"].click()
+    x.buttons["Run 1 s"].click()
+    x.buttons["Snapshot"].click()
+    node = x.cluster.nodes[1]
+    assert node.snapshot_index == node.last_applied >= 3 and "Snapshot S1" in x.message.value
+    assert "refused" not in x.message.value
