@@ -443,3 +443,33 @@ def test_a_snapshot_is_refused_with_a_sentence_on_a_crashed_server():
         c.snapshot(2)
     with pytest.raises(Refused):
         c.snapshot(1)
+
+
+# ---- pictures: the snapshot boundary in the log grid ------------------------------------------------
+
+
+def test_the_log_grid_draws_compacted_cells_hollow_with_a_bar_where_the_snapshot_ends():
+    from raftedu.viz import log_frame, log_grid
+    from raftedu.viz.logs import COMPACTED_SYMBOL
+
+    c = Cluster(3, seed=4, snapshot_every=4)
+    assert c.run_until(lambda c: c.leader() is not None, 3_000)
+    for k in range(6):
+        c.request(f"r{k}")
+        c.run(30)
+    c.run(200)
+    fig = log_grid(c.trace)
+    cells = fig.data[0]
+    view = c.view
+    expected = [COMPACTED_SYMBOL if x <= view.nodes[round(y)].snapshot_index else "square" for x, y in zip(cells.x, cells.y)]
+    assert list(cells.marker.symbol) == expected and expected.count(COMPACTED_SYMBOL) == 3 * 4
+    assert all("compacted into" in h for h, s in zip(cells.hovertext, expected) if s == COMPACTED_SYMBOL)
+    bars = [s for s in fig.layout.shapes if s.line.width == 4]
+    assert sorted((round(s.y0 + 0.4 + 0.12), s.x0) for s in bars) == [(1, 4.5), (2, 4.5), (3, 4.5)]
+    assert "hollow = compacted" in fig.layout.title.text
+    assert list(log_frame(c.trace)["snapshot_index"]) == [4, 4, 4]
+    plain = Cluster(3, seed=4, schedule=[(600, "request", "x")])  # without snapshots: the picture as it always was
+    plain.run(1_000)
+    fig = log_grid(plain.trace)
+    assert fig.data[0].marker.symbol == "square" and "hollow" not in fig.layout.title.text
+    assert not [s for s in fig.layout.shapes if s.line.width == 4] and "snapshot_index" not in log_frame(plain.trace)

@@ -13,8 +13,8 @@ from .style import ROLE_COLORS, TERM_COLORSCALE, ink, node_name, template, term_
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["LOG_WINDOW", "UNCOMMITTED_OPACITY", "CELL_DY", "MARK_DY", "log_window", "log_traces", "log_axes", "log_shapes",
-           "log_grid", "log_frame"]
+__all__ = ["LOG_WINDOW", "UNCOMMITTED_OPACITY", "CELL_DY", "MARK_DY", "COMPACTED_SYMBOL", "log_window", "log_traces",
+           "log_axes", "log_shapes", "snapshot_shapes", "log_grid", "log_frame"]
 
 LOG_WINDOW = 12
 """How many log indices the cluster picture shows (the newest ones)."""
@@ -24,6 +24,10 @@ CELL_DY = -0.12
 """Where a server's log cells sit in its row (row ``i`` spans ``i ± 0.5``; S1's row on top)."""
 MARK_DY = 0.3
 """Where the leader's matchIndex / nextIndex marks for a follower sit: under that follower's cells, in its own row."""
+COMPACTED_SYMBOL = "square-open"
+"""A cell a server compacted into its snapshot (dissertation §5.1) is hollow: outlined in its term's colour, still
+labelled with the term, and a bar (:func:`snapshot_shapes`) closes the server's snapshot on the right -- never colour
+alone."""
 
 
 def log_window(view: ClusterView, width: int = LOG_WINDOW, step: int = 1) -> int:
@@ -51,8 +55,9 @@ def log_traces(view: ClusterView, first: int, width: int, *, xaxis: str = "x", y
     drawn in the column left of ``first``, which the axis labels ``none`` (or ``≤ first-1``).
     """
     big = len(view.nodes) <= 5
-    xs, ys, colors, opac, labels, hover, inks = [], [], [], [], [], [], []
+    xs, ys, colors, opac, labels, hover, inks, symbols = [], [], [], [], [], [], [], []
     for i, node in view.nodes.items():
+        compacted = node.snapshot_index
         for index in range(first, min(len(node.log), first + width - 1) + 1):
             entry = node.log[index - 1]
             committed = index <= node.commit_index
@@ -61,14 +66,20 @@ def log_traces(view: ClusterView, first: int, width: int, *, xaxis: str = "x", y
             colors.append(term_slot(entry.term))
             opac.append(1 if committed else UNCOMMITTED_OPACITY)
             labels.append(str(entry.term))
-            inks.append(term_text_color(entry.term) if committed else ink(theme))
+            symbols.append(COMPACTED_SYMBOL if index <= compacted else "square")
+            inks.append(term_text_color(entry.term) if committed and index > compacted else ink(theme))
             hover.append(f"{node_name(i)} index {index}: {entry.command!r} (term {entry.term}), "
-                         + ("committed" if committed else "not yet known to be committed"))
+                         + ("committed" if committed else "not yet known to be committed")
+                         + (f"; compacted into {node_name(i)}'s snapshot (up to index {compacted}): no longer in its "
+                            "log" if index <= compacted else ""))
+    any_compacted = COMPACTED_SYMBOL in symbols
     cells = dict(type="scatter", x=xs, y=ys, mode="markers+text", text=labels, hovertext=hover, hoverinfo="text",
                  textfont=dict(size=11, color=inks), xaxis=xaxis, yaxis=yaxis, showlegend=False, name="log cells",
-                 marker=dict(symbol="square", size=22 if big else 17, color=colors, opacity=opac,
-                             colorscale=TERM_COLORSCALE, cmin=0.5, cmax=len(TERM_COLORSCALE) // 2 + 0.5, showscale=False,
-                             line=dict(width=1, color="rgb(80, 80, 80)")))
+                 marker=dict(symbol=symbols if any_compacted else "square", size=22 if big else 17, color=colors,
+                             opacity=opac, colorscale=TERM_COLORSCALE, cmin=0.5, cmax=len(TERM_COLORSCALE) // 2 + 0.5,
+                             showscale=False,
+                             line=dict(width=[3 if s == COMPACTED_SYMBOL else 1 for s in symbols] if any_compacted else 1,
+                                       color="rgb(80, 80, 80)")))
     marks = []
     for which, symbol, name in ((0, "triangle-up", "leader's matchIndex for this follower"),
                                 (1, "triangle-up-open", "leader's nextIndex for this follower")):
@@ -110,6 +121,16 @@ def log_shapes(n: int, *, xaxis: str = "x", yaxis: str = "y", theme: str = "ligh
                  line=dict(color=ink(theme, "faint"), width=1)) for i in range(1, n)]
 
 
+def snapshot_shapes(view: ClusterView, first: int, width: int, *, xaxis: str = "x", yaxis: str = "y",
+                    theme: str = "light") -> list[dict[str, Any]]:
+    """A bold bar in each server's row just right of the last index its snapshot replaced (dissertation §5.1),
+    when that boundary is inside the window: left of it the server holds a snapshot, right of it its log."""
+    return [dict(type="line", xref=xaxis, yref=yaxis, x0=node.snapshot_index + 0.5, x1=node.snapshot_index + 0.5,
+                 y0=i + CELL_DY - 0.4, y1=i + CELL_DY + 0.4, line=dict(color=ink(theme), width=4))
+            for i, node in view.nodes.items() if node.snapshot is not None
+            and first <= node.snapshot_index + 0.5 <= first + width - 1]
+
+
 def log_grid(source: Source, time: int | None = None, *, theme: str = "light") -> go.Figure:
     """A figure of every server's log at ``time`` (end of trace when None): index × server, coloured by term.
 
@@ -122,8 +143,11 @@ def log_grid(source: Source, time: int | None = None, *, theme: str = "light") -
     n = len(view.nodes)
     xaxis, yaxis = log_axes(n, 1, width)
     fig = go.Figure(log_traces(view, 1, width, theme=theme))
-    fig.update_layout(title=dict(text=f"Logs at t = {view.time} ms (colour and number = term; faint = not committed)"),
-                      xaxis=xaxis, yaxis=yaxis, height=120 + 50 * n, template=template(theme), shapes=log_shapes(n, theme=theme),
+    title = f"Logs at t = {view.time} ms (colour and number = term; faint = not committed)"
+    if any(node.snapshot is not None for node in view.nodes.values()):
+        title += "<br>hollow = compacted into the server's snapshot; bar = where its snapshot ends (dissertation §5.1)"
+    fig.update_layout(title=dict(text=title), xaxis=xaxis, yaxis=yaxis, height=120 + 50 * n, template=template(theme),
+                      shapes=log_shapes(n, theme=theme) + snapshot_shapes(view, 1, width, theme=theme),
                       margin=dict(l=50, r=20, t=60, b=50), legend=dict(orientation="h", y=-0.25))
     return fig
 
@@ -133,7 +157,8 @@ def log_frame(source: Source, time: int | None = None, *, commands: bool = False
 
     Cells hold the entry's term (``<NA>`` where a log is shorter), or with
     ``commands=True`` strings like ``"t2 'x=1'"``. Columns ``commit_index``
-    and ``alive`` are appended so the table says what the grid's faint cells say.
+    and ``alive`` are appended so the table says what the grid's faint cells say, and ``snapshot_index`` (the
+    hollow cells) once a server holds a snapshot.
     """
     import pandas as pd
 
@@ -148,5 +173,7 @@ def log_frame(source: Source, time: int | None = None, *, commands: bool = False
     frame = pd.DataFrame.from_dict(rows, orient="index", columns=[*range(1, width + 1), "commit_index", "alive"])
     if not commands:
         frame[list(range(1, width + 1))] = frame[list(range(1, width + 1))].astype("Int64")
+    if any(node.snapshot is not None for node in view.nodes.values()):
+        frame["snapshot_index"] = [node.snapshot_index for node in view.nodes.values()]
     frame.index.name = "server"
     return frame
