@@ -473,3 +473,39 @@ def test_the_log_grid_draws_compacted_cells_hollow_with_a_bar_where_the_snapshot
     fig = log_grid(plain.trace)
     assert fig.data[0].marker.symbol == "square" and "hollow" not in fig.layout.title.text
     assert not [s for s in fig.layout.shapes if s.line.width == 4] and "snapshot_index" not in log_frame(plain.trace)
+
+
+class Silent(RaftNode):
+    """Reports neither its snapshots nor its installs: the simulator must notice and record them itself."""
+
+    def note(self, kind, rule, text="", **fields):
+        if kind not in ("snapshot", "install", "truncate"):
+            super().note(kind, rule, text, **fields)
+
+
+def test_snapshots_a_node_does_not_report_are_recorded_and_checked_all_the_same():
+    from raftedu.sim import _QUIET
+
+    c, leader, follower = lagging_follower(snapshot_every=5, node_class=Silent)
+    quiet = [(e.kind, e.index) for e in c.trace if e.rule == _QUIET and e.node == follower]
+    assert quiet == [("install", 20)]
+    assert {(e.kind, e.index) for e in c.trace if e.rule == _QUIET and e.node == leader} == {("snapshot", k)
+                                                                                          for k in (5, 10, 15, 20)}
+    assert c.nodes[follower].applied == c.nodes[leader].applied and c.view.nodes[follower].snapshot_index == 20
+
+
+def test_the_snapshot_is_written_to_disk_with_the_log():
+    c = Cluster(3, seed=4, snapshot_every=3)
+    assert c.run_until(lambda c: c.leader() is not None, 3_000)
+    for k in range(4):
+        c.request(f"r{k}")
+        c.run(40)
+    c.run(100)
+    for i in c.ids:
+        node, disk = c.nodes[i], c.disks[i]
+        assert disk.snapshot is node.state.snapshot and disk.snapshot.index == 3 and list(disk.log) == list(node.log)
+    node = c.nodes[1]
+    node.take_snapshot()
+    assert node.unsaved() and c.disks[1].snapshot.index == 3  # in memory only, until the step's output is taken
+    node.take_output()
+    assert not node.unsaved() and c.disks[1].snapshot.index == 4
