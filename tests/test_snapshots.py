@@ -187,6 +187,16 @@ def test_the_retry_hint_never_points_inside_the_snapshot():
 # ---- the cluster: with and without snapshots -----------------------------------------------------
 
 
+def requests(c: Cluster, count: int, gap: int, settle: int = 200) -> Cluster:
+    """Elect a leader, then send ``count`` client requests ``r0, r1, ...`` ``gap`` ms apart and let them settle."""
+    assert c.run_until(lambda c: c.leader() is not None, 3_000)
+    for k in range(count):
+        c.request(f"r{k}")
+        c.run(gap)
+    c.run(settle)
+    return c
+
+
 def lagging_follower(**options) -> tuple[Cluster, int, int]:
     """A follower down while the leader commits 20 entries, then back."""
     c = Cluster(3, seed=4, **options)
@@ -229,12 +239,7 @@ def test_snapshots_are_off_by_default_and_then_change_nothing():
 
 
 def test_a_restart_starts_from_the_snapshot():
-    c = Cluster(3, seed=4, snapshot_every=4)
-    assert c.run_until(lambda c: c.leader() is not None, 3_000)
-    for k in range(9):
-        c.request(f"r{k}")
-        c.run(60)
-    c.run(100)
+    c = requests(Cluster(3, seed=4, snapshot_every=4), 9, 60, 100)
     follower = next(i for i in c.ids if i != c.leader())
     saved = c.nodes[follower].state.snapshot
     assert saved is not None and saved.index == 8
@@ -398,11 +403,7 @@ def caught(c: Cluster, action) -> str:
 
 def burst(c: Cluster) -> None:
     """Requests 3 ms apart: while the first commit, later ones are still in flight."""
-    assert c.run_until(lambda c: c.leader() is not None, 3_000)
-    for k in range(12):
-        c.request(f"r{k}")
-        c.run(3)
-    c.run(500)
+    requests(c, 12, 3, 500)
 
 
 def test_a_node_that_snapshots_uncommitted_entries_is_caught():
@@ -452,12 +453,7 @@ def test_the_log_grid_draws_compacted_cells_hollow_with_a_bar_where_the_snapshot
     from raftedu.viz import log_frame, log_grid
     from raftedu.viz.logs import COMPACTED_SYMBOL
 
-    c = Cluster(3, seed=4, snapshot_every=4)
-    assert c.run_until(lambda c: c.leader() is not None, 3_000)
-    for k in range(6):
-        c.request(f"r{k}")
-        c.run(30)
-    c.run(200)
+    c = requests(Cluster(3, seed=4, snapshot_every=4), 6, 30)
     fig = log_grid(c.trace)
     cells = fig.data[0]
     view = c.view
@@ -495,12 +491,7 @@ def test_snapshots_a_node_does_not_report_are_recorded_and_checked_all_the_same(
 
 
 def test_the_snapshot_is_written_to_disk_with_the_log():
-    c = Cluster(3, seed=4, snapshot_every=3)
-    assert c.run_until(lambda c: c.leader() is not None, 3_000)
-    for k in range(4):
-        c.request(f"r{k}")
-        c.run(40)
-    c.run(100)
+    c = requests(Cluster(3, seed=4, snapshot_every=3), 4, 40, 100)
     for i in c.ids:
         node, disk = c.nodes[i], c.disks[i]
         assert disk.snapshot is node.state.snapshot and disk.snapshot.index == 3 and list(disk.log) == list(node.log)
