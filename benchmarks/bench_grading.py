@@ -1,7 +1,7 @@
 """How long grading takes: a student's public checks, one full grade, a 30-submission batch with 2 jobs.
 
 Run from the repository root: ``python benchmarks/bench_grading.py`` (``--batch 0``
-skips the batch). Prints a Markdown table; the README quotes it.
+skips the batch, ``--only 06`` times one exercise). Prints a Markdown table; the README quotes it.
 """
 
 from __future__ import annotations
@@ -51,12 +51,15 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="repetitions per single-submission figure")
     parser.add_argument("--batch", type=int, default=30, help="submissions in the batch (0: skip)")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--only", nargs="*", default=None, help="exercise ids to time (default: all)")
     args = parser.parse_args()
     print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.2f}\n")
     print("| exercise | public checks, in the notebook (median / max) | full grade of one submission: "
           "worker process + notebook + every probe, judged in the parent (median / max wall) | its CPU time |")
     print("|---|---|---|---|")
     for ex in EXERCISES.values():
+        if args.only and ex.id not in args.only:
+            continue
         ns = solution_namespace(ex.id)
         public = timed(lambda: run_checks(ex.id, ns), args.repeat)
         path = ROOT / "solutions" / f"{ex.notebook}.ipynb"

@@ -29,6 +29,7 @@ from .raft import (
     RaftNode,
     RequestVote,
     RequestVoteReply,
+    Server,
     Timing,
     majority,
 )
@@ -74,6 +75,7 @@ __all__ = [
     "RequestVoteReply",
     "SafetyMonitor",
     "SafetyViolation",
+    "Server",
     "NodeFailure",
     "Timing",
     "Trace",

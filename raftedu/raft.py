@@ -596,6 +596,10 @@ class Server:
 
     # ---- plumbing --------------------------------------------------------
 
+    def apply(self, index: int, entry: Entry) -> None:
+        """Hand one committed entry to the state machine; here it is simply remembered in ``applied``."""
+        self.applied.append(entry.command)
+
     def take_output(self) -> tuple[list[Message], list[Event]]:
         """Hand back (and forget) the messages to send and the events recorded since the last call."""
         out, events = self._outbox, self._events
@@ -619,11 +623,11 @@ class Server:
     # ---- inputs (a server class writes these) -----------------------------
 
     def receive(self, msg: Message, now: int) -> None:
-        """Handle one incoming message at virtual time ``now``."""
+        """A message arrived at virtual time ``now`` (a server class writes this)."""
         raise NotImplementedError(f"{type(self).__name__}.receive is not written yet")
 
     def on_timer(self, now: int) -> None:
-        """The time in ``deadline`` has come."""
+        """The time in ``deadline`` has come (a server class writes this)."""
         raise NotImplementedError(f"{type(self).__name__}.on_timer is not written yet")
 
     def propose(self, command: Any, now: int) -> int | None:
@@ -776,10 +780,6 @@ class RaftNode(Server):
             self._events.append(Event(self.now, "apply", self.id, self.state.current_term, None, index, entry, None,
                                       None, None, "§5.3 commitIndex > lastApplied → apply",
                                       ("S{} applied {!r} (index {})", (self.id, entry.command, index))))
-
-    def apply(self, index: int, entry: Entry) -> None:
-        """Hand one committed entry to the state machine; here it is simply remembered in ``applied``."""
-        self.applied.append(entry.command)
 
     def reset_election_timer(self) -> None:
         """§5.2: pick a fresh random election timeout from [low, high)."""

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, NoReturn, Protocol
 
 from .checks import NodeFailure, SafetyMonitor
-from .raft import LEADER, LOST_IN_CRASH, ConfigChange, Event, Log, Message, PersistentState, RaftNode, Timing
+from .raft import LEADER, LOST_IN_CRASH, ConfigChange, Event, Log, Message, PersistentState, RaftNode, Server, Timing
 from .trace import ClusterView, Trace
 
 __all__ = ["Network", "Cluster", "ClientRequest", "Endpoint", "Refused", "ACTIONS", "MAX_NODES"]
@@ -125,7 +125,8 @@ class Cluster:
     """A simulated Raft cluster of ``n`` nodes with ids 1..n.
 
     ``node_class`` replaces the reference :class:`~raftedu.raft.RaftNode`
-    (a subclass overriding one rule, for exercises and broken variants).
+    (a subclass overriding one rule, for exercises and broken variants, or a
+    whole server written on :class:`~raftedu.raft.Server`, exercise 06).
     ``schedule`` is a list of timed actions ``(time_ms, name, *args)`` with
     a name from :data:`ACTIONS`, e.g. ``[(500, "crash_leader"), (900,
     "partition", [1, 2], [3, 4, 5]), (2000, "heal")]``.
@@ -138,7 +139,7 @@ class Cluster:
         seed: int = 0,
         timing: Timing = Timing(),
         network: Network = Network(),
-        node_class: type[RaftNode] = RaftNode,
+        node_class: type[Server] = RaftNode,
         schedule: Iterable[Sequence[Any]] = (),
         up_to_date_check: bool = False,
         pre_vote: bool = False,
@@ -162,15 +163,22 @@ class Cluster:
             raise TypeError(f"timing must be a raftedu.Timing; got {type(timing).__name__}")
         if not isinstance(network, Network):
             raise TypeError(f"network must be a raftedu.Network; got {type(network).__name__}")
-        if not (isinstance(node_class, type) and issubclass(node_class, RaftNode)):
-            raise TypeError(f"node_class must be RaftNode or a subclass of it; got {node_class!r}")
+        if not (isinstance(node_class, type) and issubclass(node_class, Server)):
+            raise TypeError(f"node_class must be RaftNode, a subclass of it, or a server written on raftedu.Server; "
+                            f"got {node_class!r}")
         for name, flag in (("pre_vote", pre_vote), ("check_quorum", check_quorum)):
             if not isinstance(flag, bool):
                 raise ValueError(f"{name} must be True or False; got {flag!r}")
+            if flag and not issubclass(node_class, RaftNode):
+                raise ValueError(f"{name} is an option of raftedu's RaftNode; {node_class.__name__} is a server of "
+                                 "its own (Figure 2 only)")
         if snapshot_every is not None and (isinstance(snapshot_every, bool) or not isinstance(snapshot_every, int)
                                            or snapshot_every < 1):
             raise ValueError(f"snapshot_every must be a whole number of entries >= 1 (or None: never); "
                              f"got {snapshot_every!r}")
+        if snapshot_every is not None and not issubclass(node_class, RaftNode):
+            raise ValueError(f"snapshot_every is an option of raftedu's RaftNode; {node_class.__name__} is a server of "
+                             "its own (Figure 2 only)")
         self.options: dict[str, Any] = {name: True for name, flag in (("pre_vote", pre_vote),
                                                                       ("check_quorum", check_quorum)) if flag}
         """etcd's extensions switched on for every node (empty: Figure 2)."""
@@ -413,7 +421,11 @@ class Cluster:
         leader = self.leader()
         if leader is None:
             raise Refused(f"{what} needs a leader and there is none right now")
-        return self.nodes[leader]
+        node = self.nodes[leader]
+        if not isinstance(node, RaftNode):
+            raise Refused(f"{what} is one of etcd's operations of raftedu's RaftNode; {type(node).__name__} is a "
+                          "server of its own (Figure 2 only)")
+        return node
 
     def _member(self, i: Any) -> int:
         """``i`` as a server id: a positive whole number (whether it is a member is the leader's to say)."""
@@ -597,7 +609,8 @@ class Cluster:
         if index is None:
             req.status = "rejected"
             req.reason = ("no leader" if target is None else f"S{target} is not the leader"
-                          if self.nodes[target].transferee is None else f"S{target} is handing leadership over (§3.10)")
+                          if getattr(self.nodes[target], "transferee", None) is None
+                          else f"S{target} is handing leadership over (§3.10)")
             self._record(Event(self.now, "client_reply", node=target, value="rejected", text=req.reason))
             return req
         leader = self.nodes[target]
@@ -797,7 +810,7 @@ class Cluster:
 
     def _record_output(self, node: Endpoint, events: list[Event]) -> None:
         """Record the events of one step; for a Raft node, also whatever it changed without reporting it."""
-        if isinstance(node, RaftNode):
+        if isinstance(node, Server):
             record = self._record
             if type(node) is RaftNode:  # the reference reports every change itself, in stage order
                 for e in events:
@@ -953,7 +966,7 @@ class Cluster:
         except _PASS_THROUGH:
             raise
         except Exception as err:
-            if not isinstance(node, RaftNode):
+            if not isinstance(node, Server):
                 raise
             self._node_failed(node.id, node, err, f"handling a {type(m).__name__} from S{m.src}")
         self._flush(node)
@@ -967,7 +980,7 @@ class Cluster:
         except _PASS_THROUGH:
             raise
         except Exception as err:
-            if not isinstance(node, RaftNode):
+            if not isinstance(node, Server):
                 raise
             self._node_failed(i, node, err, "its timer ran out")
         self._flush(node)

@@ -27,6 +27,8 @@ _EX05 = grading.EXERCISES["05"].functions
 _SOLUTION05 = solution_namespace(ROOT / "solutions" / "05_even_vs_odd.ipynb", _EX05)
 REFERENCE.update({name: _SOLUTION05[name] for name in _EX05})
 """Exercise 05's reference is its solution notebook: the experiment a student writes there."""
+REFERENCE.update(solution_namespace(ROOT / "solutions" / "06_whole_server.ipynb", grading.EXERCISES["06"].functions))
+"""Exercise 06's reference is its solution notebook's server (not derived from RaftNode)."""
 
 
 def _starter(*args: object, **kwargs: object) -> None:

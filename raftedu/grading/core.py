@@ -27,7 +27,7 @@ from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..checks import SafetyViolation
+from ..checks import NodeFailure, SafetyViolation
 
 __all__ = [
     "PRACTICE_SECRET",
@@ -364,7 +364,7 @@ def _root_cause(e: BaseException) -> BaseException:
     """A raftedu wrapper around an exception raised inside a node (e.g. NodeFailure) stands for its cause."""
     seen = 0
     while (type(e).__module__.startswith("raftedu") and e.__cause__ is not None and seen < 5
-           and not isinstance(e, (Failed, SafetyViolation))):
+           and not isinstance(e, Failed) and (isinstance(e, NodeFailure) or not isinstance(e, SafetyViolation))):
         e, seen = e.__cause__, seen + 1
     return e
 
@@ -397,14 +397,14 @@ def classify(exc: BaseException, where: str, limit: float) -> tuple[str, str]:
 
 
 def observe_check(check: Check, funcs: Mapping[str, Callable[..., Any]], cases: list[Any],
-                  time_limit: float = 20.0) -> tuple[list[dict[str, Any]], str]:
+                  time_limit: float = 20.0, locked: Iterable[str] | None = None) -> tuple[list[dict[str, Any]], str]:
     """Probe every case of ``check`` with the student's ``funcs``: (one record per case, what went to stderr).
 
     Runs student code: in the grader this happens only in the worker. Each
     record is ``{"case": k, "obs": ...}`` or, once student code failed,
     ``{"case": k, "status": ..., "hint": ...}`` (and the remaining cases are
     skipped). The reference rules the check's functions replace are switched
-    off meanwhile (:class:`~raftedu.grading.observe.ReferenceLock`).
+    off meanwhile (:class:`~raftedu.grading.observe.ReferenceLock`), or those named in ``locked``.
     """
     from .observe import ReferenceLock, codes_of, student_frame_name
 
@@ -412,7 +412,7 @@ def observe_check(check: Check, funcs: Mapping[str, Callable[..., Any]], cases: 
     quiet = Quiet()
     k = 0
     try:
-        with _Alarm(time_limit), quiet, ReferenceLock(funcs):
+        with _Alarm(time_limit), quiet, ReferenceLock(funcs if locked is None else locked):
             for k, case in enumerate(cases):
                 records.append({"case": k, "obs": check.probe(funcs, case)})
     except BaseException as e:  # student code may raise anything: it becomes the record, never a crash
@@ -527,12 +527,13 @@ def student_functions(namespace: Mapping[str, Any], names: Iterable[str]) -> dic
 
 
 def run_check(check: Check, namespace: Mapping[str, Any], time_limit: float = 20.0,
-              secret: str | None = None, functions: Iterable[str] | None = None) -> CheckResult:
+              secret: str | None = None, functions: Iterable[str] | None = None,
+              locked: Iterable[str] | None = None) -> CheckResult:
     """Probe and judge ``check`` on the functions found in ``namespace``, in this process; never raises for student code.
 
     ``functions`` names every function of the exercise (default: the ones the
     check needs); all of them go into the node under test, and raftedu's own
-    versions of them are switched off while it runs.
+    versions of them (or the methods named in ``locked``) are switched off while it runs.
     """
     import time
 
@@ -543,7 +544,7 @@ def run_check(check: Check, namespace: Mapping[str, Any], time_limit: float = 20
         return bad
     cases = check.plan(secret)
     records, stderr = ([], "") if check.manual else observe_check(check, student_functions(namespace, names), cases,
-                                                                 time_limit)
+                                                                 time_limit, locked)
     result = judge_check(check, cases, records)
     result.note = stderr_note(stderr)
     result.seconds = round(time.perf_counter() - start, 3)

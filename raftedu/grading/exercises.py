@@ -22,10 +22,11 @@ from functools import partial
 from typing import Any
 
 from ..raft import (CANDIDATE, FOLLOWER, LEADER, AppendEntries, Entry, Message, RaftNode, RequestVote,
-                    RequestVoteReply)
+                    RequestVoteReply, Server)
 from .core import Check, Failed
 from .observe import as_int, as_real, encode_message, plain
 from .scenarios import _show, case_spec, judge_case, judge_scenario, make_node, node_class, probe_case, probe_scenario
+from .whole_server import CLASS_NAME, REFERENCE_RULES, server_class
 
 __all__ = ["EXERCISES", "Exercise", "get_exercise"]
 
@@ -39,6 +40,15 @@ class Exercise:
     notebook: str
     functions: tuple[str, ...]
     checks: tuple[Check, ...]
+    build: Callable[[Mapping[str, Any]], type[Server]] = node_class
+    """Makes the node class under test from the student's functions (default: RaftNode with them plugged in)."""
+    switched_off: tuple[str, ...] = ()
+    """The reference RaftNode methods switched off while graded (default: those named like ``functions``)."""
+
+    @property
+    def reference_rules(self) -> tuple[str, ...]:
+        """The reference methods that are unavailable while this exercise is graded."""
+        return self.switched_off or self.functions
 
     def selected(self, hidden: bool, only: Iterable[str] | str | None = None) -> list[Check]:
         """The public checks, plus the hidden ones when ``hidden``; only those named in ``only`` if given."""
@@ -80,11 +90,14 @@ def _fixed(values: Iterable[Any]) -> Callable[[random.Random], list[Any]]:
 
 
 def _scenario_check(name: str, points: float, public: bool, needs: tuple[str, ...], exercise: str,
-                    scenario: str, seeds: Callable[[random.Random], list[int]], description: str) -> Check:
-    """A check that runs ``scenario`` with the student's node class for each seed and judges the traces."""
+                    scenario: str, seeds: Callable[[random.Random], list[int]], description: str,
+                    build: Callable[[Mapping[str, Any]], type[Server]] | None = None) -> Check:
+    """A check that runs ``scenario`` with the student's node class (made by ``build``) for each seed and judges
+    the traces."""
     return Check(name, points, public, needs, description,
                  cases=lambda rng: [{"scenario": scenario, "seed": s} for s in seeds(rng)],
-                 probe=probe_scenario, judge=partial(judge_scenario, exercise=exercise),
+                 probe=partial(probe_scenario, build=build) if build else probe_scenario,
+                 judge=partial(judge_scenario, exercise=exercise),
                  label=lambda case: f"scenario {case['scenario']}, seed {case['seed']}")
 
 
@@ -800,7 +813,54 @@ EX05 = Exercise("05", "Even vs odd: fault tolerance by experiment", "05_even_vs_
                           [round(rng.uniform(0.001, 0.99), 4) for _ in range(4)]]),
 ))
 
-EXERCISES: dict[str, Exercise] = {e.id: e for e in (EX01, EX02, EX03, EX04, EX05)}
+# --------------------------------------------------------------------------
+# 06 the whole server (MIT 6.5840 3A-3C style; scenarios in whole_server.py)
+# --------------------------------------------------------------------------
+
+
+def _ws(name: str, points: float, public: bool, scenario: str, seeds: Callable[[random.Random], list[int]],
+        description: str) -> Check:
+    return _scenario_check(name, points, public, (CLASS_NAME,), "06", scenario, seeds, description, server_class)
+
+
+_WS_PUBLIC = [
+    ("initial_election", 2, "initial_election", "3A: three servers elect one leader and keep it while nothing fails"),
+    ("reelection", 2, "reelection", "3A: a cut-off leader is replaced; servers cut apart elect no leader"),
+    ("basic_agreement", 2, "basic_agreement", "3B: three requests commit on every server, in order"),
+    ("follower_failure", 2, "follower_failure", "3B: agreement despite a crashed follower; none with one of three"),
+    ("persist_restart", 2, "persist_restart", "3C: every server, the leader, a follower crash and restart; "
+                                              "nothing committed is lost"),
+    ("crash_after_vote", 2, "crash_after_vote", "3C: a vote survives a crash right after the reply (one vote per term)"),
+    ("crash_after_ack", 2, "crash_after_ack", "3C: an acknowledged entry survives a crash right after the reply"),
+    ("figure8", 2, "figure8", "the paper's Figure 8 (§5.4.2), endings (d) and (e)"),
+]
+_WS_HIDDEN = [
+    ("many_elections", 2, "many_elections", 2, "3A: seven servers, six rounds with three of them cut off"),
+    ("no_leader_without_majority", 2, "no_leader_without_majority", 1, "3A: five servers cut into 1+1+1+2"),
+    ("leader_failure", 2, "leader_failure", 1, "3B: agreement after the leader crashes; none with one of three"),
+    ("rejoin_follower", 2, "rejoin_follower", 1, "3B: a follower cut off during four commits catches up"),
+    ("no_agreement_without_majority", 2, "no_agreement_without_majority", 1,
+     "3B: a leader with two of five servers commits nothing"),
+    ("concurrent_starts", 1, "concurrent_starts", 1, "3B: five requests at one instant commit, each once"),
+    ("rejoin_partitioned_leader", 2, "rejoin_partitioned_leader", 1,
+     "3B: an old leader's stranded entries are overwritten when it rejoins"),
+    ("fast_backup", 2, "fast_backup", 2, "3B: two servers catch up over a 50-entry divergent log in a few round trips"),
+    ("rpc_counts", 2, "rpc_counts", 1, "3B: message counts of an election, ten agreements and an idle second"),
+    ("persist_churn", 2, "persist_churn", 2, "3C: five servers, two and four of them crash at a time"),
+    ("persist_partitioned", 2, "persist_partitioned", 1,
+     "3C: an entry committed on two servers survives their crash"),
+    ("stale_log_election", 2, "stale_log_election", 1, "§5.4.1: candidates whose logs miss a committed entry lose"),
+    ("stale_replies", 2, "stale_replies", 1, "§5.2, §5.3: votes and replies of an earlier term count for nothing"),
+    ("figure8_unreliable", 3, "figure8_unreliable", 4, "3C: leader crashes on a lossy, reordering network"),
+    ("unreliable_agreement", 2, "unreliable_agreement", 3, "3B: twenty requests on a lossy, reordering network"),
+    ("churn", 3, "faults", 6, "3C: random crashes, restarts, partitions and message faults, then recovery"),
+]
+EX06 = Exercise("06", "The whole server", "06_whole_server", (CLASS_NAME,), tuple(
+    [_ws(name, pts, True, scen, _fixed([1]), desc) for name, pts, scen, desc in _WS_PUBLIC]
+    + [_ws(name, pts, False, scen, _secret_seeds(k), f"{desc} ({k} seed{'s' if k > 1 else ''} from the secret)")
+       for name, pts, scen, k, desc in _WS_HIDDEN]), build=server_class, switched_off=REFERENCE_RULES)
+
+EXERCISES: dict[str, Exercise] = {e.id: e for e in (EX01, EX02, EX03, EX04, EX05, EX06)}
 """Every exercise by id."""
 
 

@@ -451,8 +451,8 @@ def _run_worker(exercise: str, notebook: Path, plan: list[dict[str, Any]], limit
     shell = InteractiveShell.instance(config=config)
     shell.showtraceback = shell.showsyntaxerror = lambda *a, **k: None  # an error becomes a flag, not stderr text
     student.IN_GRADER = True
-    guard_reference_source(ex.functions)
-    ReferenceLock(ex.functions, permanent=True).__enter__()  # for the worker's whole life: cells and probes alike
+    guard_reference_source(ex.reference_rules)
+    ReferenceLock(ex.reference_rules, permanent=True).__enter__()  # for the worker's whole life: cells and probes
     guard = _Guard(shell)
     _run_cells(nb, shell, set(test_cells(nb)), limits, channel)
     changes = guard.restore()
@@ -461,17 +461,18 @@ def _run_worker(exercise: str, notebook: Path, plan: list[dict[str, Any]], limit
     namespace = dict(shell.user_ns)
     found = describe_functions(namespace, ex.functions)
     channel.send("functions", found=found)
-    if scan_for_copies(ex.functions):
-        ReferenceLock(ex.functions, permanent=True).__enter__()  # the copies found are switched off too
+    if scan_for_copies(ex.reference_rules):
+        ReferenceLock(ex.reference_rules, permanent=True).__enter__()  # the copies found are switched off too
         channel.send("flag", flag="copied", note="the notebook holds a verbatim copy of raftedu's own "
-                     f"{'/'.join(ex.functions)} (switched off while graded)")
+                     f"{'/'.join(ex.reference_rules)} (switched off while graded)")
     looped: set[str] = set()
     for item in plan:
         check = next((c for c in ex.checks if c.name == item["check"]), None)
         if check is None or check.manual or not all(found[n]["callable"] for n in check.needs):
             continue
         limit = min(limits.check_timeout, student.RETRY_LIMIT) if looped.intersection(check.needs) else limits.check_timeout
-        records, stderr = observe_check(check, student_functions(namespace, ex.functions), item["cases"], limit)
+        records, stderr = observe_check(check, student_functions(namespace, ex.functions), item["cases"], limit,
+                                        ex.reference_rules)
         if any(r.get("status") == "timeout" for r in records):
             looped.update(check.needs)
         channel.send("check", check=check.name, records=records, stderr=stderr[:2_000])

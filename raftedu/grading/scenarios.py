@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..checks import NodeFailure, SafetyViolation, check_trace
-from ..raft import CANDIDATE, FOLLOWER, LEADER, Entry, Event, Message, PersistentState, RaftNode, Timing
+from ..raft import CANDIDATE, FOLLOWER, LEADER, Entry, Event, Message, PersistentState, RaftNode, Server, Timing
 from ..scenarios import ScriptError, figure_8, longer_log_older_term, shorter_log_same_term
 from ..sim import Cluster, Network
 from ..sweep import random_schedule, recover
@@ -37,6 +37,7 @@ from .observe import decode_events, decode_message, encode_events, encode_messag
 
 __all__ = [
     "SCENARIOS",
+    "Facts",
     "Run",
     "Scenario",
     "case_spec",
@@ -238,10 +239,13 @@ class Run:
 class Facts:
     """What one cluster's trace shows, for a judge: leaders, commits, messages, final logs."""
 
-    def __init__(self, events: list[Event], marks: list[tuple[str, int, int]]) -> None:
-        """``marks`` are (label, events so far, time) of this cluster's steps."""
+    def __init__(self, events: list[Event], marks: list[tuple[str, int, int]],
+                 counts: list[dict[str, int]] | None = None) -> None:
+        """``marks`` are (label, events so far, time) of this cluster's steps; ``counts`` the messages sent by
+        type up to each mark (for the scenarios that count them)."""
         self.events = events
         self.marks = marks
+        self.counts = counts or []
 
     def mark_time(self, label_start: str) -> int | None:
         """The virtual time of the first mark whose label starts with ``label_start``."""
@@ -272,6 +276,52 @@ class Facts:
         view = ClusterView.at(self.events)
         return {i: [getattr(e, "command", e) for e in v.log] for i, v in view.nodes.items()}
 
+    def mark_label(self, label_start: str) -> str | None:
+        """The whole label of the first mark whose label starts with ``label_start``."""
+        return next((label for label, _, _ in self.marks if label.startswith(label_start)), None)
+
+    def view_at(self, time: int) -> ClusterView:
+        """Every server as the trace shows it at ``time``."""
+        return ClusterView.at(self.events, time)
+
+    def log_at(self, time: int, node: int) -> list[Any]:
+        """Server ``node``'s log (commands) at ``time``."""
+        view = self.view_at(time)
+        return [getattr(e, "command", e) for e in view.nodes[node].log] if node in view.nodes else []
+
+    def terms_at(self, time: int) -> dict[int, int]:
+        """Each running server's term at ``time``."""
+        return {i: v.term for i, v in self.view_at(time).nodes.items() if v.alive}
+
+    def leader_at(self, time: int) -> int | None:
+        """The running server that leads the newest term at ``time`` (None when the newest term has no leader)."""
+        nodes = self.view_at(time).nodes
+        alive = [v for v in nodes.values() if v.alive]
+        newest = max((v.term for v in alive), default=0)
+        return next((v.id for v in alive if v.role == LEADER and v.term == newest), None)
+
+    def term_changes(self, after: int = -1) -> list[tuple[int, int, int]]:
+        """(time, node, term) of every term change after ``after``."""
+        return [(e.time, e.node, e.value) for e in self.events if e.kind == "term" and e.time > after]
+
+    def applied_on(self, command: Any, until: int | None = None) -> set[int]:
+        """The servers that applied ``command`` (only committed entries are applied)."""
+        return {e.node for e in self.events if e.kind == "apply" and e.entry is not None
+                and e.entry.command == command and (until is None or e.time <= until)}
+
+    def count(self, kind: str, since: str | None = None, until: str | None = None) -> int:
+        """How many messages of ``kind`` were sent between the marks starting ``since`` and ``until`` (default:
+        the start and the end); ``"AppendEntriesReply refused"`` counts failed AppendEntries replies."""
+        def at(label: str | None, default: dict[str, int]) -> dict[str, int]:
+            if label is None:
+                return default
+            found = next((c for (name, _, _), c in zip(self.marks, self.counts) if name.startswith(label)), None)
+            if found is None:
+                raise Failed(f"the scenario stopped before the step '{label}'")
+            return found
+        end = at(until, self.counts[-1] if self.counts else {})
+        return end.get(kind, 0) - at(since, {}).get(kind, 0)
+
 
 @dataclass(frozen=True)
 class Scenario:
@@ -280,6 +330,8 @@ class Scenario:
     drive: Callable[[Run], None]
     judge: Callable[[list[Facts], str], None]
     doc: str
+    counts: bool = False
+    """Also observe how many messages of each type were sent up to each mark (:meth:`Facts.count`)."""
 
 
 def _need(ok: bool, hint: str) -> None:
@@ -467,11 +519,38 @@ def drive_scenario(name: str, cls: type[RaftNode], seed: int, *, raise_failures:
     return run, ""
 
 
-def probe_scenario(funcs: Mapping[str, Callable[..., Any]], case: Mapping[str, Any]) -> dict[str, Any]:
-    """Run ``case["scenario"]`` with seed ``case["seed"]`` on the student's node; return every trace (runs student code)."""
-    run, stopped = drive_scenario(case["scenario"], node_class(funcs), case["seed"])
-    return {"traces": [encode_events(c.trace.events) for c in run.clusters],
-            "marks": [list(m) for m in run.marks], "stopped": stopped}
+def _message_counts(run: Run) -> list[list[dict[str, int]]]:
+    """For each cluster, the messages sent by type up to each of its marks (failed AppendEntries replies apart)."""
+    out = []
+    for k, c in enumerate(run.clusters):
+        upto = [m[2] for m in run.marks if m[0] == k]
+        counts: dict[str, int] = {}
+        rows, done = [], 0
+        for end in upto:
+            for e in c.trace.events[done:end]:
+                if e.kind == "send":
+                    name = type(e.msg).__name__
+                    if name == "AppendEntriesReply" and not e.msg.success:
+                        name = "AppendEntriesReply refused"
+                    counts[name] = counts.get(name, 0) + 1
+            done = max(done, end)
+            rows.append(dict(counts))
+        out.append(rows)
+    return out
+
+
+def probe_scenario(funcs: Mapping[str, Callable[..., Any]], case: Mapping[str, Any],
+                   build: Callable[[Mapping[str, Callable[..., Any]]], type[Server]] | None = None) -> dict[str, Any]:
+    """Run ``case["scenario"]`` with seed ``case["seed"]`` on the student's node; return every trace (runs student code).
+
+    ``build`` makes the node class from the student's functions (default :func:`node_class`).
+    """
+    run, stopped = drive_scenario(case["scenario"], (build or node_class)(funcs), case["seed"])
+    observed = {"traces": [encode_events(c.trace.events) for c in run.clusters],
+                "marks": [list(m) for m in run.marks], "stopped": stopped}
+    if SCENARIOS[case["scenario"]].counts:
+        observed["counts"] = _message_counts(run)
+    return observed
 
 
 def judge_scenario(case: Mapping[str, Any], observed: Any, exercise: str = "") -> None:
@@ -479,6 +558,8 @@ def judge_scenario(case: Mapping[str, Any], observed: Any, exercise: str = "") -
     name, seed = case["scenario"], case["seed"]
     replay = (f"replay: c = raftedu.grading.replay({exercise!r}, {name!r}, seed={seed}) "
               "then look at c.trace.to_frame() or open c in the explorer")
+    if exercise == "06":  # one line that replays the run and draws it
+        replay = f"replay and watch: raftedu.viz.animate(replay({exercise!r}, {name!r}, seed={seed}).trace)"
     if not isinstance(observed, dict) or not isinstance(observed.get("traces"), list):
         raise Failed(f"scenario {name}, seed {seed}: no trace came back")
     stopped = str(observed.get("stopped") or "")[:300]
@@ -491,7 +572,12 @@ def judge_scenario(case: Mapping[str, Any], observed: Any, exercise: str = "") -
             raise Failed(f"scenario {name}, seed {seed}: {e.property} broken at t={e.time} ms: {e.detail}\n"
                          f"{replay}") from None
         marks = [(str(m[1]), int(m[2]), int(m[3])) for m in observed.get("marks", []) if m[0] == k]
-        facts.append(Facts(events, marks))
+        counts = observed.get("counts")
+        counted = counts[k] if isinstance(counts, list) and k < len(counts) and isinstance(counts[k], list) else None
+        if counted is not None and (len(counted) != len(marks) or not all(isinstance(c, dict) for c in counted)):
+            raise Failed(f"scenario {name}, seed {seed}: the message counts that came back do not match its steps")
+        facts.append(Facts(events, marks, [{str(k): v for k, v in c.items() if type(v) is int} for c in counted]
+                           if counted is not None else None))
     try:
         SCENARIOS[name].judge(facts, stopped)
     except Failed as e:

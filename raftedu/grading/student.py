@@ -16,7 +16,7 @@ from ..sim import Cluster
 from .core import Failed, Report, instructor_secret, run_check, student_functions, timers_available
 from .exercises import get_exercise
 from .observe import scan_for_copies
-from .scenarios import SCENARIOS, drive_scenario, judge_scenario, node_class, probe_scenario
+from .scenarios import SCENARIOS, drive_scenario, judge_scenario, probe_scenario
 
 __all__ = ["IN_GRADER", "RETRY_LIMIT", "check", "replay", "run_checks"]
 
@@ -52,10 +52,11 @@ def run_checks(exercise: str | int, namespace: Mapping[str, Any], *, hidden: boo
     report = Report(ex.id, hidden=hidden, practice=key is None and any(not c.public for c in chosen),
                     untimed=time_limit > 0 and not timers_available())
     looped: set[str] = set()  # functions that already ran out of time once
-    scan_for_copies(ex.functions)
+    scan_for_copies(ex.reference_rules)
     for c in chosen:
         limit = min(time_limit, RETRY_LIMIT) if looped.intersection(c.needs) else time_limit
-        result = run_check(c, namespace, time_limit=limit, secret=key, functions=ex.functions)
+        result = run_check(c, namespace, time_limit=limit, secret=key, functions=ex.functions,
+                           locked=ex.reference_rules)
         if result.status == "timeout":
             looped.update(c.needs)
         report.results.append(result)
@@ -98,13 +99,13 @@ def replay(exercise: str | int, scenario: str, seed: int = 0, *, namespace: Mapp
     ex = get_exercise(exercise)
     ns = _caller_namespace(namespace)
     funcs = student_functions(ns, ex.functions)
-    run, stopped = drive_scenario(scenario, node_class(funcs), seed, raise_failures=False)
+    run, stopped = drive_scenario(scenario, ex.build(funcs), seed, raise_failures=False)
     case = {"scenario": scenario, "seed": seed}
     if stopped.startswith("Node failure"):
         print(f"scenario {scenario}, seed {seed} stopped: {stopped}")
         return run.cluster
     try:
-        judge_scenario(case, probe_scenario(funcs, case), ex.id)
+        judge_scenario(case, probe_scenario(funcs, case, ex.build), ex.id)
         print(f"scenario {scenario}, seed {seed}: ran to the end without a problem")
     except Failed as e:
         print(f"scenario {scenario}, seed {seed} stopped: {e.hint}")
