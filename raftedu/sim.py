@@ -540,6 +540,9 @@ class Cluster:
         if node is None:
             raise Refused(f"S{i} is {'removed' if i in self.retired else 'crashed' if i in self.nodes else 'unknown'}"
                           ": only a running server takes a snapshot")
+        if not isinstance(node, RaftNode):
+            raise Refused(f"snapshots are an option of raftedu's RaftNode; {type(node).__name__} is a server of its own "
+                          "(Figure 2 only)")
         if node.last_applied <= node.snapshot_index:
             raise Refused(f"S{i} has applied nothing since its last snapshot (index {node.snapshot_index})")
         self._enable_extensions(membership=False)  # InstallSnapshot is handled by the extension hooks

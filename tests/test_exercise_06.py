@@ -137,6 +137,10 @@ def test_a_server_of_its_own_runs_figure_2_only() -> None:
     c.run_until(lambda c: c.leader() is not None, within=2_000)
     with pytest.raises(Refused, match="Figure 2 only"):
         c.transfer_leadership(next(i for i in c.ids if i != c.leader()))
+    with pytest.raises(Refused, match="Figure 2 only"):
+        c.snapshot(1)
+    with pytest.raises(ValueError, match="snapshot_every is an option of raftedu's RaftNode"):
+        Cluster(3, node_class=MyServer, snapshot_every=5)
     with pytest.raises(TypeError, match="raftedu.Server"):
         Cluster(3, node_class=object)  # type: ignore[arg-type]
 
