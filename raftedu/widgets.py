@@ -266,12 +266,20 @@ export default {
     watch.observe(document.body, { attributes: true, attributeFilter: ['data-jp-theme-light', 'data-jp-theme-name'] });
     // plotly's FigureWidget sizes itself once, often before its box has its final width, and then stays 700 px
     // wide: report the explorer's width (now and whenever it changes) so the figure can be given it.
-    let explorer = null, sizes = null, tries = 0;
+    let explorer = null, sizes = null, tries = 0, empty = 0;
     const measure = () => {
       explorer = explorer || el.closest('.raftedu-explorer');
       // Only once the figure is drawn: a change sent to a FigureWidget before its first view exists breaks it.
       const gd = explorer && explorer.querySelector('.js-plotly-plot');
-      if (!gd || !gd.data || !gd.data.length) { if (tries++ < 240) setTimeout(measure, 250); return; }
+      if (!gd || !gd.data || !gd.data.length) {
+        // Seen on a loaded machine: the FigureWidget's view comes up as an empty plot and stays so. After 4 s of
+        // that, ask the kernel for a fresh FigureWidget (at most 3 times).
+        if (gd && gd._fullLayout && ++empty % 16 === 0 && model.get('figure_empty') < 3) {
+          model.set('figure_empty', model.get('figure_empty') + 1); model.save_changes();
+        }
+        if (tries++ < 240) setTimeout(measure, 250);
+        return;
+      }
       const width = Math.round(explorer.clientWidth);
       if (width > 0 && width !== model.get('box_width')) { model.set('box_width', width); model.save_changes(); }
       if (!sizes && typeof ResizeObserver === 'function') {
@@ -302,6 +310,7 @@ try:  # anywidget is a dependency (plotly's FigureWidget needs it); without it, 
         value = traitlets.Unicode("").tag(sync=True)
         page_theme = traitlets.Unicode("").tag(sync=True)
         box_width = traitlets.Int(0).tag(sync=True)
+        figure_empty = traitlets.Int(0).tag(sync=True)
 
 except ImportError:  # pragma: no cover - depends on the machine
     class LiveText(W.HTML):  # type: ignore[no-redef]
@@ -309,6 +318,7 @@ except ImportError:  # pragma: no cover - depends on the machine
 
         page_theme = ""
         box_width = 0
+        figure_empty = 0
 
 
 def _button(label: str, handler: Callable[[], None], tip: str, width: str = "auto") -> W.Button:
@@ -362,6 +372,7 @@ class ClusterExplorer(W.VBox):
         self.message.add_class("raftedu-explanation")
         self.message.observe(lambda ch: self._follow_page_theme(ch["new"]), names="page_theme")
         self.message.observe(lambda ch: self._fit_width(ch["new"]), names="box_width")
+        self.message.observe(lambda ch: self._renew_figure(), names="figure_empty")
         self.event_log = W.HTML(value="", layout=W.Layout(width="100%"))
         self._sync_scene()
         self._sent: dict[int, dict[str, Any]] = {}
@@ -394,11 +405,18 @@ class ClusterExplorer(W.VBox):
         """
         if not self._shown and self.figure is not None:
             self._shown = True
-            fresh = self._new_figure_widget()
-            self.children = tuple(fresh if child is self.figure else child for child in self.children)
-            self.figure.close()
-            self.figure = fresh
+            self._renew_figure()
         return super()._repr_mimebundle_(**kwargs)
+
+    def _renew_figure(self) -> None:
+        """Put a fresh FigureWidget of the current picture in place of the old one (first display, a new cluster
+        size, or the page reporting an empty plot)."""
+        if self.figure is None:
+            return
+        fresh = self._new_figure_widget()
+        self.children = tuple(fresh if child is self.figure else child for child in self.children)
+        self.figure.close()
+        self.figure = fresh
 
     def _new_figure_widget(self) -> go.FigureWidget:
         """A FigureWidget of the current picture; what it shows is remembered so refresh() sends only changes."""
@@ -583,11 +601,7 @@ class ClusterExplorer(W.VBox):
         choices = [(node_name(i), i) for i in ids]
         self.preset_node.options, self.member.options = choices, choices
         self.member.value = ids[-1]  # the newest server: the one to promote after adding it
-        if self.figure is not None:
-            fresh = self._new_figure_widget()
-            self.children = tuple(fresh if child is self.figure else child for child in self.children)
-            self.figure.close()
-            self.figure = fresh
+        self._renew_figure()
 
     def _show_panel(self, name: str) -> None:
         for key, widget in self.panels.items():

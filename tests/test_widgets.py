@@ -491,3 +491,16 @@ def test_snapshot_button_compacts_the_chosen_servers_log_or_says_why_not() -> No
     node = x.cluster.nodes[1]
     assert node.snapshot_index == node.last_applied >= 3 and "Snapshot S1" in x.message.value
     assert "refused" not in x.message.value
+
+
+def test_an_empty_plot_reported_by_the_page_gets_a_fresh_figure_widget_with_the_same_picture() -> None:
+    x = ClusterExplorer(n=3, seed=1)
+    x.buttons["Run 1 s"].click()
+    old = x.figure
+    def picture(figure):
+        return [{k: v for k, v in t.to_plotly_json().items() if k != "uid"} for t in figure.data]
+
+    before = picture(old)
+    x.message.figure_empty += 1  # what the page does after 4 s of an empty plot
+    assert x.figure is not old and x.figure in x.children and old not in x.children
+    assert picture(x.figure) == before
