@@ -29,6 +29,8 @@ REFERENCE.update({name: _SOLUTION05[name] for name in _EX05})
 """Exercise 05's reference is its solution notebook: the experiment a student writes there."""
 REFERENCE.update(solution_namespace(ROOT / "solutions" / "06_whole_server.ipynb", grading.EXERCISES["06"].functions))
 """Exercise 06's reference is its solution notebook's server (not derived from RaftNode)."""
+REFERENCE.update(solution_namespace(ROOT / "solutions" / "07_bug_hunt.ipynb", grading.EXERCISES["07"].functions))
+"""Exercise 07's reference: the solution notebook's hunts (fault schedules as data)."""
 
 
 def _starter(*args: object, **kwargs: object) -> None:

@@ -26,6 +26,7 @@ from ..raft import (CANDIDATE, FOLLOWER, LEADER, AppendEntries, Entry, Message, 
 from .core import Check, Failed
 from .observe import as_int, as_real, encode_message, plain
 from .scenarios import _show, case_spec, judge_case, judge_scenario, make_node, node_class, probe_case, probe_scenario
+from .bughunt import bug_hunt_checks
 from .whole_server import CLASS_NAME, REFERENCE_RULES, server_class
 
 __all__ = ["EXERCISES", "Exercise", "get_exercise"]
@@ -860,7 +861,13 @@ EX06 = Exercise("06", "The whole server", "06_whole_server", (CLASS_NAME,), tupl
     + [_ws(name, pts, False, scen, _secret_seeds(k), f"{desc} ({k} seed{'s' if k > 1 else ''} from the secret)")
        for name, pts, scen, k, desc in _WS_HIDDEN]), build=server_class, switched_off=REFERENCE_RULES)
 
-EXERCISES: dict[str, Exercise] = {e.id: e for e in (EX01, EX02, EX03, EX04, EX05, EX06)}
+# --------------------------------------------------------------------------
+# 07 bug hunt (suspects and the judge in bughunt.py)
+# --------------------------------------------------------------------------
+
+EX07 = Exercise("07", "Bug hunt", "07_bug_hunt", ("hunt_a", "hunt_b", "hunt_c", "hunt_d"), bug_hunt_checks())
+
+EXERCISES: dict[str, Exercise] = {e.id: e for e in (EX01, EX02, EX03, EX04, EX05, EX06, EX07)}
 """Every exercise by id."""
 
 
