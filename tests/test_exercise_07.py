@@ -65,6 +65,7 @@ def test_a_swapped_or_empty_hunt_earns_nothing() -> None:
     ({"n": 3, "run": 10, "schedule": [(0, "explode", 1)]}, "with an action from"),
     ({"n": 3, "run": 10, "schedule": [(0, "crash", 9)]}, "unknown node id 9"),
     ({"n": 3, "run": 10, "schedule": [], "speed": 2}, "unknown key(s) ['speed']"),
+    ({"n": 3, "run": 10, "schedule": [(0, "set_network", {"duplicate_rate": 1.0})]}, "duplicate_rate may be at most"),
 ])
 def test_a_bad_hunt_is_told_what_is_wrong(answer: Any, says: str) -> None:
     with pytest.raises(Failed, match="not a schedule the grader can run") as caught:

@@ -118,6 +118,10 @@ def _settings(answer: Any) -> dict[str, Any]:
         if not isinstance(item, list) or len(item) < 2 or item[1] not in ACTIONS:
             raise _bad(f"each schedule item is (time_ms, action, *args) with an action from {', '.join(ACTIONS)}; "
                        f"got {str(item)[:80]}")
+        if item[1] == "set_network" and len(item) == 3 and isinstance(item[2], dict) \
+                and not (isinstance(item[2].get("duplicate_rate", 0), (int, float))
+                         and item[2].get("duplicate_rate", 0) <= 0.5):
+            raise _bad(f"duplicate_rate may be at most 0.5 in a hunt; got {item[2].get('duplicate_rate')!r}")
         items.append(tuple(item[:2]) + tuple(tuple(a) if isinstance(a, list) else a for a in item[2:]))
     return {"n": n, "seed": seed, "scripted": answer.get("scripted") is True, "run": run, "schedule": items}
 
