@@ -63,6 +63,7 @@ def test_a_swapped_or_empty_hunt_earns_nothing() -> None:
     ({"n": 2, "run": 10, "schedule": []}, "n must be a whole number from 3 to 7"),
     ({"n": 3, "run": 10**6, "schedule": []}, "run must be whole milliseconds from 1 to 20000"),
     ({"n": 3, "run": 10, "schedule": [(0, "explode", 1)]}, "with an action from"),
+    ({"n": 3, "run": 10, "schedule": [(0, "snapshot", 1)]}, "with an action from crash, restart"),
     ({"n": 3, "run": 10, "schedule": [(0, "crash", 9)]}, "unknown node id 9"),
     ({"n": 3, "run": 10, "schedule": [], "speed": 2}, "unknown key(s) ['speed']"),
     ({"n": 3, "run": 10, "schedule": [(0, "set_network", {"duplicate_rate": 1.0})]}, "duplicate_rate may be at most"),
