@@ -665,6 +665,10 @@ class RaftNode(Server):
         # Volatile state on leaders, reinitialized after election (Figure 2).
         self.next_index: dict[int, int] = {}
         self.match_index: dict[int, int] = {}
+        self.in_flight: dict[int, int] = {}
+        """Flow control (§5.3): for a follower with an unanswered AppendEntries carrying entries, the last index it carried."""
+        self.sent_at: dict[int, int] = {}
+        """When this leader last sent each follower an AppendEntries (heartbeats go out only in idle periods, §5.2)."""
         self.init_extensions((self.id, *self.peers))
         if self.state.snapshot is not None:
             self.restore_snapshot(self.state.snapshot)
@@ -745,7 +749,8 @@ class RaftNode(Server):
             return None
         index = self.append_own(command, "§5.3 Leaders: client command → append entry to local log")
         for peer in self.peers:
-            self.send_append_entries(peer)
+            if peer not in self.in_flight:  # flow control: the others get it with the answer to what is in flight
+                self.send_append_entries(peer)
         self.advance_commit_index()  # a one-server cluster commits at once
         self.apply_committed()
         if self.extended:
@@ -839,7 +844,7 @@ class RaftNode(Server):
             + ", ".join(f"S{v}" for v in sorted(self.votes)),
             value=LEADER,
         )
-        self.next_index, self.match_index = {}, {}
+        self.next_index, self.match_index, self.in_flight, self.sent_at = {}, {}, {}, {}
         for p in self.peers:
             self.set_progress(p, 0, self.last_log_index + 1, "§5.3 leader (re)initializes nextIndex and matchIndex")
         if self.noop_on_election:
@@ -954,19 +959,32 @@ class RaftNode(Server):
     # ---- Leaders (§5.2, §5.3, §5.4.2) -------------------------------------
 
     def send_heartbeats(self) -> None:
-        """§5.2: send AppendEntries to every peer (empty when it is up to date) and schedule the next round."""
+        """§5.2: "repeat during idle periods": send AppendEntries to every peer this leader sent nothing for a heartbeat
+        interval, then wake up when the next one falls due.
+
+        The AppendEntries is empty when the peer is up to date; otherwise it carries the entries from nextIndex, so
+        it also resends entries whose AppendEntries or answer was lost (flow control, :meth:`propose`).
+        """
+        now, interval, sent = self.now, self.timing.heartbeat, self.sent_at
         for peer in self.peers:
-            self.send_append_entries(peer)
-        self.deadline = self.now + self.timing.heartbeat
+            if now - sent.get(peer, now - interval) >= interval:
+                self.send_append_entries(peer)
+        self.deadline = min([sent[p] for p in self.peers], default=now) + interval
 
     def send_append_entries(self, peer: int) -> None:
-        """§5.3: send ``peer`` the log entries starting at nextIndex, with the consistency check fields."""
+        """§5.3: send ``peer`` the log entries starting at nextIndex, with the consistency check fields.
+
+        Flow control: the last index sent is remembered in ``in_flight`` until ``peer`` answers it.
+        """
         prev = self.next_index[peer] - 1
+        self.sent_at[peer] = self.now
         off = self.snapshot_index
         if prev < off:  # never without snapshots
             self.send_snapshot(peer)
             return
         entries = tuple(self.state.log[prev - off:])
+        if entries:
+            self.in_flight[peer] = prev + len(entries)
         self.send(AppendEntries(self.current_term, self.id, peer, prev, self.term_at(prev), entries, self.commit_index))
 
     def handle_append_entries_reply(self, m: AppendEntriesReply) -> None:
@@ -984,6 +1002,10 @@ class RaftNode(Server):
             match = max(match, m.match_index)
             self.set_progress(p, match, max(nxt, match + 1), "§5.3 success → update nextIndex and matchIndex")
             self.advance_commit_index()
+            if m.match_index >= self.in_flight.get(p, 0):  # flow control: what was in flight is answered
+                self.in_flight.pop(p, None)
+                if self.next_index[p] <= self.last_log_index:
+                    self.send_append_entries(p)
         else:
             self.set_progress(p, match, max(match + 1, min(nxt - 1, m.conflict_index)),
                               "§5.3 fails because of log inconsistency → decrement nextIndex and retry")

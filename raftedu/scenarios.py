@@ -214,17 +214,17 @@ def stale_replies_across_reelection(node_class: type[RaftNode] = RaftNode, seed:
     """§5.3: a leader that is re-elected must not count what it learned, or is told late, about an earlier leadership.
 
     (a) S1 leads term 1 and commits "base" everywhere. (b) Cut off with S2, it
-    appends old1..old3, which reach S2 only: S2's first three acknowledgements
-    are slowed down (they arrive about 300 ms later), a heartbeat's arrives at
-    once, so S1's matchIndex for S2 is 4 in term 1. (c) S3 leads term 2 with
+    appends old1..old3, which reach S2 only, with a heartbeat: S2's
+    acknowledgement of it is slowed down (it arrives about 300 ms later), the
+    next heartbeat's arrives at once, so S1's matchIndex for S2 is 4 in term 1. (c) S3 leads term 2 with
     S4 and S5 and commits "new" at index 2. (d) The network heals: S1 and S2
     step down and their old entries are overwritten. (e) S3 crashes and S1 is
     elected again, for term 3, with S4 and S5 (nothing from S2 reaches it);
     its log is [base, new]. (f) S1 appends "z" at
     index 3, which reaches S5 only: two copies of three, not a majority. A
     leader that kept matchIndex 4 for S2 from term 1 counts S2 and commits z;
-    (g) one that accepts the slowed term-1 acknowledgements (matchIndex 2..4)
-    does so when they arrive. Either breaks "Committed entries on a majority"
+    (g) one that accepts the slowed term-1 acknowledgement (matchIndex 4)
+    does so when it arrives. Either breaks "Committed entries on a majority"
     (etcd-io/raft's QuorumLogInv). (h) Healed, S1 commits z for real.
     """
     step = on_step or (lambda label, cluster: None)
@@ -233,14 +233,17 @@ def stale_replies_across_reelection(node_class: type[RaftNode] = RaftNode, seed:
     c.request("base")
     c.run(20)
     step("(a) S1 leads term 1; base is committed on all five", c)
-    c.partition([1, 2])
+    c.partition([1])  # S1 alone: what it sends now is lost
     for k in range(1, 4):
         c.request(f"old{k}")
-    c.set_network(delay=(300, 300))  # S2 answers these three AppendEntries slowly
+    c.partition([1, 2])
+    mark = len(c.trace)  # S1's next heartbeat carries old1..old3 to S2 (its earlier AppendEntries were lost)
+    c.run_until(lambda c: any(e.kind == "send" and e.node == 1 and e.peer == 2 for e in c.trace.events[mark:]), 100)
+    c.set_network(delay=(300, 300))  # S2 answers it slowly: matchIndex 4, term 1, about 300 ms from now
     c.run(1)
     c.set_network(delay=(1, 1))
-    c.run(60)  # a heartbeat carries old1..old3 again; S2's quick answer: matchIndex 4
-    step("(b) S1 (term 1) put old1..old3 on S2 only; S2's first answers are still on the way", c)
+    c.run(60)  # the heartbeat after carries old1..old3 again; S2's quick answer: matchIndex 4
+    step("(b) S1 (term 1) put old1..old3 on S2 only; S2's first answer is still on the way", c)
     _time_out(c, 3, "S3 must stand for term 2")
     c.run(10)
     if c.leader(among=[3, 4, 5]) != 3:
@@ -252,7 +255,7 @@ def stale_replies_across_reelection(node_class: type[RaftNode] = RaftNode, seed:
     c.run(120)
     step("(d) healed: S1 and S2 follow S3; old1..old3 are overwritten by new", c)
     c.crash(3)
-    c.cut(2, 1)  # S1 hears nothing from S2 in term 3 (S2's slowed term-1 answers are stopped only while this holds)
+    c.cut(2, 1)  # S1 hears nothing from S2 in term 3 (S2's slowed term-1 answer is stopped only while this holds)
     elect(c, 1)
     step("(e) S3 crashed; S1 leads again, term 3 (votes of S4, S5), with log [base, new]", c)
     c.cut(1, 2)
@@ -264,7 +267,7 @@ def stale_replies_across_reelection(node_class: type[RaftNode] = RaftNode, seed:
     c.cut(1, 2)
     c.cut(1, 4)
     c.run(300)
-    step("(g) S2's slowed term-1 answers arrived: they speak of term 1, not of z", c)
+    step("(g) S2's slowed term-1 answer arrived: it speaks of term 1, not of z", c)
     c.heal()
     c.run(100)
     step("(h) healed: S2 and S4 store z and S1 commits it", c)
