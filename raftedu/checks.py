@@ -69,12 +69,12 @@ is still checked on whole logs):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from typing import Any
 
 from .raft import LOST_IN_CRASH, AppendEntries, ConfigChange, Entry, Event, RequestVoteReply, majority
-from .trace import ClusterView, Trace
+from .trace import ClusterView, Trace, _names
 
 __all__ = ["SafetyViolation", "NodeFailure", "SafetyMonitor", "check_trace", "PROPERTIES", "EXTENSION_PROPERTIES"]
 
@@ -175,6 +175,7 @@ class SafetyMonitor:
         self.prefix: dict[int, list[int]] = {}  # node -> prefix hash at each index (index 0 -> 0)
         self.entry_prefix: dict[tuple[int, int], int] = {}  # (index, term) -> prefix hash, ever
         self.leader_of: dict[int, int] = {}  # term -> leader
+        self.top_leader_term = -1  # the highest term any server became leader in
         self.vote_of: dict[tuple[int, int], int] = {}  # (voter, term) -> candidate
         self.last_term: dict[int, int] = {}  # node -> highest term ever seen
         self.committed: list[tuple[int, int]] = [(0, 0)]  # index -> (prefix hash, term it was first committed in)
@@ -183,8 +184,10 @@ class SafetyMonitor:
         self.quorum = 1  # a majority of the cluster (set by the start event)
         self.reconfigured = False  # True once servers joined or configurations changed (dissertation §4.1)
         self.events = 0
-        checks = {name[len("_check_"):]: getattr(self, name) for name in dir(self) if name.startswith("_check_")}
-        self._dispatch = {**self.view._handlers, **checks}  # a kind with no check only updates the view
+        checks = {name[len("_check_"):]: getattr(self, name) for name in _names(type(self), "_check_")}
+        self.checks: dict[str, Callable[[Event], None]] = {**self.view._handlers, **checks}
+        """The check of each event kind (a kind with no check only updates the view; an unlisted kind changes
+        nothing). :meth:`observe` calls it; a simulator may call it directly, setting ``view.time`` and ``events``."""
         self._view_send = self.view._handlers["send"]
 
     def fail(self, prop: str, detail: str, e: Event) -> None:
@@ -195,7 +198,7 @@ class SafetyMonitor:
         """Check one event (before and after it changes the view)."""
         self.events += 1
         self.view.time = e.time
-        handle = self._dispatch.get(e.kind)
+        handle = self.checks.get(e.kind)
         if handle is not None:
             handle(e)
 
@@ -236,6 +239,7 @@ class SafetyMonitor:
         if e.value != "leader":
             return
         earlier = self.leader_of.setdefault(e.term, e.node)
+        self.top_leader_term = max(self.top_leader_term, e.term)
         if earlier != e.node:
             self.fail("Election Safety", f"S{e.node} and S{earlier} were both elected leader of term {e.term}", e)
         voters = self.voters.get((e.node, e.term), set())
@@ -261,14 +265,15 @@ class SafetyMonitor:
 
     def _check_append(self, e: Event) -> None:
         node = self.view.nodes[e.node]
-        if e.index != len(node.log) + 1:
+        log, entry = node.log, e.entry
+        if e.index != len(log) + 1:
             self.fail("Leader Append-Only" if node.role == "leader" else "Log Matching",
-                      f"S{e.node} wrote index {e.index} over a log of length {len(node.log)}", e)
-        self.view.apply(e)
-        self._extend_prefix(self.prefix[e.node], e.index, e.entry, e)
+                      f"S{e.node} wrote index {e.index} over a log of length {len(log)}", e)
+        log.append(entry)  # the view (ClusterView._on_append)
+        self._extend_prefix(self.prefix[e.node], e.index, entry, e)
         if self.up_to_date_check and len(self.committed) > 1:
             self._up_to_date_holds_committed(e.node, e, mine=True, theirs=False)
-        if type(e.entry.command) is ConfigChange and node.role == "leader":
+        if type(entry.command) is ConfigChange and node.role == "leader":
             self._check_configuration_change(e)
 
     def _extend_prefix(self, prefix: list[int], index: int, entry: Entry, e: Event) -> None:
@@ -300,7 +305,7 @@ class SafetyMonitor:
             self.fail("commitIndex ≤ last index", f"S{e.node}'s commitIndex fell from {node.commit_index} to {e.index}", e)
         if e.index > len(node.log):
             self.fail("commitIndex ≤ last index", f"S{e.node} set commitIndex {e.index} beyond its last index {len(node.log)}", e)
-        self.view.apply(e)
+        node.commit_index = e.index  # the view
         mine = self.prefix[e.node]
         known = min(e.index, len(self.committed) - 1)
         if mine[known] != self.committed[known][0]:
@@ -310,9 +315,10 @@ class SafetyMonitor:
             for index in range(len(self.committed), e.index + 1):
                 self.committed.append((mine[index], e.term))
             self._committed_on_a_majority(e)
-        for other in self.view.nodes.values():  # leaders of later terms must already hold it
-            if other.alive and other.role == "leader" and other.term > e.term:
-                self._require_prefix(other.id, e.index, e, f"leader of term {other.term}")
+        if self.top_leader_term > e.term:  # leaders of later terms must already hold it
+            for other in self.view.nodes.values():
+                if other.alive and other.role == "leader" and other.term > e.term:
+                    self._require_prefix(other.id, e.index, e, f"leader of term {other.term}")
         if self.up_to_date_check:
             self._up_to_date_holds_committed(e.node, e, mine=False, theirs=True)
 

@@ -708,15 +708,15 @@ class RaftNode(Server):
             self.after_step()
             return
         self.observe_term(msg.term)
-        match msg:
-            case RequestVote():
-                self.handle_request_vote(msg)
-            case RequestVoteReply():
-                self.handle_request_vote_reply(msg)
+        match msg:  # the most frequent first
             case AppendEntries():
                 self.handle_append_entries(msg)
             case AppendEntriesReply():
                 self.handle_append_entries_reply(msg)
+            case RequestVote():
+                self.handle_request_vote(msg)
+            case RequestVoteReply():
+                self.handle_request_vote_reply(msg)
             case _:
                 raise TypeError(f"S{self.id} cannot handle {type(msg).__name__}; a RaftNode handles the four Raft RPCs")
         self.apply_committed()
@@ -769,7 +769,7 @@ class RaftNode(Server):
 
     def observe_term(self, term: int) -> None:
         """§5.1: if an RPC request or response has term T > currentTerm, set currentTerm = T and become follower."""
-        if term > self.current_term:
+        if term > self.state.current_term:
             self.state.current_term = term
             self.state.voted_for = None
             self.note("term", "§5.1 term T > currentTerm → update term", f"S{self.id} moved to term {term}", value=term)
@@ -994,7 +994,7 @@ class RaftNode(Server):
         leader, are stale and ignored. nextIndex never falls to or below
         matchIndex, so a late or duplicated failure cannot undo progress.
         """
-        if self.role != LEADER or m.term != self.current_term:
+        if self.role != LEADER or m.term != self.state.current_term:
             return
         p = m.src
         match, nxt = self.match_index[p], self.next_index[p]
@@ -1021,16 +1021,18 @@ class RaftNode(Server):
     def advance_commit_index(self) -> None:
         """§5.3, §5.4.2: commit the highest N > commitIndex with matchIndex ≥ N on a majority and log[N].term == currentTerm.
 
-        Entries from earlier terms are never committed by counting replicas
-        (Figure 8); they are committed indirectly with the first entry of the
-        current term.
+        The highest N stored on a majority is the quorum-th highest matchIndex
+        of the voters (the leader counts its own last index; learners never
+        count, §4.2.1). Entries from earlier terms are never committed by
+        counting replicas (Figure 8); they are committed indirectly with the
+        first entry of the current term. Terms only grow along a log, so when
+        log[N] is of an earlier term, no entry below N is of the current one.
         """
-        for n in range(self.last_log_index, self.commit_index, -1):
-            if self.term_at(n) != self.current_term:
-                break  # terms only fall going left: no entry of this term below (§5.4.2)
-            if self.has_quorum([self.id, *(p for p in self.peers if self.match_index[p] >= n)]):
-                self.set_commit_index(n, "§5.3/§5.4.2 leader: majority matchIndex ≥ N and log[N].term == currentTerm")
-                return
+        last, match = self.last_log_index, self.match_index
+        stored = sorted([last if i == self.id else match.get(i, 0) for i in self.voters], reverse=True)
+        n = min(stored[self.quorum - 1], last)
+        if n > self.commit_index and self.term_at(n) == self.state.current_term:
+            self.set_commit_index(n, "§5.3/§5.4.2 leader: majority matchIndex ≥ N and log[N].term == currentTerm")
 
     # ======================================================================
     # etcd's extensions (Ongaro's dissertation, 2014), off by default.

@@ -22,7 +22,7 @@ import os
 import random
 import traceback
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any, NoReturn, Protocol
 
 from .checks import NodeFailure, SafetyMonitor
@@ -69,6 +69,12 @@ class Endpoint(Protocol):
 
     def take_output(self) -> tuple[list[Message], list[Event]]:
         """Messages to send and events to record since the last call."""
+
+
+def _settings(settings: Any) -> dict[str, Any]:
+    """The fields of a Timing or Network as a dict (``dataclasses.asdict`` without its deep copy: they hold numbers
+    and tuples of numbers)."""
+    return {f.name: getattr(settings, f.name) for f in fields(settings)}
 
 
 def _rate(name: str, value: Any) -> None:
@@ -200,7 +206,7 @@ class Cluster:
         self.now = 0
         self.trace = Trace()
         self.monitor = SafetyMonitor(seed, up_to_date_check=bool(up_to_date_check))
-        self._events, self._observe = self.trace.events, self.monitor.observe
+        self._events, self._checks = self.trace.events, self.monitor.checks
         self.requests: list[ClientRequest] = []
         self._rng = random.Random(f"raftedu:{seed}:network")
         self._randbelow = self._rng._randbelow  # what randint(lo, hi) calls: lo + _randbelow(hi - lo + 1)
@@ -217,8 +223,8 @@ class Cluster:
         self.endpoints: dict[int, Endpoint] = {}
         self.groups: tuple[tuple[int, ...], ...] = ()
         self.cuts: set[tuple[int, int]] = set()
-        self._record(Event(0, "start", value=(("n", n), ("seed", seed), ("timing", asdict(timing)),
-                                              ("network", asdict(network)), ("node_class", node_class.__name__))
+        self._record(Event(0, "start", value=(("n", n), ("seed", seed), ("timing", _settings(timing)),
+                                              ("network", _settings(network)), ("node_class", node_class.__name__))
                                              + ((("options", tuple(self.options)),) if self.options else ())
                                              + ((("snapshot_every", snapshot_every),) if snapshot_every else ())))
         for action in self._validate_schedule(schedule):
@@ -296,11 +302,13 @@ class Cluster:
             raise ValueError(f"run_until needs a condition: a function of the cluster, e.g. lambda c: c.leader(); "
                              f"got {condition!r}")
         end = self.now + within
+        heap = self._heap
+        step = self._step if type(self).step is Cluster.step else self.step  # a subclass may count steps
         while not condition(self):
-            if not self._heap or self._heap[0][0] > end:
+            if not heap or heap[0][0] > end:
                 self.now = end
                 return bool(condition(self))
-            self.step()
+            step()
         return True
 
     # ---- faults (also usable from a schedule) --------------------------------
@@ -741,10 +749,21 @@ class Cluster:
         heapq.heappush(self._heap, (time, kind == _ACTION, self._seq, kind, payload))
 
     def _record(self, event: Event) -> None:
-        self._events.append(event)
-        self._observe(event)
-        if event.kind == "apply" and self._pending:
-            self._settle_request(event)
+        self._record_all((event,))
+
+    def _record_all(self, events: Sequence[Event]) -> None:
+        """Append ``events`` to the trace one at a time, each checked by the safety monitor as it is appended
+        (:meth:`SafetyMonitor.observe`, inlined: this runs for every event), and answer clients as entries apply."""
+        append, checks, monitor, view, pending = self._events.append, self._checks, self.monitor, self.view, self._pending
+        for e in events:
+            append(e)
+            monitor.events += 1
+            view.time = e.time
+            check = checks.get(e.kind)
+            if check is not None:
+                check(e)
+            if e.kind == "apply" and (e.node, e.index) in pending:
+                self._settle_request(e)
 
     def _settle_request(self, e: Event) -> None:
         req = self._pending.get((e.node, e.index))
@@ -814,12 +833,10 @@ class Cluster:
     def _record_output(self, node: Endpoint, events: list[Event]) -> None:
         """Record the events of one step; for a Raft node, also whatever it changed without reporting it."""
         if isinstance(node, Server):
-            record = self._record
             if type(node) is RaftNode:  # the reference reports every change itself, in stage order
-                for e in events:
-                    record(e)
+                self._record_all(events)
             else:
-                reconcile = self._reconcile
+                record, reconcile = self._record, self._reconcile
                 for e in events:
                     before = _STAGE_OF.get(e.kind)
                     if before is not None:
@@ -827,8 +844,7 @@ class Cluster:
                     record(e)
             self._reconcile(node)  # always: whatever the node did not report is recorded now
         else:
-            for e in events:
-                self._record(e)
+            self._record_all(events)
 
     def _reconcile(self, node: RaftNode, before: str = "end") -> None:
         """Record any state change the node made without reporting it, so checks see what really happened.
@@ -946,8 +962,8 @@ class Cluster:
             msg_id = self._msg_ids
             lo, hi = net.long_delay if net.long_delay_rate and rand() < net.long_delay_rate else net.delay
             due = self.now + lo + self._randbelow(hi - lo + 1)  # = randint(lo, hi), the same draws, less overhead
-            self._record(Event(self.now, "send", m.src, m.term, m.dst, None, None, due, m, msg_id, "",
-                               "duplicate" if copy else ""))
+            self._record_all((Event(self.now, "send", m.src, m.term, m.dst, None, None, due, m, msg_id, "",
+                                    "duplicate" if copy else ""),))
             why = self._blocked(m.src, m.dst) if (self.cuts or self.groups) else None
             if why is None and net.drop_rate and rand() < net.drop_rate:
                 why = "lost"
@@ -958,12 +974,13 @@ class Cluster:
                 heapq.heappush(self._heap, (due, False, self._seq, _DELIVER, (msg_id, m)))
 
     def _deliver(self, msg_id: int, m: Message) -> None:
-        node = self._party(m.dst)
+        nodes = self.nodes
+        node = nodes[m.dst] if m.dst in nodes else self.endpoints[m.dst]  # _party, inlined
         why = "receiver is down" if node is None else (self._blocked(m.src, m.dst) if (self.cuts or self.groups) else None)
         if why:
             self._record(Event(self.now, "drop", m.dst, None, m.src, None, None, why, m, msg_id))
             return
-        self._record(Event(self.now, "deliver", m.dst, m.term, m.src, None, None, None, m, msg_id))
+        self._record_all((Event(self.now, "deliver", m.dst, m.term, m.src, None, None, None, m, msg_id),))
         try:
             node.receive(m, self.now)
         except _PASS_THROUGH:

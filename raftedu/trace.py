@@ -12,6 +12,7 @@ messages in flight), so any instant can be redrawn without the simulator.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -25,6 +26,12 @@ if TYPE_CHECKING:  # pandas is imported only when a frame is asked for
 __all__ = ["Trace", "NodeView", "InFlight", "ClusterView"]
 
 CRASHED = "crashed"
+
+
+@functools.cache
+def _names(cls: type, prefix: str) -> tuple[str, ...]:
+    """The names of ``cls``'s attributes that start with ``prefix`` (looked up once per class: dir() is slow)."""
+    return tuple(name for name in dir(cls) if name.startswith(prefix))
 
 
 class Trace:
@@ -161,7 +168,7 @@ class ClusterView:
         self.applied: list[Entry | None] = [None]
         """``applied[i]`` is the entry the first server to apply index ``i`` applied there: the committed log,
         which rebuilds a log an installed snapshot replaced (dissertation §5.1)."""
-        self._handlers = {name[len("_on_"):]: getattr(self, name) for name in dir(self) if name.startswith("_on_")}
+        self._handlers = {name[len("_on_"):]: getattr(self, name) for name in _names(type(self), "_on_")}
 
     @classmethod
     def at(cls, trace: Iterable[Event], time: int | None = None) -> "ClusterView":
