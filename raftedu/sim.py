@@ -16,6 +16,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import heapq
 import inspect
 import os
@@ -69,6 +70,12 @@ class Endpoint(Protocol):
 
     def take_output(self) -> tuple[list[Message], list[Event]]:
         """Messages to send and events to record since the last call."""
+
+
+@functools.cache
+def _signature(action: str) -> inspect.Signature:
+    """The signature of the Cluster method ``action`` (looked up once: every schedule item is checked with it)."""
+    return inspect.signature(getattr(Cluster, action))
 
 
 def _settings(settings: Any) -> dict[str, Any]:
@@ -694,7 +701,7 @@ class Cluster:
                                  f"{{'drop_rate': 0.1}}); got {len(args)} argument(s)")
             self._check_network(args[0])
             return
-        signature = inspect.signature(getattr(Cluster, name))
+        signature = _signature(name)
         try:
             signature.bind(self, *args)
         except TypeError:
@@ -754,11 +761,13 @@ class Cluster:
     def _record_all(self, events: Sequence[Event]) -> None:
         """Append ``events`` to the trace one at a time, each checked by the safety monitor as it is appended
         (:meth:`SafetyMonitor.observe`, inlined: this runs for every event), and answer clients as entries apply."""
-        append, checks, monitor, view, pending = self._events.append, self._checks, self.monitor, self.view, self._pending
+        if not events:
+            return
+        append, checks, pending = self._events.append, self._checks, self._pending
+        self.monitor.events += len(events)
+        self.monitor.view.time = events[-1].time  # as observe() leaves it (a step's events share one time)
         for e in events:
             append(e)
-            monitor.events += 1
-            view.time = e.time
             check = checks.get(e.kind)
             if check is not None:
                 check(e)
