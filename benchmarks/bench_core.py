@@ -10,7 +10,8 @@ Measures, with the safety checks on (they always are):
   headless in node by ../shared/bench/raftscope_peer.js or the copy of its
   logic below), on the same workload, alternating in one run: N = 5 and 9,
   100 client requests per simulated second, latency 10-15 ms, heartbeat
-  50 ms, 60 simulated s; simulated seconds per wall second and the ratio.
+  50 ms, 60 simulated s; simulated seconds per wall second and per CPU
+  second (less sensitive to other work on the machine), and the ratios.
   It needs a git directory of ongardie/raftscope (``git clone --bare
   https://github.com/ongardie/raftscope``) and ``node``; without them it says
   how to get them and skips that table;
@@ -25,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -71,25 +73,34 @@ console.log(JSON.stringify({ virtual_per_wall: vsec / wall }));
 """
 
 
-def raftedu_side_by_side(n: int) -> float:
-    """The side-by-side workload on raftedu's Cluster; returns simulated seconds per wall second."""
+def children_cpu() -> float:
+    """CPU seconds used so far by this process's finished child processes (node running RaftScope)."""
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return kids.ru_utime + kids.ru_stime
+
+
+def raftedu_side_by_side(n: int) -> tuple[float, float]:
+    """The side-by-side workload on raftedu's Cluster; returns simulated seconds per wall second and per CPU second."""
     c = Cluster(n, seed=1, network=Network(delay=(10, 15)), timing=Timing(election_timeout=(100, 200), heartbeat=50))
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     k = 0
     while c.now < SIDE_BY_SIDE_S * 1000:
         if c.leader() is not None:
             k += 1
             c.request(f"cmd{k}")
         c.run(10)
-    return SIDE_BY_SIDE_S / (time.perf_counter() - start)
+    return SIDE_BY_SIDE_S / (time.perf_counter() - start), SIDE_BY_SIDE_S / (time.process_time() - cpu)
 
 
-def raftscope_side_by_side(git_dir: str, n: int) -> float:
-    """The same workload on RaftScope's model in node; returns simulated seconds per wall second."""
+def raftscope_side_by_side(git_dir: str, n: int) -> tuple[float, float]:
+    """The same workload on RaftScope's model in node; returns simulated seconds per wall second and per CPU second
+    (the CPU second of the whole node process, start-up included: a slight handicap for RaftScope)."""
     peer = ["node", str(PEER)] if PEER.exists() else ["node", "-e", PEER_JS, "--"]
+    cpu = children_cpu()
     out = subprocess.run([*peer, git_dir, str(SIDE_BY_SIDE_S), "1000", str(n)], capture_output=True, text=True,
                          check=True).stdout
-    return float(json.loads(out.strip().splitlines()[-1])["virtual_per_wall"])
+    cpu = children_cpu() - cpu
+    return float(json.loads(out.strip().splitlines()[-1])["virtual_per_wall"]), SIDE_BY_SIDE_S / cpu
 
 
 def side_by_side(git_dir: str | None, rounds: int) -> None:
@@ -107,14 +118,15 @@ def side_by_side(git_dir: str | None, rounds: int) -> None:
     if missing:
         print("  skipped; it needs " + "; and ".join(missing))
         return
-    print(f"{'nodes':>5} {'raftedu sim s / wall s':>23} {'RaftScope sim s / wall s':>25} {'ratio':>6}")
+    print(f"{'nodes':>5} {'raftedu sim s / wall s':>23} {'RaftScope sim s / wall s':>25} {'ratio':>6}"
+          f" {'raftedu sim s / CPU s':>22} {'RaftScope sim s / CPU s':>24} {'ratio':>6}")
     for n in (5, 9):
         ours, theirs = [], []
         for _ in range(rounds):
             ours.append(raftedu_side_by_side(n))
             theirs.append(raftscope_side_by_side(git_dir, n))  # type: ignore[arg-type]
-        o, t = statistics.median(ours), statistics.median(theirs)
-        print(f"{n:>5} {o:>23.1f} {t:>25.1f} {o / t:>6.2f}")
+        (o, oc), (t, tc) = [tuple(statistics.median(x) for x in zip(*runs)) for runs in (ours, theirs)]
+        print(f"{n:>5} {o:>23.1f} {t:>25.1f} {o / t:>6.2f} {oc:>22.1f} {tc:>24.1f} {oc / tc:>6.2f}")
 
 
 def loaded_run(n: int) -> tuple[float, int, int, int]:
@@ -141,9 +153,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=3, help="side-by-side rounds, median reported (default 3)")
     parser.add_argument("--only-side-by-side", action="store_true", help="print only the side-by-side table")
     args = parser.parse_args(argv)
-    print(f"raftedu core benchmark - Python {platform.python_version()}, {platform.machine()}")
+    print(f"raftedu core benchmark - Python {platform.python_version()}, {platform.machine()}, "
+          f"load average {load_average()}")
     side_by_side(args.raftscope, args.rounds)
     if args.only_side_by_side:
+        print(f"\nload average at the end: {load_average()}")
         return
     print(f"\nclient load: 1 request / {LOAD_EVERY_MS} ms for {SIM_MS // 1000} simulated s (safety checks on)")
     print(f"{'nodes':>5} {'sim s / wall s':>15} {'delivered msg / s':>18} {'events / s':>11} {'committed':>10}")
@@ -158,7 +172,13 @@ def main(argv: list[str] | None = None) -> None:
         for s in range(seeds):
             run_seed(n, s)
         print(f"{n:>5} {seeds:>6} {1000 * (time.perf_counter() - start) / seeds:>10.1f}")
+    print(f"\nload average at the end: {load_average()}")
     sys.stdout.flush()
+
+
+def load_average() -> str:
+    """The machine's 1, 5 and 15 minute load averages (other work slows every wall-clock figure)."""
+    return ", ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":
