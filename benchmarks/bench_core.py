@@ -15,9 +15,10 @@ Measures, with the safety checks on (they always are):
   It needs a git directory of ongardie/raftscope (``git clone --bare
   https://github.com/ongardie/raftscope``) and ``node``; without them it says
   how to get them and skips that table;
-* simulated seconds per wall second and delivered messages per wall second,
-  for 3, 5 and 9 nodes under a steady client load;
-* wall time per seed of the randomized safety sweep (raftedu.sweep).
+* simulated seconds per wall second and per CPU second, messages delivered,
+  events and CPU time per event, for 3, 5 and 9 nodes under a steady client
+  load;
+* wall and CPU time per seed of the randomized safety sweep (raftedu.sweep).
 """
 
 from __future__ import annotations
@@ -129,10 +130,10 @@ def side_by_side(git_dir: str | None, rounds: int) -> None:
         print(f"{n:>5} {o:>23.1f} {t:>25.1f} {o / t:>6.2f} {oc:>22.1f} {tc:>24.1f} {oc / tc:>6.2f}")
 
 
-def loaded_run(n: int) -> tuple[float, int, int, int]:
-    """Run n nodes for SIM_MS under client load; return wall seconds, delivered messages, events, commits."""
+def loaded_run(n: int) -> tuple[float, float, int, int, int]:
+    """Run n nodes for SIM_MS under client load; return wall and CPU seconds, delivered messages, events, commits."""
     c = Cluster(n, seed=1)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     c.run_until(lambda c: c.leader() is not None, 5_000)
     k = 0
     while c.now < SIM_MS:
@@ -140,9 +141,9 @@ def loaded_run(n: int) -> tuple[float, int, int, int]:
             k += 1
             c.request(f"cmd{k}")
         c.run(LOAD_EVERY_MS)
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     delivered = sum(1 for e in c.trace if e.kind == "deliver")
-    return wall, delivered, len(c.trace), sum(r.status == "committed" for r in c.requests)
+    return wall, cpu, delivered, len(c.trace), sum(r.status == "committed" for r in c.requests)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -160,18 +161,21 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\nload average at the end: {load_average()}")
         return
     print(f"\nclient load: 1 request / {LOAD_EVERY_MS} ms for {SIM_MS // 1000} simulated s (safety checks on)")
-    print(f"{'nodes':>5} {'sim s / wall s':>15} {'delivered msg / s':>18} {'events / s':>11} {'committed':>10}")
+    print(f"{'nodes':>5} {'sim s / wall s':>15} {'sim s / CPU s':>14} {'delivered msg':>14} {'events':>8} "
+          f"{'CPU µs / event':>15} {'committed':>10}")
     for n in (3, 5, 9):
-        wall, delivered, events, committed = loaded_run(n)
-        print(f"{n:>5} {SIM_MS / 1000 / wall:>15.1f} {delivered / wall:>18,.0f} {events / wall:>11,.0f} {committed:>10}")
+        wall, cpu, delivered, events, committed = loaded_run(n)
+        print(f"{n:>5} {SIM_MS / 1000 / wall:>15.1f} {SIM_MS / 1000 / cpu:>14.1f} {delivered:>14,} {events:>8,} "
+              f"{1e6 * cpu / events:>15.2f} {committed:>10}")
     print("\nrandomized safety sweep (6 s of faults + settle per seed)")
-    print(f"{'nodes':>5} {'seeds':>6} {'ms / seed':>10}")
+    print(f"{'nodes':>5} {'seeds':>6} {'ms / seed':>10} {'CPU ms / seed':>14}")
     for n in (1, 3, 5, 7):
         seeds = 40
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         for s in range(seeds):
             run_seed(n, s)
-        print(f"{n:>5} {seeds:>6} {1000 * (time.perf_counter() - start) / seeds:>10.1f}")
+        print(f"{n:>5} {seeds:>6} {1000 * (time.perf_counter() - start) / seeds:>10.1f} "
+              f"{1000 * (time.process_time() - cpu) / seeds:>14.1f}")
     print(f"\nload average at the end: {load_average()}")
     sys.stdout.flush()
 
