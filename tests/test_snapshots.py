@@ -500,3 +500,25 @@ def test_the_snapshot_is_written_to_disk_with_the_log():
     assert node.unsaved() and c.disks[1].snapshot.index == 3  # in memory only, until the step's output is taken
     node.take_output()
     assert not node.unsaved() and c.disks[1].snapshot.index == 4
+
+
+def test_pictures_draw_etcds_messages_in_flight_and_name_them():
+    """InstallSnapshot (and pre-vote's messages) are drawn as the Figure 2 message doing the same job."""
+    from raftedu.viz import animate, cluster_figure, timeline
+    from raftedu.viz.style import describe_message, message_kind, message_ok
+
+    c = Cluster(3, seed=4, snapshot_every=3, pre_vote=True)
+    assert c.run_until(lambda c: c.leader() is not None, 3_000)
+    follower = next(i for i in c.ids if i != c.leader())
+    c.crash(follower)
+    requests(c, 8, 30, 0)
+    c.restart(follower)
+    c.run_until(lambda c: any(type(f.msg) is InstallSnapshot for f in c.view.in_flight.values()), 500)
+    flying = next(f.msg for f in c.view.in_flight.values() if type(f.msg) is InstallSnapshot)
+    assert message_kind(flying) == "AppendEntries" and describe_message(flying).startswith("InstallSnapshot S")
+    assert "snapshot of entries 1–" in describe_message(flying)
+    hover = [h for d in cluster_figure(c.trace).data for h in (d.hovertext or ())]
+    assert any(str(h).startswith("InstallSnapshot") for h in hover)
+    c.run(300)
+    animate(c.trace, 0, c.now), timeline(c.trace, 0, c.now)  # every message of the run is drawn
+    assert message_ok(InstallSnapshotReply(1, 2, 1, 0)) is False and message_ok(InstallSnapshotReply(1, 2, 1, 5))

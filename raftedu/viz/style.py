@@ -6,7 +6,8 @@ import copy
 from functools import cache
 from typing import Any
 
-from ..raft import AppendEntries, AppendEntriesReply, Message, RequestVote, RequestVoteReply
+from ..raft import (AppendEntries, AppendEntriesReply, InstallSnapshot, InstallSnapshotReply, Message, PreVote,
+                    PreVoteReply, RequestVote, RequestVoteReply, TimeoutNow)
 
 __all__ = [
     "OKABE_ITO",
@@ -28,6 +29,7 @@ __all__ = [
     "term_slot",
     "TERM_COLORSCALE",
     "message_kind",
+    "DRAWN_AS",
     "describe_message",
     "node_name",
     "THEMES",
@@ -155,19 +157,29 @@ def node_name(i: int) -> str:
     return f"S{i}"
 
 
+DRAWN_AS: dict[str, str] = {"PreVote": "RequestVote", "PreVoteReply": "RequestVoteReply", "TimeoutNow": "RequestVote",
+                            "InstallSnapshot": "AppendEntries", "InstallSnapshotReply": "AppendEntriesReply"}
+"""etcd's messages (dissertation §9.6 pre-vote, §3.10 TimeoutNow, ch. 5 InstallSnapshot) are drawn as the Figure 2
+message doing the same job (election or replication); their hover text names them."""
+
+
 def message_kind(msg: Message) -> str:
-    """The style key of ``msg``: its class name, or ``Heartbeat`` for an empty AppendEntries."""
+    """The style key of ``msg``: its class name (etcd's messages: see :data:`DRAWN_AS`), or ``Heartbeat`` for an
+    empty AppendEntries."""
     if isinstance(msg, AppendEntries) and not msg.entries:
         return "Heartbeat"
-    return type(msg).__name__
+    name = type(msg).__name__
+    return DRAWN_AS.get(name, name)
 
 
 def message_ok(msg: Message) -> bool:
     """False for a refused vote or a rejected AppendEntries (drawn in red), True otherwise."""
-    if isinstance(msg, RequestVoteReply):
+    if isinstance(msg, (RequestVoteReply, PreVoteReply)):
         return msg.vote_granted
     if isinstance(msg, AppendEntriesReply):
         return msg.success
+    if isinstance(msg, InstallSnapshotReply):
+        return msg.match_index > 0  # 0: refused, its term was stale
     return True
 
 
@@ -189,6 +201,18 @@ def describe_message(msg: Message) -> str:
             return f"{head}: success, matchIndex {msg.match_index}"
         case AppendEntriesReply():
             return f"{head}: rejected, retry from index {msg.conflict_index}"
+        case PreVote():
+            return f"{head}: could I win an election? (my last log entry: index {msg.last_log_index}, " \
+                   f"term {msg.last_log_term})"
+        case PreVoteReply():
+            return f"{head}: {'would vote' if msg.vote_granted else 'would not vote'}"
+        case TimeoutNow():
+            return f"{head}: start an election now (leadership transfer)"
+        case InstallSnapshot():
+            return (f"{head}: snapshot of entries 1–{msg.last_included_index} (last term {msg.last_included_term}), "
+                    f"{len(msg.snapshot.state)} commands")
+        case InstallSnapshotReply():
+            return f"{head}: " + (f"installed, matchIndex {msg.match_index}" if msg.match_index else "refused: stale term")
     return head
 
 
