@@ -211,6 +211,7 @@ def legend_html() -> str:
              + swatch("▰▱", "inherit", "election timer: time left")
              + swatch("■", term_color(3), "log cell: number = term, colour darker → lighter with the term; "
                                           "faint = not committed yet")
+             + swatch("□", term_color(3), "hollow log cell: compacted into the server's snapshot (dissertation §5.1)")
              + swatch("▲", ROLE_COLORS["leader"], "leader's matchIndex (column 'none': nothing matched yet)")
              + swatch("△", ROLE_COLORS["leader"], "nextIndex"))
     row = '<div style="flex-basis:100%;height:0"></div>'
