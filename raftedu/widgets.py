@@ -531,29 +531,33 @@ class ClusterExplorer(W.VBox):
                         names="value")
         self.member = W.Dropdown(options=[(node_name(i), i) for i in ids], value=ids[-1], description="server",
                                  layout=W.Layout(width="9em"), style={"description_width": "3.2em"})
-        for label, fn, tip in (
-                ("Transfer leadership", lambda: self.act_all([("transfer_leadership", (self.member.value,), {})],
-                                                             label=f"Transfer leadership to {node_name(self.member.value)}"),
+        for label, name, tip in (
+                ("Transfer leadership", "transfer_leadership",
                  "Transfer leadership: the leader brings the chosen server up to date and tells it to start an "
                  "election now (§3.10, etcdctl move-leader)"),
-                ("Add server", lambda: self.act_all([("add_server", (), {})], label="Add server"),
+                ("Add server", "add_server",
                  "Add server: start a new, empty server and add it as a learner (§4.2.1, etcdctl member add --learner)"),
-                ("Promote", lambda: self.act_all([("promote", (self.member.value,), {})],
-                                                 label=f"Promote {node_name(self.member.value)}"),
-                 "Promote: make the chosen learner a voter once it has caught up (etcdctl member promote)"),
-                ("Remove", lambda: self.act_all([("remove_server", (self.member.value,), {})],
-                                                label=f"Remove {node_name(self.member.value)}"),
-                 "Remove: take the chosen server out of the cluster (§4.1, etcdctl member remove)"),
-                ("Snapshot", lambda: self.act_all([("snapshot", (self.member.value,), {})],
-                                                  label=f"Snapshot {node_name(self.member.value)}"),
+                ("Promote", "promote", "Promote: make the chosen learner a voter once it has caught up "
+                                       "(etcdctl member promote)"),
+                ("Remove", "remove_server", "Remove: take the chosen server out of the cluster (§4.1, etcdctl member "
+                                            "remove)"),
+                ("Snapshot", "snapshot",
                  "Snapshot: the chosen server saves its state machine and discards the log entries it covers "
                  "(dissertation ch. 5); a follower left further behind then gets InstallSnapshot")):
-            self.buttons[label] = _button(label, fn, tip)
+            self.buttons[label] = _button(label, lambda label=label, name=name: self._on_chosen(label, name), tip)
         return W.VBox([
             W.HBox([self.pre_vote, self.check_quorum], layout=W.Layout(flex_flow="row wrap")),
             W.HBox([self.member, self.buttons["Transfer leadership"], self.buttons["Promote"], self.buttons["Remove"],
                     self.buttons["Add server"], self.buttons["Snapshot"]], layout=W.Layout(flex_flow="row wrap")),
         ])
+
+    def _on_chosen(self, label: str, name: str) -> bool:
+        """Do ``cluster.<name>`` for the server chosen in the etcd panel (Add server takes none)."""
+        if name == "add_server":
+            return self.act_all([(name, (), {})], label=label)
+        chosen = self.member.value
+        label = f"{label} to {node_name(chosen)}" if name == "transfer_leadership" else f"{label} {node_name(chosen)}"
+        return self.act_all([(name, (chosen,), {})], label=label)
 
     def set_options(self, *, pre_vote: bool, check_quorum: bool) -> bool:
         """Run the same experiment again with etcd's options changed: from the seed, every action at its time.
