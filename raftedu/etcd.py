@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import atexit
 import base64
+import http.client
 import json
 import os
 import re
@@ -30,6 +31,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -44,7 +46,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["EtcdError", "EtcdUnavailable", "EtcdCluster", "Member", "find_etcd", "crash_trials", "rejoin_trial",
-           "INSTALL_HINT"]
+           "minority_leader_trial", "catch_up_trial", "INSTALL_HINT"]
 
 INSTALL_HINT = "install it with `apt-get install etcd-server` (Debian/Ubuntu, etcd 3.4) or put any etcd >= 3.4 on PATH"
 _live: "weakref.WeakSet[EtcdCluster]" = weakref.WeakSet()
@@ -158,14 +160,17 @@ class EtcdCluster:
     ``heartbeat_ms`` and ``election_ms`` are etcd's ``--heartbeat-interval``
     and ``--election-timeout`` (defaults 100 and 1000 in etcd; shorter here so
     experiments run quickly). ``pre_vote`` is etcd's ``--pre-vote`` (off by
-    default in etcd 3.4; dissertation §9.6). ``partitionable`` routes the
+    default in etcd 3.4; dissertation §9.6). ``snapshot_count`` is etcd's
+    ``--snapshot-count``: a member snapshots its store after that many applied
+    entries and compacts its raft log (dissertation §5.1; None keeps etcd's
+    default, 100,000). ``partitionable`` routes the
     members' peer traffic through a :class:`~raftedu.etcdproxy.PeerProxy`, so
     :meth:`isolate`, :meth:`cut` and :meth:`heal` make real partitions.
     """
 
     def __init__(self, n: int = 3, *, heartbeat_ms: int = 50, election_ms: int = 500, start: bool = True,
                  ready_timeout: float = 20.0, pre_vote: bool = False, partitionable: bool = False,
-                 log_level: str = "warn") -> None:
+                 log_level: str = "warn", snapshot_count: int | None = None) -> None:
         """Prepare (and by default start) an ``n``-member cluster."""
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 9:
             raise ValueError(f"an etcd cluster here has 1 to 9 members; got {n!r}")
@@ -175,8 +180,13 @@ class EtcdCluster:
         for name, flag in (("pre_vote", pre_vote), ("partitionable", partitionable)):
             if not isinstance(flag, bool):
                 raise ValueError(f"{name} must be True or False; got {flag!r}")
+        if snapshot_count is not None and (isinstance(snapshot_count, bool) or not isinstance(snapshot_count, int)
+                                           or snapshot_count < 1):
+            raise ValueError(f"snapshot_count must be a whole number of entries >= 1, or None for etcd's default; "
+                             f"got {snapshot_count!r}")
         self.binary = find_etcd()
         self.n = n
+        self.snapshot_count = snapshot_count
         if log_level not in ("debug", "info", "warn", "error"):
             raise ValueError(f"log_level must be 'debug', 'info', 'warn' or 'error'; got {log_level!r}")
         self.pre_vote = pre_vote
@@ -221,7 +231,8 @@ class EtcdCluster:
             "--initial-cluster-state", "existing" if m.joined else "new",
             "--heartbeat-interval", str(self.heartbeat_ms), "--election-timeout", str(self.election_ms),
             "--log-level", self.log_level, "--logger", "zap",
-        ] + (["--pre-vote"] if self.pre_vote else [])
+        ] + (["--pre-vote"] if self.pre_vote else []) + (
+            ["--snapshot-count", str(self.snapshot_count)] if self.snapshot_count is not None else [])
 
     def _spawn(self, m: Member) -> None:
         log = open(m.log_path, "ab")
@@ -342,11 +353,42 @@ class EtcdCluster:
         isolated member that campaigns alone keeps showing its old term there;
         its log tells the truth.
         """
-        if self.log_level not in ("debug", "info"):
-            raise ValueError("member logs name terms only with EtcdCluster(..., log_level='info')")
-        text = self._member(i).log_path.read_text(errors="replace")
+        text = self._info_log(i, "terms")
         terms = [int(t) for t in re.findall(r"became (?:pre-candidate|candidate|follower|leader) at term (\d+)", text)]
         return max(terms) if terms else None
+
+    def _info_log(self, i: int, what: str) -> str:
+        """Member ``i``'s log so far; it names ``what`` only at info level."""
+        if self.log_level not in ("debug", "info"):
+            raise ValueError(f"member logs name {what} only with EtcdCluster(..., log_level='info')")
+        return self._member(i).log_path.read_text(errors="replace")
+
+    def compaction(self, i: int) -> dict[str, int | None]:
+        """Member ``i``'s latest snapshot and log compaction, from its log (needs ``log_level="info"``).
+
+        ``snapshot_index``: the index its latest snapshot covers ("saved
+        snapshot"); ``compacted_to``: the last raft log index it discarded
+        ("compacted Raft logs"; etcd logs a compaction only when it discards
+        something, so early snapshots leave it at 1 or None). etcd keeps the entries between the two for
+        followers that are only a little behind; None when it has not done it yet.
+        """
+        text = self._info_log(i, "snapshots")
+        snaps = re.findall(r'"msg":"saved snapshot","snapshot-index":(\d+)', text)
+        compacts = re.findall(r'"msg":"compacted Raft logs","compact-index":(\d+)', text)
+        return {"snapshot_index": int(snaps[-1]) if snaps else None,
+                "compacted_to": int(compacts[-1]) if compacts else None}
+
+    def snapshots_received(self, i: int, timeout: float = 2.0) -> int:
+        """How many whole-store snapshots member ``i`` received from a leader (its
+        ``etcd_network_snapshot_receive_success`` metric, summed over senders)."""
+        m = self._member(i)
+        try:
+            with urllib.request.urlopen(m.url + "/metrics", timeout=timeout) as response:
+                text = response.read().decode()
+        except (urllib.error.URLError, TimeoutError, ConnectionError, socket.timeout) as e:
+            raise EtcdUnavailable(f"member {i} did not answer /metrics within {timeout} s ({e})") from None
+        return int(sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                       if line.startswith("etcd_network_snapshot_receive_success{")))
 
     def member_id(self, i: int, timeout: float = 2.0) -> int:
         """etcd's id of member ``i`` (a 64-bit number)."""
@@ -486,6 +528,51 @@ class EtcdCluster:
         kvs = reply.get("kvs") or []
         return base64.b64decode(kvs[0].get("value", "")).decode() if kvs else None
 
+    def put_many(self, count: int, *, member: int, prefix: str = "raftedu/bulk/", connections: int = 8,
+                 timeout: float = 5.0) -> None:
+        """Write ``count`` keys (``prefix`` + 0, 1, ...) through member ``member`` as fast as it takes them.
+
+        Each put is one raft entry; ``connections`` kept-alive HTTP
+        connections write in parallel (~1,000 writes per second here), so
+        experiments can push thousands of entries through the log. Raises
+        :class:`EtcdUnavailable` if any write fails.
+        """
+        m = self._member(member)
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ValueError(f"count must be a whole number of writes >= 0; got {count!r}")
+        if isinstance(connections, bool) or not isinstance(connections, int) or connections < 1:
+            raise ValueError(f"connections must be a whole number >= 1; got {connections!r}")
+        failures: list[str] = []
+
+        def write(start: int) -> None:
+            conn = http.client.HTTPConnection("127.0.0.1", m.client_port, timeout=timeout)
+            try:
+                for j in range(start, count, connections):
+                    body = json.dumps({"key": _b64(f"{prefix}{j}"), "value": _b64(str(j))})
+                    conn.request("POST", "/v3/kv/put", body, {"Content-Type": "application/json"})
+                    response = conn.getresponse()
+                    detail = response.read()
+                    if response.status != 200:
+                        failures.append(f"HTTP {response.status}: {detail.decode(errors='replace')}")
+                        return
+            except (OSError, http.client.HTTPException) as e:
+                failures.append(f"{type(e).__name__}: {e}")
+            finally:
+                conn.close()
+
+        threads = [threading.Thread(target=write, args=(k,)) for k in range(min(connections, count))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if failures:
+            raise EtcdUnavailable(f"member {member} did not take all {count} writes: {failures[0]}")
+
+    def revision(self, i: int, timeout: float = 1.0) -> int:
+        """The revision of member ``i``'s own copy of the store (a serializable read: no round to the leader)."""
+        reply = self._call(i, "/v3/kv/range", {"key": _b64("raftedu/revision"), "serializable": True}, timeout)
+        return int(reply["header"]["revision"])
+
     def delete(self, key: str, *, timeout: float = 2.0, member: int | None = None) -> int:
         """Delete ``key``; return how many keys were deleted."""
         reply = self._any("/v3/kv/deleterange", {"key": _b64(key)}, timeout, member)
@@ -519,6 +606,14 @@ class EtcdCluster:
                         row["state"] = "not answering"
             rows.append(row)
         return pd.DataFrame(rows).astype({"raft_term": "Int64", "raft_index": "Int64"})
+
+    def leads(self, i: int, timeout: float = 1.0) -> bool | None:
+        """Whether member ``i`` believes it is the leader (its own status; None if it does not answer)."""
+        try:
+            s = self.member_status(i, timeout)
+        except EtcdUnavailable:
+            return None
+        return s.get("leader") == s["header"]["member_id"]
 
     def leader(self, timeout: float = 1.0) -> int | None:
         """The member that a running member reports as leader (None if none answers or there is no leader)."""
@@ -630,6 +725,94 @@ def rejoin_trial(*, pre_vote: bool, isolate_s: float = 3.0, settle_s: float = 2.
     return {"backend": "etcd", "pre_vote": pre_vote, "leader_before": leader, "isolated": lonely,
             "term_before": term_before, "isolated_term": isolated_term, "leader_after": after, "term_after": term_after,
             "disrupted": after != leader or term_after > term_before}
+
+
+def _wait_until(condition: Any, timeout: float, what: str) -> float:
+    """Poll ``condition()`` every 20 ms; return the seconds it took, or raise :class:`EtcdUnavailable` naming ``what``."""
+    start = time.monotonic()
+    while True:
+        try:
+            if condition():
+                return time.monotonic() - start
+        except EtcdUnavailable:
+            pass
+        if time.monotonic() - start > timeout:
+            raise EtcdUnavailable(f"{what} did not happen within {timeout} s")
+        time.sleep(0.02)
+
+
+def minority_leader_trial(*, isolate_s: float = 3.0, n: int = 3) -> dict[str, Any]:
+    """Lesson 06's leader cut off in a minority, on real etcd: does it know it is alone?
+
+    Starts an ``n``-member cluster whose peer links can be cut, writes once,
+    cuts the leader off from every other member for ``isolate_s`` seconds and
+    watches what the cut-off leader says about itself (its own status answers
+    clients; only its peer links are cut) and what the others do. etcd always
+    runs check-quorum (dissertation §6.2): a leader that has not heard from a
+    majority for an election timeout steps down. The row has the columns of
+    :func:`raftedu.experiments.minority_leader_trial`: ``old_leader``,
+    ``stepped_down`` and ``stepped_down_ms`` (after the cut, polled every
+    20 ms), ``new_leader`` (elected by the majority), ``leaders_at_end`` (how
+    many members believe they lead when the cut ends) and
+    ``backend="etcd"``, ``check_quorum=True``.
+    """
+    with EtcdCluster(n, partitionable=True) as etcd:
+        old = etcd.wait_for_leader(etcd.ready_timeout)
+        etcd.put("raftedu/minority", "before", timeout=etcd.ready_timeout)
+        others = [i for i in etcd.members if i != old]
+        etcd.isolate(old)
+        start = time.monotonic()
+        stepped_down_ms = float("nan")
+        new_leader = None
+        while time.monotonic() - start < isolate_s:
+            if stepped_down_ms != stepped_down_ms and etcd.leads(old, timeout=0.2) is False:
+                stepped_down_ms = 1000 * (time.monotonic() - start)
+            if new_leader is None:
+                new_leader = next((i for i in others if etcd.leads(i, timeout=0.2)), None)
+            time.sleep(0.02)
+        believers = sum(bool(etcd.leads(i, timeout=0.5)) for i in etcd.members)
+    return {"backend": "etcd", "check_quorum": True, "old_leader": old, "stepped_down": stepped_down_ms == stepped_down_ms,
+            "stepped_down_ms": stepped_down_ms, "new_leader": new_leader, "leaders_at_end": believers}
+
+
+def catch_up_trial(lag: int, *, snapshot_count: int = 100, n: int = 3) -> dict[str, Any]:
+    """A member that was down while ``lag`` entries were written comes back: entries, or a whole snapshot?
+
+    Starts ``n`` members with ``--snapshot-count snapshot_count``, kills one
+    follower, writes ``lag`` keys through the leader, restarts the follower and
+    waits until its commit index reaches the leader's. The row has the columns
+    of :func:`raftedu.experiments.catch_up_trial`: ``behind`` (entries the
+    member missed) and ``missed_from`` (the first of them), the leader's
+    ``snapshot_index`` and ``first_kept`` (the first raft log entry it still
+    had: etcd compacts only up to 5,000 entries before each snapshot), ``snapshots_sent`` (whole snapshots the member
+    received: etcd's metric), ``caught_up_s`` and ``same_state`` (its copy of
+    the store has the leader's revision), ``backend="etcd"``.
+    """
+    if isinstance(lag, bool) or not isinstance(lag, int) or not 0 <= lag <= 50_000:
+        raise ValueError(f"lag must be a whole number of writes from 0 to 50,000; got {lag!r}")
+    with EtcdCluster(n, snapshot_count=snapshot_count, log_level="info") as etcd:
+        leader = etcd.wait_for_leader(etcd.ready_timeout)
+        etcd.put("raftedu/catch-up", "before", timeout=etcd.ready_timeout)
+        down = next(i for i in etcd.members if i != leader)
+        _wait_until(lambda: etcd.member_status(down)["raftIndex"] == etcd.member_status(leader)["raftIndex"],
+                    etcd.ready_timeout, f"member {down} reaching the leader's commit index")
+        had = int(etcd.member_status(down)["raftIndex"])
+        etcd.kill(down)
+        etcd.put_many(lag, member=leader)
+        target = int(etcd.member_status(leader)["raftIndex"])
+        time.sleep(0.3)  # the last writes may have just triggered a snapshot: let its compaction be logged too
+        compaction = etcd.compaction(leader)
+        etcd.restart(down)
+        caught_up_s = _wait_until(lambda: int(etcd.member_status(down, timeout=0.5)["raftIndex"]) >= target,
+                                  60.0, f"member {down} catching up to index {target}")
+        _wait_until(lambda: etcd.revision(down) == etcd.revision(leader), 10.0, f"member {down} applying what it got")
+        same = etcd.revision(down) == etcd.revision(leader)
+        snapshots = etcd.snapshots_received(down)
+    compacted = compaction["compacted_to"]
+    return {"backend": "etcd", "lag": lag, "behind": target - had, "missed_from": had + 1,
+            "snapshot_every": snapshot_count,
+            "snapshot_index": compaction["snapshot_index"], "first_kept": None if compacted is None else compacted + 1,
+            "snapshots_sent": snapshots, "caught_up_s": caught_up_s, "same_state": same}
 
 
 def _restore(etcd: EtcdCluster) -> int:

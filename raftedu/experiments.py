@@ -85,6 +85,7 @@ __all__ = [
     "even_odd_availability",
     "recovery_times",
     "rejoin_trial",
+    "minority_leader_trial",
 ]
 
 VICTIMS = ("random", "leader", "followers")
@@ -1037,3 +1038,34 @@ def rejoin_trial(*, pre_vote: bool, seed: int = 0, isolate_ms: int = 3000, settl
     return {"backend": "simulator", "pre_vote": pre_vote, "leader_before": leader, "isolated": lonely,
             "term_before": term_before, "isolated_term": isolated_term, "leader_after": after,
             "term_after": c.nodes[after].current_term, "disrupted": after != leader or c.nodes[after].current_term > term_before}
+
+
+def minority_leader_trial(*, check_quorum: bool, seed: int = 0, isolate_ms: int = 3000, n: int = 3,
+                          timing: Timing = ETCD_LAB_TIMING, network: Network = Network(delay=(1, 2))) -> dict[str, Any]:
+    """Lesson 06's leader cut off in a minority, as :func:`raftedu.etcd.minority_leader_trial` runs it on real etcd.
+
+    A leader is elected and commits an entry, then it is cut off from every
+    other server for ``isolate_ms``. Same columns as the etcd version,
+    ``backend="simulator"``: ``stepped_down`` / ``stepped_down_ms`` (its first
+    step-down after the cut; with ``check_quorum`` the rule of dissertation
+    §6.2), ``new_leader`` (first leader the others elect), ``leaders_at_end``
+    (servers that believe they lead when the cut ends).
+    """
+    c = Cluster(n, seed=seed, timing=timing, network=network, check_quorum=check_quorum)
+    if not c.run_until(lambda c: c.leader() is not None, within=20 * timing.election_timeout[1]):
+        raise RuntimeError(f"no leader in the simulator (seed {seed})")
+    old = c.leader()
+    request = c.request("before")
+    if not c.run_until(lambda c: request.status == "committed", within=20 * timing.election_timeout[1]):
+        raise RuntimeError(f"the first write did not commit in the simulator (seed {seed})")
+    c.isolate(old)
+    cut, seen = c.now, len(c.trace)
+    c.run(isolate_ms)
+    later = c.trace[seen:]
+    down = next((e.time for e in later if e.kind == "stepdown" and e.node == old), None)
+    new_leader = next((e.node for e in later if e.kind == "role" and e.node != old and e.value == LEADER),
+                      None)
+    return {"backend": "simulator", "check_quorum": check_quorum, "old_leader": old, "stepped_down": down is not None,
+            "stepped_down_ms": float("nan") if down is None else float(down - cut), "new_leader": new_leader,
+            "leaders_at_end": sum(c.nodes[i].role == LEADER for i in c.up())}
+

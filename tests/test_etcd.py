@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from raftedu.etcd import EtcdCluster, EtcdError, EtcdUnavailable, crash_trials, find_etcd, rejoin_trial
+from raftedu.etcd import (EtcdCluster, EtcdError, EtcdUnavailable, catch_up_trial, crash_trials, find_etcd,
+                          rejoin_trial)
 
 pytestmark = [
     pytest.mark.etcd,
@@ -107,6 +108,10 @@ def test_pause_variant_of_crash_trials():
     (lambda: crash_trials(0), "cluster sizes must be whole numbers from 1 to 9"),
     (lambda: EtcdCluster(3, pre_vote="yes", start=False), "pre_vote must be True or False"),
     (lambda: EtcdCluster(3, start=False).isolate(1), "create it with EtcdCluster\\(n, partitionable=True\\)"),
+    (lambda: EtcdCluster(3, snapshot_count=0, start=False), "snapshot_count must be a whole number of entries >= 1"),
+    (lambda: EtcdCluster(3, start=False).put_many(-1, member=1), "count must be a whole number of writes >= 0"),
+    (lambda: EtcdCluster(3, start=False).compaction(1), "only with EtcdCluster\\(..., log_level='info'\\)"),
+    (lambda: catch_up_trial(2.5), "lag must be a whole number of writes from 0 to 50,000"),
 ])
 def test_bad_input(call, message):
     with pytest.raises(ValueError, match=message):
@@ -252,3 +257,15 @@ def test_a_learner_joins_does_not_count_for_a_majority_until_promoted_and_can_be
         etcd.put("x", "4", timeout=5)
         with pytest.raises(ValueError, match="already removed"):
             etcd.remove_member(learner)
+
+
+def test_a_member_far_behind_gets_a_snapshot_one_a_little_behind_gets_entries():
+    """etcd snapshots every --snapshot-count entries and keeps 5,000 entries before each snapshot (dissertation §5.1)."""
+    near, far = catch_up_trial(1000), catch_up_trial(7000)
+    assert near["behind"] >= 1000 and far["behind"] >= 7000, (near, far)
+    assert near["snapshot_index"] >= 900 and far["snapshot_index"] >= 6900, (near, far)  # one every 100 entries
+    assert far["snapshot_index"] - far["first_kept"] == 4999, far  # etcd keeps the 5,000 entries up to its snapshot
+    assert near["first_kept"] <= near["missed_from"] and far["first_kept"] > far["missed_from"], (near, far)
+    assert near["snapshots_sent"] == 0 and far["snapshots_sent"] == 1, (near, far)
+    assert near["same_state"] and far["same_state"]
+

@@ -356,7 +356,8 @@ PROBE_09 = ("{'defaults': defaults, 'lab': [etcd.heartbeat_ms, etcd.election_ms]
             "'moved': [int(d) for d in after.raft_index - before.raft_index], 'kill_ms': after_kill_ms, "
             "'accepted': accepted, 'measured': {int(n): int(k) for n, k in measured.items()}, 'agree': agree, "
             "'frozen': int(paused[paused.success].k.max()), 'sim_median': statistics.median(simulated), "
-            "'rejoin': rejoin.to_dict('records'), 'same': same}")
+            "'rejoin': rejoin.to_dict('records'), 'same': same, 'alone': alone.to_dict('records'), "
+            "'etcd_still_leads': etcd_still_leads}")
 
 
 l09 = lesson("09_real_etcd.ipynb", PROBE_09, needs="etcd")
@@ -416,6 +417,22 @@ def test_lesson_09_pre_vote_on_real_etcd(l09: Run) -> None:
               "leader again. etcd and the simulator agree.")
     says(l09, "A member cut off and back disrupts the leader without pre-vote and leaves it alone with pre-vote, in "
               "etcd as in the simulator.")
+
+
+@pytest.mark.etcd
+def test_lesson_09_check_quorum_on_real_etcd(l09: Run) -> None:
+    rows = {(r["backend"], r["check_quorum"]): r for r in l09.probe["alone"]}
+    assert set(rows) == {("etcd", True), ("simulator", False), ("simulator", True)}
+    etcd, off, on = rows[("etcd", True)], rows[("simulator", False)], rows[("simulator", True)]
+    assert etcd["stepped_down"] and on["stepped_down"] and not off["stepped_down"]
+    assert l09.probe["etcd_still_leads"] is False
+    assert etcd["leaders_at_end"] == on["leaders_at_end"] == 1 and off["leaders_at_end"] == 2
+    assert all(r["new_leader"] not in (None, r["old_leader"]) for r in rows.values())
+    says(l09, "etcd's cut-off leader stopped calling itself leader, like the simulator's with check-quorum on; without "
+              "it the simulator's old leader kept believing it led for the whole cut, so at the end two servers said "
+              '"leader". In every row the other two members, a majority, elected a new leader')
+    says(l09, "A leader cut off from the others steps down in etcd (check-quorum), and in the simulator only with "
+              "check-quorum on.")
 
 
 @pytest.mark.parametrize("name", LESSONS)
