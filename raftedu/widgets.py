@@ -204,7 +204,7 @@ def legend_html() -> str:
     shapes = {"diamond": "◆", "circle": "●", "square": "■", "square-open": "□", "triangle-up": "▲"}
     roles = "".join(swatch("◉" if role == "leader" else "⊗" if role == "crashed" else "●", color, ROLE_LABELS[role])
                     for role, color in ROLE_COLORS.items())
-    roles += swatch("⬢", ROLE_COLORS["follower"], "learner: gets the log, does not vote (label says so)")
+    roles += swatch("⬢", ROLE_COLORS["follower"], "learner: gets the log, does not vote (labelled learner · no vote)")
     messages = "".join(swatch(shapes[symbol], color, name) for name, symbol, color, _size in MESSAGE_STYLES.values())
     other = (swatch("✕", DROP_COLOR, "dropped message") + swatch("╌", CUT_COLOR, "blocked link (half: one way only)")
              + swatch("┈", DROP_COLOR, "dotted links: the network drops messages")

@@ -19,7 +19,13 @@ def test_without_pre_vote_the_rejoining_follower_deposes_the_leader():
     c, leader, term, x, away, deposed = ns["rejoin"](pre_vote=False)
     claim(NAME, "each time it becomes a candidate and raises its term (§5.2)")
     assert away > term + 3 and deposed
-    claim(NAME, "every server, the leader too, adopt that term and step down (§5.1)")
+    claim(NAME, "the leader's next heartbeat reaches the cut-off follower, and its answer carries the follower's high "
+                "term. A server that sees a higher term adopts it and becomes a follower (§5.1): the leader steps down.")
+    cause, step = ns["cause"], ns["step"]  # what the student saw (the same seeded run as this one)
+    assert type(cause.msg).__name__ == "AppendEntriesReply" and not cause.msg.success and cause.msg.src == x
+    assert cause.msg.term == away > term  # its term is higher than the heartbeat's
+    assert step.node == leader and step.value == "follower" and step.term == away and step.time == cause.time
+    assert ns["elected"].term == away + 1  # the election that follows
     assert [c.nodes[i].current_term for i in c.ids] == [c.nodes[x].current_term] * 5
     assert c.nodes[x].current_term > away  # after healing, at least one more election
 

@@ -379,3 +379,11 @@ def test_timeline_refusals_differ_in_shape_and_dash_not_only_colour() -> None:
         assert bad.marker.symbol == REFUSED_SYMBOLS[kind] and good.marker.symbol == "arrow"
         heads = [h for h in bad.hovertext if h]
         assert heads and all(("refused" in h) or ("rejected" in h) for h in heads)
+
+
+def test_pictures_take_the_cluster_itself_and_say_what_they_take() -> None:
+    c = Cluster(3, seed=1)
+    c.run(1_000)
+    assert cluster_figure(c).to_dict() == cluster_figure(c.trace).to_dict()
+    with pytest.raises(TypeError, match=r"a cluster, its trace \(cluster.trace\) or a list of its events; got int"):
+        cluster_figure(5)  # type: ignore[arg-type]

@@ -412,11 +412,11 @@ def test_etcd_panel_adds_a_learner_promotes_and_removes_it_and_the_picture_says_
     x.buttons["Run 1 s"].click()
     servers_trace = next(t for t in x.figure.data if t.name == "servers")
     assert len(servers_trace.x) == 4 and servers_trace.marker.symbol[3] == LEARNER_SYMBOL
-    assert "(learner)" in labels(x)[3] and all("learner" not in text for text in labels(x)[:3])
+    assert "learner · term" in labels(x)[3] and all("learner" not in text for text in labels(x)[:3])
     x.member.value = 4
     x.buttons["Promote"].click()
     x.buttons["Run 1 s"].click()
-    assert 4 in x.cluster.nodes[x.cluster.leader()].voters and "(learner)" not in labels(x)[3]
+    assert 4 in x.cluster.nodes[x.cluster.leader()].voters and "learner · term" not in labels(x)[3]
     x.buttons["Remove"].click()
     x.buttons["Run 1 s"].click()
     assert 4 in x.cluster.retired and "removed" in labels(x)[3]

@@ -270,10 +270,12 @@ class ClusterPicture:
         for i in self.ids:
             node = view.nodes[i]
             role = node.shown_role if node.alive else "crashed"
-            if i in member:
-                role = "removed" if member[i] == "removed" else f"{role} (learner)"
+            if i in member and (node.alive or member[i] == "removed"):
+                role = member[i]  # "learner" or "removed": it never campaigns (§4.2.1), so no timer is drawn
             if not node.alive:
                 second = "down"
+            elif i in member:
+                second = "no vote"
             elif node.role == "leader":
                 second = "sends heartbeats"
             elif node.deadline is None:

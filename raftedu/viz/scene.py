@@ -96,9 +96,15 @@ class SceneView(ClusterView):
 
 
 def as_events(source: Source) -> list[Event]:
-    """The events of a Trace or an iterable of events, as a list; it must begin with the run's ``start`` event."""
+    """The events of a Trace, of anything that has one (a Cluster: its ``.trace``) or of an iterable of events,
+    as a list; it must begin with the run's ``start`` event."""
     if isinstance(source, ClusterView):
         raise TypeError("this picture needs the events (a Trace), not a ClusterView snapshot")
+    if isinstance(getattr(source, "trace", None), Trace):
+        source = source.trace  # type: ignore[union-attr]
+    if not isinstance(source, (Trace, Iterable)):
+        raise TypeError(f"pictures are drawn from a cluster, its trace (cluster.trace) or a list of its events; "
+                        f"got {type(source).__name__}")
     events = source.events if isinstance(source, Trace) else list(source)
     if not events or events[0].kind != "start":
         raise ValueError("pictures need a whole trace that begins with its 'start' event (e.g. cluster.trace)")

@@ -391,7 +391,7 @@ def test_etcd_panel_adds_a_learner_that_the_picture_marks_and_promotes_it(lab: L
         assert "Add server" in explanation(page) and "S6" in explanation(page), explanation(page)
         page.wait_for_function(f"() => ({SERVER_COUNT})() === 6", timeout=45_000)
         page.wait_for_function(f"() => Array.from(document.querySelectorAll('{FIGURE} text'))"
-                               ".some(t => t.textContent.includes('(learner)'))", timeout=45_000)
+                               ".some(t => t.textContent.includes('learner · term'))", timeout=45_000)
         assert_in_view(page, "the figure", FIGURE)
         assert_in_view(page, "the explanation", EXPLANATION)
         assert not overlapping_labels(page, FIGURE), describe_overlaps(overlapping_labels(page, FIGURE))
@@ -404,4 +404,4 @@ def test_etcd_panel_adds_a_learner_that_the_picture_marks_and_promotes_it(lab: L
         click_and_check(page, "Promote", "now uses voters {S1, S2, S3, S4, S5, S6}", "explorer-etcd-promote.png")
         click_and_check(page, "Run 1 s", "→ t = ", "explorer-etcd-promoted.png")
         page.wait_for_function(f"() => !Array.from(document.querySelectorAll('{FIGURE} text'))"
-                               ".some(t => t.textContent.includes('(learner)'))", timeout=45_000)
+                               ".some(t => t.textContent.includes('learner · term'))", timeout=45_000)

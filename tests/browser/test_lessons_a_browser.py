@@ -9,54 +9,12 @@ from __future__ import annotations
 
 import pytest
 
-from labels import describe_overlaps, overlapping_labels, text_labels
-from labpage import ARTIFACTS, BROWSER_MISSING, notebook_page, run_all, wait_until_all_cells_ran
+from labels import text_labels
+from labpage import BROWSER_MISSING, each_figure, notebook_page, run_lesson
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(bool(BROWSER_MISSING), reason=BROWSER_MISSING or "")]
 
 WINDOW = (1440, 900)
-PLOT_CELLS = """() => {
-    const nb = window.jupyterapp.shell.currentWidget.content;
-    const found = [];
-    nb.widgets.forEach((cell, i) => {
-        if (cell.model.type === 'code' &&
-            cell.model.outputs.toJSON().some(o => o.data && o.data['application/vnd.plotly.v1+json'])) found.push(i);
-    });
-    return found;
-}"""
-SHOW_CELL = """async ([i, tag]) => {
-    const nb = window.jupyterapp.shell.currentWidget.content;
-    await nb.scrollToItem(i, 'start');
-    nb.widgets[i].node.setAttribute('data-raftedu-figure', tag);
-}"""
-
-
-def run_lesson(page) -> list[int]:
-    """Run every cell; fail on an error or anything written to stderr; return the indices of the figure cells."""
-    run_all(page)
-    wait_until_all_cells_ran(page, timeout_ms=300_000)
-    errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
-    assert errors.count() == 0, errors.first.inner_text()
-    return page.evaluate(PLOT_CELLS)
-
-
-def each_figure(page, cells: list[int], stem: str) -> list[str]:
-    """Scroll to each figure cell (JupyterLab only draws cells near the view), wait until plotly has drawn it, save it
-    as test-artifacts/<stem>-<k>.png and collect the overlapping label pairs of the figures on screen."""
-    problems = []
-    for k, i in enumerate(cells, 1):
-        page.evaluate(SHOW_CELL, [i, str(k)])
-        page.locator(f"[data-raftedu-figure='{k}'] .jp-OutputArea").scroll_into_view_if_needed()
-        figure = page.locator(f"[data-raftedu-figure='{k}'] .js-plotly-plot")
-        figure.locator(".main-svg").first.wait_for(timeout=60_000)
-        page.wait_for_timeout(300)  # let plotly finish laying out its text
-        figure.screenshot(path=str(ARTIFACTS / f"{stem}-{k}.png"))
-        pairs = overlapping_labels(page, f"[data-raftedu-figure='{k}'] .js-plotly-plot")
-        if pairs:
-            problems.append(f"figure {k} (cell {i}):\n" + describe_overlaps(pairs))
-    return problems
-
-
 def test_lesson_04_figure_8_panels_are_readable_at_1440x900(lab):
     with notebook_page(lab, "04_safety.ipynb", "lesson04-page.png", viewport=WINDOW) as page:
         cells = run_lesson(page)
