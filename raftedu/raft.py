@@ -405,8 +405,10 @@ class PersistentState:
     A server holds two of these: its disk (:attr:`Server.disk`, which
     survives a crash) and the copy it works on in memory (:attr:`Server.state`),
     written to the disk by :meth:`Server.persist`. ``log`` is 1-indexed in the
-    paper; here ``log[0]`` holds index 1 -- or, once entries were compacted into
-    ``snapshot`` (dissertation §5.1), index ``snapshot.index + 1``.
+    paper; here ``log[0]`` holds index 1 -- or, once entries were compacted
+    (dissertation §5.1), index ``offset + 1``. Without a tail of entries kept
+    behind the snapshot (``RaftNode.snapshot_tail``, as etcd keeps for slow
+    followers) ``offset`` is ``snapshot.index``; with one it is lower.
     """
 
     current_term: int = 0
@@ -414,6 +416,10 @@ class PersistentState:
     log: list[Entry] = field(default_factory=Log)
     snapshot: Snapshot | None = None
     """The latest snapshot (dissertation §5.1); None until the first one is taken or installed."""
+    offset: int = 0
+    """Index of the last entry compacted out of ``log`` (0: none); ``log[0]`` holds index ``offset + 1``."""
+    offset_term: int = 0
+    """Term of the entry at ``offset`` (for the consistency check of the entry after it, §5.3; etcd's dummy entry)."""
 
     def __post_init__(self) -> None:
         if type(self.log) is not Log:
@@ -421,7 +427,8 @@ class PersistentState:
 
     def copy(self) -> "PersistentState":
         """An independent copy (entries are immutable and shared): what a server reads from its disk at boot."""
-        return PersistentState(self.current_term, self.voted_for, Log(self.log), self.snapshot)
+        return PersistentState(self.current_term, self.voted_for, Log(self.log), self.snapshot, self.offset,
+                               self.offset_term)
 
 
 @dataclass(frozen=True)
@@ -517,7 +524,7 @@ class Server:
 
     @property
     def log(self) -> list[Entry]:
-        """The log (persistent); ``log[i - 1]`` is the entry at index ``i`` (``log[i - 1 - snapshot_index]`` once
+        """The log (persistent); ``log[i - 1]`` is the entry at index ``i`` (``log[i - 1 - log_offset]`` once
         entries were compacted: use :meth:`entry_at`)."""
         return self.state.log
 
@@ -528,34 +535,40 @@ class Server:
         return 0 if snapshot is None else snapshot.index
 
     @property
+    def log_offset(self) -> int:
+        """Index of the last entry compacted out of the log (0: none); the log's first entry is at ``log_offset + 1``.
+        It is :attr:`snapshot_index` unless a tail of entries is kept behind the snapshot (``snapshot_tail``)."""
+        return self.state.offset
+
+    @property
     def last_log_index(self) -> int:
         """Index of the last log entry (0 when the log is empty; the snapshot's last index when it holds all)."""
         state = self.state
-        return len(state.log) if state.snapshot is None else len(state.log) + state.snapshot.index
+        return len(state.log) + state.offset
 
     @property
     def last_log_term(self) -> int:
         """Term of the last log entry (0 when the log is empty; the snapshot's last term when it holds all)."""
         state = self.state
-        if state.log:
-            return state.log[-1].term
-        return 0 if state.snapshot is None else state.snapshot.term
+        return state.log[-1].term if state.log else state.offset_term
 
     def term_at(self, index: int) -> int:
-        """Term of the entry at ``index``; 0 for index 0 (the empty prefix); the snapshot's last term at its index."""
-        snapshot = self.state.snapshot
-        if snapshot is None:
-            return self.state.log[index - 1].term if index > 0 else 0
-        if index == snapshot.index:
-            return snapshot.term
+        """Term of the entry at ``index``; 0 for index 0 (the empty prefix); at the log's offset, the term of the
+        last entry compacted (the snapshot's last term when no tail is kept)."""
+        state = self.state
+        off = state.offset
+        if index == off:
+            return state.offset_term
+        if off == 0:
+            return state.log[index - 1].term
         return self.entry_at(index).term
 
     def entry_at(self, index: int) -> Entry:
-        """The entry at ``index`` (1 ≤ index ≤ last index, above the snapshot: compacted entries are gone, §5.1)."""
-        off = self.snapshot_index
+        """The entry at ``index`` (1 ≤ index ≤ last index, after the log's offset: compacted entries are gone, §5.1)."""
+        off = self.state.offset
         if not off < index <= off + len(self.state.log):
             raise IndexError(f"S{self.id} has no entry at index {index}: its log holds indexes {off + 1}.."
-                             f"{off + len(self.state.log)}" + (f" (1..{off} are in its snapshot)" if off else ""))
+                             f"{off + len(self.state.log)}" + (f" (1..{off} were compacted into its snapshot)" if off else ""))
         return self.state.log[index - 1 - off]
 
     def unsaved(self) -> bool:
@@ -563,7 +576,7 @@ class Server:
         state, disk, log = self.state, self.disk, self.state.log
         if state.current_term != disk.current_term or state.voted_for != disk.voted_for:
             return True
-        if state.snapshot is not disk.snapshot:  # dissertation §5.1: the snapshot is persistent state too
+        if state.snapshot is not disk.snapshot or state.offset != disk.offset:  # dissertation §5.1: persistent too
             return True
         if log is not self._saved_log or type(log) is not Log:
             return log != disk.log
@@ -579,6 +592,7 @@ class Server:
         """
         state, disk, log = self.state, self.disk, self.state.log
         disk.current_term, disk.voted_for, disk.snapshot = state.current_term, state.voted_for, state.snapshot
+        disk.offset, disk.offset_term = state.offset, state.offset_term
         saved = disk.log
         if log is self._saved_log and type(log) is Log:
             start = min(log.unsaved, len(saved), len(log))
@@ -654,6 +668,10 @@ class RaftNode(Server):
     hear a live leader ignore RequestVote."""
     snapshot_every: int = 0
     """Dissertation §5.1: snapshot the state machine and compact the log every this many applied entries (0: never)."""
+    snapshot_tail: int = 0
+    """How many entries up to a snapshot's last index stay in the log after compaction (0: none, as in the
+    dissertation's §5.1), so a follower only slightly behind still gets AppendEntries rather than the whole snapshot
+    (etcd compacts its raft log to the snapshot index minus ``SnapshotCatchUpEntries``, 5,000)."""
     extended: bool = False
     """True once any of etcd's extensions is on (:meth:`enable`); Figure 2 nodes skip the extension hooks."""
 
@@ -911,7 +929,7 @@ class RaftNode(Server):
         self.become_follower(m.leader_id)
         self.reset_election_timer()
         prev = m.prev_log_index
-        if prev < self.snapshot_index:  # never without snapshots
+        if prev < self.state.offset:  # never without snapshots
             self.append_below_snapshot(m)
             return
         if prev > self.last_log_index or self.term_at(prev) != m.prev_log_term:
@@ -920,7 +938,7 @@ class RaftNode(Server):
         for offset, entry in enumerate(m.entries):
             index = prev + 1 + offset
             if index <= self.last_log_index and self.term_at(index) != entry.term:
-                del self.state.log[index - 1 - self.snapshot_index :]
+                del self.state.log[index - 1 - self.state.offset :]
                 self.note(
                     "truncate", "§5.3 AppendEntries step 3: conflicting entry → delete it and all that follow",
                     f"S{self.id} deleted its entries from index {index} on (term {entry.term} conflicts)",
@@ -978,8 +996,8 @@ class RaftNode(Server):
         """
         prev = self.next_index[peer] - 1
         self.sent_at[peer] = self.now
-        off = self.snapshot_index
-        if prev < off:  # never without snapshots
+        off = self.state.offset
+        if prev < off:  # never without snapshots: the entry after prev was compacted (dissertation §5.1)
             self.send_snapshot(peer)
             return
         entries = tuple(self.state.log[prev - off:])
@@ -1068,11 +1086,12 @@ class RaftNode(Server):
         self._timeout_sent = False
 
     def enable(self, *, pre_vote: bool = False, check_quorum: bool = False, membership: bool = False,
-               snapshot_every: int = 0) -> None:
+               snapshot_every: int = 0, snapshot_tail: int = 0) -> None:
         """Switch on etcd's extensions for this server (the simulator calls it for ``Cluster(..., pre_vote=True)``)."""
         self.pre_vote = self.pre_vote or pre_vote
         self.check_quorum = self.check_quorum or check_quorum
         self.snapshot_every = snapshot_every or self.snapshot_every
+        self.snapshot_tail = snapshot_tail or self.snapshot_tail
         if membership and not self.tracks_config:
             self.tracks_config = True
             self.refresh_configuration()
@@ -1285,7 +1304,7 @@ class RaftNode(Server):
 
     def refresh_configuration(self) -> None:
         """§4.1: a server uses the latest configuration in its log, committed or not (re-read after each step)."""
-        log, off = self.state.log, self.snapshot_index
+        log, off = self.state.log, self.state.offset
         last = off + len(log)
         upto, entry = self._scanned  # (index scanned up to, the entry there): only newer entries need a look
         if off <= upto <= last and (upto == off or log[upto - 1 - off] is entry):
@@ -1300,8 +1319,9 @@ class RaftNode(Server):
 
     def config_at(self, index: int) -> tuple[int, ConfigChange]:
         """§4.1: the latest configuration at or before log ``index`` and the index holding it (the snapshot's, or
-        the initial servers' at 0, when no entry above the snapshot holds one)."""
-        log, off = self.state.log, self.snapshot_index
+        the initial servers' at 0, when no entry in the log holds one). Once entries were compacted, ``index`` must be
+        at least the snapshot's last index (earlier configurations may be gone with the entries)."""
+        log, off = self.state.log, self.state.offset
         for i in range(min(index, off + len(log)), off, -1):
             command = log[i - 1 - off].command
             if type(command) is ConfigChange:
@@ -1372,16 +1392,26 @@ class RaftNode(Server):
 
     def take_snapshot(self) -> None:
         """Dissertation §5.1: snapshot the state machine as of lastApplied (committed entries only), with the last included
-        index and term and the latest configuration up to it, then discard the log entries it replaces."""
+        index and term and the latest configuration up to it, then discard the log entries it replaces -- all but the
+        last ``snapshot_tail`` of them, kept for followers only slightly behind (etcd's ``SnapshotCatchUpEntries``)."""
         index = self.last_applied
         config_index, config = self.config_at(index)
         snapshot = Snapshot(index, self.term_at(index), self.snapshot_state(), config, config_index)
-        del self.state.log[: index - self.snapshot_index]
+        self.compact(max(self.state.offset, index - self.snapshot_tail))
         self.state.snapshot = snapshot
         self.base_index, self.base_config = config_index, config
+        kept = index - self.state.offset
         self.note("snapshot", "dissertation §5.1 snapshot the applied state, discard the log up to it",
                   f"S{self.id} took a snapshot up to index {index} (term {snapshot.term}) and discarded those "
-                  "entries from its log", index=index, value=snapshot)
+                  "entries from its log" + (f" but the last {kept}" if kept else ""), index=index, value=snapshot)
+
+    def compact(self, upto: int) -> None:
+        """Discard the log entries up to index ``upto`` (covered by a snapshot, dissertation §5.1), remembering the last
+        one's term for the AppendEntries consistency check of the entry after it."""
+        state = self.state
+        state.offset_term = self.term_at(upto)
+        del state.log[: upto - state.offset]
+        state.offset = upto
 
     def restore_snapshot(self, snapshot: Snapshot) -> None:
         """Dissertation §5.1: a server restarting with a snapshot starts from it: its state machine holds the
@@ -1426,7 +1456,7 @@ class RaftNode(Server):
         if snapshot.index <= self.commit_index:
             self.send(InstallSnapshotReply(self.current_term, self.id, m.src, self.commit_index))
             return
-        index, off, log = snapshot.index, self.snapshot_index, self.state.log
+        index, off, log = snapshot.index, self.state.offset, self.state.log
         if index <= self.last_log_index and self.term_at(index) == snapshot.term:
             kept = Log(log[index - off:])
         else:
@@ -1435,7 +1465,7 @@ class RaftNode(Server):
                 self.note("truncate", "dissertation Figure 5.3 step 7: no entry matches the snapshot → discard the log",
                           f"S{self.id} discarded its entries from index {index + 1} on", index=index + 1)
         self.state.snapshot = snapshot
-        self.state.log = kept
+        self.state.log, self.state.offset, self.state.offset_term = kept, index, snapshot.term
         self.load_snapshot(snapshot)
         self.note("install", "dissertation Figure 5.3 InstallSnapshot receiver: the snapshot replaces the log up to "
                   "its last index", f"S{self.id} installed S{m.src}'s snapshot up to index {index} (term "

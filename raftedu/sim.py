@@ -158,6 +158,7 @@ class Cluster:
         pre_vote: bool = False,
         check_quorum: bool = False,
         snapshot_every: int | None = None,
+        snapshot_tail: int = 0,
     ) -> None:
         """Start ``n`` followers at time 0; the fault ``schedule`` is validated now and run as time passes.
 
@@ -166,7 +167,9 @@ class Cluster:
         ``pre_vote`` (dissertation §9.6) and ``check_quorum`` (§6.2) switch on etcd's options of the same
         names on every node; off, the nodes are Figure 2 exactly. ``snapshot_every=K`` (dissertation §5.1)
         has every node snapshot its state machine and compact its log every K applied entries; a follower
-        that lags behind the leader's snapshot gets it in an InstallSnapshot message.
+        that lags behind the leader's snapshot gets it in an InstallSnapshot message. ``snapshot_tail=T`` keeps the
+        last T entries up to each snapshot's last index in the log (etcd's ``SnapshotCatchUpEntries``): a follower
+        less than T entries behind still gets AppendEntries, and InstallSnapshot goes only to one further behind.
         """
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_NODES:
             raise ValueError(f"cluster size must be a whole number from 1 to {MAX_NODES}; got {n!r}")
@@ -189,14 +192,19 @@ class Cluster:
                                            or snapshot_every < 1):
             raise ValueError(f"snapshot_every must be a whole number of entries >= 1 (or None: never); "
                              f"got {snapshot_every!r}")
-        if snapshot_every is not None and not issubclass(node_class, RaftNode):
-            raise ValueError(f"snapshot_every is an option of raftedu's RaftNode; {node_class.__name__} is a server of "
-                             "its own (Figure 2 only)")
+        if isinstance(snapshot_tail, bool) or not isinstance(snapshot_tail, int) or snapshot_tail < 0:
+            raise ValueError(f"snapshot_tail must be a whole number of entries >= 0 (0: keep none); got {snapshot_tail!r}")
+        for name, value in (("snapshot_every", snapshot_every), ("snapshot_tail", snapshot_tail or None)):
+            if value is not None and not issubclass(node_class, RaftNode):
+                raise ValueError(f"{name} is an option of raftedu's RaftNode; {node_class.__name__} is a server of "
+                                 "its own (Figure 2 only)")
         self.options: dict[str, Any] = {name: True for name, flag in (("pre_vote", pre_vote),
                                                                       ("check_quorum", check_quorum)) if flag}
         """etcd's extensions switched on for every node (empty: Figure 2)."""
         if snapshot_every:
             self.options["snapshot_every"] = snapshot_every
+        if snapshot_tail:
+            self.options["snapshot_tail"] = snapshot_tail
         self.n = n
         self.ids = tuple(range(1, n + 1))
         self.initial_ids = self.ids
@@ -233,7 +241,8 @@ class Cluster:
         self._record(Event(0, "start", value=(("n", n), ("seed", seed), ("timing", _settings(timing)),
                                               ("network", _settings(network)), ("node_class", node_class.__name__))
                                              + ((("options", tuple(self.options)),) if self.options else ())
-                                             + ((("snapshot_every", snapshot_every),) if snapshot_every else ())))
+                                             + ((("snapshot_every", snapshot_every),) if snapshot_every else ())
+                                             + ((("snapshot_tail", snapshot_tail),) if snapshot_tail else ())))
         for action in self._validate_schedule(schedule):
             self._push(action[0], _ACTION, tuple(action[1:]))
         for i in self.ids:
@@ -357,7 +366,7 @@ class Cluster:
                 self._record(Event(self.now, "vote", node=i, term=disk.current_term, peer=disk.voted_for, value=True,
                                    rule=LOST_IN_CRASH, text=f"S{i}'s disk holds its vote for S{disk.voted_for}"))
         old, new = seen.log, disk.log
-        off = 0 if disk.snapshot is None else min(disk.snapshot.index, len(old))  # the disk's log starts after it
+        off = min(disk.offset, len(old))  # the disk's log starts after its compacted entries
         same = 0
         while off + same < len(old) and same < len(new) and old[off + same] == new[same]:
             same += 1
@@ -871,11 +880,11 @@ class Cluster:
         seen = self.view.nodes[node.id]
         state = node.state
         log = state.log
-        snap = state.snapshot  # the view keeps full logs: a node's log starts after its snapshot (§5.1)
+        snap = state.snapshot  # the view keeps full logs: a node's log starts after its compacted entries (§5.1)
         if (state.current_term == seen.term and node.role == seen.role
                 and (state.voted_for is None or state.voted_for == seen.voted_for)
                 and type(log) is Log and log.low == _UNTOUCHED
-                and (len(log) if snap is None else len(log) + snap.index) == len(seen.log)
+                and len(log) + state.offset == len(seen.log)
                 and snap is seen.snapshot
                 and log is self._logs.get(node.id)
                 and node.commit_index == seen.commit_index and node.last_applied == seen.last_applied):
@@ -894,9 +903,9 @@ class Cluster:
         if "vote" in stages and node.voted_for is not None and node.voted_for != seen.voted_for:
             record("vote", peer=node.voted_for, value=True)
         if "log" in stages:
-            off = 0 if snap is None else snap.index
+            off = state.offset
             if snap is not seen.snapshot and snap is not None and not seen.holds(snap):
-                record("install", index=off, value=snap)  # the view's log must reach the snapshot to line up
+                record("install", index=snap.index, value=snap)  # the view's log must reach the snapshot to line up
             old = seen.log
             tracked = type(log) is Log and log is self._logs.get(node.id)
             if not tracked:

@@ -33,7 +33,7 @@ from .pools import process_pool
 from .raft import LEADER, InstallSnapshot, RaftNode
 from .sim import MAX_NODES, Cluster, Network
 
-__all__ = ["SeedResult", "FEATURES", "SNAPSHOT_EVERY", "snapshot_every", "LivenessComparison", "LIVENESS_LIMITS", "compare_liveness", "random_schedule",
+__all__ = ["SeedResult", "FEATURES", "SNAPSHOT_EVERY", "snapshot_every", "SNAPSHOT_TAIL", "snapshot_tail", "LivenessComparison", "LIVENESS_LIMITS", "compare_liveness", "random_schedule",
            "extension_action", "recover", "run_seed", "sweep", "sweep_pairs", "main"]
 
 HORIZON = 6_000
@@ -44,6 +44,8 @@ SETTLE = 10_000
 FEATURES = ("none", "all")
 """``none``: Figure 2 only; ``all``: pre-vote, check-quorum, snapshots, transfers and membership changes too."""
 SNAPSHOT_EVERY = (1, 2, 3, 5, 8)
+SNAPSHOT_TAIL = (0, 0, 1, 3)
+"""Entries kept behind each snapshot in ``features="all"`` runs (half the seeds keep none, as the dissertation)."""
 """With ``features="all"`` each seed's nodes snapshot every K applied entries, K drawn from these (dissertation §5.1)."""
 
 CHAOS = Network(delay=(1, 30), drop_rate=0.1, duplicate_rate=0.05, long_delay_rate=0.05, long_delay=(100, 800))
@@ -204,11 +206,18 @@ def snapshot_every(n: int, seed: int) -> int:
     return random.Random(f"raftedu-sweep-snapshot:{n}:{seed}").choice(SNAPSHOT_EVERY)
 
 
+def snapshot_tail(n: int, seed: int) -> int:
+    """T for ``features="all"``: the nodes of seed ``seed`` keep T entries behind each snapshot (a stream of its own,
+    so :func:`snapshot_every` draws the same K as before tails existed)."""
+    return random.Random(f"raftedu-sweep-snapshot-tail:{n}:{seed}").choice(SNAPSHOT_TAIL)
+
+
 def run_seed(n: int, seed: int, horizon: int = HORIZON, node_class: type[RaftNode] = RaftNode,
              features: str = "none") -> SeedResult:
     """Run one random schedule on an ``n``-node cluster of ``node_class`` and report safety, liveness and timings.
 
-    ``features="all"`` runs every node with pre-vote, check-quorum and snapshots (:func:`snapshot_every`) and
+    ``features="all"`` runs every node with pre-vote, check-quorum and snapshots (:func:`snapshot_every`,
+    :func:`snapshot_tail`) and
     the schedule with etcd's operations.
     A :class:`~raftedu.checks.NodeFailure` (the node raised an exception) is
     reported like a violation, with the property "Node failure".
@@ -216,7 +225,8 @@ def run_seed(n: int, seed: int, horizon: int = HORIZON, node_class: type[RaftNod
     on = features == "all"
     cluster = Cluster(n, seed=seed, network=CHAOS, schedule=random_schedule(n, seed, horizon, features),
                       node_class=node_class, up_to_date_check=True, pre_vote=on,
-                      check_quorum=on, snapshot_every=snapshot_every(n, seed) if on else None)
+                      check_quorum=on, snapshot_every=snapshot_every(n, seed) if on else None,
+                      snapshot_tail=snapshot_tail(n, seed) if on else 0)
     recovery: int | str | None = None
     try:
         cluster.run(horizon)

@@ -52,7 +52,7 @@ def test_a_snapshot_replaces_the_applied_prefix_of_the_log():
     assert node.log == [Entry(3, "c5")] and node.snapshot_index == 4
     # the log's indexes do not move: index 5 is still index 5, the snapshot answers for index 4
     assert (node.last_log_index, node.last_log_term, node.term_at(4), node.entry_at(5)) == (5, 3, 2, Entry(3, "c5"))
-    with pytest.raises(IndexError, match="1..4 are in its snapshot"):
+    with pytest.raises(IndexError, match="1..4 were compacted into its snapshot"):
         node.entry_at(3)
 
 
@@ -93,11 +93,12 @@ def test_the_snapshot_carries_the_latest_configuration_up_to_its_index():
 # ---- the leader: InstallSnapshot when the entries a follower needs are compacted ---------------
 
 
-def leader_with_snapshot() -> RaftNode:
+def leader_with_snapshot(tail: int = 0) -> RaftNode:
+    """S1 leads term 2; its snapshot covers 1..4 (term 1), its log keeps the last ``tail`` of them, then c5 (term 2)."""
     node = make(log=(1, 1, 1, 1), term=1, commit=4, i=1)
+    node.enable(snapshot_tail=tail)
     node.take_snapshot()
     node.state.log.append(Entry(2, "c5"))
-    node.state.current_term = 1
     node.on_timer(node.deadline)  # becomes a candidate of term 2
     for peer in (2, 3):
         node.receive(RequestVoteReply(2, peer, 1, True), node.now)
@@ -375,7 +376,7 @@ class SnapshotsTheWholeLog(RaftNode):
         state = tuple(self.applied) + tuple(self.entry_at(i).command for i in range(self.last_applied + 1, index + 1))
         config_index, config = self.config_at(index)
         snapshot = Snapshot(index, self.term_at(index), state, config, config_index)
-        del self.state.log[: index - self.snapshot_index]
+        self.compact(max(self.log_offset, index - self.snapshot_tail))
         self.state.snapshot = snapshot
         self.note("snapshot", "broken", index=index, value=snapshot)
 
@@ -522,3 +523,99 @@ def test_pictures_draw_etcds_messages_in_flight_and_name_them():
     c.run(300)
     animate(c.trace, 0, c.now), timeline(c.trace, 0, c.now)  # every message of the run is drawn
     assert message_ok(InstallSnapshotReply(1, 2, 1, 0)) is False and message_ok(InstallSnapshotReply(1, 2, 1, 5))
+
+
+# ---- a tail of entries kept behind the snapshot (etcd's SnapshotCatchUpEntries) ----------------------
+
+
+def make_tail(log: tuple[int, ...], term: int, commit: int, tail: int, i: int = 2) -> RaftNode:
+    node = make(log=log, term=term, commit=commit, i=i)
+    node.enable(snapshot_tail=tail)
+    return node
+
+
+def test_a_snapshot_with_a_tail_keeps_the_last_entries_it_covers_and_their_indexes():
+    node = make_tail(log=(1, 1, 2, 2, 3), term=3, commit=4, tail=2)
+    node.take_snapshot()
+    assert node.snapshot_index == 4 and node.log_offset == 2  # the snapshot covers 1..4, the log keeps 3..5
+    assert node.log == [Entry(2, "c3"), Entry(2, "c4"), Entry(3, "c5")]
+    assert (node.term_at(2), node.term_at(3), node.term_at(4), node.entry_at(4)) == (1, 2, 2, Entry(2, "c4"))
+    assert (node.last_log_index, node.last_log_term) == (5, 3)
+    with pytest.raises(IndexError, match="1..2 were compacted"):
+        node.entry_at(2)
+    node.commit_index = 5
+    node.apply_committed()
+    node.take_snapshot()  # the next snapshot moves the tail along
+    assert (node.snapshot_index, node.log_offset, node.log) == (5, 3, [Entry(2, "c4"), Entry(3, "c5")])
+    short = make_tail(log=(1, 1), term=1, commit=2, tail=5)
+    short.take_snapshot()  # a tail longer than the log keeps all of it
+    assert (short.snapshot_index, short.log_offset, len(short.log)) == (2, 0, 2)
+    assert make_tail(log=(1, 1), term=1, commit=2, tail=0).snapshot_tail == 0
+
+
+def test_a_follower_one_entry_behind_the_snapshot_gets_append_entries_when_a_tail_is_kept():
+    with_tail, without = leader_with_snapshot(2), leader_with_snapshot(0)
+    for node in (with_tail, without):
+        node.receive(AppendEntriesReply(2, 2, 1, False, 0, 4), node.now)  # S2 has 1..3: retry from index 4
+    m = with_tail.take_output()[0]
+    assert [type(x) for x in m] == [AppendEntries]
+    assert (m[0].prev_log_index, m[0].prev_log_term, m[0].entries) == (3, 1, (Entry(1, "c4"), Entry(2, "c5")))
+    assert [type(x) for x in without.take_output()[0]] == [InstallSnapshot]  # the dissertation's §5.1, no tail
+
+
+def test_a_follower_behind_the_tail_gets_the_snapshot():
+    node = leader_with_snapshot(2)  # keeps entries 3 and 4 of the snapshot: the consistency check needs index 2's term
+    node.receive(AppendEntriesReply(2, 2, 1, False, 0, 3), node.now)  # S2 has 1..2: the first kept entry is next
+    m = node.take_output()[0]
+    assert [type(x) for x in m] == [AppendEntries] and (m[0].prev_log_index, m[0].prev_log_term) == (2, 1)
+    node.receive(AppendEntriesReply(2, 3, 1, False, 0, 2), node.now)  # S3 has 1 only: index 2 was compacted
+    m = node.take_output()[0]
+    assert [type(x) for x in m] == [InstallSnapshot] and m[0].last_included_index == 4
+
+
+def test_a_follower_with_a_tail_checks_append_entries_inside_its_tail_as_figure_2_says():
+    node = make_tail(log=(1, 1, 1), term=1, commit=3, tail=2)
+    node.take_snapshot()  # snapshot 1..3, entries 2..3 kept
+    node.receive(AppendEntries(1, 1, 2, 2, 1, (Entry(1, "c3"), Entry(1, "c4")), 3), 5)
+    assert node.take_output()[0] == [AppendEntriesReply(1, 2, 1, True, 4)] and node.last_log_index == 4
+    node.receive(AppendEntries(1, 1, 2, 2, 9, (), 3), 6)  # a wrong term at a kept index fails the check (§5.3)
+    assert node.take_output()[0][0].success is False
+    node.receive(AppendEntries(1, 1, 2, 0, 0, (Entry(1, "c1"),), 3), 7)  # below the tail: answered with commitIndex
+    assert node.take_output()[0] == [AppendEntriesReply(1, 2, 1, True, 3)]
+
+
+def test_the_tail_is_persistent_state_and_a_restart_keeps_it():
+    c = requests(Cluster(3, seed=4, snapshot_every=4, snapshot_tail=3), 9, 60, 100)
+    follower = next(i for i in c.ids if i != c.leader())
+    node, disk = c.nodes[follower], c.disks[follower]
+    assert (node.snapshot_index, node.log_offset, node.last_log_index) == (8, 5, 9)
+    assert (disk.offset, disk.offset_term, list(disk.log)) == (5, node.term_at(5), list(node.log))
+    c.crash(follower)
+    c.restart(follower)
+    node = c.nodes[follower]
+    assert (node.snapshot_index, node.log_offset, node.commit_index, node.last_log_index) == (8, 5, 8, 9)
+    assert node.applied == [f"r{k}" for k in range(8)]
+    c.request("after")
+    c.run(300)
+    assert len({tuple(c.nodes[i].applied) for i in c.up()}) == 1 and c.nodes[follower].applied[-1] == "after"
+
+
+def test_with_a_tail_the_lagging_follower_of_the_bench_gets_entries_and_the_state_machines_agree():
+    short, leader, follower = lagging_follower(snapshot_every=5)  # 20 entries behind: the snapshot
+    tail, *_ = lagging_follower(snapshot_every=5, snapshot_tail=25)  # a tail longer than the lag: entries
+    installs = [sum(1 for e in c.trace if e.kind == "send" and type(e.msg) is InstallSnapshot) for c in (short, tail)]
+    assert installs[0] > 0 and installs[1] == 0
+    assert tail.nodes[leader].snapshot_index == 20 and tail.nodes[leader].log_offset == 0
+    assert tail.nodes[follower].applied == short.nodes[follower].applied == short.nodes[leader].applied
+
+
+def test_snapshot_tail_is_checked():
+    for bad in (-1, 1.5, True, "3"):
+        with pytest.raises(ValueError, match="snapshot_tail must be a whole number of entries >= 0"):
+            Cluster(3, snapshot_tail=bad)
+    assert Cluster(3, snapshot_every=2, snapshot_tail=3).options == {"snapshot_every": 2, "snapshot_tail": 3}
+
+
+def test_a_node_that_compacts_past_its_commit_index_is_caught_with_a_tail_too():
+    c = Cluster(3, seed=4, snapshot_every=3, snapshot_tail=2, node_class=SnapshotsTheWholeLog)
+    assert caught(c, burst) == "Snapshot index ≤ commit index"
