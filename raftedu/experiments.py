@@ -63,7 +63,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .pools import process_pool
-from .raft import LEADER, AppendEntriesReply, Timing, majority
+from .raft import LEADER, AppendEntriesReply, InstallSnapshot, Timing, majority
 from .sim import MAX_NODES, ClientRequest, Cluster, Network
 
 __all__ = [
@@ -86,6 +86,7 @@ __all__ = [
     "recovery_times",
     "rejoin_trial",
     "minority_leader_trial",
+    "catch_up_trial",
 ]
 
 VICTIMS = ("random", "leader", "followers")
@@ -1068,4 +1069,48 @@ def minority_leader_trial(*, check_quorum: bool, seed: int = 0, isolate_ms: int 
     return {"backend": "simulator", "check_quorum": check_quorum, "old_leader": old, "stepped_down": down is not None,
             "stepped_down_ms": float("nan") if down is None else float(down - cut), "new_leader": new_leader,
             "leaders_at_end": sum(c.nodes[i].role == LEADER for i in c.up())}
+
+
+def catch_up_trial(lag: int, *, snapshot_every: int = 100, snapshot_tail: int = 5000, seed: int = 0, n: int = 3,
+                   timing: Timing = ETCD_LAB_TIMING, network: Network = Network(delay=(1, 2))) -> dict[str, Any]:
+    """A follower down while ``lag`` entries commit comes back: entries, or a snapshot? As :func:`raftedu.etcd.catch_up_trial`.
+
+    Every server snapshots every ``snapshot_every`` applied entries and keeps
+    the last ``snapshot_tail`` entries behind its snapshot (etcd: 5,000) for
+    followers a little behind (dissertation §5.1). One follower crashes,
+    ``lag`` client requests commit, it restarts and catches up. Same columns as
+    the etcd version, ``backend="simulator"``: ``behind``, ``missed_from``,
+    the leader's ``snapshot_index`` and ``first_kept``, ``snapshots_sent``
+    (InstallSnapshot messages to the follower), ``caught_up_s`` (simulated)
+    and ``same_state`` (its state machine equals the leader's).
+    """
+    if isinstance(lag, bool) or not isinstance(lag, int) or not 0 <= lag <= 50_000:
+        raise ValueError(f"lag must be a whole number of requests from 0 to 50,000; got {lag!r}")
+    c = Cluster(n, seed=seed, timing=timing, network=network, snapshot_every=snapshot_every,
+                snapshot_tail=snapshot_tail)
+    within = 20 * timing.election_timeout[1]
+    first = None
+    if c.run_until(lambda c: c.leader() is not None, within=within):
+        first = c.request("before")
+    leader = c.leader()
+    if first is None or not c.run_until(lambda c: first.status == "committed", within=within):
+        raise RuntimeError(f"no leader committed a first entry in the simulator (seed {seed})")
+    down = next(i for i in c.ids if i != leader)
+    c.run_until(lambda c: c.nodes[down].commit_index == c.nodes[leader].commit_index, within=within)
+    had = c.nodes[down].commit_index
+    c.crash(down)
+    requests = [c.request(f"w{j}", node=leader) for j in range(lag)]
+    if not c.run_until(lambda c: all(r.status == "committed" for r in requests), within=within + 10 * lag):
+        raise RuntimeError(f"the {lag} requests did not all commit in the simulator (seed {seed})")
+    target, ahead = c.nodes[leader].commit_index, c.nodes[leader]
+    snapshot_index, first_kept = ahead.snapshot_index, ahead.log_offset + 1
+    c.restart(down)
+    start, seen = c.now, len(c.trace)
+    if not c.run_until(lambda c: c.nodes[down].last_applied >= target, within=within + 10 * lag):
+        raise RuntimeError(f"S{down} did not catch up in the simulator (seed {seed})")
+    sent = sum(e.kind == "send" and isinstance(e.msg, InstallSnapshot) and e.msg.dst == down for e in c.trace[seen:])
+    return {"backend": "simulator", "lag": lag, "behind": target - had, "missed_from": had + 1,
+            "snapshot_every": snapshot_every, "snapshot_index": snapshot_index, "first_kept": first_kept,
+            "snapshots_sent": sent, "caught_up_s": (c.now - start) / 1000,
+            "same_state": c.nodes[down].applied == c.nodes[leader].applied}
 

@@ -354,3 +354,27 @@ def test_a_failing_trial_is_raised_not_hidden() -> None:
         ex.crash_trials([3], trials=4, bound_ms=1, executor=pool, progress=False)
     with pytest.raises(RuntimeError, match="did not commit within bound_ms=1"):
         ex.recovery_times([3], trials=1, bound_ms=1, progress=False)
+
+
+# ---- the simulator's halves of lesson 09's side-by-side experiments (raftedu.etcd runs the same on etcd) -----------
+
+
+def test_minority_leader_trial_steps_down_only_with_check_quorum() -> None:
+    off, on = (ex.minority_leader_trial(check_quorum=cq, seed=1) for cq in (False, True))
+    assert not off["stepped_down"] and off["leaders_at_end"] == 2 and off["new_leader"] not in (None, off["old_leader"])
+    assert on["stepped_down"] and on["leaders_at_end"] == 1 and on["new_leader"] not in (None, on["old_leader"])
+    low = ex.ETCD_LAB_TIMING.election_timeout[0]
+    assert low <= on["stepped_down_ms"] <= low + ex.ETCD_LAB_TIMING.heartbeat  # §6.2 at the first heartbeat after it
+
+
+def test_catch_up_trial_sends_entries_within_the_tail_and_one_snapshot_beyond_it() -> None:
+    near, far = ex.catch_up_trial(1000), ex.catch_up_trial(7000)
+    assert near["behind"] == 1000 and far["behind"] == 7000
+    assert near["first_kept"] <= near["missed_from"] and near["snapshots_sent"] == 0
+    assert far["first_kept"] > far["missed_from"] and far["snapshots_sent"] == 1
+    assert far["snapshot_index"] - far["first_kept"] == 4999  # the tail: 5,000 entries up to the snapshot, as etcd
+    assert near["same_state"] and far["same_state"]
+    without_tail = ex.catch_up_trial(1000, snapshot_tail=0)
+    assert without_tail["snapshots_sent"] == 1 and without_tail["same_state"]
+    with pytest.raises(ValueError, match="lag must be a whole number of requests from 0 to 50,000"):
+        ex.catch_up_trial(-1)

@@ -357,7 +357,8 @@ PROBE_09 = ("{'defaults': defaults, 'lab': [etcd.heartbeat_ms, etcd.election_ms]
             "'accepted': accepted, 'measured': {int(n): int(k) for n, k in measured.items()}, 'agree': agree, "
             "'frozen': int(paused[paused.success].k.max()), 'sim_median': statistics.median(simulated), "
             "'rejoin': rejoin.to_dict('records'), 'same': same, 'alone': alone.to_dict('records'), "
-            "'etcd_still_leads': etcd_still_leads}")
+            "'etcd_still_leads': etcd_still_leads, 'catch_up': catch_up.to_dict('records'), 'tails': [int(t) for t in tails], "
+            "'catch_up_same': same, 'catch_up_answer': answer}")
 
 
 l09 = lesson("09_real_etcd.ipynb", PROBE_09, needs="etcd")
@@ -433,6 +434,27 @@ def test_lesson_09_check_quorum_on_real_etcd(l09: Run) -> None:
               '"leader". In every row the other two members, a majority, elected a new leader')
     says(l09, "A leader cut off from the others steps down in etcd (check-quorum), and in the simulator only with "
               "check-quorum on.")
+
+
+@pytest.mark.etcd
+def test_lesson_09_snapshots_on_real_etcd(l09: Run) -> None:
+    rows = {(r["backend"], r["lag"]): r for r in l09.probe["catch_up"]}
+    assert set(rows) == {(b, lag) for b in ("etcd", "simulator") for lag in (1000, 7000)}
+    for backend in ("etcd", "simulator"):
+        near, far = rows[(backend, 1000)], rows[(backend, 7000)]
+        assert near["behind"] >= 1000 and far["behind"] >= 7000
+        assert near["first_kept"] <= near["missed_from"] and near["snapshots_sent"] == 0
+        assert far["first_kept"] > far["missed_from"] and far["snapshots_sent"] == 1
+        assert near["same_state"] and far["same_state"]
+    assert l09.probe["catch_up_answer"] == "7000" and l09.probe["catch_up_same"]
+    says(l09, "The member 1,000 entries behind needed entries the leader still had: the leader's log still starts at or "
+              "before the first missing one, so plain AppendEntries caught it up, no snapshot. The member 7,000 behind "
+              "needed entries compacted away: the leader's log starts after them, so it got one snapshot")
+    assert l09.output("tails = sorted(").count("[5000]") == 1 and l09.probe["tails"] == [5000]
+    says(l09, "After 7,000 writes both leaders had kept exactly 5,000 entries up to their latest snapshot: etcd's number, "
+              "which the simulator was given as `snapshot_tail` — and with it, it gives the same verdicts.")
+    says(l09, "A member far behind catches up from a snapshot, one a little behind from the log's tail of kept "
+              "entries, in etcd as in the simulator.")
 
 
 @pytest.mark.parametrize("name", LESSONS)
