@@ -34,7 +34,7 @@ from .raft import RaftNode, Timing
 from .sim import Cluster, Network
 from .raft import Event
 from .viz.cluster import ClusterPicture, network_line, status_line
-from .viz.logs import log_axes, log_window
+from .viz.logs import log_axes, log_shapes, log_window, snapshot_shapes
 from .viz.scene import SceneView
 from .viz.style import (
     CUT_COLOR,
@@ -212,6 +212,8 @@ def legend_html() -> str:
              + swatch("■", term_color(3), "log cell: number = term, colour darker → lighter with the term; "
                                           "faint = not committed yet")
              + swatch("□", term_color(3), "hollow log cell: compacted into the server's snapshot (dissertation §5.1)")
+             + swatch("┃", "inherit", "bold bar in a server's log row: where its snapshot ends (left of it: in the "
+                                      "snapshot; right of it: still in the log)")
              + swatch("▲", ROLE_COLORS["leader"], "leader's matchIndex (column 'none': nothing matched yet)")
              + swatch("△", ROLE_COLORS["leader"], "nextIndex"))
     row = '<div style="flex-basis:100%;height:0"></div>'
@@ -423,6 +425,8 @@ class ClusterExplorer(W.VBox):
         """A FigureWidget of the current picture; what it shows is remembered so refresh() sends only changes."""
         self.picture.log_first = log_window(self.scene, self.picture.log_width, LOG_STEP)
         widget = go.FigureWidget(self.picture.figure(self.scene, title=self._title, legend=False))
+        self._shapes = self._log_panel_shapes()
+        widget.layout.shapes = self._shapes
         if getattr(self, "message", None) is not None and self.message.box_width >= 300:
             widget.layout.width = self.message.box_width
         self._sent = dict(zip(self.picture.dynamic_indices, self.picture.dynamic(self.scene)))
@@ -820,12 +824,20 @@ class ClusterExplorer(W.VBox):
             self.refresh(keep_message=True)
             return
         fresh = self.picture.figure(self.scene, title=self._title, legend=False)
+        self._shapes = self._log_panel_shapes()
         with self.figure.batch_update():
             self.figure.layout.template = template(theme)
-            self.figure.layout.shapes = fresh.layout.shapes
+            self.figure.layout.shapes = self._shapes
             for index, trace in enumerate(fresh.data):
                 self.figure.data[index].update(trace.to_plotly_json())
         self._sent = dict(zip(self.picture.dynamic_indices, self.picture.dynamic(self.scene)))
+
+    def _log_panel_shapes(self) -> list[dict[str, Any]]:
+        """The log panel's lines: between the servers' rows, and a bold bar where each server's snapshot ends
+        (dissertation §5.1; the hollow cells left of it are compacted), for the log window shown now."""
+        p = self.picture
+        return (log_shapes(p.n, xaxis="x2", yaxis="y2", theme=p.theme)
+                + snapshot_shapes(self.scene, p.log_first, p.log_width, xaxis="x2", yaxis="y2", theme=p.theme))
 
     def refresh(self, *, error: str = "", info: str = "", raw: bool = False, keep_message: bool = False) -> None:
         """Bring the picture, the buttons, the explanation and the event log up to date with the cluster.
@@ -862,8 +874,12 @@ class ClusterExplorer(W.VBox):
                     xaxis2 = log_axes(self.cluster.n, first, picture.log_width)[0]
                     self.figure.layout.xaxis2.update(range=xaxis2["range"], tickvals=xaxis2["tickvals"],
                                                      ticktext=xaxis2["ticktext"])
+                shapes = self._log_panel_shapes()
+                if shapes != self._shapes:  # a snapshot taken or installed, or the window moved past a bar
+                    self.figure.layout.shapes, self._shapes = shapes, shapes
         else:
             figure = picture.figure(scene, title=self._title)
+            figure.layout.shapes = self._log_panel_shapes()
             bundle = {"application/vnd.plotly.v1+json": json.loads(figure.to_json()),
                       "text/plain": f"{status_line(scene)}\n{network_line(scene)}"}
             self._static.outputs = ({"output_type": "display_data", "data": bundle, "metadata": {}},)

@@ -493,6 +493,39 @@ def test_snapshot_button_compacts_the_chosen_servers_log_or_says_why_not() -> No
     assert "refused" not in x.message.value
 
 
+def bars(x: ClusterExplorer) -> list[tuple[int, float]]:
+    """The snapshot bars of the explorer's log panel as (server row, x): bold lines on the log axes."""
+    return sorted((round(b.y0 + 0.52), b.x0) for b in x.figure.layout.shapes if b.xref == "x2" and b.line.width == 4)
+
+
+def test_the_log_panel_draws_a_bar_where_each_servers_snapshot_ends_and_the_key_says_so_in_words() -> None:
+    from raftedu.widgets import legend_html
+
+    x = ClusterExplorer(n=3, seed=1)
+    x.buttons["Run 1 s"].click()
+    for k in range(4):
+        x.command.value = f"x={k}"
+        x.buttons["Client request"].click()
+    x.buttons["Run 1 s"].click()
+    assert bars(x) == []  # no snapshot yet: only the lines between the rows
+    rows = len(x.figure.layout.shapes)
+    x.member.value = 2
+    x.buttons["Snapshot"].click()
+    s2 = x.cluster.nodes[2].snapshot_index
+    assert s2 >= 4 and bars(x) == [(2, s2 + 0.5)] and len(x.figure.layout.shapes) == rows + 1
+    cells = next(t for t in x.figure.data if t.name == "log cells")  # left of the bar the cells are hollow
+    hollow = sorted((round(y), xi) for xi, y, sym in zip(cells.x, cells.y, cells.marker.symbol) if sym == "square-open")
+    assert hollow == [(2, k) for k in range(1, s2 + 1)]
+    x.buttons["Step back"].click()  # undone: the bar goes with the snapshot
+    assert bars(x) == [] and x.cluster.nodes[2].snapshot_index == 0
+    x.set_theme("dark")  # a redraw in another theme keeps the bars it has
+    x.buttons["Snapshot"].click()
+    assert bars(x) == [(2, s2 + 0.5)]
+    x.set_theme("light")
+    assert bars(x) == [(2, s2 + 0.5)]
+    assert "where its snapshot ends" in legend_html() and "hollow log cell" in legend_html()
+
+
 def test_an_empty_plot_reported_by_the_page_gets_a_fresh_figure_widget_with_the_same_picture() -> None:
     x = ClusterExplorer(n=3, seed=1)
     x.buttons["Run 1 s"].click()

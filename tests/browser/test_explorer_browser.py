@@ -405,3 +405,31 @@ def test_etcd_panel_adds_a_learner_that_the_picture_marks_and_promotes_it(lab: L
         click_and_check(page, "Run 1 s", "→ t = ", "explorer-etcd-promoted.png")
         page.wait_for_function(f"() => !Array.from(document.querySelectorAll('{FIGURE} text'))"
                                ".some(t => t.textContent.includes('learner · term'))", timeout=45_000)
+
+
+# Bold lines of the explorer's log panel (plotly draws layout shapes as paths in its shape layers): snapshot bars.
+SNAPSHOT_BARS = (f"() => Array.from(document.querySelectorAll('{FIGURE} .shapelayer path'))"
+                 ".filter(p => parseFloat(p.style.strokeWidth) === 4).length")
+HOLLOW_CELLS = ("() => { const gd = document.querySelector('.raftedu-explorer .js-plotly-plot');"
+                " const t = gd && gd.data.find(t => t.name === 'log cells'); const s = t && t.marker.symbol;"
+                " return Array.isArray(s) ? s.filter(x => x === 'square-open').length : 0; }")
+
+
+def test_etcd_panel_snapshot_draws_hollow_cells_and_the_bar_where_the_snapshot_ends(lab: Lab) -> None:
+    """Snapshot on the etcd panel: the chosen server's compacted cells turn hollow, a bold bar closes its snapshot in
+    its log row, and the Key says so in words."""
+    with notebook_page(lab, "explorer.ipynb", "explorer-snapshot-page.png", viewport=(1440, 900)) as page:
+        open_explorer(page)
+        click_and_check(page, "Run 1 s", "→ t = ", "explorer-snapshot-run.png")
+        assert page.evaluate(SNAPSHOT_BARS) == 0 and page.evaluate(HOLLOW_CELLS) == 0
+        page.get_by_role("button", name="etcd", exact=True).click()
+        click_and_check(page, "Snapshot", "", "explorer-snapshot-bar.png")
+        assert "refused" not in explanation(page), explanation(page)
+        page.wait_for_function(f"() => ({SNAPSHOT_BARS})() === 1", timeout=45_000)
+        assert page.evaluate(HOLLOW_CELLS) >= 1
+        page.locator(FIGURE).screenshot(path=str(ARTIFACTS / "explorer-snapshot-figure.png"))
+        page.get_by_role("button", name="Key", exact=True).click()
+        key = page.locator(".raftedu-explorer .raftedu-key").inner_text()
+        assert "hollow log cell" in key and "where its snapshot ends" in key, key
+        click_and_check(page, "Step back", "undid", "explorer-snapshot-undone.png")
+        page.wait_for_function(f"() => ({SNAPSHOT_BARS})() === 0", timeout=45_000)
