@@ -53,6 +53,9 @@ __all__ = [
     "ReadConfirm",
     "ReadConfirmReply",
     "KVNode",
+    "KVServer",
+    "ReadRound",
+    "Waiting",
     "KVClient",
     "KVService",
     "kv_node_class",
@@ -99,65 +102,96 @@ class ReadConfirmReply(Message):
 
 
 @dataclass
-class _Waiting:
+class Waiting:
+    """A client waiting for an answer: who (``client``), which of its calls (``call``), and the operation."""
+
     client: int
     call: int
     op: Op
 
 
 @dataclass
-class _Round:
-    """One ReadIndex confirmation round."""
+class ReadRound:
+    """One ReadIndex confirmation round: the read index, when it started, who confirmed, the reads it carries."""
 
     read_index: int
     started: int
     acks: set[int]
-    waiting: list[_Waiting]
+    waiting: list[Waiting]
 
 
-class KVNode(RaftNode):
-    """A Raft server replicating a :class:`~raftedu.kvmodel.KVStore` and answering clients."""
+class KVServer(RaftNode):
+    """The plumbing of a key-value server on the reference Raft node; the state-machine rules are left to subclasses.
+
+    It does what is not a rule: takes client calls (a follower redirects to
+    the leader it knows; a leader appends a write to its log and remembers
+    who waits for it, or starts a read), answers clients, answers a
+    leader's :class:`ReadConfirm` ("am I still your leader?"), hands every
+    committed command to :meth:`apply_command` and the result to the client
+    waiting for it, and on stepping down tells every waiting client to
+    retry. The rules are four methods (:class:`KVNode` writes them;
+    exercise 08's students write them too):
+
+    * :meth:`apply_command` -- apply one committed command to ``self.store``
+      (a :class:`~raftedu.kvmodel.KVStore`), with client sessions
+      (dissertation §6.3);
+    * :meth:`start_read` -- a leader got a read: the ReadIndex protocol's
+      first steps (dissertation §6.4);
+    * :meth:`on_read_confirmed` -- a follower confirmed a round;
+    * :meth:`serve_reads` -- called after every applied command: answer the
+      confirmed reads whose read index has been applied.
+
+    Reads waiting for confirmation live in ``self.rounds`` (round number →
+    :class:`ReadRound`), confirmed reads in ``self.reads`` ((read index,
+    :class:`Waiting`) pairs), so that stepping down can answer them all.
+    """
 
     noop_on_election = True  # §8: needed before a new leader can know its commit index for reads
     read_mode: str = "readindex"
+    """``"log"`` sends reads through the log like writes; any other mode calls :meth:`start_read`."""
     ack_after_commit: bool = True
     """When False (deliberately broken) the leader acknowledges a write as soon as it is in its own log."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Create the server; its store is volatile and is rebuilt by re-applying the log after a restart."""
         self.store = KVStore()
-        self.writes: dict[int, _Waiting] = {}  # log index -> the client waiting for it
-        self.reads: list[tuple[int, _Waiting]] = []  # (read index, client) confirmed, waiting to be applied
-        self.rounds: dict[int, _Round] = {}
+        self.writes: dict[int, Waiting] = {}  # log index -> the client waiting for it
+        self.reads: list[tuple[int, Waiting]] = []  # (read index, client) confirmed, waiting to be applied
+        self.rounds: dict[int, ReadRound] = {}
         self.round = 0
-        self.lease_until = -1
-        self.heard_leader_at = -(10**9)
         super().__init__(*args, **kwargs)
 
-    # ---- state machine ----------------------------------------------------------
+    # ---- the rules (subclasses write these) -------------------------------------
+
+    def apply_command(self, op: Op) -> Result:
+        """Apply one committed command to ``self.store`` and return its result (a subclass writes this)."""
+        raise NotImplementedError(f"{type(self).__name__}.apply_command is not written yet")
+
+    def start_read(self, waiting: Waiting) -> None:
+        """The leader got a read from ``waiting.client`` (a subclass writes this)."""
+        raise NotImplementedError(f"{type(self).__name__}.start_read is not written yet")
+
+    def on_read_confirmed(self, m: ReadConfirmReply) -> None:
+        """Server ``m.src`` answered this leader's :class:`ReadConfirm` of round ``m.round`` in term ``m.term``
+        (a subclass writes this)."""
+        raise NotImplementedError(f"{type(self).__name__}.on_read_confirmed is not written yet")
+
+    def serve_reads(self) -> None:
+        """Called after every applied command: answer the reads that may be answered now (a subclass writes this)."""
+        raise NotImplementedError(f"{type(self).__name__}.serve_reads is not written yet")
+
+    # ---- plumbing ---------------------------------------------------------------
 
     def apply(self, index: int, entry: Entry) -> None:
         """Apply a committed entry to the store; answer the client waiting for it (if this node took it)."""
         super().apply(index, entry)
         if entry.command is None:  # the §8 no-op
             return
-        result = self.apply_to_store(entry.command)
+        result = self.apply_command(entry.command)
         waiting = self.writes.pop(index, None)
         if waiting is not None and waiting.op == entry.command:
             self.answer(waiting, True, result)
         self.serve_reads()
-
-    def handle_append_entries(self, m: AppendEntries) -> None:
-        """The core receiver rule; also remembers when the current leader was last heard from (for leases)."""
-        super().handle_append_entries(m)
-        if m.term == self.current_term:
-            self.heard_leader_at = self.now
-
-    def apply_to_store(self, op: Op) -> Any:
-        """Apply one operation to the store; its (client, seq) lets the store apply a retried write once."""
-        return self.store.apply(op)
-
-    # ---- clients -----------------------------------------------------------------
 
     def receive(self, msg: Message, now: int) -> None:
         """Client calls and read confirmations are handled here; Raft messages by the core."""
@@ -165,31 +199,28 @@ class KVNode(RaftNode):
             case ClientCall():
                 self.now = now
                 self.handle_client_call(msg)
-            case RequestVote() if self.read_mode == "lease" and now < self.heard_leader_at + self.timing.election_timeout[0]:
-                self.now = now  # §4.2.3: a leader was heard from recently; ignore the vote request entirely
-                self.note("vote", "dissertation §4.2.3: ignore RequestVote while a leader is current (lease)",
-                          f"S{self.id} ignored S{msg.src}'s vote request: it heard from its leader recently",
-                          peer=msg.src, value=False)
             case ReadConfirm():
                 self.now = now
                 self.observe_term(msg.term)
-                if msg.term == self.current_term:
-                    self.heard_leader_at = now
-                self.send(ReadConfirmReply(self.current_term, self.id, msg.src, msg.round))
+                self.confirm_read(msg)
             case ReadConfirmReply():
                 self.now = now
                 self.observe_term(msg.term)
-                self.handle_read_confirm_reply(msg)
+                self.on_read_confirmed(msg)
             case _:
                 super().receive(msg, now)
 
-    def answer(self, waiting: _Waiting, ok: bool, result: Any = None, hint: int | None = None) -> None:
-        """Send a client its answer."""
+    def confirm_read(self, m: ReadConfirm) -> None:
+        """Answer a leader's "am I still your leader?" with this server's current term."""
+        self.send(ReadConfirmReply(self.current_term, self.id, m.src, m.round))
+
+    def answer(self, waiting: Waiting, ok: bool, result: Any = None, hint: int | None = None) -> None:
+        """Send a client its answer: ``ok`` with ``result``, or not ok (the client retries, at ``hint`` if given)."""
         self.send(ClientAnswer(0, self.id, waiting.client, waiting.call, ok, result, hint))
 
     def handle_client_call(self, m: ClientCall) -> None:
         """A leader takes the call; any other server redirects the client to the leader it knows."""
-        waiting = _Waiting(m.src, m.call, m.op)
+        waiting = Waiting(m.src, m.call, m.op)
         if self.role != LEADER:
             self.answer(waiting, False, hint=self.leader_id)
             return
@@ -206,31 +237,84 @@ class KVNode(RaftNode):
         self.advance_commit_index()
         self.apply_committed()
 
-    # ---- reads ------------------------------------------------------------------
+    def ask_followers(self, read_index: int, waiting: Waiting) -> int:
+        """Start a confirmation round for ``waiting``'s read at ``read_index``: send every other server a
+        :class:`ReadConfirm` of this term, record the round in ``self.rounds`` (this server's own ack
+        counted) and return its number."""
+        self.round += 1
+        self.rounds[self.round] = ReadRound(read_index, self.now, {self.id}, [waiting])
+        for peer in self.peers:
+            self.send(ReadConfirm(self.current_term, self.id, peer, self.round))
+        return self.round
 
     def preview(self, op: Op) -> Result:
         """The result ``op`` would have on the store as it is now, without applying it (reads answer this way)."""
         return apply_to_key(self.store.entry(op.key), op, self.store.revision + 1).result
 
+    def become_follower(self, leader_id: int | None) -> None:
+        """Stepping down: every client still waiting is told to retry elsewhere."""
+        if self.role == LEADER:
+            for w in [*self.writes.values(), *(w for _, w in self.reads),
+                      *(w for r in self.rounds.values() for w in r.waiting)]:
+                self.answer(w, False)
+            self.writes, self.reads, self.rounds = {}, [], {}
+        super().become_follower(leader_id)
+
+
+class KVNode(KVServer):
+    """A Raft server replicating a :class:`~raftedu.kvmodel.KVStore` and answering clients: :class:`KVServer`'s
+    four rules, with the read path chosen by ``read_mode``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Create the server (see :class:`KVServer`)."""
+        self.lease_until = -1
+        self.heard_leader_at = -(10**9)
+        super().__init__(*args, **kwargs)
+
+    def apply_command(self, op: Op) -> Result:
+        """Apply one operation to the store; its (client, seq) lets the store apply a retried write once (§6.3)."""
+        return self.store.apply(op)
+
+    def handle_append_entries(self, m: AppendEntries) -> None:
+        """The core receiver rule; also remembers when the current leader was last heard from (for leases)."""
+        super().handle_append_entries(m)
+        if m.term == self.current_term:
+            self.heard_leader_at = self.now
+
+    def receive(self, msg: Message, now: int) -> None:
+        """In lease mode a RequestVote is ignored while a leader is current (§4.2.3); the rest as :class:`KVServer`."""
+        if isinstance(msg, RequestVote) and self.read_mode == "lease" and \
+                now < self.heard_leader_at + self.timing.election_timeout[0]:
+            self.now = now  # §4.2.3: a leader was heard from recently; ignore the vote request entirely
+            self.note("vote", "dissertation §4.2.3: ignore RequestVote while a leader is current (lease)",
+                      f"S{self.id} ignored S{msg.src}'s vote request: it heard from its leader recently",
+                      peer=msg.src, value=False)
+            return
+        super().receive(msg, now)
+
+    def confirm_read(self, m: ReadConfirm) -> None:
+        """Answer the leader; hearing it also counts as hearing from the current leader (for leases)."""
+        if m.term == self.current_term:
+            self.heard_leader_at = self.now
+        super().confirm_read(m)
+
+    # ---- reads ------------------------------------------------------------------
+
     def own_term_committed(self) -> bool:
         """§8: has an entry of the current term (at least the no-op) been committed?"""
         return self.commit_index > 0 and self.term_at(self.commit_index) == self.current_term
 
-    def start_read(self, waiting: _Waiting) -> None:
-        """Serve a read by the configured read mode."""
+    def start_read(self, waiting: Waiting) -> None:
+        """Serve a read by the configured read mode (ReadIndex: dissertation §6.4)."""
         if self.read_mode == "local" or (self.read_mode == "lease" and self.now < self.lease_until):
             self.answer(waiting, True, self.preview(waiting.op))
             return
         if not self.own_term_committed():
             self.answer(waiting, False)  # not ready: the client retries shortly
             return
-        self.round += 1
-        self.rounds[self.round] = _Round(self.commit_index, self.now, {self.id}, [waiting])
-        for peer in self.peers:
-            self.send(ReadConfirm(self.current_term, self.id, peer, self.round))
-        self.check_round(self.round)
+        self.check_round(self.ask_followers(self.commit_index, waiting))
 
-    def handle_read_confirm_reply(self, m: ReadConfirmReply) -> None:
+    def on_read_confirmed(self, m: ReadConfirmReply) -> None:
         """Count a follower's confirmation of this leader's term for a read round."""
         if self.role != LEADER or m.term != self.current_term or m.round not in self.rounds:
             return
@@ -255,15 +339,6 @@ class KVNode(RaftNode):
         for _, w in ready:
             self.answer(w, True, self.preview(w.op))
 
-    def become_follower(self, leader_id: int | None) -> None:
-        """Stepping down: every client still waiting is told to retry elsewhere."""
-        if self.role == LEADER:
-            for w in [*self.writes.values(), *(w for _, w in self.reads),
-                      *(w for r in self.rounds.values() for w in r.waiting)]:
-                self.answer(w, False)
-            self.writes, self.reads, self.rounds = {}, [], {}
-        super().become_follower(leader_id)
-
 
 def _endpoint_name(i: int, client: int) -> str:
     """``client 101`` for the client, ``S3`` for a server."""
@@ -276,12 +351,12 @@ def kv_node_class(read_mode: str = "readindex", dedup: bool = True, ack_after_co
         raise ValueError(f"read_mode must be one of {', '.join(READ_MODES)}; got {read_mode!r}")
     attrs: dict[str, Any] = {"read_mode": read_mode, "ack_after_commit": ack_after_commit}
     if not dedup:
-        attrs["apply_to_store"] = _apply_without_session
+        attrs["apply_command"] = _apply_without_session
     name = f"KVNode_{read_mode}" + ("" if dedup else "_nodedup") + ("" if ack_after_commit else "_earlyack")
     return type(name, (KVNode,), attrs)
 
 
-def _apply_without_session(self: KVNode, op: Op) -> Any:
+def _apply_without_session(self: KVNode, op: Op) -> Result:
     """Broken on purpose: forget who sent the operation, so a retried write is applied again."""
     return self.store.apply(replace(op, client=None, seq=None))
 
@@ -348,7 +423,10 @@ class KVClient:
         if not isinstance(msg, ClientAnswer) or self.current is None or msg.call != self.call:
             return  # late answer to an earlier attempt
         if msg.ok:
-            self.history.respond(self.current[0], msg.result, now)
+            if isinstance(msg.result, Result):
+                self.history.respond(self.current[0], msg.result, now)
+            else:  # not an answer a client can read: it may or may not have happened
+                self.history.timeout(self.current[0], now)
             self.current = None
             self.deadline = now + self.rng.randint(*self.think)
             return
@@ -370,12 +448,16 @@ class KVService:
 
     def __init__(self, n: int = 5, clients: int = 3, *, seed: int = 0, read_mode: str = "readindex",
                  dedup: bool = True, ack_after_commit: bool = True, network: Network = Network(),
-                 timing: Timing = Timing(), schedule: Iterable[Any] = ()) -> None:
-        """Build the cluster (node class from :func:`kv_node_class`) and attach the clients."""
+                 timing: Timing = Timing(), schedule: Iterable[Any] = (),
+                 node_class: type[KVServer] | None = None) -> None:
+        """Build the cluster (node class ``node_class``, default :func:`kv_node_class` of the settings) and attach
+        the clients."""
         if isinstance(clients, bool) or not isinstance(clients, int) or clients < 1:
             raise ValueError(f"clients must be a whole number >= 1; got {clients!r}")
+        if node_class is not None and not (isinstance(node_class, type) and issubclass(node_class, KVServer)):
+            raise TypeError(f"node_class must be a subclass of raftedu.kv.KVServer; got {node_class!r}")
         self.cluster = Cluster(n, seed=seed, network=network, timing=timing, schedule=schedule,
-                               node_class=kv_node_class(read_mode, dedup, ack_after_commit))
+                               node_class=node_class or kv_node_class(read_mode, dedup, ack_after_commit))
         self.history = History()
         self.clients = [KVClient(CLIENT_BASE + c, self.cluster.ids, self.history,
                                  random.Random(f"raftedu-kv:{seed}:client:{c}")) for c in range(1, clients + 1)]
@@ -460,7 +542,7 @@ class KVService:
         raise LookupError(f"no call {answer.call} from client {answer.dst} in the trace")
 
 
-def old_leader_read(read_mode: str = "readindex", seed: int = 3) -> KVService:
+def old_leader_read(read_mode: str = "readindex", seed: int = 3, node_class: type[KVServer] | None = None) -> KVService:
     """The classic split-brain read, scripted: can an old leader cut off in a minority serve a stale value?
 
     Client 1 writes x=1 through the leader; the leader is cut off from the
@@ -469,8 +551,9 @@ def old_leader_read(read_mode: str = "readindex", seed: int = 3) -> KVService:
     for x. Linearizable read paths answer 2 (after the client times out and
     finds the new leader); ``read_mode="local"`` answers the stale 1.
     Returns the finished service: ``history``, ``check()``, ``cluster``.
+    ``node_class`` replaces the node class ``read_mode`` gives.
     """
-    svc = KVService(5, clients=2, seed=seed, read_mode=read_mode)
+    svc = KVService(5, clients=2, seed=seed, read_mode=read_mode, node_class=node_class)
     c = svc.cluster
     c.run_until(lambda c: c.leader() is not None, 2_000)
     c.run(300)
@@ -487,7 +570,7 @@ def old_leader_read(read_mode: str = "readindex", seed: int = 3) -> KVService:
     return svc
 
 
-def retried_write(dedup: bool = True, seed: int = 3) -> KVService:
+def retried_write(dedup: bool = True, seed: int = 3, node_class: type[KVServer] | None = None) -> KVService:
     """The Raft paper's §8 example, scripted: the leader crashes after its write is stored, before it answers.
 
     Client 1 puts x=1 through the leader; as soon as three of the four
@@ -500,8 +583,9 @@ def retried_write(dedup: bool = True, seed: int = 3) -> KVService:
     (``dedup=True``) the retry is answered from the session table and the
     read gives 2; without them the put is applied a second time and the read
     gives 1 -- a history the checker rejects. Returns the finished service.
+    ``node_class`` replaces the node class ``dedup`` gives.
     """
-    svc = KVService(5, clients=2, seed=seed, dedup=dedup)
+    svc = KVService(5, clients=2, seed=seed, dedup=dedup, node_class=node_class)
     c = svc.cluster
     c.run_until(lambda c: c.leader() is not None, 2_000)
     c.run(300)

@@ -265,12 +265,20 @@ class KVStore:
                 if op.seq == session[0]:
                     return Result(session[1].ok, session[1].value, session[1].revision, duplicate=True)
                 return Result(False, None, None, duplicate=True)
+        result = self.execute(op)
+        if op.client is not None:
+            self._sessions[op.client] = (op.seq, result)
+        return result
+
+    def execute(self, op: Op) -> Result:
+        """Apply ``op`` to the keys and return its result, without sessions: its ``(client, seq)`` is ignored, so
+        executing a retried write again applies it again."""
+        if not isinstance(op, Op):
+            raise ValueError(f"KVStore.execute takes an Op (e.g. Op.put('x', 1)); got {type(op).__name__} {op!r}")
         t = apply_to_key(self._keys.get(op.key, _ABSENT), op, self.revision + 1)
         if t.wrote:
             self.revision += 1
             self._keys[op.key] = t.entry
-        if op.client is not None:
-            self._sessions[op.client] = (op.seq, t.result)
         return t.result
 
     def get(self, key: Hashable) -> Hashable | None:

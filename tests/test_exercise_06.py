@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 import raftedu.grading as grading
+from gradecheats import assert_solution_full_and_cheats_nothing  # tests/ is on sys.path (conftest.py)
 from mutants06 import MUTANTS06, MyServer  # tests/ is on sys.path (conftest.py)
 from raftedu import Cluster, RaftNode, Server
 from raftedu.grading.notebooks import solution_namespace
@@ -170,35 +171,9 @@ CHEATS06 = {
 }
 
 
-def _notebook_with(tmp: Path, name: str, source: str | None) -> None:
-    import nbformat
-
-    nb = nbformat.read(ROOT / "solutions" / "06_whole_server.ipynb", as_version=4)
-    if source is not None:
-        cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "MyServer")
-        cell.source = source
-    nbformat.write(nb, tmp / f"{name}.ipynb")
-
-
 @pytest.mark.kernel
 def test_the_grader_gives_the_solution_full_marks_and_cheats_nothing(tmp_path: Path) -> None:
-    from raftedu.grading import Limits, grade
-
-    folder = tmp_path / "submissions"
-    folder.mkdir()
-    _notebook_with(folder, "solution", None)
-    for name, (_, _, source) in CHEATS06.items():
-        _notebook_with(folder, name, source)
-    results = {r.student: r for r in grade(folder, "06", tmp_path / "grades.csv", jobs=2, progress=False,
-                                          limits=Limits(check_timeout=20, submission_timeout=240),
-                                          secret="test-secret-for-hidden-cases")}
-    solution = results["solution"]
-    assert solution.status == "ok" and solution.score == solution.max_score == EX.max_score, solution.checks
-    for name, (status, phrase, _) in CHEATS06.items():
-        r = results[name]
-        said = " | ".join(r.notes) + " | " + " | ".join(c["hint"] for c in r.checks)
-        assert r.score == 0 and r.status == status, (name, r.status, said[:500])
-        assert phrase in said, (name, said[:500])
+    assert_solution_full_and_cheats_nothing(tmp_path, "06", "06_whole_server.ipynb", "MyServer", CHEATS06, EX.max_score)
 
 
 def test_the_reference_node_passes_every_scenario_too() -> None:

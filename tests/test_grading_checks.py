@@ -31,6 +31,8 @@ REFERENCE.update(solution_namespace(ROOT / "solutions" / "06_whole_server.ipynb"
 """Exercise 06's reference is its solution notebook's server (not derived from RaftNode)."""
 REFERENCE.update(solution_namespace(ROOT / "solutions" / "07_bug_hunt.ipynb", grading.EXERCISES["07"].functions))
 """Exercise 07's reference: the solution notebook's hunts (fault schedules as data)."""
+REFERENCE.update(solution_namespace(ROOT / "solutions" / "08_kv_store.ipynb", grading.EXERCISES["08"].functions))
+"""Exercise 08's reference: the solution notebook's key-value server class (not derived from KVNode)."""
 
 
 def _starter(*args: object, **kwargs: object) -> None:

@@ -383,7 +383,7 @@ def classify(exc: BaseException, where: str, limit: float) -> tuple[str, str]:
         return "timeout", f"the check did not finish within {limit:g} s: it was still running {where}; look for a loop that never ends"
     if isinstance(e, NotImplementedError):
         return "not_implemented", "replace `raise NotImplementedError()` with your code"
-    if isinstance(e, RuntimeError) and str(e).startswith("raftedu: the reference RaftNode."):
+    if isinstance(e, RuntimeError) and str(e).startswith("raftedu: the reference "):
         return "copied", f"{e} (while running {where})"
     if isinstance(e, MemoryError):
         if _in_simulator(exc) or _in_simulator(e):

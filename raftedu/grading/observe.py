@@ -25,14 +25,16 @@ import hashlib
 import math
 import numbers
 import types
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import fields
 from typing import Any
 
 from ..raft import AppendEntries, AppendEntriesReply, Entry, Event, Message, RaftNode, RequestVote, RequestVoteReply
 
 __all__ = [
+    "REFERENCE_CLASSES",
     "REFERENCE_OFF",
+    "REFERENCE_PREFIX",
     "ReferenceLock",
     "as_int",
     "as_real",
@@ -44,15 +46,22 @@ __all__ = [
     "encode_message",
     "plain",
     "reference_fingerprints",
+    "reference_function",
     "relevant",
     "scan_for_copies",
+    "student_class",
     "unplain",
 ]
 
-REFERENCE_OFF = "raftedu: the reference RaftNode."
+REFERENCE_PREFIX = "raftedu: the reference "
+"""How the error raised by a switched-off reference rule starts (the probe recognises it)."""
+REFERENCE_OFF = REFERENCE_PREFIX + "RaftNode."
+"""How it starts for a RaftNode rule."""
 STUB_FILE = "<raftedu: reference switched off>"
 """The file name of a switched-off reference rule's code (how a saved copy of it is recognised)."""
-"""How the error raised by a switched-off reference rule starts (the probe recognises it)."""
+REFERENCE_CLASSES: dict[str, type] = {"RaftNode": RaftNode}
+"""Classes whose methods an exercise may switch off by a qualified name such as ``"KVNode.start_read"`` (a grading
+module adds its classes here); a plain name such as ``"handle_request_vote"`` is RaftNode's."""
 
 MESSAGE_TYPES: dict[str, type[Message]] = {c.__name__: c for c in (RequestVote, RequestVoteReply, AppendEntries,
                                                                   AppendEntriesReply)}
@@ -258,12 +267,25 @@ def code_fingerprint(fn: Any) -> str | None:
 _PRINTS: dict[str, str] = {}
 
 
+def _qualified(name: str) -> tuple[str, str]:
+    """(class name, method name) of a switched-off rule's name (``"KVNode.start_read"`` or RaftNode's ``"x"``)."""
+    cls, _, method = name.rpartition(".")
+    return cls or "RaftNode", method
+
+
+def reference_function(name: str) -> Any:
+    """The reference function a rule name stands for (see :data:`REFERENCE_CLASSES`), or None."""
+    cls, method = _qualified(name)
+    fn = getattr(REFERENCE_CLASSES.get(cls), "__dict__", {}).get(method)
+    return fn if isinstance(fn, types.FunctionType) else None
+
+
 def reference_fingerprints(names: Iterable[str]) -> dict[str, str]:
-    """The fingerprints of raftedu's own ``RaftNode`` methods ``names`` (taken the first time, before any lock)."""
+    """The fingerprints of raftedu's own reference methods ``names`` (taken the first time, before any lock)."""
     out = {}
     for name in names:
-        fn = RaftNode.__dict__.get(name)
-        if not callable(fn):
+        fn = reference_function(name)
+        if fn is None:
             continue
         if name not in _PRINTS:
             _PRINTS[name] = code_fingerprint(fn) or ""
@@ -272,8 +294,10 @@ def reference_fingerprints(names: Iterable[str]) -> dict[str, str]:
 
 
 def _stub(name: str) -> types.CodeType:
-    message = (f"{REFERENCE_OFF}{name} is switched off while your {name} is graded: "
+    cls, method = _qualified(name)
+    message = (f"{REFERENCE_PREFIX}{cls}.{method} is switched off while your {method} is graded: "
                f"write the rule yourself instead of calling raftedu's")
+    name = method
     source = f"def {name}(*args, **kwargs):\n    raise RuntimeError({message!r})\n"
     namespace: dict[str, Any] = {}
     exec(compile(source, STUB_FILE, "exec"), namespace)
@@ -291,10 +315,11 @@ def scan_for_copies(names: Iterable[str]) -> int:
     """
     wanted = reference_fingerprints(names)
     prints = set(wanted.values())
-    originals = {id(RaftNode.__dict__[n]) for n in wanted}
+    methods = {_qualified(n)[1] for n in wanted}
+    originals = {id(reference_function(n)) for n in wanted}
     _COPIES.clear()
     for obj in gc.get_objects():
-        if type(obj) is types.FunctionType and obj.__name__ in wanted and id(obj) not in originals:
+        if type(obj) is types.FunctionType and obj.__name__ in methods and id(obj) not in originals:
             if code_fingerprint(obj) in prints:
                 _COPIES.append(obj)
     return len(_COPIES)
@@ -313,7 +338,7 @@ class ReferenceLock:
 
     def __init__(self, names: Iterable[str], permanent: bool = False) -> None:
         """Prepare a lock for the reference methods ``names`` (the ones a student writes)."""
-        self.names = [n for n in names if callable(RaftNode.__dict__.get(n))]
+        self.names = [n for n in names if reference_function(n) is not None]
         reference_fingerprints(self.names)  # remember them while the code is still the real one
         self.permanent = permanent
         self.swapped: list[tuple[types.FunctionType, types.CodeType]] = []
@@ -321,14 +346,16 @@ class ReferenceLock:
     def __enter__(self) -> "ReferenceLock":
         if not self.names:
             return self
-        stubs = {name: _stub(name) for name in self.names}
-        targets = [RaftNode.__dict__[n] for n in self.names] + [f for f in _COPIES if f.__name__ in stubs]
-        for fn in targets:
+        stubs = {id(reference_function(n)): _stub(n) for n in self.names}
+        by_method = {_qualified(n)[1]: stubs[id(reference_function(n))] for n in self.names}
+        targets = [(reference_function(n), stubs[id(reference_function(n))]) for n in self.names]
+        targets += [(f, by_method[f.__name__]) for f in _COPIES if f.__name__ in by_method]
+        for fn, stub in targets:
             if fn.__code__.co_freevars:
                 continue  # a closure cannot take the stub's code; the fingerprint still rejects it as an answer
             if not self.permanent:
                 self.swapped.append((fn, fn.__code__))
-            fn.__code__ = stubs[fn.__name__]
+            fn.__code__ = stub
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -354,8 +381,8 @@ def guard_reference_source(names: Iterable[str]) -> None:
 
     raft_file = sys.modules[RaftNode.__module__].__file__
     module_doc = (sys.modules[RaftNode.__module__].__doc__ or "").strip().splitlines()[0]
-    markers = [module_doc] + [(RaftNode.__dict__[n].__doc__ or "").strip() for n in names
-                              if callable(RaftNode.__dict__.get(n)) and RaftNode.__dict__[n].__doc__]
+    markers = [module_doc] + [(reference_function(n).__doc__ or "").strip() for n in names
+                              if reference_function(n) is not None]
     markers = tuple(m for m in markers if len(m) > 20)
     message = (f"{REFERENCE_OFF}{'/'.join(names) or 'source'}: compiling or running raftedu's own raft.py "
                "in a graded notebook is not allowed -- write the rule yourself")
@@ -380,6 +407,22 @@ def guard_reference_source(names: Iterable[str]) -> None:
     if not _GUARDED:
         sys.addaudithook(hook)
         _GUARDED.append(True)
+
+
+def student_class(funcs: Mapping[str, Any], name: str, base: type, shown_base: str, reference: type,
+                  exercise: str) -> type:
+    """The class ``name`` a student defined (in ``funcs``) for ``exercise``: a subclass of ``base`` (called
+    ``shown_base`` in messages), refused when it builds on raftedu's own ``reference`` class."""
+    cls = funcs.get(name)
+    if not isinstance(cls, type):
+        raise NotImplementedError(f"define a class {name}({base.__name__}) in the notebook")
+    if issubclass(cls, reference):
+        raise RuntimeError(f"{REFERENCE_PREFIX}{reference.__name__} is not a base for exercise {exercise}: "
+                           f"{cls.__name__} subclasses {reference.__name__}; write the rules on {shown_base} yourself")
+    if not issubclass(cls, base):
+        raise TypeError(f"{name} must be a subclass of {shown_base} (class {name}({base.__name__}): ...); "
+                        f"its bases are {', '.join(b.__name__ for b in cls.__mro__[1:])}")
+    return cls
 
 
 def student_frame_name(tb: Any, student_codes: dict[Any, str]) -> str | None:

@@ -347,7 +347,7 @@ class CellTimeout(BaseException):
 def _run_cells(nb: Any, shell: Any, skip: set[int], limits: Limits, channel: _Channel) -> None:
     """Execute the notebook's code cells (test cells skipped) in ``shell``; report what went wrong, cell by cell."""
     from .core import _Alarm
-    from .observe import REFERENCE_OFF
+    from .observe import REFERENCE_PREFIX
 
     for k, cell in enumerate(nb.cells):
         if cell.cell_type != "code" or k in skip or not cell.source.strip():
@@ -371,7 +371,7 @@ def _run_cells(nb: Any, shell: Any, skip: set[int], limits: Limits, channel: _Ch
             channel.send("flag", flag="timeout", note=f"cell {k + 1} ran over {limits.cell_timeout:g} s and was stopped")
         elif isinstance(error, MemoryError):
             channel.send("flag", flag="memory", note=f"cell {k + 1} ran out of memory ({limits.memory_mb} MiB)")
-        elif error is not None and str(error).startswith(REFERENCE_OFF):
+        elif error is not None and str(error).startswith(REFERENCE_PREFIX):
             channel.send("flag", flag="copied", note=f"cell {k + 1}: {str(error)[:250]}")
         elif error is not None:
             channel.send("flag", flag="error", note=f"cell {k + 1} raised {type(error).__name__}: {str(error)[:200]}")

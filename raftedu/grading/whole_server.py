@@ -27,7 +27,7 @@ from ..raft import LEADER, RaftNode, Server
 from ..scenarios import (crash_after_acknowledging, restart_between_votes, stale_replies_across_reelection,
                          vote_replies_delayed_across_reelection)
 from ..sim import Cluster, Network
-from .observe import REFERENCE_OFF
+from .observe import student_class
 from .scenarios import SCENARIOS, Facts, Run, Scenario, _need
 
 __all__ = ["CLASS_NAME", "REFERENCE_RULES", "UNRELIABLE", "WHOLE_SERVER_SCENARIOS", "server_class", "submit"]
@@ -44,16 +44,7 @@ UNRELIABLE = Network(delay=(2, 25), drop_rate=0.1, duplicate_rate=0.05, long_del
 
 def server_class(funcs: Mapping[str, Any]) -> type[Server]:
     """The student's server class from ``funcs`` (``{"MyServer": cls}``); refuses anything built on RaftNode."""
-    cls = funcs.get(CLASS_NAME)
-    if not isinstance(cls, type):
-        raise NotImplementedError(f"define a class {CLASS_NAME}(Server) in the notebook")
-    if issubclass(cls, RaftNode):
-        raise RuntimeError(f"{REFERENCE_OFF} is not a base for exercise 06: {cls.__name__} subclasses RaftNode; "
-                           "write the server on raftedu.Server yourself")
-    if not issubclass(cls, Server):
-        raise TypeError(f"{CLASS_NAME} must be a subclass of raftedu.Server (class {CLASS_NAME}(Server): ...); "
-                        f"its bases are {', '.join(b.__name__ for b in cls.__mro__[1:])}")
-    return cls
+    return student_class(funcs, CLASS_NAME, Server, "raftedu.Server", RaftNode, "06")
 
 
 # --------------------------------------------------------------------------

@@ -1,0 +1,42 @@
+"""Grade a solution notebook and variants of it with one class cell replaced, through the trusted grader; assert the
+solution gets full marks and every variant nothing (shared by the whole-class exercises' tests, 06 and 08)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _notebook_with(solution: str, cell_id: str, folder: Path, name: str, source: str | None) -> None:
+    import nbformat
+
+    nb = nbformat.read(ROOT / "solutions" / solution, as_version=4)
+    if source is not None:
+        cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == cell_id)
+        cell.source = source
+    nbformat.write(nb, folder / f"{name}.ipynb")
+
+
+def assert_solution_full_and_cheats_nothing(tmp_path: Path, exercise: str, solution: str, cell_id: str,
+                                            cheats: dict[str, tuple[str, str, str]], max_score: float) -> None:
+    """Grade the ``solution`` notebook and, per cheat (name -> (status, phrase, cell source)), the solution with cell
+    ``cell_id`` replaced: the solution scores ``max_score``, each cheat 0 with its status and the phrase said."""
+    from raftedu.grading import Limits, grade
+
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    _notebook_with(solution, cell_id, folder, "solution", None)
+    for name, (_, _, source) in cheats.items():
+        _notebook_with(solution, cell_id, folder, name, source)
+    results = {r.student: r for r in grade(folder, exercise, tmp_path / "grades.csv", jobs=2, progress=False,
+                                          limits=Limits(check_timeout=20, submission_timeout=240),
+                                          secret="test-secret-for-hidden-cases")}
+    solution_result = results["solution"]
+    assert solution_result.status == "ok" and solution_result.score == solution_result.max_score == max_score, \
+        solution_result.checks
+    for name, (status, phrase, _) in cheats.items():
+        r = results[name]
+        said = " | ".join(r.notes) + " | " + " | ".join(c["hint"] for c in r.checks)
+        assert r.score == 0 and r.status == status, (name, r.status, said[:500])
+        assert phrase in said, (name, said[:500])
