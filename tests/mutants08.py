@@ -75,6 +75,13 @@ def two_are_enough(self: Any, n: int) -> None:
         self.serve_reads()
 
 
+def serves_without_waiting(self: Any) -> None:
+    """Skips ReadIndex step 4: answers every confirmed read at once, whatever the state machine has applied."""
+    for _, w in self.reads:
+        self.answer(w, True, self.preview(w.op))
+    self.reads = []
+
+
 def never_serves(self: Any) -> None:
     """Confirmed reads are never answered."""
 
@@ -91,6 +98,8 @@ MUTANTS08 = (
              "stale_read"),
     Mutant08("no_own_term_commit", "§6.4 ReadIndex step 1", _mutant("NoOwnTerm", start_read=no_own_term_commit),
              "new_leader_read"),
+    Mutant08("serves_without_waiting", "§6.4 ReadIndex step 4", _mutant("NoWait", serve_reads=serves_without_waiting),
+             "reads_wait_for_apply"),
     Mutant08("never_serves", "§6.4 ReadIndex step 4", _mutant("NeverServes", serve_reads=never_serves), "liveness"),
 )
 """The broken stores, each with the check meant to catch it."""

@@ -34,15 +34,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..checks import NodeFailure, SafetyViolation, check_trace
-from ..kv import CLIENT_BASE, ClientAnswer, ClientCall, KVNode, KVServer, KVService, retried_write, under_faults
+from ..kv import (CLIENT_BASE, ClientAnswer, ClientCall, KVNode, KVServer, KVService, ReadConfirm, ReadConfirmReply,
+                  retried_write, under_faults)
 from ..kvmodel import KINDS, KVStore, Op, Result
 from ..linearizability import History, check as check_linearizable
-from ..raft import Entry, Event
+from ..raft import LEADER, Entry, Event, Log, PersistentState, Timing
 from .core import Check, Failed
 from .observe import REFERENCE_CLASSES, decode_events, encode_events, plain, student_class
 
-__all__ = ["CLASS_NAME", "KV_REFERENCE_RULES", "KV_SCENARIOS", "SINGLE_CLIENT_OPS", "kv_checks", "kv_class",
-           "judge_kv", "probe_kv", "replay_kv"]
+__all__ = ["CLASS_NAME", "KV_REFERENCE_RULES", "KV_SCENARIOS", "SINGLE_CLIENT_OPS", "judge_apply_lag", "judge_kv",
+           "kv_checks", "kv_class", "probe_apply_lag", "probe_kv", "rebuild", "replay_kv"]
 
 CLASS_NAME = "MyKV"
 """The name of the class a student defines in exercise 08."""
@@ -572,6 +573,67 @@ def judge_kv(case: Mapping[str, Any], observed: Any) -> None:
 
 
 # --------------------------------------------------------------------------
+# Step 4 on its own: a leader whose state machine lags its commit index
+# --------------------------------------------------------------------------
+
+
+def _answers(messages: list[Any]) -> list[list[Any]]:
+    return [[m.dst, plain(m.ok)] + _result_row(m.result) for m in messages if type(m) is ClientAnswer]
+
+
+def probe_apply_lag(funcs: Mapping[str, Any], case: Mapping[str, Any]) -> dict[str, Any]:
+    """ReadIndex step 4 in a stated situation (runs student code): leader S1 of term 2 in a cluster of five has
+    committed x=2 (commitIndex 4) but applied only up to x=1 (lastApplied 2), as a server whose state machine
+    applies in the background (etcd's) can be; a get arrives and ``case["confirm"]`` followers confirm the round.
+    Observed: the answers sent before the log is applied further, and after."""
+    cls = kv_class(funcs)
+    log = [Entry(1, None), Entry(1, Op.put("x", 1, client=CLIENT_BASE + 1, seq=1)), Entry(2, None),
+           Entry(2, Op.put("x", 2, client=CLIENT_BASE + 1, seq=2))]
+    node = cls(1, (1, 2, 3, 4, 5), rng=random.Random(case["seed"]), timing=Timing(),
+               state=PersistentState(2, 1, Log(log)), now=0)
+    node.role, node.leader_id = LEADER, 1
+    node.next_index = {p: 5 for p in node.peers}
+    node.match_index = {p: 4 for p in node.peers}
+    node.commit_index = 2
+    node.apply_committed()  # the state machine reaches x=1 ...
+    node.commit_index = 4  # ... and x=2 is committed but not applied yet
+    node.take_output()
+    node.receive(ClientCall(0, CLIENT_BASE + 2, 1, 1, Op.get("x", client=CLIENT_BASE + 2, seq=1)), 100)
+    sent, _ = node.take_output()
+    rounds = sorted({m.round for m in sent if type(m) is ReadConfirm})
+    before = _answers(sent)
+    for k, peer in enumerate(node.peers[:case["confirm"]]):
+        for r in rounds:
+            node.receive(ReadConfirmReply(2, peer, 1, r), 101 + k)
+        before += _answers(node.take_output()[0])
+    node.now = 110
+    node.apply_committed()
+    after = _answers(node.take_output()[0])
+    return {"rounds": len(rounds), "confirm asked": sorted({m.dst for m in sent if type(m) is ReadConfirm}),
+            "before": before, "after": after}
+
+
+def judge_apply_lag(case: Mapping[str, Any], observed: Any) -> None:
+    """An ``ok`` answer only after lastApplied reaches the read index (4), and then with x=2."""
+    what = ("leader S1 (term 2, five servers) has committed x=2 at index 4 but applied only up to index 2 (x=1); "
+            f"a get of x arrived and {case['confirm']} followers confirmed the round")
+    if not isinstance(observed, dict) or not all(isinstance(observed.get(k), list) for k in ("before", "after")):
+        raise Failed(f"{what}: no observation of the leader came back")
+    if len(observed.get("confirm asked") or []) < 4 or observed.get("rounds") != 1:
+        raise Failed(f"{what}: setup: the leader should start one confirmation round with the four others "
+                     f"(ask_followers); it asked {observed.get('confirm asked')} in {observed.get('rounds')} round(s)")
+    early = [a for a in observed["before"] if len(a) > 1 and a[1] is True]
+    if early:
+        raise Failed(f"{what}: it answered {early[0][2:]} (ok, value, revision) before applying index 3..4 -- "
+                     "ReadIndex step 4: wait until lastApplied >= the read index, then read the store "
+                     "(dissertation §6.4); here x=1 is a stale answer")
+    late = [a for a in observed["after"] if len(a) > 1 and a[1] is True]
+    if not late or late[0][0] != CLIENT_BASE + 2 or late[0][2:4] != [True, 2]:
+        raise Failed(f"{what}: once the log was applied up to index 4 the read should be answered x=2; the answers "
+                     f"were {observed['after'] or 'none'} (serve_reads runs after every applied command)")
+
+
+# --------------------------------------------------------------------------
 # The checks
 # --------------------------------------------------------------------------
 
@@ -592,7 +654,7 @@ def _secret(count: int) -> Callable[[random.Random], list[int]]:
 
 
 def kv_checks() -> tuple[Check, ...]:
-    """Exercise 08's checks: five public (fixed seeds) and four hidden (seeds from the instructor's secret)."""
+    """Exercise 08's checks: six public (fixed seeds) and four hidden (seeds from the instructor's secret)."""
     return (
         _check("single_client", 2, True, "single_client", _fixed(1),
                "one client, no faults: puts, gets, compare-and-swaps, a delete, each answered as the store says"),
@@ -604,6 +666,10 @@ def kv_checks() -> tuple[Check, ...]:
                "§8: a new leader answers reads only once an entry of its own term is committed"),
         _check("faults", 2, True, "faults", _fixed(1),
                "three clients under crashes, partitions, lost/duplicated/late messages: the history is linearizable"),
+        Check("reads_wait_for_apply", 2, True, (CLASS_NAME,), "§6.4 step 4: a confirmed read waits until the "
+              "state machine has applied the read index (a leader whose applying lags its commits)",
+              cases=lambda rng: [{"seed": 0, "confirm": 2}], probe=probe_apply_lag, judge=judge_apply_lag,
+              label=lambda case: "a leader with lastApplied 2 < commitIndex 4"),
         _check("stale_read_hidden", 2, False, "stale_read", _secret(2),
                "a deposed leader serves no read (2 seeds from the secret)"),
         _check("new_leader_read_hidden", 2, False, "new_leader_read", _secret(3),
