@@ -211,6 +211,8 @@ def legend_html() -> str:
              + swatch("▰▱", "inherit", "election timer: time left")
              + swatch("■", term_color(3), "log cell: number = term, colour darker → lighter with the term; "
                                           "faint = not committed yet")
+             + swatch("⚙", "inherit", "after the term in a log cell: a configuration entry, who votes and who only "
+                                      "listens (dissertation §4.1)")
              + swatch("□", term_color(3), "hollow log cell: compacted into the server's snapshot (dissertation §5.1)")
              + swatch("┃", "inherit", "bold bar in a server's log row: where its snapshot ends (left of it: in the "
                                       "snapshot; right of it: still in the log)")

@@ -387,3 +387,21 @@ def test_pictures_take_the_cluster_itself_and_say_what_they_take() -> None:
     assert cluster_figure(c).to_dict() == cluster_figure(c.trace).to_dict()
     with pytest.raises(TypeError, match=r"a cluster, its trace \(cluster.trace\) or a list of its events; got int"):
         cluster_figure(5)  # type: ignore[arg-type]
+
+
+def test_a_configuration_entry_is_marked_in_the_log_and_explained() -> None:
+    c = Cluster(3, seed=4)
+    c.run_until(lambda c: c.leader() is not None, 3_000)
+    c.request("a")
+    c.run(200)
+    new = c.add_server()
+    c.run(300)
+    cells = next(t for t in log_grid(c).data if t.name == "log cells")
+    config_cells = [(text, hover) for text, hover in zip(cells.text, cells.hovertext) if text.endswith("⚙")]
+    assert config_cells and all(f"learners S{new}" in hover and "§4.1" in hover for _, hover in config_cells)
+    assert len(config_cells) == 4  # the one entry, in every server's log (the new one's too)
+    assert "⚙ = a configuration entry" in log_grid(c).layout.title.text
+    assert "⚙ = configuration entry" in cluster_figure(c).layout.annotations[0].text
+    plain = Cluster(3, seed=4)
+    plain.run(1_000)
+    assert "⚙" not in log_grid(plain).layout.title.text and "⚙" not in cluster_figure(plain).layout.annotations[0].text

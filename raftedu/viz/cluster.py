@@ -14,7 +14,8 @@ from typing import Any
 import plotly.graph_objects as go
 
 from ..trace import ClusterView
-from .logs import LOG_WINDOW, UNCOMMITTED_OPACITY, log_axes, log_shapes, log_traces, log_window
+from .logs import (CONFIG_MARK, LOG_WINDOW, UNCOMMITTED_OPACITY, has_config_entry, log_axes, log_shapes, log_traces,
+                   log_window)
 from .scene import Source, as_events, fan_out, in_flight_fraction, message_xy, replay, ring_xy, scene_at
 from .style import (
     CUT_COLOR,
@@ -372,7 +373,9 @@ class ClusterPicture:
             shapes=log_shapes(self.n, xaxis="x2", yaxis="y2", theme=self.theme),
             showlegend=legend,
             legend=dict(orientation="h", x=0, y=0.27, yanchor="top", font=dict(size=11), traceorder="normal"),
-            annotations=[dict(text="Logs (cell colour and number = term)", xref="paper", yref="paper",
+            annotations=[dict(text="Logs (cell colour and number = term" + (
+                                  f"; {CONFIG_MARK} = configuration entry)" if has_config_entry(view) else ")"),
+                              xref="paper", yref="paper",
                               x=0.62, y=1.0, showarrow=False, xanchor="left", yanchor="top", font=dict(size=13))],
             hovermode="closest",
         )

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import plotly.graph_objects as go
 
+from ..raft import ConfigChange
 from ..trace import ClusterView
 from .scene import Source, scene_at
 from .style import ROLE_COLORS, TERM_COLORSCALE, ink, node_name, template, term_slot, term_text_color
@@ -13,7 +14,8 @@ from .style import ROLE_COLORS, TERM_COLORSCALE, ink, node_name, template, term_
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["LOG_WINDOW", "UNCOMMITTED_OPACITY", "CELL_DY", "MARK_DY", "COMPACTED_SYMBOL", "log_window", "log_traces",
+__all__ = ["LOG_WINDOW", "UNCOMMITTED_OPACITY", "CELL_DY", "MARK_DY", "COMPACTED_SYMBOL", "CONFIG_MARK",
+           "has_config_entry", "log_window", "log_traces",
            "log_axes", "log_shapes", "snapshot_shapes", "log_grid", "log_frame"]
 
 LOG_WINDOW = 12
@@ -28,6 +30,19 @@ COMPACTED_SYMBOL = "square-open"
 """A cell a server compacted into its snapshot (dissertation §5.1) is hollow: outlined in its term's colour, still
 labelled with the term, and a bar (:func:`snapshot_shapes`) closes the server's snapshot on the right -- never colour
 alone."""
+CONFIG_MARK = "⚙"
+"""Added to the term in a cell that holds a configuration (dissertation §4.1: a membership change is a log entry)."""
+
+
+def has_config_entry(view: ClusterView) -> bool:
+    """Whether any server's log holds a configuration entry (the membership changed, dissertation §4.1)."""
+    return any(type(e.command) is ConfigChange for node in view.nodes.values() for e in node.log)
+
+
+def _describe_config(config: ConfigChange) -> str:
+    """A configuration in words: ``voters S1, S2, S3; learners S4``."""
+    text = "voters " + ", ".join(node_name(i) for i in config.voters)
+    return text + ("; learners " + ", ".join(node_name(i) for i in config.learners) if config.learners else "")
 
 
 def log_window(view: ClusterView, width: int = LOG_WINDOW, step: int = 1) -> int:
@@ -65,10 +80,12 @@ def log_traces(view: ClusterView, first: int, width: int, *, xaxis: str = "x", y
             ys.append(round(i + CELL_DY, 2))
             colors.append(term_slot(entry.term))
             opac.append(1 if committed else UNCOMMITTED_OPACITY)
-            labels.append(str(entry.term))
+            config = type(entry.command) is ConfigChange
+            labels.append(f"{entry.term}{CONFIG_MARK}" if config else str(entry.term))
             symbols.append(COMPACTED_SYMBOL if index <= compacted else "square")
             inks.append(term_text_color(entry.term) if committed and index > compacted else ink(theme))
-            hover.append(f"{node_name(i)} index {index}: {entry.command!r} (term {entry.term}), "
+            what = f"configuration ({_describe_config(entry.command)}; dissertation §4.1)" if config else repr(entry.command)
+            hover.append(f"{node_name(i)} index {index}: {what} (term {entry.term}), "
                          + ("committed" if committed else "not yet known to be committed")
                          + (f"; compacted into {node_name(i)}'s snapshot (up to index {compacted}): no longer in its "
                             "log" if index <= compacted else ""))
@@ -144,6 +161,8 @@ def log_grid(source: Source, time: int | None = None, *, theme: str = "light") -
     xaxis, yaxis = log_axes(n, 1, width)
     fig = go.Figure(log_traces(view, 1, width, theme=theme))
     title = f"Logs at t = {view.time} ms (colour and number = term; faint = not committed)"
+    if has_config_entry(view):
+        title += f"<br>{CONFIG_MARK} = a configuration entry: who votes, who only listens (dissertation §4.1)"
     if any(node.snapshot is not None for node in view.nodes.values()):
         title += "<br>hollow = compacted into the server's snapshot; bar = where its snapshot ends (dissertation §5.1)"
     fig.update_layout(title=dict(text=title), xaxis=xaxis, yaxis=yaxis, height=120 + 50 * n, template=template(theme),
