@@ -49,7 +49,6 @@ unreliable network the rules are off and a failing trial runs to ``bound_ms``.
 
 from __future__ import annotations
 
-import itertools
 import math
 import random
 from collections import Counter
@@ -358,7 +357,7 @@ class _Probe:
         """Read the trace events added since the last poll."""
         events = c.trace.events
         watch = self.stall_ms is not None
-        for e in itertools.islice(events, self._seen, None):
+        for e in events[self._seen:]:  # only the new events (islice would walk past all the old ones first)
             kind = e.kind
             if kind in _UNWATCHED:
                 continue

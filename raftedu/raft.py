@@ -55,6 +55,7 @@ __all__ = [
     "InstallSnapshotReply",
     "Event",
     "EVENT_FIELDS",
+    "FieldText",
     "Log",
     "PersistentState",
     "Timing",
@@ -250,6 +251,14 @@ class InstallSnapshotReply(Message):
 # --------------------------------------------------------------------------
 
 
+class FieldText(str):
+    """An event's sentence written with the event's own fields, e.g. ``FieldText("S{e.node} applied index
+    {e.index}")``: formatted when the sentence is first read, and, unlike ``(template, args)``, nothing is built
+    per event (one shared template; a long trace keeps fewer objects for the garbage collector to visit)."""
+
+    __slots__ = ()
+
+
 EVENT_FIELDS = ("time", "kind", "node", "term", "peer", "index", "entry", "value", "msg", "msg_id", "rule", "text")
 """The fields of an :class:`Event`, in order (the columns of ``Trace.to_frame``)."""
 
@@ -266,8 +275,9 @@ class Event:
     Fields not used by a kind stay ``None``. ``rule`` names the Figure 2 rule
     that fired, ``text`` says it in a sentence for students. Events are
     records: treat them as read-only. The sentence may be given as
-    ``(template, args)`` and is then formatted only when ``text`` is read
-    (most sentences of a long run are never read).
+    ``(template, args)``, or as a :class:`FieldText` that names the event's
+    own fields; it is then formatted only when ``text`` is read (most
+    sentences of a long run are never read).
     """
 
     __slots__ = ("time", "kind", "node", "term", "peer", "index", "entry", "value", "msg", "msg_id", "rule", "_text")
@@ -295,7 +305,7 @@ class Event:
         """The sentence for students (formatted on first use when it was given as a template)."""
         text = self._text
         if type(text) is not str:
-            text = self._text = text[0].format(*text[1])
+            text = self._text = text.format(e=self) if type(text) is FieldText else text[0].format(*text[1])
         return text
 
     def astuple(self) -> tuple[Any, ...]:
@@ -649,6 +659,11 @@ class Server:
         raise NotImplementedError(f"{type(self).__name__}.propose is not written yet")
 
 
+_LEADER_APPENDED = FieldText("leader S{e.node} appended {e.entry.command!r} at index {e.index}")
+_APPLIED = FieldText("S{e.node} applied {e.entry.command!r} (index {e.index})")
+_COMMITTED = FieldText("S{e.node} now knows entries up to index {e.index} are committed")
+
+
 class RaftNode(Server):
     """One Raft server, Figure 2 to the letter, one rule per method.
 
@@ -779,8 +794,7 @@ class RaftNode(Server):
         """A leader appends an entry of its current term to its own log; returns the new index."""
         self.state.log.append(Entry(self.current_term, command))
         index = self.last_log_index
-        self.note("append", rule, ("leader S{} appended {!r} at index {}", (self.id, command, index)),
-                  index=index, entry=self.state.log[-1])
+        self.note("append", rule, _LEADER_APPENDED, index=index, entry=self.state.log[-1])
         return index
 
     # ---- Rules for All Servers (Figure 2) --------------------------------
@@ -801,8 +815,7 @@ class RaftNode(Server):
             entry = self.entry_at(index)
             self.apply(index, entry)
             self._events.append(Event(self.now, "apply", self.id, self.state.current_term, None, index, entry, None,
-                                      None, None, "§5.3 commitIndex > lastApplied → apply",
-                                      ("S{} applied {!r} (index {})", (self.id, entry.command, index))))
+                                      None, None, "§5.3 commitIndex > lastApplied → apply", _APPLIED))
 
     def reset_election_timer(self) -> None:
         """§5.2: pick a fresh random election timeout from [low, high)."""
@@ -971,8 +984,7 @@ class RaftNode(Server):
         if index > self.commit_index:
             self.commit_index = index
             self._events.append(Event(self.now, "commit", self.id, self.state.current_term, None, index, None, None,
-                                      None, None, rule,
-                                      ("S{} now knows entries up to index {} are committed", (self.id, index))))
+                                      None, None, rule, _COMMITTED))
 
     # ---- Leaders (§5.2, §5.3, §5.4.2) -------------------------------------
 
