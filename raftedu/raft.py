@@ -31,9 +31,10 @@ Only the standard library is used here.
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass, field
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "Event",
     "EVENT_FIELDS",
     "FieldText",
+    "new_event",
     "Log",
     "PersistentState",
     "Timing",
@@ -263,7 +265,16 @@ EVENT_FIELDS = ("time", "kind", "node", "term", "peer", "index", "entry", "value
 """The fields of an :class:`Event`, in order (the columns of ``Trace.to_frame``)."""
 
 
-class Event:
+try:  # the C accessor namedtuple uses for its fields; a plain itemgetter property where it is missing
+    from _collections import _tuplegetter
+except ImportError:  # pragma: no cover
+    from operator import itemgetter
+
+    def _tuplegetter(index: int, doc: str) -> Any:  # type: ignore[no-redef]
+        return property(itemgetter(index), doc=doc)
+
+
+class Event(tuple):  # type: ignore[type-arg]
     """One thing that happened in the cluster.
 
     Nodes emit events about themselves (``timeout``, ``timer``, ``term``,
@@ -274,47 +285,55 @@ class Event:
 
     Fields not used by a kind stay ``None``. ``rule`` names the Figure 2 rule
     that fired, ``text`` says it in a sentence for students. Events are
-    records: treat them as read-only. The sentence may be given as
-    ``(template, args)``, or as a :class:`FieldText` that names the event's
-    own fields; it is then formatted only when ``text`` is read (most
-    sentences of a long run are never read).
+    records (read-only). The sentence may be given as ``(template, args)``,
+    or as a :class:`FieldText` that names the event's own fields; it is then
+    formatted only when ``text`` is read (most sentences of a long run are
+    never read).
+
+    An event is stored as the tuple of its :data:`EVENT_FIELDS` values (the
+    sentence as given), so a :class:`~raftedu.trace.Trace` keeps a run as
+    plain cells and rebuilds events when they are read. Two events are equal
+    when their fields and sentences are.
     """
 
-    __slots__ = ("time", "kind", "node", "term", "peer", "index", "entry", "value", "msg", "msg_id", "rule", "_text")
+    __slots__ = ()
 
-    def __init__(self, time: int, kind: str, node: int | None = None, term: int | None = None,
-                 peer: int | None = None, index: int | None = None, entry: Entry | None = None, value: Any = None,
-                 msg: Message | None = None, msg_id: int | None = None, rule: str = "",
-                 text: str | tuple[str, tuple[Any, ...]] = "") -> None:
+    def __new__(cls, time: int, kind: str, node: int | None = None, term: int | None = None,
+                peer: int | None = None, index: int | None = None, entry: Entry | None = None, value: Any = None,
+                msg: Message | None = None, msg_id: int | None = None, rule: str = "",
+                text: str | tuple[str, tuple[Any, ...]] = "") -> "Event":
         """Record ``kind`` at virtual ``time``; the other fields as the kind needs them."""
-        self.time = time
-        self.kind = kind
-        self.node = node
-        self.term = term
-        self.peer = peer
-        self.index = index
-        self.entry = entry
-        self.value = value
-        self.msg = msg
-        self.msg_id = msg_id
-        self.rule = rule
-        self._text = text
+        return tuple.__new__(cls, (time, kind, node, term, peer, index, entry, value, msg, msg_id, rule, text))
+
+    time: int = _tuplegetter(0, "Virtual time in milliseconds.")  # type: ignore[assignment]
+    kind: str = _tuplegetter(1, "What happened (``append``, ``send``, ``crash``, ...).")  # type: ignore[assignment]
+    node: int | None = _tuplegetter(2, "The server it happened on (for network events: the receiver).")  # type: ignore[assignment]
+    term: int | None = _tuplegetter(3, "That server's currentTerm (a message's term for network events).")  # type: ignore[assignment]
+    peer: int | None = _tuplegetter(4, "The other server involved (a vote's candidate, a message's sender, ...).")  # type: ignore[assignment]
+    index: int | None = _tuplegetter(5, "The log index concerned.")  # type: ignore[assignment]
+    entry: Entry | None = _tuplegetter(6, "The log entry concerned.")  # type: ignore[assignment]
+    value: Any = _tuplegetter(7, "The kind's value (the new role, term, deadline, due time, ...).")  # type: ignore[assignment]
+    msg: Message | None = _tuplegetter(8, "The message, for network events.")  # type: ignore[assignment]
+    msg_id: int | None = _tuplegetter(9, "The message's id on the wire, for network events.")  # type: ignore[assignment]
+    rule: str = _tuplegetter(10, "The Figure 2 rule that fired.")  # type: ignore[assignment]
 
     @property
     def text(self) -> str:
-        """The sentence for students (formatted on first use when it was given as a template)."""
-        text = self._text
-        if type(text) is not str:
-            text = self._text = text.format(e=self) if type(text) is FieldText else text[0].format(*text[1])
-        return text
+        """The sentence for students (formatted when read if it was given as a template)."""
+        text = self[11]
+        if type(text) is str:
+            return text
+        return text.format(e=self) if type(text) is FieldText else text[0].format(*text[1])
 
     def astuple(self) -> tuple[Any, ...]:
-        """The field values in the order of :data:`EVENT_FIELDS`."""
-        return (self.time, self.kind, self.node, self.term, self.peer, self.index, self.entry, self.value,
-                self.msg, self.msg_id, self.rule, self.text)
+        """The field values in the order of :data:`EVENT_FIELDS` (the sentence formatted)."""
+        return (*self[:11], self.text)
 
     def __eq__(self, other: object) -> bool:
         return type(other) is Event and self.astuple() == other.astuple()
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
 
     def __hash__(self) -> int:
         return hash(self.astuple())
@@ -325,6 +344,11 @@ class Event:
     def __reduce__(self) -> tuple[Any, ...]:
         return (Event, self.astuple())
 
+
+new_event: Callable[[tuple[Any, ...]], Event] = functools.partial(tuple.__new__, Event)
+new_event.__doc__ = """``new_event((time, kind, node, term, peer, index, entry, value, msg, msg_id, rule, text))``: the Event with
+all twelve fields given in order -- what ``Event(...)`` makes, without its keyword handling (several times faster:
+the simulator's and the reference node's most frequent events are made this way)."""
 
 # --------------------------------------------------------------------------
 # State
@@ -641,8 +665,8 @@ class Server:
     def set_timer(self, deadline: int | None, rule: str = "") -> None:
         """Ask for :meth:`on_timer` at virtual time ``deadline`` (None: no timer); the trace shows it."""
         self.deadline = deadline
-        self._events.append(Event(self.now, "timer", self.id, self.state.current_term, None, None, None, deadline,
-                                  None, None, rule))
+        self._events.append(new_event((self.now, "timer", self.id, self.state.current_term, None, None, None,
+                                       deadline, None, None, rule, "")))
 
     # ---- inputs (a server class writes these) -----------------------------
 
@@ -814,8 +838,8 @@ class RaftNode(Server):
             index = self.last_applied
             entry = self.entry_at(index)
             self.apply(index, entry)
-            self._events.append(Event(self.now, "apply", self.id, self.state.current_term, None, index, entry, None,
-                                      None, None, "§5.3 commitIndex > lastApplied → apply", _APPLIED))
+            self._events.append(new_event((self.now, "apply", self.id, self.state.current_term, None, index, entry,
+                                           None, None, None, "§5.3 commitIndex > lastApplied → apply", _APPLIED)))
 
     def reset_election_timer(self) -> None:
         """§5.2: pick a fresh random election timeout from [low, high)."""
@@ -959,10 +983,10 @@ class RaftNode(Server):
                 )
             if index > self.last_log_index:
                 self.state.log.append(entry)
-                self._events.append(Event(self.now, "append", self.id, self.state.current_term, None, index, entry,
-                                          None, None, None, "§5.3 AppendEntries step 4: append new entries",
-                                          ("S{} appended {!r} at index {} from S{}", (self.id, entry.command, index,
-                                                                                     m.src))))
+                self._events.append(new_event((self.now, "append", self.id, self.state.current_term, None, index,
+                                               entry, None, None, None, "§5.3 AppendEntries step 4: append new entries",
+                                               ("S{} appended {!r} at index {} from S{}",
+                                                (self.id, entry.command, index, m.src)))))
         last_new = prev + len(m.entries)
         if m.leader_commit > self.commit_index:
             self.set_commit_index(min(m.leader_commit, last_new), "§5.3 AppendEntries step 5: commitIndex = min(leaderCommit, last new)")
@@ -983,8 +1007,8 @@ class RaftNode(Server):
         """Raise commitIndex to ``index`` (never lowers it) and record why."""
         if index > self.commit_index:
             self.commit_index = index
-            self._events.append(Event(self.now, "commit", self.id, self.state.current_term, None, index, None, None,
-                                      None, None, rule, _COMMITTED))
+            self._events.append(new_event((self.now, "commit", self.id, self.state.current_term, None, index, None,
+                                           None, None, None, rule, _COMMITTED)))
 
     # ---- Leaders (§5.2, §5.3, §5.4.2) -------------------------------------
 
@@ -1045,8 +1069,8 @@ class RaftNode(Server):
         """Set the leader's matchIndex and nextIndex for ``peer``, recording a change (pictures draw them)."""
         if (self.match_index.get(peer), self.next_index.get(peer)) != (match, next_index):
             self.match_index[peer], self.next_index[peer] = match, next_index
-            self._events.append(Event(self.now, "progress", self.id, self.state.current_term, peer, match, None,
-                                      next_index, None, None, rule))
+            self._events.append(new_event((self.now, "progress", self.id, self.state.current_term, peer, match, None,
+                                           next_index, None, None, rule, "")))
 
     def advance_commit_index(self) -> None:
         """§5.3, §5.4.2: commit the highest N > commitIndex with matchIndex ≥ N on a majority and log[N].term == currentTerm.

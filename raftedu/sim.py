@@ -27,7 +27,8 @@ from dataclasses import dataclass, fields, replace
 from typing import Any, NoReturn, Protocol
 
 from .checks import NodeFailure, SafetyMonitor
-from .raft import LEADER, LOST_IN_CRASH, ConfigChange, Event, Log, Message, PersistentState, RaftNode, Server, Timing
+from .raft import (LEADER, LOST_IN_CRASH, ConfigChange, Event, Log, Message, PersistentState, RaftNode, Server, Timing,
+                   new_event)
 from .trace import ClusterView, Trace
 
 __all__ = ["Network", "Cluster", "ClientRequest", "Endpoint", "Refused", "ACTIONS", "MAX_NODES"]
@@ -221,7 +222,7 @@ class Cluster:
         self.now = 0
         self.trace = Trace()
         self.monitor = SafetyMonitor(seed, up_to_date_check=bool(up_to_date_check))
-        self._events, self._checks = self.trace.events, self.monitor.checks
+        self._cells, self._checks = self.trace.cells, self.monitor.checks
         self.requests: list[ClientRequest] = []
         self._rng = random.Random(f"raftedu:{seed}:network")
         self._randbelow = self._rng._randbelow  # what randint(lo, hi) calls: lo + _randbelow(hi - lo + 1)
@@ -772,11 +773,11 @@ class Cluster:
         (:meth:`SafetyMonitor.observe`, inlined: this runs for every event), and answer clients as entries apply."""
         if not events:
             return
-        append, checks, pending = self._events.append, self._checks, self._pending
+        extend, checks, pending = self._cells.extend, self._checks, self._pending
         self.monitor.events += len(events)
         self.monitor.view.time = events[-1].time  # as observe() leaves it (a step's events share one time)
         for e in events:
-            append(e)
+            extend(e)  # Trace.append, inlined: an event is the tuple of its stored fields
             check = checks.get(e.kind)
             if check is not None:
                 check(e)
@@ -980,8 +981,8 @@ class Cluster:
             msg_id = self._msg_ids
             lo, hi = net.long_delay if net.long_delay_rate and rand() < net.long_delay_rate else net.delay
             due = self.now + lo + self._randbelow(hi - lo + 1)  # = randint(lo, hi), the same draws, less overhead
-            self._record_all((Event(self.now, "send", m.src, m.term, m.dst, None, None, due, m, msg_id, "",
-                                    "duplicate" if copy else ""),))
+            self._record_all((new_event((self.now, "send", m.src, m.term, m.dst, None, None, due, m, msg_id, "",
+                                         "duplicate" if copy else "")),))
             why = self._blocked(m.src, m.dst) if (self.cuts or self.groups) else None
             if why is None and net.drop_rate and rand() < net.drop_rate:
                 why = "lost"
@@ -998,7 +999,7 @@ class Cluster:
         if why:
             self._record(Event(self.now, "drop", m.dst, None, m.src, None, None, why, m, msg_id))
             return
-        self._record_all((Event(self.now, "deliver", m.dst, m.term, m.src, None, None, None, m, msg_id),))
+        self._record_all((new_event((self.now, "deliver", m.dst, m.term, m.src, None, None, None, m, msg_id, "", "")),))
         try:
             node.receive(m, self.now)
         except _PASS_THROUGH:

@@ -235,14 +235,14 @@ def run_seed(n: int, seed: int, horizon: int = HORIZON, node_class: type[RaftNod
         return SeedResult(n, seed, len(cluster.trace), _committed(cluster), False, str(violation),
                           *_first_leader(cluster))
     live = isinstance(recovery, int)
-    installs = sum(1 for e in cluster.trace.events if e.kind == "send" and type(e.msg) is InstallSnapshot) if on else 0
+    installs = sum(1 for e in cluster.trace.of_kind("send") if type(e.msg) is InstallSnapshot) if on else 0
     return SeedResult(n, seed, len(cluster.trace), _committed(cluster), live, None, *_first_leader(cluster),
                       recovery if live else None, installs)  # type: ignore[arg-type]
 
 
 def _first_leader(cluster: Cluster) -> tuple[int | None, int | None]:
-    for e in cluster.trace.events:
-        if e.kind == "role" and e.value == LEADER:
+    for e in cluster.trace.of_kind("role"):
+        if e.value == LEADER:
             return e.time, e.term
     return None, None
 

@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from .raft import EVENT_FIELDS, FOLLOWER, AppendEntries, Entry, Event, Message, Snapshot
 
 if TYPE_CHECKING:  # pandas is imported only when a frame is asked for
     import pandas as pd
 
-__all__ = ["Trace", "NodeView", "InFlight", "ClusterView"]
+__all__ = ["Trace", "EventList", "NodeView", "InFlight", "ClusterView"]
 
 CRASHED = "crashed"
 
@@ -34,38 +34,80 @@ def _names(cls: type, prefix: str) -> tuple[str, ...]:
     return tuple(name for name in dir(cls) if name.startswith(prefix))
 
 
+_WIDTH = len(EVENT_FIELDS)
+"""A stored event is its :data:`EVENT_FIELDS` values in a row of this many cells."""
+_rebuild = tuple.__new__
+"""``_rebuild(Event, row)``: the event whose stored fields are ``row`` (an Event is the tuple of them)."""
+
+
 class Trace:
-    """An append-only list of events with helpers to query, hash and tabulate them."""
+    """An append-only sequence of events with helpers to query, hash and tabulate them.
+
+    Storage is compact: the fields of each event (:data:`EVENT_FIELDS`, the
+    sentence still unformatted) lie one after another in one flat list, so a
+    long trace holds no Python object per event for the garbage collector to
+    visit. Reading an event (indexing, iterating, :attr:`events`) rebuilds an
+    equal :class:`~raftedu.raft.Event` on demand: every reader sees the same
+    fields, sentences and ``repr`` as the simulator recorded, and the digest is
+    computed from them.
+    """
 
     def __init__(self, events: Iterable[Event] = ()) -> None:
         """Create a trace holding ``events`` (in order)."""
-        self.events: list[Event] = list(events)
+        self.cells: list[Any] = []
+        """The stored fields, :data:`~raftedu.raft.EVENT_FIELDS` per event, one event after another (read-only:
+        add events with :meth:`append`)."""
+        for e in events:
+            self.append(e)
 
     def append(self, event: Event) -> None:
         """Add one event at the end."""
-        self.events.append(event)
+        self.cells.extend(event)
+
+    @property
+    def events(self) -> "EventList":
+        """The events, as a read-only sequence (index, slice, iterate, ``len``); each read rebuilds the event."""
+        return EventList(self.cells)
 
     def __len__(self) -> int:
-        return len(self.events)
+        return len(self.cells) // _WIDTH
 
     def __iter__(self) -> Iterator[Event]:
-        return iter(self.events)
+        cells = self.cells
+        for k in range(0, len(cells), _WIDTH):
+            yield _rebuild(Event, cells[k : k + _WIDTH])
 
     def __getitem__(self, i: int) -> Event:
         return self.events[i]
 
+    def since(self, start: int, kinds: Iterable[str] | None = None) -> list[Event]:
+        """The events from position ``start`` on (of ``kinds`` only, when given), in order; cheaper than rebuilding
+        every event when few kinds are wanted."""
+        cells, out = self.cells, []
+        wanted = None if kinds is None else frozenset(kinds)
+        for k in range(max(0, start) * _WIDTH, len(cells), _WIDTH):
+            if wanted is None or cells[k + 1] in wanted:
+                out.append(_rebuild(Event, cells[k : k + _WIDTH]))
+        return out
+
     def of_kind(self, *kinds: str) -> list[Event]:
         """The events whose kind is one of ``kinds``, in order."""
-        return [e for e in self.events if e.kind in kinds]
+        return self.since(0, kinds)
 
     def until(self, time: int) -> "Trace":
         """A new trace with the events that happened at or before ``time``."""
-        return Trace(e for e in self.events if e.time <= time)
+        out = Trace()
+        cells = self.cells
+        k = 0
+        while k < len(cells) and cells[k] <= time:
+            k += _WIDTH
+        out.cells = cells[:k]
+        return out
 
     def digest(self) -> str:
         """SHA-256 of the whole trace: equal digests mean identical runs, event for event."""
         h = hashlib.sha256()
-        for e in self.events:
+        for e in self:
             h.update(repr(e).encode())
             h.update(b"\n")
         return h.hexdigest()
@@ -81,7 +123,7 @@ class Trace:
 
         names = list(EVENT_FIELDS)
         rows = []
-        for seq, e in enumerate(self.events):
+        for seq, e in enumerate(self):
             row: dict[str, Any] = {"seq": seq}
             row.update({n: getattr(e, n) for n in names})
             m = e.msg
@@ -96,6 +138,59 @@ class Trace:
         for col in ("node", "term", "peer", "index", "msg_id", "src", "dst", "msg_term", "entry_term"):
             frame[col] = frame[col].astype("Int64")
         return frame
+
+
+class EventList(Sequence[Event]):
+    """A read-only view of a trace's events (:attr:`Trace.events`): a sequence like a list, rebuilding each event it
+    hands out; slices are lists. It sees events appended to the trace later too."""
+
+    __slots__ = ("_cells",)
+
+    def __init__(self, cells: list[Any]) -> None:
+        """The view of the stored ``cells`` of a :class:`Trace`."""
+        self._cells = cells
+
+    def __len__(self) -> int:
+        return len(self._cells) // _WIDTH
+
+    @overload
+    def __getitem__(self, i: int) -> Event: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[Event]: ...
+
+    def __getitem__(self, i: int | slice) -> Event | list[Event]:
+        cells = self._cells
+        n = len(cells) // _WIDTH
+        if isinstance(i, slice):
+            return [_rebuild(Event, cells[k * _WIDTH : (k + 1) * _WIDTH]) for k in range(*i.indices(n))]
+        if isinstance(i, bool) or not isinstance(i, int):
+            raise TypeError(f"trace events are indexed by whole numbers or slices; got {i!r}")
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError(f"event {i} is not in a trace of {n} events")
+        return _rebuild(Event, cells[i * _WIDTH : (i + 1) * _WIDTH])
+
+    def __iter__(self) -> Iterator[Event]:
+        cells = self._cells
+        for k in range(0, len(cells), _WIDTH):
+            yield _rebuild(Event, cells[k : k + _WIDTH])
+
+    def __reversed__(self) -> Iterator[Event]:
+        cells = self._cells
+        for k in range(len(cells) - _WIDTH, -1, -_WIDTH):
+            yield _rebuild(Event, cells[k : k + _WIDTH])
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (EventList, list, tuple)):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} trace events>"
 
 
 @dataclass
