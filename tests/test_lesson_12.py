@@ -11,7 +11,7 @@ pytestmark = pytest.mark.kernel
 
 
 def test_every_prediction_is_read_back_by_the_next_cell():
-    assert len(predictions_read_back(NAME)) == 2
+    assert len(predictions_read_back(NAME)) == 3
 
 
 def test_without_snapshots_every_log_holds_every_entry():
@@ -60,3 +60,25 @@ def test_a_snapshot_that_forgets_a_command_is_stopped_at_the_first_snapshot():
     claim(NAME, "A server whose snapshot forgets one command is stopped at its first snapshot")
     assert ns["caught"] == "Snapshots keep the committed commands"
     assert "snapshot up to index 10 holds 9 commands" in ns["_stdout"]
+
+
+def test_a_tail_lets_a_follower_slightly_behind_catch_up_from_the_log():
+    ns = lesson(NAME)
+    runs = ns["runs"]
+    claim(NAME, "A follower holds the first 18 entries, then is down while 7 more commit (the leader snapshots at index "
+                "20 meanwhile)")
+    for c, follower, had, _snapshots, _entries in runs.values():
+        assert had == 18 and c.nodes[c.leader()].snapshot_index == 20 and c.nodes[c.leader()].last_log_index == 25
+        assert c.nodes[follower].applied == c.nodes[c.leader()].applied
+    c, _, had, snapshots, entries = runs[0]
+    claim(NAME, "here 20 commands to deliver 7")
+    assert [len(m.snapshot.state) for m in snapshots] == [20] and 25 - had == 7
+    claim(NAME, "Without a tail the leader's log starts at index 21, so the follower, which needs index 19 next, gets "
+                "the snapshot up to index 20 and then entries 21–25")
+    assert c.nodes[c.leader()].log_offset + 1 == 21 and entries == [21, 22, 23, 24, 25]
+    c, _, _, snapshots, entries = runs[5]
+    claim(NAME, "With a tail of 5 the leader's log still starts at index 16: the follower gets entries 19–25 in "
+                "AppendEntries and no snapshot, at the price of 5 more entries in every log")
+    assert c.nodes[c.leader()].log_offset + 1 == 16 and snapshots == [] and entries == list(range(19, 26))
+    assert len(c.nodes[c.leader()].log) - len(runs[0][0].nodes[runs[0][0].leader()].log) == 5
+    assert "The run says: 'AppendEntries'." in ns["_stdout"]
