@@ -120,6 +120,19 @@ class ReadRound:
     waiting: list[Waiting]
 
 
+class StoreSnapshot(tuple):  # type: ignore[type-arg]
+    """A KV server's snapshot state (dissertation §5.1): the commands applied, in order, and ``store``, the key-value
+    store with its sessions table as of the snapshot's last index (what a real KV server's snapshot holds)."""
+
+    store: KVStore
+
+    def __new__(cls, commands: Iterable[Any], store: KVStore) -> "StoreSnapshot":
+        """The commands ``commands`` with ``store`` (a copy the snapshot owns)."""
+        snapshot = super().__new__(cls, commands)
+        snapshot.store = store
+        return snapshot
+
+
 class KVServer(RaftNode):
     """The plumbing of a key-value server on the reference Raft node; the state-machine rules are left to subclasses.
 
@@ -192,6 +205,17 @@ class KVServer(RaftNode):
         if waiting is not None and waiting.op == entry.command:
             self.answer(waiting, True, result)
         self.serve_reads()
+
+    def snapshot_state(self) -> tuple[Any, ...]:
+        """Dissertation §5.1: the snapshot keeps a copy of the store with its sessions table (``.store``), so a server
+        that installs or restarts from it answers reads and retried writes as the others do; it is still the tuple
+        of commands applied, which the safety monitor compares with the committed entries."""
+        return StoreSnapshot(super().snapshot_state(), self.store.copy())
+
+    def restore_state(self, state: tuple[Any, ...]) -> None:
+        """Dissertation Figure 5.3 step 8: reset the store and its sessions to the snapshot's."""
+        super().restore_state(state)
+        self.store = state.store.copy()  # type: ignore[attr-defined]
 
     def receive(self, msg: Message, now: int) -> None:
         """Client calls and read confirmations are handled here; Raft messages by the core."""

@@ -619,3 +619,58 @@ def test_snapshot_tail_is_checked():
 def test_a_node_that_compacts_past_its_commit_index_is_caught_with_a_tail_too():
     c = Cluster(3, seed=4, snapshot_every=3, snapshot_tail=2, node_class=SnapshotsTheWholeLog)
     assert caught(c, burst) == "Snapshot index ≤ commit index"
+
+
+# ---- a key-value store with snapshots: the store and its sessions table travel in the snapshot -----------------
+
+
+def kv_lagging_follower(node_class: type[RaftNode]) -> tuple[Cluster, int]:
+    """A 3-server KV cluster snapshotting every 3 entries; a follower is down while two clients write, then back."""
+    from raftedu.kv import CLIENT_BASE, KVClient
+    from raftedu.linearizability import LINEARIZABLE, History, check
+
+    c = Cluster(3, seed=4, node_class=node_class, snapshot_every=3)
+    history = History()
+    clients = [KVClient(CLIENT_BASE + k, c.ids, history, random.Random(k)) for k in (1, 2)]
+    for client in clients:
+        c.attach(client)
+    assert c.run_until(lambda c: c.leader() is not None, 3_000)
+    follower = next(i for i in c.ids if i != c.leader())
+    c.crash(follower)
+    for k, client in enumerate(clients):
+        for j in range(5):
+            client.submit("put", f"k{j % 2}", 10 * k + j)
+        client.submit("cas", "k0", 99, 10 * k + 4)  # k0: 10k+4 → 99 (only one of the two clients wins)
+        client.wake(c.now)
+        c.sync(client.id)
+    c.run(2_000)
+    c.restart(follower)
+    c.run(1_000)
+    assert check(history).verdict == LINEARIZABLE and not any(client.current or client.plan for client in clients)
+    return c, follower
+
+
+def test_a_kv_follower_caught_up_by_snapshot_has_the_same_store_and_the_same_dedup_answers():
+    from raftedu.kv import CLIENT_BASE, KVNode, StoreSnapshot, kv_node_class
+    from raftedu.kvmodel import Op
+
+    class StoreLeftOut(kv_node_class()):
+        """Broken: its snapshot holds only the commands (RaftNode's hooks), not the store and its sessions."""
+
+        snapshot_state, restore_state = RaftNode.snapshot_state, RaftNode.restore_state
+
+    retried = Op("cas", "k0", 99, 4, client=CLIENT_BASE + 1, seq=6)  # client 1's last call, sent again (paper §8)
+    results = {}
+    for node_class in (kv_node_class(), StoreLeftOut):
+        c, follower = kv_lagging_follower(node_class)
+        leader, node = c.nodes[c.leader()], c.nodes[follower]
+        installs = [e.msg for e in c.trace if e.kind == "send" and type(e.msg) is InstallSnapshot and e.msg.dst == follower]
+        assert installs and leader.snapshot_index >= 12 and isinstance(node, KVNode)
+        assert node.applied == leader.applied  # the commands agree either way (the monitor checks those)
+        answers = [n.store.copy().apply(retried) for n in (node, leader)]
+        results[node_class is StoreLeftOut] = (node.store == leader.store, answers[0] == answers[1], answers[1].duplicate)
+        if node_class is not StoreLeftOut:
+            state = installs[-1].snapshot.state
+            assert isinstance(state, StoreSnapshot) and state.store is not leader.store  # a copy, not the live store
+    assert results[False] == (True, True, True)  # same store, same sessions: the retry gets the remembered answer
+    assert results[True][:2] == (False, False)  # without the store in the snapshot the follower's store is off
