@@ -42,7 +42,7 @@ from typing import Any
 
 from .kvmodel import KVStore, Op, Result, apply_to_key
 from .linearizability import CheckResult, History, check
-from .raft import LEADER, AppendEntries, Entry, Message, RaftNode, RequestVote, Timing
+from .raft import LEADER, AppendEntries, Entry, Message, RaftNode, RequestVote, Server, Timing
 from .sim import Cluster, Network
 from .sweep import random_schedule
 
@@ -53,12 +53,15 @@ __all__ = [
     "ReadConfirm",
     "ReadConfirmReply",
     "KVNode",
+    "KVOnServer",
+    "KVPlumbing",
     "KVServer",
     "ReadRound",
     "Waiting",
     "KVClient",
     "KVService",
     "kv_node_class",
+    "kv_on",
     "old_leader_read",
     "retried_write",
     "under_faults",
@@ -133,8 +136,8 @@ class StoreSnapshot(tuple):  # type: ignore[type-arg]
         return snapshot
 
 
-class KVServer(RaftNode):
-    """The plumbing of a key-value server on the reference Raft node; the state-machine rules are left to subclasses.
+class KVPlumbing:
+    """The plumbing of a key-value server over any Raft server class; the state-machine rules are left to subclasses.
 
     It does what is not a rule: takes client calls (a follower redirects to
     the leader it knows; a leader appends a write to its log and remembers
@@ -159,7 +162,6 @@ class KVServer(RaftNode):
     :class:`Waiting`) pairs), so that stepping down can answer them all.
     """
 
-    noop_on_election = True  # §8: needed before a new leader can know its commit index for reads
     read_mode: str = "readindex"
     """``"log"`` sends reads through the log like writes; any other mode calls :meth:`start_read`."""
     ack_after_commit: bool = True
@@ -206,17 +208,6 @@ class KVServer(RaftNode):
             self.answer(waiting, True, result)
         self.serve_reads()
 
-    def snapshot_state(self) -> tuple[Any, ...]:
-        """Dissertation §5.1: the snapshot keeps a copy of the store with its sessions table (``.store``), so a server
-        that installs or restarts from it answers reads and retried writes as the others do; it is still the tuple
-        of commands applied, which the safety monitor compares with the committed entries."""
-        return StoreSnapshot(super().snapshot_state(), self.store.copy())
-
-    def restore_state(self, state: tuple[Any, ...]) -> None:
-        """Dissertation Figure 5.3 step 8: reset the store and its sessions to the snapshot's."""
-        super().restore_state(state)
-        self.store = state.store.copy()  # type: ignore[attr-defined]
-
     def receive(self, msg: Message, now: int) -> None:
         """Client calls and read confirmations are handled here; Raft messages by the core."""
         match msg:
@@ -251,15 +242,29 @@ class KVServer(RaftNode):
         if m.op.kind == "get" and self.read_mode != "log":
             self.start_read(waiting)
             return
-        index = self.append_own(m.op, "§5.3 Leaders: client command → append entry to local log")
-        for peer in self.peers:
-            self.send_append_entries(peer)
+        index = self.append_write(m.op)
+        if index is None:  # the Raft server refused it after all
+            self.answer(waiting, False, hint=self.leader_id)
+            return
         if self.ack_after_commit:
             self.writes[index] = waiting
         else:  # broken on purpose: the entry may still be lost
             self.answer(waiting, True, self.preview(m.op))
-        self.advance_commit_index()
-        self.apply_committed()
+        self.after_write()
+
+    def append_write(self, op: Op) -> int | None:
+        """Hand a write to the Raft server: its log index, or None when it was not taken (a Raft class writes this)."""
+        raise NotImplementedError(f"{type(self).__name__}.append_write is not written yet")
+
+    def after_write(self) -> None:
+        """Called once the client waiting for a write is recorded (a one-server cluster may commit it now)."""
+
+    def fail_waiting(self) -> None:
+        """Stepping down: every client still waiting is told to retry elsewhere."""
+        for w in [*self.writes.values(), *(w for _, w in self.reads),
+                  *(w for r in self.rounds.values() for w in r.waiting)]:
+            self.answer(w, False)
+        self.writes, self.reads, self.rounds = {}, [], {}
 
     def ask_followers(self, read_index: int, waiting: Waiting) -> int:
         """Start a confirmation round for ``waiting``'s read at ``read_index``: send every other server a
@@ -275,14 +280,94 @@ class KVServer(RaftNode):
         """The result ``op`` would have on the store as it is now, without applying it (reads answer this way)."""
         return apply_to_key(self.store.entry(op.key), op, self.store.revision + 1).result
 
+
+
+class KVServer(KVPlumbing, RaftNode):
+    """:class:`KVPlumbing` on the reference Raft node (exercise 08 builds on it); the four rules are left open."""
+
+    noop_on_election = True  # §8: needed before a new leader can know its commit index for reads
+
+    def append_write(self, op: Op) -> int:
+        """The leader appends the write to its log and sends it to every follower (§5.3)."""
+        index = self.append_own(op, "§5.3 Leaders: client command → append entry to local log")
+        for peer in self.peers:
+            self.send_append_entries(peer)
+        return index
+
+    def after_write(self) -> None:
+        """A one-server cluster commits and applies at once."""
+        self.advance_commit_index()
+        self.apply_committed()
+
     def become_follower(self, leader_id: int | None) -> None:
         """Stepping down: every client still waiting is told to retry elsewhere."""
         if self.role == LEADER:
-            for w in [*self.writes.values(), *(w for _, w in self.reads),
-                      *(w for r in self.rounds.values() for w in r.waiting)]:
-                self.answer(w, False)
-            self.writes, self.reads, self.rounds = {}, [], {}
+            self.fail_waiting()
         super().become_follower(leader_id)
+
+    def snapshot_state(self) -> tuple[Any, ...]:
+        """Dissertation §5.1: the snapshot keeps a copy of the store with its sessions table (``.store``), so a server
+        that installs or restarts from it answers reads and retried writes as the others do; it is still the tuple
+        of commands applied, which the safety monitor compares with the committed entries."""
+        return StoreSnapshot(super().snapshot_state(), self.store.copy())
+
+    def restore_state(self, state: tuple[Any, ...]) -> None:
+        """Dissertation Figure 5.3 step 8: reset the store and its sessions to the snapshot's."""
+        super().restore_state(state)
+        self.store = state.store.copy()  # type: ignore[attr-defined]
+
+
+class KVOnServer(KVPlumbing):
+    """:class:`KVPlumbing` over a Raft server written on :class:`~raftedu.raft.Server` (exercise 06's), for the
+    capstone: build its base with :func:`kv_on`.
+
+    It needs from the server only what :class:`~raftedu.raft.Server` promises: ``propose`` (a write goes into the
+    log through it), ``apply`` called for each committed entry in order, ``role``, ``leader_id``, ``commit_index``,
+    ``last_applied``, ``current_term``, ``term_at``. Around each step it watches the role: a new leader proposes the
+    §8 no-op (ReadIndex needs an entry of its own term committed), a leader that stepped down tells its waiting
+    clients to retry. A :class:`ReadConfirm` does not change the server's term (that is the Raft server's business):
+    a follower answers with its own term, and a reply of another term is not counted by the leader.
+    """
+
+    @property
+    def quorum(self) -> int:
+        """How many servers, this one included, make a majority of the cluster."""
+        return (len(self.peers) + 1) // 2 + 1
+
+    def observe_term(self, term: int) -> None:
+        """Terms are the Raft server's to change; a confirmation round only reads them."""
+
+    def append_write(self, op: Op) -> int | None:
+        """Through the server's own ``propose``: its log index, or None when it does not lead."""
+        return self.propose(op, self.now)
+
+    def receive(self, msg: Message, now: int) -> None:
+        """One step of the server, then a look at its role."""
+        was = self.role
+        super().receive(msg, now)
+        self.after_step(was)
+
+    def on_timer(self, now: int) -> None:
+        """One step of the server, then a look at its role."""
+        was = self.role
+        super().on_timer(now)
+        self.after_step(was)
+
+    def after_step(self, was: str) -> None:
+        """A new leader proposes the §8 no-op; a leader that stepped down tells its waiting clients to retry."""
+        if was == LEADER and self.role != LEADER:
+            self.fail_waiting()
+        elif was != LEADER and self.role == LEADER:
+            self.propose(None, self.now)
+
+
+def kv_on(server: type[Server]) -> type[KVOnServer]:
+    """The base class for a key-value server whose Raft is ``server`` (a :class:`~raftedu.raft.Server` subclass
+    that is not the reference RaftNode, e.g. exercise 06's ``MyServer``): subclass it and write the four rules of
+    :class:`KVPlumbing` (exercise 08's), e.g. ``class MyKV(kv_on(MyServer)): ...``."""
+    if not (isinstance(server, type) and issubclass(server, Server)) or issubclass(server, RaftNode):
+        raise TypeError(f"kv_on needs a Raft server class written on raftedu.Server (not RaftNode); got {server!r}")
+    return type(f"KVOn{server.__name__}", (KVOnServer, server), {"__doc__": f"KVOnServer over {server.__name__}."})
 
 
 class KVNode(KVServer):
@@ -473,13 +558,14 @@ class KVService:
     def __init__(self, n: int = 5, clients: int = 3, *, seed: int = 0, read_mode: str = "readindex",
                  dedup: bool = True, ack_after_commit: bool = True, network: Network = Network(),
                  timing: Timing = Timing(), schedule: Iterable[Any] = (),
-                 node_class: type[KVServer] | None = None) -> None:
+                 node_class: type[KVPlumbing] | None = None) -> None:
         """Build the cluster (node class ``node_class``, default :func:`kv_node_class` of the settings) and attach
         the clients."""
         if isinstance(clients, bool) or not isinstance(clients, int) or clients < 1:
             raise ValueError(f"clients must be a whole number >= 1; got {clients!r}")
-        if node_class is not None and not (isinstance(node_class, type) and issubclass(node_class, KVServer)):
-            raise TypeError(f"node_class must be a subclass of raftedu.kv.KVServer; got {node_class!r}")
+        if node_class is not None and not (isinstance(node_class, type) and issubclass(node_class, KVPlumbing)):
+            raise TypeError(f"node_class must be a subclass of raftedu.kv.KVServer (or of kv_on(...)); "
+                            f"got {node_class!r}")
         self.cluster = Cluster(n, seed=seed, network=network, timing=timing, schedule=schedule,
                                node_class=node_class or kv_node_class(read_mode, dedup, ack_after_commit))
         self.history = History()
@@ -566,7 +652,7 @@ class KVService:
         raise LookupError(f"no call {answer.call} from client {answer.dst} in the trace")
 
 
-def old_leader_read(read_mode: str = "readindex", seed: int = 3, node_class: type[KVServer] | None = None) -> KVService:
+def old_leader_read(read_mode: str = "readindex", seed: int = 3, node_class: type[KVPlumbing] | None = None) -> KVService:
     """The classic split-brain read, scripted: can an old leader cut off in a minority serve a stale value?
 
     Client 1 writes x=1 through the leader; the leader is cut off from the
@@ -594,7 +680,7 @@ def old_leader_read(read_mode: str = "readindex", seed: int = 3, node_class: typ
     return svc
 
 
-def retried_write(dedup: bool = True, seed: int = 3, node_class: type[KVServer] | None = None) -> KVService:
+def retried_write(dedup: bool = True, seed: int = 3, node_class: type[KVPlumbing] | None = None) -> KVService:
     """The Raft paper's §8 example, scripted: the leader crashes after its write is stored, before it answers.
 
     Client 1 puts x=1 through the leader; as soon as three of the four

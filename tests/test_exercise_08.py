@@ -210,3 +210,23 @@ CHEATS08 = {
 @pytest.mark.kernel
 def test_the_grader_gives_the_solution_full_marks_and_cheats_nothing(tmp_path: Path) -> None:
     assert_solution_full_and_cheats_nothing(tmp_path, "08", "08_kv_store.ipynb", "MyKV", CHEATS08, EX.max_score)
+
+
+def test_the_kv_rules_run_on_a_raft_server_of_ones_own() -> None:
+    """The capstone's composition: exercise 08's rules on kv_on(exercise 06's server), judged like 08."""
+    import json
+
+    from raftedu.kv import kv_on
+
+    server = solution_namespace(ROOT / "solutions" / "06_whole_server.ipynb", ("MyServer",))["MyServer"]
+    nb = json.load(open(ROOT / "solutions" / "08_kv_store.ipynb", encoding="utf-8"))
+    source = "".join(nb["cells"][2]["source"]).replace("class MyKV(KVServer):", "class MyKV(kv_on(MyServer)):")
+    namespace: dict[str, Any] = {"MyServer": server, "kv_on": kv_on}
+    exec("".join(nb["cells"][1]["source"]), namespace)
+    exec(source, namespace)
+    composed = namespace["MyKV"]
+    for scenario in ("single_client", "stale_read", "new_leader_read", "faults", "liveness"):
+        case = {"scenario": scenario, "seed": 1}
+        judge_kv(case, probe_kv({"MyKV": composed}, case, build=lambda funcs: funcs["MyKV"]))
+    with pytest.raises(TypeError, match="not RaftNode"):
+        kv_on(KVNode)

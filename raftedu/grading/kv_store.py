@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..checks import NodeFailure, SafetyViolation, check_trace
-from ..kv import (CLIENT_BASE, ClientAnswer, ClientCall, KVNode, KVServer, KVService, ReadConfirm, ReadConfirmReply,
-                  retried_write, under_faults)
+from ..kv import (CLIENT_BASE, ClientAnswer, ClientCall, KVNode, KVPlumbing, KVServer, KVService, ReadConfirm,
+                  ReadConfirmReply, retried_write, under_faults)
 from ..kvmodel import KINDS, KVStore, Op, Result
 from ..linearizability import History, check as check_linearizable
 from ..raft import LEADER, Entry, Event, Log, PersistentState, Timing
@@ -69,7 +69,7 @@ def kv_class(funcs: Mapping[str, Any]) -> type[KVServer]:
 class KVRun:
     """One scenario run: the class under test, the seed, the service it built, and marks between steps."""
 
-    node_class: type[KVServer]
+    node_class: type[KVPlumbing]
     seed: int
     service: KVService | None = None
     marks: list[tuple[str, int]] = field(default_factory=list)
@@ -223,7 +223,7 @@ def _client_rows(events: list[Event]) -> list[list[Any]]:
     return rows
 
 
-def _drive(name: str, cls: type[KVServer], seed: int) -> tuple[KVRun, str]:
+def _drive(name: str, cls: type[KVPlumbing], seed: int) -> tuple[KVRun, str]:
     run = KVRun(cls, seed)
     stopped = ""
     try:
@@ -237,16 +237,17 @@ def _drive(name: str, cls: type[KVServer], seed: int) -> tuple[KVRun, str]:
     return run, stopped
 
 
-def probe_kv(funcs: Mapping[str, Any], case: Mapping[str, Any]) -> dict[str, Any]:
-    """Run scenario ``case["scenario"]`` with seed ``case["seed"]`` on the student's class; return the plain facts
-    (runs student code)."""
-    run, stopped = _drive(case["scenario"], kv_class(funcs), case["seed"])
+def probe_kv(funcs: Mapping[str, Any], case: Mapping[str, Any],
+             build: Callable[[Mapping[str, Any]], type[KVPlumbing]] | None = None) -> dict[str, Any]:
+    """Run scenario ``case["scenario"]`` with seed ``case["seed"]`` on the student's class (made by ``build``,
+    default :func:`kv_class`); return the plain facts (runs student code)."""
+    run, stopped = _drive(case["scenario"], (build or kv_class)(funcs), case["seed"])
     events = run.service.cluster.trace.events if run.service else []
     return {"clients": _client_rows(events), "raft": encode_events(_raft_events(events)),
             "marks": [[label, t] for label, t in run.marks], "stopped": stopped}
 
 
-def replay_kv(scenario: str, seed: int, node_class: type[KVServer]) -> KVService:
+def replay_kv(scenario: str, seed: int, node_class: type[KVPlumbing]) -> KVService:
     """Run scenario ``scenario`` with ``seed`` and ``node_class`` again; the finished service to look at
     (``svc.history.to_frame()``, ``svc.check()``, ``svc.cluster.trace``)."""
     if scenario not in KV_SCENARIOS:
