@@ -22,11 +22,11 @@ from nbclient import NotebookClient
 import raftedu.grading as grading
 from raftedu.grading import EXERCISES, Limits, grade
 from raftedu.grading.core import SECRET_ENV
-from raftedu.grading.kv_store import kv_class
+from raftedu.grading.kv_store import capstone_class, kv_class
 from raftedu.grading.notebooks import solution_namespace
 from raftedu.grading.runner import Submission, grade_one
 from raftedu.grading.whole_server import server_class
-from raftedu.kv import KVServer
+from raftedu.kv import KVServer, kv_on
 from raftedu.raft import RaftNode, Server
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -116,9 +116,14 @@ def test_do_nothing_answers_score_zero_on_every_behaviour_check_of_every_exercis
         def serve_reads(self) -> None:
             return None
 
+    class NothingOnNothing(kv_on(Nothing)):  # type: ignore[misc]  # exercise 09: 08's class over 06's
+        apply_command = start_read = on_read_confirmed = serve_reads = nothing
+
+    classes = {"MyServer": Nothing, "MyKV": NothingOnNothing}
     for ex in EXERCISES.values():
         answer = {server_class: Nothing, kv_class: NothingKV}.get(ex.build, nothing)
-        report = grading.run_checks(ex.id, {name: answer for name in ex.functions}, hidden=True, secret=SECRET)
+        funcs = {name: classes[name] if ex.build is capstone_class else answer for name in ex.functions}
+        report = grading.run_checks(ex.id, funcs, hidden=True, secret=SECRET)
         earned = [(r.name, r.status) for r in report.results if r.points]
         assert earned == [], (ex.id, earned)
         assert {r.status for r in report.results} <= {"fail", "manual"}, ex.id

@@ -27,7 +27,8 @@ from .core import Check, Failed
 from .observe import as_int, as_real, encode_message, plain
 from .scenarios import _show, case_spec, judge_case, judge_scenario, make_node, node_class, probe_case, probe_scenario
 from .bughunt import bug_hunt_checks
-from .kv_store import CLASS_NAME as KV_CLASS, KV_REFERENCE_RULES, kv_checks, kv_class
+from .kv_store import (CAPSTONE_CLASSES, CLASS_NAME as KV_CLASS, KV_REFERENCE_RULES, capstone_checks, capstone_class,
+                       kv_checks, kv_class)
 from .whole_server import CLASS_NAME, REFERENCE_RULES, server_class
 
 __all__ = ["EXERCISES", "Exercise", "get_exercise"]
@@ -875,7 +876,14 @@ EX07 = Exercise("07", "Bug hunt", "07_bug_hunt", ("hunt_a", "hunt_b", "hunt_c", 
 EX08 = Exercise("08", "A linearizable key-value store", "08_kv_store", (KV_CLASS,), kv_checks(), build=kv_class,
                 switched_off=KV_REFERENCE_RULES)
 
-EXERCISES: dict[str, Exercise] = {e.id: e for e in (EX01, EX02, EX03, EX04, EX05, EX06, EX07, EX08)}
+# --------------------------------------------------------------------------
+# 09 the capstone: the student's 06 server under the student's 08 rules (kv_store.py)
+# --------------------------------------------------------------------------
+
+EX09 = Exercise("09", "Capstone: your server, your store", "09_capstone", CAPSTONE_CLASSES, capstone_checks(),
+                build=capstone_class, switched_off=REFERENCE_RULES + KV_REFERENCE_RULES)
+
+EXERCISES: dict[str, Exercise] = {e.id: e for e in (EX01, EX02, EX03, EX04, EX05, EX06, EX07, EX08, EX09)}
 """Every exercise by id."""
 
 

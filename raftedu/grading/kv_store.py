@@ -31,18 +31,20 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from ..checks import NodeFailure, SafetyViolation, check_trace
-from ..kv import (CLIENT_BASE, ClientAnswer, ClientCall, KVNode, KVPlumbing, KVServer, KVService, ReadConfirm,
-                  ReadConfirmReply, retried_write, under_faults)
+from ..kv import (CLIENT_BASE, ClientAnswer, ClientCall, KVNode, KVOnServer, KVPlumbing, KVServer, KVService,
+                  ReadConfirm, ReadConfirmReply, retried_write, under_faults)
 from ..kvmodel import KINDS, KVStore, Op, Result
 from ..linearizability import History, check as check_linearizable
 from ..raft import LEADER, Entry, Event, Log, PersistentState, Timing
 from .core import Check, Failed
 from .observe import REFERENCE_CLASSES, decode_events, encode_events, plain, student_class
+from .whole_server import CLASS_NAME as SERVER_CLASS, server_class
 
-__all__ = ["CLASS_NAME", "KV_REFERENCE_RULES", "KV_SCENARIOS", "SINGLE_CLIENT_OPS", "judge_apply_lag", "judge_kv",
+__all__ = ["CAPSTONE_CLASSES", "CLASS_NAME", "capstone_checks", "capstone_class", "KV_REFERENCE_RULES", "KV_SCENARIOS", "SINGLE_CLIENT_OPS", "judge_apply_lag", "judge_kv",
            "kv_checks", "kv_class", "probe_apply_lag", "probe_kv", "rebuild", "replay_kv"]
 
 CLASS_NAME = "MyKV"
@@ -640,10 +642,12 @@ def judge_apply_lag(case: Mapping[str, Any], observed: Any) -> None:
 
 
 def _check(name: str, points: float, public: bool, scenario: str, seeds: Callable[[random.Random], list[int]],
-           description: str) -> Check:
-    return Check(name, points, public, (CLASS_NAME,), description,
+           description: str, build: Callable[[Mapping[str, Any]], type[KVPlumbing]] | None = None,
+           needs: tuple[str, ...] = (CLASS_NAME,)) -> Check:
+    return Check(name, points, public, needs, description,
                  cases=lambda rng: [{"scenario": scenario, "seed": s} for s in seeds(rng)],
-                 probe=probe_kv, judge=judge_kv, label=lambda case: f"scenario {case['scenario']}, seed {case['seed']}")
+                 probe=partial(probe_kv, build=build) if build else probe_kv, judge=judge_kv,
+                 label=lambda case: f"scenario {case['scenario']}, seed {case['seed']}")
 
 
 def _fixed(*seeds: int) -> Callable[[random.Random], list[int]]:
@@ -679,4 +683,42 @@ def kv_checks() -> tuple[Check, ...]:
                "histories under faults are linearizable (3 seeds from the secret)"),
         _check("liveness", 2, False, "liveness", _secret(2),
                "after the faults heal every operation is answered (2 seeds from the secret)"),
+    )
+
+
+# --------------------------------------------------------------------------
+# 09, the capstone: the student's own 06 server under the student's own 08 rules
+# --------------------------------------------------------------------------
+
+CAPSTONE_CLASSES = (SERVER_CLASS, CLASS_NAME)
+"""The capstone's two classes: the 06 server, and the 08 rules on ``kv_on(MyServer)``."""
+
+
+def capstone_class(funcs: Mapping[str, Any]) -> type[KVPlumbing]:
+    """``MyKV`` built on ``kv_on(MyServer)``, both the student's; refuses RaftNode and KVNode as bases."""
+    server = server_class(funcs)
+    cls = student_class(funcs, CLASS_NAME, KVOnServer, "raftedu.kv.kv_on(MyServer)", KVNode, "09")
+    if server not in cls.__mro__:
+        raise TypeError(f"{CLASS_NAME} must be built on your own server: class {CLASS_NAME}(kv_on({SERVER_CLASS})): ...; "
+                        f"its bases are {', '.join(b.__name__ for b in cls.__mro__[1:])}")
+    return cls
+
+
+def capstone_checks() -> tuple[Check, ...]:
+    """The capstone's automatic part (the randomized fault sweep, judged for safety and linearizability) and its
+    written part (a design report, graded by hand with solutions/09_capstone_rubric.md)."""
+    b, needs = capstone_class, CAPSTONE_CLASSES
+    return (
+        _check("single_client", 2, True, "single_client", _fixed(1), "one client, no faults, through your server",
+               b, needs),
+        _check("stale_read", 2, True, "stale_read", _fixed(3), "a leader cut off with one follower serves no read",
+               b, needs),
+        _check("sweep", 4, True, "faults", _fixed(1, 2, 3), "the randomized fault sweep, 3 seeds: no safety "
+               "violation, every history linearizable", b, needs),
+        _check("sweep_hidden", 6, False, "faults", _secret(12), "the sweep on 12 seeds from the instructor's secret",
+               b, needs),
+        _check("liveness", 2, False, "liveness", _secret(3), "after the faults heal every operation is answered "
+               "(3 seeds from the secret)", b, needs),
+        Check("design_report", 6, True, (), "written part: the design report, graded by hand with "
+              "solutions/09_capstone_rubric.md", manual=True),
     )
