@@ -62,6 +62,8 @@ class Trace:
 
     def append(self, event: Event) -> None:
         """Add one event at the end."""
+        if not isinstance(event, Event) or len(event) != _WIDTH:
+            raise TypeError(f"a Trace holds raftedu Events; got {type(event).__name__}: {event!r:.80}")
         self.cells.extend(event)
 
     @property

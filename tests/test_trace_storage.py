@@ -70,3 +70,11 @@ def test_new_event_is_event_with_all_fields() -> None:
     assert new_event(fields) == Event(*fields) and type(new_event(fields)) is Event
     assert new_event(fields).index == 4 and new_event(fields).text == fields[-1]
     assert new_event(fields) != Event(*fields[:-1], "another sentence")
+
+
+def test_a_trace_takes_only_events() -> None:
+    trace = Trace()
+    for wrong in [("start", 0), (0, "start", *[None] * 10), "event"]:
+        with pytest.raises(TypeError, match="a Trace holds raftedu Events"):
+            trace.append(wrong)  # type: ignore[arg-type]
+    assert len(trace) == 0 and trace.cells == []
