@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from labels import overlapping_labels
+from labels import describe_overlaps, overlapping_labels
 from labpage import ARTIFACTS, BROWSER_MISSING, Lab, Page, notebook_page, run_all, wait_until_all_cells_ran
 from test_explorer_browser import EXPLANATION, FIGURE, STATUS, leader_in_status, open_explorer, wait_idle
 
@@ -99,5 +99,11 @@ def test_pictures_under_simulated_deuteranopia(lab: Lab, notebook: str, shot: st
             figures.nth(k).scroll_into_view_if_needed()
             figures.nth(k).screenshot(path=str(ARTIFACTS / f"{shot}-{k + 1}-deuteranopia.png"))
         assert figures.count() >= 1
-        if shot == "explorer":
-            assert not overlapping_labels(page, FIGURE)
+        if shot == "explorer":  # a loaded machine may still be laying the figure out: judge the settled picture
+            pairs = overlapping_labels(page, FIGURE)
+            for _ in range(20):
+                if not pairs:
+                    break
+                page.wait_for_timeout(500)
+                pairs = overlapping_labels(page, FIGURE)
+            assert not pairs, describe_overlaps(pairs)

@@ -39,6 +39,10 @@ def test_jupyterlite_opens_lesson_00_with_its_install_cell(tmp_path: Path) -> No
                 page = browser.new_page(viewport={"width": 1440, "height": 900})
                 page.goto(url)
                 page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
+                # JupyterLab fills cells in as it renders them: on a loaded machine wait until two cells show text
+                page.wait_for_function("() => { const c = document.querySelectorAll('.jp-Notebook .jp-Cell');"
+                                       " return c.length > 1 && c[0].innerText.trim() && c[1].innerText.trim(); }",
+                                       timeout=90_000)
                 first = page.inner_text(".jp-Notebook .jp-Cell >> nth=0")
                 assert lite.INSTALL_CELL.split("  #")[0] in first
                 second = page.inner_text(".jp-Notebook .jp-Cell >> nth=1")
