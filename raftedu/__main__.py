@@ -11,6 +11,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+EXERCISE_IDS = "01 to 09"
+"""The exercises ``raftedu grade`` knows, for its help text (kept equal to the grader's list by
+tests/test_grading_release.py; importing the grader here would slow every command down)."""
+
 __all__ = ["main", "build_parser"]
 
 _EPILOG_GRADE = """\
@@ -90,12 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="write nothing; exit 1 if exercises/ differs from what release would produce")
 
     gr = sub.add_parser("grade", help="grade a folder of submitted notebooks (instructors)",
-                        description="Grade every submission: each runs in its own subprocess and kernel with time "
-                                    "and memory limits, then public and hidden checks run. Results are written as "
+                        description="Grade every submission: each runs in its own worker process (its cells in a bare "
+                                    "IPython shell) with time and memory limits, then public and hidden checks run. Results are written as "
                                     "they come; a rerun resumes.",
                         epilog=_EPILOG_GRADE, formatter_class=argparse.RawDescriptionHelpFormatter)
     gr.add_argument("submissions", help="folder of submissions (or one notebook)")
-    gr.add_argument("--exercise", "-e", required=True, help="exercise id: 01, 02, 03, 04 or 05")
+    gr.add_argument("--exercise", "-e", required=True, help=f"exercise id: {EXERCISE_IDS} (the NN of exercises/NN_topic.ipynb)")
     gr.add_argument("--out", "-o", default="grades.csv", help="CSV to write (default: grades.csv)")
     gr.add_argument("--jobs", "-j", type=_positive(int), default=1, help="submissions graded in parallel (default 1)")
     gr.add_argument("--feedback", help="folder for <student>.md feedback (default: feedback/ beside --out)")

@@ -123,3 +123,14 @@ def test_python_dash_m_raftedu_runs_the_cli() -> None:
     done = subprocess.run([sys.executable, "-m", "raftedu", "release", "--check"], cwd=ROOT,
                           capture_output=True, text=True)
     assert done.returncode == 0 and "exactly what `raftedu release` produces" in done.stdout and done.stderr == ""
+
+
+def test_grade_help_names_every_exercise_the_grader_knows(capsys: pytest.CaptureFixture[str]) -> None:
+    from raftedu.__main__ import EXERCISE_IDS
+
+    ids = sorted(EXERCISES)
+    assert EXERCISE_IDS == f"{ids[0]} to {ids[-1]}" and ids == [f"{k:02d}" for k in range(1, len(ids) + 1)]
+    with pytest.raises(SystemExit):
+        main(["grade", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"exercise id: {EXERCISE_IDS}" in text and "kernel" not in text
