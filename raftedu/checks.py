@@ -174,6 +174,8 @@ class SafetyMonitor:
         self.view = ClusterView()
         self.prefix: dict[int, list[int]] = {}  # node -> prefix hash at each index (index 0 -> 0)
         self.entry_prefix: dict[tuple[int, int], int] = {}  # (index, term) -> prefix hash, ever
+        self._first_entry: dict[tuple[int, int], tuple[int, Entry]] = {}  # (index, term) -> the prefix hash
+        # before it and the entry, as the first log to hold it had them (the same again: no hash to compute)
         self.leader_of: dict[int, int] = {}  # term -> leader
         self.top_leader_term = -1  # the highest term any server became leader in
         self.vote_of: dict[tuple[int, int], int] = {}  # (voter, term) -> candidate
@@ -188,7 +190,7 @@ class SafetyMonitor:
         self.checks: dict[str, Callable[[Event], None]] = {**self.view._handlers, **checks}
         """The check of each event kind (a kind with no check only updates the view; an unlisted kind changes
         nothing). :meth:`observe` calls it; a simulator may call it directly, setting ``view.time`` and ``events``."""
-        self._view_send = self.view._handlers["send"]
+        self._view_send, self._view_apply = self.view._handlers["send"], self.view._handlers["apply"]
 
     def fail(self, prop: str, detail: str, e: Event) -> None:
         """Raise the violation of ``prop``."""
@@ -279,8 +281,18 @@ class SafetyMonitor:
     def _extend_prefix(self, prefix: list[int], index: int, entry: Entry, e: Event) -> None:
         """Log Matching: ``prefix`` (a node's prefix hashes) gains ``entry`` at ``index``; any other log with an
         entry of that index and term must have had the same entries before it."""
-        prefix.append(_chain(prefix[-1], entry))
-        known = self.entry_prefix.setdefault((index, entry.term), prefix[-1])
+        prev, key = prefix[-1], (index, entry.term)
+        known = self.entry_prefix.get(key)
+        if known is None:
+            self.entry_prefix[key] = mark = _chain(prev, entry)
+            self._first_entry[key] = (prev, entry)
+            prefix.append(mark)
+            return
+        first_prev, first_entry = self._first_entry[key]
+        if first_entry is entry and first_prev == prev:  # the same entry after the same prefix: the same hash
+            prefix.append(known)
+            return
+        prefix.append(_chain(prev, entry))
         if known != prefix[-1]:
             self.fail("Log Matching", f"S{e.node} holds an entry at index {index}, term {entry.term} "
                       "whose preceding entries differ from another log's", e)
@@ -326,6 +338,13 @@ class SafetyMonitor:
         """QuorumLogInv: the longest committed prefix is in the logs of a majority of servers (crashed ones too)."""
         top = len(self.committed) - 1
         mark = self.committed[top][0]
+        if not self.reconfigured:  # the common case, counted without building the list
+            need = self.quorum
+            for p in self.prefix.values():
+                if len(p) > top and p[top] == mark:
+                    need -= 1
+                    if not need:
+                        return
         holders = [i for i, p in self.prefix.items() if len(p) > top and p[top] == mark]
         if not self._is_majority(holders):
             self.fail("Committed entries on a majority",
@@ -425,7 +444,7 @@ class SafetyMonitor:
         if e.index < len(applied) and applied[e.index] is not e.entry and applied[e.index] != e.entry:
             self.fail("State Machine Safety", f"S{e.node} applied {e.entry} at index {e.index}, "
                       f"another server applied {applied[e.index]} there", e)
-        self.view.apply(e)  # the first apply of an index extends ``applied``
+        self._view_apply(e)  # the first apply of an index extends ``applied``
 
     # ---- snapshots (dissertation ch. 5) ------------------------------------
 

@@ -972,17 +972,20 @@ class RaftNode(Server):
         if prev > self.last_log_index or self.term_at(prev) != m.prev_log_term:
             self.send(AppendEntriesReply(self.current_term, self.id, m.src, False, 0, self.conflict_hint(prev)))
             return
+        last = self.last_log_index
         for offset, entry in enumerate(m.entries):
             index = prev + 1 + offset
-            if index <= self.last_log_index and self.term_at(index) != entry.term:
+            if index <= last and self.term_at(index) != entry.term:
                 del self.state.log[index - 1 - self.state.offset :]
+                last = index - 1
                 self.note(
                     "truncate", "§5.3 AppendEntries step 3: conflicting entry → delete it and all that follow",
                     f"S{self.id} deleted its entries from index {index} on (term {entry.term} conflicts)",
                     index=index,
                 )
-            if index > self.last_log_index:
+            if index > last:
                 self.state.log.append(entry)
+                last = index
                 self._events.append(new_event((self.now, "append", self.id, self.state.current_term, None, index,
                                                entry, None, None, None, "§5.3 AppendEntries step 4: append new entries",
                                                ("S{} appended {!r} at index {} from S{}",
@@ -1053,9 +1056,11 @@ class RaftNode(Server):
         p = m.src
         match, nxt = self.match_index[p], self.next_index[p]
         if m.success:
+            grew = m.match_index > match
             match = max(match, m.match_index)
             self.set_progress(p, match, max(nxt, match + 1), "§5.3 success → update nextIndex and matchIndex")
-            self.advance_commit_index()
+            if grew:  # commitIndex can move only when a matchIndex does
+                self.advance_commit_index()
             if m.match_index >= self.in_flight.get(p, 0):  # flow control: what was in flight is answered
                 self.in_flight.pop(p, None)
                 if self.next_index[p] <= self.last_log_index:

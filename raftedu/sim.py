@@ -27,7 +27,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any, NoReturn, Protocol
 
 from .checks import NodeFailure, SafetyMonitor
-from .raft import (LEADER, LOST_IN_CRASH, ConfigChange, Event, Log, Message, PersistentState, RaftNode, Server, Timing,
+from .raft import (EVENT_FIELDS, LEADER, LOST_IN_CRASH, ConfigChange, Event, Log, Message, PersistentState, RaftNode, Server, Timing,
                    new_event)
 from .trace import ClusterView, Trace
 
@@ -46,6 +46,7 @@ _EARLIER = {stage: frozenset(_STAGES[:k]) for k, stage in enumerate(_STAGES)} | 
 _QUIET = "state change the node did not report"
 _UNTOUCHED = Log.UNTOUCHED
 _PASS_THROUGH = (NotImplementedError, MemoryError)
+_WIDTH = len(EVENT_FIELDS)  # cells per event in the trace's storage
 """Exceptions from a node that are not its failure: unwritten code (an exercise starter) and running out of memory."""
 
 
@@ -222,7 +223,8 @@ class Cluster:
         self.now = 0
         self.trace = Trace()
         self.monitor = SafetyMonitor(seed, up_to_date_check=bool(up_to_date_check))
-        self._cells, self._checks = self.trace.cells, self.monitor.checks
+        self._cells, self._view = self.trace.cells, self.monitor.view
+        self._checks = self.monitor.checks  # no bound method of the cluster in it: no reference cycle to collect
         self.requests: list[ClientRequest] = []
         self._rng = random.Random(f"raftedu:{seed}:network")
         self._randbelow = self._rng._randbelow  # what randint(lo, hi) calls: lo + _randbelow(hi - lo + 1)
@@ -254,6 +256,9 @@ class Cluster:
     @property
     def view(self) -> ClusterView:
         """The cluster as the trace shows it now (kept up to date by the safety monitor)."""
+        monitor, cells = self.monitor, self._cells
+        monitor.events = len(cells) // _WIDTH  # the simulator hands the monitor every event it records
+        monitor.view.time = cells[-_WIDTH] if cells else 0  # as observe() leaves it: the last event's time
         return self.monitor.view
 
     def up(self) -> list[int]:
@@ -358,7 +363,7 @@ class Cluster:
 
     def _record_lost(self, i: int, disk: PersistentState) -> None:
         """Record how the disk differs from what S``i`` last held in memory: the state it never persisted."""
-        seen = self.view.nodes[i]
+        seen = self._view.nodes[i]
         if disk.current_term != seen.term:
             self._record(Event(self.now, "term", node=i, term=disk.current_term, value=disk.current_term,
                                rule=LOST_IN_CRASH, text=f"S{i} is back in term {disk.current_term}: term {seen.term} "
@@ -583,7 +588,7 @@ class Cluster:
         """Shut down every server whose removal has committed somewhere (etcd: a removed member stops)."""
         for i, (index, config) in list(self._retiring.items()):
             for node in self.nodes.values():  # the view's log: entries a node compacted are still drawn there
-                if node is not None and node.commit_index >= index and self.view.nodes[node.id].log[index - 1].command == config:
+                if node is not None and node.commit_index >= index and self._view.nodes[node.id].log[index - 1].command == config:
                     del self._retiring[i]
                     if self.nodes[i] is not None:
                         self.nodes[i] = None
@@ -770,25 +775,21 @@ class Cluster:
 
     def _record_all(self, events: Sequence[Event]) -> None:
         """Append ``events`` to the trace one at a time, each checked by the safety monitor as it is appended
-        (:meth:`SafetyMonitor.observe`, inlined: this runs for every event), and answer clients as entries apply."""
-        if not events:
-            return
+        (:meth:`SafetyMonitor.observe`, inlined: this runs for every event; :attr:`view` sets the monitor's
+        ``time`` and ``events`` when read)."""
         extend, checks, pending = self._cells.extend, self._checks, self._pending
-        self.monitor.events += len(events)
-        self.monitor.view.time = events[-1].time  # as observe() leaves it (a step's events share one time)
         for e in events:
             extend(e)  # Trace.append, inlined: an event is the tuple of its stored fields
-            check = checks.get(e.kind)
+            kind = e.kind
+            check = checks.get(kind)
             if check is not None:
                 check(e)
-            if e.kind == "apply" and (e.node, e.index) in pending:
-                self._settle_request(e)
+            if kind == "apply" and pending:
+                req = pending.pop((e.node, e.index), None)
+                if req is not None:
+                    self._settle_request(req, e)
 
-    def _settle_request(self, e: Event) -> None:
-        req = self._pending.get((e.node, e.index))
-        if req is None:
-            return
-        del self._pending[(e.node, e.index)]
+    def _settle_request(self, req: ClientRequest, e: Event) -> None:
         req.replied = self.now
         if e.entry.term == req.term and e.entry.command == req.command:
             req.status = "committed"
@@ -838,9 +839,17 @@ class Cluster:
     def _flush(self, node: Endpoint) -> None:
         """Record a node's events, put its messages on the wire, (re)arm its timer."""
         msgs, events = node.take_output()
-        self._record_output(node, events)
-        for m in msgs:
-            self._transmit(m)
+        if type(node) is RaftNode and not node.extended:
+            # Figure 2's reference node reports every change itself (tests/test_sim.py compares its runs with a
+            # subclass's, which gets every comparison of _reconcile): only its state machine is compared.
+            self._record_all(events)
+            i, n = node.id, node.last_applied
+            if n != self._machine[i] or len(node.applied) != n:
+                self._check_machine(node)
+        else:
+            self._record_output(node, events)
+        if msgs:
+            self._transmit(msgs)
         if self._retiring:
             self._retire_removed()
         deadline = node.deadline
@@ -878,7 +887,7 @@ class Cluster:
         node changed other than by appending (:class:`~raftedu.raft.Log`
         keeps it), so an unchanged log costs nothing to compare.
         """
-        seen = self.view.nodes[node.id]
+        seen = self._view.nodes[node.id]
         state = node.state
         log = state.log
         snap = state.snapshot  # the view keeps full logs: a node's log starts after its compacted entries (§5.1)
@@ -948,7 +957,7 @@ class Cluster:
         done = self._machine.get(node.id, 0)
         if applied is None or len(applied) == n == done:
             return
-        log = self.view.nodes[node.id].log  # the node's whole log as recorded, its snapshot's entries included
+        log = self._view.nodes[node.id].log  # the node's whole log as recorded, its snapshot's entries included
         if len(applied) == n <= len(log) and done <= n:
             k = done
             while k < n and (applied[k] is log[k].command or applied[k] == log[k].command):
@@ -973,24 +982,30 @@ class Cluster:
         """The running node or attached endpoint with id ``i`` (None when crashed)."""
         return self.nodes[i] if i in self.nodes else self.endpoints[i]
 
-    def _transmit(self, m: Message) -> None:
-        net, rand = self.net, self._rng.random
-        copies = 2 if net.duplicate_rate and rand() < net.duplicate_rate else 1
-        for copy in range(copies):
-            self._msg_ids += 1
-            msg_id = self._msg_ids
-            lo, hi = net.long_delay if net.long_delay_rate and rand() < net.long_delay_rate else net.delay
-            due = self.now + lo + self._randbelow(hi - lo + 1)  # = randint(lo, hi), the same draws, less overhead
-            self._record_all((new_event((self.now, "send", m.src, m.term, m.dst, None, None, due, m, msg_id, "",
-                                         "duplicate" if copy else "")),))
-            why = self._blocked(m.src, m.dst) if (self.cuts or self.groups) else None
-            if why is None and net.drop_rate and rand() < net.drop_rate:
-                why = "lost"
-            if why:
-                self._record(Event(self.now, "drop", m.dst, None, m.src, None, None, why, m, msg_id))
-            else:
-                self._seq += 1
-                heapq.heappush(self._heap, (due, False, self._seq, _DELIVER, (msg_id, m)))
+    def _transmit(self, msgs: list[Message]) -> None:
+        """Put one step's messages on the wire, in order: each is recorded as sent (checked like every event),
+        then lost, duplicated or delayed as the network's settings draw it."""
+        net, rand, randbelow, now, heap = self.net, self._rng.random, self._randbelow, self.now, self._heap
+        extend, check_send = self._cells.extend, self._checks["send"]  # _record_all, inlined for one event
+        faulty = self.cuts or self.groups
+        for m in msgs:
+            copies = 2 if net.duplicate_rate and rand() < net.duplicate_rate else 1
+            for copy in range(copies):
+                self._msg_ids = msg_id = self._msg_ids + 1
+                lo, hi = net.long_delay if net.long_delay_rate and rand() < net.long_delay_rate else net.delay
+                due = now + lo + randbelow(hi - lo + 1)  # = randint(lo, hi), the same draws, less overhead
+                e = new_event((now, "send", m.src, m.term, m.dst, None, None, due, m, msg_id, "",
+                               "duplicate" if copy else ""))
+                extend(e)
+                check_send(e)
+                why = self._blocked(m.src, m.dst) if faulty else None
+                if why is None and net.drop_rate and rand() < net.drop_rate:
+                    why = "lost"
+                if why:
+                    self._record(Event(now, "drop", m.dst, None, m.src, None, None, why, m, msg_id))
+                else:
+                    self._seq = seq = self._seq + 1
+                    heapq.heappush(heap, (due, False, seq, _DELIVER, (msg_id, m)))
 
     def _deliver(self, msg_id: int, m: Message) -> None:
         nodes = self.nodes
@@ -999,7 +1014,9 @@ class Cluster:
         if why:
             self._record(Event(self.now, "drop", m.dst, None, m.src, None, None, why, m, msg_id))
             return
-        self._record_all((new_event((self.now, "deliver", m.dst, m.term, m.src, None, None, None, m, msg_id, "", "")),))
+        e = new_event((self.now, "deliver", m.dst, m.term, m.src, None, None, None, m, msg_id, "", ""))
+        self._cells.extend(e)  # _record_all, inlined for the one event
+        self._checks["deliver"](e)
         try:
             node.receive(m, self.now)
         except _PASS_THROUGH:

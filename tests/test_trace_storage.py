@@ -22,6 +22,9 @@ def run() -> tuple[Cluster, list[Event]]:
             check = super().get(kind)
             return lambda e: (seen.append(e), check and check(e))
 
+        def __getitem__(self, kind: str) -> object:
+            return self.get(kind)
+
     c._checks = Catch(c.monitor.checks)
     c.run_until(lambda c: c.leader() is not None, 2_000)
     for k in range(5):
