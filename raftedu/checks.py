@@ -190,7 +190,7 @@ class SafetyMonitor:
         self.checks: dict[str, Callable[[Event], None]] = {**self.view._handlers, **checks}
         """The check of each event kind (a kind with no check only updates the view; an unlisted kind changes
         nothing). :meth:`observe` calls it; a simulator may call it directly, setting ``view.time`` and ``events``."""
-        self._view_send, self._view_apply = self.view._handlers["send"], self.view._handlers["apply"]
+        self._view_apply = self.view._handlers["apply"]
 
     def fail(self, prop: str, detail: str, e: Event) -> None:
         """Raise the violation of ``prop``."""
@@ -205,7 +205,7 @@ class SafetyMonitor:
             handle(e)
 
     def _check_start(self, e: Event) -> None:
-        self.view.apply(e)
+        self.view.update(e)
         self.prefix = {i: [0] for i in self.view.nodes}
         self.quorum = majority(len(self.view.nodes))
 
@@ -216,19 +216,18 @@ class SafetyMonitor:
             self.fail("Terms never decrease",
                       f"S{e.node} went to term {e.value} after term {self.last_term[e.node]}{why}", e)
         self.last_term[e.node] = e.value
-        self.view.apply(e)
+        self.view.update(e)
 
     def _check_vote(self, e: Event) -> None:
         if e.value:
             self._count_vote(e.node, e.term, e.peer, e)
-        self.view.apply(e)
+        self.view.update(e)
 
     def _check_send(self, e: Event) -> None:
         """A granted RequestVoteReply is a vote, whatever the sender recorded about it."""
         m = e.msg
         if type(m) is not AppendEntries and isinstance(m, RequestVoteReply) and m.vote_granted:
             self._count_vote(m.src, m.term, m.dst, e)
-        self._view_send(e)
 
     def _count_vote(self, voter: int, term: int, candidate: int, e: Event) -> None:
         earlier = self.vote_of.setdefault((voter, term), candidate)
@@ -237,7 +236,7 @@ class SafetyMonitor:
         self.voters.setdefault((candidate, term), set()).add(voter)
 
     def _check_role(self, e: Event) -> None:
-        self.view.apply(e)
+        self.view.update(e)
         if e.value != "leader":
             return
         earlier = self.leader_of.setdefault(e.term, e.node)
@@ -301,7 +300,7 @@ class SafetyMonitor:
         node = self.view.nodes[e.node]
         if node.role == "leader":
             self.fail("Leader Append-Only", f"leader S{e.node} deleted its entries from index {e.index}", e)
-        self.view.apply(e)
+        self.view.update(e)
         del self.prefix[e.node][e.index :]
         if node.commit_index > len(node.log):
             self.fail("commitIndex ≤ last index",
@@ -390,16 +389,16 @@ class SafetyMonitor:
             self.fail("State machine = log", f"S{e.node}: " + _machine_difference(got, want), e)
 
     def _check_failure(self, e: Event) -> None:
-        self.view.apply(e)
+        self.view.update(e)
         raise NodeFailure(str(e.value), e, self.seed)
 
     def _check_server_added(self, e: Event) -> None:
-        self.view.apply(e)
+        self.view.update(e)
         self.prefix[e.node] = [0]
         self.reconfigured = True
 
     def _check_config(self, e: Event) -> None:
-        self.view.apply(e)
+        self.view.update(e)
         self.reconfigured = True
 
     def _is_majority(self, ids: Iterable[int], node: int | None = None) -> bool:
@@ -456,7 +455,7 @@ class SafetyMonitor:
                       f"S{e.node} took a snapshot up to index {snapshot.index} but its commitIndex is "
                       f"{node.commit_index}: a snapshot may hold only entries known to be committed (§5.1)", e)
         self._snapshot_is_committed_prefix(e.node, snapshot, node.log, e)
-        self.view.apply(e)
+        self.view.update(e)
 
     def _check_install(self, e: Event) -> None:
         """A follower replaced its log up to the snapshot's index by a leader's snapshot (Figure 5.3)."""
@@ -470,7 +469,7 @@ class SafetyMonitor:
                       f"applied that far (committed up to {len(self.committed) - 1}, applied up to "
                       f"{len(self.applied) - 1})", e)
         self._snapshot_is_committed_prefix(e.node, snapshot, self.applied[1:], e)
-        self.view.apply(e)
+        self.view.update(e)
         prefix = [self.committed[i][0] for i in range(snapshot.index + 1)]
         for index in range(snapshot.index + 1, len(node.log) + 1):  # the entries kept after the snapshot
             self._extend_prefix(prefix, index, node.log[index - 1], e)
@@ -486,7 +485,7 @@ class SafetyMonitor:
                       f"S{e.node} restarted from a snapshot up to index {snapshot.index}, but no server has applied "
                       f"that far (applied up to {len(self.applied) - 1})", e)
         self._snapshot_is_committed_prefix(e.node, snapshot, self.applied[1:], e)
-        self.view.apply(e)
+        self.view.update(e)
 
     def _snapshot_is_committed_prefix(self, node: int, snapshot: Any, entries: list[Any], e: Event) -> None:
         """The snapshot's last index and term are the committed entry's, and its state machine holds exactly the

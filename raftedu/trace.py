@@ -250,6 +250,15 @@ class ClusterView:
     Call :meth:`apply` with events in order (or use :meth:`at`). Only the
     trace is read: this is the proof that the trace is enough to redraw the
     cluster.
+
+    Each event kind has up to two handlers: ``_on_<kind>`` keeps the state
+    the safety checks read (terms, roles, votes, logs, commit and apply
+    indexes, snapshots, configurations, partitions) and ``_draw_<kind>``
+    what only pictures show (messages in flight, election deadlines, the
+    leader each node follows, the leader's matchIndex/nextIndex). The
+    simulator's monitor runs the first kind as events happen and the second
+    only when the view is read (:meth:`draw`): a third of a run's events
+    (timers, deliveries, progress) then cost nothing while it runs.
     """
 
     def __init__(self) -> None:
@@ -266,6 +275,8 @@ class ClusterView:
         """``applied[i]`` is the entry the first server to apply index ``i`` applied there: the committed log,
         which rebuilds a log an installed snapshot replaced (dissertation §5.1)."""
         self._handlers = {name[len("_on_"):]: getattr(self, name) for name in _names(type(self), "_on_")}
+        self._draws = {name[len("_draw_"):]: getattr(self, name) for name in _names(type(self), "_draw_")}
+        self._terms: dict[int, int] = {}  # node -> its term as of the last event drawn (for _draw_deliver)
 
     @classmethod
     def at(cls, trace: Iterable[Event], time: int | None = None) -> "ClusterView":
@@ -285,6 +296,23 @@ class ClusterView:
         handler = self._handlers.get(e.kind)
         if handler is not None:
             handler(e)
+        draw = self._draws.get(e.kind)
+        if draw is not None:
+            draw(e)
+
+    def update(self, e: Event) -> None:
+        """Update only the state the safety checks read with one event (its ``_on_`` handler; see :meth:`draw`)."""
+        handler = self._handlers.get(e.kind)
+        if handler is not None:
+            handler(e)
+
+    def draw(self, events: Iterable[Event]) -> None:
+        """Bring what only pictures show up to date with ``events`` (in order), whose ``_on_`` handlers already ran."""
+        draws = self._draws
+        for e in events:
+            draw = draws.get(e.kind)
+            if draw is not None:
+                draw(e)
 
     # One small handler per event kind that changes the picture.
     def _on_start(self, e: Event) -> None:
@@ -300,8 +328,10 @@ class ClusterView:
             self.nodes[e.node].voted_for = e.peer
 
     def _on_role(self, e: Event) -> None:
+        self.nodes[e.node].role = e.value
+
+    def _draw_role(self, e: Event) -> None:
         node = self.nodes[e.node]
-        node.role = e.value
         if e.value == "leader":  # a leader runs no election timer
             node.deadline = None
         if e.value != "follower":
@@ -311,7 +341,10 @@ class ClusterView:
         else:
             self.progress.pop(e.node, None)
 
-    def _on_progress(self, e: Event) -> None:
+    def _draw_term(self, e: Event) -> None:
+        self._terms[e.node] = e.value
+
+    def _draw_progress(self, e: Event) -> None:
         self.progress.setdefault(e.node, {})[e.peer] = (e.index, e.value)
 
     def _on_append(self, e: Event) -> None:
@@ -345,12 +378,14 @@ class ClusterView:
         node.snapshot = e.value
         node.commit_index = node.last_applied = e.value.index
 
-    def _on_timer(self, e: Event) -> None:
+    def _draw_timer(self, e: Event) -> None:
         self.nodes[e.node].deadline = e.value
 
     def _on_crash(self, e: Event) -> None:
-        node = self.nodes[e.node]
-        node.alive, node.deadline = False, None
+        self.nodes[e.node].alive = False
+
+    def _draw_crash(self, e: Event) -> None:
+        self.nodes[e.node].deadline = None
         self.progress.pop(e.node, None)
 
     def _on_restart(self, e: Event) -> None:
@@ -358,16 +393,20 @@ class ClusterView:
         vote = e.value[1] if isinstance(e.value, (tuple, list)) and len(e.value) == 3 else old.voted_for  # the disk's
         self.nodes[e.node] = NodeView(e.node, term=old.term, voted_for=vote, log=old.log)  # a snapshot: ``restore``
 
-    def _on_send(self, e: Event) -> None:
+    def _draw_restart(self, e: Event) -> None:
+        node = self.nodes[e.node]  # drawn late, events before the restart may have drawn on the new NodeView
+        node.deadline = node.leader_id = None
+
+    def _draw_send(self, e: Event) -> None:
         self.in_flight[e.msg_id] = InFlight(e.msg_id, e.msg, e.time, e.value)
 
-    def _on_deliver(self, e: Event) -> None:
+    def _draw_deliver(self, e: Event) -> None:
         self.in_flight.pop(e.msg_id, None)
         node = self.nodes.get(e.node)  # None for clients and other endpoints
-        if node is not None and type(e.msg) is AppendEntries and e.msg.term >= node.term:
+        if node is not None and type(e.msg) is AppendEntries and e.msg.term >= self._terms.get(e.node, 0):
             node.leader_id = e.msg.src  # the sender is the leader this node now follows
 
-    def _on_drop(self, e: Event) -> None:
+    def _draw_drop(self, e: Event) -> None:
         self.in_flight.pop(e.msg_id, None)
 
     def _on_partition(self, e: Event) -> None:
@@ -387,7 +426,10 @@ class ClusterView:
 
     def _on_server_removed(self, e: Event) -> None:
         node = self.nodes[e.node]
-        node.alive, node.removed, node.deadline = False, True, None
+        node.alive, node.removed = False, True
+
+    def _draw_server_removed(self, e: Event) -> None:
+        self.nodes[e.node].deadline = None
         self.progress.pop(e.node, None)
 
     def voters(self, i: int) -> tuple[int, ...]:

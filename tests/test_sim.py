@@ -408,3 +408,30 @@ def test_the_reference_nodes_state_machine_is_still_compared_with_its_log():
     with pytest.raises(SafetyViolation, match="State machine = log"):
         c.request("y")
         c.run(300)
+
+
+def _picture(view: ClusterView) -> tuple:
+    return (sorted(view.in_flight), dict(view.progress), view.groups, sorted(view.cuts),
+            {i: (n.alive, n.role, n.term, n.deadline, n.leader_id, n.commit_index, len(n.log)) for i, n in view.nodes.items()})
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_live_view_draws_what_a_replay_of_the_trace_draws(seed):
+    """``cluster.view`` draws messages in flight, deadlines, leaders followed and progress only when read: at any
+    moment it equals a fresh replay of the whole trace (crashes, restarts, partitions and term changes in between)."""
+    c = Cluster(5, seed=seed, network=CHAOS, schedule=SCHEDULE)
+    for stop in (120, 330, 333, 480, 900, 1_450, 1_650, 2_600, 4_000):
+        c.run(stop - c.now)
+        assert _picture(c.view) == _picture(ClusterView.at(c.trace))
+    assert c.view.in_flight and c.view.progress  # the comparison saw pictures with something in them
+
+
+def test_a_view_first_read_after_a_restart_draws_the_restarted_node_afresh():
+    """Events drawn late land on the NodeView a restart created; the restart's own drawing then starts it afresh."""
+    c = Cluster(3, seed=2)
+    c.run(1_000)
+    follower = next(i for i in c.ids if c.nodes[i].role == "follower")
+    c.crash(follower)
+    c.restart(follower)
+    assert _picture(c.view) == _picture(ClusterView.at(c.trace))
+    assert c.view.nodes[follower].leader_id is None and c.view.nodes[follower].deadline == c.nodes[follower].deadline
