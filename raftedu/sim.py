@@ -27,8 +27,8 @@ from dataclasses import dataclass, fields, replace
 from typing import Any, NoReturn, Protocol
 
 from .checks import NodeFailure, SafetyMonitor
-from .raft import (EVENT_FIELDS, LEADER, LOST_IN_CRASH, ConfigChange, Event, Log, Message, PersistentState, RaftNode, Server, Timing,
-                   new_event)
+from .raft import (EVENT_FIELDS, LEADER, LOST_IN_CRASH, ConfigChange, Event, FieldText, Log, Message, PersistentState,
+                   RaftNode, Server, Timing, new_event)
 from .trace import ClusterView, Trace
 
 __all__ = ["Network", "Cluster", "ClientRequest", "Endpoint", "Refused", "ACTIONS", "MAX_NODES"]
@@ -47,6 +47,8 @@ _QUIET = "state change the node did not report"
 _UNTOUCHED = Log.UNTOUCHED
 _PASS_THROUGH = (NotImplementedError, MemoryError)
 _WIDTH = len(EVENT_FIELDS)  # cells per event in the trace's storage
+_CLIENT_SENT = FieldText("client sent {e.value!r} to S{e.node}")
+_CLIENT_UNSENT = FieldText("client sent {e.value!r} to no one (no leader)")
 """Exceptions from a node that are not its failure: unwritten code (an exercise starter) and running out of memory."""
 
 
@@ -273,10 +275,10 @@ class Cluster:
         """The running node (of ``among``, default all) that believes it leads the highest term, or None."""
         if among is not None and (isinstance(among, (str, bytes)) or not isinstance(among, Iterable)):
             raise ValueError(f"among must be a list of node ids; got {among!r}")
-        best = None
-        for i in self.up() if among is None else [self._check_id(i) for i in among]:
-            node = self.nodes[i]
-            if node is not None and node.role == LEADER and (best is None or node.current_term > self.nodes[best].current_term):
+        best, nodes = None, self.nodes
+        for i in self.ids if among is None else [self._check_id(i) for i in among]:
+            node = nodes[i]
+            if node is not None and node.role == LEADER and (best is None or node.current_term > nodes[best].current_term):
                 best = i
         return best
 
@@ -635,8 +637,8 @@ class Cluster:
         target = self.leader() if node is None else node
         req = ClientRequest(len(self.requests) + 1, command, self.now, target)
         self.requests.append(req)
-        self._record(Event(self.now, "client_request", node=target, value=command,
-                           text=f"client sent {command!r} to " + (f"S{target}" if target else "no one (no leader)")))
+        self._record(new_event((self.now, "client_request", target, None, None, None, None, command, None, None, "",
+                                _CLIENT_SENT if target else _CLIENT_UNSENT)))
         try:
             index = None if target is None else self.nodes[target].propose(command, self.now)
         except _PASS_THROUGH:
@@ -797,11 +799,12 @@ class Cluster:
         req.replied = self.now
         if e.entry.term == req.term and e.entry.command == req.command:
             req.status = "committed"
-            text = f"S{e.node} answered the client: {req.command!r} is committed at index {e.index}"
+            text = ("S{} answered the client: {!r} is committed at index {}", (e.node, req.command, e.index))
         else:
             req.status, req.reason = "lost", "another leader's entry took its place"
-            text = f"{req.command!r} was overwritten at index {e.index}; the client must retry"
-        self._record(Event(self.now, "client_reply", node=e.node, index=e.index, value=req.status, text=text))
+            text = ("{!r} was overwritten at index {}; the client must retry", (req.command, e.index))
+        self._record(new_event((self.now, "client_reply", e.node, None, None, e.index, None, req.status, None, None, "",
+                                text)))
 
     def _boot(self, i: int) -> None:
         try:
