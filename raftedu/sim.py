@@ -46,10 +46,10 @@ _EARLIER = {stage: frozenset(_STAGES[:k]) for k, stage in enumerate(_STAGES)} | 
 _QUIET = "state change the node did not report"
 _UNTOUCHED = Log.UNTOUCHED
 _PASS_THROUGH = (NotImplementedError, MemoryError)
+"""Exceptions from a node that are not its failure: unwritten code (an exercise starter) and running out of memory."""
 _WIDTH = len(EVENT_FIELDS)  # cells per event in the trace's storage
 _CLIENT_SENT = FieldText("client sent {e.value!r} to S{e.node}")
 _CLIENT_UNSENT = FieldText("client sent {e.value!r} to no one (no leader)")
-"""Exceptions from a node that are not its failure: unwritten code (an exercise starter) and running out of memory."""
 
 
 class Refused(ValueError):
