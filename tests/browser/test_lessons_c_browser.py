@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.skipif(bool(BROWSER_MISSING), rea
 WINDOW = (1440, 900)
 LESSONS = {  # notebook -> (least number of figures it draws, a label one of them must show)
     "00_start_here.ipynb": (0, None),
-    "01_quorums.ipynb": (0, None),  # tables and numbers only
+    "01_quorums.ipynb": (1, "S3"),  # the 2 | 2 split
     "06_partitions.ipynb": (1, "S1"),
     "10_prevote_checkquorum.ipynb": (1, None),
     "11_membership.ipynb": (1, None),
