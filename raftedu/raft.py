@@ -262,7 +262,11 @@ def _set_slots_directly(cls: type) -> None:
     for f in fields(cls):
         owner = next(k for k in cls.__mro__ if f.name in k.__dict__)
         env[f"_set_{f.name}"] = owner.__dict__[f.name].__set__
-        params.append(f.name if f.default is MISSING else f"{f.name}={f.default!r}")
+        if f.default is MISSING:
+            params.append(f.name)
+        else:
+            env[f"_default_{f.name}"] = f.default
+            params.append(f"{f.name}=_default_{f.name}")
         body.append(f"    _set_{f.name}(self, {f.name})")
     exec(f"def __init__(self, {', '.join(params)}):\n" + "\n".join(body), env)
     init = env["__init__"]
