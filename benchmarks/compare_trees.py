@@ -25,24 +25,19 @@ import sys
 from pathlib import Path
 
 WORKLOAD = r"""
-import sys, time
-from raftedu import Cluster, Network, Timing
-n, runs = int(sys.argv[1]), int(sys.argv[2])
-for _ in range(runs):
-    start = time.process_time()
-    c = Cluster(n, seed=1, network=Network(delay=(10, 15)), timing=Timing(election_timeout=(100, 200), heartbeat=50))
-    for k in range(6_000):
-        if c.leader() is not None:
-            c.request(f"cmd{k}")
-        c.run(10)
-    print(60 / (time.process_time() - start))
+import sys
+sys.path.insert(0, sys.argv[3])
+from bench_core import raftedu_side_by_side
+for _ in range(int(sys.argv[2])):
+    print(raftedu_side_by_side(int(sys.argv[1]))[1])
 """
 
 
 def speeds(tree: Path, nodes: int, runs: int) -> list[float]:
     """Simulated seconds per CPU second of ``runs`` runs in one fresh process importing raftedu from ``tree``."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    done = subprocess.run([sys.executable, "-c", WORKLOAD, str(nodes), str(runs)], env=env, cwd="/",
+    here = str(Path(__file__).resolve().parent)  # bench_core.py, which imports raftedu from the tree
+    done = subprocess.run([sys.executable, "-c", WORKLOAD, str(nodes), str(runs), here], env=env, cwd="/",
                           capture_output=True, text=True)
     if done.returncode:
         raise SystemExit(f"{tree}: the workload failed:\n{done.stderr[-2000:]}")

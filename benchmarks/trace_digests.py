@@ -22,7 +22,9 @@ import hashlib
 import sys
 from pathlib import Path
 
-from raftedu import Cluster, Network, SafetyViolation, Timing, scenarios
+from bench_core import side_by_side_workload
+
+from raftedu import Cluster, SafetyViolation, Trace, scenarios
 from raftedu.raft import Event
 from raftedu.sweep import CHAOS, random_schedule, snapshot_every, snapshot_tail
 
@@ -37,26 +39,15 @@ def digest(c: Cluster, ignore_peer_of_appends: bool) -> str:
     """SHA-256 of the cluster's trace (``Trace.digest``), optionally with appends' ``peer`` left out."""
     if not ignore_peer_of_appends:
         return c.trace.digest()
-    h = hashlib.sha256()
-    for e in c.trace:
-        if e.kind == "append" and e.peer is not None:
-            fields = e.astuple()
-            e = Event(*fields[:4], None, *fields[5:])
-        h.update(repr(e).encode())
-        h.update(b"\n")
-    return h.hexdigest()
+    return Trace([Event(*e.astuple()[:4], None, *e.astuple()[5:]) if e.kind == "append" else e
+                  for e in c.trace]).digest()
 
 
 def runs(ignore: bool) -> list[str]:
     """One line per run: its name and its trace digest (or the violation that ended it)."""
     out = []
     for n in (3, 5, 9):
-        c = Cluster(n, seed=1, network=Network(delay=(10, 15)), timing=Timing(election_timeout=(100, 200), heartbeat=50))
-        for k in range(500):
-            if c.leader() is not None:
-                c.request(f"cmd{k}")
-            c.run(10)
-        out.append(f"side-by-side N={n} {digest(c, ignore)}")
+        out.append(f"side-by-side N={n} {digest(side_by_side_workload(n, 5), ignore)}")
     for n in range(1, 8):
         for seed in range(12):
             for features in ("none", "all"):

@@ -232,7 +232,9 @@ class Cluster:
         self._rng = random.Random(f"raftedu:{seed}:network")
         self._randbelow = self._rng._randbelow  # what randint(lo, hi) calls: lo + _randbelow(hi - lo + 1)
         self._node_rngs = {i: random.Random(f"raftedu:{seed}:node:{i}") for i in self.ids}
-        self._heap: list[tuple[int, int, int, int, Any]] = []
+        self._heap: list[tuple[int, bool, int, int, Any, Message | None]] = []
+        """(time, is an action, sequence number, kind, what, message): a delivery's message id and message, a
+        timer's node id, a scheduled action's (name, *args); the first three order them."""
         self._seq = 0
         self._msg_ids = 0
         self._timer_due: dict[int, int | None] = {}
@@ -302,14 +304,14 @@ class Cluster:
         return self.trace.events[start:]
 
     def _step(self) -> None:
-        time, _, _, kind, payload = heapq.heappop(self._heap)
+        time, _, _, kind, what, msg = heapq.heappop(self._heap)
         self.now = time
         if kind == _DELIVER:
-            self._deliver(*payload)
+            self._deliver(what, msg)
         elif kind == _TIMER:
-            self._fire_timer(*payload)
+            self._fire_timer(what, time)
         else:
-            self._perform(payload)
+            self._perform(what)
 
     def run(self, ms: int) -> None:
         """Advance virtual time by ``ms`` milliseconds, processing every event due by then."""
@@ -771,10 +773,10 @@ class Cluster:
         except ValueError as e:
             raise ValueError(f"schedule item {(self.now, *action)!r} could not run at t={self.now} ms: {e}") from None
 
-    def _push(self, time: int, kind: int, payload: Any) -> None:
+    def _push(self, time: int, kind: int, what: Any, msg: Message | None = None) -> None:
         # Scheduled actions at time t run after everything else due at t, exactly like a call made after run(t).
         self._seq += 1
-        heapq.heappush(self._heap, (time, kind == _ACTION, self._seq, kind, payload))
+        heapq.heappush(self._heap, (time, kind == _ACTION, self._seq, kind, what, msg))
 
     def _record(self, event: Event) -> None:
         self._record_all((event,))
@@ -863,7 +865,7 @@ class Cluster:
         if self._timer_due[node.id] != deadline:
             self._timer_due[node.id] = deadline
             if deadline is not None:
-                self._push(deadline, _TIMER, (node.id, deadline))
+                self._push(deadline, _TIMER, node.id)
 
     def _record_output(self, node: Endpoint, events: list[Event]) -> None:
         """Record the events of one step; for a Raft node, also whatever it changed without reporting it."""
@@ -1012,7 +1014,7 @@ class Cluster:
                     self._record(Event(now, "drop", m.dst, None, m.src, None, None, why, m, msg_id))
                 else:
                     self._seq = seq = self._seq + 1
-                    heapq.heappush(heap, (due, False, seq, _DELIVER, (msg_id, m)))
+                    heapq.heappush(heap, (due, False, seq, _DELIVER, msg_id, m))
 
     def _deliver(self, msg_id: int, m: Message) -> None:
         nodes = self.nodes
