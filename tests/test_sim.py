@@ -395,6 +395,22 @@ def test_bad_input_to_public_entry_points(call, message):
         call(Cluster(3))
 
 
+def test_a_reference_node_patched_in_a_notebook_gets_the_whole_safety_net(monkeypatch):
+    """Trust goes to RaftNode as shipped: patch one of its methods (here a commit that is not reported) and the
+    simulator compares all its state with the trace again."""
+
+    def quiet_commit(self, index: int, rule: str) -> None:
+        if index > self.commit_index:
+            self.commit_index = index
+
+    monkeypatch.setattr(RaftNode, "set_commit_index", quiet_commit)
+    c = Cluster(3, seed=4)
+    c.run_until(lambda c: c.leader() is not None, 2_000)
+    c.request("x")
+    c.run(300)
+    assert {e.kind for e in c.trace if e.rule == "state change the node did not report"} == {"commit"}
+
+
 def test_the_reference_nodes_state_machine_is_still_compared_with_its_log():
     """Only the comparisons the reference node makes needless are skipped: a state machine changed behind its back
     is caught at the node's next step ("State machine = log")."""
