@@ -858,15 +858,7 @@ class Cluster:
     def _flush(self, node: Endpoint) -> None:
         """Record a node's events, put its messages on the wire, (re)arm its timer."""
         msgs, events = node.take_output()
-        if type(node) is RaftNode and self._trusted and not node.extended:
-            # Figure 2's reference node reports every change itself (tests/test_sim.py compares its runs with a
-            # subclass's, which gets every comparison of _reconcile): only its state machine is compared.
-            self._record_all(events)
-            i, n = node.id, node.last_applied
-            if n != self._machine[i] or len(node.applied) != n:
-                self._check_machine(node)
-        else:
-            self._record_output(node, events)
+        self._record_output(node, events)
         if msgs:
             self._transmit(msgs)
         if self._retiring:
@@ -879,17 +871,22 @@ class Cluster:
 
     def _record_output(self, node: Endpoint, events: list[Event]) -> None:
         """Record the events of one step; for a Raft node, also whatever it changed without reporting it."""
-        if isinstance(node, Server):
-            if type(node) is RaftNode and self._trusted:  # the reference reports every change itself, in stage order
-                self._record_all(events)
-            else:
-                record, reconcile = self._record, self._reconcile
-                for e in events:
-                    before = _STAGE_OF.get(e.kind)
-                    if before is not None:
-                        reconcile(node, before)
-                    record(e)
-            self._reconcile(node)  # always: whatever the node did not report is recorded now
+        if type(node) is RaftNode and self._trusted:  # the reference as shipped reports every change itself, in order
+            self._record_all(events)
+            if not node.extended:  # Figure 2's: only its state machine is compared with its log (tests/test_sim.py
+                n = node.last_applied  # runs it and a subclass, which gets every comparison, to the same trace)
+                if n != self._machine[node.id] or len(node.applied) != n:
+                    self._check_machine(node)
+                return
+            self._reconcile(node)  # the extensions' changes are compared after the step, as for every server
+        elif isinstance(node, Server):  # any other server: its unreported changes are recorded before each event
+            record, reconcile = self._record, self._reconcile
+            for e in events:
+                before = _STAGE_OF.get(e.kind)
+                if before is not None:
+                    reconcile(node, before)
+                record(e)
+            reconcile(node)  # always: whatever the node did not report is recorded now
         else:
             self._record_all(events)
 
