@@ -1,11 +1,40 @@
-"""Grade a solution notebook and variants of it with one class cell replaced, through the trusted grader; assert the
-solution gets full marks and every variant nothing (shared by the whole-class exercises' tests, 06 and 08)."""
+"""Cheats and broken variants of the whole-class exercises' solutions (06 and 08), shared by their tests.
+
+Grade a solution notebook and variants of it with one class cell replaced, through the trusted grader; assert the
+solution gets full marks and every variant nothing. And :class:`SolutionMutant`: a subclass of a solution class
+with one plausible bug, and the check that must catch it (tests/mutants06.py, tests/mutants08.py).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def solution_class(notebook: str, name: str) -> Any:
+    """The class ``name`` defined by the solution notebook ``solutions/<notebook>``."""
+    from raftedu.grading.notebooks import solution_namespace
+
+    return solution_namespace(ROOT / "solutions" / notebook, (name,))[name]
+
+
+@dataclass(frozen=True)
+class SolutionMutant:
+    """A broken variant of a solution class, what it breaks (a kind of bug, or the rule), and the check that must
+    fail for it."""
+
+    name: str
+    breaks: str
+    node_class: type
+    catch: str
+
+
+def variant(base: type, name: str, **methods: Any) -> type:
+    """A subclass of ``base`` named ``name`` with ``methods`` replaced: one bug, the rest of the solution as it is."""
+    return type(name, (base,), methods)
 
 
 def _notebook_with(solution: str, cell_id: str, folder: Path, name: str, source: str | None) -> None:

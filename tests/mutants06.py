@@ -6,29 +6,16 @@ the exercise-06 check designed to notice (tests/test_exercise_06.py asserts it f
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+from functools import partial
 from typing import Any
 
+from gradecheats import SolutionMutant, solution_class, variant
+
 from raftedu import LEADER, AppendEntriesReply, RequestVoteReply
-from raftedu.grading.notebooks import solution_namespace
 
-SOLUTION = solution_namespace(Path(__file__).resolve().parents[1] / "solutions" / "06_whole_server.ipynb", ("MyServer",))
-MyServer: Any = SOLUTION["MyServer"]
-
-
-@dataclass(frozen=True)
-class Mutant06:
-    """A broken server class, the kind of bug, and the check that must fail for it."""
-
-    name: str
-    kind: str
-    node_class: type
-    catch: str
-
-
-def _mutant(name: str, **methods: Any) -> type:
-    return type(name, (MyServer,), methods)
+MyServer: Any = solution_class("06_whole_server.ipynb", "MyServer")
+Mutant06 = SolutionMutant  # ``breaks``: the kind of bug (election, replication, commit, persistence, liveness)
+_mutant = partial(variant, MyServer)
 
 
 def ignores_heartbeats(self: Any, m: Any) -> None:

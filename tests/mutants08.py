@@ -6,29 +6,16 @@ exercise-08 check designed to notice (tests/test_exercise_08.py asserts it fails
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+from functools import partial
 from typing import Any
 
-from raftedu.grading.notebooks import solution_namespace
+from gradecheats import SolutionMutant, solution_class, variant
+
 from raftedu.kvmodel import Result
 
-SOLUTION = solution_namespace(Path(__file__).resolve().parents[1] / "solutions" / "08_kv_store.ipynb", ("MyKV",))
-MyKV: Any = SOLUTION["MyKV"]
-
-
-@dataclass(frozen=True)
-class Mutant08:
-    """A broken store class, the rule it breaks, and the check that must fail for it."""
-
-    name: str
-    rule: str
-    node_class: type
-    catch: str
-
-
-def _mutant(name: str, **methods: Any) -> type:
-    return type(name, (MyKV,), methods)
+MyKV: Any = solution_class("08_kv_store.ipynb", "MyKV")
+Mutant08 = SolutionMutant  # ``breaks``: the rule, e.g. "§6.4 ReadIndex step 3"
+_mutant = partial(variant, MyKV)
 
 
 def no_sessions(self: Any, op: Any) -> Any:

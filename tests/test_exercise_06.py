@@ -114,7 +114,7 @@ def test_a_failure_names_its_seed_and_the_line_that_replays_and_draws_it(capsys:
 
 def test_kinds_of_mutants() -> None:
     assert len(MUTANTS06) >= 10
-    assert {m.kind for m in MUTANTS06} == {"election", "replication", "commit", "persistence", "liveness"}
+    assert {m.breaks for m in MUTANTS06} == {"election", "replication", "commit", "persistence", "liveness"}
     assert {m.catch for m in MUTANTS06} <= {c.name for c in EX.checks}
 
 

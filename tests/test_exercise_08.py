@@ -83,7 +83,7 @@ def test_a_failure_quotes_the_checker_and_replays() -> None:
 def test_kinds_of_mutants() -> None:
     assert len(MUTANTS08) >= 6
     assert {m.catch for m in MUTANTS08} <= {c.name for c in EX.checks}
-    assert {m.rule.split(" step")[0] for m in MUTANTS08} == {"§6.3 sessions", "§6.4 ReadIndex"}
+    assert {m.breaks.split(" step")[0] for m in MUTANTS08} == {"§6.3 sessions", "§6.4 ReadIndex"}
 
 
 @pytest.mark.parametrize("mutant", MUTANTS08, ids=lambda m: m.name)
