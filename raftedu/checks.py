@@ -188,8 +188,10 @@ class SafetyMonitor:
         self.events = 0
         checks = {name[len("_check_"):]: getattr(self, name) for name in _names(type(self), "_check_")}
         self.checks: dict[str, Callable[[Event], None]] = {**self.view._handlers, **checks}
-        """The check of each event kind (a kind with no check only updates the view; an unlisted kind changes
-        nothing). :meth:`observe` calls it; a simulator may call it directly, setting ``view.time`` and ``events``."""
+        """The check of each event kind (a kind with no check only updates the state the view keeps for the checks;
+        an unlisted kind -- ``send``'s picture part, ``deliver``, ``timer``, ``progress`` -- changes only what
+        :meth:`ClusterView.draw` draws). :meth:`observe` calls it; a simulator may call it directly, setting
+        ``view.time`` and ``events``."""
         self._view_apply = self.view._handlers["apply"]
 
     def fail(self, prop: str, detail: str, e: Event) -> None:
