@@ -735,8 +735,10 @@ class RaftNode(Server):
     pre_vote: bool = False
     """Dissertation §9.6: ask for pre-votes before raising the term (etcd's ``--pre-vote``)."""
     check_quorum: bool = False
-    """Dissertation §6.2 (etcd's CheckQuorum): a leader without a live majority steps down; followers that
-    hear a live leader ignore RequestVote."""
+    """etcd's CheckQuorum: a leader that heard from no majority within a minimum election timeout steps down
+    (dissertation §6.2); a server that heard from a live leader within it ignores RequestVote (§4.2.3). It does not
+    stop a server whose term ran ahead from deposing the leader: its reply to a heartbeat carries that term
+    (Figure 2, rules for all servers); only :attr:`pre_vote` (§9.6) keeps the term from running ahead."""
     snapshot_every: int = 0
     """Dissertation §5.1: snapshot the state machine and compact the log every this many applied entries (0: never)."""
     snapshot_tail: int = 0
@@ -1180,7 +1182,7 @@ class RaftNode(Server):
         kind = type(msg)
         if kind is AppendEntries or kind is InstallSnapshot:
             if msg.term >= self.current_term:
-                self.leader_heard_at = self.now  # a leader's message: for the lease (§6.2, §9.6)
+                self.leader_heard_at = self.now  # a leader's message: for the lease (§4.2.3, §9.6)
         elif kind is RequestVote:
             if self.ignores_vote_request(msg):
                 return True
@@ -1221,7 +1223,7 @@ class RaftNode(Server):
                 self.pre_votes = None
 
     def in_lease(self) -> bool:
-        """Whether this server heard from a live leader within the minimum election timeout (§6.2, §9.6)."""
+        """Whether this server heard from a live leader within the minimum election timeout (§4.2.3, §9.6)."""
         if self.role == LEADER:
             return True
         heard = self.leader_heard_at
@@ -1303,12 +1305,16 @@ class RaftNode(Server):
             self.pre_votes = None
             self.start_election()
 
-    # ---- check-quorum (dissertation §6.2; etcd's CheckQuorum) -------------
+    # ---- check-quorum (dissertation §6.2 for leaders, §4.2.3 for followers; etcd's CheckQuorum) -------------
 
     def ignores_vote_request(self, m: RequestVote) -> bool:
-        """etcd (dissertation §4.2.3, §6.2): with check-quorum a server that heard from a live leader within the
+        """Dissertation §4.2.3 (etcd turns it on with CheckQuorum): a server that heard from a live leader within the
         minimum election timeout ignores a RequestVote of a higher term: no vote, no term change, no reply.
-        A campaign the leader asked for (§3.10, ``transfer``) is not ignored."""
+        A campaign the leader asked for (§3.10, ``transfer``) is not ignored.
+
+        This keeps a returning server from winning votes, not from deposing the leader: the leader's next
+        heartbeat reaches it and its reply carries the higher term (Figure 2, rules for all servers; etcd answers
+        a lower-term AppendEntries for exactly that, raft.go ``Step``). Pre-vote (§9.6) prevents that."""
         if not (self.check_quorum and m.term > self.current_term and not m.transfer and self.in_lease()):
             return False
         self.note("vote_ignored", "§6.2 check-quorum: heard from a live leader → ignore RequestVote",
@@ -1515,7 +1521,10 @@ class RaftNode(Server):
         1. Reply immediately if term < currentTerm.
         5. Save the snapshot (a snapshot no newer than what we committed is stale: ignore it).
         6. If an existing log entry has the same index and term as the snapshot's last included entry, retain
-           the log entries following it.
+           the log entries following it. (Figure 5.3 then replies at once, keeping its state machine; raftedu resets
+           it from the snapshot here as well. That is safe: this point is reached only when the snapshot's index is
+           above our commitIndex, so lastApplied < snapshot index and nothing applied is undone, and the snapshot
+           holds exactly the committed commands up to its index, which the monitor checks.)
         7. Otherwise discard the entire log.
         8. Reset the state machine using the snapshot contents (and its configuration).
         """

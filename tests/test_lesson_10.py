@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from test_lesson_claims_a import claim, lesson, predictions_read_back  # tests/ is on sys.path (conftest.py)
+from test_lesson_claims_a import claim, lesson, predictions_read_back, prose  # tests/ is on sys.path (conftest.py)
 
 NAME = "10_prevote_checkquorum.ipynb"
 pytestmark = pytest.mark.kernel
 
 
 def test_every_prediction_is_read_back_by_the_next_cell():
-    assert len(predictions_read_back(NAME)) == 2
+    assert len(predictions_read_back(NAME)) == 3
 
 
 def test_without_pre_vote_the_rejoining_follower_deposes_the_leader():
@@ -51,3 +51,33 @@ def test_check_quorum_contrast():
     low, beat = c.timing.election_timeout[0], c.timing.heartbeat
     assert down and low <= down[0].time - cut <= low + beat
     assert old not in leaders
+
+
+def test_check_quorum_alone_does_not_protect_the_leader_from_a_rejoin_pre_vote_does():
+    """Issue 24 (1): the followers' lease rule (§4.2.3) ignores the returning server's RequestVote, but the reply to
+    the leader's heartbeat carries its higher term and the leader steps down (Figure 2, rules for all servers)."""
+    ns = lesson(NAME)
+    claim(NAME, "The followers did ignore the returning server's vote requests — yet the leader fell all the same")
+    claim(NAME, "Only pre-vote stops the term from running ahead in the first place, so only pre-vote protects the leader here")
+    claim(NAME, "it does **not** stop a returning server from deposing the leader (the heartbeat's reply carries its term)")
+    for seed in range(3, 8):
+        c, leader, term, x, away, deposed = ns["rejoin"](pre_vote=False, check_quorum=True, seed=seed)
+        assert deposed and away > term, seed
+        assert any(e.kind == "vote_ignored" and e.peer == x for e in c.trace), seed  # the §4.2.3 rule did act
+        events = list(c.trace)
+        fell = next(k for k, e in enumerate(events) if e.kind == "role" and e.node == leader and e.value == "follower")
+        cause = next(e for e in reversed(events[:fell]) if e.kind == "deliver" and e.msg.dst == leader)
+        assert type(cause.msg).__name__ == "AppendEntriesReply" and cause.msg.src == x and cause.msg.term == away, seed
+        for check_quorum in (False, True):
+            c, leader, term, x, away, deposed = ns["rejoin"](pre_vote=True, check_quorum=check_quorum, seed=seed)
+            assert not deposed and away == term and c.leader() == leader, (seed, check_quorum)
+    assert ns["cq_deposed"] is True and ns["depositions"] == {s: True for s in range(3, 8)}
+    assert ns["kept"] == {s: True for s in range(3, 8)}
+    assert "leader deposed 5 of 5 times; with pre-vote as well: leader kept 5 of 5 times" in ns["_stdout"]
+
+
+def test_lesson_10_cites_the_followers_vote_rule_as_section_4_2_3_and_never_credits_check_quorum_with_the_rejoin():
+    claim(NAME, "etcd's check-quorum has a second half, for followers, from the dissertation's §4.2.3 (disruptive servers)")
+    text = prose(NAME)
+    assert "cannot depose a working leader by its term alone" not in text
+    assert "two options that fix exactly these" not in text
