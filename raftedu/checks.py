@@ -57,7 +57,7 @@ is still checked on whole logs):
 
 * **Snapshot index ≤ commit index** -- a server snapshots only entries it
   knows are committed, and installs only a snapshot of entries committed
-  somewhere (§5.1).
+  somewhere (dissertation §5.1).
 * **Snapshot matches the committed entry** -- a snapshot's last included
   index and term are those of the committed entry at that index (Figure 5.3:
   the AppendEntries consistency check after it relies on them).
@@ -450,7 +450,7 @@ class SafetyMonitor:
     # ---- snapshots (dissertation ch. 5) ------------------------------------
 
     def _check_snapshot(self, e: Event) -> None:
-        """A server compacted its log into a snapshot (§5.1): of committed entries only, and faithful to them."""
+        """A server compacted its log into a snapshot (dissertation §5.1): of committed entries only, and faithful to them."""
         node, snapshot = self.view.nodes[e.node], e.value
         if snapshot.index > node.commit_index:
             self.fail("Snapshot index ≤ commit index",
@@ -480,7 +480,7 @@ class SafetyMonitor:
             self._up_to_date_holds_committed(e.node, e, mine=True, theirs=True)
 
     def _check_restore(self, e: Event) -> None:
-        """A server restarted from the snapshot on its disk (§5.1): it must hold committed entries, faithfully."""
+        """A server restarted from the snapshot on its disk (dissertation §5.1): it must hold committed entries, faithfully."""
         snapshot = e.value
         if snapshot.index >= len(self.applied):
             self.fail("Snapshot index ≤ commit index",

@@ -104,8 +104,8 @@ _DESIGNS = ("independent", "chain")
 
 _DEFAULT_TIMING = Timing()
 
-# The majority column of the copy of etcd's table this course starts from (its seed document, quoting etcd's v2
-# admin guide): the majority of 10 is misprinted there as 5. etcd's own current FAQ need not have that row.
+# The majority column of a tutorial's copy of etcd's table, which lesson 01 prints: etcd's v2 admin guide (and its
+# current FAQ) lists N = 1..9; the tutorial added a row for N = 10 and misprinted its majority as 5.
 _ETCD_PRINTED_MAJORITY = {1: 1, 2: 2, 3: 2, 4: 3, 5: 3, 6: 4, 7: 4, 8: 5, 9: 5, 10: 5}
 
 
@@ -455,9 +455,9 @@ def _cluster(n: int, seed: int, setup: _Setup) -> Cluster:
 def etcd_table(ns: int | Iterable[int] = range(1, 11)) -> pd.DataFrame:
     """etcd's failure-tolerance table: N, majority M = N//2+1, tolerance T = (N-1)//2.
 
-    ``printed_majority`` is M as printed in the copy of etcd's table this
-    course starts from (NaN beyond N=10); it differs from M at N=10, that
-    copy's misprint.
+    ``printed_majority`` is M as printed in a tutorial's copy of etcd's
+    table (etcd's own lists N = 1..9; the copy adds N = 10; NaN beyond); it
+    differs from M at N=10, that copy's misprint.
     """
     sizes = _sizes(ns)
     return pd.DataFrame({

@@ -204,7 +204,7 @@ class Snapshot:
     ``index`` and ``term`` are the last included index and term (the entry the
     snapshot ends with, for the AppendEntries consistency check that follows
     it); ``config`` is the latest configuration at or before ``index``, held at
-    ``config_index`` (§5.1: "the latest configuration as of the last included
+    ``config_index`` (dissertation §5.1: "the latest configuration as of the last included
     index"). raftedu's state machine remembers every command it applied, so
     ``state`` is that sequence; a key-value store would keep its map instead.
     """
@@ -629,7 +629,7 @@ class Server:
         return self.entry_at(index).term
 
     def entry_at(self, index: int) -> Entry:
-        """The entry at ``index`` (1 ≤ index ≤ last index, after the log's offset: compacted entries are gone, §5.1)."""
+        """The entry at ``index`` (1 ≤ index ≤ last index, after the log's offset: compacted entries are gone, dissertation §5.1)."""
         off = self.state.offset
         if not off < index <= off + len(self.state.log):
             raise IndexError(f"S{self.id} has no entry at index {index}: its log holds indexes {off + 1}.."

@@ -72,15 +72,16 @@ def figure_8(node_class: type[RaftNode] = RaftNode, seed: int = 11, *, branch: s
     S1 appends "z" (term 4) at index 3. Then one of two endings:
 
     * ``"d"``: S1 crashes; S5 wins term 5 with votes of S2, S3, S4 (its try
-      for term 4 fails) and overwrites index 2 with "y" everywhere, S1
-      included once it restarts.
+      for term 4 fails) and overwrites index 2 with "y" on them, while S1,
+      down, still holds 1, 2, 4 -- the paper's panel (d). "(d, later)": S1
+      restarts and S5 overwrites its index 2 too.
     * ``"e"``: S1 first replicates "z" to S2 and S3: index 3 commits, and
       index 2 with it. S1 then crashes and S5 runs three times and cannot
       win: S2 and S3 refuse it (in term 4 they already voted for S1; then
       their last term 4 is newer than its 3).
 
     ``on_step(label, cluster)`` is called at the end of each panel; labels
-    start with "(a)" .. "(e)" ("(e, later)" for S5's failed elections). A
+    start with "(a)" .. "(e)" ("(d, later)" for S1's restart, "(e, later)" for S5's failed elections). A
     leader that commits "x" in (c) by counting replicas breaks Leader
     Completeness in (d).
     """
@@ -119,9 +120,11 @@ def figure_8(node_class: type[RaftNode] = RaftNode, seed: int = 11, *, branch: s
         c.heal()
         elect(c, 5)
         c.run(10)
+        step("(d) S1 crashed; S5 won term 5 (votes of S2, S3, S4) and overwrote index 2 with y on S2, S3 and S4; "
+             "S1, down, still holds 1, 2, 4", c)
         c.restart(1)
         c.run(60)  # S5's next heartbeat reaches S1 too
-        step("(d) S1 crashed; S5 won term 5 (votes of S2, S3, S4) and overwrote index 2 with y everywhere", c)
+        step("(d, later) S1 restarted: S5's next heartbeat overwrote its index 2 with y as well", c)
         return c
     c.partition([1, 2, 3])
     c.run(110)  # S1's next heartbeat carries z to S2 and S3, and the one after says index 3 is committed

@@ -16,7 +16,7 @@ PAPER = {  # panel -> (leader, its term, logs as terms per server)
     "a": (1, 2, {1: [1, 2], 2: [1, 2], 3: [1], 4: [1], 5: [1]}),
     "b": (5, 3, {1: [1, 2], 2: [1, 2], 3: [1], 4: [1], 5: [1, 3]}),
     "c": (1, 4, {1: [1, 2, 4], 2: [1, 2], 3: [1, 2], 4: [1], 5: [1, 3]}),
-    "d": (5, 5, {1: [1, 3], 2: [1, 3], 3: [1, 3], 4: [1, 3], 5: [1, 3]}),
+    "d": (5, 5, {1: [1, 2, 4], 2: [1, 3], 3: [1, 3], 4: [1, 3], 5: [1, 3]}),  # S1 down with 1, 2, 4, as drawn
     "e": (1, 4, {1: [1, 2, 4], 2: [1, 2, 4], 3: [1, 2, 4], 4: [1], 5: [1, 3]}),
 }
 
@@ -46,11 +46,20 @@ def granted(c: Cluster, term: int, candidate: int) -> list[int]:
 def test_every_panel_matches_the_paper(branch):
     c, steps = run(branch)
     panels = [label[1] for label, _ in steps]
-    assert panels == (["a", "b", "c", "d"] if branch == "d" else ["a", "b", "c", "e", "e"])
-    for label, state in steps[:4]:  # (e, later) is checked below
+    assert panels == (["a", "b", "c", "d", "d"] if branch == "d" else ["a", "b", "c", "e", "e"])
+    for label, state in steps[:4]:  # (d, later) and (e, later) are checked below
         leader, term, logs = PAPER[label[1]]
         assert state["logs"] == logs, label
         assert (state["leader"], state["term"]) == (leader, term), label
+
+
+def test_d_shows_s1_down_with_its_old_log_and_later_overwritten():
+    """The paper's panel (d) draws S1 crashed with 1, 2, 4; the overwrite of its index 2 comes after its restart."""
+    _, steps = run("d")
+    (label_d, d), (label_later, later) = steps[3:]
+    assert label_d.startswith("(d) ") and 1 not in d["up"] and d["logs"][1] == [1, 2, 4]
+    assert label_later.startswith("(d, later)") and 1 in later["up"]
+    assert later["logs"] == {i: [1, 3] for i in range(1, 6)} and later["leader"] == 5
 
 
 def test_index_1_is_committed_everywhere_before_a():

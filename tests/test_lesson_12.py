@@ -41,7 +41,9 @@ def test_a_lagging_follower_gets_the_snapshot_then_the_entries_after_it():
     claim(NAME, "the leader sends the snapshot itself")
     assert ns["caught_up_by"] == "InstallSnapshot" and len(ns["snapshots"]) >= 1
     assert ns["snapshots"][0].last_included_index == 20
-    claim(NAME, "the leader goes on with AppendEntries from the next index")
+    claim(NAME, "The leader goes on with AppendEntries from the next index")
+    claim(NAME, "it keeps the entries that follow and replies at once (step 6)")  # Figure 5.3, and where raftedu differs
+    claim(NAME, "raftedu differs in one respect: in the first case it resets its state machine from the snapshot as well")
     assert ns["entries"] == [21, 22, 23, 24, 25] and ns["entries_without"] == list(range(1, 26))
     c, f = ns["with_snap"], ns["follower"]
     assert c.nodes[f].applied == c.nodes[c.leader()].applied

@@ -133,8 +133,11 @@ def test_04_figure_8_d_claims():
     claim("04_safety.ipynb", "its last entry has term 3, later than the last terms of S2 and S3 (term 2) and S4 (term 1)")
     assert (last_c[5], last_c[2], last_c[3], last_c[4]) == (3, 2, 2, 1)
     claim("04_safety.ipynb", "x disappears from S2 and S3 — and from S1 as soon as it comes back")
-    _, logs_d, _ = panels[3]
-    assert all(log == [1, 3] for log in logs_d.values())
+    _, logs_d, last_d = panels[3]
+    assert logs_d[1] is None and last_d[1] == 4  # (d): S1 is down, its disk still ends with z (term 4)
+    assert all(logs_d[i] == [1, 3] for i in (2, 3, 4, 5))
+    _, logs_later, _ = panels[4]  # (d, later): S1 restarted and was overwritten
+    assert all(log == [1, 3] for log in logs_later.values())
     claim("04_safety.ipynb", "S1 did **not** count the replicas of x: x is from term 2, S1 leads term 4")
     assert c.trace and not any(e.kind == "commit" and e.node == 1 and e.index >= 2 for e in c.trace)
 

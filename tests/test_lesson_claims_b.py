@@ -128,8 +128,9 @@ def test_lesson_01_majority_of_10_and_the_misprint(l01: Run) -> None:
     says(l01, f"(for 10: more than {10 // 2}, so {m})")
     says(l01, f"which is `(N - 1) // 2` (for 10: {10 - m})")
     assert l01.probe["misprints"] == [10]
-    says(l01, f"The copy of etcd's table this course starts from says {l01.probe['printed10']} for the majority of 10; "
-              f"it is {m} — {l01.probe['printed10']} is only half.")
+    says(l01, f"The tutorial's copy of etcd's table, extended to N = 10, says {l01.probe['printed10']} for the majority "
+              f"of 10; it is {m} — {l01.probe['printed10']} is only half.")
+    says(l01, "etcd's v2 administration guide prints this table for clusters of 1 to 9 members")
     assert f"N=10: printed {l01.probe['printed10']}, but" in l01.output("rows where the printed majority is wrong")
 
 
@@ -263,6 +264,10 @@ def test_lesson_06_heal_removes_a_and_marks_it_lost(l06: Run) -> None:
     for kind in ("term", "role", "truncate", "append"):
         assert re.search(rf"\d+\s+{kind}\s", out), f"no {kind} event for the old leader in the heal output"
     says(l06, "it stayed `pending` while the network was cut, and now the simulator marks it `lost`")
+    fell, src, kind, term, first_new = re.search(r"became a follower at t=(\d+) ms on S(\d)'s (\w+) \(term (\d+)\); the first "
+                                                 r"message from the new leader S\d reached it at t=(\d+) ms", out).groups()
+    assert kind == "AppendEntriesReply" and int(fell) < int(first_new)  # issue 24 (10): a reply deposed it, first
+    says(l06, "That reply — not a message from the new leader — makes it adopt the term and become a follower (§5.1;")
     says(l06, "While the network was cut, the old leader's client got no answer for `a` (it stayed `pending`).")
 
 
@@ -279,7 +284,7 @@ def test_lesson_06_three_way_split_and_restart(l06: Run) -> None:
 # ---- lesson 07 -------------------------------------------------------------------------------------------------
 
 
-PROBE_07 = ("{'retry_after': svc.clients[0].retry_after, 'svc': result.verdict, 'naive': naive_result.verdict, "
+PROBE_07 = ("{'retry_after': svc.clients[0].retry_after, 'retry_scripted': naive.clients[0].retry_after, 'svc': result.verdict, 'naive': naive_result.verdict, "
             "'naive_ops': [str(o) for o in naive.history], 'fixed': fixed_result.verdict, "
             "'fixed_talk': list(fixed.conversation(1).message), "
             "'with': [s.check().verdict for s in with_sessions], 'without': [s.check().verdict for s in without]}")
@@ -293,7 +298,9 @@ def test_lesson_07_a_follower_redirects_the_client(l07: Run) -> None:
     first, leader = re.search(r"client 1 first asked S(\d); the leader is S(\d)", out).groups()
     assert first != leader and f"not the leader - try S{leader}" in out
     says(l07, "The follower answered \"not the leader — try S…\"")
-    says(l07, f"waiting for its **time-out** ({l07.probe['retry_after']} ms here)")
+    says(l07, f"waiting for its **time-out** ({l07.probe['retry_after']} ms here; the scripted run further down gives "
+              f"client 1 a time-out of {l07.probe['retry_scripted']:,} ms")
+    says(l07, "etcd forwards")  # issue 24 (7): the simulator redirects (§8), etcd forwards (dissertation §6.2)
     assert l07.probe["svc"] == "linearizable"
 
 
@@ -420,6 +427,8 @@ def test_lesson_09_pre_vote_on_real_etcd(l09: Run) -> None:
               "leader again. etcd and the simulator agree.")
     says(l09, "A member cut off and back disrupts the leader without pre-vote and leaves it alone with pre-vote, in "
               "etcd as in the simulator.")
+    says(l09, "Note that etcd runs check-quorum all the time, in both runs: it did not save the leader without pre-vote")
+    assert rows[("etcd", False)]["disrupted"]  # issue 24 (1): check-quorum (always on in etcd) did not prevent it
 
 
 @pytest.mark.etcd
