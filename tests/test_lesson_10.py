@@ -81,3 +81,16 @@ def test_lesson_10_cites_the_followers_vote_rule_as_section_4_2_3_and_never_cred
     text = prose(NAME)
     assert "cannot depose a working leader by its term alone" not in text
     assert "two options that fix exactly these" not in text
+
+
+def test_the_answer_key_quotes_what_the_lesson_computes():
+    from pathlib import Path
+
+    key = " ".join((Path(__file__).resolve().parent.parent / "solutions" / "lessons"
+                    / "10_prevote_checkquorum_answers.md").read_text().split())
+    ns = lesson(NAME)
+    asks = len(ns["asks"])
+    assert f"S{ns['x']} asked for a pre-vote {asks} times" in ns["_stdout"]
+    assert f"asked for pre-votes {asks} times for term {ns['term'] + 1}" in key
+    assert f"About one minimum election timeout ({ns['took']} ms)" in key and ns["took"] == ns["low"]
+    assert "on seeds 3–7 every time; with pre-vote added, never" in key
