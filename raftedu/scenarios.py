@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from .raft import LEADER, RaftNode, Timing
-from .sim import Cluster, Network
+from .sim import Cluster, Network, Refused
 
 __all__ = [
     "SCRIPTED",
@@ -29,6 +29,7 @@ __all__ = [
     "restart_between_votes",
     "crash_after_acknowledging",
     "vote_replies_delayed_across_reelection",
+    "single_server_change_bug",
 ]
 
 SCRIPTED = Timing(election_timeout=(10_000, 20_000), heartbeat=50)
@@ -361,4 +362,60 @@ def vote_replies_delayed_across_reelection(node_class: type[RaftNode] = RaftNode
     c.heal()
     elect(c, 1)
     step("healed: S1 wins term 3 with votes of term 3", c)
+    return c
+
+
+def single_server_change_bug(node_class: type[RaftNode] = RaftNode, seed: int = 21, *, make: Make | None = None,
+                             on_step: Step | None = None) -> Cluster:
+    """The bug in single-server membership changes that Ongaro reported on the raft-dev list in 2015, replayed.
+
+    Two leaders of successive terms each change the configuration by one server -- but not the same one, so the two
+    new configurations differ from each other by two servers, and a majority of one need not meet a majority of the
+    other. Six servers; labels passed to ``on_step`` start with "(0)" .. "(4)":
+
+    (0) S1 leads term 1 of voters S1-S4; S5 and S6 joined as learners and caught up.
+    (1) Cut off with S5 alone, S1 promotes S5: C1 (voters S1-S5) reaches S5 only and is not committed.
+    (2) S1 crashes; S2 wins term 2 with S3 and S4 (a majority of S1-S4, the configuration in their logs);
+        then S4 is cut off as well.
+    (3) S2 promotes S6: C2 (voters S1-S4 and S6) reaches S3 and S6 -- 3 of C2's 5 voters: committed. The fix
+        (raftedu's :meth:`RaftNode.configuration_change_refused`) forbids this until S2 has committed an entry of
+        its own term, which it cannot (S1 is down, S4 cut off): with the fix S2 is refused and changes nothing.
+    (4) S1 restarts beside S4 and S5 only and wins term 3 with their votes -- a majority of C1, the configuration in
+        its log -- although its log lacks C2. With the bug a committed entry is missing from the new leader's log,
+        and the monitor stops the run here (Leader Completeness); with the fix nothing committed was lost.
+
+    The fix takes effect because an entry of the new leader's term must reach a majority of the *old*
+    configuration, which any server standing for the other change must then win over: its log is less up to date.
+    """
+    step = on_step or (lambda label, cluster: None)
+    c = _maker(make, node_class, seed)(4, timing=SCRIPTED, network=_FAST)
+    elect(c, 1)
+    c.request("a")
+    c.run(60)
+    for _ in range(2):
+        c.add_server()
+        c.run(100)
+    step("(0) S1 leads term 1 of voters S1-S4; S5 and S6 joined as learners and caught up", c)
+    c.partition([1, 5], [2, 3, 4, 6])
+    c.promote(5)
+    c.run(10)
+    step("(1) cut off with S5, S1 promotes S5: voters S1-S5, an entry only S5 receives, not committed", c)
+    c.crash(1)
+    elect(c, 2)
+    c.run(100)  # S2's heartbeats: it learns how far S6's log reaches
+    c.partition([1, 5], [2, 3, 6], [4])
+    step("(2) S1 crashed; S2 won term 2 with S3 and S4 (a majority of S1-S4); then S4 was cut off", c)
+    try:
+        c.promote(6)
+    except Refused as why:
+        step(f"(3) S2 may not change the configuration yet: {why}", c)
+    else:
+        c.run(100)
+        step("(3) S2 promoted S6: voters S1-S4 and S6, an entry on S2, S3 and S6, a majority of them: committed", c)
+    c.partition([1, 4, 5], [2, 3, 6])
+    c.restart(1)
+    elect(c, 1)
+    c.run(100)
+    step("(4) S1 restarted with S4 and S5 and won term 3: a majority of voters S1-S5, the configuration in its log",
+         c)
     return c

@@ -34,3 +34,33 @@ def test_08_only_lease_mode_adds_the_extra_vote_rule(read_mode: str) -> None:
     ignored = rejoin_ignored_votes(read_mode)
     assert bool(ignored) == (read_mode == "lease")
     assert all(e.value is False for e in ignored)
+
+
+# ---- every lesson: "Check yourself", an answer key that answers it as asked, and the keys' index ---------------
+
+from pathlib import Path  # noqa: E402
+
+from test_lesson_claims_a import KEYS, NOTEBOOKS, questions  # noqa: E402
+
+ALL_LESSONS = sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+
+
+@pytest.mark.parametrize("name", ALL_LESSONS)
+def test_every_lesson_has_check_yourself_and_a_key_answering_each_question(name: str) -> None:
+    key = KEYS / name.replace(".ipynb", "_answers.md")
+    assert key.exists(), f"no answer key {key.relative_to(KEYS.parent.parent)} for {name}"
+    text = " ".join(key.read_text().split())
+    asked = questions(name)
+    assert asked, f"{name} has no Check yourself questions"
+    for k, question in enumerate(asked, 1):
+        assert f"{k}. **{question}**" in text, f"{key.name} does not answer question {k} of {name} as asked: {question!r}"
+    assert f"{len(asked) + 1}. **" not in text.split("## Check yourself", 1)[-1], f"{key.name} answers more than asked"
+    assert "notebooks/" + name in text
+
+
+def test_the_keys_index_lists_every_key() -> None:
+    index = (KEYS / "README.md").read_text()
+    keys = sorted(p.name for p in KEYS.glob("*_answers.md"))
+    assert keys == sorted(name.replace(".ipynb", "_answers.md") for name in ALL_LESSONS)
+    for name in keys:
+        assert f"]({name})" in index, f"solutions/lessons/README.md does not list {name}"
