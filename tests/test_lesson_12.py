@@ -11,7 +11,7 @@ pytestmark = pytest.mark.kernel
 
 
 def test_every_prediction_is_read_back_by_the_next_cell():
-    assert len(predictions_read_back(NAME)) == 3
+    assert len(predictions_read_back(NAME)) == 4
 
 
 def test_without_snapshots_every_log_holds_every_entry():
@@ -84,3 +84,14 @@ def test_a_tail_lets_a_follower_slightly_behind_catch_up_from_the_log():
     assert c.nodes[c.leader()].log_offset + 1 == 16 and snapshots == [] and entries == list(range(19, 26))
     assert len(c.nodes[c.leader()].log) - len(runs[0][0].nodes[runs[0][0].leader()].log) == 5
     assert ns["_stdout"].count("The run says: 'InstallSnapshot'.") == 2  # both predictions: the lag, then the short lag
+
+
+def test_a_key_value_store_snapshot_keeps_the_small_state_not_the_long_history():
+    """Issue 24: lesson 12's snapshots of the key-value store (small state, long history)."""
+    ns = lesson(NAME)
+    claim(NAME, "Two hundred writes, and the snapshot's store holds three keys")
+    snap, leader = ns["kv_snap"], ns["kv_leader"]
+    store = dict(snap.state.store.items())
+    assert store == {"k0": 198, "k1": 199, "k2": 197} and snap.state.store.revision == 200
+    assert snap.index == leader.last_log_index and len(snap.state) == snap.index  # the commands kept for the monitor
+    assert leader.store.snapshot() == store and "The run says: 3." in ns["_stdout"]

@@ -133,7 +133,7 @@ def configuration_timeline(trace: Iterable[Event], *, title: str | None = None,
             y=[node_name(s.node) for s in mine], x=[max(s.end - s.start, 1) for s in mine],
             base=[s.start for s in mine], orientation="h", name=f"{name}: {_describe(config)}",
             marker=dict(color=colour, line=dict(color="rgb(60, 60, 60)", width=1)),
-            text=[name] * len(mine), textposition="inside", insidetextanchor="start",
+            text=[name] * len(mine), textposition="inside", insidetextanchor="end",
             textfont=dict(color="black", size=13),
             hovertemplate=[f"{node_name(s.node)} uses {name} ({_describe(config)}) from {s.start} to {s.end} ms<br>"
                            + (f"held in its log at index {s.index}; " if s.index else "the initial servers; ")
