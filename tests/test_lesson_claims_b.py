@@ -349,7 +349,7 @@ def test_lesson_08_what_each_read_path_costs(l08: Run) -> None:
     costs = {r["read mode"]: r for r in l08.probe["costs"]}
     assert costs["log"]["log entries added"] == costs["log"]["reads answered"] == 30
     assert costs["readindex"]["log entries added"] == costs["lease"]["log entries added"] == 0
-    says(l08, "`log` adds one entry per read; ReadIndex and leases add none.")
+    says(l08, "`log` adds one entry per read; ReadIndex and leases add none")
     latency = {m: r["mean latency (ms)"] for m, r in costs.items()}
     assert min(latency, key=latency.get) == "lease"
     assert abs(latency["readindex"] - latency["log"]) <= 0.2 * latency["log"]
