@@ -6,9 +6,14 @@ with raftedu, as tests/test_lesson_claims_a.py does for lessons 00-04.
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
+from raftedu import RaftNode
 from raftedu.kv import KVService
+from raftedu.raft import AppendEntries, Entry, PersistentState
+from raftedu.scenarios import figure_8, shorter_log_same_term
 from test_lesson_claims_a import claim  # tests/ is on sys.path (conftest.py)
 
 
@@ -34,6 +39,40 @@ def test_08_only_lease_mode_adds_the_extra_vote_rule(read_mode: str) -> None:
     ignored = rejoin_ignored_votes(read_mode)
     assert bool(ignored) == (read_mode == "lease")
     assert all(e.value is False for e in ignored)
+
+
+def test_01_a_majority_storing_an_entry_does_not_make_its_holders_refuse_a_candidate_without_it() -> None:
+    """Issue 24 (5): voters compare how up to date logs are, not whether a given entry is there (Figure 8 (d))."""
+    claim("01_quorums.ipynb", "in Figure 8 S2 and S3 hold it and still vote for S5")
+    panels = []
+    c = figure_8(on_step=lambda label, cluster: panels.append(
+        (label, {i: [e.term for e in cluster.disks[i].log] for i in cluster.ids})))
+    logs_c = next(logs for label, logs in panels if label.startswith("(c)"))
+    assert [i for i, log in logs_c.items() if log[1:2] == [2]] == [1, 2, 3]  # x (term 2) on a majority
+    votes = {e.node for e in c.trace if e.kind == "vote" and e.peer == 5 and e.term == 5 and e.value and e.node != 5}
+    assert {2, 3} <= votes
+
+
+def test_02_a_vote_needs_a_log_at_least_as_up_to_date() -> None:
+    """Issue 24 (imprecise): lesson 02 states the up-to-date condition; a shorter log of the same last term loses."""
+    claim("02_leader_election.ipynb", "and only to a candidate whose log is at least as up to date as its own")
+    c = shorter_log_same_term()
+    refused = [e for e in c.trace if e.kind == "vote" and e.value is False and "up to date" in e.text]
+    assert refused
+
+
+def test_03_the_retry_hint_skips_a_whole_conflicting_term() -> None:
+    """Issue 24 (imprecise): §5.3's optimisation is per conflicting term; the short-log case is the other one."""
+    claim("03_log_replication.ipynb", "it names the first index of that entry's term, so the leader skips a whole "
+                                      "conflicting *term* per round trip")
+    state = PersistentState(3, None, [Entry(t, f"c{k}") for k, t in enumerate((1, 2, 2, 2, 3), 1)])
+    node = RaftNode(2, [1, 2, 3], rng=random.Random(0), state=state)
+    node.take_output()
+    node.receive(AppendEntries(4, 1, 2, 4, 4, (), 0), 5)  # the leader has term 4 at index 4: S2's term 2 conflicts
+    reply = node.take_output()[0][0]
+    assert not reply.success and reply.conflict_index == 2  # the first index of term 2, three entries back at once
+    node.receive(AppendEntries(4, 1, 2, 9, 4, (), 0), 10)  # beyond the end of its log
+    assert node.take_output()[0][0].conflict_index == 6  # just past its last entry
 
 
 # ---- every lesson: "Check yourself", an answer key that answers it as asked, and the keys' index ---------------
@@ -64,3 +103,32 @@ def test_the_keys_index_lists_every_key() -> None:
     assert keys == sorted(name.replace(".ipynb", "_answers.md") for name in ALL_LESSONS)
     for name in keys:
         assert f"]({name})" in index, f"solutions/lessons/README.md does not list {name}"
+
+
+def test_08_raftedu_followers_redirect_reads_where_etcd_serves_them_by_read_index() -> None:
+    """Issue 24 (clients): follower reads through ReadIndex are described (§6.4); raftedu's followers redirect."""
+    claim("08_linearizable_reads.ipynb", "ReadIndex also lets *followers* answer reads, taking load off the leader "
+                                         "(dissertation §6.4)")
+    claim("08_linearizable_reads.ipynb", "raftedu's followers redirect reads to the leader")
+    svc = KVService(5, clients=1, seed=7)
+    c = svc.cluster
+    c.run_until(lambda c: c.leader() is not None, 2_000)
+    follower = next(i for i in c.ids if i != c.leader())
+    start = c.now
+    svc.submit(1, "get", "x", to=follower)
+    svc.run(300)
+    talk = list(svc.conversation(1, since=start).message)
+    assert f"not the leader - try S{c.leader()}" in talk[1] and len(talk) == 4  # redirected, then answered
+
+
+def test_07_session_expiry_is_taught_as_a_deterministic_state_machine_decision() -> None:
+    claim("07_clients_sessions.ipynb", "the leader writes its current time into the entries it appends, and every "
+                                       "server expires sessions by those timestamps as it applies the log")
+    claim("07_clients_sessions.ipynb", "(raftedu's sessions never expire.)")
+    from raftedu.kvmodel import KVStore, Op
+
+    store = KVStore()
+    store.apply(Op.put("x", 1, client=1, seq=1))
+    for k in range(500):  # a long history of other clients' writes
+        store.apply(Op.put("y", k, client=2, seq=k + 1))
+    assert store.last_applied(1) == 1  # client 1's session is still there
