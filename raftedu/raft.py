@@ -199,7 +199,7 @@ class TimeoutNow(Message):
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """A snapshot of the state machine (dissertation §5.1, Figure 5.1): it replaces log entries 1..``index``.
+    """A snapshot of the state machine (dissertation §5.1, Figure 5.2): it replaces log entries 1..``index``.
 
     ``index`` and ``term`` are the last included index and term (the entry the
     snapshot ends with, for the AppendEntries consistency check that follows
