@@ -555,6 +555,8 @@ class Server:
         copy of it in memory. ``rng`` is the server's random number generator.
         """
         self.id = node_id
+        self.cluster_ids: tuple[int, ...] = tuple(ids)
+        """The servers of the cluster as it started (without this one when it joined later, dissertation §4.1)."""
         self.peers: tuple[int, ...] = tuple(i for i in ids if i != node_id)
         self.rng = rng
         self.timing = timing
@@ -758,7 +760,7 @@ class RaftNode(Server):
         """Flow control (§5.3): for a follower with an unanswered AppendEntries carrying entries, the last index it carried."""
         self.sent_at: dict[int, int] = {}
         """When this leader last sent each follower an AppendEntries (heartbeats go out only in idle periods, §5.2)."""
-        self.init_extensions((self.id, *self.peers))
+        self.init_extensions(self.cluster_ids)
         if self.state.snapshot is not None:
             self.restore_snapshot(self.state.snapshot)
         self.reset_election_timer()
@@ -1131,10 +1133,13 @@ class RaftNode(Server):
     # ======================================================================
 
     def init_extensions(self, ids: tuple[int, ...] | list[int]) -> None:
-        """Volatile state of the extensions; the configuration starts as every server in ``ids`` voting (§4.1)."""
-        self.voters: frozenset[int] = frozenset(ids) | {self.id}
-        self.learners: frozenset[int] = frozenset()
-        self.base_config = ConfigChange(tuple(sorted(self.voters)))
+        """Volatile state of the extensions; the configuration starts as every server in ``ids`` voting (§4.1). A server
+        not among ``ids`` joins a running cluster: it starts as a learner (§4.2.1) until its log says more -- it must
+        not campaign on a configuration that counts it as a voter before any leader made it one."""
+        joining = self.id not in ids
+        self.voters: frozenset[int] = frozenset(ids) if joining else frozenset(ids) | {self.id}
+        self.learners: frozenset[int] = frozenset({self.id}) if joining else frozenset()
+        self.base_config = ConfigChange(tuple(sorted(self.voters)), tuple(sorted(self.learners)))
         """The configuration before the first ConfigChange in the log (the initial servers, or a snapshot's)."""
         self.base_index = 0
         """Log index of ``base_config`` (0 for the initial servers; the snapshot's ``config_index``)."""
@@ -1344,7 +1349,7 @@ class RaftNode(Server):
         if self.role != LEADER:
             raise ValueError(f"S{self.id} is not the leader; only the leader can transfer leadership")
         if to == self.id or to not in self.voters:
-            raise ValueError(f"S{to} is not another voter of S{self.id}'s configuration "
+            raise ValueError(f"S{to} is not a voter of S{self.id}'s configuration other than S{self.id} "
                              f"(voters: {', '.join(f'S{i}' for i in sorted(self.voters))})")
         self.extended = True  # the transfer's rules run in the extension hooks
         self.transferee, self.transfer_deadline, self._timeout_sent = to, now + self.timing.election_timeout[0], False
