@@ -246,9 +246,10 @@ class SafetyMonitor:
         checks = {name[len("_check_"):]: getattr(self, name) for name in _names(type(self), "_check_")}
         self.checks: dict[str, Callable[[Event], None]] = {**self.view._handlers, **checks}
         """The check of each event kind (a kind with no check only updates the state the view keeps for the checks;
-        an unlisted kind -- ``send``'s picture part, ``deliver``, ``timer``, ``progress`` -- changes only what
+        an unlisted kind -- ``send``'s picture part, ``timer``, ``progress``, and ``deliver`` until check-quorum or a
+        leadership transfer makes deliveries count (:meth:`_watch_deliveries`) -- changes only what
         :meth:`ClusterView.draw` draws). :meth:`observe` calls it; a simulator may call it directly, setting
-        ``view.time`` and ``events``."""
+        ``view.time`` and ``events``, and must look it up again for each event (entries are added as a run goes)."""
         self._view_apply = self.view._handlers["apply"]
 
     def fail(self, prop: str, detail: str, e: Event) -> None:

@@ -1081,12 +1081,15 @@ class RaftNode(Server):
         """§5.3: on success update matchIndex/nextIndex and try to commit; on failure back off nextIndex and retry.
 
         Replies from another term, or arriving when this server is no longer
-        leader, are stale and ignored. nextIndex never falls to or below
-        matchIndex, so a late or duplicated failure cannot undo progress.
+        leader, are stale and ignored, and so are replies from a server this
+        leader keeps no progress for (one removed from its configuration,
+        §4.1; etcd-io/raft's ``stepLeader``: "no progress available").
+        nextIndex never falls to or below matchIndex, so a late or duplicated
+        failure cannot undo progress.
         """
-        if self.role != LEADER or m.term != self.state.current_term:
-            return
         p = m.src
+        if self.role != LEADER or m.term != self.state.current_term or p not in self.match_index:
+            return
         match, nxt = self.match_index[p], self.next_index[p]
         if m.success:
             grew = m.match_index > match
@@ -1415,6 +1418,9 @@ class RaftNode(Server):
             for p in self.peers:
                 if p not in old:
                     self.set_progress(p, 0, self.last_log_index + 1, "§4.1 a new server: replicate to it")
+            for p in old.difference(self.peers):  # a server left the configuration: no progress kept for it (etcd)
+                for progress in (self.match_index, self.next_index, self.in_flight, self.sent_at):
+                    progress.pop(p, None)
         self.note("config", "§4.1 the latest configuration in the log takes effect",
                   f"S{self.id} now uses voters {{{', '.join(f'S{i}' for i in config.voters)}}}"
                   + (f", learners {{{', '.join(f'S{i}' for i in config.learners)}}}" if config.learners else ""),
@@ -1561,10 +1567,11 @@ class RaftNode(Server):
 
     def handle_install_snapshot_reply(self, m: InstallSnapshotReply) -> None:
         """Dissertation §5.1: the follower now matches the leader's log up to ``match_index``: update its
-        matchIndex and nextIndex as for a successful AppendEntries and try to commit."""
-        if self.role != LEADER or m.term != self.current_term or not m.match_index:
-            return
+        matchIndex and nextIndex as for a successful AppendEntries and try to commit (a server this leader keeps no
+        progress for, one removed from its configuration, is ignored)."""
         p = m.src
+        if self.role != LEADER or m.term != self.current_term or not m.match_index or p not in self.match_index:
+            return
         match = max(self.match_index[p], m.match_index)
         self.set_progress(p, match, max(self.next_index[p], match + 1), "dissertation §5.1 snapshot installed → "
                           "update nextIndex and matchIndex")

@@ -10,6 +10,16 @@ class: a correct node keeps every safety property, a broken rule trips one.
 of ``node_class`` with ``seed``); the grader passes its own to keep the
 cluster for replay. ``on_step(label, cluster)`` is called after each step
 of the figure, which is how a lesson draws the scenario step by step.
+
+Besides Figure 2's, one script per known failure of etcd's extensions (the
+2015 single-server change interleaving, a cut-off leader with learners, a
+stale TimeoutNow, a transfer to a learner or a crashed voter, a removed server
+that keeps running, a removal-pending server that must campaign, a lease
+renewed by an old leader). A script whose node under test deviates stops with
+:class:`ScriptError` (a liveness promise, or a step it cannot reach) or the
+monitor's :class:`~raftedu.checks.SafetyViolation`, nothing else.
+:func:`leaders_per_election` measures a liveness promise quantitatively (a
+vote granted without resetting the election timer, on a lossy network).
 """
 
 from __future__ import annotations

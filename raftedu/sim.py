@@ -1071,7 +1071,8 @@ class Cluster:
             return
         e = new_event((self.now, "deliver", m.dst, m.term, m.src, None, None, None, m, msg_id, "", ""))
         self._cells.extend(e)  # _record_all, inlined for the one event
-        check = self._checks.get("deliver")  # none (a delivery changes only what pictures show), unless a test adds one
+        check = self._checks.get("deliver")  # none (a delivery changes only what pictures show) until check-quorum
+        # or a leadership transfer makes deliveries count (SafetyMonitor._watch_deliveries)
         if check is not None:
             check(e)
         try:

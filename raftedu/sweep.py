@@ -12,7 +12,9 @@ Run a long sweep from the shell::
 ``--features all`` switches on etcd's extensions (pre-vote, check-quorum,
 snapshots every K applied entries with K drawn per seed) and adds leadership
 transfers, membership changes (add a learner, promote, remove) and snapshots
-taken on demand to the random schedule::
+taken on demand to the random schedule, with the extensions' known failure
+situations (:func:`extension_situation`); removed servers keep running a
+while (:func:`retire_after`)::
 
     python -m raftedu.sweep --features all --seeds 1000 --sizes 3,5 --workers 2
 """

@@ -248,3 +248,27 @@ def test_figure_8_branch_e_stops_with_script_error_when_s5_wins():
 
     with pytest.raises((ScriptError, SafetyViolation)):
         scenarios.figure_8(S5Wins, branch="e")
+
+
+def test_a_leader_ignores_replies_from_a_server_it_removed():
+    """Found by the sweep once removed servers kept running (N=4 seed 177, N=5 seeds 124 and 381, N=6 seed 801):
+    a removed server answered an old leader's AppendEntries with its newer term, which the old leader, re-elected in
+    that term without it, looked up in its progress (KeyError). etcd's leader ignores a server it keeps no progress
+    for; so does raftedu's, and it drops the progress of a server that leaves its configuration."""
+    from raftedu.raft import InstallSnapshotReply
+    from raftedu.sweep import run_seed
+
+    c = Cluster(3, seed=4, retire_after=10_000)
+    assert c.run_until(lambda c: c.leader() is not None, 3_000)
+    c.request("a")
+    c.run(200)
+    leader = c.node(c.leader())
+    gone = next(i for i in c.ids if i != leader.id)
+    c.remove_server(gone)
+    c.run(100)
+    assert gone not in leader.match_index and gone not in leader.next_index
+    leader.receive(AppendEntriesReply(leader.current_term, gone, leader.id, True, 5), c.now)
+    leader.receive(InstallSnapshotReply(leader.current_term, gone, leader.id, 5), c.now)
+    assert leader.take_output() == ([], []) and leader.role == "leader"
+    result = run_seed(4, 177, features="all")
+    assert result.violation is None and result.live
