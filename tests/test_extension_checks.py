@@ -272,3 +272,17 @@ def test_a_leader_ignores_replies_from_a_server_it_removed():
     assert leader.take_output() == ([], []) and leader.role == "leader"
     result = run_seed(4, 177, features="all")
     assert result.violation is None and result.live
+
+
+def test_the_sweep_draws_the_extensions_failure_situations_and_keeps_removed_servers_running():
+    from raftedu.sweep import RETIRE_AFTER, random_schedule, retire_after
+
+    items = [item for seed in range(20) for item in random_schedule(3, seed, features="all")]
+    assert any(i[1] == "set_network" and i[2] == {"duplicate_rate": 1.0} for i in items)  # TimeoutNow twice
+    assert any(i[1] == "set_network" and i[2] == {"long_delay_rate": 0.6} for i in items)  # an old leader, late
+    after = {(items[k][0], items[k][1]) for k in range(len(items) - 1) if items[k][1] == "crash_leader"}
+    assert any(i[1] in ("add_server", "remove_server", "promote") and any(0 < i[0] - t < 450 for t, _ in after)
+               for i in items)  # a configuration change asked of a new leader (the 2015 interleaving)
+    assert any(i[1] == "isolate" and (i[0] + 1, "remove_server", i[2]) in items for i in items)  # its own removal
+    assert {retire_after(3, seed) for seed in range(40)} == set(RETIRE_AFTER)
+    assert random_schedule(3, 5) == random_schedule(3, 5, features="none")  # Figure 2's schedules stay as they were
