@@ -4,7 +4,7 @@
     python benchmarks/trace_digests.py > after.txt       # on the new code
     diff before.txt after.txt                            # nothing: the same runs
 
-The runs (208 before issue 25; with its scripts and mutants 239): the side-by-side workload of ``bench_core.py`` at N = 3, 5
+The runs (208 before issue 25; with its scripts and mutants 242): the side-by-side workload of ``bench_core.py`` at N = 3, 5
 and 9 (5 simulated s each); the randomized sweep's schedules for 12 seeds of
 each N = 1..7, with and without every extension (pre-vote, check-quorum,
 snapshots), 9 simulated s each; the scripted scenarios; and the node mutants

@@ -543,7 +543,9 @@ def transfer_to_learner_or_crashed(node_class: type[RaftNode] = RaftNode, seed: 
     caught-up voter"), and a learner that obeyed would lead without counting for
     any majority. (c) S3 crashes; a transfer to it is refused at the call: it can
     neither catch up nor campaign. (d) S3 restarts and the transfer to it
-    succeeds.
+    succeeds. (e) S3 hands over to S2, which is cut off: while it waits, S3
+    refuses client requests ("No proposals during a transfer"); after a minimum
+    election timeout it gives up and takes them again.
     """
     from .sim import Refused
 
@@ -574,6 +576,18 @@ def transfer_to_learner_or_crashed(node_class: type[RaftNode] = RaftNode, seed: 
     c.run(20)
     _leads(c, 3, "a transfer to a caught-up running voter elects it")
     step("(d) S3 restarted and caught up; the transfer to it succeeded", c)
+    c.isolate(2)
+    c.transfer_leadership(2)
+    during = c.request("during")
+    if during.status != "rejected":
+        raise ScriptError(f"S3 took a client request while handing leadership over (t={c.now} ms)")
+    c.run(SCRIPTED.election_timeout[0] + SCRIPTED.heartbeat)
+    c.heal()
+    _leads(c, 3, "S3 gave the transfer up and leads on")
+    c.request("after")
+    c.run(20)
+    _committed(c, "after", "S3 leads all three again")
+    step("(e) S3 refused a client while handing over to the cut-off S2, gave up and committed after", c)
     return c
 
 

@@ -478,6 +478,17 @@ class ChangesConfigurationAtOnce(RaftNode):
         return None
 
 
+class ProposesWhileHandingOver(RaftNode):
+    """Takes client requests while handing leadership over (§3.10 says stop): entries the target may not hold."""
+
+    def propose(self, command: Any, now: int) -> int | None:
+        transferee, self.transferee = self.transferee, None
+        try:
+            return super().propose(command, now)
+        finally:
+            self.transferee = transferee
+
+
 class NoTimerResetOnVote(RaftNode):
     """Figure 2: grants a vote without resetting its election timer (§5.2: "granting vote to candidate")."""
 
@@ -507,6 +518,8 @@ NODE_MUTANTS += [
     NodeMutant("changes the configuration before committing in its term", ChangesConfigurationAtOnce,
                "scenario:configuration_change_interleaving", "Configuration change after a commit of the leader's term",
                (3, 0)),
+    NodeMutant("takes client requests while handing over", ProposesWhileHandingOver,
+               "scenario:transfer_to_learner_or_crashed", "No proposals during a transfer", (3, 4)),
     NodeMutant("grants a vote without resetting its election timer", NoTimerResetOnVote, "churn", "slower"),
 ]
 """The kinds that escaped before issue 25; ``what`` "ScriptError": the script stops, a liveness promise is broken."""
