@@ -46,7 +46,7 @@ PEER_JS = r"""
 // RaftScope's model (raft.js + util.js read from a git dir), driven headless: 1 ms steps, 100 requests/s to the leader.
 const { execFileSync } = require('child_process');
 const vm = require('vm');
-const [gitDir, vsecArg, stepArg, nArg] = process.argv.slice(2);
+const [gitDir, vsecArg, stepArg, nArg] = process.argv.slice(1);  // node -e SCRIPT -- ARGS: argv is [node, ...ARGS]
 const vsec = Number(vsecArg || 60), step = Number(stepArg || 1000), n = Number(nArg || 5);
 const src = f => execFileSync('git', ['--git-dir', gitDir, 'show', 'HEAD:' + f]).toString();
 const $ = { map: (m, f) => Object.keys(m).map(k => f(m[k], k)) };

@@ -4,7 +4,7 @@
     python benchmarks/trace_digests.py > after.txt       # on the new code
     diff before.txt after.txt                            # nothing: the same runs
 
-The runs (208): the side-by-side workload of ``bench_core.py`` at N = 3, 5
+The runs (208 before issue 25; with its scripts and mutants 242): the side-by-side workload of ``bench_core.py`` at N = 3, 5
 and 9 (5 simulated s each); the randomized sweep's schedules for 12 seeds of
 each N = 1..7, with and without every extension (pre-vote, check-quorum,
 snapshots), 9 simulated s each; the scripted scenarios; and the node mutants
@@ -26,13 +26,16 @@ from bench_core import side_by_side_workload
 
 from raftedu import Cluster, SafetyViolation, Trace, scenarios
 from raftedu.raft import Event
-from raftedu.sweep import CHAOS, random_schedule, snapshot_every, snapshot_tail
+from raftedu.sweep import CHAOS, random_schedule, retire_after, snapshot_every, snapshot_tail
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import mutants  # noqa: E402  (tests/mutants.py: the node mutants)
 
 SCENARIOS = ("figure_8", "longer_log_older_term", "shorter_log_same_term", "stale_replies_across_reelection",
-             "restart_between_votes", "crash_after_acknowledging", "vote_replies_delayed_across_reelection")
+             "restart_between_votes", "crash_after_acknowledging", "vote_replies_delayed_across_reelection",
+             "configuration_change_interleaving", "cut_off_leader_with_learners", "stale_timeout_now",
+             "transfer_to_learner_or_crashed", "removed_server_keeps_running", "removal_pending_campaigns",
+             "stale_append_renews_no_lease")
 
 
 def digest(c: Cluster, ignore_peer_of_appends: bool) -> str:
@@ -55,7 +58,8 @@ def runs(ignore: bool) -> list[str]:
                 c = Cluster(n, seed=seed, network=CHAOS, schedule=random_schedule(n, seed, 6_000, features),
                             up_to_date_check=True, pre_vote=on, check_quorum=on,
                             snapshot_every=snapshot_every(n, seed) if on else None,
-                            snapshot_tail=snapshot_tail(n, seed) if on else 0)
+                            snapshot_tail=snapshot_tail(n, seed) if on else 0,
+                            retire_after=retire_after(n, seed) if on else 0)
                 try:
                     c.run(9_000)
                 except SafetyViolation as v:

@@ -50,6 +50,41 @@ With configuration changes (dissertation ch. 4, :data:`EXTENSION_PROPERTIES`):
   only when the previous one in its log is committed (§4.1).
 * **Single-server changes** -- each configuration's voters differ from the
   previous one's by at most one server, so majorities of the two overlap (§4.1).
+* **Configuration change after a commit of the leader's term** -- a leader
+  appends a configuration only once an entry of its own term is committed
+  (the fix of the single-server change bug, Ongaro, raft-dev, 2015; etcd-io/raft's
+  ``becomeLeader`` sets ``pendingConfIndex`` to its last index for this).
+* **Learners never campaign or lead** -- a server that is a learner in its
+  latest configuration never becomes pre-candidate, candidate or leader
+  (§4.2.1; etcd-io/raft's ``promotable``). Learners may answer RequestVote
+  (etcd-io/raft's campaign_learner_must_vote.txt), but their votes never count:
+  "Leader elected by a majority" counts only the candidate's voters.
+* **Removed servers do not campaign** -- a server left out of its latest
+  configuration campaigns only while that configuration is not committed
+  on it (§4.2.2: it may be needed to commit its own removal; §4.2.3).
+
+With leadership transfer (dissertation §3.10), checked from the first TimeoutNow or transfer on:
+
+* **Transfer only to a caught-up voter** -- a leader sends TimeoutNow only to
+  a voter of its configuration whose log holds its whole log (§3.10).
+* **Stale TimeoutNow is ignored** -- a TimeoutNow of a term older than the
+  receiver's starts no election (etcd-io/raft: a message of a lower term is
+  dropped in ``Step``; a duplicated or late TimeoutNow would depose a good leader).
+* **No proposals during a transfer** -- a leader handing over appends no new
+  entry until the transfer ends or is given up (§3.10; etcd-io/raft's
+  TestLeaderTransferIgnoreProposal).
+
+With check-quorum (dissertation §6.2), checked when the run's start event lists the option:
+
+* **Check-quorum leaders step down** -- a leader that has not heard from a
+  majority of its voters for a minimum election timeout is no longer leader
+  one heartbeat later (its timer checks once per heartbeat interval; etcd-io/raft's
+  checkquorum.txt).
+* **Lease only from the current leader** -- a server ignores a RequestVote
+  (§4.2.3, §6.2) only within a minimum election timeout of an AppendEntries or
+  InstallSnapshot of its own current term: an older leader's message renews
+  nothing (etcd-io/raft's ``Step``: ``inLease`` reads ``electionElapsed``, which only
+  messages of the current term reset).
 
 With snapshots (dissertation ch. 5; a node's log then starts after its
 snapshot, while the trace's view keeps the whole log, so every property above
@@ -73,7 +108,8 @@ from collections.abc import Callable, Iterable
 
 from typing import Any
 
-from .raft import LOST_IN_CRASH, AppendEntries, ConfigChange, Entry, Event, RequestVoteReply, majority
+from .raft import (LOST_IN_CRASH, AppendEntries, ConfigChange, Entry, Event, InstallSnapshot, RequestVoteReply,
+                   TimeoutNow, majority)
 from .trace import ClusterView, Trace, _names
 
 __all__ = ["SafetyViolation", "NodeFailure", "SafetyMonitor", "check_trace", "PROPERTIES", "EXTENSION_PROPERTIES"]
@@ -98,11 +134,20 @@ PROPERTIES = (
 EXTENSION_PROPERTIES = (
     "One configuration change at a time",
     "Single-server changes",
+    "Configuration change after a commit of the leader's term",
+    "Learners never campaign or lead",
+    "Removed servers do not campaign",
+    "Transfer only to a caught-up voter",
+    "Stale TimeoutNow is ignored",
+    "No proposals during a transfer",
+    "Check-quorum leaders step down",
+    "Lease only from the current leader",
     "Snapshot index ≤ commit index",
     "Snapshot matches the committed entry",
     "Snapshots keep the committed commands",
 )
-"""Properties of etcd's extensions (dissertation ch. 4 and 5), checked as well; kept apart from Figure 3's list."""
+"""Properties of etcd's extensions (dissertation ch. 3, 4, 5 and 6), checked whenever their option or operation is
+in use; kept apart from Figure 3's list."""
 
 
 class SafetyViolation(AssertionError):
@@ -185,13 +230,26 @@ class SafetyMonitor:
         self.voters: dict[tuple[int, int], set[int]] = {}  # (candidate, term) -> servers that granted their vote
         self.quorum = 1  # a majority of the cluster (set by the start event)
         self.reconfigured = False  # True once servers joined or configurations changed (dissertation §4.1)
+        self.config_index: dict[int, int] = {}  # node -> log index of its latest configuration (§4.1)
+        self.transferring: dict[int, int] = {}  # leader -> the server it hands leadership to (§3.10)
+        self.window, self.heartbeat = 150, 50  # minimum election timeout and heartbeat interval (set by the start event)
+        self.check_quorum = False  # the run's nodes use check-quorum (§6.2; set by the start event)
+        self.leader_since: dict[int, int] = {}  # check-quorum leader -> when it became leader
+        self.heard: dict[int, dict[int, int]] = {}  # check-quorum leader -> sender -> last delivery of its term or later
+        self.quorum_until: dict[int, int] = {}  # check-quorum leader -> the time up to which it surely may still lead
+        self.voters_since: dict[int, int] = {}  # check-quorum leader -> when its voters last changed while it led
+        self.lease: dict[int, tuple[int, int]] = {}  # node -> (time, term) of the last AppendEntries/InstallSnapshot
+        # of its own term or a later one delivered to it (§6.2)
+        self._stale_timeout_now: tuple[int, int] | None = None  # (node, time) of a TimeoutNow of an older term just
+        # delivered, until the node's step is over
         self.events = 0
         checks = {name[len("_check_"):]: getattr(self, name) for name in _names(type(self), "_check_")}
         self.checks: dict[str, Callable[[Event], None]] = {**self.view._handlers, **checks}
         """The check of each event kind (a kind with no check only updates the state the view keeps for the checks;
-        an unlisted kind -- ``send``'s picture part, ``deliver``, ``timer``, ``progress`` -- changes only what
+        an unlisted kind -- ``send``'s picture part, ``timer``, ``progress``, and ``deliver`` until check-quorum or a
+        leadership transfer makes deliveries count (:meth:`_watch_deliveries`) -- changes only what
         :meth:`ClusterView.draw` draws). :meth:`observe` calls it; a simulator may call it directly, setting
-        ``view.time`` and ``events``."""
+        ``view.time`` and ``events``, and must look it up again for each event (entries are added as a run goes)."""
         self._view_apply = self.view._handlers["apply"]
 
     def fail(self, prop: str, detail: str, e: Event) -> None:
@@ -210,6 +268,38 @@ class SafetyMonitor:
         self.view.update(e)
         self.prefix = {i: [0] for i in self.view.nodes}
         self.quorum = majority(len(self.view.nodes))
+        config = self.view.config
+        timing = config.get("timing") or {}
+        self.window = timing.get("election_timeout", (150, 300))[0]
+        self.heartbeat = timing.get("heartbeat", 50)
+        if "check_quorum" in config.get("options", ()):
+            self.check_quorum = True
+            self.checks["send"] = self._send_under_check_quorum
+            self._watch_deliveries()
+
+    def _watch_deliveries(self) -> None:
+        """From now on look at every delivery (:meth:`_delivered`): with check-quorum, and once leadership transfers
+        happen; a Figure 2 run never pays for it (deliveries are the most frequent events)."""
+        self.checks["deliver"] = self._delivered
+
+    def _delivered(self, e: Event) -> None:
+        """A message arrived: who a check-quorum leader heard from (§6.2), a server's lease (§6.2), a stale TimeoutNow
+        (§3.10). Its receiver's step follows (the end of the previous step: no stale TimeoutNow pending)."""
+        m, p = e.msg, e.node
+        node = self.view.nodes.get(p)  # None for clients
+        self._stale_timeout_now = None
+        if node is None:
+            return
+        if m.term < node.term:
+            if type(m) is TimeoutNow:
+                self._stale_timeout_now = (p, e.time)
+            return
+        kind = type(m)
+        if kind is AppendEntries or kind is InstallSnapshot:
+            self.lease[p] = (e.time, m.term)
+        heard = self.heard.get(p)
+        if heard is not None:
+            heard[m.src] = e.time
 
     def _check_term(self, e: Event) -> None:
         if e.value <= self.last_term.get(e.node, -1):
@@ -226,10 +316,149 @@ class SafetyMonitor:
         self.view.update(e)
 
     def _check_send(self, e: Event) -> None:
-        """A granted RequestVoteReply is a vote, whatever the sender recorded about it."""
+        """A granted RequestVoteReply is a vote, whatever the sender recorded about it; a TimeoutNow hands leadership
+        over (:meth:`_timeout_now_sent`)."""
         m = e.msg
-        if type(m) is not AppendEntries and isinstance(m, RequestVoteReply) and m.vote_granted:
-            self._count_vote(m.src, m.term, m.dst, e)
+        if type(m) is AppendEntries:
+            return
+        if isinstance(m, RequestVoteReply):
+            if m.vote_granted:
+                self._count_vote(m.src, m.term, m.dst, e)
+        elif type(m) is TimeoutNow:
+            self._timeout_now_sent(e)
+
+    def _send_under_check_quorum(self, e: Event) -> None:
+        """:meth:`_check_send`, and a check-quorum leader that sends is still in touch with a majority (§6.2)."""
+        self._check_send(e)
+        until = self.quorum_until.get(e.node)
+        if until is not None and e.time > until:
+            self._leader_in_contact(e.node, e)
+
+    def _leader_in_contact(self, p: int, e: Event) -> None:
+        """§6.2: a check-quorum leader looks, once per heartbeat interval, whether it heard from a majority of its
+        voters within the last minimum election timeout, and steps down if not. So a leader still leading more than a
+        minimum election timeout plus a heartbeat interval after the last moment a majority was in touch (or after it
+        became leader) broke the promise. When its voters change (§4.1) its next look counts the new ones: it may lead
+        until a heartbeat interval after the change."""
+        voters, heard, since = self.view.voters(p), self.heard[p], self.leader_since[p]
+        need = majority(len(voters)) - (p in voters)  # a leader being removed does not count itself (§4.2.2)
+        if need <= 0:
+            self.quorum_until[p] = 1 << 62
+            return
+        times = sorted([heard.get(v, since) for v in voters if v != p], reverse=True)
+        last = times[need - 1]
+        bound = max(last + self.window, self.voters_since.get(p, since)) + self.heartbeat
+        if e.time > bound:
+            self.fail("Check-quorum leaders step down",
+                      f"S{p} still leads term {self.view.nodes[p].term} at t={e.time} ms: a majority of its voters "
+                      f"{_servers(voters)} was last in touch at t={last} ms, more than a minimum election timeout "
+                      f"({self.window} ms) and a heartbeat interval ({self.heartbeat} ms) ago (§6.2)", e)
+        self.quorum_until[p] = bound
+
+    def _timeout_now_sent(self, e: Event) -> None:
+        """§3.10: the leader sends TimeoutNow only to a voter of its configuration whose log holds its whole log."""
+        self._watch_deliveries()
+        m = e.msg
+        leader, to = self.view.nodes[m.src], m.dst
+        target = self.view.nodes.get(to)
+        if leader.role != "leader":
+            self.fail("Transfer only to a caught-up voter", f"S{m.src} sent TimeoutNow to S{to} but it is not the "
+                      f"leader ({leader.role} of term {leader.term})", e)
+        self._transfer_to_voter(m.src, to, e)
+        if target is None or target.term > leader.term:
+            return  # the target moved on to a later term: whatever it held when it answered, the leader could not know
+        last, mine = len(leader.log), self.prefix.get(to, [0])
+        if len(mine) <= last or mine[last] != self.prefix[m.src][last]:
+            self.fail("Transfer only to a caught-up voter",
+                      f"leader S{m.src} sent TimeoutNow to S{to}, whose log lacks some of its entries up to index {last}: "
+                      "the target must be caught up first, or it cannot win (§3.10)", e)
+
+    def _transfer_to_voter(self, leader: int, to: int, e: Event) -> None:
+        voters = self.view.voters(leader)
+        if to not in voters:
+            self.fail("Transfer only to a caught-up voter",
+                      f"leader S{leader} hands leadership to S{to}, which is not a voter of its configuration "
+                      f"(voters {_servers(voters)}): a learner or a removed server must never lead (§3.10, §4.2.1)", e)
+
+    def _check_transfer(self, e: Event) -> None:
+        """A leader starts handing leadership over (``value`` the target) or gives up (``value`` None), §3.10."""
+        if e.value is None:
+            self.transferring.pop(e.node, None)
+            return
+        self._watch_deliveries()
+        self._transfer_to_voter(e.node, e.value, e)
+        self.transferring[e.node] = e.value
+
+    def _check_timeout(self, e: Event) -> None:
+        """An election timer ran out: a new step of that server, not the one of a stale TimeoutNow."""
+        stale = self._stale_timeout_now
+        if stale is not None and stale[0] == e.node and not e.rule.startswith("§3.10"):
+            self._stale_timeout_now = None
+
+    def _check_vote_ignored(self, e: Event) -> None:
+        """§6.2 (§4.2.3): a server ignores a RequestVote only within a minimum election timeout of hearing from the
+        leader of its own current term."""
+        node = self.view.nodes[e.node]
+        if not self.check_quorum or node.role == "leader":
+            return
+        time, term = self.lease.get(e.node, (None, None))
+        if term != node.term or e.time - time >= self.window:  # type: ignore[operator]
+            heard = ("no AppendEntries of its term " + str(node.term) + " reached it" if term != node.term else
+                     f"the last AppendEntries of its term {term} reached it at t={time} ms")
+            self.fail("Lease only from the current leader",
+                      f"S{e.node} ignored S{e.peer}'s RequestVote for term {e.value} as if it heard from a live leader, "
+                      f"but {heard}, not within the last {self.window} ms: only messages of the current leader "
+                      "renew the lease (§6.2)", e)
+
+    def _check_precampaign(self, e: Event) -> None:
+        self._may_campaign(e, "asked for pre-votes")
+
+    def _may_campaign(self, e: Event, what: str) -> None:
+        """§4.2.1, §4.2.2: only voters campaign and lead (a removed server only while its removal is not committed on
+        it); and a stale TimeoutNow starts no election (§3.10)."""
+        p = e.node
+        stale = self._stale_timeout_now
+        if stale is not None and stale == (p, e.time):
+            self.fail("Stale TimeoutNow is ignored",
+                      f"S{p} {what} in term {e.term} on a TimeoutNow of an older term: a duplicated or late TimeoutNow "
+                      "must be ignored, or it deposes a good leader (§3.10)", e)
+        if not self.reconfigured:
+            return
+        node = self.view.nodes[p]
+        config = node.config
+        if config is None or p in config.voters:
+            return
+        if p in config.learners:
+            self.fail("Learners never campaign or lead",
+                      f"S{p} {what} in term {e.term}, but it is a learner of its configuration (voters "
+                      f"{_servers(config.voters)}, learners {_servers(config.learners)}): learners never do (§4.2.1)", e)
+        index = self.config_index.get(p, 0)
+        if index <= node.commit_index:
+            self.fail("Removed servers do not campaign",
+                      f"S{p} {what} in term {e.term}, but its configuration at index {index} (voters "
+                      f"{_servers(config.voters)}) leaves it out and is committed (commitIndex {node.commit_index}): "
+                      "a removed server campaigns only while its removal is pending (§4.2.2, §4.2.3)", e)
+
+    def _leader_gone(self, p: int) -> None:
+        """``p`` is no longer leader (a role change, a crash, a removal): no transfer, no check-quorum watch."""
+        self.transferring.pop(p, None)
+        if self.check_quorum:
+            self.leader_since.pop(p, None)
+            self.heard.pop(p, None)
+            self.quorum_until.pop(p, None)
+            self.voters_since.pop(p, None)
+
+    def _check_crash(self, e: Event) -> None:
+        self.view.update(e)
+        self._leader_gone(e.node)
+
+    def _check_server_removed(self, e: Event) -> None:
+        self.view.update(e)
+        self._leader_gone(e.node)
+
+    def _check_restart(self, e: Event) -> None:
+        self.view.update(e)
+        self.config_index.pop(e.node, None)  # the node reads its configuration from its log again (a config event)
 
     def _count_vote(self, voter: int, term: int, candidate: int, e: Event) -> None:
         earlier = self.vote_of.setdefault((voter, term), candidate)
@@ -239,8 +468,17 @@ class SafetyMonitor:
 
     def _check_role(self, e: Event) -> None:
         self.view.update(e)
+        if self.transferring or self.check_quorum:
+            self._leader_gone(e.node)
+        if e.value == "candidate":
+            self._may_campaign(e, "started an election")
+            return
         if e.value != "leader":
             return
+        self._may_campaign(e, "became leader")
+        if self.check_quorum:
+            self.leader_since[e.node], self.heard[e.node] = e.time, {}
+            self.quorum_until[e.node] = e.time + self.window + self.heartbeat
         earlier = self.leader_of.setdefault(e.term, e.node)
         self.top_leader_term = max(self.top_leader_term, e.term)
         if earlier != e.node:
@@ -276,6 +514,10 @@ class SafetyMonitor:
         self._extend_prefix(self.prefix[e.node], e.index, entry, e)
         if self.up_to_date_check and len(self.committed) > 1:
             self._up_to_date_holds_committed(e.node, e, mine=True, theirs=False)
+        if self.transferring and e.node in self.transferring and node.role == "leader":
+            self.fail("No proposals during a transfer",
+                      f"leader S{e.node} appended {entry.command!r} at index {e.index} while handing leadership to "
+                      f"S{self.transferring[e.node]}: it must stop taking proposals until the transfer ends (§3.10)", e)
         if type(entry.command) is ConfigChange and node.role == "leader":
             self._check_configuration_change(e)
 
@@ -401,7 +643,10 @@ class SafetyMonitor:
 
     def _check_config(self, e: Event) -> None:
         self.view.update(e)
+        self.config_index[e.node] = e.index
         self.reconfigured = True
+        if e.node in self.quorum_until:  # a check-quorum leader counts the new voters from now on (§4.1, §6.2)
+            self.voters_since[e.node] = self.quorum_until[e.node] = e.time
 
     def _is_majority(self, ids: Iterable[int], node: int | None = None) -> bool:
         """Whether ``ids`` are a majority of the cluster (Figure 2). Once configurations change (§4.1): a majority
@@ -435,6 +680,14 @@ class SafetyMonitor:
             self.fail("Single-server changes",
                       f"leader S{e.node} changed the voters from {sorted(old)} to {sorted(new)}: more than one "
                       "server at once, so a majority of each could be disjoint", e)
+        commit = node.commit_index
+        if not commit or node.log[commit - 1].term != e.term:
+            self.fail("Configuration change after a commit of the leader's term",
+                      f"leader S{e.node} of term {e.term} appended a configuration at index {e.index} before committing "
+                      f"an entry of its term (commitIndex {commit}"
+                      + (f", of term {node.log[commit - 1].term})" if commit else ")")
+                      + ": a configuration of an earlier leader may still be uncommitted and unknown to it, and the "
+                      "two changes together can elect two leaders (Ongaro, raft-dev 2015)", e)
 
     def _check_apply(self, e: Event) -> None:
         node = self.view.nodes[e.node]

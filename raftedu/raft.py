@@ -555,6 +555,8 @@ class Server:
         copy of it in memory. ``rng`` is the server's random number generator.
         """
         self.id = node_id
+        self.cluster_ids: tuple[int, ...] = tuple(ids)
+        """The servers of the cluster as it started (without this one when it joined later, dissertation §4.1)."""
         self.peers: tuple[int, ...] = tuple(i for i in ids if i != node_id)
         self.rng = rng
         self.timing = timing
@@ -760,7 +762,7 @@ class RaftNode(Server):
         """Flow control (§5.3): for a follower with an unanswered AppendEntries carrying entries, the last index it carried."""
         self.sent_at: dict[int, int] = {}
         """When this leader last sent each follower an AppendEntries (heartbeats go out only in idle periods, §5.2)."""
-        self.init_extensions((self.id, *self.peers))
+        self.init_extensions(self.cluster_ids)
         if self.state.snapshot is not None:
             self.restore_snapshot(self.state.snapshot)
         self.reset_election_timer()
@@ -1081,12 +1083,15 @@ class RaftNode(Server):
         """§5.3: on success update matchIndex/nextIndex and try to commit; on failure back off nextIndex and retry.
 
         Replies from another term, or arriving when this server is no longer
-        leader, are stale and ignored. nextIndex never falls to or below
-        matchIndex, so a late or duplicated failure cannot undo progress.
+        leader, are stale and ignored, and so are replies from a server this
+        leader keeps no progress for (one removed from its configuration,
+        §4.1; etcd-io/raft's ``stepLeader``: "no progress available").
+        nextIndex never falls to or below matchIndex, so a late or duplicated
+        failure cannot undo progress.
         """
-        if self.role != LEADER or m.term != self.state.current_term:
-            return
         p = m.src
+        if self.role != LEADER or m.term != self.state.current_term or p not in self.match_index:
+            return
         match, nxt = self.match_index[p], self.next_index[p]
         if m.success:
             grew = m.match_index > match
@@ -1133,10 +1138,13 @@ class RaftNode(Server):
     # ======================================================================
 
     def init_extensions(self, ids: tuple[int, ...] | list[int]) -> None:
-        """Volatile state of the extensions; the configuration starts as every server in ``ids`` voting (§4.1)."""
-        self.voters: frozenset[int] = frozenset(ids) | {self.id}
-        self.learners: frozenset[int] = frozenset()
-        self.base_config = ConfigChange(tuple(sorted(self.voters)))
+        """Volatile state of the extensions; the configuration starts as every server in ``ids`` voting (§4.1). A server
+        not among ``ids`` joins a running cluster: it starts as a learner (§4.2.1) until its log says more -- it must
+        not campaign on a configuration that counts it as a voter before any leader made it one."""
+        joining = self.id not in ids
+        self.voters: frozenset[int] = frozenset(ids) if joining else frozenset(ids) | {self.id}
+        self.learners: frozenset[int] = frozenset({self.id}) if joining else frozenset()
+        self.base_config = ConfigChange(tuple(sorted(self.voters)), tuple(sorted(self.learners)))
         """The configuration before the first ConfigChange in the log (the initial servers, or a snapshot's)."""
         self.base_index = 0
         """Log index of ``base_config`` (0 for the initial servers; the snapshot's ``config_index``)."""
@@ -1350,7 +1358,7 @@ class RaftNode(Server):
         if self.role != LEADER:
             raise ValueError(f"S{self.id} is not the leader; only the leader can transfer leadership")
         if to == self.id or to not in self.voters:
-            raise ValueError(f"S{to} is not another voter of S{self.id}'s configuration "
+            raise ValueError(f"S{to} is not a voter of S{self.id}'s configuration other than S{self.id} "
                              f"(voters: {', '.join(f'S{i}' for i in sorted(self.voters))})")
         self.extended = True  # the transfer's rules run in the extension hooks
         self.transferee, self.transfer_deadline, self._timeout_sent = to, now + self.timing.election_timeout[0], False
@@ -1416,6 +1424,9 @@ class RaftNode(Server):
             for p in self.peers:
                 if p not in old:
                     self.set_progress(p, 0, self.last_log_index + 1, "§4.1 a new server: replicate to it")
+            for p in old.difference(self.peers):  # a server left the configuration: no progress kept for it (etcd)
+                for progress in (self.match_index, self.next_index, self.in_flight, self.sent_at):
+                    progress.pop(p, None)
         self.note("config", "§4.1 the latest configuration in the log takes effect",
                   f"S{self.id} now uses voters {{{', '.join(f'S{i}' for i in config.voters)}}}"
                   + (f", learners {{{', '.join(f'S{i}' for i in config.learners)}}}" if config.learners else ""),
@@ -1565,10 +1576,11 @@ class RaftNode(Server):
 
     def handle_install_snapshot_reply(self, m: InstallSnapshotReply) -> None:
         """Dissertation §5.1: the follower now matches the leader's log up to ``match_index``: update its
-        matchIndex and nextIndex as for a successful AppendEntries and try to commit."""
-        if self.role != LEADER or m.term != self.current_term or not m.match_index:
-            return
+        matchIndex and nextIndex as for a successful AppendEntries and try to commit (a server this leader keeps no
+        progress for, one removed from its configuration, is ignored)."""
         p = m.src
+        if self.role != LEADER or m.term != self.current_term or not m.match_index or p not in self.match_index:
+            return
         match = max(self.match_index[p], m.match_index)
         self.set_progress(p, match, max(self.next_index[p], match + 1), "dissertation §5.1 snapshot installed → "
                           "update nextIndex and matchIndex")

@@ -172,6 +172,7 @@ class Cluster:
         check_quorum: bool = False,
         snapshot_every: int | None = None,
         snapshot_tail: int = 0,
+        retire_after: int = 0,
     ) -> None:
         """Start ``n`` followers at time 0; the fault ``schedule`` is validated now and run as time passes.
 
@@ -183,6 +184,9 @@ class Cluster:
         that lags behind the leader's snapshot gets it in an InstallSnapshot message. ``snapshot_tail=T`` keeps the
         last T entries up to each snapshot's last index in the log (etcd's ``SnapshotCatchUpEntries``): a follower
         less than T entries behind still gets AppendEntries, and InstallSnapshot goes only to one further behind.
+        ``retire_after=R``: a server whose removal (:meth:`remove_server`) committed keeps running R ms before it
+        shuts down, as a real one does until it learns of its removal (dissertation §4.2.3: it may time out and
+        disrupt the others); 0 shuts it down at once.
         """
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_NODES:
             raise ValueError(f"cluster size must be a whole number from 1 to {MAX_NODES}; got {n!r}")
@@ -205,6 +209,9 @@ class Cluster:
                                            or snapshot_every < 1):
             raise ValueError(f"snapshot_every must be a whole number of entries >= 1 (or None: never); "
                              f"got {snapshot_every!r}")
+        if isinstance(retire_after, bool) or not isinstance(retire_after, int) or retire_after < 0:
+            raise ValueError(f"retire_after must be whole milliseconds >= 0 (0: a removed server stops at once); "
+                             f"got {retire_after!r}")
         if isinstance(snapshot_tail, bool) or not isinstance(snapshot_tail, int) or snapshot_tail < 0:
             raise ValueError(f"snapshot_tail must be a whole number of entries >= 0 (0: keep none); got {snapshot_tail!r}")
         for name, value in (("snapshot_every", snapshot_every), ("snapshot_tail", snapshot_tail or None)):
@@ -227,6 +234,8 @@ class Cluster:
         self._membership = False
         self._extended = bool(self.options)
         self._retiring: dict[int, tuple[int, ConfigChange]] = {}
+        self._removed: set[int] = set()  # removal committed, still running (``retire_after``)
+        self.retire_after = retire_after
         self.seed = seed
         self.timing = timing
         self.net = network
@@ -259,7 +268,8 @@ class Cluster:
                                               ("network", _settings(network)), ("node_class", node_class.__name__))
                                              + ((("options", tuple(self.options)),) if self.options else ())
                                              + ((("snapshot_every", snapshot_every),) if snapshot_every else ())
-                                             + ((("snapshot_tail", snapshot_tail),) if snapshot_tail else ())))
+                                             + ((("snapshot_tail", snapshot_tail),) if snapshot_tail else ())
+                                             + ((("retire_after", retire_after),) if retire_after else ())))
         for action in self._validate_schedule(schedule):
             self._push(action[0], _ACTION, tuple(action[1:]))
         for i in self.ids:
@@ -476,8 +486,8 @@ class Cluster:
 
     def _member(self, i: Any) -> int:
         """``i`` as a server id: a positive whole number (whether it is a member is the leader's to say)."""
-        if isinstance(i, bool) or not isinstance(i, int) or i < 1:
-            raise ValueError(f"a server id is a whole number ≥ 1; got {i!r}")
+        if isinstance(i, bool) or not isinstance(i, int) or not 1 <= i <= MAX_NODES:
+            raise ValueError(f"a server id is a whole number from 1 to {MAX_NODES}; got {i!r}")
         return i
 
     def transfer_leadership(self, to: int) -> None:
@@ -485,20 +495,33 @@ class Cluster:
 
         The leader stops taking client requests, brings ``to``'s log up to
         date and sends it TimeoutNow; ``to`` starts an election at once. The
-        leader gives up after a minimum election timeout.
+        leader gives up after a minimum election timeout. A crashed or removed
+        target is refused here; whether ``to`` is a voter is the leader's to
+        say (its configuration), and the safety monitor checks what it says.
         """
         leader = self._leader_for("a leadership transfer")
         to = self._member(to)
         if to == leader.id:
             raise Refused(f"S{to} already leads; transfer to another voter")
+        if to in self.retired or to in self._removed:
+            raise Refused(f"S{to} was removed from the cluster (§4.1); only a voter can take over")
+        if to in self.nodes and self.nodes[to] is None:
+            raise Refused(f"S{to} is crashed: it can neither catch up nor start an election; restart it first "
+                          f"(cluster.restart({to})) or pick a running voter")
         if leader.transferee is not None:
             raise Refused(f"S{leader.id} is already handing leadership to S{leader.transferee}")
-        if to not in leader.voters:
-            raise Refused(f"S{to} is not a voter of leader S{leader.id}'s configuration")
         self._record(Event(self.now, "transfer_request", node=leader.id, peer=to,
                            text=f"asked leader S{leader.id} to hand leadership to S{to}"))
         self._enable_extensions(membership=False)
-        leader.transfer_leadership(to, self.now)
+        try:
+            leader.transfer_leadership(to, self.now)
+        except _PASS_THROUGH:
+            raise
+        except ValueError as refusal:  # the leader's own answer (§3.10: only to another voter of its configuration)
+            self._flush(leader)
+            raise Refused(f"leader S{leader.id} refused: {refusal}") from None
+        except Exception as err:
+            self._node_failed(leader.id, leader, err, f"asked to hand leadership to S{to}")
         self._flush(leader)
 
     def _change_configuration(self, what: str, make: Callable[[ConfigChange], ConfigChange]) -> tuple[RaftNode, int]:
@@ -602,18 +625,30 @@ class Cluster:
         self._flush(node)
 
     def _retire_removed(self) -> None:
-        """Shut down every server whose removal has committed somewhere (etcd: a removed member stops)."""
+        """Shut down every server whose removal has committed somewhere (etcd: a removed member stops), at once or,
+        with ``retire_after``, that many ms later: until then it runs on, like a server that has not learned of its
+        removal (dissertation §4.2.3)."""
         for i, (index, config) in list(self._retiring.items()):
             for node in self.nodes.values():  # the view's log: entries a node compacted are still drawn there
                 if node is not None and node.commit_index >= index and self._view.nodes[node.id].log[index - 1].command == config:
                     del self._retiring[i]
-                    if self.nodes[i] is not None:
-                        self.nodes[i] = None
-                        self._timer_due[i] = None
-                    self.retired.add(i)
-                    self._record(Event(self.now, "server_removed", node=i,
-                                       text=f"S{i} was removed from the cluster and shut down"))
+                    if self.retire_after:
+                        self._removed.add(i)
+                        self._push(self.now + self.retire_after, _ACTION, ("_retire", i))
+                        self._record(Event(self.now, "note", node=i, text=f"S{i}'s removal is committed; it keeps "
+                                           f"running for {self.retire_after} ms, until it learns of it (§4.2.3)"))
+                    else:
+                        self._retire(i)
                     break
+
+    def _retire(self, i: int) -> None:
+        """Shut removed server ``i`` down for good (crashed or not)."""
+        self._removed.discard(i)
+        if self.nodes[i] is not None:
+            self.nodes[i] = None
+            self._timer_due[i] = None
+        self.retired.add(i)
+        self._record(Event(self.now, "server_removed", node=i, text=f"S{i} was removed from the cluster and shut down"))
 
     # ---- clients ---------------------------------------------------------------
 
@@ -745,8 +780,8 @@ class Cluster:
             self._check_link(*args)
         elif name == "partition":
             self._groups(args)
-        elif name == "snapshot":
-            self._member(args[0])
+        elif name in ("snapshot", "transfer_leadership", "promote", "remove_server"):
+            self._member(args[0])  # servers may join later: any id a cluster can have
         elif name == "request" and len(args) > 1 and args[1] is not None:
             self._check_id(args[1])
 
@@ -881,16 +916,17 @@ class Cluster:
             self._reconcile(node)  # the extensions' changes are compared after the step, as for every server
         elif isinstance(node, Server):  # any other server: its unreported changes are recorded before each event
             record, reconcile = self._record, self._reconcile
-            for e in events:
+            last_role = max((k for k, e in enumerate(events) if e.kind == "role"), default=-1)
+            for k, e in enumerate(events):
                 before = _STAGE_OF.get(e.kind)
-                if before is not None:
-                    reconcile(node, before)
+                if before is not None:  # a role the node reports later in the step is not taken ahead of it (a
+                    reconcile(node, before, k < last_role)  # candidate's own vote comes before it leads, §5.2)
                 record(e)
             reconcile(node)  # always: whatever the node did not report is recorded now
         else:
             self._record_all(events)
 
-    def _reconcile(self, node: RaftNode, before: str = "end") -> None:
+    def _reconcile(self, node: RaftNode, before: str = "end", role_reported_later: bool = False) -> None:
         """Record any state change the node made without reporting it, so checks see what really happened.
 
         The reference node reports every change itself; an exercise or a
@@ -901,7 +937,10 @@ class Cluster:
         did report (say a commit) is never checked against a log the node
         changed silently. The log is compared from the lowest position the
         node changed other than by appending (:class:`~raftedu.raft.Log`
-        keeps it), so an unchanged log costs nothing to compare.
+        keeps it), so an unchanged log costs nothing to compare. With
+        ``role_reported_later`` the role is left alone: a role event of the
+        same step will bring it (a one-voter candidate votes for itself, then
+        leads), and what it leaves out is recorded at the end of the step.
         """
         seen = self._view.nodes[node.id]
         state = node.state
@@ -924,7 +963,7 @@ class Cluster:
 
         if "term" in stages and node.current_term != seen.term:
             record("term", value=node.current_term)
-        if "role" in stages and node.role != seen.role:
+        if "role" in stages and node.role != seen.role and not role_reported_later:
             record("role", value=node.role)
         if "vote" in stages and node.voted_for is not None and node.voted_for != seen.voted_for:
             record("vote", peer=node.voted_for, value=True)
@@ -1032,7 +1071,8 @@ class Cluster:
             return
         e = new_event((self.now, "deliver", m.dst, m.term, m.src, None, None, None, m, msg_id, "", ""))
         self._cells.extend(e)  # _record_all, inlined for the one event
-        check = self._checks.get("deliver")  # none (a delivery changes only what pictures show), unless a test adds one
+        check = self._checks.get("deliver")  # none (a delivery changes only what pictures show) until check-quorum
+        # or a leadership transfer makes deliveries count (SafetyMonitor._watch_deliveries)
         if check is not None:
             check(e)
         try:

@@ -12,7 +12,9 @@ Run a long sweep from the shell::
 ``--features all`` switches on etcd's extensions (pre-vote, check-quorum,
 snapshots every K applied entries with K drawn per seed) and adds leadership
 transfers, membership changes (add a learner, promote, remove) and snapshots
-taken on demand to the random schedule::
+taken on demand to the random schedule, with the extensions' known failure
+situations (:func:`extension_situation`); removed servers keep running a
+while (:func:`retire_after`)::
 
     python -m raftedu.sweep --features all --seeds 1000 --sizes 3,5 --workers 2
 """
@@ -34,7 +36,7 @@ from .raft import LEADER, InstallSnapshot, RaftNode
 from .sim import MAX_NODES, Cluster, Network
 
 __all__ = ["SeedResult", "FEATURES", "SNAPSHOT_EVERY", "snapshot_every", "SNAPSHOT_TAIL", "snapshot_tail", "LivenessComparison", "LIVENESS_LIMITS", "compare_liveness", "random_schedule",
-           "extension_action", "recover", "run_seed", "sweep", "sweep_pairs", "main"]
+           "extension_action", "extension_situation", "RETIRE_AFTER", "retire_after", "recover", "run_seed", "sweep", "sweep_pairs", "main"]
 
 HORIZON = 6_000
 """Virtual milliseconds of faults per run."""
@@ -44,6 +46,9 @@ SETTLE = 10_000
 FEATURES = ("none", "all")
 """``none``: Figure 2 only; ``all``: pre-vote, check-quorum, snapshots, transfers and membership changes too."""
 SNAPSHOT_EVERY = (1, 2, 3, 5, 8)
+RETIRE_AFTER = (0, 0, 500, 2_000, 10_000)
+"""With ``features="all"`` a removed server keeps running this many ms after its removal commits (drawn per seed,
+:func:`retire_after`): like a real one until it learns of it, it may time out and disrupt (dissertation §4.2.3)."""
 SNAPSHOT_TAIL = (0, 0, 1, 3)
 """Entries kept behind each snapshot in ``features="all"`` runs (half the seeds keep none, as the dissertation)."""
 """With ``features="all"`` each seed's nodes snapshot every K applied entries, K drawn from these (dissertation §5.1)."""
@@ -104,6 +109,7 @@ def random_schedule(n: int, seed: int, horizon: int = HORIZON, features: str = "
     rng = random.Random(f"raftedu-sweep:{n}:{seed}")
     extra = random.Random(f"raftedu-sweep-stale:{n}:{seed}")  # a second stream: the items above it stay as they were
     ext_rng = random.Random(f"raftedu-sweep-ext:{n}:{seed}") if features == "all" else None
+    sit_rng = random.Random(f"raftedu-sweep-situations:{n}:{seed}") if features == "all" else None
     added = 0
     ids = list(range(1, n + 1))
     down: set[int] = set()
@@ -146,6 +152,15 @@ def random_schedule(n: int, seed: int, horizon: int = HORIZON, features: str = "
             action = extension_action(ext_rng, n, added)
             added += action[0] == "add_server"
             schedule.append((t, *action))
+            continue
+        if sit_rng is not None and sit_rng.random() < 0.08 and t + 500 < horizon:
+            items = extension_situation(sit_rng, t, n, added, slow_rate)
+            added += sum(item[1] == "add_server" for item in items)
+            if any(item[1] == "restart_all" for item in items):
+                down, certain = set(), True
+            else:
+                certain = certain and all(item[1] != "crash_leader" for item in items)
+            schedule.extend(items)
             continue
         roll = rng.random()
         if roll < 0.35:
@@ -201,6 +216,43 @@ def extension_action(rng: random.Random, n: int, added: int) -> tuple[Any, ...]:
     return ("remove_server", rng.randint(1, ids))
 
 
+def extension_situation(rng: random.Random, t: int, n: int, added: int, slow_rate: float) -> list[tuple[Any, ...]]:
+    """One of the extensions' known failure situations (issue 25) as schedule items from ``t`` on, for a cluster that
+    started with ``n`` servers and was asked to add ``added`` (``slow_rate``: the long-delay rate to go back to):
+
+    * a new leader asked at once to change the configuration (Ongaro's 2015 single-server change bug: it must
+      commit an entry of its term first);
+    * a transfer whose TimeoutNow is delivered twice (the second copy is stale, §3.10);
+    * a transfer while most messages take long: the old leader's AppendEntries and TimeoutNow arrive late (a lease
+      renewed only by the current leader, §6.2; a stale TimeoutNow);
+    * one voter cut off with every learner: when it leads, check-quorum must not count them (§6.2, §4.2.1);
+    * a server cut off and removed; when it leads, it appends its own removal alone, crashes and restarts with the
+      removal pending in its log: with two voters the other one needs its vote, so it must campaign (§4.2.2).
+    """
+    ids = n + added
+    roll = rng.random()
+    if roll < 0.25:
+        op = rng.choice([("add_server",), ("remove_server", rng.randint(1, ids)), ("promote", rng.randint(1, ids))])
+        return [(t, "crash_leader"), (t + rng.randrange(150, 450), *op)]
+    if roll < 0.45:
+        return [(t, "set_network", {"duplicate_rate": 1.0}), (t, "transfer_leadership", rng.randint(1, ids)),
+                (t + 1, "set_network", {"duplicate_rate": CHAOS.duplicate_rate})]
+    if roll < 0.65:
+        return [(t, "set_network", {"long_delay_rate": 0.6}), (t + 1, "transfer_leadership", rng.randint(1, ids)),
+                (t + 1 + rng.randrange(5, 20), "set_network", {"long_delay_rate": slow_rate})]
+    if roll < 0.8:
+        alone = rng.randint(1, n)
+        return [(t, "partition", [i for i in range(1, n + 1) if i != alone])] if n > 1 else []
+    gone = rng.randint(1, ids)
+    return [(t, "isolate", gone), (t + 1, "remove_server", gone), (t + 5, "crash_leader"), (t + 10, "restart_all"),
+            (t + 10, "heal")] if gone <= n else []
+
+
+def retire_after(n: int, seed: int) -> int:
+    """R for ``features="all"``: a removed server of seed ``seed`` keeps running R ms (a stream of its own)."""
+    return random.Random(f"raftedu-sweep-retire:{n}:{seed}").choice(RETIRE_AFTER)
+
+
 def snapshot_every(n: int, seed: int) -> int:
     """K for ``features="all"``: the nodes of seed ``seed`` snapshot every K applied entries (a stream of its own)."""
     return random.Random(f"raftedu-sweep-snapshot:{n}:{seed}").choice(SNAPSHOT_EVERY)
@@ -217,8 +269,8 @@ def run_seed(n: int, seed: int, horizon: int = HORIZON, node_class: type[RaftNod
     """Run one random schedule on an ``n``-node cluster of ``node_class`` and report safety, liveness and timings.
 
     ``features="all"`` runs every node with pre-vote, check-quorum and snapshots (:func:`snapshot_every`,
-    :func:`snapshot_tail`) and
-    the schedule with etcd's operations.
+    :func:`snapshot_tail`), keeps removed servers running a while (:func:`retire_after`), and draws etcd's
+    operations and the extensions' failure situations into the schedule (:func:`extension_situation`).
     A :class:`~raftedu.checks.NodeFailure` (the node raised an exception) is
     reported like a violation, with the property "Node failure".
     """
@@ -226,7 +278,7 @@ def run_seed(n: int, seed: int, horizon: int = HORIZON, node_class: type[RaftNod
     cluster = Cluster(n, seed=seed, network=CHAOS, schedule=random_schedule(n, seed, horizon, features),
                       node_class=node_class, up_to_date_check=True, pre_vote=on,
                       check_quorum=on, snapshot_every=snapshot_every(n, seed) if on else None,
-                      snapshot_tail=snapshot_tail(n, seed) if on else 0)
+                      snapshot_tail=snapshot_tail(n, seed) if on else 0, retire_after=retire_after(n, seed) if on else 0)
     recovery: int | str | None = None
     try:
         cluster.run(horizon)

@@ -16,11 +16,14 @@ from typing import Any
 
 from raftedu.raft import (
     CANDIDATE,
+    LEADER,
     AppendEntries,
     AppendEntriesReply,
+    Message,
     RaftNode,
     RequestVote,
     RequestVoteReply,
+    TimeoutNow,
 )
 
 
@@ -262,9 +265,13 @@ class NodeMutant:
     name: str
     node_class: type[RaftNode]
     where: str
-    """``scenario:<name>``, ``run:healthy`` (a healthy cluster serving requests) or ``liveness``."""
+    """``scenario:<name>``, ``run:healthy`` (a healthy cluster serving requests), ``liveness`` (the sweep's
+    comparison) or ``churn`` (``scenarios.compare_leader_churn``: leaders per election on a lossy network)."""
     what: str
-    """The safety property that must break (for a scenario or run), or ``slower`` (for liveness)."""
+    """The safety property that must break (for a scenario or run), ``ScriptError`` (a script's liveness promise), or
+    ``slower`` (for liveness and churn)."""
+    sweep: tuple[int, int] | None = None
+    """A size and seed on which the sweep (``run_seed(n, seed, node_class=..., features="all")``) catches it too."""
 
 
 class CountsOldTermVotes(RaftNode):
@@ -388,3 +395,131 @@ NODE_MUTANTS = [
     NodeMutant("reuses one election timeout", SameTimeoutEveryTime, "liveness", "slower"),
 ]
 """One variant per kind that slipped through before issue 17 (tests/test_mutants_core.py runs them)."""
+
+
+# ---- etcd's extensions (issue 25) ------------------------------------------------------------------------------
+# Each kind escaped the always-on net before issue 25 (the monitor, the sweep with --features all, the scenarios):
+# now each is caught by a scenario of raftedu.scenarios, by the property named in ``what`` (or, for a liveness
+# promise, by the script stopping with ScriptError) -- and the sweep draws the situation too (tests/test_mutants_core.py).
+
+
+class CheckQuorumCountsLearners(RaftNode):
+    """Check-quorum (§6.2) counts every server it heard from, learners too: cut off with two learners, it stays leader."""
+
+    def lost_quorum(self) -> bool:
+        window = self.timing.election_timeout[0]
+        if self.now - self.leader_since < window:
+            return False
+        return sum(1 for t in self.heard_at.values() if self.now - t < window) + 1 < self.quorum
+
+
+class LeaseFromAnyTerm(RaftNode):
+    """Lets an AppendEntries of an older term renew its lease (§6.2): an old leader's messages keep it ignoring votes."""
+
+    def intercept(self, msg: Message) -> bool:
+        if type(msg) is AppendEntries:
+            self.leader_heard_at = self.now
+        return super().intercept(msg)
+
+
+class ObeysStaleTimeoutNow(RaftNode):
+    """Obeys a TimeoutNow of any term (§3.10): a duplicated or late one starts a needless election."""
+
+    def handle_timeout_now(self, m: TimeoutNow) -> None:
+        if self.id not in self.voters:
+            return
+        self.forced_campaign = True
+        self.start_election()
+        self.forced_campaign = False
+
+
+class TransfersToLearners(RaftNode):
+    """Hands leadership to any server it replicates to, learners too (§3.10 says: to a voter)."""
+
+    def transfer_leadership(self, to: int, now: int) -> None:
+        self.now = now
+        if self.role != LEADER or to == self.id or to not in self.peers:
+            raise ValueError(f"S{self.id} cannot hand leadership to S{to}")
+        self.extended = True
+        self.transferee, self.transfer_deadline, self._timeout_sent = to, now + self.timing.election_timeout[0], False
+        self.note("transfer", "mutant", f"S{self.id} hands leadership to S{to}", peer=to, value=to)
+        if self.match_index[to] < self.last_log_index:
+            self.send_append_entries(to)
+        self.after_step()
+
+
+class LearnerCampaigns(RaftNode):
+    """Campaigns on an election timeout whatever its configuration says: learners too (§4.2.1 says never)."""
+
+    def campaign(self) -> None:
+        if self.pre_vote:
+            self.start_pre_vote()
+        else:
+            self.start_election()
+
+
+class NoCampaignWhileRemovalPending(RaftNode):
+    """Never campaigns once its latest configuration leaves it out, even while that change is not committed (§4.2.2)."""
+
+    def removal_pending(self) -> bool:
+        return False
+
+
+class ChangesConfigurationAtOnce(RaftNode):
+    """A new leader changes the configuration before committing an entry of its term (the 2015 single-server bug)."""
+
+    def configuration_change_refused(self) -> str | None:
+        if self.role != LEADER:
+            return f"S{self.id} is not the leader"
+        if self.transferee is not None:
+            return f"S{self.id} is handing leadership over"
+        if self.config_index > self.commit_index:
+            return "one change at a time"
+        return None
+
+
+class ProposesWhileHandingOver(RaftNode):
+    """Takes client requests while handing leadership over (§3.10 says stop): entries the target may not hold."""
+
+    def propose(self, command: Any, now: int) -> int | None:
+        transferee, self.transferee = self.transferee, None
+        try:
+            return super().propose(command, now)
+        finally:
+            self.transferee = transferee
+
+
+class NoTimerResetOnVote(RaftNode):
+    """Figure 2: grants a vote without resetting its election timer (§5.2: "granting vote to candidate")."""
+
+    def handle_request_vote(self, m: RequestVote) -> None:
+        c = m.candidate_id
+        granted = (m.term >= self.current_term and self.voted_for in (None, c)
+                   and self.log_is_up_to_date(m.last_log_index, m.last_log_term))
+        if granted:
+            self.state.voted_for = c
+        self.note("vote", "mutant", peer=c, value=granted)
+        self.send(RequestVoteReply(self.current_term, self.id, c, granted))
+
+
+NODE_MUTANTS += [
+    NodeMutant("check-quorum counts learners", CheckQuorumCountsLearners,
+               "scenario:cut_off_leader_with_learners", "Check-quorum leaders step down", (3, 5)),
+    NodeMutant("an older term's AppendEntries renews the lease", LeaseFromAnyTerm,
+               "scenario:stale_append_renews_no_lease", "Lease only from the current leader", (5, 26)),
+    NodeMutant("obeys a stale TimeoutNow", ObeysStaleTimeoutNow, "scenario:stale_timeout_now",
+               "Stale TimeoutNow is ignored", (3, 29)),
+    NodeMutant("hands leadership to a learner", TransfersToLearners, "scenario:transfer_to_learner_or_crashed",
+               "Transfer only to a caught-up voter", (3, 17)),
+    NodeMutant("a learner campaigns", LearnerCampaigns, "scenario:cut_off_leader_with_learners",
+               "Learners never campaign or lead", (3, 5)),
+    NodeMutant("never campaigns while its removal is pending", NoCampaignWhileRemovalPending,
+               "scenario:removal_pending_campaigns", "ScriptError", (2, 16)),
+    NodeMutant("changes the configuration before committing in its term", ChangesConfigurationAtOnce,
+               "scenario:configuration_change_interleaving", "Configuration change after a commit of the leader's term",
+               (3, 0)),
+    NodeMutant("takes client requests while handing over", ProposesWhileHandingOver,
+               "scenario:transfer_to_learner_or_crashed", "No proposals during a transfer", (3, 4)),
+    NodeMutant("grants a vote without resetting its election timer", NoTimerResetOnVote, "churn", "slower"),
+]
+"""The kinds that escaped before issue 25; ``what`` "ScriptError": the script stops, a liveness promise is broken."""

@@ -120,10 +120,12 @@ START = Event(0, "start", value=(("n", 3), ("seed", 0)))
 def leader_appends(*entries: Entry, commit: int = 0) -> list[Event]:
     events = [Event(1, "term", node=1, term=1, value=1), Event(1, "vote", node=1, term=1, peer=1, value=True),
               Event(1, "vote", node=2, term=1, peer=1, value=True), Event(1, "role", node=1, term=1, value="leader")]
-    for k, entry in enumerate(entries, start=1):
+    events += [Event(2, "append", node=i, term=1, index=1, entry=Entry(1, None)) for i in (1, 2)]
+    events.append(Event(2, "commit", node=1, term=1, index=1))  # an entry of its term first (Ongaro 2015)
+    for k, entry in enumerate(entries, start=2):
         events.append(Event(2 + k, "append", node=1, term=1, index=k, entry=entry))
         events.append(Event(2 + k, "append", node=2, term=1, index=k, entry=entry))
-        if k == commit:
+        if k == commit + 1:
             events.append(Event(2 + k, "commit", node=1, term=1, index=k))
     return events
 
