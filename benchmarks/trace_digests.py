@@ -33,7 +33,7 @@ import mutants  # noqa: E402  (tests/mutants.py: the node mutants)
 
 SCENARIOS = ("figure_8", "longer_log_older_term", "shorter_log_same_term", "stale_replies_across_reelection",
              "restart_between_votes", "crash_after_acknowledging", "vote_replies_delayed_across_reelection",
-             "configuration_change_interleaving", "cut_off_leader_with_learners", "stale_timeout_now",
+             "single_server_change_bug", "cut_off_leader_with_learners", "stale_timeout_now",
              "transfer_to_learner_or_crashed", "removed_server_keeps_running", "removal_pending_campaigns",
              "stale_append_renews_no_lease")
 

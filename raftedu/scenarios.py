@@ -12,7 +12,7 @@ cluster for replay. ``on_step(label, cluster)`` is called after each step
 of the figure, which is how a lesson draws the scenario step by step.
 
 Besides Figure 2's, one script per known failure of etcd's extensions (the
-2015 single-server change interleaving, a cut-off leader with learners, a
+2015 single-server change bug, a cut-off leader with learners, a
 stale TimeoutNow, a transfer to a learner or a crashed voter, a removed server
 that keeps running, a removal-pending server that must campaign, a lease
 renewed by an old leader). A script whose node under test deviates stops with
@@ -40,7 +40,6 @@ __all__ = [
     "crash_after_acknowledging",
     "vote_replies_delayed_across_reelection",
     "single_server_change_bug",
-    "configuration_change_interleaving",
     "cut_off_leader_with_learners",
     "stale_timeout_now",
     "transfer_to_learner_or_crashed",
@@ -395,18 +394,23 @@ def single_server_change_bug(node_class: type[RaftNode] = RaftNode, seed: int = 
 
     Two leaders of successive terms each change the configuration by one server -- but not the same one, so the two
     new configurations differ from each other by two servers, and a majority of one need not meet a majority of the
-    other. Six servers; labels passed to ``on_step`` start with "(0)" .. "(4)":
+    other. (Two different one-server changes of the same configuration are always two servers apart: two additions,
+    as here, an addition and a removal, or two removals; one rule fixes them all.) Six servers; labels passed to
+    ``on_step`` start with "(0)" .. "(4)":
 
     (0) S1 leads term 1 of voters S1-S4; S5 and S6 joined as learners and caught up.
     (1) Cut off with S5 alone, S1 promotes S5: C1 (voters S1-S5) reaches S5 only and is not committed.
     (2) S1 crashes; S2 wins term 2 with S3 and S4 (a majority of S1-S4, the configuration in their logs);
         then S4 is cut off as well.
-    (3) S2 promotes S6: C2 (voters S1-S4 and S6) reaches S3 and S6 -- 3 of C2's 5 voters: committed. The fix
-        (raftedu's :meth:`RaftNode.configuration_change_refused`) forbids this until S2 has committed an entry of
-        its own term, which it cannot (S1 is down, S4 cut off): with the fix S2 is refused and changes nothing.
+    (3) S2 promotes S6: C2 (voters S1-S4 and S6) is for S2, S3 and S6 -- 3 of C2's 5 voters, enough to commit it.
+        The fix (raftedu's :meth:`RaftNode.configuration_change_refused`) forbids this until S2 has committed an
+        entry of its own term, which it cannot (S1 is down, S4 cut off): with the fix S2 is refused and changes
+        nothing. A node without the fix appends C2, and the safety monitor stops the run at that append, before
+        step (3) is reported: "Configuration change after a commit of the leader's term" (the fix's rule, which the
+        monitor checks on every configuration a leader appends).
     (4) S1 restarts beside S4 and S5 only and wins term 3 with their votes -- a majority of C1, the configuration in
-        its log -- although its log lacks C2. With the bug a committed entry is missing from the new leader's log,
-        and the monitor stops the run here (Leader Completeness); with the fix nothing committed was lost.
+        its log. With the fix nothing committed is lost: C2 never existed. Had C2 been committed in (3), this new
+        leader's log would lack a committed entry: Leader Completeness, the damage the rule prevents.
 
     The fix takes effect because an entry of the new leader's term must reach a majority of the *old*
     configuration, which any server standing for the other change must then win over: its log is less up to date.
@@ -473,57 +477,6 @@ def _ready(c: Cluster, leader: int = 1) -> None:
     c.request("a")
     c.run(60)
     _committed(c, "a", f"S{leader} must commit a with every server up and the network reliable")
-
-
-def configuration_change_interleaving(node_class: type[RaftNode] = RaftNode, seed: int = 17, *,
-                                      make: Make | None = None, on_step: Step | None = None) -> Cluster:
-    """The single-server change bug (Ongaro, raft-dev, 2015): a new leader must commit an entry of its own term before
-    it changes the configuration.
-
-    (a) S1 leads term 1 of S1..S4 and commits "a"; S5 joins as a learner. (b)
-    Cut off with S5, S1 promotes S5: the configuration C+ (S1..S5 vote) reaches
-    S5 only. (c) S2 wins term 2 with S3 and S4 (it still uses S1..S4) and is asked at
-    once to remove S1. A correct leader refuses until an entry of its term 2 is
-    committed: it commits "b" with S3 and S4 first, then removes S1 (C-: S2,
-    S3, S4 vote; S5 stays a learner); C- commits on S2 and S3. S1 keeps running
-    (it never learns of its removal). (d) S1 comes back with S4 and S5 and
-    stands for term 3 under C+: S4 holds "b" of term 2 and refuses, so S1
-    cannot win. A leader that removes S1 at once appends C- without "b": S1's
-    last entry (C+, term 1) is then newer than S4's, and S1, S4, S5 -- a majority of
-    C+ -- elect a leader without the committed C-. The monitor stops it at the
-    append ("Configuration change after a commit of the leader's term").
-    """
-    from .sim import Refused
-
-    step = on_step or (lambda label, cluster: None)
-    c = _maker(make, node_class, seed)(4, timing=SCRIPTED, network=_FAST, retire_after=_KEEP_REMOVED)
-    _ready(c)
-    new = c.add_server()
-    c.run(60)
-    step(f"(a) S1 leads term 1 of S1..S4 and committed a; S{new} joined as a learner", c)
-    c.partition([1, new])
-    c.promote(new)
-    c.run(10)
-    step(f"(b) cut off with S{new}, S1 promoted it: C+ (S1..S{new} vote) reached S{new} only", c)
-    c.partition([2, 3, 4])
-    elect(c, 2)
-    try:
-        c.remove_server(1)
-    except Refused:  # §4.1 with the 2015 fix: an entry of the new leader's term first
-        c.request("b")
-        c.run(20)
-        _committed(c, "b", "S2, S3 and S4 are a majority of S1..S4")
-        c.partition([2, 3])
-        c.remove_server(1)
-    c.partition([2, 3])
-    c.run(20)
-    step("(c) S2 leads term 2 (S2, S3, S4), committed b, then removed S1: C- committed on S2 and S3", c)
-    c.partition([1, 4, new])
-    c.run(60)  # S1's heartbeat meets S4's term 2: S1 steps down
-    _time_out(c, 1, "S1 should have stepped down on hearing S4's term 2")
-    c.run(20)
-    step(f"(d) S1 stood for term 3 with S4 and S{new}: S4 holds b (term 2) and refused, so S1 did not win", c)
-    return c
 
 
 def cut_off_leader_with_learners(node_class: type[RaftNode] = RaftNode, seed: int = 18, *,

@@ -516,7 +516,7 @@ NODE_MUTANTS += [
     NodeMutant("never campaigns while its removal is pending", NoCampaignWhileRemovalPending,
                "scenario:removal_pending_campaigns", "ScriptError", (2, 16)),
     NodeMutant("changes the configuration before committing in its term", ChangesConfigurationAtOnce,
-               "scenario:configuration_change_interleaving", "Configuration change after a commit of the leader's term",
+               "scenario:single_server_change_bug", "Configuration change after a commit of the leader's term",
                (3, 0)),
     NodeMutant("takes client requests while handing over", ProposesWhileHandingOver,
                "scenario:transfer_to_learner_or_crashed", "No proposals during a transfer", (3, 4)),
