@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
 from test_lesson_claims_a import claim, lesson, predictions_read_back, prose  # tests/ is on sys.path (conftest.py)
+
+from raftedu.viz.config import configurations
 
 NAME = "11_membership.ipynb"
 pytestmark = pytest.mark.kernel
@@ -66,16 +67,44 @@ def test_an_empty_voter_is_an_availability_risk_not_a_safety_risk():
 def test_the_2015_bug_is_replayed_with_the_fix_off_and_on():
     ns = lesson(NAME)
     claim(NAME, "a leader may change the configuration only once an entry of its **own term** is committed")
-    assert ns["broken"] == "Leader Completeness"
-    assert [label[:3] for _, label, _ in ns["bug_steps"]] == ["(0)", "(1)", "(2)", "(3)"]
+    claim(NAME, "where does it stop the replay: during step (3), as S2 changes the configuration, or at step (4)")
+    assert ns["broken"] == "Configuration change after a commit of the leader's term" and ns["stopped_in"] == "(3)"
+    assert [label[:3] for _, label, _ in ns["bug_steps"]] == ["(0)", "(1)", "(2)"]
     assert [label[:3] for _, label in ns["fixed_steps"]] == ["(0)", "(1)", "(2)", "(3)", "(4)"]
     assert "may not change the configuration yet" in ns["fixed_steps"][3][1]
     claim(NAME, "their majorities {S1, S4, S5} and {S2, S3, S6} have no server in common")
-    claim(NAME, "At step (4) S1 won term 3 with S4 and S5")
+
+    claim(NAME, "The monitor stopped the run during step (3), at S2's append itself")
+    claim(NAME, "its commitIndex 3 points at an entry of term 1")
+    assert "leader S2 of term 2 appended a configuration at index 4" in ns["_stdout"]
+    assert "(commitIndex 3, of term 1)" in ns["_stdout"]
     bug = ns["bug"]
-    won = [e for e in bug.trace if e.kind == "role" and e.value == "leader" and e.node == 1 and e.term == 3]
-    voters = {e.node for e in bug.trace if e.kind == "vote" and e.peer == 1 and e.term == 3 and e.value}
+    claim(NAME, "S5 has voters S1–S5 (so has S1's disk), S2 has voters S1–S4 and S6")
+    assert bug.nodes[1] is None and bug.nodes[5].voters == {1, 2, 3, 4, 5} and bug.nodes[2].voters == {1, 2, 3, 4, 6}
+    assert bug.disks[1].log[-1].command.voters == (1, 2, 3, 4, 5)
+    assert "'S2': ([1, 2, 3, 4, 6], [5])" in ns["_stdout"] and "'S5': ([1, 2, 3, 4, 5], [6])" in ns["_stdout"]
+    claim(NAME, "S1 moved to voters S1–S5 at step (1), alone with S5, and is down since step (2); no diamond")
+    claim(NAME, "The lanes end at the ✗, the append, before S2 uses its new configuration")
+    stretches = configurations(bug.trace)
+    assert max(s.end for s in stretches) == ns["broke_at"] == ns["bug_steps"][2][0]
+    s2 = max((s for s in stretches if s.node == 2), key=lambda s: s.end)
+    assert s2.config.voters == (1, 2, 3, 4)  # the picture never shows S2 in its new configuration
+    wider = [s for s in stretches if s.config is not None and s.config.voters == (1, 2, 3, 4, 5)]
+    assert {s.node for s in wider} == {1, 5} and all(s.committed_at is None for s in wider)
+    s1 = max((s for s in stretches if s.node == 1), key=lambda s: s.end)
+    crash = next(e.time for e in bug.trace if e.kind == "crash" and e.node == 1)
+    assert s1.config is None and s1.start == crash and ns["bug_steps"][1][0] <= crash <= ns["bug_steps"][2][0]
+    claim(NAME, "whose last entry (index 4, term 1) is at least as up to date as S4's and S5's")
+    last = {i: (len(bug.disks[i].log), bug.disks[i].log[-1].term) for i in (1, 4, 5)}
+    assert last[1] == (4, 1) and all(last[1] >= last[i] for i in (4, 5))  # same term: the longer log (§5.4.1)
+
+    claim(NAME, "At step (4) S1 won term 3 with S4 and S5")
+    fixed = ns["fixed"]
+    won = [e for e in fixed.trace if e.kind == "role" and e.value == "leader" and e.node == 1 and e.term == 3]
+    voters = {e.node for e in fixed.trace if e.kind == "vote" and e.peer == 1 and e.term == 3 and e.value}
     assert won and voters == {1, 4, 5}  # itself, S4 and S5: a majority of voters S1-S5, none of S2, S3, S6
+    claim(NAME, "only S1's change (voters S1–S5) was ever in a log")
+    assert {e.value.voters for e in fixed.trace if e.kind == "config"} == {(1, 2, 3, 4), (1, 2, 3, 4, 5)}
 
 
 def test_joint_consensus_and_etcds_conf_change_v2_are_taught():

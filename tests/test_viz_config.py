@@ -4,19 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from raftedu import Cluster, RaftNode, SafetyViolation
-from raftedu.raft import LEADER, ConfigChange
+from mutants import ChangesConfigurationAtOnce  # tests/ is on sys.path (conftest.py)
+from raftedu import Cluster, SafetyViolation
+from raftedu.raft import ConfigChange
 from raftedu.scenarios import single_server_change_bug
 from raftedu.viz.config import configuration_names, configuration_timeline, configurations
-
-
-class Before2015(RaftNode):
-    """The configuration-change rule without the 2015 fix: no entry of the leader's own term needed first."""
-
-    def configuration_change_refused(self) -> str | None:
-        if self.role == LEADER and self.transferee is None and self.config_index <= self.commit_index:
-            return None
-        return super().configuration_change_refused()
 
 
 def fixed_run() -> tuple[Cluster, list[tuple[int, str]]]:
@@ -25,12 +17,22 @@ def fixed_run() -> tuple[Cluster, list[tuple[int, str]]]:
     return c, steps
 
 
-def test_without_the_2015_fix_two_one_server_changes_break_leader_completeness() -> None:
-    steps: list[str] = []
+def test_without_the_2015_fix_the_monitor_stops_the_second_change_as_it_is_appended() -> None:
+    """The lesson's picture without the fix ends at S2's append in step (3): C1 (voters S1-S5) on S1's disk and S5,
+    C2 (voters S1-S4 and S6) on S2 -- two configurations two servers apart, neither committed."""
+    steps: list[tuple[str, Cluster]] = []
     with pytest.raises(SafetyViolation) as caught:
-        single_server_change_bug(Before2015, on_step=lambda label, cluster: steps.append(label))
-    assert caught.value.property == "Leader Completeness" and "S1 (new leader of term 3)" in str(caught.value)
-    assert [s[:3] for s in steps] == ["(0)", "(1)", "(2)", "(3)"] and "committed" in steps[3]
+        single_server_change_bug(ChangesConfigurationAtOnce, on_step=lambda label, c: steps.append((label, c)))
+    v = caught.value
+    assert v.property == "Configuration change after a commit of the leader's term"
+    assert "leader S2 of term 2 appended a configuration at index 4" in str(v) and "commitIndex 3, of term 1" in str(v)
+    assert [label[:3] for label, _ in steps] == ["(0)", "(1)", "(2)"]
+    c = steps[-1][1]
+    assert v.event.kind == "append" and v.event.node == 2 and v.event.entry.command.voters == (1, 2, 3, 4, 6)
+    latest = {i: [e.command for e in c.disks[i].log if isinstance(e.command, ConfigChange)][-1].voters for i in c.ids}
+    assert latest == {1: (1, 2, 3, 4, 5), 2: (1, 2, 3, 4, 6), 3: (1, 2, 3, 4), 4: (1, 2, 3, 4), 5: (1, 2, 3, 4, 5),
+                      6: (1, 2, 3, 4)}
+    assert c.nodes[1] is None and all(c.nodes[i].commit_index == 3 for i in c.up())  # C1 and C2 are at index 4
 
 
 def test_with_the_fix_the_second_change_is_refused_and_nothing_committed_is_lost() -> None:

@@ -20,7 +20,7 @@ LESSONS = {  # notebook -> (least number of figures it draws, a label one of the
     "01_quorums.ipynb": (1, "S3"),  # the 2 | 2 split
     "06_partitions.ipynb": (1, "S1"),
     "10_prevote_checkquorum.ipynb": (1, None),
-    "11_membership.ipynb": (3, "(4) ✗"),  # the cluster, and the configurations over time without and with the 2015 fix
+    "11_membership.ipynb": (3, "(3) ✗"),  # the cluster, and the configurations over time without and with the 2015 fix
     "12_snapshots.ipynb": (1, "log index"),
 }
 
