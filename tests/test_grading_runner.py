@@ -25,7 +25,7 @@ pytestmark = pytest.mark.kernel
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "submissions_02"
-LIMITS = Limits(cell_timeout=10, check_timeout=8, submission_timeout=150, memory_mb=1024)
+LIMITS = Limits(cell_timeout=10, check_timeout=20, submission_timeout=300, memory_mb=1024)
 SECRET = "test-secret-for-hidden-cases"
 """The instructor's secret these tests grade with (hidden cases and seeds derive from it)."""
 
@@ -46,7 +46,7 @@ EXPECTED = {
     "logs_and_warns": ("ok", 17),
     "hostile_exhausts_memory": ("memory", 4),
     "hostile_kills_kernel": ("kernel_died", 0),
-    "hostile_deletes_files": ("deleted_files", 17),
+    "hostile_deletes_files": ("review", 17),  # it deletes files in its sandbox's copy: harmless, but worth a look
 }
 
 
