@@ -40,6 +40,9 @@ __all__ = [
     "Failed",
     "Quiet",
     "Report",
+    "UNSAFE_SHARE",
+    "Unsafe",
+    "broken_property",
     "accepts_keyword",
     "call_student",
     "classify",
@@ -52,6 +55,7 @@ __all__ = [
     "precheck",
     "run_check",
     "stderr_note",
+    "unsafe_rule",
 ]
 
 STATUSES = {
@@ -113,6 +117,26 @@ class Failed(AssertionError):
         self.hint = hint
 
 
+class Unsafe(Failed):
+    """A check saw the student's server break a safety property (``prop``, as :class:`~raftedu.checks.SafetyViolation`
+    names it): besides this check, the submission keeps at most half its points (:func:`unsafe_rule`)."""
+
+    def __init__(self, hint: str, prop: str) -> None:
+        """Fail with a message for the student, naming the property broken."""
+        super().__init__(hint)
+        self.property = prop
+
+
+def broken_property(hint: str, prop: str) -> Failed:
+    """The failure for a run that stopped at a :class:`~raftedu.checks.SafetyViolation` of ``prop``: :class:`Unsafe`,
+    except for ``Node failure`` (the node raised an exception: wrong, not unsafe)."""
+    return Failed(hint) if prop == "Node failure" else Unsafe(hint, prop)
+
+
+UNSAFE_SHARE = 0.5
+"""The share of its points a check keeps when the submission broke a safety property in any check."""
+
+
 class CheckTimeout(BaseException):
     """Raised inside student code when a check runs out of time (a BaseException: ``except Exception`` cannot eat it)."""
 
@@ -171,6 +195,8 @@ class CheckResult:
     seconds: float = 0.0
     note: str = ""
     """Something worth knowing that costs no points (e.g. the code wrote to stderr)."""
+    unsafe: str = ""
+    """The safety property this check saw broken (the check failed with :class:`Unsafe`), else ""."""
 
     @property
     def passed(self) -> bool:
@@ -469,12 +495,29 @@ def judge_check(check: Check, cases: list[Any], records: list[dict[str, Any]]) -
             check.judge(case, r.get("obs"))
         except Failed as e:
             result.hint = e.hint
+            result.unsafe = e.property if isinstance(e, Unsafe) else ""
             return result
         except Exception as e:  # an observation the judge cannot read is wrong behaviour, never a pass
             result.hint = f"case {k + 1}: the observation could not be judged ({type(e).__name__}: {str(e)[:200]})"
             return result
     result.status, result.points = "pass", check.points
     return result
+
+
+def unsafe_rule(results: list[CheckResult]) -> str:
+    """A server that breaks a safety property cannot keep most of its points: when any result saw one broken, every
+    check keeps :data:`UNSAFE_SHARE` of its points (the rows still say which passed). Returns the note saying so,
+    or ""."""
+    broken = [r for r in results if r.unsafe]
+    if not broken:
+        return ""
+    for r in results:
+        if r.status == "pass":
+            r.points = round(r.points * UNSAFE_SHARE, 4)
+    first = broken[0]
+    return (f"your server broke {first.unsafe} (check {first.name}"
+            + (f" and {len(broken) - 1} more" if len(broken) > 1 else "") + f"): a server that is not safe keeps "
+            f"at most {UNSAFE_SHARE:.0%} of the points of the checks it passed")
 
 
 def precheck(check: Check, found: Mapping[str, Any]) -> CheckResult | None:

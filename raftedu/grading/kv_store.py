@@ -40,7 +40,7 @@ from ..kv import (CLIENT_BASE, ClientAnswer, ClientCall, KVNode, KVOnServer, KVP
 from ..kvmodel import KINDS, KVStore, Op, Result
 from ..linearizability import History, check as check_linearizable
 from ..raft import LEADER, Entry, Event, Log, PersistentState, Timing
-from .core import Check, Failed
+from .core import Check, Failed, Unsafe, broken_property
 from ..nodehost import build_class
 from .boundary import RemoteFunctions
 from .observe import REFERENCE_CLASSES, decode_events, encode_events, plain
@@ -356,8 +356,8 @@ def _linearizable(ops: list[ClientOp], what: str) -> None:
     if verdict.linearizable is False:
         focus = verdict.explanation.focus if verdict.explanation else ()
         listed = "\n".join(f"    op {k}: {ops[k].describe()}" for k in sorted(set(focus))[:6])
-        raise Failed(f"{what}: the clients' history is not linearizable -- the checker says:\n{verdict.explanation}"
-                     + (f"\n  the operations it names:\n{listed}" if listed else ""))
+        raise Unsafe(f"{what}: the clients' history is not linearizable -- the checker says:\n{verdict.explanation}"
+                     + (f"\n  the operations it names:\n{listed}" if listed else ""), "Linearizability")
     if verdict.linearizable is None:
         raise Failed(f"{what}: the linearizability checker gave up (too many possible orders): {verdict}")
 
@@ -570,8 +570,8 @@ def judge_kv(case: Mapping[str, Any], observed: Any) -> None:
     except ValueError:
         raise Failed(f"scenario {name}, seed {seed}: the trace that came back is not a trace") from None
     except SafetyViolation as e:
-        raise Failed(f"scenario {name}, seed {seed}: {e.property} broken at t={e.time} ms: {e.detail}\n{replay}") \
-            from None
+        raise broken_property(f"scenario {name}, seed {seed}: {e.property} broken at t={e.time} ms: {e.detail}\n"
+                              f"{replay}", e.property) from None
     marks = [(str(m[0]), int(m[1])) for m in observed.get("marks", []) if isinstance(m, list) and len(m) == 2
              and type(m[1]) is int]
     try:

@@ -135,6 +135,8 @@ class SubmissionResult:
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     fingerprint: str = ""
+    stats: dict[str, Any] = field(default_factory=dict)
+    """How the boundary was used: calls to the sandboxed worker, its starts, seconds spent waiting for it, the mode."""
 
     def to_json(self) -> str:
         """One journal line."""
@@ -384,6 +386,13 @@ def judge_submission(exercise: str, notebook: Path, work: Path, box: Path, limit
             checks.append(res.to_dict())
     finally:
         worker.close()
+    from .core import CheckResult, unsafe_rule
+
+    results = [CheckResult(**c) for c in checks]
+    rule = unsafe_rule(results)
+    if rule:
+        notes.append(rule)
+        checks = [r.to_dict() for r in results]
     if worker.broken:
         flags.append("tampered")
         notes += [f"tampering: {b}" for b in worker.broken[:5]]
@@ -507,7 +516,9 @@ def grade_one(sub: Submission, exercise: str | Exercise, limits: Limits = Limits
         note = f"grader error: the judge process failed: {tail[0][:300]}"
         return result("grader_error", _checks_as(ex, "error", note), [note])
     verdict = json.loads(text[mark + len(_RESULT_MARK):].splitlines()[0])
-    return result(verdict["status"], verdict["checks"], list(verdict.get("notes", [])))
+    graded = result(verdict["status"], verdict["checks"], list(verdict.get("notes", [])))
+    graded.stats = dict(verdict.get("stats") or {}, sandbox=how)
+    return graded
 
 
 def _kill(pgid: int) -> None:
@@ -610,10 +621,10 @@ def _load_journal(path: Path, ex: Exercise) -> dict[str, SubmissionResult]:
 
 
 def _grade_safely(sub: Submission, exercise: str, limits: Limits, secret: str | None,
-                  fingerprint: str) -> SubmissionResult:
+                  fingerprint: str, sandbox: str | None = None) -> SubmissionResult:
     """:func:`grade_one` for an executor (a top-level function, so process pools and Dask can pickle it)."""
     try:
-        return grade_one(sub, exercise, limits, secret)
+        return grade_one(sub, exercise, limits, secret, sandbox)
     except Exception as e:  # the batch must finish: a grader failure is one student's status, not a crash
         ex = get_exercise(exercise)
         note = f"grader error: {type(e).__name__}: {e}"
@@ -656,6 +667,7 @@ def grade(
     secret: str | None = None,
     secret_file: str | Path | None = None,
     executor: Executor | None = None,
+    sandbox: str | None = None,
 ) -> list[SubmissionResult]:
     """Grade every submission under ``submissions`` for ``exercise`` and write ``out`` (CSV).
 
@@ -673,8 +685,15 @@ def grade(
     ``concurrent.futures.Executor``: a process pool, Dask's
     ``client.get_executor()``, ...) or else on ``jobs`` threads, each
     driving one worker process; the CSV is the same whichever runs them.
+
+    Student code runs only in sandboxed workers (:mod:`raftedu.grading.sandbox`):
+    ``sandbox`` names the mode (``"bubblewrap"``, ``"unsandboxed"``; default:
+    the strongest available here); a weaker mode is said in every row's notes.
     """
+    from .sandbox import mode
+
     ex = get_exercise(exercise)
+    how = mode(sandbox)
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a whole number >= 1; got {jobs!r}")
     if executor is not None and not isinstance(executor, Executor):
@@ -720,7 +739,7 @@ def grade(
     try:
         with tqdm(total=len(subs), initial=len(subs) - len(todo), desc=f"grading {ex.id}", unit="submission",
                   disable=not progress, file=sys.stderr) as bar:
-            futures = [pool.submit(_grade_safely, s, ex.id, limits, key, fingerprints[s.student]) for s in todo]
+            futures = [pool.submit(_grade_safely, s, ex.id, limits, key, fingerprints[s.student], how) for s in todo]
             for fut in as_completed(futures):
                 record(fut.result())
                 bar.update(1)

@@ -54,6 +54,11 @@ _PACKAGE = Path(__file__).resolve().parent.parent
 _LEFT_OUT = {"etcd.py", "etcdproxy.py", "site.py", "lite.py", "course.py", "widgets.py", "lessons.py", "__main__.py"}
 """Modules of raftedu the worker never gets (real etcd, the site, the explorer, the command line)."""
 _NOBODY = 65534
+_NEAR_COPIES = ("handle_pre_vote", "handle_pre_vote_reply", "start_pre_vote", "handle_install_snapshot",
+                "handle_install_snapshot_reply", "append_below_snapshot")
+"""RaftNode's extension handlers that repeat a Figure 2 rule (pre-vote's receiver is RequestVote's, InstallSnapshot's
+is AppendEntries'): switched off too whenever an exercise asks for Figure 2 rules (a node with the extensions off
+never calls them)."""
 
 _GRADING_STUB = '''"""raftedu.grading while a submission is graded: the grader runs the checks itself, outside this sandbox."""
 
@@ -201,8 +206,11 @@ def package(dest: str | os.PathLike[str], exercise: str, reference_rules: Iterab
     root = Path(dest)
     pkg = root / "raftedu"
     pkg.mkdir(parents=True, exist_ok=True)
+    rules = list(reference_rules)
+    if any("." not in r for r in rules):
+        rules += _NEAR_COPIES
     by_file: dict[str, dict[str, set[str]]] = {}
-    for rule in reference_rules:
+    for rule in rules:
         cls, _, name = rule.rpartition(".")
         cls = cls or "RaftNode"
         by_file.setdefault("kv.py" if cls.startswith("KV") else "raft.py", {}).setdefault(cls, set()).add(name)

@@ -34,7 +34,7 @@ from ..sweep import random_schedule, recover
 from ..trace import ClusterView
 from ..nodehost import rules_class
 from .boundary import RemoteFunctions, RemoteNode
-from .core import Failed
+from .core import Failed, broken_property
 from .observe import decode_events, decode_message, encode_events, encode_message, plain
 
 __all__ = [
@@ -564,8 +564,8 @@ def judge_scenario(case: Mapping[str, Any], observed: Any, exercise: str = "") -
         try:
             check_trace(events, seed)
         except SafetyViolation as e:
-            raise Failed(f"scenario {name}, seed {seed}: {e.property} broken at t={e.time} ms: {e.detail}\n"
-                         f"{replay}") from None
+            raise broken_property(f"scenario {name}, seed {seed}: {e.property} broken at t={e.time} ms: {e.detail}\n"
+                                  f"{replay}", e.property) from None
         marks = [(str(m[1]), int(m[2]), int(m[3])) for m in observed.get("marks", []) if m[0] == k]
         counts = observed.get("counts")
         counted = counts[k] if isinstance(counts, list) and k < len(counts) and isinstance(counts[k], list) else None
