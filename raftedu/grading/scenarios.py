@@ -212,6 +212,8 @@ class Run:
     seed: int
     clusters: list[Cluster] = field(default_factory=list)
     marks: list[tuple[int, str, int, int]] = field(default_factory=list)
+    violation: SafetyViolation | None = None
+    """The safety violation the always-on monitor stopped the run at, if any."""
     """(cluster number, label, events so far, virtual time) after each step."""
 
     @property
@@ -508,6 +510,7 @@ def drive_scenario(name: str, cls: type[RaftNode], seed: int, *, raise_failures:
             raise
         return run, str(e).splitlines()[0]
     except SafetyViolation as e:
+        run.violation = e
         return run, f"{e.property} broken at t={e.time} ms"
     except ScriptError as e:
         return run, str(e)
@@ -542,7 +545,10 @@ def probe_scenario(funcs: Mapping[str, Callable[..., Any]], case: Mapping[str, A
     """
     run, stopped = drive_scenario(case["scenario"], (build or node_class)(funcs), case["seed"])
     observed = {"traces": [encode_events(c.trace.events) for c in run.clusters],
-                "marks": [list(m) for m in run.marks], "stopped": stopped}
+                "marks": [list(m) for m in run.marks], "stopped": stopped, "checked": True}
+    if run.violation is not None:  # the monitor checked every event live: the judge need not check them again
+        v = run.violation
+        observed["violation"] = [v.property, v.time, v.detail]
     if SCENARIOS[case["scenario"]].counts:
         observed["counts"] = _message_counts(run)
     return observed
@@ -559,10 +565,15 @@ def judge_scenario(case: Mapping[str, Any], observed: Any, exercise: str = "") -
         raise Failed(f"scenario {name}, seed {seed}: no trace came back")
     stopped = str(observed.get("stopped") or "")[:300]
     facts = []
+    violation = observed.get("violation")
+    if observed.get("checked") is True and violation:  # the run's own monitor stopped it (this process ran it)
+        prop, at, detail = (str(x)[:500] for x in violation)
+        raise broken_property(f"scenario {name}, seed {seed}: {prop} broken at t={at} ms: {detail}\n{replay}", prop)
     for k, rows in enumerate(observed["traces"]):
         events = decode_events(rows)
         try:
-            check_trace(events, seed)
+            if observed.get("checked") is not True:  # observations from elsewhere: check every event again
+                check_trace(events, seed)
         except SafetyViolation as e:
             raise broken_property(f"scenario {name}, seed {seed}: {e.property} broken at t={e.time} ms: {e.detail}\n"
                                   f"{replay}", e.property) from None
