@@ -163,6 +163,10 @@ def registry() -> dict[str, type]:
     return found
 
 
+_FIELDS: dict[type, tuple[str, ...]] = {}
+"""The field names of each frozen record class met so far (``dataclasses.fields`` is slow to ask every time)."""
+
+
 def encode(x: Any, depth: int = 0) -> Any:
     """``x`` as JSON data the other side can :func:`decode`: None, bools, ints, finite floats, strings, lists,
     tuples (``{"t": [...]}``), dicts (``{"d": [[k, v], ...]}``), frozensets and raftedu's frozen record classes
@@ -184,8 +188,11 @@ def encode(x: Any, depth: int = 0) -> Any:
         return {"d": [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in x.items()]}
     if t is frozenset or t is set:
         return {"s": [encode(v, depth + 1) for v in x], "frozen": t is frozenset}
-    if dataclasses.is_dataclass(x) and not isinstance(x, type) and getattr(t, "__dataclass_params__").frozen:
-        return {"c": t.__name__, "f": [encode(getattr(x, f.name), depth + 1) for f in dataclasses.fields(x)]}
+    names = _FIELDS.get(t)
+    if names is None and dataclasses.is_dataclass(x) and not isinstance(x, type) and t.__dataclass_params__.frozen:
+        names = _FIELDS[t] = tuple(f.name for f in dataclasses.fields(x))
+    if names is not None:
+        return {"c": t.__name__, "f": [encode(getattr(x, name), depth + 1) for name in names]}
     raise TypeError(f"a {t.__name__} ({_repr(x)[:80]}) cannot be carried between the sandbox and the grader; "
                     "use plain values (numbers, strings, tuples, lists, dicts) and raftedu's messages and entries")
 
@@ -230,7 +237,7 @@ def decode(x: Any, classes: Mapping[str, type], depth: int = 0, budget: list[int
         cls = classes.get(x["c"]) if type(x["c"]) is str else None
         if cls is None:
             raise DecodeError(f"unknown record class {str(x['c'])[:40]!r}")
-        names = [f.name for f in dataclasses.fields(cls)]
+        names = _FIELDS.get(cls) or _FIELDS.setdefault(cls, tuple(f.name for f in dataclasses.fields(cls)))
         if len(x["f"]) != len(names):
             raise DecodeError(f"{cls.__name__} needs {len(names)} fields, got {len(x['f'])}")
         values = [decode(v, classes, depth + 1, budget) for v in x["f"]]

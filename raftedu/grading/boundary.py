@@ -230,7 +230,10 @@ class Worker:
 
     def _ended(self) -> str:
         proc = self.proc
-        code = proc.wait(timeout=5) if proc is not None else None
+        try:
+            code = proc.wait(timeout=5) if proc is not None else None
+        except subprocess.TimeoutExpired:  # it closed its channel but lives on: it is stopped when the call fails
+            code = None
         if code is None:
             return "the worker closed its channel"
         if code < 0 or code > 128:
