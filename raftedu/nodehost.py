@@ -581,9 +581,12 @@ class Host:
         kind = req["kind"]
         cls = self.classes.get(kind)
         if cls is None:
-            cls = self.classes[kind] = build_class(kind, self.functions()) if kind in ("rules", "server", "kv",
-                                                                                       "capstone") else \
-                experiment_nodes()[kind]
+            try:  # the student's class may be missing, or built on what it may not be built on: its error, told
+                cls = build_class(kind, self.functions()) if kind in ("rules", "server", "kv", "capstone") \
+                    else experiment_nodes()[kind]
+            except BaseException as e:
+                return {"raised": _raised(e)}
+            self.classes[kind] = cls
         disk = req["disk"]
         state = PersistentState(disk["t"], disk["v"], [decode(e, self.codec) for e in disk["L"]],
                                 decode(disk.get("s"), self.codec), disk.get("o", 0), disk.get("ot", 0))
@@ -737,7 +740,11 @@ class Host:
                 answer = self.call(req)
             else:
                 answer = {"error": f"unknown call {str(op)[:40]!r}"}
-            write_frame(self.fd_out, answer)
+            try:
+                write_frame(self.fd_out, answer)
+            except (TypeError, ValueError) as e:  # an answer too big or not JSON: say so instead of dying
+                write_frame(self.fd_out, {"raised": ["ValueError", f"the answer could not be sent: {e}"[:300], ""],
+                                          "out": [], "ev": [], "st": None})
 
 
 def main(argv: list[str] | None = None) -> int:

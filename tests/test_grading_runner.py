@@ -25,7 +25,7 @@ pytestmark = pytest.mark.kernel
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "submissions_02"
-LIMITS = Limits(cell_timeout=10, check_timeout=20, submission_timeout=300, memory_mb=1024)
+LIMITS = Limits(cell_timeout=10, check_timeout=60, submission_timeout=600, memory_mb=1024)
 SECRET = "test-secret-for-hidden-cases"
 """The instructor's secret these tests grade with (hidden cases and seeds derive from it)."""
 
@@ -34,7 +34,7 @@ EXPECTED = {
     "correct (file)": ("ok", 17),
     "correct (folder)": ("ok", 6),  # the same name as correct.ipynb: both graded, neither lost
     "folder_student": ("ok", 17),
-    "wrong_log_length_only": ("ok", 6),  # the sweep's schedules with stale messages catch it in the hidden faults too
+    "wrong_log_length_only": ("ok", 3),  # unsafe (the sweep's stale messages catch it): half of the 6 points it earns
     "starter_untouched": ("error", 0),
     "unparseable": ("unparseable", 0),
     "syntax_error": ("unparseable", 4),
