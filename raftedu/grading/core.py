@@ -116,6 +116,10 @@ class Failed(AssertionError):
         super().__init__(hint)
         self.hint = hint
 
+    def again(self, hint: str) -> "Failed":
+        """The same failure with another hint (a judge adding the scenario and the replay line)."""
+        return Failed(hint)
+
 
 class Unsafe(Failed):
     """A check saw the student's server break a safety property (``prop``, as :class:`~raftedu.checks.SafetyViolation`
@@ -125,6 +129,10 @@ class Unsafe(Failed):
         """Fail with a message for the student, naming the property broken."""
         super().__init__(hint)
         self.property = prop
+
+    def again(self, hint: str) -> "Failed":
+        """The same failure with another hint (a judge adding the scenario and the replay line)."""
+        return Unsafe(hint, self.property)
 
 
 def broken_property(hint: str, prop: str) -> Failed:

@@ -578,7 +578,7 @@ def judge_kv(case: Mapping[str, Any], observed: Any) -> None:
         ops = rebuild(observed.get("clients"))
         KV_SCENARIOS[name].judge(KVFacts(ops, events, marks, str(observed.get("stopped") or "")[:300]))
     except Failed as e:
-        raise Failed(f"scenario {name}, seed {seed}: {e.hint}\n{replay}") from None
+        raise e.again(f"scenario {name}, seed {seed}: {e.hint}\n{replay}") from None
 
 
 # --------------------------------------------------------------------------

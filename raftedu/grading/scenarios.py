@@ -587,4 +587,4 @@ def judge_scenario(case: Mapping[str, Any], observed: Any, exercise: str = "") -
     try:
         SCENARIOS[name].judge(facts, stopped)
     except Failed as e:
-        raise Failed(f"scenario {name}, seed {seed}: {e.hint}\n{replay}") from None
+        raise e.again(f"scenario {name}, seed {seed}: {e.hint}\n{replay}") from None
