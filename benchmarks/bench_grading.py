@@ -54,18 +54,24 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=None, help="exercise ids to time (default: all)")
     args = parser.parse_args()
     print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.2f}\n")
-    print("| exercise | public checks, in the notebook (median / max) | full grade of one submission: "
-          "worker process + notebook + every probe, judged in the parent (median / max wall) | its CPU time |")
-    print("|---|---|---|---|")
+    print("| exercise | public checks, in the notebook (median / max) | full grade of one submission: trusted judge "
+          "process + sandboxed worker + every check (median / max wall) | its CPU time | calls across the boundary "
+          "| time per call (waiting for the worker) |")
+    print("|---|---|---|---|---|---|")
     for ex in EXERCISES.values():
         if args.only and ex.id not in args.only:
             continue
         ns = solution_namespace(ex.id)
         public = timed(lambda: run_checks(ex.id, ns), args.repeat)
         path = ROOT / "solutions" / f"{ex.notebook}.ipynb"
-        full = timed(lambda: grade_one(Submission(path.stem, path, path.parent), ex, secret=SECRET), args.repeat)
+        graded: list = []
+        full = timed(lambda: graded.append(grade_one(Submission(path.stem, path, path.parent), ex, secret=SECRET)),
+                     args.repeat)
+        stats = graded[-1].stats
+        calls, waiting = stats.get("calls", 0), stats.get("waiting_s", 0.0)
+        per_call = f"{waiting / calls * 1e6:.0f} µs" if calls else "-"
         print(f"| {ex.id} | {public[0]:.2f} s / {public[1]:.2f} s | {full[0]:.2f} s / {full[1]:.2f} s | "
-              f"{full[2]:.2f} s |")
+              f"{full[2]:.2f} s | {calls:,} | {per_call} |")
     if args.batch:
         fixtures = ROOT / "tests" / "fixtures" / "submissions_02"
         kinds = ["correct.ipynb", "wrong_log_length_only.ipynb", "starter_untouched.ipynb"]

@@ -28,11 +28,15 @@ after the file), each sub-folder is one student (named after the folder; the
 notebook may sit anywhere inside). Writes the CSV, grades.jsonl (the journal a
 rerun resumes from), feedback/<student>.md and gradescope/<student>.json.
 
-Each notebook runs in a worker process; this process judges what the worker
-observed and never runs student code. Hidden cases derive from your secret
-(--secret-file, or $RAFTEDU_GRADING_SECRET; else one is made once and kept in
-.raftedu-secret beside --out). Not a security sandbox: grade untrusted work
-inside a container too (README).
+Each submission is judged by a trusted process of its own that runs every
+check -- the simulator, the scenarios, the safety monitor, every count -- and
+treats the student's server as a black box: student code runs only in a
+sandboxed worker (bubblewrap: own PID, network and user namespaces, read-only
+system, no host files, nothing outlives it), which answers one call at a time
+and never sees a case, a seed or your secret. Without bubblewrap (apt-get
+install bubblewrap) the worker runs unsandboxed and every row's notes say so.
+Hidden cases derive from your secret (--secret-file, or $RAFTEDU_GRADING_SECRET;
+else one is made once and kept in .raftedu-secret beside --out).
 """
 
 
@@ -94,9 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="write nothing; exit 1 if exercises/ differs from what release would produce")
 
     gr = sub.add_parser("grade", help="grade a folder of submitted notebooks (instructors)",
-                        description="Grade every submission: each runs in its own worker process (its cells in a bare "
-                                    "IPython shell) with time and memory limits, then public and hidden checks run. Results are written as "
-                                    "they come; a rerun resumes.",
+                        description="Grade every submission: its cells run in a sandboxed worker (a bare IPython "
+                                    "shell) with time and memory limits; public and hidden checks run in a trusted "
+                                    "process that asks the worker only what the student's nodes and functions do. "
+                                    "Results are written as they come; a rerun resumes.",
                         epilog=_EPILOG_GRADE, formatter_class=argparse.RawDescriptionHelpFormatter)
     gr.add_argument("submissions", help="folder of submissions (or one notebook)")
     gr.add_argument("--exercise", "-e", required=True, help=f"exercise id: {EXERCISE_IDS} (the NN of exercises/NN_topic.ipynb)")
@@ -110,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     gr.add_argument("--check-timeout", type=_positive(float), default=20.0, help="seconds per check (default 20)")
     gr.add_argument("--timeout", type=_positive(float), default=240.0, help="seconds per submission (default 240)")
     gr.add_argument("--memory-mb", type=_positive(int), default=2048, help="memory limit per submission, MiB (default 2048)")
+    gr.add_argument("--sandbox", choices=("bubblewrap", "unsandboxed"), default=None,
+                    help="where student code runs (default: bubblewrap when it works here, else unsandboxed -- "
+                         "weaker, and said in every row's notes)")
     gr.add_argument("--secret-file", help="file whose first line is your secret: hidden cases and seeds derive from it "
                                           "(default: $RAFTEDU_GRADING_SECRET, else one made once and kept in "
                                           ".raftedu-secret beside --out)")
@@ -190,13 +198,17 @@ def _grade(args: argparse.Namespace) -> int:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     key, source = grading_secret(Path(args.out).parent, secret_file=args.secret_file)
     print(f"hidden cases come from your secret ({source})")
+    from .grading.sandbox import MODES, mode
+
+    how = mode(args.sandbox)
+    print(f"student code runs {MODES[how]}")
     results = grade(args.submissions, args.exercise, args.out, jobs=args.jobs, limits=limits,
                     feedback=args.feedback, gradescope=args.gradescope, resume=not args.no_resume,
-                    progress=not args.no_progress, secret=key)
+                    progress=not args.no_progress, secret=key, sandbox=how)
     counts = Counter(r.status for r in results)
     mean = sum(r.score for r in results) / len(results)
     print(f"graded {len(results)} submission(s) → {args.out} (mean {mean:.1f}/{results[0].max_score:g}); "
-          + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+          + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) + f"; sandbox: {how}")
     return 0
 
 

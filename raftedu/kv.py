@@ -563,7 +563,8 @@ class KVService:
         the clients."""
         if isinstance(clients, bool) or not isinstance(clients, int) or clients < 1:
             raise ValueError(f"clients must be a whole number >= 1; got {clients!r}")
-        if node_class is not None and not (isinstance(node_class, type) and issubclass(node_class, KVPlumbing)):
+        if node_class is not None and not (isinstance(node_class, type) and (issubclass(node_class, KVPlumbing) or
+                                                                             getattr(node_class, "serves_kv", False))):
             raise TypeError(f"node_class must be a subclass of raftedu.kv.KVServer (or of kv_on(...)); "
                             f"got {node_class!r}")
         self.cluster = Cluster(n, seed=seed, network=network, timing=timing, schedule=schedule,

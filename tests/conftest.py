@@ -17,3 +17,36 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_sep("-", "lesson notebook execution times")
         for name, seconds in sorted(times.items()):
             terminalreporter.write_line(f"{name:<40} {seconds:>6.1f} s")
+
+
+def _git_status() -> str | None:
+    """``git status --porcelain`` of the checkout (None outside a git checkout)."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    try:
+        done = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=root,
+                              capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def pytest_sessionstart(session):
+    """Remember what the checkout looked like before the tests (tests write only into temporary folders)."""
+    if not hasattr(session.config, "workerinput"):  # the xdist controller (or a plain run), not each worker
+        session.config._raftedu_git_before = _git_status()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the run when the tests left files behind in the checkout (a secret, a CSV, a notebook's output...)."""
+    before = getattr(session.config, "_raftedu_git_before", None)
+    if before is None:
+        return
+    after = _git_status()
+    if after is not None and after != before:
+        new = sorted(set(after.splitlines()) - set(before.splitlines()))
+        if new:
+            print("\nthe tests changed the checkout (they must write only into temporary folders):\n  "
+                  + "\n  ".join(new[:20]), file=sys.stderr)
+            session.exitstatus = 1

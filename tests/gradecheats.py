@@ -59,7 +59,7 @@ def assert_solution_full_and_cheats_nothing(tmp_path: Path, exercise: str, solut
     for name, (_, _, source) in cheats.items():
         _notebook_with(solution, cell_id, folder, name, source)
     results = {r.student: r for r in grade(folder, exercise, tmp_path / "grades.csv", jobs=2, progress=False,
-                                          limits=Limits(check_timeout=20, submission_timeout=240),
+                                          limits=Limits(check_timeout=60, submission_timeout=600),
                                           secret="test-secret-for-hidden-cases")}
     solution_result = results["solution"]
     assert solution_result.status == "ok" and solution_result.score == solution_result.max_score == max_score, \
@@ -67,5 +67,9 @@ def assert_solution_full_and_cheats_nothing(tmp_path: Path, exercise: str, solut
     for name, (status, phrase, _) in cheats.items():
         r = results[name]
         said = " | ".join(r.notes) + " | " + " | ".join(c["hint"] for c in r.checks)
-        assert r.score == 0 and r.status == status, (name, r.status, said[:500])
+        if status == "unsafe":  # a patch that does nothing in the sandbox: the class is graded as the server it is
+            assert r.score <= r.max_score / 2 and "a server that is not safe keeps at most" in said, \
+                (name, r.status, r.score, said[:500])
+        else:
+            assert r.score == 0 and r.status == status, (name, r.status, said[:500])
         assert phrase in said, (name, said[:500])

@@ -151,7 +151,7 @@ def test_a_server_of_its_own_runs_figure_2_only() -> None:
 CHEATS06 = {
     "subclasses_the_reference": ("copied", "subclasses RaftNode",
                                  "class MyServer(raftedu.RaftNode):\n    pass"),
-    "delegates_to_the_reference": ("copied", "switched off",
+    "delegates_to_the_reference": ("copied", "not available while exercise 06 is graded",
                                    "class MyServer(Server):\n"
                                    "    def __init__(self, *a, **k):\n"
                                    "        super().__init__(*a, **k)\n"
@@ -163,7 +163,8 @@ CHEATS06 = {
                                    "        raftedu.RaftNode.on_timer(self, now)\n"
                                    "    def propose(self, command, now):\n"
                                    "        return raftedu.RaftNode.propose(self, command, now)"),
-    "patches_the_judges": ("tampered", "were changed",
+    # patching the judges in the sandbox changes nothing (they run in the grader): an empty server gets nothing
+    "patches_the_judges": ("ok", "replace `raise NotImplementedError()`",
                            "import raftedu.grading.scenarios as s\n"
                            "for name, sc in list(s.SCENARIOS.items()):\n"
                            "    s.SCENARIOS[name] = sc.__class__(sc.drive, lambda facts, stopped: None, sc.doc)\n"

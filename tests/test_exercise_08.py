@@ -185,7 +185,7 @@ def test_the_reference_kv_node_passes_every_scenario_too() -> None:
 CHEATS08 = {
     "subclasses_the_reference": ("copied", "subclasses KVNode",
                                  "class MyKV(raftedu.kv.KVNode):\n    pass"),
-    "delegates_to_the_reference": ("copied", "switched off",
+    "delegates_to_the_reference": ("copied", "not available while exercise 08 is graded",
                                    "class MyKV(KVServer):\n"
                                    "    def apply_command(self, op):\n"
                                    "        return raftedu.kv.KVNode.apply_command(self, op)\n"
@@ -195,7 +195,8 @@ CHEATS08 = {
                                    "        raftedu.kv.KVNode.on_read_confirmed(self, m)\n"
                                    "    def serve_reads(self):\n"
                                    "        raftedu.kv.KVNode.serve_reads(self)"),
-    "patches_the_checker": ("tampered", "linearizability.check was replaced",
+    # patching the checker in the sandbox changes nothing: the judge's checker runs in the grader
+    "patches_the_checker": ("unsafe", "not linearizable",
                             "import raftedu.linearizability as lin, raftedu.grading.kv_store as ks\n"
                             "ok = lin.check(lin.History())\n"
                             "lin.check = ks.check_linearizable = lambda history, *a, **k: ok\n"

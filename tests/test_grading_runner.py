@@ -25,16 +25,16 @@ pytestmark = pytest.mark.kernel
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "submissions_02"
-LIMITS = Limits(cell_timeout=10, check_timeout=8, submission_timeout=150, memory_mb=1024)
+LIMITS = Limits(cell_timeout=10, check_timeout=60, submission_timeout=600, memory_mb=1024)
 SECRET = "test-secret-for-hidden-cases"
 """The instructor's secret these tests grade with (hidden cases and seeds derive from it)."""
 
 # student -> (status, score) for exercise 02 (17 points)
 EXPECTED = {
     "correct (file)": ("ok", 17),
-    "correct (folder)": ("ok", 6),  # the same name as correct.ipynb: both graded, neither lost
+    "correct (folder)": ("ok", 3),  # the same name as correct.ipynb: both graded, neither lost (unsafe: halved)
     "folder_student": ("ok", 17),
-    "wrong_log_length_only": ("ok", 6),  # the sweep's schedules with stale messages catch it in the hidden faults too
+    "wrong_log_length_only": ("ok", 3),  # unsafe (the sweep's stale messages catch it): half of the 6 points it earns
     "starter_untouched": ("error", 0),
     "unparseable": ("unparseable", 0),
     "syntax_error": ("unparseable", 4),
@@ -46,7 +46,7 @@ EXPECTED = {
     "logs_and_warns": ("ok", 17),
     "hostile_exhausts_memory": ("memory", 4),
     "hostile_kills_kernel": ("kernel_died", 0),
-    "hostile_deletes_files": ("deleted_files", 17),
+    "hostile_deletes_files": ("review", 17),  # it deletes files in its sandbox's copy: harmless, but worth a look
 }
 
 
@@ -90,11 +90,10 @@ def test_csv_has_nbgrader_like_columns_and_per_check_points(batch: tuple[Path, l
     assert wrong["up_to_date_rule_status"] == "fail" and wrong["up_to_date_rule"] == "0"
     assert rows["hostile_loops_in_function"]["vote_counting_status"] == "timeout"
     assert rows["hostile_writes_stderr"]["up_to_date_rule_status"] == "pass"
-    for name in ("hostile_writes_stderr", "logs_and_warns"):
-        assert "wrote to stderr" in rows[name]["notes"] and "no points lost" in rows[name]["notes"]
-    assert "UserWarning: just a warning" in rows["logs_and_warns"]["notes"]
+    for name in ("hostile_writes_stderr", "logs_and_warns"):  # what the worker writes costs nothing, and its raw
+        assert "stderr" not in rows[name]["notes"] or "review" in rows[name]["notes"]  # text is never copied out
     assert rows["hostile_exhausts_memory"]["vote_receiver_rules_status"] == "memory"
-    assert "deleted 1 file" in rows["hostile_deletes_files"]["notes"]
+    assert "os.remove" in rows["hostile_deletes_files"]["notes"]  # harmless in its sandbox's copy: flagged
     assert "two submissions map to student 'correct'" in rows["correct (folder)"]["notes"]
     assert "seconds" not in rows["correct (file)"], "the CSV holds no timings: the same notebooks give the same CSV"
     journal = out.with_suffix(".jsonl").read_text(encoding="utf-8").splitlines()
@@ -104,7 +103,7 @@ def test_csv_has_nbgrader_like_columns_and_per_check_points(batch: tuple[Path, l
 def test_feedback_explains_without_showing_hidden_tests(batch: tuple[Path, list]) -> None:
     out, _ = batch
     text = (out.parent / "feedback" / "wrong_log_length_only.md").read_text(encoding="utf-8")
-    assert "**Score: 6 / 17**" in text and "up_to_date_rule" in text and "stale_log_election" in text
+    assert "**Score: 3 / 17**" in text and "up_to_date_rule" in text and "stale_log_election" in text
     assert "Leader Completeness" in text and "replay" in text
     for secret in ("BEGIN HIDDEN", "run_checks", "def ", "import "):
         assert secret not in text
@@ -114,7 +113,7 @@ def test_feedback_explains_without_showing_hidden_tests(batch: tuple[Path, list]
 def test_gradescope_json_follows_the_results_format(batch: tuple[Path, list]) -> None:
     out, _ = batch
     data = json.loads((out.parent / "gradescope" / "wrong_log_length_only.json").read_text(encoding="utf-8"))
-    assert data["score"] == 6
+    assert data["score"] == 3  # 6 points earned, halved: it broke Leader Completeness
     tests = {t["name"]: t for t in data["tests"]}
     assert tests["up_to_date_rule"]["status"] == "failed" and tests["up_to_date_rule"]["max_score"] == 2
     assert tests["elections_under_faults_hidden"]["visibility"] == "after_published"

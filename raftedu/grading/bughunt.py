@@ -22,7 +22,7 @@ from ..checks import SafetyViolation
 from ..raft import CANDIDATE, AppendEntries, RaftNode, RequestVoteReply
 from ..scenarios import SCRIPTED
 from ..sim import Cluster, Network
-from .core import Check, Failed
+from .core import Check, Failed, call_student
 from .observe import plain, unplain
 
 __all__ = ["SUSPECTS", "LIMITS", "HUNT_ACTIONS", "bug_hunt_checks", "run_hunt", "try_hunt"]
@@ -148,7 +148,7 @@ def try_hunt(suspect: str, answer: Any) -> Cluster:
 
 
 def _probe(funcs: Mapping[str, Any], case: Mapping[str, Any]) -> Any:
-    return plain(funcs[f"hunt_{case['suspect']}"]())
+    return call_student(funcs, f"hunt_{case['suspect']}")
 
 
 def _judge(case: Mapping[str, Any], observed: Any) -> None:

@@ -40,6 +40,11 @@ __all__ = [
     "Failed",
     "Quiet",
     "Report",
+    "UNSAFE_SHARE",
+    "Unsafe",
+    "broken_property",
+    "accepts_keyword",
+    "call_student",
     "classify",
     "describe_functions",
     "student_functions",
@@ -50,6 +55,7 @@ __all__ = [
     "precheck",
     "run_check",
     "stderr_note",
+    "unsafe_rule",
 ]
 
 STATUSES = {
@@ -110,6 +116,34 @@ class Failed(AssertionError):
         super().__init__(hint)
         self.hint = hint
 
+    def again(self, hint: str) -> "Failed":
+        """The same failure with another hint (a judge adding the scenario and the replay line)."""
+        return Failed(hint)
+
+
+class Unsafe(Failed):
+    """A check saw the student's server break a safety property (``prop``, as :class:`~raftedu.checks.SafetyViolation`
+    names it): besides this check, the submission keeps at most half its points (:func:`unsafe_rule`)."""
+
+    def __init__(self, hint: str, prop: str) -> None:
+        """Fail with a message for the student, naming the property broken."""
+        super().__init__(hint)
+        self.property = prop
+
+    def again(self, hint: str) -> "Failed":
+        """The same failure with another hint (a judge adding the scenario and the replay line)."""
+        return Unsafe(hint, self.property)
+
+
+def broken_property(hint: str, prop: str) -> Failed:
+    """The failure for a run that stopped at a :class:`~raftedu.checks.SafetyViolation` of ``prop``: :class:`Unsafe`,
+    except for ``Node failure`` (the node raised an exception: wrong, not unsafe)."""
+    return Failed(hint) if prop == "Node failure" else Unsafe(hint, prop)
+
+
+UNSAFE_SHARE = 0.5
+"""The share of its points a check keeps when the submission broke a safety property in any check."""
+
 
 class CheckTimeout(BaseException):
     """Raised inside student code when a check runs out of time (a BaseException: ``except Exception`` cannot eat it)."""
@@ -169,6 +203,8 @@ class CheckResult:
     seconds: float = 0.0
     note: str = ""
     """Something worth knowing that costs no points (e.g. the code wrote to stderr)."""
+    unsafe: str = ""
+    """The safety property this check saw broken (the check failed with :class:`Unsafe`), else ""."""
 
     @property
     def passed(self) -> bool:
@@ -378,6 +414,15 @@ def _in_simulator(exc: BaseException) -> bool:
 
 def classify(exc: BaseException, where: str, limit: float) -> tuple[str, str]:
     """(status, hint) for an exception student code raised while a check ran ``where`` (function, case, seed)."""
+    from .boundary import HostGone, ProtocolBroken
+
+    if isinstance(exc, HostGone):
+        if exc.status == "timeout":
+            return "timeout", (f"the check did not finish within {limit:g} s: it was still running {where}; look for a "
+                               "loop that never ends")
+        return exc.status, f"{exc} while running {where}"
+    if isinstance(exc, ProtocolBroken):
+        return "error", f"the sandboxed worker broke the grading protocol while running {where}"
     e = _root_cause(exc)
     if isinstance(exc, CheckTimeout) or isinstance(e, CheckTimeout):
         return "timeout", f"the check did not finish within {limit:g} s: it was still running {where}; look for a loop that never ends"
@@ -397,28 +442,37 @@ def classify(exc: BaseException, where: str, limit: float) -> tuple[str, str]:
 
 
 def observe_check(check: Check, funcs: Mapping[str, Callable[..., Any]], cases: list[Any],
-                  time_limit: float = 20.0, locked: Iterable[str] | None = None) -> tuple[list[dict[str, Any]], str]:
+                  time_limit: float = 20.0, locked: Iterable[str] | None = None,
+                  sandboxed: bool = False) -> tuple[list[dict[str, Any]], str]:
     """Probe every case of ``check`` with the student's ``funcs``: (one record per case, what went to stderr).
 
-    Runs student code: in the grader this happens only in the worker. Each
-    record is ``{"case": k, "obs": ...}`` or, once student code failed,
+    Each record is ``{"case": k, "obs": ...}`` or, once student code failed,
     ``{"case": k, "status": ..., "hint": ...}`` (and the remaining cases are
-    skipped). The reference rules the check's functions replace are switched
-    off meanwhile (:class:`~raftedu.grading.observe.ReferenceLock`), or those named in ``locked``.
+    skipped). In a student's kernel the functions are the notebook's own:
+    the reference rules the check's functions replace are switched off
+    meanwhile (:class:`~raftedu.grading.observe.ReferenceLock`), or those
+    named in ``locked``, and what they print is caught. In the grader
+    (``sandboxed``) ``funcs`` are stand-ins for the student's code in the
+    sandboxed worker (:class:`~raftedu.grading.boundary.RemoteFunctions`):
+    the probe runs here, the student's code there.
     """
+    from contextlib import nullcontext
+
     from .observe import ReferenceLock, codes_of, student_frame_name
 
     records: list[dict[str, Any]] = []
     quiet = Quiet()
     k = 0
     try:
-        with _Alarm(time_limit), quiet, ReferenceLock(funcs if locked is None else locked):
+        with _Alarm(time_limit), (nullcontext() if sandboxed else quiet), \
+                (nullcontext() if sandboxed else ReferenceLock(funcs if locked is None else locked)):
             for k, case in enumerate(cases):
                 records.append({"case": k, "obs": check.probe(funcs, case)})
     except BaseException as e:  # student code may raise anything: it becomes the record, never a crash
         if isinstance(e, (KeyboardInterrupt, SystemExit)) and not isinstance(e, CheckTimeout):
             e = RuntimeError(f"{type(e).__name__} raised inside the check")
-        who = student_frame_name(e.__traceback__, codes_of(dict(funcs))) or ", ".join(check.needs) or "your code"
+        who = (None if sandboxed else student_frame_name(e.__traceback__, codes_of(dict(funcs)))) \
+            or ", ".join(check.needs) or "your code"
         where = f"{who} on case {k + 1} of {len(cases)} ({check.describe(cases[k]) if k < len(cases) else '?'})"
         status, hint = classify(e, where, time_limit)
         records.append({"case": k, "status": status, "hint": hint})
@@ -449,12 +503,29 @@ def judge_check(check: Check, cases: list[Any], records: list[dict[str, Any]]) -
             check.judge(case, r.get("obs"))
         except Failed as e:
             result.hint = e.hint
+            result.unsafe = e.property if isinstance(e, Unsafe) else ""
             return result
         except Exception as e:  # an observation the judge cannot read is wrong behaviour, never a pass
             result.hint = f"case {k + 1}: the observation could not be judged ({type(e).__name__}: {str(e)[:200]})"
             return result
     result.status, result.points = "pass", check.points
     return result
+
+
+def unsafe_rule(results: list[CheckResult]) -> str:
+    """A server that breaks a safety property cannot keep most of its points: when any result saw one broken, every
+    check keeps :data:`UNSAFE_SHARE` of its points (the rows still say which passed). Returns the note saying so,
+    or ""."""
+    broken = [r for r in results if r.unsafe]
+    if not broken:
+        return ""
+    for r in results:
+        if r.status == "pass":
+            r.points = round(r.points * UNSAFE_SHARE, 4)
+    first = broken[0]
+    return (f"your server broke {first.unsafe} (check {first.name}"
+            + (f" and {len(broken) - 1} more" if len(broken) > 1 else "") + f"): a server that is not safe keeps "
+            f"at most {UNSAFE_SHARE:.0%} of the points of the checks it passed")
 
 
 def precheck(check: Check, found: Mapping[str, Any]) -> CheckResult | None:
@@ -524,6 +595,37 @@ def student_functions(namespace: Mapping[str, Any], names: Iterable[str]) -> dic
     the student's.
     """
     return {name: namespace[name] if callable(namespace.get(name)) else _not_written(name) for name in names}
+
+
+def call_student(funcs: Mapping[str, Callable[..., Any]], name: str, *args: Any, rows: bool = False,
+                 **kwargs: Any) -> Any:
+    """The student's ``name(*args, **kwargs)`` as plain data (:func:`~raftedu.nodehost.plain`; ``rows``: a table
+    as rows, a pandas frame included), called here or -- when ``funcs`` stand for the sandboxed worker's
+    functions -- there. A ``node_class`` keyword names one of :func:`~raftedu.nodehost.experiment_nodes`."""
+    from .. import nodehost
+    from .boundary import RemoteFunctions
+
+    if isinstance(funcs, RemoteFunctions):
+        return funcs.call(name, args, kwargs, rows=rows)
+    if "node_class" in kwargs:
+        kwargs["node_class"] = nodehost.experiment_nodes()[kwargs["node_class"]]
+    value = funcs[name](*args, **kwargs)
+    return nodehost.as_rows(value) if rows else nodehost.plain(value)
+
+
+def accepts_keyword(funcs: Mapping[str, Callable[..., Any]], name: str, keyword: str) -> bool:
+    """Whether the student's ``name`` takes the keyword argument ``keyword`` (True when its signature is unreadable)."""
+    import inspect
+
+    from .boundary import RemoteFunctions
+
+    if isinstance(funcs, RemoteFunctions):
+        return funcs.accepts(name, keyword)
+    try:
+        params = inspect.signature(funcs[name]).parameters
+    except (TypeError, ValueError):
+        return True
+    return keyword in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
 def run_check(check: Check, namespace: Mapping[str, Any], time_limit: float = 20.0,

@@ -13,7 +13,6 @@ the CSV, the feedback and the Gradescope JSON show.
 
 from __future__ import annotations
 
-import inspect
 import math
 import random
 from collections.abc import Callable, Iterable, Mapping
@@ -23,7 +22,7 @@ from typing import Any
 
 from ..raft import (CANDIDATE, FOLLOWER, LEADER, AppendEntries, Entry, Message, RaftNode, RequestVote,
                     RequestVoteReply, Server)
-from .core import Check, Failed
+from .core import Check, Failed, accepts_keyword, call_student
 from .observe import as_int, as_real, encode_message, plain
 from .scenarios import _show, case_spec, judge_case, judge_scenario, make_node, node_class, probe_case, probe_scenario
 from .bughunt import bug_hunt_checks
@@ -147,7 +146,7 @@ _FORMULA = {"majority": _majority, "failure_tolerance": _tolerance}
 
 
 def _probe_formula(names: tuple[str, ...], funcs: Mapping[str, Callable[..., Any]], n: int) -> list[Any]:
-    return [plain(funcs[name](n)) for name in names]
+    return [call_student(funcs, name, n) for name in names]
 
 
 def _judge_formula(names: tuple[str, ...], n: int, obs: list[Any]) -> None:
@@ -165,13 +164,7 @@ def _formula_check(name: str, points: float, public: bool, names: tuple[str, ...
 
 
 def _probe_table(funcs: Mapping[str, Callable[..., Any]], n: int) -> Any:
-    rows = funcs["quorum_table"](n)
-    if hasattr(rows, "itertuples"):  # a pandas DataFrame is a fine table too
-        rows = list(rows.itertuples(index=False))
-    try:
-        return plain([tuple(row) for row in rows])
-    except TypeError:
-        return plain(rows)
+    return call_student(funcs, "quorum_table", n, rows=True)
 
 
 def _judge_table(n: int, obs: Any) -> None:
@@ -518,76 +511,38 @@ EX04 = Exercise("04", "The commit rule and Figure 8", "04_commit_rule", _C, (
 # classes by name is honest -- an instructor reading the notebook can.
 
 
-class _Unanimous(RaftNode):
-    """Needs every server for an election and for a commit: tolerates no crash at all."""
-
-    @property
-    def quorum(self) -> int:
-        return len(self.peers) + 1
-
-
-class _ThreeQuarters(RaftNode):
-    """Needs three quarters of the servers (rounded up): tolerates N - ceil(3N/4) crashes."""
-
-    @property
-    def quorum(self) -> int:
-        return -(-3 * (len(self.peers) + 1) // 4)
-
-
-class _OnlyS1Stands(RaftNode):
-    """Only S1 ever stands for election: the cluster survives follower crashes, never S1's."""
-
-    def start_election(self) -> None:
-        if self.id == 1:
-            super().start_election()
-        else:
-            self.reset_election_timer()
-
-
-_QUORUM_OF = {RaftNode: _majority, _Unanimous: lambda n: n, _ThreeQuarters: lambda n: -(-3 * n // 4)}
-_CLUSTERS = {RaftNode: "Raft's own nodes", _Unanimous: "a node class that needs every server (quorum = N)",
-             _ThreeQuarters: "a node class that needs three quarters of the servers (quorum = ceil(3N/4))"}
-
-
-_NODES = {"raft": RaftNode, "unanimous": _Unanimous, "three_quarters": _ThreeQuarters, "only_s1": _OnlyS1Stands}
-"""The node classes an experiment is handed, by the name a case uses (cases are plain data)."""
 _QUORUM = {"raft": _majority, "unanimous": lambda n: n, "three_quarters": lambda n: -(-3 * n // 4)}
 _CLUSTERS = {"raft": "Raft's own nodes", "unanimous": "a node class that needs every server (quorum = N)",
              "three_quarters": "a node class that needs three quarters of the servers (quorum = ceil(3N/4))",
              "only_s1": "a node class where only S1 ever stands for election"}
-
-
-def _accepts_node_class(fn: Callable[..., Any]) -> bool:
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return True
-    return "node_class" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+"""The node classes an experiment is handed (:func:`raftedu.nodehost.experiment_nodes`), by the name a case uses."""
 
 
 def _probe05(funcs: Mapping[str, Callable[..., Any]], case: dict[str, Any]) -> Any:
     """Call the student's exercise 05 function that ``case["kind"]`` names (runs student code)."""
     kind = case["kind"]
     if kind == "predict":
-        return plain(funcs["predict"](case["n"]))
+        return call_student(funcs, "predict", case["n"])
     if kind == "misprints":
-        return plain(funcs["etcd_misprints"]({int(n): int(m) for n, m in case["printed"]}))
+        return call_student(funcs, "etcd_misprints", {int(n): int(m) for n, m in case["printed"]})
     if kind == "partition":
-        return plain(funcs["stalling_partition"](case["n"]))
+        return call_student(funcs, "stalling_partition", case["n"])
     if kind == "unavailability":
-        return plain(funcs["unavailability"](case["n"], case["p"]))
+        return call_student(funcs, "unavailability", case["n"], case["p"])
     if kind == "even_odd":
-        fn = funcs["unavailability"]
-        return [[plain(fn(2 * k - 1, case["p"])), plain(fn(2 * k, case["p"]))] for k in range(1, 6)]
+        return [[call_student(funcs, "unavailability", 2 * k - 1, case["p"]),
+                 call_student(funcs, "unavailability", 2 * k, case["p"])] for k in range(1, 6)]
     name = "crash_success_rate" if kind in ("rate", "victims") else "measured_tolerance"
-    fn, cls = funcs[name], case["nodes"]
-    if cls != "raft" and not _accepts_node_class(fn):
+    cls = case["nodes"]
+    if cls != "raft" and not accepts_keyword(funcs, name, "node_class"):
         return {"accepts_node_class": False}
-    kwargs = {} if cls == "raft" else {"node_class": _NODES[cls]}
+    kwargs = {} if cls == "raft" else {"node_class": cls}
     if kind in ("rate", "victims"):
-        return {"value": plain(fn(case["n"], case["k"], trials=case["trials"], seed=case["seed"], **kwargs))}
-    first = plain(fn(case["n"], trials=case["trials"], seed=case["seed"], **kwargs))
-    again = plain(fn(case["n"], trials=case["trials"], seed=case["seed"], **kwargs)) if case.get("again") else first
+        return {"value": call_student(funcs, name, case["n"], case["k"], trials=case["trials"], seed=case["seed"],
+                                      **kwargs)}
+    first = call_student(funcs, name, case["n"], trials=case["trials"], seed=case["seed"], **kwargs)
+    again = call_student(funcs, name, case["n"], trials=case["trials"], seed=case["seed"], **kwargs) \
+        if case.get("again") else first
     return {"value": first, "again": again}
 
 

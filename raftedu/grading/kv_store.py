@@ -40,8 +40,11 @@ from ..kv import (CLIENT_BASE, ClientAnswer, ClientCall, KVNode, KVOnServer, KVP
 from ..kvmodel import KINDS, KVStore, Op, Result
 from ..linearizability import History, check as check_linearizable
 from ..raft import LEADER, Entry, Event, Log, PersistentState, Timing
-from .core import Check, Failed
-from .observe import REFERENCE_CLASSES, decode_events, encode_events, plain, student_class
+from .core import Check, Failed, Unsafe, broken_property
+from ..nodehost import build_class
+from .boundary import RemoteFunctions
+from .observe import REFERENCE_CLASSES, decode_events, encode_events, plain
+from .scenarios import situate
 from .whole_server import CLASS_NAME as SERVER_CLASS, server_class
 
 __all__ = ["CAPSTONE_CLASSES", "CLASS_NAME", "capstone_checks", "capstone_class", "KV_REFERENCE_RULES", "KV_SCENARIOS", "SINGLE_CLIENT_OPS", "judge_apply_lag", "judge_kv",
@@ -58,8 +61,11 @@ REFERENCE_CLASSES.update(KVNode=KVNode, KVStore=KVStore)
 
 
 def kv_class(funcs: Mapping[str, Any]) -> type[KVServer]:
-    """The student's class from ``funcs`` (``{"MyKV": cls}``); refuses anything built on the reference KVNode."""
-    return student_class(funcs, CLASS_NAME, KVServer, "raftedu.kv.KVServer", KVNode, "08")
+    """The student's class from ``funcs`` (``{"MyKV": cls}``); refuses anything built on the reference KVNode
+    (:func:`raftedu.nodehost.build_class`; in the grader, the class as nodes in the sandboxed worker)."""
+    if isinstance(funcs, RemoteFunctions):
+        return funcs.node_class("kv")  # type: ignore[return-value]
+    return build_class("kv", funcs)  # type: ignore[return-value]
 
 
 # --------------------------------------------------------------------------
@@ -350,8 +356,8 @@ def _linearizable(ops: list[ClientOp], what: str) -> None:
     if verdict.linearizable is False:
         focus = verdict.explanation.focus if verdict.explanation else ()
         listed = "\n".join(f"    op {k}: {ops[k].describe()}" for k in sorted(set(focus))[:6])
-        raise Failed(f"{what}: the clients' history is not linearizable -- the checker says:\n{verdict.explanation}"
-                     + (f"\n  the operations it names:\n{listed}" if listed else ""))
+        raise Unsafe(f"{what}: the clients' history is not linearizable -- the checker says:\n{verdict.explanation}"
+                     + (f"\n  the operations it names:\n{listed}" if listed else ""), "Linearizability")
     if verdict.linearizable is None:
         raise Failed(f"{what}: the linearizability checker gave up (too many possible orders): {verdict}")
 
@@ -564,15 +570,15 @@ def judge_kv(case: Mapping[str, Any], observed: Any) -> None:
     except ValueError:
         raise Failed(f"scenario {name}, seed {seed}: the trace that came back is not a trace") from None
     except SafetyViolation as e:
-        raise Failed(f"scenario {name}, seed {seed}: {e.property} broken at t={e.time} ms: {e.detail}\n{replay}") \
-            from None
+        raise broken_property(f"scenario {name}, seed {seed}: {e.property} broken at t={e.time} ms: {e.detail}\n"
+                              f"{replay}", e.property) from None
     marks = [(str(m[0]), int(m[1])) for m in observed.get("marks", []) if isinstance(m, list) and len(m) == 2
              and type(m[1]) is int]
     try:
         ops = rebuild(observed.get("clients"))
         KV_SCENARIOS[name].judge(KVFacts(ops, events, marks, str(observed.get("stopped") or "")[:300]))
     except Failed as e:
-        raise Failed(f"scenario {name}, seed {seed}: {e.hint}\n{replay}") from None
+        raise e.again(f"scenario {name}, seed {seed}: {e.hint}\n{replay}") from None
 
 
 # --------------------------------------------------------------------------
@@ -594,12 +600,10 @@ def probe_apply_lag(funcs: Mapping[str, Any], case: Mapping[str, Any]) -> dict[s
            Entry(2, Op.put("x", 2, client=CLIENT_BASE + 1, seq=2))]
     node = cls(1, (1, 2, 3, 4, 5), rng=random.Random(case["seed"]), timing=Timing(),
                state=PersistentState(2, 1, Log(log)), now=0)
-    node.role, node.leader_id = LEADER, 1
-    node.next_index = {p: 5 for p in node.peers}
-    node.match_index = {p: 4 for p in node.peers}
-    node.commit_index = 2
+    situate(node, role=LEADER, leader_id=1, next_index={p: 5 for p in node.peers},
+            match_index={p: 4 for p in node.peers}, commit_index=2)
     node.apply_committed()  # the state machine reaches x=1 ...
-    node.commit_index = 4  # ... and x=2 is committed but not applied yet
+    situate(node, commit_index=4)  # ... and x=2 is committed but not applied yet
     node.take_output()
     node.receive(ClientCall(0, CLIENT_BASE + 2, 1, 1, Op.get("x", client=CLIENT_BASE + 2, seq=1)), 100)
     sent, _ = node.take_output()
@@ -609,7 +613,7 @@ def probe_apply_lag(funcs: Mapping[str, Any], case: Mapping[str, Any]) -> dict[s
         for r in rounds:
             node.receive(ReadConfirmReply(2, peer, 1, r), 101 + k)
         before += _answers(node.take_output()[0])
-    node.now = 110
+    situate(node, now=110)
     node.apply_committed()
     after = _answers(node.take_output()[0])
     return {"rounds": len(rounds), "confirm asked": sorted({m.dst for m in sent if type(m) is ReadConfirm}),
@@ -695,13 +699,11 @@ CAPSTONE_CLASSES = (SERVER_CLASS, CLASS_NAME)
 
 
 def capstone_class(funcs: Mapping[str, Any]) -> type[KVPlumbing]:
-    """``MyKV`` built on ``kv_on(MyServer)``, both the student's; refuses RaftNode and KVNode as bases."""
-    server = server_class(funcs)
-    cls = student_class(funcs, CLASS_NAME, KVOnServer, "raftedu.kv.kv_on(MyServer)", KVNode, "09")
-    if server not in cls.__mro__:
-        raise TypeError(f"{CLASS_NAME} must be built on your own server: class {CLASS_NAME}(kv_on({SERVER_CLASS})): ...; "
-                        f"its bases are {', '.join(b.__name__ for b in cls.__mro__[1:])}")
-    return cls
+    """``MyKV`` built on ``kv_on(MyServer)``, both the student's; refuses RaftNode and KVNode as bases
+    (:func:`raftedu.nodehost.build_class`; in the grader, the class as nodes in the sandboxed worker)."""
+    if isinstance(funcs, RemoteFunctions):
+        return funcs.node_class("capstone")  # type: ignore[return-value]
+    return build_class("capstone", funcs)  # type: ignore[return-value]
 
 
 def capstone_checks() -> tuple[Check, ...]:

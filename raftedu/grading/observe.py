@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import fields
 from typing import Any
 
+from ..nodehost import _repr, plain, student_class
 from ..raft import AppendEntries, AppendEntriesReply, Entry, Event, Message, RaftNode, RequestVote, RequestVoteReply
 
 __all__ = [
@@ -66,40 +67,6 @@ module adds its classes here); a plain name such as ``"handle_request_vote"`` is
 MESSAGE_TYPES: dict[str, type[Message]] = {c.__name__: c for c in (RequestVote, RequestVoteReply, AppendEntries,
                                                                   AppendEntriesReply)}
 _MESSAGE_FIELDS = {name: [f.name for f in fields(c)] for name, c in MESSAGE_TYPES.items()}
-_MAX_REPR = 200
-
-
-def _repr(x: Any) -> str:
-    try:
-        text = repr(x)
-    except Exception as e:  # a student object whose __repr__ fails is still an observation
-        text = f"<repr raised {type(e).__name__}>"
-    return text if isinstance(text, str) and len(text) <= _MAX_REPR else str(text)[:_MAX_REPR] + "..."
-
-
-def plain(x: Any, depth: int = 0) -> Any:
-    """``x`` as JSON-ready data made only of exact built-in types (tagged dicts for everything else)."""
-    t = type(x)
-    if x is None or t is bool or t is str:
-        return x
-    if t is int:
-        return x
-    if t is float:
-        return x if math.isfinite(x) else {"float": repr(x)}
-    if depth > 12:
-        return {"object": t.__name__, "repr": "(nested too deep)"}
-    if t is list or t is tuple:
-        return [plain(v, depth + 1) for v in x[:10_000]]
-    if t is dict:
-        return {"dict": [[plain(k, depth + 1), plain(v, depth + 1)] for k, v in list(x.items())[:10_000]]}
-    if t is set or t is frozenset:
-        return {"set": [plain(v, depth + 1) for v in list(x)[:10_000]]}
-    if isinstance(x, numbers.Integral) and not isinstance(x, bool):  # numpy and friends: the number, and its type
-        return {"int": int(x), "type": t.__name__}
-    if isinstance(x, numbers.Real) and not isinstance(x, bool):
-        value = float(x)
-        return {"real": value if math.isfinite(value) else repr(value), "type": t.__name__}
-    return {"object": t.__name__, "repr": _repr(x)}
 
 
 def unplain(x: Any) -> Any:
@@ -407,22 +374,6 @@ def guard_reference_source(names: Iterable[str]) -> None:
     if not _GUARDED:
         sys.addaudithook(hook)
         _GUARDED.append(True)
-
-
-def student_class(funcs: Mapping[str, Any], name: str, base: type, shown_base: str, reference: type,
-                  exercise: str) -> type:
-    """The class ``name`` a student defined (in ``funcs``) for ``exercise``: a subclass of ``base`` (called
-    ``shown_base`` in messages), refused when it builds on raftedu's own ``reference`` class."""
-    cls = funcs.get(name)
-    if not isinstance(cls, type):
-        raise NotImplementedError(f"define a class {name}({base.__name__}) in the notebook")
-    if issubclass(cls, reference):
-        raise RuntimeError(f"{REFERENCE_PREFIX}{reference.__name__} is not a base for exercise {exercise}: "
-                           f"{cls.__name__} subclasses {reference.__name__}; write the rules on {shown_base} yourself")
-    if not issubclass(cls, base):
-        raise TypeError(f"{name} must be a subclass of {shown_base} (class {name}({base.__name__}): ...); "
-                        f"its bases are {', '.join(b.__name__ for b in cls.__mro__[1:])}")
-    return cls
 
 
 def student_frame_name(tb: Any, student_codes: dict[Any, str]) -> str | None:

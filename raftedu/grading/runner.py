@@ -75,8 +75,9 @@ SUBMISSION_STATUSES = {
     "timeout": "something ran over its time limit (an endless loop?) and was stopped",
     "memory": "the code ran out of memory",
     "kernel_died": "the Python kernel died while running the notebook",
-    "deleted_files": "the notebook deleted files in its working folder",
     "copied": "raftedu's own reference code was handed in (or called) as an answer",
+    "review": "the answer cells load code at run time or reach into the machinery (the lines are quoted in the notes): "
+              "an instructor should read them; the computed points are kept",
     "missing_function": "a required function is not defined",
     "error": "a cell or a check raised an exception",
     "grader_error": "the grader itself failed on this submission (please report it)",
@@ -134,6 +135,8 @@ class SubmissionResult:
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     fingerprint: str = ""
+    stats: dict[str, Any] = field(default_factory=dict)
+    """How the boundary was used: calls to the sandboxed worker, its starts, seconds spent waiting for it, the mode."""
 
     def to_json(self) -> str:
         """One journal line."""
@@ -212,190 +215,12 @@ def _distinct_names(subs: list[Submission]) -> list[Submission]:
 
 
 # --------------------------------------------------------------------------
-# The worker: runs inside the subprocess (student code runs here, verdicts never)
+# The notebook, read as data (never executed here)
 # --------------------------------------------------------------------------
 
 
-def _set_limits(limits: Limits) -> None:
-    import resource
-
-    mem = limits.memory_mb * 2**20
-    resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
-    size = limits.file_mb * 2**20
-    resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-
-def _listing(folder: Path) -> set[str]:
-    return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
-
-
-def _syntax_errors(nb: Any) -> list[str]:
-    from IPython.core.inputtransformer2 import TransformerManager
-
-    tm, bad = TransformerManager(), []
-    for k, cell in enumerate(nb.cells):
-        if cell.cell_type != "code":
-            continue
-        try:
-            compile(tm.transform_cell(cell.source), f"cell {k + 1}", "exec")
-        except SyntaxError as e:
-            bad.append(f"cell {k + 1} does not parse: {e.msg} (line {e.lineno})")
-        except Exception as e:  # a transformer may choke on odd input: that is a parse failure too
-            bad.append(f"cell {k + 1} does not parse: {type(e).__name__}: {e}")
-    return bad
-
-
-class _Channel:
-    """The worker's end of the pipe to the judge: numbered JSON lines, written with functions saved before student code."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd, self.n = fd, 0
-        self._write, self._dumps = os.write, json.dumps
-
-    def send(self, kind: str, **data: Any) -> None:
-        """Write one record (a line of JSON with its sequence number)."""
-        record = {"n": self.n, "kind": kind}
-        record.update(data)
-        payload = (self._dumps(record, ensure_ascii=True) + "\n").encode()
-        self.n += 1
-        view = memoryview(payload)
-        while view:
-            written = self._write(self.fd, view)
-            view = view[written:]
-
-
-_WATCHED_STDLIB = ("builtins", "json", "json.encoder", "json.decoder", "os", "math", "random", "functools",
-                   "dataclasses", "inspect", "heapq", "hashlib", "types", "gc", "signal", "traceback", "copy",
-                   "numbers", "io", "contextlib", "threading")
-
-
-class _Guard:
-    """Before student code: remember raftedu's modules and classes, a few stdlib modules, threads and hooks.
-
-    :meth:`restore` puts back anything student code replaced and says what,
-    so the probes run raftedu's own code; what it lists is reported as
-    tampering.
-    """
-
-    def __init__(self, shell: Any) -> None:
-        import threading
-
-        self.shell = shell
-        self.modules = {name: m for name, m in sys.modules.items()
-                        if name == "raftedu" or name.startswith("raftedu.") or name in _WATCHED_STDLIB}
-        self.saved: list[tuple[str, Any, dict[str, Any]]] = []
-        self.tables: list[tuple[str, dict[Any, Any], dict[Any, Any]]] = []
-        for name, m in self.modules.items():
-            self.saved.append((f"{name}.", m, dict(vars(m))))
-            if name.startswith("raftedu"):
-                for key, v in list(vars(m).items()):
-                    if isinstance(v, type) and getattr(v, "__module__", "") == name:
-                        self.saved.append((f"{name}.{key}.", v, dict(vars(v))))
-                    elif type(v) is dict and not key.startswith("__"):
-                        self.tables.append((f"{name}.{key}", v, dict(v)))
-        self.threads = set(threading.enumerate())
-        self.hooks = {event: list(cbs) for event, cbs in shell.events.callbacks.items()}
-
-    def restore(self) -> list[str]:
-        """Undo student changes to what was remembered; return a description of each."""
-        import threading
-
-        changed = []
-        for name, m in self.modules.items():
-            if sys.modules.get(name) is not m:
-                changed.append(f"sys.modules[{name!r}] was replaced")
-                sys.modules[name] = m
-        for prefix, obj, before in self.saved:
-            now = vars(obj)
-            for key, value in before.items():
-                if now.get(key, _Guard) is not value and key not in ("__dict__", "__weakref__"):
-                    changed.append(f"{prefix}{key} was replaced")
-                    setattr(obj, key, value)
-            for key in [k for k in now if k not in before]:
-                value = now[key]
-                if (key.startswith("__") and key.endswith("__")) or prefix == "builtins." or \
-                        (isinstance(value, types.ModuleType) and value.__name__.startswith(prefix[:-1])):
-                    continue  # a lazily imported submodule, a cache dunder, or a builtin IPython adds
-                changed.append(f"{prefix}{key} was added")
-                delattr(obj, key)
-        for label, table, before in self.tables:
-            if table.keys() != before.keys() or any(table[k] is not v for k, v in before.items()):
-                changed.append(f"the contents of {label} were changed")
-                table.clear()
-                table.update(before)
-        if sys.gettrace() is not None or sys.getprofile() is not None:
-            changed.append("a trace or profile function was installed (sys.settrace / sys.setprofile)")
-            sys.settrace(None)
-            sys.setprofile(None)
-        for event, before in self.hooks.items():
-            now = self.shell.events.callbacks.get(event, [])
-            extra = [cb for cb in now if cb not in before]
-            if extra:
-                changed.append(f"an IPython {event} hook was registered ({', '.join(getattr(cb, '__name__', '?') for cb in extra)})")
-                self.shell.events.callbacks[event] = list(before)
-        for t in threading.enumerate():
-            if t not in self.threads and t.is_alive():
-                changed.append(f"a thread the notebook started is still running ({t.name})")
-        return changed
-
-
-class CellTimeout(BaseException):
-    """Raised in a notebook cell that ran over its time limit."""
-
-
-def _run_cells(nb: Any, shell: Any, skip: set[int], limits: Limits, channel: _Channel) -> None:
-    """Execute the notebook's code cells (test cells skipped) in ``shell``; report what went wrong, cell by cell."""
-    from .core import _Alarm
-    from .observe import REFERENCE_PREFIX
-
-    for k, cell in enumerate(nb.cells):
-        if cell.cell_type != "code" or k in skip or not cell.source.strip():
-            continue
-        err, size = io.StringIO(), _stderr_size()
-        old = sys.stdout, sys.stderr
-        sys.stdout, sys.stderr = io.StringIO(), err
-        error: BaseException | None = None
-        try:
-            with _Alarm(limits.cell_timeout, CellTimeout):
-                result = shell.run_cell(cell.source, store_history=False)
-            error = result.error_in_exec or result.error_before_exec
-        except BaseException as e:  # the alarm may fire outside the cell's own code
-            error = e
-        finally:
-            sys.stdout, sys.stderr = old
-        text = err.getvalue() + _stderr_since(size)
-        if text.strip():
-            channel.send("note", text=f"cell {k + 1} wrote to stderr (no points lost): {text.strip()[:120]!r}")
-        if isinstance(error, CellTimeout):
-            channel.send("flag", flag="timeout", note=f"cell {k + 1} ran over {limits.cell_timeout:g} s and was stopped")
-        elif isinstance(error, MemoryError):
-            channel.send("flag", flag="memory", note=f"cell {k + 1} ran out of memory ({limits.memory_mb} MiB)")
-        elif error is not None and str(error).startswith(REFERENCE_PREFIX):
-            channel.send("flag", flag="copied", note=f"cell {k + 1}: {str(error)[:250]}")
-        elif error is not None:
-            channel.send("flag", flag="error", note=f"cell {k + 1} raised {type(error).__name__}: {str(error)[:200]}")
-
-
-def _stderr_size() -> int:
-    try:
-        return os.fstat(2).st_size
-    except OSError:
-        return 0
-
-
-def _stderr_since(size: int) -> str:
-    """What went to file descriptor 2 (the worker's stderr file) since it had ``size`` bytes."""
-    try:
-        with open(f"/proc/self/fd/2", "rb") as f:
-            f.seek(size)
-            return f.read(2_000).decode(errors="replace")
-    except OSError:
-        return ""
-
-
 class _Cell:
-    """One notebook cell as the worker needs it: type, source text, metadata."""
+    """One notebook cell as the grader needs it: type, source text, metadata."""
 
     def __init__(self, raw: dict[str, Any]) -> None:
         self.cell_type = str(raw.get("cell_type", ""))
@@ -419,134 +244,44 @@ class _Notebook:
         self.cells = [_Cell(c) for c in data["cells"] if isinstance(c, dict)]
 
 
-def _run_worker(exercise: str, notebook: Path, plan: list[dict[str, Any]], limits: Limits, channel: _Channel) -> None:
-    """Execute one submission and probe its functions; every finding goes to ``channel`` as it happens."""
-    from . import student
-    from .core import describe_functions, observe_check, student_functions
-    from .exercises import get_exercise
-    from .notebooks import test_cells
-    from .observe import ReferenceLock, guard_reference_source, scan_for_copies
+def _syntax_errors(cells: list[tuple[int, str]]) -> list[str]:
+    from IPython.core.inputtransformer2 import TransformerManager
 
-    ex = get_exercise(exercise)
-    try:
-        nb = _Notebook(notebook)
-    except Exception as e:
-        channel.send("flag", flag="unparseable",
-                     note=f"the notebook is not valid notebook JSON: {type(e).__name__}: {str(e)[:200]}")
-        return
-    for note in _syntax_errors(nb):
-        channel.send("flag", flag="unparseable", note=note)
-    try:
-        import tqdm
-
-        tqdm.tqdm.monitor_interval = 0  # no monitor thread: any thread left running is the notebook's
-    except ImportError:
-        pass
-    from IPython.core.interactiveshell import InteractiveShell
-    from traitlets.config import Config
-
-    config = Config()
-    config.HistoryManager.enabled = False
-    config.InteractiveShell.colors = "NoColor"
-    shell = InteractiveShell.instance(config=config)
-    shell.showtraceback = shell.showsyntaxerror = lambda *a, **k: None  # an error becomes a flag, not stderr text
-    student.IN_GRADER = True
-    guard_reference_source(ex.reference_rules)
-    ReferenceLock(ex.reference_rules, permanent=True).__enter__()  # for the worker's whole life: cells and probes
-    guard = _Guard(shell)
-    _run_cells(nb, shell, set(test_cells(nb)), limits, channel)
-    changes = guard.restore()
-    if changes:
-        channel.send("tamper", what=changes[:20])
-    namespace = dict(shell.user_ns)
-    found = describe_functions(namespace, ex.functions)
-    channel.send("functions", found=found)
-    if scan_for_copies(ex.reference_rules):
-        ReferenceLock(ex.reference_rules, permanent=True).__enter__()  # the copies found are switched off too
-        channel.send("flag", flag="copied", note="the notebook holds a verbatim copy of raftedu's own "
-                     f"{'/'.join(ex.reference_rules)} (switched off while graded)")
-    looped: set[str] = set()
-    for item in plan:
-        check = next((c for c in ex.checks if c.name == item["check"]), None)
-        if check is None or check.manual or not all(found[n]["callable"] for n in check.needs):
-            continue
-        limit = min(limits.check_timeout, student.RETRY_LIMIT) if looped.intersection(check.needs) else limits.check_timeout
-        records, stderr = observe_check(check, student_functions(namespace, ex.functions), item["cases"], limit,
-                                        ex.reference_rules)
-        if any(r.get("status") == "timeout" for r in records):
-            looped.update(check.needs)
-        channel.send("check", check=check.name, records=records, stderr=stderr[:2_000])
+    tm, bad = TransformerManager(), []
+    for number, source in cells:
+        try:
+            compile(tm.transform_cell(source), f"cell {number}", "exec")
+        except SyntaxError as e:
+            bad.append(f"cell {number} does not parse: {e.msg} (line {e.lineno})")
+        except Exception as e:  # a transformer may choke on odd input: that is a parse failure too
+            bad.append(f"cell {number} does not parse: {type(e).__name__}: {e}")
+    return bad
 
 
-_NANNY = ("import os, subprocess, sys\n"
-          "fd = int(sys.argv[-1])\n"
-          "p = subprocess.Popen(sys.argv[1:], pass_fds=(fd,))\n"
-          "os.close(fd)\n"
-          "code = p.wait()\n"
-          "os._exit(code if code >= 0 else 128 - code)\n")
-"""The worker's parent: a small process that only waits for it and passes its end on as an exit code (a worker
-killed by signal N gives 128 + N). A notebook that kills its parent kills this, not the grader."""
-
-_WORKER_COMMAND = "import sys; from raftedu.grading.runner import _worker_main; sys.exit(_worker_main(sys.argv[1:]))"
+def _answer_cells(nb: _Notebook) -> list[tuple[int, str]]:
+    """(cell number, source) of the code cells the worker runs: every non-empty code cell but nbgrader's tests."""
+    out = []
+    for k, c in enumerate(nb.cells):
+        grading = c.metadata.get("nbgrader") if isinstance(c.metadata.get("nbgrader"), dict) else {}
+        if c.cell_type == "code" and c.source.strip() and not (grading.get("grade") and not grading.get("solution")):
+            out.append((k + 1, c.source))
+    return out
 
 
-def _worker_main(argv: list[str]) -> int:
-    """``python -c _WORKER_COMMAND EXERCISE NOTEBOOK WORKDIR LIMITS_JSON FD`` (the grader starts this).
+@functools.lru_cache(maxsize=16)
+def _released_sources(notebook: str) -> frozenset[str]:
+    """The code cells of the released exercise (what every student starts with: not read for review)."""
+    from ..course import course_root
 
-    Reads the plan (each check's cases) from stdin, writes findings to file
-    descriptor FD, and ends with ``os._exit`` so nothing the notebook
-    registered runs after the last record.
-    """
-    exercise, notebook, workdir, limits_json, fd = argv
-    limits = Limits(**json.loads(limits_json))
-    channel = _Channel(int(fd))
-    plan = json.loads(sys.stdin.read())
-    sys.stdin = open(os.devnull)  # noqa: SIM115  (the notebook gets no input)
-    _set_limits(limits)
-    os.chdir(workdir)
-    import raftedu.grading  # noqa: F401  (raftedu's own modules are in place before any student code)
-
-    _run_worker(exercise, Path(notebook), plan, limits, channel)
-    channel.send("done")
-    os._exit(0)
+    path = course_root() / "exercises" / f"{notebook}.ipynb"
+    if not path.is_file():
+        return frozenset()
+    return frozenset(c.source.strip() for c in _Notebook(path).cells if c.cell_type == "code")  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------
-# The parent: one submission (never imports or runs student code)
+# One submission, judged in a trusted process of its own (student code runs only in its sandboxed worker)
 # --------------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=1)
-def _grader_source_hash() -> str:
-    """Hash of the code that decides a grade: this package and the core it runs student code in."""
-    here = Path(__file__).resolve().parent
-    h = hashlib.sha256()
-    for path in sorted(here.glob("*.py")) + [here.parent / f"{m}.py" for m in ("raft", "sim", "checks", "trace",
-                                                                                "scenarios", "sweep")]:
-        if path.exists():
-            h.update(path.read_bytes())
-    return h.hexdigest()
-
-
-def _fingerprint(sub: Submission, ex: Exercise, limits: Limits, secret: str | None = None) -> str:
-    """What a journaled grade depends on: the notebook's bytes, the exercise, the limits, the secret, the grader's code."""
-    key = hashlib.sha256((secret or "").encode()).hexdigest()
-    h = hashlib.sha256(repr((_grader_source_hash(), ex.id, asdict(limits), key)).encode())
-    if sub.notebook is not None and sub.notebook.exists():
-        h.update(sub.notebook.read_bytes())
-    return h.hexdigest()[:16]
-
-
-_CHANNEL_LIMIT = 256 << 20
-"""Bytes of observations the parent reads from one worker at most (a correct submission sends a few MiB)."""
-
-
-def _kill(pgid: int) -> None:
-    """Kill the worker's whole session (it and anything it started that stayed in it)."""
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except OSError:
-        pass
 
 
 def _checks_as(ex: Exercise, status: str, hint: str) -> list[dict[str, Any]]:
@@ -558,7 +293,7 @@ def _checks_as(ex: Exercise, status: str, hint: str) -> list[dict[str, Any]]:
 def _status(flags: Iterable[str], checks: list[dict[str, Any]]) -> str:
     found = set(flags)
     statuses = {c["status"] for c in checks}
-    found |= {s for s in ("timeout", "memory", "copied") if s in statuses}
+    found |= {s for s in ("timeout", "memory", "copied", "kernel_died") if s in statuses}
     if "missing" in statuses:
         found.add("missing_function")
     if "error" in statuses:
@@ -566,67 +301,176 @@ def _status(flags: Iterable[str], checks: list[dict[str, Any]]) -> str:
     return next((s for s in SUBMISSION_STATUSES if s in found), "ok")
 
 
-def _read_records(raw: bytes) -> tuple[list[dict[str, Any]], list[str]]:
-    """The worker's records in order, and what was wrong with the stream (forged or out-of-order lines)."""
-    records, problems = [], []
-    for k, line in enumerate(raw.split(b"\n")):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError:
-            problems.append(f"line {k + 1} of the worker's channel is not JSON")
-            continue
-        if not isinstance(record, dict) or record.get("n") != len(records):
-            problems.append(f"record {len(records)} arrived out of order or twice (someone else wrote to the channel)")
-            continue
-        if records and records[-1].get("kind") == "done":
-            problems.append("records arrived after the worker said it was done")
-            continue
-        records.append(record)
-    return records, problems
+def judge_submission(exercise: str, notebook: Path, work: Path, box: Path, limits: Limits, secret: str | None,
+                     how: str) -> dict[str, Any]:
+    """Grade one submission in this (trusted) process: the student's code runs only in a sandboxed worker.
 
-
-def _ended(code: int, stderr_tail: str, done: bool) -> tuple[str, str] | None:
-    """(status, note) when the worker did not end normally, from the operating system's view of the processes.
-
-    ``code`` is the exit code of the worker's parent (:data:`_NANNY`): the
-    worker's exit code, 128 + N when signal N killed the worker, negative
-    when the parent itself was killed.
+    Reads the notebook as data, reviews its answer cells (:mod:`~raftedu.grading.review`),
+    starts the worker (:class:`~raftedu.grading.boundary.Worker`), and runs
+    every check here with the student's functions and nodes as stand-ins
+    that call into the worker. Returns ``{"status", "checks", "notes",
+    "flags", "stats"}``.
     """
-    if code == 0 and done:
-        return None
-    if "MemoryError" in stderr_tail:
-        return "memory", f"the worker ran out of memory (exit code {code})"
-    if code < 0 or code > 128:
-        number = -code if code < 0 else code - 128
-        name = signal.Signals(number).name if number in signal.Signals._value2member_map_ else str(number)
-        who = "the worker's parent process" if code < 0 else "the worker"
-        return "kernel_died", (f"{who} was killed by signal {name} before the checks finished (often: the notebook "
-                               "killed a process, or memory ran out)")
-    return "kernel_died", (f"the worker exited with code {code} before the checks finished (the notebook called "
-                           f"os._exit or exit?)" if code == 0 or not stderr_tail.strip() else
-                           f"the worker exited with code {code}: {stderr_tail.strip()[-300:]}")
+    from .boundary import RemoteFunctions, Worker
+    from .core import judge_check, observe_check, precheck
+    from .review import copied_functions, suspicious_lines
+    from .sandbox import MODES, launch
+
+    ex = get_exercise(exercise)
+    deadline = time.monotonic() + limits.submission_timeout
+    flags: list[str] = []
+    notes: list[str] = [] if how == "bubblewrap" else [MODES[how]]
+    try:
+        nb = _Notebook(notebook)
+    except Exception as e:
+        note = f"the notebook is not valid notebook JSON: {type(e).__name__}: {str(e)[:200]}"
+        return {"status": "unparseable", "checks": _checks_as(ex, "error", note), "notes": notes + [note]}
+    cells = _answer_cells(nb)
+    broken = _syntax_errors(cells)
+    if broken:
+        flags.append("unparseable")
+        notes += broken[:5]
+    released = _released_sources(ex.notebook)
+    written = [(k, src) for k, src in cells if src.strip() not in released]
+    copies = copied_functions(written, ex.reference_rules)
+    if copies:
+        flags.append("copied")
+        notes += copies[:5]
+    looks = suspicious_lines(written)
+    if looks:
+        flags.append("review")
+        notes += [f"review: {line}" for line in looks]
+    worker = Worker(lambda: launch(box, work, how=how, memory_mb=limits.memory_mb, file_mb=limits.file_mb,
+                                   cpu_s=int(limits.submission_timeout) + 10),
+                    ex.id, ex.functions, [list(c) for c in cells], limits.cell_timeout, deadline)
+    checks: list[dict[str, Any]] = []
+    try:
+        try:
+            worker.start()
+        except BaseException as e:  # the notebook's cells could not run to the end: every check stands for it
+            status, hint = _lost_worker(e, worker, limits)
+            return {"status": "tampered" if worker.broken else status,
+                    "checks": _checks_as(ex, {"kernel_died": "error"}.get(status, status), hint),
+                    "notes": notes + [hint] + [f"tampering: {b}" for b in worker.broken[:5]], "flags": flags}
+        for f in worker.findings:
+            flag = str(f.get("flag"))
+            flags.append(flag if flag in ("timeout", "memory", "copied") else "error")
+            what = {"timeout": f"ran over {limits.cell_timeout:g} s and was stopped",
+                    "memory": f"ran out of memory ({limits.memory_mb} MiB)"}.get(flag) or \
+                f"raised {str(f.get('error'))[:60]}: {str(f.get('text'))[:200]}"
+            notes.append(f"cell {f.get('cell')} {what}")
+        funcs = RemoteFunctions(worker)
+        looped: set[str] = set()
+        for c in ex.checks:
+            bad = None if c.manual else precheck(c, {n: worker.defined.get(n, {}) for n in ex.functions})
+            if bad is not None:
+                checks.append(bad.to_dict())
+                continue
+            if "copied" in flags and not c.manual:
+                checks.append(dict(name=c.name, points=0.0, max_points=c.points, status="copied", public=c.public,
+                                   description=c.description, hint=copies[0] if copies else "copied", seconds=0.0,
+                                   note=""))
+                continue
+            from . import student
+
+            limit = min(limits.check_timeout, student.RETRY_LIMIT) if looped.intersection(c.needs) \
+                else limits.check_timeout
+            limit = max(0.5, min(limit, deadline - time.monotonic()))
+            started = time.perf_counter()
+            cases = c.plan(secret)
+            records, _ = ([], "") if c.manual else observe_check(c, funcs, cases, limit, sandboxed=True)
+            if any(r.get("status") == "timeout" for r in records):
+                looped.update(c.needs)
+            res = judge_check(c, cases, records)
+            res.seconds = round(time.perf_counter() - started, 3)
+            checks.append(res.to_dict())
+    finally:
+        worker.close()
+    from .core import CheckResult, unsafe_rule
+
+    results = [CheckResult(**c) for c in checks]
+    rule = unsafe_rule(results)
+    if rule:
+        notes.append(rule)
+        checks = [r.to_dict() for r in results]
+    if worker.broken:
+        flags.append("tampered")
+        notes += [f"tampering: {b}" for b in worker.broken[:5]]
+    stats = {"calls": worker.calls, "starts": worker.starts, "waiting_s": round(worker.seconds_waiting, 3)}
+    return {"status": _status(flags, checks), "checks": checks, "notes": notes, "flags": flags, "stats": stats}
+
+
+def _lost_worker(e: BaseException, worker: Any, limits: Limits) -> tuple[str, str]:
+    from .boundary import HostGone, ProtocolBroken
+
+    if isinstance(e, HostGone):
+        if e.status == "timeout":
+            return "timeout", (f"the submission ran over its {limits.submission_timeout:g} s limit (its cells did not "
+                               "finish) and was stopped")
+        return e.status, f"the notebook's cells did not run to the end: {e}"
+    if isinstance(e, ProtocolBroken):
+        return "tampered", f"the worker broke the grading protocol while the cells ran: {e}"
+    return "grader_error", f"the worker could not be started: {type(e).__name__}: {e}"
+
+
+_JUDGE_COMMAND = "import sys; from raftedu.grading.runner import _judge_main; sys.exit(_judge_main())"
+
+
+def _judge_main() -> int:
+    """The trusted judge process (``python -c _JUDGE_COMMAND``): its task as JSON on stdin, its result as JSON on
+    stdout. It runs no student code: that runs in the sandboxed worker it starts."""
+    task = json.loads(sys.stdin.read())
+    sys.stdin = open(os.devnull)  # noqa: SIM115
+    result = judge_submission(task["exercise"], Path(task["notebook"]), Path(task["work"]), Path(task["box"]),
+                              Limits(**task["limits"]), task["secret"], task["how"])
+    sys.stdout.write("\n" + _RESULT_MARK + json.dumps(result) + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+_RESULT_MARK = "raftedu-judge-result:"
+
+
+def _fingerprint(sub: Submission, ex: Exercise, limits: Limits, secret: str | None = None) -> str:
+    """What a journaled grade depends on: the notebook's bytes, the exercise, the limits, the secret, the grader's code."""
+    key = hashlib.sha256((secret or "").encode()).hexdigest()
+    h = hashlib.sha256(repr((_grader_source_hash(), ex.id, asdict(limits), key)).encode())
+    if sub.notebook is not None and sub.notebook.exists():
+        h.update(sub.notebook.read_bytes())
+    return h.hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=1)
+def _grader_source_hash() -> str:
+    """Hash of the code that decides a grade: this package and the core it runs student code in."""
+    here = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in sorted(here.glob("*.py")) + [here.parent / f"{m}.py" for m in ("raft", "sim", "checks", "trace",
+                                                                                "scenarios", "sweep", "nodehost",
+                                                                                "kv", "kvmodel")]:
+        if path.exists():
+            h.update(path.read_bytes())
+    return h.hexdigest()
 
 
 def grade_one(sub: Submission, exercise: str | Exercise, limits: Limits = Limits(),
-              secret: str | None = None) -> SubmissionResult:
+              secret: str | None = None, sandbox: str | None = None) -> SubmissionResult:
     """Grade one submission; never raises for anything it does.
 
-    The notebook runs in a worker subprocess (its own session, temporary
-    copy, resource limits) that reads each check's cases, runs the student's
-    functions on them and streams raw observations back over a pipe this
-    process created. This process never imports student code: it reads the
-    observations as data, judges them with the exercise's judges, and takes
-    the worker's fate (exit code or signal) from the operating system, not
-    from anything the worker wrote.
+    A trusted judge process (this package, never student code) runs every
+    check; the student's code runs only in the sandboxed worker it starts
+    (:mod:`raftedu.grading.sandbox`; ``sandbox`` names the mode, default the
+    strongest available). The judge process, the worker and all they
+    started are gone when this returns; the judge's time counts in
+    ``limits.submission_timeout``.
     """
-    from .core import CheckResult, judge_check, precheck, stderr_note
+    from .sandbox import mode, package
 
     ex = exercise if isinstance(exercise, Exercise) else get_exercise(exercise)
     start = time.perf_counter()
     fp = _fingerprint(sub, ex, limits, secret)
     extra = [sub.problem] if sub.problem and sub.notebook is not None else []
+    how = mode(sandbox)
 
     def result(status: str, checks: list[dict[str, Any]], notes: list[str]) -> SubmissionResult:
         score = 0.0 if status == "tampered" else sum(c["points"] for c in checks if c["status"] != "manual")
@@ -636,115 +480,53 @@ def grade_one(sub: Submission, exercise: str | Exercise, limits: Limits = Limits
     if sub.notebook is None:
         note = sub.problem or "no notebook found"
         return result("no_notebook", _checks_as(ex, "missing", note), [note])
-    plan = [{"check": c.name, "cases": c.plan(secret)} for c in ex.checks if not c.manual]
-    cases = {item["check"]: item["cases"] for item in plan}
     with tempfile.TemporaryDirectory(prefix="raftedu-grade-") as tmp:
         tmp_path = Path(tmp)
         work = tmp_path / "work"
         if sub.folder:  # a student's own folder: copy it whole, so relative paths keep working
-            shutil.copytree(sub.root, work, symlinks=True)
+            shutil.copytree(sub.root, work, symlinks=False, ignore_dangling_symlinks=True)
             notebook = work / sub.notebook.relative_to(sub.root)
         else:
             work.mkdir()
             notebook = work / sub.notebook.name
             shutil.copy2(sub.notebook, notebook)
-        before = _listing(work)
+        trusted_copy = tmp_path / "submitted.ipynb"  # what the judge reads: the worker cannot reach this folder
+        shutil.copy2(notebook, trusted_copy)
+        box = package(tmp_path / "box", ex.id, ex.reference_rules)
+        task = {"exercise": ex.id, "notebook": str(trusted_copy), "work": str(work), "box": str(box),
+                "limits": asdict(limits), "secret": secret, "how": how}
         env = {k: v for k, v in os.environ.items() if k not in (SECRET_ENV, SECRET_FILE_ENV)}
-        env.update(MALLOC_ARENA_MAX="2", PYDEVD_DISABLE_FILE_VALIDATION="1", JUPYTER_PLATFORM_DIRS="1",
-                   MPLBACKEND="Agg")
-        read_end, write_end = os.pipe()
-        cmd = [sys.executable, "-I", "-S", "-c", _NANNY, sys.executable, "-c", _WORKER_COMMAND, ex.id, str(notebook),
-               str(work), json.dumps(asdict(limits)), str(write_end)]
-        chunks: list[bytes] = []
-        overflow: list[bool] = []
-
-        def drain() -> None:
-            size = 0
-            while True:
-                chunk = os.read(read_end, 1 << 16)
-                if not chunk:
-                    return
-                size += len(chunk)
-                if size > _CHANNEL_LIMIT:  # a flood of bytes is not observations: stop reading, stop the worker
-                    overflow.append(True)
-                    _kill(proc.pid)
-                    return
-                chunks.append(chunk)
-
-        with open(tmp_path / "stderr.log", "w+b") as err:
-            try:
-                proc = subprocess.Popen(cmd, cwd=work, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err,
-                                        env=env, start_new_session=True, pass_fds=(write_end,))
-            finally:
-                os.close(write_end)
-            reader = threading.Thread(target=drain, daemon=True)
-            reader.start()
-            try:
-                proc.stdin.write(json.dumps(plan).encode())
-                proc.stdin.close()
-            except OSError:
-                pass  # the worker died before reading its plan: its exit code says why
+        proc = subprocess.Popen([sys.executable, "-c", _JUDGE_COMMAND], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=env, start_new_session=True, cwd=tmp)
+        try:
+            out, err = proc.communicate(json.dumps(task).encode(), timeout=limits.submission_timeout + 20)
             timed_out = False
-            try:
-                proc.wait(timeout=limits.submission_timeout)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-            _kill(proc.pid)  # whatever the notebook left running in the worker's session goes too
-            proc.wait()
-            reader.join(timeout=5)
-            os.close(read_end)
-            err.seek(0)
-            stderr_tail = err.read()[-2_000:].decode(errors="replace")
-        gone = sorted(before - _listing(work)) if work.exists() else ["(the whole working folder)"]
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _kill(proc.pid)
+            out, err = proc.communicate()
+        _kill(proc.pid)
     if timed_out:
-        note = f"the submission ran over its {limits.submission_timeout:g} s limit and was stopped"
+        note = f"grading this submission ran over its {limits.submission_timeout:g} s limit and was stopped"
         return result("timeout", _checks_as(ex, "timeout", note), [note])
-    records, problems = _read_records(b"".join(chunks))
-    if overflow:
-        problems.append(f"the worker sent more than {_CHANNEL_LIMIT >> 20} MiB down the channel")
-    ended = _ended(proc.returncode, stderr_tail, bool(records) and records[-1].get("kind") == "done")
-    flags, notes = [], []
-    for r in records:
-        if r.get("kind") == "flag":
-            flags.append(str(r.get("flag")))
-            notes.append(str(r.get("note", ""))[:300])
-        elif r.get("kind") == "note":
-            notes.append(str(r.get("text", ""))[:300])
-        elif r.get("kind") == "tamper":
-            flags.append("tampered")
-            notes += [f"tampering: {w}"[:300] for w in r.get("what", [])][:20]
-    if problems:
-        flags.append("tampered")
-        notes += [f"tampering: {p}" for p in problems[:5]]
-    if gone:
-        flags.append("deleted_files")
-        notes.append(f"deleted {len(gone)} file(s) in its working folder: {', '.join(gone[:5])}")
-    if ended is not None:
-        status, note = ended
-        checks = _checks_as(ex, {"kernel_died": "error"}.get(status, status), note)
-        if "tampered" in flags:
-            status = "tampered"
-        return result(status, checks, notes + [note])
-    if "unparseable" in flags and not any(r.get("kind") == "functions" for r in records):
-        return result("unparseable", _checks_as(ex, "error", notes[-1] if notes else "unparseable"), notes)
-    found = next((r.get("found") for r in records if r.get("kind") == "functions"), None)
-    if not isinstance(found, dict):
-        found = {}
-    observed = {r.get("check"): r for r in records if r.get("kind") == "check"}
-    checks = []
-    for c in ex.checks:
-        bad = None if c.manual else precheck(c, {n: found.get(n, {}) for n in ex.functions})
-        if bad is not None:
-            checks.append(bad.to_dict())
-            continue
-        r = observed.get(c.name, {})
-        records_of = r.get("records") if isinstance(r.get("records"), list) else []
-        res = judge_check(c, cases.get(c.name, []), records_of)
-        res.note = stderr_note(str(r.get("stderr", "")))
-        if res.note:
-            notes.append(f"check {c.name}: {res.note}")
-        checks.append(res.to_dict())
-    return result(_status(flags, checks), checks, notes)
+    text = out.decode(errors="replace")
+    mark = text.rfind(_RESULT_MARK)
+    if proc.returncode != 0 or mark < 0:
+        tail = err.decode(errors="replace").strip().splitlines()[-1:] or [f"exit code {proc.returncode}"]
+        note = f"grader error: the judge process failed: {tail[0][:300]}"
+        return result("grader_error", _checks_as(ex, "error", note), [note])
+    verdict = json.loads(text[mark + len(_RESULT_MARK):].splitlines()[0])
+    graded = result(verdict["status"], verdict["checks"], list(verdict.get("notes", [])))
+    graded.stats = dict(verdict.get("stats") or {}, sandbox=how)
+    return graded
+
+
+def _kill(pgid: int) -> None:
+    """Kill a process's whole session (it and anything it started that stayed in it)."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except OSError:
+        pass
 
 
 # --------------------------------------------------------------------------
@@ -839,10 +621,10 @@ def _load_journal(path: Path, ex: Exercise) -> dict[str, SubmissionResult]:
 
 
 def _grade_safely(sub: Submission, exercise: str, limits: Limits, secret: str | None,
-                  fingerprint: str) -> SubmissionResult:
+                  fingerprint: str, sandbox: str | None = None) -> SubmissionResult:
     """:func:`grade_one` for an executor (a top-level function, so process pools and Dask can pickle it)."""
     try:
-        return grade_one(sub, exercise, limits, secret)
+        return grade_one(sub, exercise, limits, secret, sandbox)
     except Exception as e:  # the batch must finish: a grader failure is one student's status, not a crash
         ex = get_exercise(exercise)
         note = f"grader error: {type(e).__name__}: {e}"
@@ -885,6 +667,7 @@ def grade(
     secret: str | None = None,
     secret_file: str | Path | None = None,
     executor: Executor | None = None,
+    sandbox: str | None = None,
 ) -> list[SubmissionResult]:
     """Grade every submission under ``submissions`` for ``exercise`` and write ``out`` (CSV).
 
@@ -902,8 +685,15 @@ def grade(
     ``concurrent.futures.Executor``: a process pool, Dask's
     ``client.get_executor()``, ...) or else on ``jobs`` threads, each
     driving one worker process; the CSV is the same whichever runs them.
+
+    Student code runs only in sandboxed workers (:mod:`raftedu.grading.sandbox`):
+    ``sandbox`` names the mode (``"bubblewrap"``, ``"unsandboxed"``; default:
+    the strongest available here); a weaker mode is said in every row's notes.
     """
+    from .sandbox import mode
+
     ex = get_exercise(exercise)
+    how = mode(sandbox)
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a whole number >= 1; got {jobs!r}")
     if executor is not None and not isinstance(executor, Executor):
@@ -949,7 +739,7 @@ def grade(
     try:
         with tqdm(total=len(subs), initial=len(subs) - len(todo), desc=f"grading {ex.id}", unit="submission",
                   disable=not progress, file=sys.stderr) as bar:
-            futures = [pool.submit(_grade_safely, s, ex.id, limits, key, fingerprints[s.student]) for s in todo]
+            futures = [pool.submit(_grade_safely, s, ex.id, limits, key, fingerprints[s.student], how) for s in todo]
             for fut in as_completed(futures):
                 record(fut.result())
                 bar.update(1)

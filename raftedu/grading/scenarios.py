@@ -32,7 +32,9 @@ from ..scenarios import ScriptError, figure_8, longer_log_older_term, shorter_lo
 from ..sim import Cluster, Network
 from ..sweep import random_schedule, recover
 from ..trace import ClusterView
-from .core import Failed
+from ..nodehost import rules_class
+from .boundary import RemoteFunctions, RemoteNode
+from .core import Failed, broken_property
 from .observe import decode_events, decode_message, encode_events, encode_message, plain
 
 __all__ = [
@@ -48,36 +50,30 @@ __all__ = [
     "node_class",
     "probe_case",
     "probe_scenario",
+    "situate",
 ]
 
 FAULTY = Network(delay=(2, 20), drop_rate=0.05, duplicate_rate=0.05, long_delay_rate=0.03, long_delay=(100, 400))
 """A network that loses, duplicates and reorders messages."""
 
 
-def _method(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Bind any callable (a plain function, a ``functools.partial``, ...) as a method taking the node first."""
-
-    def method(self: RaftNode, *args: Any, **kwargs: Any) -> Any:
-        return fn(self, *args, **kwargs)
-
-    method.__name__ = getattr(fn, "__name__", "method")
-    method.__doc__ = getattr(fn, "__doc__", None)
-    return method
-
-
 def node_class(funcs: Mapping[str, Callable[..., Any]], name: str = "StudentNode") -> type[RaftNode]:
-    """A :class:`~raftedu.raft.RaftNode` subclass whose methods named in ``funcs`` are replaced by them.
+    """A :class:`~raftedu.raft.RaftNode` subclass whose methods named in ``funcs`` are replaced by them
+    (:func:`raftedu.nodehost.rules_class`); in the grader, where ``funcs`` stand for the sandboxed worker's
+    functions, the same class as nodes in the worker."""
+    if isinstance(funcs, RemoteFunctions):
+        return funcs.node_class("rules")  # type: ignore[return-value]
+    return rules_class(funcs, name)  # type: ignore[return-value]
 
-    Each function takes the node as its first parameter (``self``). The
-    simulator records the state changes it makes whether or not it calls
-    ``note()``, so the always-on safety checks judge what it really did.
-    """
-    for method, fn in funcs.items():
-        if not hasattr(RaftNode, method):
-            raise ValueError(f"RaftNode has no method {method!r} to replace")
-        if not callable(fn):
-            raise TypeError(f"{method} must be a function; got {type(fn).__name__}")
-    return type(name, (RaftNode,), {method: _method(fn) for method, fn in funcs.items()})
+
+def situate(node: Server, **attrs: Any) -> None:
+    """Give ``node`` the attributes ``attrs`` (a case's situation: role, commitIndex, nextIndex, ``now`` ...),
+    whether it is here or in the sandboxed worker."""
+    if isinstance(node, RemoteNode):
+        node.situate(**attrs)
+        return
+    for name, value in attrs.items():
+        setattr(node, name, value)
 
 
 # --------------------------------------------------------------------------
@@ -102,19 +98,17 @@ def make_node(
     log = [Entry(t, f"c{i}") for i, t in enumerate(log_terms, start=1)]
     node = cls(node_id, tuple(range(1, n + 1)), rng=random.Random(0), timing=Timing(),
                state=PersistentState(term, voted_for, log), now=0)
-    node.role = role
-    node.commit_index = node.last_applied = commit_index
-    node.applied = [e.command for e in log[:commit_index]]
+    attrs: dict[str, Any] = {"role": role, "commit_index": commit_index, "last_applied": commit_index,
+                             "applied": [e.command for e in log[:commit_index]]}
     if role == CANDIDATE:
-        node.votes = {node_id, *votes}
+        attrs["votes"] = {node_id, *votes}
     if role == LEADER:
-        node.leader_id = node_id
-        node.match_index = {p: 0 for p in node.peers}
-        node.match_index.update(dict(match_index.items() if isinstance(match_index, Mapping) else
-                                     ((int(p), int(i)) for p, i in match_index or ())))
-        node.next_index = {p: node.match_index[p] + 1 for p in node.peers}
+        matched = {p: 0 for p in node.peers}
+        matched.update(dict(match_index.items() if isinstance(match_index, Mapping) else
+                            ((int(p), int(i)) for p, i in match_index or ())))
+        attrs.update(leader_id=node_id, match_index=matched, next_index={p: matched[p] + 1 for p in node.peers})
+    situate(node, now=100, **attrs)
     node.take_output()
-    node.now = 100
     return node
 
 
@@ -158,12 +152,13 @@ def case_spec(situation: Mapping[str, Any], inputs: Iterable[Message] | str, wha
 
 
 def _run_case(cls: type[RaftNode], spec: Mapping[str, Any]) -> tuple[RaftNode, dict[str, Any]]:
+    if issubclass(cls, RemoteNode):  # the worker says whether a step drew an election timeout from the rng
+        cls = type(cls.__name__, (cls,), {"track_rng": True})
     node = make_node(cls, **spec["situation"])
-    rng_before = node.rng.getstate()
+    rng_before = None if isinstance(node, RemoteNode) else node.rng.getstate()
     if spec["inputs"] == "advance":
         if spec.get("stretch"):
-            for p in node.peers:
-                node.next_index[p] = node.last_log_index + 1
+            situate(node, next_index={p: node.last_log_index + 1 for p in node.peers})
         node.advance_commit_index()
     else:
         for m in spec["inputs"]:
@@ -177,7 +172,7 @@ def _run_case(cls: type[RaftNode], spec: Mapping[str, Any]) -> tuple[RaftNode, d
         "commitIndex": plain(node.commit_index),
         "role": plain(node.role),
         "leader known": plain(node.leader_id),
-        "election timer reset": node.rng.getstate() != rng_before,
+        "election timer reset": node.rng_moved if isinstance(node, RemoteNode) else node.rng.getstate() != rng_before,
     }
 
 
@@ -217,6 +212,8 @@ class Run:
     seed: int
     clusters: list[Cluster] = field(default_factory=list)
     marks: list[tuple[int, str, int, int]] = field(default_factory=list)
+    violation: SafetyViolation | None = None
+    """The safety violation the always-on monitor stopped the run at, if any."""
     """(cluster number, label, events so far, virtual time) after each step."""
 
     @property
@@ -513,6 +510,7 @@ def drive_scenario(name: str, cls: type[RaftNode], seed: int, *, raise_failures:
             raise
         return run, str(e).splitlines()[0]
     except SafetyViolation as e:
+        run.violation = e
         return run, f"{e.property} broken at t={e.time} ms"
     except ScriptError as e:
         return run, str(e)
@@ -547,7 +545,10 @@ def probe_scenario(funcs: Mapping[str, Callable[..., Any]], case: Mapping[str, A
     """
     run, stopped = drive_scenario(case["scenario"], (build or node_class)(funcs), case["seed"])
     observed = {"traces": [encode_events(c.trace.events) for c in run.clusters],
-                "marks": [list(m) for m in run.marks], "stopped": stopped}
+                "marks": [list(m) for m in run.marks], "stopped": stopped, "checked": True}
+    if run.violation is not None:  # the monitor checked every event live: the judge need not check them again
+        v = run.violation
+        observed["violation"] = [v.property, v.time, v.detail]
     if SCENARIOS[case["scenario"]].counts:
         observed["counts"] = _message_counts(run)
     return observed
@@ -564,13 +565,18 @@ def judge_scenario(case: Mapping[str, Any], observed: Any, exercise: str = "") -
         raise Failed(f"scenario {name}, seed {seed}: no trace came back")
     stopped = str(observed.get("stopped") or "")[:300]
     facts = []
+    violation = observed.get("violation")
+    if observed.get("checked") is True and violation:  # the run's own monitor stopped it (this process ran it)
+        prop, at, detail = (str(x)[:500] for x in violation)
+        raise broken_property(f"scenario {name}, seed {seed}: {prop} broken at t={at} ms: {detail}\n{replay}", prop)
     for k, rows in enumerate(observed["traces"]):
         events = decode_events(rows)
         try:
-            check_trace(events, seed)
+            if observed.get("checked") is not True:  # observations from elsewhere: check every event again
+                check_trace(events, seed)
         except SafetyViolation as e:
-            raise Failed(f"scenario {name}, seed {seed}: {e.property} broken at t={e.time} ms: {e.detail}\n"
-                         f"{replay}") from None
+            raise broken_property(f"scenario {name}, seed {seed}: {e.property} broken at t={e.time} ms: {e.detail}\n"
+                                  f"{replay}", e.property) from None
         marks = [(str(m[1]), int(m[2]), int(m[3])) for m in observed.get("marks", []) if m[0] == k]
         counts = observed.get("counts")
         counted = counts[k] if isinstance(counts, list) and k < len(counts) and isinstance(counts[k], list) else None
@@ -581,4 +587,4 @@ def judge_scenario(case: Mapping[str, Any], observed: Any, exercise: str = "") -
     try:
         SCENARIOS[name].judge(facts, stopped)
     except Failed as e:
-        raise Failed(f"scenario {name}, seed {seed}: {e.hint}\n{replay}") from None
+        raise e.again(f"scenario {name}, seed {seed}: {e.hint}\n{replay}") from None

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..sim import Cluster
-from .core import Failed, Report, instructor_secret, run_check, student_functions, timers_available
+from .core import Failed, Report, instructor_secret, run_check, student_functions, timers_available, unsafe_rule
 from .exercises import get_exercise
 from .observe import scan_for_copies
 from .scenarios import SCENARIOS, drive_scenario, judge_scenario, probe_scenario
@@ -60,6 +60,9 @@ def run_checks(exercise: str | int, namespace: Mapping[str, Any], *, hidden: boo
         if result.status == "timeout":
             looped.update(c.needs)
         report.results.append(result)
+    rule = unsafe_rule(report.results)
+    if rule:
+        report.results[0].note = "; ".join(n for n in (report.results[0].note, rule) if n)
     return report
 
 

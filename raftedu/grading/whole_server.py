@@ -27,7 +27,8 @@ from ..raft import LEADER, RaftNode, Server
 from ..scenarios import (crash_after_acknowledging, restart_between_votes, stale_replies_across_reelection,
                          vote_replies_delayed_across_reelection)
 from ..sim import Cluster, Network
-from .observe import student_class
+from ..nodehost import build_class
+from .boundary import RemoteFunctions
 from .scenarios import SCENARIOS, Facts, Run, Scenario, _need
 
 __all__ = ["CLASS_NAME", "REFERENCE_RULES", "UNRELIABLE", "WHOLE_SERVER_SCENARIOS", "server_class", "submit"]
@@ -43,8 +44,11 @@ UNRELIABLE = Network(delay=(2, 25), drop_rate=0.1, duplicate_rate=0.05, long_del
 
 
 def server_class(funcs: Mapping[str, Any]) -> type[Server]:
-    """The student's server class from ``funcs`` (``{"MyServer": cls}``); refuses anything built on RaftNode."""
-    return student_class(funcs, CLASS_NAME, Server, "raftedu.Server", RaftNode, "06")
+    """The student's server class from ``funcs`` (``{"MyServer": cls}``); refuses anything built on RaftNode
+    (:func:`raftedu.nodehost.build_class`; in the grader, the class as nodes in the sandboxed worker)."""
+    if isinstance(funcs, RemoteFunctions):
+        return funcs.node_class("server")
+    return build_class("server", funcs)
 
 
 # --------------------------------------------------------------------------

@@ -1,0 +1,513 @@
+"""The trusted side of the grading boundary: the student's nodes and functions as stand-ins that ask the sandbox.
+
+The grader runs every check in its own process -- the simulator, the
+network, the scenario scripts, the safety monitor, every count and every
+judge -- and the student's code only in a sandboxed worker
+(:mod:`raftedu.nodehost`, started by :mod:`raftedu.grading.sandbox`). Here:
+
+* :class:`Worker` -- one sandboxed worker: it executes the notebook's answer
+  cells once, then answers one call at a time; every wait has a time limit,
+  and a worker that stops, stalls or breaks the protocol is replaced (the
+  submission is ``tampered`` when it broke the protocol);
+* :class:`RemoteNode` -- a :class:`~raftedu.raft.Server` whose steps happen
+  in the worker: it sends the call, and what comes back (the messages the
+  node sent, the events it noted, its state afterwards) is decoded, checked
+  for type and size, and mirrored here, so the simulator records and checks
+  it exactly as it would a local node's -- every message on the wire and
+  every trace event is this process's own;
+* :class:`RemoteFunctions` -- the exercise's functions, called by name with
+  plain arguments; what comes back is plain data for a judge.
+
+A run with remote nodes is the same run as with the student's class in one
+process (same seed, same trace): ``tests/test_boundary.py`` compares them.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import select
+import subprocess
+import time
+import weakref
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, ClassVar
+
+from .. import nodehost
+from ..raft import Event, Log, Message, PersistentState, Server, Timing
+
+__all__ = ["BadNodeState", "HostGone", "ProtocolBroken", "RemoteFunctions", "RemoteNode", "StudentRaised", "Worker", "raised_error"]
+
+_ROLE_LEN = 20
+
+
+class ProtocolBroken(BaseException):
+    """The worker answered something the protocol does not allow (a forged or garbled frame): ``tampered``. A
+    ``BaseException``: it ends the check at once, whatever the simulator was doing."""
+
+
+class BadNodeState(TypeError):
+    """The node's state or output is not what a server can have (a term that is not a number, a message sent in
+    another server's name): the node's failure, reported like an exception it raised."""
+
+
+class HostGone(BaseException):
+    """The worker stopped answering: it exited, was killed, or ran past its time (a ``BaseException``, like a
+    check's timeout, so the simulator does not take it for the node's failure)."""
+
+    def __init__(self, message: str, status: str = "kernel_died") -> None:
+        """``status`` is the check status the stop stands for (``kernel_died``, ``timeout`` or ``memory``)."""
+        super().__init__(message)
+        self.status = status
+
+
+class StudentRaised(Exception):
+    """Base of the exceptions that stand, in the grader, for one the student's code raised in the worker."""
+
+
+_SAFE_BUILTINS = {name: value for name, value in vars(builtins).items()
+                  if isinstance(value, type) and issubclass(value, Exception) and not name.startswith("_")}
+
+
+def raised_error(raised: Any) -> Exception:
+    """The exception the worker reported (``[type name, message, where]``) as an exception object here: a builtin
+    exception type by its name (so ``NotImplementedError`` or ``MemoryError`` keep their meaning), any other name
+    as a new class of :class:`StudentRaised`. Nothing the student's code made crosses, only the text."""
+    if not (isinstance(raised, list) and len(raised) == 3 and all(type(x) is str for x in raised)):
+        raise ProtocolBroken("an exception report that is not [type, message, where]")
+    name, text, where = (x[:500] for x in raised)
+    cls = _SAFE_BUILTINS.get(name)
+    if cls is None or name in ("SystemExit", "KeyboardInterrupt", "GeneratorExit"):
+        ident = "".join(ch for ch in name if ch.isalnum() or ch == "_")[:60] or "Error"
+        cls = type(ident, (StudentRaised,), {"__module__": "student"})
+    try:
+        err = cls(text + where)
+    except Exception:  # an exception class whose constructor wants more arguments
+        err = StudentRaised(f"{name}: {text}{where}")
+    return err
+
+
+class Worker:
+    """One sandboxed worker for one submission: the notebook's cells run once, then calls are answered.
+
+    ``launch`` starts the process (:func:`raftedu.grading.sandbox.launch`)
+    and returns it with the two pipe ends this side uses. ``deadline`` is the
+    monotonic time at which everything for this submission must be over.
+    """
+
+    def __init__(self, launch: Callable[[], tuple[subprocess.Popen[bytes], int, int]], exercise: str,
+                 names: tuple[str, ...], cells: list[list[Any]], cell_timeout: float, deadline: float) -> None:
+        """Remember how to start the worker; :meth:`start` starts it."""
+        self._launch = launch
+        self.exercise = exercise
+        self.names = names
+        self.cells = cells
+        self.cell_timeout = cell_timeout
+        self.deadline = deadline
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.fd_to = self.fd_from = -1
+        self.findings: list[dict[str, Any]] = []
+        """What went wrong in the notebook's cells (first start only)."""
+        self.defined: dict[str, dict[str, Any]] = {}
+        """For each of the exercise's names: ``{"callable": bool, "type": name}`` (first start only)."""
+        self.broken: list[str] = []
+        """How the worker broke the protocol (the submission is then ``tampered``)."""
+        self.starts = 0
+        self.calls = 0
+        self.seconds_waiting = 0.0
+        self._handles = 0
+        self._rngs: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+        self._drops: list[int] = []
+        self.codec = nodehost.registry()
+
+    # ---- life --------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start a fresh worker and run the cells in it (again, after a worker was lost)."""
+        self.close()
+        self.proc, self.fd_to, self.fd_from = self._launch()
+        self.starts += 1
+        self._rngs = weakref.WeakKeyDictionary()
+        self._drops = []
+        answer = self.ask({"op": "cells", "cells": self.cells, "names": list(self.names),
+                           "cell_timeout": self.cell_timeout},
+                          timeout=self.cell_timeout * max(1, len(self.cells)) + 30)
+        findings, defined = answer.get("cells"), answer.get("names")
+        if not isinstance(findings, list) or not isinstance(defined, dict):
+            raise ProtocolBroken("the answer to the cells is not a list of findings and a table of names")
+        if self.starts == 1:
+            self.findings = [f for f in findings if isinstance(f, dict)][:50]
+            self.defined = {n: {"callable": defined.get(n, {}).get("callable") is True,
+                                "type": str(defined.get(n, {}).get("type", "nothing"))[:40]}
+                            if isinstance(defined.get(n), dict) else {"callable": False, "type": "nothing"}
+                            for n in self.names}
+
+    @property
+    def alive(self) -> bool:
+        """Whether a worker is running and its channel is in order."""
+        return self.proc is not None and self.proc.poll() is None
+
+    def close(self) -> None:
+        """Stop the worker and everything it started (its sandbox goes with it)."""
+        if self.proc is None:
+            return
+        for fd in (self.fd_to, self.fd_from):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        from .sandbox import stop
+
+        stop(self.proc)
+        self.proc = None
+
+    # ---- the channel ---------------------------------------------------------
+
+    def ask(self, request: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
+        """Send one call and wait for its answer (at most ``timeout`` seconds and never past the deadline)."""
+        if self.proc is None or self.proc.poll() is not None:
+            if self.proc is not None:
+                self.close()
+            if request.get("op") != "cells":
+                self.start()
+        if self._drops and request.get("op") != "cells":
+            request["drop"], self._drops = self._drops, []
+        return self._exchange(request, timeout)
+
+    def _exchange(self, request: dict[str, Any], timeout: float | None) -> dict[str, Any]:
+        start = time.monotonic()
+        try:
+            nodehost.write_frame(self.fd_to, request)
+            answer = self._read(timeout)
+        except BaseException:
+            self.close()  # a call cut short leaves the channel in an unknown state: never reuse it
+            raise
+        finally:
+            self.calls += 1
+            self.seconds_waiting += time.monotonic() - start
+        if not isinstance(answer, dict):
+            self.broken.append("an answer that is not a JSON object")
+            self.close()
+            raise ProtocolBroken("an answer that is not a JSON object")
+        return answer
+
+    def _read(self, timeout: float | None) -> Any:
+        now = time.monotonic()
+        end = self.deadline if timeout is None else min(self.deadline, now + timeout)
+        buf = bytearray()
+        need = 4
+        size = -1
+        while len(buf) < need:
+            left = end - time.monotonic()
+            if left <= 0:
+                raise HostGone("the worker did not answer in time", "timeout")
+            ready, _, _ = select.select([self.fd_from], [], [], left)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(self.fd_from, max(need - len(buf), 1 << 16))
+            except OSError as e:
+                raise HostGone(f"the worker's channel failed: {e.strerror}") from None
+            if not chunk:
+                raise HostGone(self._ended())
+            buf += chunk
+            if size < 0 and len(buf) >= 4:
+                size = int.from_bytes(buf[:4], "big")
+                if size > nodehost.MAX_FRAME:
+                    self.broken.append(f"a frame of {size} bytes (the limit is {nodehost.MAX_FRAME})")
+                    raise ProtocolBroken("an oversized frame")
+                need = 4 + size
+        if len(buf) > need:
+            self.broken.append("bytes after the answer (someone else wrote to the channel)")
+            raise ProtocolBroken("extra bytes on the channel")
+        import json
+
+        try:
+            return json.loads(bytes(buf[4:]))
+        except ValueError:
+            self.broken.append("an answer that is not JSON")
+            raise ProtocolBroken("an answer that is not JSON") from None
+
+    def _ended(self) -> str:
+        proc = self.proc
+        try:
+            code = proc.wait(timeout=5) if proc is not None else None
+        except subprocess.TimeoutExpired:  # it closed its channel but lives on: it is stopped when the call fails
+            code = None
+        if code is None:
+            return "the worker closed its channel"
+        if code < 0 or code > 128:
+            import signal as _signal
+
+            number = -code if code < 0 else code - 128
+            name = _signal.Signals(number).name if number in _signal.Signals._value2member_map_ else str(number)
+            return f"the worker was killed by {name} (often: memory ran out, or the code killed a process)"
+        return f"the worker exited with code {code} (the code called exit() or os._exit?)"
+
+    # ---- nodes ---------------------------------------------------------------
+
+    def new_handle(self) -> int:
+        """A fresh number for a node in the worker."""
+        self._handles += 1
+        return self._handles
+
+    def rng_key(self, rng: Any) -> tuple[int, Any]:
+        """(key, state to send or None): a node's random generator lives in the worker once sent, across restarts."""
+        key = self._rngs.get(rng)
+        if key is not None:
+            return key, None
+        key = self._rngs[rng] = self.new_handle()
+        return key, nodehost.encode(rng.getstate())
+
+    def forget(self, handle: int) -> None:
+        """The node ``handle`` is gone here (crashed, replaced): the worker drops it with the next call."""
+        self._drops.append(handle)
+
+    def node_class(self, kind: str) -> type[RemoteNode]:
+        """A :class:`RemoteNode` class whose nodes are the student's class of ``kind`` in this worker."""
+        name = {"server": "MyServer", "kv": "MyKV", "capstone": "MyKV"}.get(kind, "StudentNode")
+        return type(name, (RemoteNode,), {"worker": self, "kind": kind, "serves_kv": kind in ("kv", "capstone"),
+                                          "__module__": "student"})
+
+
+def _int(x: Any, what: str) -> int:
+    if type(x) is not int:
+        raise BadNodeState(f"{what} must be a whole number; it is {nodehost.plain(x)!r}"[:300])
+    return x
+
+
+def _opt_int(x: Any, what: str) -> int | None:
+    return None if x is None else _int(x, what)
+
+
+class RemoteNode(Server):
+    """A server whose every step runs in the sandboxed worker (a subclass made by :meth:`Worker.node_class`).
+
+    To the simulator it is an ordinary :class:`~raftedu.raft.Server` that
+    reports nothing it does not do: its state (``state``, ``disk``,
+    ``role``, ``commit_index``, ``last_applied``, ``applied``,
+    ``deadline``, ``leader_id``) is a mirror of the student's node after
+    each step, and its output is what the node sent and noted, decoded and
+    checked here. The node's random generator lives in the worker.
+    """
+
+    worker: ClassVar[Worker]
+    kind: ClassVar[str]
+    serves_kv: ClassVar[bool] = False
+    """Its nodes are a key-value server (:class:`raftedu.kv.KVService` takes the class)."""
+    track_rng: ClassVar[bool] = False
+    """Report whether a step drew from the node's random generator (a differential case asks)."""
+
+    def __init__(self, node_id: int, ids: tuple[int, ...] | list[int], *, rng: Any, timing: Timing = Timing(),
+                 state: PersistentState | None = None, now: int = 0) -> None:
+        """Create the student's node ``node_id`` in the worker, from the disk ``state``."""
+        super().__init__(node_id, ids, rng=rng, timing=timing, state=state, now=now)
+        self.rng_moved = False
+        worker = self.worker
+        self._handle = worker.new_handle()
+        key, rng_state = worker.rng_key(rng)
+        disk = self.disk
+        request = {"op": "new", "h": self._handle, "kind": self.kind, "id": node_id, "ids": list(ids), "rng": key,
+                   "rs": rng_state, "timing": nodehost.encode(timing), "now": now, "track_rng": self.track_rng,
+                   "disk": {"t": disk.current_term, "v": disk.voted_for, "L": [nodehost.encode(e) for e in disk.log],
+                            "s": nodehost.encode(disk.snapshot), "o": disk.offset, "ot": disk.offset_term}}
+        self._seen_log: list[Any] = []
+        weakref.finalize(self, worker.forget, self._handle)
+        self._settle(worker.ask(request))
+
+    # ---- the inputs a server has -------------------------------------------------
+
+    def receive(self, msg: Message, now: int) -> None:
+        """Deliver ``msg`` to the student's node at ``now``."""
+        self.now = now
+        self._do("receive", (msg, now))
+
+    def on_timer(self, now: int) -> None:
+        """Fire the student's node's timer at ``now``."""
+        self.now = now
+        self._do("on_timer", (now,))
+
+    def propose(self, command: Any, now: int) -> int | None:
+        """Ask the student's node to append ``command``: its log index, or None when it does not lead."""
+        self.now = now
+        index = self._do("propose", (command, now))
+        if index is not None and type(index) is not int:
+            raise BadNodeState(f"propose must return the new entry's index (an int) or None; it returned "
+                            f"{nodehost.plain(index)!r}")
+        return index
+
+    def enable(self, **options: Any) -> None:
+        """Switch on etcd's extensions in the student's node (the simulator calls this)."""
+        self._do("enable", (), options)
+
+    def advance_commit_index(self) -> None:
+        """Run the student's commit rule (a differential case of exercise 04)."""
+        self._do("advance_commit_index", ())
+
+    def apply_committed(self) -> None:
+        """Run the student's node's apply step (a differential case of exercise 08)."""
+        self._do("apply_committed", ())
+
+    def log_is_up_to_date(self, last_log_index: int, last_log_term: int) -> Any:
+        """The student's up-to-date rule (§5.4.1) on a candidate's last index and term (exercise 02)."""
+        return self._do("log_is_up_to_date", (last_log_index, last_log_term))
+
+    def situate(self, **attrs: Any) -> None:
+        """Put the student's node in a stated situation (role, commitIndex, ...; a differential case's setup)."""
+        if "now" in attrs:
+            self.now = attrs["now"]
+        self._settle(self.worker.ask({"op": "set", "h": self._handle, "attrs": nodehost.encode(attrs)}))
+
+    # ---- one step --------------------------------------------------------------
+
+    def _do(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any] | None = None) -> Any:
+        request = {"op": "do", "h": self._handle, "m": method, "a": nodehost.encode(list(args))}
+        if kwargs:
+            request["k"] = nodehost.encode(kwargs)
+        return self._settle(self.worker.ask(request))
+
+    def _settle(self, answer: dict[str, Any]) -> Any:
+        """Mirror what the node did (messages, events, state); raise what it raised; return what it returned."""
+        worker = self.worker
+        try:
+            if "error" in answer:
+                raise ProtocolBroken(str(answer["error"])[:200])
+            out, ev = answer.get("out", []), answer.get("ev", [])
+            if not isinstance(out, list) or not isinstance(ev, list):
+                raise ProtocolBroken("messages and events must be lists")
+            codec = worker.codec
+            for m in out:
+                msg = nodehost.decode(m, codec)
+                if not isinstance(msg, Message):
+                    raise ProtocolBroken(f"S{self.id} sent something that is not a message")
+                self._check_message(msg)
+                self._outbox.append(msg)
+            for e in ev:
+                self._events.append(self._event(e, codec))
+            st = answer.get("st")
+            if st is not None:
+                self._mirror(st, codec)
+            ret = nodehost.decode(answer.get("ret"), codec)
+        except nodehost.DecodeError as e:
+            worker.broken.append(f"S{self.id}'s answer could not be read: {e}")
+            raise ProtocolBroken(str(e)) from None
+        except BadNodeState:
+            raise
+        except (KeyError, TypeError, IndexError, ValueError) as e:
+            worker.broken.append(f"S{self.id}'s answer is malformed: {type(e).__name__}: {str(e)[:120]}")
+            raise ProtocolBroken(str(e)) from None
+        if "raised" in answer:
+            raise raised_error(answer["raised"])
+        return ret
+
+    def _check_message(self, msg: Message) -> None:
+        if type(msg.src) is not int or msg.src != self.id:
+            raise BadNodeState(f"S{self.id} sent a {type(msg).__name__} with src={msg.src!r}: a server sends only as "
+                            "itself (src is its own id)")
+        if type(msg.dst) is not int or type(msg.term) is not int:
+            raise BadNodeState(f"S{self.id} sent a {type(msg).__name__} whose dst and term are not whole numbers")
+
+    def _event(self, row: Any, codec: Mapping[str, type]) -> Event:
+        if not isinstance(row, list) or len(row) != 8 or type(row[0]) is not str or type(row[6]) is not str \
+                or type(row[7]) is not str:
+            raise ProtocolBroken("an event that is not [kind, term, peer, index, entry, value, rule, text]")
+        kind, term, peer, index, entry, value, rule, text = row
+        return Event(self.now, kind[:40], self.id, nodehost.decode(term, codec), nodehost.decode(peer, codec),
+                     nodehost.decode(index, codec), nodehost.decode(entry, codec), nodehost.decode(value, codec),
+                     None, None, rule[:300], text[:300])
+
+    def _mirror(self, st: Any, codec: Mapping[str, type]) -> None:
+        if not isinstance(st, dict):
+            raise ProtocolBroken("a state that is not a JSON object")
+        state = self.state
+        state.current_term = _int(st.get("t"), f"S{self.id}'s currentTerm")
+        state.voted_for = _opt_int(st.get("v"), f"S{self.id}'s votedFor")
+        role = st.get("r")
+        if type(role) is not str or len(role) > _ROLE_LEN:
+            raise BadNodeState(f"S{self.id}'s role must be a short string such as 'leader'; it is {role!r}"[:200])
+        self.role = role
+        self.leader_id = _opt_int(st.get("l"), f"S{self.id}'s leader_id")
+        self.commit_index = _int(st.get("c"), f"S{self.id}'s commit_index")
+        self.last_applied = _int(st.get("a"), f"S{self.id}'s last_applied")
+        self.deadline = _opt_int(st.get("d"), f"S{self.id}'s deadline")
+        if "L" in st:
+            _patch(state.log, st["L"], codec)
+        if "S" in st:
+            snap, off, off_term = st["S"]
+            state.snapshot = nodehost.decode(snap, codec)
+            state.offset, state.offset_term = _int(off, "offset"), _int(off_term, "offset term")
+        if "D" in st:
+            term, vote, delta, snap, off, off_term = st["D"]
+            disk = self.disk
+            disk.current_term, disk.voted_for = _int(term, "the disk's term"), _opt_int(vote, "the disk's vote")
+            if delta is not None:
+                _patch(disk.log, delta, codec)
+            disk.snapshot = nodehost.decode(snap, codec)
+            disk.offset, disk.offset_term = _int(off, "offset"), _int(off_term, "offset term")
+        if "A" in st:
+            keep, commands = st["A"]
+            del self.applied[_int(keep, "applied"):]
+            self.applied.extend(nodehost.decode(c, codec) for c in commands)
+        if st.get("rng"):
+            self.rng_moved = True
+
+
+def _patch(log: Log, delta: Any, codec: Mapping[str, type]) -> None:
+    """Apply ``[kept, new entries]`` to a mirrored log, through the same list operations a node would use."""
+    if not (isinstance(delta, list) and len(delta) == 2 and type(delta[0]) is int and isinstance(delta[1], list)):
+        raise ProtocolBroken("a log change that is not [kept, entries]")
+    keep, entries = delta
+    if not 0 <= keep <= len(log):
+        raise ProtocolBroken(f"a log change that keeps {keep} of {len(log)} entries")
+    if keep < len(log):
+        del log[keep:]
+    from ..raft import Entry
+
+    for e in entries:
+        entry = nodehost.decode(e, codec)
+        if type(entry) is not Entry:
+            raise BadNodeState(f"a log holds Entry records; one is {nodehost.plain(entry)!r}"[:200])
+        log.append(entry)
+
+
+class RemoteFunctions(Mapping[str, Callable[..., Any]]):
+    """The exercise's functions, each a stand-in that calls the student's function in the worker."""
+
+    def __init__(self, worker: Worker) -> None:
+        """The functions of ``worker``'s notebook."""
+        self.worker = worker
+
+    def __getitem__(self, name: str) -> Callable[..., Any]:
+        if name not in self.worker.names:
+            raise KeyError(name)
+
+        def call(*args: Any, **kwargs: Any) -> nodehost.Plained:
+            return nodehost.Plained(self.call(name, args, kwargs))
+
+        call.__name__ = name
+        return call
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.worker.names)
+
+    def __len__(self) -> int:
+        return len(self.worker.names)
+
+    def call(self, name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any], rows: bool = False) -> Any:
+        """Call the student's ``name(*args, **kwargs)`` in the worker: its result as plain data (``rows``: a table
+        given as rows, a pandas frame included)."""
+        answer = self.worker.ask({"op": "call", "name": name, "a": nodehost.encode(list(args)),
+                                  "k": nodehost.encode(dict(kwargs)), "rows": rows})
+        if "raised" in answer:
+            raise raised_error(answer["raised"])
+        return answer.get("ret")
+
+    def node_class(self, kind: str) -> type[RemoteNode]:
+        """The student's node class of ``kind`` (``rules``, ``server``, ``kv``, ``capstone``) as remote nodes."""
+        return self.worker.node_class(kind)
+
+    def accepts(self, name: str, keyword: str) -> bool:
+        """Whether the student's ``name`` takes the keyword argument ``keyword`` (as the worker saw its signature)."""
+        info = self.worker.defined.get(name, {})
+        params = info.get("params")
+        return True if not isinstance(params, list) else keyword in params or "**" in params

@@ -1,0 +1,206 @@
+"""The grading boundary itself: the codec, the sandbox's view of the machine, and remote runs equal to local ones."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from raftedu import Cluster, Network, nodehost
+from raftedu.grading import sandbox
+from raftedu.grading.boundary import BadNodeState, ProtocolBroken, RemoteFunctions, Worker, raised_error
+from raftedu.grading.exercises import get_exercise
+from raftedu.grading.notebooks import solution_namespace
+from raftedu.grading.review import copied_functions, suspicious_lines
+from raftedu.raft import AppendEntries, Entry, RequestVote
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# --------------------------------------------------------------------------
+# The codec: what crosses, and what is refused
+# --------------------------------------------------------------------------
+
+
+def test_the_codec_carries_records_and_plain_values_exactly() -> None:
+    classes = nodehost.registry()
+    values = [None, True, 3, -1.5, "x", [1, (2, 3)], {"k": (1, None)}, frozenset({1, 2}),
+              AppendEntries(3, 1, 2, 4, 2, (Entry(1, "a"), Entry(3, ("t", 1))), 4), RequestVote(2, 1, 3, 0, 0)]
+    for v in values:
+        back = nodehost.decode(json.loads(json.dumps(nodehost.encode(v))), classes)
+        assert back == v and type(back) is type(v)
+
+
+@pytest.mark.parametrize("garbage", [
+    {"c": "Popen", "f": []},  # not a record class the codec knows
+    {"c": "Entry", "f": [1]},  # a field missing
+    {"x": 1},  # not a tag
+    {"t": [1], "d": []},  # two tags
+    [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]],  # too deep
+])
+def test_the_codec_refuses_what_it_does_not_write(garbage: object) -> None:
+    with pytest.raises(nodehost.DecodeError):
+        nodehost.decode(garbage, nodehost.registry())
+
+
+def test_unencodable_values_are_named() -> None:
+    with pytest.raises(TypeError, match="cannot be carried"):
+        nodehost.encode(object())
+    with pytest.raises(TypeError, match="finite"):
+        nodehost.encode(float("nan"))
+
+
+def test_reported_exceptions_keep_builtin_meaning_and_nothing_else() -> None:
+    assert type(raised_error(["NotImplementedError", "todo", ""])) is NotImplementedError
+    assert type(raised_error(["MemoryError", "", ""])) is MemoryError
+    odd = raised_error(["My Weird.Error", "boom", " (in f, line 3)"])
+    assert type(odd).__name__ == "MyWeirdError" and "boom (in f, line 3)" in str(odd)
+    assert not isinstance(raised_error(["SystemExit", "0", ""]), SystemExit)
+    with pytest.raises(ProtocolBroken):
+        raised_error(["only two", "fields"])
+
+
+# --------------------------------------------------------------------------
+# The reduced package and the static review
+# --------------------------------------------------------------------------
+
+
+def test_the_sandbox_package_has_no_reference_rules_and_no_grader(tmp_path: Path) -> None:
+    ex = get_exercise("02")
+    box = sandbox.package(tmp_path, "02", ex.reference_rules)
+    import ast
+
+    raft = (box / "raftedu" / "raft.py").read_text()
+    node = next(n for n in ast.parse(raft).body if isinstance(n, ast.ClassDef) and n.name == "RaftNode")
+    bodies = {f.name: f.body for f in node.body if isinstance(f, ast.FunctionDef)}
+    for name in (*ex.reference_rules, "handle_pre_vote"):  # the rules asked for, and the extension that repeats one
+        assert len(bodies[name]) == 1 and isinstance(bodies[name][0], ast.Raise), name
+    assert "not available while exercise 02 is graded" in raft
+    assert "self.log_is_up_to_date(m.last_log_index" not in raft
+    names = {p.relative_to(box / "raftedu").as_posix() for p in (box / "raftedu").rglob("*.py")}
+    assert "grading/runner.py" not in names and "grading/boundary.py" not in names and "etcd.py" not in names
+    assert "the grader runs the checks itself" in (box / "raftedu" / "grading" / "__init__.py").read_text()
+
+
+def test_review_quotes_machinery_and_copied_finds_the_reference_under_new_names() -> None:
+    looks = suspicious_lines([(3, "import marshal\nx = 1\nexec(code)\n"), (4, "y = open('/proc/1/environ')\n")])
+    assert any("cell 3 line 1: import marshal" in x for x in looks) and any("runs code from a string" in x
+                                                                              for x in looks)
+    assert any("/proc" in x for x in looks)
+    import ast
+    import inspect
+    import textwrap
+
+    from raftedu.raft import RaftNode
+
+    source = textwrap.dedent(inspect.getsource(RaftNode.handle_request_vote))
+    renamed = source.replace("def handle_request_vote(self, m", "def my_vote(node, request").replace("m.", "request.")
+    renamed = renamed.replace("self.", "node.").replace("self,", "node,")
+    ast.parse(renamed)
+    assert copied_functions([(5, renamed)], ("handle_request_vote",))
+    assert copied_functions([(5, "def handle_request_vote(self, m):\n    return None\n")],
+                            ("handle_request_vote",)) == []
+
+
+# --------------------------------------------------------------------------
+# The sandbox's view of the machine (bubblewrap, as the test suite grades)
+# --------------------------------------------------------------------------
+
+
+def _inside(tmp_path: Path, code: str) -> str:
+    """Run ``code`` in the worker's sandbox (as the grader starts it) and return what it printed."""
+    box = sandbox.package(tmp_path / "box", "02", ())
+    work = tmp_path / "work"
+    work.mkdir()
+    how = sandbox.mode()
+    cmd = sandbox.launch(box, work, how=how)  # only to check it starts: then run the probe the same way
+    proc, to_w, from_r = cmd
+    sandbox.stop(proc)
+    args = [a for a in proc.args]  # type: ignore[union-attr]
+    boot = args.index("-c") + 1
+    args[boot] = code
+    done = subprocess.run(args[:boot + 1], capture_output=True, text=True, timeout=60)
+    return done.stdout + done.stderr
+
+
+@pytest.mark.skipif(sandbox.mode() != "bubblewrap", reason="bubblewrap is not usable here")
+def test_inside_the_sandbox_the_host_is_out_of_sight(tmp_path: Path) -> None:
+    out = _inside(tmp_path, (
+        "import os, socket\n"
+        "print('pid', os.getpid())\n"
+        "print('uid', os.getuid())\n"
+        "print('root', sorted(os.listdir('/')))\n"
+        f"print('repo', os.path.exists({str(ROOT)!r}))\n"
+        "print('procs', sorted(p for p in os.listdir('/proc') if p.isdigit()))\n"
+        "print('env', sorted(os.environ))\n"
+        "try:\n    open('/usr/lib/planted', 'w')\nexcept OSError as e:\n    print('usr', type(e).__name__)\n"
+        "print('net', sorted(line.split(':')[0].strip() for line in open('/proc/net/dev').readlines()[2:]))\n"))
+    assert "pid 2" in out and "uid 65534" in out, out
+    assert "repo False" in out, out  # the repository (solutions/, tests/, the grader) is not there
+    assert "procs ['1', '2']" in out, out  # its own PID namespace: no other process to read or signal
+    assert "RAFTEDU" not in out and "usr OSError" in out, out  # a cleared environment; a read-only system
+    assert "net ['lo']" in out, out  # no network but its own loopback
+
+
+# --------------------------------------------------------------------------
+# A remote run is the same run
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def worker(tmp_path_factory: pytest.TempPathFactory):
+    import nbformat
+
+    ex = get_exercise("06")
+    nb = nbformat.read(ROOT / "solutions" / "06_whole_server.ipynb", as_version=4)
+    cells = [[k + 1, c.source] for k, c in enumerate(nb.cells) if c.cell_type == "code"
+             and not c.metadata.get("nbgrader", {}).get("grade")]
+    tmp = tmp_path_factory.mktemp("boundary")
+    box = sandbox.package(tmp / "box", "06", ex.reference_rules)
+    (tmp / "work").mkdir()
+    w = Worker(lambda: sandbox.launch(box, tmp / "work", how=sandbox.mode()), "06", ex.functions, cells, 30,
+               time.monotonic() + 600)
+    w.start()
+    yield w
+    w.close()
+
+
+def _run(node_class: type, seed: int) -> Cluster:
+    c = Cluster(5, seed=seed, node_class=node_class, network=Network(delay=(2, 20), drop_rate=0.05,
+                                                                       duplicate_rate=0.05))
+    for i in range(6):
+        c.run(250)
+        c.request(f"x{i}")
+        if i == 3:
+            c.crash_leader()
+        if i == 4:
+            c.restart_all()
+    c.run(1500)
+    return c
+
+
+@pytest.mark.kernel
+def test_a_remote_run_is_the_same_run_as_a_local_one(worker: Worker) -> None:
+    local = solution_namespace(ROOT / "solutions" / "06_whole_server.ipynb", ("MyServer",))["MyServer"]
+    remote = RemoteFunctions(worker).node_class("server")
+    for seed in (1, 2, 3):
+        a, b = _run(local, seed), _run(remote, seed)
+        assert [e.astuple() for e in a.trace] == [e.astuple() for e in b.trace], seed
+    assert worker.calls > 1000 and worker.broken == []
+
+
+@pytest.mark.kernel
+def test_a_node_cannot_send_in_another_servers_name(worker: Worker) -> None:
+    remote = RemoteFunctions(worker).node_class("server")
+    c = Cluster(3, seed=1, node_class=remote)
+    node = c.nodes[1]
+    with pytest.raises(BadNodeState, match="src=2"):
+        node._settle({"out": [nodehost.encode(RequestVote(1, 2, 3, 0, 0))], "ev": [], "st": None})
+    with pytest.raises(ProtocolBroken):
+        node._settle({"out": [{"c": "Popen", "f": []}], "ev": [], "st": None})
+    assert worker.broken  # the garbled answer is on record: the submission would be tampered
+    worker.broken.clear()
