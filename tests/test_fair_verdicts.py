@@ -1,0 +1,94 @@
+"""Fair verdicts (issue 23, item 7): a judge checks its scenario's setup before the outcome, says so when the setup
+did not happen, and its hint names the rule actually broken.
+
+The case that showed the flaw: a server that does not restart its election timer when it grants a vote. In
+``fast_backup`` (seed 344802) its elections kept failing, so the three servers meant to commit kept0..kept49 never
+did; the old leader later won a fair election and committed its own entries, and the judge, checking the outcome
+first, blamed the commit rule ("committed without a majority storing it").
+"""
+
+from __future__ import annotations
+
+import raftedu.grading as grading
+from mutants06 import MUTANTS06  # tests/ is on sys.path (conftest.py)
+from raftedu import Event, RaftNode, RequestVoteReply
+from raftedu.grading.core import Failed
+from raftedu.grading.kv_store import KVFacts
+from raftedu.grading.observe import decode_events
+from raftedu.grading.scenarios import (SHORTEST_TIMEOUT, Facts, judge_scenario, likely_cause, probe_scenario,
+                                       timer_slips)
+
+TIMER_RULE = "a server that grants a vote must restart its election timer (Figure 2, Rules for Followers; §5.2)"
+KEEPS_TIMER = next(m.node_class for m in MUTANTS06 if m.name == "timer not restarted on granting a vote")
+
+
+def _grant(time: int, voter: int, candidate: int, term: int) -> Event:
+    return Event(time, "send", voter, term, msg=RequestVoteReply(term, voter, candidate, True))
+
+
+def _stands(time: int, node: int, term: int) -> Event:
+    return Event(time, "vote", node, term, peer=node, value=True)
+
+
+def test_a_server_standing_sooner_than_a_timeout_after_granting_its_vote_is_a_timer_slip() -> None:
+    events = [_grant(100, 3, 1, 1), _stands(100 + SHORTEST_TIMEOUT - 1, 3, 2)]
+    assert timer_slips(events) == [(100 + SHORTEST_TIMEOUT - 1, 3, 2, 100, 1)]
+    said = likely_cause(events)
+    assert "S3 granted its vote to S1 at 100 ms and stood for election itself (term 2)" in said and TIMER_RULE in said
+
+
+def test_a_full_timeout_after_the_grant_a_crash_or_a_refusal_is_no_slip() -> None:
+    assert timer_slips([_grant(100, 3, 1, 1), _stands(100 + SHORTEST_TIMEOUT, 3, 2)]) == []
+    assert timer_slips([_grant(100, 3, 1, 1), Event(120, "restart", 3), _stands(130, 3, 2)]) == []
+    refused = Event(100, "send", 3, 1, msg=RequestVoteReply(1, 3, 1, False))
+    assert timer_slips([refused, _stands(130, 3, 2)]) == []
+    assert likely_cause([refused, _stands(130, 3, 2)]) == ""
+
+
+def test_a_setup_failure_names_the_broken_rule_only_where_elections_run_on_timers() -> None:
+    events = [_grant(100, 3, 1, 1), _stands(110, 3, 2)]
+    assert TIMER_RULE in Facts(events, []).cause()
+    assert Facts(events, [], timers=False).cause() == ""  # a script forces elections with timeout_now, unseen here
+    kv = KVFacts([], events, [], "")
+    try:
+        kv.server("leader")
+    except Failed as e:
+        assert e.hint.startswith("setup: the scenario stopped before the step 'leader'") and TIMER_RULE in e.hint
+    else:
+        raise AssertionError("a missing step must fail")
+
+
+def test_the_reference_and_the_solution_never_slip() -> None:
+    from mutants06 import MyServer
+
+    for cls in (RaftNode, MyServer):
+        for name in ("reelection", "many_elections", "fast_backup"):
+            observed = probe_scenario({}, {"scenario": name, "seed": 344802}, build=lambda funcs: cls)
+            assert all(timer_slips(decode_events(t)) == [] for t in observed["traces"]), (cls, name)
+
+
+def _verdict(cls: type, name: str, seed: int) -> str:
+    case = {"scenario": name, "seed": seed}
+    try:
+        judge_scenario(case, probe_scenario({}, case, build=lambda funcs: cls), "06")
+    except Failed as e:
+        return e.hint
+    return ""
+
+
+def test_fast_backup_reports_its_unmet_setup_and_the_timer_rule_not_the_commit_rule() -> None:
+    hint = _verdict(KEEPS_TIMER, "fast_backup", 344802)
+    assert "setup: the three other servers (a majority of 5) must elect a leader" in hint, hint
+    assert "were not committed by the step '50 committed'" in hint and TIMER_RULE in hint, hint
+    assert "without a majority storing it" not in hint, hint
+
+
+def test_every_check_the_timer_mutant_fails_names_the_timer_rule() -> None:
+    """All of exercise 06, public and hidden, on two secrets: the server loses points only with hints that name the
+    rule it breaks; the public election check catches it on every secret."""
+    for secret in ("fair-verdicts-1", "s5-eeeeeeee"):
+        report = grading.run_checks("06", {"MyServer": KEEPS_TIMER}, hidden=True, secret=secret)
+        failed = {r.name: r.hint for r in report.results if not r.passed}
+        assert "reelection" in failed and 0 < report.score < report.max_score, report.table()
+        for name, hint in failed.items():
+            assert TIMER_RULE in hint, (secret, name, hint)
