@@ -15,11 +15,14 @@ from raftedu import Event, RaftNode, RequestVoteReply
 from raftedu.grading.core import Failed
 from raftedu.grading.kv_store import KVFacts
 from raftedu.grading.observe import decode_events
-from raftedu.grading.scenarios import (SHORTEST_TIMEOUT, Facts, judge_scenario, likely_cause, probe_scenario,
-                                       timer_slips)
+from raftedu.grading.scenarios import (SHORTEST_TIMEOUT, Facts, apply_lag, judge_scenario, likely_cause,
+                                       probe_scenario, split_votes, timer_slips)
 
 TIMER_RULE = "a server that grants a vote must restart its election timer (Figure 2, Rules for Followers; §5.2)"
 KEEPS_TIMER = next(m.node_class for m in MUTANTS06 if m.name == "timer not restarted on granting a vote")
+
+
+START = Event(0, "start", value={"n": 3})
 
 
 def _grant(time: int, voter: int, candidate: int, term: int) -> Event:
@@ -31,7 +34,7 @@ def _stands(time: int, node: int, term: int) -> Event:
 
 
 def test_a_server_standing_sooner_than_a_timeout_after_granting_its_vote_is_a_timer_slip() -> None:
-    events = [_grant(100, 3, 1, 1), _stands(100 + SHORTEST_TIMEOUT - 1, 3, 2)]
+    events = [START, _grant(100, 3, 1, 1), _stands(100 + SHORTEST_TIMEOUT - 1, 3, 2)]
     assert timer_slips(events) == [(100 + SHORTEST_TIMEOUT - 1, 3, 2, 100, 1)]
     said = likely_cause(events)
     assert "S3 granted its vote to S1 at 100 ms and stood for election itself (term 2)" in said and TIMER_RULE in said
@@ -41,12 +44,12 @@ def test_a_full_timeout_after_the_grant_a_crash_or_a_refusal_is_no_slip() -> Non
     assert timer_slips([_grant(100, 3, 1, 1), _stands(100 + SHORTEST_TIMEOUT, 3, 2)]) == []
     assert timer_slips([_grant(100, 3, 1, 1), Event(120, "restart", 3), _stands(130, 3, 2)]) == []
     refused = Event(100, "send", 3, 1, msg=RequestVoteReply(1, 3, 1, False))
-    assert timer_slips([refused, _stands(130, 3, 2)]) == []
-    assert likely_cause([refused, _stands(130, 3, 2)]) == ""
+    assert timer_slips([START, refused, _stands(130, 3, 2)]) == []
+    assert likely_cause([START, refused, _stands(130, 3, 2)]) == ""
 
 
 def test_a_setup_failure_names_the_broken_rule_only_where_elections_run_on_timers() -> None:
-    events = [_grant(100, 3, 1, 1), _stands(110, 3, 2)]
+    events = [START, _grant(100, 3, 1, 1), _stands(110, 3, 2)]
     assert TIMER_RULE in Facts(events, []).cause()
     assert Facts(events, [], timers=False).cause() == ""  # a script forces elections with timeout_now, unseen here
     kv = KVFacts([], events, [], "")
@@ -56,6 +59,23 @@ def test_a_setup_failure_names_the_broken_rule_only_where_elections_run_on_timer
         assert e.hint.startswith("setup: the scenario stopped before the step 'leader'") and TIMER_RULE in e.hint
     else:
         raise AssertionError("a missing step must fail")
+
+
+def test_committed_entries_left_unapplied_are_named_even_in_scripted_runs() -> None:
+    lag = [START, Event(10, "commit", 1, 1, index=2)]
+    said = Facts(lag, [], timers=False).cause()
+    assert "S1's commitIndex was 2 but it had applied entries only up to index 0" in said, said
+    assert "if commitIndex > lastApplied" in said
+    assert apply_lag(lag + [Event(20, "crash", 1)]) == "", "a crashed server's volatile state is gone"
+    assert apply_lag(lag + [Event(10, "apply", 1, 1, index=1), Event(10, "apply", 1, 1, index=2)]) == ""
+
+
+def test_votes_split_again_and_again_are_named() -> None:
+    split = [START] + [_stands(200 * t + k, k, t) for t in (1, 2, 3) for k in (1, 2)]
+    said = split_votes(split)
+    assert said.startswith("3 of 3 elections split the vote (terms 1, 2, 3") and "random election timeout" in said
+    assert split_votes(split[:5]) == "", "two split elections are bad luck, not a pattern"
+    assert split_votes(split + [Event(700, "role", 1, 3, value="leader")]) == ""
 
 
 def test_the_reference_and_the_solution_never_slip() -> None:
@@ -79,7 +99,7 @@ def _verdict(cls: type, name: str, seed: int) -> str:
 def test_fast_backup_reports_its_unmet_setup_and_the_timer_rule_not_the_commit_rule() -> None:
     hint = _verdict(KEEPS_TIMER, "fast_backup", 344802)
     assert "setup: the three other servers (a majority of 5) must elect a leader" in hint, hint
-    assert "were not committed by the step '50 committed'" in hint and TIMER_RULE in hint, hint
+    assert "applied by no server by the step '50 committed'" in hint and TIMER_RULE in hint, hint
     assert "without a majority storing it" not in hint, hint
 
 

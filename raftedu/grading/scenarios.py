@@ -49,7 +49,9 @@ __all__ = [
     "node_class",
     "probe_case",
     "probe_scenario",
+    "apply_lag",
     "likely_cause",
+    "split_votes",
     "timer_rule_broken",
     "timer_slips",
 ]
@@ -254,8 +256,9 @@ class Facts:
         self.timers = timers
 
     def cause(self) -> str:
-        """Why a scenario's setup may not have happened, when the trace shows a broken timer rule (else "")."""
-        return likely_cause(self.events) if self.timers else ""
+        """Why a scenario's setup or outcome may not have happened, when the trace shows it (else "";
+        :func:`likely_cause`)."""
+        return likely_cause(self.events, self.timers)
 
     def mark_time(self, label_start: str) -> int | None:
         """The virtual time of the first mark whose label starts with ``label_start``."""
@@ -354,7 +357,7 @@ def _need(ok: bool, hint: str) -> None:
 
 def _setup(f: Facts, ok: bool, what: str, stopped: str = "") -> None:
     """A step the scenario's later assertions rely on: when it did not happen, a failure that says so first,
-    with why the run stopped and the broken rule the trace shows (:meth:`Facts.cause`), if any."""
+    with why the run stopped and what the trace shows went wrong (:meth:`Facts.cause`), if anything."""
     _need(ok, f"setup: {what}" + (f" (the run stopped: {stopped})" if stopped else "") + f.cause())
 
 
@@ -403,10 +406,43 @@ def timer_rule_broken(events: Iterable[Event]) -> str:
             "a server that grants a vote must restart its election timer (Figure 2, Rules for Followers; §5.2)")
 
 
-def likely_cause(events: Iterable[Event]) -> str:
-    """``"; the broken rule the trace shows: ..."`` (:func:`timer_rule_broken`) to end a setup failure, or ``""``."""
-    said = timer_rule_broken(events)
-    return f"; the broken rule the trace shows: {said}" if said else ""
+def apply_lag(events: Iterable[Event]) -> str:
+    """A running server that ended the run with entries committed but not applied, in words (``""``: none)."""
+    view = ClusterView.at(events)
+    behind = [v for v in view.nodes.values() if v.alive and v.commit_index > v.last_applied]
+    if not behind:
+        return ""
+    v = behind[0]
+    return (f"at the end S{v.id}'s commitIndex was {v.commit_index} but it had applied entries only up to index "
+            f"{v.last_applied}: a server applies every committed entry, in order (Figure 2, Rules for All Servers: "
+            "if commitIndex > lastApplied, increment lastApplied and apply log[lastApplied])")
+
+
+def split_votes(events: Iterable[Event]) -> str:
+    """Elections that kept splitting the vote (several candidates, no leader), in words (``""``: not so)."""
+    candidates: dict[int, set[int]] = {}
+    led: set[int] = set()
+    for e in events:
+        if e.kind == "vote" and e.value and e.peer == e.node:
+            candidates.setdefault(e.term, set()).add(e.node)
+        elif e.kind == "role" and e.value == LEADER:
+            led.add(e.term)
+    split = sorted(t for t, c in candidates.items() if len(c) > 1 and t not in led)
+    if len(split) < 3 or 2 * len(split) < len(candidates):
+        return ""
+    return (f"{len(split)} of {len(candidates)} elections split the vote (terms {', '.join(map(str, split[:4]))}"
+            f"{' ...' if len(split) > 4 else ''}: several candidates at once, no leader): servers that time out "
+            "together again and again do not draw a new random election timeout each time (§5.2)")
+
+
+def likely_cause(events: Iterable[Event], timers: bool = True) -> str:
+    """``"; what the trace shows: ..."`` to end a failure: a broken timer rule (:func:`timer_rule_broken`),
+    committed entries left unapplied (:func:`apply_lag`) or votes split again and again (:func:`split_votes`);
+    ``""`` when none. ``timers``: elections started from timers (else the timer findings do not apply)."""
+    events = list(events)
+    said = ((timer_rule_broken(events) if timers else "") or apply_lag(events)
+            or (split_votes(events) if timers else ""))
+    return f"; what the trace shows: {said}" if said else ""
 
 
 def _faults(run: Run) -> None:
@@ -459,9 +495,11 @@ def _judge_stale_log(facts: list[Facts], stopped: str) -> None:
     a = facts[0]
     asked = a.mark_time("S1 asks")
     setup = a.mark_time("S1, cut off")
-    _need(setup is not None and {n for _, n, _ in a.leaders(until=setup)} >= {1, 2} and "committed" in a.applied(setup),
-          "setup: S1 should lead term 1, then S2 term 2 and commit one entry with S3 -- that did not happen"
-          f"{why}; a candidate with an up-to-date log must win its election")
+    _need(setup is not None and {n for _, n, _ in a.leaders(until=setup)} >= {1, 2},
+          f"setup: S1 should lead term 1, then S2 term 2 -- that did not happen{why}; a candidate with an up-to-date "
+          "log must win its election")
+    _need("committed" in a.applied(setup), f"setup: S2, leader of term 2, should commit and apply one entry with S3 "
+          f"-- no server applied it{why}{a.cause()}")
     _need(asked is not None and a.delivered("RequestVote", 1, 3, after=setup),
           f"setup: S1's RequestVote for term 3 never reached S3{why}")
     _need(not [n for _, n, _ in a.leaders(after=setup) if n == 1],
@@ -470,8 +508,9 @@ def _judge_stale_log(facts: list[Facts], stopped: str) -> None:
     _need(len(facts) >= 2, f"the second script (shorter log, same term) did not run{why}")
     b = facts[1]
     crashed = b.mark_time("S1 crashed")
-    _need(crashed is not None and bool(b.leaders(until=crashed)) and {"a", "b"} <= b.applied(crashed),
-          f"setup: S1 should lead and commit a (with everyone) and b (with S2) -- that did not happen{why}")
+    _need(crashed is not None and bool(b.leaders(until=crashed)), f"setup: S1 should lead -- it did not{why}")
+    _need({"a", "b"} <= b.applied(crashed), f"setup: S1 should commit a (with everyone) and b (with S2); applied: "
+          f"{sorted(b.applied(crashed)) or 'nothing'}{why}{b.cause()}")
     _need(b.delivered("RequestVote", 3, 2, after=crashed), f"setup: S3's RequestVote never reached S2{why}")
     _need(not [n for _, n, _ in b.leaders(after=crashed) if n == 3],
           "S3, whose log misses the committed entry b (same last term, shorter), won an election "
@@ -489,8 +528,9 @@ def _judge_figure8(facts: list[Facts], stopped: str) -> None:
     d = facts[0]
     a = d.mark_time("(a)")
     _need(a is not None and "init" in d.applied(a) and d.committed_replies(until=a) > 0,
-          f"setup: before (a) S3 leads term 1 and its entry init must commit on all five servers -- it never "
-          f"committed{why}: a leader advances commitIndex once an entry of its own term is on a majority (§5.3)")
+          f"setup: before (a) S3 leads term 1 and its entry init must commit on all five servers -- no server "
+          f"applied it{why}" + (d.cause() or ": a leader advances commitIndex once an entry of its own term is on a "
+                                "majority (§5.3)"))
     order = []
     for _, n, _ in d.leaders():
         if not order or order[-1] != n:

@@ -436,8 +436,22 @@ def _committed_by(f: Facts, commands: list[str], step: str, what: str, stopped: 
     t = _at(f, step, stopped)
     missing = [c for c in commands if not f.applied_on(c, until=t)]
     _setup(f, not missing, f"{what}: {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''} "
-           f"{'was' if len(missing) == 1 else 'were'} not committed by the step '{step}'", stopped)
+           f"{'was' if len(missing) == 1 else 'were'} applied by no server by the step '{step}', i.e. not committed "
+           "(or committed and never applied)", stopped)
     return t
+
+
+HEARTBEATS = ("the leader must send AppendEntries (heartbeats) more often than the election timeout, and a follower "
+              "restarts its election timer when it hears the leader (Figure 2, Rules for Followers; §5.2)")
+
+
+def _steady(f: Facts) -> None:
+    """In a cluster where nothing fails, the first leader keeps its term (changes within 500 ms of its election,
+    before its first heartbeats arrive, are allowed)."""
+    first = f.leaders()
+    changes = f.term_changes(after=first[0][0] + 500) if first else []
+    _need(not changes, "the term kept changing although nothing failed (" + ", ".join(
+        f"S{n} to term {t} at {time} ms" for time, n, t in changes[:3]) + f"): {HEARTBEATS}" + f.cause())
 
 
 def _timer_rule(f: Facts) -> None:
@@ -450,7 +464,7 @@ def _committed_everywhere(f: Facts, commands: list[str], servers: int, what: str
     short = [c for c in commands if len(f.applied_on(c)) < servers]
     where = "; ".join(f"{c} on {', '.join(f'S{i}' for i in sorted(f.applied_on(c))) or 'none'}" for c in short[:3])
     _need(not short, f"{what}: {', '.join(short[:5])} {'was' if len(short) == 1 else 'were'} not applied on "
-          f"{servers} servers, i.e. not committed there (applied: {where})")
+          f"{servers} servers, i.e. not committed there (applied: {where})" + f.cause())
 
 
 def _never_applied(f: Facts, commands: list[str], what: str, until: int | None = None) -> None:
@@ -475,10 +489,7 @@ def _judge_initial(facts: list[Facts], stopped: str) -> None:
     end = _at(f, "3s", stopped)
     terms = f.terms_at(end)
     _need(len(set(terms.values())) == 1, f"after 3 s without faults the servers disagree on the term: {terms}")
-    changes = f.term_changes(after=leaders[0][0] + 500)
-    _need(not changes, "the term kept changing although nothing failed (" + ", ".join(
-        f"S{n} to term {t} at {time} ms" for time, n, t in changes[:3]) + "): the leader must send AppendEntries "
-        "(heartbeats) more often than the election timeout, and a follower resets its timer when it hears the leader")
+    _steady(f)
 
 
 def _judge_reelection(facts: list[Facts], stopped: str) -> None:
@@ -530,6 +541,7 @@ def _judge_basic(facts: list[Facts], stopped: str) -> None:
     f = facts[0]
     _elected(f, "send a0", "within 1 s in a healthy 3-server cluster", stopped)
     _at(f, "end", stopped)
+    _steady(f)
     _committed_everywhere(f, ["a0", "a1", "a2"], 3, "three requests sent one after another to a healthy cluster")
     log = f.final_logs()[1]
     _need([c for c in log if c in ("a0", "a1", "a2")] == ["a0", "a1", "a2"], f"the log holds {log}: each request "
@@ -597,6 +609,7 @@ def _judge_concurrent(facts: list[Facts], stopped: str) -> None:
                   stopped)
     _who(f, "send five at once", stopped)
     _at(f, "end", stopped)
+    _steady(f)
     wanted = [f"s{k}" for k in range(5)]
     _committed_everywhere(f, wanted, 3, "five requests sent at the same instant")
     log = f.final_logs()[1]
@@ -630,8 +643,13 @@ def _judge_backup(facts: list[Facts], stopped: str) -> None:
     _committed_by(f, kept, "50 committed", f"the three other servers (a majority of 5) must elect a leader (S{second}) "
                   "and commit kept0..kept49 within 300 ms", stopped)
     _never_applied(f, [f"lost{k}" for k in range(50)], f"S{old}, the old leader cut off with one follower")
-    _at(f, "caught up", stopped)
+    regrouped, caught_up = _at(f, "regrouped", stopped), _at(f, "caught up", stopped)
     _committed_everywhere(f, ["b1"], 3, f"S{old}, its follower and a server holding the 50 kept entries (a majority)")
+    leaders = f.leaders(after=regrouped, until=caught_up)
+    _setup(f, len(leaders) <= 1, f"regrouped, S{old}, its follower and the server holding the kept entries should "
+           "elect one leader that brings the other two back; they elected "
+           + ", ".join(f"S{n} (term {term}) at {t} ms" for t, n, term in leaders[:4]) + f" one after another: "
+           f"{HEARTBEATS}", stopped)
     refused = f.count("AppendEntriesReply refused", since="regrouped", until="caught up")
     _need(refused <= 12, f"bringing two servers back over 50 entries of an old term took {refused} refused "
           "AppendEntries (at most 12): back nextIndex off past a whole conflicting term at once, with the "
@@ -657,7 +675,7 @@ def _judge_rpc_counts(facts: list[Facts], stopped: str) -> None:
     _need(idle <= 2 * (1_000 // 50 + 3), f"an idle leader sent {idle} AppendEntries in one second to 2 followers "
           f"(at most {2 * (1_000 // 50 + 3)}: one heartbeat per follower every {50} ms)")
     extra = f.count("RequestVote", since="agreed", until="idle")
-    _need(extra == 0, f"{extra} RequestVote messages while an idle healthy cluster had a leader")
+    _need(extra == 0, f"{extra} RequestVote messages while an idle healthy cluster had a leader: {HEARTBEATS}")
 
 
 def _judge_persist(commands: list[str], servers: int, what: str, first: Mapping[str, str],
