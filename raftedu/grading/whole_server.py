@@ -28,7 +28,7 @@ from ..scenarios import (crash_after_acknowledging, restart_between_votes, stale
                          vote_replies_delayed_across_reelection)
 from ..sim import Cluster, Network
 from .observe import student_class
-from .scenarios import SCENARIOS, Facts, Run, Scenario, _need, _setup, timer_rule_broken
+from .scenarios import SCENARIOS, SHORTEST_TIMEOUT, Facts, Run, Scenario, _need, _setup, timer_rule_broken
 
 __all__ = ["CLASS_NAME", "REFERENCE_RULES", "UNRELIABLE", "WHOLE_SERVER_SCENARIOS", "server_class", "submit"]
 
@@ -446,12 +446,14 @@ HEARTBEATS = ("the leader must send AppendEntries (heartbeats) more often than t
 
 
 def _steady(f: Facts) -> None:
-    """In a cluster where nothing fails, the first leader keeps its term (changes within 500 ms of its election,
-    before its first heartbeats arrive, are allowed)."""
-    first = f.leaders()
-    changes = f.term_changes(after=first[0][0] + 500) if first else []
-    _need(not changes, "the term kept changing although nothing failed (" + ", ".join(
-        f"S{n} to term {t} at {time} ms" for time, n, t in changes[:3]) + f"): {HEARTBEATS}" + f.cause())
+    """In a cluster where nothing fails, no leader is deposed once it has led for the shortest election timeout:
+    its heartbeats reach every follower long before any timer runs out."""
+    for t, node, term in f.term_changes():
+        leader = f.leader_at(t - 1)
+        since = max((at for at, n, _ in f.leaders(until=t - 1) if n == leader), default=None)
+        _need(leader is None or since is None or t - since < SHORTEST_TIMEOUT,
+              f"nothing failed, yet S{leader}, leader since {since} ms, was deposed at {t} ms when S{node} moved to "
+              f"term {term}: {HEARTBEATS}" + f.cause())
 
 
 def _timer_rule(f: Facts) -> None:
@@ -485,11 +487,14 @@ def _judge_initial(facts: list[Facts], stopped: str) -> None:
     _timer_rule(f)
     leaders = f.leaders(until=1_000)
     _need(bool(leaders), "no leader was elected within 1 s in a healthy 3-server cluster: a follower that hears "
-          "nothing for an election timeout stands for election (§5.2) and the votes of a majority make it leader")
+          "nothing for an election timeout stands for election (§5.2) and the votes of a majority make it leader"
+          + f.cause())
     end = _at(f, "3s", stopped)
     terms = f.terms_at(end)
     _need(len(set(terms.values())) == 1, f"after 3 s without faults the servers disagree on the term: {terms}")
-    _steady(f)
+    changes = f.term_changes(after=leaders[0][0] + 500)
+    _need(not changes, "the term kept changing although nothing failed (" + ", ".join(
+        f"S{n} to term {t} at {time} ms" for time, n, t in changes[:3]) + f"): {HEARTBEATS}")
 
 
 def _judge_reelection(facts: list[Facts], stopped: str) -> None:
@@ -522,7 +527,7 @@ def _judge_many(facts: list[Facts], stopped: str) -> None:
         newest = max(v.term for v in rest)
         _need(any(v.role == LEADER and v.term == newest for v in rest),
               f"{label}: with S{', S'.join(map(str, sorted(cut)))} cut off, the other four of seven servers (a "
-              f"majority) had no leader of their newest term {newest} after 2 s")
+              f"majority) had no leader of their newest term {newest} after 2 s" + f.cause())
 
 
 def _judge_no_majority(facts: list[Facts], stopped: str) -> None:
