@@ -4,7 +4,9 @@ did not happen, and its hint names the rule actually broken.
 The case that showed the flaw: a server that does not restart its election timer when it grants a vote. In
 ``fast_backup`` (seed 344802) its elections kept failing, so the three servers meant to commit kept0..kept49 never
 did; the old leader later won a fair election and committed its own entries, and the judge, checking the outcome
-first, blamed the commit rule ("committed without a majority storing it").
+first, blamed the commit rule ("committed without a majority storing it"). And the Figure 8 mistake (a leader that
+commits an earlier term's entry by counting replicas) kept 47 of 49 points with a hint naming only the safety
+property it broke, not the rule.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from raftedu.grading.core import Failed
 from raftedu.grading.kv_store import KVFacts
 from raftedu.grading.observe import decode_events
 from raftedu.grading.scenarios import (SHORTEST_TIMEOUT, Facts, apply_lag, judge_scenario, likely_cause,
-                                       probe_scenario, split_votes, timer_slips)
+                                       old_term_commits, probe_scenario, split_votes, timer_slips)
 
 TIMER_RULE = "a server that grants a vote must restart its election timer (Figure 2, Rules for Followers; §5.2)"
+COMMIT_RULE = ("a leader commits by counting replicas only an entry of its current term, and the earlier ones with it "
+               "(Figure 2, Rules for Leaders; §5.4.2, Figure 8)")
 KEEPS_TIMER = next(m.node_class for m in MUTANTS06 if m.name == "timer not restarted on granting a vote")
 
 
@@ -78,13 +82,15 @@ def test_votes_split_again_and_again_are_named() -> None:
     assert split_votes(split + [Event(700, "role", 1, 3, value="leader")]) == ""
 
 
-def test_the_reference_and_the_solution_never_slip() -> None:
+def test_the_reference_and_the_solution_break_neither_rule() -> None:
     from mutants06 import MyServer
 
     for cls in (RaftNode, MyServer):
-        for name in ("reelection", "many_elections", "fast_backup"):
+        for name in ("reelection", "many_elections", "fast_backup", "figure8_unreliable", "persist_churn"):
             observed = probe_scenario({}, {"scenario": name, "seed": 344802}, build=lambda funcs: cls)
-            assert all(timer_slips(decode_events(t)) == [] for t in observed["traces"]), (cls, name)
+            for t in observed["traces"]:
+                events = decode_events(t)
+                assert timer_slips(events) == [] and old_term_commits(events) == [], (cls, name)
 
 
 def _verdict(cls: type, name: str, seed: int) -> str:
@@ -101,6 +107,16 @@ def test_fast_backup_reports_its_unmet_setup_and_the_timer_rule_not_the_commit_r
     assert "setup: the three other servers (a majority of 5) must elect a leader" in hint, hint
     assert "applied by no server by the step '50 committed'" in hint and TIMER_RULE in hint, hint
     assert "without a majority storing it" not in hint, hint
+
+
+def test_a_leader_committing_an_earlier_terms_entry_is_named_by_the_rule_it_breaks() -> None:
+    """The Figure 8 mistake fails the public figure8 check (a safety property breaks there, and the hint says which
+    rule led to it) and the hidden figure8_unreliable check, where it commits early without breaking safety."""
+    counts_replicas = next(m.node_class for m in MUTANTS06 if m.name == "commits entries of older terms")
+    figure8 = _verdict(counts_replicas, "figure8", 1)
+    assert figure8.startswith("scenario figure8, seed 1: Leader Completeness broken") and COMMIT_RULE in figure8
+    unreliable = _verdict(counts_replicas, "figure8_unreliable", 1)
+    assert "moved its commitIndex to" in unreliable and COMMIT_RULE in unreliable, unreliable
 
 
 def test_every_check_the_timer_mutant_fails_names_the_timer_rule() -> None:

@@ -42,7 +42,7 @@ from ..linearizability import History, check as check_linearizable
 from ..raft import LEADER, Entry, Event, Log, PersistentState, Timing
 from .core import Check, Failed
 from .observe import REFERENCE_CLASSES, decode_events, encode_events, plain, student_class
-from .scenarios import likely_cause
+from .scenarios import likely_cause, safety_cause
 from .whole_server import CLASS_NAME as SERVER_CLASS, server_class
 
 __all__ = ["CAPSTONE_CLASSES", "CLASS_NAME", "capstone_checks", "capstone_class", "KV_REFERENCE_RULES", "KV_SCENARIOS", "SINGLE_CLIENT_OPS", "judge_apply_lag", "judge_kv",
@@ -567,8 +567,8 @@ def judge_kv(case: Mapping[str, Any], observed: Any) -> None:
     except ValueError:
         raise Failed(f"scenario {name}, seed {seed}: the trace that came back is not a trace") from None
     except SafetyViolation as e:
-        raise Failed(f"scenario {name}, seed {seed}: {e.property} broken at t={e.time} ms: {e.detail}\n{replay}") \
-            from None
+        raise Failed(f"scenario {name}, seed {seed}: {e.property} broken at t={e.time} ms: {e.detail}"
+                     f"{safety_cause(events)}\n{replay}") from None
     marks = [(str(m[0]), int(m[1])) for m in observed.get("marks", []) if isinstance(m, list) and len(m) == 2
              and type(m[1]) is int]
     try:

@@ -50,7 +50,10 @@ __all__ = [
     "probe_case",
     "probe_scenario",
     "apply_lag",
+    "commit_rule_broken",
     "likely_cause",
+    "old_term_commits",
+    "safety_cause",
     "split_votes",
     "timer_rule_broken",
     "timer_slips",
@@ -435,13 +438,49 @@ def split_votes(events: Iterable[Event]) -> str:
             "together again and again do not draw a new random election timeout each time (§5.2)")
 
 
+def old_term_commits(events: Iterable[Event]) -> list[tuple[int, int, int, int, int]]:
+    """(time, leader, its term, index, the entry's term) each time a leader moved its commitIndex to an entry of an
+    earlier term: Figure 2 lets a leader count replicas only for entries of its current term (§5.4.2: Figure 8 shows
+    such an entry overwritten later); earlier entries are committed with the first entry of its own term."""
+    view = ClusterView()
+    found = []
+    for e in events:
+        if e.kind == "commit" and type(e.index) is int:
+            v = view.nodes.get(e.node) if view.nodes else None
+            if (v is not None and v.role == LEADER and v.commit_index < e.index <= len(v.log)
+                    and v.log[e.index - 1].term != v.term):
+                found.append((e.time, e.node, v.term, e.index, v.log[e.index - 1].term))
+        view.apply(e)
+    return found
+
+
+def commit_rule_broken(events: Iterable[Event]) -> str:
+    """The first of :func:`old_term_commits` in words, naming the rule (``""`` when there is none)."""
+    found = old_term_commits(events)
+    if not found:
+        return ""
+    t, leader, term, index, old = found[0]
+    return (f"S{leader}, leader of term {term}, moved its commitIndex to {index} at {t} ms, an entry of term {old}: a "
+            "leader commits by counting replicas only an entry of its current term, and the earlier ones with it "
+            "(Figure 2, Rules for Leaders; §5.4.2, Figure 8)")
+
+
 def likely_cause(events: Iterable[Event], timers: bool = True) -> str:
     """``"; what the trace shows: ..."`` to end a failure: a broken timer rule (:func:`timer_rule_broken`),
     committed entries left unapplied (:func:`apply_lag`) or votes split again and again (:func:`split_votes`);
     ``""`` when none. ``timers``: elections started from timers (else the timer findings do not apply)."""
     events = list(events)
-    said = ((timer_rule_broken(events) if timers else "") or apply_lag(events)
-            or (split_votes(events) if timers else ""))
+    return _shows((timer_rule_broken(events) if timers else "") or apply_lag(events)
+                  or (split_votes(events) if timers else ""))
+
+
+def safety_cause(events: Iterable[Event]) -> str:
+    """``"; what the trace shows: ..."`` to end a broken safety property: the rule broken before it, when the trace
+    shows one (:func:`commit_rule_broken`), else ``""``."""
+    return _shows(commit_rule_broken(events))
+
+
+def _shows(said: str) -> str:
     return f"; what the trace shows: {said}" if said else ""
 
 
@@ -685,8 +724,8 @@ def judge_scenario(case: Mapping[str, Any], observed: Any, exercise: str = "") -
         try:
             check_trace(events, seed)
         except SafetyViolation as e:
-            raise Failed(f"scenario {name}, seed {seed}: {e.property} broken at t={e.time} ms: {e.detail}\n"
-                         f"{replay}") from None
+            raise Failed(f"scenario {name}, seed {seed}: {e.property} broken at t={e.time} ms: {e.detail}"
+                         f"{safety_cause(events)}\n{replay}") from None
         marks = [(str(m[1]), int(m[2]), int(m[3])) for m in observed.get("marks", []) if m[0] == k]
         counts = observed.get("counts")
         counted = counts[k] if isinstance(counts, list) and k < len(counts) and isinstance(counts[k], list) else None

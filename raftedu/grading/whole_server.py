@@ -28,7 +28,8 @@ from ..scenarios import (crash_after_acknowledging, restart_between_votes, stale
                          vote_replies_delayed_across_reelection)
 from ..sim import Cluster, Network
 from .observe import student_class
-from .scenarios import SCENARIOS, SHORTEST_TIMEOUT, Facts, Run, Scenario, _need, _setup, timer_rule_broken
+from .scenarios import (SCENARIOS, SHORTEST_TIMEOUT, Facts, Run, Scenario, _need, _setup, commit_rule_broken,
+                        timer_rule_broken)
 
 __all__ = ["CLASS_NAME", "REFERENCE_RULES", "UNRELIABLE", "WHOLE_SERVER_SCENARIOS", "server_class", "submit"]
 
@@ -456,6 +457,12 @@ def _steady(f: Facts) -> None:
               f"term {term}: {HEARTBEATS}" + f.cause())
 
 
+def _commit_rule(f: Facts) -> None:
+    """Figure 2, Rules for Leaders (§5.4.2): no leader commits an entry of an earlier term by counting replicas."""
+    broken = commit_rule_broken(f.events)
+    _need(not broken, broken)
+
+
 def _timer_rule(f: Facts) -> None:
     """Figure 2, Rules for Followers: no server stands for election sooner than a timeout after granting a vote."""
     broken = timer_rule_broken(f.events)
@@ -743,6 +750,7 @@ def _judge_unreliable(commands: list[str]) -> Callable[[list[Facts], str], None]
 def _judge_figure8_unreliable(facts: list[Facts], stopped: str) -> None:
     f = facts[0]
     _at(f, "faults stopped", stopped)
+    _commit_rule(f)
     _at(f, "end", stopped)
     _committed_everywhere(f, ["final"], 3, "after 40 rounds of leader crashes on an unreliable network, the network "
                           "was made reliable and every server restarted")
