@@ -11,6 +11,8 @@ property it broke, not the rule.
 
 from __future__ import annotations
 
+import pytest
+
 import raftedu.grading as grading
 from mutants06 import MUTANTS06  # tests/ is on sys.path (conftest.py)
 from raftedu import Event, RaftNode, RequestVoteReply
@@ -128,3 +130,20 @@ def test_every_check_the_timer_mutant_fails_names_the_timer_rule() -> None:
         assert "reelection" in failed and 0 < report.score < report.max_score, report.table()
         for name, hint in failed.items():
             assert TIMER_RULE in hint, (secret, name, hint)
+
+
+@pytest.mark.parametrize("mutant, scenario, seed, wrong, named", [
+    ("ignores heartbeats", "basic_agreement", 1, "not committed there",
+     "a follower restarts its election timer when it hears the leader"),
+    ("ignores heartbeats", "fast_backup", 138318, "refused AppendEntries",
+     "a follower restarts its election timer when it hears the leader"),
+    ("one fixed election timeout", "basic_agreement", 1, "§5.3", "do not draw a new random election timeout"),
+    ("never applies", "figure8", 1, "a leader advances commitIndex", "if commitIndex > lastApplied"),
+    ("never applies", "stale_log_election", 1, "must win its election", "if commitIndex > lastApplied"),
+], ids=lambda v: v if isinstance(v, str) and " " not in v else None)
+def test_a_failing_scenario_names_the_rule_broken_not_a_later_one(mutant: str, scenario: str, seed: int, wrong: str,
+                                                                   named: str) -> None:
+    """Other mutants whose bug kept a scenario's setup from happening: the hint names their rule, not the rule the
+    scenario goes on to test."""
+    hint = _verdict(next(m.node_class for m in MUTANTS06 if m.name == mutant), scenario, seed)
+    assert named in hint and wrong not in hint, hint

@@ -451,10 +451,13 @@ def _steady(f: Facts) -> None:
     its heartbeats reach every follower long before any timer runs out."""
     for t, node, term in f.term_changes():
         leader = f.leader_at(t - 1)
-        since = max((at for at, n, _ in f.leaders(until=t - 1) if n == leader), default=None)
-        _need(leader is None or since is None or t - since < SHORTEST_TIMEOUT,
-              f"nothing failed, yet S{leader}, leader since {since} ms, was deposed at {t} ms when S{node} moved to "
-              f"term {term}: {HEARTBEATS}" + f.cause())
+        led = [(at, led_term) for at, n, led_term in f.leaders(until=t - 1) if n == leader]
+        if not led:
+            continue
+        since, led_term = led[-1]
+        _need(term <= led_term or t - since < SHORTEST_TIMEOUT,
+              f"nothing failed, yet S{leader}, leader of term {led_term} since {since} ms, was deposed at {t} ms when "
+              f"S{node} moved to term {term}: {HEARTBEATS}" + f.cause())
 
 
 def _commit_rule(f: Facts) -> None:
@@ -476,8 +479,8 @@ def _committed_everywhere(f: Facts, commands: list[str], servers: int, what: str
           f"{servers} servers, i.e. not committed there (applied: {where})" + f.cause())
 
 
-def _never_applied(f: Facts, commands: list[str], what: str, until: int | None = None) -> None:
-    done = [c for c in commands if f.applied_on(c, until=until)]
+def _never_applied(f: Facts, commands: list[str], what: str) -> None:
+    done = [c for c in commands if f.applied_on(c)]
     _need(not done, f"{what}: {', '.join(done[:5])} {'was' if len(done) == 1 else 'were'} applied, i.e. committed, "
           "without a majority storing it (§5.3: an entry commits once it is on a majority)")
 
