@@ -12,15 +12,23 @@ property it broke, not the rule.
 from __future__ import annotations
 
 import pytest
-
-import raftedu.grading as grading
 from mutants06 import MUTANTS06  # tests/ is on sys.path (conftest.py)
-from raftedu import Event, RaftNode, RequestVoteReply
+
+from raftedu import Event, RaftNode, RequestVoteReply, grading
 from raftedu.grading.core import Failed
 from raftedu.grading.kv_store import KVFacts
 from raftedu.grading.observe import decode_events
-from raftedu.grading.scenarios import (SHORTEST_TIMEOUT, Facts, apply_lag, judge_scenario, likely_cause,
-                                       old_term_commits, probe_scenario, split_votes, timer_slips)
+from raftedu.grading.scenarios import (
+    SHORTEST_TIMEOUT,
+    Facts,
+    apply_lag,
+    judge_scenario,
+    likely_cause,
+    old_term_commits,
+    probe_scenario,
+    split_votes,
+    timer_slips,
+)
 
 TIMER_RULE = "a server that grants a vote must restart its election timer (Figure 2, Rules for Followers; §5.2)"
 COMMIT_RULE = ("a leader commits by counting replicas only an entry of its current term, and the earlier ones with it "
@@ -89,7 +97,7 @@ def test_the_reference_and_the_solution_break_neither_rule() -> None:
 
     for cls in (RaftNode, MyServer):
         for name in ("reelection", "many_elections", "fast_backup", "figure8_unreliable", "persist_churn"):
-            observed = probe_scenario({}, {"scenario": name, "seed": 344802}, build=lambda funcs: cls)
+            observed = probe_scenario({}, {"scenario": name, "seed": 344802}, build=lambda funcs, cls=cls: cls)
             for t in observed["traces"]:
                 events = decode_events(t)
                 assert timer_slips(events) == [] and old_term_commits(events) == [], (cls, name)
