@@ -513,7 +513,8 @@ def _judge_reelection(facts: list[Facts], stopped: str) -> None:
     _timer_rule(f)
     t = _at(f, "isolated", stopped)
     _need(any(n != first for _, n, _ in f.leaders(after=t - 1_000, until=t)),
-          f"S{first}, the leader, was cut off; the other two servers (a majority) elected no new leader within 1 s")
+          f"S{first}, the leader, was cut off; the other two servers (a majority) elected no new leader within 1 s"
+          + f.cause())
     healed = _at(f, "healed", stopped)
     _need(f.leader_at(healed) is not None, f"after S{first} came back, no server was leader of the newest term "
           "(a server that hears a newer term becomes its follower, §5.1)")
@@ -522,7 +523,8 @@ def _judge_reelection(facts: list[Facts], stopped: str) -> None:
     _need(not lone, f"the servers were cut into groups of one; S{lone[0] if lone else '?'} was elected leader "
           "without the votes of a majority")
     again = _at(f, "healed again", stopped)
-    _need(f.leader_at(again) is not None, "after the network healed again no leader was elected within 1 s")
+    _need(f.leader_at(again) is not None, "after the network healed again no leader was elected within 1 s"
+          + f.cause())
 
 
 def _judge_many(facts: list[Facts], stopped: str) -> None:
@@ -549,7 +551,7 @@ def _judge_no_majority(facts: list[Facts], stopped: str) -> None:
     _need(not wrong, f"the five servers were cut into {{S1}} {{S2}} {{S3}} {{S4, S5}}; S{wrong[0][1] if wrong else '?'} "
           "was elected leader with no majority anywhere")
     healed = _at(f, "healed", stopped)
-    _need(f.leader_at(healed) is not None, "after the network healed no leader was elected within 1 s")
+    _need(f.leader_at(healed) is not None, "after the network healed no leader was elected within 1 s" + f.cause())
 
 
 def _judge_basic(facts: list[Facts], stopped: str) -> None:
@@ -597,8 +599,8 @@ def _judge_rejoin_follower(facts: list[Facts], stopped: str) -> None:
     _who(f, "leader", stopped)
     away = f.mark_label("isolated")
     _committed_by(f, [f"r{k}" for k in range(2, 6)], "healed",
-                  f"with {away.split()[-1] if away else 'one follower'} cut off, the leader and the other follower (2 of "
-                  "3, a majority) must commit r2..r5", stopped)
+                  f"with {f'S{away.split()[-1]}' if away else 'one follower'} cut off, the leader and the other "
+                  "follower (2 of 3, a majority) must commit r2..r5", stopped)
     _at(f, "end", stopped)
     _committed_everywhere(f, [f"r{k}" for k in range(1, 7)], 3,
                           "a follower cut off while r2..r5 committed, then reconnected, must catch up")
