@@ -18,14 +18,24 @@ Mutant06 = SolutionMutant  # ``breaks``: the kind of bug (election, replication,
 _mutant = partial(variant, MyServer)
 
 
+def _without(self: Any, helper: str, rule: Any, m: Any) -> None:
+    """Run the solution's ``rule`` on message ``m`` with the node's method ``helper`` switched to do nothing."""
+    setattr(self, helper, lambda *args: None)
+    try:
+        rule(self, m)
+    finally:
+        delattr(self, helper)
+
+
 def ignores_heartbeats(self: Any, m: Any) -> None:
     """Handles AppendEntries without restarting the election timer."""
-    restart = self.restart_election_timer
-    self.restart_election_timer = lambda: None
-    try:
-        MyServer.on_append_entries(self, m)
-    finally:
-        del self.restart_election_timer
+    _without(self, "restart_election_timer", MyServer.on_append_entries, m)
+
+
+def keeps_timer_on_granting(self: Any, m: Any) -> None:
+    """Grants a vote (votedFor, persist, reply) without restarting the election timer: it may stand for election
+    itself moments later (Figure 2, Rules for Followers: the timer restarts on granting a vote, §5.2)."""
+    _without(self, "restart_election_timer", MyServer.on_request_vote, m)
 
 
 def fixed_timeout(self: Any) -> None:
@@ -93,21 +103,12 @@ def never_applies(self: Any) -> None:
 
 def forgets_vote_on_disk(self: Any, m: Any) -> None:
     """Grants a vote without persisting votedFor (a crash right after the reply forgets it)."""
-    persist = self.persist
-    self.persist = lambda: None
-    try:
-        MyServer.on_request_vote(self, m)
-    finally:
-        del self.persist
+    _without(self, "persist", MyServer.on_request_vote, m)
 
 
 def acks_before_persisting(self: Any, m: Any) -> None:
     """Appends entries and acknowledges them without persisting the log."""
-    self.persist = lambda: None
-    try:
-        MyServer.on_append_entries(self, m)
-    finally:
-        del self.persist
+    _without(self, "persist", MyServer.on_append_entries, m)
 
 
 def storm(self: Any, m: Any) -> None:
@@ -139,6 +140,8 @@ MUTANTS06 = [
              "initial_election"),
     Mutant06("one fixed election timeout", "liveness", _mutant("FixedTimeout", restart_election_timer=fixed_timeout),
              "initial_election"),
+    Mutant06("timer not restarted on granting a vote", "election",
+             _mutant("KeepsTimerOnGranting", on_request_vote=keeps_timer_on_granting), "reelection"),
     Mutant06("votes twice in a term", "election", _mutant("VotesTwice", on_request_vote=votes_twice),
              "many_elections"),
     Mutant06("votes for stale logs", "election", _mutant("VotesForAnyLog", on_request_vote=votes_for_any_log),

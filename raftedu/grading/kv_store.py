@@ -40,11 +40,11 @@ from ..kv import (CLIENT_BASE, ClientAnswer, ClientCall, KVNode, KVOnServer, KVP
 from ..kvmodel import KINDS, KVStore, Op, Result
 from ..linearizability import History, check as check_linearizable
 from ..raft import LEADER, Entry, Event, Log, PersistentState, Timing
-from .core import Check, Failed, Unsafe, broken_property
 from ..nodehost import build_class
 from .boundary import RemoteFunctions
+from .core import Check, Failed, Unsafe, broken_property
 from .observe import REFERENCE_CLASSES, decode_events, encode_events, plain
-from .scenarios import situate
+from .scenarios import likely_cause, safety_cause, situate
 from .whole_server import CLASS_NAME as SERVER_CLASS, server_class
 
 __all__ = ["CAPSTONE_CLASSES", "CLASS_NAME", "capstone_checks", "capstone_class", "KV_REFERENCE_RULES", "KV_SCENARIOS", "SINGLE_CLIENT_OPS", "judge_apply_lag", "judge_kv",
@@ -371,20 +371,26 @@ class KVFacts:
     marks: list[tuple[str, int]]
     stopped: str
 
+    def setup(self, ok: bool, what: str) -> None:
+        """A step the scenario's later assertions rely on: when it did not happen, a failure that says so first,
+        with why the run stopped and the broken rule the Raft events show
+        (:func:`~raftedu.grading.scenarios.likely_cause`), if any."""
+        if not ok:
+            raise Failed(f"setup: {what}{self._why()}{likely_cause(self.events)}")
+
     def mark(self, prefix: str) -> tuple[str, int]:
-        """The first mark whose label starts with ``prefix``; a failure saying the run stopped before it."""
-        for label, t in self.marks:
-            if label.startswith(prefix):
-                return label, t
-        why = f" (the run stopped: {self.stopped})" if self.stopped else ""
-        raise Failed(f"the scenario stopped before the step '{prefix}'{why}")
+        """The first mark whose label starts with ``prefix``; a setup failure saying the run stopped before it."""
+        found = next(((label, t) for label, t in self.marks if label.startswith(prefix)), None)
+        failed = next((label for label, _ in self.marks if label.startswith("setup failed")), None)
+        self.setup(found is not None, f"the scenario stopped before the step '{prefix}'"
+                   + (f" ({failed})" if failed else ""))
+        return found  # type: ignore[return-value]
 
     def server(self, prefix: str) -> int:
         """The server a mark's label ends with (``leader 3``); a setup failure when there was none."""
         label, _ = self.mark(prefix)
         word = label.split()[-1]
-        if not word.isdigit():
-            raise Failed(f"setup: no leader was elected when the scenario needed one (step '{prefix}')")
+        self.setup(word.isdigit(), f"no leader was elected when the scenario needed one (step '{prefix}')")
         return int(word)
 
     def find(self, client: int, kind: str, key: str, value: Any = None) -> list[ClientOp]:
@@ -395,9 +401,8 @@ class KVFacts:
     def one(self, client: int, kind: str, key: str, value: Any = None) -> ClientOp:
         """The one such operation; a setup failure when the clients never sent it."""
         found = self.find(client, kind, key, value)
-        if not found:
-            shown = f"{kind}({key!r}{'' if value is None else f', {value!r}'})"
-            raise Failed(f"setup: client {CLIENT_BASE + client} never sent {shown}{self._why()}")
+        shown = f"{kind}({key!r}{'' if value is None else f', {value!r}'})"
+        self.setup(bool(found), f"client {CLIENT_BASE + client} never sent {shown}")
         return found[0]
 
     def _why(self) -> str:
@@ -454,17 +459,15 @@ def _judge_retried(f: KVFacts) -> None:
     f.mark("end")
     put = f.one(1, "put", "x", 1)
     text = _command_text(put.op)
-    if put.calls < 2 or len(f.applied_at(text)) < 2:
-        raise Failed(f"setup: the leader should crash after storing {put.op} on a majority and before answering, "
-                     f"so that the client retries it and the new leader appends it a second time; the put was sent "
-                     f"{put.calls} time(s) and applied at log indexes {sorted(f.applied_at(text)) or 'none'}"
-                     f"{f._why()}")
+    f.setup(put.calls >= 2 and len(f.applied_at(text)) >= 2,
+            f"the leader should crash after storing {put.op} on a majority and before answering, so that the client "
+            f"retries it and the new leader appends it a second time; the put was sent {put.calls} time(s) and "
+            f"applied at log indexes {sorted(f.applied_at(text)) or 'none'}")
     second = f.one(2, "put", "x", 2)
+    reads = f.find(2, "get", "x")
+    f.setup(len(reads) >= 2, "client 102 should read x twice")
     f.answered(second, "client 102's put x=2 after the crash")
     f.answered(put, "the retried put (the new leader committed it a second time)")
-    reads = f.find(2, "get", "x")
-    if len(reads) < 2:
-        raise Failed(f"setup: client 102 should read x twice{f._why()}")
     last = f.answered(reads[-1], "client 102's last read")
     _linearizable(f.ops, "a write retried after the leader crashed before answering")
     if last.value != 2:
@@ -479,8 +482,8 @@ def _judge_stale(f: KVFacts) -> None:
     f.answered(f.one(2, "put", "x", 2), f"put x=2 through the new leader S{new}")
     _, asked = f.mark("read at the old leader")
     read = f.one(1, "get", "x")
-    if read.first_server != old or read.invoked < asked:
-        raise Failed(f"setup: the read should go first to the old leader S{old}: {read.describe()}")
+    f.setup(read.first_server == old and read.invoked >= asked,
+            f"the read should go first to the old leader S{old}: {read.describe()}")
     _linearizable(f.ops, f"S{old}, the old leader, was cut off with one follower (two of five) and S{new} "
                   f"was elected; x=2 was written through S{new}, then x was read asking S{old} first")
     f.answered(read, f"the read of x asked the deposed leader S{old} first; once the client times out "
@@ -495,9 +498,9 @@ def _judge_new_leader(f: KVFacts) -> None:
     f.answered(put, f"setup: the old leader S{old} should answer put x=2 before it crashes")
     read = f.one(2, "get", "x")
     index = f.index_of(_command_text(put.op), new)
-    if read.first_server != new or index is None or f.commits(new, read.invoked) >= index:
-        raise Failed(f"setup: the read should reach the new leader S{new} before it knows that x=2 (index "
-                     f"{index}) is committed -- it did not happen this way{f._why()}")
+    f.setup(read.first_server == new and index is not None and f.commits(new, read.invoked) < index,
+            f"the read should reach the new leader S{new} before it knows that x=2 (index {index}) is committed "
+            "-- it did not happen this way")
     _linearizable(f.ops, f"x=2 was committed and answered by S{old}, which crashed before telling the others; "
                   f"the read of x went at once to the new leader S{new}, whose commitIndex ({f.commits(new, read.invoked)}) "
                   "was still below x=2's index: a new leader knows what is committed only once an entry of its own "
@@ -509,9 +512,8 @@ def _judge_faults(least: int) -> Callable[[KVFacts], None]:
     def judge(f: KVFacts) -> None:
         f.mark("end")
         done = [o for o in f.ops if o.result is not None]
-        if len(done) < least:
-            raise Failed(f"under faults the clients got answers to only {len(done)} of {len(f.ops)} operations "
-                         f"(at least {least} needed to judge anything)")
+        f.setup(len(done) >= least, f"under faults the clients got answers to only {len(done)} of {len(f.ops)} "
+                f"operations (at least {least} needed to judge anything)")
         _linearizable(f.ops, "three clients under crashes, partitions and lost, duplicated, late messages")
     return judge
 
@@ -570,8 +572,8 @@ def judge_kv(case: Mapping[str, Any], observed: Any) -> None:
     except ValueError:
         raise Failed(f"scenario {name}, seed {seed}: the trace that came back is not a trace") from None
     except SafetyViolation as e:
-        raise broken_property(f"scenario {name}, seed {seed}: {e.property} broken at t={e.time} ms: {e.detail}\n"
-                              f"{replay}", e.property) from None
+        raise broken_property(f"scenario {name}, seed {seed}: {e.property} broken at t={e.time} ms: {e.detail}"
+                              f"{safety_cause(events)}\n{replay}", e.property) from None
     marks = [(str(m[0]), int(m[1])) for m in observed.get("marks", []) if isinstance(m, list) and len(m) == 2
              and type(m[1]) is int]
     try:

@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..checks import NodeFailure, SafetyViolation, check_trace
-from ..raft import CANDIDATE, FOLLOWER, LEADER, Entry, Event, Message, PersistentState, RaftNode, Server, Timing
+from ..raft import (CANDIDATE, FOLLOWER, LEADER, Entry, Event, Message, PersistentState, RaftNode, RequestVoteReply,
+                    Server, Timing)
 from ..scenarios import ScriptError, figure_8, longer_log_older_term, shorter_log_same_term
 from ..sim import Cluster, Network
 from ..sweep import random_schedule, recover
@@ -39,18 +40,27 @@ from .observe import decode_events, decode_message, encode_events, encode_messag
 
 __all__ = [
     "SCENARIOS",
+    "SHORTEST_TIMEOUT",
     "Facts",
     "Run",
     "Scenario",
+    "apply_lag",
     "case_spec",
+    "commit_rule_broken",
     "describe",
     "judge_case",
     "judge_scenario",
+    "likely_cause",
     "make_node",
     "node_class",
+    "old_term_commits",
     "probe_case",
     "probe_scenario",
+    "safety_cause",
     "situate",
+    "split_votes",
+    "timer_rule_broken",
+    "timer_slips",
 ]
 
 FAULTY = Network(delay=(2, 20), drop_rate=0.05, duplicate_rate=0.05, long_delay_rate=0.03, long_delay=(100, 400))
@@ -237,12 +247,19 @@ class Facts:
     """What one cluster's trace shows, for a judge: leaders, commits, messages, final logs."""
 
     def __init__(self, events: list[Event], marks: list[tuple[str, int, int]],
-                 counts: list[dict[str, int]] | None = None) -> None:
+                 counts: list[dict[str, int]] | None = None, timers: bool = True) -> None:
         """``marks`` are (label, events so far, time) of this cluster's steps; ``counts`` the messages sent by
-        type up to each mark (for the scenarios that count them)."""
+        type up to each mark (for the scenarios that count them); ``timers``: elections started when election
+        timers ran out (False: a script forced them, see :attr:`Scenario.timers`)."""
         self.events = events
         self.marks = marks
         self.counts = counts or []
+        self.timers = timers
+
+    def cause(self) -> str:
+        """Why a scenario's setup or outcome may not have happened, when the trace shows it (else "";
+        :func:`likely_cause`)."""
+        return likely_cause(self.events, self.timers)
 
     def mark_time(self, label_start: str) -> int | None:
         """The virtual time of the first mark whose label starts with ``label_start``."""
@@ -329,11 +346,140 @@ class Scenario:
     doc: str
     counts: bool = False
     """Also observe how many messages of each type were sent up to each mark (:meth:`Facts.count`)."""
+    timers: bool = True
+    """Elections start when election timers run out. False for the paper's scripts, which force each election
+    with ``timeout_now`` (not in the observed trace): there the timer rule cannot be read from the trace."""
 
 
 def _need(ok: bool, hint: str) -> None:
     if not ok:
         raise Failed(hint)
+
+
+def _setup(f: Facts, ok: bool, what: str, stopped: str = "") -> None:
+    """A step the scenario's later assertions rely on: when it did not happen, a failure that says so first,
+    with why the run stopped and what the trace shows went wrong (:meth:`Facts.cause`), if anything."""
+    _need(ok, f"setup: {what}" + (f" (the run stopped: {stopped})" if stopped else "") + f.cause())
+
+
+SHORTEST_TIMEOUT = Timing().election_timeout[0]
+"""The shortest election timeout (ms) of every cluster a timed scenario builds (§5.2: 150-300 ms)."""
+
+
+def timer_slips(events: Iterable[Event], shortest: int = SHORTEST_TIMEOUT) -> list[tuple[int, int, int, int, int]]:
+    """(time, server, term, granted at, candidate) for each election a server started less than ``shortest`` ms
+    after it granted its vote (its first grant in a term).
+
+    Figure 2, Rules for Followers: a follower converts to candidate only when
+    an election timeout elapses *without* granting a vote to a candidate
+    (§5.2), i.e. granting restarts the election timer, so no election can
+    start sooner than the shortest timeout after a grant. A crash or restart
+    starts afresh. Only for runs whose elections start from timers (a
+    script's ``timeout_now`` is not in the observed trace).
+    """
+    granted: dict[int, tuple[int, int]] = {}  # voter -> (time, candidate) of its latest grant
+    first: set[tuple[int, int]] = set()  # (voter, term) already granted
+    slips = []
+    for e in events:
+        if e.kind in ("crash", "restart"):
+            granted.pop(e.node, None)
+        elif e.kind == "send" and type(e.msg) is RequestVoteReply and e.msg.vote_granted is True:
+            m = e.msg
+            if (m.src, m.term) not in first:
+                first.add((m.src, m.term))
+                granted[m.src] = (e.time, m.dst)
+        elif e.kind == "vote" and e.value and e.peer == e.node and e.node in granted:  # it stands for election
+            at, candidate = granted[e.node]
+            if e.time - at < shortest:
+                slips.append((e.time, e.node, e.term, at, candidate))
+    return slips
+
+
+def timer_rule_broken(events: Iterable[Event]) -> str:
+    """The first of :func:`timer_slips` in words, naming the rule (``""`` when there is none)."""
+    slips = timer_slips(events)
+    if not slips:
+        return ""
+    t, node, term, at, candidate = slips[0]
+    more = f" ({len(slips)} elections started this way)" if len(slips) > 1 else ""
+    return (f"S{node} granted its vote to S{candidate} at {at} ms and stood for election itself (term {term}) at "
+            f"{t} ms, {t - at} ms later, sooner than any election timeout (at least {SHORTEST_TIMEOUT} ms){more}: "
+            "a server that grants a vote must restart its election timer (Figure 2, Rules for Followers; §5.2)")
+
+
+def apply_lag(events: Iterable[Event]) -> str:
+    """A running server that ended the run with entries committed but not applied, in words (``""``: none)."""
+    view = ClusterView.at(events)
+    behind = [v for v in view.nodes.values() if v.alive and v.commit_index > v.last_applied]
+    if not behind:
+        return ""
+    v = behind[0]
+    return (f"at the end S{v.id}'s commitIndex was {v.commit_index} but it had applied entries only up to index "
+            f"{v.last_applied}: a server applies every committed entry, in order (Figure 2, Rules for All Servers: "
+            "if commitIndex > lastApplied, increment lastApplied and apply log[lastApplied])")
+
+
+def split_votes(events: Iterable[Event]) -> str:
+    """Elections that kept splitting the vote (several candidates, no leader), in words (``""``: not so)."""
+    candidates: dict[int, set[int]] = {}
+    led: set[int] = set()
+    for e in events:
+        if e.kind == "vote" and e.value and e.peer == e.node:
+            candidates.setdefault(e.term, set()).add(e.node)
+        elif e.kind == "role" and e.value == LEADER:
+            led.add(e.term)
+    split = sorted(t for t, c in candidates.items() if len(c) > 1 and t not in led)
+    if len(split) < 3 or 2 * len(split) < len(candidates):
+        return ""
+    return (f"{len(split)} of {len(candidates)} elections split the vote (terms {', '.join(map(str, split[:4]))}"
+            f"{' ...' if len(split) > 4 else ''}: several candidates at once, no leader): servers that time out "
+            "together again and again do not draw a new random election timeout each time (§5.2)")
+
+
+def old_term_commits(events: Iterable[Event]) -> list[tuple[int, int, int, int, int]]:
+    """(time, leader, its term, index, the entry's term) each time a leader moved its commitIndex to an entry of an
+    earlier term: Figure 2 lets a leader count replicas only for entries of its current term (§5.4.2: Figure 8 shows
+    such an entry overwritten later); earlier entries are committed with the first entry of its own term."""
+    view = ClusterView()
+    found = []
+    for e in events:
+        if e.kind == "commit" and type(e.index) is int:
+            v = view.nodes.get(e.node) if view.nodes else None
+            if (v is not None and v.role == LEADER and v.commit_index < e.index <= len(v.log)
+                    and v.log[e.index - 1].term != v.term):
+                found.append((e.time, e.node, v.term, e.index, v.log[e.index - 1].term))
+        view.apply(e)
+    return found
+
+
+def commit_rule_broken(events: Iterable[Event]) -> str:
+    """The first of :func:`old_term_commits` in words, naming the rule (``""`` when there is none)."""
+    found = old_term_commits(events)
+    if not found:
+        return ""
+    t, leader, term, index, old = found[0]
+    return (f"S{leader}, leader of term {term}, moved its commitIndex to {index} at {t} ms, an entry of term {old}: a "
+            "leader commits by counting replicas only an entry of its current term, and the earlier ones with it "
+            "(Figure 2, Rules for Leaders; §5.4.2, Figure 8)")
+
+
+def likely_cause(events: Iterable[Event], timers: bool = True) -> str:
+    """``"; what the trace shows: ..."`` to end a failure: a broken timer rule (:func:`timer_rule_broken`),
+    committed entries left unapplied (:func:`apply_lag`) or votes split again and again (:func:`split_votes`);
+    ``""`` when none. ``timers``: elections started from timers (else the timer findings do not apply)."""
+    events = list(events)
+    return _shows((timer_rule_broken(events) if timers else "") or apply_lag(events)
+                  or (split_votes(events) if timers else ""))
+
+
+def safety_cause(events: Iterable[Event]) -> str:
+    """``"; what the trace shows: ..."`` to end a broken safety property: the rule broken before it, when the trace
+    shows one (:func:`commit_rule_broken`), else ``""``."""
+    return _shows(commit_rule_broken(events))
+
+
+def _shows(said: str) -> str:
+    return f"; what the trace shows: {said}" if said else ""
 
 
 def _faults(run: Run) -> None:
@@ -347,12 +493,12 @@ def _faults(run: Run) -> None:
 def _judge_faults(facts: list[Facts], stopped: str) -> None:
     f = facts[0]
     start = f.mark_time("faults stopped")
-    _need(start is not None, f"the run stopped before the faults were over: {stopped or 'no reason given'}")
+    _setup(f, start is not None, "the run stopped before the faults were over", stopped or "no reason given")
     if f.committed_replies(after=start, until=start + 5_000) == 0:
         leaders = f.leaders(after=start, until=start + 5_000)
         raise Failed(f"after the faults stopped (t={start} ms) the cluster did not commit a client request within "
                      f"5000 ms (" + (f"leaders elected: {', '.join(f'S{n} (term {t})' for _, n, t in leaders)}"
-                                     if leaders else "no leader was elected") + ")")
+                                     if leaders else "no leader was elected") + ")" + f.cause())
 
 
 def _majority_side(run: Run) -> None:
@@ -367,9 +513,9 @@ def _majority_side(run: Run) -> None:
 def _judge_majority_side(facts: list[Facts], stopped: str) -> None:
     _need(len(facts) == 2, f"the scenario stopped early: {stopped or 'no reason given'}")
     _need(any(n in (1, 2, 3) for _, n, _ in facts[0].leaders(until=3_000)),
-          "S1, S2, S3 are a majority of 5 (3 votes) but elected no leader within 3 s")
+          "S1, S2, S3 are a majority of 5 (3 votes) but elected no leader within 3 s" + facts[0].cause())
     _need(bool(facts[1].leaders(until=3_000)),
-          "in a 3-node cluster with S3 down, S1 and S2 (2 of 3 votes) elected no leader within 3 s")
+          "in a 3-node cluster with S3 down, S1 and S2 (2 of 3 votes) elected no leader within 3 s" + facts[1].cause())
 
 
 def _stale_log_election(run: Run) -> None:
@@ -386,9 +532,11 @@ def _judge_stale_log(facts: list[Facts], stopped: str) -> None:
     a = facts[0]
     asked = a.mark_time("S1 asks")
     setup = a.mark_time("S1, cut off")
-    _need(setup is not None and {n for _, n, _ in a.leaders(until=setup)} >= {1, 2} and "committed" in a.applied(setup),
-          "setup: S1 should lead term 1, then S2 term 2 and commit one entry with S3 -- that did not happen"
-          f"{why}; a candidate with an up-to-date log must win its election")
+    _need(setup is not None and {n for _, n, _ in a.leaders(until=setup)} >= {1, 2},
+          f"setup: S1 should lead term 1, then S2 term 2 -- that did not happen{why}; a candidate with an up-to-date "
+          "log must win its election")
+    _need("committed" in a.applied(setup), f"setup: S2, leader of term 2, should commit and apply one entry with S3 "
+          f"-- no server applied it{why}{a.cause()}")
     _need(asked is not None and a.delivered("RequestVote", 1, 3, after=setup),
           f"setup: S1's RequestVote for term 3 never reached S3{why}")
     _need(not [n for _, n, _ in a.leaders(after=setup) if n == 1],
@@ -397,8 +545,9 @@ def _judge_stale_log(facts: list[Facts], stopped: str) -> None:
     _need(len(facts) >= 2, f"the second script (shorter log, same term) did not run{why}")
     b = facts[1]
     crashed = b.mark_time("S1 crashed")
-    _need(crashed is not None and bool(b.leaders(until=crashed)) and {"a", "b"} <= b.applied(crashed),
-          f"setup: S1 should lead and commit a (with everyone) and b (with S2) -- that did not happen{why}")
+    _need(crashed is not None and bool(b.leaders(until=crashed)), f"setup: S1 should lead -- it did not{why}")
+    _need({"a", "b"} <= b.applied(crashed), f"setup: S1 should commit a (with everyone) and b (with S2); applied: "
+          f"{sorted(b.applied(crashed)) or 'nothing'}{why}{b.cause()}")
     _need(b.delivered("RequestVote", 3, 2, after=crashed), f"setup: S3's RequestVote never reached S2{why}")
     _need(not [n for _, n, _ in b.leaders(after=crashed) if n == 3],
           "S3, whose log misses the committed entry b (same last term, shorter), won an election "
@@ -414,9 +563,11 @@ def _judge_figure8(facts: list[Facts], stopped: str) -> None:
     why = f" (the script stopped: {stopped})" if stopped else ""
     _need(len(facts) >= 1, f"the Figure 8 script built no cluster{why}")
     d = facts[0]
-    _need("init" in d.applied(d.mark_time("(a)")) and d.committed_replies(until=d.mark_time("(a)")) > 0,
-          f"setup: before (a) S3 leads term 1 and its entry init must commit on all five servers -- it never "
-          f"committed{why}: a leader advances commitIndex once an entry of its own term is on a majority (§5.3)")
+    a = d.mark_time("(a)")
+    _need(a is not None and "init" in d.applied(a) and d.committed_replies(until=a) > 0,
+          f"setup: before (a) S3 leads term 1 and its entry init must commit on all five servers -- no server "
+          f"applied it{why}" + (d.cause() or ": a leader advances commitIndex once an entry of its own term is on a "
+                                "majority (§5.3)"))
     order = []
     for _, n, _ in d.leaders():
         if not order or order[-1] != n:
@@ -429,7 +580,11 @@ def _judge_figure8(facts: list[Facts], stopped: str) -> None:
     _need(len(facts) >= 2, f"ending (e) did not run{why}")
     e = facts[1]
     replicated = e.mark_time("(e) S1 replicated")
-    _need(replicated is not None and "z" in e.applied(replicated),
+    _need(replicated is not None, f"setup: ending (e) stopped before S1 replicated z{why}")
+    held = [i for i in (1, 2, 3) if "z" in e.log_at(replicated, i)]
+    _need(held == [1, 2, 3], f"setup: in ending (e) S1, leader of term 4, should have replicated z to S2 and S3; "
+          f"z was on {', '.join(f'S{i}' for i in held) or 'no server'}{why} (AppendEntries, §5.3)")
+    _need("z" in e.applied(replicated),
           "in ending (e) S1 (term 4) has z on S1, S2 and S3 -- a majority, and of its own term -- but did not "
           f"commit it{why} (§5.3, §5.4.2: commit the highest index of the current term held by a majority)")
     _need(not [n for _, n, _ in e.leaders(after=replicated) if n == 5],
@@ -449,7 +604,7 @@ def _healthy(run: Run) -> None:
 
 def _judge_healthy(facts: list[Facts], stopped: str) -> None:
     f = facts[0]
-    _need(bool(f.leaders(until=2_000)), "no leader within 2 s in a healthy 3-node cluster")
+    _need(bool(f.leaders(until=2_000)), "no leader within 2 s in a healthy 3-node cluster" + f.cause())
     sent = f.mark_time("requests sent")
     _need(sent is not None, f"the run stopped before the requests were sent: {stopped}")
     wanted = [f"cmd{k}" for k in range(10)]
@@ -474,7 +629,7 @@ def _nodes_down(run: Run) -> None:
 
 def _judge_nodes_down(facts: list[Facts], stopped: str) -> None:
     for f, (n, down) in zip(facts, ((3, [3]), (5, [4, 5]))):
-        _need(bool(f.leaders(until=3_000)), f"{n} nodes with {down} down elected no leader within 3 s")
+        _need(bool(f.leaders(until=3_000)), f"{n} nodes with {down} down elected no leader within 3 s" + f.cause())
         sent = f.mark_time(f"{n} request")
         _need(sent is not None, f"the run stopped early: {stopped}")
         _need(f.committed_replies(after=sent, until=sent + 1_000) > 0,
@@ -487,8 +642,9 @@ SCENARIOS: dict[str, Scenario] = {
     "faults": Scenario(_faults, _judge_faults, "five nodes, 4 s of random faults, then one request must commit"),
     "majority_side": Scenario(_majority_side, _judge_majority_side, "a bare majority elects a leader"),
     "stale_log_election": Scenario(_stale_log_election, _judge_stale_log,
-                                   "candidates whose logs miss a committed entry lose (§5.4.1)"),
-    "figure8": Scenario(_figure8, _judge_figure8, "the paper's Figure 8 (§5.4.2), both endings (d) and (e)"),
+                                   "candidates whose logs miss a committed entry lose (§5.4.1)", timers=False),
+    "figure8": Scenario(_figure8, _judge_figure8, "the paper's Figure 8 (§5.4.2), both endings (d) and (e)",
+                        timers=False),
     "healthy_replication": Scenario(_healthy, _judge_healthy, "ten requests commit in a healthy cluster"),
     "commit_with_nodes_down": Scenario(_nodes_down, _judge_nodes_down, "a bare majority commits"),
 }
@@ -568,22 +724,24 @@ def judge_scenario(case: Mapping[str, Any], observed: Any, exercise: str = "") -
     violation = observed.get("violation")
     if observed.get("checked") is True and violation:  # the run's own monitor stopped it (this process ran it)
         prop, at, detail = (str(x)[:500] for x in violation)
-        raise broken_property(f"scenario {name}, seed {seed}: {prop} broken at t={at} ms: {detail}\n{replay}", prop)
+        cause = safety_cause(decode_events(observed["traces"][-1])) if observed["traces"] else ""
+        raise broken_property(f"scenario {name}, seed {seed}: {prop} broken at t={at} ms: {detail}{cause}\n{replay}",
+                              prop)
     for k, rows in enumerate(observed["traces"]):
         events = decode_events(rows)
         try:
             if observed.get("checked") is not True:  # observations from elsewhere: check every event again
                 check_trace(events, seed)
         except SafetyViolation as e:
-            raise broken_property(f"scenario {name}, seed {seed}: {e.property} broken at t={e.time} ms: {e.detail}\n"
-                                  f"{replay}", e.property) from None
+            raise broken_property(f"scenario {name}, seed {seed}: {e.property} broken at t={e.time} ms: {e.detail}"
+                                  f"{safety_cause(events)}\n{replay}", e.property) from None
         marks = [(str(m[1]), int(m[2]), int(m[3])) for m in observed.get("marks", []) if m[0] == k]
         counts = observed.get("counts")
         counted = counts[k] if isinstance(counts, list) and k < len(counts) and isinstance(counts[k], list) else None
         if counted is not None and (len(counted) != len(marks) or not all(isinstance(c, dict) for c in counted)):
             raise Failed(f"scenario {name}, seed {seed}: the message counts that came back do not match its steps")
         facts.append(Facts(events, marks, [{str(k): v for k, v in c.items() if type(v) is int} for c in counted]
-                           if counted is not None else None))
+                           if counted is not None else None, timers=SCENARIOS[name].timers))
     try:
         SCENARIOS[name].judge(facts, stopped)
     except Failed as e:

@@ -29,7 +29,8 @@ from ..scenarios import (crash_after_acknowledging, restart_between_votes, stale
 from ..sim import Cluster, Network
 from ..nodehost import build_class
 from .boundary import RemoteFunctions
-from .scenarios import SCENARIOS, Facts, Run, Scenario, _need
+from .scenarios import (SCENARIOS, SHORTEST_TIMEOUT, Facts, Run, Scenario, _need, _setup, commit_rule_broken,
+                        timer_rule_broken)
 
 __all__ = ["CLASS_NAME", "REFERENCE_RULES", "UNRELIABLE", "WHOLE_SERVER_SCENARIOS", "server_class", "submit"]
 
@@ -170,10 +171,10 @@ def _follower_failure(run: Run) -> None:
     for i in c.up():
         if c.nodes[i].role != LEADER:
             c.crash(i)
-    run.mark("only the leader is up")
     leader = c.leader()
+    run.mark(f"only the leader is up, leader {leader}")
     if leader is not None:
-        c.request("f3")
+        c.request("f3", leader)
     c.run(1_500)
     run.mark("end")
 
@@ -183,7 +184,7 @@ def _leader_failure(run: Run) -> None:
     c.crash_leader()
     submit(c, "l2", within=2_000)
     c.run(100)
-    run.mark(f"committed l2, leader {c.leader()}")
+    run.mark(f"l2 sent, leader {c.leader()}")
     c.crash_leader()
     c.run(500)
     run.mark("one left")
@@ -227,7 +228,7 @@ def _concurrent_starts(run: Run) -> None:
     c.run_until(lambda c: c.leader() is not None, within=1_000)
     submit(c, "warm-up")
     leader = c.leader()
-    run.mark("send five at once")
+    run.mark(f"send five at once to leader {leader}")
     if leader is not None:
         for k in range(5):
             c.request(f"s{k}", leader)
@@ -330,6 +331,7 @@ def _persist2(run: Run) -> None:
     c = run.make(5)
     for k in range(4):
         submit(c, f"q{k}a")
+        run.mark(f"q{k}a")
         a, b = rng.sample(c.ids, 2)
         c.crash(a)
         c.crash(b)
@@ -410,26 +412,75 @@ def _stop(stopped: str) -> str:
 
 
 def _at(f: Facts, prefix: str, stopped: str) -> int:
-    """The time of the step ``prefix``; a failure saying the run stopped before it when it never happened."""
+    """The time of the step ``prefix``; a setup failure saying the run stopped before it when it never happened."""
     t = f.mark_time(prefix)
-    _need(t is not None, f"the scenario stopped before the step '{prefix}'{_stop(stopped)}")
+    _setup(f, t is not None, f"the scenario stopped before the step '{prefix}'", stopped)
     return t  # type: ignore[return-value]
 
 
 def _who(f: Facts, prefix: str, stopped: str) -> int:
-    """The server id a step's label ends with (e.g. ``leader 2``); a setup failure when there was none."""
+    """The leader a step's label ends with (e.g. ``leader 2``); a setup failure when there was none."""
     label = f.mark_label(prefix)
-    _need(label is not None and label.split()[-1].isdigit(),
-          f"setup: no leader was elected when the scenario needed one (step '{prefix}'){_stop(stopped)}: a follower "
-          "that hears nothing for an election timeout stands for election, and a majority of votes makes a leader")
+    _setup(f, label is not None and label.split()[-1].isdigit(),
+           f"at the step '{prefix}' no server was leader, and the scenario needed one (a follower that hears "
+           "nothing for an election timeout stands for election, and a majority of votes makes a leader, §5.2)",
+           stopped)
     return int(label.split()[-1])  # type: ignore[union-attr]
+
+
+def _elected(f: Facts, step: str, within: str, stopped: str) -> int:
+    """The time of the step ``step``; a setup failure when no leader was elected before it."""
+    t = _at(f, step, stopped)
+    _setup(f, bool(f.leaders(until=t)), f"no leader was elected {within} (before the step '{step}')", stopped)
+    return t
+
+
+def _committed_by(f: Facts, commands: list[str], step: str, what: str, stopped: str) -> int:
+    """The time of the step ``step``; a setup failure unless every one of ``commands`` was committed (applied by
+    some server) by then."""
+    t = _at(f, step, stopped)
+    missing = [c for c in commands if not f.applied_on(c, until=t)]
+    _setup(f, not missing, f"{what}: {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''} "
+           f"{'was' if len(missing) == 1 else 'were'} applied by no server by the step '{step}', i.e. not committed "
+           "(or committed and never applied)", stopped)
+    return t
+
+
+HEARTBEATS = ("the leader must send AppendEntries (heartbeats) more often than the election timeout, and a follower "
+              "restarts its election timer when it hears the leader (Figure 2, Rules for Followers; §5.2)")
+
+
+def _steady(f: Facts) -> None:
+    """In a cluster where nothing fails, no leader is deposed once it has led for the shortest election timeout:
+    its heartbeats reach every follower long before any timer runs out."""
+    for t, node, term in f.term_changes():
+        leader = f.leader_at(t - 1)
+        led = [(at, led_term) for at, n, led_term in f.leaders(until=t - 1) if n == leader]
+        if not led:
+            continue
+        since, led_term = led[-1]
+        _need(term <= led_term or t - since < SHORTEST_TIMEOUT,
+              f"nothing failed, yet S{leader}, leader of term {led_term} since {since} ms, was deposed at {t} ms when "
+              f"S{node} moved to term {term}: {HEARTBEATS}" + f.cause())
+
+
+def _commit_rule(f: Facts) -> None:
+    """Figure 2, Rules for Leaders (§5.4.2): no leader commits an entry of an earlier term by counting replicas."""
+    broken = commit_rule_broken(f.events)
+    _need(not broken, broken)
+
+
+def _timer_rule(f: Facts) -> None:
+    """Figure 2, Rules for Followers: no server stands for election sooner than a timeout after granting a vote."""
+    broken = timer_rule_broken(f.events)
+    _need(not broken, broken)
 
 
 def _committed_everywhere(f: Facts, commands: list[str], servers: int, what: str) -> None:
     short = [c for c in commands if len(f.applied_on(c)) < servers]
     where = "; ".join(f"{c} on {', '.join(f'S{i}' for i in sorted(f.applied_on(c))) or 'none'}" for c in short[:3])
     _need(not short, f"{what}: {', '.join(short[:5])} {'was' if len(short) == 1 else 'were'} not applied on "
-          f"{servers} servers, i.e. not committed there (applied: {where})")
+          f"{servers} servers, i.e. not committed there (applied: {where})" + f.cause())
 
 
 def _never_applied(f: Facts, commands: list[str], what: str) -> None:
@@ -447,24 +498,27 @@ def _same_logs(f: Facts, what: str) -> None:
 
 def _judge_initial(facts: list[Facts], stopped: str) -> None:
     f = facts[0]
+    _timer_rule(f)
     leaders = f.leaders(until=1_000)
     _need(bool(leaders), "no leader was elected within 1 s in a healthy 3-server cluster: a follower that hears "
-          "nothing for an election timeout stands for election (§5.2) and the votes of a majority make it leader")
+          "nothing for an election timeout stands for election (§5.2) and the votes of a majority make it leader"
+          + f.cause())
     end = _at(f, "3s", stopped)
     terms = f.terms_at(end)
     _need(len(set(terms.values())) == 1, f"after 3 s without faults the servers disagree on the term: {terms}")
     changes = f.term_changes(after=leaders[0][0] + 500)
     _need(not changes, "the term kept changing although nothing failed (" + ", ".join(
-        f"S{n} to term {t} at {time} ms" for time, n, t in changes[:3]) + "): the leader must send AppendEntries "
-        "(heartbeats) more often than the election timeout, and a follower resets its timer when it hears the leader")
+        f"S{n} to term {t} at {time} ms" for time, n, t in changes[:3]) + f"): {HEARTBEATS}")
 
 
 def _judge_reelection(facts: list[Facts], stopped: str) -> None:
     f = facts[0]
     first = _who(f, "leader ", stopped)
+    _timer_rule(f)
     t = _at(f, "isolated", stopped)
     _need(any(n != first for _, n, _ in f.leaders(after=t - 1_000, until=t)),
-          f"S{first}, the leader, was cut off; the other two servers (a majority) elected no new leader within 1 s")
+          f"S{first}, the leader, was cut off; the other two servers (a majority) elected no new leader within 1 s"
+          + f.cause())
     healed = _at(f, "healed", stopped)
     _need(f.leader_at(healed) is not None, f"after S{first} came back, no server was leader of the newest term "
           "(a server that hears a newer term becomes its follower, §5.1)")
@@ -473,13 +527,15 @@ def _judge_reelection(facts: list[Facts], stopped: str) -> None:
     _need(not lone, f"the servers were cut into groups of one; S{lone[0] if lone else '?'} was elected leader "
           "without the votes of a majority")
     again = _at(f, "healed again", stopped)
-    _need(f.leader_at(again) is not None, "after the network healed again no leader was elected within 1 s")
+    _need(f.leader_at(again) is not None, "after the network healed again no leader was elected within 1 s"
+          + f.cause())
 
 
 def _judge_many(facts: list[Facts], stopped: str) -> None:
     f = facts[0]
+    _timer_rule(f)
     rounds = [(label, t) for label, _, t in f.marks if label.startswith("round")]
-    _need(len(rounds) == 6, f"the scenario stopped after {len(rounds)} of 6 rounds{_stop(stopped)}")
+    _setup(f, len(rounds) == 6, f"the scenario stopped after {len(rounds)} of 6 rounds", stopped)
     for label, t in rounds:
         cut = {int(x) for x in label.split()[-1].split(",")}
         view = f.view_at(t)
@@ -487,23 +543,26 @@ def _judge_many(facts: list[Facts], stopped: str) -> None:
         newest = max(v.term for v in rest)
         _need(any(v.role == LEADER and v.term == newest for v in rest),
               f"{label}: with S{', S'.join(map(str, sorted(cut)))} cut off, the other four of seven servers (a "
-              f"majority) had no leader of their newest term {newest} after 2 s")
+              f"majority) had no leader of their newest term {newest} after 2 s" + f.cause())
 
 
 def _judge_no_majority(facts: list[Facts], stopped: str) -> None:
     f = facts[0]
-    _need(bool(f.leaders(until=_at(f, "elected", stopped))), "setup: no leader was elected within 1 s")
+    _elected(f, "elected", "within 1 s", stopped)
+    _timer_rule(f)
     split = _at(f, "split", stopped)
     wrong = f.leaders(after=split - 1_500, until=split)
     _need(not wrong, f"the five servers were cut into {{S1}} {{S2}} {{S3}} {{S4, S5}}; S{wrong[0][1] if wrong else '?'} "
           "was elected leader with no majority anywhere")
     healed = _at(f, "healed", stopped)
-    _need(f.leader_at(healed) is not None, "after the network healed no leader was elected within 1 s")
+    _need(f.leader_at(healed) is not None, "after the network healed no leader was elected within 1 s" + f.cause())
 
 
 def _judge_basic(facts: list[Facts], stopped: str) -> None:
     f = facts[0]
+    _elected(f, "send a0", "within 1 s in a healthy 3-server cluster", stopped)
     _at(f, "end", stopped)
+    _steady(f)
     _committed_everywhere(f, ["a0", "a1", "a2"], 3, "three requests sent one after another to a healthy cluster")
     log = f.final_logs()[1]
     _need([c for c in log if c in ("a0", "a1", "a2")] == ["a0", "a1", "a2"], f"the log holds {log}: each request "
@@ -512,23 +571,29 @@ def _judge_basic(facts: list[Facts], stopped: str) -> None:
 
 def _judge_follower_failure(facts: list[Facts], stopped: str) -> None:
     f = facts[0]
-    leader = _who(f, "leader", stopped)
+    _who(f, "leader", stopped)
     _committed_everywhere(f, ["f1"], 3, "healthy cluster")
+    _at(f, "crashed", stopped)
     _at(f, "f2", stopped)
     _committed_everywhere(f, ["f2"], 2, "one follower down (2 of 3 up, a majority)")
+    alone = _who(f, "only the leader is up", stopped)
     end = _at(f, "end", stopped)
+    _setup(f, "f3" in f.log_at(end, alone), f"leader S{alone} did not append f3 (a leader appends every client "
+           "command to its log, §5.3)", stopped)
     _never_applied(f, ["f3"], "both followers down, only the leader up")
-    _need("f3" in f.log_at(end, leader), f"setup: leader S{leader} did not append f3 "
-          "(a leader appends every client command to its log, §5.3)")
 
 
 def _judge_leader_failure(facts: list[Facts], stopped: str) -> None:
     f = facts[0]
     _who(f, "leader", stopped)
     _committed_everywhere(f, ["l1"], 3, "healthy cluster")
-    _who(f, "committed l2", stopped)
+    _at(f, "l2 sent", stopped)
     _committed_everywhere(f, ["l2"], 2, "after the leader crashed, the other two")
+    _who(f, "l2 sent", stopped)
     left = _at(f, "one left", stopped)
+    up = sorted(f.terms_at(left))
+    _setup(f, len(up) == 1, f"after the second leader crashed one server should be left up; up: "
+           f"{', '.join(f'S{i}' for i in up)}", stopped)
     _need(not f.leaders(after=left), "with two of three servers crashed, the last one became leader alone")
     _never_applied(f, ["l3"], "one server of three left")
 
@@ -536,6 +601,10 @@ def _judge_leader_failure(facts: list[Facts], stopped: str) -> None:
 def _judge_rejoin_follower(facts: list[Facts], stopped: str) -> None:
     f = facts[0]
     _who(f, "leader", stopped)
+    away = f.mark_label("isolated")
+    _committed_by(f, [f"r{k}" for k in range(2, 6)], "healed",
+                  f"with {f'S{away.split()[-1]}' if away else 'one follower'} cut off, the leader and the other "
+                  "follower (2 of 3, a majority) must commit r2..r5", stopped)
     _at(f, "end", stopped)
     _committed_everywhere(f, [f"r{k}" for k in range(1, 7)], 3,
                           "a follower cut off while r2..r5 committed, then reconnected, must catch up")
@@ -545,7 +614,8 @@ def _judge_no_agreement(facts: list[Facts], stopped: str) -> None:
     f = facts[0]
     leader = _who(f, "leader", stopped)
     t = _at(f, "minority side", stopped)
-    _need("m2" in f.log_at(t, leader), f"setup: leader S{leader} did not append m2")
+    _setup(f, "m2" in f.log_at(t, leader), f"leader S{leader} did not append m2 (a leader appends every client "
+           "command to its log, §5.3)", stopped)
     early = sorted(f.applied_on("m2", until=t))
     _need(not early, f"m2 was applied on {early} while leader S{leader} had only one other server (2 of 5): an entry "
           "commits only once it is on a majority (§5.3)")
@@ -556,7 +626,11 @@ def _judge_no_agreement(facts: list[Facts], stopped: str) -> None:
 
 def _judge_concurrent(facts: list[Facts], stopped: str) -> None:
     f = facts[0]
+    _committed_by(f, ["warm-up"], "send five at once", "a healthy 3-server cluster must commit a first request",
+                  stopped)
+    _who(f, "send five at once", stopped)
     _at(f, "end", stopped)
+    _steady(f)
     wanted = [f"s{k}" for k in range(5)]
     _committed_everywhere(f, wanted, 3, "five requests sent at the same instant")
     log = f.final_logs()[1]
@@ -567,7 +641,12 @@ def _judge_concurrent(facts: list[Facts], stopped: str) -> None:
 def _judge_rejoin_leader(facts: list[Facts], stopped: str) -> None:
     f = facts[0]
     old = _who(f, "leader", stopped)
-    _who(f, "new leader", stopped)
+    t = _at(f, "stranded entries", stopped)
+    _setup(f, "stranded4" in f.log_at(t, old), f"S{old}, the leader, cut off, did not append stranded2..stranded4 "
+           "(a leader appends every client command to its log, §5.3)", stopped)
+    new = _who(f, "new leader", stopped)
+    _committed_by(f, ["j5"], "new leader", f"the two servers without S{old} (a majority) must elect a leader "
+                  f"(S{new}) and commit j5", stopped)
     _at(f, "end", stopped)
     _never_applied(f, ["stranded2", "stranded3", "stranded4"], f"S{old}, the cut-off old leader")
     _committed_everywhere(f, ["j1", "j5", "j6", "j7"], 3, "the old leader rejoined, then everyone")
@@ -577,12 +656,21 @@ def _judge_rejoin_leader(facts: list[Facts], stopped: str) -> None:
 def _judge_backup(facts: list[Facts], stopped: str) -> None:
     f = facts[0]
     old = _who(f, "leader", stopped)
-    _who(f, "50 committed", stopped)
-    _never_applied(f, [f"lost{k}" for k in range(50)], f"S{old}, the old leader cut off with one follower")
+    t = _at(f, "50 stranded", stopped)
+    _setup(f, "lost49" in f.log_at(t, old), f"S{old}, the leader cut off with one follower, did not append "
+           "lost0..lost49 (a leader appends every client command to its log, §5.3)", stopped)
+    second = _who(f, "50 committed", stopped)
     kept = [f"kept{k}" for k in range(50)]
-    _need(len(f.applied_on("kept49")) >= 3, f"setup: the three other servers did not commit kept0..kept49{_stop(stopped)}")
-    _at(f, "caught up", stopped)
+    _committed_by(f, kept, "50 committed", f"the three other servers (a majority of 5) must elect a leader (S{second}) "
+                  "and commit kept0..kept49 within 300 ms", stopped)
+    _never_applied(f, [f"lost{k}" for k in range(50)], f"S{old}, the old leader cut off with one follower")
+    regrouped, caught_up = _at(f, "regrouped", stopped), _at(f, "caught up", stopped)
     _committed_everywhere(f, ["b1"], 3, f"S{old}, its follower and a server holding the 50 kept entries (a majority)")
+    leaders = f.leaders(after=regrouped, until=caught_up)
+    _setup(f, len(leaders) <= 1, f"regrouped, S{old}, its follower and the server holding the kept entries should "
+           "elect one leader that brings the other two back; they elected "
+           + ", ".join(f"S{n} (term {term}) at {t} ms" for t, n, term in leaders[:4]) + f" one after another: "
+           f"{HEARTBEATS}", stopped)
     refused = f.count("AppendEntriesReply refused", since="regrouped", until="caught up")
     _need(refused <= 12, f"bringing two servers back over 50 entries of an old term took {refused} refused "
           "AppendEntries (at most 12): back nextIndex off past a whole conflicting term at once, with the "
@@ -594,6 +682,7 @@ def _judge_backup(facts: list[Facts], stopped: str) -> None:
 
 def _judge_rpc_counts(facts: list[Facts], stopped: str) -> None:
     f = facts[0]
+    _elected(f, "elected", "within 1 s in a healthy 3-server cluster", stopped)
     _at(f, "idle", stopped)
     votes = f.count("RequestVote", until="elected")
     _need(votes <= 30, f"electing the first leader of 3 servers took {votes} RequestVote messages (at most 30)")
@@ -607,12 +696,20 @@ def _judge_rpc_counts(facts: list[Facts], stopped: str) -> None:
     _need(idle <= 2 * (1_000 // 50 + 3), f"an idle leader sent {idle} AppendEntries in one second to 2 followers "
           f"(at most {2 * (1_000 // 50 + 3)}: one heartbeat per follower every {50} ms)")
     extra = f.count("RequestVote", since="agreed", until="idle")
-    _need(extra == 0, f"{extra} RequestVote messages while an idle healthy cluster had a leader")
+    _need(extra == 0, f"{extra} RequestVote messages while an idle healthy cluster had a leader: {HEARTBEATS}")
 
 
-def _judge_persist(commands: list[str], servers: int, what: str) -> Callable[[list[Facts], str], None]:
+def _judge_persist(commands: list[str], servers: int, what: str, first: Mapping[str, str],
+                   led: tuple[str, ...] = ()) -> Callable[[list[Facts], str], None]:
+    """Every command committed on ``servers`` servers and the logs equal at the end; first the setup: a leader
+    named at each step of ``led``, each command of ``first`` (command -> step) committed by its step, before the
+    crashes that must not lose it."""
     def judge(facts: list[Facts], stopped: str) -> None:
         f = facts[0]
+        for step in led:
+            _who(f, step, stopped)
+        for command, step in first.items():
+            _committed_by(f, [command], step, "before the crashes", stopped)
         _at(f, "end", stopped)
         _committed_everywhere(f, commands, servers, what)
         _same_logs(f, what)
@@ -621,17 +718,17 @@ def _judge_persist(commands: list[str], servers: int, what: str) -> Callable[[li
 
 def _judge_crash_after_vote(facts: list[Facts], stopped: str) -> None:
     f = facts[0]
-    _need(any(n == 1 and term == 1 for _, n, term in f.leaders()), f"setup: S1 did not win term 1 with S3's vote"
-          f"{_stop(stopped)}")
+    _setup(f, any(n == 1 and term == 1 for _, n, term in f.leaders()), "S1 did not win term 1 with S3's vote",
+           stopped)
     t = _at(f, "S3 crashed", stopped)
-    _need(f.delivered("RequestVote", 2, 3, after=t - 1), f"setup: S2's RequestVote never reached S3{_stop(stopped)}")
+    _setup(f, f.delivered("RequestVote", 2, 3, after=t - 1), "S2's RequestVote never reached S3", stopped)
     _at(f, "S2 stood", stopped)
 
 
 def _judge_crash_after_ack(facts: list[Facts], stopped: str) -> None:
     f = facts[0]
     t = _at(f, "S1 committed x", stopped)
-    _need(1 in f.applied_on("x", until=t), f"setup: S1 did not commit x{_stop(stopped)}")
+    _setup(f, 1 in f.applied_on("x", until=t), "S1 did not commit x", stopped)
     _at(f, "S1 crashed", stopped)
     _need(bool(f.applied_on("y")), f"after S1 crashed, S2 and S3 did not commit y{_stop(stopped)}")
     logs = f.final_logs()
@@ -639,14 +736,14 @@ def _judge_crash_after_ack(facts: list[Facts], stopped: str) -> None:
 
 
 def _judge_stale_replies(facts: list[Facts], stopped: str) -> None:
-    _need(len(facts) == 2, f"the scenario stopped early{_stop(stopped)}")
+    _need(len(facts) == 2, f"setup: the scenario stopped early{_stop(stopped)}")
     votes, replies = facts
-    _need(any(n == 1 and term == 1 for _, n, term in votes.leaders()) or bool(votes.mark_time("S1 stood for term 2")),
-          f"setup: S1 did not stand for terms 1 and 2{_stop(stopped)}")
+    _setup(votes, any(n == 1 and term == 1 for _, n, term in votes.leaders())
+           or bool(votes.mark_time("S1 stood for term 2")), "S1 did not stand for terms 1 and 2", stopped)
     _need(any(n == 1 and term == 3 for _, n, term in votes.leaders()),
           f"S1 did not win term 3 once the network healed{_stop(stopped)}")
-    _need(replies.mark_time("(c)") is not None and bool(replies.applied_on("new")),
-          f"setup: S3 did not lead term 2 and commit new{_stop(stopped)}")
+    _setup(replies, replies.mark_time("(c)") is not None and bool(replies.applied_on("new")),
+           "S3 did not lead term 2 and commit new", stopped)
     end = _at(replies, "(h)", stopped)
     _need(1 in replies.applied_on("z", until=end), "healed, S1 (leader of term 3) did not commit z")
 
@@ -662,6 +759,7 @@ def _judge_unreliable(commands: list[str]) -> Callable[[list[Facts], str], None]
 def _judge_figure8_unreliable(facts: list[Facts], stopped: str) -> None:
     f = facts[0]
     _at(f, "faults stopped", stopped)
+    _commit_rule(f)
     _at(f, "end", stopped)
     _committed_everywhere(f, ["final"], 3, "after 40 rounds of leader crashes on an unreliable network, the network "
                           "was made reliable and every server restarted")
@@ -689,20 +787,24 @@ WHOLE_SERVER_SCENARIOS: dict[str, Scenario] = {
     "fast_backup": Scenario(_backup, _judge_backup, "catching up over a 50-entry divergent log", counts=True),
     "rpc_counts": Scenario(_rpc_counts, _judge_rpc_counts, "message counts of elections, agreement, idling",
                            counts=True),
-    "persist_restart": Scenario(_persist1, _judge_persist([f"p1{k}" for k in range(1, 7)], 3, "crashes and restarts"),
+    "persist_restart": Scenario(_persist1, _judge_persist([f"p1{k}" for k in range(1, 7)], 3, "crashes and restarts",
+                                                           {"p11": "p11"}),
                                 "crash every server, the leader, a follower; restart; keep committing"),
     "persist_churn": Scenario(_persist2, _judge_persist([f"q{k}{x}" for k in range(4) for x in "abc"] + ["q-end"], 3,
-                                                      "crashes of 2 and 4 of 5 servers"),
+                                                      "crashes of 2 and 4 of 5 servers", {"q0a": "q0a"}),
                               "five servers, crashes of two and four at a time"),
     "persist_partitioned": Scenario(_persist3, _judge_persist(["u1", "u2", "u3"], 3, "a committed entry survives "
-                                                              "crashes of the two servers holding it"),
+                                                              "crashes of the two servers holding it",
+                                                              {"u1": "leader", "u2": "u2 without one follower"},
+                                                              led=("leader",)),
                                     "u2 committed on two servers survives their crash"),
     "crash_after_vote": Scenario(_scripted(restart_between_votes), _judge_crash_after_vote,
-                                 "a vote survives a crash (votedFor persisted before the reply)"),
+                                 "a vote survives a crash (votedFor persisted before the reply)", timers=False),
     "crash_after_ack": Scenario(_scripted(crash_after_acknowledging), _judge_crash_after_ack,
-                                "an acknowledged entry survives a crash (log persisted before the reply)"),
+                                "an acknowledged entry survives a crash (log persisted before the reply)", timers=False),
     "stale_replies": Scenario(_stale_replies, _judge_stale_replies,
-                              "votes and AppendEntries replies of an earlier term arrive after a new election"),
+                              "votes and AppendEntries replies of an earlier term arrive after a new election",
+                              timers=False),
     "figure8_unreliable": Scenario(_figure8_unreliable, _judge_figure8_unreliable,
                                    "leader crashes on a lossy, reordering network"),
     "unreliable_agreement": Scenario(_unreliable_agreement, _judge_unreliable([f"w{k}" for k in range(20)]),
