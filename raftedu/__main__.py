@@ -1,4 +1,4 @@
-"""The ``raftedu`` command: copy the ``course``, build its ``site`` or ``lite`` site, ``release`` exercises, ``grade`` a class, ``check`` one notebook.
+"""The ``raftedu`` command: copy the ``course``, ``shrink`` a notebook, build the ``site`` or a ``lite`` site, ``release`` exercises, ``grade`` a class, ``check`` one notebook, run an ``experiment``.
 
 Run ``raftedu --help`` (or ``python -m raftedu --help``) for the subcommands
 and ``raftedu SUBCOMMAND --help`` for their options.
@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 EXERCISE_IDS = "01 to 09"
 """The exercises ``raftedu grade`` knows, for its help text (kept equal to the grader's list by
@@ -64,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     from ._version import __version__
 
     parser.add_argument("--version", action="version", version=f"raftedu {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{course,shrink,site,lite,release,grade,check}")
+    sub = parser.add_subparsers(dest="command", metavar="{course,shrink,site,lite,release,grade,check,experiment}")
 
     co = sub.add_parser("course", help="copy the lessons and exercises into a folder of your own (students)",
                         description="Copy the lessons (notebooks/), the exercises (exercises/) and a README into "
@@ -138,7 +139,101 @@ def build_parser() -> argparse.ArgumentParser:
                                     "table. In a notebook, call raftedu.grading.check('02') instead.")
     ch.add_argument("notebook", help="the notebook, e.g. exercises/02_request_vote.ipynb")
     ch.add_argument("--exercise", "-e", help="exercise id (default: from the file name, NN_topic.ipynb)")
+    xp = sub.add_parser("experiment", help="run an even/odd experiment, here or on a Dask cluster, and write its table",
+                        description="Run one experiment of raftedu.experiments (lesson 05) and write its table as "
+                                    "CSV: the same table, row for row, whether it runs here (--workers) or on a Dask "
+                                    "cluster (--scheduler).",
+                        epilog=_EPILOG_EXPERIMENT, formatter_class=argparse.RawDescriptionHelpFormatter)
+    xp.add_argument("kind", choices=sorted(_EXPERIMENTS), help="crash: crash k of N; partitions: every split; "
+                    "availability: Monte Carlo, decided by the simulator; recovery: time to a new leader and commit")
+    xp.add_argument("--out", "-o", required=True, help="CSV to write")
+    xp.add_argument("--sizes", type=_sizes, help="cluster sizes, e.g. 1-10 or 3,5,7 (default: the experiment's own)")
+    xp.add_argument("--trials", type=_positive(int), help="trials per cell (crash, partitions, recovery)")
+    xp.add_argument("--victims", help="crash: random, leader or followers (default random)")
+    xp.add_argument("--p", type=_probabilities, help="availability: probabilities a node is down, e.g. 0.01,0.05")
+    xp.add_argument("--samples", type=_positive(int), help="availability: samples per (N, p)")
+    xp.add_argument("--seed", type=int, default=0, help="seed of the whole experiment (default 0)")
+    xp.add_argument("--workers", type=_positive(int), default=1, help="processes here (default 1)")
+    xp.add_argument("--scheduler", metavar="ADDRESS",
+                    help='a Dask scheduler, e.g. tcp://scheduler-host:8786: its workers run the trials (pip install '
+                         '"raftedu[dask]"; each worker needs this same raftedu installed)')
+    xp.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
+
+
+_EXPERIMENTS = {  # kind -> (function name in raftedu.experiments, options it takes beyond sizes, seed and how to run)
+    "crash": ("crash_trials", ("trials", "victims")),
+    "partitions": ("partition_experiment", ("trials",)),
+    "availability": ("availability_monte_carlo", ("p", "samples")),
+    "recovery": ("recovery_times", ("trials",)),
+}
+_KEYWORD = {"p": "ps"}
+
+_EPILOG_EXPERIMENT = """\
+examples:
+  raftedu experiment crash --sizes 1-10 --trials 100 --out crash.csv --workers 2
+  raftedu experiment availability --p 0.01,0.05 --samples 2000 --out availability.csv
+
+on a Dask cluster (pip install "raftedu[dask]" on every machine):
+  dask scheduler                                  # prints its address, e.g. tcp://scheduler-host:8786
+  dask worker tcp://scheduler-host:8786 --nthreads 1    # on each machine, as many as you like
+  raftedu experiment crash --sizes 1-10 --trials 1000 --out crash.csv --scheduler tcp://scheduler-host:8786
+"""
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        if "-" in text:
+            low, high = (int(t) for t in text.split("-"))
+            return list(range(low, high + 1))
+        return [int(t) for t in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"sizes are a range like 1-10 or a list like 3,5,7; got {text!r}") from None
+
+
+def _probabilities(text: str) -> list[float]:
+    try:
+        return [float(t) for t in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"probabilities are a list like 0.01,0.05; got {text!r}") from None
+
+
+def _experiment(args: argparse.Namespace) -> int:
+    from . import experiments
+
+    name, takes = _EXPERIMENTS[args.kind]
+    given = {k: getattr(args, k) for k in ("trials", "victims", "p", "samples") if getattr(args, k) is not None}
+    if wrong := sorted(set(given) - set(takes)):
+        raise ValueError(f"--{wrong[0]} does not apply to the {args.kind} experiment; it takes "
+                         + ", ".join(f"--{t}" for t in takes))
+    options = {_KEYWORD.get(k, k): v for k, v in given.items()}
+    if args.sizes is not None:
+        options["ns"] = args.sizes
+    client = _dask_client(args.scheduler) if args.scheduler else None
+    try:
+        run = {"executor": client.get_executor()} if client is not None else {"workers": args.workers}
+        table = getattr(experiments, name)(seed=args.seed, progress=not args.no_progress, **options, **run)
+    finally:
+        if client is not None:
+            client.close()
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.out, index=False)
+    where = f"on the Dask cluster at {args.scheduler}" if client is not None else f"here ({args.workers} worker(s))"
+    print(f"{args.kind}: {len(table)} row(s) → {args.out}, run {where}")
+    return 0
+
+
+def _dask_client(address: str) -> Any:
+    """A Dask client of the scheduler at ``address``; a clear error when Dask is missing or nobody answers."""
+    try:
+        from distributed import Client
+    except ModuleNotFoundError:
+        raise ModuleNotFoundError('--scheduler needs Dask: pip install "raftedu[dask]"') from None
+    try:
+        return Client(address, timeout="10s")
+    except (OSError, ValueError) as e:
+        raise OSError(f"no Dask scheduler answered at {address} within 10 s ({type(e).__name__}: {e}); start one "
+                      "with `dask scheduler` and give the address it prints") from None
 
 
 def _course(args: argparse.Namespace) -> int:
@@ -284,7 +379,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return {"course": _course, "shrink": _shrink, "site": _site, "lite": _lite, "release": _release,
-                "grade": _grade, "check": _check}[args.command](args)
+                "grade": _grade, "check": _check, "experiment": _experiment}[args.command](args)
     except ModuleNotFoundError as e:
         print(f"raftedu {args.command}: error: {_missing(args.command, e)}", file=sys.stderr)
         return 2
