@@ -20,7 +20,6 @@ _mutant = partial(variant, MyServer)
 
 def ignores_heartbeats(self: Any, m: Any) -> None:
     """Handles AppendEntries without restarting the election timer."""
-    restart = self.restart_election_timer
     self.restart_election_timer = lambda: None
     try:
         MyServer.on_append_entries(self, m)
@@ -93,7 +92,6 @@ def never_applies(self: Any) -> None:
 
 def forgets_vote_on_disk(self: Any, m: Any) -> None:
     """Grants a vote without persisting votedFor (a crash right after the reply forgets it)."""
-    persist = self.persist
     self.persist = lambda: None
     try:
         MyServer.on_request_vote(self, m)
