@@ -236,6 +236,8 @@ def build_site(out: str | Path = "build/site", *, root: str | Path | None = None
     fails is written without outputs, and its page's notes say why.
     Raises ModuleNotFoundError naming the extra to install when Sphinx is missing.
     """
+    if recorded not in ("auto", "always", "never"):
+        raise ValueError(f"recorded must be 'auto', 'always' or 'never'; got {recorded!r}")
     if (why := _docs_missing()) is not None:
         raise ModuleNotFoundError(why)
     import nbformat
@@ -292,7 +294,7 @@ def _lesson(path: Path, docs: Path, *, execute: bool, recorded: Recorded) -> tup
                 f"The outputs on this page were recorded on a machine with {program} (docs/recorded/{recording.name}); "
                 "open the lesson in JupyterLab to run it yourself."]
         except (OSError, ValueError) as e:
-            return nb, [f"not executed: no {program} here, and its recording cannot be used: {e}"]
+            return nb, [f"not executed: its recording of a run with {program} cannot be used: {e}"]
     try:
         return execute_lesson(path), []
     except Exception as e:  # a broken lesson must not stop the site; its page's notes say so

@@ -275,8 +275,17 @@ def test_wheel_in_a_clean_venv_gives_the_course(tmp_path):
         server.wait(timeout=20)
 
     subprocess.run([*pip, f"{wheel}[lite]"], check=True, capture_output=True)
+    # The Pyodide kernel's JupyterLab extension came along; it cannot load in JupyterLab: raftedu's page config disables
+    # it there (no console error on every page load), and the JupyterLite site below still carries it.
+    listed = subprocess.run([str(bindir / "jupyter"), "labextension", "list"], capture_output=True, text=True,
+                            env={**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"), "NO_COLOR": "1"})
+    line = next(x for x in (listed.stdout + listed.stderr).splitlines() if "@jupyterlite/pyodide-kernel-extension" in x)
+    assert "disabled" in line, line
     r = raftedu("lite", str(tmp_path / "lite"))
     assert r.returncode == 0, r.stdout + r.stderr
+    config = json.loads((tmp_path / "lite" / "jupyter-lite.json").read_text())["jupyter-config-data"]
+    assert "@jupyterlite/pyodide-kernel-extension" in {e["name"] for e in config["federated_extensions"]}
+    assert "@jupyterlite/pyodide-kernel-extension" not in json.dumps(config.get("disabledExtensions", []))
     (carried,) = (tmp_path / "lite" / "pypi").glob("raftedu-*.whl")
     with zipfile.ZipFile(carried) as z:
         names = set(z.namelist())

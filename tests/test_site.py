@@ -130,6 +130,25 @@ def test_the_link_check_finds_missing_pages_anchors_and_online_loads(tmp_path):
     assert "a/p.html loads ../s.js, which does not exist" in check_site(tmp_path)
 
 
+def test_a_stale_recording_leaves_the_page_without_outputs_and_says_why(tmp_path):
+    from raftedu.site import _lesson
+
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "docs" / "recorded").mkdir(parents=True)
+    lesson = tmp_path / "notebooks" / "09_real_etcd.ipynb"
+    nb = nbformat.read(ROOT / "notebooks" / "09_real_etcd.ipynb", as_version=4)
+    next(c for c in nb.cells if c.cell_type == "code").source += "\n# edited"
+    nbformat.write(nb, lesson)
+    shutil.copy(ROOT / "docs" / "recorded" / "09_real_etcd.json", tmp_path / "docs" / "recorded")
+    shown, notes = _lesson(lesson, tmp_path / "docs", execute=True, recorded="always")
+    assert not any(c.get("outputs") for c in shown.cells if c.cell_type == "code")
+    assert notes == [f"not executed: its recording of a run with etcd cannot be used: {tmp_path / 'docs' / 'recorded'}"
+                     "/09_real_etcd.json: code cell 1 changed since it was recorded: record it again (raftedu site "
+                     "--record LESSON, on a machine with the programs it starts)"]
+    with pytest.raises(ValueError, match="recorded must be 'auto', 'always' or 'never'; got 'yes'"):
+        build_site(tmp_path / "out", root=tmp_path, recorded="yes")
+
+
 def test_site_says_what_to_install_without_sphinx(monkeypatch, tmp_path):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "myst_nb" else real(name, *a))
