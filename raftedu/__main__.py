@@ -38,7 +38,7 @@ Each notebook runs in a worker process; this process judges what the worker
 observed and never runs student code. Hidden cases derive from your secret
 (--secret-file, or $RAFTEDU_GRADING_SECRET; else one is made once and kept in
 .raftedu-secret beside --out). Not a security sandbox: grade untrusted work
-inside a container too (README).
+inside a container too (docs/instructor-guide.md, "Untrusted work: a container").
 """
 
 

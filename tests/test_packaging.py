@@ -207,7 +207,8 @@ def test_neither_archive_carries_solutions_or_hidden_tests(tmp_path):
 def test_wheel_in_a_clean_venv_gives_the_course(tmp_path):
     """pip install raftedu (no JupyterLab): raftedu course X works, check and shrink work, and each command whose extra
     is missing says which to install, without a traceback; then raftedu[lab] and jupyter lab X serves lesson 00;
-    then raftedu[lite] and raftedu lite builds a site carrying this very raftedu, with no checkout and no --wheel."""
+    then raftedu[lite] and raftedu lite builds a site carrying this very raftedu, with no checkout and no --wheel;
+    then raftedu[docs]: raftedu release, and raftedu site from the course and docs the wheel carries."""
     wheels = tmp_path / "wheels"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(tracked_copy(tmp_path)), "-w",
                     str(wheels)], check=True, capture_output=True)
@@ -286,6 +287,14 @@ def test_wheel_in_a_clean_venv_gives_the_course(tmp_path):
     config = json.loads((tmp_path / "lite" / "jupyter-lite.json").read_text())["jupyter-config-data"]
     assert "@jupyterlite/pyodide-kernel-extension" in {e["name"] for e in config["federated_extensions"]}
     assert "@jupyterlite/pyodide-kernel-extension" not in json.dumps(config.get("disabledExtensions", []))
+
+    # raftedu[docs] (with the grader's nbformat): release, and the site built from the installed course and docs.
+    subprocess.run([*pip, f"{wheel}[docs]"], check=True, capture_output=True)
+    r = raftedu("release", "--solutions", str(ROOT / "solutions"), "--exercises", str(tmp_path / "released"))
+    assert r.returncode == 0 and len(list((tmp_path / "released").glob("*.ipynb"))) == len(EXERCISES), r.stderr
+    r = raftedu("site", str(tmp_path / "site"), "--no-execute")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (tmp_path / "site" / "api.html").exists() and (tmp_path / "site" / "notebooks" / "00_start_here.html").exists()
     (carried,) = (tmp_path / "lite" / "pypi").glob("raftedu-*.whl")
     with zipfile.ZipFile(carried) as z:
         names = set(z.namelist())
