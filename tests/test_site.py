@@ -219,3 +219,11 @@ def test_the_whole_site_every_lesson_with_its_figures_and_no_broken_link(tmp_pat
     assert 'id="raftedu.sim.Cluster"' in api and 'id="raftedu.raft.RaftNode"' in api
     meta = json.loads((out / "pages.json").read_text())
     assert sum(m["figures"] for m in meta) == sum(p.figures for p in pages)
+
+
+def test_record_names_a_lesson_that_exists(tmp_path, capsys):
+    from raftedu.__main__ import main
+
+    assert main(["site", str(tmp_path / "out"), "--root", str(ROOT), "--record", "99_nothing.ipynb"]) == 2
+    assert "--record takes a file name of notebooks/, e.g. 09_real_etcd.ipynb" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
