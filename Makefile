@@ -42,7 +42,8 @@ test-min: $(MIN_VENV)/.stamp
 lite: $(VENV)/.stamp-test
 	$(VENV)/bin/raftedu lite build/lite --root .
 
-# The lessons as a static HTML book (every figure drawn without a kernel): build/site/index.html.
+# The documentation site (guides, every lesson with its figures drawn without a kernel, the API): build/site/index.html;
+# it fails on a broken link or on a page that would load anything from another host.
 site: $(VENV)/.stamp-test
 	$(VENV)/bin/raftedu site build/site --root .
 

@@ -36,7 +36,7 @@ from .raft import (
 from .sim import ACTIONS, MAX_NODES, ClientRequest, Cluster, Network
 from .trace import ClusterView, Trace
 
-from ._version import __version__
+from ._version import __version__ as __version__  # re-exported: raftedu.__version__
 
 
 def __getattr__(name: str) -> object:

@@ -1,4 +1,4 @@
-"""The ``raftedu`` command: copy the ``course``, build its ``site`` or ``lite`` site, ``release`` exercises, ``grade`` a class, ``check`` one notebook.
+"""The ``raftedu`` command: copy the ``course``, ``shrink`` a notebook, build the ``site`` or a ``lite`` site, ``release`` exercises, ``grade`` a class, ``check`` one notebook, run an ``experiment``.
 
 Run ``raftedu --help`` (or ``python -m raftedu --help``) for the subcommands
 and ``raftedu SUBCOMMAND --help`` for their options.
@@ -10,12 +10,18 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 EXERCISE_IDS = "01 to 09"
 """The exercises ``raftedu grade`` knows, for its help text (kept equal to the grader's list by
 tests/test_grading_release.py; importing the grader here would slow every command down)."""
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "EXTRAS"]
+
+EXTRAS = {"site": "docs", "release": "grader", "lite": "lite"}
+"""The extra each command needs beyond a plain ``pip install raftedu`` (the others need none)."""
+
+_WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 _EPILOG_GRADE = """\
 examples:
@@ -63,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     from ._version import __version__
 
     parser.add_argument("--version", action="version", version=f"raftedu {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{course,site,lite,release,grade,check}")
+    sub = parser.add_subparsers(dest="command", metavar="{course,shrink,site,lite,release,grade,check,experiment}")
 
     co = sub.add_parser("course", help="copy the lessons and exercises into a folder of your own (students)",
                         description="Copy the lessons (notebooks/), the exercises (exercises/) and a README into "
@@ -73,12 +79,26 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("--update", action="store_true",
                     help="bring files you did not edit up to this raftedu's version; keep the ones you edited")
 
-    si = sub.add_parser("site", help="execute the lessons and build a static HTML book with every figure",
-                        description="Execute every lesson and write a static site (index.html, one page per lesson "
-                                    "and exercise) in which plotly figures and animations work without a kernel.")
+    sh = sub.add_parser("shrink", help="remove saved widget state from notebooks (each widget can hold megabytes)",
+                        description="Remove the widget state saved in notebooks (metadata.widgets: plotly's whole "
+                                    "bundle once per widget) and the outputs that show widgets; keep everything "
+                                    "else. Running the notebook again draws the widgets again.")
+    sh.add_argument("notebooks", nargs="+", help="the notebooks to shrink, in place")
+
+    si = sub.add_parser("site", help="build the documentation site: guides, every lesson with its figures, the API",
+                        description="Execute every lesson and build the documentation site (Sphinx, MyST-NB, the book "
+                                    "theme): guides, lessons and exercises with every figure drawn without a kernel, "
+                                    "the API reference, search. Then check every page's links, and that no page "
+                                    'loads anything from another host. Needs pip install "raftedu[docs]".')
     si.add_argument("out", nargs="?", default="build/site", help="output folder (default: build/site)")
-    si.add_argument("--root", help="folder holding notebooks/ and exercises/ (default: the installed course)")
+    si.add_argument("--root", help="folder holding docs/, notebooks/ and exercises/ (default: the installed course)")
     si.add_argument("--no-execute", action="store_true", help="convert without executing (pages without outputs)")
+    si.add_argument("--recorded", action="store_true",
+                    help="show the recorded outputs of lessons that start real programs (lesson 09: etcd) even when "
+                         "they could run here (they always do when the program is missing)")
+    si.add_argument("--record", metavar="LESSON", action="append", default=[],
+                    help="first run LESSON (e.g. 09_real_etcd.ipynb) here and keep its outputs in "
+                         "docs/recorded/ (needs the programs it starts); may be repeated")
 
     li = sub.add_parser("lite", help="build a JupyterLite site: the course running entirely in the browser",
                         description="Write a static JupyterLite site (JupyterLab and Python in the browser) holding "
@@ -127,7 +147,101 @@ def build_parser() -> argparse.ArgumentParser:
                                     "table. In a notebook, call raftedu.grading.check('02') instead.")
     ch.add_argument("notebook", help="the notebook, e.g. exercises/02_request_vote.ipynb")
     ch.add_argument("--exercise", "-e", help="exercise id (default: from the file name, NN_topic.ipynb)")
+    xp = sub.add_parser("experiment", help="run an even/odd experiment, here or on a Dask cluster, and write its table",
+                        description="Run one experiment of raftedu.experiments (lesson 05) and write its table as "
+                                    "CSV: the same table, row for row, whether it runs here (--workers) or on a Dask "
+                                    "cluster (--scheduler).",
+                        epilog=_EPILOG_EXPERIMENT, formatter_class=argparse.RawDescriptionHelpFormatter)
+    xp.add_argument("kind", choices=sorted(_EXPERIMENTS), help="crash: crash k of N; partitions: every split; "
+                    "availability: Monte Carlo, decided by the simulator; recovery: time to a new leader and commit")
+    xp.add_argument("--out", "-o", required=True, help="CSV to write")
+    xp.add_argument("--sizes", type=_sizes, help="cluster sizes, e.g. 1-10 or 3,5,7 (default: the experiment's own)")
+    xp.add_argument("--trials", type=_positive(int), help="trials per cell (crash, partitions, recovery)")
+    xp.add_argument("--victims", help="crash: random, leader or followers (default random)")
+    xp.add_argument("--p", type=_probabilities, help="availability: probabilities a node is down, e.g. 0.01,0.05")
+    xp.add_argument("--samples", type=_positive(int), help="availability: samples per (N, p)")
+    xp.add_argument("--seed", type=int, default=0, help="seed of the whole experiment (default 0)")
+    xp.add_argument("--workers", type=_positive(int), default=1, help="processes here (default 1)")
+    xp.add_argument("--scheduler", metavar="ADDRESS",
+                    help='a Dask scheduler, e.g. tcp://scheduler-host:8786: its workers run the trials (pip install '
+                         '"raftedu[dask]"; each worker needs this same raftedu installed)')
+    xp.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
+
+
+_EXPERIMENTS = {  # kind -> (function name in raftedu.experiments, options it takes beyond sizes, seed and how to run)
+    "crash": ("crash_trials", ("trials", "victims")),
+    "partitions": ("partition_experiment", ("trials",)),
+    "availability": ("availability_monte_carlo", ("p", "samples")),
+    "recovery": ("recovery_times", ("trials",)),
+}
+_KEYWORD = {"p": "ps"}
+
+_EPILOG_EXPERIMENT = """\
+examples:
+  raftedu experiment crash --sizes 1-10 --trials 100 --out crash.csv --workers 2
+  raftedu experiment availability --p 0.01,0.05 --samples 2000 --out availability.csv
+
+on a Dask cluster (pip install "raftedu[dask]" on every machine):
+  dask scheduler                                  # prints its address, e.g. tcp://scheduler-host:8786
+  dask worker tcp://scheduler-host:8786 --nthreads 1    # on each machine, as many as you like
+  raftedu experiment crash --sizes 1-10 --trials 1000 --out crash.csv --scheduler tcp://scheduler-host:8786
+"""
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        if "-" in text:
+            low, high = (int(t) for t in text.split("-"))
+            return list(range(low, high + 1))
+        return [int(t) for t in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"sizes are a range like 1-10 or a list like 3,5,7; got {text!r}") from None
+
+
+def _probabilities(text: str) -> list[float]:
+    try:
+        return [float(t) for t in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"probabilities are a list like 0.01,0.05; got {text!r}") from None
+
+
+def _experiment(args: argparse.Namespace) -> int:
+    from . import experiments
+
+    name, takes = _EXPERIMENTS[args.kind]
+    given = {k: getattr(args, k) for k in ("trials", "victims", "p", "samples") if getattr(args, k) is not None}
+    if wrong := sorted(set(given) - set(takes)):
+        raise ValueError(f"--{wrong[0]} does not apply to the {args.kind} experiment; it takes "
+                         + ", ".join(f"--{t}" for t in takes))
+    options = {_KEYWORD.get(k, k): v for k, v in given.items()}
+    if args.sizes is not None:
+        options["ns"] = args.sizes
+    client = _dask_client(args.scheduler) if args.scheduler else None
+    try:
+        run = {"executor": client.get_executor()} if client is not None else {"workers": args.workers}
+        table = getattr(experiments, name)(seed=args.seed, progress=not args.no_progress, **options, **run)
+    finally:
+        if client is not None:
+            client.close()
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.out, index=False)
+    where = f"on the Dask cluster at {args.scheduler}" if client is not None else f"here ({args.workers} worker(s))"
+    print(f"{args.kind}: {len(table)} row(s) → {args.out}, run {where}")
+    return 0
+
+
+def _dask_client(address: str) -> Any:
+    """A Dask client of the scheduler at ``address``; a clear error when Dask is missing or nobody answers."""
+    try:
+        from distributed import Client
+    except ModuleNotFoundError:
+        raise ModuleNotFoundError('--scheduler needs Dask: pip install "raftedu[dask]"') from None
+    try:
+        return Client(address, timeout="10s")
+    except (OSError, ValueError) as e:
+        raise OSError(f"no Dask scheduler answered at {address} within 10 s ({type(e).__name__}: {e}); start one "
+                      "with `dask scheduler` and give the address it prints") from None
 
 
 def _course(args: argparse.Namespace) -> int:
@@ -140,14 +254,42 @@ def _course(args: argparse.Namespace) -> int:
 
 
 def _site(args: argparse.Namespace) -> int:
-    from .site import build_site
+    from .course import course_root
+    from .site import build_site, check_site, record_lesson
 
-    pages = build_site(args.out, root=args.root, execute=not args.no_execute)
+    base = Path(args.root) if args.root else Path(str(course_root()))
+    for lesson in args.record:
+        path = base / "notebooks" / Path(lesson).name
+        if not path.is_file():
+            raise FileNotFoundError(f"no lesson {path}; --record takes a file name of notebooks/, e.g. 09_real_etcd.ipynb")
+        print(f"recorded {path.name}'s outputs in {record_lesson(path, base / 'docs' / 'recorded' / (path.stem + '.json'))}")
+    pages = build_site(args.out, root=base, execute=not args.no_execute, recorded="always" if args.recorded else "auto")
     for p in pages:
         print(f"{p.path}: {p.figures} figure(s)" + "".join(f"; {n}" for n in p.notes))
-    print(f"open {Path(args.out) / 'index.html'}")
-    failed = [p.source for p in pages if any(n.startswith("execution failed") for n in p.notes)]
-    return 1 if failed else 0
+    problems = check_site(args.out)
+    for problem in problems:
+        print(f"broken: {problem}", file=sys.stderr)
+    print(f"open {Path(args.out) / 'index.html'}" + (f" ({len(problems)} broken link(s) or online load(s))" if problems else ""))
+    failed = [p.source for p in pages if any(n.startswith(("execution failed", "not executed")) for n in p.notes)]
+    return 1 if failed or problems else 0
+
+
+def _shrink(args: argparse.Namespace) -> int:
+    import json
+
+    for name in args.notebooks:
+        path = Path(name)
+        before = path.stat().st_size
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(nb, dict) or "cells" not in nb:
+            raise ValueError(f"{path} is not a Jupyter notebook (no cells)")
+        nb.get("metadata", {}).pop("widgets", None)
+        for cell in nb["cells"]:
+            if "outputs" in cell:
+                cell["outputs"] = [o for o in cell["outputs"] if _WIDGET_VIEW not in o.get("data", {})]
+        path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        print(f"{path}: {before / 1e6:.2f} MB -> {path.stat().st_size / 1e6:.2f} MB")
+    return 0
 
 
 def _lite(args: argparse.Namespace) -> int:
@@ -229,6 +371,17 @@ def _check(args: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
+def _missing(command: str, error: ModuleNotFoundError) -> str:
+    """What to install when a command meets a missing module."""
+    extra = EXTRAS.get(command)
+    what = f"{error.name} is not installed" if error.name else str(error)
+    if extra is None:
+        return f"{what}; it comes with raftedu itself: pip install --force-reinstall raftedu"
+    if error.name is None:
+        return what  # the command's own message already names the extra
+    return f'{what}; `raftedu {command}` needs the "{extra}" extra: pip install "raftedu[{extra}]"'
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``raftedu`` command; returns the exit code."""
     parser = build_parser()
@@ -237,7 +390,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return {"course": _course, "site": _site, "lite": _lite, "release": _release, "grade": _grade, "check": _check}[args.command](args)
+        return {"course": _course, "shrink": _shrink, "site": _site, "lite": _lite, "release": _release,
+                "grade": _grade, "check": _check, "experiment": _experiment}[args.command](args)
+    except ModuleNotFoundError as e:
+        print(f"raftedu {args.command}: error: {_missing(args.command, e)}", file=sys.stderr)
+        return 2
     except (ValueError, OSError) as e:
         print(f"raftedu {args.command}: error: {e}", file=sys.stderr)
         return 2

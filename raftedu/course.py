@@ -21,12 +21,14 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-__all__ = ["CourseCopy", "CourseConflict", "copy_course", "course_files", "course_root", "MANIFEST"]
+__all__ = ["CourseCopy", "CourseConflict", "copy_course", "course_files", "course_root", "MANIFEST",
+           "needs_real_programs", "course_readme"]
 
 MANIFEST = ".raftedu-course.json"
 """File in the course folder recording the fingerprint of every file copied there."""
 
 _PARTS = ("notebooks", "exercises")
+_REAL_PROGRAMS = ("raftedu.etcd", "EtcdCluster")
 
 
 class CourseConflict(ValueError):
@@ -71,7 +73,7 @@ def course_files() -> Iterator[tuple[str, bytes]]:
         for item in sorted((root / part).iterdir(), key=lambda t: t.name):
             if item.name.endswith(".ipynb"):
                 yield f"{part}/{item.name}", item.read_bytes()
-    yield "README.md", _readme(root).encode()
+    yield "README.md", course_readme(root).encode()
 
 
 def _title(notebook: bytes) -> str:
@@ -84,8 +86,11 @@ def _title(notebook: bytes) -> str:
     return ""
 
 
-def _readme(root: Traversable) -> str:
-    """The course folder's README: how to start, and the lessons and exercises with their titles."""
+def course_readme(root: Traversable) -> str:
+    """The course folder's README: how to start, and the lessons and exercises with their titles.
+
+    Its course section sits between the same two markers as in the repository's README (the site includes it).
+    """
     from ._version import __version__
 
     def rows(part: str) -> list[str]:
@@ -101,8 +106,13 @@ def _readme(root: Traversable) -> str:
         "Start with `jupyter lab` in this folder and open `notebooks/00_start_here.ipynb`. Your edits stay yours:",
         "`raftedu course --update` brings untouched files up to a newer raftedu and keeps the ones you changed.",
         "",
+        "Keep your notebooks small: each live figure's saved widget state holds plotly's whole bundle (megabytes), so",
+        "leave JupyterLab's Settings > Save Widget State Automatically off; `raftedu shrink NOTEBOOK.ipynb` removes",
+        "widget state a notebook already saved.",
+        "",
         "## The course",
         "",
+        "<!-- the course: from here to its end the site's front page includes this text -->",
         "Lessons:",
         "",
         *rows("notebooks"),
@@ -110,8 +120,15 @@ def _readme(root: Traversable) -> str:
         "Exercises (check your work in the notebook with the check cell at its end, or `raftedu check FILE`):",
         "",
         *rows("exercises"),
+        "<!-- the course ends -->",
         "",
     ])
+
+
+def needs_real_programs(notebook: dict) -> bool:
+    """Whether a notebook starts programs of this machine (etcd) that a browser cannot run."""
+    return any(any(word in "".join(c.get("source", "")) for word in _REAL_PROGRAMS)
+               for c in notebook.get("cells", []) if c.get("cell_type") == "code")
 
 
 def _digest(data: bytes) -> str:

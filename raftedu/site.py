@@ -1,41 +1,56 @@
-"""``raftedu site``: the lessons as a static HTML book in which every figure renders without a kernel.
+"""``raftedu site``: the documentation site -- guides, every lesson with its figures, the exercises, the API.
 
-Each lesson is executed (nbclient), then converted with nbconvert's ``lab``
-template. Plotly outputs are stored in notebooks as
-``application/vnd.plotly.v1+json``, which nbconvert cannot draw; here each
-becomes a plotly ``<div>`` drawn by one local copy of plotly.js, so figures
-and animations (frames, Play button, slider) work from any static host or
-straight from disk. Interactive widgets need a kernel: the explorer is shown
-as the picture it had when it was displayed, with a note saying where to use
-it for real. Links between lessons and to the exercises point at their pages.
+The site is built with Sphinx, MyST-NB (notebooks and MyST Markdown as pages)
+and the Sphinx Book Theme: a sidebar with every page, a contents box per page,
+full-text search, previous/next links, all of it static. The sources are the
+pages of ``docs/`` (``conf.py`` says how) and the course's notebooks, which
+are staged into one source tree first:
 
-Why nbconvert and not Jupyter Book: it comes with JupyterLab (no Node.js
-build, no new dependency), and the one thing it lacks -- drawing plotly's
-MIME type -- takes a few lines.
+* each lesson is executed here (nbclient, no widget state stored); a lesson
+  that starts real programs (lesson 09 starts etcd) gets its outputs from
+  ``docs/recorded/NN_topic.json`` instead when the program is missing or
+  when asked (``recorded="always"``); ``record_lesson`` writes that file;
+* plotly outputs (``application/vnd.plotly.v1+json``, which nothing in the
+  Sphinx world draws without a CDN) become plotly ``<div>`` s drawn by one
+  local copy of plotly.js, added only to the pages that hold a figure;
+* a live widget (the explorer) is shown as the picture it had when it was
+  displayed, with a note saying where to use it for real; a progress bar
+  is left out;
+* a lesson's own navigation lines (contents, previous, next) are left out:
+  the site has its sidebar and its previous/next links.
 
-Layout of the output folder::
-
-    index.html                 table of contents
-    notebooks/NN_topic.html    the lessons, executed
-    exercises/NN_topic.html    the exercises as students get them (not executed)
-    assets/plotly.min.js
+Nothing on a page is fetched from another host (``check_site`` proves it
+for every page, and checks every internal link and anchor), so the site
+works from any static host and straight from disk, offline.
 """
 
 from __future__ import annotations
 
-import html
+import hashlib
+import html.parser
 import json
 import re
 import shutil
+import subprocess
+import sys
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
 
-__all__ = ["PLOTLY_MIME", "SitePage", "build_site", "lesson_page", "execute_lesson"]
+from .course import course_readme, course_root, needs_real_programs
+
+__all__ = ["PLOTLY_MIME", "SitePage", "build_site", "check_site", "execute_lesson", "record_lesson",
+           "replay_outputs", "static_outputs", "MISSING_DOCS"]
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 _WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+MISSING_DOCS = 'the documentation site needs Sphinx, MyST-NB and the book theme: pip install "raftedu[docs]"'
+"""What to install for ``raftedu site`` (printed by the command when Sphinx or MyST-NB is missing)."""
+
+Recorded = Literal["auto", "always", "never"]
 
 # Run first in the kernel (and removed from the page): a widget that contains a plotly figure also offers that
 # figure as plotly JSON, so the page can show the explorer as the picture it had when displayed.
@@ -68,11 +83,13 @@ _WIDGET_NOTE = (
     'font-size:14px"><b>Interactive in JupyterLab.</b> {what} This page shows {shown}. To click it yourself: '
     '<code>pip install "raftedu[lab]"</code>, then <code>raftedu course &amp;&amp; jupyter lab raft-course</code>.</div>'
 )
+_PROGRESS = re.compile(r"\d+/\d+ \[|it/s\]|s/it\]|FloatProgress")
+_NAV_LINE = re.compile(r"^.*\]\(\.\./README\.md#the-course\).*\n?", re.M)
 
 
 @dataclass
 class SitePage:
-    """One converted notebook: where it went and how many plotly figures it holds."""
+    """One notebook page of the site: its source, where the page went, its title and what it holds."""
 
     source: str
     path: Path
@@ -92,7 +109,10 @@ def _title(nb: Any) -> str:
 
 
 def execute_lesson(path: str | Path, *, timeout: int = 600) -> Any:
-    """Execute a lesson like the test suite does (no widget state stored) and return the notebook."""
+    """Execute a lesson like the test suite does (no widget state stored) and return the notebook.
+
+    A widget holding a plotly figure also gets that figure as plotly JSON among its outputs, for the page.
+    """
     import nbformat
     from nbclient import NotebookClient
 
@@ -105,6 +125,46 @@ def execute_lesson(path: str | Path, *, timeout: int = 600) -> Any:
     return nb
 
 
+def _code_key(source: str) -> str:
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
+
+
+def record_lesson(path: str | Path, recording: str | Path, *, timeout: int = 600) -> Path:
+    """Execute a lesson here (with the programs it starts) and keep its outputs in ``recording`` (JSON).
+
+    The recording names each code cell by a hash of its source, so :func:`replay_outputs` refuses it once
+    the lesson's code has changed: record again then.
+    """
+    nb = execute_lesson(path, timeout=timeout)
+    cells = [{"code": _code_key(c.source), "execution_count": c.execution_count, "outputs": c.outputs}
+             for c in nb.cells if c.cell_type == "code"]
+    recording = Path(recording)
+    recording.parent.mkdir(parents=True, exist_ok=True)
+    recording.write_text(json.dumps({"lesson": Path(path).name, "cells": cells}, indent=None, sort_keys=True) + "\n")
+    return recording
+
+
+def replay_outputs(nb: Any, recording: str | Path) -> Any:
+    """The notebook with the outputs of ``recording`` (from :func:`record_lesson`) in its code cells.
+
+    Raises ValueError naming the first code cell that differs from the one recorded.
+    """
+    import nbformat
+
+    saved = json.loads(Path(recording).read_text())["cells"]
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    if len(saved) != len(code):
+        raise ValueError(f"{recording} holds {len(saved)} code cells, the lesson has {len(code)}: record it again "
+                         "(raftedu site --record LESSON, on a machine with the programs it starts)")
+    for k, (cell, rec) in enumerate(zip(code, saved), 1):
+        if rec["code"] != _code_key(cell.source):
+            raise ValueError(f"{recording}: code cell {k} changed since it was recorded: record it again "
+                             "(raftedu site --record LESSON, on a machine with the programs it starts)")
+        cell.outputs = [nbformat.from_dict(o) for o in rec["outputs"]]
+        cell.execution_count = rec["execution_count"]
+    return nb
+
+
 def _plotly_div(figure: dict[str, Any], div_id: str) -> str:
     import plotly.io as pio
 
@@ -112,130 +172,208 @@ def _plotly_div(figure: dict[str, Any], div_id: str) -> str:
                        validate=False, config={"responsive": True})
 
 
-def _rewrite_links(page: str) -> str:
-    """Links to notebooks become links to their pages; the README's contents become the site's index."""
-    def fix(m: re.Match[str]) -> str:
-        target = m.group(1)
-        if target.startswith(("http://", "https://", "#", "mailto:")):
-            return m.group(0)
-        target = re.sub(r"^\.\./README\.md(#.*)?$", "../index.html", target)
-        target = re.sub(r"\.ipynb(#|$)", r".html\1", target)
-        return f'href="{target}"'
+def static_outputs(nb: Any, name: str) -> tuple[Any, int, int]:
+    """Outputs a static page can show: plotly figures as drawn ``<div>`` s, widgets as notes, no progress bars.
 
-    return re.sub(r'href="([^"]*)"', fix, page)
-
-
-def lesson_page(nb: Any, name: str, *, nav: tuple[str, str] = ("", "")) -> tuple[str, int, int]:
-    """Convert one (executed) notebook to a page; return (html, plotly figures drawn, widgets shown statically)."""
+    Returns (a converted copy of the notebook, figures drawn, widgets shown as notes).
+    """
     import copy
 
-    from nbconvert import HTMLExporter
-
     nb = copy.deepcopy(nb)
+    nb.metadata.pop("widgets", None)
     figures = widgets = 0
-    divs: dict[str, str] = {}
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
+        kept = []
         for out in cell.get("outputs", []):
             data = out.get("data")
             if not data:
+                kept.append(out)
                 continue
             widget = _WIDGET_MIME in data
             if PLOTLY_MIME in data:
                 figures += 1
-                key = f"raftedu-fig-{figures}"
-                divs[key] = _plotly_div(data[PLOTLY_MIME], key)
                 note = _WIDGET_NOTE.format(what="This is a live widget (the explorer or a control).",
                                            shown="the picture it had when it first appeared") if widget else ""
-                out["data"] = {"text/html": f"{note}<!--{key}-->"}
+                out["data"] = {"text/html": note + _plotly_div(data[PLOTLY_MIME], f"{name}-fig-{figures}")}
                 widgets += widget
+            elif widget and _PROGRESS.search(str(data.get("text/plain", ""))):
+                continue  # a progress bar: nothing to show once the run is over
             elif widget:
                 widgets += 1
                 out["data"] = {"text/html": _WIDGET_NOTE.format(what="This is a live widget.", shown="where it sits")}
-    exporter = HTMLExporter(template_name="lab")
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": name}})
-    for key, div in divs.items():
-        body = body.replace(f"<!--{key}-->", div, 1)
-    prev, nxt = nav
-    bar = ['<a href="../index.html">contents</a>']
-    if prev:
-        bar.insert(0, f'<a href="{prev}">◀ previous</a>')
-    if nxt:
-        bar.append(f'<a href="{nxt}">next ▶</a>')
-    header = ('<nav aria-label="course" style="font:14px sans-serif;padding:8px 16px;border-bottom:1px solid #ccc">'
-              + " · ".join(bar) + "</nav>")
-    body = body.replace("</head>", '<script src="../assets/plotly.min.js"></script>\n</head>', 1)
-    body = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + header, body, count=1)
-    return _rewrite_links(body), figures, widgets
+            kept.append(out)
+        cell.outputs = kept
+    return nb, figures, widgets
 
 
-def _index(pages: dict[str, list[SitePage]]) -> str:
-    from ._version import __version__
+def _without_nav(nb: Any) -> Any:
+    """A lesson's own navigation lines (they link the README's contents) are left out: the site has its own."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = _NAV_LINE.sub("", cell.source).strip("\n")
+    return nb
 
-    sections = []
-    for part, heading in (("notebooks", "Lessons"), ("exercises", "Exercises")):
-        items = "".join(f'<li><a href="{part}/{p.path.name}">{html.escape(p.title or p.source)}</a></li>'
-                        for p in pages.get(part, []))
-        sections.append(f"<h2>{heading}</h2><ol>{items}</ol>")
-    return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>raftedu: the Raft course</title>'
-        '<meta name="viewport" content="width=device-width, initial-scale=1"></head>'
-        '<body style="font:16px/1.5 sans-serif;max-width:46em;margin:2em auto;padding:0 1em">'
-        f"<h1>raftedu: learn Raft by breaking it</h1><p>The lessons of raftedu {__version__}, executed, with every "
-        "figure. The explorer and other widgets need a kernel: run <code>pip install \"raftedu[lab]\"</code> and "
-        "<code>raftedu course &amp;&amp; jupyter lab raft-course</code> to use them.</p>"
-        + "".join(sections) + "</body></html>"
-    )
+
+def _docs_missing() -> str | None:
+    import importlib.util
+
+    missing = [m for m in ("sphinx", "myst_nb", "sphinx_book_theme") if importlib.util.find_spec(m) is None]
+    return f"{MISSING_DOCS} (missing: {', '.join(missing)})" if missing else None
 
 
 def build_site(out: str | Path = "build/site", *, root: str | Path | None = None, execute: bool = True,
-               only: Iterable[str] | None = None, progress: bool = True) -> list[SitePage]:
-    """Execute the lessons and write the static site into ``out``; return the pages written.
+               only: Iterable[str] | None = None, recorded: Recorded = "auto", progress: bool = True) -> list[SitePage]:
+    """Build the documentation site into ``out``; return the notebook pages written.
 
-    ``root`` is the folder holding ``notebooks/`` and ``exercises/`` (default:
-    the installed course). A lesson that needs a program this machine lacks
-    (lesson 09 needs etcd) or fails is written without outputs and noted.
-    ``only`` limits the lessons to those file names (for quick builds).
+    ``root`` holds ``docs/``, ``notebooks/`` and ``exercises/`` (default: the
+    installed course). Lessons are executed unless ``execute`` is False;
+    ``only`` limits the executed lessons to those file names (the others get no
+    outputs). A lesson that starts programs (etcd) takes its recorded outputs
+    when the program is missing (``recorded="auto"``), always (``"always"``) or
+    never (``"never"``: it runs, and fails without the program). A lesson that
+    fails is written without outputs, and its page's notes say why.
+    Raises ModuleNotFoundError naming the extra to install when Sphinx is missing.
     """
+    if recorded not in ("auto", "always", "never"):
+        raise ValueError(f"recorded must be 'auto', 'always' or 'never'; got {recorded!r}")
+    if (why := _docs_missing()) is not None:
+        raise ModuleNotFoundError(why)
     import nbformat
     from tqdm.auto import tqdm
 
-    from .course import course_root
-
     base = Path(root) if root is not None else Path(str(course_root()))
-    out = Path(out)
-    (out / "assets").mkdir(parents=True, exist_ok=True)
-    import plotly
+    docs = base / "docs"
+    if not (docs / "conf.py").is_file():
+        raise FileNotFoundError(f"no documentation sources at {docs} (docs/conf.py)")
+    out = Path(out).resolve()
+    pages: list[SitePage] = []
+    with tempfile.TemporaryDirectory(prefix="raftedu-site-") as tmp:
+        stage = Path(tmp) / "src"
+        shutil.copytree(docs, stage, ignore=shutil.ignore_patterns("recorded", "_build", "__pycache__"))
+        # The front page includes the course table of the README (one source for both), at the stage's root so
+        # that its links to notebooks/ and exercises/ resolve; an installed course has no README: its own is made.
+        readme = base / "README.md"
+        (stage / "_readme.md").write_text(readme.read_text() if readme.is_file() else course_readme(base))
+        for part in ("notebooks", "exercises"):
+            files = sorted((base / part).glob("*.ipynb"))
+            (stage / part).mkdir(parents=True, exist_ok=True)
+            for path in tqdm(files, desc=f"site: {part}", disable=not progress):
+                nb, notes = _lesson(path, docs, execute=execute and part == "notebooks"
+                                    and (only is None or path.name in set(only)), recorded=recorded)
+                nb, figures, widgets = static_outputs(_without_nav(nb), path.stem)
+                if notes:  # said on the page too, under its title
+                    nb.cells.insert(1, nbformat.v4.new_markdown_cell(
+                        ":::{note}\n" + "\n\n".join(notes) + "\n:::"))
+                nbformat.write(nb, stage / part / path.name)
+                pages.append(SitePage(path.name, out / part / f"{path.stem}.html", _title(nb), figures, widgets, notes))
+        import plotly
 
-    shutil.copyfile(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", out / "assets" / "plotly.min.js")
-    pages: dict[str, list[SitePage]] = {}
-    for part in ("notebooks", "exercises"):
-        files = sorted((base / part).glob("*.ipynb"))
-        if only is not None and part == "notebooks":
-            files = [f for f in files if f.name in set(only)]
-        (out / part).mkdir(parents=True, exist_ok=True)
-        names = [f.with_suffix(".html").name for f in files]
-        for k, path in enumerate(tqdm(files, desc=f"site: {part}", disable=not progress)):
-            notes = []
-            nb = nbformat.read(path, as_version=4)
-            if execute and part == "notebooks":
-                needs = "etcd" if "etcd" in path.stem else None
-                if needs and shutil.which(needs) is None:
-                    notes.append(f"not executed: this machine has no {needs}")
-                else:
-                    try:
-                        nb = execute_lesson(path)
-                    except Exception as e:  # a broken lesson must not stop the book; the page says so
-                        notes.append(f"execution failed: {type(e).__name__}: {str(e).splitlines()[0][:200]}")
-                        nb = nbformat.read(path, as_version=4)
-            nav = (names[k - 1] if k else "", names[k + 1] if k + 1 < len(names) else "")
-            page, figures, widgets = lesson_page(nb, path.stem, nav=nav)
-            target = out / part / names[k]
-            target.write_text(page)
-            pages.setdefault(part, []).append(SitePage(path.name, target, _title(nb), figures, widgets, notes))
-    (out / "index.html").write_text(_index(pages))
+        (stage / "_static").mkdir(exist_ok=True)
+        shutil.copyfile(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", stage / "_static" / "plotly.min.js")
+        _sphinx(stage, out)
     (out / "pages.json").write_text(json.dumps(
         [{"source": p.source, "page": str(p.path.relative_to(out)), "title": p.title, "figures": p.figures,
-          "widgets": p.widgets, "notes": p.notes} for ps in pages.values() for p in ps], indent=1))
-    return [p for ps in pages.values() for p in ps]
+          "widgets": p.widgets, "notes": p.notes} for p in pages], indent=1))
+    return pages
+
+
+def _lesson(path: Path, docs: Path, *, execute: bool, recorded: Recorded) -> tuple[Any, list[str]]:
+    """A lesson with its outputs: executed here, or replayed from its recording, or (failing both) without."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    if not execute:
+        return nb, []
+    recording = docs / "recorded" / f"{path.stem}.json"
+    program = "etcd" if needs_real_programs(nb) else None
+    if program and (recorded == "always" or (recorded == "auto" and shutil.which(program) is None)):
+        try:
+            return replay_outputs(nb, recording), [
+                f"The outputs on this page were recorded on a machine with {program} (docs/recorded/{recording.name}); "
+                "open the lesson in JupyterLab to run it yourself."]
+        except (OSError, ValueError) as e:
+            return nb, [f"not executed: its recording of a run with {program} cannot be used: {e}"]
+    try:
+        return execute_lesson(path), []
+    except Exception as e:  # a broken lesson must not stop the site; its page's notes say so
+        return nbformat.read(path, as_version=4), [f"execution failed: {type(e).__name__}: {str(e).splitlines()[0][:200]}"]
+
+
+def _sphinx(source: Path, out: Path) -> None:
+    """Run Sphinx (in its own process: it keeps global state) and raise with its last lines when it fails."""
+    if out.exists():
+        shutil.rmtree(out)
+    done = subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-q", "-E", "--keep-going", "-j", "1",
+                           str(source), str(out)], capture_output=True, text=True)
+    if done.returncode:
+        tail = "\n".join((done.stdout + done.stderr).splitlines()[-30:])
+        raise RuntimeError(f"sphinx-build failed (exit {done.returncode}):\n{tail}")
+
+
+class _Refs(html.parser.HTMLParser):
+    """The ids of a page and what it links (a href) and loads (script, stylesheet, image, frame)."""
+
+    _LOADS = {"script": "src", "img": "src", "iframe": "src", "source": "src", "audio": "src", "video": "src",
+              "embed": "src", "link": "href"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: set[str] = set()
+        self.links: list[str] = []
+        self.loads: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if a.get("id"):
+            self.ids.add(a["id"] or "")
+        if tag == "a" and a.get("name"):
+            self.ids.add(a["name"] or "")
+        if tag == "a" and a.get("href"):
+            self.links.append(a["href"] or "")
+        key = self._LOADS.get(tag)
+        if key and a.get(key) and not (tag == "link" and (a.get("rel") or "") in ("canonical", "alternate")):
+            self.loads.append(a[key] or "")
+
+
+def check_site(out: str | Path) -> list[str]:
+    """Every problem of a built site, one sentence each: a link to a missing page or anchor, a file fetched online.
+
+    External ``<a href>`` links are not followed (CI has no network); anything a page itself would load from
+    another host (script, stylesheet, image, frame) is a problem: the site must work offline.
+    """
+    out = Path(out).resolve()
+    parsed: dict[Path, _Refs] = {}
+
+    def refs(page: Path) -> _Refs:
+        if page not in parsed:
+            p = _Refs()
+            p.feed(page.read_text(encoding="utf-8", errors="replace"))
+            parsed[page] = p
+        return parsed[page]
+
+    problems = []
+    for page in sorted(out.rglob("*.html")):
+        if page.relative_to(out).parts[0] == "_static":
+            continue  # the theme's template fragments, not pages
+        r = refs(page)
+        name = page.relative_to(out)
+        for url in r.loads:
+            parts = urlsplit(url)
+            if parts.scheme in ("http", "https") or url.startswith("//"):
+                problems.append(f"{name} loads {url} from another host (the site must work offline)")
+            elif not parts.scheme and parts.path and not (page.parent / unquote(parts.path)).exists():
+                problems.append(f"{name} loads {url}, which does not exist")
+        for url in r.links:
+            parts = urlsplit(url)
+            if parts.scheme or url.startswith("//"):
+                continue
+            target = (page.parent / unquote(parts.path)).resolve() if parts.path else page
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.exists():
+                problems.append(f"{name} links {url}, which does not exist")
+            elif parts.fragment and target.suffix == ".html" and unquote(parts.fragment) not in refs(target).ids:
+                problems.append(f"{name} links {url}: {target.relative_to(out)} has no such anchor")
+    return problems

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import inspect
-import os
 import shutil
 import stat
 from concurrent.futures import ProcessPoolExecutor

@@ -77,8 +77,6 @@ def test_03_the_retry_hint_skips_a_whole_conflicting_term() -> None:
 
 # ---- every lesson: "Check yourself", an answer key that answers it as asked, and the keys' index ---------------
 
-from pathlib import Path  # noqa: E402
-
 from test_lesson_claims_a import KEYS, NOTEBOOKS, questions  # noqa: E402
 
 ALL_LESSONS = sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))

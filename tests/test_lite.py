@@ -52,3 +52,27 @@ def test_needs_real_programs_reads_code_cells_only() -> None:
     md = {"cells": [{"cell_type": "markdown", "source": "uses raftedu.etcd"}]}
     code = {"cells": [{"cell_type": "code", "source": ["from raftedu.etcd import EtcdCluster\n"]}]}
     assert not lite.needs_real_programs(md) and lite.needs_real_programs(code)
+
+
+def test_every_app_page_says_in_words_when_pyodide_cannot_be_fetched(site: lite.LiteSite) -> None:
+    """The banner's check fetches exactly the Pyodide the kernel will load (tests/browser shows it offline)."""
+    assert site.pyodide == lite.pyodide_url(site.out) and site.pyodide.startswith("https://")
+    for app in ("lab", "notebooks", "tree", "repl"):
+        page = (site.out / app / "index.html").read_text()
+        assert page.count('id="raftedu-offline-check"') == 1, app
+        assert json.dumps(site.pyodide) in page and "Python cannot start in this page" in page
+    readme = (site.out / "files" / "README.md").read_text()
+    assert "without a network connection the kernel cannot start" in readme
+
+
+def test_without_a_checkout_or_a_wheel_an_install_that_lists_no_files_is_refused_clearly(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`raftedu lite` repacks the installed raftedu; a raftedu not installed by pip (here: from PYTHONPATH) says what to do."""
+    from importlib import metadata
+
+    def no_dist(name: str) -> None:
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(metadata, "distribution", no_dist)
+    with pytest.raises(FileNotFoundError, match="pass the wheel with --wheel"):
+        lite._wheel_from_install(tmp_path)

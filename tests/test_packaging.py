@@ -16,9 +16,11 @@ import signal
 import socket
 import subprocess
 import sys
+import tarfile
 import time
 import tomllib
 import urllib.request
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -158,19 +160,58 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.slow
-def test_wheel_in_a_clean_venv_gives_the_course(tmp_path):
-    """pip install raftedu (no JupyterLab), raftedu course X, then raftedu[lab] and jupyter lab X serves lesson 00."""
-    # Build from a copy of the tracked files: a stale build/ folder in the checkout must not leak into the wheel.
+def tracked_copy(tmp_path: Path) -> Path:
+    """A copy of the files git tracks: a stale build/ folder in the checkout must not leak into an archive."""
     source = tmp_path / "source"
     tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
     for name in filter(None, tracked.decode().split("\0")):
         if (ROOT / name).is_file():
             (source / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, source / name)
-    wheels = tmp_path / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(source), "-w", str(wheels)],
+    return source
+
+
+def archive_members(path: Path) -> dict[str, bytes]:
+    """Every file of a wheel or an sdist, by its path inside the archive (an sdist's top folder left out)."""
+    if path.suffix == ".whl":
+        with zipfile.ZipFile(path) as z:
+            return {n: z.read(n) for n in z.namelist() if not n.endswith("/")}
+    with tarfile.open(path) as t:
+        return {m.name.split("/", 1)[1]: t.extractfile(m).read() for m in t.getmembers() if m.isfile()}
+
+
+@pytest.mark.slow
+def test_neither_archive_carries_solutions_or_hidden_tests(tmp_path):
+    """The wheel and the sdist: the course as students get it, the site's sources; no solutions/, no tests/."""
+    out = tmp_path / "dist"
+    subprocess.run([sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", str(out), str(tracked_copy(tmp_path))],
                    check=True, capture_output=True)
+    (wheel,), (sdist,) = out.glob("*.whl"), out.glob("*.tar.gz")
+    solutions = {p.name for p in (ROOT / "solutions").iterdir()}
+    for archive in (wheel, sdist):
+        members = archive_members(archive)
+        course = "raftedu/_course/" if archive is wheel else ""
+        assert not [n for n in members if n.startswith(("solutions/", "tests/")) or "/solutions/" in n], archive.name
+        notebooks = {n: data for n, data in members.items() if n.endswith(".ipynb")}
+        assert sorted(notebooks) == sorted([f"{course}notebooks/{n}" for n in LESSONS]
+                                           + [f"{course}exercises/{n}" for n in EXERCISES]), archive.name
+        for name, data in notebooks.items():  # the released student copies, byte for byte: no solution, no hidden test
+            assert data == (ROOT / name.removeprefix(course)).read_bytes(), name
+            assert b"BEGIN HIDDEN TESTS" not in data and b"BEGIN SOLUTION" not in data, name
+        for name in members:
+            assert Path(name).name not in solutions - {p.name for p in (ROOT / "exercises").iterdir()}, name
+        assert f"{course}docs/recorded/09_real_etcd.json" in members and f"{course}docs/conf.py" in members
+
+
+@pytest.mark.slow
+def test_wheel_in_a_clean_venv_gives_the_course(tmp_path):
+    """pip install raftedu (no JupyterLab): raftedu course X works, check and shrink work, and each command whose extra
+    is missing says which to install, without a traceback; then raftedu[lab] and jupyter lab X serves lesson 00;
+    then raftedu[lite] and raftedu lite builds a site carrying this very raftedu, with no checkout and no --wheel;
+    then raftedu[docs]: raftedu release, and raftedu site from the course and docs the wheel carries."""
+    wheels = tmp_path / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(tracked_copy(tmp_path)), "-w",
+                    str(wheels)], check=True, capture_output=True)
     wheel = next(wheels.glob("raftedu-*.whl"))
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
@@ -186,6 +227,24 @@ def test_wheel_in_a_clean_venv_gives_the_course(tmp_path):
     assert sorted(p.name for p in (course / "notebooks").glob("*.ipynb")) == LESSONS
     assert sorted(p.name for p in (course / "exercises").glob("*.ipynb")) == EXERCISES
     assert not (course / "solutions").exists()
+
+    def raftedu(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(bindir / "raftedu"), *args], capture_output=True, text=True, cwd=tmp_path)
+
+    for command, extra in (["site", "docs"], ["release", "grader"], ["lite", "lite"]):
+        args = [command, str(tmp_path / f"out-{command}")] if command != "release" else [
+            command, "--solutions", str(ROOT / "solutions"), "--exercises", str(tmp_path / "ex")]
+        r = raftedu(*args)
+        assert r.returncode != 0 and f'pip install "raftedu[{extra}]"' in r.stderr, (command, r.stderr)
+        assert "Traceback" not in r.stderr + r.stdout, (command, r.stderr)
+    r = raftedu("check", str(course / "exercises" / "01_quorums.ipynb"))  # the student's checks need no extra
+    assert r.returncode == 1 and "FAIL" in r.stdout and "Traceback" not in r.stderr, r.stdout + r.stderr
+    grown = course / "notebooks" / LESSONS[0]
+    nb = json.loads(grown.read_text())
+    nb["metadata"]["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {"m": {"x": "y" * 100_000}}}}
+    grown.write_text(json.dumps(nb))
+    r = raftedu("shrink", str(grown))
+    assert r.returncode == 0 and "MB ->" in r.stdout and "widgets" not in json.loads(grown.read_text())["metadata"]
 
     subprocess.run([*pip, f"{wheel}[lab]"], check=True, capture_output=True)
     port, token = _free_port(), "raftedu-test"
@@ -215,3 +274,66 @@ def test_wheel_in_a_clean_venv_gives_the_course(tmp_path):
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=20)
+
+    subprocess.run([*pip, f"{wheel}[lite]"], check=True, capture_output=True)
+    # The Pyodide kernel's JupyterLab extension came along; it cannot load in JupyterLab: raftedu's page config disables
+    # it there (no console error on every page load), and the JupyterLite site below still carries it.
+    listed = subprocess.run([str(bindir / "jupyter"), "labextension", "list"], capture_output=True, text=True,
+                            env={**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"), "NO_COLOR": "1"})
+    line = next(x for x in (listed.stdout + listed.stderr).splitlines() if "@jupyterlite/pyodide-kernel-extension" in x)
+    assert "disabled" in line, line
+    r = raftedu("lite", str(tmp_path / "lite"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    config = json.loads((tmp_path / "lite" / "jupyter-lite.json").read_text())["jupyter-config-data"]
+    assert "@jupyterlite/pyodide-kernel-extension" in {e["name"] for e in config["federated_extensions"]}
+    assert "@jupyterlite/pyodide-kernel-extension" not in json.dumps(config.get("disabledExtensions", []))
+
+    # raftedu[docs] (with the grader's nbformat): release, and the site built from the installed course and docs.
+    subprocess.run([*pip, f"{wheel}[docs]"], check=True, capture_output=True)
+    r = raftedu("release", "--solutions", str(ROOT / "solutions"), "--exercises", str(tmp_path / "released"))
+    assert r.returncode == 0 and len(list((tmp_path / "released").glob("*.ipynb"))) == len(EXERCISES), r.stderr
+    r = raftedu("site", str(tmp_path / "site"), "--no-execute")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (tmp_path / "site" / "api.html").exists() and (tmp_path / "site" / "notebooks" / "00_start_here.html").exists()
+    (carried,) = (tmp_path / "lite" / "pypi").glob("raftedu-*.whl")
+    with zipfile.ZipFile(carried) as z:
+        names = set(z.namelist())
+        assert {"raftedu/sim.py", "raftedu/_course/notebooks/00_start_here.ipynb"} <= names
+        with zipfile.ZipFile(wheel) as original:
+            assert z.read("raftedu/sim.py") == original.read("raftedu/sim.py")
+            assert {n for n in names if not n.endswith("RECORD")} <= set(original.namelist())
+
+
+def test_shrink_removes_widget_state_and_widget_outputs_and_keeps_the_rest(tmp_path, capsys):
+    path = tmp_path / "lesson.ipynb"
+    view = {"application/vnd.jupyter.widget-view+json": {"model_id": "m"}, "text/plain": "FigureWidget()"}
+    nb = {"nbformat": 4, "nbformat_minor": 5, "cells": [
+        {"cell_type": "code", "id": "a", "metadata": {}, "execution_count": 1, "source": "explorer", "outputs": [
+            {"output_type": "display_data", "metadata": {}, "data": view},
+            {"output_type": "stream", "name": "stdout", "text": "kept\n"}]},
+        {"cell_type": "markdown", "id": "b", "metadata": {}, "source": "# mine"}],
+        "metadata": {"widgets": {"application/vnd.jupyter.widget-state+json": {"state": {"m": {"x": "y" * 200_000}}}}}}
+    path.write_text(json.dumps(nb))
+    assert main(["shrink", str(path)]) == 0
+    assert "0.20 MB -> 0.00 MB" in capsys.readouterr().out
+    after = json.loads(path.read_text())
+    assert "widgets" not in after["metadata"] and after["cells"][1]["source"] == "# mine"
+    assert after["cells"][0]["outputs"] == [nb["cells"][0]["outputs"][1]]
+    path.write_text("[1, 2]")
+    assert main(["shrink", str(path)]) == 2 and "is not a Jupyter notebook" in capsys.readouterr().err
+
+
+def test_a_command_whose_extra_is_missing_says_what_to_install(tmp_path, capsys, monkeypatch):
+    """In-process; tests/test_packaging.py's clean venv checks the same for real after a plain pip install."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "sphinx" else real(name, *a))
+    assert main(["site", str(tmp_path / "out"), "--root", str(ROOT)]) == 2
+    err = capsys.readouterr().err
+    assert 'pip install "raftedu[docs]"' in err and "Traceback" not in err
+    from raftedu.__main__ import _missing
+
+    assert _missing("release", ModuleNotFoundError("x", name="nbformat")) == (
+        'nbformat is not installed; `raftedu release` needs the "grader" extra: pip install "raftedu[grader]"')
+    assert "comes with raftedu itself" in _missing("check", ModuleNotFoundError("x", name="IPython"))

@@ -43,7 +43,7 @@ ALLOWED: dict[str, set[str]] = {
     "raftedu.site": {"raftedu._version", "raftedu.course"},
     "raftedu.lite": {"raftedu.course"},
     "raftedu.__main__": {"raftedu.grading", "raftedu.sweep", "raftedu.course", "raftedu.site", "raftedu.lite",
-                         "raftedu._version"},
+                         "raftedu._version", "raftedu.experiments"},
 }
 CORE_STDLIB_ONLY = ("raftedu.raft", "raftedu.trace", "raftedu.checks", "raftedu.sim")
 
