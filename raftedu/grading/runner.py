@@ -1,27 +1,21 @@
-"""The bulk grader: every submission observed in its own worker process, judged in this one.
+"""The bulk grader: every submission judged by a trusted process of its own; student code only in a sandbox.
 
-Trust model (DESIGN.md principle 10, "observe in the worker, judge in the
-parent"). For one submission (:func:`grade_one`) this process -- the
-*parent*, which never imports or runs student code -- copies the notebook
-into a fresh temporary folder, creates a pipe and starts ``python -m
-raftedu.grading.runner`` (the *worker*) in a new session with
-``RLIMIT_AS``/``RLIMIT_FSIZE`` set. The worker reads the plan (every check's
-cases; hidden ones derived here from the instructor's secret, which the
-worker never sees), switches raftedu's own versions of the rules the
-exercise asks for off, executes the notebook's cells in an IPython shell
-(test cells skipped, a time limit per cell), puts back anything the notebook
-replaced in raftedu (and reports it), and runs each check's *probe*: the
-student's functions on each case, streaming raw observations -- return
-values, node states and messages, the traces of scenario runs -- down the
-pipe as numbered JSON records. The parent reads them as data, re-checks the
-traces, computes every verdict and score with the checks' *judges*, and
-takes the worker's end from the operating system (exit code or signal): a
-worker that dies, is killed or exits early is a failure, whatever it wrote.
+Trust model (DESIGN.md principle 10, "the student's server is a black box").
+For one submission (:func:`grade_one`) this process copies the notebook into
+a fresh temporary folder, writes the reduced raftedu the student's code may
+use (:func:`raftedu.grading.sandbox.package`) and starts a *judge process*
+(:func:`judge_submission`, trusted code only) with a time limit that covers
+the worker and the judging. The judge reads the notebook as data, reviews the
+answer cells (:mod:`raftedu.grading.review`: ``review`` and ``copied``), and
+starts the *worker* -- ``raftedu.nodehost`` in a bubblewrap sandbox
+(:mod:`raftedu.grading.sandbox`) -- which runs the cells and then answers one
+call at a time for the student's nodes and functions
+(:mod:`raftedu.grading.boundary`). Every check runs in the judge: the
+simulator, the network, the scenarios, the safety monitor, every count and
+every verdict. The worker never sees a case, a seed or the secret; a worker
+that stops costs the check it was in, one that breaks the protocol makes the
+submission ``tampered``.
 
-This is **not a security sandbox**: student code still runs as your user,
-with your network and your files, and can fabricate observations for the
-cases it is shown (it still has to behave correctly on the hidden ones).
-Grade untrusted work inside a container (README, "Exercises and grading").
 :func:`grade` does a folder on any ``concurrent.futures`` executor, journals
 each result as soon as it exists (so a rerun resumes), and writes the CSV,
 per-student feedback and Gradescope JSON.
