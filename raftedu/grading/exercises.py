@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from ..raft import (CANDIDATE, FOLLOWER, LEADER, AppendEntries, Entry, Message, RaftNode, RequestVote,
+from ..raft import (CANDIDATE, LEADER, AppendEntries, Entry, Message, RaftNode, RequestVote,
                     RequestVoteReply, Server)
 from .core import Check, Failed, accepts_keyword, call_student
 from .observe import as_int, as_real, encode_message, plain

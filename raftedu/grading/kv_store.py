@@ -35,7 +35,7 @@ from functools import partial
 from typing import Any
 
 from ..checks import NodeFailure, SafetyViolation, check_trace
-from ..kv import (CLIENT_BASE, ClientAnswer, ClientCall, KVNode, KVOnServer, KVPlumbing, KVServer, KVService,
+from ..kv import (CLIENT_BASE, ClientAnswer, ClientCall, KVNode, KVPlumbing, KVServer, KVService,
                   ReadConfirm, ReadConfirmReply, retried_write, under_faults)
 from ..kvmodel import KINDS, KVStore, Op, Result
 from ..linearizability import History, check as check_linearizable
@@ -45,7 +45,7 @@ from .boundary import RemoteFunctions
 from .core import Check, Failed, Unsafe, broken_property
 from .observe import REFERENCE_CLASSES, decode_events, encode_events, plain
 from .scenarios import likely_cause, safety_cause, situate
-from .whole_server import CLASS_NAME as SERVER_CLASS, server_class
+from .whole_server import CLASS_NAME as SERVER_CLASS
 
 __all__ = ["CAPSTONE_CLASSES", "CLASS_NAME", "capstone_checks", "capstone_class", "KV_REFERENCE_RULES", "KV_SCENARIOS", "SINGLE_CLIENT_OPS", "judge_apply_lag", "judge_kv",
            "kv_checks", "kv_class", "probe_apply_lag", "probe_kv", "rebuild", "replay_kv"]

@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import math
-import numbers
 import types
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields
 from typing import Any
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 import csv
 import functools
 import hashlib
-import io
 import json
 import os
 import shutil
@@ -36,7 +35,6 @@ import sys
 import tempfile
 import threading
 import time
-import types
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field

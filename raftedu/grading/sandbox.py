@@ -333,7 +333,6 @@ def launch(box: str | os.PathLike[str], work: str | os.PathLike[str], *, how: st
     folder; return it and this side's ends of its channel (write calls, read answers)."""
     to_r, to_w = os.pipe()
     from_r, from_w = os.pipe()
-    python = os.path.realpath(sys.executable) if how == "unsandboxed" else sys.executable
     nproc = _processes_of_this_user() + 128
     env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
            "MPLBACKEND": "Agg", "MALLOC_ARENA_MAX": "2", "JUPYTER_PLATFORM_DIRS": "1",
