@@ -1,0 +1,576 @@
+"""Counterexamples, not seeds: the shortest run that breaks a server, and every run up to a small size.
+
+* :func:`find_counterexample` searches fault schedules (a random walk, then a
+  swarm of walks that each leave some kinds of fault out) until the always-on
+  :class:`~raftedu.checks.SafetyMonitor` raises, then shrinks the schedule the
+  way QuickCheck, Hypothesis and Jepsen do, until it is 1-minimal: removing any
+  single item loses the violation.
+* :class:`Counterexample` is such a run: the violated property, the cluster
+  size, the schedule (items :class:`~raftedu.sim.Cluster` accepts) and how to
+  :meth:`~Counterexample.replay` it; :meth:`~Counterexample.explain` tells it
+  in words, with the method of the node class that produced each event
+  (draw it with :func:`raftedu.viz.explain_figure`).
+* :func:`model_check` explores *every* run of a small cluster up to a depth:
+  deliveries in any order, duplicates, losses, election timeouts, heartbeats,
+  crashes and restarts, client requests; states are deduplicated by hash.
+
+Every fault the search uses is an explicit item of the schedule, on an
+otherwise reliable network whose messages all take :data:`DELAY` ms and with
+election timers so long that only a ``timeout_now`` item starts an election
+(the timing of :mod:`raftedu.scenarios`): the shrunk run reads as a short story.
+A message delay is a slow spell (``set_network`` to a long delay, then back);
+a lost message is a link ``cut`` (or partition) that a later ``heal`` ends.
+
+``executor=`` (a :mod:`concurrent.futures` executor, or a Dask
+``distributed.Client``) runs the candidate runs in parallel; the result is the
+one found without it, because candidates are always taken in the same order.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .checks import SafetyViolation
+from . import scenarios
+from .raft import CANDIDATE, FOLLOWER, LEADER, Event, RaftNode, Timing
+from .sim import Cluster, Network, Refused
+from .sweep import FEATURES
+
+__all__ = ["DELAY", "SEARCH_TIMING", "TAIL", "Counterexample", "SearchStats", "find_counterexample",
+           "shrink", "one_minimal", "replay_line", "run_map", "story_schedules"]
+
+DELAY = 1
+"""Every message takes this many virtual ms on the search's network (a fault item changes it for a spell)."""
+SEARCH_TIMING = scenarios.SCRIPTED
+"""Election timers so long that only a ``timeout_now`` item starts an election; heartbeats every 50 ms (the timing
+of :mod:`raftedu.scenarios`, whose stories seed the guided search)."""
+TAIL = 500
+"""Virtual ms a run goes on after its last schedule item (time for what the items set in motion)."""
+_RELIABLE = Network(delay=(DELAY, DELAY))
+_GAPS = (1, 1, 1, 2, 2, 3, 5, 10, 20, 60)
+_SLOW = (100, 300)
+_KINDS = ("timeout", "request", "crash", "restart", "partition", "cut", "heal", "slow")
+_BATCH = 16  # runs handed to the executor at a time
+
+
+# ---- the cluster setup a counterexample runs on ------------------------------------------------------------------
+
+
+def _check_node_class(node_class: Any) -> None:
+    if not (isinstance(node_class, type) and issubclass(node_class, RaftNode)):
+        raise TypeError(f"node_class must be RaftNode or a subclass of it; got {node_class!r}")
+
+
+def _check_features(features: Any) -> None:
+    if features not in FEATURES:
+        raise ValueError(f"features must be one of {', '.join(map(repr, FEATURES))}; got {features!r}")
+
+
+def _cluster(node_class: type[RaftNode], n: int, schedule: Sequence[Sequence[Any]], features: str,
+             network: Network = _RELIABLE, seed: int = 0) -> Cluster:
+    on = features == "all"
+    return Cluster(n, seed=seed, timing=SEARCH_TIMING, network=network, node_class=node_class,
+                   schedule=schedule, up_to_date_check=True, pre_vote=on, check_quorum=on)
+
+
+def _run(node_class: type[RaftNode], n: int, schedule: Sequence[Sequence[Any]], features: str,
+         network: Network = _RELIABLE, seed: int = 0) -> tuple[Cluster | None, SafetyViolation | None]:
+    """Run ``schedule`` to its last item plus :data:`TAIL`: (the cluster, the violation or None).
+
+    A schedule that cannot run (an item that no longer fits, e.g. the restart of a node that is up once the crash
+    before it was shrunk away) is not a counterexample: (None, None).
+    """
+    try:
+        c = _cluster(node_class, n, schedule, features, network, seed)
+    except ValueError:
+        return None, None
+    end = max((item[0] for item in schedule), default=0) + TAIL
+    try:
+        c.run(end)
+    except SafetyViolation as v:
+        return c, v
+    except ValueError:
+        return None, None
+    return c, None
+
+
+def _violated(args: tuple[Any, ...]) -> str | None:
+    """The property ``_run(*args)`` violates, or None (picklable: what an executor's worker runs)."""
+    _, violation = _run(*args)
+    return None if violation is None else violation.property
+
+
+# ---- running many at once --------------------------------------------------------------------------------------
+
+
+def run_map(fn: Callable[[Any], Any], items: Sequence[Any], executor: Any = None) -> list[Any]:
+    """``[fn(x) for x in items]``, in order, here or on ``executor``.
+
+    ``executor`` is None (this process), a :class:`concurrent.futures.Executor`
+    (``map``), or a Dask ``distributed.Client`` (``map`` then ``gather``). ``fn``
+    and the items must pickle for executors that run other processes.
+    """
+    if executor is None:
+        return [fn(x) for x in items]
+    if hasattr(executor, "gather") and hasattr(executor, "map"):  # a Dask client
+        return list(executor.gather(executor.map(fn, list(items), pure=False)))
+    if hasattr(executor, "map"):
+        return list(executor.map(fn, items))
+    raise TypeError(f"executor must be a concurrent.futures executor or a Dask distributed.Client; got {executor!r}")
+
+
+def _first(fn: Callable[[Any], Any], items: Sequence[Any], executor: Any, want: Callable[[Any], bool]) -> int | None:
+    """The index of the first item whose result is wanted (in order, so the same with or without an executor)."""
+    if executor is None:
+        return next((k for k, x in enumerate(items) if want(fn(x))), None)
+    for start in range(0, len(items), _BATCH):
+        results = run_map(fn, items[start:start + _BATCH], executor)
+        hit = next((k for k, r in enumerate(results) if want(r)), None)
+        if hit is not None:
+            return start + hit
+    return None
+
+
+# ---- the counterexample ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Counterexample:
+    """A run that breaks ``property``: ``schedule`` on ``n`` servers of ``node_class`` (replay it, explain it).
+
+    The cluster runs with :data:`SEARCH_TIMING` on ``network`` (by default every
+    message takes :data:`DELAY` ms and none is lost), the always-on checks with
+    etcd-io/raft's ``MoreUpToDateCorrectInv``, and ``features="all"``
+    switches on pre-vote and check-quorum. It runs to the last item plus :data:`TAIL` ms.
+    """
+
+    node_class: type[RaftNode]
+    n: int
+    schedule: tuple[tuple[Any, ...], ...]
+    property: str
+    features: str = "none"
+    network: Network = _RELIABLE
+    seed: int = 0
+    stats: "SearchStats | None" = field(default=None, compare=False)
+
+    def replay(self, schedule: Iterable[Sequence[Any]] | None = None) -> SafetyViolation | None:
+        """Run the schedule again (or ``schedule`` on the same setup): the violation, or None. Deterministic."""
+        items = self.schedule if schedule is None else tuple(tuple(item) for item in schedule)
+        return _run(self.node_class, self.n, items, self.features, self.network, self.seed)[1]
+
+    def cluster(self) -> Cluster:
+        """The cluster after the replay (stopped at the violation): its trace is the run, event by event."""
+        c, violation = _run(self.node_class, self.n, self.schedule, self.features, self.network, self.seed)
+        if c is None or violation is None:
+            raise RuntimeError(f"the schedule no longer breaks {self.property!r}: was the node class changed?")
+        c.violation = violation  # type: ignore[attr-defined]
+        return c
+
+    @property
+    def line(self) -> str:
+        """One line to paste in a notebook to watch this run (the node class must be defined there)."""
+        return replay_line(self.node_class, self.n, self.schedule, self.features)
+
+    def explain(self) -> "Explanation":
+        """The run in words: the schedule as a story, the events that broke the property with the method of the
+        node class behind each, and the key moments to draw (:func:`raftedu.viz.explain_figure`)."""
+        return _explain(self)
+
+    @staticmethod
+    def of(node_class: type[RaftNode], n: int, schedule: Iterable[Sequence[Any]], features: str = "none"
+           ) -> "Counterexample":
+        """The counterexample of a schedule known to fail on ``n`` servers of ``node_class`` (replayed now to find the
+        property it breaks; a ValueError if it breaks none)."""
+        return _of(node_class, n, schedule, features)
+
+    def __str__(self) -> str:
+        items = "\n".join(f"  {_item_text(item)}" for item in self.schedule)
+        return (f"{self.property} breaks on {self.n} servers of {self.node_class.__name__} with {len(self.schedule)} "
+                f"schedule item(s):\n{items}\nreplay: {self.line}")
+
+
+def replay_line(node_class: type[RaftNode], n: int, schedule: Iterable[Sequence[Any]], features: str = "none") -> str:
+    """The one line that replays ``schedule`` on ``n`` servers of ``node_class`` and explains it.
+
+    For a grader's feedback: ``find_counterexample(node_class, sizes=(n,))``
+    (or :func:`shrink` of a failing schedule) gives the schedule; this line,
+    pasted in the student's notebook, where the class is defined, shows the run.
+    """
+    items = [tuple(item) for item in schedule]
+    extra = f", features={features!r}" if features != "none" else ""
+    return (f"from raftedu.explore import Counterexample; Counterexample.of({node_class.__name__}, {n}, "
+            f"{items!r}{extra}).explain()")
+
+
+def _of(node_class: type[RaftNode], n: int, schedule: Iterable[Sequence[Any]], features: str = "none") -> Counterexample:
+    """A :class:`Counterexample` of a schedule known to fail (it is replayed to find the property)."""
+    _check_node_class(node_class)
+    _check_features(features)
+    items = tuple(tuple(item) for item in schedule)
+    violation = _run(node_class, n, items, features)[1]
+    if violation is None:
+        raise ValueError(f"this schedule breaks no safety property on {n} servers of {node_class.__name__}")
+    return Counterexample(node_class, n, items, violation.property, features)
+
+
+# ---- search ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SearchStats:
+    """How the search went: runs tried, wall seconds to the first violation and to the shrunk run, replays spent
+    shrinking, and the length of the schedule before shrinking."""
+
+    runs: int
+    first_s: float
+    shrunk_s: float
+    shrink_runs: int
+    found_items: int
+
+
+_Walk = tuple[type[RaftNode], int, str, int, int, tuple[tuple[Any, ...], ...]]
+
+
+def _walk(args: _Walk) -> tuple[tuple[tuple[Any, ...], ...], str | None, frozenset[tuple[Any, ...]]]:
+    """One run, built as it goes: after the items of ``prefix`` (run as they are), each new item is chosen among the
+    actions that fit the cluster's state at that moment.
+
+    Returns the schedule, the property it broke (or None) and the abstract
+    states it went through (:func:`_abstract`). Run ``index`` of search
+    ``seed`` is always the same run. Every other walk is a swarm walk that
+    leaves a random set of kinds out (Groce et al., "Swarm testing", ISSTA
+    2012): fewer kinds, more of each, which reaches states an even mix rarely does.
+    """
+    node_class, n, features, seed, index, prefix = args
+    rng = random.Random(f"raftedu-explore:{n}:{seed}:{index}")
+    kinds = [k for k in _KINDS if index % 2 == 0 or k == "timeout" or rng.random() < 0.5]
+    c = _cluster(node_class, n, (), features)
+    items: list[tuple[Any, ...]] = []
+    seen: set[tuple[Any, ...]] = set()
+    slow, requests = False, 0
+    todo = list(prefix) + [None] * rng.randrange(3 if prefix else 4, 9 if prefix else 17)
+    try:
+        for planned in todo:
+            if planned is None:
+                c.run(rng.choice(_GAPS))
+                item = _choose(c, rng, kinds, slow, requests)
+                if item is None:
+                    continue
+                item = (c.now, *item)
+            else:
+                c.run(planned[0] - c.now)
+                item = planned
+            slow = item[1] == "set_network" and item[2]["delay"] != (DELAY, DELAY)
+            requests += item[1] == "request"
+            items.append(item)
+            _perform(c, item)
+            seen.add(_abstract(c))
+        c.run(TAIL)
+        seen.add(_abstract(c))
+    except SafetyViolation as v:
+        return tuple(items), v.property, frozenset(seen)
+    except ValueError:  # an item of the prefix no longer fits (a mutation changed the run): a dead end
+        return tuple(items), None, frozenset()
+    return tuple(items), None, frozenset(seen)
+
+
+def _perform(c: Cluster, item: tuple[Any, ...]) -> None:
+    """Do one schedule item now, as the cluster does it from a schedule (a refused action changes nothing)."""
+    try:
+        if item[1] == "set_network":
+            c.set_network(**item[2])
+        else:
+            getattr(c, item[1])(*item[2:])
+    except Refused:
+        pass
+
+
+def _abstract(c: Cluster) -> tuple[Any, ...]:
+    """The cluster's state, coarsely: per server (up, role, term, log length, last log term, commitIndex, how often
+    it led), numbers capped at 4, as a multiset (servers are alike), plus the network's faults. A walk that reaches a new one is kept to build on."""
+    led: dict[int, int] = {}
+    for leader in c.monitor.leader_of.values():
+        led[leader] = led.get(leader, 0) + 1
+    view = []
+    for i in c.ids:
+        node = c.nodes[i]
+        if node is None:
+            view.append((False, min(led.get(i, 0), 3)))
+            continue
+        view.append((True, node.role, min(node.current_term, 4), min(node.last_log_index, 4),
+                     min(node.last_log_term, 4), min(node.commit_index, 4), min(led.get(i, 0), 3)))
+    return (*sorted(view, key=repr), bool(c.groups or c.cuts), c.net.delay != (DELAY, DELAY))
+
+
+def _choose(c: Cluster, rng: random.Random, kinds: list[str], slow: bool, requests: int) -> tuple[Any, ...] | None:
+    """One action that fits the cluster now, of a kind in ``kinds`` (None: none fits)."""
+    if slow:  # a slow spell lasts until the next item
+        return ("set_network", {"delay": (DELAY, DELAY)})
+    up = c.up()
+    down = [i for i in c.ids if i not in up]
+    leader = c.leader()
+    options: list[tuple[Any, ...]] = []
+    for kind in kinds:
+        if kind == "timeout":
+            options += [("timeout_now", i) for i in up if c.nodes[i].role != LEADER] * 3
+        elif kind == "request" and leader is not None and requests < 6:
+            options += [("request", f"v{requests + 1}")] * 3
+        elif kind == "crash":
+            options += [("crash", i) for i in up]
+        elif kind == "restart":
+            options += [("restart", i) for i in down] * 2
+        elif kind == "partition" and c.n > 1:
+            options += [("isolate", i) for i in c.ids]
+            shuffled = rng.sample(c.ids, c.n)
+            options.append(("partition", shuffled[:rng.randrange(1, c.n)]))
+        elif kind == "cut" and c.n > 1:
+            src, dst = rng.sample(c.ids, 2)
+            options.append(("cut", src, dst))
+        elif kind == "heal" and (c.groups or c.cuts):
+            options += [("heal",)] * 2
+        elif kind == "slow":
+            options.append(("set_network", {"delay": (rng.choice(_SLOW),) * 2}))
+    if not options:
+        return None
+    item = rng.choice(options)
+    if item[0] == "partition":
+        item = ("partition", sorted(item[1]))
+    return item
+
+
+def find_counterexample(node_class: type[RaftNode], sizes: Iterable[int] = (3, 5), budget_s: float = 60, seed: int = 0,
+                        features: str = "none", executor: Any = None, *, max_runs: int | None = None
+                        ) -> Counterexample | None:
+    """Search fault schedules until one breaks a safety property, then shrink it: the shortest story found, or None.
+
+    Runs alternate between the ``sizes``; run k of a search with ``seed`` is
+    always the same run, and the first failing run (in that order) is kept,
+    so the result does not depend on speed or on ``executor``. The search
+    stops after ``budget_s`` wall seconds (or ``max_runs`` runs) with None:
+    no run broke anything. A found run is then shrunk (:func:`shrink`)
+    until it is 1-minimal; the time spent is in the result's ``stats``.
+    """
+    _check_node_class(node_class)
+    _check_features(features)
+    sizes = list(sizes)
+    if not sizes or any(isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 9 for n in sizes):
+        raise ValueError(f"sizes must be cluster sizes from 1 to 9, e.g. (3, 5); got {sizes!r}")
+    if not (isinstance(budget_s, (int, float)) and budget_s > 0):
+        raise ValueError(f"budget_s must be a number of seconds > 0; got {budget_s!r}")
+    start = time.perf_counter()
+    corpus: dict[int, list[tuple[tuple[Any, ...], ...]]] = {n: [] for n in sizes}  # per size: runs to build on
+    covered: set[tuple[Any, ...]] = set()
+    index = 0
+    while (max_runs is None or index < max_runs) and time.perf_counter() - start < budget_s:
+        count = _BATCH if max_runs is None else min(_BATCH, max_runs - index)
+        batch = [(node_class, n, features, seed, index + k, _prefix(corpus[n], n, seed, index + k))
+                 for k, n in ((k, sizes[(index + k) % len(sizes)]) for k in range(count))]
+        results = run_map(_walk, batch, executor)
+        hit = next((k for k, (_, prop, _) in enumerate(results) if prop is not None), None)
+        if hit is None:
+            for (schedule, _, seen), args in zip(results, batch):
+                if not seen <= covered:  # it reached a state no run reached before: build on it
+                    covered |= seen
+                    corpus[args[1]].append(schedule)
+            index += count
+            continue
+        (schedule, prop, _), n = results[hit], batch[hit][1]
+        found = Counterexample(node_class, n, schedule, prop, features)
+        first_s = time.perf_counter() - start
+        if found.replay() is None:  # pragma: no cover - a walk and its replay are the same run (tests check it)
+            raise RuntimeError(f"run {index + hit} broke {prop!r} but its schedule replayed without a violation")
+        shrunk, tries = _shrink(found, executor)
+        stats = SearchStats(index + hit + 1, first_s, time.perf_counter() - start, tries, len(schedule))
+        return Counterexample(node_class, n, shrunk.schedule, shrunk.property, features, stats=stats)
+    return None
+
+
+def _prefix(corpus: list[tuple[tuple[Any, ...], ...]], n: int, seed: int, index: int) -> tuple[tuple[Any, ...], ...]:
+    """Where run ``index`` starts. The first :data:`_BATCH` runs and every fourth run after them start from nothing.
+    Of the others, one in three replays the beginning of one of the course's scripted stories for this size
+    (:func:`story_schedules`: the paper's Figure 8, the election restriction, issue 17's stale messages across
+    re-elections), the rest the beginning of a kept run (a run that reached a new abstract state: coverage-guided,
+    in the manner of AFL and Go-Explore); each walks on from there."""
+    if index < _BATCH or index % 4 == 0:
+        return ()
+    rng = random.Random(f"raftedu-explore-prefix:{seed}:{index}")
+    pool = list(story_schedules(n).values()) if rng.random() < 1 / 3 else corpus
+    if not pool:
+        return ()
+    chosen = pool[rng.randrange(len(pool))]
+    if not chosen:
+        return ()
+    prefix = list(chosen[:rng.randrange(1, len(chosen) + 1)])
+    if rng.random() < 0.5:  # move the items from one point on earlier or later (a timing the story just missed)
+        k, delta = rng.randrange(len(prefix)), rng.choice((-20, -10, -5, -2, -1, 1, 2, 5, 10, 20))
+        floor = prefix[k - 1][0] if k else 0
+        prefix[k:] = [(max(floor, item[0] + delta), *item[1:]) for item in prefix[k:]]
+    return tuple(prefix)
+
+
+_STORIES = ("figure_8", "longer_log_older_term", "shorter_log_same_term", "stale_replies_across_reelection",
+            "restart_between_votes", "crash_after_acknowledging", "vote_replies_delayed_across_reelection")
+
+
+class _Recorder(Cluster):
+    """A cluster that writes down each action called on it from outside, with the time, as a schedule item."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.items: list[tuple[Any, ...]] = []
+        self._depth = 0
+        super().__init__(*args, **kwargs)
+
+
+def _recording(name: str) -> Callable[..., Any]:
+    def action(self: _Recorder, *args: Any, **kwargs: Any) -> Any:
+        if self._depth == 0:
+            self.items.append((self.now, name, kwargs) if name == "set_network" else (self.now, name, *args))
+        self._depth += 1
+        try:
+            return getattr(Cluster, name)(self, *args, **kwargs)
+        finally:
+            self._depth -= 1
+    action.__name__ = name
+    return action
+
+
+for _name in ("timeout_now", "crash", "restart", "restart_all", "crash_leader", "partition", "isolate", "cut", "heal",
+              "set_network", "request"):
+    setattr(_Recorder, _name, _recording(_name))
+
+
+@functools.cache
+def story_schedules(n: int) -> dict[str, tuple[tuple[Any, ...], ...]]:
+    """The course's scripted stories (:mod:`raftedu.scenarios`) of ``n`` servers as schedules: each script run once
+    on the reference node, its calls written down with their times. They run on the search's setup (same timing,
+    same 1 ms network), so the guided search can start from any point of them."""
+    found = {}
+    for name in _STORIES:
+        script = getattr(scenarios, name)
+        recorded: list[_Recorder] = []
+
+        def make(size: int, **settings: Any) -> Cluster:
+            recorded.append(_Recorder(size, seed=0, node_class=RaftNode, **settings))
+            return recorded[-1]
+
+        script(RaftNode, make=make)
+        if recorded[0].n == n:
+            found[name] = tuple(tuple(item) for item in recorded[0].items)
+    return found
+
+
+# ---- shrinking ---------------------------------------------------------------------------------------------------
+
+
+def shrink(counterexample: Counterexample, executor: Any = None) -> Counterexample:
+    """The counterexample with items removed until it is 1-minimal: it still breaks the same property, and removing
+    any single one of its items does not.
+
+    Delta debugging (Zeller and Hildebrandt, 2002): remove halves, quarters,
+    ..., single items while the property still breaks; then move each item
+    as early as it can go, so the story is short in time too; repeat both
+    until neither changes anything. Candidates are tried in a fixed order and
+    the first that still breaks is kept, with or without ``executor``.
+    """
+    return _shrink(counterexample, executor)[0]
+
+
+def _shrink(ce: Counterexample, executor: Any) -> tuple[Counterexample, int]:
+    """:func:`shrink`, and how many runs it took."""
+    tries = 0
+
+    def breaks(candidates: list[list[tuple[Any, ...]]]) -> int | None:
+        nonlocal tries
+        args = [(ce.node_class, ce.n, tuple(c), ce.features, ce.network, ce.seed) for c in candidates]
+        hit = _first(_violated, args, executor, lambda prop: prop == ce.property)
+        tries += len(candidates) if hit is None else hit + 1
+        return hit
+
+    items = list(ce.schedule)
+    while True:
+        before = list(items)
+        items = _remove(items, breaks)
+        items = _earlier(items, breaks)
+        if items == before:
+            break
+    return Counterexample(ce.node_class, ce.n, tuple(items), ce.property, ce.features, ce.network, ce.seed), tries
+
+
+_Breaks = Callable[[list[list[tuple[Any, ...]]]], "int | None"]
+
+
+def _remove(items: list[tuple[Any, ...]], breaks: _Breaks) -> list[tuple[Any, ...]]:
+    """Remove chunks of items (halves, quarters, ..., single items) while the run still breaks; ends when no single
+    item can go."""
+    chunk = max(1, len(items) // 2)
+    while items:
+        candidates = [items[:i] + items[i + chunk:] for i in range(0, len(items), chunk)]
+        hit = breaks(candidates)
+        if hit is not None:
+            items = candidates[hit]
+            chunk = min(chunk, max(1, len(items) // 2))
+        elif chunk > 1:
+            chunk //= 2
+        else:
+            break
+    return items
+
+
+def _earlier(items: list[tuple[Any, ...]], breaks: _Breaks) -> list[tuple[Any, ...]]:
+    """Close the gaps: move each item, and all after it, as early as the run still breaks (whole gap, half of it,
+    one ms)."""
+    for k in range(len(items)):
+        gap = items[k][0] - (items[k - 1][0] if k else 0)
+        shifts = sorted({gap, gap - gap // 2, 1} - {0}, reverse=True) if gap > 0 else []
+        candidates = [items[:k] + [(item[0] - shift, *item[1:]) for item in items[k:]] for shift in shifts]
+        hit = breaks(candidates) if candidates else None
+        if hit is not None:
+            items = candidates[hit]
+    return items
+
+
+def one_minimal(counterexample: Counterexample) -> bool:
+    """Whether removing any single item of the schedule loses the violation (checked by running each such schedule)."""
+    items = counterexample.schedule
+    for k in range(len(items)):
+        violation = counterexample.replay(items[:k] + items[k + 1:])
+        if violation is not None and violation.property == counterexample.property:
+            return False
+    return True
+
+
+# ---- the story in words ------------------------------------------------------------------------------------------
+
+
+def _item_text(item: Sequence[Any]) -> str:
+    """A schedule item in words."""
+    t, name, args = item[0], item[1], tuple(item[2:])
+    if name == "timeout_now":
+        what = f"S{args[0]}'s election timer runs out"
+    elif name == "request":
+        what = f"a client sends {args[0]!r} to the leader"
+    elif name == "crash":
+        what = f"S{args[0]} crashes"
+    elif name == "restart":
+        what = f"S{args[0]} restarts from its disk"
+    elif name == "isolate":
+        what = f"S{args[0]} is cut off from the others"
+    elif name == "partition":
+        what = "the network splits: {" + ",".join(f"S{i}" for i in args[0]) + "} | the rest"
+    elif name == "cut":
+        what = f"messages from S{args[0]} to S{args[1]} are lost"
+    elif name == "heal":
+        what = "the network heals"
+    elif name == "set_network" and args[0].get("delay") == (DELAY, DELAY):
+        what = f"messages take {DELAY} ms again"
+    elif name == "set_network" and "delay" in args[0]:
+        what = f"messages sent from now on take {args[0]['delay'][0]} ms"
+    else:
+        what = f"{name}{args!r}"
+    return f"t={t} ms: {what}   {tuple(item)!r}"
