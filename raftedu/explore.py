@@ -29,7 +29,7 @@ one found without it, because candidates are always taken in the same order.
 from __future__ import annotations
 
 import functools
-import hashlib
+import inspect
 import random
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -38,11 +38,11 @@ from typing import Any
 
 from .checks import SafetyViolation
 from . import scenarios
-from .raft import CANDIDATE, FOLLOWER, LEADER, Event, RaftNode, Timing
+from .raft import LEADER, Event, RaftNode
 from .sim import Cluster, Network, Refused
 from .sweep import FEATURES
 
-__all__ = ["DELAY", "SEARCH_TIMING", "TAIL", "Counterexample", "SearchStats", "find_counterexample",
+__all__ = ["DELAY", "SEARCH_TIMING", "TAIL", "Counterexample", "Explanation", "SearchStats", "find_counterexample",
            "shrink", "one_minimal", "replay_line", "run_map", "story_schedules"]
 
 DELAY = 1
@@ -574,3 +574,166 @@ def _item_text(item: Sequence[Any]) -> str:
     else:
         what = f"{name}{args!r}"
     return f"t={t} ms: {what}   {tuple(item)!r}"
+
+
+# ---- explain -----------------------------------------------------------------------------------------------------
+
+_NODE_KINDS = frozenset({"append", "config", "install", "precampaign", "prevote", "restore", "role", "snapshot",
+                         "stepdown", "term", "timeout", "transfer", "truncate", "vote", "vote_ignored", "apply",
+                         "commit", "progress", "timer"})
+"""Event kinds a node reports itself (the simulator records the same kinds for state a node changed quietly or lost
+in a crash, with the rules below)."""
+_PLUMBING = frozenset({"take_output", "send", "note", "set_timer", "persist", "sync", "unsaved", "receive",
+                       "enable", "init_extensions"})
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """A counterexample told: the story in words, the events that broke the property and the method behind each.
+
+    ``trace`` is the run up to the violation; ``culprits`` are the indices
+    (into ``trace.events``) of the events that broke the property: the step
+    of the server whose event the monitor stopped at, from the input that
+    started it (a delivery, a timeout, a client request or a restart);
+    ``methods`` maps each event the node class reported to the method that
+    produced it (the innermost method of the class that was running);
+    ``moments`` are the times worth a cluster picture. Draw it with
+    :func:`raftedu.viz.explain_figure`.
+    """
+
+    counterexample: Counterexample
+    violation: SafetyViolation
+    trace: Any
+    story: tuple[str, ...]
+    culprits: tuple[int, ...]
+    methods: dict[int, str]
+    moments: tuple[int, ...]
+    paragraph: str
+
+    def _repr_markdown_(self) -> str:
+        story = "\n".join(f"{k}. {line}" for k, line in enumerate(self.story, 1))
+        return f"{self.paragraph}\n\n**The schedule** ({len(self.story)} items):\n\n{story}\n"
+
+    def __str__(self) -> str:
+        return self._repr_markdown_()
+
+
+def _traced(node_class: type[RaftNode]) -> type[RaftNode]:
+    """A subclass of ``node_class`` that writes down, for each event a server reports, the methods that were running
+    (outermost first) when it was reported; the lists, per server id and across restarts, are in ``_explore_logs``."""
+
+    def wrap(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+            events, stack = self._events, self.__dict__.setdefault("_explore_stack", [])
+            start = len(events)
+            stack.append(name)
+            try:
+                return fn(self, *args, **kwargs)
+            finally:
+                if self._events is events:
+                    marks = self.__dict__.setdefault("_explore_marks", {})
+                    for k in range(start, len(events)):
+                        marks.setdefault((id(events), k), " → ".join(stack))
+                stack.pop()
+        return method
+
+    members: dict[str, Any] = {}
+    for cls in node_class.__mro__:
+        for name, fn in vars(cls).items():
+            if (inspect.isfunction(fn) and not name.startswith("__") and name not in _PLUMBING
+                    and name not in members):
+                members[name] = wrap(name, fn)
+
+    def take_output(self: Any) -> Any:
+        events = self._events
+        msgs, out = node_class.take_output(self)
+        marks = self.__dict__.pop("_explore_marks", {})
+        type(self)._explore_logs.setdefault(self.id, []).extend(marks.get((id(events), k)) for k in range(len(out)))
+        return msgs, out
+
+    members["take_output"] = take_output
+    members["_explore_logs"] = {}
+    return type(node_class.__name__, (node_class,), members)
+
+
+def _own_methods(node_class: type[RaftNode]) -> set[str]:
+    """The methods ``node_class`` defines itself (above RaftNode): the student's code."""
+    mro = node_class.__mro__
+    return {name for cls in mro[:mro.index(RaftNode)] for name in vars(cls)} if RaftNode in mro else set()
+
+
+def _explain(ce: Counterexample) -> Explanation:
+    traced = _traced(ce.node_class)
+    c, violation = _run(traced, ce.n, ce.schedule, ce.features, ce.network, ce.seed)
+    if c is None or violation is None or violation.property != ce.property:
+        raise RuntimeError(f"the schedule no longer breaks {ce.property!r}: was the node class changed?")
+    events = list(c.trace.events)
+    methods = _methods(events, traced._explore_logs)  # type: ignore[attr-defined]
+    culprits = _culprits(events)
+    moments = tuple(sorted({item[0] for item in ce.schedule} | {events[culprits[-1]].time}))
+    return Explanation(ce, violation, c.trace, tuple(_item_text(item) for item in ce.schedule), tuple(culprits),
+                       methods, moments, _paragraph(ce, violation, events, culprits, methods))
+
+
+def _methods(events: list[Event], logs: dict[int, list[str | None]]) -> dict[int, str]:
+    """Match each node's reported events in the trace with the methods written down for them, in order."""
+    quiet = {"state change the node did not report", "Figure 2: only what was persisted survives a crash"}
+    reported: dict[int, list[int]] = {}
+    for k, e in enumerate(events):
+        if e.kind in _NODE_KINDS and e.node in logs and e.rule not in quiet:
+            reported.setdefault(e.node, []).append(k)
+    out: dict[int, str] = {}
+    for i, positions in reported.items():
+        log = logs[i]
+        if len(log) < len(positions):
+            continue  # the counts differ (a life not written down): say nothing rather than something wrong
+        for k, name in zip(positions, log):
+            if name is not None:
+                out[k] = name
+    return out
+
+
+def _culprits(events: list[Event]) -> list[int]:
+    """The violating event (the last one recorded) and the step it belongs to: the server's events back to the input
+    that started the step."""
+    last = len(events) - 1
+    node = events[last].node
+    k = last
+    while k > 0:
+        e = events[k - 1]
+        if e.time != events[last].time:
+            break
+        if e.node == node and e.kind in ("deliver", "timeout_now", "client_request", "restart"):
+            k -= 1
+            break
+        k -= 1
+    return [j for j in range(k, last + 1) if events[j].node == node or j == last]
+
+
+def _event_text(e: Event) -> str:
+    if e.kind == "send" and e.msg is not None:
+        return f"S{e.node} sent {e.msg!r}"
+    return e.text or e.kind
+
+
+def _paragraph(ce: Counterexample, violation: SafetyViolation, events: list[Event], culprits: list[int],
+               methods: dict[int, str]) -> str:
+    own = _own_methods(ce.node_class)
+
+    def named(chain: str) -> str:
+        return " → ".join(f"`{m}` (yours)" if m in own else f"`{m}`" for m in chain.split(" → "))
+
+    e = events[culprits[-1]]
+    start = events[culprits[0]]
+    steps = [f"{events[k].text} ({named(methods[k])})" for k in culprits if k in methods and events[k].text]
+    cause = {"deliver": f"received {type(start.msg).__name__} from S{start.peer}" if start.msg else "received a message",
+             "timeout_now": "timed out", "client_request": "got a client request",
+             "restart": "restarted"}.get(start.kind, "")
+    who = f"S{e.node}" if e.node else "the cluster"
+    return (f"**{violation.property}** broke at t={violation.time} ms, after {len(ce.schedule)} schedule item(s), "
+            f"on {ce.n} servers of `{ce.node_class.__name__}`: {violation.detail}. "
+            + (f"{who} {cause}: " + "; then ".join(steps) + ". " if steps and cause else "")
+            + f"The event the checks stopped at: {_event_text(e)}"
+            + (f" ({named(methods[culprits[-1]])}; rule: {e.rule})." if culprits[-1] in methods else ".")
+            + f" Replay it: `{ce.line}`")

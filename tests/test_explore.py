@@ -109,3 +109,33 @@ def test_bad_input_is_refused_with_what_is_allowed(kwargs, message):
 def test_of_refuses_a_schedule_that_breaks_nothing():
     with pytest.raises(ValueError, match="breaks no safety property"):
         Counterexample.of(RaftNode, 3, [(0, "timeout_now", 1)])
+
+
+def test_explain_names_the_students_method_and_the_step_that_broke_it():
+    from raftedu.viz import explain_figure, explain_figures
+
+    ce = find_counterexample(CountsOldTermVotes, budget_s=60)
+    x = ce.explain()
+    assert x.violation.property == ce.property == "Leader elected by a majority"
+    last = x.trace.events[x.culprits[-1]]
+    assert last == x.violation.event
+    # the leader's role event came from the overridden handler, which the words mark as the student's
+    assert x.methods[x.culprits[-1]] == "handle_request_vote_reply → become_leader"
+    assert "`handle_request_vote_reply` (yours) → `become_leader`" in x.paragraph
+    assert x.trace.events[x.culprits[0]].kind == "deliver"  # the step starts at the vote reply it counted
+    assert len(x.story) == len(ce.schedule) and ce.line in x.paragraph
+    assert x.moments[-1] == x.violation.time
+    fig = explain_figure(x)
+    rings = [t for t in fig.data if t.name == "the step that broke it (ringed)"]
+    assert rings and len(rings[0].x) == len([k for k in x.culprits if x.trace.events[k].node is not None])
+    assert len(explain_figures(x, pictures=2)) == 3
+
+
+def test_explain_attributes_events_across_restarts():
+    story = story_schedules(3)["restart_between_votes"]
+    x = Counterexample.of(VolatileVote, 3, story).explain()
+    restarted = [k for k, e in enumerate(x.trace.events) if e.kind == "restart"]
+    assert restarted
+    after = [k for k in x.methods if k > restarted[0] and x.trace.events[k].node == 3]
+    assert after, "S3's events after its restart got no method"
+    assert all(isinstance(x.methods[k], str) and x.methods[k] for k in after)
