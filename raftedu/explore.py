@@ -29,6 +29,7 @@ one found without it, because candidates are always taken in the same order.
 from __future__ import annotations
 
 import functools
+import heapq
 import inspect
 import random
 import time
@@ -37,13 +38,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .checks import SafetyViolation
+from .pools import map_on
 from . import scenarios
+from . import sim as _sim
 from .raft import LEADER, Event, RaftNode
 from .sim import Cluster, Network, Refused
 from .sweep import FEATURES
 
 __all__ = ["DELAY", "SEARCH_TIMING", "TAIL", "Counterexample", "Explanation", "SearchStats", "find_counterexample",
-           "shrink", "one_minimal", "replay_line", "run_map", "story_schedules"]
+           "shrink", "one_minimal", "replay_line", "run_map", "story_schedules", "ModelCheckResult", "model_check"]
 
 DELAY = 1
 """Every message takes this many virtual ms on the search's network (a fault item changes it for a spell)."""
@@ -80,12 +83,25 @@ def _cluster(node_class: type[RaftNode], n: int, schedule: Sequence[Sequence[Any
 
 
 def _run(node_class: type[RaftNode], n: int, schedule: Sequence[Sequence[Any]], features: str,
-         network: Network = _RELIABLE, seed: int = 0) -> tuple[Cluster | None, SafetyViolation | None]:
-    """Run ``schedule`` to its last item plus :data:`TAIL`: (the cluster, the violation or None).
+         network: Network = _RELIABLE, seed: int = 0, stepped: bool = False,
+         start: Sequence[Sequence[Any]] = (), until: int | None = None
+         ) -> tuple[Cluster | None, SafetyViolation | None]:
+    """Run ``schedule`` to its last item plus :data:`TAIL`: (the cluster, the violation or None). With ``stepped``
+    the schedule is a :func:`model_check` run: steps, done one after another.
 
     A schedule that cannot run (an item that no longer fits, e.g. the restart of a node that is up once the crash
     before it was shrunk away) is not a counterexample: (None, None).
     """
+    if stepped:
+        try:
+            c = _replay_steps(node_class, n, (), start, until)
+            for step in schedule:
+                _apply_step(c, tuple(step))
+        except SafetyViolation as v:
+            return c, v
+        except (ValueError, StopIteration):
+            return None, None
+        return c, None
     try:
         c = _cluster(node_class, n, schedule, features, network, seed)
     except ValueError:
@@ -110,19 +126,9 @@ def _violated(args: tuple[Any, ...]) -> str | None:
 
 
 def run_map(fn: Callable[[Any], Any], items: Sequence[Any], executor: Any = None) -> list[Any]:
-    """``[fn(x) for x in items]``, in order, here or on ``executor``.
-
-    ``executor`` is None (this process), a :class:`concurrent.futures.Executor`
-    (``map``), or a Dask ``distributed.Client`` (``map`` then ``gather``). ``fn``
-    and the items must pickle for executors that run other processes.
-    """
-    if executor is None:
-        return [fn(x) for x in items]
-    if hasattr(executor, "gather") and hasattr(executor, "map"):  # a Dask client
-        return list(executor.gather(executor.map(fn, list(items), pure=False)))
-    if hasattr(executor, "map"):
-        return list(executor.map(fn, items))
-    raise TypeError(f"executor must be a concurrent.futures executor or a Dask distributed.Client; got {executor!r}")
+    """``[fn(x) for x in items]``, in order, here or on ``executor``: None (this process), a
+    :class:`concurrent.futures.Executor`, or a Dask ``distributed.Client`` (:func:`raftedu.pools.map_on`)."""
+    return list(map_on(executor, fn, list(items)))
 
 
 def _first(fn: Callable[[Any], Any], items: Sequence[Any], executor: Any, want: Callable[[Any], bool]) -> int | None:
@@ -158,15 +164,24 @@ class Counterexample:
     network: Network = _RELIABLE
     seed: int = 0
     stats: "SearchStats | None" = field(default=None, compare=False)
+    stepped: bool = False
+    """True for a :func:`model_check` run: ``schedule`` is its steps (deliver message k, time out, ...), done one
+    after another on a cluster whose messages wait until a step delivers them."""
+    start: tuple[tuple[Any, ...], ...] = ()
+    """For a :func:`model_check` run: the timed schedule that set the stage before the first step ..."""
+    until: int | None = None
+    """... run to this time (None: to its last item)."""
 
     def replay(self, schedule: Iterable[Sequence[Any]] | None = None) -> SafetyViolation | None:
         """Run the schedule again (or ``schedule`` on the same setup): the violation, or None. Deterministic."""
         items = self.schedule if schedule is None else tuple(tuple(item) for item in schedule)
-        return _run(self.node_class, self.n, items, self.features, self.network, self.seed)[1]
+        return _run(self.node_class, self.n, items, self.features, self.network, self.seed, self.stepped,
+                    self.start, self.until)[1]
 
     def cluster(self) -> Cluster:
         """The cluster after the replay (stopped at the violation): its trace is the run, event by event."""
-        c, violation = _run(self.node_class, self.n, self.schedule, self.features, self.network, self.seed)
+        c, violation = _run(self.node_class, self.n, self.schedule, self.features, self.network, self.seed,
+                            self.stepped, self.start, self.until)
         if c is None or violation is None:
             raise RuntimeError(f"the schedule no longer breaks {self.property!r}: was the node class changed?")
         c.violation = violation  # type: ignore[attr-defined]
@@ -175,6 +190,11 @@ class Counterexample:
     @property
     def line(self) -> str:
         """One line to paste in a notebook to watch this run (the node class must be defined there)."""
+        if self.stepped:
+            until = "" if self.until is None else f", until={self.until}"
+            return (f"from raftedu.explore import Counterexample; Counterexample({self.node_class.__name__}, "
+                    f"{self.n}, {self.schedule!r}, {self.property!r}, stepped=True, start={self.start!r}{until})"
+                    ".explain()")
         return replay_line(self.node_class, self.n, self.schedule, self.features)
 
     def explain(self) -> "Explanation":
@@ -597,6 +617,9 @@ class Explanation:
     started it (a delivery, a timeout, a client request or a restart);
     ``methods`` maps each event the node class reported to the method that
     produced it (the innermost method of the class that was running);
+    ``ran`` maps each of those events to every method that had run in its
+    step by then (a rule that returned before the event, like
+    ``log_is_up_to_date`` before a vote, is named there);
     ``moments`` are the times worth a cluster picture. Draw it with
     :func:`raftedu.viz.explain_figure`.
     """
@@ -607,6 +630,7 @@ class Explanation:
     story: tuple[str, ...]
     culprits: tuple[int, ...]
     methods: dict[int, str]
+    ran: dict[int, tuple[str, ...]]
     moments: tuple[int, ...]
     paragraph: str
 
@@ -627,6 +651,9 @@ def _traced(node_class: type[RaftNode]) -> type[RaftNode]:
         def method(self: Any, *args: Any, **kwargs: Any) -> Any:
             events, stack = self._events, self.__dict__.setdefault("_explore_stack", [])
             start = len(events)
+            if not stack:
+                self.__dict__["_explore_ran"] = []  # the methods that ran in this step, in order
+            self._explore_ran.append(name)
             stack.append(name)
             try:
                 return fn(self, *args, **kwargs)
@@ -634,7 +661,7 @@ def _traced(node_class: type[RaftNode]) -> type[RaftNode]:
                 if self._events is events:
                     marks = self.__dict__.setdefault("_explore_marks", {})
                     for k in range(start, len(events)):
-                        marks.setdefault((id(events), k), " → ".join(stack))
+                        marks.setdefault((id(events), k), (" → ".join(stack), tuple(self._explore_ran)))
                 stack.pop()
         return method
 
@@ -665,25 +692,29 @@ def _own_methods(node_class: type[RaftNode]) -> set[str]:
 
 def _explain(ce: Counterexample) -> Explanation:
     traced = _traced(ce.node_class)
-    c, violation = _run(traced, ce.n, ce.schedule, ce.features, ce.network, ce.seed)
+    c, violation = _run(traced, ce.n, ce.schedule, ce.features, ce.network, ce.seed, ce.stepped, ce.start, ce.until)
     if c is None or violation is None or violation.property != ce.property:
         raise RuntimeError(f"the schedule no longer breaks {ce.property!r}: was the node class changed?")
     events = list(c.trace.events)
-    methods = _methods(events, traced._explore_logs)  # type: ignore[attr-defined]
+    marks = _methods(events, traced._explore_logs)  # type: ignore[attr-defined]
+    methods = {k: chain for k, (chain, _) in marks.items()}
+    ran = {k: calls for k, (_, calls) in marks.items()}
     culprits = _culprits(events)
-    moments = tuple(sorted({item[0] for item in ce.schedule} | {events[culprits[-1]].time}))
-    return Explanation(ce, violation, c.trace, tuple(_item_text(item) for item in ce.schedule), tuple(culprits),
-                       methods, moments, _paragraph(ce, violation, events, culprits, methods))
+    times = {events[culprits[-1]].time} if ce.stepped else {item[0] for item in ce.schedule}
+    moments = tuple(sorted(times | {events[culprits[-1]].time}))
+    story = tuple(_step_text(step) if ce.stepped else _item_text(step) for step in ce.schedule)
+    return Explanation(ce, violation, c.trace, story, tuple(culprits), methods, ran, moments,
+                       _paragraph(ce, violation, events, culprits, methods, ran))
 
 
-def _methods(events: list[Event], logs: dict[int, list[str | None]]) -> dict[int, str]:
+def _methods(events: list[Event], logs: dict[int, list[Any]]) -> dict[int, Any]:
     """Match each node's reported events in the trace with the methods written down for them, in order."""
     quiet = {"state change the node did not report", "Figure 2: only what was persisted survives a crash"}
     reported: dict[int, list[int]] = {}
     for k, e in enumerate(events):
         if e.kind in _NODE_KINDS and e.node in logs and e.rule not in quiet:
             reported.setdefault(e.node, []).append(k)
-    out: dict[int, str] = {}
+    out: dict[int, Any] = {}
     for i, positions in reported.items():
         log = logs[i]
         if len(log) < len(positions):
@@ -718,8 +749,15 @@ def _event_text(e: Event) -> str:
 
 
 def _paragraph(ce: Counterexample, violation: SafetyViolation, events: list[Event], culprits: list[int],
-               methods: dict[int, str]) -> str:
+               methods: dict[int, str], ran: dict[int, tuple[str, ...]]) -> str:
     own = _own_methods(ce.node_class)
+    mine = [k for k in sorted(ran) if own.intersection(ran[k])]
+    before = ""
+    if mine and mine[-1] not in culprits:  # the student's code last ran in an earlier step: say where
+        k = mine[-1]
+        names = ", ".join(f"`{m}`" for m in dict.fromkeys(ran[k]) if m in own)
+        before = (f"Your {names} last ran for S{events[k].node} at t={events[k].time} ms, in the step where "
+                  f"{events[k].text or events[k].kind}. ")
 
     def named(chain: str) -> str:
         return " → ".join(f"`{m}` (yours)" if m in own else f"`{m}`" for m in chain.split(" → "))
@@ -736,4 +774,248 @@ def _paragraph(ce: Counterexample, violation: SafetyViolation, events: list[Even
             + (f"{who} {cause}: " + "; then ".join(steps) + ". " if steps and cause else "")
             + f"The event the checks stopped at: {_event_text(e)}"
             + (f" ({named(methods[culprits[-1]])}; rule: {e.rule})." if culprits[-1] in methods else ".")
-            + f" Replay it: `{ce.line}`")
+            + (f" {before}" if before else " ") + f"Replay it: `{ce.line}`")
+
+
+# ---- every run up to a depth -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelCheckResult:
+    """What :func:`model_check` explored: distinct ``states`` (after deduplication), ``transitions`` tried, the
+    ``depth`` reached completely, the wall ``seconds``, and the shortest violating run (None: no violation up to
+    ``depth``). ``complete`` is False when the state or time budget ran out before ``depth`` was done."""
+
+    n: int
+    depth: int
+    states: int
+    transitions: int
+    seconds: float
+    complete: bool
+    counterexample: "Counterexample | None"
+    bounds: dict[str, Any]
+
+    def __str__(self) -> str:
+        scope = ", ".join(f"{k}={v}" for k, v in self.bounds.items())
+        if self.counterexample is not None:
+            steps = "\n".join(f"  {k}. {_step_text(s)}" for k, s in enumerate(self.counterexample.schedule, 1))
+            return (f"{self.counterexample.property} breaks after {len(self.counterexample.schedule)} steps "
+                    f"(shortest; {self.states:,} states explored in {self.seconds:.1f} s; {scope}):\n{steps}")
+        done = "no violation" if self.complete else "no violation so far (budget spent before the depth was done)"
+        return (f"{done} up to depth {self.depth}: {self.states:,} distinct states, {self.transitions:,} transitions, "
+                f"{self.seconds:.1f} s ({scope})")
+
+
+class _Stepper(Cluster):
+    """A cluster whose messages wait on the wire until a step delivers one of them (in any order, or twice).
+
+    Only the election timers of :data:`SEARCH_TIMING` run (10 s and more: never within a model check), so nothing
+    happens unless a step makes it happen. Reads the simulator's event heap for the messages in flight and hands
+    one to the simulator's own delivery and timer code: the monitor, the trace and every safety net are the
+    ones of every run. (The heap's entries are ``(time, is action, sequence, kind, what, message)``;
+    tests/test_explore.py fails loudly if that changes.)
+    """
+
+    def in_flight(self) -> list[tuple[int, Any]]:
+        """The messages sent and not yet delivered: (message id, message), oldest first."""
+        return sorted((what, msg) for (_, _, _, kind, what, msg) in self._heap if kind == _sim._DELIVER)
+
+    def deliver_now(self, msg_id: int, keep: bool = False) -> None:
+        """Deliver message ``msg_id`` now; with ``keep``, a copy stays on the wire (a duplicate, delivered later)."""
+        entry = next(e for e in self._heap if e[3] == _sim._DELIVER and e[4] == msg_id)
+        if not keep:
+            self._heap.remove(entry)
+            heapq.heapify(self._heap)
+        self._deliver(msg_id, entry[5])
+
+    def heartbeat_now(self, i: int) -> None:
+        """Leader ``i``'s heartbeat timer runs out now."""
+        node = self.nodes[i]
+        due = node.deadline
+        self.now = max(self.now, due)
+        self._fire_timer(i, due)
+
+
+def _step_text(step: tuple[Any, ...]) -> str:
+    kind, args = step[0], step[1:]
+    if kind in ("deliver", "duplicate"):
+        return f"{'deliver a copy of' if kind == 'duplicate' else 'deliver'} {args[1]}"
+    if kind == "heartbeat":
+        return f"leader S{args[0]}'s heartbeat timer runs out"
+    return _item_text((0, *step)).split(": ", 1)[1].split("   ")[0]
+
+
+def _apply_step(c: _Stepper, step: tuple[Any, ...]) -> None:
+    kind = step[0]
+    c.now += 1
+    if kind == "deliver":
+        c.deliver_now(step[1])
+    elif kind == "duplicate":
+        c.deliver_now(step[1], keep=True)
+    elif kind == "heartbeat":
+        c.heartbeat_now(step[1])
+    elif kind == "request":
+        c.request(step[1])
+    else:
+        getattr(c, kind)(*step[1:])
+
+
+def _steps(c: _Stepper, bounds: dict[str, Any], path: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Every step possible from the cluster's state, within the bounds (counted along ``path``)."""
+    count = {kind: sum(1 for s in path if s[0] == kind) for kind in ("request", "crash", "heartbeat")}
+    out: list[tuple[Any, ...]] = []
+    for msg_id, m in c.in_flight():
+        apart = (m.src, m.dst) in c.cuts or any((m.src in g) != (m.dst in g) for g in c.groups)
+        if c.nodes.get(m.dst) is not None and not apart:  # to a crashed server or across a cut: lost
+            label = (msg_id, f"{type(m).__name__} S{m.src}→S{m.dst} (term {m.term})")
+            out.append(("deliver", *label))
+            if bounds["duplicates"]:
+                out.append(("duplicate", *label))
+    for i in c.ids:
+        node = c.nodes[i]
+        if node is None:
+            out.append(("restart", i))
+            continue
+        if node.role == LEADER:
+            if count["heartbeat"] < bounds["heartbeats"]:
+                out.append(("heartbeat", i))
+            if count["request"] < bounds["requests"] and c.leader() == i:
+                out.append(("request", f"v{count['request'] + 1}"))
+        elif node.current_term < bounds["terms"]:
+            out.append(("timeout_now", i))
+        if count["crash"] < bounds["crashes"]:
+            out.append(("crash", i))
+    return out
+
+
+def _canonical(value: Any) -> Any:
+    """A hashable, order-free form of a node's attribute (dicts and sets sorted)."""
+    if isinstance(value, dict):
+        return tuple(sorted(((_canonical(k), _canonical(v)) for k, v in value.items()), key=repr))
+    if isinstance(value, (set, frozenset)):
+        return tuple(sorted((_canonical(v) for v in value), key=repr))
+    if isinstance(value, (list, tuple)):
+        return tuple(_canonical(v) for v in value)
+    if hasattr(value, "__dataclass_fields__") and not getattr(value, "__hash__", None):
+        return (type(value).__name__, *(_canonical(getattr(value, f)) for f in value.__dataclass_fields__))
+    try:
+        hash(value)
+    except TypeError:
+        return repr(value)
+    return value
+
+
+_UNSTATED = frozenset({"rng", "timing", "now", "deadline", "_events", "_outbox", "sent_at", "_saved_log", "peers",
+                       "id", "applied"})
+"""Node attributes left out of a state: its tools and clocks (timers never fire by themselves here), and what
+``applied`` holds twice (its length and content are lastApplied's entries, checked against the log at every step)."""
+
+
+def _state(c: _Stepper) -> int:
+    """The state's hash: every server's attributes (its disk too), the messages in flight (as a multiset), and what
+    the safety monitor remembers of the past (leaders per term, votes, committed entries, every entry ever stored,
+    the highest term each server saw), so that a state reached twice is the same state for the checks too."""
+    mon = c.monitor
+    nodes = []
+    for i in c.ids:
+        node = c.nodes[i]
+        disk = c.disks[i]
+        mine = None if node is None else tuple(sorted((k, _canonical(v)) for k, v in vars(node).items()
+                                                     if k not in _UNSTATED))
+        nodes.append((mine, disk.current_term, disk.voted_for, tuple(disk.log)))
+    wire = tuple(sorted(repr(m) for _, m in c.in_flight()))
+    history = (tuple(sorted(mon.leader_of.items())), tuple(sorted(mon.vote_of.items())), tuple(mon.committed),
+               tuple(sorted(mon.entry_prefix.items())), tuple(sorted(mon.last_term.items())))
+    return hash((tuple(nodes), wire, history, c.groups, tuple(sorted(c.cuts))))
+
+
+def _replay_steps(node_class: type[RaftNode], n: int, path: Sequence[tuple[Any, ...]],
+                  start: Sequence[Sequence[Any]] = (), until: int | None = None) -> _Stepper:
+    """The cluster after the timed schedule ``start`` (run as any run, to its last item or to ``until`` ms) and then
+    the steps ``path``."""
+    c = _Stepper(n, seed=0, timing=SEARCH_TIMING, network=_RELIABLE, node_class=node_class, up_to_date_check=True,
+                 schedule=start)
+    c.run(max((item[0] for item in start), default=0) if until is None else until)
+    for step in path:
+        _apply_step(c, step)
+    return c
+
+
+def _expand(args: tuple[type[RaftNode], int, tuple[tuple[Any, ...], ...], dict[str, Any], tuple[Any, ...],
+                        int | None]) -> list[tuple[tuple[Any, ...], int | None, str | None]]:
+    """The children of the state ``path`` leads to: (step, state hash or None, the property the step broke or None)."""
+    node_class, n, path, bounds, start, until = args
+    parent = _replay_steps(node_class, n, path, start, until)
+    out = []
+    for step in _steps(parent, bounds, path):
+        c = _replay_steps(node_class, n, path, start, until)
+        try:
+            _apply_step(c, step)
+        except SafetyViolation as v:
+            out.append((step, None, v.property))
+            continue
+        out.append((step, _state(c), None))
+    return out
+
+
+def model_check(node_class: type[RaftNode], n: int = 3, depth: int = 8, *, terms: int = 3, requests: int = 2,
+                crashes: int = 0, heartbeats: int = 1, duplicates: bool = False, start: Iterable[Sequence[Any]] = (),
+                until: int | None = None, max_states: int = 200_000, budget_s: float = 300, executor: Any = None) -> ModelCheckResult:
+    """Every run of ``n`` servers of ``node_class`` up to ``depth`` steps, breadth first: the shortest violation, or
+    none up to ``depth``.
+
+    A step is one of: deliver any message in flight (in any order; ``duplicates``: or deliver a copy and keep it
+    in flight), a follower's or candidate's election timeout (while its term is below ``terms``), a leader's
+    heartbeat (at most ``heartbeats`` in a run), a client request to the leader (at most ``requests``), a crash
+    (at most ``crashes``) and the restart of a crashed server. Loss needs no step of its own: a message never
+    delivered was lost, and every run with losses is among these with those messages left undelivered. Every
+    safety property is checked at every event, as in every run. States are deduplicated by hash (:func:`_state`).
+    ``start`` is a timed schedule (items :class:`~raftedu.sim.Cluster` accepts, on the search's timing and 1 ms
+    network) that sets the stage first: every continuation of up to ``depth`` steps from where it leaves the
+    cluster (messages still in flight then wait for a step) is explored; it runs to its last item, or to ``until``
+    ms.
+    The exploration stops early at ``max_states`` distinct states or ``budget_s`` wall seconds (``complete`` is then
+    False). The result's counterexample has the steps as its schedule; its :meth:`~Counterexample.replay` runs them.
+    """
+    _check_node_class(node_class)
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 5:
+        raise ValueError(f"n must be a cluster size from 1 to 5 (the state space grows fast); got {n!r}")
+    for name, value in (("depth", depth), ("terms", terms), ("requests", requests), ("crashes", crashes),
+                        ("heartbeats", heartbeats), ("max_states", max_states)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be a whole number >= 0; got {value!r}")
+    bounds = dict(terms=terms, requests=requests, crashes=crashes, heartbeats=heartbeats, duplicates=bool(duplicates))
+    begin = tuple(tuple(item) for item in start)
+    start_time = time.perf_counter()
+    try:
+        first = _replay_steps(node_class, n, (), begin, until)
+    except SafetyViolation as v:
+        raise ValueError(f"the start schedule itself breaks {v.property!r}: start the check before that") from None
+    seen = {_state(first)}
+    frontier: list[tuple[tuple[Any, ...], ...]] = [()]
+    transitions = 0
+    for level in range(depth):
+        following: list[tuple[tuple[Any, ...], ...]] = []
+        chunks = (frontier[k:k + _BATCH * 4] for k in range(0, len(frontier), _BATCH * 4))
+        for chunk in chunks:
+            expanded = run_map(_expand, [(node_class, n, path, bounds, begin, until) for path in chunk], executor)
+            for path, children in zip(chunk, expanded):
+                for step, state, broke in children:
+                    transitions += 1
+                    if broke is not None:
+                        ce = Counterexample(node_class, n, (*path, step), broke, stepped=True, start=begin,
+                                            until=until)
+                        if ce.replay() is None:  # pragma: no cover - the same steps on the same cluster
+                            raise RuntimeError(f"a model-check run broke {broke!r} but did not again on replay")
+                        return ModelCheckResult(n, level + 1, len(seen), transitions, time.perf_counter() - start_time,
+                                                True, ce, bounds)
+                    if state not in seen:
+                        seen.add(state)
+                        following.append((*path, step))
+            if len(seen) >= max_states or time.perf_counter() - start_time > budget_s:
+                return ModelCheckResult(n, level, len(seen), transitions, time.perf_counter() - start_time, False, None,
+                                        bounds)
+        frontier = following
+        if not frontier:
+            break
+    return ModelCheckResult(n, depth, len(seen), transitions, time.perf_counter() - start_time, True, None, bounds)

@@ -139,3 +139,90 @@ def test_explain_attributes_events_across_restarts():
     after = [k for k in x.methods if k > restarted[0] and x.trace.events[k].node == 3]
     assert after, "S3's events after its restart got no method"
     assert all(isinstance(x.methods[k], str) and x.methods[k] for k in after)
+
+
+# ---- model_check -------------------------------------------------------------------------------------------------
+
+from raftedu.explore import model_check  # noqa: E402
+
+
+class LengthOnly(RaftNode):
+    """Lesson 04's first broken rule: votes by log length only (§5.4.1 without the terms)."""
+
+    def log_is_up_to_date(self, last_log_index, last_log_term):
+        return last_log_index >= self.last_log_index
+
+
+class CountsOldReplicas(RaftNode):
+    """Lesson 04's second broken rule: commits any entry stored on a majority, whatever its term (§5.4.2 without the
+    term check)."""
+
+    def advance_commit_index(self):
+        for n in range(self.last_log_index, self.commit_index, -1):
+            if 1 + sum(self.match_index[p] >= n for p in self.peers) >= self.quorum:
+                self.set_commit_index(n, "counts replicas of old-term entries")
+                return
+
+
+# §5.4.1's stage: S1, cut off, holds 3 entries of term 1; S2 and S3 committed one of term 2; S1 has heard of term 2
+LONGER_LOG = (story_schedules(3)["longer_log_older_term"][:-1], 130)
+# §5.4.2's stage: x (term 1) only on S1, y (term 2) only on S2; S1 and S3 can talk, S2 is cut off
+OLD_TERM_ENTRY = (((0, "timeout_now", 1), (10, "isolate", 1), (10, "request", "x"), (10, "timeout_now", 2),
+                   (20, "isolate", 2), (20, "request", "y"), (20, "partition", [1, 3], [2])), 100)
+
+
+def test_model_check_finds_nothing_wrong_with_the_reference_from_a_fresh_cluster():
+    result = model_check(RaftNode, 3, depth=4)
+    assert result.complete and result.counterexample is None and result.depth == 4
+    assert result.states > 100 and result.transitions >= result.states - 1
+    assert "no violation up to depth 4" in str(result)
+
+
+@pytest.mark.parametrize("broken, stage, prop, at_most, rule", [
+    (LengthOnly, LONGER_LOG, "Leader Completeness", 3, "log_is_up_to_date"),
+    (CountsOldReplicas, OLD_TERM_ENTRY, "Up-to-date logs hold what is committed", 8, "advance_commit_index"),
+])
+def test_model_check_finds_each_lesson_04_broken_rule_and_holds_for_the_reference(broken, stage, prop, at_most, rule):
+    start, until = stage
+    found = model_check(broken, 3, depth=at_most, start=start, until=until)
+    ce = found.counterexample
+    assert ce is not None and ce.property == prop and len(ce.schedule) <= at_most and ce.stepped
+    _same(ce.replay(), ce.replay())
+    assert model_check(broken, 3, depth=len(ce.schedule) - 1, start=start, until=until).counterexample is None
+    words = ce.explain().paragraph
+    assert f"`{rule}` (yours)" in words or f"Your `{rule}` last ran" in words, words
+    statement, call = ce.line.rsplit(".explain()", 1)[0].split("; ", 1)
+    env = {broken.__name__: broken}
+    exec(statement, env)
+    assert eval(call, env) == ce  # the line to paste rebuilds the same run
+    reference = model_check(RaftNode, 3, depth=at_most, start=start, until=until)
+    assert reference.complete and reference.counterexample is None
+
+
+def test_model_check_on_an_executor_gives_the_same_result():
+    start, until = LONGER_LOG
+    alone = model_check(LengthOnly, 3, depth=3, start=start, until=until)
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        other = model_check(LengthOnly, 3, depth=3, start=start, until=until, executor=pool)
+    assert (other.states, other.transitions, other.counterexample) == (alone.states, alone.transitions,
+                                                                        alone.counterexample)
+
+
+def test_model_check_reads_the_messages_in_flight_from_the_simulator():
+    from raftedu.explore import _replay_steps
+
+    c = _replay_steps(RaftNode, 3, [("timeout_now", 1)])
+    assert [type(m).__name__ for _, m in c.in_flight()] == ["RequestVote", "RequestVote"]
+    msg_id = c.in_flight()[0][0]
+    c.deliver_now(msg_id, keep=True)
+    assert len(c.in_flight()) == 3  # the copy stayed on the wire and S2's reply left
+    assert c.trace.events[-1].kind in ("send", "timer", "vote")
+
+
+def test_model_check_refuses_bad_bounds_and_a_start_that_already_breaks():
+    with pytest.raises(ValueError, match="depth must be a whole number"):
+        model_check(RaftNode, 3, depth=-1)
+    with pytest.raises(ValueError, match="n must be a cluster size from 1 to 5"):
+        model_check(RaftNode, 7)
+    with pytest.raises(ValueError, match="the start schedule itself breaks"):
+        model_check(LengthOnly, 3, depth=1, start=story_schedules(3)["longer_log_older_term"], until=200)

@@ -31,7 +31,7 @@ ALLOWED: dict[str, set[str]] = {
     "raftedu.kv": {"raftedu.raft", "raftedu.sim", "raftedu.sweep", "raftedu.kvmodel", "raftedu.linearizability"},
     "raftedu.experiments": {"raftedu.raft", "raftedu.sim", "raftedu.checks", "raftedu.trace", "raftedu.pools"},
     "raftedu.explore": {"raftedu.raft", "raftedu.trace", "raftedu.checks", "raftedu.sim", "raftedu.sweep",
-                        "raftedu.scenarios"},
+                        "raftedu.scenarios", "raftedu.pools"},
     "raftedu.viz": {"raftedu.raft", "raftedu.trace", "raftedu.viz", "raftedu.kvmodel", "raftedu.linearizability"},
     "raftedu.widgets": {"raftedu.raft", "raftedu.trace", "raftedu.sim", "raftedu.viz", "raftedu.checks"},
     "raftedu.grading": {"raftedu.raft", "raftedu.trace", "raftedu.checks", "raftedu.sim", "raftedu.grading",
