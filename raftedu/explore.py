@@ -46,7 +46,7 @@ from .sim import Cluster, Network, Refused
 from .sweep import FEATURES
 
 __all__ = ["DELAY", "SEARCH_TIMING", "TAIL", "Counterexample", "Explanation", "SearchStats", "find_counterexample",
-           "shrink", "one_minimal", "replay_line", "run_map", "story_schedules", "ModelCheckResult", "model_check"]
+           "shrink", "one_minimal", "replay_line", "counterexample_line", "run_map", "story_schedules", "ModelCheckResult", "model_check"]
 
 DELAY = 1
 """Every message takes this many virtual ms on the search's network (a fault item changes it for a spell)."""
@@ -195,7 +195,7 @@ class Counterexample:
             return (f"from raftedu.explore import Counterexample; Counterexample({self.node_class.__name__}, "
                     f"{self.n}, {self.schedule!r}, {self.property!r}, stepped=True, start={self.start!r}{until})"
                     ".explain()")
-        return replay_line(self.node_class, self.n, self.schedule, self.features)
+        return replay_line(self.node_class, self.n, self.schedule, self.features, self.seed)
 
     def explain(self) -> "Explanation":
         """The run in words: the schedule as a story, the events that broke the property with the method of the
@@ -203,11 +203,12 @@ class Counterexample:
         return _explain(self)
 
     @staticmethod
-    def of(node_class: type[RaftNode], n: int, schedule: Iterable[Sequence[Any]], features: str = "none"
-           ) -> "Counterexample":
+    def of(node_class: type[RaftNode], n: int, schedule: Iterable[Sequence[Any]], features: str = "none",
+           seed: int = 0) -> "Counterexample":
         """The counterexample of a schedule known to fail on ``n`` servers of ``node_class`` (replayed now to find the
-        property it breaks; a ValueError if it breaks none)."""
-        return _of(node_class, n, schedule, features)
+        property it breaks; a ValueError if it breaks none). ``seed`` is the cluster's (with the search's timing
+        and 1 ms network it decides only election timeouts that never fire within a run)."""
+        return _of(node_class, n, schedule, features, seed)
 
     def __str__(self) -> str:
         items = "\n".join(f"  {_item_text(item)}" for item in self.schedule)
@@ -215,7 +216,8 @@ class Counterexample:
                 f"schedule item(s):\n{items}\nreplay: {self.line}")
 
 
-def replay_line(node_class: type[RaftNode], n: int, schedule: Iterable[Sequence[Any]], features: str = "none") -> str:
+def replay_line(node_class: type[RaftNode], n: int, schedule: Iterable[Sequence[Any]], features: str = "none",
+                seed: int = 0) -> str:
     """The one line that replays ``schedule`` on ``n`` servers of ``node_class`` and explains it.
 
     For a grader's feedback: ``find_counterexample(node_class, sizes=(n,))``
@@ -223,20 +225,36 @@ def replay_line(node_class: type[RaftNode], n: int, schedule: Iterable[Sequence[
     pasted in the student's notebook, where the class is defined, shows the run.
     """
     items = [tuple(item) for item in schedule]
-    extra = f", features={features!r}" if features != "none" else ""
+    extra = (f", features={features!r}" if features != "none" else "") + (f", seed={seed}" if seed else "")
     return (f"from raftedu.explore import Counterexample; Counterexample.of({node_class.__name__}, {n}, "
             f"{items!r}{extra}).explain()")
 
 
-def _of(node_class: type[RaftNode], n: int, schedule: Iterable[Sequence[Any]], features: str = "none") -> Counterexample:
+def _of(node_class: type[RaftNode], n: int, schedule: Iterable[Sequence[Any]], features: str = "none",
+        seed: int = 0) -> Counterexample:
     """A :class:`Counterexample` of a schedule known to fail (it is replayed to find the property)."""
     _check_node_class(node_class)
     _check_features(features)
     items = tuple(tuple(item) for item in schedule)
-    violation = _run(node_class, n, items, features)[1]
+    violation = _run(node_class, n, items, features, seed=seed)[1]
     if violation is None:
-        raise ValueError(f"this schedule breaks no safety property on {n} servers of {node_class.__name__}")
-    return Counterexample(node_class, n, items, violation.property, features)
+        raise ValueError(f"this schedule breaks no safety property on {n} servers of {node_class.__name__} "
+                         f"(run with the scripted timing and 1 ms messages, to {TAIL} ms after its last item)")
+    return Counterexample(node_class, n, items, violation.property, features, seed=seed)
+
+
+def counterexample_line(node_class: type[RaftNode], n: int, schedule: Iterable[Sequence[Any]] | None = None,
+                        seed: int = 0, budget_s: float = 60, executor: Any = None) -> str | None:
+    """The one line a student pastes to watch the shortest run that breaks ``node_class`` (for feedback).
+
+    With a failing ``schedule`` (scripted timing, 1 ms messages: a scenario's or a bug hunt's), that schedule
+    shrunk (:func:`shrink`); without one, a search on ``n`` servers from ``seed`` (:func:`find_counterexample`).
+    None when the search found nothing within ``budget_s``.
+    """
+    if schedule is not None:
+        return shrink(_of(node_class, n, schedule, seed=seed), executor).line
+    found = find_counterexample(node_class, sizes=(n,), budget_s=budget_s, seed=seed, executor=executor)
+    return None if found is None else found.line
 
 
 # ---- search ------------------------------------------------------------------------------------------------------
@@ -603,8 +621,7 @@ _NODE_KINDS = frozenset({"append", "config", "install", "precampaign", "prevote"
                          "commit", "progress", "timer"})
 """Event kinds a node reports itself (the simulator records the same kinds for state a node changed quietly or lost
 in a crash, with the rules below)."""
-_PLUMBING = frozenset({"take_output", "send", "note", "set_timer", "persist", "sync", "unsaved", "receive",
-                       "enable", "init_extensions"})
+_PLUMBING = frozenset({"take_output", "send", "note", "set_timer", "unsaved", "receive", "enable", "init_extensions"})
 
 
 @dataclass(frozen=True)
@@ -750,7 +767,7 @@ def _event_text(e: Event) -> str:
 
 def _paragraph(ce: Counterexample, violation: SafetyViolation, events: list[Event], culprits: list[int],
                methods: dict[int, str], ran: dict[int, tuple[str, ...]]) -> str:
-    own = _own_methods(ce.node_class)
+    own = {m for m in _own_methods(ce.node_class) if not m.startswith("__")}
     mine = [k for k in sorted(ran) if own.intersection(ran[k])]
     before = ""
     if mine and mine[-1] not in culprits:  # the student's code last ran in an earlier step: say where
@@ -774,7 +791,9 @@ def _paragraph(ce: Counterexample, violation: SafetyViolation, events: list[Even
             + (f"{who} {cause}: " + "; then ".join(steps) + ". " if steps and cause else "")
             + f"The event the checks stopped at: {_event_text(e)}"
             + (f" ({named(methods[culprits[-1]])}; rule: {e.rule})." if culprits[-1] in methods else ".")
-            + (f" {before}" if before else " ") + f"Replay it: `{ce.line}`")
+            + (f" {before}" if before else " ")
+            + (f"`{ce.node_class.__name__}` defines {', '.join(f'`{m}`' for m in sorted(own))} itself. " if own else "")
+            + f"Replay it: `{ce.line}`")
 
 
 # ---- every run up to a depth -------------------------------------------------------------------------------------

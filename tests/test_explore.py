@@ -226,3 +226,22 @@ def test_model_check_refuses_bad_bounds_and_a_start_that_already_breaks():
         model_check(RaftNode, 7)
     with pytest.raises(ValueError, match="the start schedule itself breaks"):
         model_check(LengthOnly, 3, depth=1, start=story_schedules(3)["longer_log_older_term"], until=200)
+
+
+def test_counterexample_line_for_feedback_shrinks_a_failing_schedule_or_searches():
+    from raftedu.explore import counterexample_line
+
+    story = story_schedules(3)["restart_between_votes"]
+    padded = ((0, "request", "x"), *story, (90, "request", "y"))
+    line = counterexample_line(VolatileVote, 3, padded, seed=5)
+    assert line.startswith("from raftedu.explore import Counterexample; Counterexample.of(VolatileVote, 3, [")
+    assert line.endswith(", seed=5).explain()")
+    statement, call = line.rsplit(".explain()", 1)[0].split("; ", 1)
+    env = {"VolatileVote": VolatileVote}
+    exec(statement, env)
+    ce = eval(call, env)
+    assert ce.property == "One vote per term" and one_minimal(ce) and len(ce.schedule) < len(padded)
+    assert counterexample_line(CountsOldTermVotes, 5, budget_s=60) is not None
+    assert counterexample_line(RaftNode, 3, budget_s=1) is None
+    with pytest.raises(ValueError, match="breaks no safety property"):
+        counterexample_line(RaftNode, 3, story)
