@@ -1,10 +1,12 @@
 """Counterexamples, not seeds: the shortest run that breaks a server, and every run up to a small size.
 
-* :func:`find_counterexample` searches fault schedules (a random walk, then a
-  swarm of walks that each leave some kinds of fault out) until the always-on
-  :class:`~raftedu.checks.SafetyMonitor` raises, then shrinks the schedule the
-  way QuickCheck, Hypothesis and Jepsen do, until it is 1-minimal: removing any
-  single item loses the violation.
+* :func:`find_counterexample` searches fault schedules until the always-on
+  :class:`~raftedu.checks.SafetyMonitor` raises: random walks first (half of
+  them swarm walks that leave some kinds of fault out), then guided walks that
+  start from the beginning of a kept run that reached a new abstract state, or
+  of one of the course's scripted stories, sometimes moved a few ms. It then
+  shrinks the failing schedule the way QuickCheck, Hypothesis and Jepsen do,
+  until it is 1-minimal: removing any single item loses the violation.
 * :class:`Counterexample` is such a run: the violated property, the cluster
   size, the schedule (items :class:`~raftedu.sim.Cluster` accepts) and how to
   :meth:`~Counterexample.replay` it; :meth:`~Counterexample.explain` tells it
@@ -46,7 +48,8 @@ from .sim import Cluster, Network, Refused
 from .sweep import FEATURES
 
 __all__ = ["DELAY", "SEARCH_TIMING", "TAIL", "Counterexample", "Explanation", "SearchStats", "find_counterexample",
-           "shrink", "one_minimal", "replay_line", "counterexample_line", "run_map", "story_schedules", "ModelCheckResult", "model_check"]
+           "shrink", "one_minimal", "replay_line", "counterexample_line", "run_map", "story_schedules",
+           "ModelCheckResult", "model_check"]
 
 DELAY = 1
 """Every message takes this many virtual ms on the search's network (a fault item changes it for a spell)."""
@@ -184,7 +187,6 @@ class Counterexample:
                             self.stepped, self.start, self.until)
         if c is None or violation is None:
             raise RuntimeError(f"the schedule no longer breaks {self.property!r}: was the node class changed?")
-        c.violation = violation  # type: ignore[attr-defined]
         return c
 
     @property
@@ -650,6 +652,8 @@ class Explanation:
     ran: dict[int, tuple[str, ...]]
     moments: tuple[int, ...]
     paragraph: str
+    since: int = 0
+    """The time the run is worth drawing from: 0, or for a :func:`model_check` run the time its steps began."""
 
     def _repr_markdown_(self) -> str:
         story = "\n".join(f"{k}. {line}" for k, line in enumerate(self.story, 1))
@@ -717,11 +721,12 @@ def _explain(ce: Counterexample) -> Explanation:
     methods = {k: chain for k, (chain, _) in marks.items()}
     ran = {k: calls for k, (_, calls) in marks.items()}
     culprits = _culprits(events)
+    since = (ce.until if ce.until is not None else max((i[0] for i in ce.start), default=0)) if ce.stepped else 0
     times = {events[culprits[-1]].time} if ce.stepped else {item[0] for item in ce.schedule}
     moments = tuple(sorted(times | {events[culprits[-1]].time}))
     story = tuple(_step_text(step) if ce.stepped else _item_text(step) for step in ce.schedule)
     return Explanation(ce, violation, c.trace, story, tuple(culprits), methods, ran, moments,
-                       _paragraph(ce, violation, events, culprits, methods, ran))
+                       _paragraph(ce, violation, events, culprits, methods, ran), max(0, since))
 
 
 def _methods(events: list[Event], logs: dict[int, list[Any]]) -> dict[int, Any]:

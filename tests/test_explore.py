@@ -245,3 +245,20 @@ def test_counterexample_line_for_feedback_shrinks_a_failing_schedule_or_searches
     assert counterexample_line(RaftNode, 3, budget_s=1) is None
     with pytest.raises(ValueError, match="breaks no safety property"):
         counterexample_line(RaftNode, 3, story)
+
+
+def test_a_model_check_counterexample_is_drawn_from_where_its_steps_began():
+    from raftedu.viz import explain_figure
+
+    start, until = LONGER_LOG
+    x = model_check(LengthOnly, 3, depth=3, start=start, until=until).counterexample.explain()
+    assert x.since == until and len(x.story) == 3 and x.story[1].startswith("deliver RequestVote S1→S3")
+    fig = explain_figure(x)
+    assert fig.layout.xaxis.range[0] == until - 2
+
+
+def test_features_all_searches_with_etcds_options_on():
+    assert find_counterexample(RaftNode, features="all", max_runs=48) is None
+    ce = find_counterexample(AppliesTwice, features="all", budget_s=60)
+    assert ce is not None and ce.features == "all" and ce.replay().property == ce.property
+    assert "features='all'" in ce.line

@@ -27,12 +27,14 @@ def explain_figure(explanation: Any, *, theme: str = "light") -> go.Figure:
     Every message is an arrow as in :func:`raftedu.viz.timeline`; the events
     of the step that broke the property are ringed (large open circles, the
     last one with a ✕ and the property's name), and each schedule item is a
-    dotted vertical line numbered as in the explanation's list. Hovering a
+    dotted vertical line numbered as in the explanation's list (a model
+    check's run is drawn from the time its steps began). Hovering a
     ring names the event and the method of the node class that produced it.
     """
     check_theme(theme)
     events = list(explanation.trace.events)
-    fig = timeline(events, theme=theme)
+    since = getattr(explanation, "since", 0)
+    fig = timeline(events, start=since, theme=theme)
     xs, ys, hover = [], [], []
     for k in explanation.culprits:
         e = events[k]
@@ -57,8 +59,9 @@ def explain_figure(explanation: Any, *, theme: str = "light") -> go.Figure:
                                                                                                    color=_RING))))
     schedule = explanation.counterexample.schedule
     at: dict[int, list[str]] = {}
-    for k, item in enumerate(schedule, 1):
-        at.setdefault(item[0], []).append(str(k))
+    if not getattr(explanation.counterexample, "stepped", False):  # a model check's steps have no times of their own
+        for k, item in enumerate(schedule, 1):
+            at.setdefault(item[0], []).append(str(k))
     for t, numbers in at.items():
         fig.add_vline(x=t, line=dict(color=ink(theme, "outline"), width=1, dash="dot"))
         fig.add_annotation(x=t, y=1, yref="paper", yanchor="bottom", text=",".join(numbers), showarrow=False,
