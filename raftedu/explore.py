@@ -433,10 +433,11 @@ def find_counterexample(node_class: type[RaftNode], sizes: Iterable[int] = (3, 5
 
 def _prefix(corpus: list[tuple[tuple[Any, ...], ...]], n: int, seed: int, index: int) -> tuple[tuple[Any, ...], ...]:
     """Where run ``index`` starts. The first :data:`_BATCH` runs and every fourth run after them start from nothing.
-    Of the others, one in three replays the beginning of one of the course's scripted stories for this size
+    Of the others, one in three replays one of the course's scripted stories for this size
     (:func:`story_schedules`: the paper's Figure 8, the election restriction, issue 17's stale messages across
-    re-elections), the rest the beginning of a kept run (a run that reached a new abstract state: coverage-guided,
-    in the manner of AFL and Go-Explore); each walks on from there."""
+    re-elections), the rest a kept run (a run that reached a new abstract state: coverage-guided, in the manner of
+    AFL and Go-Explore): its beginning (any length), half the time with the items from one point on moved a few ms;
+    each walks on from there."""
     if index < _BATCH or index % 4 == 0:
         return ()
     rng = random.Random(f"raftedu-explore-prefix:{seed}:{index}")
