@@ -10,7 +10,7 @@ from raftedu import RaftNode
 from raftedu.checks import PROPERTIES
 from raftedu.explore import (Counterexample, _walk, find_counterexample, one_minimal, replay_line, shrink,
                              story_schedules)
-from tests.mutants import NODE_MUTANTS, AppliesTwice, CountsOldTermVotes, VolatileVote
+from mutants import NODE_MUTANTS, AppliesTwice, CountsOldTermVotes, VolatileVote  # tests/ is on sys.path (conftest.py)
 
 SAFETY_MUTANTS = [m for m in NODE_MUTANTS if m.what != "slower"]
 QUICK = {"counts vote replies from an older term", "applies an entry twice without reporting it",
