@@ -997,7 +997,10 @@ def model_check(node_class: type[RaftNode], n: int = 3, depth: int = 8, *, terms
     heartbeat (at most ``heartbeats`` in a run), a client request to the leader (at most ``requests``), a crash
     (at most ``crashes``) and the restart of a crashed server. Loss needs no step of its own: a message never
     delivered was lost, and every run with losses is among these with those messages left undelivered. Every
-    safety property is checked at every event, as in every run. States are deduplicated by hash (:func:`_state`).
+    safety property is checked at every event, as in every run. A state reached twice is explored once: states are
+    compared by a hash of every server's attributes and disk, the messages in flight (as a multiset), the network's
+    cuts, and what the safety monitor remembers of the past (leaders per term, votes, committed entries, every entry
+    ever stored), so two runs merged are the same for the checks too.
     ``start`` is a timed schedule (items :class:`~raftedu.sim.Cluster` accepts, on the search's timing and 1 ms
     network) that sets the stage first: every continuation of up to ``depth`` steps from where it leaves the
     cluster (messages still in flight then wait for a step) is explored; it runs to its last item, or to ``until``
