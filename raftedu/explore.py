@@ -857,11 +857,14 @@ class _Stepper(Cluster):
         self._deliver(msg_id, entry[5])
 
     def heartbeat_now(self, i: int) -> None:
-        """Leader ``i``'s heartbeat timer runs out now."""
+        """Leader ``i``'s heartbeat timer runs out once it has sent nothing to any follower for a heartbeat interval
+        (every follower is then due, §5.2): what it sends does not depend on when it last sent, so the times it
+        keeps for that (``sent_at``, ``deadline``) need not be part of a state."""
         node = self.nodes[i]
-        due = node.deadline
-        self.now = max(self.now, due)
-        self._fire_timer(i, due)
+        interval = node.timing.heartbeat
+        idle = max([self.now, node.deadline or 0] + [t + interval for t in getattr(node, "sent_at", {}).values()])
+        self.now = node.deadline = self._timer_due[i] = idle
+        self._fire_timer(i, idle)
 
 
 def _step_text(step: tuple[Any, ...]) -> str:
@@ -994,7 +997,7 @@ def model_check(node_class: type[RaftNode], n: int = 3, depth: int = 8, *, terms
 
     A step is one of: deliver any message in flight (in any order; ``duplicates``: or deliver a copy and keep it
     in flight), a follower's or candidate's election timeout (while its term is below ``terms``), a leader's
-    heartbeat (at most ``heartbeats`` in a run), a client request to the leader (at most ``requests``), a crash
+    heartbeat after an idle interval, to every follower (at most ``heartbeats`` in a run), a client request to the leader (at most ``requests``), a crash
     (at most ``crashes``) and the restart of a crashed server. Loss needs no step of its own: a message never
     delivered was lost, and every run with losses is among these with those messages left undelivered. Every
     safety property is checked at every event, as in every run. A state reached twice is explored once: states are

@@ -264,3 +264,18 @@ def test_features_all_searches_with_etcds_options_on():
     ce = find_counterexample(AppliesTwice, features="all", budget_s=600)
     assert ce is not None and ce.features == "all" and ce.replay().property == ce.property
     assert "features='all'" in ce.line
+
+
+def test_a_model_check_heartbeat_reaches_every_follower_whenever_each_was_last_sent_to():
+    from raftedu.explore import _replay_steps
+
+    c = _replay_steps(RaftNode, 3, [("timeout_now", 1)])
+    for _ in range(2):  # the vote requests, then the votes: S1 leads and sends its first AppendEntries
+        for msg_id, _m in list(c.in_flight()):
+            c.deliver_now(msg_id)
+    assert c.nodes[1].role == "leader"
+    c.nodes[1].sent_at[2] -= 30  # as if S2 had been sent to earlier than S3: only S2 would be due at the deadline
+    before = {msg_id for msg_id, _ in c.in_flight()}
+    c.heartbeat_now(1)
+    new = [m for msg_id, m in c.in_flight() if msg_id not in before]
+    assert sorted((type(m).__name__, m.dst) for m in new) == [("AppendEntries", 2), ("AppendEntries", 3)]
