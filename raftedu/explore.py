@@ -943,7 +943,8 @@ _UNSTATED = frozenset({"rng", "timing", "now", "deadline", "_events", "_outbox",
 
 
 def _state(c: _Stepper) -> int:
-    """The state's hash: every server's attributes (its disk too), the messages in flight (as a multiset), and what
+    """The state's hash: every server's attributes (its disk too; for a crashed server what it held when it crashed),
+    the messages in flight (as a multiset), and what
     the safety monitor remembers of the past (leaders per term, votes, committed entries, every entry ever stored,
     the highest term each server saw), so that a state reached twice is the same state for the checks too."""
     mon = c.monitor
@@ -951,8 +952,11 @@ def _state(c: _Stepper) -> int:
     for i in c.ids:
         node = c.nodes[i]
         disk = c.disks[i]
-        mine = None if node is None else tuple(sorted((k, _canonical(v)) for k, v in vars(node).items()
-                                                     if k not in _UNSTATED))
+        if node is None:  # what it held in memory when it crashed: a restart records what the disk lacks of it
+            seen = mon.view.nodes[i]
+            mine = ("down", seen.term, seen.voted_for, tuple(seen.log))
+        else:
+            mine = tuple(sorted((k, _canonical(v)) for k, v in vars(node).items() if k not in _UNSTATED))
         nodes.append((mine, disk.current_term, disk.voted_for, tuple(disk.log)))
     wire = tuple(sorted(repr(m) for _, m in c.in_flight()))
     history = (tuple(sorted(mon.leader_of.items())), tuple(sorted(mon.vote_of.items())), tuple(mon.committed),
