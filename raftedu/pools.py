@@ -75,7 +75,7 @@ def process_pool(workers: int, *payload: Any) -> tuple[Executor | None, str]:
 
 def map_on(executor: Any, fn: Any, items: list[Any]) -> Iterator[Any]:
     """``fn(x)`` for each of ``items``, in order, yielded as each becomes ready: here (``executor`` None), on a
-    :class:`concurrent.futures.Executor`, or on a Dask ``distributed.Client`` (anything with ``submit`` and
+    :class:`concurrent.futures.Executor`, or on a Dask ``distributed.Client`` (anything with ``map`` and
     ``gather``). ``fn`` and the items must pickle when the executor runs other processes or machines."""
     if executor is None:
         yield from map(fn, items)

@@ -15,6 +15,8 @@ transfers, membership changes (add a learner, promote, remove) and snapshots
 taken on demand to the random schedule::
 
     python -m raftedu.sweep --features all --seeds 1000 --sizes 3,5 --workers 2
+
+``--scheduler tcp://HOST:8786`` runs the seeds on a Dask cluster instead (``pip install 'raftedu[dask]'``).
 """
 
 from __future__ import annotations
