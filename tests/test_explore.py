@@ -279,3 +279,25 @@ def test_a_model_check_heartbeat_reaches_every_follower_whenever_each_was_last_s
     c.heartbeat_now(1)
     new = [m for msg_id, m in c.in_flight() if msg_id not in before]
     assert sorted((type(m).__name__, m.dst) for m in new) == [("AppendEntries", 2), ("AppendEntries", 3)]
+
+
+@pytest.mark.parametrize("name", ["figure_8", "longer_log_older_term", "shorter_log_same_term",
+                                  "stale_replies_across_reelection", "restart_between_votes",
+                                  "crash_after_acknowledging", "vote_replies_delayed_across_reelection"])
+def test_a_recorded_story_replays_as_its_script_ran(name):
+    from raftedu import scenarios
+    from raftedu.explore import _cluster
+
+    script = scenarios.__dict__[name]
+    ran = script(RaftNode, seed=0)
+    schedule = story_schedules(ran.n)[name]
+    again = _cluster(RaftNode, ran.n, schedule, "none")
+    again.run(ran.now)
+
+    def state(c):
+        return [(i, None) if c.nodes[i] is None else
+                (i, c.nodes[i].role, c.nodes[i].current_term, c.nodes[i].voted_for, list(c.nodes[i].log),
+                 c.nodes[i].commit_index) for i in c.ids]
+
+    assert state(again) == state(ran)
+    assert [r.status for r in again.requests] == [r.status for r in ran.requests]
