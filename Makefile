@@ -54,6 +54,7 @@ bench: $(VENV)/.stamp-test
 	$(PY) benchmarks/bench_grading.py
 	$(PY) benchmarks/bench_viz.py
 	$(PY) benchmarks/bench_etcd.py
+	$(PY) benchmarks/bench_explore.py
 
 # Regenerate exercises/ from solutions/ (a test fails when they drift apart).
 release: $(VENV)/.stamp-lab

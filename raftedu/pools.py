@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import multiprocessing
 import sys
+from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import Any
 
@@ -70,3 +71,18 @@ def process_pool(workers: int, *payload: Any) -> tuple[Executor | None, str]:
         return None, note
     context = None if method == "default" else multiprocessing.get_context(method)
     return ProcessPoolExecutor(max_workers=workers, mp_context=context), note
+
+
+def map_on(executor: Any, fn: Any, items: list[Any]) -> Iterator[Any]:
+    """``fn(x)`` for each of ``items``, in order, yielded as each becomes ready: here (``executor`` None), on a
+    :class:`concurrent.futures.Executor`, or on a Dask ``distributed.Client`` (anything with ``map`` and
+    ``gather``). ``fn`` and the items must pickle when the executor runs other processes or machines."""
+    if executor is None:
+        yield from map(fn, items)
+    elif hasattr(executor, "gather") and hasattr(executor, "map"):  # a Dask client
+        for future in executor.map(fn, items, pure=False):
+            yield future.result()
+    elif isinstance(executor, Executor):
+        yield from executor.map(fn, items)
+    else:
+        raise TypeError(f"executor must be a concurrent.futures executor or a Dask distributed.Client; got {executor!r}")

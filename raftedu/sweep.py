@@ -17,6 +17,8 @@ situations (:func:`extension_situation`); removed servers keep running a
 while (:func:`retire_after`)::
 
     python -m raftedu.sweep --features all --seeds 1000 --sizes 3,5 --workers 2
+
+``--scheduler tcp://HOST:8786`` runs the seeds on a Dask cluster instead (``pip install 'raftedu[dask]'``).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .checks import SafetyViolation
-from .pools import process_pool
+from .pools import map_on, process_pool
 from .raft import LEADER, InstallSnapshot, RaftNode
 from .sim import MAX_NODES, Cluster, Network
 
@@ -373,17 +375,17 @@ resets its timer on refused RequestVotes takes 1.7-1.9 times as long."""
 
 
 def compare_liveness(node_class: type[RaftNode], sizes: Iterable[int] = (3, 5), seeds: Iterable[int] = range(30),
-                     reference: type[RaftNode] = RaftNode, workers: int = 1) -> LivenessComparison:
+                     reference: type[RaftNode] = RaftNode, workers: int = 1, executor: Any = None) -> LivenessComparison:
     """Run the sweep's schedules for ``node_class`` and ``reference`` on the same seeds and compare their speed.
 
     A node that is safe but much slower -- elections that take more terms or
     more time, recoveries that take longer once the faults stop -- is
     flagged (see :data:`LIVENESS_LIMITS`). A run that did not recover counts
-    as taking the whole settle time (:data:`SETTLE`).
+    as taking the whole settle time (:data:`SETTLE`). ``executor`` as in :func:`sweep_pairs`.
     """
     pairs = [(n, s) for n in sizes for s in seeds]
-    mine = sweep_pairs(pairs, node_class, workers)
-    theirs = sweep_pairs(pairs, reference, workers)
+    mine = sweep_pairs(pairs, node_class, workers, executor)
+    theirs = sweep_pairs(pairs, reference, workers, executor)
     both = [(a, b) for a, b in zip(mine, theirs) if a.violation is None and b.violation is None]
 
     def measures(results: list[SeedResult]) -> dict[str, float]:
@@ -404,8 +406,14 @@ def compare_liveness(node_class: type[RaftNode], sizes: Iterable[int] = (3, 5), 
     return LivenessComparison(len(both), metrics, slower)
 
 
-def sweep_pairs(pairs: list[tuple[int, int]], node_class: type[RaftNode] = RaftNode, workers: int = 1) -> list[SeedResult]:
-    """Run :func:`run_seed` for each ``(n, seed)`` pair with ``node_class``, in ``workers`` processes, in order."""
+def sweep_pairs(pairs: list[tuple[int, int]], node_class: type[RaftNode] = RaftNode, workers: int = 1,
+                executor: Any = None) -> list[SeedResult]:
+    """Run :func:`run_seed` for each ``(n, seed)`` pair with ``node_class``, in ``workers`` processes, in order.
+
+    ``executor`` (a :mod:`concurrent.futures` executor or a Dask ``distributed.Client``) runs them there instead,
+    with the same results."""
+    if executor is not None:
+        return list(map_on(executor, _run_seed_of, [(n, s, node_class) for n, s in pairs]))
     pool, note = process_pool(workers, node_class) if workers > 1 else (None, "")
     if pool is None:
         if note:
@@ -426,13 +434,22 @@ def _run_pair(args: tuple[int, int, str]) -> SeedResult:
 
 
 def sweep(sizes: Iterable[int], seeds: Iterable[int], workers: int = 1, progress: bool = True,
-          features: str = "none") -> list[SeedResult]:
-    """Run every (size, seed) pair, in ``workers`` processes, with a progress bar; return the results in order."""
+          features: str = "none", executor: Any = None) -> list[SeedResult]:
+    """Run every (size, seed) pair, in ``workers`` processes, with a progress bar; return the results in order.
+
+    ``executor`` (a :mod:`concurrent.futures` executor or a Dask ``distributed.Client``) runs them there instead
+    of in ``workers`` processes, with the same results."""
     from tqdm.auto import tqdm
 
     pairs = [(n, s, features) for n in sizes for s in seeds]
     bar = tqdm(total=len(pairs), desc="safety sweep", unit="run", disable=not progress, file=sys.stdout)
     results: list[SeedResult] = []
+    if executor is not None:
+        for result in map_on(executor, _run_pair, pairs):
+            results.append(result)
+            bar.update()
+        bar.close()
+        return results
     pool, note = process_pool(workers) if workers > 1 else (None, "")
     if note and pool is None:
         bar.write(f"note: {note}", file=sys.stdout)
@@ -465,10 +482,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1, help="processes to use (default 1)")
     parser.add_argument("--features", choices=FEATURES, default="none",
                         help="all: pre-vote, check-quorum, leadership transfers and membership changes too")
+    parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                        help="run on the Dask cluster whose scheduler is at ADDRESS (e.g. tcp://10.0.0.5:8786; "
+                             "needs raftedu[dask] here and raftedu on every worker) instead of --workers processes")
     args = parser.parse_args(argv)
+    client = _dask_client(parser, args.scheduler) if args.scheduler else None
     start = time.perf_counter()
-    results = sweep(args.sizes, range(args.first_seed, args.first_seed + args.seeds), args.workers,
-                    features=args.features)
+    try:
+        results = sweep(args.sizes, range(args.first_seed, args.first_seed + args.seeds), args.workers,
+                        features=args.features, executor=client)
+    finally:
+        if client is not None:
+            client.close()
     wall = time.perf_counter() - start
     print(f"\n{'N':>3} {'seeds':>6} {'violations':>10} {'node failures':>13} {'not live':>8} {'events':>10} "
           f"{'committed':>9}" + (f" {'snapshots installed':>19}" if args.features == "all" else ""))
@@ -478,12 +503,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{n:>3} {len(rows):>6} {sum(r.violation is not None for r in rows) - failed:>10} {failed:>13} "
               f"{sum(not r.live for r in rows):>8} {sum(r.events for r in rows):>10} {sum(r.committed for r in rows):>9}"
               + (f" {sum(r.installs for r in rows):>19}" if args.features == "all" else ""))
-    print(f"{len(results)} runs in {wall:.1f} s wall ({1000 * wall / max(1, len(results)):.1f} ms per run, "
-          f"{args.workers} worker(s))")
+    where = f"Dask scheduler {args.scheduler}" if args.scheduler else f"{args.workers} worker(s)"
+    print(f"{len(results)} runs in {wall:.1f} s wall ({1000 * wall / max(1, len(results)):.1f} ms per run, {where})")
     bad = [r for r in results if r.violation or not r.live]
     for r in bad[:10]:
         print(f"\nN={r.n} seed={r.seed}: {r.violation or 'did not commit a request within 10 s after the faults stopped'}")
     return 1 if bad else 0
+
+
+def _dask_client(parser: argparse.ArgumentParser, address: str) -> Any:
+    """A Dask client of the scheduler at ``address``, or the parser's error saying what is missing or wrong."""
+    try:
+        from distributed import Client
+    except ImportError:
+        parser.error("--scheduler needs Dask's distributed package: pip install 'raftedu[dask]'")
+    try:
+        return Client(address, timeout=30)
+    except (OSError, TimeoutError, ValueError) as e:
+        parser.error(f"--scheduler {address}: no Dask scheduler answered there ({e})")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,8 @@ ALLOWED: dict[str, set[str]] = {
     "raftedu.linearizability": {"raftedu.kvmodel"},
     "raftedu.kv": {"raftedu.raft", "raftedu.sim", "raftedu.sweep", "raftedu.kvmodel", "raftedu.linearizability"},
     "raftedu.experiments": {"raftedu.raft", "raftedu.sim", "raftedu.checks", "raftedu.trace", "raftedu.pools"},
+    "raftedu.explore": {"raftedu.raft", "raftedu.trace", "raftedu.checks", "raftedu.sim", "raftedu.sweep",
+                        "raftedu.scenarios", "raftedu.pools"},
     "raftedu.viz": {"raftedu.raft", "raftedu.trace", "raftedu.viz", "raftedu.kvmodel", "raftedu.linearizability"},
     "raftedu.widgets": {"raftedu.raft", "raftedu.trace", "raftedu.sim", "raftedu.viz", "raftedu.checks"},
     # The one module that runs inside the grader's sandbox: the core and the store's records, nothing of the grader.

@@ -3,10 +3,12 @@
 * :func:`cluster_figure` -- servers on a ring (colour = role), timers, messages in flight, logs;
 * :func:`animate` -- the same picture over a time window, with play/pause, speeds and a scrubbing slider;
 * :func:`timeline` -- a space-time diagram: one lane per server, an arrow per message;
-* :func:`log_grid` / :func:`log_frame` -- every log as index × server, as a figure or a pandas table.
+* :func:`log_grid` / :func:`log_frame` -- every log as index × server, as a figure or a pandas table;
+* :func:`explain_figure` / :func:`explain_figures` -- a counterexample (:mod:`raftedu.explore`) drawn.
 """
 
 from .cluster import MAX_FRAMES, ClusterPicture, animate, cluster_figure, status_line
+from .explain import explain_figure, explain_figures
 from .logs import log_frame, log_grid
 from .scene import SceneView, scene_at
 from .style import MESSAGE_STYLES, ROLE_COLORS, term_color
@@ -20,6 +22,8 @@ __all__ = [
     "SceneView",
     "animate",
     "cluster_figure",
+    "explain_figure",
+    "explain_figures",
     "log_frame",
     "log_grid",
     "scene_at",

@@ -1,0 +1,1059 @@
+"""Counterexamples, not seeds: the shortest run that breaks a server, and every run up to a small size.
+
+* :func:`find_counterexample` searches fault schedules until the always-on
+  :class:`~raftedu.checks.SafetyMonitor` raises: random walks first (half of
+  them swarm walks that leave some kinds of fault out), then guided walks that
+  start from the beginning of a kept run that reached a new abstract state, or
+  of one of the course's scripted stories, sometimes moved a few ms. It then
+  shrinks the failing schedule the way QuickCheck, Hypothesis and Jepsen do,
+  until it is 1-minimal: removing any single item loses the violation.
+* :class:`Counterexample` is such a run: the violated property, the cluster
+  size, the schedule (items :class:`~raftedu.sim.Cluster` accepts) and how to
+  :meth:`~Counterexample.replay` it; :meth:`~Counterexample.explain` tells it
+  in words, with the method of the node class that produced each event
+  (draw it with :func:`raftedu.viz.explain_figure`).
+* :func:`model_check` explores *every* run of a small cluster up to a depth:
+  deliveries in any order, duplicates, losses, election timeouts, heartbeats,
+  crashes and restarts, client requests; states are deduplicated by hash.
+
+Every fault the search uses is an explicit item of the schedule, on an
+otherwise reliable network whose messages all take :data:`DELAY` ms and with
+election timers so long that only a ``timeout_now`` item starts an election
+(the timing of :mod:`raftedu.scenarios`): the shrunk run reads as a short story.
+A message delay is a slow spell (``set_network`` to a long delay, then back);
+a lost message is a link ``cut`` (or partition) that a later ``heal`` ends.
+
+``executor=`` (a :mod:`concurrent.futures` executor, or a Dask
+``distributed.Client``) runs the candidate runs in parallel; the result is the
+one found without it, because candidates are always taken in the same order.
+"""
+
+from __future__ import annotations
+
+import functools
+import heapq
+import inspect
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .checks import SafetyViolation
+from .pools import map_on
+from . import scenarios
+from . import sim as _sim
+from .raft import LEADER, Event, RaftNode
+from .sim import Cluster, Network, Refused
+from .sweep import FEATURES
+
+__all__ = ["DELAY", "SEARCH_TIMING", "TAIL", "Counterexample", "Explanation", "SearchStats", "find_counterexample",
+           "shrink", "one_minimal", "replay_line", "counterexample_line", "run_map", "story_schedules",
+           "ModelCheckResult", "model_check"]
+
+DELAY = 1
+"""Every message takes this many virtual ms on the search's network (a fault item changes it for a spell)."""
+SEARCH_TIMING = scenarios.SCRIPTED
+"""Election timers so long that only a ``timeout_now`` item starts an election; heartbeats every 50 ms (the timing
+of :mod:`raftedu.scenarios`, whose stories seed the guided search)."""
+TAIL = 500
+"""Virtual ms a run goes on after its last schedule item (time for what the items set in motion)."""
+_RELIABLE = Network(delay=(DELAY, DELAY))
+_GAPS = (1, 1, 1, 2, 2, 3, 5, 10, 20, 60)
+_SLOW = (100, 300)
+_KINDS = ("timeout", "request", "crash", "restart", "partition", "cut", "heal", "slow")
+_BATCH = 16  # runs handed to the executor at a time
+
+
+# ---- the cluster setup a counterexample runs on ------------------------------------------------------------------
+
+
+def _check_node_class(node_class: Any) -> None:
+    if not (isinstance(node_class, type) and issubclass(node_class, RaftNode)):
+        raise TypeError(f"node_class must be RaftNode or a subclass of it; got {node_class!r}")
+
+
+def _check_features(features: Any) -> None:
+    if features not in FEATURES:
+        raise ValueError(f"features must be one of {', '.join(map(repr, FEATURES))}; got {features!r}")
+
+
+def _cluster(node_class: type[RaftNode], n: int, schedule: Sequence[Sequence[Any]], features: str,
+             network: Network = _RELIABLE, seed: int = 0) -> Cluster:
+    on = features == "all"
+    return Cluster(n, seed=seed, timing=SEARCH_TIMING, network=network, node_class=node_class,
+                   schedule=schedule, up_to_date_check=True, pre_vote=on, check_quorum=on)
+
+
+def _run(node_class: type[RaftNode], n: int, schedule: Sequence[Sequence[Any]], features: str,
+         network: Network = _RELIABLE, seed: int = 0, stepped: bool = False,
+         start: Sequence[Sequence[Any]] = (), until: int | None = None
+         ) -> tuple[Cluster | None, SafetyViolation | None]:
+    """Run ``schedule`` to its last item plus :data:`TAIL`: (the cluster, the violation or None). With ``stepped``
+    the schedule is a :func:`model_check` run: steps, done one after another.
+
+    A schedule that cannot run (an item that no longer fits, e.g. the restart of a node that is up once the crash
+    before it was shrunk away) is not a counterexample: (None, None).
+    """
+    if stepped:
+        try:
+            c = _replay_steps(node_class, n, (), start, until)
+            for step in schedule:
+                _apply_step(c, tuple(step))
+        except SafetyViolation as v:
+            return c, v
+        except (ValueError, StopIteration):
+            return None, None
+        return c, None
+    try:
+        c = _cluster(node_class, n, schedule, features, network, seed)
+    except ValueError:
+        return None, None
+    end = max((item[0] for item in schedule), default=0) + TAIL
+    try:
+        c.run(end)
+    except SafetyViolation as v:
+        return c, v
+    except ValueError:
+        return None, None
+    return c, None
+
+
+def _violated(args: tuple[Any, ...]) -> str | None:
+    """The property ``_run(*args)`` violates, or None (picklable: what an executor's worker runs)."""
+    _, violation = _run(*args)
+    return None if violation is None else violation.property
+
+
+# ---- running many at once --------------------------------------------------------------------------------------
+
+
+def run_map(fn: Callable[[Any], Any], items: Sequence[Any], executor: Any = None) -> list[Any]:
+    """``[fn(x) for x in items]``, in order, here or on ``executor``: None (this process), a
+    :class:`concurrent.futures.Executor`, or a Dask ``distributed.Client`` (:func:`raftedu.pools.map_on`)."""
+    return list(map_on(executor, fn, list(items)))
+
+
+def _first(fn: Callable[[Any], Any], items: Sequence[Any], executor: Any, want: Callable[[Any], bool]) -> int | None:
+    """The index of the first item whose result is wanted (in order, so the same with or without an executor)."""
+    if executor is None:
+        return next((k for k, x in enumerate(items) if want(fn(x))), None)
+    for start in range(0, len(items), _BATCH):
+        results = run_map(fn, items[start:start + _BATCH], executor)
+        hit = next((k for k, r in enumerate(results) if want(r)), None)
+        if hit is not None:
+            return start + hit
+    return None
+
+
+# ---- the counterexample ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Counterexample:
+    """A run that breaks ``property``: ``schedule`` on ``n`` servers of ``node_class`` (replay it, explain it).
+
+    The cluster runs with :data:`SEARCH_TIMING` on ``network`` (by default every
+    message takes :data:`DELAY` ms and none is lost), the always-on checks with
+    etcd-io/raft's ``MoreUpToDateCorrectInv``, and ``features="all"``
+    switches on pre-vote and check-quorum. It runs to the last item plus :data:`TAIL` ms.
+    """
+
+    node_class: type[RaftNode]
+    n: int
+    schedule: tuple[tuple[Any, ...], ...]
+    property: str
+    features: str = "none"
+    network: Network = _RELIABLE
+    seed: int = 0
+    stats: "SearchStats | None" = field(default=None, compare=False)
+    stepped: bool = False
+    """True for a :func:`model_check` run: ``schedule`` is its steps (deliver message k, time out, ...), done one
+    after another on a cluster whose messages wait until a step delivers them."""
+    start: tuple[tuple[Any, ...], ...] = ()
+    """For a :func:`model_check` run: the timed schedule that set the stage before the first step ..."""
+    until: int | None = None
+    """... run to this time (None: to its last item)."""
+
+    def replay(self, schedule: Iterable[Sequence[Any]] | None = None) -> SafetyViolation | None:
+        """Run the schedule again (or ``schedule`` on the same setup): the violation, or None. Deterministic."""
+        items = self.schedule if schedule is None else tuple(tuple(item) for item in schedule)
+        return _run(self.node_class, self.n, items, self.features, self.network, self.seed, self.stepped,
+                    self.start, self.until)[1]
+
+    def cluster(self) -> Cluster:
+        """The cluster after the replay (stopped at the violation): its trace is the run, event by event."""
+        c, violation = _run(self.node_class, self.n, self.schedule, self.features, self.network, self.seed,
+                            self.stepped, self.start, self.until)
+        if c is None or violation is None:
+            raise RuntimeError(f"the schedule no longer breaks {self.property!r}: was the node class changed?")
+        return c
+
+    @property
+    def line(self) -> str:
+        """One line to paste in a notebook to watch this run (the node class must be defined there)."""
+        if self.stepped:
+            until = "" if self.until is None else f", until={self.until}"
+            return (f"from raftedu.explore import Counterexample; Counterexample({self.node_class.__name__}, "
+                    f"{self.n}, {self.schedule!r}, {self.property!r}, stepped=True, start={self.start!r}{until})"
+                    ".explain()")
+        return replay_line(self.node_class, self.n, self.schedule, self.features, self.seed)
+
+    def explain(self) -> "Explanation":
+        """The run in words: the schedule as a story, the events that broke the property with the method of the
+        node class behind each, and the key moments to draw (:func:`raftedu.viz.explain_figure`)."""
+        return _explain(self)
+
+    @staticmethod
+    def of(node_class: type[RaftNode], n: int, schedule: Iterable[Sequence[Any]], features: str = "none",
+           seed: int = 0) -> "Counterexample":
+        """The counterexample of a schedule known to fail on ``n`` servers of ``node_class`` (replayed now to find the
+        property it breaks; a ValueError if it breaks none). ``seed`` is the cluster's (with the search's timing
+        and 1 ms network it decides only election timeouts that never fire within a run)."""
+        return _of(node_class, n, schedule, features, seed)
+
+    def __str__(self) -> str:
+        items = "\n".join(f"  {_item_text(item)}" for item in self.schedule)
+        return (f"{self.property} breaks on {self.n} servers of {self.node_class.__name__} with {len(self.schedule)} "
+                f"schedule item(s):\n{items}\nreplay: {self.line}")
+
+
+def replay_line(node_class: type[RaftNode], n: int, schedule: Iterable[Sequence[Any]], features: str = "none",
+                seed: int = 0) -> str:
+    """The one line that replays ``schedule`` on ``n`` servers of ``node_class`` and explains it.
+
+    For a grader's feedback: ``find_counterexample(node_class, sizes=(n,))``
+    (or :func:`shrink` of a failing schedule) gives the schedule; this line,
+    pasted in the student's notebook, where the class is defined, shows the run.
+    """
+    items = [tuple(item) for item in schedule]
+    extra = (f", features={features!r}" if features != "none" else "") + (f", seed={seed}" if seed else "")
+    return (f"from raftedu.explore import Counterexample; Counterexample.of({node_class.__name__}, {n}, "
+            f"{items!r}{extra}).explain()")
+
+
+def _of(node_class: type[RaftNode], n: int, schedule: Iterable[Sequence[Any]], features: str = "none",
+        seed: int = 0) -> Counterexample:
+    """A :class:`Counterexample` of a schedule known to fail (it is replayed to find the property)."""
+    _check_node_class(node_class)
+    _check_features(features)
+    items = tuple(tuple(item) for item in schedule)
+    violation = _run(node_class, n, items, features, seed=seed)[1]
+    if violation is None:
+        raise ValueError(f"this schedule breaks no safety property on {n} servers of {node_class.__name__} "
+                         f"(run with the scripted timing and 1 ms messages, to {TAIL} ms after its last item)")
+    return Counterexample(node_class, n, items, violation.property, features, seed=seed)
+
+
+def counterexample_line(node_class: type[RaftNode], n: int, schedule: Iterable[Sequence[Any]] | None = None,
+                        seed: int = 0, budget_s: float = 60, executor: Any = None) -> str | None:
+    """The one line a student pastes to watch the shortest run that breaks ``node_class`` (for feedback).
+
+    With a failing ``schedule`` (scripted timing, 1 ms messages: a scenario's or a bug hunt's), that schedule
+    shrunk (:func:`shrink`); without one, a search on ``n`` servers from ``seed`` (:func:`find_counterexample`).
+    None when the search found nothing within ``budget_s``.
+    """
+    if schedule is not None:
+        return shrink(_of(node_class, n, schedule, seed=seed), executor).line
+    found = find_counterexample(node_class, sizes=(n,), budget_s=budget_s, seed=seed, executor=executor)
+    return None if found is None else found.line
+
+
+# ---- search ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SearchStats:
+    """How the search went: runs tried, wall seconds to the first violation and to the shrunk run, replays spent
+    shrinking, and the length of the schedule before shrinking."""
+
+    runs: int
+    first_s: float
+    shrunk_s: float
+    shrink_runs: int
+    found_items: int
+
+
+_Walk = tuple[type[RaftNode], int, str, int, int, tuple[tuple[Any, ...], ...]]
+
+
+def _walk(args: _Walk) -> tuple[tuple[tuple[Any, ...], ...], str | None, frozenset[tuple[Any, ...]]]:
+    """One run, built as it goes: after the items of ``prefix`` (run as they are), each new item is chosen among the
+    actions that fit the cluster's state at that moment.
+
+    Returns the schedule, the property it broke (or None) and the abstract
+    states it went through (:func:`_abstract`). Run ``index`` of search
+    ``seed`` is always the same run. Every other walk is a swarm walk that
+    leaves a random set of kinds out (Groce et al., "Swarm testing", ISSTA
+    2012): fewer kinds, more of each, which reaches states an even mix rarely does.
+    """
+    node_class, n, features, seed, index, prefix = args
+    rng = random.Random(f"raftedu-explore:{n}:{seed}:{index}")
+    kinds = [k for k in _KINDS if index % 2 == 0 or k == "timeout" or rng.random() < 0.5]
+    c = _cluster(node_class, n, (), features)
+    items: list[tuple[Any, ...]] = []
+    seen: set[tuple[Any, ...]] = set()
+    slow, requests = False, 0
+    todo = list(prefix) + [None] * rng.randrange(3 if prefix else 4, 9 if prefix else 17)
+    try:
+        for planned in todo:
+            if planned is None:
+                c.run(rng.choice(_GAPS))
+                item = _choose(c, rng, kinds, slow, requests)
+                if item is None:
+                    continue
+                item = (c.now, *item)
+            else:
+                c.run(planned[0] - c.now)
+                item = planned
+            slow = item[1] == "set_network" and item[2]["delay"] != (DELAY, DELAY)
+            requests += item[1] == "request"
+            items.append(item)
+            _perform(c, item)
+            seen.add(_abstract(c))
+        c.run(TAIL)
+        seen.add(_abstract(c))
+    except SafetyViolation as v:
+        return tuple(items), v.property, frozenset(seen)
+    except ValueError:  # an item of the prefix no longer fits (a mutation changed the run): a dead end
+        return tuple(items), None, frozenset()
+    return tuple(items), None, frozenset(seen)
+
+
+def _perform(c: Cluster, item: tuple[Any, ...]) -> None:
+    """Do one schedule item now, as the cluster does it from a schedule (a refused action changes nothing)."""
+    try:
+        if item[1] == "set_network":
+            c.set_network(**item[2])
+        else:
+            getattr(c, item[1])(*item[2:])
+    except Refused:
+        pass
+
+
+def _abstract(c: Cluster) -> tuple[Any, ...]:
+    """The cluster's state, coarsely: per server (up, role, term, log length, last log term, commitIndex, how often
+    it led), numbers capped at 4, as a multiset (servers are alike), plus the network's faults. A walk that reaches a new one is kept to build on."""
+    led: dict[int, int] = {}
+    for leader in c.monitor.leader_of.values():
+        led[leader] = led.get(leader, 0) + 1
+    view = []
+    for i in c.ids:
+        node = c.nodes[i]
+        if node is None:
+            view.append((False, min(led.get(i, 0), 3)))
+            continue
+        view.append((True, node.role, min(node.current_term, 4), min(node.last_log_index, 4),
+                     min(node.last_log_term, 4), min(node.commit_index, 4), min(led.get(i, 0), 3)))
+    return (*sorted(view, key=repr), bool(c.groups or c.cuts), c.net.delay != (DELAY, DELAY))
+
+
+def _choose(c: Cluster, rng: random.Random, kinds: list[str], slow: bool, requests: int) -> tuple[Any, ...] | None:
+    """One action that fits the cluster now, of a kind in ``kinds`` (None: none fits)."""
+    if slow:  # a slow spell lasts until the next item
+        return ("set_network", {"delay": (DELAY, DELAY)})
+    up = c.up()
+    down = [i for i in c.ids if i not in up]
+    leader = c.leader()
+    options: list[tuple[Any, ...]] = []
+    for kind in kinds:
+        if kind == "timeout":
+            options += [("timeout_now", i) for i in up if c.nodes[i].role != LEADER] * 3
+        elif kind == "request" and leader is not None and requests < 6:
+            options += [("request", f"v{requests + 1}")] * 3
+        elif kind == "crash":
+            options += [("crash", i) for i in up]
+        elif kind == "restart":
+            options += [("restart", i) for i in down] * 2
+        elif kind == "partition" and c.n > 1:
+            options += [("isolate", i) for i in c.ids]
+            shuffled = rng.sample(c.ids, c.n)
+            options.append(("partition", shuffled[:rng.randrange(1, c.n)]))
+        elif kind == "cut" and c.n > 1:
+            src, dst = rng.sample(c.ids, 2)
+            options.append(("cut", src, dst))
+        elif kind == "heal" and (c.groups or c.cuts):
+            options += [("heal",)] * 2
+        elif kind == "slow":
+            options.append(("set_network", {"delay": (rng.choice(_SLOW),) * 2}))
+    if not options:
+        return None
+    item = rng.choice(options)
+    if item[0] == "partition":
+        item = ("partition", sorted(item[1]))
+    return item
+
+
+def find_counterexample(node_class: type[RaftNode], sizes: Iterable[int] = (3, 5), budget_s: float = 60, seed: int = 0,
+                        features: str = "none", executor: Any = None, *, max_runs: int | None = None
+                        ) -> Counterexample | None:
+    """Search fault schedules until one breaks a safety property, then shrink it: the shortest story found, or None.
+
+    Runs alternate between the ``sizes``; run k of a search with ``seed`` is
+    always the same run, and the first failing run (in that order) is kept,
+    so the result does not depend on speed or on ``executor``. The search
+    stops after ``budget_s`` wall seconds (or ``max_runs`` runs) with None:
+    no run broke anything. A found run is then shrunk (:func:`shrink`)
+    until it is 1-minimal; the time spent is in the result's ``stats``.
+    """
+    _check_node_class(node_class)
+    _check_features(features)
+    sizes = list(sizes)
+    if not sizes or any(isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 9 for n in sizes):
+        raise ValueError(f"sizes must be cluster sizes from 1 to 9, e.g. (3, 5); got {sizes!r}")
+    if not (isinstance(budget_s, (int, float)) and budget_s > 0):
+        raise ValueError(f"budget_s must be a number of seconds > 0; got {budget_s!r}")
+    start = time.perf_counter()
+    corpus: dict[int, list[tuple[tuple[Any, ...], ...]]] = {n: [] for n in sizes}  # per size: runs to build on
+    covered: set[tuple[Any, ...]] = set()
+    index = 0
+    while (max_runs is None or index < max_runs) and time.perf_counter() - start < budget_s:
+        count = _BATCH if max_runs is None else min(_BATCH, max_runs - index)
+        batch = [(node_class, n, features, seed, index + k, _prefix(corpus[n], n, seed, index + k))
+                 for k, n in ((k, sizes[(index + k) % len(sizes)]) for k in range(count))]
+        results = run_map(_walk, batch, executor)
+        hit = next((k for k, (_, prop, _) in enumerate(results) if prop is not None), None)
+        if hit is None:
+            for (schedule, _, seen), args in zip(results, batch):
+                if not seen <= covered:  # it reached a state no run reached before: build on it
+                    covered |= seen
+                    corpus[args[1]].append(schedule)
+            index += count
+            continue
+        (schedule, prop, _), n = results[hit], batch[hit][1]
+        found = Counterexample(node_class, n, schedule, prop, features)
+        first_s = time.perf_counter() - start
+        if found.replay() is None:  # pragma: no cover - a walk and its replay are the same run (tests check it)
+            raise RuntimeError(f"run {index + hit} broke {prop!r} but its schedule replayed without a violation")
+        shrunk, tries = _shrink(found, executor)
+        stats = SearchStats(index + hit + 1, first_s, time.perf_counter() - start, tries, len(schedule))
+        return Counterexample(node_class, n, shrunk.schedule, shrunk.property, features, stats=stats)
+    return None
+
+
+def _prefix(corpus: list[tuple[tuple[Any, ...], ...]], n: int, seed: int, index: int) -> tuple[tuple[Any, ...], ...]:
+    """Where run ``index`` starts. The first :data:`_BATCH` runs and every fourth run after them start from nothing.
+    Of the others, one in three replays one of the course's scripted stories for this size
+    (:func:`story_schedules`: the paper's Figure 8, the election restriction, issue 17's stale messages across
+    re-elections), the rest a kept run (a run that reached a new abstract state: coverage-guided, in the manner of
+    AFL and Go-Explore): its beginning (any length), half the time with the items from one point on moved a few ms;
+    each walks on from there."""
+    if index < _BATCH or index % 4 == 0:
+        return ()
+    rng = random.Random(f"raftedu-explore-prefix:{seed}:{index}")
+    pool = list(story_schedules(n).values()) if rng.random() < 1 / 3 else corpus
+    if not pool:
+        return ()
+    chosen = pool[rng.randrange(len(pool))]
+    if not chosen:
+        return ()
+    prefix = list(chosen[:rng.randrange(1, len(chosen) + 1)])
+    if rng.random() < 0.5:  # move the items from one point on earlier or later (a timing the story just missed)
+        k, delta = rng.randrange(len(prefix)), rng.choice((-20, -10, -5, -2, -1, 1, 2, 5, 10, 20))
+        floor = prefix[k - 1][0] if k else 0
+        prefix[k:] = [(max(floor, item[0] + delta), *item[1:]) for item in prefix[k:]]
+    return tuple(prefix)
+
+
+_STORIES = ("figure_8", "longer_log_older_term", "shorter_log_same_term", "stale_replies_across_reelection",
+            "restart_between_votes", "crash_after_acknowledging", "vote_replies_delayed_across_reelection")
+
+
+class _Recorder(Cluster):
+    """A cluster that writes down each action called on it from outside, with the time, as a schedule item."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.items: list[tuple[Any, ...]] = []
+        self._depth = 0
+        super().__init__(*args, **kwargs)
+
+
+def _recording(name: str) -> Callable[..., Any]:
+    def action(self: _Recorder, *args: Any, **kwargs: Any) -> Any:
+        if self._depth == 0:
+            self.items.append((self.now, name, kwargs) if name == "set_network" else (self.now, name, *args))
+        self._depth += 1
+        try:
+            return getattr(Cluster, name)(self, *args, **kwargs)
+        finally:
+            self._depth -= 1
+    action.__name__ = name
+    return action
+
+
+for _name in ("timeout_now", "crash", "restart", "restart_all", "crash_leader", "partition", "isolate", "cut", "heal",
+              "set_network", "request"):
+    setattr(_Recorder, _name, _recording(_name))
+
+
+@functools.cache
+def story_schedules(n: int) -> dict[str, tuple[tuple[Any, ...], ...]]:
+    """The course's scripted stories (:mod:`raftedu.scenarios`) of ``n`` servers as schedules: each script run once
+    on the reference node, its calls written down with their times. They run on the search's setup (same timing,
+    same 1 ms network), so the guided search can start from any point of them."""
+    found = {}
+    for name in _STORIES:
+        script = getattr(scenarios, name)
+        recorded: list[_Recorder] = []
+
+        def make(size: int, **settings: Any) -> Cluster:
+            recorded.append(_Recorder(size, seed=0, node_class=RaftNode, **settings))
+            return recorded[-1]
+
+        try:
+            script(RaftNode, make=make)
+        except scenarios.ScriptError:  # pragma: no cover - the reference follows every script (tests/test_scenarios.py)
+            continue
+        if recorded[0].n == n:
+            found[name] = tuple(tuple(item) for item in recorded[0].items)
+    return found
+
+
+# ---- shrinking ---------------------------------------------------------------------------------------------------
+
+
+def shrink(counterexample: Counterexample, executor: Any = None) -> Counterexample:
+    """The counterexample with items removed until it is 1-minimal: it still breaks the same property, and removing
+    any single one of its items does not.
+
+    Delta debugging (Zeller and Hildebrandt, 2002): remove halves, quarters,
+    ..., single items while the property still breaks; then move each item
+    as early as it can go, so the story is short in time too; repeat both
+    until neither changes anything. Candidates are tried in a fixed order and
+    the first that still breaks is kept, with or without ``executor``.
+    """
+    return _shrink(counterexample, executor)[0]
+
+
+def _shrink(ce: Counterexample, executor: Any) -> tuple[Counterexample, int]:
+    """:func:`shrink`, and how many runs it took."""
+    tries = 0
+
+    def breaks(candidates: list[list[tuple[Any, ...]]]) -> int | None:
+        nonlocal tries
+        args = [(ce.node_class, ce.n, tuple(c), ce.features, ce.network, ce.seed) for c in candidates]
+        hit = _first(_violated, args, executor, lambda prop: prop == ce.property)
+        tries += len(candidates) if hit is None else hit + 1
+        return hit
+
+    items = list(ce.schedule)
+    while True:
+        before = list(items)
+        items = _remove(items, breaks)
+        items = _earlier(items, breaks)
+        if items == before:
+            break
+    return Counterexample(ce.node_class, ce.n, tuple(items), ce.property, ce.features, ce.network, ce.seed), tries
+
+
+_Breaks = Callable[[list[list[tuple[Any, ...]]]], "int | None"]
+
+
+def _remove(items: list[tuple[Any, ...]], breaks: _Breaks) -> list[tuple[Any, ...]]:
+    """Remove chunks of items (halves, quarters, ..., single items) while the run still breaks; ends when no single
+    item can go."""
+    chunk = max(1, len(items) // 2)
+    while items:
+        candidates = [items[:i] + items[i + chunk:] for i in range(0, len(items), chunk)]
+        hit = breaks(candidates)
+        if hit is not None:
+            items = candidates[hit]
+            chunk = min(chunk, max(1, len(items) // 2))
+        elif chunk > 1:
+            chunk //= 2
+        else:
+            break
+    return items
+
+
+def _earlier(items: list[tuple[Any, ...]], breaks: _Breaks) -> list[tuple[Any, ...]]:
+    """Close the gaps: move each item, and all after it, as early as the run still breaks (whole gap, half of it,
+    one ms)."""
+    for k in range(len(items)):
+        gap = items[k][0] - (items[k - 1][0] if k else 0)
+        shifts = sorted({gap, gap - gap // 2, 1} - {0}, reverse=True) if gap > 0 else []
+        candidates = [items[:k] + [(item[0] - shift, *item[1:]) for item in items[k:]] for shift in shifts]
+        hit = breaks(candidates) if candidates else None
+        if hit is not None:
+            items = candidates[hit]
+    return items
+
+
+def one_minimal(counterexample: Counterexample) -> bool:
+    """Whether removing any single item of the schedule loses the violation (checked by running each such schedule)."""
+    items = counterexample.schedule
+    for k in range(len(items)):
+        violation = counterexample.replay(items[:k] + items[k + 1:])
+        if violation is not None and violation.property == counterexample.property:
+            return False
+    return True
+
+
+# ---- the story in words ------------------------------------------------------------------------------------------
+
+
+def _item_text(item: Sequence[Any]) -> str:
+    """A schedule item in words."""
+    t, name, args = item[0], item[1], tuple(item[2:])
+    if name == "timeout_now":
+        what = f"S{args[0]}'s election timer runs out"
+    elif name == "request":
+        what = f"a client sends {args[0]!r} to the leader"
+    elif name == "crash":
+        what = f"S{args[0]} crashes"
+    elif name == "restart":
+        what = f"S{args[0]} restarts from its disk"
+    elif name == "isolate":
+        what = f"S{args[0]} is cut off from the others"
+    elif name == "partition":
+        what = "the network splits: {" + ",".join(f"S{i}" for i in args[0]) + "} | the rest"
+    elif name == "cut":
+        what = f"messages from S{args[0]} to S{args[1]} are lost"
+    elif name == "heal":
+        what = "the network heals"
+    elif name == "set_network" and args[0].get("delay") == (DELAY, DELAY):
+        what = f"messages take {DELAY} ms again"
+    elif name == "set_network" and "delay" in args[0]:
+        what = f"messages sent from now on take {args[0]['delay'][0]} ms"
+    else:
+        what = f"{name}{args!r}"
+    return f"t={t} ms: {what}   {tuple(item)!r}"
+
+
+# ---- explain -----------------------------------------------------------------------------------------------------
+
+_NODE_KINDS = frozenset({"append", "config", "install", "precampaign", "prevote", "restore", "role", "snapshot",
+                         "stepdown", "term", "timeout", "transfer", "truncate", "vote", "vote_ignored", "apply",
+                         "commit", "progress", "timer"})
+"""Event kinds a node reports itself (the simulator records the same kinds for state a node changed quietly or lost
+in a crash, with the rules below)."""
+_PLUMBING = frozenset({"take_output", "send", "note", "set_timer", "unsaved", "receive", "enable", "init_extensions"})
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """A counterexample told: the story in words, the events that broke the property and the method behind each.
+
+    ``trace`` is the run up to the violation; ``culprits`` are the indices
+    (into ``trace.events``) of the events that broke the property: the step
+    of the server whose event the monitor stopped at, from the input that
+    started it (a delivery, a timeout, a client request or a restart);
+    ``methods`` maps each event the node class reported to the method that
+    produced it (the innermost method of the class that was running);
+    ``ran`` maps each of those events to every method that had run in its
+    step by then (a rule that returned before the event, like
+    ``log_is_up_to_date`` before a vote, is named there);
+    ``moments`` are the times worth a cluster picture. Draw it with
+    :func:`raftedu.viz.explain_figure`.
+    """
+
+    counterexample: Counterexample
+    violation: SafetyViolation
+    trace: Any
+    story: tuple[str, ...]
+    culprits: tuple[int, ...]
+    methods: dict[int, str]
+    ran: dict[int, tuple[str, ...]]
+    moments: tuple[int, ...]
+    paragraph: str
+    since: int = 0
+    """The time the run is worth drawing from: 0, or for a :func:`model_check` run the time its steps began."""
+
+    def _repr_markdown_(self) -> str:
+        story = "\n".join(f"{k}. {line}" for k, line in enumerate(self.story, 1))
+        return f"{self.paragraph}\n\n**The schedule** ({len(self.story)} items):\n\n{story}\n"
+
+    def __str__(self) -> str:
+        return self._repr_markdown_()
+
+
+def _traced(node_class: type[RaftNode]) -> type[RaftNode]:
+    """A subclass of ``node_class`` that writes down, for each event a server reports, the methods that were running
+    (outermost first) when it was reported; the lists, per server id and across restarts, are in ``_explore_logs``."""
+
+    def wrap(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+            events, stack = self._events, self.__dict__.setdefault("_explore_stack", [])
+            start = len(events)
+            if not stack:
+                self.__dict__["_explore_ran"] = []  # the methods that ran in this step, in order
+            self._explore_ran.append(name)
+            stack.append(name)
+            try:
+                return fn(self, *args, **kwargs)
+            finally:
+                if self._events is events:
+                    marks = self.__dict__.setdefault("_explore_marks", {})
+                    for k in range(start, len(events)):
+                        marks.setdefault((id(events), k), (" → ".join(stack), tuple(self._explore_ran)))
+                stack.pop()
+        return method
+
+    members: dict[str, Any] = {}
+    for cls in node_class.__mro__:
+        for name, fn in vars(cls).items():
+            if (inspect.isfunction(fn) and not name.startswith("__") and name not in _PLUMBING
+                    and name not in members):
+                members[name] = wrap(name, fn)
+
+    def take_output(self: Any) -> Any:
+        events = self._events
+        msgs, out = node_class.take_output(self)
+        marks = self.__dict__.pop("_explore_marks", {})
+        type(self)._explore_logs.setdefault(self.id, []).extend(marks.get((id(events), k)) for k in range(len(out)))
+        return msgs, out
+
+    members["take_output"] = take_output
+    members["_explore_logs"] = {}
+    return type(node_class.__name__, (node_class,), members)
+
+
+def _own_methods(node_class: type[RaftNode]) -> set[str]:
+    """The methods ``node_class`` defines itself (above RaftNode): the student's code."""
+    mro = node_class.__mro__
+    return {name for cls in mro[:mro.index(RaftNode)] for name in vars(cls)} if RaftNode in mro else set()
+
+
+def _explain(ce: Counterexample) -> Explanation:
+    traced = _traced(ce.node_class)
+    c, violation = _run(traced, ce.n, ce.schedule, ce.features, ce.network, ce.seed, ce.stepped, ce.start, ce.until)
+    if c is None or violation is None or violation.property != ce.property:
+        raise RuntimeError(f"the schedule no longer breaks {ce.property!r}: was the node class changed?")
+    events = list(c.trace.events)
+    marks = _methods(events, traced._explore_logs)  # type: ignore[attr-defined]
+    methods = {k: chain for k, (chain, _) in marks.items()}
+    ran = {k: calls for k, (_, calls) in marks.items()}
+    culprits = _culprits(events)
+    since = (ce.until if ce.until is not None else max((i[0] for i in ce.start), default=0)) if ce.stepped else 0
+    times = {events[culprits[-1]].time} if ce.stepped else {item[0] for item in ce.schedule}
+    moments = tuple(sorted(times | {events[culprits[-1]].time}))
+    story = tuple(_step_text(step) if ce.stepped else _item_text(step) for step in ce.schedule)
+    return Explanation(ce, violation, c.trace, story, tuple(culprits), methods, ran, moments,
+                       _paragraph(ce, violation, events, culprits, methods, ran), max(0, since))
+
+
+def _methods(events: list[Event], logs: dict[int, list[Any]]) -> dict[int, Any]:
+    """Match each node's reported events in the trace with the methods written down for them, in order."""
+    quiet = {"state change the node did not report", "Figure 2: only what was persisted survives a crash"}
+    reported: dict[int, list[int]] = {}
+    for k, e in enumerate(events):
+        if e.kind in _NODE_KINDS and e.node in logs and e.rule not in quiet:
+            reported.setdefault(e.node, []).append(k)
+    out: dict[int, Any] = {}
+    for i, positions in reported.items():
+        log = logs[i]
+        if len(log) < len(positions):
+            continue  # the counts differ (a life not written down): say nothing rather than something wrong
+        for k, name in zip(positions, log):
+            if name is not None:
+                out[k] = name
+    return out
+
+
+def _culprits(events: list[Event]) -> list[int]:
+    """The violating event (the last one recorded) and the step it belongs to: the server's events back to the input
+    that started the step."""
+    last = len(events) - 1
+    node = events[last].node
+    k = last
+    while k > 0:
+        e = events[k - 1]
+        if e.time != events[last].time:
+            break
+        if e.node == node and e.kind in ("deliver", "timeout_now", "client_request", "restart"):
+            k -= 1
+            break
+        k -= 1
+    return [j for j in range(k, last + 1) if events[j].node == node or j == last]
+
+
+def _event_text(e: Event) -> str:
+    if e.kind == "send" and e.msg is not None:
+        return f"S{e.node} sent {e.msg!r}"
+    return e.text or e.kind
+
+
+def _paragraph(ce: Counterexample, violation: SafetyViolation, events: list[Event], culprits: list[int],
+               methods: dict[int, str], ran: dict[int, tuple[str, ...]]) -> str:
+    own = {m for m in _own_methods(ce.node_class) if not m.startswith("__")}
+    mine = [k for k in sorted(ran) if own.intersection(ran[k])]
+    before = ""
+    if mine and mine[-1] not in culprits:  # the student's code last ran in an earlier step: say where
+        k = mine[-1]
+        names = ", ".join(f"`{m}`" for m in dict.fromkeys(ran[k]) if m in own)
+        before = (f"Your {names} last ran for S{events[k].node} at t={events[k].time} ms, in the step where "
+                  f"{events[k].text or events[k].kind}. ")
+
+    def named(chain: str) -> str:
+        return " → ".join(f"`{m}` (yours)" if m in own else f"`{m}`" for m in chain.split(" → "))
+
+    e = events[culprits[-1]]
+    start = events[culprits[0]]
+    steps = [f"{events[k].text} ({named(methods[k])})" for k in culprits if k in methods and events[k].text]
+    cause = {"deliver": f"received {type(start.msg).__name__} from S{start.peer}" if start.msg else "received a message",
+             "timeout_now": "timed out", "client_request": "got a client request",
+             "restart": "restarted"}.get(start.kind, "")
+    who = f"S{e.node}" if e.node else "the cluster"
+    return (f"**{violation.property}** broke at t={violation.time} ms, after {len(ce.schedule)} schedule item(s), "
+            f"on {ce.n} servers of `{ce.node_class.__name__}`: {violation.detail}. "
+            + (f"{who} {cause}: " + "; then ".join(steps) + ". " if steps and cause else "")
+            + f"The event the checks stopped at: {_event_text(e)}"
+            + (f" ({named(methods[culprits[-1]])}; rule: {e.rule})." if culprits[-1] in methods else ".")
+            + (f" {before}" if before else " ")
+            + (f"`{ce.node_class.__name__}` defines {', '.join(f'`{m}`' for m in sorted(own))} itself. " if own else "")
+            + f"Replay it: `{ce.line}`")
+
+
+# ---- every run up to a depth -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelCheckResult:
+    """What :func:`model_check` explored: distinct ``states`` (after deduplication), ``transitions`` tried, the
+    ``depth`` reached completely, the wall ``seconds``, and the shortest violating run (None: no violation up to
+    ``depth``). ``complete`` is False when the state or time budget ran out before ``depth`` was done."""
+
+    n: int
+    depth: int
+    states: int
+    transitions: int
+    seconds: float
+    complete: bool
+    counterexample: "Counterexample | None"
+    bounds: dict[str, Any]
+
+    def __str__(self) -> str:
+        scope = ", ".join(f"{k}={v}" for k, v in self.bounds.items())
+        if self.counterexample is not None:
+            steps = "\n".join(f"  {k}. {_step_text(s)}" for k, s in enumerate(self.counterexample.schedule, 1))
+            return (f"{self.counterexample.property} breaks after {len(self.counterexample.schedule)} steps "
+                    f"(shortest; {self.states:,} states explored in {self.seconds:.1f} s; {scope}):\n{steps}")
+        done = "no violation" if self.complete else "no violation so far (budget spent before the depth was done)"
+        return (f"{done} up to depth {self.depth}: {self.states:,} distinct states, {self.transitions:,} transitions, "
+                f"{self.seconds:.1f} s ({scope})")
+
+
+class _Stepper(Cluster):
+    """A cluster whose messages wait on the wire until a step delivers one of them (in any order, or twice).
+
+    Only the election timers of :data:`SEARCH_TIMING` run (10 s and more: never within a model check), so nothing
+    happens unless a step makes it happen. Reads the simulator's event heap for the messages in flight and hands
+    one to the simulator's own delivery and timer code: the monitor, the trace and every safety net are the
+    ones of every run. (The heap's entries are ``(time, is action, sequence, kind, what, message)``;
+    tests/test_explore.py fails loudly if that changes.)
+    """
+
+    def in_flight(self) -> list[tuple[int, Any]]:
+        """The messages sent and not yet delivered: (message id, message), oldest first."""
+        return sorted((what, msg) for (_, _, _, kind, what, msg) in self._heap if kind == _sim._DELIVER)
+
+    def deliver_now(self, msg_id: int, keep: bool = False) -> None:
+        """Deliver message ``msg_id`` now; with ``keep``, a copy stays on the wire (a duplicate, delivered later)."""
+        entry = next(e for e in self._heap if e[3] == _sim._DELIVER and e[4] == msg_id)
+        if not keep:
+            self._heap.remove(entry)
+            heapq.heapify(self._heap)
+        self._deliver(msg_id, entry[5])
+
+    def heartbeat_now(self, i: int) -> None:
+        """Leader ``i``'s heartbeat timer runs out once it has sent nothing to any follower for a heartbeat interval
+        (every follower is then due, §5.2): what it sends does not depend on when it last sent, so the times it
+        keeps for that (``sent_at``, ``deadline``) need not be part of a state."""
+        node = self.nodes[i]
+        interval = node.timing.heartbeat
+        idle = max([self.now, node.deadline or 0] + [t + interval for t in getattr(node, "sent_at", {}).values()])
+        self.now = node.deadline = self._timer_due[i] = idle
+        self._fire_timer(i, idle)
+
+
+def _step_text(step: tuple[Any, ...]) -> str:
+    kind, args = step[0], step[1:]
+    if kind in ("deliver", "duplicate"):
+        return f"{'deliver a copy of' if kind == 'duplicate' else 'deliver'} {args[1]}"
+    if kind == "heartbeat":
+        return f"leader S{args[0]}'s heartbeat timer runs out"
+    return _item_text((0, *step)).split(": ", 1)[1].split("   ")[0]
+
+
+def _apply_step(c: _Stepper, step: tuple[Any, ...]) -> None:
+    kind = step[0]
+    c.now += 1
+    if kind == "deliver":
+        c.deliver_now(step[1])
+    elif kind == "duplicate":
+        c.deliver_now(step[1], keep=True)
+    elif kind == "heartbeat":
+        c.heartbeat_now(step[1])
+    elif kind == "request":
+        c.request(step[1])
+    else:
+        getattr(c, kind)(*step[1:])
+
+
+def _steps(c: _Stepper, bounds: dict[str, Any], path: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Every step possible from the cluster's state, within the bounds (counted along ``path``)."""
+    count = {kind: sum(1 for s in path if s[0] == kind) for kind in ("request", "crash", "heartbeat")}
+    out: list[tuple[Any, ...]] = []
+    for msg_id, m in c.in_flight():
+        apart = (m.src, m.dst) in c.cuts or any((m.src in g) != (m.dst in g) for g in c.groups)
+        if c.nodes.get(m.dst) is not None and not apart:  # to a crashed server or across a cut: lost
+            label = (msg_id, f"{type(m).__name__} S{m.src}→S{m.dst} (term {m.term})")
+            out.append(("deliver", *label))
+            if bounds["duplicates"]:
+                out.append(("duplicate", *label))
+    for i in c.ids:
+        node = c.nodes[i]
+        if node is None:
+            out.append(("restart", i))
+            continue
+        if node.role == LEADER:
+            if count["heartbeat"] < bounds["heartbeats"]:
+                out.append(("heartbeat", i))
+            if count["request"] < bounds["requests"] and c.leader() == i:
+                out.append(("request", f"v{count['request'] + 1}"))
+        elif node.current_term < bounds["terms"]:
+            out.append(("timeout_now", i))
+        if count["crash"] < bounds["crashes"]:
+            out.append(("crash", i))
+    return out
+
+
+def _canonical(value: Any) -> Any:
+    """A hashable, order-free form of a node's attribute (dicts and sets sorted)."""
+    if isinstance(value, dict):
+        return tuple(sorted(((_canonical(k), _canonical(v)) for k, v in value.items()), key=repr))
+    if isinstance(value, (set, frozenset)):
+        return tuple(sorted((_canonical(v) for v in value), key=repr))
+    if isinstance(value, (list, tuple)):
+        return tuple(_canonical(v) for v in value)
+    if hasattr(value, "__dataclass_fields__") and not getattr(value, "__hash__", None):
+        return (type(value).__name__, *(_canonical(getattr(value, f)) for f in value.__dataclass_fields__))
+    try:
+        hash(value)
+    except TypeError:
+        return repr(value)
+    return value
+
+
+_UNSTATED = frozenset({"rng", "timing", "now", "deadline", "_events", "_outbox", "sent_at", "_saved_log", "peers",
+                       "id", "applied"})
+"""Node attributes left out of a state: its tools and clocks (timers never fire by themselves here), and what
+``applied`` holds twice (its length and content are lastApplied's entries, checked against the log at every step)."""
+
+
+def _state(c: _Stepper) -> int:
+    """The state's hash: every server's attributes (its disk too; for a crashed server what it held when it crashed),
+    the messages in flight (as a multiset), and what
+    the safety monitor remembers of the past (leaders per term, votes, committed entries, every entry ever stored,
+    the highest term each server saw), so that a state reached twice is the same state for the checks too."""
+    mon = c.monitor
+    nodes = []
+    for i in c.ids:
+        node = c.nodes[i]
+        disk = c.disks[i]
+        if node is None:  # what it held in memory when it crashed: a restart records what the disk lacks of it
+            seen = mon.view.nodes[i]
+            mine = ("down", seen.term, seen.voted_for, tuple(seen.log))
+        else:
+            mine = tuple(sorted((k, _canonical(v)) for k, v in vars(node).items() if k not in _UNSTATED))
+        nodes.append((mine, disk.current_term, disk.voted_for, tuple(disk.log)))
+    wire = tuple(sorted(repr(m) for _, m in c.in_flight()))
+    history = (tuple(sorted(mon.leader_of.items())), tuple(sorted(mon.vote_of.items())), tuple(mon.committed),
+               tuple(sorted(mon.entry_prefix.items())), tuple(sorted(mon.last_term.items())))
+    return hash((tuple(nodes), wire, history, c.groups, tuple(sorted(c.cuts))))
+
+
+def _replay_steps(node_class: type[RaftNode], n: int, path: Sequence[tuple[Any, ...]],
+                  start: Sequence[Sequence[Any]] = (), until: int | None = None) -> _Stepper:
+    """The cluster after the timed schedule ``start`` (run as any run, to its last item or to ``until`` ms) and then
+    the steps ``path``."""
+    c = _Stepper(n, seed=0, timing=SEARCH_TIMING, network=_RELIABLE, node_class=node_class, up_to_date_check=True,
+                 schedule=start)
+    c.run(max((item[0] for item in start), default=0) if until is None else until)
+    for step in path:
+        _apply_step(c, step)
+    return c
+
+
+def _expand(args: tuple[type[RaftNode], int, tuple[tuple[Any, ...], ...], dict[str, Any], tuple[Any, ...],
+                        int | None]) -> list[tuple[tuple[Any, ...], int | None, str | None]]:
+    """The children of the state ``path`` leads to: (step, state hash or None, the property the step broke or None)."""
+    node_class, n, path, bounds, start, until = args
+    parent = _replay_steps(node_class, n, path, start, until)
+    out = []
+    for step in _steps(parent, bounds, path):
+        c = _replay_steps(node_class, n, path, start, until)
+        try:
+            _apply_step(c, step)
+        except SafetyViolation as v:
+            out.append((step, None, v.property))
+            continue
+        out.append((step, _state(c), None))
+    return out
+
+
+def model_check(node_class: type[RaftNode], n: int = 3, depth: int = 8, *, terms: int = 3, requests: int = 2,
+                crashes: int = 0, heartbeats: int = 1, duplicates: bool = False, start: Iterable[Sequence[Any]] = (),
+                until: int | None = None, max_states: int = 200_000, budget_s: float = 300, executor: Any = None) -> ModelCheckResult:
+    """Every run of ``n`` servers of ``node_class`` up to ``depth`` steps, breadth first: the shortest violation, or
+    none up to ``depth``.
+
+    A step is one of: deliver any message in flight (in any order; ``duplicates``: or deliver a copy and keep it
+    in flight), a follower's or candidate's election timeout (while its term is below ``terms``), a leader's
+    heartbeat after an idle interval, to every follower (at most ``heartbeats`` in a run), a client request to the leader (at most ``requests``), a crash
+    (at most ``crashes``) and the restart of a crashed server. Loss needs no step of its own: a message never
+    delivered was lost, and every run with losses is among these with those messages left undelivered. Every
+    safety property is checked at every event, as in every run. A state reached twice is explored once: states are
+    compared by a hash of every server's attributes and disk, the messages in flight (as a multiset), the network's
+    cuts, and what the safety monitor remembers of the past (leaders per term, votes, committed entries, every entry
+    ever stored), so two runs merged are the same for the checks too.
+    ``start`` is a timed schedule (items :class:`~raftedu.sim.Cluster` accepts, on the search's timing and 1 ms
+    network) that sets the stage first: every continuation of up to ``depth`` steps from where it leaves the
+    cluster (messages still in flight then wait for a step) is explored; it runs to its last item, or to ``until``
+    ms.
+    The exploration stops early at ``max_states`` distinct states or ``budget_s`` wall seconds (``complete`` is then
+    False). The result's counterexample has the steps as its schedule; its :meth:`~Counterexample.replay` runs them.
+    """
+    _check_node_class(node_class)
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 5:
+        raise ValueError(f"n must be a cluster size from 1 to 5 (the state space grows fast); got {n!r}")
+    for name, value in (("depth", depth), ("terms", terms), ("requests", requests), ("crashes", crashes),
+                        ("heartbeats", heartbeats), ("max_states", max_states)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be a whole number >= 0; got {value!r}")
+    bounds = dict(terms=terms, requests=requests, crashes=crashes, heartbeats=heartbeats, duplicates=bool(duplicates))
+    begin = tuple(tuple(item) for item in start)
+    start_time = time.perf_counter()
+    try:
+        first = _replay_steps(node_class, n, (), begin, until)
+    except SafetyViolation as v:
+        raise ValueError(f"the start schedule itself breaks {v.property!r}: start the check before that") from None
+    seen = {_state(first)}
+    frontier: list[tuple[tuple[Any, ...], ...]] = [()]
+    transitions = 0
+    for level in range(depth):
+        following: list[tuple[tuple[Any, ...], ...]] = []
+        chunks = (frontier[k:k + _BATCH * 4] for k in range(0, len(frontier), _BATCH * 4))
+        for chunk in chunks:
+            expanded = run_map(_expand, [(node_class, n, path, bounds, begin, until) for path in chunk], executor)
+            for path, children in zip(chunk, expanded):
+                for step, state, broke in children:
+                    transitions += 1
+                    if broke is not None:
+                        ce = Counterexample(node_class, n, (*path, step), broke, stepped=True, start=begin,
+                                            until=until)
+                        if ce.replay() is None:  # pragma: no cover - the same steps on the same cluster
+                            raise RuntimeError(f"a model-check run broke {broke!r} but did not again on replay")
+                        return ModelCheckResult(n, level + 1, len(seen), transitions, time.perf_counter() - start_time,
+                                                True, ce, bounds)
+                    if state not in seen:
+                        seen.add(state)
+                        following.append((*path, step))
+            if len(seen) >= max_states or time.perf_counter() - start_time > budget_s:
+                return ModelCheckResult(n, level, len(seen), transitions, time.perf_counter() - start_time, False, None,
+                                        bounds)
+        frontier = following
+        if not frontier:
+            break
+    return ModelCheckResult(n, depth, len(seen), transitions, time.perf_counter() - start_time, True, None, bounds)
