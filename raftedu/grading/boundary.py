@@ -26,15 +26,16 @@ from __future__ import annotations
 
 import builtins
 import os
-import select
-import subprocess
 import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .. import nodehost
 from ..raft import Event, Log, Message, PersistentState, Server, Timing
+
+if TYPE_CHECKING:  # processes and select are imported where a worker is driven: a student's kernel (even Pyodide's)
+    import subprocess  # imports this module for its names only
 
 __all__ = ["BadNodeState", "HostGone", "ProtocolBroken", "RemoteFunctions", "RemoteNode", "StudentRaised", "Worker", "raised_error"]
 
@@ -201,6 +202,8 @@ class Worker:
             left = end - time.monotonic()
             if left <= 0:
                 raise HostGone("the worker did not answer in time", "timeout")
+            import select
+
             ready, _, _ = select.select([self.fd_from], [], [], left)
             if not ready:
                 continue
@@ -229,6 +232,8 @@ class Worker:
             raise ProtocolBroken("an answer that is not JSON") from None
 
     def _ended(self) -> str:
+        import subprocess
+
         proc = self.proc
         try:
             code = proc.wait(timeout=5) if proc is not None else None
