@@ -208,6 +208,9 @@ def prevote_cases() -> list[dict[str, Any]]:
         ext_case(f, _PV, [(300, _hb(3)), (460, PreVote(4, 4, 2, 2, 3))],
                  "hears leader S1 at 300 ms and gets PreVote for term 4 from S4 160 ms later", _RULE_GRANT + "; "
                  + _RULE_LEASE),
+        ext_case(f, _PV, [(300, _hb(3)), (450, PreVote(4, 4, 2, 2, 3))],
+                 "hears leader S1 at 300 ms and gets PreVote for term 4 from S4 exactly 150 ms later", _RULE_GRANT
+                 + "; " + _RULE_LEASE),
         ext_case(f, _PV, [(400, PreVote(4, 4, 2, 5, 1))], "gets PreVote for term 4 from S4 whose longer log ends "
                  "in the older term 1", _RULE_GRANT),
         ext_case(f, _PV, [(400, PreVote(2, 4, 2, 2, 3))], "gets PreVote for the older term 2", _RULE_GRANT),
@@ -273,26 +276,42 @@ def random_ext_case(rng: random.Random) -> dict[str, Any]:
     options = rng.choice([{"pre_vote": True}, {"check_quorum": True}, {"pre_vote": True, "check_quorum": True}])
     steps: list[tuple[int, Message | str]] = []
     at = 100
-    for _ in range(rng.randint(2, 6)):
-        at += rng.randint(5, 180)
-        src = rng.choice(peers)
+    near = (1, 40, 149, 150, 151, 220)  # around the minimum election timeout, where a lease ends
+
+    def vote_request(t: int, src: int) -> None:
         last_term = rng.randint(0, term + 1)
         last_index = 0 if last_term == 0 else rng.randint(1, 6)
-        kind = rng.random()
-        if kind < 0.2:
-            steps.append((at, "timer"))
-        elif kind < 0.4:
-            steps.append((at, _hb(max(1, term + rng.choice([-1, 0, 0, 1])), src)))
-        elif kind < 0.55:
-            steps.append((at, PreVote(term + rng.choice([-1, 0, 1, 1, 2]), src, 2, last_index, last_term)))
-        elif kind < 0.7:
-            steps.append((at, PreVoteReply(term + rng.choice([0, 1, 1, 1, 2]), src, 2, rng.random() < 0.7)))
-        elif kind < 0.85:
-            steps.append((at, RequestVote(term + rng.choice([0, 1, 1, 2]), src, 2, last_index, last_term,
-                                          rng.random() < 0.15)))
+        if rng.random() < 0.5:
+            steps.append((t, PreVote(term + rng.choice([-1, 0, 1, 1, 2]), src, 2, last_index, last_term)))
         else:
-            steps.append((at, AppendEntriesReply(term + rng.choice([-1, 0, 0, 0]), src, 2, True,
-                                                 rng.randint(0, len(log_terms)))))
+            steps.append((t, RequestVote(term + rng.choice([0, 1, 1, 2]), src, 2, last_index, last_term,
+                                         rng.random() < 0.2)))
+
+    for _ in range(rng.randint(1, 3)):  # episodes: a lease probed, a pre-campaign, a leader's heartbeat round
+        at += rng.randint(5, 180)
+        episode = rng.random()
+        if episode < 0.35:
+            leader = rng.choice(peers)
+            steps.append((at, _hb(max(1, term + rng.choice([-1, 0, 0, 1])), leader)))
+            at += rng.choice(near)
+            vote_request(at, rng.choice([p for p in peers if p != leader] or peers))
+        elif episode < 0.65:
+            steps.append((at, "timer"))
+            asked = term + 1
+            for src in rng.choices(peers, k=rng.randint(1, 4)):  # duplicates possible
+                at += rng.randint(1, 30)
+                granted = rng.random() < 0.75
+                steps.append((at, PreVoteReply(rng.choice([asked, asked, asked, term, term + 2]) if granted
+                                               else rng.choice([term, term + 1, term + 2]), src, 2, granted)))
+        elif episode < 0.85:
+            for src in rng.sample(peers, rng.randint(0, len(peers))):
+                steps.append((at, AppendEntriesReply(term + rng.choice([-1, 0, 0, 0]), src, 2, True,
+                                                     rng.randint(0, len(log_terms)))))
+                at += rng.randint(1, 40)
+            at += rng.choice(near)
+            steps.append((at, "timer"))
+        else:
+            vote_request(at, rng.choice(peers))
     return ext_case(situation, options, steps, "gets the inputs drawn from the secret",
                     "§9.6 pre-vote, §6.2 check-quorum (a situation drawn from the secret)")
 
@@ -463,6 +482,16 @@ def _faults_both(run: Run) -> None:
     run.mark("recovered")
 
 
+def _judge_faults_both(facts: list[Facts], stopped: str) -> None:
+    try:
+        _judge_faults(facts, stopped)
+    except Failed as e:
+        raise Failed(f"{e.hint}; with pre-vote and check-quorum on, a new leader needs a majority of pre-votes first: "
+                     "a server grants one once no leader is live (handle_pre_vote, in_lease: a lease ends a minimum "
+                     "election timeout after the leader was last heard), and a leader that lost its majority must "
+                     "step down (lost_quorum)") from None
+
+
 EXTENSION_SCENARIOS: dict[str, Scenario] = {
     "rejoin_prevote": Scenario(lambda run: _rejoin(run, pre_vote=True, check_quorum=False), _judge_rejoin_prevote,
                                "lesson 10's disruptive rejoin with pre-vote: the leader keeps leading", counts=True),
@@ -470,7 +499,7 @@ EXTENSION_SCENARIOS: dict[str, Scenario] = {
                                         "check-quorum alone: the lonely leader steps down, yet the rejoin still "
                                         "deposes the leader", counts=True),
     "lonely_leader": Scenario(_lonely, _judge_lonely, "a leader cut off with one follower steps down (§6.2)"),
-    "faults_prevote_checkquorum": Scenario(_faults_both, _judge_faults, "the sweep's random faults with pre-vote "
+    "faults_prevote_checkquorum": Scenario(_faults_both, _judge_faults_both, "the sweep's random faults with pre-vote "
                                            "and check-quorum on; then one request must commit"),
 }
 """Exercise 11's scenarios (added to :data:`~raftedu.grading.scenarios.SCENARIOS`)."""
@@ -502,8 +531,8 @@ def prevote_checks() -> tuple[Check, ...]:
              "3 seeds of the sweep's crashes, partitions and lossy network with both options on; then recovery"),
         Check("why_checkquorum_alone", 2, True, (), "written answer: why check-quorum alone does not stop the "
               "disruptive rejoin, and what pre-vote changes", manual=True),
-        _ext_case_check("extension_rules_hidden", 3, False, lambda rng: [random_ext_case(rng) for _ in range(40)],
-                        "40 situations with pre-vote and/or check-quorum drawn from the secret, compared with the "
+        _ext_case_check("extension_rules_hidden", 3, False, lambda rng: [random_ext_case(rng) for _ in range(60)],
+                        "60 situations with pre-vote and/or check-quorum drawn from the secret, compared with the "
                         "reference node"),
         scen("rejoin_hidden", 2, False, "rejoin_prevote", _secret_seeds(4),
              "the rejoin with pre-vote, 4 seeds from the secret"),
