@@ -140,9 +140,9 @@ def judge_ext_case(spec: Mapping[str, Any], observed: Any) -> None:
         got = observed.get(key)
         if got != want:
             if key == "messages sent":
-                want = [_say(m) for m in want]
-                got = [_say(m) for m in got] if isinstance(got, list) else got
-            elif key == "election timer deadline":
+                diffs.append("  messages sent: " + _messages_differ([_say(m) for m in want], got))
+                continue
+            if key == "election timer deadline":
                 diffs.append(f"  election timer: expected deadline {want!r}, got {got!r} (resetting the timer draws a "
                              "new random timeout; a step that must not reset it keeps the old deadline)")
                 continue
@@ -150,6 +150,27 @@ def judge_ext_case(spec: Mapping[str, Any], observed: Any) -> None:
     if diffs:
         raise Failed(f"{before} with {on} on {spec['what']} ({story}).\n" + "\n".join(diffs)
                      + f"\n  rule: {spec['rule']}")
+
+
+def _messages_differ(want: list[str], got: Any) -> str:
+    """How the messages a node sent differ from those expected, in a line: what is missing, what is extra."""
+    if not isinstance(got, list):
+        return f"expected {want}, got {got!r}"[:600]
+    said = [_say(m) for m in got]
+    missing, extra = list(want), []
+    for m in said:
+        if m in missing:
+            missing.remove(m)
+        else:
+            extra.append(m)
+    if not missing and not extra:
+        return f"the expected messages in another order: expected {want}, got {said}"
+    parts = [f"expected {len(want)}, got {len(said)}"]
+    if missing:
+        parts.append(f"missing {missing[:4]}" + (f" and {len(missing) - 4} more" if len(missing) > 4 else ""))
+    if extra:
+        parts.append(f"not expected {extra[:4]}" + (f" and {len(extra) - 4} more" if len(extra) > 4 else ""))
+    return "; ".join(parts)
 
 
 def _ext_case_check(name: str, points: float, public: bool, cases: Callable[[random.Random], list[Any]],
