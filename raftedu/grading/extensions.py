@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .. import nodehost
-from ..raft import (CANDIDATE, FOLLOWER, LEADER, AppendEntries, AppendEntriesReply, Message, PreVote, PreVoteReply,
+from ..raft import (CANDIDATE, LEADER, AppendEntries, AppendEntriesReply, Message, PreVote, PreVoteReply,
                     RaftNode, RequestVote)
 from ..sim import Cluster
 from ..sweep import CHAOS, random_schedule, recover
@@ -246,7 +246,9 @@ def checkquorum_cases() -> list[dict[str, Any]]:
     """The public check-quorum cases (S2 of 5, term 3)."""
     f = dict(term=3, log_terms=[1, 3])
     lead = dict(f, role=LEADER, voted_for=2, match_index={1: 2, 3: 2, 4: 2, 5: 2}, commit_index=2)
-    ok = lambda src, at: (at, AppendEntriesReply(3, src, 2, True, 2))  # noqa: E731
+    def ok(src: int, at: int) -> tuple[int, Message]:
+        return at, AppendEntriesReply(3, src, 2, True, 2)
+
     return [
         ext_case(f, _CQ, [(300, _hb(3)), (350, RequestVote(4, 3, 2, 2, 3))],
                  "hears leader S1 at 300 ms and gets RequestVote for term 4 from S3 50 ms later", _RULE_IGNORE),
@@ -430,7 +432,7 @@ def _judge_rejoin_checkquorum(facts: list[Facts], stopped: str) -> None:
         raise Failed(f"setup: check-quorum must work before its limits show; in the first run {e.hint}") from None
     _need(len(facts) >= 2, f"the second run (the rejoin) did not run{f' (the run stopped: {stopped})' if stopped else ''}")
     f = facts[1]
-    x, leader, term, cut, healed = _rejoin_setup(f, stopped)
+    x, leader, term, _, healed = _rejoin_setup(f, stopped)
     raised = f.terms_at(healed).get(x, term)
     _need(raised > term, f"setup: S{x}, cut off for 3 s without pre-vote, should have raised its term by campaigning "
           f"alone (§5.2); it is still in term {raised}")
@@ -473,7 +475,7 @@ def _judge_lonely(facts: list[Facts], stopped: str) -> None:
     label = f.mark_label("cut off")
     _need(label is not None, f"setup: the leader did not keep leading for 300 ms in a healthy cluster{why}: "
           "a leader hearing from a majority must not step down (lost_quorum)")
-    partner, old, term = (int(g) for g in _CUT.match(label).groups())  # type: ignore[union-attr]
+    partner, old, _ = (int(g) for g in _CUT.match(label).groups())  # type: ignore[union-attr]
     cut = f.mark_time("cut off")
     elected = max((t for t, n, _ in f.leaders(until=cut) if n == old), default=-1)
     early = _deposed(f, old, elected)
