@@ -49,10 +49,12 @@ def lease_one_ms_too_long(self: RaftNode) -> bool:
 # ---- start_pre_vote --------------------------------------------------------------
 
 
-def _ask(self: RaftNode, *, raise_term: bool = False, reset_timer: bool = True, demote: bool = True) -> None:
+def _ask(self: RaftNode, *, raise_term: bool = False, reset_timer: bool = True, demote: bool = True,
+         forget: bool = True) -> None:
     if demote and self.role != FOLLOWER:
         self.become_follower(None)
-    self.leader_id = None
+    if forget:
+        self.leader_id = None
     self.pre_votes = {self.id}
     if raise_term:  # a real election's first step, taken too early
         self.state.current_term += 1
@@ -76,6 +78,11 @@ def ask_without_resetting_timer(self: RaftNode) -> None:
 
 def candidate_stays_candidate(self: RaftNode) -> None:
     _ask(self, demote=False)
+
+
+def keeps_the_old_leader(self: RaftNode) -> None:
+    """The leader it last heard is still 'known': the plumbing then ends the pre-campaign at once (etcd)."""
+    _ask(self, forget=False)
 
 
 # ---- handle_pre_vote ---------------------------------------------------------------
@@ -209,6 +216,7 @@ MUTANTS11 = [
              "start_pre_vote"),
     Mutant11("asks without resetting its timer", "start_pre_vote", ask_without_resetting_timer, "prevote_rules",
              "start_pre_vote"),
+    Mutant11("keeps the old leader", "start_pre_vote", keeps_the_old_leader, "lonely_leader", "start_pre_vote"),
     Mutant11("a candidate stays candidate", "start_pre_vote", candidate_stays_candidate, "prevote_rules",
              "start_pre_vote"),
     Mutant11("grants in a lease", "handle_pre_vote", grant_in_lease, "prevote_rules", "in_lease"),

@@ -209,6 +209,10 @@ def prevote_cases() -> list[dict[str, Any]]:
     f = dict(term=3, log_terms=[1, 3])
     return [
         ext_case(f, _PV, [(400, "timer")], "times out with pre-vote on", _RULE_START),
+        ext_case(f, _PV, [(300, _hb(3)), (700, "timer"), (710, PreVoteReply(4, 3, 2, True)),
+                          (720, PreVoteReply(4, 4, 2, True))],
+                 "hears leader S1 at 300 ms, nothing more; its timer fires at 700 ms, then S3 and S4 grant pre-votes",
+                 _RULE_START + "; " + _RULE_COUNT),
         ext_case(dict(f, role=CANDIDATE, voted_for=2), _PV, [(400, "timer")],
                  "(a candidate of term 3) times out again with pre-vote on",
                  _RULE_START + " (a candidate that times out goes back to asking first, as etcd does)"),
@@ -421,7 +425,7 @@ def _judge_rejoin_prevote(facts: list[Facts], stopped: str) -> None:
 
 def _rejoin_checkquorum(run: Run) -> None:
     """Check-quorum alone: first the lonely leader (check-quorum works), then the rejoin (it does not help)."""
-    _lonely(run)
+    _lonely(run, pre_vote=False)
     _rejoin(run, pre_vote=False, check_quorum=True)
 
 
@@ -447,9 +451,10 @@ def _judge_rejoin_checkquorum(facts: list[Facts], stopped: str) -> None:
           "which it handles RequestVote again")
 
 
-def _lonely(run: Run) -> None:
-    """Lesson 10's minority leader with check-quorum: the leader and one follower are cut off from the other three."""
-    c = _make(run, 5, check_quorum=True)
+def _lonely(run: Run, pre_vote: bool = True) -> None:
+    """Lesson 10's minority leader with check-quorum (and pre-vote, as etcd runs them): the leader and one follower
+    are cut off from the other three."""
+    c = _make(run, 5, pre_vote=pre_vote, check_quorum=True)
     c.run_until(lambda c: c.leader() is not None, within=3_000)
     run.mark("leader elected")
     old = c.leader()
@@ -492,7 +497,9 @@ def _judge_lonely(facts: list[Facts], stopped: str) -> None:
           f"election timeout ({low} ms) after it last heard from a majority, at a heartbeat: between {low - beat} and "
           f"{low + 2 * beat} ms (§6.2, lost_quorum)")
     others = [n for _, n, t in f.leaders(after=cut) if n not in (old, partner)]
-    _need(bool(others), "the three servers on the majority side elected no leader after the split")
+    _need(bool(others), "the three servers on the majority side elected no leader after the split: a follower whose "
+          "timer runs out forgets the old leader and asks for pre-votes (start_pre_vote), and the others grant them "
+          "once their lease on the old leader has ended (in_lease, handle_pre_vote)")
 
 
 def _faults_both(run: Run) -> None:
@@ -524,7 +531,8 @@ EXTENSION_SCENARIOS: dict[str, Scenario] = {
     "rejoin_checkquorum_only": Scenario(_rejoin_checkquorum, _judge_rejoin_checkquorum,
                                         "check-quorum alone: the lonely leader steps down, yet the rejoin still "
                                         "deposes the leader", counts=True),
-    "lonely_leader": Scenario(_lonely, _judge_lonely, "a leader cut off with one follower steps down (§6.2)"),
+    "lonely_leader": Scenario(_lonely, _judge_lonely, "with check-quorum and pre-vote, a leader cut off with one "
+                              "follower steps down (§6.2) and the majority side elects another"),
     "faults_prevote_checkquorum": Scenario(_faults_both, _judge_faults_both, "the sweep's random faults with pre-vote "
                                            "and check-quorum on; then one request must commit"),
 }
@@ -549,7 +557,8 @@ def prevote_checks() -> tuple[Check, ...]:
         scen("rejoin_with_prevote", 2, True, "rejoin_prevote", _fixed([3]),
              "lesson 10's disruptive rejoin with pre-vote: the cut-off server never raises its term, the leader leads on"),
         scen("lonely_leader", 2, True, "lonely_leader", _fixed([3]),
-             "a leader cut off with one of five servers steps down about a minimum election timeout later"),
+             "both options on: a leader cut off with one of five servers steps down about a minimum election timeout "
+             "later, and the other three elect a leader"),
         scen("checkquorum_alone", 1, True, "rejoin_checkquorum_only", _fixed([3]),
              "check-quorum alone (working: a lonely leader steps down) does not cure the rejoin: the leader still "
              "steps down (§5.1), and a new one is elected"),
