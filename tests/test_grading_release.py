@@ -129,8 +129,13 @@ def test_python_dash_m_raftedu_runs_the_cli() -> None:
 def test_grade_help_names_every_exercise_the_grader_knows(capsys: pytest.CaptureFixture[str]) -> None:
     from raftedu.__main__ import EXERCISE_IDS
 
-    ids = sorted(EXERCISES)
-    assert EXERCISE_IDS == f"{ids[0]} to {ids[-1]}" and ids == [f"{k:02d}" for k in range(1, len(ids) + 1)]
+    runs: list[list[int]] = []  # the exercise ids as runs of consecutive numbers: "01 to 09, 11"
+    for k in sorted(int(i) for i in EXERCISES):
+        if runs and k == runs[-1][-1] + 1:
+            runs[-1].append(k)
+        else:
+            runs.append([k])
+    assert EXERCISE_IDS == ", ".join(f"{r[0]:02d}" + (f" to {r[-1]:02d}" if len(r) > 1 else "") for r in runs)
     with pytest.raises(SystemExit):
         main(["grade", "--help"])
     text = " ".join(capsys.readouterr().out.split())

@@ -29,6 +29,7 @@ from .bughunt import bug_hunt_checks
 from .kv_store import (CAPSTONE_CLASSES, CLASS_NAME as KV_CLASS, KV_REFERENCE_RULES, capstone_checks, capstone_class,
                        kv_checks, kv_class)
 from .whole_server import CLASS_NAME, REFERENCE_RULES, server_class
+from .extensions import PREVOTE_RULES, prevote_checks
 
 __all__ = ["EXERCISES", "Exercise", "get_exercise"]
 
@@ -838,7 +839,13 @@ EX08 = Exercise("08", "A linearizable key-value store", "08_kv_store", (KV_CLASS
 EX09 = Exercise("09", "Capstone: your server, your store", "09_capstone", CAPSTONE_CLASSES, capstone_checks(),
                 build=capstone_class, switched_off=REFERENCE_RULES + KV_REFERENCE_RULES)
 
-EXERCISES: dict[str, Exercise] = {e.id: e for e in (EX01, EX02, EX03, EX04, EX05, EX06, EX07, EX08, EX09)}
+# --------------------------------------------------------------------------
+# 11 pre-vote and check-quorum (etcd's election extensions; cases and scenarios in extensions.py)
+# --------------------------------------------------------------------------
+
+EX11 = Exercise("11", "Pre-vote and check-quorum", "11_prevote_checkquorum", PREVOTE_RULES, prevote_checks())
+
+EXERCISES: dict[str, Exercise] = {e.id: e for e in (EX01, EX02, EX03, EX04, EX05, EX06, EX07, EX08, EX09, EX11)}
 """Every exercise by id."""
 
 
