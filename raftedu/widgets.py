@@ -251,6 +251,50 @@ function pageTheme() {
   const b = document.body;
   return b && b.dataset && b.dataset.jpThemeLight === 'false' ? 'dark' : 'light';
 }
+// The keyboard stays in the explorer (issue 29): JupyterLab's notebook shortcuts (ArrowUp/ArrowDown move to
+// another cell in command mode) must not take the keys from a dropdown or a slider. Lumino skips every shortcut
+// whose target sits inside an element carrying data-lm-suppress-shortcuts.
+// When a focused button disables itself (Crash, Restart, Step back at the start), the focus would fall to the
+// page: it goes to its partner (Crash S3 <-> Restart S3), else to the next control that can take it.
+function keepKeyboardInside(el, done, tries = 0) {
+  const explorer = el.closest('.raftedu-explorer');
+  if (!explorer) {  // the view is drawn before it is attached to the page: look again shortly
+    if (tries < 240) setTimeout(() => keepKeyboardInside(el, done, tries + 1), 250);
+    return;
+  }
+  explorer.setAttribute('data-lm-suppress-shortcuts', 'true');
+  // The notebook itself also handles arrow keys (it moves to the next cell and takes the focus): keep the keys
+  // that move a control, and every key typed into one, from reaching it. Tab and Escape still leave the explorer.
+  const moves = new Set(['ArrowUp', 'ArrowDown', 'ArrowLeft', 'ArrowRight', 'Home', 'End', 'PageUp', 'PageDown', ' ']);
+  explorer.addEventListener('keydown', (e) => {
+    if (e.key === 'Tab' || e.key === 'Escape') return;
+    if (moves.has(e.key) || /^(INPUT|SELECT|TEXTAREA)$/.test(e.target.tagName)) e.stopPropagation();
+  });
+  let last = null;
+  explorer.addEventListener('focusin', (e) => { last = e.target; });
+  const usable = (b) => b && !b.disabled && b.offsetParent !== null;
+  const partner = (b) => {
+    const words = (b.textContent || '').trim().match(/^(Crash|Restart) (S\d+)$/);
+    const buttons = Array.from(explorer.querySelectorAll('button'));
+    if (words) {
+      const other = (words[1] === 'Crash' ? 'Restart ' : 'Crash ') + words[2];
+      const found = buttons.find(x => x.textContent.trim() === other);
+      if (usable(found)) return found;
+    }
+    const all = Array.from(explorer.querySelectorAll('button, select, input, [tabindex="0"]'));
+    const after = all.slice(all.indexOf(b) + 1).concat(all.slice(0, all.indexOf(b)));
+    return after.find(x => usable(x) && x.tabIndex >= 0) || null;
+  };
+  const rescue = () => {
+    const inside = document.activeElement && explorer.contains(document.activeElement)
+                   && !document.activeElement.disabled;
+    if (last && last.disabled && !inside) { const next = partner(last); if (next) next.focus(); }
+  };
+  const disabled = new MutationObserver(() => setTimeout(rescue, 0));
+  disabled.observe(explorer, { subtree: true, attributes: true, attributeFilter: ['disabled'] });
+  done(disabled);
+}
+
 export default {
   render({ model, el }) {
     const box = document.createElement('div');
@@ -293,9 +337,26 @@ export default {
       }
     };
     setTimeout(measure, 0);
-    return () => { watch.disconnect(); if (sizes) sizes.disconnect(); model.off('change:value', show); };
+    let keys = null;
+    keepKeyboardInside(el, (observer) => { keys = observer; });
+    return () => { watch.disconnect(); if (sizes) sizes.disconnect(); if (keys) keys.disconnect();
+                   model.off('change:value', show); };
   }
 };
+"""
+
+FOCUS_RING = {"light": "rgb(0, 90, 181)", "dark": "rgb(255, 209, 102)"}
+"""The explorer's keyboard-focus ring per page theme: 3 px, at least 3:1 against the page and the controls (WCAG 2.2
+focus appearance; tests/browser/test_accessibility_browser.py measures it)."""
+
+_LIVE_CSS = f"""
+.raftedu-explorer :focus-visible, .raftedu-explorer .noUi-handle:focus,
+div.raftedu-explorer .widget-inline-hbox input:focus {{
+  outline: 3px solid {FOCUS_RING["light"]} !important; outline-offset: 2px !important; }}
+body[data-jp-theme-light="false"] .raftedu-explorer :focus-visible,
+body[data-jp-theme-light="false"] .raftedu-explorer .noUi-handle:focus,
+body[data-jp-theme-light="false"] div.raftedu-explorer .widget-inline-hbox input:focus {{
+  outline-color: {FOCUS_RING["dark"]} !important; }}
 """
 
 try:  # anywidget is a dependency (plotly's FigureWidget needs it); without it, a plain HTML widget
@@ -312,6 +373,7 @@ try:  # anywidget is a dependency (plotly's FigureWidget needs it); without it, 
         """
 
         _esm = _LIVE_ESM
+        _css = _LIVE_CSS
         value = traitlets.Unicode("").tag(sync=True)
         page_theme = traitlets.Unicode("").tag(sync=True)
         box_width = traitlets.Int(0).tag(sync=True)
@@ -427,6 +489,7 @@ class ClusterExplorer(W.VBox):
         """A FigureWidget of the current picture; what it shows is remembered so refresh() sends only changes."""
         self.picture.log_first = log_window(self.scene, self.picture.log_width, LOG_STEP)
         widget = go.FigureWidget(self.picture.figure(self.scene, title=self._title, legend=False))
+        widget._config = {"displayModeBar": False}  # its zoom buttons are 5 more Tab stops (one unnamed) for fixed axes
         self._shapes = self._log_panel_shapes()
         widget.layout.shapes = self._shapes
         if getattr(self, "message", None) is not None and self.message.box_width >= 300:
@@ -497,6 +560,9 @@ class ClusterExplorer(W.VBox):
         self.preset.add_class("raftedu-preset")
         self.groups.add_class("raftedu-groups")
         self.drop_rate.add_class("raftedu-drop-rate")
+        self.delay.add_class("raftedu-delay")
+        self.speed.add_class("raftedu-speed")
+        self.member.add_class("raftedu-member")
         self.panels = dict(zip(PANELS, (servers, network, client, etcd, self.event_log, key)))
         for panel in self.panels.values():  # each panel at most as tall as the Servers one: the screen has no more room
             panel.layout.max_height = "112px"
