@@ -22,6 +22,7 @@ from .style import (
     DROP_COLOR,
     LEARNER_SYMBOL,
     MESSAGE_STYLES,
+    OPEN_LINE_WIDTH,
     REFUSED_SYMBOLS,
     ROLE_COLORS,
     ROLE_LABELS,
@@ -37,7 +38,7 @@ from .style import (
     term_color,
 )
 
-__all__ = ["MAX_FRAMES", "ClusterPicture", "cluster_figure", "animate", "status_line", "network_line"]
+__all__ = ["MAX_FRAMES", "ClusterPicture", "cluster_figure", "animate", "status_line", "network_line", "members_title"]
 
 MAX_FRAMES = 1000
 """The most frames :func:`animate` builds (about 1 KB each); longer windows are cut short, with a note."""
@@ -50,12 +51,27 @@ _TIMER_CELLS = 6
 
 
 def status_line(view: ClusterView) -> str:
-    """The line above the ring: time, leader, highest term."""
-    leaders = view.leaders()
-    leader = max(leaders, key=lambda i: view.nodes[i].term) if leaders else None
+    """The line above the ring: time, leader(s), highest term.
+
+    Two servers can both believe they lead (an old leader cut off in an older
+    term, §5.2 allows one leader per term): then both are named, with their
+    terms, as the picture draws both with the leader's bold ring.
+    """
+    leaders = sorted(view.leaders(), key=lambda i: (view.nodes[i].term, i))
     term = max((n.term for n in view.nodes.values()), default=0)
-    who = f"leader {node_name(leader)}" if leader else "no leader"
+    if len(leaders) > 1:
+        who = "leaders " + " and ".join(f"{node_name(i)} (term {view.nodes[i].term})" for i in leaders)
+    else:
+        who = f"leader {node_name(leaders[0])}" if leaders else "no leader"
     return f"t = {view.time} ms · {who} · highest term {term}"
+
+
+def members_title(view: ClusterView, seed: object = None) -> str:
+    """The live figure's title: how many servers are members now (a removed one no longer counts, §4.1)."""
+    removed = [i for i, node in sorted(view.nodes.items()) if node.removed]
+    count = len(view.nodes) - len(removed)
+    gone = f" ({', '.join(node_name(i) for i in removed)} removed)" if removed else ""
+    return f"Raft cluster: {count} server{'s' if count != 1 else ''}{gone}" + (f", seed {seed}" if seed is not None else "")
 
 
 def _pct(rate: float) -> str:
@@ -319,7 +335,9 @@ class ClusterPicture:
                 marker = dict(symbol=symbols, size=size, color=colors, line=dict(width=1.5, color=refused))
             else:
                 xs, ys, hover = _keep_in_legend(xs, ys, hover)
-                marker = dict(symbol=symbol, size=size, color=color, line=dict(width=1, color=refused))
+                marker = dict(symbol=symbol, size=size, color=color,
+                              line=dict(width=OPEN_LINE_WIDTH, color=color) if symbol.endswith("-open")
+                              else dict(width=1, color=refused))
             out.append(dict(type="scatter", x=xs, y=ys, mode="markers", name=name, hovertext=hover, hoverinfo="text",
                             marker=marker, **_RING))
         return out
@@ -411,7 +429,7 @@ def cluster_figure(source: Source, time: int | None = None, *, title: str | None
     Servers sit on a ring coloured by role (legend), each labelled with its
     role, term and election-timer countdown (▰▱ bar: time left); messages in
     flight sit on their links, styled by kind; ✕ marks a message just dropped;
-    red dashed links are blocked; the line under the ring names the network's
+    dashed vermillion (orange-red) links are blocked; the line under the ring names the network's
     state. On the right, every log, coloured by term. ``theme`` is
     ``"light"`` or ``"dark"`` (JupyterLab's page theme).
     """

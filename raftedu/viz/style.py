@@ -18,6 +18,7 @@ __all__ = [
     "ELECTION_COLOR",
     "REPLICATION_COLOR",
     "REFUSED_SYMBOLS",
+    "OPEN_LINE_WIDTH",
     "MEANINGFUL_COLORS",
     "term_text_color",
     "MESSAGE_STYLES",
@@ -68,9 +69,10 @@ ROLE_SYMBOLS: dict[str, tuple[str, float]] = {
     "follower": ("circle", 2),
     "candidate": ("circle", 2),
     "leader": ("circle", 5),
-    "crashed": ("circle-x", 2),
+    "crashed": ("octagon", 2),
 }
-"""Marker symbol and outline width of a server per role: the leader's ring is bold, a crashed server is crossed."""
+"""Marker symbol and outline width of a server per role: the leader's ring is bold, a crashed server is an octagon
+(a stop sign). Not a crossed circle: the cross ran through the server's name ("S3" read "S8")."""
 
 LEARNER_SYMBOL = "hexagon"
 """A learner (a server that receives the log but does not vote, dissertation §4.2.1) is a hexagon, not a circle, and
@@ -88,7 +90,7 @@ ROLE_LABELS: dict[str, str] = {
     "follower": "follower (waits for a leader)",
     "candidate": "candidate (asking for votes)",
     "leader": "leader (bold ring; sends heartbeats)",
-    "crashed": "crashed (crossed; down)",
+    "crashed": "crashed (grey octagon, a stop sign; down)",
 }
 """Legend text per role: the colour and what it means."""
 
@@ -100,13 +102,20 @@ REPLICATION_COLOR = OKABE_ITO["blue"]
 # Message kinds in drawing order: (legend name, marker symbol, colour, size).
 MESSAGE_STYLES: dict[str, tuple[str, str, str, int]] = {
     "RequestVote": ("RequestVote", "diamond", ELECTION_COLOR, 13),
+    "PreVote": ("PreVote (§9.6: would you vote for me?)", "diamond-open", ELECTION_COLOR, 13),
+    "TimeoutNow": ("TimeoutNow (§3.10: start an election now)", "star", ELECTION_COLOR, 15),
     "RequestVoteReply": ("vote reply (● granted, ⊗ refused)", "circle", ELECTION_COLOR, 11),
     "AppendEntries": ("AppendEntries with entries", "square", REPLICATION_COLOR, 13),
+    "InstallSnapshot": ("InstallSnapshot (ch. 5: the leader's snapshot)", "pentagon", REPLICATION_COLOR, 14),
     "Heartbeat": ("heartbeat (empty AppendEntries)", "square-open", REPLICATION_COLOR, 11),
     "AppendEntriesReply": ("AppendEntries reply (▲ success, ▼ rejected)", "triangle-up", REPLICATION_COLOR, 11),
 }
 """How each kind of message is drawn: legend name, marker symbol, colour, size. Colour says which job
-(election orange, replication blue), the shape which message."""
+(election orange, replication blue), the shape which message: etcd's PreVote, TimeoutNow and InstallSnapshot each
+have their own shape (their replies are drawn as the vote reply and the AppendEntries reply they resemble)."""
+
+OPEN_LINE_WIDTH = 2
+"""Stroke width of an open (hollow) message marker: a 1 px blue □ nearly vanished on the dark page."""
 
 REFUSED_SYMBOLS: dict[str, str] = {"RequestVoteReply": "circle-x-open", "AppendEntriesReply": "triangle-down"}
 """A refused vote is drawn ⊗, a rejected AppendEntries reply ▼: never told by colour alone."""
@@ -157,10 +166,9 @@ def node_name(i: int) -> str:
     return f"S{i}"
 
 
-DRAWN_AS: dict[str, str] = {"PreVote": "RequestVote", "PreVoteReply": "RequestVoteReply", "TimeoutNow": "RequestVote",
-                            "InstallSnapshot": "AppendEntries", "InstallSnapshotReply": "AppendEntriesReply"}
-"""etcd's messages (dissertation §9.6 pre-vote, §3.10 TimeoutNow, ch. 5 InstallSnapshot) are drawn as the Figure 2
-message doing the same job (election or replication); their hover text names them."""
+DRAWN_AS: dict[str, str] = {"PreVoteReply": "RequestVoteReply", "InstallSnapshotReply": "AppendEntriesReply"}
+"""The replies to etcd's messages (dissertation §9.6 pre-vote, ch. 5 InstallSnapshot) are drawn as the Figure 2 reply
+doing the same job (a vote, a replication answer); their hover text names them."""
 
 
 def message_kind(msg: Message) -> str:
