@@ -698,7 +698,10 @@ class ClusterExplorer(W.VBox):
         choices = [(node_name(i), i) for i in ids]
         self.preset_node.options, self.member.options = choices, choices
         self.member.value = ids[-1]  # the newest server: the one to promote after adding it
-        self._renew_figure()
+        if self.figure is not None:
+            self._title = members_title(self.scene, self._config["seed"])
+            self._sync_scene()
+            self._redraw_in_place()
 
     def _show_panel(self, name: str) -> None:
         for key, widget in self.panels.items():
@@ -912,13 +915,26 @@ class ClusterExplorer(W.VBox):
         if self.figure is None:
             self.refresh(keep_message=True)
             return
-        fresh = self.picture.figure(self.scene, title=self._title, legend=False)
+        self._redraw_in_place()
+
+    def _redraw_in_place(self) -> None:
+        """Send the whole current picture to the FigureWidget that is already on the page: every trace, the axes, the
+        shapes, the theme. One batch; much cheaper for the browser than a new FigureWidget (measured: Add server
+        took 1.0–1.2 s to redraw with a fresh widget). The picture has the same traces whatever the cluster size."""
+        assert self.figure is not None
+        self.picture.log_first = log_window(self.scene, self.picture.log_width, LOG_STEP)
+        fresh = self.picture.figure(self.scene, title=self._title, legend=False).to_plotly_json()
         self._shapes = self._log_panel_shapes()
         with self.figure.batch_update():
-            self.figure.layout.template = template(theme)
+            layout = fresh["layout"]
+            self.figure.layout.template = layout["template"]
             self.figure.layout.shapes = self._shapes
-            for index, trace in enumerate(fresh.data):
-                self.figure.data[index].update(trace.to_plotly_json())
+            self.figure.layout.title.text = self._title
+            self.figure.layout.annotations = layout["annotations"]
+            for axis in ("xaxis", "yaxis", "xaxis2", "yaxis2"):
+                self.figure.layout[axis].update(layout[axis])
+            for index, trace in enumerate(fresh["data"]):
+                self.figure.data[index].update(trace)
         self._sent = dict(zip(self.picture.dynamic_indices, self.picture.dynamic(self.scene)))
 
     def _log_panel_shapes(self) -> list[dict[str, Any]]:

@@ -363,6 +363,20 @@ def test_the_live_figure_equals_a_fresh_picture_after_many_actions() -> None:
 
     assert data(x.figure) == data(fresh)
     assert "partition {S1,S2} | {S3,S4,S5}" in network(x)
+    # Add server (and stepping back over it) redraws the figure already on the page, not a new FigureWidget
+    # (a new one took the browser 1.0–1.2 s, issue 29 item 7); it still equals the full picture of six servers.
+    x.buttons["Heal"].click()
+    x.advance(1000)
+    x.client_request()
+    x.advance(300)
+    widget = x.figure
+    for click in ("Add server", "Step back", "Add server"):
+        x.buttons[click].click()
+        assert x.figure is widget, click
+    assert x.picture.n == 6 and len(next(t for t in x.figure.data if t.name == "servers").x) == 6
+    assert data(x.figure) == data(x.picture.figure(x.scene, title="t", legend=False))
+    layout = x.picture.figure(x.scene, title="t", legend=False).layout
+    assert x.figure.layout.yaxis.range == layout.yaxis.range and x.figure.layout.xaxis2.range == layout.xaxis2.range
 
 
 def test_step_back_undoes_a_network_change_and_the_sliders_follow() -> None:
