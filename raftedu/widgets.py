@@ -56,7 +56,7 @@ __all__ = ["ClusterExplorer", "Action", "StepCountingCluster", "PRESETS", "SPEED
 PRESETS = ("isolate a node", "split in halves", "leader in the minority", "bridge", "majorities ring")
 """Partition presets, in the order the dropdown shows them."""
 
-LOG_LINES = 7
+LOG_LINES = 6
 """How many sentences the Event log panel shows (newest first): all of them visible at 1280×720 without scrolling;
 ``explorer.recent(k)`` gives more."""
 
@@ -224,20 +224,21 @@ def legend_html() -> str:
     """
     roles = "".join(_swatch("octagon" if role == "crashed" else "circle-fill", color, ROLE_LABELS[role],
                             ring=2 if role == "leader" else 0) for role, color in ROLE_COLORS.items())
-    roles += _swatch("hexagon", ROLE_COLORS["follower"], "learner: gets the log, no vote (§4.2.1)")
+    roles += _swatch("hexagon", ROLE_COLORS["follower"], "learner: log but no vote (§4.2.1)")
     messages = "".join(_swatch(symbol, color, name) for name, symbol, color, _size in MESSAGE_STYLES.values())
     other = (_swatch("✕", DROP_COLOR, "dropped message")
-             + _swatch("╌", CUT_COLOR, "blocked link, dashed (half: one way only)")
-             + _swatch("┈", DROP_COLOR, "dotted links: the network drops messages")
+             + _swatch("╌", CUT_COLOR, "blocked link, dashed (half: one way)")
+             + _swatch("┈", DROP_COLOR, "dotted links: messages get dropped")
              + _swatch("▰▱", "inherit", "election timer: time left")
-             + _swatch("■", term_color(3), "log cell: number = term (darker → lighter); faint = not committed")
-             + _swatch("⚙", "inherit", "after the term: a configuration entry (§4.1)")
-             + _swatch("□", term_color(3), "hollow log cell: in the server's snapshot (§5.1)")
-             + _swatch("┃", "inherit", "bold bar in a log row: where its snapshot ends")
-             + _swatch("▲", ROLE_COLORS["leader"], "leader's matchIndex ('none': nothing matched yet)")
-             + _swatch("△", ROLE_COLORS["leader"], "leader's nextIndex"))
-    return (f'<div style="display:grid;grid-template-columns:repeat(auto-fill,minmax(255px,1fr));column-gap:1em;'
-            f'font-size:12px;line-height:1.3;white-space:normal">{roles}{messages}{other}</div>')
+             + _swatch("■", term_color(3), "log cell: colour and number = term")
+             + _swatch("■", "rgba(49, 104, 142, 0.35)", "faint log cell: not committed yet")
+             + _swatch("⚙", "inherit", "configuration entry (§4.1)")
+             + _swatch("□", term_color(3), "hollow log cell: in the snapshot (§5.1)")
+             + _swatch("┃", "inherit", "bold bar: where a snapshot ends")
+             + _swatch("▲", ROLE_COLORS["leader"], "matchIndex (leader's view; 'none')")
+             + _swatch("△", ROLE_COLORS["leader"], "nextIndex (leader's view)"))
+    return (f'<div style="display:grid;grid-template-columns:repeat(auto-fill,minmax(255px,1fr));column-gap:0.8em;'
+            f'font-size:11.5px;line-height:1.3;white-space:normal">{roles}{messages}{other}</div>')
 
 
 def describe_events(events: list[Event]) -> str:

@@ -539,7 +539,7 @@ def test_the_log_panel_draws_a_bar_where_each_servers_snapshot_ends_and_the_key_
     assert bars(x) == [(2, s2 + 0.5)]
     x.set_theme("light")
     assert bars(x) == [(2, s2 + 0.5)]
-    assert "where its snapshot ends" in legend_html() and "hollow log cell" in legend_html()
+    assert "where a snapshot ends" in legend_html() and "hollow log cell" in legend_html()
 
 
 def test_an_empty_plot_reported_by_the_page_gets_a_fresh_figure_widget_with_the_same_picture() -> None:
@@ -577,7 +577,7 @@ def test_text_and_picture_read_the_same_state_network_readouts_and_preset_colour
 def test_the_event_log_and_the_key_show_everything_they_hold_without_a_scroll_box() -> None:
     x = ClusterExplorer(n=5, seed=7)
     x.advance(2000)
-    assert x.event_log.value.count("<div><code>") == 7 and all(p.layout.max_height is None for p in x.panels.values())
+    assert x.event_log.value.count("<div><code>") == 6 and all(p.layout.max_height is None for p in x.panels.values())
     key = x.panels["Key"].value
     for kind in ("PreVote", "TimeoutNow", "InstallSnapshot", "RequestVote"):
         assert kind in key

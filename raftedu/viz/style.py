@@ -90,7 +90,7 @@ ROLE_LABELS: dict[str, str] = {
     "follower": "follower (waits for a leader)",
     "candidate": "candidate (asking for votes)",
     "leader": "leader (bold ring; sends heartbeats)",
-    "crashed": "crashed (grey octagon, a stop sign; down)",
+    "crashed": "crashed (octagon, a stop sign)",
 }
 """Legend text per role: the colour and what it means."""
 
@@ -102,13 +102,13 @@ REPLICATION_COLOR = OKABE_ITO["blue"]
 # Message kinds in drawing order: (legend name, marker symbol, colour, size).
 MESSAGE_STYLES: dict[str, tuple[str, str, str, int]] = {
     "RequestVote": ("RequestVote", "diamond", ELECTION_COLOR, 13),
-    "PreVote": ("PreVote (§9.6: would you vote for me?)", "diamond-open", ELECTION_COLOR, 13),
-    "TimeoutNow": ("TimeoutNow (§3.10: start an election now)", "star", ELECTION_COLOR, 15),
+    "PreVote": ("PreVote (§9.6: would you vote?)", "diamond-open", ELECTION_COLOR, 13),
+    "TimeoutNow": ("TimeoutNow (§3.10: campaign now)", "star", ELECTION_COLOR, 15),
     "RequestVoteReply": ("vote reply (● granted, ⊗ refused)", "circle", ELECTION_COLOR, 11),
     "AppendEntries": ("AppendEntries with entries", "square", REPLICATION_COLOR, 13),
-    "InstallSnapshot": ("InstallSnapshot (ch. 5: the leader's snapshot)", "pentagon", REPLICATION_COLOR, 14),
+    "InstallSnapshot": ("InstallSnapshot (ch. 5: a snapshot)", "pentagon", REPLICATION_COLOR, 14),
     "Heartbeat": ("heartbeat (empty AppendEntries)", "square-open", REPLICATION_COLOR, 11),
-    "AppendEntriesReply": ("AppendEntries reply (▲ success, ▼ rejected)", "triangle-up", REPLICATION_COLOR, 11),
+    "AppendEntriesReply": ("AppendEntries reply (▲ ok, ▼ rejected)", "triangle-up", REPLICATION_COLOR, 11),
 }
 """How each kind of message is drawn: legend name, marker symbol, colour, size. Colour says which job
 (election orange, replication blue), the shape which message: etcd's PreVote, TimeoutNow and InstallSnapshot each
