@@ -371,6 +371,8 @@ class ClusterPicture:
         keys.append(dict(type="scatter", x=[None], y=[None], mode="markers", name="faint log cell: not committed yet",
                          marker=dict(symbol="square", size=14, color=term_color(1), opacity=UNCOMMITTED_OPACITY), **_RING))
         data = [*ring, *keys, *logs]
+        if legend:
+            _legend_only_what_is_drawn(data, [data])
         xaxis2, yaxis2 = log_axes(self.n, self.log_first, self.log_width)
         hidden = dict(visible=False, fixedrange=True)
         n_cfg = len(view.nodes)
@@ -398,6 +400,26 @@ class ClusterPicture:
             hovermode="closest",
         )
         return go.Figure(dict(data=data, layout=layout), _validate=validate)
+
+
+def _legend_only_what_is_drawn(data: list[dict[str, Any]], states: list[list[dict[str, Any]]]) -> None:
+    """Keep in the legend only what is drawn in one of ``states`` (the figure's own traces, or every frame of an
+    animation): a message kind with a message on screen, a role some server has, faint cells if any is uncommitted.
+    A legend that names a ● or a ✕ the figure never shows misleads (issue 29)."""
+    drawn = {i for state in states for i, t in enumerate(state)
+             if t.get("name") and any(v is not None for v in t.get("x") or ())}
+    colors = {c for state in states for t in state if t.get("name") == "servers" for c in t["marker"]["color"]}
+    faint = any(o < 1 for state in states for t in state if t.get("name") == "log cells"
+                for o in (t.get("marker", {}).get("opacity") or ()) if isinstance(t.get("marker", {}).get("opacity"), list))
+    for i, trace in enumerate(data):
+        if trace.get("showlegend") is False:
+            continue
+        if trace.get("name") in ROLE_LABELS.values():
+            trace["showlegend"] = trace["marker"]["color"] in colors
+        elif trace.get("name", "").startswith("faint log cell"):
+            trace["showlegend"] = faint
+        else:
+            trace["showlegend"] = i in drawn
 
 
 _FRAME_KEYS = ("x", "y", "text", "hovertext")
@@ -487,6 +509,13 @@ def animate(
                 if trace.get("name") == "log cells" or (not details and trace.get("hoverinfo") == "text"):
                     trace["hoverinfo"] = "name" if trace.get("name") != "log cells" and "hovertext" in trace else "skip"
         frames.append([_slim(d, details) for d in picture.dynamic(scene, t)])
+    states = []
+    for f in frames:
+        state = list(base["data"])
+        for k, index in enumerate(picture.dynamic_indices):
+            state[index] = {**base["data"][index], **f[k]}
+        states.append(state)
+    _legend_only_what_is_drawn(base["data"], states)  # what any frame draws
     # A trace that looks the same in every frame stays out of the frames: less JSON, less to redraw per frame.
     moving = [k for k in range(len(picture.dynamic_indices)) if any(f[k] != frames[0][k] for f in frames)]
     fig = go.Figure(dict(data=base["data"], layout=base["layout"], frames=[

@@ -147,10 +147,10 @@ def timeline(source: Source, start: int = 0, end: int | None = None, *, heartbea
             marker = dict(symbol=REFUSED_SYMBOLS[kind], size=[z and z + 1 for z in sizes], color=color,
                           line=dict(width=1.5, color=color))
         data.append(dict(type="scatter", x=xs, y=ys, mode="lines+markers", name=name, hovertext=hov, hoverinfo="text",
-                         line=line, marker=marker))
+                         line=line, marker=marker, showlegend=bool(xs)))  # the legend names only what is drawn
     xs2, ys2, _, hov2 = dropped
     data.append(dict(type="scatter", x=xs2, y=ys2, mode="lines+markers", name="dropped message", hovertext=hov2,
-                     hoverinfo="text", line=dict(color=DROP_COLOR, width=1.2, dash="dot"),
+                     hoverinfo="text", showlegend=bool(xs2), line=dict(color=DROP_COLOR, width=1.2, dash="dot"),
                      marker=dict(symbol="x", size=[0, 10, 0] * (len(xs2) // 3), color=DROP_COLOR)))
     mark_style = {
         **{r: (ROLE_COLORS[r], _ROLE_SYMBOLS[r], f"became {r}") for r in _ROLE_SYMBOLS},
