@@ -291,24 +291,30 @@ function keepKeyboardInside(el, done, tries = 0) {
   let last = null;
   explorer.addEventListener('focusin', (e) => { last = e.target; });
   const usable = (b) => b && !b.disabled && b.offsetParent !== null;
-  const partner = (b) => {
+  // The partner of Crash S3 is Restart S3 and back; the kernel enables it a moment after it disables the one
+  // pressed, so wait for it (up to 2 s) before falling back to the next control that can take the focus.
+  const named = (b) => {
     const words = (b.textContent || '').trim().match(/^(Crash|Restart) (S\\d+)$/);
-    const buttons = Array.from(explorer.querySelectorAll('button'));
-    if (words) {
-      const other = (words[1] === 'Crash' ? 'Restart ' : 'Crash ') + words[2];
-      const found = buttons.find(x => x.textContent.trim() === other);
-      if (usable(found)) return found;
-    }
+    if (!words) return null;
+    const other = (words[1] === 'Crash' ? 'Restart ' : 'Crash ') + words[2];
+    return Array.from(explorer.querySelectorAll('button')).find(x => x.textContent.trim() === other) || null;
+  };
+  const next = (b) => {
     const all = Array.from(explorer.querySelectorAll('button, select, input, [tabindex="0"]'));
     const after = all.slice(all.indexOf(b) + 1).concat(all.slice(0, all.indexOf(b)));
     return after.find(x => usable(x) && x.tabIndex >= 0) || null;
   };
-  const rescue = () => {
-    const inside = document.activeElement && explorer.contains(document.activeElement)
-                   && !document.activeElement.disabled;
-    if (last && last.disabled && !inside) { const next = partner(last); if (next) next.focus(); }
+  const lost = () => !(document.activeElement && explorer.contains(document.activeElement)
+                       && !document.activeElement.disabled);
+  const rescue = (from, tries = 0) => {
+    if (!from || !from.disabled || !lost()) return;
+    const partner = named(from);
+    if (usable(partner)) { partner.focus(); return; }
+    if (partner && tries < 20) { setTimeout(() => rescue(from, tries + 1), 100); return; }
+    const other = next(from);
+    if (other) other.focus();
   };
-  const disabled = new MutationObserver(() => setTimeout(rescue, 0));
+  const disabled = new MutationObserver(() => setTimeout(() => rescue(last), 0));
   disabled.observe(explorer, { subtree: true, attributes: true, attributeFilter: ['disabled'] });
   done(disabled);
 }

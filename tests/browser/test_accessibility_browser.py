@@ -117,7 +117,9 @@ FOCUS = """() => {
     const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
     const lum = ([r, g, b]) => [r, g, b].map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
         .reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
-    let back = el.parentElement, bg = [255, 255, 255];
+    // What the ring is drawn over: the page around the control (a slider handle's ring lies over the page, crossed
+    // only by the 4 px track), found as the first opaque background above it.
+    let back = (el.closest('.widget-slider') || el).parentElement, bg = [255, 255, 255];
     for (; back; back = back.parentElement) {
         const c = rgb(getComputedStyle(back).backgroundColor);
         if (c.length >= 3 && (c.length < 4 || c[3] > 0.5)) { bg = c.slice(0, 3); break; }
