@@ -36,6 +36,9 @@ __all__ = [
     "THEMES",
     "check_theme",
     "template",
+    "COURSE_COLORWAY",
+    "PAGE_THEME_CSS",
+    "follow_page_theme",
     "ink",
 ]
 
@@ -241,20 +244,77 @@ def check_theme(theme: str) -> str:
     return theme
 
 
+COURSE_COLORWAY = [OKABE_ITO[k] for k in ("blue", "orange", "bluish green", "reddish purple", "sky blue", "vermillion",
+                                           "yellow", "grey")]
+"""The colours of a figure's traces, in order, when a figure does not choose them: Okabe & Ito's palette."""
+
+
 @cache
 def _template_json(theme: str) -> dict[str, Any]:
     import plotly.io as pio
 
-    return pio.templates[_TEMPLATES[theme]].to_plotly_json()
+    out = pio.templates[_TEMPLATES[theme]].to_plotly_json()
+    out["layout"]["colorway"] = list(COURSE_COLORWAY)
+    return out
 
 
 def template(theme: str = "light") -> dict[str, Any]:
-    """plotly's template for ``theme`` (``plotly_white`` or ``plotly_dark``) as plain data.
+    """The course's plotly template for ``theme``: ``plotly_white`` or ``plotly_dark`` with the colour-blind-safe
+    :data:`COURSE_COLORWAY`, as plain data. Every course figure uses it; :data:`PAGE_THEME_CSS` redraws a light one
+    dark when JupyterLab's theme is dark.
 
     Plain data, not a name: a template name is only resolved when a figure is
     validated, and the explorer's figures skip validation.
     """
     return copy.deepcopy(_template_json(check_theme(theme)))
+
+
+def _dark(selector: str, rule: str) -> str:
+    return f'body[data-jp-theme-light="false"] .jp-RenderedPlotly {selector} {{ {rule} !important; }}'
+
+
+PAGE_THEME_CSS = "\n".join([
+    # The lesson figures are static plotly JSON drawn by JupyterLab's plotly renderer, which knows no themes; their
+    # light template's colours are written into the SVG as inline styles, so on a dark page they are swapped for
+    # their dark counterparts (plotly_dark's and ink("dark", ...)). The live explorer is redrawn dark by the kernel.
+    *(_dark(f'.main-svg[style*="background: {white}"]', "background: var(--jp-layout-color0, rgb(17, 17, 17))")
+      for white in ("white", "rgb(255, 255, 255)")),
+    *(_dark(f'rect[style*="fill: {white}"]', "fill: var(--jp-layout-color0, rgb(17, 17, 17))")
+      for white in ("white", "rgb(255, 255, 255)")),
+    _dark('[style*="fill: rgb(42, 63, 95)"]', f"fill: {_INK['dark'][0]}"),
+    _dark('[style*="stroke: rgb(235, 240, 248)"]', "stroke: rgb(40, 52, 66)"),
+    _dark('[style*="stroke: rgb(215, 215, 215)"]', f"stroke: {_INK['dark'][1]}"),
+    _dark('[style*="stroke: rgb(40, 40, 40)"]', f"stroke: {_INK['dark'][2]}"),
+    _dark('[style*="fill: rgb(40, 40, 40)"]', f"fill: {_INK['dark'][2]}"),
+    _dark('[style*="stroke: rgb(68, 68, 68)"]', f"stroke: {_INK['dark'][2]}"),  # axis lines of the even/odd figures
+])
+"""CSS that makes the course's light figures dark on JupyterLab's dark theme (and changes nothing on a light page).
+Shown once with every course figure by :func:`follow_page_theme`'s plotly renderer."""
+
+
+def follow_page_theme() -> None:
+    """Make every figure shown in this kernel follow JupyterLab's theme: plotly's renderers gain one that adds
+    :data:`PAGE_THEME_CSS` (an invisible ``<style>`` output) after each figure, and the course template
+    (``"raftedu"``: :func:`template`) becomes plotly's default. Called when :mod:`raftedu.viz` is imported."""
+    import plotly.io as pio
+    from plotly.io._base_renderers import ExternalRenderer
+
+    class PageTheme(ExternalRenderer):
+        """Adds the page-theme CSS after a figure (plotly calls it after the figure's own output)."""
+
+        def render(self, fig: Any) -> None:
+            try:
+                from IPython.display import HTML, display
+            except ImportError:  # pragma: no cover - plotly outside IPython
+                return
+            display(HTML(f"<style>{PAGE_THEME_CSS}</style>"))
+
+    pio.templates["raftedu"] = template("light")
+    pio.templates.default = "raftedu"
+    pio.renderers["raftedu_page_theme"] = PageTheme()
+    default = pio.renderers.default or ""
+    if default and "raftedu_page_theme" not in default.split("+"):
+        pio.renderers.default = default + "+raftedu_page_theme"
 
 
 def ink(theme: str = "light", what: str = "text") -> str:
