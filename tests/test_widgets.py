@@ -338,7 +338,10 @@ def test_the_browser_notebook_runs_top_to_bottom_in_a_kernel() -> None:
     NotebookClient(nb, timeout=120, kernel_name="python3", store_widget_state=False).execute()
     shown = nb.cells[1].outputs[-1]["data"]
     assert "application/vnd.jupyter.widget-view+json" in shown
-    animation = nb.cells[2].outputs[-1]["data"]["application/vnd.plotly.v1+json"]
+    animation = next(o["data"]["application/vnd.plotly.v1+json"] for o in nb.cells[2].outputs
+                     if "application/vnd.plotly.v1+json" in o.get("data", {}))
+    style = [o for o in nb.cells[2].outputs if "text/html" in o.get("data", {})]  # the page-theme CSS after it
+    assert len(style) == 1 and 'data-jp-theme-light="false"' in style[0]["data"]["text/html"]
     assert len(animation["frames"]) == 201
 
 
