@@ -517,3 +517,15 @@ def test_every_legend_entry_of_a_figure_is_drawn_in_it(crashed_run: Cluster) -> 
     empty = next(t for t in fig.data if t.name == MESSAGE_STYLES["TimeoutNow"][0])
     empty.showlegend = True
     assert legend_promises_not_drawn(fig) == [MESSAGE_STYLES["TimeoutNow"][0]]
+
+
+def test_a_short_animation_plays_slowly_enough_to_follow(crashed_run: Cluster) -> None:
+    """Lesson 02's election (about 45 frames) played in 1.2 s; now ▶ takes about PLAY_SECONDS whatever the window."""
+    from raftedu.viz.cluster import PLAY_SECONDS
+
+    for start, end, frame_ms in ((150, 240, 2), (0, 1000, 5)):
+        fig = animate(crashed_run.trace, start, end, frame_ms=frame_ms)
+        per_frame = fig.layout.updatemenus[0].buttons[0].args[1]["frame"]["duration"]
+        assert 0.75 * PLAY_SECONDS <= per_frame * len(fig.frames) / 1000 <= 1.25 * PLAY_SECONDS, (start, end, per_frame)
+    fig = animate(crashed_run.trace, 150, 240, frame_ms=2, frame_duration=30)  # a chosen duration is kept
+    assert fig.layout.updatemenus[0].buttons[0].args[1]["frame"]["duration"] == 30

@@ -43,6 +43,10 @@ __all__ = ["MAX_FRAMES", "ClusterPicture", "cluster_figure", "animate", "status_
 MAX_FRAMES = 1000
 """The most frames :func:`animate` builds (about 1 KB each); longer windows are cut short, with a note."""
 
+PLAY_SECONDS = 8
+"""About how long :func:`animate`'s ▶ takes to play a window by default (a longer window plays longer: frames of
+30 ms at least)."""
+
 _RING = dict(xaxis="x", yaxis="y")
 _UNIT_PX = 84
 """About how many pixels one ring unit takes in the figure (the ring's radius is 1): sizes in px are converted with it."""
@@ -466,7 +470,7 @@ def animate(
     *,
     frame_ms: int = 5,
     max_frames: int = MAX_FRAMES,
-    frame_duration: int = 30,
+    frame_duration: int | None = None,
     details: bool = False,
     theme: str = "light",
 ) -> go.Figure:
@@ -479,7 +483,9 @@ def animate(
     ``fig.layout.meta["note"]``. ``frame_duration`` is the ms each frame
     asks to stay on screen at normal speed (plotly.js adds its own drawing
     time: 30 ms played at about 25 fps in headless chromium here, 50 ms at
-    only 15). Hovering names a message's kind; with
+    only 15); by default (None) the whole window plays in about
+    :data:`PLAY_SECONDS` s (30–250 ms a frame), so a short election does not
+    flash past in a second. Hovering names a message's kind; with
     ``details=True`` it describes each message (frames get about twice as big).
     ``theme`` is ``"light"`` or ``"dark"``.
     """
@@ -492,6 +498,8 @@ def animate(
     if end < start:
         raise ValueError(f"end ({end} ms) must not be before start ({start} ms)")
     times = list(range(start, end + 1, frame_ms))
+    if frame_duration is None:
+        frame_duration = max(30, min(250, PLAY_SECONDS * 1000 // len(times)))
     note = ""
     if len(times) > max_frames:
         note = (f"The window {start}–{end} ms needs {len(times)} frames at {frame_ms} ms each; only the first "
