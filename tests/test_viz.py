@@ -529,3 +529,13 @@ def test_a_short_animation_plays_slowly_enough_to_follow(crashed_run: Cluster) -
         assert 0.75 * PLAY_SECONDS <= per_frame * len(fig.frames) / 1000 <= 1.25 * PLAY_SECONDS, (start, end, per_frame)
     fig = animate(crashed_run.trace, 150, 240, frame_ms=2, frame_duration=30)  # a chosen duration is kept
     assert fig.layout.updatemenus[0].buttons[0].args[1]["frame"]["duration"] == 30
+
+
+def test_an_animation_lists_in_its_legend_what_a_later_frame_draws(crashed_run: Cluster) -> None:
+    """At the first frame nothing is in flight; the legend still names the messages later frames draw."""
+    fig = animate(crashed_run.trace, 0, 400, frame_ms=10)
+    shown = {t.name for t in fig.data if t.showlegend is not False}
+    assert MESSAGE_STYLES["RequestVote"][0] in shown and MESSAGE_STYLES["Heartbeat"][0] in shown
+    assert legend_promises_not_drawn(fig) == []
+    first = cluster_figure(crashed_run.trace, 0)
+    assert MESSAGE_STYLES["RequestVote"][0] not in {t.name for t in first.data if t.showlegend is not False}

@@ -416,8 +416,9 @@ def _legend_only_what_is_drawn(data: list[dict[str, Any]], states: list[list[dic
     faint = any(o < 1 for state in states for t in state if t.get("name") == "log cells"
                 for o in (t.get("marker", {}).get("opacity") or ()) if isinstance(t.get("marker", {}).get("opacity"), list))
     for i, trace in enumerate(data):
-        if trace.get("showlegend") is False:
-            continue
+        if trace.get("showlegend") is False and not (trace.get("meta") or {}).get("legend_if_drawn"):
+            continue  # never in the legend (labels, links, ...)
+        trace["meta"] = {"legend_if_drawn": True}  # a later call (an animation's frames) may show it again
         if trace.get("name") in ROLE_LABELS.values():
             trace["showlegend"] = trace["marker"]["color"] in colors
         elif trace.get("name", "").startswith("faint log cell"):

@@ -355,6 +355,8 @@ def test_lesson_02_crash_the_leader_from_the_widget(lab: Lab) -> None:
 
 def measure_playback(page: Page) -> dict[str, float | None]:
     """Frames per second in the page: the explorer's Play (live redraws) and the static animation's Play."""
+    page.wait_for_function("() => Array.from(document.querySelectorAll('.raftedu-explorer button'))"
+                           ".some(b => b.textContent.trim() === 'Play')", timeout=30_000)  # Pause has been handled
     live = page.evaluate("""(statusSource) => new Promise(resolve => {
         const plot = document.querySelector('.raftedu-explorer .js-plotly-plot');
         const seen = new Set();
