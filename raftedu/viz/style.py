@@ -304,10 +304,11 @@ def follow_page_theme() -> None:
 
         def render(self, fig: Any) -> None:
             try:
-                from IPython.display import HTML, display
+                from IPython.display import display
             except ImportError:  # pragma: no cover - plotly outside IPython
                 return
-            display(HTML(f"<style>{PAGE_THEME_CSS}</style>"))
+            # HTML only, no text/plain: nothing for a reader of the cell's printed text to trip over
+            display({"text/html": f"<style>{PAGE_THEME_CSS}</style>"}, raw=True)
 
     pio.templates["raftedu"] = template("light")
     pio.templates.default = "raftedu"
