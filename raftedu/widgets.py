@@ -545,6 +545,7 @@ class ClusterExplorer(W.VBox):
         toolbar = W.HBox([self.play_button, self.buttons["Step back"], self.buttons["Step"], self.buttons["Run 1 s"],
                           self.speed, self.play], layout=W.Layout(flex_flow="row wrap", align_items="center"))
 
+        self._columns: dict[int, W.VBox] = {}
         servers = W.HBox(self._server_columns(ids), layout=W.Layout(flex_flow="row wrap"))
 
         self.preset = W.Dropdown(options=PRESETS, value=PRESETS[0], description="partition",
@@ -606,9 +607,13 @@ class ClusterExplorer(W.VBox):
         return toolbar, [self.panel, *self.panels.values()]
 
     def _server_columns(self, ids: tuple[int, ...] | list[int]) -> list[W.Widget]:
-        """One column of Crash / Restart / Time out buttons per server."""
+        """One column of Crash / Restart / Time out buttons per server (a server's column is made once and kept: new
+        widgets are what makes Add server slow to draw)."""
         columns = []
         for i in ids:
+            if i in self._columns:
+                columns.append(self._columns[i])
+                continue
             col = []
             for verb, fn, tip in (("Crash", self.crash, "stop this server (its term, vote and log survive)"),
                                   ("Restart", self.restart, "bring this crashed server back as a follower"),
@@ -616,7 +621,8 @@ class ClusterExplorer(W.VBox):
                 label = f"{verb} {node_name(i)}"
                 self.buttons[label] = _button(label, lambda fn=fn, i=i: fn(i), f"{label}: {tip}", "8.6em")
                 col.append(self.buttons[label])
-            columns.append(W.VBox(col))
+            self._columns[i] = W.VBox(col)
+            columns.append(self._columns[i])
         return columns
 
     def _etcd_panel(self, ids: tuple[int, ...] | list[int]) -> W.Widget:
@@ -930,7 +936,7 @@ class ClusterExplorer(W.VBox):
         took 1.0–1.2 s to redraw with a fresh widget). The picture has the same traces whatever the cluster size."""
         assert self.figure is not None
         self.picture.log_first = log_window(self.scene, self.picture.log_width, LOG_STEP)
-        fresh = self.picture.figure(self.scene, title=self._title, legend=False).to_plotly_json()
+        fresh = self.picture.figure(self.scene, title=self._title, legend=False, validate=False).to_plotly_json()
         self._shapes = self._log_panel_shapes()
         dynamic = dict(zip(self.picture.dynamic_indices, self.picture.dynamic(self.scene)))
         with self.figure.batch_update():  # only what changed: the template alone is a large message
