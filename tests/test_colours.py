@@ -92,3 +92,27 @@ def test_term_colours_are_ordered_by_lightness_for_every_colour_vision() -> None
     for vision in VISIONS:
         lightness = [float(lab(c, vision)[0]) for c in stops]
         assert lightness == sorted(lightness) and len(set(lightness)) == len(lightness), (vision, lightness)
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG 2 contrast ratio of two ``rgb(r, g, b)`` colours."""
+    def luminance(color: str) -> float:
+        channels = [v / 255 for v in rgb(color)]
+        lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_focus_ring_and_dark_page_colours_reach_their_contrast() -> None:
+    """The explorer's focus ring is ≥ 3:1 against its page and a button (WCAG 2.2 focus appearance); the dark page's
+    text that replaces a light figure's is ≥ 4.5:1; a hollow heartbeat's blue stroke ≥ 3:1 on the dark page."""
+    from raftedu.viz.style import REPLICATION_COLOR, ink
+    from raftedu.widgets import FOCUS_RING
+
+    light_page, light_button, dark_page, dark_button = ("rgb(255, 255, 255)", "rgb(238, 238, 238)",
+                                                        "rgb(17, 17, 17)", "rgb(66, 66, 66)")
+    assert min(contrast(FOCUS_RING["light"], c) for c in (light_page, light_button)) >= 3
+    assert min(contrast(FOCUS_RING["dark"], c) for c in (dark_page, dark_button)) >= 3
+    assert contrast(ink("dark"), dark_page) >= 4.5 and contrast(ink("light"), light_page) >= 4.5
+    assert contrast(REPLICATION_COLOR, dark_page) >= 3

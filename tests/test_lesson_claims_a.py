@@ -321,14 +321,14 @@ def test_03_answer_key_counts_the_rejections_without_the_hint():
 
 def test_03_timeline_without_heartbeats_shows_one_reply_per_appendentries_with_the_entry():
     from raftedu.viz import timeline
-    from raftedu.viz.style import MESSAGE_STYLES
+    from raftedu.viz.timeline import ARROW_NAMES
 
     claim("03_log_replication.ipynb", "Each arrow leaving the leader's lane is an AppendEntries carrying the entry; each arrow "
                                       "coming back is a follower's reply (the legend names both; heartbeats and their replies are hidden)")
     ns = lesson("03_log_replication.ipynb")
     fig = timeline(ns["c"].trace, ns["start"] - 5, ns["start"] + 60, heartbeats=False)
     arrows = {t.name: sum(x is None for x in t.x) for t in fig.data if t.x is not None}
-    assert arrows["AppendEntries with entries"] == 4 == arrows[MESSAGE_STYLES["AppendEntriesReply"][0]]
+    assert arrows["AppendEntries with entries"] == 4 == arrows[ARROW_NAMES["AppendEntriesReply"]]
     assert arrows["heartbeat (empty AppendEntries)"] == 0
 
 

@@ -508,7 +508,7 @@ def test_the_snapshot_is_written_to_disk_with_the_log():
 
 
 def test_pictures_draw_etcds_messages_in_flight_and_name_them():
-    """InstallSnapshot (and pre-vote's messages) are drawn as the Figure 2 message doing the same job."""
+    """InstallSnapshot (and pre-vote's messages) are drawn with their own marker and named in the hover text."""
     from raftedu.viz import animate, cluster_figure, timeline
     from raftedu.viz.style import describe_message, message_kind, message_ok
 
@@ -520,7 +520,7 @@ def test_pictures_draw_etcds_messages_in_flight_and_name_them():
     c.restart(follower)
     c.run_until(lambda c: any(type(f.msg) is InstallSnapshot for f in c.view.in_flight.values()), 500)
     flying = next(f.msg for f in c.view.in_flight.values() if type(f.msg) is InstallSnapshot)
-    assert message_kind(flying) == "AppendEntries" and describe_message(flying).startswith("InstallSnapshot S")
+    assert message_kind(flying) == "InstallSnapshot" and describe_message(flying).startswith("InstallSnapshot S")
     assert "snapshot of entries 1–" in describe_message(flying)
     hover = [h for d in cluster_figure(c.trace).data for h in (d.hovertext or ())]
     assert any(str(h).startswith("InstallSnapshot") for h in hover)

@@ -12,6 +12,7 @@ import pytest
 from raftedu import Cluster, Network
 from raftedu.viz import ROLE_COLORS, SceneView, animate, cluster_figure, log_frame, log_grid, timeline
 from raftedu.viz.cluster import ClusterPicture
+from raftedu.viz.timeline import ARROW_NAMES
 from raftedu.viz.scene import message_xy, ring_xy
 from raftedu.viz.style import (MESSAGE_STYLES, REFUSED_NAMES, REFUSED_SYMBOLS, ROLE_LABELS, TERM_COLORSCALE,
                                message_ok, term_color, term_slot)
@@ -154,7 +155,7 @@ def test_timeline_has_an_arrow_per_delivery_and_names_rules(crashed_run: Cluster
     end = 600
     fig = timeline(crashed_run.trace, 0, end)
     delivered = [e for e in crashed_run.trace.of_kind("deliver") if e.time <= end]
-    message_names = {s[0] for s in MESSAGE_STYLES.values()} | set(REFUSED_NAMES.values())
+    message_names = {s[0] for s in MESSAGE_STYLES.values()} | set(REFUSED_NAMES.values()) | set(ARROW_NAMES.values())
     arrows = sum(sum(1 for x in t.x if x is None) for t in fig.data if t.name in message_names)
     assert arrows == len(delivered)
     hovers = [h for t in fig.data for h in (t.hovertext or ()) if h]
@@ -233,7 +234,7 @@ def test_pictures_refuse_a_partial_trace_in_words(crashed_run: Cluster) -> None:
             draw(partial)
     with pytest.raises(TypeError, match="not a ClusterView snapshot"):
         timeline(crashed_run.view)
-    assert len(cluster_figure(crashed_run.view).data) == 21  # a snapshot is enough for the instant picture
+    assert len(cluster_figure(crashed_run.view).data) == 24  # a snapshot is enough for the instant picture
 
 
 def test_the_network_line_names_partitions_cuts_loss_and_delay_in_one_sentence() -> None:
@@ -341,7 +342,8 @@ def test_never_colour_alone_refused_replies_leader_and_crashed_differ_in_shape()
     roles = [c.view.nodes[i].shown_role for i in c.ids]
     assert list(servers.marker.symbol) == [ROLE_SYMBOLS[r][0] for r in roles]
     assert list(servers.marker.line.width) == [ROLE_SYMBOLS[r][1] for r in roles]
-    assert servers.marker.symbol[others[2] - 1] == "circle-x"  # crashed: crossed
+    assert servers.marker.symbol[others[2] - 1] == "octagon"  # crashed: a stop sign, no cross through its name
+    assert not any("-x" in symbol for symbol in servers.marker.symbol)
     if c.leader() is not None:
         assert servers.marker.line.width[c.leader() - 1] == 5  # the leader's ring is bold
 
@@ -373,7 +375,7 @@ def test_timeline_refusals_differ_in_shape_and_dash_not_only_colour() -> None:
         refused = [m for m in delivered if type(m).__name__ == kind and not message_ok(m)]
         granted = [m for m in delivered if type(m).__name__ == kind and message_ok(m)]
         assert refused and granted, f"the run must deliver both kinds of {kind} for this test to mean anything"
-        bad, good = trace_named(fig, name), trace_named(fig, MESSAGE_STYLES[kind][0])
+        bad, good = trace_named(fig, name), trace_named(fig, ARROW_NAMES[kind])  # no ● or ▲ promised: an arrow
         assert sum(x is None for x in bad.x) == len(refused) and sum(x is None for x in good.x) == len(granted)
         assert bad.line.dash == "dash" and good.line.dash in (None, "solid")
         assert bad.marker.symbol == REFUSED_SYMBOLS[kind] and good.marker.symbol == "arrow"
@@ -405,3 +407,135 @@ def test_a_configuration_entry_is_marked_in_the_log_and_explained() -> None:
     plain = Cluster(3, seed=4)
     plain.run(1_000)
     assert "⚙" not in log_grid(plain).layout.title.text and "⚙" not in cluster_figure(plain).layout.annotations[0].text
+
+
+def test_etcds_messages_each_have_their_own_marker_and_hover_names_them() -> None:
+    """TimeoutNow, PreVote and InstallSnapshot are not drawn as RequestVote or AppendEntries (issue 29 item 10)."""
+    from raftedu.raft import InstallSnapshot, PreVote, TimeoutNow
+
+    shapes = [symbol for _name, symbol, _color, _size in MESSAGE_STYLES.values()]
+    assert len(set(shapes)) == len(shapes), shapes  # the shape alone tells every kind apart
+
+    def drawn_when_sent(c: Cluster, kind: type, since: int) -> str:
+        """Step until a ``kind`` message (sent after trace event ``since``) is in flight; the symbol it is drawn with
+        (its hover names it)."""
+        for _ in range(5000):
+            if any(e.kind == "send" and isinstance(e.msg, kind) for e in c.trace.events[since:]):
+                trace = trace_named(cluster_figure(c.view), MESSAGE_STYLES[kind.__name__][0])
+                assert any(kind.__name__ in h for h in trace.hovertext if h), trace.hovertext
+                return trace.marker.symbol
+            since = len(c.trace)
+            c.step()
+        raise AssertionError(f"no {kind.__name__} was sent")
+
+    c = Cluster(5, seed=7, pre_vote=True)
+    c.run(1000)
+    leader = c.leader()
+    mark = len(c.trace)
+    c.transfer_leadership(next(i for i in c.ids if i != leader))
+    assert drawn_when_sent(c, TimeoutNow, mark) == "star"
+    c.run(1000)
+    mark = len(c.trace)
+    c.crash(c.leader())
+    assert drawn_when_sent(c, PreVote, mark) == "diamond-open"
+    c = Cluster(3, seed=4, snapshot_every=3)  # a follower down while the leader compacts its log (test_snapshots)
+    c.run(1000)
+    lagging = next(i for i in c.ids if i != c.leader())
+    c.crash(lagging)
+    for k in range(8):
+        c.request(f"x={k}")
+        c.run(30)
+    mark = len(c.trace)
+    c.restart(lagging)
+    assert drawn_when_sent(c, InstallSnapshot, mark) == "pentagon"
+
+
+def test_the_status_line_names_every_server_that_believes_it_leads() -> None:
+    """An old leader cut off keeps leading its old term: the status line names both, as the ring draws both."""
+    from raftedu.viz import status_line
+
+    c = Cluster(5, seed=7)
+    c.run(1000)
+    old = c.leader()
+    c.isolate(old)
+    c.run(1000)
+    new = c.leader()
+    leaders = sorted(c.view.leaders(), key=lambda i: c.view.nodes[i].term)
+    assert leaders == [old, new] and old != new
+    line = status_line(c.view)
+    assert f"leaders S{old} (term {c.view.nodes[old].term}) and S{new} (term {c.view.nodes[new].term})" in line, line
+    servers = trace_named(cluster_figure(c.view), "servers")
+    assert [servers.marker.line.width[i - 1] for i in leaders] == [5, 5]  # both drawn with the leader's bold ring
+
+
+def legend_promises_not_drawn(fig) -> list[str]:
+    """Names of legend entries whose symbol the figure (or any of its frames) never draws: a trace in the legend
+    needs a point, a role key a server of that colour, the faint-cell key an uncommitted cell."""
+    if fig.layout.showlegend is False:
+        return []
+    base = [t.to_plotly_json() for t in fig.data]
+    states = [base]
+    for frame in fig.frames:  # a frame restyles some traces: merge its data over the base traces
+        state = list(base)
+        for i, d in zip(frame.traces or (), frame.data):
+            state[i] = {**base[i], **d.to_plotly_json()}
+        states.append(state)
+    colors = {c for state in states for t in state if t.get("name") == "servers" for c in t["marker"]["color"]}
+    faint = any(isinstance(t["marker"].get("opacity"), (list, tuple)) and min(t["marker"]["opacity"], default=1) < 1
+                for state in states for t in state if t.get("name") == "log cells")
+    missing = []
+    for i, trace in enumerate(fig.data):
+        if trace.showlegend is False or not trace.name:
+            continue
+        if trace.name in ROLE_LABELS.values():
+            ok = trace.marker.color in colors
+        elif trace.name.startswith("faint log cell"):
+            ok = faint
+        else:
+            def drawn(t: dict) -> bool:
+                sizes = t.get("marker", {}).get("size")
+                points = [k for k, x in enumerate(t.get("x") or ()) if x is not None]
+                if isinstance(sizes, (list, tuple)) and "lines" not in (t.get("mode") or ""):
+                    points = [k for k in points if sizes[k]]
+                return bool(points)
+            ok = any(drawn(state[i]) for state in states)
+        if not ok:
+            missing.append(trace.name)
+    return missing
+
+
+def test_every_legend_entry_of_a_figure_is_drawn_in_it(crashed_run: Cluster) -> None:
+    """The legend names only what the figure shows (issue 29: ● granted and ▲ success were promised, never drawn)."""
+    c = crashed_run
+    figures = {"cluster_figure": cluster_figure(c.trace), "cluster_figure at 200 ms": cluster_figure(c.trace, 200),
+               "timeline": timeline(c.trace), "timeline without heartbeats": timeline(c.trace, heartbeats=False),
+               "animate": animate(c.trace, 0, 400, frame_ms=10), "log_grid": log_grid(c.trace)}
+    for name, fig in figures.items():
+        assert legend_promises_not_drawn(fig) == [], name
+    # and the check can fail: a legend entry for a message kind with nothing in flight
+    fig = cluster_figure(c.trace)
+    empty = next(t for t in fig.data if t.name == MESSAGE_STYLES["TimeoutNow"][0])
+    empty.showlegend = True
+    assert legend_promises_not_drawn(fig) == [MESSAGE_STYLES["TimeoutNow"][0]]
+
+
+def test_a_short_animation_plays_slowly_enough_to_follow(crashed_run: Cluster) -> None:
+    """Lesson 02's election (about 45 frames) played in 1.2 s; now ▶ takes about PLAY_SECONDS whatever the window."""
+    from raftedu.viz.cluster import PLAY_SECONDS
+
+    for start, end, frame_ms in ((150, 240, 2), (0, 1000, 5)):
+        fig = animate(crashed_run.trace, start, end, frame_ms=frame_ms)
+        per_frame = fig.layout.updatemenus[0].buttons[0].args[1]["frame"]["duration"]
+        assert 0.75 * PLAY_SECONDS <= per_frame * len(fig.frames) / 1000 <= 1.25 * PLAY_SECONDS, (start, end, per_frame)
+    fig = animate(crashed_run.trace, 150, 240, frame_ms=2, frame_duration=30)  # a chosen duration is kept
+    assert fig.layout.updatemenus[0].buttons[0].args[1]["frame"]["duration"] == 30
+
+
+def test_an_animation_lists_in_its_legend_what_a_later_frame_draws(crashed_run: Cluster) -> None:
+    """At the first frame nothing is in flight; the legend still names the messages later frames draw."""
+    fig = animate(crashed_run.trace, 0, 400, frame_ms=10)
+    shown = {t.name for t in fig.data if t.showlegend is not False}
+    assert MESSAGE_STYLES["RequestVote"][0] in shown and MESSAGE_STYLES["Heartbeat"][0] in shown
+    assert legend_promises_not_drawn(fig) == []
+    first = cluster_figure(crashed_run.trace, 0)
+    assert MESSAGE_STYLES["RequestVote"][0] not in {t.name for t in first.data if t.showlegend is not False}

@@ -338,7 +338,10 @@ def test_the_browser_notebook_runs_top_to_bottom_in_a_kernel() -> None:
     NotebookClient(nb, timeout=120, kernel_name="python3", store_widget_state=False).execute()
     shown = nb.cells[1].outputs[-1]["data"]
     assert "application/vnd.jupyter.widget-view+json" in shown
-    animation = nb.cells[2].outputs[-1]["data"]["application/vnd.plotly.v1+json"]
+    animation = next(o["data"]["application/vnd.plotly.v1+json"] for o in nb.cells[2].outputs
+                     if "application/vnd.plotly.v1+json" in o.get("data", {}))
+    style = [o for o in nb.cells[2].outputs if "text/html" in o.get("data", {})]  # the page-theme CSS after it
+    assert len(style) == 1 and 'data-jp-theme-light="false"' in style[0]["data"]["text/html"]
     assert len(animation["frames"]) == 201
 
 
@@ -363,6 +366,20 @@ def test_the_live_figure_equals_a_fresh_picture_after_many_actions() -> None:
 
     assert data(x.figure) == data(fresh)
     assert "partition {S1,S2} | {S3,S4,S5}" in network(x)
+    # Add server (and stepping back over it) redraws the figure already on the page, not a new FigureWidget
+    # (a new one took the browser 1.0–1.2 s, issue 29 item 7); it still equals the full picture of six servers.
+    x.buttons["Heal"].click()
+    x.advance(1000)
+    x.client_request()
+    x.advance(300)
+    widget = x.figure
+    for click in ("Add server", "Step back", "Add server"):
+        x.buttons[click].click()
+        assert x.figure is widget, click
+    assert x.picture.n == 6 and len(next(t for t in x.figure.data if t.name == "servers").x) == 6
+    assert data(x.figure) == data(x.picture.figure(x.scene, title="t", legend=False))
+    layout = x.picture.figure(x.scene, title="t", legend=False).layout
+    assert x.figure.layout.yaxis.range == layout.yaxis.range and x.figure.layout.xaxis2.range == layout.xaxis2.range
 
 
 def test_step_back_undoes_a_network_change_and_the_sliders_follow() -> None:
@@ -421,6 +438,8 @@ def test_etcd_panel_adds_a_learner_promotes_and_removes_it_and_the_picture_says_
     x.buttons["Run 1 s"].click()
     assert 4 in x.cluster.retired and "removed" in labels(x)[3]
     assert x.buttons["Restart S4"].disabled and x.buttons["Crash S4"].disabled
+    # the title counts the members the picture shows, from the same scene (issue 29: it said "4 servers")
+    assert x.figure.layout.title.text == "Raft cluster: 3 servers (S4 removed), seed 1"
 
 
 def test_transfer_leadership_from_the_etcd_panel() -> None:
@@ -523,7 +542,7 @@ def test_the_log_panel_draws_a_bar_where_each_servers_snapshot_ends_and_the_key_
     assert bars(x) == [(2, s2 + 0.5)]
     x.set_theme("light")
     assert bars(x) == [(2, s2 + 0.5)]
-    assert "where its snapshot ends" in legend_html() and "hollow log cell" in legend_html()
+    assert "where a snapshot ends" in legend_html() and "hollow log cell" in legend_html()
 
 
 def test_an_empty_plot_reported_by_the_page_gets_a_fresh_figure_widget_with_the_same_picture() -> None:
@@ -537,3 +556,34 @@ def test_an_empty_plot_reported_by_the_page_gets_a_fresh_figure_widget_with_the_
     x.message.figure_empty += 1  # what the page does after 4 s of an empty plot
     assert x.figure is not old and x.figure in x.children and old not in x.children
     assert picture(x.figure) == before
+
+
+def test_text_and_picture_read_the_same_state_network_readouts_and_preset_colours() -> None:
+    """The readouts beside the sliders, the loss badge and the network line say the same; a preset names the colour
+    its dashes are drawn in (issue 29 item 6)."""
+    from raftedu.viz.style import CUT_COLOR, OKABE_ITO
+
+    x = ClusterExplorer(n=5, seed=7)
+    x.drop_rate.value = 0.2
+    assert x.drop_readout.value == "20 % lost" and "drop 20 %" in next(t for t in x.figure.data
+                                                                       if t.name == "loss badge").text[0]
+    x.delay.value = (10, 40)
+    assert x.delay_readout.value == "10–40 ms" and "delay 10–40 ms" in network(x)
+    x.apply_preset()
+    assert CUT_COLOR == OKABE_ITO["vermillion"] and "dashed in vermillion (orange-red)" in x.message.value
+    assert "red dashed" not in x.message.value and "dashed red" not in x.message.value
+    x.buttons["Step back"].click()  # the readouts follow a replay too
+    x.buttons["Step back"].click()
+    assert x.delay_readout.value == "5–15 ms" and x.drop_readout.value == "20 % lost"
+
+
+def test_the_event_log_and_the_key_show_everything_they_hold_without_a_scroll_box() -> None:
+    x = ClusterExplorer(n=5, seed=7)
+    x.advance(2000)
+    assert x.event_log.value.count("<div><code>") == 6 and all(p.layout.max_height is None for p in x.panels.values())
+    key = x.panels["Key"].value
+    for kind in ("PreVote", "TimeoutNow", "InstallSnapshot", "RequestVote"):
+        assert kind in key
+    from raftedu.widgets import _SHAPES
+
+    assert "grid-template-columns" in key and _SHAPES["octagon"] in key  # the crashed server's stop sign

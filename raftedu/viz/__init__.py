@@ -11,8 +11,10 @@ from .cluster import MAX_FRAMES, ClusterPicture, animate, cluster_figure, status
 from .explain import explain_figure, explain_figures
 from .logs import log_frame, log_grid
 from .scene import SceneView, scene_at
-from .style import MESSAGE_STYLES, ROLE_COLORS, term_color
+from .style import MESSAGE_STYLES, ROLE_COLORS, follow_page_theme, term_color
 from .timeline import timeline
+
+follow_page_theme()  # one course template, and figures that turn dark with JupyterLab's dark theme
 
 __all__ = [
     "MAX_FRAMES",
@@ -24,6 +26,7 @@ __all__ = [
     "cluster_figure",
     "explain_figure",
     "explain_figures",
+    "follow_page_theme",
     "log_frame",
     "log_grid",
     "scene_at",

@@ -22,6 +22,7 @@ from .style import (
     DROP_COLOR,
     LEARNER_SYMBOL,
     MESSAGE_STYLES,
+    OPEN_LINE_WIDTH,
     REFUSED_SYMBOLS,
     ROLE_COLORS,
     ROLE_LABELS,
@@ -37,10 +38,14 @@ from .style import (
     term_color,
 )
 
-__all__ = ["MAX_FRAMES", "ClusterPicture", "cluster_figure", "animate", "status_line", "network_line"]
+__all__ = ["MAX_FRAMES", "ClusterPicture", "cluster_figure", "animate", "status_line", "network_line", "members_title"]
 
 MAX_FRAMES = 1000
 """The most frames :func:`animate` builds (about 1 KB each); longer windows are cut short, with a note."""
+
+PLAY_SECONDS = 8
+"""About how long :func:`animate`'s ▶ takes to play a window by default (a longer window plays longer: frames of
+30 ms at least)."""
 
 _RING = dict(xaxis="x", yaxis="y")
 _UNIT_PX = 84
@@ -50,12 +55,27 @@ _TIMER_CELLS = 6
 
 
 def status_line(view: ClusterView) -> str:
-    """The line above the ring: time, leader, highest term."""
-    leaders = view.leaders()
-    leader = max(leaders, key=lambda i: view.nodes[i].term) if leaders else None
+    """The line above the ring: time, leader(s), highest term.
+
+    Two servers can both believe they lead (an old leader cut off in an older
+    term, §5.2 allows one leader per term): then both are named, with their
+    terms, as the picture draws both with the leader's bold ring.
+    """
+    leaders = sorted(view.leaders(), key=lambda i: (view.nodes[i].term, i))
     term = max((n.term for n in view.nodes.values()), default=0)
-    who = f"leader {node_name(leader)}" if leader else "no leader"
+    if len(leaders) > 1:
+        who = "leaders " + " and ".join(f"{node_name(i)} (term {view.nodes[i].term})" for i in leaders)
+    else:
+        who = f"leader {node_name(leaders[0])}" if leaders else "no leader"
     return f"t = {view.time} ms · {who} · highest term {term}"
+
+
+def members_title(view: ClusterView, seed: object = None) -> str:
+    """The live figure's title: how many servers are members now (a removed one no longer counts, §4.1)."""
+    removed = [i for i, node in sorted(view.nodes.items()) if node.removed]
+    count = len(view.nodes) - len(removed)
+    gone = f" ({', '.join(node_name(i) for i in removed)} removed)" if removed else ""
+    return f"Raft cluster: {count} server{'s' if count != 1 else ''}{gone}" + (f", seed {seed}" if seed is not None else "")
 
 
 def _pct(rate: float) -> str:
@@ -319,7 +339,9 @@ class ClusterPicture:
                 marker = dict(symbol=symbols, size=size, color=colors, line=dict(width=1.5, color=refused))
             else:
                 xs, ys, hover = _keep_in_legend(xs, ys, hover)
-                marker = dict(symbol=symbol, size=size, color=color, line=dict(width=1, color=refused))
+                marker = dict(symbol=symbol, size=size, color=color,
+                              line=dict(width=OPEN_LINE_WIDTH, color=color) if symbol.endswith("-open")
+                              else dict(width=1, color=refused))
             out.append(dict(type="scatter", x=xs, y=ys, mode="markers", name=name, hovertext=hover, hoverinfo="text",
                             marker=marker, **_RING))
         return out
@@ -353,6 +375,8 @@ class ClusterPicture:
         keys.append(dict(type="scatter", x=[None], y=[None], mode="markers", name="faint log cell: not committed yet",
                          marker=dict(symbol="square", size=14, color=term_color(1), opacity=UNCOMMITTED_OPACITY), **_RING))
         data = [*ring, *keys, *logs]
+        if legend:
+            _legend_only_what_is_drawn(data, [data])
         xaxis2, yaxis2 = log_axes(self.n, self.log_first, self.log_width)
         hidden = dict(visible=False, fixedrange=True)
         n_cfg = len(view.nodes)
@@ -380,6 +404,27 @@ class ClusterPicture:
             hovermode="closest",
         )
         return go.Figure(dict(data=data, layout=layout), _validate=validate)
+
+
+def _legend_only_what_is_drawn(data: list[dict[str, Any]], states: list[list[dict[str, Any]]]) -> None:
+    """Keep in the legend only what is drawn in one of ``states`` (the figure's own traces, or every frame of an
+    animation): a message kind with a message on screen, a role some server has, faint cells if any is uncommitted.
+    A legend that names a ● or a ✕ the figure never shows misleads (issue 29)."""
+    drawn = {i for state in states for i, t in enumerate(state)
+             if t.get("name") and any(v is not None for v in t.get("x") or ())}
+    colors = {c for state in states for t in state if t.get("name") == "servers" for c in t["marker"]["color"]}
+    faint = any(o < 1 for state in states for t in state if t.get("name") == "log cells"
+                for o in (t.get("marker", {}).get("opacity") or ()) if isinstance(t.get("marker", {}).get("opacity"), list))
+    for i, trace in enumerate(data):
+        if trace.get("showlegend") is False and not (trace.get("meta") or {}).get("legend_if_drawn"):
+            continue  # never in the legend (labels, links, ...)
+        trace["meta"] = {"legend_if_drawn": True}  # a later call (an animation's frames) may show it again
+        if trace.get("name") in ROLE_LABELS.values():
+            trace["showlegend"] = trace["marker"]["color"] in colors
+        elif trace.get("name", "").startswith("faint log cell"):
+            trace["showlegend"] = faint
+        else:
+            trace["showlegend"] = i in drawn
 
 
 _FRAME_KEYS = ("x", "y", "text", "hovertext")
@@ -411,7 +456,7 @@ def cluster_figure(source: Source, time: int | None = None, *, title: str | None
     Servers sit on a ring coloured by role (legend), each labelled with its
     role, term and election-timer countdown (▰▱ bar: time left); messages in
     flight sit on their links, styled by kind; ✕ marks a message just dropped;
-    red dashed links are blocked; the line under the ring names the network's
+    dashed vermillion (orange-red) links are blocked; the line under the ring names the network's
     state. On the right, every log, coloured by term. ``theme`` is
     ``"light"`` or ``"dark"`` (JupyterLab's page theme).
     """
@@ -426,7 +471,7 @@ def animate(
     *,
     frame_ms: int = 5,
     max_frames: int = MAX_FRAMES,
-    frame_duration: int = 30,
+    frame_duration: int | None = None,
     details: bool = False,
     theme: str = "light",
 ) -> go.Figure:
@@ -439,7 +484,9 @@ def animate(
     ``fig.layout.meta["note"]``. ``frame_duration`` is the ms each frame
     asks to stay on screen at normal speed (plotly.js adds its own drawing
     time: 30 ms played at about 25 fps in headless chromium here, 50 ms at
-    only 15). Hovering names a message's kind; with
+    only 15); by default (None) the whole window plays in about
+    :data:`PLAY_SECONDS` s (30–250 ms a frame), so a short election does not
+    flash past in a second. Hovering names a message's kind; with
     ``details=True`` it describes each message (frames get about twice as big).
     ``theme`` is ``"light"`` or ``"dark"``.
     """
@@ -452,6 +499,8 @@ def animate(
     if end < start:
         raise ValueError(f"end ({end} ms) must not be before start ({start} ms)")
     times = list(range(start, end + 1, frame_ms))
+    if frame_duration is None:
+        frame_duration = max(30, min(250, PLAY_SECONDS * 1000 // len(times)))
     note = ""
     if len(times) > max_frames:
         note = (f"The window {start}–{end} ms needs {len(times)} frames at {frame_ms} ms each; only the first "
@@ -469,6 +518,13 @@ def animate(
                 if trace.get("name") == "log cells" or (not details and trace.get("hoverinfo") == "text"):
                     trace["hoverinfo"] = "name" if trace.get("name") != "log cells" and "hovertext" in trace else "skip"
         frames.append([_slim(d, details) for d in picture.dynamic(scene, t)])
+    states = []
+    for f in frames:
+        state = list(base["data"])
+        for k, index in enumerate(picture.dynamic_indices):
+            state[index] = {**base["data"][index], **f[k]}
+        states.append(state)
+    _legend_only_what_is_drawn(base["data"], states)  # what any frame draws
     # A trace that looks the same in every frame stays out of the frames: less JSON, less to redraw per frame.
     moving = [k for k in range(len(picture.dynamic_indices)) if any(f[k] != frames[0][k] for f in frames)]
     fig = go.Figure(dict(data=base["data"], layout=base["layout"], frames=[

@@ -26,6 +26,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..raft import majority
+from .style import template
 
 __all__ = [
     "ODD_COLOR",
@@ -107,7 +108,7 @@ def tolerance_figure(tolerance: pd.DataFrame) -> go.Figure:
                        showarrow=False, font={"size": 11, "color": EVEN_COLOR})
     fig.update_xaxes(title_text="cluster size N", dtick=1, row=1, col=1)
     fig.update_yaxes(title_text="failure tolerance (nodes that may crash)", dtick=1, rangemode="tozero", row=1, col=1)
-    fig.update_layout(
+    fig.update_layout(template=template(),
         title="Even sizes buy nothing: N=2k tolerates as many crashes as N=2k-1",
         barmode="group", legend={"orientation": "h", "y": -0.2}, height=460,
     )
@@ -192,7 +193,7 @@ def availability_figure(closed_form: pd.DataFrame, monte_carlo: pd.DataFrame | N
                      title_text="p (node down)", title_standoff=4)
     fig.update_yaxes(type="log", exponentformat="power", range=[math.log10(floor) - 0.3, 0.2])
     fig.update_yaxes(title_text="unavailability: P(no majority up)", row=1, col=1)
-    fig.update_layout(
+    fig.update_layout(template=template(),
         title="Unavailability when each node is down with probability p: even N=2k (dashed) lies above odd N=2k-1",
         legend={"orientation": "h", "yanchor": "top", "y": -0.22, "x": 0, "font": {"size": 12}},
         height=480, margin={"b": 130},
@@ -275,7 +276,7 @@ def partition_gallery(partitions: pd.DataFrame, ns: Iterable[int] | None = None,
     depth = max(math.ceil(len(g) / _PER_ROW) - 1 for groups in df["groups"] for g in groups) * _ROW_STEP
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, range=[-depth - 0.5, 0.7])
-    fig.update_layout(title="Network partitions: a side commits only if it holds a majority",
+    fig.update_layout(template=template(), title="Network partitions: a side commits only if it holds a majority",
                       height=max(300, int((120 + 60 * depth) * rows) + 120), plot_bgcolor="white",
                       legend={"orientation": "h", "y": -0.05, "font": {"size": 12}})
     fig.update_annotations(font_size=13)  # sets only the size: the per-panel colours stay
@@ -306,7 +307,8 @@ def recovery_figure(recovery: pd.DataFrame, measure: str = "election_ms") -> go.
     fig.update_xaxes(title_text="cluster size N", type="category")
     fig.update_yaxes(title_text=("time from leader crash to new leader (ms)" if measure == "election_ms"
                                  else "time from leader crash to first new commit (ms)"), rangemode="tozero")
-    fig.update_layout(boxmode="group", title="Time to recover from a leader crash: set by the election timeout range",
+    fig.update_layout(template=template(), boxmode="group",
+                      title="Time to recover from a leader crash: set by the election timeout range",
                       legend={"title": "election timeout range"}, height=460)
     return fig
 
@@ -347,6 +349,6 @@ def verdicts_figure(frames: dict[str, pd.DataFrame]) -> go.Figure:
     fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name="outlined: k = (N-1)//2, etcd's tolerance",
                              marker={"symbol": "square-open", "size": 12, "color": "black"}))
     ns = sorted({int(n) for f in frames.values() for n in f["n"]})
-    fig.update_layout(title="Stop k of N members: does a write still commit?", height=220 + 45 * len(ns),
+    fig.update_layout(template=template(), title="Stop k of N members: does a write still commit?", height=220 + 45 * len(ns),
                       legend={"orientation": "h", "y": -0.25})
     return fig

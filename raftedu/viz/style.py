@@ -18,6 +18,7 @@ __all__ = [
     "ELECTION_COLOR",
     "REPLICATION_COLOR",
     "REFUSED_SYMBOLS",
+    "OPEN_LINE_WIDTH",
     "MEANINGFUL_COLORS",
     "term_text_color",
     "MESSAGE_STYLES",
@@ -35,6 +36,9 @@ __all__ = [
     "THEMES",
     "check_theme",
     "template",
+    "COURSE_COLORWAY",
+    "PAGE_THEME_CSS",
+    "follow_page_theme",
     "ink",
 ]
 
@@ -68,9 +72,10 @@ ROLE_SYMBOLS: dict[str, tuple[str, float]] = {
     "follower": ("circle", 2),
     "candidate": ("circle", 2),
     "leader": ("circle", 5),
-    "crashed": ("circle-x", 2),
+    "crashed": ("octagon", 2),
 }
-"""Marker symbol and outline width of a server per role: the leader's ring is bold, a crashed server is crossed."""
+"""Marker symbol and outline width of a server per role: the leader's ring is bold, a crashed server is an octagon
+(a stop sign). Not a crossed circle: the cross ran through the server's name ("S3" read "S8")."""
 
 LEARNER_SYMBOL = "hexagon"
 """A learner (a server that receives the log but does not vote, dissertation §4.2.1) is a hexagon, not a circle, and
@@ -88,7 +93,7 @@ ROLE_LABELS: dict[str, str] = {
     "follower": "follower (waits for a leader)",
     "candidate": "candidate (asking for votes)",
     "leader": "leader (bold ring; sends heartbeats)",
-    "crashed": "crashed (crossed; down)",
+    "crashed": "crashed (octagon, a stop sign)",
 }
 """Legend text per role: the colour and what it means."""
 
@@ -100,13 +105,20 @@ REPLICATION_COLOR = OKABE_ITO["blue"]
 # Message kinds in drawing order: (legend name, marker symbol, colour, size).
 MESSAGE_STYLES: dict[str, tuple[str, str, str, int]] = {
     "RequestVote": ("RequestVote", "diamond", ELECTION_COLOR, 13),
+    "PreVote": ("PreVote (§9.6: would you vote?)", "diamond-open", ELECTION_COLOR, 13),
+    "TimeoutNow": ("TimeoutNow (§3.10: campaign now)", "star", ELECTION_COLOR, 15),
     "RequestVoteReply": ("vote reply (● granted, ⊗ refused)", "circle", ELECTION_COLOR, 11),
     "AppendEntries": ("AppendEntries with entries", "square", REPLICATION_COLOR, 13),
+    "InstallSnapshot": ("InstallSnapshot (ch. 5: a snapshot)", "pentagon", REPLICATION_COLOR, 14),
     "Heartbeat": ("heartbeat (empty AppendEntries)", "square-open", REPLICATION_COLOR, 11),
-    "AppendEntriesReply": ("AppendEntries reply (▲ success, ▼ rejected)", "triangle-up", REPLICATION_COLOR, 11),
+    "AppendEntriesReply": ("AppendEntries reply (▲ ok, ▼ rejected)", "triangle-up", REPLICATION_COLOR, 11),
 }
 """How each kind of message is drawn: legend name, marker symbol, colour, size. Colour says which job
-(election orange, replication blue), the shape which message."""
+(election orange, replication blue), the shape which message: etcd's PreVote, TimeoutNow and InstallSnapshot each
+have their own shape (their replies are drawn as the vote reply and the AppendEntries reply they resemble)."""
+
+OPEN_LINE_WIDTH = 2
+"""Stroke width of an open (hollow) message marker: a 1 px blue □ nearly vanished on the dark page."""
 
 REFUSED_SYMBOLS: dict[str, str] = {"RequestVoteReply": "circle-x-open", "AppendEntriesReply": "triangle-down"}
 """A refused vote is drawn ⊗, a rejected AppendEntries reply ▼: never told by colour alone."""
@@ -157,10 +169,9 @@ def node_name(i: int) -> str:
     return f"S{i}"
 
 
-DRAWN_AS: dict[str, str] = {"PreVote": "RequestVote", "PreVoteReply": "RequestVoteReply", "TimeoutNow": "RequestVote",
-                            "InstallSnapshot": "AppendEntries", "InstallSnapshotReply": "AppendEntriesReply"}
-"""etcd's messages (dissertation §9.6 pre-vote, §3.10 TimeoutNow, ch. 5 InstallSnapshot) are drawn as the Figure 2
-message doing the same job (election or replication); their hover text names them."""
+DRAWN_AS: dict[str, str] = {"PreVoteReply": "RequestVoteReply", "InstallSnapshotReply": "AppendEntriesReply"}
+"""The replies to etcd's messages (dissertation §9.6 pre-vote, ch. 5 InstallSnapshot) are drawn as the Figure 2 reply
+doing the same job (a vote, a replication answer); their hover text names them."""
 
 
 def message_kind(msg: Message) -> str:
@@ -233,20 +244,78 @@ def check_theme(theme: str) -> str:
     return theme
 
 
+COURSE_COLORWAY = [OKABE_ITO[k] for k in ("blue", "orange", "bluish green", "reddish purple", "sky blue", "vermillion",
+                                           "yellow", "grey")]
+"""The colours of a figure's traces, in order, when a figure does not choose them: Okabe & Ito's palette."""
+
+
 @cache
 def _template_json(theme: str) -> dict[str, Any]:
     import plotly.io as pio
 
-    return pio.templates[_TEMPLATES[theme]].to_plotly_json()
+    out = pio.templates[_TEMPLATES[theme]].to_plotly_json()
+    out["layout"]["colorway"] = list(COURSE_COLORWAY)
+    return out
 
 
 def template(theme: str = "light") -> dict[str, Any]:
-    """plotly's template for ``theme`` (``plotly_white`` or ``plotly_dark``) as plain data.
+    """The course's plotly template for ``theme``: ``plotly_white`` or ``plotly_dark`` with the colour-blind-safe
+    :data:`COURSE_COLORWAY`, as plain data. Every course figure uses it; :data:`PAGE_THEME_CSS` redraws a light one
+    dark when JupyterLab's theme is dark.
 
     Plain data, not a name: a template name is only resolved when a figure is
     validated, and the explorer's figures skip validation.
     """
     return copy.deepcopy(_template_json(check_theme(theme)))
+
+
+def _dark(selector: str, rule: str) -> str:
+    return f'body[data-jp-theme-light="false"] .jp-RenderedPlotly {selector} {{ {rule} !important; }}'
+
+
+PAGE_THEME_CSS = "\n".join([
+    # The lesson figures are static plotly JSON drawn by JupyterLab's plotly renderer, which knows no themes; their
+    # light template's colours are written into the SVG as inline styles, so on a dark page they are swapped for
+    # their dark counterparts (plotly_dark's and ink("dark", ...)). The live explorer is redrawn dark by the kernel.
+    *(_dark(f'.main-svg[style*="background: {white}"]', "background: var(--jp-layout-color0, rgb(17, 17, 17))")
+      for white in ("white", "rgb(255, 255, 255)")),
+    *(_dark(f'rect[style*="fill: {white}"]', "fill: var(--jp-layout-color0, rgb(17, 17, 17))")
+      for white in ("white", "rgb(255, 255, 255)")),
+    _dark('[style*="fill: rgb(42, 63, 95)"]', f"fill: {_INK['dark'][0]}"),
+    _dark('[style*="stroke: rgb(235, 240, 248)"]', "stroke: rgb(40, 52, 66)"),
+    _dark('[style*="stroke: rgb(215, 215, 215)"]', f"stroke: {_INK['dark'][1]}"),
+    _dark('[style*="stroke: rgb(40, 40, 40)"]', f"stroke: {_INK['dark'][2]}"),
+    _dark('[style*="fill: rgb(40, 40, 40)"]', f"fill: {_INK['dark'][2]}"),
+    _dark('[style*="stroke: rgb(68, 68, 68)"]', f"stroke: {_INK['dark'][2]}"),  # axis lines of the even/odd figures
+])
+"""CSS that makes the course's light figures dark on JupyterLab's dark theme (and changes nothing on a light page).
+Shown once with every course figure by :func:`follow_page_theme`'s plotly renderer."""
+
+
+def follow_page_theme() -> None:
+    """Make every figure shown in this kernel follow JupyterLab's theme: plotly's renderers gain one that adds
+    :data:`PAGE_THEME_CSS` (an invisible ``<style>`` output) after each figure, and the course template
+    (``"raftedu"``: :func:`template`) becomes plotly's default. Called when :mod:`raftedu.viz` is imported."""
+    import plotly.io as pio
+    from plotly.io._base_renderers import ExternalRenderer
+
+    class PageTheme(ExternalRenderer):
+        """Adds the page-theme CSS after a figure (plotly calls it after the figure's own output)."""
+
+        def render(self, fig: Any) -> None:
+            try:
+                from IPython.display import display
+            except ImportError:  # pragma: no cover - plotly outside IPython
+                return
+            # HTML only, no text/plain: nothing for a reader of the cell's printed text to trip over
+            display({"text/html": f"<style>{PAGE_THEME_CSS}</style>"}, raw=True)
+
+    pio.templates["raftedu"] = template("light")
+    pio.templates.default = "raftedu"
+    pio.renderers["raftedu_page_theme"] = PageTheme()
+    default = pio.renderers.default or ""
+    if default and "raftedu_page_theme" not in default.split("+"):
+        pio.renderers.default = default + "+raftedu_page_theme"
 
 
 def ink(theme: str = "light", what: str = "text") -> str:

@@ -23,7 +23,7 @@ from .style import (
     template,
 )
 
-__all__ = ["NODE_KINDS", "HANDLERS", "timeline", "rules_fired"]
+__all__ = ["NODE_KINDS", "HANDLERS", "ARROW_NAMES", "timeline", "rules_fired"]
 
 NODE_KINDS = frozenset({"timeout", "timer", "term", "role", "vote", "append", "truncate", "commit", "apply"})
 """Event kinds a server emits itself (they carry the Figure 2 rule that fired)."""
@@ -34,10 +34,18 @@ HANDLERS = {
     "AppendEntries": "AppendEntries receiver (§5.3)",
     "Heartbeat": "AppendEntries receiver (§5.3)",
     "AppendEntriesReply": "leader updates nextIndex/matchIndex (§5.3)",
+    "PreVote": "PreVote receiver: would it vote? (dissertation §9.6)",
+    "TimeoutNow": "receiver starts an election at once (dissertation §3.10)",
+    "InstallSnapshot": "InstallSnapshot receiver (dissertation §5.1, Figure 5.3)",
 }
 """The Figure 2 rule that handles each kind of message on arrival."""
 
 _ROLE_SYMBOLS = {"follower": "circle", "candidate": "diamond", "leader": "star"}
+
+ARROW_NAMES = {"RequestVoteReply": "vote reply: granted (arrow)", "AppendEntriesReply": "AppendEntries reply: success (arrow)",
+               "PreVote": "PreVote (§9.6)", "TimeoutNow": "TimeoutNow (§3.10)", "InstallSnapshot": "InstallSnapshot (ch. 5)"}
+"""Legend names where the timeline draws a kind differently from the cluster picture: every message here is an
+arrow, so the picture's "● granted" or "▲ success" markers would promise symbols that are not drawn."""
 
 
 def rules_fired(events: list[Event], k: int) -> list[str]:
@@ -130,6 +138,7 @@ def timeline(source: Source, start: int = 0, end: int | None = None, *, heartbea
     data: list[dict[str, Any]] = []
     for (kind, ok), (xs, ys, sizes, hov) in arrows.items():
         name, _, color, _ = MESSAGE_STYLES[kind]
+        name = ARROW_NAMES.get(kind, name)
         line = dict(color=color, width=1.2)
         marker = dict(symbol="arrow", angleref="previous", size=sizes, color=color)
         if not ok:
@@ -138,10 +147,10 @@ def timeline(source: Source, start: int = 0, end: int | None = None, *, heartbea
             marker = dict(symbol=REFUSED_SYMBOLS[kind], size=[z and z + 1 for z in sizes], color=color,
                           line=dict(width=1.5, color=color))
         data.append(dict(type="scatter", x=xs, y=ys, mode="lines+markers", name=name, hovertext=hov, hoverinfo="text",
-                         line=line, marker=marker))
+                         line=line, marker=marker, showlegend=bool(xs)))  # the legend names only what is drawn
     xs2, ys2, _, hov2 = dropped
     data.append(dict(type="scatter", x=xs2, y=ys2, mode="lines+markers", name="dropped message", hovertext=hov2,
-                     hoverinfo="text", line=dict(color=DROP_COLOR, width=1.2, dash="dot"),
+                     hoverinfo="text", showlegend=bool(xs2), line=dict(color=DROP_COLOR, width=1.2, dash="dot"),
                      marker=dict(symbol="x", size=[0, 10, 0] * (len(xs2) // 3), color=DROP_COLOR)))
     mark_style = {
         **{r: (ROLE_COLORS[r], _ROLE_SYMBOLS[r], f"became {r}") for r in _ROLE_SYMBOLS},
@@ -150,11 +159,14 @@ def timeline(source: Source, start: int = 0, end: int | None = None, *, heartbea
         "election timeout": (ROLE_COLORS["candidate"], "hourglass", "election timer ran out"),
         "commit": ("rgb(100, 100, 100)", "line-ns-open", "commitIndex advanced"),
     }
+    below: list[dict[str, Any]] = []
     for label, (mx, my, mh) in marks.items():
         color, symbol, name = mark_style[label]
-        data.append(dict(type="scatter", x=mx, y=my, mode="markers", name=name, hovertext=mh, hoverinfo="text",
-                         marker=dict(symbol=symbol, size=15 if label in _ROLE_SYMBOLS else 12, color=color,
-                                     line=dict(width=1.5, color=color))))
+        # Drawn under the arrows (an arrowhead ▼ that ends on a "became follower" dot stays visible), listed after them.
+        below.append(dict(type="scatter", x=mx, y=my, mode="markers", name=name, hovertext=mh, hoverinfo="text",
+                            legendrank=2000, marker=dict(symbol=symbol, size=13 if label in _ROLE_SYMBOLS else 12,
+                                                         color=color, line=dict(width=1.5, color=color))))
+    data = below + data
     shapes = [dict(type="rect", xref="x", yref="y", x0=t0, x1=t1, y0=i - 0.3, y1=i + 0.3, line=dict(width=0),
                    fillcolor="rgba(158, 158, 158, 0.35)", layer="below") for i, t0, t1 in bands]
     fig = go.Figure(dict(data=data, layout=dict(

@@ -72,6 +72,8 @@ class Lab:
     base: str
     token: str
     root: Path
+    app: str = "lab"
+    """``"lab"`` (JupyterLab) or ``"notebook"`` (Notebook 7)."""
 
 
 def _free_port() -> int:
@@ -97,8 +99,9 @@ def shut_down_kernels(lab: Lab) -> None:
 
 
 @contextmanager
-def lab_server(root: Path, notebooks: list[Path]) -> Iterator[Lab]:
-    """Copy ``notebooks`` into ``root``, serve it with JupyterLab (quiet, loopback, token); stop it all on exit."""
+def lab_server(root: Path, notebooks: list[Path], app: str = "lab") -> Iterator[Lab]:
+    """Copy ``notebooks`` into ``root``, serve it with JupyterLab (or Notebook 7: ``app="notebook"``; quiet,
+    loopback, token); stop it all on exit."""
     for nb in notebooks:
         shutil.copy(nb, root / nb.name)
     settings = root / ".settings"
@@ -107,13 +110,16 @@ def lab_server(root: Path, notebooks: list[Path]) -> Iterator[Lab]:
         json.dumps({"fetchNews": "false", "checkForUpdates": False}))
     port, token = _free_port(), os.urandom(16).hex()
     env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(settings), JUPYTERLAB_WORKSPACES_DIR=str(root / ".workspaces"))
-    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
-           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--LabApp.news_url=",
-           "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.extension_manager=readonly",
-           "--LabApp.expose_app_in_browser=True"]
+    cmd = [sys.executable, "-m", "jupyter", app, "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
+           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}"]
+    if app == "lab":
+        cmd += ["--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+                "--LabApp.extension_manager=readonly", "--LabApp.expose_app_in_browser=True"]
+    else:
+        cmd += ["--JupyterNotebookApp.expose_app_in_browser=True"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
-    lab = Lab(f"http://127.0.0.1:{port}", token, root)
+    lab = Lab(f"http://127.0.0.1:{port}", token, root, app)
     with open(root / "lab.log", "w") as log:
         proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
@@ -152,7 +158,10 @@ def notebook_page(lab: Lab, notebook: str, shot: str | None = None, *, viewport:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]}, color_scheme=color_scheme)
         try:
-            page.goto(f"{lab.base}/lab/tree/{notebook}?reset&token={lab.token}")
+            if lab.app == "notebook":  # Notebook 7: one document per page, no saved workspace to reset
+                page.goto(f"{lab.base}/notebooks/{notebook}?token={lab.token}")
+            else:
+                page.goto(f"{lab.base}/lab/tree/{notebook}?reset&token={lab.token}")
             if theme is not None:
                 page.wait_for_function("() => window.jupyterapp && window.jupyterapp.commands.hasCommand('apputils:change-theme')",
                                        timeout=90_000)
@@ -166,9 +175,17 @@ def notebook_page(lab: Lab, notebook: str, shot: str | None = None, *, viewport:
             shut_down_kernels(lab)
 
 
-def run_all(page: Page) -> None:
-    """Run All once a kernel really exists; send it again if it was dropped (the kernel race)."""
-    page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=90_000)
+def run_all(page: Page, notebook7: bool = False) -> None:
+    """Run All once a kernel really exists; send it again if it was dropped (the kernel race). Notebook 7 has no
+    status bar: there the kernel's name in the toolbar and an idle kernel status are waited for."""
+    if notebook7:
+        page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+                               " && window.jupyterapp.shell.currentWidget.sessionContext"
+                               " && window.jupyterapp.shell.currentWidget.sessionContext.session"
+                               " && window.jupyterapp.shell.currentWidget.sessionContext.kernelDisplayStatus === 'idle'",
+                               timeout=90_000)
+    else:
+        page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=90_000)
     for _attempt in range(5):
         page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
         try:

@@ -218,6 +218,11 @@ def test_crash_the_leader_and_measure_every_kind_of_click(lab: Lab) -> None:
             {"click_to_dom_ms": first_click_ms, "clicks": latencies, "clicks_per_kind": CLICKS, **election,
              **playback, "leader": leader, "new_leader": new, "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
              "load_average": os.getloadavg()[0]}, indent=2))
+        table = ["| control | median ms | p95 ms |", "|---|---|---|"] + [
+            f"| {kind} | {summary(values)[0]:.0f} | {summary(values)[1]:.0f} |" for kind, values in latencies.items()]
+        (ARTIFACTS / "browser-latency.md").write_text(
+            f"Click → figure redraw, measured in the page, {CLICKS} clicks per control, load average "
+            f"{os.getloadavg()[0]:.1f} ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})\n\n" + "\n".join(table) + "\n")
         for kind, values in latencies.items():
             assert len([v for v in values if v is not None]) == CLICKS, f"{kind}: the figure did not always change"
 
@@ -260,6 +265,12 @@ def measure_clicks(page: Page, per_kind: int) -> dict[str, list[float | None]]:
     wait_idle(page)
     for _ in range(per_kind):
         timed("Client request", "Client request")
+    page.get_by_role("button", name="Run 1 s", exact=True).click()  # the new leader commits: servers can be added
+    wait_idle(page)
+    page.get_by_role("button", name="etcd", exact=True).click()
+    for _ in range(per_kind):  # a sixth server, and back: the picture is redrawn in place (issue 29 item 7)
+        timed("Add server", "Add server")
+        timed("Step back over Add server", "Step back")
     return out
 
 
@@ -344,6 +355,8 @@ def test_lesson_02_crash_the_leader_from_the_widget(lab: Lab) -> None:
 
 def measure_playback(page: Page) -> dict[str, float | None]:
     """Frames per second in the page: the explorer's Play (live redraws) and the static animation's Play."""
+    page.wait_for_function("() => Array.from(document.querySelectorAll('.raftedu-explorer button'))"
+                           ".some(b => b.textContent.trim() === 'Play')", timeout=30_000)  # Pause has been handled
     live = page.evaluate("""(statusSource) => new Promise(resolve => {
         const plot = document.querySelector('.raftedu-explorer .js-plotly-plot');
         const seen = new Set();
@@ -430,6 +443,69 @@ def test_etcd_panel_snapshot_draws_hollow_cells_and_the_bar_where_the_snapshot_e
         page.locator(FIGURE).screenshot(path=str(ARTIFACTS / "explorer-snapshot-figure.png"))
         page.get_by_role("button", name="Key", exact=True).click()
         key = page.locator(".raftedu-explorer .raftedu-key").inner_text()
-        assert "hollow log cell" in key and "where its snapshot ends" in key, key
+        assert "hollow log cell" in key and "where a snapshot ends" in key, key
         click_and_check(page, "Step back", "undid", "explorer-snapshot-undone.png")
         page.wait_for_function(f"() => ({SNAPSHOT_BARS})() === 0", timeout=45_000)
+
+
+# Every element of the open panel whose content is cut: more to scroll than it shows, or text wider than its box.
+HIDDEN_OVERFLOW = """() => {
+    const panels = Array.from(document.querySelectorAll('.raftedu-explorer > .widget-box, .raftedu-explorer > .widget-html'))
+        .filter(p => p.offsetParent !== null && !p.classList.contains('raftedu-explanation'));
+    const cut = [];
+    for (const panel of panels) {
+        for (const el of [panel, ...panel.querySelectorAll('*')]) {
+            if (el.offsetParent === null || el.closest('.js-plotly-plot')) continue;
+            const style = getComputedStyle(el);
+            const clips = /(hidden|auto|scroll|clip)/.test(style.overflowX + style.overflowY) || style.textOverflow === 'ellipsis';
+            if (clips && (el.scrollHeight > el.clientHeight + 2 || el.scrollWidth > el.clientWidth + 2))
+                cut.push((el.className || el.tagName) + ': ' + (el.textContent || el.placeholder || '').trim().slice(0, 40)
+                         + ` (${el.scrollWidth}x${el.scrollHeight} in ${el.clientWidth}x${el.clientHeight})`);
+            if (el.tagName === 'INPUT' && el.placeholder) {  // a placeholder wider than its box is cut
+                const probe = document.createElement('span');
+                probe.style.font = style.font; probe.style.visibility = 'hidden'; probe.style.position = 'absolute';
+                probe.textContent = el.placeholder; document.body.appendChild(probe);
+                if (probe.offsetWidth > el.clientWidth - 4) cut.push('placeholder: ' + el.placeholder);
+                probe.remove();
+            }
+        }
+    }
+    return cut;
+}"""
+
+
+def test_every_panels_content_is_visible_at_1280x720_without_hidden_overflow(lab: Lab) -> None:
+    """Each panel in turn: nothing clipped or behind a scroll box (labels, readouts, placeholder, the Key's entries),
+    and the whole panel inside the visible notebook area with the figure (issue 29 items 3 and 4)."""
+    with notebook_page(lab, "explorer.ipynb", "panels-1280x720-page.png", viewport=(1280, 720)) as page:
+        open_explorer(page)
+        for k, panel in enumerate(["Servers", "Network", "Client", "etcd", "Event log", "Key"], 1):
+            page.get_by_role("button", name=panel, exact=True).click()
+            page.wait_for_timeout(300)
+            page.evaluate("() => document.querySelector('.raftedu-explorer').scrollIntoView({block: 'start'})")
+            page.wait_for_timeout(200)
+            page.locator(".raftedu-explorer").screenshot(path=str(ARTIFACTS / f"panels-1280x720-{k}-{panel.replace(' ', '-')}.png"))
+            assert page.evaluate(HIDDEN_OVERFLOW) == [], panel
+            assert_in_view(page, "the figure", FIGURE)
+            visible = page.evaluate("""() => Array.from(document.querySelectorAll('.raftedu-explorer > .widget-box, '
+                + '.raftedu-explorer > .widget-html')).filter(p => p.offsetParent !== null).map(p => p.className)""")
+            assert_in_view(page, f"the {panel} panel", ".raftedu-explorer > .widget-box:not([style*='display: none'])"
+                           if panel in ("Servers", "Network", "Client", "etcd") else
+                           f".raftedu-explorer .raftedu-{'key' if panel == 'Key' else 'event-log'}")
+            assert visible
+        key = page.locator(".raftedu-explorer .raftedu-key").inner_text()
+        for entry in ("crashed", "learner", "PreVote", "TimeoutNow", "InstallSnapshot", "hollow log cell", "nextIndex"):
+            assert entry in key, (entry, key)
+        # The network readouts carry their unit, and a drop-rate change shows its badge at once (no step needed).
+        page.get_by_role("button", name="Network", exact=True).click()
+        network = page.locator(".raftedu-explorer").inner_text()
+        assert "0 % lost" in network and "5–15 ms" in network, network
+        handle = page.locator(".raftedu-explorer .raftedu-drop-rate .noUi-handle")
+        handle.focus()
+        old = explanation(page)
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function("([sel, old]) => document.querySelector(sel).innerText !== old", arg=[EXPLANATION, old],
+                               timeout=45_000)
+        page.wait_for_function(f"() => ({TEXT_OF})('loss badge').includes('drop 5 %')", timeout=15_000)
+        assert "5 % lost" in page.locator(".raftedu-explorer").inner_text()
+        page.locator(".raftedu-explorer").screenshot(path=str(ARTIFACTS / "panels-1280x720-drop-badge.png"))
