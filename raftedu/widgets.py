@@ -46,7 +46,6 @@ from .viz.style import (
     describe_message,
     message_kind,
     node_name,
-    template,
     term_color,
 )
 
