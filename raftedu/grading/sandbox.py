@@ -60,6 +60,42 @@ _NEAR_COPIES = ("handle_pre_vote", "handle_pre_vote_reply", "start_pre_vote", "h
 is AppendEntries'): switched off too whenever an exercise asks for Figure 2 rules (a node with the extensions off
 never calls them)."""
 
+_NULL = '''class _Nothing:
+    """Stands for anything this stand-in module is asked for: callable, indexable, iterable, empty."""
+
+    def __call__(self, *args, **kwargs):
+        return self
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self
+
+    def __getitem__(self, key):
+        return self
+
+    def __iter__(self):
+        return iter(())
+
+    def __len__(self):
+        return 0
+
+    def __bool__(self):
+        return False
+
+    def __repr__(self):
+        return "(not available while graded)"
+
+
+_nothing = _Nothing()
+
+
+def __getattr__(name):
+    return _nothing
+'''
+"""What every stand-in module ends with: any name it is asked for is a null object (callable, indexable,
+iterable, empty), so the cells of a notebook that use what the sandbox lacks still run."""
+
 _GRADING_STUB = '''"""raftedu.grading while a submission is graded: the grader runs the checks itself, outside this sandbox."""
 
 IN_GRADER = True
@@ -71,113 +107,17 @@ def check(*args, **kwargs):
     return _nothing
 
 
-class _Nothing:
-    """Stands for anything this stand-in module is asked for: callable, indexable, iterable, empty."""
-
-    def __call__(self, *args, **kwargs):
-        return self
-
-    def __getattr__(self, name):
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return self
-
-    def __getitem__(self, key):
-        return self
-
-    def __iter__(self):
-        return iter(())
-
-    def __len__(self):
-        return 0
-
-    def __bool__(self):
-        return False
-
-    def __repr__(self):
-        return "(not available while graded)"
-
-
-_nothing = _Nothing()
-
-
-def __getattr__(name):
-    return _nothing
-'''
+''' + _NULL
 
 _SUBMODULE_STUB = '''"""A stand-in while graded: what this module offers is not available in the grader's sandbox."""
 
 
-class _Nothing:
-    """Stands for anything this stand-in module is asked for: callable, indexable, iterable, empty."""
-
-    def __call__(self, *args, **kwargs):
-        return self
-
-    def __getattr__(self, name):
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return self
-
-    def __getitem__(self, key):
-        return self
-
-    def __iter__(self):
-        return iter(())
-
-    def __len__(self):
-        return 0
-
-    def __bool__(self):
-        return False
-
-    def __repr__(self):
-        return "(not available while graded)"
-
-
-_nothing = _Nothing()
-
-
-def __getattr__(name):
-    return _nothing
-'''
+''' + _NULL
 
 _VIZ_STUB = '''"""raftedu.viz while a submission is graded: pictures are skipped."""
 
 
-class _Nothing:
-    """Stands for anything this stand-in module is asked for: callable, indexable, iterable, empty."""
-
-    def __call__(self, *args, **kwargs):
-        return self
-
-    def __getattr__(self, name):
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return self
-
-    def __getitem__(self, key):
-        return self
-
-    def __iter__(self):
-        return iter(())
-
-    def __len__(self):
-        return 0
-
-    def __bool__(self):
-        return False
-
-    def __repr__(self):
-        return "(not available while graded)"
-
-
-_nothing = _Nothing()
-
-
-def __getattr__(name):
-    return _nothing
-'''
+''' + _NULL
 
 
 def _strip(source: str, methods: dict[str, set[str]], exercise: str, filename: str) -> str:
