@@ -498,6 +498,8 @@ def test_every_panels_content_is_visible_at_1280x720_without_hidden_overflow(lab
             assert entry in key, (entry, key)
         # The network readouts carry their unit, and a drop-rate change shows its badge at once (no step needed).
         page.get_by_role("button", name="Network", exact=True).click()
+        page.wait_for_function("() => document.querySelector('.raftedu-explorer').innerText.includes('% lost')",
+                               timeout=45_000)  # the panel opens after a round trip to the kernel
         network = page.locator(".raftedu-explorer").inner_text()
         assert "0 % lost" in network and "5–15 ms" in network, network
         handle = page.locator(".raftedu-explorer .raftedu-drop-rate .noUi-handle")
@@ -506,6 +508,6 @@ def test_every_panels_content_is_visible_at_1280x720_without_hidden_overflow(lab
         page.keyboard.press("ArrowRight")
         page.wait_for_function("([sel, old]) => document.querySelector(sel).innerText !== old", arg=[EXPLANATION, old],
                                timeout=45_000)
-        page.wait_for_function(f"() => ({TEXT_OF})('loss badge').includes('drop 5 %')", timeout=15_000)
+        page.wait_for_function(f"() => ({TEXT_OF})('loss badge').includes('drop 5 %')", timeout=45_000)
         assert "5 % lost" in page.locator(".raftedu-explorer").inner_text()
         page.locator(".raftedu-explorer").screenshot(path=str(ARTIFACTS / "panels-1280x720-drop-badge.png"))
