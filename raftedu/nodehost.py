@@ -41,6 +41,8 @@ import traceback
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .raft import Log
+
 __all__ = [
     "MAX_FRAME",
     "Plained",
@@ -453,8 +455,6 @@ class _Hosted:
 
 def _log_delta(log: Any, last: Any, seen: list[Any]) -> list[Any] | None:
     """[kept, new entries] when ``log`` differs from ``seen`` (what was last sent), else None; updates ``seen``."""
-    from .raft import Log
-
     n, m = len(seen), len(log)
     start = min(log.low, n, m) if type(log) is Log and log is last else 0
     while start < n and start < m and (log[start] is seen[start] or log[start] == seen[start]):

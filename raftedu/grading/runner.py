@@ -340,7 +340,7 @@ def judge_submission(exercise: str, notebook: Path, work: Path, box: Path, limit
         try:
             worker.start()
         except BaseException as e:  # the notebook's cells could not run to the end: every check stands for it
-            status, hint = _lost_worker(e, worker, limits)
+            status, hint = _lost_worker(e, limits)
             return {"status": "tampered" if worker.broken else status,
                     "checks": _checks_as(ex, {"kernel_died": "error"}.get(status, status), hint),
                     "notes": notes + [hint] + [f"tampering: {b}" for b in worker.broken[:5]], "flags": flags}
@@ -392,7 +392,7 @@ def judge_submission(exercise: str, notebook: Path, work: Path, box: Path, limit
     return {"status": _status(flags, checks), "checks": checks, "notes": notes, "flags": flags, "stats": stats}
 
 
-def _lost_worker(e: BaseException, worker: Any, limits: Limits) -> tuple[str, str]:
+def _lost_worker(e: BaseException, limits: Limits) -> tuple[str, str]:
     from .boundary import HostGone, ProtocolBroken
 
     if isinstance(e, HostGone):
