@@ -539,3 +539,21 @@ def test_an_animation_lists_in_its_legend_what_a_later_frame_draws(crashed_run: 
     assert legend_promises_not_drawn(fig) == []
     first = cluster_figure(crashed_run.trace, 0)
     assert MESSAGE_STYLES["RequestVote"][0] not in {t.name for t in first.data if t.showlegend is not False}
+
+
+def test_a_refused_client_request_shows_on_the_status_line_then_fades() -> None:
+    """A request with no leader changes no server, so the status line says it was refused (issue 29 item 11), for
+    REFUSAL_LINGER_MS of virtual time; a request a leader takes adds no such words."""
+    from raftedu.viz import status_line
+    from raftedu.viz.scene import REFUSAL_LINGER_MS, scene_at
+
+    c = Cluster(3, seed=1)
+    assert c.leader() is None
+    c.request("x=1")
+    assert status_line(scene_at(c.trace)).endswith("⚠ client request 'x=1' refused: no leader")
+    assert "refused" in status_line(scene_at(c.trace, REFUSAL_LINGER_MS))
+    c.run(1000)
+    assert "refused" not in status_line(scene_at(c.trace)) and c.leader() is not None
+    c.request("y=2")
+    assert "refused" not in status_line(scene_at(c.trace))
+    assert "refused" not in status_line(c.view)  # a bare ClusterView keeps no refusals

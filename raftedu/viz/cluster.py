@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 from ..trace import ClusterView
 from .logs import (CONFIG_MARK, LOG_WINDOW, UNCOMMITTED_OPACITY, has_config_entry, log_axes, log_shapes, log_traces,
                    log_window)
-from .scene import Source, as_events, fan_out, in_flight_fraction, message_xy, replay, ring_xy, scene_at
+from .scene import SceneView, Source, as_events, fan_out, in_flight_fraction, message_xy, replay, ring_xy, scene_at
 from .style import (
     CUT_COLOR,
     DROP_COLOR,
@@ -55,7 +55,7 @@ _TIMER_CELLS = 6
 
 
 def status_line(view: ClusterView) -> str:
-    """The line above the ring: time, leader(s), highest term.
+    """The line above the ring: time, leader(s), highest term, and a client request the cluster just refused.
 
     Two servers can both believe they lead (an old leader cut off in an older
     term, §5.2 allows one leader per term): then both are named, with their
@@ -67,7 +67,8 @@ def status_line(view: ClusterView) -> str:
         who = "leaders " + " and ".join(f"{node_name(i)} (term {view.nodes[i].term})" for i in leaders)
     else:
         who = f"leader {node_name(leaders[0])}" if leaders else "no leader"
-    return f"t = {view.time} ms · {who} · highest term {term}"
+    refused = view.recent_refusal(view.time) if isinstance(view, SceneView) else ""
+    return f"t = {view.time} ms · {who} · highest term {term}" + (f" · ⚠ {refused}" if refused else "")
 
 
 def members_title(view: ClusterView, seed: object = None) -> str:

@@ -20,6 +20,7 @@ from ..trace import ClusterView, InFlight, Trace
 
 __all__ = [
     "DROP_LINGER_MS",
+    "REFUSAL_LINGER_MS",
     "Drop",
     "SceneView",
     "as_events",
@@ -33,6 +34,9 @@ __all__ = [
 
 DROP_LINGER_MS = 30
 """How long (virtual ms) a dropped message stays marked with a ✕."""
+
+REFUSAL_LINGER_MS = 300
+"""How long (virtual ms) the status line keeps saying that a client request was refused (no leader to take it)."""
 
 Source = Trace | ClusterView | Iterable[Event]
 
@@ -62,6 +66,10 @@ class SceneView(ClusterView):
         self.drops: list[Drop] = []
         self.events_seen = 0
         self.network: dict[str, object] = {}
+        self.refusal: tuple[int, str] | None = None
+        """The last client request refused by the cluster itself (time, words), e.g. when there is no leader: it
+        changes no server, so only the status line can show it (:meth:`recent_refusal`)."""
+        self._request = ""
 
     def apply(self, e: Event) -> None:
         """Update the scene with one event (in trace order)."""
@@ -70,6 +78,10 @@ class SceneView(ClusterView):
             self._note_drop(e)
         elif e.kind == "set_network":
             self.network.update(dict(e.value))
+        elif e.kind == "client_request":
+            self._request = str(e.value)
+        elif e.kind == "client_reply" and e.value == "rejected":
+            self.refusal = (e.time, f"client request {self._request!r} refused: {e.text or 'no leader'}")
         super().apply(e)
         if e.kind == "start":
             self.network = dict(self.config.get("network", {}))
@@ -89,6 +101,12 @@ class SceneView(ClusterView):
         """The live leader of the highest term, or None."""
         leaders = self.leaders()
         return max(leaders, key=lambda i: self.nodes[i].term) if leaders else None
+
+    def recent_refusal(self, time: int) -> str:
+        """The words of a client request refused in the last :data:`REFUSAL_LINGER_MS` before ``time``, or ''."""
+        if self.refusal is None or not 0 <= time - self.refusal[0] <= REFUSAL_LINGER_MS:
+            return ""
+        return self.refusal[1]
 
     def recent_drops(self, time: int) -> list[Drop]:
         """Drops that happened in the last :data:`DROP_LINGER_MS` before ``time``."""
