@@ -84,6 +84,7 @@ def test_client_request_commits_or_is_rejected_in_words() -> None:
     x.command.value = "x=1"
     x.buttons["Client request"].click()
     assert x.cluster.requests[-1].status == "rejected" and "no leader" in x.event_log.value
+    assert "client request 'x=1' refused: no leader" in status(x)  # the figure shows it too, not only the log
     x.advance(800)
     x.command.value = "y=2"
     x.buttons["Client request"].click()
