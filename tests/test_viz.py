@@ -557,3 +557,20 @@ def test_a_refused_client_request_shows_on_the_status_line_then_fades() -> None:
     c.request("y=2")
     assert "refused" not in status_line(scene_at(c.trace))
     assert "refused" not in status_line(c.view)  # a bare ClusterView keeps no refusals
+
+
+def test_timeline_requests_start_with_their_kinds_shape_so_same_colour_kinds_differ() -> None:
+    """PreVote and RequestVote share the election colour: each arrow starts with its kind's shape (◇ / ◆, as the
+    cluster picture draws them) and the legend shows that shape (issue 29 item 11); replies stay plain arrows."""
+    from raftedu.viz.timeline import ARROW_NAMES
+
+    c = Cluster(5, seed=3, pre_vote=True)
+    c.run(400)
+    fig = timeline(c.trace)
+    for kind in ("PreVote", "RequestVote", "Heartbeat"):
+        t = trace_named(fig, ARROW_NAMES.get(kind, MESSAGE_STYLES[kind][0]))
+        arrows = sum(x is None for x in t.x)
+        assert arrows > 0, kind
+        assert list(t.marker.symbol) == [MESSAGE_STYLES[kind][1], "arrow", "arrow"] * arrows, kind
+        assert all(size > 0 for size in t.marker.size[0::3]), kind  # the shape is drawn where the message leaves
+    assert trace_named(fig, ARROW_NAMES["RequestVoteReply"]).marker.symbol == "arrow"

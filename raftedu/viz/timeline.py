@@ -11,6 +11,7 @@ from .scene import Source, as_events
 from .style import (
     DROP_COLOR,
     MESSAGE_STYLES,
+    OPEN_LINE_WIDTH,
     REFUSED_NAMES,
     REFUSED_SYMBOLS,
     ROLE_COLORS,
@@ -42,6 +43,11 @@ HANDLERS = {
 
 _ROLE_SYMBOLS = {"follower": "circle", "candidate": "diamond", "leader": "star"}
 
+_START_SIZE = {"RequestVote": 9, "PreVote": 9, "TimeoutNow": 11, "AppendEntries": 8, "InstallSnapshot": 10,
+               "Heartbeat": 6}
+"""Size of the shape drawn where a request leaves its sender (replies have none: their end tells ok or refused)."""
+_OPEN = frozenset({"PreVote", "Heartbeat"})
+
 ARROW_NAMES = {"RequestVoteReply": "vote reply: granted (arrow)", "AppendEntriesReply": "AppendEntries reply: success (arrow)",
                "PreVote": "PreVote (§9.6)", "TimeoutNow": "TimeoutNow (§3.10)", "InstallSnapshot": "InstallSnapshot (ch. 5)"}
 """Legend names where the timeline draws a kind differently from the cluster picture: every message here is an
@@ -64,7 +70,7 @@ def timeline(source: Source, start: int = 0, end: int | None = None, *, heartbea
              theme: str = "light") -> go.Figure:
     """A space-time diagram of the trace between ``start`` and ``end`` ms.
 
-    Each server is a horizontal lane (S1 on top); each message is an arrow
+    Each server is a horizontal lane (S1 on top); each message is an arrow (a request starting with its kind's shape)
     from its sending to its delivery (or a dotted vermillion line ending in ✕
     where it was dropped); a refused vote or a rejected AppendEntries reply is
     a dashed dark arrow ending in ⊗ or ▼, as in the cluster picture. Role changes are marked in the role's colour, crashes with a
@@ -113,7 +119,7 @@ def timeline(source: Source, start: int = 0, end: int | None = None, *, heartbea
                 xs, ys, sizes, hov = arrows[(kind, message_ok(m))]
                 xs += [s.time, e.time, None]
                 ys += [m.src, m.dst, None]
-                sizes += [0, MESSAGE_STYLES[kind][3] - 1, 0]
+                sizes += [_START_SIZE.get(kind, 0), MESSAGE_STYLES[kind][3] - 1, 0]
                 hov += [hover, hover, ""]
             else:
                 hover += f"dropped {e.time} ms: {e.value}"
@@ -140,7 +146,12 @@ def timeline(source: Source, start: int = 0, end: int | None = None, *, heartbea
         name, _, color, _ = MESSAGE_STYLES[kind]
         name = ARROW_NAMES.get(kind, name)
         line = dict(color=color, width=1.2)
-        marker = dict(symbol="arrow", angleref="previous", size=sizes, color=color)
+        # A request starts with its kind's shape (◆ RequestVote, ◇ PreVote, ★ TimeoutNow, ■ AppendEntries, ⬟
+        # InstallSnapshot, □ heartbeat, as in the cluster picture) and ends in an arrowhead: kinds that share a colour
+        # are told apart by shape, and the legend shows the shape (it draws a trace's first marker).
+        symbols = [MESSAGE_STYLES[kind][1], "arrow", "arrow"] * (len(xs) // 3) if kind in _START_SIZE else "arrow"
+        marker = dict(symbol=symbols, angleref="previous", size=sizes, color=color,
+                      line=dict(width=OPEN_LINE_WIDTH if kind in _OPEN else 0, color=color))
         if not ok:
             name, color = REFUSED_NAMES[kind], ink(theme, "outline")
             line = dict(color=color, width=1.2, dash="dash")
