@@ -24,7 +24,7 @@ lab: $(VENV)/.stamp-lab
 	$(VENV)/bin/jupyter lab $(ROOT_FLAG) notebooks/00_start_here.ipynb
 
 test: $(VENV)/.stamp-test
-	$(PY) -m pytest -n 2
+	$(PY) -m pytest -n 2 --durations=25
 
 # The declared lower bounds, proven: a separate venv with exactly tests/min-versions.txt, quick tier only.
 MIN_VENV := .venv-min
