@@ -19,6 +19,7 @@ restart or an install) and the leader's use of the answer (``handle_install_snap
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
 from collections.abc import Callable, Mapping
@@ -29,11 +30,13 @@ from ..raft import (LEADER, AppendEntries, AppendEntriesReply, ConfigChange, Ent
                     InstallSnapshotReply, Message, PersistentState, RaftNode, Snapshot, Timing)
 from ..sim import Cluster
 from ..sweep import CHAOS, random_schedule, recover
-from .core import Check, Failed
+from .core import Check, Failed, Unsafe
 from .extensions import _messages_differ, _say
-from .scenarios import SCENARIOS, Facts, Run, Scenario, _judge_faults, _need, node_class, situate
+from .scenarios import (SCENARIOS, Facts, Run, Scenario, _judge_faults, _need, judge_scenario, node_class,
+                        situate)
 
-__all__ = ["SNAPSHOT_RULES", "SNAPSHOT_SCENARIOS", "SWITCHED_OFF", "judge_snap_case", "make_snap_node",
+__all__ = ["SNAPSHOT_RULES", "SNAPSHOT_SCENARIOS", "SWITCHED_OFF", "judge_snap_case", "judge_snapshot_scenario",
+           "make_snap_node",
            "probe_snap_case", "random_snap_case", "snap_case", "snapshot_checks"]
 
 SNAPSHOT_RULES = ("take_snapshot", "compact", "entry_at", "send_append_entries", "append_below_snapshot",
@@ -198,7 +201,7 @@ _RULE_TAKE = ("§5.1 take_snapshot: snapshot the state machine as of lastApplied
               "(never below the current offset)")
 _RULE_COMPACT = ("§5.1 compact(upto): remember the term of the entry at upto as state.offset_term, delete the entries "
                  "up to upto from state.log (log[0] holds index offset + 1), set state.offset = upto")
-_RULE_ENTRY = ("index translation: once entries 1..offset are compacted, the entry at index i is "
+_RULE_ENTRY = ("entry_at, index translation: once entries 1..offset are compacted, the entry at index i is "
                "state.log[i - 1 - offset]; an index at or below the offset, or past the last entry, has no entry "
                "(IndexError)")
 _RULE_SEND = ("§5.1 send_append_entries: prev = nextIndex - 1; when prev < state.offset the entries the follower "
@@ -208,7 +211,7 @@ _RULE_SEND = ("§5.1 send_append_entries: prev = nextIndex - 1; when prev < stat
 _RULE_BELOW = ("append_below_snapshot: an AppendEntries whose prevLogIndex is below our log's offset reaches into "
                "committed entries we compacted; the leader holds every committed entry (Leader Completeness), so "
                "answer success with matchIndex = our commitIndex")
-_RULE_INSTALL = ("Figure 5.3 InstallSnapshot receiver: 1. term < currentTerm → reply at once with currentTerm "
+_RULE_INSTALL = ("handle_install_snapshot, Figure 5.3's receiver: 1. term < currentTerm → reply at once with currentTerm "
                  "(matchIndex 0); else follow the sender and reset the election timer; a snapshot no newer than "
                  "commitIndex is stale → reply matchIndex = commitIndex, change nothing; 6. if the log has the "
                  "snapshot's last entry with the same term keep the entries after it, 7. else discard the whole log; "
@@ -532,6 +535,41 @@ SNAPSHOT_SCENARIOS: dict[str, Scenario] = {
 SCENARIOS.update(SNAPSHOT_SCENARIOS)
 
 
+_SUSPECTS = {
+    "Snapshot index ≤ commit index": "take_snapshot snapshots up to lastApplied, never further; handle_install_snapshot "
+                                     "installs only a snapshot newer than commitIndex and load_snapshot raises "
+                                     "commitIndex to its index",
+    "Snapshot matches the committed entry": "take_snapshot records the term of the entry at lastApplied (term_at); "
+                                            "compact keeps offset_term",
+    "Snapshots keep the committed commands": "take_snapshot stores the state machine as of lastApplied "
+                                             "(snapshot_state())",
+    "State machine = log": "load_snapshot resets the state machine to the snapshot's state (restore_state) with "
+                           "lastApplied = its index; handle_install_snapshot must call load_snapshot",
+    "Apply contiguous": "load_snapshot sets lastApplied to the snapshot's index and the state machine with it; "
+                        "handle_install_snapshot must call load_snapshot",
+    "Leader Append-Only": "compact deletes exactly the entries up to upto (no more); a leader never installs a snapshot",
+    "Log Matching": "send_append_entries sends prevLogTerm = term_at(prev) (the offset's term is state.offset_term, "
+                    "kept by compact) and InstallSnapshot whenever prev is below the offset",
+    "commitIndex ≤ last index": "load_snapshot and handle_install_snapshot: commitIndex never passes the snapshot's "
+                                "index plus the entries kept after it",
+}
+"""For a safety property a snapshot rule can break: the methods to look at first (added to a scenario's hint)."""
+
+
+def judge_snapshot_scenario(case: Mapping[str, Any], observed: Any) -> None:
+    """:func:`~raftedu.grading.scenarios.judge_scenario` for exercise 10, whose hint for a broken safety property
+    also names the snapshot methods that can break it."""
+    try:
+        judge_scenario(case, observed, exercise="10")
+    except Unsafe as e:
+        suspect = _SUSPECTS.get(e.property)
+        if suspect is None:
+            raise
+        head, _, replay = e.hint.rpartition("\nreplay")
+        raise e.again(f"{head}; look at: {suspect}\nreplay{replay}" if head else f"{e.hint}; look at: {suspect}") \
+            from None
+
+
 def snapshot_checks() -> tuple[Check, ...]:
     """Exercise 10's checks: public fixed cases and scenarios, the written answer, hidden cases and seeds."""
     from .exercises import _fixed, _scenario_check, _secret_seeds
@@ -543,7 +581,8 @@ def snapshot_checks() -> tuple[Check, ...]:
 
     def scen(name: str, points: float, public: bool, scenario: str, seeds: Callable[[random.Random], list[int]],
              description: str) -> Check:
-        return _scenario_check(name, points, public, SNAPSHOT_RULES, "10", scenario, seeds, description)
+        return dataclasses.replace(_scenario_check(name, points, public, SNAPSHOT_RULES, "10", scenario, seeds,
+                                                   description), judge=judge_snapshot_scenario)
 
     return (
         cases("compaction_rules", 3, True, lambda rng: compaction_cases(), "taking a snapshot, compacting the log, "
