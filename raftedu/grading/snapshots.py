@@ -548,8 +548,9 @@ _SUSPECTS = {
     "Apply contiguous": "load_snapshot sets lastApplied to the snapshot's index and the state machine with it; "
                         "handle_install_snapshot must call load_snapshot",
     "Leader Append-Only": "compact deletes exactly the entries up to upto (no more); a leader never installs a snapshot",
-    "Log Matching": "send_append_entries sends prevLogTerm = term_at(prev) (the offset's term is state.offset_term, "
-                    "kept by compact) and InstallSnapshot whenever prev is below the offset",
+    "Log Matching": "handle_install_snapshot keeps exactly the entries after the snapshot's last index (log[index - "
+                    "offset:]), and only when its own entry there has the snapshot's term; send_append_entries sends "
+                    "prevLogTerm = term_at(prev) (the offset's term is state.offset_term, kept by compact)",
     "commitIndex ≤ last index": "load_snapshot and handle_install_snapshot: commitIndex never passes the snapshot's "
                                 "index plus the entries kept after it",
 }
