@@ -1,8 +1,9 @@
-"""Cheats and broken variants of the whole-class exercises' solutions (06 and 08), shared by their tests.
+"""Cheats and broken variants of the exercises' solutions, shared by their tests.
 
 Grade a solution notebook and variants of it with one class cell replaced, through the trusted grader; assert the
 solution gets full marks and every variant nothing. And :class:`SolutionMutant`: a subclass of a solution class
-with one plausible bug, and the check that must catch it (tests/mutants06.py, tests/mutants08.py).
+with one plausible bug, and the check that must catch it (tests/mutants06.py, tests/mutants08.py). For the exercises
+whose students write methods of RaftNode (10, 11): :func:`rule_cheats` and :func:`grade_variants`.
 """
 
 from __future__ import annotations
@@ -73,3 +74,43 @@ def assert_solution_full_and_cheats_nothing(tmp_path: Path, exercise: str, solut
         else:
             assert r.score == 0 and r.status == status, (name, r.status, said[:500])
         assert phrase in said, (name, said[:500])
+
+
+def rule_cheats(names: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """Answers that earn nothing for an exercise whose students write RaftNode methods ``names``, by kind: every
+    method doing nothing, delegating to raftedu's own (switched off while graded), or a paste of raftedu's source."""
+    import inspect
+    import textwrap
+
+    from raftedu.raft import RaftNode, Server
+
+    def source(name: str) -> str:
+        owner = RaftNode if name in vars(RaftNode) else Server
+        return textwrap.dedent(inspect.getsource(vars(owner)[name]))
+
+    return {"nothing": {n: f"def {n}(self, *args):\n    return None" for n in names},
+            "delegates": {n: f"def {n}(self, *args):\n    return raftedu.RaftNode.{n}(self, *args)" for n in names},
+            "pasted": {n: source(n) for n in names}}
+
+
+def grade_variants(tmp_path: Path, exercise: str, solution: str, variants: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """Grade, in one batch through the trusted grader, the ``solution`` notebook, the released starter and each variant
+    (name -> {answer cell's grade_id: its new source}); the results by name."""
+    import nbformat
+
+    from raftedu.grading import Limits, grade
+
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    _notebook_with(solution, "", folder, "solution", None)
+    nbformat.write(nbformat.read(ROOT / "exercises" / solution, as_version=4), folder / "starter.ipynb")
+    for name, sources in variants.items():
+        nb = nbformat.read(ROOT / "solutions" / solution, as_version=4)
+        for cell in nb.cells:
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if grade_id in sources:
+                cell.source = sources[grade_id]
+        nbformat.write(nb, folder / f"{name}.ipynb")
+    return {r.student: r for r in grade(folder, exercise, tmp_path / "grades.csv", jobs=2, progress=False,
+                                        limits=Limits(check_timeout=60, submission_timeout=600),
+                                        secret="test-secret-for-hidden-cases")}

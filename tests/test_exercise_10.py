@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 import raftedu.grading as grading
-from mutants10 import MUTANTS10  # tests/ is on sys.path (conftest.py)
+from gradecheats import grade_variants, rule_cheats  # tests/ is on sys.path (conftest.py)
+from mutants10 import MUTANTS10
 from raftedu import Cluster, RaftNode
 from raftedu.grading.notebooks import solution_namespace
 from raftedu.grading.snapshots import SNAPSHOT_RULES, compaction_cases, install_cases
@@ -151,51 +152,20 @@ def test_a_remote_snapshotting_node_runs_the_same_run_as_a_local_one(tmp_path: P
         worker.close()
 
 
-_DELEGATES = {name: f"def {name}(self, *args):\n    return raftedu.RaftNode.{name}(self, *args)"
-              for name in SNAPSHOT_RULES}
-_NOTHING = {name: f"def {name}(self, *args):\n    return None" for name in SNAPSHOT_RULES}
-
-
-def _pasted(name: str) -> str:
-    """The reference method's source under the student's function name (a copy the review must see)."""
-    import inspect
-    import textwrap
-
-    return textwrap.dedent(inspect.getsource(getattr(RaftNode, name)))
-
-
 @pytest.mark.kernel
 def test_the_grader_gives_the_solution_full_marks_and_starter_nothing_cheats_nothing(tmp_path: Path) -> None:
-    import nbformat
-
-    from raftedu.grading import Limits, grade
-
-    folder = tmp_path / "submissions"
-    folder.mkdir()
-    solution = nbformat.read(ROOT / "solutions" / "10_snapshots.ipynb", as_version=4)
-    nbformat.write(solution, folder / "solution.ipynb")
-    nbformat.write(nbformat.read(ROOT / "exercises" / "10_snapshots.ipynb", as_version=4), folder / "starter.ipynb")
-    mutant_source = ("def take_snapshot(self):  # mutants10.snapshot_whole_log: uncommitted entries in the snapshot\n"
-                     "    index = self.last_log_index\n"
-                     "    config_index, config = self.config_at(index)\n"
-                     "    state = tuple(self.entry_at(i).command if i > self.state.offset else\n"
-                     "                  self.state.snapshot.state[i - 1] for i in range(1, index + 1))\n"
-                     "    snapshot = Snapshot(index, self.term_at(index), state, config, config_index)\n"
-                     "    self.compact(max(self.state.offset, index - self.snapshot_tail))\n"
-                     "    self.state.snapshot = snapshot\n"
-                     "    self.base_index, self.base_config = config_index, config\n")
-    for kind, sources in (("nothing", _NOTHING), ("delegates", _DELEGATES),
-                          ("pasted", {n: _pasted(n) for n in SNAPSHOT_RULES}), ("unsafe", {"take_snapshot":
-                                                                                             mutant_source})):
-        nb = nbformat.read(ROOT / "solutions" / "10_snapshots.ipynb", as_version=4)
-        for cell in nb.cells:
-            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-            if grade_id in sources:
-                cell.source = sources[grade_id]
-        nbformat.write(nb, folder / f"{kind}.ipynb")
+    unsafe = ("def take_snapshot(self):  # mutants10.snapshot_whole_log: uncommitted entries in the snapshot\n"
+              "    index = self.last_log_index\n"
+              "    config_index, config = self.config_at(index)\n"
+              "    state = tuple(self.entry_at(i).command if i > self.state.offset else\n"
+              "                  self.state.snapshot.state[i - 1] for i in range(1, index + 1))\n"
+              "    snapshot = Snapshot(index, self.term_at(index), state, config, config_index)\n"
+              "    self.compact(max(self.state.offset, index - self.snapshot_tail))\n"
+              "    self.state.snapshot = snapshot\n"
+              "    self.base_index, self.base_config = config_index, config\n")
     started = time.monotonic()
-    results = {r.student: r for r in grade(folder, "10", tmp_path / "grades.csv", jobs=2, progress=False,
-                                          limits=Limits(check_timeout=60, submission_timeout=600), secret=SECRET)}
+    results = grade_variants(tmp_path, "10", "10_snapshots.ipynb",
+                             dict(rule_cheats(SNAPSHOT_RULES), unsafe={"take_snapshot": unsafe}))
     assert time.monotonic() - started < 1_200  # generous: the batch always finishes
     r = results["solution"]
     assert r.status == "ok" and r.score == r.max_score == EX.max_score and r.notes == [], (r.status, r.notes, r.checks)

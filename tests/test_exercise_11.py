@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 import raftedu.grading as grading
-from mutants11 import MUTANTS11  # tests/ is on sys.path (conftest.py)
+from gradecheats import grade_variants, rule_cheats  # tests/ is on sys.path (conftest.py)
+from mutants11 import MUTANTS11
 from raftedu import Cluster, RaftNode
 from raftedu.grading.extensions import PREVOTE_RULES, checkquorum_cases, prevote_cases, with_options
 from raftedu.grading.notebooks import solution_namespace
@@ -167,42 +168,10 @@ def test_a_remote_extended_node_runs_the_same_run_as_a_local_one(tmp_path: Path)
         worker.close()
 
 
-_DELEGATES = {name: f"def {name}(self, *args):\n    return raftedu.RaftNode.{name}(self, *args)"
-              for name in PREVOTE_RULES}
-_NOTHING = {name: f"def {name}(self, *args):\n    return None" for name in PREVOTE_RULES}
-
-
-def _pasted(name: str) -> str:
-    """The reference method's source under the student's function name (a copy the review must see)."""
-    import inspect
-    import textwrap
-
-    return textwrap.dedent(inspect.getsource(getattr(RaftNode, name)))
-
-
 @pytest.mark.kernel
 def test_the_grader_gives_the_solution_full_marks_and_starter_nothing_cheats_nothing(tmp_path: Path) -> None:
-    import nbformat
-
-    from raftedu.grading import Limits, grade
-
-    folder = tmp_path / "submissions"
-    folder.mkdir()
-    solution = nbformat.read(ROOT / "solutions" / "11_prevote_checkquorum.ipynb", as_version=4)
-    nbformat.write(solution, folder / "solution.ipynb")
-    nbformat.write(nbformat.read(ROOT / "exercises" / "11_prevote_checkquorum.ipynb", as_version=4),
-                   folder / "starter.ipynb")
-    for kind, sources in (("nothing", _NOTHING), ("delegates", _DELEGATES),
-                          ("pasted", {n: _pasted(n) for n in PREVOTE_RULES})):
-        nb = nbformat.read(ROOT / "solutions" / "11_prevote_checkquorum.ipynb", as_version=4)
-        for cell in nb.cells:
-            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-            if grade_id in sources:
-                cell.source = sources[grade_id]
-        nbformat.write(nb, folder / f"{kind}.ipynb")
     started = time.monotonic()
-    results = {r.student: r for r in grade(folder, "11", tmp_path / "grades.csv", jobs=2, progress=False,
-                                          limits=Limits(check_timeout=60, submission_timeout=600), secret=SECRET)}
+    results = grade_variants(tmp_path, "11", "11_prevote_checkquorum.ipynb", rule_cheats(PREVOTE_RULES))
     assert time.monotonic() - started < 1_200  # generous: the batch always finishes
     r = results["solution"]
     assert r.status == "ok" and r.score == r.max_score == EX.max_score and r.notes == [], (r.status, r.notes, r.checks)

@@ -32,7 +32,7 @@ from ..sim import Cluster
 from ..sweep import CHAOS, random_schedule, recover
 from .core import Check, Failed, Unsafe
 from .extensions import _messages_differ, _say
-from .scenarios import (SCENARIOS, Facts, Run, Scenario, _judge_faults, _need, judge_scenario, node_class,
+from .scenarios import (SCENARIOS, Facts, Run, Scenario, _need, judge_faults_saying, judge_scenario, node_class,
                         situate)
 
 __all__ = ["SNAPSHOT_RULES", "SNAPSHOT_SCENARIOS", "SWITCHED_OFF", "judge_snap_case", "judge_snapshot_scenario",
@@ -506,13 +506,13 @@ def _faults_snapshots(run: Run) -> None:
     run.mark("recovered")
 
 
+_recovers = judge_faults_saying("with snapshots on, a follower that fell behind the leader's snapshot needs "
+                                "InstallSnapshot (send_append_entries, handle_install_snapshot) and the leader must go "
+                                "on after it (handle_install_snapshot_reply)")
+
+
 def _judge_faults_snapshots(facts: list[Facts], stopped: str) -> None:
-    try:
-        _judge_faults(facts, stopped)
-    except Failed as e:
-        raise Failed(f"{e.hint}; with snapshots on, a follower that fell behind the leader's snapshot needs "
-                     "InstallSnapshot (send_append_entries, handle_install_snapshot) and the leader must go on after "
-                     "it (handle_install_snapshot_reply)") from None
+    _recovers(facts, stopped)
     f = facts[0]
     _need(any(e.kind == "snapshot" for e in f.events), "no server took a snapshot although it applied entries "
           "(take_snapshot)")
