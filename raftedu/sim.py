@@ -977,6 +977,8 @@ class Cluster:
         if "log" in stages:
             off = state.offset
             if snap is not seen.snapshot and snap is not None and not seen.holds(snap):
+                if len(seen.log) > snap.index:  # Figure 5.3 step 7: a log without the snapshot's last entry is
+                    record("truncate", index=snap.index + 1)  # discarded first, as the reference notes it
                 record("install", index=snap.index, value=snap)  # the view's log must reach the snapshot to line up
             old = seen.log
             tracked = type(log) is Log and log is self._logs.get(node.id)

@@ -51,6 +51,43 @@ def test_the_reference_methods_pass_the_checks_too() -> None:
         assert result.passed, (check.name, result.hint)
 
 
+def test_hidden_situations_are_ones_raft_can_be_in() -> None:
+    """The cases drawn from a secret never make the reference node fail (a leader never conflicts with committed
+    entries, §5.4), and most of them make the node send something."""
+    import random
+
+    from raftedu.grading.snapshots import _run_snap_case, random_snap_case
+
+    sent = [_run_snap_case(RaftNode, random_snap_case(random.Random(seed)))["messages sent"] for seed in range(400)]
+    assert sum(1 for s in sent if s) > 350
+
+
+def test_an_install_the_node_does_not_report_is_recorded_in_figure_5_3s_order() -> None:
+    """A correct receiver that notes nothing and rebuilds its log as a plain list: the simulator records the discarded
+    log before the install (step 7, then 8), so the monitor does not see the old entries kept after the snapshot
+    (before the fix: "Log Matching broken at t=2288 ms" on this seed)."""
+    from raftedu.grading.scenarios import drive_scenario, node_class
+    from raftedu.raft import InstallSnapshotReply
+
+    def quiet_install(self: Any, m: Any) -> None:
+        if m.term < self.current_term:
+            return self.send(InstallSnapshotReply(self.current_term, self.id, m.src, 0))
+        self.become_follower(m.src)
+        self.reset_election_timer()
+        s = m.snapshot
+        if s.index <= self.commit_index:
+            return self.send(InstallSnapshotReply(self.current_term, self.id, m.src, self.commit_index))
+        keep = s.index <= self.last_log_index and self.term_at(s.index) == s.term
+        self.state.log = [self.entry_at(i) for i in range(s.index + 1, self.last_log_index + 1)] if keep else []
+        self.state.snapshot, self.state.offset, self.state.offset_term = s, s.index, s.term
+        self.load_snapshot(s)
+        self.send(InstallSnapshotReply(self.current_term, self.id, m.src, s.index))
+
+    cls = node_class(dict({name: SOLUTION[name] for name in EX.functions}, handle_install_snapshot=quiet_install))
+    run, stopped = drive_scenario("faults_snapshots", cls, 654579, raise_failures=False)
+    assert stopped == "" and sum(1 for e in run.cluster.trace if e.kind == "install") >= 1
+
+
 def test_the_scenarios_do_what_they_say_with_the_reference() -> None:
     """The catch-up run sends one InstallSnapshot and installs it; the public fault seeds install snapshots too."""
     from raftedu.grading.scenarios import drive_scenario

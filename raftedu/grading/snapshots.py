@@ -350,9 +350,9 @@ def random_snap_case(rng: random.Random) -> dict[str, Any]:
         situation["next_index"] = {p: rng.randint(m + 1, length + 1) for p, m in situation["match_index"].items()}
     steps: list[tuple[int, Any]] = []
     at = 200
-    lead_terms = list(terms)  # the sender's log: ours, or one that departs from ours after a common prefix
-    if rng.random() < 0.5:
-        keep = rng.randint(0, length)
+    lead_terms = list(terms)  # the sender's log: ours, or one that departs from ours after our committed entries
+    if rng.random() < 0.5:  # (a leader holds every committed entry, §5.4: Leader Completeness)
+        keep = rng.randint(commit, length)
         lead_terms = terms[:keep] + [max(terms[:keep] or [1]) + rng.randint(0, 1)] * rng.randint(1, 4)
     for _ in range(rng.randint(1, 4)):
         kind = rng.random()
