@@ -114,3 +114,29 @@ def grade_variants(tmp_path: Path, exercise: str, solution: str, variants: dict[
     return {r.student: r for r in grade(folder, exercise, tmp_path / "grades.csv", jobs=2, progress=False,
                                         limits=Limits(check_timeout=60, submission_timeout=600),
                                         secret="test-secret-for-hidden-cases")}
+
+
+def autograde_output(tmp_path: Path, solution: str, secret: str) -> str:
+    """What nbgrader's autograde does with ``solutions/<solution>``: every cell, hidden tests included (``secret`` in
+    the kernel's environment); asserts no cell raised or wrote to stderr and returns the text the cells printed."""
+    import os
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    from raftedu.grading.core import SECRET_ENV
+
+    nb = nbformat.read(ROOT / "solutions" / solution, as_version=4)
+    before = os.environ.get(SECRET_ENV)
+    os.environ[SECRET_ENV] = secret
+    try:
+        NotebookClient(nb, timeout=120, kernel_name="python3", store_widget_state=False,
+                       resources={"metadata": {"path": str(tmp_path)}}).execute()
+    finally:
+        if before is None:
+            del os.environ[SECRET_ENV]
+        else:
+            os.environ[SECRET_ENV] = before
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error" or o.get("name") == "stderr"]
+    return "".join(o.get("text", "") for o in outputs)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import raftedu.grading as grading
-from gradecheats import grade_variants, rule_cheats  # tests/ is on sys.path (conftest.py)
+from gradecheats import autograde_output, grade_variants, rule_cheats  # tests/ is on sys.path (conftest.py)
 from mutants10 import MUTANTS10
 from raftedu import Cluster, RaftNode
 from raftedu.grading.notebooks import solution_namespace
@@ -221,3 +221,12 @@ def test_the_grader_gives_the_solution_full_marks_and_starter_nothing_cheats_not
     assert "look at: take_snapshot snapshots up to lastApplied" in hint, hint
     passing = [c for c in results["unsafe"].checks if c["status"] == "pass"]
     assert passing and all(c["points"] == c["max_points"] / 2 for c in passing), passing  # the unsafe rule
+
+
+@pytest.mark.kernel
+def test_the_solution_notebook_runs_top_to_bottom_with_its_test_cells(tmp_path: Path) -> None:
+    """What nbgrader's autograde does: every cell, hidden tests included (the secret in the environment), runs
+    without an error or a byte on stderr; the demo's follower catches up by a snapshot and every log stays short."""
+    text = autograde_output(tmp_path, "10_snapshots.ipynb", SECRET)
+    assert "installed 1 snapshot(s); it applied 20 entries" in text, text[-2000:]
+    assert "public checks passed — the grader runs more" in text, text[-2000:]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import raftedu.grading as grading
-from gradecheats import grade_variants, rule_cheats  # tests/ is on sys.path (conftest.py)
+from gradecheats import autograde_output, grade_variants, rule_cheats  # tests/ is on sys.path (conftest.py)
 from mutants11 import MUTANTS11
 from raftedu import Cluster, RaftNode
 from raftedu.grading.extensions import PREVOTE_RULES, checkquorum_cases, prevote_cases, with_options
@@ -187,20 +187,8 @@ def test_the_grader_gives_the_solution_full_marks_and_starter_nothing_cheats_not
 
 
 @pytest.mark.kernel
-def test_the_solution_notebook_runs_top_to_bottom_with_its_test_cells(tmp_path: Path,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_solution_notebook_runs_top_to_bottom_with_its_test_cells(tmp_path: Path) -> None:
     """What nbgrader's autograde does: every cell, hidden tests included (the secret in the environment), runs
     without an error or a byte on stderr; the demo shows the rejoin cured."""
-    import nbformat
-    from nbclient import NotebookClient
-
-    from raftedu.grading.core import SECRET_ENV
-
-    monkeypatch.setenv(SECRET_ENV, SECRET)
-    nb = nbformat.read(ROOT / "solutions" / "11_prevote_checkquorum.ipynb", as_version=4)
-    NotebookClient(nb, timeout=120, kernel_name="python3", store_widget_state=False,
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
-    assert not [o for o in outputs if o.output_type == "error" or o.get("name") == "stderr"]
-    text = "".join(o.get("text", "") for o in outputs)
+    text = autograde_output(tmp_path, "11_prevote_checkquorum.ipynb", SECRET)
     assert "still leads: True" in text and "public checks passed — the grader runs more" in text, text[-2000:]
