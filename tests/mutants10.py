@@ -92,9 +92,11 @@ def snapshot_uncompacts(self: RaftNode) -> None:
 # ---- send_append_entries ---------------------------------------------------------
 
 
-def _send(self: RaftNode, peer: int, *, snapshots: bool = True, advance: bool = True, at_offset: bool = False) -> None:
+def _send(self: RaftNode, peer: int, *, snapshots: bool = True, advance: bool = True, at_offset: bool = False,
+          sent_at: bool = True) -> None:
     prev = self.next_index[peer] - 1
-    self.sent_at[peer] = self.now
+    if sent_at:
+        self.sent_at[peer] = self.now
     off = self.state.offset
     if snapshots and (prev <= off if at_offset else prev < off) and self.state.snapshot is not None:
         snapshot = self.state.snapshot
@@ -107,6 +109,10 @@ def _send(self: RaftNode, peer: int, *, snapshots: bool = True, advance: bool = 
         self.in_flight[peer] = prev + len(entries)
     self.send(AppendEntries(self.current_term, self.id, peer, prev, self.term_at(prev) if prev >= off else 0,
                             entries, self.commit_index))
+
+
+def forgets_sent_at(self: RaftNode, peer: int) -> None:  # the heartbeat bookkeeping Figure 2's leader reads
+    _send(self, peer, sent_at=False)
 
 
 def never_sends_snapshot(self: RaftNode, peer: int) -> None:
@@ -248,6 +254,8 @@ MUTANTS10 = [
       "catch_up_by_snapshot", "load_snapshot"),
     M("compact deletes one entry too many (faults)", "compact", compact_one_too_many, "snapshots_under_faults",
       "compact"),
+    M("sent_at not kept", "send_append_entries", forgets_sent_at, "install_snapshot_rules",
+      "raised in raftedu's send_heartbeats", "error"),
     M("snapshot sent, nextIndex kept", "send_append_entries", snapshot_without_next_index, "install_snapshot_rules",
       "send_append_entries"),
     M("snapshot sent at the offset too", "send_append_entries", snapshot_at_the_offset_too, "install_snapshot_rules",

@@ -210,6 +210,8 @@ def test_the_grader_gives_the_solution_full_marks_and_starter_nothing_cheats_not
     assert results["starter"].score == 0
     assert results["nothing"].score == 0 and {c["status"] for c in results["nothing"].checks} <= {"fail", "error",
                                                                                                    "manual"}
+    said = " | ".join(c["hint"] for c in results["nothing"].checks)  # the worker names raftedu's method that raised
+    assert "raised in raftedu's " in said and "(raised in raftedu's _settle" not in said, said[:800]
     for kind in ("delegates", "pasted"):
         said = " | ".join(results[kind].notes) + " | " + " | ".join(c["hint"] for c in results[kind].checks)
         assert results[kind].score == 0 and results[kind].status == "copied", (kind, results[kind].status, said[:500])
