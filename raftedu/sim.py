@@ -209,7 +209,7 @@ class Cluster:
         for name, flag in (("pre_vote", pre_vote), ("check_quorum", check_quorum)):
             if not isinstance(flag, bool):
                 raise ValueError(f"{name} must be True or False; got {flag!r}")
-            if flag and not issubclass(node_class, RaftNode):
+            if flag and not _raft_like(node_class):
                 raise ValueError(f"{name} is an option of raftedu's RaftNode; {node_class.__name__} is a server of "
                                  "its own (Figure 2 only)")
         if snapshot_every is not None and (isinstance(snapshot_every, bool) or not isinstance(snapshot_every, int)

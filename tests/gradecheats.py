@@ -8,6 +8,8 @@ whose students write methods of RaftNode (10, 11): :func:`rule_cheats` and :func
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,3 +142,47 @@ def autograde_output(tmp_path: Path, solution: str, secret: str) -> str:
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error" or o.get("name") == "stderr"]
     return "".join(o.get("text", "") for o in outputs)
+
+
+def assert_reference_methods_pass(exercise: str, secret: str) -> None:
+    """The judges of a rules exercise ask for the rules, not for the solution's shape: raftedu's own methods pass every
+    automatic check, hidden ones included (run unlocked)."""
+    from raftedu.grading import core, get_exercise
+    from raftedu.raft import RaftNode
+
+    ex = get_exercise(exercise)
+    reference = {name: getattr(RaftNode, name) for name in ex.functions}
+    for check in ex.selected(hidden=True):
+        if check.manual:
+            continue
+        cases = check.plan(secret)
+        records, _ = core.observe_check(check, reference, cases, 60, locked=())
+        result = core.judge_check(check, cases, records)
+        assert result.passed, (check.name, result.hint)
+
+
+@contextlib.contextmanager
+def solution_worker(tmp_path: Path, exercise: str) -> Iterator[Any]:
+    """A sandboxed worker that ran the answer cells of exercise ``exercise``'s solution notebook, as the grader
+    starts one (closed on exit; a test asserts it never broke the protocol)."""
+    import time
+
+    import nbformat
+
+    from raftedu.grading import get_exercise, sandbox
+    from raftedu.grading.boundary import Worker
+
+    ex = get_exercise(exercise)
+    nb = nbformat.read(ROOT / "solutions" / f"{ex.notebook}.ipynb", as_version=4)
+    cells = [[k + 1, c.source] for k, c in enumerate(nb.cells) if c.cell_type == "code"
+             and not c.metadata.get("nbgrader", {}).get("grade")]
+    box = sandbox.package(tmp_path / "box", ex.id, ex.reference_rules)
+    (tmp_path / "work").mkdir()
+    worker = Worker(lambda: sandbox.launch(box, tmp_path / "work", how=sandbox.mode()), ex.id, ex.functions, cells,
+                    60, time.monotonic() + 600)
+    worker.start()
+    try:
+        yield worker
+        assert worker.broken == []
+    finally:
+        worker.close()

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 import raftedu.grading as grading
-from gradecheats import autograde_output, grade_variants, rule_cheats  # tests/ is on sys.path (conftest.py)
+from gradecheats import (assert_reference_methods_pass, autograde_output, grade_variants, rule_cheats,
+                         solution_worker)  # tests/ is on sys.path (conftest.py)
 from mutants10 import MUTANTS10
 from raftedu import Cluster, RaftNode
 from raftedu.grading.notebooks import solution_namespace
@@ -40,15 +41,7 @@ def test_the_exercise_asks_for_the_eight_snapshot_methods_and_grades_each_kind_o
 
 
 def test_the_reference_methods_pass_the_checks_too() -> None:
-    """The judges ask for the rules, not for the solution's shape: the reference's own methods pass (run unlocked)."""
-    reference = {name: getattr(RaftNode, name) for name in EX.functions}
-    for check in EX.selected(hidden=True):
-        if check.manual:
-            continue
-        cases = check.plan(SECRET)
-        records, _ = grading.core.observe_check(check, reference, cases, 60, locked=())
-        result = grading.core.judge_check(check, cases, records)
-        assert result.passed, (check.name, result.hint)
+    assert_reference_methods_pass("10", SECRET)
 
 
 def test_hidden_situations_are_ones_raft_can_be_in() -> None:
@@ -145,21 +138,10 @@ def test_a_remote_snapshotting_node_runs_the_same_run_as_a_local_one(tmp_path: P
     """Snapshots taken by the node itself and on the simulator's order, installs and restarts from a snapshot: the
     same trace, event for event, whether the student's node runs here or in the sandboxed worker (each snapshot
     recorded once: the remote node's event, state and disk share one decoded snapshot)."""
-    import nbformat
-
-    from raftedu.grading import sandbox
-    from raftedu.grading.boundary import RemoteFunctions, Worker
+    from raftedu.grading.boundary import RemoteFunctions
     from raftedu.grading.scenarios import node_class
 
-    nb = nbformat.read(ROOT / "solutions" / "10_snapshots.ipynb", as_version=4)
-    cells = [[k + 1, c.source] for k, c in enumerate(nb.cells) if c.cell_type == "code"
-             and not c.metadata.get("nbgrader", {}).get("grade")]
-    box = sandbox.package(tmp_path / "box", "10", EX.reference_rules)
-    (tmp_path / "work").mkdir()
-    worker = Worker(lambda: sandbox.launch(box, tmp_path / "work", how=sandbox.mode()), "10", EX.functions, cells,
-                    60, time.monotonic() + 600)
-    worker.start()
-    try:
+    with solution_worker(tmp_path, "10") as worker:
         remote = RemoteFunctions(worker).node_class("rules")
         local = node_class({name: SOLUTION[name] for name in EX.functions})
         traces = []
@@ -184,9 +166,6 @@ def test_a_remote_snapshotting_node_runs_the_same_run_as_a_local_one(tmp_path: P
         assert traces[0] == traces[1]
         kinds = [row[1] for row in traces[1]]
         assert {"snapshot", "install", "restore"} <= set(kinds), set(kinds)
-        assert worker.broken == []
-    finally:
-        worker.close()
 
 
 @pytest.mark.kernel

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 import raftedu.grading as grading
-from gradecheats import autograde_output, grade_variants, rule_cheats  # tests/ is on sys.path (conftest.py)
+from gradecheats import (assert_reference_methods_pass, autograde_output, grade_variants, rule_cheats,
+                         solution_worker)  # tests/ is on sys.path (conftest.py)
 from mutants11 import MUTANTS11
 from raftedu import Cluster, RaftNode
 from raftedu.grading.extensions import PREVOTE_RULES, checkquorum_cases, prevote_cases, with_options
@@ -47,15 +48,7 @@ def test_the_solution_scores_every_automatic_point_and_the_starter_none() -> Non
 
 
 def test_the_reference_methods_pass_the_checks_too() -> None:
-    """The judges ask for the rules, not for the solution's shape: the reference's own methods pass (run unlocked)."""
-    reference = {name: getattr(RaftNode, name) for name in EX.functions}
-    for check in EX.selected(hidden=True):
-        if check.manual:
-            continue
-        cases = check.plan(SECRET)
-        records, _ = grading.core.observe_check(check, reference, cases, 60, locked=())
-        result = grading.core.judge_check(check, cases, records)
-        assert result.passed, (check.name, result.hint)
+    assert_reference_methods_pass("11", SECRET)
 
 
 def test_the_kinds_of_mutants() -> None:
@@ -132,21 +125,10 @@ def test_options_switched_on_by_the_class_are_the_clusters_options() -> None:
 
 @pytest.mark.kernel
 def test_a_remote_extended_node_runs_the_same_run_as_a_local_one(tmp_path: Path) -> None:
-    import nbformat
-
-    from raftedu.grading import sandbox
-    from raftedu.grading.boundary import RemoteFunctions, Worker
+    from raftedu.grading.boundary import RemoteFunctions
     from raftedu.grading.scenarios import node_class
 
-    nb = nbformat.read(ROOT / "solutions" / "11_prevote_checkquorum.ipynb", as_version=4)
-    cells = [[k + 1, c.source] for k, c in enumerate(nb.cells) if c.cell_type == "code"
-             and not c.metadata.get("nbgrader", {}).get("grade")]
-    box = sandbox.package(tmp_path / "box", "11", EX.reference_rules)
-    (tmp_path / "work").mkdir()
-    worker = Worker(lambda: sandbox.launch(box, tmp_path / "work", how=sandbox.mode()), "11", EX.functions, cells,
-                    60, time.monotonic() + 600)
-    worker.start()
-    try:
+    with solution_worker(tmp_path, "11") as worker:
         remote = RemoteFunctions(worker).node_class("rules")
         local = node_class({name: SOLUTION[name] for name in EX.functions})
         both = {"pre_vote": True, "check_quorum": True}
@@ -163,9 +145,6 @@ def test_a_remote_extended_node_runs_the_same_run_as_a_local_one(tmp_path: Path)
             assert [e.astuple() for e in a.trace] == [e.astuple() for e in b.trace], seed
             kinds = {e.kind for e in b.trace}
             assert {"precampaign", "stepdown"} <= kinds, kinds  # the student's own notes crossed the boundary
-        assert worker.broken == []
-    finally:
-        worker.close()
 
 
 @pytest.mark.kernel
