@@ -415,9 +415,11 @@ def _params(fn: Any) -> list[str] | None:
 
 
 def _where(exc: BaseException) -> str:
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(_PACKAGE)]
-    if not frames:
-        return ""
+    every = traceback.extract_tb(exc.__traceback__)
+    frames = [f for f in every if not f.filename.startswith(_PACKAGE)]
+    if not frames:  # raised by raftedu's own code: say which method met the state the student's code left
+        named = [f.name for f in every if not f.name.startswith("<")]  # not a <listcomp> or <genexpr>
+        return f" (raised in raftedu's {named[-1]}, from the state the node was left in)" if named else ""
     f = frames[-1]
     return f" (in {f.name}, line {f.lineno} of a notebook cell)" if f.filename.startswith("<") else \
         f" (in {f.name}, line {f.lineno})"

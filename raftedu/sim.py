@@ -51,6 +51,13 @@ _WIDTH = len(EVENT_FIELDS)  # cells per event in the trace's storage
 _SHIPPED = {cls: dict(vars(cls)) for cls in (RaftNode, Server)}  # the reference node's methods as imported
 
 
+def _raft_like(node_class: type) -> bool:
+    """Whether ``node_class`` makes RaftNodes: a subclass of it, or the grader's stand-in for the student's RaftNode
+    in the sandbox (``raft_node`` True, :class:`raftedu.grading.boundary.RemoteNode`), which takes its options and
+    snapshots the same way."""
+    return issubclass(node_class, RaftNode) or getattr(node_class, "raft_node", False) is True
+
+
 def _shipped_reference(node_class: type) -> bool:
     """Whether ``node_class`` is the reference RaftNode with its methods (and Server's) as raftedu ships them, not
     patched in a notebook: only that node is trusted to report every state change itself (:meth:`Cluster._flush`)."""
@@ -202,7 +209,7 @@ class Cluster:
         for name, flag in (("pre_vote", pre_vote), ("check_quorum", check_quorum)):
             if not isinstance(flag, bool):
                 raise ValueError(f"{name} must be True or False; got {flag!r}")
-            if flag and not issubclass(node_class, RaftNode):
+            if flag and not _raft_like(node_class):
                 raise ValueError(f"{name} is an option of raftedu's RaftNode; {node_class.__name__} is a server of "
                                  "its own (Figure 2 only)")
         if snapshot_every is not None and (isinstance(snapshot_every, bool) or not isinstance(snapshot_every, int)
@@ -215,7 +222,7 @@ class Cluster:
         if isinstance(snapshot_tail, bool) or not isinstance(snapshot_tail, int) or snapshot_tail < 0:
             raise ValueError(f"snapshot_tail must be a whole number of entries >= 0 (0: keep none); got {snapshot_tail!r}")
         for name, value in (("snapshot_every", snapshot_every), ("snapshot_tail", snapshot_tail or None)):
-            if value is not None and not issubclass(node_class, RaftNode):
+            if value is not None and not _raft_like(node_class):
                 raise ValueError(f"{name} is an option of raftedu's RaftNode; {node_class.__name__} is a server of "
                                  "its own (Figure 2 only)")
         self.options: dict[str, Any] = {name: True for name, flag in (("pre_vote", pre_vote),
@@ -610,7 +617,7 @@ class Cluster:
         if node is None:
             raise Refused(f"S{i} is {'removed' if i in self.retired else 'crashed' if i in self.nodes else 'unknown'}"
                           ": only a running server takes a snapshot")
-        if not isinstance(node, RaftNode):
+        if not _raft_like(type(node)):
             raise Refused(f"snapshots are an option of raftedu's RaftNode; {type(node).__name__} is a server of its own "
                           "(Figure 2 only)")
         if node.last_applied <= node.snapshot_index:
@@ -970,6 +977,8 @@ class Cluster:
         if "log" in stages:
             off = state.offset
             if snap is not seen.snapshot and snap is not None and not seen.holds(snap):
+                if len(seen.log) > snap.index:  # Figure 5.3 step 7: a log without the snapshot's last entry is
+                    record("truncate", index=snap.index + 1)  # discarded first, as the reference notes it
                 record("install", index=snap.index, value=snap)  # the view's log must reach the snapshot to line up
             old = seen.log
             tracked = type(log) is Log and log is self._logs.get(node.id)

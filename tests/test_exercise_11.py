@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 
 import raftedu.grading as grading
-from mutants11 import MUTANTS11  # tests/ is on sys.path (conftest.py)
+from gradecheats import (assert_reference_methods_pass, autograde_output, grade_variants, rule_cheats,
+                         solution_worker)  # tests/ is on sys.path (conftest.py)
+from mutants11 import MUTANTS11
 from raftedu import Cluster, RaftNode
 from raftedu.grading.extensions import PREVOTE_RULES, checkquorum_cases, prevote_cases, with_options
 from raftedu.grading.notebooks import solution_namespace
@@ -46,15 +48,7 @@ def test_the_solution_scores_every_automatic_point_and_the_starter_none() -> Non
 
 
 def test_the_reference_methods_pass_the_checks_too() -> None:
-    """The judges ask for the rules, not for the solution's shape: the reference's own methods pass (run unlocked)."""
-    reference = {name: getattr(RaftNode, name) for name in EX.functions}
-    for check in EX.selected(hidden=True):
-        if check.manual:
-            continue
-        cases = check.plan(SECRET)
-        records, _ = grading.core.observe_check(check, reference, cases, 60, locked=())
-        result = grading.core.judge_check(check, cases, records)
-        assert result.passed, (check.name, result.hint)
+    assert_reference_methods_pass("11", SECRET)
 
 
 def test_the_kinds_of_mutants() -> None:
@@ -131,21 +125,10 @@ def test_options_switched_on_by_the_class_are_the_clusters_options() -> None:
 
 @pytest.mark.kernel
 def test_a_remote_extended_node_runs_the_same_run_as_a_local_one(tmp_path: Path) -> None:
-    import nbformat
-
-    from raftedu.grading import sandbox
-    from raftedu.grading.boundary import RemoteFunctions, Worker
+    from raftedu.grading.boundary import RemoteFunctions
     from raftedu.grading.scenarios import node_class
 
-    nb = nbformat.read(ROOT / "solutions" / "11_prevote_checkquorum.ipynb", as_version=4)
-    cells = [[k + 1, c.source] for k, c in enumerate(nb.cells) if c.cell_type == "code"
-             and not c.metadata.get("nbgrader", {}).get("grade")]
-    box = sandbox.package(tmp_path / "box", "11", EX.reference_rules)
-    (tmp_path / "work").mkdir()
-    worker = Worker(lambda: sandbox.launch(box, tmp_path / "work", how=sandbox.mode()), "11", EX.functions, cells,
-                    60, time.monotonic() + 600)
-    worker.start()
-    try:
+    with solution_worker(tmp_path, "11") as worker:
         remote = RemoteFunctions(worker).node_class("rules")
         local = node_class({name: SOLUTION[name] for name in EX.functions})
         both = {"pre_vote": True, "check_quorum": True}
@@ -162,47 +145,12 @@ def test_a_remote_extended_node_runs_the_same_run_as_a_local_one(tmp_path: Path)
             assert [e.astuple() for e in a.trace] == [e.astuple() for e in b.trace], seed
             kinds = {e.kind for e in b.trace}
             assert {"precampaign", "stepdown"} <= kinds, kinds  # the student's own notes crossed the boundary
-        assert worker.broken == []
-    finally:
-        worker.close()
-
-
-_DELEGATES = {name: f"def {name}(self, *args):\n    return raftedu.RaftNode.{name}(self, *args)"
-              for name in PREVOTE_RULES}
-_NOTHING = {name: f"def {name}(self, *args):\n    return None" for name in PREVOTE_RULES}
-
-
-def _pasted(name: str) -> str:
-    """The reference method's source under the student's function name (a copy the review must see)."""
-    import inspect
-    import textwrap
-
-    return textwrap.dedent(inspect.getsource(getattr(RaftNode, name)))
 
 
 @pytest.mark.kernel
 def test_the_grader_gives_the_solution_full_marks_and_starter_nothing_cheats_nothing(tmp_path: Path) -> None:
-    import nbformat
-
-    from raftedu.grading import Limits, grade
-
-    folder = tmp_path / "submissions"
-    folder.mkdir()
-    solution = nbformat.read(ROOT / "solutions" / "11_prevote_checkquorum.ipynb", as_version=4)
-    nbformat.write(solution, folder / "solution.ipynb")
-    nbformat.write(nbformat.read(ROOT / "exercises" / "11_prevote_checkquorum.ipynb", as_version=4),
-                   folder / "starter.ipynb")
-    for kind, sources in (("nothing", _NOTHING), ("delegates", _DELEGATES),
-                          ("pasted", {n: _pasted(n) for n in PREVOTE_RULES})):
-        nb = nbformat.read(ROOT / "solutions" / "11_prevote_checkquorum.ipynb", as_version=4)
-        for cell in nb.cells:
-            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-            if grade_id in sources:
-                cell.source = sources[grade_id]
-        nbformat.write(nb, folder / f"{kind}.ipynb")
     started = time.monotonic()
-    results = {r.student: r for r in grade(folder, "11", tmp_path / "grades.csv", jobs=2, progress=False,
-                                          limits=Limits(check_timeout=60, submission_timeout=600), secret=SECRET)}
+    results = grade_variants(tmp_path, "11", "11_prevote_checkquorum.ipynb", rule_cheats(PREVOTE_RULES))
     assert time.monotonic() - started < 1_200  # generous: the batch always finishes
     r = results["solution"]
     assert r.status == "ok" and r.score == r.max_score == EX.max_score and r.notes == [], (r.status, r.notes, r.checks)
@@ -218,20 +166,8 @@ def test_the_grader_gives_the_solution_full_marks_and_starter_nothing_cheats_not
 
 
 @pytest.mark.kernel
-def test_the_solution_notebook_runs_top_to_bottom_with_its_test_cells(tmp_path: Path,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_solution_notebook_runs_top_to_bottom_with_its_test_cells(tmp_path: Path) -> None:
     """What nbgrader's autograde does: every cell, hidden tests included (the secret in the environment), runs
     without an error or a byte on stderr; the demo shows the rejoin cured."""
-    import nbformat
-    from nbclient import NotebookClient
-
-    from raftedu.grading.core import SECRET_ENV
-
-    monkeypatch.setenv(SECRET_ENV, SECRET)
-    nb = nbformat.read(ROOT / "solutions" / "11_prevote_checkquorum.ipynb", as_version=4)
-    NotebookClient(nb, timeout=120, kernel_name="python3", store_widget_state=False,
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
-    assert not [o for o in outputs if o.output_type == "error" or o.get("name") == "stderr"]
-    text = "".join(o.get("text", "") for o in outputs)
+    text = autograde_output(tmp_path, "11_prevote_checkquorum.ipynb", SECRET)
     assert "still leads: True" in text and "public checks passed — the grader runs more" in text, text[-2000:]

@@ -33,6 +33,8 @@ REFERENCE.update(solution_namespace(ROOT / "solutions" / "07_bug_hunt.ipynb", gr
 """Exercise 07's reference: the solution notebook's hunts (fault schedules as data)."""
 REFERENCE.update(solution_namespace(ROOT / "solutions" / "08_kv_store.ipynb", grading.EXERCISES["08"].functions))
 """Exercise 08's reference: the solution notebook's key-value server class (not derived from KVNode)."""
+REFERENCE.update(solution_namespace(ROOT / "solutions" / "10_snapshots.ipynb", grading.EXERCISES["10"].functions))
+"""Exercise 10's reference: the solution notebook's snapshot methods."""
 REFERENCE.update(solution_namespace(ROOT / "solutions" / "11_prevote_checkquorum.ipynb", grading.EXERCISES["11"].functions))
 """Exercise 11's reference: the solution notebook's pre-vote and check-quorum methods."""
 OWN_NAMESPACE = {"09": solution_namespace(ROOT / "solutions" / "09_capstone.ipynb", grading.EXERCISES["09"].functions)}

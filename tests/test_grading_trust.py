@@ -128,7 +128,10 @@ def test_do_nothing_answers_score_zero_on_every_behaviour_check_of_every_exercis
         report = grading.run_checks(ex.id, funcs, hidden=True, secret=SECRET)
         earned = [(r.name, r.status) for r in report.results if r.points]
         assert earned == [], (ex.id, earned)
-        assert {r.status for r in report.results} <= {"fail", "manual"}, ex.id
+        # exercise 10's do-nothing entry_at and send_append_entries leave the node without the entries and the
+        # bookkeeping (sent_at) the reference's Figure 2 code then reads: the node raises, an error, still 0 points
+        allowed = {"fail", "manual", "error"} if ex.id == "10" else {"fail", "manual"}
+        assert {r.status for r in report.results} <= allowed, ex.id
 
 
 def test_the_known_do_nothing_loopholes_are_closed() -> None:

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .. import nodehost
-from ..raft import Event, Log, Message, PersistentState, Server, Timing
+from ..raft import Event, Log, Message, PersistentState, Server, Snapshot, Timing
 
 if TYPE_CHECKING:  # processes and select are imported where a worker is driven: a student's kernel (even Pyodide's)
     import subprocess  # imports this module for its names only
@@ -272,7 +272,7 @@ class Worker:
         """A :class:`RemoteNode` class whose nodes are the student's class of ``kind`` in this worker."""
         name = {"server": "MyServer", "kv": "MyKV", "capstone": "MyKV"}.get(kind, "StudentNode")
         return type(name, (RemoteNode,), {"worker": self, "kind": kind, "serves_kv": kind in ("kv", "capstone"),
-                                          "__module__": "student"})
+                                          "raft_node": kind == "rules", "__module__": "student"})
 
 
 def _int(x: Any, what: str) -> int:
@@ -302,6 +302,9 @@ class RemoteNode(Server):
     """Its nodes are a key-value server (:class:`raftedu.kv.KVService` takes the class)."""
     track_rng: ClassVar[bool] = False
     """Report whether a step drew from the node's random generator (a differential case asks)."""
+    raft_node: ClassVar[bool] = False
+    """Its nodes are a :class:`~raftedu.raft.RaftNode` in the worker (kind ``rules``): the simulator may ask them for
+    RaftNode's operations and options (snapshots)."""
 
     def __init__(self, node_id: int, ids: tuple[int, ...] | list[int], *, rng: Any, timing: Timing = Timing(),
                  state: PersistentState | None = None, now: int = 0) -> None:
@@ -317,6 +320,7 @@ class RemoteNode(Server):
                    "disk": {"t": disk.current_term, "v": disk.voted_for, "L": [nodehost.encode(e) for e in disk.log],
                             "s": nodehost.encode(disk.snapshot), "o": disk.offset, "ot": disk.offset_term}}
         self._seen_log: list[Any] = []
+        self._snapshot: Any = self.disk.snapshot
         weakref.finalize(self, worker.forget, self._handle)
         self._settle(worker.ask(request))
 
@@ -344,6 +348,10 @@ class RemoteNode(Server):
     def enable(self, **options: Any) -> None:
         """Switch on etcd's extensions in the student's node (the simulator calls this)."""
         self._do("enable", (), options)
+
+    def take_snapshot(self) -> None:
+        """Have the student's node snapshot its state machine and compact its log now (``Cluster.snapshot``)."""
+        self._do("take_snapshot", ())
 
     def advance_commit_index(self) -> None:
         """Run the student's commit rule (a differential case of exercise 04)."""
@@ -418,8 +426,18 @@ class RemoteNode(Server):
             raise ProtocolBroken("an event that is not [kind, term, peer, index, entry, value, rule, text]")
         kind, term, peer, index, entry, value, rule, text = row
         return Event(self.now, kind[:40], self.id, nodehost.decode(term, codec), nodehost.decode(peer, codec),
-                     nodehost.decode(index, codec), nodehost.decode(entry, codec), nodehost.decode(value, codec),
-                     None, None, rule[:300], text[:300])
+                     nodehost.decode(index, codec), nodehost.decode(entry, codec),
+                     self._one_snapshot(nodehost.decode(value, codec)), None, None, rule[:300], text[:300])
+
+    def _one_snapshot(self, value: Any) -> Any:
+        """A snapshot equal to the last one decoded for this node is that same object: the node's snapshot event,
+        its state and its disk then hold one snapshot, as a local node's do (the simulator tells snapshots apart by
+        identity: a copy would be recorded as a second snapshot)."""
+        if type(value) is Snapshot:
+            if value == self._snapshot:
+                return self._snapshot
+            self._snapshot = value
+        return value
 
     def _mirror(self, st: Any, codec: Mapping[str, type]) -> None:
         if not isinstance(st, dict):
@@ -439,7 +457,7 @@ class RemoteNode(Server):
             _patch(state.log, st["L"], codec)
         if "S" in st:
             snap, off, off_term = st["S"]
-            state.snapshot = nodehost.decode(snap, codec)
+            state.snapshot = self._one_snapshot(nodehost.decode(snap, codec))
             state.offset, state.offset_term = _int(off, "offset"), _int(off_term, "offset term")
         if "D" in st:
             term, vote, delta, snap, off, off_term = st["D"]
@@ -447,7 +465,7 @@ class RemoteNode(Server):
             disk.current_term, disk.voted_for = _int(term, "the disk's term"), _opt_int(vote, "the disk's vote")
             if delta is not None:
                 _patch(disk.log, delta, codec)
-            disk.snapshot = nodehost.decode(snap, codec)
+            disk.snapshot = self._one_snapshot(nodehost.decode(snap, codec))
             disk.offset, disk.offset_term = _int(off, "offset"), _int(off_term, "offset term")
         if "A" in st:
             keep, commands = st["A"]

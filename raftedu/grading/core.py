@@ -79,6 +79,7 @@ PRACTICE_SECRET = "raftedu practice cases"
 """Used when no secret is set: the hidden checks then run public practice cases (fine to learn, not to grade)."""
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_GRADING_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 def instructor_secret(secret: str | None = None, secret_file: str | os.PathLike[str] | None = None) -> str | None:
@@ -293,9 +294,13 @@ def _short(case: Any) -> str:
 
 def _student_line(exc: BaseException) -> str:
     """Where in the student's code (outside the raftedu package) an exception came from."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(_PACKAGE_DIR)]
-    if not frames:
-        return ""
+    every = traceback.extract_tb(exc.__traceback__)
+    frames = [f for f in every if not f.filename.startswith(_PACKAGE_DIR)]
+    if not frames:  # raised by raftedu's own node code: say which method met the state the student's code left
+        if not every or every[-1].filename.startswith(_GRADING_DIR):  # the grader's (a worker's report): said there
+            return ""
+        named = [f.name for f in every if not f.name.startswith("<")]  # not a <listcomp> or <genexpr>
+        return f" (raised in raftedu's {named[-1]}, from the state the node was left in)" if named else ""
     f = frames[-1]
     where = "a notebook cell" if f.filename.startswith("<") or "ipykernel" in f.filename else os.path.basename(f.filename)
     return f" (in {f.name}, line {f.lineno} of {where})"

@@ -30,6 +30,7 @@ from .kv_store import (CAPSTONE_CLASSES, CLASS_NAME as KV_CLASS, KV_REFERENCE_RU
                        kv_checks, kv_class)
 from .whole_server import CLASS_NAME, REFERENCE_RULES, server_class
 from .extensions import PREVOTE_RULES, prevote_checks
+from .snapshots import SNAPSHOT_RULES, SWITCHED_OFF as SNAPSHOT_SWITCHED_OFF, snapshot_checks
 
 __all__ = ["EXERCISES", "Exercise", "get_exercise"]
 
@@ -840,12 +841,19 @@ EX09 = Exercise("09", "Capstone: your server, your store", "09_capstone", CAPSTO
                 build=capstone_class, switched_off=REFERENCE_RULES + KV_REFERENCE_RULES)
 
 # --------------------------------------------------------------------------
+# 10 snapshots and log compaction (dissertation ch. 5; cases and scenarios in snapshots.py)
+# --------------------------------------------------------------------------
+
+EX10 = Exercise("10", "Snapshots and log compaction", "10_snapshots", SNAPSHOT_RULES, snapshot_checks(),
+                switched_off=SNAPSHOT_SWITCHED_OFF)
+
+# --------------------------------------------------------------------------
 # 11 pre-vote and check-quorum (etcd's election extensions; cases and scenarios in extensions.py)
 # --------------------------------------------------------------------------
 
 EX11 = Exercise("11", "Pre-vote and check-quorum", "11_prevote_checkquorum", PREVOTE_RULES, prevote_checks())
 
-EXERCISES: dict[str, Exercise] = {e.id: e for e in (EX01, EX02, EX03, EX04, EX05, EX06, EX07, EX08, EX09, EX11)}
+EXERCISES: dict[str, Exercise] = {e.id: e for e in (EX01, EX02, EX03, EX04, EX05, EX06, EX07, EX08, EX09, EX10, EX11)}
 """Every exercise by id."""
 
 

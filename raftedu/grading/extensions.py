@@ -30,7 +30,8 @@ from ..raft import (CANDIDATE, LEADER, AppendEntries, AppendEntriesReply, Messag
 from ..sim import Cluster
 from ..sweep import CHAOS, random_schedule, recover
 from .core import Check, Failed
-from .scenarios import SCENARIOS, Facts, Run, Scenario, _judge_faults, _need, describe, make_node, situate
+from .scenarios import (SCENARIOS, Facts, Run, Scenario, _need, describe, judge_faults_saying, make_node,
+                        situate)
 
 __all__ = ["EXTENSION_SCENARIOS", "PREVOTE_RULES", "ext_case", "judge_ext_case", "prevote_checks", "probe_ext_case",
            "random_ext_case", "with_options"]
@@ -515,14 +516,10 @@ def _faults_both(run: Run) -> None:
     run.mark("recovered")
 
 
-def _judge_faults_both(facts: list[Facts], stopped: str) -> None:
-    try:
-        _judge_faults(facts, stopped)
-    except Failed as e:
-        raise Failed(f"{e.hint}; with pre-vote and check-quorum on, a new leader needs a majority of pre-votes first: "
-                     "a server grants one once no leader is live (handle_pre_vote, in_lease: a lease ends a minimum "
-                     "election timeout after the leader was last heard), and a leader that lost its majority must "
-                     "step down (lost_quorum)") from None
+_judge_faults_both = judge_faults_saying(
+    "with pre-vote and check-quorum on, a new leader needs a majority of pre-votes first: a server grants one once no "
+    "leader is live (handle_pre_vote, in_lease: a lease ends a minimum election timeout after the leader was last "
+    "heard), and a leader that lost its majority must step down (lost_quorum)")
 
 
 EXTENSION_SCENARIOS: dict[str, Scenario] = {

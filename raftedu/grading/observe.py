@@ -27,8 +27,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields
 from typing import Any
 
-from ..nodehost import _repr, plain, student_class
-from ..raft import AppendEntries, AppendEntriesReply, Entry, Event, Message, RaftNode, RequestVote, RequestVoteReply
+from ..nodehost import _repr, decode, encode, plain, registry, student_class
+from ..raft import (AppendEntries, AppendEntriesReply, ConfigChange, Entry, Event, Message, RaftNode, RequestVote,
+                    RequestVoteReply, Snapshot)
 
 __all__ = [
     "REFERENCE_CLASSES",
@@ -179,13 +180,32 @@ _BOOKKEEPING = frozenset(("timer", "timeout", "progress", "drop", "partition", "
                           "set_network"))
 
 
+_RECORDS = (Snapshot, ConfigChange)
+"""Event values kept as records (a snapshot, install or restore event's snapshot, a configuration): the safety checks
+and the view read their fields."""
+_REGISTRY = registry()
+
+
+def _value(v: Any) -> Any:
+    return {"record": encode(v)} if type(v) in _RECORDS else plain(v)
+
+
+def _unvalue(x: Any) -> Any:
+    if isinstance(x, dict) and len(x) == 1 and "record" in x:
+        value = decode(x["record"], _REGISTRY)
+        if type(value) in _RECORDS:
+            return value
+        raise ValueError(f"not a snapshot or configuration: {str(x)[:80]}")
+    return unplain(x)
+
+
 def encode_events(events: Sequence[Event], limit: int = 400_000) -> list[list[Any]]:
     """The :func:`relevant` events of a trace as compact rows (``rule`` and ``text`` left out: facts, not prose)."""
     out = []
     for e in events[:limit]:
         if relevant(e):
             out.append([e.time, e.kind, _field(e.node), _field(e.term), _field(e.peer), _field(e.index),
-                        _entry(e.entry), plain(e.value), encode_message(e.msg), e.msg_id])
+                        _entry(e.entry), _value(e.value), encode_message(e.msg), e.msg_id])
     return out
 
 
@@ -197,7 +217,7 @@ def decode_events(rows: Iterable[Any]) -> list[Event]:
             raise ValueError(f"not a trace event: {str(row)[:80]}")
         time, kind, node, term, peer, index, entry, value, msg, msg_id = row
         events.append(Event(time, kind, node=node, term=term, peer=peer, index=index, entry=_unentry(entry),
-                            value=unplain(value), msg=decode_message(msg), msg_id=msg_id))
+                            value=_unvalue(value), msg=decode_message(msg), msg_id=msg_id))
     return events
 
 

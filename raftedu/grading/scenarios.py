@@ -49,6 +49,7 @@ __all__ = [
     "commit_rule_broken",
     "describe",
     "judge_case",
+    "judge_faults_saying",
     "judge_scenario",
     "likely_cause",
     "make_node",
@@ -499,6 +500,18 @@ def _judge_faults(facts: list[Facts], stopped: str) -> None:
         raise Failed(f"after the faults stopped (t={start} ms) the cluster did not commit a client request within "
                      f"5000 ms (" + (f"leaders elected: {', '.join(f'S{n} (term {t})' for _, n, t in leaders)}"
                                      if leaders else "no leader was elected") + ")" + f.cause())
+
+
+def judge_faults_saying(advice: str) -> Callable[[list[Facts], str], None]:
+    """The judge of a run of the sweep's faults (:func:`_judge_faults`) whose failure hint goes on with ``advice``:
+    what an exercise's methods must do for the cluster to recover."""
+    def judge(facts: list[Facts], stopped: str) -> None:
+        try:
+            _judge_faults(facts, stopped)
+        except Failed as e:
+            raise Failed(f"{e.hint}; {advice}") from None
+
+    return judge
 
 
 def _majority_side(run: Run) -> None:
