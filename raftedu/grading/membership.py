@@ -268,6 +268,10 @@ def membership_cases() -> list[dict[str, Any]]:
                     [(200, "refused")],
                     "(a new leader that has committed nothing of its term 3) is asked whether it may change the "
                     "configuration", _RULE_REFUSED),
+        member_case(dict(lead, log=[(3, "a")], commit_index=0, match_index={1: 0, 3: 0, 4: 0}),
+                    [(200, "refused")],
+                    "(the first leader, whose first entry, of its term 3, is not committed yet) is asked whether it "
+                    "may change the configuration", _RULE_REFUSED),
         member_case(dict(lead, log=[(1, "a"), (2, "b"), (3, "c")], commit_index=2, match_index={1: 2, 3: 2, 4: 2}),
                     [(200, "refused"), (210, _ok(1, 3)), (220, "refused")],
                     "(a new leader whose entry of term 3 is not committed yet) is asked whether it may change the "
@@ -363,7 +367,7 @@ def random_member_case(rng: random.Random) -> dict[str, Any]:
     commit = rng.randint(0, len(log))
     roll = rng.random()
     situation: dict[str, Any] = dict(n=n, term=term, log=log, commit_index=commit)
-    if roll < 0.5:
+    if roll < 0.5 and 2 not in learners:  # a leader is a voter of the configuration it was elected in, or removed
         situation.update(role=LEADER, voted_for=2,
                          match_index={p: rng.randint(max(0, commit - 1), len(log)) for p in ids if p != 2})
     elif roll < 0.65:
@@ -376,6 +380,8 @@ def random_member_case(rng: random.Random) -> dict[str, Any]:
         at += rng.randint(5, 120)
         roll = rng.random()
         src = rng.choice([p for p in ids if p != 2])
+        if roll < 0.4 and situation.get("role") != LEADER:
+            roll += 0.4  # the simulator asks only a leader about changes (Cluster._leader_for)
         if roll < 0.15:
             steps.append((at, "refused"))
         elif roll < 0.3:
@@ -390,7 +396,7 @@ def random_member_case(rng: random.Random) -> dict[str, Any]:
             steps.append((at, RequestVoteReply(term, src, 2, rng.random() < 0.8)))
         elif roll < 0.85:
             steps.append((at, "timer"))
-        else:  # a leader's AppendEntries that may delete our later entries (and the configurations in them)
+        elif situation.get("role") != LEADER:  # a leader's AppendEntries may delete later entries (and configurations)
             prev = rng.randint(0, len(log))
             prev_term = log[prev - 1][0] if prev else 0
             extra = [(term, rng.choice(["x", "y", _cfg(tuple(sorted(voters)), tuple(sorted(learners)))]))
