@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from raftedu.raft import LEADER, ConfigChange, RaftNode, majority
+from raftedu.raft import LEADER, ConfigChange, RaftNode, TimeoutNow, majority
 
 
 @dataclass(frozen=True)
@@ -167,3 +167,62 @@ MUTANTS12 = [
              "step_down_when_removed"),
 ]
 """Exercise 12's mutants: one broken rule each, and the check (and the word in its hint) that must catch it."""
+
+
+# ---- send_timeout_now_when_caught_up ---------------------------------------------------------------
+
+
+def _timeout_now(self: RaftNode, *, caught_up: bool = True, once: bool = True) -> None:
+    to = self.transferee
+    if to is None or (once and self._timeout_sent):
+        return
+    if caught_up and self.match_index.get(to, 0) < self.last_log_index:
+        return
+    self._timeout_sent = True
+    self.send(TimeoutNow(self.current_term, self.id, to))
+
+
+def timeout_now_before_catching_up(self: RaftNode) -> None:
+    _timeout_now(self, caught_up=False)
+
+
+def timeout_now_again_and_again(self: RaftNode) -> None:
+    _timeout_now(self, once=False)
+
+
+# ---- handle_timeout_now ------------------------------------------------------------------------------
+
+
+def _obey(self: RaftNode, m: TimeoutNow, *, current: bool = True, voters_only: bool = True,
+          forced: bool = True) -> None:
+    if (current and m.term != self.current_term) or (voters_only and self.id not in self.voters):
+        return
+    self.forced_campaign = forced
+    self.start_election()
+    self.forced_campaign = False
+
+
+def obeys_a_stale_timeout_now(self: RaftNode, m: TimeoutNow) -> None:
+    _obey(self, m, current=False)
+
+
+def a_learner_obeys(self: RaftNode, m: TimeoutNow) -> None:
+    _obey(self, m, voters_only=False)
+
+
+def an_ordinary_election(self: RaftNode, m: TimeoutNow) -> None:
+    _obey(self, m, forced=False)
+
+
+MUTANTS12 += [
+    Mutant12("TimeoutNow before the target caught up", "send_timeout_now_when_caught_up",
+             timeout_now_before_catching_up, "transfer_rules", "send_timeout_now_when_caught_up"),
+    Mutant12("TimeoutNow again and again", "send_timeout_now_when_caught_up", timeout_now_again_and_again,
+             "transfer_rules", "send_timeout_now_when_caught_up"),
+    Mutant12("obeys a stale TimeoutNow", "handle_timeout_now", obeys_a_stale_timeout_now, "stale_timeout_now",
+             "handle_timeout_now"),
+    Mutant12("a learner obeys TimeoutNow", "handle_timeout_now", a_learner_obeys, "transfer_rules",
+             "handle_timeout_now"),
+    Mutant12("an ordinary election", "handle_timeout_now", an_ordinary_election, "transfer_rules",
+             "handle_timeout_now"),
+]

@@ -13,7 +13,7 @@ import pytest
 import raftedu.grading as grading
 from mutants12 import MUTANTS12  # tests/ is on sys.path (conftest.py)
 from raftedu import Cluster, RaftNode
-from raftedu.grading.membership import MEMBERSHIP_RULES, membership_cases
+from raftedu.grading.membership import MEMBERSHIP_RULES, membership_cases, transfer_cases
 from raftedu.grading.notebooks import solution_namespace
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,19 +22,20 @@ SOLUTION = solution_namespace(ROOT / "solutions" / "12_membership.ipynb", EX.fun
 SECRET = "test-secret-for-hidden-cases"
 
 
-def test_the_exercise_asks_for_the_six_membership_methods_and_grades_each_kind_of_evidence() -> None:
+def test_the_exercise_asks_for_the_eight_methods_and_grades_each_kind_of_evidence() -> None:
     assert EX.functions == MEMBERSHIP_RULES == ("refresh_configuration", "configuration_change_refused",
-                                                "promotion_refused", "has_quorum", "campaign", "step_down_when_removed")
+                                                "promotion_refused", "has_quorum", "campaign", "step_down_when_removed",
+                                                "send_timeout_now_when_caught_up", "handle_timeout_now")
     names = {c.name: c for c in EX.checks}
     for public in ("membership_rules", "learner_availability", "remove_leader", "learners_never_count",
-                   "removal_pending", "membership_under_faults"):
+                   "removal_pending", "transfer_rules", "stale_timeout_now", "membership_under_faults"):
         assert names[public].public and not names[public].manual
     for hidden in ("membership_rules_hidden", "change_bug_2015", "learner_availability_hidden", "remove_leader_hidden",
                    "membership_under_faults_hidden"):
         assert not names[hidden].public
         assert names[hidden].plan("first-secret-123") != names[hidden].plan("second-secret-456")
     assert names["why_one_change_at_a_time"].manual
-    assert len(membership_cases()) >= 20
+    assert len(membership_cases()) >= 20 and len(transfer_cases()) >= 10
     assert not EX.near_copies  # pre-vote's handlers stay available: the runs switch pre-vote on
 
 
@@ -77,7 +78,8 @@ def test_the_kinds_of_mutants() -> None:
     assert {m.function for m in MUTANTS12} == set(EX.functions)
     assert {m.catch for m in MUTANTS12} <= {c.name for c in EX.checks}
     assert {m.catch for m in MUTANTS12} >= {"membership_rules", "learner_availability", "remove_leader",
-                                            "learners_never_count", "removal_pending"}
+                                            "learners_never_count", "removal_pending", "transfer_rules",
+                                            "stale_timeout_now"}
 
 
 @pytest.mark.parametrize("mutant", MUTANTS12, ids=lambda m: m.name)
@@ -224,5 +226,5 @@ def test_the_solution_notebook_runs_top_to_bottom_with_its_test_cells(tmp_path: 
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error" or o.get("name") == "stderr"]
     text = "".join(o.get("text", "") for o in outputs)
-    assert "still catching up" in text and "w is committed" in text, text[-2000:]
+    assert "still catching up" in text and "w is committed" in text and "leadership moved" in text, text[-2000:]
     assert "public checks passed — the grader runs more" in text, text[-2000:]

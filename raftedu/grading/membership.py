@@ -1,7 +1,8 @@
 """Exercise 12: membership changes -- single-server changes (dissertation §4.1), learners (§4.2.1), removed servers
-(§4.2.2) and the fix of the 2015 single-server change bug.
+(§4.2.2), the fix of the 2015 single-server change bug -- and leadership transfer (§3.10).
 
-The student writes six methods of :class:`~raftedu.raft.RaftNode` (:data:`MEMBERSHIP_RULES`), plugged into the
+The student writes eight methods of :class:`~raftedu.raft.RaftNode` (:data:`MEMBERSHIP_RULES`): six membership rules
+and two of leadership transfer (§3.10), which membership changes use to move leadership off a server. Plugged into the
 reference node like exercises 02-04 and 11; the rest of the node (Figure 2, ``apply_configuration``, ``config_at``,
 ``propose_configuration``, ``removal_pending``, the extension plumbing) stays the reference's. Two kinds of evidence:
 
@@ -30,7 +31,8 @@ from typing import Any
 
 from .. import nodehost
 from ..raft import (CANDIDATE, LEADER, AppendEntries, AppendEntriesReply, ConfigChange, Entry, Message, RaftNode,
-                    RequestVoteReply)
+                    RequestVoteReply, TimeoutNow)
+from ..scenarios import stale_timeout_now
 from ..scenarios import cut_off_leader_with_learners, removal_pending_campaigns, single_server_change_bug
 from ..sim import Refused
 from ..sweep import CHAOS, random_schedule, recover, retire_after
@@ -39,10 +41,10 @@ from .extensions import _messages_differ, _say
 from .scenarios import SCENARIOS, Facts, Run, Scenario, _judge_faults, _need, _setup, make_node, node_class, situate
 
 __all__ = ["MEMBERSHIP_RULES", "MEMBERSHIP_SCENARIOS", "judge_member_case", "member_case", "membership_cases",
-           "membership_checks", "probe_member_case", "random_member_case"]
+           "membership_checks", "probe_member_case", "random_member_case", "transfer_cases"]
 
 MEMBERSHIP_RULES = ("refresh_configuration", "configuration_change_refused", "promotion_refused", "has_quorum",
-                    "campaign", "step_down_when_removed")
+                    "campaign", "step_down_when_removed", "send_timeout_now_when_caught_up", "handle_timeout_now")
 """The RaftNode methods a student writes in exercise 12 (switched off in the reference while it is graded)."""
 
 _CODEC = nodehost.registry()
@@ -223,6 +225,13 @@ _RULE_CAMPAIGN = ("§4.2.1, §4.2.2 campaign: on an election timeout only a vote
                   "is still pending (self.removal_pending()); a learner or a removed server resets its election "
                   "timer instead. With pre-vote on, campaigning means self.start_pre_vote(), else "
                   "self.start_election()")
+_RULE_TIMEOUT_NOW = ("§3.10 send_timeout_now_when_caught_up: while handing leadership to self.transferee, send it "
+                     "TimeoutNow(currentTerm) once (self._timeout_sent), as soon as its matchIndex reaches our last "
+                     "index -- never before: a target that lacks entries cannot win, or wins without them")
+_RULE_HANDLE_TIMEOUT = ("§3.10 handle_timeout_now: a TimeoutNow of our current term, to a voter, starts an election at "
+                        "once -- a forced one (self.forced_campaign = True around self.start_election(), so its "
+                        "RequestVote says transfer=True and no lease ignores it), no pre-vote; a stale TimeoutNow "
+                        "(older term) or one to a learner or removed server is ignored")
 _RULE_STEP_DOWN = ("§4.2.2 step_down_when_removed: a leader left out of the voters keeps leading until the change is "
                    "committed (commitIndex ≥ config_index), then steps down (self.become_follower(None))")
 
@@ -337,6 +346,42 @@ def membership_cases() -> list[dict[str, Any]]:
     ]
 
 
+def transfer_cases() -> list[dict[str, Any]]:
+    """The public leadership transfer cases (§3.10): S2 of four servers in term 3."""
+    lead = dict(n=4, term=3, role=LEADER, voted_for=2, log=[(1, "a"), (3, "b")], commit_index=2)
+    follower = dict(n=4, term=3, voted_for=1, log=[(1, "a"), (3, "b")], commit_index=2)
+    return [
+        member_case(dict(lead, match_index={1: 2, 3: 2, 4: 2}), [(200, "transfer", 3)],
+                    "(the leader) hands leadership to S3, whose log is caught up", _RULE_TIMEOUT_NOW),
+        member_case(dict(lead, match_index={1: 2, 3: 1, 4: 2}), [(200, "transfer", 3)],
+                    "(the leader) hands leadership to S3, one entry behind", _RULE_TIMEOUT_NOW),
+        member_case(dict(lead, match_index={1: 2, 3: 1, 4: 2}), [(200, "transfer", 3), (210, _ok(3, 2))],
+                    "(the leader) hands leadership to S3, one entry behind, which then acknowledges that entry",
+                    _RULE_TIMEOUT_NOW),
+        member_case(dict(lead, match_index={1: 2, 3: 1, 4: 2}),
+                    [(200, "transfer", 3), (210, _ok(3, 2)), (215, _ok(3, 2)), (220, _ok(1, 2))],
+                    "(the leader) hands leadership to S3, one entry behind, which acknowledges it twice; S1 answers too",
+                    _RULE_TIMEOUT_NOW),
+        member_case(dict(lead, match_index={1: 2, 3: 0, 4: 2}), [(200, "transfer", 3), (210, _ok(3, 1))],
+                    "(the leader) hands leadership to S3, two entries behind, which then acknowledges one of them",
+                    _RULE_TIMEOUT_NOW),
+        member_case(dict(lead, match_index={1: 2, 3: 2, 4: 2}), [(200, _ok(3, 2)), (210, "timer")],
+                    "(the leader, handing leadership to nobody) gets S3's acknowledgement and its timer fires",
+                    _RULE_TIMEOUT_NOW),
+        member_case(follower, [(200, TimeoutNow(3, 1, 2))], "gets TimeoutNow of its term 3 from leader S1",
+                    _RULE_HANDLE_TIMEOUT),
+        member_case(follower, [(200, TimeoutNow(2, 1, 2))], "gets a stale TimeoutNow of term 2 (it is in term 3)",
+                    _RULE_HANDLE_TIMEOUT),
+        member_case(follower, [(200, TimeoutNow(4, 1, 2))], "gets TimeoutNow of term 4 (its term is 3)",
+                    _RULE_HANDLE_TIMEOUT),
+        member_case(dict(follower, log=[(1, _cfg((1, 3, 4), (2,))), (3, "b")]), [(200, TimeoutNow(3, 1, 2))],
+                    "(a learner) gets TimeoutNow of its term 3", _RULE_HANDLE_TIMEOUT),
+        member_case(follower, [(150, _ae(3, 2, 3, [], 2)), (200, TimeoutNow(3, 1, 2))],
+                    "hears leader S1 at 150 ms and gets its TimeoutNow at 200 ms, with pre-vote and check-quorum on",
+                    _RULE_HANDLE_TIMEOUT, {"pre_vote": True, "check_quorum": True}),
+    ]
+
+
 def random_member_case(rng: random.Random) -> dict[str, Any]:
     """A random situation of S2 with configurations in its log getting a few timed inputs (hidden cases)."""
     n = rng.choice([3, 4, 5])
@@ -392,8 +437,13 @@ def random_member_case(rng: random.Random) -> dict[str, Any]:
             steps.append((at, "change", _cfg(tuple(sorted(new_voters)), tuple(sorted(learners - new_voters)))))
         elif roll < 0.55:
             steps.append((at, _ok(src, rng.randint(0, len(log)), term)))
-        elif roll < 0.7:
+        elif roll < 0.62:
             steps.append((at, RequestVoteReply(term, src, 2, rng.random() < 0.8)))
+        elif roll < 0.7:
+            if situation.get("role") == LEADER:
+                steps.append((at, "transfer", src))
+            else:
+                steps.append((at, TimeoutNow(term + rng.choice([-1, 0, 0, 1]), src, 2)))
         elif roll < 0.85:
             steps.append((at, "timer"))
         elif situation.get("role") != LEADER:  # a leader's AppendEntries may delete later entries (and configurations)
@@ -608,6 +658,20 @@ def _judge_change_bug(facts: list[Facts], stopped: str) -> None:
     _need(f.mark_time("(4)") is not None, f"S1 restarted with S4 and S5 did not win term 3{why}")
 
 
+def _stale_timeout_script(run: Run) -> None:
+    stale_timeout_now(make=run.make, on_step=lambda label, c: run.mark(label, c))
+
+
+def _judge_stale_timeout(facts: list[Facts], stopped: str) -> None:
+    f = facts[0]
+    why = f" (the script stopped: {stopped or 'no reason given'})"
+    _need(f.mark_time("(a)") is not None, f"setup: S1 did not lead term 1 and commit a{why}")
+    _need(f.mark_time("(b)") is not None, "S1 handed leadership to S2, whose log was caught up, but S2 did not lead "
+          "term 2 20 ms later: the leader sends TimeoutNow as soon as the target's matchIndex reaches its last index "
+          "(send_timeout_now_when_caught_up), and the target starts an election at once (handle_timeout_now)" + why)
+    _need(f.mark_time("(c)") is not None, f"S2, leading term 2 after the transfer, did not commit b{why}")
+
+
 def _faults_membership(run: Run) -> None:
     """The sweep's ``features="all"`` faults on five nodes (crashes, partitions, a lossy network; servers added,
     promoted, removed; transfers; the 2015 situation), pre-vote and check-quorum on, removed servers running a while;
@@ -641,6 +705,9 @@ _CULPRITS = (
     ("Election Safety", "has_quorum (a majority of the voters of the configuration in use) and refresh_configuration "
      "(the latest configuration in the log, committed or not)"),
     ("Check-quorum leaders step down", "has_quorum (learners never count toward check-quorum's majority)"),
+    ("Stale TimeoutNow is ignored", "handle_timeout_now (only a TimeoutNow of the current term starts an election)"),
+    ("Transfer only to a caught-up voter", "send_timeout_now_when_caught_up (TimeoutNow only once the target's "
+     "matchIndex reaches the leader's last index)"),
 )
 
 MEMBERSHIP_SCENARIOS: dict[str, Scenario] = {
@@ -656,6 +723,9 @@ MEMBERSHIP_SCENARIOS: dict[str, Scenario] = {
                                 "pending must campaign", timers=False, culprits=_CULPRITS),
     "change_bug_2015": Scenario(_change_bug, _judge_change_bug, "the 2015 single-server change bug's interleaving",
                                 timers=False, culprits=_CULPRITS),
+    "stale_timeout_now": Scenario(_stale_timeout_script, _judge_stale_timeout, "§3.10: a transfer to a caught-up "
+                                  "voter, its TimeoutNow delivered twice: the stale copy is ignored", timers=False,
+                                  culprits=_CULPRITS),
     "faults_membership": Scenario(_faults_membership, _judge_faults_membership, "the sweep's random faults with "
                                   "membership changes and transfers; then one request must commit",
                                   culprits=_CULPRITS),
@@ -685,6 +755,11 @@ def membership_checks() -> tuple[Check, ...]:
              "lesson 11's script: a leader cut off with its learners steps down, a learner never campaigns"),
         scen("removal_pending", 1, True, "removal_pending", _fixed([22]),
              "§4.2.2: a server whose own removal is pending campaigns and commits it"),
+        _member_case_check("transfer_rules", 2, True, lambda rng: transfer_cases(),
+                           "leadership transfer: TimeoutNow once the target caught up, and the target's forced "
+                           "election; compared with the reference node"),
+        scen("stale_timeout_now", 1, True, "stale_timeout_now", _fixed([19]),
+             "§3.10: a transfer whose TimeoutNow arrives twice; the stale copy is ignored"),
         scen("membership_under_faults", 2, True, "faults_membership", _fixed([2, 3]),
              "2 seeds of the sweep's faults with servers added, promoted and removed, transfers, pre-vote and "
              "check-quorum; then recovery"),
