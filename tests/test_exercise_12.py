@@ -228,3 +228,26 @@ def test_the_solution_notebook_runs_top_to_bottom_with_its_test_cells(tmp_path: 
     text = "".join(o.get("text", "") for o in outputs)
     assert "still catching up" in text and "w is committed" in text and "leadership moved" in text, text[-2000:]
     assert "public checks passed — the grader runs more" in text, text[-2000:]
+
+
+def test_the_mirror_of_a_remote_nodes_configuration_is_checked_for_type() -> None:
+    """What a worker says about a node's configuration is believed only as data of the right shape."""
+    from types import SimpleNamespace
+
+    from raftedu import nodehost
+    from raftedu.grading.boundary import BadNodeState, ProtocolBroken, RemoteNode
+    from raftedu.raft import ConfigChange
+
+    codec = nodehost.registry()
+    node = SimpleNamespace(id=2)
+    good = [ConfigChange((1, 2, 3), (4,)), 5, frozenset({1, 2, 3}), frozenset({4}), None, {1: 3, 3: 5, 4: 0}]
+    RemoteNode._mirror_extensions(node, [nodehost.encode(v) for v in good], codec)
+    assert (node.voters, node.learners, node.config_index, node.match_index) == (frozenset({1, 2, 3}), frozenset({4}),
+                                                                                 5, {1: 3, 3: 5, 4: 0})
+    for k, bad in ((0, (1, 2)), (2, ["S1"]), (3, frozenset({"S4"})), (4, "S3"), (5, {"S1": 3})):
+        values = list(good)
+        values[k] = bad
+        with pytest.raises(BadNodeState):
+            RemoteNode._mirror_extensions(node, [nodehost.encode(v) for v in values], codec)
+    with pytest.raises(ProtocolBroken):
+        RemoteNode._mirror_extensions(node, [nodehost.encode(v) for v in good[:-1]], codec)
