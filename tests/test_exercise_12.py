@@ -161,6 +161,17 @@ def test_a_remote_node_runs_the_same_membership_runs_as_a_local_one(tmp_path: Pa
         worker.close()
 
 
+_NO_2015_FIX = """def configuration_change_refused(self):
+    if self.role != LEADER:
+        return "not the leader"
+    if self.transferee is not None:
+        return "handing over"
+    if self.config_index > self.commit_index:
+        return "a change is in flight"
+    return None
+"""
+"""A student's rule without the 2015 fix: graded through the sandbox, the hidden replay must catch it."""
+
 _DELEGATES = {name: f"def {name}(self, *args):\n    return raftedu.RaftNode.{name}(self, *args)"
               for name in MEMBERSHIP_RULES}
 _NOTHING = {name: f"def {name}(self, *args):\n    return None" for name in MEMBERSHIP_RULES}
@@ -186,7 +197,8 @@ def test_the_grader_gives_the_solution_full_marks_and_starter_nothing_cheats_not
     nbformat.write(solution, folder / "solution.ipynb")
     nbformat.write(nbformat.read(ROOT / "exercises" / "12_membership.ipynb", as_version=4), folder / "starter.ipynb")
     for kind, sources in (("nothing", _NOTHING), ("delegates", _DELEGATES),
-                          ("pasted", {n: _pasted(n) for n in MEMBERSHIP_RULES})):
+                          ("pasted", {n: _pasted(n) for n in MEMBERSHIP_RULES}),
+                          ("no_2015_fix", {"configuration_change_refused": _NO_2015_FIX})):
         nb = nbformat.read(ROOT / "solutions" / "12_membership.ipynb", as_version=4)
         for cell in nb.cells:
             grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
@@ -207,6 +219,10 @@ def test_the_grader_gives_the_solution_full_marks_and_starter_nothing_cheats_not
         assert results[kind].score == 0 and results[kind].status == "copied", (kind, results[kind].status, said[:500])
     said = " | ".join(c["hint"] for c in results["delegates"].checks)
     assert "not available while exercise 12 is graded" in said, said[:500]
+    rows = {c["name"]: c for c in results["no_2015_fix"].checks}
+    assert rows["change_bug_2015"]["status"] == "fail" and results["no_2015_fix"].score < EX.max_score / 2
+    assert "Configuration change after a commit of the leader's term" in rows["change_bug_2015"]["hint"]
+    assert "look at configuration_change_refused" in rows["change_bug_2015"]["hint"]
 
 
 @pytest.mark.kernel
