@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-EXERCISE_IDS = "01 to 11"
+EXERCISE_IDS = "01 to 12"
 """The exercises ``raftedu grade`` knows, for its help text (kept equal to the grader's list by
 tests/test_grading_release.py; importing the grader here would slow every command down)."""
 

@@ -44,6 +44,7 @@ from typing import Any
 from .raft import Log
 
 __all__ = [
+    "EXTENSION_STATE",
     "MAX_FRAME",
     "Plained",
     "as_rows",
@@ -396,11 +397,16 @@ _SIM_KINDS = frozenset({"send", "deliver", "drop", "crash", "restart", "partitio
                         "client_request", "client_reply", "failure", "machine", "net"})
 """Event kinds only the simulator records: a node noting one is carried as a ``note``."""
 _METHODS = frozenset({"receive", "on_timer", "propose", "enable", "advance_commit_index", "apply_committed",
-                      "log_is_up_to_date", "start_election", "transfer_leadership", "take_snapshot"})
+                      "log_is_up_to_date", "start_election", "transfer_leadership", "take_snapshot",
+                      "propose_configuration", "configuration_change_refused", "promotion_refused"})
 """The node methods the grader may call through ``do``."""
 _SETTABLE = frozenset({"role", "commit_index", "last_applied", "applied", "votes", "leader_id", "match_index",
                        "next_index", "now"})
 """The attributes ``set`` may give a node (a differential case's situation)."""
+EXTENSION_STATE = ("config", "config_index", "voters", "learners", "transferee", "match_index")
+"""The state of etcd's extensions the grader mirrors from a node that runs them (``runs_extensions``): the
+configuration in use and where it is in the log (§4.1), who votes and who only listens (§4.2.1), the transfer
+target (§3.10), the leader's matchIndex (the simulator's operations read them). Sent as ``X`` when it changed."""
 
 
 def _params(fn: Any) -> list[str] | None:
@@ -440,7 +446,7 @@ class _Hosted:
     """One node and what the grader last heard about it (to send only what changed)."""
 
     __slots__ = ("node", "log", "log_seen", "disk_log", "disk_seen", "disk_rest", "applied", "applied_n",
-                 "snap", "rng_state")
+                 "snap", "rng_state", "ext")
 
     def __init__(self, node: Any) -> None:
         self.node = node
@@ -453,6 +459,7 @@ class _Hosted:
         self.applied_n = 0
         self.snap: Any = ()
         self.rng_state: Any = None
+        self.ext: Any = None
 
 
 def _log_delta(log: Any, last: Any, seen: list[Any]) -> list[Any] | None:
@@ -690,6 +697,13 @@ class Host:
             hosted.applied, hosted.applied_n = applied, len(applied)
         if hosted.rng_state is not None:
             st["rng"] = node.rng.getstate() != hosted.rng_state
+        if getattr(type(node), "runs_extensions", False):
+            ext = [getattr(node, name, None) for name in EXTENSION_STATE]
+            if type(ext[-1]) is dict:
+                ext[-1] = dict(ext[-1])  # a copy: the node changes its own in place
+            if ext != hosted.ext:
+                st["X"] = [encode(v) for v in ext]
+                hosted.ext = ext
         return st
 
     # ---- functions ---------------------------------------------------------

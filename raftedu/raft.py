@@ -538,6 +538,12 @@ class Server:
     :meth:`on_timer` and :meth:`propose` itself.
     """
 
+    runs_extensions: bool = False
+    """True for a server that implements etcd's extensions as :class:`RaftNode` does: ``enable``, the operations
+    the simulator asks a leader for (``configuration_change_refused``, ``promotion_refused``,
+    ``propose_configuration``, ``transfer_leadership``, ``take_snapshot``) and the state they read (``config``,
+    ``voters``, ``learners``, ``transferee``, ``match_index``). A server of its own (Figure 2 only) has none."""
+
     def __init__(
         self,
         node_id: int,
@@ -749,6 +755,7 @@ class RaftNode(Server):
     (etcd compacts its raft log to the snapshot index minus ``SnapshotCatchUpEntries``, 5,000)."""
     extended: bool = False
     """True once any of etcd's extensions is on (:meth:`enable`); Figure 2 nodes skip the extension hooks."""
+    runs_extensions = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Create a server with :class:`Server`'s arguments (id, cluster ids, rng, timing, disk, now), starting as a
@@ -1446,6 +1453,19 @@ class RaftNode(Server):
                     "must do so before changing the configuration (the fix of the single-server change bug, "
                     "Ongaro 2015) -- send a client request first")
         return None
+
+    def promotion_refused(self, learner: int) -> str | None:
+        """§4.2.1: why ``learner`` cannot be made a voter now; None when it can. Only a learner of this leader's
+        configuration whose log has caught up (matchIndex ≥ commitIndex: etcd promotes only a learner that is
+        ready), and only when a configuration change may start (:meth:`configuration_change_refused`): a voter
+        that still lacks committed entries cannot help commit anything, and a majority that needs it stalls."""
+        if learner not in self.learners:
+            return f"S{learner} is not a learner of leader S{self.id}'s configuration"
+        match = self.match_index.get(learner, 0)
+        if match < self.commit_index:
+            return (f"S{learner} is still catching up (matchIndex {match} < commitIndex {self.commit_index}); a new "
+                    "server votes only once its log is up to date (§4.2.1)")
+        return self.configuration_change_refused()
 
     def propose_configuration(self, config: ConfigChange, now: int) -> int | None:
         """§4.1: a leader appends ``config`` to its log and uses it at once; returns its index (None if refused)."""

@@ -51,13 +51,6 @@ _WIDTH = len(EVENT_FIELDS)  # cells per event in the trace's storage
 _SHIPPED = {cls: dict(vars(cls)) for cls in (RaftNode, Server)}  # the reference node's methods as imported
 
 
-def _raft_like(node_class: type) -> bool:
-    """Whether ``node_class`` makes RaftNodes: a subclass of it, or the grader's stand-in for the student's RaftNode
-    in the sandbox (``raft_node`` True, :class:`raftedu.grading.boundary.RemoteNode`), which takes its options and
-    snapshots the same way."""
-    return issubclass(node_class, RaftNode) or getattr(node_class, "raft_node", False) is True
-
-
 def _shipped_reference(node_class: type) -> bool:
     """Whether ``node_class`` is the reference RaftNode with its methods (and Server's) as raftedu ships them, not
     patched in a notebook: only that node is trusted to report every state change itself (:meth:`Cluster._flush`)."""
@@ -209,7 +202,7 @@ class Cluster:
         for name, flag in (("pre_vote", pre_vote), ("check_quorum", check_quorum)):
             if not isinstance(flag, bool):
                 raise ValueError(f"{name} must be True or False; got {flag!r}")
-            if flag and not _raft_like(node_class):
+            if flag and not node_class.runs_extensions:
                 raise ValueError(f"{name} is an option of raftedu's RaftNode; {node_class.__name__} is a server of "
                                  "its own (Figure 2 only)")
         if snapshot_every is not None and (isinstance(snapshot_every, bool) or not isinstance(snapshot_every, int)
@@ -222,7 +215,7 @@ class Cluster:
         if isinstance(snapshot_tail, bool) or not isinstance(snapshot_tail, int) or snapshot_tail < 0:
             raise ValueError(f"snapshot_tail must be a whole number of entries >= 0 (0: keep none); got {snapshot_tail!r}")
         for name, value in (("snapshot_every", snapshot_every), ("snapshot_tail", snapshot_tail or None)):
-            if value is not None and not _raft_like(node_class):
+            if value is not None and not node_class.runs_extensions:
                 raise ValueError(f"{name} is an option of raftedu's RaftNode; {node_class.__name__} is a server of "
                                  "its own (Figure 2 only)")
         self.options: dict[str, Any] = {name: True for name, flag in (("pre_vote", pre_vote),
@@ -486,7 +479,7 @@ class Cluster:
         if leader is None:
             raise Refused(f"{what} needs a leader and there is none right now")
         node = self.nodes[leader]
-        if not isinstance(node, RaftNode):
+        if not node.runs_extensions:  # a RaftNode, or a server declaring the extensions (the grader's remote nodes)
             raise Refused(f"{what} is one of etcd's operations of raftedu's RaftNode; {type(node).__name__} is a "
                           "server of its own (Figure 2 only)")
         return node
@@ -583,11 +576,9 @@ class Cluster:
         """Make learner ``i`` a voter (§4.2.1, ``etcdctl member promote``) once its log has caught up."""
         leader = self._leader_for("a promotion")
         i = self._member(i)
-        if i not in leader.learners:
-            raise Refused(f"S{i} is not a learner of leader S{leader.id}'s configuration")
-        if leader.match_index.get(i, 0) < leader.commit_index:
-            raise Refused(f"S{i} is still catching up (matchIndex {leader.match_index.get(i, 0)} < commitIndex "
-                          f"{leader.commit_index}); a new server votes only once its log is up to date (§4.2.1)")
+        why = leader.promotion_refused(i)  # the leader's rule (§4.2.1): a learner, caught up, no change in flight
+        if why is not None:
+            raise Refused(f"promoting S{i}: {why}")
         self._change_configuration(f"promoting S{i}", lambda c: ConfigChange(
             tuple(sorted((*c.voters, i))), tuple(v for v in c.learners if v != i)))
 
@@ -617,7 +608,7 @@ class Cluster:
         if node is None:
             raise Refused(f"S{i} is {'removed' if i in self.retired else 'crashed' if i in self.nodes else 'unknown'}"
                           ": only a running server takes a snapshot")
-        if not _raft_like(type(node)):
+        if not node.runs_extensions:
             raise Refused(f"snapshots are an option of raftedu's RaftNode; {type(node).__name__} is a server of its own "
                           "(Figure 2 only)")
         if node.last_applied <= node.snapshot_index:

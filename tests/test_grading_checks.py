@@ -37,6 +37,8 @@ REFERENCE.update(solution_namespace(ROOT / "solutions" / "10_snapshots.ipynb", g
 """Exercise 10's reference: the solution notebook's snapshot methods."""
 REFERENCE.update(solution_namespace(ROOT / "solutions" / "11_prevote_checkquorum.ipynb", grading.EXERCISES["11"].functions))
 """Exercise 11's reference: the solution notebook's pre-vote and check-quorum methods."""
+REFERENCE.update(solution_namespace(ROOT / "solutions" / "12_membership.ipynb", grading.EXERCISES["12"].functions))
+"""Exercise 12's reference: the solution notebook's membership and transfer methods."""
 OWN_NAMESPACE = {"09": solution_namespace(ROOT / "solutions" / "09_capstone.ipynb", grading.EXERCISES["09"].functions)}
 """Exercise 09 reuses the names MyServer and MyKV for other classes (08's rules over 06's server): its own namespace."""
 

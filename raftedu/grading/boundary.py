@@ -272,7 +272,7 @@ class Worker:
         """A :class:`RemoteNode` class whose nodes are the student's class of ``kind`` in this worker."""
         name = {"server": "MyServer", "kv": "MyKV", "capstone": "MyKV"}.get(kind, "StudentNode")
         return type(name, (RemoteNode,), {"worker": self, "kind": kind, "serves_kv": kind in ("kv", "capstone"),
-                                          "raft_node": kind == "rules", "__module__": "student"})
+                                          "runs_extensions": kind == "rules", "__module__": "student"})
 
 
 def _int(x: Any, what: str) -> int:
@@ -302,10 +302,6 @@ class RemoteNode(Server):
     """Its nodes are a key-value server (:class:`raftedu.kv.KVService` takes the class)."""
     track_rng: ClassVar[bool] = False
     """Report whether a step drew from the node's random generator (a differential case asks)."""
-    raft_node: ClassVar[bool] = False
-    """Its nodes are a :class:`~raftedu.raft.RaftNode` in the worker (kind ``rules``): the simulator may ask them for
-    RaftNode's operations and options (snapshots)."""
-
     def __init__(self, node_id: int, ids: tuple[int, ...] | list[int], *, rng: Any, timing: Timing = Timing(),
                  state: PersistentState | None = None, now: int = 0) -> None:
         """Create the student's node ``node_id`` in the worker, from the disk ``state``."""
@@ -360,6 +356,41 @@ class RemoteNode(Server):
     def apply_committed(self) -> None:
         """Run the student's node's apply step (a differential case of exercise 08)."""
         self._do("apply_committed", ())
+
+    # ---- etcd's operations a leader is asked for (nodes of kind "rules", ``runs_extensions``) ----------------
+
+    def configuration_change_refused(self) -> str | None:
+        """The student's node's answer: why it cannot start a configuration change now (None: it can, §4.1)."""
+        return self._reason(self._do("configuration_change_refused", ()), "configuration_change_refused")
+
+    def promotion_refused(self, learner: int) -> str | None:
+        """The student's node's answer: why ``learner`` cannot be made a voter now (None: it can, §4.2.1)."""
+        return self._reason(self._do("promotion_refused", (learner,)), "promotion_refused")
+
+    def propose_configuration(self, config: Any, now: int) -> int | None:
+        """Have the student's leader append the configuration ``config`` (§4.1): its log index, or None."""
+        self.now = now
+        index = self._do("propose_configuration", (config, now))
+        if index is not None and type(index) is not int:
+            raise BadNodeState(f"propose_configuration must return the entry's index (an int) or None; it returned "
+                               f"{nodehost.plain(index)!r}"[:300])
+        return index
+
+    def transfer_leadership(self, to: int, now: int) -> None:
+        """Ask the student's leader to hand leadership to ``to`` (§3.10); a refusal comes back as ValueError."""
+        self.now = now
+        self._do("transfer_leadership", (to, now))
+
+    def take_snapshot(self) -> None:
+        """Have the student's node snapshot its state machine now (dissertation §5.1)."""
+        self._do("take_snapshot", ())
+
+    @staticmethod
+    def _reason(said: Any, method: str) -> str | None:
+        if said is not None and type(said) is not str:
+            raise BadNodeState(f"{method} must return None or a string saying why; it returned "
+                               f"{nodehost.plain(said)!r}"[:300])
+        return None if said is None else said[:500]
 
     def log_is_up_to_date(self, last_log_index: int, last_log_term: int) -> Any:
         """The student's up-to-date rule (§5.4.1) on a candidate's last index and term (exercise 02)."""
@@ -473,6 +504,31 @@ class RemoteNode(Server):
             self.applied.extend(nodehost.decode(c, codec) for c in commands)
         if st.get("rng"):
             self.rng_moved = True
+        if "X" in st:
+            self._mirror_extensions(st["X"], codec)
+
+    def _mirror_extensions(self, values: Any, codec: Mapping[str, type]) -> None:
+        """The node's extension state (:data:`raftedu.nodehost.EXTENSION_STATE`), checked for type."""
+        from ..raft import ConfigChange
+
+        if not (isinstance(values, list) and len(values) == len(nodehost.EXTENSION_STATE)):
+            raise ProtocolBroken("an extension state that is not one value per mirrored field")
+        config, config_index, voters, learners, transferee, match = (nodehost.decode(v, codec) for v in values)
+        if type(config) is not ConfigChange or not all(type(i) is int for i in (*config.voters, *config.learners)):
+            raise BadNodeState(f"S{self.id}'s config must be a ConfigChange of server ids; it is "
+                               f"{nodehost.plain(config)!r}"[:300])
+        ids = {}
+        for name, value in (("voters", voters), ("learners", learners)):
+            if not isinstance(value, (set, frozenset)) or not all(type(i) is int for i in value):
+                raise BadNodeState(f"S{self.id}'s {name} must be a set of server ids; it is {nodehost.plain(value)!r}"[:300])
+            ids[name] = frozenset(value)
+        if not isinstance(match, dict) or not all(type(k) is int and type(v) is int for k, v in match.items()):
+            raise BadNodeState(f"S{self.id}'s match_index must map server ids to indexes; it is "
+                               f"{nodehost.plain(match)!r}"[:300])
+        self.config, self.config_index = config, _int(config_index, f"S{self.id}'s config_index")
+        self.voters, self.learners = ids["voters"], ids["learners"]
+        self.transferee = _opt_int(transferee, f"S{self.id}'s transferee")
+        self.match_index = match
 
 
 def _patch(log: Log, delta: Any, codec: Mapping[str, type]) -> None:

@@ -31,6 +31,7 @@ from .kv_store import (CAPSTONE_CLASSES, CLASS_NAME as KV_CLASS, KV_REFERENCE_RU
 from .whole_server import CLASS_NAME, REFERENCE_RULES, server_class
 from .extensions import PREVOTE_RULES, prevote_checks
 from .snapshots import SNAPSHOT_RULES, SWITCHED_OFF as SNAPSHOT_SWITCHED_OFF, snapshot_checks
+from .membership import MEMBERSHIP_RULES, membership_checks
 
 __all__ = ["EXERCISES", "Exercise", "get_exercise"]
 
@@ -48,6 +49,9 @@ class Exercise:
     """Makes the node class under test from the student's functions (default: RaftNode with them plugged in)."""
     switched_off: tuple[str, ...] = ()
     """The reference RaftNode methods switched off while graded (default: those named like ``functions``)."""
+    near_copies: bool = True
+    """Also switch off RaftNode's extension handlers that repeat a Figure 2 rule (the sandbox's ``_NEAR_COPIES``);
+    False for an exercise whose rules no such handler repeats and whose runs use the handlers (12: pre-vote on)."""
 
     @property
     def reference_rules(self) -> tuple[str, ...]:
@@ -853,7 +857,16 @@ EX10 = Exercise("10", "Snapshots and log compaction", "10_snapshots", SNAPSHOT_R
 
 EX11 = Exercise("11", "Pre-vote and check-quorum", "11_prevote_checkquorum", PREVOTE_RULES, prevote_checks())
 
-EXERCISES: dict[str, Exercise] = {e.id: e for e in (EX01, EX02, EX03, EX04, EX05, EX06, EX07, EX08, EX09, EX10, EX11)}
+
+# --------------------------------------------------------------------------
+# 12 membership changes (single-server changes, learners, removed servers; cases and scenarios in membership.py)
+# --------------------------------------------------------------------------
+
+EX12 = Exercise("12", "Membership changes", "12_membership", MEMBERSHIP_RULES, membership_checks(),
+                near_copies=False)
+
+EXERCISES: dict[str, Exercise] = {e.id: e for e in (EX01, EX02, EX03, EX04, EX05, EX06, EX07, EX08, EX09, EX10,
+                                                    EX11, EX12)}
 """Every exercise by id."""
 
 

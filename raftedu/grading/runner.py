@@ -484,7 +484,7 @@ def grade_one(sub: Submission, exercise: str | Exercise, limits: Limits = Limits
             shutil.copy2(sub.notebook, notebook)
         trusted_copy = tmp_path / "submitted.ipynb"  # what the judge reads: the worker cannot reach this folder
         shutil.copy2(notebook, trusted_copy)
-        box = package(tmp_path / "box", ex.id, ex.reference_rules)
+        box = package(tmp_path / "box", ex.id, ex.reference_rules, near_copies=ex.near_copies)
         task = {"exercise": ex.id, "notebook": str(trusted_copy), "work": str(work), "box": str(box),
                 "limits": asdict(limits), "secret": secret, "how": how}
         env = {k: v for k, v in os.environ.items() if k not in (SECRET_ENV, SECRET_FILE_ENV)}

@@ -136,18 +136,20 @@ def _strip(source: str, methods: dict[str, set[str]], exercise: str, filename: s
     return ast.unparse(tree) + "\n"
 
 
-def package(dest: str | os.PathLike[str], exercise: str, reference_rules: Iterable[str]) -> Path:
+def package(dest: str | os.PathLike[str], exercise: str, reference_rules: Iterable[str], *,
+            near_copies: bool = True) -> Path:
     """Write the raftedu the worker of ``exercise`` imports into ``dest/raftedu`` and return ``dest``.
 
     ``reference_rules`` are the methods switched off (``"handle_request_vote"``
     for RaftNode's, ``"KVNode.start_read"`` for another class's): their bodies
-    are replaced by ``raise RuntimeError("raftedu: the reference ...")``.
+    are replaced by ``raise RuntimeError("raftedu: the reference ...")``; with
+    ``near_copies`` RaftNode's :data:`_NEAR_COPIES` too, when a RaftNode rule is among them.
     """
     root = Path(dest)
     pkg = root / "raftedu"
     pkg.mkdir(parents=True, exist_ok=True)
     rules = list(reference_rules)
-    if any("." not in r for r in rules):
+    if near_copies and any("." not in r for r in rules):
         rules += _NEAR_COPIES
     by_file: dict[str, dict[str, set[str]]] = {}
     for rule in rules:

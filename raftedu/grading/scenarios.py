@@ -104,9 +104,13 @@ def make_node(
     commit_index: int = 0,
     votes: Iterable[int] = (),
     match_index: Mapping[int, int] | Iterable[Iterable[int]] | None = None,
+    commands: Iterable[Any] | None = None,
 ) -> RaftNode:
-    """A node of class ``cls`` in a stated situation (same seed for every class, so timers compare)."""
+    """A node of class ``cls`` in a stated situation (same seed for every class, so timers compare); the log's
+    commands are ``commands`` when given (a configuration, say), else ``c1``, ``c2``, ..."""
     log = [Entry(t, f"c{i}") for i, t in enumerate(log_terms, start=1)]
+    if commands is not None:
+        log = [Entry(e.term, command) for e, command in zip(log, commands, strict=True)]
     node = cls(node_id, tuple(range(1, n + 1)), rng=random.Random(0), timing=Timing(),
                state=PersistentState(term, voted_for, log), now=0)
     attrs: dict[str, Any] = {"role": role, "commit_index": commit_index, "last_applied": commit_index,
@@ -350,6 +354,9 @@ class Scenario:
     timers: bool = True
     """Elections start when election timers run out. False for the paper's scripts, which force each election
     with ``timeout_now`` (not in the observed trace): there the timer rule cannot be read from the trace."""
+    culprits: tuple[tuple[str, str], ...] = ()
+    """(safety property, the rule to look at) pairs: a run the monitor stops at that property says which rule of
+    the exercise most likely broke it."""
 
 
 def _need(ok: bool, hint: str) -> None:
@@ -738,6 +745,8 @@ def judge_scenario(case: Mapping[str, Any], observed: Any, exercise: str = "") -
     if observed.get("checked") is True and violation:  # the run's own monitor stopped it (this process ran it)
         prop, at, detail = (str(x)[:500] for x in violation)
         cause = safety_cause(decode_events(observed["traces"][-1])) if observed["traces"] else ""
+        culprit = dict(SCENARIOS[name].culprits).get(prop)
+        cause += f"; look at {culprit}" if culprit else ""
         raise broken_property(f"scenario {name}, seed {seed}: {prop} broken at t={at} ms: {detail}{cause}\n{replay}",
                               prop)
     for k, rows in enumerate(observed["traces"]):
