@@ -381,10 +381,6 @@ class RemoteNode(Server):
         self.now = now
         self._do("transfer_leadership", (to, now))
 
-    def take_snapshot(self) -> None:
-        """Have the student's node snapshot its state machine now (dissertation §5.1)."""
-        self._do("take_snapshot", ())
-
     @staticmethod
     def _reason(said: Any, method: str) -> str | None:
         if said is not None and type(said) is not str:
