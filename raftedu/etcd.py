@@ -742,7 +742,7 @@ def _wait_until(condition: Any, timeout: float, what: str) -> float:
 
 
 def minority_leader_trial(*, isolate_s: float = 3.0, n: int = 3) -> dict[str, Any]:
-    """Lesson 06's leader cut off in a minority, on real etcd: does it know it is alone?
+    """Lesson 07's leader cut off in a minority, on real etcd: does it know it is alone?
 
     Starts an ``n``-member cluster whose peer links can be cut, writes once,
     cuts the leader off from every other member for ``isolate_s`` seconds and

@@ -1,4 +1,4 @@
-"""What lessons 00, 02, 03 and 04 say in prose is what their runs compute.
+"""What lessons 00, 02, 03 and 05 say in prose is what their runs compute.
 
 Each test finds a claim in a lesson's Markdown (so rewording the prose without rechecking it fails here) and
 recomputes it with the same calls the lesson makes. Predict cells must be read back by the cell after the run.
@@ -22,7 +22,7 @@ from raftedu.scenarios import figure_8, longer_log_older_term
 from test_scenarios import CountsOldTermReplicas  # tests/ is on sys.path (conftest.py)
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-MINE = ["00_start_here.ipynb", "02_leader_election.ipynb", "03_log_replication.ipynb", "04_safety.ipynb"]
+MINE = ["00_start_here.ipynb", "02_leader_election.ipynb", "03_log_replication.ipynb", "05_safety.ipynb"]
 
 
 def cells(name: str) -> list:
@@ -96,22 +96,22 @@ def test_read_back_nudges_a_missing_prediction_and_quotes_both_values(capsys):
     assert "Right" in capsys.readouterr().out
 
 
-# ---- lesson 04 ----------------------------------------------------------------------------------------------
+# ---- lesson 05 ----------------------------------------------------------------------------------------------
 
 
-def test_04_defines_the_five_figure_3_properties_before_using_them():
-    text = prose("04_safety.ipynb")
+def test_05_defines_the_five_figure_3_properties_before_using_them():
+    text = prose("05_safety.ipynb")
     first_use = text.index("## The election restriction")
     for prop in ("Election Safety", "Leader Append-Only", "Log Matching", "Leader Completeness", "State Machine Safety"):
         assert f"**{prop}**:" in text[:first_use], f"{prop} is not defined before the first section that uses it"
 
 
-def test_04_length_only_vote_rule_breaks_leader_completeness():
+def test_05_length_only_vote_rule_breaks_leader_completeness():
     class LengthOnly(RaftNode):
         def log_is_up_to_date(self, last_log_index, last_log_term):
             return last_log_index >= self.last_log_index
 
-    claim("04_safety.ipynb", "that is exactly what **Leader Completeness** forbids")
+    claim("05_safety.ipynb", "that is exactly what **Leader Completeness** forbids")
     with pytest.raises(SafetyViolation) as caught:
         longer_log_older_term(LengthOnly)
     assert caught.value.property == "Leader Completeness"
@@ -125,38 +125,38 @@ def _panels(branch: str, node_class: type[RaftNode] = RaftNode):
     return c, panels
 
 
-def test_04_figure_8_d_claims():
+def test_05_figure_8_d_claims():
     c, panels = _panels("d")
-    claim("04_safety.ipynb", "In (c), x sits on a majority")
+    claim("05_safety.ipynb", "In (c), x sits on a majority")
     _, logs_c, last_c = panels[2]
     assert sum(log is not None and log[1:2] == [2] for log in logs_c.values()) == 3
-    claim("04_safety.ipynb", "its last entry has term 3, later than the last terms of S2 and S3 (term 2) and S4 (term 1)")
+    claim("05_safety.ipynb", "its last entry has term 3, later than the last terms of S2 and S3 (term 2) and S4 (term 1)")
     assert (last_c[5], last_c[2], last_c[3], last_c[4]) == (3, 2, 2, 1)
-    claim("04_safety.ipynb", "x disappears from S2 and S3 — and from S1 as soon as it comes back")
+    claim("05_safety.ipynb", "x disappears from S2 and S3 — and from S1 as soon as it comes back")
     _, logs_d, last_d = panels[3]
     assert logs_d[1] is None and last_d[1] == 4  # (d): S1 is down, its disk still ends with z (term 4)
     assert all(logs_d[i] == [1, 3] for i in (2, 3, 4, 5))
     _, logs_later, _ = panels[4]  # (d, later): S1 restarted and was overwritten
     assert all(log == [1, 3] for log in logs_later.values())
-    claim("04_safety.ipynb", "S1 did **not** count the replicas of x: x is from term 2, S1 leads term 4")
+    claim("05_safety.ipynb", "S1 did **not** count the replicas of x: x is from term 2, S1 leads term 4")
     assert c.trace and not any(e.kind == "commit" and e.node == 1 and e.index >= 2 for e in c.trace)
 
 
-def test_04_figure_8_e_claims():
+def test_05_figure_8_e_claims():
     c, panels = _panels("e")
-    claim("04_safety.ipynb", "z is from S1's current term 4 and sits on S1, S2 and S3, so S1 commits index 3")
+    claim("05_safety.ipynb", "z is from S1's current term 4 and sits on S1, S2 and S3, so S1 commits index 3")
     _, logs_e, _ = panels[3]
     assert [i for i, log in logs_e.items() if log and log[2:3] == [4]] == [1, 2, 3]
     assert any(e.kind == "commit" and e.node == 1 and e.index == 3 and e.term == 4 for e in c.trace)
-    claim("04_safety.ipynb", "their last term 4 is later than S5's 3")
+    claim("05_safety.ipynb", "their last term 4 is later than S5's 3")
     _, _, last = panels[4]
     assert (last[1], last[2], last[3], last[5]) == (4, 4, 4, 3)
     assert not any(e.kind == "role" and e.value == "leader" and e.node == 5 and e.term > 3 for e in c.trace)
 
 
-def test_04_counting_old_replicas_is_caught_when_s5_becomes_leader():
-    claim("04_safety.ipynb", "In (c) this leader counted S1, S2 and S3 and committed x")
-    claim("04_safety.ipynb", "the checks stopped the run at the event where S5 became leader")
+def test_05_counting_old_replicas_is_caught_when_s5_becomes_leader():
+    claim("05_safety.ipynb", "In (c) this leader counted S1, S2 and S3 and committed x")
+    claim("05_safety.ipynb", "the checks stopped the run at the event where S5 became leader")
     commits = []
     with pytest.raises(SafetyViolation) as caught:
         figure_8(CountsOldTermReplicas, on_step=lambda label, cl: commits.append((label[:3], cl.nodes[1] and cl.nodes[1].commit_index)))
