@@ -697,7 +697,7 @@ def crash_trials(ns: Any = range(1, 6), *, victims: str = "leader", fault: str =
 
 
 def rejoin_trial(*, pre_vote: bool, isolate_s: float = 3.0, settle_s: float = 2.0, n: int = 3) -> dict[str, Any]:
-    """Lesson 03's disruptive rejoin on real etcd: cut a follower off, heal, and see whether the leader survives.
+    """Lesson 04's disruptive rejoin on real etcd: cut a follower off, heal, and see whether the leader survives.
 
     Starts an ``n``-member cluster (``--pre-vote`` when ``pre_vote``) whose
     peer links can be cut, isolates one follower for ``isolate_s`` seconds,

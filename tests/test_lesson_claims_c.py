@@ -61,10 +61,10 @@ def test_02_a_vote_needs_a_log_at_least_as_up_to_date() -> None:
     assert refused
 
 
-def test_03_the_retry_hint_skips_a_whole_conflicting_term() -> None:
+def test_04_the_retry_hint_skips_a_whole_conflicting_term() -> None:
     """Issue 24 (imprecise): §5.3's optimisation is per conflicting term; the short-log case is the other one."""
-    claim("03_log_replication.ipynb", "it names the first index of that entry's term, so the leader skips a whole "
-                                      "conflicting *term* per round trip")
+    claim("04_log_repair.ipynb", "it names the first index of that entry's term, so the leader skips a whole "
+                                 "conflicting *term* per round trip")
     state = PersistentState(3, None, [Entry(t, f"c{k}") for k, t in enumerate((1, 2, 2, 2, 3), 1)])
     node = RaftNode(2, [1, 2, 3], rng=random.Random(0), state=state)
     node.take_output()

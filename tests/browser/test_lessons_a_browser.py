@@ -1,4 +1,4 @@
-"""Lessons 05 and 03 in JupyterLab at 1440x900: they run without errors, their figures are screenshotted to
+"""Lessons 05, 03 and 04 in JupyterLab at 1440x900: they run without errors, their figures are screenshotted to
 test-artifacts/, and no two text labels of a figure overlap (``labels.overlapping_labels``).
 
 Lesson 05's Figure 8 panels are checked in detail: five panels titled (a)..(e), the leader and crashed marks on the
@@ -31,13 +31,18 @@ def test_lesson_05_figure_8_panels_are_readable_at_1440x900(lab):
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= WINDOW[0]
 
 
-def test_lesson_03_figures_have_no_overlapping_labels_at_1440x900(lab):
-    with notebook_page(lab, "03_log_replication.ipynb", "lesson03-page.png", viewport=WINDOW) as page:
+@pytest.mark.parametrize("notebook,figures,label", [
+    ("03_log_replication.ipynb", 1, "S5"),  # the timeline of one command
+    ("04_log_repair.ipynb", 3, "log index"),  # two log grids of the catch-up and the cluster with conflicting entries
+])
+def test_lessons_03_and_04_figures_have_no_overlapping_labels_at_1440x900(lab, notebook, figures, label):
+    shot = "lesson" + notebook[:2]
+    with notebook_page(lab, notebook, f"{shot}-page.png", viewport=WINDOW) as page:
         cells = run_lesson(page)
-        assert len(cells) >= 4
-        assert each_figure(page, cells, "lesson03-figure") == []
+        assert len(cells) == figures
+        assert each_figure(page, cells, f"{shot}-figure") == []
         labels = text_labels(page, "[data-raftedu-figure] .js-plotly-plot")
-        assert any(x.text == "log index" for x in labels) and any(x.text == "S5" for x in labels)  # labels were measured
+        assert any(x.text == label for x in labels) and any(x.text.startswith("S5") for x in labels)  # labels were measured
 
 
 def test_lesson_02_election_pictures_have_no_overlapping_labels_at_1440x900(lab):
