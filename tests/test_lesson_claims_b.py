@@ -413,7 +413,7 @@ def test_lesson_13_verdicts_match_the_table(l13: Run) -> None:
     assert tolerance(3, "pause", "followers", p["frozen"]) == 1
     says(l13, "one frozen member changes nothing and two stop the writes")
     assert 250 < p["kill_ms"] < 5_000 and 250 < p["sim_median"] < 2_000  # 5 s: a loaded machine slows real etcd
-    says(l13, "After a leader dies, a new one takes about an election timeout to appear, in etcd as in the simulator.")
+    says(l13, "after a leader dies, a new one takes about an election timeout to appear, in etcd as in the simulator.")
 
 
 @pytest.mark.etcd
@@ -429,7 +429,7 @@ def test_lesson_13_pre_vote_on_real_etcd(l13: Run) -> None:
     says(l13, "the leader steps down and a new election follows")
     says(l13, "cut off, nobody answers, so its term stays where it was, and on its return it simply follows the "
               "leader again. etcd and the simulator agree.")
-    says(l13, "A member cut off and back disrupts the leader without pre-vote and leaves it alone with pre-vote, in "
+    says(l13, "a member cut off and back disrupts the leader without pre-vote and leaves it alone with pre-vote, in "
               "etcd as in the simulator.")
     says(l13, "Note that etcd runs check-quorum all the time, in both runs: it did not save the leader without pre-vote")
     assert rows[("etcd", False)]["disrupted"]  # issue 24 (1): check-quorum (always on in etcd) did not prevent it
@@ -447,7 +447,7 @@ def test_lesson_13_check_quorum_on_real_etcd(l13: Run) -> None:
     says(l13, "etcd's cut-off leader stopped calling itself leader, like the simulator's with check-quorum on; without "
               "it the simulator's old leader kept believing it led for the whole cut, so at the end two servers said "
               '"leader". In every row the other two members, a majority, elected a new leader')
-    says(l13, "A leader cut off from the others steps down in etcd (check-quorum), and in the simulator only with "
+    says(l13, "a leader cut off from the others steps down in etcd (check-quorum), and in the simulator only with "
               "check-quorum on.")
 
 
@@ -468,7 +468,7 @@ def test_lesson_13_snapshots_on_real_etcd(l13: Run) -> None:
     assert l13.output("tails = sorted(").count("[5000]") == 1 and l13.probe["tails"] == [5000]
     says(l13, "After 7,000 writes both leaders had kept exactly 5,000 entries up to their latest snapshot: etcd's number, "
               "which the simulator was given as `snapshot_tail` — and with it, it gives the same verdicts.")
-    says(l13, "A member far behind catches up from a snapshot, one a little behind from the log's tail of kept "
+    says(l13, "a member far behind catches up from a snapshot, one a little behind from the log's tail of kept "
               "entries, in etcd as in the simulator.")
 
 
