@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from test_lesson_claims_a import claim, lesson, predictions_read_back, prose  # tests/ is on sys.path (conftest.py)
+from test_lesson_claims_a import claim, lesson, predictions_read_back, printed, prose  # tests/ is on sys.path (conftest.py)
 
 from raftedu.viz.config import configurations
 
 NAME = "11_membership.ipynb"
 pytestmark = pytest.mark.kernel
-
-
-def printed(ns: dict) -> str:
-    """What the lesson printed, its lines joined: ``say`` wraps long lines between words."""
-    return " ".join(ns["_stdout"].split())
 
 
 def test_every_prediction_is_read_back_by_the_next_cell():

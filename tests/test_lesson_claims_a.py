@@ -52,6 +52,11 @@ def lesson(name: str) -> dict:
     return namespace
 
 
+def printed(ns: dict) -> str:
+    """What ``lesson`` printed, its lines joined: ``raftedu.lessons.say`` wraps long lines between words."""
+    return " ".join(ns["_stdout"].split())
+
+
 # ---- every lesson: predictions are read back ------------------------------------------------------------------
 
 
