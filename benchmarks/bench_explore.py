@@ -8,7 +8,7 @@ two liveness mutants are left out), and the reference node last: the property fo
 wall seconds to the first violation and to the shrunk one (budget 60 s), the schedule's length before and after
 shrinking, the replays shrinking spent, whether the result is 1-minimal (each single removal re-run) and whether two
 replays give the same violation (time, event, detail). Second table: the model check, states per second, on the
-reference from a fresh cluster and on lesson 04's two broken rules from their stages (tests/test_explore.py).
+reference from a fresh cluster and on lesson 05's two broken rules from their stages (tests/test_explore.py).
 ``cpu_s`` is this process's CPU time: far below ``wall_s``, the machine was busy with other work.
 Wall-clock time is read here only, never in tests.
 """

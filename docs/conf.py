@@ -15,7 +15,7 @@ extensions = ["myst_nb", "sphinx.ext.autodoc"]
 exclude_patterns = ["_build", "recorded", "_readme.md", "**.ipynb_checkpoints"]
 suppress_warnings = ["myst.header"]  # lessons start at "# NN · title" and may skip levels in their summaries
 
-# Notebooks arrive executed (raftedu site runs them, or replays lesson 09's recording): never run them here.
+# Notebooks arrive executed (raftedu site runs them, or replays lesson 13's recording): never run them here.
 nb_execution_mode = "off"
 nb_output_stderr = "remove"
 nb_ipywidgets_js = {}  # live widgets are shown as pictures with a note: no widget manager from a CDN

@@ -94,10 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     si.add_argument("--root", help="folder holding docs/, notebooks/ and exercises/ (default: the installed course)")
     si.add_argument("--no-execute", action="store_true", help="convert without executing (pages without outputs)")
     si.add_argument("--recorded", action="store_true",
-                    help="show the recorded outputs of lessons that start real programs (lesson 09: etcd) even when "
+                    help="show the recorded outputs of lessons that start real programs (lesson 13: etcd) even when "
                          "they could run here (they always do when the program is missing)")
     si.add_argument("--record", metavar="LESSON", action="append", default=[],
-                    help="first run LESSON (e.g. 09_real_etcd.ipynb) here and keep its outputs in "
+                    help="first run LESSON (e.g. 13_real_etcd.ipynb) here and keep its outputs in "
                          "docs/recorded/ (needs the programs it starts); may be repeated")
 
     li = sub.add_parser("lite", help="build a JupyterLite site: the course running entirely in the browser",
@@ -148,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     ch.add_argument("notebook", help="the notebook, e.g. exercises/02_request_vote.ipynb")
     ch.add_argument("--exercise", "-e", help="exercise id (default: from the file name, NN_topic.ipynb)")
     xp = sub.add_parser("experiment", help="run an even/odd experiment, here or on a Dask cluster, and write its table",
-                        description="Run one experiment of raftedu.experiments (lesson 05) and write its table as "
+                        description="Run one experiment of raftedu.experiments (lesson 06) and write its table as "
                                     "CSV: the same table, row for row, whether it runs here (--workers) or on a Dask "
                                     "cluster (--scheduler).",
                         epilog=_EPILOG_EXPERIMENT, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -261,7 +261,7 @@ def _site(args: argparse.Namespace) -> int:
     for lesson in args.record:
         path = base / "notebooks" / Path(lesson).name
         if not path.is_file():
-            raise FileNotFoundError(f"no lesson {path}; --record takes a file name of notebooks/, e.g. 09_real_etcd.ipynb")
+            raise FileNotFoundError(f"no lesson {path}; --record takes a file name of notebooks/, e.g. 13_real_etcd.ipynb")
         print(f"recorded {path.name}'s outputs in {record_lesson(path, base / 'docs' / 'recorded' / (path.stem + '.json'))}")
     pages = build_site(args.out, root=base, execute=not args.no_execute, recorded="always" if args.recorded else "auto")
     for p in pages:

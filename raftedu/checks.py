@@ -81,7 +81,7 @@ With check-quorum (dissertation §6.2), checked when the run's start event lists
   one heartbeat later (its timer checks once per heartbeat interval; etcd-io/raft's
   checkquorum.txt).
 * **Lease only from the current leader** -- a server ignores a RequestVote
-  (§4.2.3, §6.2) only within a minimum election timeout of an AppendEntries or
+  (§4.2.3) only within a minimum election timeout of an AppendEntries or
   InstallSnapshot of its own current term: an older leader's message renews
   nothing (etcd-io/raft's ``Step``: ``inLease`` reads ``electionElapsed``, which only
   messages of the current term reset).
@@ -239,7 +239,7 @@ class SafetyMonitor:
         self.quorum_until: dict[int, int] = {}  # check-quorum leader -> the time up to which it surely may still lead
         self.voters_since: dict[int, int] = {}  # check-quorum leader -> when its voters last changed while it led
         self.lease: dict[int, tuple[int, int]] = {}  # node -> (time, term) of the last AppendEntries/InstallSnapshot
-        # of its own term or a later one delivered to it (§6.2)
+        # of its own term or a later one delivered to it (§4.2.3)
         self._stale_timeout_now: tuple[int, int] | None = None  # (node, time) of a TimeoutNow of an older term just
         # delivered, until the node's step is over
         self.events = 0
@@ -283,7 +283,7 @@ class SafetyMonitor:
         self.checks["deliver"] = self._delivered
 
     def _delivered(self, e: Event) -> None:
-        """A message arrived: who a check-quorum leader heard from (§6.2), a server's lease (§6.2), a stale TimeoutNow
+        """A message arrived: who a check-quorum leader heard from (§6.2), a server's lease (§4.2.3), a stale TimeoutNow
         (§3.10). Its receiver's step follows (the end of the previous step: no stale TimeoutNow pending)."""
         m, p = e.msg, e.node
         node = self.view.nodes.get(p)  # None for clients
@@ -396,7 +396,7 @@ class SafetyMonitor:
             self._stale_timeout_now = None
 
     def _check_vote_ignored(self, e: Event) -> None:
-        """§6.2 (§4.2.3): a server ignores a RequestVote only within a minimum election timeout of hearing from the
+        """§4.2.3: a server ignores a RequestVote only within a minimum election timeout of hearing from the
         leader of its own current term."""
         node = self.view.nodes[e.node]
         if not self.check_quorum or node.role == "leader":
@@ -408,7 +408,7 @@ class SafetyMonitor:
             self.fail("Lease only from the current leader",
                       f"S{e.node} ignored S{e.peer}'s RequestVote for term {e.value} as if it heard from a live leader, "
                       f"but {heard}, not within the last {self.window} ms: only messages of the current leader "
-                      "renew the lease (§6.2)", e)
+                      "renew the lease (§4.2.3)", e)
 
     def _check_precampaign(self, e: Event) -> None:
         self._may_campaign(e, "asked for pre-votes")

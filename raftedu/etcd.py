@@ -697,7 +697,7 @@ def crash_trials(ns: Any = range(1, 6), *, victims: str = "leader", fault: str =
 
 
 def rejoin_trial(*, pre_vote: bool, isolate_s: float = 3.0, settle_s: float = 2.0, n: int = 3) -> dict[str, Any]:
-    """Lesson 03's disruptive rejoin on real etcd: cut a follower off, heal, and see whether the leader survives.
+    """Lesson 04's disruptive rejoin on real etcd: cut a follower off, heal, and see whether the leader survives.
 
     Starts an ``n``-member cluster (``--pre-vote`` when ``pre_vote``) whose
     peer links can be cut, isolates one follower for ``isolate_s`` seconds,
@@ -742,7 +742,7 @@ def _wait_until(condition: Any, timeout: float, what: str) -> float:
 
 
 def minority_leader_trial(*, isolate_s: float = 3.0, n: int = 3) -> dict[str, Any]:
-    """Lesson 06's leader cut off in a minority, on real etcd: does it know it is alone?
+    """Lesson 07's leader cut off in a minority, on real etcd: does it know it is alone?
 
     Starts an ``n``-member cluster whose peer links can be cut, writes once,
     cuts the leader off from every other member for ``isolate_s`` seconds and

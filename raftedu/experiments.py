@@ -1008,7 +1008,7 @@ election timeout between 1x and 2x the setting)."""
 
 def rejoin_trial(*, pre_vote: bool, seed: int = 0, isolate_ms: int = 3000, settle_ms: int = 2000, n: int = 3,
                  timing: Timing = ETCD_LAB_TIMING, network: Network = Network(delay=(1, 2))) -> dict[str, Any]:
-    """Lesson 03's disruptive rejoin in the simulator, as :func:`raftedu.etcd.rejoin_trial` runs it on real etcd.
+    """Lesson 04's disruptive rejoin in the simulator, as :func:`raftedu.etcd.rejoin_trial` runs it on real etcd.
 
     A leader is elected and commits an entry; one follower is isolated for
     ``isolate_ms``, the network healed, ``settle_ms`` pass and a client
@@ -1039,7 +1039,7 @@ def rejoin_trial(*, pre_vote: bool, seed: int = 0, isolate_ms: int = 3000, settl
 
 def minority_leader_trial(*, check_quorum: bool, seed: int = 0, isolate_ms: int = 3000, n: int = 3,
                           timing: Timing = ETCD_LAB_TIMING, network: Network = Network(delay=(1, 2))) -> dict[str, Any]:
-    """Lesson 06's leader cut off in a minority, as :func:`raftedu.etcd.minority_leader_trial` runs it on real etcd.
+    """Lesson 07's leader cut off in a minority, as :func:`raftedu.etcd.minority_leader_trial` runs it on real etcd.
 
     A leader is elected and commits an entry, then it is cut off from every
     other server for ``isolate_ms``. Same columns as the etcd version,

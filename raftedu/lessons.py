@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
-__all__ = ["read_back"]
+__all__ = ["read_back", "say"]
+
+WIDTH = 100
+"""Characters per printed line: narrower than a JupyterLab output area at 1280 px, so no line wraps mid-word."""
+
+
+def say(*paragraphs: str, width: int = WIDTH) -> None:
+    """Print each paragraph wrapped at word boundaries to ``width`` characters, continuation lines indented.
+
+    Lessons print whole sentences; JupyterLab breaks an over-long output line wherever the window ends, even inside
+    a word. ``say`` breaks it between words instead.
+    """
+    for text in paragraphs:
+        print(textwrap.fill(text, width=width, subsequent_indent="   ", break_long_words=False,
+                            break_on_hyphens=False))
 
 
 def read_back(prediction: Any, actual: Any) -> None:
@@ -15,9 +30,9 @@ def read_back(prediction: Any, actual: Any) -> None:
     compared without case or surrounding spaces, so ``"True"`` matches ``True``.
     """
     if prediction is None:
-        print(f"You left my_prediction = None. No harm done, but guessing first is what makes the answer stick: "
-              f"go back, write a guess, and run again. The run says: {actual!r}.")
+        say(f"You left my_prediction = None. No harm done, but guessing first is what makes the answer stick: "
+            f"go back, write a guess, and run again. The run says: {actual!r}.")
     elif str(prediction).strip().lower() == str(actual).strip().lower():
-        print(f"You said {prediction!r}; it is {actual!r}. Right. Can you say why before reading on?")
+        say(f"You said {prediction!r}; it is {actual!r}. Right. Can you say why before reading on?")
     else:
-        print(f"You said {prediction!r}; it is {actual!r}. Read on to see why.")
+        say(f"You said {prediction!r}; it is {actual!r}. Read on to see why.")

@@ -11,7 +11,7 @@ browser runs Pyodide, CPython compiled to WebAssembly. It holds
 * the widget extensions (ipywidgets' manager, anywidget for plotly's
   FigureWidget) so the explorer and figures work.
 
-Lessons that drive real programs (lesson 09 starts etcd) cannot run in a
+Lessons that drive real programs (lesson 13 starts etcd) cannot run in a
 browser and are left out; the site's README says which. Experiments run
 their trials one after another there and checks have no time limit, both
 saying so (:mod:`raftedu.pools`). What runs under Pyodide is tested by

@@ -1332,7 +1332,7 @@ class RaftNode(Server):
         a lower-term AppendEntries for exactly that, raft.go ``Step``). Pre-vote (§9.6) prevents that."""
         if not (self.check_quorum and m.term > self.current_term and not m.transfer and self.in_lease()):
             return False
-        self.note("vote_ignored", "§6.2 check-quorum: heard from a live leader → ignore RequestVote",
+        self.note("vote_ignored", "§4.2.3 check-quorum: heard from a live leader → ignore RequestVote",
                   f"S{self.id} ignored S{m.src}'s RequestVote for term {m.term}: it heard from a live leader "
                   f"less than {self.timing.election_timeout[0]} ms ago", peer=m.src, value=m.term)
         return True

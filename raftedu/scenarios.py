@@ -604,7 +604,7 @@ def transfer_to_learner_or_crashed(node_class: type[RaftNode] = RaftNode, seed: 
 
 def removed_server_keeps_running(node_class: type[RaftNode] = RaftNode, seed: int = 21, *,
                                  make: Make | None = None, on_step: Step | None = None) -> Cluster:
-    """A removed server that keeps running disrupts no one (dissertation §4.2.3, with check-quorum's lease, §6.2).
+    """A removed server that keeps running disrupts no one (dissertation §4.2.3, with check-quorum's lease, §4.2.3).
 
     (a) S1 leads term 1 with check-quorum on and removes S3; the change commits
     on S1 and S2, and S1 stops sending to S3, which never learns of its removal
@@ -679,7 +679,7 @@ def removal_pending_campaigns(node_class: type[RaftNode] = RaftNode, seed: int =
 
 def stale_append_renews_no_lease(node_class: type[RaftNode] = RaftNode, seed: int = 23, *,
                                  make: Make | None = None, on_step: Step | None = None) -> Cluster:
-    """Check-quorum's lease (dissertation §6.2) is renewed only by the current leader's messages.
+    """Check-quorum's lease (dissertation §4.2.3) is renewed only by the current leader's messages.
 
     (a) S1 leads term 1 with check-quorum on and commits "a". (b) One of its
     heartbeats to S3 is held up for 5 s. (c) S1 hands leadership to S2 (term 2),

@@ -178,8 +178,8 @@ class Cluster:
 
         ``up_to_date_check`` also checks etcd-io/raft's ``MoreUpToDateCorrectInv``
         (see :mod:`raftedu.checks`): a wrong commit is caught when it happens.
-        ``pre_vote`` (dissertation §9.6) and ``check_quorum`` (§6.2) switch on etcd's options of the same
-        names on every node; off, the nodes are Figure 2 exactly. ``snapshot_every=K`` (dissertation §5.1)
+        ``pre_vote`` (dissertation §9.6) and ``check_quorum`` (§6.2 for leaders, §4.2.3 for followers) switch
+        on etcd's options of the same names on every node; off, the nodes are Figure 2 exactly. ``snapshot_every=K`` (dissertation §5.1)
         has every node snapshot its state machine and compact its log every K applied entries; a follower
         that lags behind the leader's snapshot gets it in an InstallSnapshot message. ``snapshot_tail=T`` keeps the
         last T entries up to each snapshot's last index in the log (etcd's ``SnapshotCatchUpEntries``): a follower

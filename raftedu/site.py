@@ -7,7 +7,7 @@ pages of ``docs/`` (``conf.py`` says how) and the course's notebooks, which
 are staged into one source tree first:
 
 * each lesson is executed here (nbclient, no widget state stored); a lesson
-  that starts real programs (lesson 09 starts etcd) gets its outputs from
+  that starts real programs (lesson 13 starts etcd) gets its outputs from
   ``docs/recorded/NN_topic.json`` instead when the program is missing or
   when asked (``recorded="always"``); ``record_lesson`` writes that file;
 * plotly outputs (``application/vnd.plotly.v1+json``, which nothing in the

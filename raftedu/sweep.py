@@ -202,8 +202,8 @@ def random_schedule(n: int, seed: int, horizon: int = HORIZON, features: str = "
 
 def extension_action(rng: random.Random, n: int, added: int) -> tuple[Any, ...]:
     """One random etcd operation for a cluster that started with ``n`` servers and was asked to add ``added``:
-    a leadership transfer (§3.10), adding a learner, promoting or removing a server (§4.1), a snapshot taken
-    now (§5.1). Targets are drawn blind; whatever the cluster cannot do at that moment is refused and noted in
+    a leadership transfer (dissertation §3.10), adding a learner, promoting or removing a server (dissertation
+    §4.1), a snapshot taken now (dissertation §5.1). Targets are drawn blind; whatever the cluster cannot do at that moment is refused and noted in
     the trace."""
     ids = n + added
     roll = rng.random()
@@ -226,7 +226,7 @@ def extension_situation(rng: random.Random, t: int, n: int, added: int, slow_rat
       commit an entry of its term first);
     * a transfer whose TimeoutNow is delivered twice (the second copy is stale, §3.10);
     * a transfer while most messages take long: the old leader's AppendEntries and TimeoutNow arrive late (a lease
-      renewed only by the current leader, §6.2; a stale TimeoutNow);
+      renewed only by the current leader, §4.2.3; a stale TimeoutNow);
     * one voter cut off with every learner: when it leads, check-quorum must not count them (§6.2, §4.2.1);
     * a server cut off and removed; when it leads, it appends its own removal alone, crashes and restarts with the
       removal pending in its log: with two voters the other one needs its vote, so it must campaign (§4.2.2).

@@ -628,7 +628,7 @@ class ClusterExplorer(W.VBox):
         """etcd's options and operations: pre-vote, check-quorum, move-leader, member add/promote/remove."""
         self.pre_vote = W.Checkbox(value=self._config["pre_vote"], description="pre-vote (§9.6)", indent=False,
                                    layout=W.Layout(width="11em"))
-        self.check_quorum = W.Checkbox(value=self._config["check_quorum"], description="check-quorum (§6.2)",
+        self.check_quorum = W.Checkbox(value=self._config["check_quorum"], description="check-quorum (§6.2, §4.2.3)",
                                        indent=False, layout=W.Layout(width="13em"))
         for box in (self.pre_vote, self.check_quorum):
             box.observe(lambda ch: self._syncing or self.set_options(pre_vote=self.pre_vote.value,

@@ -414,7 +414,7 @@ class CheckQuorumCountsLearners(RaftNode):
 
 
 class LeaseFromAnyTerm(RaftNode):
-    """Lets an AppendEntries of an older term renew its lease (§6.2): an old leader's messages keep it ignoring votes."""
+    """Lets an AppendEntries of an older term renew its lease (§4.2.3): an old leader's messages keep it ignoring votes."""
 
     def intercept(self, msg: Message) -> bool:
         if type(msg) is AppendEntries:

@@ -1,7 +1,7 @@
 """Check-quorum (dissertation §6.2, etcd's CheckQuorum): a leader cut off from a majority steps down.
 
 Without it, the leader of a minority partition goes on believing it leads
-(lesson 06's stale leader); with it, it steps down within an election
+(lesson 07's stale leader); with it, it steps down within an election
 timeout and followers that hear a live leader ignore RequestVote.
 """
 

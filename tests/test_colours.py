@@ -63,9 +63,9 @@ def too_close(palette: dict[str, str]) -> list[str]:
 
 PALETTES = {
     **MEANINGFUL_COLORS,
-    "client history (lesson 07)": {history.LABELS[k]: c for k, c in history.HISTORY_COLORS.items()},
-    "even/odd (lesson 05)": {"odd N": evenodd.ODD_COLOR, "even N": evenodd.EVEN_COLOR},
-    "partition sides (lesson 05)": {"side commits": evenodd.PROGRESS_COLOR, "side stuck": evenodd.STUCK_COLOR},
+    "client history (lesson 08)": {history.LABELS[k]: c for k, c in history.HISTORY_COLORS.items()},
+    "even/odd (lesson 06)": {"odd N": evenodd.ODD_COLOR, "even N": evenodd.EVEN_COLOR},
+    "partition sides (lesson 06)": {"side commits": evenodd.PROGRESS_COLOR, "side stuck": evenodd.STUCK_COLOR},
 }
 
 

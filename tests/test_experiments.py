@@ -356,7 +356,7 @@ def test_a_failing_trial_is_raised_not_hidden() -> None:
         ex.recovery_times([3], trials=1, bound_ms=1, progress=False)
 
 
-# ---- the simulator's halves of lesson 09's side-by-side experiments (raftedu.etcd runs the same on etcd) -----------
+# ---- the simulator's halves of lesson 13's side-by-side experiments (raftedu.etcd runs the same on etcd) -----------
 
 
 def test_minority_leader_trial_steps_down_only_with_check_quorum() -> None:

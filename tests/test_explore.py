@@ -149,14 +149,14 @@ from raftedu.explore import model_check  # noqa: E402
 
 
 class LengthOnly(RaftNode):
-    """Lesson 04's first broken rule: votes by log length only (§5.4.1 without the terms)."""
+    """Lesson 05's first broken rule: votes by log length only (§5.4.1 without the terms)."""
 
     def log_is_up_to_date(self, last_log_index, last_log_term):
         return last_log_index >= self.last_log_index
 
 
 class CountsOldReplicas(RaftNode):
-    """Lesson 04's second broken rule: commits any entry stored on a majority, whatever its term (§5.4.2 without the
+    """Lesson 05's second broken rule: commits any entry stored on a majority, whatever its term (§5.4.2 without the
     term check)."""
 
     def advance_commit_index(self):
@@ -184,7 +184,7 @@ def test_model_check_finds_nothing_wrong_with_the_reference_from_a_fresh_cluster
     (LengthOnly, LONGER_LOG, "Leader Completeness", 3, "log_is_up_to_date"),
     (CountsOldReplicas, OLD_TERM_ENTRY, "Up-to-date logs hold what is committed", 8, "advance_commit_index"),
 ])
-def test_model_check_finds_each_lesson_04_broken_rule_and_holds_for_the_reference(broken, stage, prop, at_most, rule):
+def test_model_check_finds_each_lesson_05_broken_rule_and_holds_for_the_reference(broken, stage, prop, at_most, rule):
     start, until = stage
     found = model_check(broken, 3, depth=at_most, start=start, until=until)
     ce = found.counterexample

@@ -76,7 +76,7 @@ def test_check_quorum_counts_voters_only_and_a_new_configuration_from_its_change
         "Check-quorum leaders step down"
 
 
-# ---- the lease (§6.2, §4.2.3) -----------------------------------------------------------------------------------
+# ---- the lease (§4.2.3) -----------------------------------------------------------------------------------
 
 
 def ignored(t: int, node: int = 2, term: int = 2) -> Event:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from test_lesson_claims_a import claim, lesson, predictions_read_back, prose  # tests/ is on sys.path (conftest.py)
+from test_lesson_claims_a import claim, lesson, predictions_read_back, printed, prose  # tests/ is on sys.path (conftest.py)
 
 NAME = "10_prevote_checkquorum.ipynb"
 pytestmark = pytest.mark.kernel
@@ -73,7 +73,7 @@ def test_check_quorum_alone_does_not_protect_the_leader_from_a_rejoin_pre_vote_d
             assert not deposed and away == term and c.leader() == leader, (seed, check_quorum)
     assert ns["cq_deposed"] is True and ns["depositions"] == {s: True for s in range(3, 8)}
     assert ns["kept"] == {s: True for s in range(3, 8)}
-    assert "leader deposed 5 of 5 times; with pre-vote as well: leader kept 5 of 5 times" in ns["_stdout"]
+    assert "leader deposed 5 of 5 times; with pre-vote as well: leader kept 5 of 5 times" in printed(ns)
 
 
 def test_lesson_10_cites_the_followers_vote_rule_as_section_4_2_3_and_never_credits_check_quorum_with_the_rejoin():
@@ -90,7 +90,7 @@ def test_the_answer_key_quotes_what_the_lesson_computes():
                     / "10_prevote_checkquorum_answers.md").read_text().split())
     ns = lesson(NAME)
     asks = len(ns["asks"])
-    assert f"S{ns['x']} asked for a pre-vote {asks} times" in ns["_stdout"]
+    assert f"S{ns['x']} asked for a pre-vote {asks} times" in printed(ns)
     assert f"asked for pre-votes {asks} times for term {ns['term'] + 1}" in key
     assert f"About one minimum election timeout ({ns['took']} ms)" in key and ns["took"] == ns["low"]
     assert "on seeds 3–7 every time; with pre-vote added, never" in key

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from test_lesson_claims_a import claim, lesson, predictions_read_back, prose  # tests/ is on sys.path (conftest.py)
+from test_lesson_claims_a import claim, lesson, predictions_read_back, printed, prose  # tests/ is on sys.path (conftest.py)
 
 from raftedu.viz.config import configurations
 
@@ -27,14 +27,14 @@ def test_four_voters_survive_one_crash_not_two_five_survive_two():
     ns = lesson(NAME)
     claim(NAME, "like three voters — they survive one crash, not two")
     assert ns["one"] is True and ns["two"] is False
-    assert "5 voters: commits with 2 crashed: True" in ns["_stdout"]
+    assert "5 voters: commits with 2 crashed: True" in printed(ns)
 
 
 def test_transfer_is_faster_than_an_election_timeout_and_refuses_requests():
     ns = lesson(NAME)
     claim(NAME, "The target wins before any timer would have run out")
     assert ns["during"].status == "rejected"
-    took = int(ns["_stdout"].split(f"S{ns['to']} leads ")[1].split(" ms")[0])
+    took = int(printed(ns).split(f"S{ns['to']} leads ")[1].split(" ms")[0])
     assert took < ns["c"].timing.election_timeout[0]
 
 
@@ -76,13 +76,13 @@ def test_the_2015_bug_is_replayed_with_the_fix_off_and_on():
 
     claim(NAME, "The monitor stopped the run during step (3), at S2's append itself")
     claim(NAME, "its commitIndex 3 points at an entry of term 1")
-    assert "leader S2 of term 2 appended a configuration at index 4" in ns["_stdout"]
-    assert "(commitIndex 3, of term 1)" in ns["_stdout"]
+    assert "leader S2 of term 2 appended a configuration at index 4" in printed(ns)
+    assert "(commitIndex 3, of term 1)" in printed(ns)
     bug = ns["bug"]
     claim(NAME, "S5 has voters S1–S5 (so has S1's disk), S2 has voters S1–S4 and S6")
     assert bug.nodes[1] is None and bug.nodes[5].voters == {1, 2, 3, 4, 5} and bug.nodes[2].voters == {1, 2, 3, 4, 6}
     assert bug.disks[1].log[-1].command.voters == (1, 2, 3, 4, 5)
-    assert "'S2': ([1, 2, 3, 4, 6], [5])" in ns["_stdout"] and "'S5': ([1, 2, 3, 4, 5], [6])" in ns["_stdout"]
+    assert "'S2': ([1, 2, 3, 4, 6], [5])" in printed(ns) and "'S5': ([1, 2, 3, 4, 5], [6])" in printed(ns)
     claim(NAME, "S1 moved to voters S1–S5 at step (1), alone with S5, and is down since step (2); no diamond")
     claim(NAME, "The lanes end at the ✗, the append, before S2 uses its new configuration")
     stretches = configurations(bug.trace)

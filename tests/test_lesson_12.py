@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from test_lesson_claims_a import claim, lesson, predictions_read_back  # tests/ is on sys.path (conftest.py)
+from test_lesson_claims_a import claim, lesson, predictions_read_back, printed  # tests/ is on sys.path (conftest.py)
 
 NAME = "12_snapshots.ipynb"
 pytestmark = pytest.mark.kernel
@@ -29,7 +29,7 @@ def test_snapshots_at_10_and_20_leave_5_entries_and_lose_nothing():
     taken = {i: [e.index for e in c.trace if e.kind == "snapshot" and e.node == i] for i in c.initial_ids}
     assert taken == {i: [10, 20] for i in c.initial_ids}
     claim(NAME, "only the 5 entries after index 20 are left in the log")
-    assert ns["left"] == 5 and "The run says: 5." in ns["_stdout"]
+    assert ns["left"] == 5 and "The run says: 5." in printed(ns)
     claim(NAME, "the state machines are the same as in the cluster without snapshots")
     assert ns["same_machines"] is True
     claim(NAME, "nothing about it is sent to the others")
@@ -52,16 +52,16 @@ def test_a_lagging_follower_gets_the_snapshot_then_the_entries_after_it():
 def test_a_restart_starts_from_the_snapshot_and_without_one_from_nothing():
     ns = lesson(NAME)
     claim(NAME, "right away its state machine holds every command up to the snapshot's index")
-    assert "with snapshots   (applied, commitIndex): (20, 20)" in ns["_stdout"]
+    assert "with snapshots (applied, commitIndex): (20, 20)" in printed(ns)
     claim(NAME, "restarts with an empty state machine and commitIndex 0")
-    assert "without snapshots (applied, commitIndex): (0, 0)" in ns["_stdout"]
+    assert "without snapshots (applied, commitIndex): (0, 0)" in printed(ns)
 
 
 def test_a_snapshot_that_forgets_a_command_is_stopped_at_the_first_snapshot():
     ns = lesson(NAME)
     claim(NAME, "A server whose snapshot forgets one command is stopped at its first snapshot")
     assert ns["caught"] == "Snapshots keep the committed commands"
-    assert "snapshot up to index 10 holds 9 commands" in ns["_stdout"]
+    assert "snapshot up to index 10 holds 9 commands" in printed(ns)
 
 
 def test_a_tail_lets_a_follower_slightly_behind_catch_up_from_the_log():
@@ -83,7 +83,7 @@ def test_a_tail_lets_a_follower_slightly_behind_catch_up_from_the_log():
                 "AppendEntries and no snapshot, at the price of 5 more entries in every log")
     assert c.nodes[c.leader()].log_offset + 1 == 16 and snapshots == [] and entries == list(range(19, 26))
     assert len(c.nodes[c.leader()].log) - len(runs[0][0].nodes[runs[0][0].leader()].log) == 5
-    assert ns["_stdout"].count("The run says: 'InstallSnapshot'.") == 2  # both predictions: the lag, then the short lag
+    assert printed(ns).count("The run says: 'InstallSnapshot'.") == 2  # both predictions: the lag, then the short lag
 
 
 def test_a_key_value_store_snapshot_keeps_the_small_state_not_the_long_history():
@@ -94,4 +94,4 @@ def test_a_key_value_store_snapshot_keeps_the_small_state_not_the_long_history()
     store = dict(snap.state.store.items())
     assert store == {"k0": 198, "k1": 199, "k2": 197} and snap.state.store.revision == 200
     assert snap.index == leader.last_log_index and len(snap.state) == snap.index  # the commands kept for the monitor
-    assert leader.store.snapshot() == store and "The run says: 3." in ns["_stdout"]
+    assert leader.store.snapshot() == store and "The run says: 3." in printed(ns)

@@ -1,4 +1,4 @@
-"""What lessons 00, 02, 03 and 04 say in prose is what their runs compute.
+"""What lessons 00, 02, 03, 04 and 05 say in prose is what their runs compute.
 
 Each test finds a claim in a lesson's Markdown (so rewording the prose without rechecking it fails here) and
 recomputes it with the same calls the lesson makes. Predict cells must be read back by the cell after the run.
@@ -17,12 +17,13 @@ import nbformat
 import pytest
 
 import raftedu.raft
-from raftedu import RaftNode, SafetyViolation
+from raftedu import Cluster, Network, RaftNode, SafetyViolation
 from raftedu.scenarios import figure_8, longer_log_older_term
 from test_scenarios import CountsOldTermReplicas  # tests/ is on sys.path (conftest.py)
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-MINE = ["00_start_here.ipynb", "02_leader_election.ipynb", "03_log_replication.ipynb", "04_safety.ipynb"]
+MINE = ["00_start_here.ipynb", "02_leader_election.ipynb", "03_log_replication.ipynb", "04_log_repair.ipynb",
+        "05_safety.ipynb"]
 
 
 def cells(name: str) -> list:
@@ -49,6 +50,11 @@ def lesson(name: str) -> dict:
                 exec(compile(cell.source, f"{name}:cell", "exec"), namespace)
     namespace["_stdout"] = out.getvalue()
     return namespace
+
+
+def printed(ns: dict) -> str:
+    """What ``lesson`` printed, its lines joined: ``raftedu.lessons.say`` wraps long lines between words."""
+    return " ".join(ns["_stdout"].split())
 
 
 # ---- every lesson: predictions are read back ------------------------------------------------------------------
@@ -96,22 +102,33 @@ def test_read_back_nudges_a_missing_prediction_and_quotes_both_values(capsys):
     assert "Right" in capsys.readouterr().out
 
 
-# ---- lesson 04 ----------------------------------------------------------------------------------------------
+def test_say_breaks_long_lines_between_words_only(capsys):
+    from raftedu.lessons import WIDTH, say
+
+    words = [f"w{k}ord" for k in range(60)] + ["S2's", "(matchIndex,", "nextIndex)"]
+    say(" ".join(words), "short")
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) > 2 and lines[-1] == "short" and all(len(x) <= WIDTH for x in lines)
+    assert " ".join(x.strip() for x in lines[:-1]).split() == words  # every word whole, none cut in two
+    assert all(x.startswith("   ") for x in lines[1:-1])  # continuation lines indented
 
 
-def test_04_defines_the_five_figure_3_properties_before_using_them():
-    text = prose("04_safety.ipynb")
+# ---- lesson 05 ----------------------------------------------------------------------------------------------
+
+
+def test_05_defines_the_five_figure_3_properties_before_using_them():
+    text = prose("05_safety.ipynb")
     first_use = text.index("## The election restriction")
     for prop in ("Election Safety", "Leader Append-Only", "Log Matching", "Leader Completeness", "State Machine Safety"):
         assert f"**{prop}**:" in text[:first_use], f"{prop} is not defined before the first section that uses it"
 
 
-def test_04_length_only_vote_rule_breaks_leader_completeness():
+def test_05_length_only_vote_rule_breaks_leader_completeness():
     class LengthOnly(RaftNode):
         def log_is_up_to_date(self, last_log_index, last_log_term):
             return last_log_index >= self.last_log_index
 
-    claim("04_safety.ipynb", "that is exactly what **Leader Completeness** forbids")
+    claim("05_safety.ipynb", "that is exactly what **Leader Completeness** forbids")
     with pytest.raises(SafetyViolation) as caught:
         longer_log_older_term(LengthOnly)
     assert caught.value.property == "Leader Completeness"
@@ -125,38 +142,38 @@ def _panels(branch: str, node_class: type[RaftNode] = RaftNode):
     return c, panels
 
 
-def test_04_figure_8_d_claims():
+def test_05_figure_8_d_claims():
     c, panels = _panels("d")
-    claim("04_safety.ipynb", "In (c), x sits on a majority")
+    claim("05_safety.ipynb", "In (c), x sits on a majority")
     _, logs_c, last_c = panels[2]
     assert sum(log is not None and log[1:2] == [2] for log in logs_c.values()) == 3
-    claim("04_safety.ipynb", "its last entry has term 3, later than the last terms of S2 and S3 (term 2) and S4 (term 1)")
+    claim("05_safety.ipynb", "its last entry has term 3, later than the last terms of S2 and S3 (term 2) and S4 (term 1)")
     assert (last_c[5], last_c[2], last_c[3], last_c[4]) == (3, 2, 2, 1)
-    claim("04_safety.ipynb", "x disappears from S2 and S3 — and from S1 as soon as it comes back")
+    claim("05_safety.ipynb", "x disappears from S2 and S3 — and from S1 as soon as it comes back")
     _, logs_d, last_d = panels[3]
     assert logs_d[1] is None and last_d[1] == 4  # (d): S1 is down, its disk still ends with z (term 4)
     assert all(logs_d[i] == [1, 3] for i in (2, 3, 4, 5))
     _, logs_later, _ = panels[4]  # (d, later): S1 restarted and was overwritten
     assert all(log == [1, 3] for log in logs_later.values())
-    claim("04_safety.ipynb", "S1 did **not** count the replicas of x: x is from term 2, S1 leads term 4")
+    claim("05_safety.ipynb", "S1 did **not** count the replicas of x: x is from term 2, S1 leads term 4")
     assert c.trace and not any(e.kind == "commit" and e.node == 1 and e.index >= 2 for e in c.trace)
 
 
-def test_04_figure_8_e_claims():
+def test_05_figure_8_e_claims():
     c, panels = _panels("e")
-    claim("04_safety.ipynb", "z is from S1's current term 4 and sits on S1, S2 and S3, so S1 commits index 3")
+    claim("05_safety.ipynb", "z is from S1's current term 4 and sits on S1, S2 and S3, so S1 commits index 3")
     _, logs_e, _ = panels[3]
     assert [i for i, log in logs_e.items() if log and log[2:3] == [4]] == [1, 2, 3]
     assert any(e.kind == "commit" and e.node == 1 and e.index == 3 and e.term == 4 for e in c.trace)
-    claim("04_safety.ipynb", "their last term 4 is later than S5's 3")
+    claim("05_safety.ipynb", "their last term 4 is later than S5's 3")
     _, _, last = panels[4]
     assert (last[1], last[2], last[3], last[5]) == (4, 4, 4, 3)
     assert not any(e.kind == "role" and e.value == "leader" and e.node == 5 and e.term > 3 for e in c.trace)
 
 
-def test_04_counting_old_replicas_is_caught_when_s5_becomes_leader():
-    claim("04_safety.ipynb", "In (c) this leader counted S1, S2 and S3 and committed x")
-    claim("04_safety.ipynb", "the checks stopped the run at the event where S5 became leader")
+def test_05_counting_old_replicas_is_caught_when_s5_becomes_leader():
+    claim("05_safety.ipynb", "In (c) this leader counted S1, S2 and S3 and committed x")
+    claim("05_safety.ipynb", "the checks stopped the run at the event where S5 became leader")
     commits = []
     with pytest.raises(SafetyViolation) as caught:
         figure_8(CountsOldTermReplicas, on_step=lambda label, cl: commits.append((label[:3], cl.nodes[1] and cl.nodes[1].commit_index)))
@@ -178,16 +195,16 @@ def test_03_defines_next_and_match_index_and_states_the_current_term_commit_rule
     assert "prefix of the leader's" not in text
 
 
-def test_03_the_cut_off_follower_deposes_the_leader_without_winning():
-    ns = lesson("03_log_replication.ipynb")
+def test_04_the_cut_off_follower_deposes_the_leader_without_winning():
+    ns = lesson("04_log_repair.ipynb")
     c, leader, lagging, after = ns["c"], ns["leader"], ns["lagging"], ns["after"]
-    claim("03_log_replication.ipynb", "its higher term deposed a healthy leader although it could never win itself")
+    claim("04_log_repair.ipynb", "its higher term deposed a healthy leader although it could never win itself")
     assert c.leader() not in (leader, lagging)
     assert ns["term_now"] > max(e.term for e in ns["during"] if e.node == leader and e.term is not None)
     assert ns["stepped_down"].node == leader and ns["campaign"].time <= ns["stepped_down"].time
     assert ns["votes"] and not any(e.value for e in ns["votes"])
     assert not any(e.kind == "role" and e.value == "leader" and e.node == lagging for e in after)
-    claim("03_log_replication.ipynb", "the AppendEntries it rejected came from the *new* leader, which, like every new "
+    claim("04_log_repair.ipynb", "the AppendEntries it rejected came from the *new* leader, which, like every new "
                                       "leader, started with nextIndex = its last index + 1")
     new = ns["elected"].node
     assert ns["rejected"] and {e.msg.dst for e in ns["rejected"]} == {new}
@@ -195,16 +212,16 @@ def test_03_the_cut_off_follower_deposes_the_leader_without_winning():
     assert (first.index, first.value) == (0, len(c.nodes[new].log) + 1)
 
 
-def test_03_catch_up_backs_off_next_index_in_one_step():
-    ns = lesson("03_log_replication.ipynb")
+def test_04_catch_up_backs_off_next_index_in_one_step():
+    ns = lesson("04_log_repair.ipynb")
     c3, behind, new, had = ns["c3"], ns["behind"], ns["new"], ns["had"]
     last = len(c3.nodes[new].log)
     steps = [(e.index, e.value) for e in c3.trace if e.kind == "progress" and e.node == new and e.peer == behind]
-    claim("03_log_replication.ipynb", "the leader jumps nextIndex back in one step and the next AppendEntries carries "
+    claim("04_log_repair.ipynb", "the leader jumps nextIndex back in one step and the next AppendEntries carries "
                                       "every missing entry")
     assert steps == [(0, last + 1), (0, had + 1), (last, last + 1)]
     assert len(ns["missed"]) == 1 and len(c3.nodes[behind].log) == last > had
-    claim("03_log_replication.ipynb", "A leader that had stayed in charge would not have needed a rejection at all")
+    claim("04_log_repair.ipynb", "A leader that had stayed in charge would not have needed a rejection at all")
     assert ns["rejections"](ns["same"].trace.events[ns["same_back"]:], ns["same_behind"]) == []
 
 
@@ -216,11 +233,11 @@ NOT_IN_FIGURE_2 = {"conflict_hint": "§5.3's optional back-off optimisation, not
 
 def figure_2_map() -> list[tuple[str, str, str, str]]:
     rows = re.findall(r"^\| ([^|]+?) \| ([^|]+?) \| ([^|]+?) \| `([\w.]+)` \|$",
-                      "\n".join(c.source for c in cells("03_log_replication.ipynb") if c.cell_type == "markdown"), re.M)
+                      "\n".join(c.source for c in cells("04_log_repair.ipynb") if c.cell_type == "markdown"), re.M)
     return [r for r in rows if r[0] != "Figure 2 box"]
 
 
-def test_03_figure_2_map_names_real_methods_that_cite_their_section():
+def test_04_figure_2_map_names_real_methods_that_cite_their_section():
     rows = figure_2_map()
     assert {box for box, *_ in rows} == set(FIGURE_2_BOXES)
     for box, rule, section, name in rows:
@@ -231,12 +248,12 @@ def test_03_figure_2_map_names_real_methods_that_cite_their_section():
         assert section in inspect.getsource(obj), f"{name} (for '{rule}') does not cite {section}"
 
 
-def test_03_figure_2_map_lists_every_method_that_cites_section_5():
+def test_04_figure_2_map_lists_every_method_that_cites_section_5():
     mapped = {name.split(".")[-1] for *_, name in figure_2_map()}
     for name, fn in vars(RaftNode).items():
         cites = re.search(r"(?<!issertation )§5", fn.__doc__ or "") if callable(fn) else None  # not the dissertation's ch. 5
         if cites and name not in NOT_IN_FIGURE_2:
-            assert name in mapped, f"RaftNode.{name} cites §5 but lesson 03's Figure 2 map does not list it"
+            assert name in mapped, f"RaftNode.{name} cites §5 but lesson 04's Figure 2 map does not list it"
 
 
 # ---- lesson 02 ----------------------------------------------------------------------------------------------
@@ -310,10 +327,10 @@ def test_every_check_yourself_question_has_an_answer_in_the_key(name):
     assert "notebooks/" + name in text
 
 
-def test_03_answer_key_counts_the_rejections_without_the_hint():
-    ns = lesson("03_log_replication.ipynb")
+def test_04_answer_key_counts_the_rejections_without_the_hint():
+    ns = lesson("04_log_repair.ipynb")
     last, had = len(ns["c3"].nodes[ns["new"]].log), ns["had"]
-    text = re.sub(r"\s+", " ", (KEYS / "03_log_replication_answers.md").read_text())
+    text = re.sub(r"\s+", " ", (KEYS / "04_log_repair_answers.md").read_text())
     assert f"nextIndex = its last index + 1 = {last + 1} (its log has {last} entries)" in text
     assert f"has {had} entry" in text and f"nextIndex = {had + 1} (prevLogIndex {had})" in text
     assert f"{last + 1} − {had + 1} = {last - had} rejections" in text
@@ -332,14 +349,48 @@ def test_03_timeline_without_heartbeats_shows_one_reply_per_appendentries_with_t
     assert arrows["heartbeat (empty AppendEntries)"] == 0
 
 
-def test_03_with_pre_vote_the_cut_off_follower_disrupts_nobody():
+def test_03_the_leader_commits_on_a_majority_and_the_followers_learn_it_at_the_next_heartbeat():
     ns = lesson("03_log_replication.ipynb")
-    pv, leader, lagging, healed = ns["pv"], ns["pv_leader"], ns["pv_lagging"], ns["pv_healed"]
-    claim("03_log_replication.ipynb", "With pre-vote the cut-off follower's elections never raised its term — nobody would "
-                                      "have voted for it — so the leader kept leading and simply sent the follower the "
-                                      "entries it had missed")
-    assert pv.options == {"pre_vote": True} and pv.leader() == leader
-    assert {pv.nodes[i].current_term for i in pv.ids} == {pv.nodes[leader].current_term}
-    assert max(e.term for e in pv.trace if e.kind == "term") == pv.nodes[leader].current_term  # no term ever rose
-    assert ns["rejections"](pv.trace.events[healed:], lagging) == []
-    assert [e.term for e in pv.nodes[lagging].log] == [e.term for e in pv.nodes[leader].log] and len(pv.nodes[leader].log) == 6
+    c, req, events, at, stored = ns["c"], ns["req"], ns["events"], ns["at"], ns["stored"]
+    leader, others = req.node, [i for i in c.ids if i != req.node]
+    claim("03_log_replication.ipynb", "two replies, plus its own copy, make three of five — a majority — and at that "
+                                      "moment the entry is committed")
+    assert len(stored) == 2 and len(stored) + 1 == len(c.ids) // 2 + 1 and leader not in stored
+    first_ack: dict[int, int] = {}  # follower -> position of its first reply saying it stores x=1
+    for k, e in enumerate(events):
+        if (e.kind == "deliver" and type(e.msg).__name__ == "AppendEntriesReply" and e.msg.dst == leader
+                and e.msg.success and e.msg.match_index >= req.index):
+            first_ack.setdefault(e.msg.src, k)
+    later = {i for i, k in first_ack.items() if k > at}
+    claim("03_log_replication.ipynb", "The other two replies came later; had those two followers crashed, the leader "
+                                      "would have committed all the same")
+    assert later == set(others) - set(stored)
+    two_down = Cluster(5, seed=3, network=Network(delay=(5, 15)))
+    two_down.run_until(lambda c: c.leader() is not None, 2_000)
+    for i in sorted(later):
+        two_down.crash(i)
+    alone = two_down.request("x=1")
+    two_down.run(100)
+    assert two_down.leader() == leader and alone.status == "committed"
+    claim("03_log_replication.ipynb", "A follower learns what is committed only from the `leaderCommit` field of the "
+                                      "leader's next AppendEntries (Figure 2, AppendEntries receiver step 5) — here the "
+                                      "next heartbeat")
+    leader_at = ns["leader_at"]
+    for k, e in enumerate(events):
+        if e.kind == "commit" and e.node != leader and e.time >= ns["start"]:
+            told = next(x for x in reversed(events[:k]) if x.kind == "deliver" and x.msg.dst == e.node)
+            assert type(told.msg).__name__ == "AppendEntries" and told.msg.entries == () and told.msg.leader_commit >= 1
+            sent = next(x for x in reversed(events[:k]) if x.kind == "send" and x.msg is told.msg)
+            assert sent.time > leader_at and not any(  # the leader's first AppendEntries after its commit
+                x.kind == "send" and type(x.msg).__name__ == "AppendEntries" and leader_at <= x.time < sent.time
+                for x in events)
+    assert leader_at < min(ns["followers_at"]) and max(ns["followers_at"]) - leader_at < ns["beat"]
+    key = re.sub(r"\s+", " ", (KEYS / "03_log_replication_answers.md").read_text())
+    assert f"the leader, and {', '.join(f'S{i}' for i in stored)}, whose replies it had counted" in key
+
+
+def test_04_leaves_the_cure_of_the_disruptive_rejoin_to_lesson_10():
+    """Lesson 10 asks students to predict what pre-vote does to this run: lesson 04 must not show it first."""
+    claim("04_log_repair.ipynb", "Figure 2 alone has no defence against this")
+    sources = [c.source for c in cells("04_log_repair.ipynb") if c.cell_type == "code"]
+    assert not any("pre_vote" in s or "check_quorum" in s for s in sources)

@@ -1,7 +1,7 @@
 """Claims of the second half of the course (issue 24) that a run decides outside the lesson's own cells.
 
 Each test pins the sentence it checks (``claim``: rewording it without rechecking fails here) and recomputes the fact
-with raftedu, as tests/test_lesson_claims_a.py does for lessons 00-04.
+with raftedu, as tests/test_lesson_claims_a.py does for lessons 00-05.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ def rejoin_ignored_votes(read_mode: str, seed: int = 3) -> list:
 @pytest.mark.parametrize("read_mode", ["lease", "readindex", "log"])
 def test_08_only_lease_mode_adds_the_extra_vote_rule(read_mode: str) -> None:
     """Issue 24 (9): followers ignoring RequestVote is an extra rule (§4.2.3), on only where leases need it."""
-    claim("08_linearizable_reads.ipynb", "That needs an **extra rule** that Figure 2 does not have")
-    claim("08_linearizable_reads.ipynb", "raftedu's `KVNode` switches that rule on only in lease mode")
+    claim("09_linearizable_reads.ipynb", "That needs an **extra rule** that Figure 2 does not have")
+    claim("09_linearizable_reads.ipynb", "raftedu's `KVNode` switches that rule on only in lease mode")
     ignored = rejoin_ignored_votes(read_mode)
     assert bool(ignored) == (read_mode == "lease")
     assert all(e.value is False for e in ignored)
@@ -61,10 +61,10 @@ def test_02_a_vote_needs_a_log_at_least_as_up_to_date() -> None:
     assert refused
 
 
-def test_03_the_retry_hint_skips_a_whole_conflicting_term() -> None:
+def test_04_the_retry_hint_skips_a_whole_conflicting_term() -> None:
     """Issue 24 (imprecise): §5.3's optimisation is per conflicting term; the short-log case is the other one."""
-    claim("03_log_replication.ipynb", "it names the first index of that entry's term, so the leader skips a whole "
-                                      "conflicting *term* per round trip")
+    claim("04_log_repair.ipynb", "it names the first index of that entry's term, so the leader skips a whole "
+                                 "conflicting *term* per round trip")
     state = PersistentState(3, None, [Entry(t, f"c{k}") for k, t in enumerate((1, 2, 2, 2, 3), 1)])
     node = RaftNode(2, [1, 2, 3], rng=random.Random(0), state=state)
     node.take_output()
@@ -105,9 +105,9 @@ def test_the_keys_index_lists_every_key() -> None:
 
 def test_08_raftedu_followers_redirect_reads_where_etcd_serves_them_by_read_index() -> None:
     """Issue 24 (clients): follower reads through ReadIndex are described (§6.4); raftedu's followers redirect."""
-    claim("08_linearizable_reads.ipynb", "ReadIndex also lets *followers* answer reads, taking load off the leader "
+    claim("09_linearizable_reads.ipynb", "ReadIndex also lets *followers* answer reads, taking load off the leader "
                                          "(dissertation §6.4)")
-    claim("08_linearizable_reads.ipynb", "raftedu's followers redirect reads to the leader")
+    claim("09_linearizable_reads.ipynb", "raftedu's followers redirect reads to the leader")
     svc = KVService(5, clients=1, seed=7)
     c = svc.cluster
     c.run_until(lambda c: c.leader() is not None, 2_000)
@@ -120,9 +120,9 @@ def test_08_raftedu_followers_redirect_reads_where_etcd_serves_them_by_read_inde
 
 
 def test_07_session_expiry_is_taught_as_a_deterministic_state_machine_decision() -> None:
-    claim("07_clients_sessions.ipynb", "the leader writes its current time into the entries it appends, and every "
+    claim("08_clients_sessions.ipynb", "the leader writes its current time into the entries it appends, and every "
                                        "server expires sessions by those timestamps as it applies the log")
-    claim("07_clients_sessions.ipynb", "(raftedu's sessions never expire.)")
+    claim("08_clients_sessions.ipynb", "(raftedu's sessions never expire.)")
     from raftedu.kvmodel import KVStore, Op
 
     store = KVStore()

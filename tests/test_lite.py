@@ -23,13 +23,13 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> lite.LiteSite:
 def test_every_lesson_and_exercise_a_browser_can_run_is_there_with_the_install_cell_first(site: lite.LiteSite) -> None:
     expected = {f"{part}/{p.name}" for part in ("notebooks", "exercises") for p in (ROOT / part).glob("*.ipynb")}
     assert set(site.notebooks) | set(site.left_out) == expected
-    assert set(site.left_out) == {"notebooks/09_real_etcd.ipynb"}  # the only one that starts etcd
+    assert set(site.left_out) == {"notebooks/13_real_etcd.ipynb"}  # the only one that starts etcd
     for name in site.notebooks:
         cells = json.loads((site.out / "files" / name).read_text())["cells"]
         assert cells[0]["source"] == lite.INSTALL_CELL
         original = json.loads((ROOT / name).read_text())["cells"]
         assert [c["source"] for c in cells[1:]] == [c["source"] for c in original]
-    assert "09_real_etcd.ipynb" in (site.out / "files" / "README.md").read_text()
+    assert "13_real_etcd.ipynb" in (site.out / "files" / "README.md").read_text()
 
 
 def test_the_site_carries_the_wheel_with_the_package_and_the_widget_extensions(site: lite.LiteSite) -> None:

@@ -19,10 +19,10 @@ ROOT = Path(__file__).resolve().parent.parent
 LESSONS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 TRACKED = [ROOT / p for p in subprocess.run(["git", "ls-files", "*.ipynb", ":!tests/fixtures"], cwd=ROOT, capture_output=True,
                                             text=True).stdout.split()]
-NEEDS = {"09_real_etcd.ipynb": ("etcd", "install it with `apt-get install etcd-server` to run lesson 09")}
+NEEDS = {"13_real_etcd.ipynb": ("etcd", "install it with `apt-get install etcd-server` to run lesson 13")}
 TIMES: dict[str, float] = {}
-CLAIMS_B = {"01_quorums.ipynb", "05_even_vs_odd.ipynb", "06_partitions.ipynb", "07_clients_sessions.ipynb",
-            "08_linearizable_reads.ipynb", "09_real_etcd.ipynb"}
+CLAIMS_B = {"01_quorums.ipynb", "06_even_vs_odd.ipynb", "07_partitions.ipynb", "08_clients_sessions.ipynb",
+            "09_linearizable_reads.ipynb", "13_real_etcd.ipynb"}
 """Lessons run once, by tests/test_lesson_claims_b.py (the machine is shared: no second run here)."""
 
 

@@ -200,7 +200,7 @@ def test_neither_archive_carries_solutions_or_hidden_tests(tmp_path):
             assert b"BEGIN HIDDEN TESTS" not in data and b"BEGIN SOLUTION" not in data, name
         for name in members:
             assert Path(name).name not in solutions - {p.name for p in (ROOT / "exercises").iterdir()}, name
-        assert f"{course}docs/recorded/09_real_etcd.json" in members and f"{course}docs/conf.py" in members
+        assert f"{course}docs/recorded/13_real_etcd.json" in members and f"{course}docs/conf.py" in members
 
 
 @pytest.mark.slow

@@ -1,7 +1,7 @@
 """The documentation site: pages draw every figure without a kernel, links and anchors resolve, nothing loads online.
 
-Quick tests check the pieces (outputs made static, lesson 09's recording, the link check); the slow ones build the
-site with Sphinx, the whole of it (every lesson executed, lesson 09 from its recording) as CI does.
+Quick tests check the pieces (outputs made static, lesson 13's recording, the link check); the slow ones build the
+site with Sphinx, the whole of it (every lesson executed, lesson 13 from its recording) as CI does.
 """
 
 from __future__ import annotations
@@ -101,10 +101,10 @@ def test_recorded_outputs_replay_only_onto_the_code_they_were_recorded_from(tmp_
         replay_outputs(nb, recording)
 
 
-def test_lesson_09s_recording_is_of_its_current_code():
-    """Change lesson 09's code and this fails: record it again with `raftedu site --record 09_real_etcd.ipynb`."""
-    lesson = nbformat.read(ROOT / "notebooks" / "09_real_etcd.ipynb", as_version=4)
-    nb = replay_outputs(lesson, ROOT / "docs" / "recorded" / "09_real_etcd.json")
+def test_lesson_13s_recording_is_of_its_current_code():
+    """Change lesson 13's code and this fails: record it again with `raftedu site --record 13_real_etcd.ipynb`."""
+    lesson = nbformat.read(ROOT / "notebooks" / "13_real_etcd.ipynb", as_version=4)
+    nb = replay_outputs(lesson, ROOT / "docs" / "recorded" / "13_real_etcd.json")
     shown = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert any(PLOTLY_MIME in o.get("data", {}) for o in shown)
     assert any("etcd Version: 3." in o.get("text", "") for o in shown)
@@ -135,15 +135,15 @@ def test_a_stale_recording_leaves_the_page_without_outputs_and_says_why(tmp_path
 
     (tmp_path / "notebooks").mkdir()
     (tmp_path / "docs" / "recorded").mkdir(parents=True)
-    lesson = tmp_path / "notebooks" / "09_real_etcd.ipynb"
-    nb = nbformat.read(ROOT / "notebooks" / "09_real_etcd.ipynb", as_version=4)
+    lesson = tmp_path / "notebooks" / "13_real_etcd.ipynb"
+    nb = nbformat.read(ROOT / "notebooks" / "13_real_etcd.ipynb", as_version=4)
     next(c for c in nb.cells if c.cell_type == "code").source += "\n# edited"
     nbformat.write(nb, lesson)
-    shutil.copy(ROOT / "docs" / "recorded" / "09_real_etcd.json", tmp_path / "docs" / "recorded")
+    shutil.copy(ROOT / "docs" / "recorded" / "13_real_etcd.json", tmp_path / "docs" / "recorded")
     shown, notes = _lesson(lesson, tmp_path / "docs", execute=True, recorded="always")
     assert not any(c.get("outputs") for c in shown.cells if c.cell_type == "code")
     assert notes == [f"not executed: its recording of a run with etcd cannot be used: {tmp_path / 'docs' / 'recorded'}"
-                     "/09_real_etcd.json: code cell 1 changed since it was recorded: record it again (raftedu site "
+                     "/13_real_etcd.json: code cell 1 changed since it was recorded: record it again (raftedu site "
                      "--record LESSON, on a machine with the programs it starts)"]
     with pytest.raises(ValueError, match="recorded must be 'auto', 'always' or 'never'; got 'yes'"):
         build_site(tmp_path / "out", root=tmp_path, recorded="yes")
@@ -192,13 +192,13 @@ def sample_root(tmp_path: Path) -> Path:
 @pytest.mark.kernel
 @pytest.mark.slow
 def test_the_whole_site_every_lesson_with_its_figures_and_no_broken_link(tmp_path):
-    """What CI builds: every lesson executed (lesson 09 from its recording), the guides, the API; then checked."""
+    """What CI builds: every lesson executed (lesson 13 from its recording), the guides, the API; then checked."""
     out = tmp_path / "site"
     pages = build_site(out, root=ROOT, recorded="always", progress=False)
     lessons = [p for p in pages if p.path.parent.name == "notebooks"]
     assert [p.source for p in lessons] == sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
     for p in lessons:
-        if p.source == "09_real_etcd.ipynb":
+        if p.source == "13_real_etcd.ipynb":
             assert len(p.notes) == 1 and "recorded on a machine with etcd" in p.notes[0]
             assert "recorded on a machine with etcd" in p.path.read_text()
         else:
@@ -225,5 +225,5 @@ def test_record_names_a_lesson_that_exists(tmp_path, capsys):
     from raftedu.__main__ import main
 
     assert main(["site", str(tmp_path / "out"), "--root", str(ROOT), "--record", "99_nothing.ipynb"]) == 2
-    assert "--record takes a file name of notebooks/, e.g. 09_real_etcd.ipynb" in capsys.readouterr().err
+    assert "--record takes a file name of notebooks/, e.g. 13_real_etcd.ipynb" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()

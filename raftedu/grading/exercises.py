@@ -730,7 +730,7 @@ EX05 = Exercise("05", "Even vs odd: fault tolerance by experiment", "05_even_vs_
     _check05("predict_1_to_10", 2, True, ("predict",), "predict(N) = (majority, tolerance) for N = 1..10",
              _fixed(dict(kind="predict", n=n) for n in range(1, 11))),
     _check05("etcd_misprint", 1, True, ("etcd_misprints",),
-             "finds the misprint in the copy of etcd's table this course starts from (N = 10)",
+             "finds the misprint in a tutorial's copy of etcd's v2 admin-guide table (N = 10)",
              lambda rng: [dict(kind="misprints", printed=sorted(_etcd_printed().items()))]),
     _check05("crash_rates", 2, True, ("crash_success_rate",),
              "the crash experiment: success rate 1 while a majority survives, 0 after (N = 3, 4; every k)",

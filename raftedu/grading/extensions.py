@@ -191,9 +191,9 @@ _RULE_COUNT = ("§9.6 handle_pre_vote_reply: a refusal from a later term makes t
 _RULE_GRANT = ("§9.6 handle_pre_vote: refuse an older term, a term in which we voted for someone else, while in a "
                "leader's lease (in_lease), or a less up-to-date log; otherwise grant. Reply PreVoteReply with the asked "
                "term when granting, our own term when refusing; change nothing else (no term, no vote, no timer)")
-_RULE_LEASE = ("§6.2/§9.6 in_lease: a leader is always in its lease; another server is while it knows a leader "
+_RULE_LEASE = ("§4.2.3/§9.6 in_lease: a leader is always in its lease; another server is while it knows a leader "
                "and heard from it less than the minimum election timeout ago")
-_RULE_IGNORE = ("§6.2/§4.2.3 ignores_vote_request: with check-quorum on, a server in a leader's lease ignores a "
+_RULE_IGNORE = ("§4.2.3 ignores_vote_request: with check-quorum on, a server in a leader's lease ignores a "
                 "RequestVote of a higher term (no reply, no term change), unless it is a leadership transfer "
                 "(transfer=True, §3.10); otherwise RequestVote is handled as in Figure 2")
 _RULE_QUORUM = ("§6.2 lost_quorum: a leader steps down once a whole minimum election timeout passed since it became "

@@ -9,8 +9,8 @@ Usage in a test module of ``tests/browser/`` (the ``lab`` fixture comes from
 
     pytestmark = [pytest.mark.browser, pytest.mark.skipif(bool(BROWSER_MISSING), reason=BROWSER_MISSING or "")]
 
-    def test_lesson_04_labels(lab):
-        with notebook_page(lab, "04_safety.ipynb", "lesson04.png", viewport=(1440, 900)) as page:
+    def test_lesson_05_labels(lab):
+        with notebook_page(lab, "05_safety.ipynb", "lesson05.png", viewport=(1440, 900)) as page:
             run_all(page)
             wait_until_all_cells_ran(page)
             assert overlapping_labels(page) == []

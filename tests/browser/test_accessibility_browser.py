@@ -3,7 +3,7 @@
 * keyboard only: a crash → step → heal round on the explorer with Tab / Shift+Tab, Enter and Space;
 * the explanation of each click is an ``aria-live`` status region (screen readers announce it);
 * every text in the explorer's figure is at least 11 px;
-* screenshots of the explorer and of lessons 02 and 05 as a deuteranope sees them (the Machado et al. 2009
+* screenshots of the explorer and of lessons 02 and 06 as a deuteranope sees them (the Machado et al. 2009
   simulation as an SVG colour-matrix filter over the page) go to ``test-artifacts/``.
 """
 
@@ -83,7 +83,7 @@ def test_a_crash_step_heal_round_by_keyboard_only(lab: Lab) -> None:
 
 
 @pytest.mark.parametrize("notebook,shot", [("explorer.ipynb", "explorer"), ("02_leader_election.ipynb", "lesson02"),
-                                           ("05_even_vs_odd.ipynb", "lesson05")])
+                                           ("06_even_vs_odd.ipynb", "lesson06")])
 def test_pictures_under_simulated_deuteranopia(lab: Lab, notebook: str, shot: str) -> None:
     with notebook_page(lab, notebook, f"deuteranopia-{shot}-page.png", viewport=(1440, 900)) as page:
         run_all(page)

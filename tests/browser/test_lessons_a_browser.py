@@ -1,7 +1,7 @@
-"""Lessons 04 and 03 in JupyterLab at 1440x900: they run without errors, their figures are screenshotted to
+"""Lessons 05, 03 and 04 in JupyterLab at 1440x900: they run without errors, their figures are screenshotted to
 test-artifacts/, and no two text labels of a figure overlap (``labels.overlapping_labels``).
 
-Lesson 04's Figure 8 panels are checked in detail: five panels titled (a)..(e), the leader and crashed marks on the
+Lesson 05's Figure 8 panels are checked in detail: five panels titled (a)..(e), the leader and crashed marks on the
 servers' rows, and the whole figure within the window's width.
 """
 
@@ -15,11 +15,11 @@ from labpage import BROWSER_MISSING, each_figure, notebook_page, run_lesson
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(bool(BROWSER_MISSING), reason=BROWSER_MISSING or "")]
 
 WINDOW = (1440, 900)
-def test_lesson_04_figure_8_panels_are_readable_at_1440x900(lab):
-    with notebook_page(lab, "04_safety.ipynb", "lesson04-page.png", viewport=WINDOW) as page:
+def test_lesson_05_figure_8_panels_are_readable_at_1440x900(lab):
+    with notebook_page(lab, "05_safety.ipynb", "lesson05-page.png", viewport=WINDOW) as page:
         cells = run_lesson(page)
-        assert len(cells) == 1, "lesson 04 should draw one figure: the five panels of Figure 8"
-        assert each_figure(page, cells, "lesson04-figure") == []
+        assert len(cells) == 1, "lesson 05 should draw one figure: the five panels of Figure 8"
+        assert each_figure(page, cells, "lesson05-figure") == []
         root = "[data-raftedu-figure='1'] .js-plotly-plot"
         labels = text_labels(page, root)
         titles = [x.text for x in labels if x.text[:3] in ("(a)", "(b)", "(c)", "(d)", "(e)")]
@@ -31,13 +31,18 @@ def test_lesson_04_figure_8_panels_are_readable_at_1440x900(lab):
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= WINDOW[0]
 
 
-def test_lesson_03_figures_have_no_overlapping_labels_at_1440x900(lab):
-    with notebook_page(lab, "03_log_replication.ipynb", "lesson03-page.png", viewport=WINDOW) as page:
+@pytest.mark.parametrize("notebook,figures,label", [
+    ("03_log_replication.ipynb", 1, "S5"),  # the timeline of one command
+    ("04_log_repair.ipynb", 3, "log index"),  # two log grids of the catch-up and the cluster with conflicting entries
+])
+def test_lessons_03_and_04_figures_have_no_overlapping_labels_at_1440x900(lab, notebook, figures, label):
+    shot = "lesson" + notebook[:2]
+    with notebook_page(lab, notebook, f"{shot}-page.png", viewport=WINDOW) as page:
         cells = run_lesson(page)
-        assert len(cells) >= 4
-        assert each_figure(page, cells, "lesson03-figure") == []
+        assert len(cells) == figures
+        assert each_figure(page, cells, f"{shot}-figure") == []
         labels = text_labels(page, "[data-raftedu-figure] .js-plotly-plot")
-        assert any(x.text == "log index" for x in labels) and any(x.text == "S5" for x in labels)  # labels were measured
+        assert any(x.text == label for x in labels) and any(x.text.startswith("S5") for x in labels)  # labels were measured
 
 
 def test_lesson_02_election_pictures_have_no_overlapping_labels_at_1440x900(lab):

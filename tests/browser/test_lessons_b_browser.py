@@ -1,9 +1,9 @@
-"""Lessons 05, 07 and 08 in JupyterLab at 1440×900: every figure renders, no two text labels overlap, labels ≥ 11 px.
+"""Lessons 06, 08 and 09 in JupyterLab at 1440×900: every figure renders, no two text labels overlap, labels ≥ 11 px.
 
 Each lesson is run with Run All in headless chromium (tests/browser/labpage.py); then each plotly figure is scrolled
 into view (JupyterLab may skip the layout of cells out of view), screenshotted to test-artifacts/, and measured with
 tests/browser/labels.py: no two of its text labels overlap, and every label of the figures these lessons are about
-(lesson 05's partition gallery and availability figure, the client histories of 07 and 08) is at least 11 px.
+(lesson 06's partition gallery and availability figure, the client histories of 08 and 09) is at least 11 px.
 """
 
 from __future__ import annotations
@@ -43,28 +43,28 @@ def small(fonts: list[tuple[str, float]]) -> list[tuple[str, float]]:
     return [(text, size) for text, size in fonts if size < 11]
 
 
-def test_lesson_05_figures_are_readable(lab: Lab) -> None:
-    with notebook_page(lab, "05_even_vs_odd.ipynb", "lesson05-page.png", viewport=VIEWPORT) as page:
+def test_lesson_06_figures_are_readable(lab: Lab) -> None:
+    with notebook_page(lab, "06_even_vs_odd.ipynb", "lesson06-page.png", viewport=VIEWPORT) as page:
         run_all(page)
         wait_until_all_cells_ran(page, timeout_ms=600_000)
-        tolerance, gallery, availability, recovery = measure_figures(page, "lesson05", 4)
+        tolerance, gallery, availability, recovery = measure_figures(page, "lesson06", 4)
         assert any("STUCK" in t for t, _ in gallery) and any(t == "S9" for t, _ in gallery)
         assert any(t.startswith("N=3 vs N=4") for t, _ in availability)
         assert not small(gallery), small(gallery)
         assert not small(availability), small(availability)
 
 
-def test_lessons_07_and_08_client_histories_are_readable(lab: Lab) -> None:
-    with notebook_page(lab, "07_clients_sessions.ipynb", "lesson07-page.png", viewport=VIEWPORT) as page:
+def test_lessons_08_and_09_client_histories_are_readable(lab: Lab) -> None:
+    with notebook_page(lab, "08_clients_sessions.ipynb", "lesson08-page.png", viewport=VIEWPORT) as page:
         run_all(page)
         wait_until_all_cells_ran(page, timeout_ms=300_000)
-        histories = measure_figures(page, "lesson07", 3)
+        histories = measure_figures(page, "lesson08", 3)
         for fonts in histories:
             assert any(t.startswith("op 0 · client 10") for t, _ in fonts)
             assert not small(fonts), small(fonts)
-    with notebook_page(lab, "08_linearizable_reads.ipynb", "lesson08-page.png", viewport=VIEWPORT) as page:
+    with notebook_page(lab, "09_linearizable_reads.ipynb", "lesson09-page.png", viewport=VIEWPORT) as page:
         run_all(page)
         wait_until_all_cells_ran(page, timeout_ms=300_000)
-        (stale,) = measure_figures(page, "lesson08", 1)
+        (stale,) = measure_figures(page, "lesson09", 1)
         assert any(t.startswith("op 2 · client 101: get('x') → 1 @1") for t, _ in stale)
         assert not small(stale), small(stale)

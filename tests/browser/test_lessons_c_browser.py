@@ -1,9 +1,9 @@
-"""Lessons 00, 01, 06, 10, 11 and 12 in JupyterLab at 1440×900, as a student runs them with Run All.
+"""Lessons 00, 01, 07, 10, 11 and 12 in JupyterLab at 1440×900, as a student runs them with Run All.
 
 Each lesson must run without an error or anything on stderr, and every plotly figure it draws is scrolled into view,
 screenshotted to test-artifacts/ (``lessonNN-figure-K.png``, look at them) and measured: no two of its text labels
 overlap (tests/browser/labels.py). The other lessons have their own browser tests (02–05, 07, 08; 09 needs etcd and
-draws only the verdict figure of lesson 05's kind).
+draws only the verdict figure of lesson 06's kind).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ WINDOW = (1440, 900)
 LESSONS = {  # notebook -> (least number of figures it draws, a label one of them must show)
     "00_start_here.ipynb": (0, None),
     "01_quorums.ipynb": (1, "S3"),  # the 2 | 2 split
-    "06_partitions.ipynb": (1, "S1"),
+    "07_partitions.ipynb": (1, "S1"),
     "10_prevote_checkquorum.ipynb": (1, None),
     "11_membership.ipynb": (3, "(3) ✗"),  # the cluster, and the configurations over time without and with the 2015 fix
     "12_snapshots.ipynb": (1, "log index"),

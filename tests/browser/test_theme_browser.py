@@ -76,7 +76,7 @@ def bright_share(png: bytes) -> float:
     return bright / max(1, len(range(0, len(rows), channels * 7)))
 
 
-@pytest.mark.parametrize("notebook", ["05_even_vs_odd.ipynb", "02_leader_election.ipynb"])
+@pytest.mark.parametrize("notebook", ["06_even_vs_odd.ipynb", "02_leader_election.ipynb"])
 def test_lesson_figures_turn_dark_with_jupyterlabs_dark_theme(lab: Lab, notebook: str) -> None:
     stem = "dark-" + notebook.split("_")[0]
     with notebook_page(lab, notebook, f"{stem}-page.png", viewport=(1440, 900), theme="JupyterLab Dark") as page:
