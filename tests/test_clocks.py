@@ -10,6 +10,7 @@ import pytest
 
 from raftedu import Cluster, ClusterView
 from raftedu.sim import Refused
+from raftedu.kv import paused_leader_read
 from raftedu.trace import Clock
 
 
@@ -146,3 +147,19 @@ def test_the_monitor_judges_check_quorum_on_each_servers_own_clock(seed: int) ->
     assert down - cut > window + heartbeat  # later than the promise in true time ...
     assert (down - cut) * 0.5 <= window + 2 * heartbeat  # ... on time on its clock (last contact just before the cut)
     run_with_faults(seed, check_quorum=True)  # pauses and drift with check-quorum and pre-vote: no violation
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_paused_leader_serves_a_stale_lease_read_that_the_checker_rejects_and_readindex_does_not(seed: int) -> None:
+    """dissertation §6.4.1: a lease assumes bounded clock drift. A cut-off leader paused 300 ms (or whose clock runs at
+    a quarter speed) answers x=1 after x=2 was acknowledged; the linearizability checker rejects the history. With
+    perfect clocks the lease has run out in time; ReadIndex, which asks a majority, reads 2 under the same faults."""
+    for faults in ({"pause": 300}, {"pause": 0, "clock_rate": 0.25}):
+        lease = paused_leader_read("lease", seed=seed, **faults)
+        assert lease.history[2].response < lease.history[3].invoke  # the read starts after x=2 was acknowledged
+        assert lease.history[3].result.value == 1
+        assert lease.check().linearizable is False
+        safe = paused_leader_read("readindex", seed=seed, **faults)
+        assert safe.history[3].result.value == 2 and safe.check().linearizable is True
+    honest = paused_leader_read("lease", pause=0, seed=seed)
+    assert honest.history[3].result.value == 2 and honest.check().linearizable is True
