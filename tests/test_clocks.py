@@ -12,6 +12,7 @@ from raftedu import Cluster, ClusterView
 from raftedu.sim import Refused
 from raftedu.kv import paused_leader_read
 from raftedu.trace import Clock
+from raftedu.viz.timeline import timeline
 
 
 def first_leader_time(rate: float | None, seed: int = 4) -> tuple[int, int]:
@@ -163,3 +164,15 @@ def test_a_paused_leader_serves_a_stale_lease_read_that_the_checker_rejects_and_
         assert safe.history[3].result.value == 2 and safe.check().linearizable is True
     honest = paused_leader_read("lease", pause=0, seed=seed)
     assert honest.history[3].result.value == 2 and honest.check().linearizable is True
+
+
+def test_the_timeline_marks_a_pause_with_a_dashed_band_and_a_clock_change_with_its_own_symbol() -> None:
+    c = Cluster(5, seed=1, schedule=[(100, "set_clock_rate", 3, 0.5), (300, "pause", 2, 300)])
+    c.run(900)
+    fig = timeline(c.trace, start=0, end=900)
+    named = {t.name: t for t in fig.data if len(t.x)}
+    assert named["process paused (dashed band: its clock stands still)"].marker.symbol == "square-open"
+    assert list(named["process resumed"].x) == [600] and list(named["process resumed"].y) == [2]
+    assert list(named["clock rate changed (drift)"].y) == [3]
+    band = [s for s in fig.layout.shapes if s.line.dash == "dash"]
+    assert [(b.x0, b.x1, b.y0, b.y1) for b in band] == [(300, 600, 1.7, 2.3)]
