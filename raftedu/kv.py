@@ -684,7 +684,7 @@ def old_leader_read(read_mode: str = "readindex", seed: int = 3, node_class: typ
 
 
 def paused_leader_read(read_mode: str = "lease", pause: int = 300, clock_rate: float = 1, seed: int = 0,
-                       node_class: type[KVPlumbing] | None = None) -> KVService:
+                       node_class: type[KVPlumbing] | None = None, cut: bool = True) -> KVService:
     """A lease meets an unreliable clock, scripted: can a cut-off leader whose process pauses serve a stale read?
 
     Client 1 writes x=1 and reads it through the leader (in lease mode the
@@ -698,8 +698,10 @@ def paused_leader_read(read_mode: str = "lease", pause: int = 300, clock_rate: f
     mode the old leader, trusting a lease that its clock says still runs,
     answers the stale 1; ReadIndex asks a majority first and answers 2. With
     perfect clocks (``pause=0, clock_rate=1``) the lease has run out before the
-    new leader is elected. Returns the finished service; the reads are
-    ``history[1]`` (under the lease) and ``history[3]`` (the one that matters).
+    new leader is elected. ``cut=False`` leaves the network whole: the paused
+    leader then first handles the new term's vote requests that waited for it,
+    and steps down. Returns the finished service; the reads are ``history[1]``
+    (under the lease) and ``history[3]`` (the one that matters).
     """
     svc = KVService(5, clients=2, seed=seed, read_mode=read_mode, node_class=node_class)
     c = svc.cluster
@@ -711,7 +713,8 @@ def paused_leader_read(read_mode: str = "lease", pause: int = 300, clock_rate: f
     svc.submit(1, "get", "x", to=old)
     if not c.run_until(lambda c: len(svc.history) > 1 and svc.history[1].response is not None, 1_000):
         raise RuntimeError(f"seed {seed}: the leader did not answer the first read; try another seed")
-    c.isolate(old)
+    if cut:
+        c.isolate(old)
     if clock_rate != 1:
         c.set_clock_rate(old, clock_rate)
     if pause:

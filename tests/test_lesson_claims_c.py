@@ -12,7 +12,7 @@ import pytest
 
 from raftedu import ClusterView, RaftNode
 from raftedu.kv import ClientAnswer, KVService, ReadConfirm, paused_leader_read
-from raftedu.raft import AppendEntries, Entry, PersistentState
+from raftedu.raft import AppendEntries, Entry, PersistentState, RequestVote
 from raftedu.scenarios import figure_8, shorter_log_same_term
 from raftedu.trace import Clock
 from test_lesson_claims_a import claim  # tests/ is on sys.path (conftest.py)
@@ -192,3 +192,16 @@ def test_08_answer_key_a_ten_percent_slow_leader_may_keep_its_lease_135_ms() -> 
     clock = Clock()
     clock.set_rate(0.9, 0)  # the leader's clock at 90 % of its followers'
     assert clock.when(135, 0) == 150 < clock.when(136, 0)  # 135 on its clock ends as the followers' 150 ms end
+
+
+def test_08_a_pause_without_the_cut_ends_with_the_old_leader_stepping_down_first() -> None:
+    claim("08_linearizable_reads.ipynb", "the paused leader, on resuming, first handles the vote requests of the new term "
+          "that waited for it and steps down, and client 1 reads 2.")
+    svc = paused_leader_read("lease", cut=False)
+    trace = svc.cluster.trace
+    resume = next(e for e in trace if e.kind == "resume")
+    first_new_term = next(e for e in trace if e.kind == "term" and e.node == resume.node and e.time >= resume.time)
+    handled = [e for e in trace if e.kind == "deliver" and e.node == resume.node and e.time == resume.time]
+    assert first_new_term.time == resume.time and any(isinstance(e.msg, RequestVote) for e in handled)
+    assert next(e for e in trace if e.kind == "role" and e.node == resume.node and e.time >= resume.time).value == "follower"
+    assert svc.history[3].result.value == 2 and svc.check().linearizable is True
