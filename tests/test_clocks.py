@@ -12,6 +12,7 @@ from raftedu import Cluster, ClusterView
 from raftedu.sim import Refused
 from raftedu.kv import paused_leader_read
 from raftedu.trace import Clock
+from raftedu.viz.cluster import cluster_figure
 from raftedu.viz.timeline import timeline
 
 
@@ -176,3 +177,13 @@ def test_the_timeline_marks_a_pause_with_a_dashed_band_and_a_clock_change_with_i
     assert list(named["clock rate changed (drift)"].y) == [3]
     band = [s for s in fig.layout.shapes if s.line.dash == "dash"]
     assert [(b.x0, b.x1, b.y0, b.y1) for b in band] == [(300, 600, 1.7, 2.3)]
+
+
+def test_the_cluster_picture_says_a_server_is_paused_and_its_clock_drifts() -> None:
+    c = Cluster(3, seed=1, schedule=[(100, "set_clock_rate", 3, 0.5), (300, "pause", 2, 300)])
+    c.run(700)
+    during, after = cluster_figure(c.trace, time=400), cluster_figure(c.trace, time=700)
+    labels = [next(t for t in fig.data if t.name == "labels").text for fig in (during, after)]
+    assert "paused: its clock stands still" in labels[0][1] and "paused" not in labels[1][1]
+    hover = next(t for t in during.data if t.name == "servers").hovertext
+    assert "paused" in hover[1] and "its clock runs at 0.5× true time" in hover[2]
