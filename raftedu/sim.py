@@ -518,12 +518,15 @@ class Cluster:
         still. It resumes believing no time passed: its clock goes on from where it stood, ``ms`` behind -- a lease
         it held looks valid ``ms`` longer. (etcd's raft counts time in ticks of a Go ``time.Ticker``, which drops the
         ticks a stalled process misses: a paused etcd node lags the same way.) Then it handles the messages that
-        waited, in order. Crashing it ends the pause; the messages that waited are lost.
+        waited, in order. Crashing it ends the pause; the messages that waited are lost. A server that is down or
+        already paused cannot pause (:class:`Refused`; in a schedule, a note).
         """
-        self.node(i)
+        if self.nodes[self._check_id(i)] is None:  # a state, not a bad argument: in a schedule, a note
+            raise Refused(f"S{i} is {'removed' if i in self.retired else 'crashed'}: only a running server's process "
+                          "can pause")
         _pause_length(ms)
         if i in self._paused:
-            raise ValueError(f"S{i} is already paused until t={self._paused[i][0]} ms")
+            raise Refused(f"S{i} is already paused until t={self._paused[i][0]} ms")
         clock = self._clocks.setdefault(i, Clock())
         clock.freeze(self.now)
         self._paused[i] = (self.now + ms, [])
@@ -780,21 +783,21 @@ class Cluster:
         if node is not None:
             self.node(node)
         target = self.leader() if node is None else node
-        if target is not None:
-            self._awake(target, f"the client request {command!r}")
+        paused = target is not None and target in self._paused
         req = ClientRequest(len(self.requests) + 1, command, self.now, target)
         self.requests.append(req)
         self._record(new_event((self.now, "client_request", target, None, None, None, None, command, None, None, "",
                                 _CLIENT_SENT if target else _CLIENT_UNSENT)))
         try:
-            index = None if target is None else self.nodes[target].propose(command, self._time_of(target))
+            index = None if target is None or paused else self.nodes[target].propose(command, self._time_of(target))
         except _PASS_THROUGH:
             raise
         except Exception as err:
             self._node_failed(target, self.nodes[target], err, f"proposing the client command {command!r}")
         if index is None:
             req.status = "rejected"
-            req.reason = ("no leader" if target is None else f"S{target} is not the leader"
+            req.reason = ("no leader" if target is None else f"S{target} is paused: its process is stopped" if paused
+                          else f"S{target} is not the leader"
                           if getattr(self.nodes[target], "transferee", None) is None
                           else f"S{target} is handing leadership over (§3.10)")
             self._record(Event(self.now, "client_reply", node=target, value="rejected", text=req.reason))

@@ -110,7 +110,7 @@ def test_a_crash_ends_a_pause_and_the_waiting_messages_are_lost() -> None:
     (lambda c: c.set_clock_rate(9, 2), "unknown node id 9"),
     (lambda c: c.pause(1, 0), "a pause lasts a whole number of milliseconds >= 1"),
     (lambda c: c.pause(1, 2.5), "a pause lasts a whole number of milliseconds >= 1"),
-    (lambda c: (c.crash(1), c.pause(1, 100)), "S1 is crashed; restart it first"),
+    (lambda c: (c.crash(1), c.pause(1, 100)), "S1 is crashed: only a running server's process can pause"),
     (lambda c: (c.pause(1, 100), c.pause(1, 100)), "S1 is already paused until t=100 ms"),
 ])
 def test_bad_clock_faults_say_what_is_allowed(call, message: str) -> None:
@@ -125,12 +125,17 @@ def test_a_bad_clock_fault_in_a_schedule_is_named_when_given() -> None:
         Cluster(3, schedule=[(10, "pause", 1)])
 
 
-def test_a_paused_leader_takes_no_client_request() -> None:
+def test_a_paused_leader_takes_no_client_request_and_no_operation() -> None:
     c = Cluster(3, seed=0)
     c.run_until(lambda c: c.leader() is not None, 2_000)
-    c.pause(c.leader(), 100)
-    with pytest.raises(Refused, match=r"the client request 'x': S\d is paused until t=\d+ ms"):
-        c.request("x")
+    leader = c.leader()
+    c.pause(leader, 100)
+    req = c.request("x")
+    assert (req.status, req.reason) == ("rejected", f"S{leader} is paused: its process is stopped")
+    with pytest.raises(Refused, match=rf"a leadership transfer: S{leader} is paused until t=\d+ ms"):
+        c.transfer_leadership(next(i for i in c.ids if i != leader))
+    c.run(100)
+    assert c.request("y").status == "pending"  # resumed (it may still lead: nobody else timed out in 100 ms)
 
 
 @pytest.mark.parametrize("seed", range(4))
