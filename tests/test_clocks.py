@@ -14,6 +14,7 @@ from raftedu.kv import paused_leader_read
 from raftedu.trace import Clock
 from raftedu.viz.cluster import cluster_figure
 from raftedu.viz.timeline import timeline
+from test_lesson_claims_a import claim  # tests/ is on sys.path (conftest.py)
 
 
 def first_leader_time(rate: float | None, seed: int = 4) -> tuple[int, int]:
@@ -52,6 +53,8 @@ def run_with_faults(seed: int, check_quorum: bool = False) -> Cluster:
 
 
 def test_drift_and_pauses_are_deterministic_recorded_in_true_time_and_replayable() -> None:
+    claim("08_linearizable_reads.ipynb", "A server times everything on its own clock — election timeouts, heartbeats, "
+          "its lease — while the trace keeps true time.")
     a, b = run_with_faults(3), run_with_faults(3)
     assert a.trace.digest() == b.trace.digest()
     times = [e.time for e in a.trace]
@@ -69,6 +72,8 @@ def test_drift_and_pauses_are_deterministic_recorded_in_true_time_and_replayable
 
 
 def test_a_paused_server_handles_nothing_until_it_resumes_then_every_message_that_waited() -> None:
+    claim("08_linearizable_reads.ipynb", "ms server `i` handles nothing — no timer fires, messages wait — and its clock "
+          "stands still; it resumes believing no time passed")
     c = Cluster(5, seed=1)
     c.run_until(lambda c: c.leader() is not None, 2_000)
     leader = c.leader()
