@@ -179,13 +179,18 @@ def test_08_readindex_finds_the_new_leader_after_a_time_out_and_a_slow_clock_str
     cut = next(e.time for e in svc.cluster.trace if e.kind == "partition")
     assert not [e for e in svc.cluster.trace if e.kind == "deliver" and e.node == old and e.time > cut
                 and isinstance(e.msg, ReadConfirmReply)]  # no confirmation reaches the cut-off leader
-    claim("08_linearizable_reads.ipynb", "the old leader's lease of 150 ms on its clock lasted 600 ms of true time")
+    claim("08_linearizable_reads.ipynb", "at a quarter speed, 150 ms on the old leader's clock take 600 ms of true time "
+          "(its clock slowed just after the lease began, so here the lease lasted over 500 ms)")
     clock = Clock()
     clock.set_rate(0.25, 0)
     assert clock.when(150, 0) == 600
     slow = paused_leader_read("lease", pause=0, clock_rate=0.25)
     old, answered_by, sent = old_leader_answer(slow)
+    lease = slow.cluster.nodes[old].lease_until  # on its clock: the round's send + 150 ms
     cut = next(e.time for e in slow.cluster.trace if e.kind == "partition")
+    its_clock = ClusterView.at(slow.cluster.trace).nodes[old].clock
+    assert lease - 150 < cut  # the lease began before the clock slowed (at the cut) ...
+    assert its_clock.when(lease, 0) - (lease - 150) > 500  # ... and lasted over 500 true ms
     assert answered_by == old and sent - cut > 150  # the stale answer came more than 150 true ms after the cut
 
 
