@@ -383,10 +383,7 @@ class Cluster:
         self.nodes[i] = None
         self._timer_due[i] = None
         self._record(Event(self.now, "crash", node=i, text=f"S{i} crashed"))
-        if self._paused and i in self._paused:  # crashed during a pause: the messages that waited are lost with it
-            for msg_id, m in self._paused.pop(i)[1]:
-                self._record(Event(self.now, "drop", i, None, m.src, None, None, "receiver is down", m, msg_id))
-            self._clocks[i].resume(self.now)
+        self._end_pause(i)
 
     def restart(self, i: int) -> None:
         """Restart crashed node ``i`` from its disk, as a follower (§5.2).
@@ -553,6 +550,14 @@ class Cluster:
         node = self.nodes[i]
         if node is not None:
             self._flush(node)  # its timer, on its clock
+
+    def _end_pause(self, i: int) -> None:
+        """S``i`` went down during a pause (crashed or shut down): the messages that waited are lost with it; the
+        machine's clock goes on (:meth:`_resume` then finds no pause)."""
+        if self._paused and i in self._paused:
+            for msg_id, m in self._paused.pop(i)[1]:
+                self._record(Event(self.now, "drop", i, None, m.src, None, None, "receiver is down", m, msg_id))
+            self._clocks[i].resume(self.now)
 
     def _time_of(self, i: int) -> int:
         """What server ``i`` believes the time is: true time, unless its clock drifts or its process was paused."""
@@ -751,6 +756,7 @@ class Cluster:
             self._timer_due[i] = None
         self.retired.add(i)
         self._record(Event(self.now, "server_removed", node=i, text=f"S{i} was removed from the cluster and shut down"))
+        self._end_pause(i)
 
     # ---- clients ---------------------------------------------------------------
 

@@ -433,10 +433,14 @@ class ClusterView:
         self.nodes[e.node].deadline = e.value
 
     def _on_crash(self, e: Event) -> None:
+        self._stop(e)
+
+    def _stop(self, e: Event) -> None:
+        """The server is down (crashed or shut down): that ends a pause; the machine's clock goes on."""
         node = self.nodes[e.node]
         node.alive = node.paused = False
         if node.clock is not None:
-            node.clock.resume(e.time)  # a crash ends a pause; the machine's clock goes on
+            node.clock.resume(e.time)
 
     def _on_clock(self, e: Event) -> None:
         node = self.nodes[e.node]
@@ -498,8 +502,8 @@ class ClusterView:
         self.nodes[e.node] = NodeView(e.node)
 
     def _on_server_removed(self, e: Event) -> None:
-        node = self.nodes[e.node]
-        node.alive, node.removed = False, True
+        self._stop(e)
+        self.nodes[e.node].removed = True
 
     def _draw_server_removed(self, e: Event) -> None:
         self.nodes[e.node].deadline = None

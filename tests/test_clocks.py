@@ -197,3 +197,16 @@ def test_the_cluster_picture_says_a_server_is_paused_and_its_clock_drifts() -> N
     assert "paused: its clock stands still" in labels[0][1] and "paused" not in labels[1][1]
     hover = next(t for t in during.data if t.name == "servers").hovertext
     assert "paused" in hover[1] and "its clock runs at 0.5× true time" in hover[2]
+
+
+def test_a_server_removed_while_paused_never_resumes() -> None:
+    c = Cluster(5, seed=3)
+    c.run_until(lambda c: c.leader() is not None, 2_000)
+    c.request("x")  # a new leader commits an entry of its term before it changes the configuration
+    c.run(200)
+    victim = next(i for i in c.ids if i != c.leader())
+    c.pause(victim, 2_000)
+    c.remove_server(victim)
+    c.run(2_500)
+    assert victim in c.retired and not any(e.kind == "resume" for e in c.trace)
+    assert not ClusterView.at(c.trace).nodes[victim].paused
