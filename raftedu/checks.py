@@ -74,7 +74,9 @@ With leadership transfer (dissertation §3.10), checked from the first TimeoutNo
   entry until the transfer ends or is given up (§3.10; etcd-io/raft's
   TestLeaderTransferIgnoreProposal).
 
-With check-quorum (dissertation §6.2), checked when the run's start event lists the option:
+With check-quorum (dissertation §6.2), checked when the run's start event lists the option (times on each
+server's own clock: a server whose clock drifts or whose process was paused -- the simulator's
+``set_clock_rate`` and ``pause`` -- keeps these promises by its clock, not by true time):
 
 * **Check-quorum leaders step down** -- a leader that has not heard from a
   majority of its voters for a minimum election timeout is no longer leader
@@ -295,11 +297,13 @@ class SafetyMonitor:
                 self._stale_timeout_now = (p, e.time)
             return
         kind = type(m)
+        clock = node.clock
+        t = e.time if clock is None else clock.read(e.time)  # on p's own clock: it times its lease and quorum on it
         if kind is AppendEntries or kind is InstallSnapshot:
-            self.lease[p] = (e.time, m.term)
+            self.lease[p] = (t, m.term)
         heard = self.heard.get(p)
         if heard is not None:
-            heard[m.src] = e.time
+            heard[m.src] = t
 
     def _check_term(self, e: Event) -> None:
         if e.value <= self.last_term.get(e.node, -1):
@@ -331,7 +335,7 @@ class SafetyMonitor:
         """:meth:`_check_send`, and a check-quorum leader that sends is still in touch with a majority (§6.2)."""
         self._check_send(e)
         until = self.quorum_until.get(e.node)
-        if until is not None and e.time > until:
+        if until is not None and self._local(e.node, e.time) > until:
             self._leader_in_contact(e.node, e)
 
     def _leader_in_contact(self, p: int, e: Event) -> None:
@@ -348,12 +352,23 @@ class SafetyMonitor:
         times = sorted([heard.get(v, since) for v in voters if v != p], reverse=True)
         last = times[need - 1]
         bound = max(last + self.window, self.voters_since.get(p, since)) + self.heartbeat
-        if e.time > bound:
+        now = self._local(p, e.time)
+        if now > bound:
             self.fail("Check-quorum leaders step down",
-                      f"S{p} still leads term {self.view.nodes[p].term} at t={e.time} ms: a majority of its voters "
+                      f"S{p} still leads term {self.view.nodes[p].term} at t={now} ms{self._own_clock(p)}: a majority of its voters "
                       f"{_servers(voters)} was last in touch at t={last} ms, more than a minimum election timeout "
                       f"({self.window} ms) and a heartbeat interval ({self.heartbeat} ms) ago (§6.2)", e)
         self.quorum_until[p] = bound
+
+    def _local(self, p: int, t: int) -> int:
+        """True time ``t`` on S``p``'s own clock: check-quorum and its lease are timed by the server's clock, which a
+        fault may make drift or a pause stop (:class:`~raftedu.trace.Clock`); without one it is ``t``."""
+        clock = self.view.nodes[p].clock
+        return t if clock is None else clock.read(t)
+
+    def _own_clock(self, p: int) -> str:
+        """The words " on its own clock" for a server whose clock drifts or was paused (times it read are its own)."""
+        return "" if self.view.nodes[p].clock is None else " on its own clock"
 
     def _timeout_now_sent(self, e: Event) -> None:
         """§3.10: the leader sends TimeoutNow only to a voter of its configuration whose log holds its whole log."""
@@ -402,9 +417,9 @@ class SafetyMonitor:
         if not self.check_quorum or node.role == "leader":
             return
         time, term = self.lease.get(e.node, (None, None))
-        if term != node.term or e.time - time >= self.window:  # type: ignore[operator]
+        if term != node.term or self._local(e.node, e.time) - time >= self.window:  # type: ignore[operator]
             heard = ("no AppendEntries of its term " + str(node.term) + " reached it" if term != node.term else
-                     f"the last AppendEntries of its term {term} reached it at t={time} ms")
+                     f"the last AppendEntries of its term {term} reached it at t={time} ms{self._own_clock(e.node)}")
             self.fail("Lease only from the current leader",
                       f"S{e.node} ignored S{e.peer}'s RequestVote for term {e.value} as if it heard from a live leader, "
                       f"but {heard}, not within the last {self.window} ms: only messages of the current leader "
@@ -477,8 +492,9 @@ class SafetyMonitor:
             return
         self._may_campaign(e, "became leader")
         if self.check_quorum:
-            self.leader_since[e.node], self.heard[e.node] = e.time, {}
-            self.quorum_until[e.node] = e.time + self.window + self.heartbeat
+            now = self._local(e.node, e.time)
+            self.leader_since[e.node], self.heard[e.node] = now, {}
+            self.quorum_until[e.node] = now + self.window + self.heartbeat
         earlier = self.leader_of.setdefault(e.term, e.node)
         self.top_leader_term = max(self.top_leader_term, e.term)
         if earlier != e.node:
@@ -646,7 +662,7 @@ class SafetyMonitor:
         self.config_index[e.node] = e.index
         self.reconfigured = True
         if e.node in self.quorum_until:  # a check-quorum leader counts the new voters from now on (§4.1, §6.2)
-            self.voters_since[e.node] = self.quorum_until[e.node] = e.time
+            self.voters_since[e.node] = self.quorum_until[e.node] = self._local(e.node, e.time)
 
     def _is_majority(self, ids: Iterable[int], node: int | None = None) -> bool:
         """Whether ``ids`` are a majority of the cluster (Figure 2). Once configurations change (§4.1): a majority

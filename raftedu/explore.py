@@ -80,7 +80,7 @@ def _check_features(features: Any) -> None:
 
 def _cluster(node_class: type[RaftNode], n: int, schedule: Sequence[Sequence[Any]], features: str,
              network: Network = _RELIABLE, seed: int = 0) -> Cluster:
-    on = features == "all"
+    on = features != "none"
     return Cluster(n, seed=seed, timing=SEARCH_TIMING, network=network, node_class=node_class,
                    schedule=schedule, up_to_date_check=True, pre_vote=on, check_quorum=on)
 

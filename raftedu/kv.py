@@ -17,9 +17,10 @@
     lease mode also ignore RequestVote for a minimum election timeout after
     hearing from their leader (dissertation §4.2.3), so no new leader can be
     elected before the lease ends -- and only with clocks that run at the same
-    rate. The simulator's clocks are perfect; on real machines a leader that
-    is paused, or whose clock runs slow, can serve a stale read, which is why
-    etcd confirms reads with ReadIndex by default;
+    rate (§6.4.1). The simulator's clocks are perfect unless a fault makes one
+    drift or pauses a process (``Cluster.set_clock_rate``, ``Cluster.pause``):
+    then a cut-off leader can serve a stale read (:func:`paused_leader_read`),
+    which is why etcd confirms reads with ReadIndex by default;
   - ``"local"``: deliberately broken -- a node that believes it leads answers
     at once, so an old leader cut off in a minority serves stale reads.
 
@@ -63,6 +64,7 @@ __all__ = [
     "kv_node_class",
     "kv_on",
     "old_leader_read",
+    "paused_leader_read",
     "retried_write",
     "under_faults",
 ]
@@ -677,6 +679,55 @@ def old_leader_read(read_mode: str = "readindex", seed: int = 3, node_class: typ
     svc.run(300)
     svc.submit(1, "get", "x", to=old)
     svc.run(2_000)
+    svc.finish()
+    return svc
+
+
+def paused_leader_read(read_mode: str = "lease", pause: int = 300, clock_rate: float = 1, seed: int = 0,
+                       node_class: type[KVPlumbing] | None = None, cut: bool = True) -> KVService:
+    """A lease meets an unreliable clock, scripted: can a cut-off leader whose process pauses serve a stale read?
+
+    Client 1 writes x=1 and reads it through the leader (in lease mode the
+    read's confirmation round gives the leader its lease, dissertation
+    §6.4.1). At once the leader is cut off from the other servers (clients
+    still reach it) and its process pauses for ``pause`` ms, resuming
+    believing no time passed (:meth:`~raftedu.sim.Cluster.pause`), or its
+    clock runs at ``clock_rate`` (:meth:`~raftedu.sim.Cluster.set_clock_rate`).
+    The others elect a new leader, client 2 writes x=2 through it, and 20 ms
+    after that write is answered client 1 asks the *old* leader for x. In lease
+    mode the old leader, trusting a lease that its clock says still runs,
+    answers the stale 1; ReadIndex asks a majority first and answers 2. With
+    perfect clocks (``pause=0, clock_rate=1``) the lease has run out before the
+    new leader is elected. ``cut=False`` leaves the network whole: the paused
+    leader then first handles the new term's vote requests that waited for it,
+    and steps down. Returns the finished service; the reads are ``history[1]``
+    (under the lease) and ``history[3]`` (the one that matters).
+    """
+    svc = KVService(5, clients=2, seed=seed, read_mode=read_mode, node_class=node_class)
+    c = svc.cluster
+    c.run_until(lambda c: c.leader() is not None, 2_000)
+    c.run(300)
+    old = c.leader()
+    svc.submit(1, "put", "x", 1, to=old)
+    svc.run(200)
+    svc.submit(1, "get", "x", to=old)
+    if not c.run_until(lambda c: len(svc.history) > 1 and svc.history[1].response is not None, 1_000):
+        raise RuntimeError(f"seed {seed}: the leader did not answer the first read; try another seed")
+    if cut:
+        c.isolate(old)
+    if clock_rate != 1:
+        c.set_clock_rate(old, clock_rate)
+    if pause:
+        c.pause(old, pause)
+    others = [i for i in c.ids if i != old]
+    if not c.run_until(lambda c: c.leader(others) is not None, 2_000):
+        raise RuntimeError(f"seed {seed}: the other servers elected no leader; try another seed")
+    svc.submit(2, "put", "x", 2, to=c.leader(others))
+    if not c.run_until(lambda c: len(svc.history) > 2 and svc.history[2].response is not None, 1_000):
+        raise RuntimeError(f"seed {seed}: the new leader did not answer the write; try another seed")
+    svc.run(20)
+    svc.submit(1, "get", "x", to=old)
+    svc.run(1_500)
     svc.finish()
     return svc
 

@@ -394,7 +394,8 @@ def experiment_nodes() -> dict[str, type]:
 # --------------------------------------------------------------------------
 
 _SIM_KINDS = frozenset({"send", "deliver", "drop", "crash", "restart", "partition", "heal", "cut", "mend",
-                        "client_request", "client_reply", "failure", "machine", "net"})
+                        "client_request", "client_reply", "failure", "machine", "net", "clock",
+                        "pause", "resume"})
 """Event kinds only the simulator records: a node noting one is carried as a ``note``."""
 _METHODS = frozenset({"receive", "on_timer", "propose", "enable", "advance_commit_index", "apply_committed",
                       "log_is_up_to_date", "start_election", "transfer_leadership", "take_snapshot",

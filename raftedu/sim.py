@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import heapq
 import inspect
+import math
 import os
 import random
 import traceback
@@ -29,13 +30,13 @@ from typing import Any, NoReturn, Protocol
 from .checks import NodeFailure, SafetyMonitor
 from .raft import (EVENT_FIELDS, LEADER, LOST_IN_CRASH, ConfigChange, Event, FieldText, Log, Message, PersistentState,
                    RaftNode, Server, Timing, new_event)
-from .trace import ClusterView, Trace
+from .trace import Clock, ClusterView, Trace
 
 __all__ = ["Network", "Cluster", "ClientRequest", "Endpoint", "Refused", "ACTIONS", "MAX_NODES"]
 
 MAX_NODES = 99
 ACTIONS = ("crash", "restart", "restart_all", "crash_leader", "timeout_now", "isolate", "partition", "cut", "heal", "request", "set_network",
-           "transfer_leadership", "add_server", "promote", "remove_server", "snapshot")
+           "transfer_leadership", "add_server", "promote", "remove_server", "snapshot", "set_clock_rate", "pause")
 """Names a fault schedule may use; each is the :class:`Cluster` method of that name."""
 
 _DELIVER, _TIMER, _ACTION = 0, 1, 2
@@ -106,6 +107,17 @@ def _span(name: str, value: Any) -> None:
     ok = isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(v, int) for v in value)
     if not (ok and 0 <= value[0] <= value[1]):
         raise ValueError(f"{name} must be two whole milliseconds (low, high) with 0 <= low <= high; got {value!r}")
+
+
+def _clock_rate(rate: Any) -> None:
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate < math.inf:
+        raise ValueError(f"a clock rate is a number > 0 (1: the clock keeps true time, 0.5: it runs at half speed, "
+                         f"2: twice as fast); got {rate!r}")
+
+
+def _pause_length(ms: Any) -> None:
+    if isinstance(ms, bool) or not isinstance(ms, int) or ms < 1:
+        raise ValueError(f"a pause lasts a whole number of milliseconds >= 1; got {ms!r}")
 
 
 @dataclass(frozen=True)
@@ -264,6 +276,9 @@ class Cluster:
         self.endpoints: dict[int, Endpoint] = {}
         self.groups: tuple[tuple[int, ...], ...] = ()
         self.cuts: set[tuple[int, int]] = set()
+        self._clocks: dict[int, Clock] = {}  # servers whose clock drifts or whose process was paused (set_clock_rate)
+        self._paused: dict[int, tuple[int, list[tuple[int, Message]]]] = {}  # paused server -> (resume time, the
+        # deliveries that wait for it)
         self._record(Event(0, "start", value=(("n", n), ("seed", seed), ("timing", _settings(timing)),
                                               ("network", _settings(network)), ("node_class", node_class.__name__))
                                              + ((("options", tuple(self.options)),) if self.options else ())
@@ -368,6 +383,7 @@ class Cluster:
         self.nodes[i] = None
         self._timer_due[i] = None
         self._record(Event(self.now, "crash", node=i, text=f"S{i} crashed"))
+        self._end_pause(i)
 
     def restart(self, i: int) -> None:
         """Restart crashed node ``i`` from its disk, as a follower (§5.2).
@@ -431,9 +447,10 @@ class Cluster:
         node = self.node(i)
         if node.role == LEADER:
             raise ValueError(f"S{i} is the leader and runs no election timer; pick a follower or candidate")
+        self._awake(i, "timeout_now")
         self._record(Event(self.now, "timeout_now", node=i, text=f"S{i}'s election timer was forced to run out"))
         try:
-            node.on_timer(self.now)
+            node.on_timer(self._time_of(i))
         except _PASS_THROUGH:
             raise
         except Exception as err:
@@ -471,6 +488,94 @@ class Cluster:
         self._record(Event(self.now, "set_network", value=tuple(sorted(changes.items())),
                            text="network changed: " + ", ".join(f"{k}={v}" for k, v in sorted(changes.items()))))
 
+    def set_clock_rate(self, i: int, rate: float) -> None:
+        """Make server ``i``'s clock run ``rate`` times as fast as true time from now on: clock drift.
+
+        ``rate`` 0.5 is a clock running slow (a 150 ms timeout then lasts 300 ms), 1.5 one running fast, 1 an exact
+        one again. The server times everything on its own clock -- election timeouts, heartbeats, a lease (its
+        ``now`` is what its clock shows) -- while the trace keeps true time. Raft's safety does not depend on clocks
+        (§5.6); a lease does (dissertation §6.4.1). A crashed server's clock runs on, and the rate stays.
+        """
+        self._check_id(i)
+        _clock_rate(rate)
+        self._clocks.setdefault(i, Clock()).set_rate(rate, self.now)
+        how = "keeps true time" if rate == 1 else f"runs {'slow' if rate < 1 else 'fast'}: {rate} ms on it per true ms"
+        self._record(Event(self.now, "clock", node=i, value=rate, text=f"S{i}'s clock now {how}"))
+        node = self.nodes[i]
+        if node is not None:
+            if node.deadline is not None:  # the picture's deadline moves with the clock
+                self._record(new_event((self.now, "timer", i, node.current_term, None, None, None,
+                                        self._clocks[i].when(node.deadline, self.now), None, None, "clock drift", "")))
+            self._flush(node)  # its timer runs out when its clock reaches it: later or sooner now
+
+    def pause(self, i: int, ms: int) -> None:
+        """Stop server ``i``'s process for ``ms`` ms, as a long garbage-collection pause or a stopped VM does.
+
+        Nothing runs on it: no timer fires, no message is handled (they wait for it, in order), and its clock stands
+        still. It resumes believing no time passed: its clock goes on from where it stood, ``ms`` behind -- a lease
+        it held looks valid ``ms`` longer. (etcd's raft counts time in ticks of a Go ``time.Ticker``, which drops the
+        ticks a stalled process misses: a paused etcd node lags the same way.) Then it handles the messages that
+        waited, in order. Crashing it ends the pause; the messages that waited are lost. A server that is down or
+        already paused cannot pause (:class:`Refused`; in a schedule, a note).
+        """
+        if self.nodes[self._check_id(i)] is None:  # a state, not a bad argument: in a schedule, a note
+            raise Refused(f"S{i} is {'removed' if i in self.retired else 'crashed'}: only a running server's process "
+                          "can pause")
+        _pause_length(ms)
+        if i in self._paused:
+            raise Refused(f"S{i} is already paused until t={self._paused[i][0]} ms")
+        clock = self._clocks.setdefault(i, Clock())
+        clock.freeze(self.now)
+        self._paused[i] = (self.now + ms, [])
+        self._timer_due[i] = None  # no timer fires while it is paused
+        self._record(Event(self.now, "pause", node=i, value=ms,
+                           text=f"S{i}'s process is paused for {ms} ms (a GC pause): no timer fires, messages wait, "
+                                f"its clock stands still at {clock.frozen} ms"))
+        self._push(self.now + ms, _ACTION, ("_resume", i, self.now + ms))
+
+    def _resume(self, i: int, until: int) -> None:
+        """The end of S``i``'s pause (if it is still paused, not crashed meanwhile): its clock goes on from where it
+        stood, then it handles the messages that waited, in order, and its timer runs on its clock."""
+        held = self._paused.get(i)
+        if held is None or held[0] != until:
+            return  # it crashed during the pause (and maybe was paused again since)
+        clock = self._clocks[i]
+        del self._paused[i]
+        clock.resume(self.now)
+        self._record(Event(self.now, "resume", node=i, value=len(held[1]),
+                           text=f"S{i} resumed, believing no time passed: its clock shows {clock.read(self.now)} ms, "
+                                f"at true time {self.now} ms; {len(held[1])} message(s) waited for it"))
+        for msg_id, m in held[1]:
+            self._deliver(msg_id, m)
+        node = self.nodes[i]
+        if node is not None:
+            self._flush(node)  # its timer, on its clock
+
+    def _end_pause(self, i: int) -> None:
+        """S``i`` went down during a pause (crashed or shut down): the messages that waited are lost with it; the
+        machine's clock goes on (:meth:`_resume` then finds no pause)."""
+        if self._paused and i in self._paused:
+            for msg_id, m in self._paused.pop(i)[1]:
+                self._record(Event(self.now, "drop", i, None, m.src, None, None, "receiver is down", m, msg_id))
+            self._clocks[i].resume(self.now)
+
+    def _time_of(self, i: int) -> int:
+        """What server ``i`` believes the time is: true time, unless its clock drifts or its process was paused."""
+        clock = self._clocks.get(i)
+        return self.now if clock is None else clock.read(self.now)
+
+    def _on_true_time(self, i: int, events: list[Event]) -> list[Event]:
+        """Server ``i``'s events, which it stamped with its own clock, at true time; a timer at the true time its
+        clock reaches the deadline (the trace, pictures and checks keep one time)."""
+        clock, now = self._clocks[i], self.now
+        return [new_event((now, *e[1:7], clock.when(e[7], now) if e[1] == "timer" and e[7] is not None else e[7],
+                           *e[8:])) for e in events]
+
+    def _awake(self, i: int, what: str) -> None:
+        """:class:`Refused` when server ``i``'s process is paused: it can do nothing until it resumes."""
+        if i in self._paused:
+            raise Refused(f"{what}: S{i} is paused until t={self._paused[i][0]} ms")
+
     # ---- etcd's operations (dissertation §3.10, ch. 4); also usable from a schedule ------
 
     def _leader_for(self, what: str) -> RaftNode:
@@ -478,6 +583,7 @@ class Cluster:
         leader = self.leader()
         if leader is None:
             raise Refused(f"{what} needs a leader and there is none right now")
+        self._awake(leader, what)
         node = self.nodes[leader]
         if not node.runs_extensions:  # a RaftNode, or a server declaring the extensions (the grader's remote nodes)
             raise Refused(f"{what} is one of etcd's operations of raftedu's RaftNode; {type(node).__name__} is a "
@@ -514,7 +620,7 @@ class Cluster:
                            text=f"asked leader S{leader.id} to hand leadership to S{to}"))
         self._enable_extensions(membership=False)
         try:
-            leader.transfer_leadership(to, self.now)
+            leader.transfer_leadership(to, self._time_of(leader.id))
         except _PASS_THROUGH:
             raise
         except ValueError as refusal:  # the leader's own answer (§3.10: only to another voter of its configuration)
@@ -532,7 +638,7 @@ class Cluster:
             raise Refused(f"{what}: {why}")
         self._enable_extensions(membership=True)
         config = make(leader.config)
-        index = leader.propose_configuration(config, self.now)
+        index = leader.propose_configuration(config, self._time_of(leader.id))
         self._flush(leader)
         assert index is not None
         return leader, index
@@ -613,6 +719,7 @@ class Cluster:
                           "(Figure 2 only)")
         if node.last_applied <= node.snapshot_index:
             raise Refused(f"S{i} has applied nothing since its last snapshot (index {node.snapshot_index})")
+        self._awake(i, "a snapshot")
         self._enable_extensions(membership=False)  # InstallSnapshot is handled by the extension hooks
         try:
             node.take_snapshot()
@@ -647,6 +754,7 @@ class Cluster:
             self._timer_due[i] = None
         self.retired.add(i)
         self._record(Event(self.now, "server_removed", node=i, text=f"S{i} was removed from the cluster and shut down"))
+        self._end_pause(i)
 
     # ---- clients ---------------------------------------------------------------
 
@@ -679,19 +787,21 @@ class Cluster:
         if node is not None:
             self.node(node)
         target = self.leader() if node is None else node
+        paused = target is not None and target in self._paused
         req = ClientRequest(len(self.requests) + 1, command, self.now, target)
         self.requests.append(req)
         self._record(new_event((self.now, "client_request", target, None, None, None, None, command, None, None, "",
                                 _CLIENT_SENT if target else _CLIENT_UNSENT)))
         try:
-            index = None if target is None else self.nodes[target].propose(command, self.now)
+            index = None if target is None or paused else self.nodes[target].propose(command, self._time_of(target))
         except _PASS_THROUGH:
             raise
         except Exception as err:
             self._node_failed(target, self.nodes[target], err, f"proposing the client command {command!r}")
         if index is None:
             req.status = "rejected"
-            req.reason = ("no leader" if target is None else f"S{target} is not the leader"
+            req.reason = ("no leader" if target is None else f"S{target} is paused: its process is stopped" if paused
+                          else f"S{target} is not the leader"
                           if getattr(self.nodes[target], "transferee", None) is None
                           else f"S{target} is handing leadership over (§3.10)")
             self._record(Event(self.now, "client_reply", node=target, value="rejected", text=req.reason))
@@ -778,6 +888,9 @@ class Cluster:
             self._check_link(*args)
         elif name == "partition":
             self._groups(args)
+        elif name in ("set_clock_rate", "pause"):
+            self._check_id(args[0])
+            (_clock_rate if name == "set_clock_rate" else _pause_length)(args[1])
         elif name in ("snapshot", "transfer_leadership", "promote", "remove_server"):
             self._member(args[0])  # servers may join later: any id a cluster can have
         elif name == "request" and len(args) > 1 and args[1] is not None:
@@ -853,7 +966,7 @@ class Cluster:
     def _boot(self, i: int) -> None:
         try:
             node = self.node_class(i, self.initial_ids, rng=self._node_rngs[i], timing=self.timing, state=self.disks[i],
-                                   now=self.now)
+                                   now=self._time_of(i))
         except _PASS_THROUGH:
             raise
         except Exception as err:
@@ -897,6 +1010,8 @@ class Cluster:
         if self._retiring:
             self._retire_removed()
         deadline = node.deadline
+        if self._clocks and deadline is not None and node.id in self._clocks:  # set on its own clock
+            deadline = None if node.id in self._paused else self._clocks[node.id].when(deadline, self.now)
         if self._timer_due[node.id] != deadline:
             self._timer_due[node.id] = deadline
             if deadline is not None:
@@ -904,6 +1019,8 @@ class Cluster:
 
     def _record_output(self, node: Endpoint, events: list[Event]) -> None:
         """Record the events of one step; for a Raft node, also whatever it changed without reporting it."""
+        if self._clocks and events and node.id in self._clocks:
+            events = self._on_true_time(node.id, events)
         if type(node) is RaftNode and self._trusted:  # the reference as shipped reports every change itself, in order
             self._record_all(events)
             if not node.extended:  # Figure 2's: only its state machine is compared with its log (tests/test_sim.py
@@ -1069,6 +1186,9 @@ class Cluster:
         if why:
             self._record(Event(self.now, "drop", m.dst, None, m.src, None, None, why, m, msg_id))
             return
+        if self._paused and m.dst in self._paused:
+            self._paused[m.dst][1].append((msg_id, m))  # it waits (in the receiver's socket) for the end of the pause
+            return
         e = new_event((self.now, "deliver", m.dst, m.term, m.src, None, None, None, m, msg_id, "", ""))
         self._cells.extend(e)  # _record_all, inlined for the one event
         check = self._checks.get("deliver")  # none (a delivery changes only what pictures show) until check-quorum
@@ -1076,7 +1196,7 @@ class Cluster:
         if check is not None:
             check(e)
         try:
-            node.receive(m, self.now)
+            node.receive(m, self._time_of(m.dst) if self._clocks else self.now)
         except _PASS_THROUGH:
             raise
         except Exception as err:
@@ -1087,10 +1207,16 @@ class Cluster:
 
     def _fire_timer(self, i: int, due: int) -> None:
         node = self._party(i)
-        if node is None or node.deadline != due or self._timer_due[i] != due:
-            return  # stale: the node reset its timer or crashed since
+        if node is None or self._timer_due[i] != due:
+            return  # stale: the node reset its timer or crashed since (or it is paused)
+        deadline = node.deadline
+        clock = self._clocks.get(i) if self._clocks else None
+        if clock is not None and deadline is not None:
+            deadline = clock.when(deadline, due)  # the node set it on its own clock
+        if deadline != due:
+            return
         try:
-            node.on_timer(self.now)
+            node.on_timer(self.now if clock is None else clock.read(self.now))
         except _PASS_THROUGH:
             raise
         except Exception as err:

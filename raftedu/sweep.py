@@ -38,15 +38,18 @@ from .raft import LEADER, InstallSnapshot, RaftNode
 from .sim import MAX_NODES, Cluster, Network
 
 __all__ = ["SeedResult", "FEATURES", "SNAPSHOT_EVERY", "snapshot_every", "SNAPSHOT_TAIL", "snapshot_tail", "LivenessComparison", "LIVENESS_LIMITS", "compare_liveness", "random_schedule",
-           "extension_action", "extension_situation", "RETIRE_AFTER", "retire_after", "recover", "run_seed", "sweep", "sweep_pairs", "main"]
+           "extension_action", "extension_situation", "CLOCK_RATES", "clock_faults", "RETIRE_AFTER", "retire_after", "recover", "run_seed", "sweep", "sweep_pairs", "main"]
 
 HORIZON = 6_000
 """Virtual milliseconds of faults per run."""
 SETTLE = 10_000
 """Virtual milliseconds allowed for the final request to commit once faults stop."""
 
-FEATURES = ("none", "all")
-"""``none``: Figure 2 only; ``all``: pre-vote, check-quorum, snapshots, transfers and membership changes too."""
+FEATURES = ("none", "all", "clocks")
+"""``none``: Figure 2 only; ``all``: pre-vote, check-quorum, snapshots, transfers and membership changes too;
+``clocks``: ``all``'s runs with clock drift and process pauses added (:func:`clock_faults`)."""
+CLOCK_RATES = (0.5, 0.8, 0.9, 1.1, 1.25, 2)
+"""Clock rates :func:`clock_faults` draws (a clock at 0.5 runs at half speed)."""
 SNAPSHOT_EVERY = (1, 2, 3, 5, 8)
 RETIRE_AFTER = (0, 0, 500, 2_000, 10_000)
 """With ``features="all"`` a removed server keeps running this many ms after its removal commits (drawn per seed,
@@ -110,8 +113,8 @@ def random_schedule(n: int, seed: int, horizon: int = HORIZON, features: str = "
     stale = stale and features == "none"
     rng = random.Random(f"raftedu-sweep:{n}:{seed}")
     extra = random.Random(f"raftedu-sweep-stale:{n}:{seed}")  # a second stream: the items above it stay as they were
-    ext_rng = random.Random(f"raftedu-sweep-ext:{n}:{seed}") if features == "all" else None
-    sit_rng = random.Random(f"raftedu-sweep-situations:{n}:{seed}") if features == "all" else None
+    ext_rng = random.Random(f"raftedu-sweep-ext:{n}:{seed}") if features != "none" else None
+    sit_rng = random.Random(f"raftedu-sweep-situations:{n}:{seed}") if features != "none" else None
     added = 0
     ids = list(range(1, n + 1))
     down: set[int] = set()
@@ -149,7 +152,8 @@ def random_schedule(n: int, seed: int, horizon: int = HORIZON, features: str = "
     while True:
         t += rng.randrange(20, 250)
         if t >= horizon:
-            return sorted(schedule, key=lambda item: item[0])
+            clocks = clock_faults(n, seed, horizon) if features == "clocks" else []
+            return sorted(schedule + clocks, key=lambda item: item[0])
         if ext_rng is not None and ext_rng.random() < 1 / 6:
             action = extension_action(ext_rng, n, added)
             added += action[0] == "add_server"
@@ -250,6 +254,19 @@ def extension_situation(rng: random.Random, t: int, n: int, added: int, slow_rat
             (t + 10, "heal")] if gone <= n else []
 
 
+def clock_faults(n: int, seed: int, horizon: int = HORIZON) -> list[tuple[Any, ...]]:
+    """Clock drift and process pauses for ``features="clocks"`` (a stream of their own, so the rest of the schedule is
+    ``all``'s): one or two servers' clocks run at a rate from :data:`CLOCK_RATES` from the start, and one to four
+    pauses of 20-799 ms hit random servers (a pause of a server that is down or already paused is refused: a note).
+    Check-quorum and its lease are then timed on drifting and stopping clocks; safety must not care (§5.6)."""
+    rng = random.Random(f"raftedu-sweep-clocks:{n}:{seed}")
+    items: list[tuple[Any, ...]] = [(0, "set_clock_rate", i, rng.choice(CLOCK_RATES))
+                                    for i in rng.sample(range(1, n + 1), min(n, rng.randint(1, 2)))]
+    for _ in range(rng.randint(1, 4)):
+        items.append((rng.randrange(horizon), "pause", rng.randint(1, n), rng.randrange(20, 800)))
+    return items
+
+
 def retire_after(n: int, seed: int) -> int:
     """R for ``features="all"``: a removed server of seed ``seed`` keeps running R ms (a stream of its own)."""
     return random.Random(f"raftedu-sweep-retire:{n}:{seed}").choice(RETIRE_AFTER)
@@ -276,7 +293,7 @@ def run_seed(n: int, seed: int, horizon: int = HORIZON, node_class: type[RaftNod
     A :class:`~raftedu.checks.NodeFailure` (the node raised an exception) is
     reported like a violation, with the property "Node failure".
     """
-    on = features == "all"
+    on = features != "none"
     cluster = Cluster(n, seed=seed, network=CHAOS, schedule=random_schedule(n, seed, horizon, features),
                       node_class=node_class, up_to_date_check=True, pre_vote=on,
                       check_quorum=on, snapshot_every=snapshot_every(n, seed) if on else None,
@@ -481,7 +498,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=_sizes, default=list(range(1, 8)), help="e.g. 1-7 or 3,5 (default 1-7)")
     parser.add_argument("--workers", type=int, default=1, help="processes to use (default 1)")
     parser.add_argument("--features", choices=FEATURES, default="none",
-                        help="all: pre-vote, check-quorum, leadership transfers and membership changes too")
+                        help="all: pre-vote, check-quorum, leadership transfers and membership changes too; "
+                             "clocks: all, with clock drift and process pauses")
     parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
                         help="run on the Dask cluster whose scheduler is at ADDRESS (e.g. tcp://10.0.0.5:8786; "
                              "needs raftedu[dask] here and raftedu on every worker) instead of --workers processes")
@@ -496,13 +514,13 @@ def main(argv: list[str] | None = None) -> int:
             client.close()
     wall = time.perf_counter() - start
     print(f"\n{'N':>3} {'seeds':>6} {'violations':>10} {'node failures':>13} {'not live':>8} {'events':>10} "
-          f"{'committed':>9}" + (f" {'snapshots installed':>19}" if args.features == "all" else ""))
+          f"{'committed':>9}" + (f" {'snapshots installed':>19}" if args.features != "none" else ""))
     for n in args.sizes:
         rows = [r for r in results if r.n == n]
         failed = sum(bool(r.violation and r.violation.startswith("Node failure")) for r in rows)
         print(f"{n:>3} {len(rows):>6} {sum(r.violation is not None for r in rows) - failed:>10} {failed:>13} "
               f"{sum(not r.live for r in rows):>8} {sum(r.events for r in rows):>10} {sum(r.committed for r in rows):>9}"
-              + (f" {sum(r.installs for r in rows):>19}" if args.features == "all" else ""))
+              + (f" {sum(r.installs for r in rows):>19}" if args.features != "none" else ""))
     where = f"Dask scheduler {args.scheduler}" if args.scheduler else f"{args.workers} worker(s)"
     print(f"{len(results)} runs in {wall:.1f} s wall ({1000 * wall / max(1, len(results)):.1f} ms per run, {where})")
     bad = [r for r in results if r.violation or not r.live]

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any, overload
 
 from .raft import EVENT_FIELDS, FOLLOWER, AppendEntries, Entry, Event, Message, Snapshot
@@ -23,7 +25,7 @@ from .raft import EVENT_FIELDS, FOLLOWER, AppendEntries, Entry, Event, Message, 
 if TYPE_CHECKING:  # pandas is imported only when a frame is asked for
     import pandas as pd
 
-__all__ = ["Trace", "EventList", "NodeView", "InFlight", "ClusterView"]
+__all__ = ["Trace", "EventList", "Clock", "NodeView", "InFlight", "ClusterView"]
 
 CRASHED = "crashed"
 
@@ -196,6 +198,51 @@ class EventList(Sequence[Event]):
 
 
 @dataclass
+class Clock:
+    """A server's own clock, once its clock drifts or its process was paused (the simulator's ``set_clock_rate`` and
+    ``pause`` faults; dissertation §6.4.1: a lease assumes bounded clock drift).
+
+    At true time ``t`` it reads ``base_local + ⌊(t - base_true) × rate⌋`` whole milliseconds. While the process is
+    paused the clock stands still at ``frozen``, and when it resumes it goes on from there, the pause lost: the
+    server believes no time passed. (etcd's raft counts time in ticks that a Go ``time.Ticker`` delivers; a ticker
+    drops the ticks a stalled receiver misses, so a paused etcd node's clock lags in just this way.) A server's timers
+    run out when *its* clock reaches them (:meth:`when`). Without drift or pause a server has no Clock: it reads true
+    time (Figure 2's runs).
+    """
+
+    rate: Fraction = Fraction(1)
+    base_true: int = 0
+    base_local: int = 0
+    frozen: int | None = None
+
+    def read(self, t: int) -> int:
+        """What the server's clock shows at true time ``t``."""
+        if self.frozen is not None:
+            return self.frozen
+        return self.base_local + math.floor((t - self.base_true) * self.rate)
+
+    def set_rate(self, rate: float, t: int) -> None:
+        """From true time ``t`` on, the clock runs ``rate`` times as fast as true time (going on from what it shows)."""
+        if self.frozen is None:
+            self.base_local, self.base_true = self.read(t), t
+        self.rate = Fraction(str(rate))  # exact: 1.1 is 11/10, so the same rate gives the same run on every machine
+
+    def freeze(self, t: int) -> None:
+        """The process stops at true time ``t``: its clock stands still."""
+        self.frozen = self.read(t)
+
+    def resume(self, t: int) -> None:
+        """The process goes on at true time ``t``; its clock goes on from where it stood (the pause is lost)."""
+        if self.frozen is not None:
+            self.base_local, self.base_true, self.frozen = self.frozen, t, None
+
+    def when(self, local: int, t: int) -> int:
+        """The first true time, not before ``t``, at which the (running) clock shows ``local``: when a timer this
+        server set for ``local`` runs out."""
+        return max(t, self.base_true + math.ceil((local - self.base_local) / self.rate))
+
+
+@dataclass
 class NodeView:
     """What a picture needs to know about one server at one instant."""
 
@@ -217,6 +264,10 @@ class NodeView:
     """The server was removed from the cluster and shut down (§4.1)."""
     snapshot: Snapshot | None = None
     """The server's latest snapshot (dissertation §5.1); ``log`` still holds the entries it replaced, for pictures."""
+    clock: Clock | None = None
+    """The server's own clock once it drifts or was paused (None: it reads true time)."""
+    paused: bool = False
+    """The server's process is paused: no timer fires, no message is handled until it resumes."""
 
     @property
     def snapshot_index(self) -> int:
@@ -382,7 +433,32 @@ class ClusterView:
         self.nodes[e.node].deadline = e.value
 
     def _on_crash(self, e: Event) -> None:
-        self.nodes[e.node].alive = False
+        self._stop(e)
+
+    def _stop(self, e: Event) -> None:
+        """The server is down (crashed or shut down): that ends a pause; the machine's clock goes on."""
+        node = self.nodes[e.node]
+        node.alive = node.paused = False
+        if node.clock is not None:
+            node.clock.resume(e.time)
+
+    def _on_clock(self, e: Event) -> None:
+        node = self.nodes[e.node]
+        if node.clock is None:
+            node.clock = Clock()
+        node.clock.set_rate(e.value, e.time)
+
+    def _on_pause(self, e: Event) -> None:
+        node = self.nodes[e.node]
+        if node.clock is None:
+            node.clock = Clock()
+        node.clock.freeze(e.time)
+        node.paused = True
+
+    def _on_resume(self, e: Event) -> None:
+        node = self.nodes[e.node]
+        node.paused = False
+        node.clock.resume(e.time)  # type: ignore[union-attr]  (a pause gave it a clock)
 
     def _draw_crash(self, e: Event) -> None:
         self.nodes[e.node].deadline = None
@@ -391,7 +467,8 @@ class ClusterView:
     def _on_restart(self, e: Event) -> None:
         old = self.nodes[e.node]  # persistent state survives; volatile state starts over
         vote = e.value[1] if isinstance(e.value, (tuple, list)) and len(e.value) == 3 else old.voted_for  # the disk's
-        self.nodes[e.node] = NodeView(e.node, term=old.term, voted_for=vote, log=old.log)  # a snapshot: ``restore``
+        self.nodes[e.node] = NodeView(e.node, term=old.term, voted_for=vote, log=old.log,  # a snapshot: ``restore``
+                                      clock=old.clock)  # the machine's clock runs on
 
     def _draw_restart(self, e: Event) -> None:
         node = self.nodes[e.node]  # drawn late, events before the restart may have drawn on the new NodeView
@@ -425,8 +502,8 @@ class ClusterView:
         self.nodes[e.node] = NodeView(e.node)
 
     def _on_server_removed(self, e: Event) -> None:
-        node = self.nodes[e.node]
-        node.alive, node.removed = False, True
+        self._stop(e)
+        self.nodes[e.node].removed = True
 
     def _draw_server_removed(self, e: Event) -> None:
         self.nodes[e.node].deadline = None

@@ -327,7 +327,9 @@ def test_lesson_08_a_retried_write_without_sessions_is_applied_twice(l08: Run) -
 
 
 PROBE_09 = ("{'local': {'value': local.history[2].result.value, 'ok': local_result.linearizable, "
-            "'ms': local.history[2].response - local.history[2].invoke}, 'values': values, 'costs': rows}")
+            "'ms': local.history[2].response - local.history[2].invoke}, 'values': values, 'costs': rows, "
+            "'paused': {'value read': paused.history[3].result.value, 'linearizable': paused_result.linearizable}, "
+            "'clock_rows': clock_rows}")
 
 
 l09 = lesson("09_linearizable_reads.ipynb", PROBE_09)
@@ -360,6 +362,23 @@ def test_lesson_09_what_each_read_path_costs(l09: Run) -> None:
     for mode in ("readindex", "lease", "log"):
         line = next(x for x in out.splitlines() if x.strip().startswith(f"{mode}:"))
         assert "not linearizable" not in line and line.count("'linearizable'") == 5
+
+
+def test_lesson_09_when_the_clock_lies(l09: Run) -> None:
+    """Issue 24: a paused (or slow-clocked) cut-off leader serves a stale lease read the checker rejects; ReadIndex
+    does not; with perfect clocks the lease is safe."""
+    assert l09.probe["paused"] == {"value read": 1, "linearizable": False}
+    says(l09, "Client 1 read the stale **1**, after x=2 had been acknowledged: the checker rejects the history")
+    out = l09.output('paused = paused_leader_read("lease", pause=300)')
+    assert "paused for 300 ms" in out and "believing no time passed" in out and "not linearizable" in out
+    read = {(r["fault on the old leader"], r["read mode"]): (r["client 1 read x ="], r["verdict"])
+            for r in l09.probe["clock_rows"]}
+    assert read["no fault", "lease"] == (2, "linearizable")
+    says(l09, 'Without the pause (`paused_leader_read("lease", pause=0)`) client 1 reads 2')
+    assert read["pause 300 ms", "lease"] == read["clock at 1/4 speed", "lease"] == (1, "not linearizable")
+    says(l09, "The slow clock does what the pause did")
+    assert all(read[fault, "readindex"] == (2, "linearizable") for fault in ("no fault", "pause 300 ms", "clock at 1/4 speed"))
+    says(l09, "ReadIndex reads 2 under every fault: it trusts no clock.")
 
 
 # ---- lesson 13 (real etcd) ---------------------------------------------------------------------------------------

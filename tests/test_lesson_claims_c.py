@@ -10,10 +10,11 @@ import random
 
 import pytest
 
-from raftedu import RaftNode
-from raftedu.kv import KVService
-from raftedu.raft import AppendEntries, Entry, PersistentState
+from raftedu import ClusterView, RaftNode
+from raftedu.kv import ClientAnswer, KVService, ReadConfirm, ReadConfirmReply, paused_leader_read
+from raftedu.raft import AppendEntries, Entry, PersistentState, RequestVote
 from raftedu.scenarios import figure_8, shorter_log_same_term
+from raftedu.trace import Clock
 from test_lesson_claims_a import claim  # tests/ is on sys.path (conftest.py)
 
 
@@ -130,3 +131,88 @@ def test_07_session_expiry_is_taught_as_a_deterministic_state_machine_decision()
     for k in range(500):  # a long history of other clients' writes
         store.apply(Op.put("y", k, client=2, seq=k + 1))
     assert store.last_applied(1) == 1  # client 1's session is still there
+
+
+# ---- lesson 09: when the clock lies (clock drift and process pauses) -----------------------------------------------
+
+
+def old_leader_answer(svc: KVService) -> tuple[int, int, int]:
+    """(the old leader, when it answered client 1's last read, which server answered it) in a paused_leader_read run."""
+    read = svc.history[3]
+    old = next(e.value[0] for e in svc.cluster.trace if e.kind == "partition")[0]
+    answer = next(e for e in svc.cluster.trace if e.kind == "deliver" and isinstance(e.msg, ClientAnswer) and e.msg.ok
+                  and e.msg.dst == svc.clients[0].id and e.time == read.response)
+    return old, answer.msg.src, next(e.time for e in svc.cluster.trace if e.kind == "send" and e.msg_id == answer.msg_id)
+
+
+def test_08_the_paused_leader_trusted_a_lease_its_clock_said_was_running() -> None:
+    claim("09_linearizable_reads.ipynb", "The old leader resumed believing no time had passed — its clock 300 ms behind true "
+          "time — so by its clock its lease was still running, and it answered from its own copy.")
+    claim("09_linearizable_reads.ipynb", "The safety monitor checked every event of the run and found nothing wrong")
+    svc = paused_leader_read("lease", pause=300)  # the lesson's run; a safety violation would have raised
+    old, answered_by, sent = old_leader_answer(svc)
+    assert answered_by == old
+    clock = ClusterView.at(svc.cluster.trace).nodes[old].clock
+    assert clock.read(svc.cluster.now) == svc.cluster.now - 300
+    lease = svc.cluster.nodes[old].lease_until
+    assert clock.read(sent) < lease < sent  # valid on its clock, over in true time
+    rounds = {e.time for e in svc.cluster.trace if e.kind == "send" and isinstance(e.msg, ReadConfirm) and e.msg.src == old}
+    assert lease - 150 in rounds  # raftedu's lease: one full minimum election timeout from the round's send (answer key 4)
+
+
+def test_08_with_perfect_clocks_the_lease_runs_out_before_the_new_leader_is_elected() -> None:
+    claim("09_linearizable_reads.ipynb", "client 1 reads 2: the lease runs out before the new leader is elected.")
+    svc = paused_leader_read("lease", pause=0)
+    old = next(e.value[0] for e in svc.cluster.trace if e.kind == "partition")[0]
+    cut = next(e.time for e in svc.cluster.trace if e.kind == "partition")
+    elected = next(e.time for e in svc.cluster.trace if e.kind == "role" and e.value == "leader" and e.time > cut)
+    assert svc.cluster.nodes[old].lease_until < elected
+
+
+def test_08_readindex_finds_the_new_leader_after_a_time_out_and_a_slow_clock_stretches_the_lease() -> None:
+    claim("09_linearizable_reads.ipynb", "the old leader never gets its confirmations, and the client, after its time-out, "
+          "finds the new leader.")
+    svc = paused_leader_read("readindex", pause=300)
+    old, answered_by, _ = old_leader_answer(svc)
+    read = svc.history[3]
+    assert answered_by != old and read.response - read.invoke >= svc.clients[0].retry_after
+    cut = next(e.time for e in svc.cluster.trace if e.kind == "partition")
+    assert not [e for e in svc.cluster.trace if e.kind == "deliver" and e.node == old and e.time > cut
+                and isinstance(e.msg, ReadConfirmReply)]  # no confirmation reaches the cut-off leader
+    claim("09_linearizable_reads.ipynb", "at a quarter speed, 150 ms on the old leader's clock take 600 ms of true time "
+          "(its clock slowed just after the lease began, so here the lease lasted over 500 ms)")
+    clock = Clock()
+    clock.set_rate(0.25, 0)
+    assert clock.when(150, 0) == 600
+    slow = paused_leader_read("lease", pause=0, clock_rate=0.25)
+    old, answered_by, sent = old_leader_answer(slow)
+    lease = slow.cluster.nodes[old].lease_until  # on its clock: the round's send + 150 ms
+    cut = next(e.time for e in slow.cluster.trace if e.kind == "partition")
+    its_clock = ClusterView.at(slow.cluster.trace).nodes[old].clock
+    assert lease - 150 < cut  # the lease began before the clock slowed (at the cut) ...
+    assert its_clock.when(lease, 0) - (lease - 150) > 500  # ... and lasted over 500 true ms
+    assert answered_by == old and sent - cut > 150  # the stale answer came more than 150 true ms after the cut
+
+
+def test_08_answer_key_a_ten_percent_slow_leader_may_keep_its_lease_135_ms() -> None:
+    key = (KEYS / "09_linearizable_reads_answers.md").read_text()
+    assert "**135 ms.**" in key and "150 ÷ (1 / 0.9) = 135" in key
+    clock = Clock()
+    clock.set_rate(0.9, 0)  # the leader's clock at 90 % of its followers'
+    assert clock.when(135, 0) == 150 < clock.when(136, 0)  # 135 on its clock ends as the followers' 150 ms end
+
+
+def test_08_a_pause_without_the_cut_ends_with_the_old_leader_stepping_down_first() -> None:
+    claim("09_linearizable_reads.ipynb", "the paused leader, on resuming, first handles the vote requests of the new term "
+          "that waited for it and steps down, and client 1 reads 2.")
+    svc = paused_leader_read("lease", cut=False)
+    trace = svc.cluster.trace
+    resume = next(e for e in trace if e.kind == "resume")
+    first_new_term = next(e for e in trace if e.kind == "term" and e.node == resume.node and e.time >= resume.time)
+    handled = [e for e in trace if e.kind == "deliver" and e.node == resume.node and e.time == resume.time]
+    assert first_new_term.time == resume.time and any(isinstance(e.msg, RequestVote) for e in handled)
+    assert next(e for e in trace if e.kind == "role" and e.node == resume.node and e.time >= resume.time).value == "follower"
+    assert svc.history[3].result.value == 2 and svc.check().linearizable is True
+    claim("09_linearizable_reads.ipynb", "Both faults needed the cut, though")
+    slow = paused_leader_read("lease", pause=0, clock_rate=0.25, cut=False)
+    assert slow.history[3].result.value == 2 and slow.check().linearizable is True

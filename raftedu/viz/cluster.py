@@ -273,8 +273,10 @@ class ClusterPicture:
             node = view.nodes[i]
             voted = f"S{node.voted_for}" if node.voted_for else "nobody"
             what = f"{member[i]}, " if i in member else ""
+            clock = node.clock
+            drift = "" if clock is None or clock.rate == 1 else f", its clock runs at {float(clock.rate):g}× true time"
             hover.append(f"{node_name(i)} {what}{node.shown_role}, term {node.term}, voted {voted}, "
-                         f"log {len(node.log)}, commit {node.commit_index}")
+                         f"log {len(node.log)}, commit {node.commit_index}" + (", paused" if node.paused else "") + drift)
         symbols = [LEARNER_SYMBOL if member.get(i) == "learner" and r != "crashed" else ROLE_SYMBOLS[r][0]
                    for i, r in zip(self.ids, roles)]
         return dict(type="scatter", x=[self.xy[i][0] for i in self.ids], y=[self.xy[i][1] for i in self.ids],
@@ -296,6 +298,8 @@ class ClusterPicture:
                 role = member[i]  # "learner" or "removed": it never campaigns (§4.2.1), so no timer is drawn
             if not node.alive:
                 second = "down"
+            elif node.paused:
+                second = "paused: its clock stands still"
             elif i in member:
                 second = "no vote"
             elif node.role == "leader":

@@ -74,7 +74,8 @@ def timeline(source: Source, start: int = 0, end: int | None = None, *, heartbea
     from its sending to its delivery (or a dotted vermillion line ending in ✕
     where it was dropped); a refused vote or a rejected AppendEntries reply is
     a dashed dark arrow ending in ⊗ or ▼, as in the cluster picture. Role changes are marked in the role's colour, crashes with a
-    black ✕ and a grey band while the server is down. Hovering over an
+    black ✕ and a grey band while the server is down; a paused process with □ and a dashed band until it resumes
+    (▷), a change of a server's clock rate (drift) with ⊗. Hovering over an
     arrowhead names the message and the Figure 2 rule(s) it made the receiver
     apply. ``heartbeats=False`` hides empty AppendEntries and their replies.
     ``theme`` is ``"light"`` or ``"dark"`` (JupyterLab's page theme).
@@ -95,6 +96,8 @@ def timeline(source: Source, start: int = 0, end: int | None = None, *, heartbea
     marks: dict[str, tuple[list[int], list[int], list[str]]] = {}
     down: dict[int, int] = {}
     bands: list[tuple[int, int, int]] = []
+    paused: dict[int, int] = {}  # server -> when its process paused
+    pauses: list[tuple[int, int, int]] = []
     last_was_empty: dict[tuple[int, int], bool] = {}  # (leader, follower): the last AppendEntries delivered was empty
     answers_heartbeat: set[int] = set()  # ids of replies sent in answer to an empty AppendEntries
     for k, e in enumerate(events):
@@ -128,9 +131,10 @@ def timeline(source: Source, start: int = 0, end: int | None = None, *, heartbea
                 xs2 += [s.time, s.time + frac * (e.time - s.time if e.time > s.time else 4), None]
                 ys2 += [m.src, m.src + frac * (m.dst - m.src), None]
                 hov2 += [hover, hover, ""]
-        elif e.kind in ("role", "crash", "restart", "timeout", "timeout_now", "commit"):
+        elif e.kind in ("role", "crash", "restart", "timeout", "timeout_now", "commit", "pause", "resume", "clock"):
             label = {"role": str(e.value), "crash": "crash", "restart": "restart", "timeout": "election timeout",
-                     "timeout_now": "election timeout", "commit": "commit"}[e.kind]
+                     "timeout_now": "election timeout", "commit": "commit", "pause": "pause", "resume": "resume",
+                     "clock": "clock"}[e.kind]
             mx, my, mh = marks.setdefault(label, ([], [], []))
             mx.append(e.time)
             my.append(e.node)
@@ -139,7 +143,12 @@ def timeline(source: Source, start: int = 0, end: int | None = None, *, heartbea
                 down[e.node] = e.time
             elif e.kind == "restart" and e.node in down:
                 bands.append((e.node, down.pop(e.node), e.time))
+            elif e.kind == "pause":
+                paused[e.node] = e.time
+            elif e.kind in ("resume", "crash") and e.node in paused:
+                pauses.append((e.node, paused.pop(e.node), e.time))
     bands += [(i, t0, end) for i, t0 in down.items()]
+    pauses += [(i, t0, end) for i, t0 in paused.items()]
 
     data: list[dict[str, Any]] = []
     for (kind, ok), (xs, ys, sizes, hov) in arrows.items():
@@ -169,6 +178,9 @@ def timeline(source: Source, start: int = 0, end: int | None = None, *, heartbea
         "restart": (ink(theme, "outline"), "circle-open", "restarted"),
         "election timeout": (ROLE_COLORS["candidate"], "hourglass", "election timer ran out"),
         "commit": ("rgb(100, 100, 100)", "line-ns-open", "commitIndex advanced"),
+        "pause": (ink(theme, "outline"), "square-open", "process paused (dashed band: its clock stands still)"),
+        "resume": (ink(theme, "outline"), "triangle-right-open", "process resumed"),
+        "clock": (ink(theme, "outline"), "circle-x-open", "clock rate changed (drift)"),
     }
     below: list[dict[str, Any]] = []
     for label, (mx, my, mh) in marks.items():
@@ -180,6 +192,8 @@ def timeline(source: Source, start: int = 0, end: int | None = None, *, heartbea
     data = below + data
     shapes = [dict(type="rect", xref="x", yref="y", x0=t0, x1=t1, y0=i - 0.3, y1=i + 0.3, line=dict(width=0),
                    fillcolor="rgba(158, 158, 158, 0.35)", layer="below") for i, t0, t1 in bands]
+    shapes += [dict(type="rect", xref="x", yref="y", x0=t0, x1=t1, y0=i - 0.3, y1=i + 0.3, fillcolor="rgba(0, 0, 0, 0)",
+                    line=dict(width=1.5, dash="dash", color=ink(theme, "outline")), layer="below") for i, t0, t1 in pauses]
     fig = go.Figure(dict(data=data, layout=dict(
         title=dict(text=f"Timeline {start}–{end} ms: one lane per server, one arrow per message (send → delivery)"),
         template=template(theme), height=160 + 55 * n, hovermode="closest", shapes=shapes,
