@@ -236,7 +236,7 @@ def test_counterexample_line_for_feedback_shrinks_a_failing_schedule_or_searches
     story = story_schedules(3)["restart_between_votes"]
     padded = ((0, "request", "x"), *story, (90, "request", "y"))
     line = counterexample_line(VolatileVote, 3, padded, seed=5)
-    assert line.startswith("from raftedu.explore import Counterexample; Counterexample.of(VolatileVote, 3, [")
+    assert line.startswith("import raftedu.explore; raftedu.explore.replay(VolatileVote, n=3, schedule=[")
     assert line.endswith(", seed=5).explain()")
     statement, call = line.rsplit(".explain()", 1)[0].split("; ", 1)
     env = {"VolatileVote": VolatileVote}
