@@ -15,6 +15,9 @@ from mutants import NODE_MUTANTS, AppliesTwice, CountsOldTermVotes, VolatileVote
 SAFETY_MUTANTS = [m for m in NODE_MUTANTS if m.what in PROPERTIES]  # Figure 3 and the monitor's extras; not the extensions'
 QUICK = {"counts vote replies from an older term", "applies an entry twice without reporting it",
          "skips an entry without reporting it", "keeps votedFor in volatile state"}
+CRASHES_FIRST = {"uses AppendEntries replies from an earlier leadership"}
+"""Found as the IndexError its stale nextIndex causes (a Node failure) before the property (tests/mutants.py,
+_NextIndexInLog, says why it is left so)."""
 
 
 def _same(a, b) -> None:
@@ -29,7 +32,7 @@ def test_each_safety_mutant_gets_a_short_one_minimal_counterexample_that_replays
     # a cap (tests assert no timings: benchmarks/bench_explore.py measures the time, within 60 s on this machine).
     ce = find_counterexample(mutant.node_class, budget_s=600)
     assert ce is not None, f"{mutant.name}: no counterexample"
-    assert ce.property in PROPERTIES
+    assert ce.property == ("Node failure" if mutant.name in CRASHES_FIRST else mutant.what), ce
     assert 1 <= len(ce.schedule) <= 12, ce
     assert one_minimal(ce), ce
     first, again = ce.replay(), ce.replay()
