@@ -87,6 +87,38 @@ def test_shrink_makes_a_long_failing_schedule_one_minimal():
     assert small.replay().property == ce.property
 
 
+def test_a_shrink_stopped_by_its_budget_still_breaks_the_property():
+    story = story_schedules(3)["restart_between_votes"]
+    padded = ((0, "request", "x"), *story, (40, "heal"), (41, "timeout_now", 3), (90, "request", "y"))
+    ce = Counterexample.of(VolatileVote, 3, padded)
+    cut = shrink(ce, max_runs=12)
+    assert cut.stats.shrink_runs == 12 and not cut.stats.minimal
+    assert len(cut.schedule) < len(padded) and cut.replay().property == ce.property
+    assert shrink(ce).stats.minimal
+    with pytest.raises(ValueError, match="max_runs must be a number > 0"):
+        shrink(ce, max_runs=0)
+
+
+def test_a_recorded_run_replays_with_its_own_seed_timing_network_and_checks():
+    from raftedu import Network, Timing
+    from raftedu.explore import Recorder, replay
+
+    c = Recorder(3, seed=7, node_class=VolatileVote, timing=Timing(), network=Network(delay=(2, 9)),
+                 schedule=[(400, "crash", 1)])
+    c.run(300)
+    c.request("a", node=c.leader())  # a keyword argument becomes a positional one in the schedule
+    c.run(400)
+    args = c.replay_args()
+    assert args["schedule"][0] == [300, "request", "a", c.leader()] and args["schedule"][1] == [400, "crash", 1]
+    assert (args["seed"], args["until"], args["up_to_date_check"]) == (7, 700, False)
+    again = Recorder(3, node_class=VolatileVote, seed=7, timing=Timing(), network=Network(delay=(2, 9)),
+                     schedule=[tuple(item) for item in args["schedule"]])
+    again.run(700)
+    assert again.trace.digest() == c.trace.digest()
+    with pytest.raises(ValueError, match="breaks no safety property"):
+        replay(VolatileVote, **args)
+
+
 def test_replay_line_runs_as_printed():
     ce = find_counterexample(CountsOldTermVotes, budget_s=600)
     line = replay_line(CountsOldTermVotes, ce.n, ce.schedule)

@@ -123,6 +123,22 @@ def test_failing_check_names_scenario_seed_and_replay(capsys: pytest.CaptureFixt
     assert len(ce.schedule) < len(recorded)
 
 
+def test_only_a_public_check_keeps_the_run_that_broke_a_property() -> None:
+    """A hidden case's run (its crashes, partitions, seed) never reaches a result, so no line can carry it."""
+    from raftedu.grading.core import Check, Unsafe, judge_check
+
+    run = {"n": 3, "schedule": [[0, "crash", 2]], "seed": 4711}
+
+    def judge(case, obs):
+        raise Unsafe("broke it", "Election Safety", run)
+
+    for public in (True, False):
+        check = Check("c", 1, public, (), "", cases=lambda rng: [0], judge=judge)
+        result = judge_check(check, [0], [{"case": 0, "obs": None}])
+        assert result.unsafe == "Election Safety" and (result.replay == run) is public
+        assert "replay" not in result.to_dict()  # nor is it written to a journal or feedback
+
+
 def test_replay_returns_the_cluster_stopped_at_the_violation(capsys: pytest.CaptureFixture[str]) -> None:
     broken = next(m for m in MUTANTS if m.catch == "figure8")
     cluster = grading.replay("04", "figure8", seed=0, namespace={"advance_commit_index": broken.fn})
