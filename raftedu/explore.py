@@ -316,8 +316,11 @@ def replay(node_class: type[RaftNode], n: int, schedule: Iterable[Sequence[Any]]
                         up_to_date_check=bool(up_to_date_check))
     violation = ce.replay()
     if violation is None:
+        setup = ("the scripted timing and 1 ms messages" if (ce.timing, ce.network) == (SEARCH_TIMING, _RELIABLE)
+                 else f"{ce.timing} and {ce.network}")
         raise ValueError(f"this schedule breaks no safety property on {n} servers of {node_class.__name__} "
-                         f"(run to {TAIL} ms after its last item" + (f" or to {until} ms" if until else "") + ")")
+                         f"(run with {setup}, to {TAIL} ms after its last item"
+                         + (f" or to {until} ms" if until else "") + ")")
     return replace(ce, property=violation.property)
 
 
