@@ -36,20 +36,20 @@ import inspect
 import random
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from .checks import SafetyViolation
 from .pools import map_on
 from . import scenarios
 from . import sim as _sim
-from .raft import LEADER, Event, RaftNode
+from .raft import LEADER, Event, RaftNode, Server, Timing
 from .sim import Cluster, Network, Refused
 from .sweep import FEATURES
 
-__all__ = ["DELAY", "SEARCH_TIMING", "TAIL", "Counterexample", "Explanation", "SearchStats", "find_counterexample",
-           "shrink", "one_minimal", "replay_line", "counterexample_line", "run_map", "story_schedules",
-           "ModelCheckResult", "model_check"]
+__all__ = ["DELAY", "SEARCH_TIMING", "TAIL", "Counterexample", "Explanation", "Recorder", "SearchStats",
+           "find_counterexample", "replay", "shrink", "one_minimal", "replay_line", "counterexample_line", "run_map",
+           "story_schedules", "ModelCheckResult", "model_check"]
 
 DELAY = 1
 """Every message takes this many virtual ms on the search's network (a fault item changes it for a spell)."""
@@ -68,9 +68,12 @@ _BATCH = 16  # runs handed to the executor at a time
 # ---- the cluster setup a counterexample runs on ------------------------------------------------------------------
 
 
-def _check_node_class(node_class: Any) -> None:
-    if not (isinstance(node_class, type) and issubclass(node_class, RaftNode)):
-        raise TypeError(f"node_class must be RaftNode or a subclass of it; got {node_class!r}")
+def _check_node_class(node_class: Any, servers: bool = False) -> None:
+    """RaftNode or a subclass (``servers``: also a server of its own on :class:`~raftedu.raft.Server`, which a replay
+    runs as any cluster does; the search and the model check read RaftNode's attributes)."""
+    if not (isinstance(node_class, type) and issubclass(node_class, Server if servers else RaftNode)):
+        raise TypeError(f"node_class must be RaftNode or a subclass of it{', or a raftedu.Server' if servers else ''}; "
+                        f"got {node_class!r}")
 
 
 def _check_features(features: Any) -> None:
@@ -79,18 +82,20 @@ def _check_features(features: Any) -> None:
 
 
 def _cluster(node_class: type[RaftNode], n: int, schedule: Sequence[Sequence[Any]], features: str,
-             network: Network = _RELIABLE, seed: int = 0) -> Cluster:
+             network: Network = _RELIABLE, seed: int = 0, timing: Timing = SEARCH_TIMING,
+             up_to_date_check: bool = True) -> Cluster:
     on = features != "none"
-    return Cluster(n, seed=seed, timing=SEARCH_TIMING, network=network, node_class=node_class,
-                   schedule=schedule, up_to_date_check=True, pre_vote=on, check_quorum=on)
+    return Cluster(n, seed=seed, timing=timing, network=network, node_class=node_class,
+                   schedule=schedule, up_to_date_check=up_to_date_check, pre_vote=on, check_quorum=on)
 
 
 def _run(node_class: type[RaftNode], n: int, schedule: Sequence[Sequence[Any]], features: str,
          network: Network = _RELIABLE, seed: int = 0, stepped: bool = False,
-         start: Sequence[Sequence[Any]] = (), until: int | None = None
-         ) -> tuple[Cluster | None, SafetyViolation | None]:
-    """Run ``schedule`` to its last item plus :data:`TAIL`: (the cluster, the violation or None). With ``stepped``
-    the schedule is a :func:`model_check` run: steps, done one after another.
+         start: Sequence[Sequence[Any]] = (), until: int | None = None, timing: Timing = SEARCH_TIMING,
+         up_to_date_check: bool = True) -> tuple[Cluster | None, SafetyViolation | None]:
+    """Run ``schedule`` to its last item plus :data:`TAIL` (or to ``until`` ms, if later): (the cluster, the
+    violation or None). With ``stepped`` the schedule is a :func:`model_check` run: steps, done one after another
+    (``start`` and ``until`` then set its stage).
 
     A schedule that cannot run (an item that no longer fits, e.g. the restart of a node that is up once the crash
     before it was shrunk away) is not a counterexample: (None, None).
@@ -106,10 +111,10 @@ def _run(node_class: type[RaftNode], n: int, schedule: Sequence[Sequence[Any]], 
             return None, None
         return c, None
     try:
-        c = _cluster(node_class, n, schedule, features, network, seed)
+        c = _cluster(node_class, n, schedule, features, network, seed, timing, up_to_date_check)
     except ValueError:
         return None, None
-    end = max((item[0] for item in schedule), default=0) + TAIL
+    end = max(max((item[0] for item in schedule), default=0) + TAIL, until or 0)
     try:
         c.run(end)
     except SafetyViolation as v:
@@ -134,13 +139,22 @@ def run_map(fn: Callable[[Any], Any], items: Sequence[Any], executor: Any = None
     return list(map_on(executor, fn, list(items)))
 
 
-def _first(fn: Callable[[Any], Any], items: Sequence[Any], executor: Any, want: Callable[[Any], bool]) -> int | None:
-    """The index of the first item whose result is wanted (in order, so the same with or without an executor)."""
-    if executor is None:
-        return next((k for k, x in enumerate(items) if want(fn(x))), None)
-    for start in range(0, len(items), _BATCH):
-        results = run_map(fn, items[start:start + _BATCH], executor)
+class _Spent(Exception):
+    """The shrink's budget (runs or seconds) is used up."""
+
+
+def _first(fn: Callable[[Any], Any], items: Sequence[Any], executor: Any, want: Callable[[Any], bool],
+           spent: Callable[[], bool], runs: list[int]) -> int | None:
+    """The index of the first item whose result is wanted (in order, so the same with or without an executor).
+    ``spent()`` is asked before each run (each batch, on an executor; ``runs[0]`` counts them): when it says so,
+    :class:`_Spent`."""
+    step = 1 if executor is None else _BATCH
+    for start in range(0, len(items), step):
+        if spent():
+            raise _Spent
+        results = [fn(items[start])] if executor is None else run_map(fn, items[start:start + step], executor)
         hit = next((k for k, r in enumerate(results) if want(r)), None)
+        runs[0] += len(results) if hit is None else hit + 1
         if hit is not None:
             return start + hit
     return None
@@ -153,10 +167,12 @@ def _first(fn: Callable[[Any], Any], items: Sequence[Any], executor: Any, want: 
 class Counterexample:
     """A run that breaks ``property``: ``schedule`` on ``n`` servers of ``node_class`` (replay it, explain it).
 
-    The cluster runs with :data:`SEARCH_TIMING` on ``network`` (by default every
-    message takes :data:`DELAY` ms and none is lost), the always-on checks with
-    etcd-io/raft's ``MoreUpToDateCorrectInv``, and ``features="all"``
-    switches on pre-vote and check-quorum. It runs to the last item plus :data:`TAIL` ms.
+    The cluster runs with ``timing`` (by default :data:`SEARCH_TIMING`) on
+    ``network`` (by default every message takes :data:`DELAY` ms and none is
+    lost), the always-on checks with etcd-io/raft's
+    ``MoreUpToDateCorrectInv``, and ``features="all"`` switches on pre-vote
+    and check-quorum. It runs to the last item plus :data:`TAIL` ms (or to
+    ``until`` ms, if later).
     """
 
     node_class: type[RaftNode]
@@ -173,31 +189,48 @@ class Counterexample:
     start: tuple[tuple[Any, ...], ...] = ()
     """For a :func:`model_check` run: the timed schedule that set the stage before the first step ..."""
     until: int | None = None
-    """... run to this time (None: to its last item)."""
+    """... run to this time (None: to its last item). For a timed run: the time it runs to at least (a recorded run
+    that broke the property long after its last item: :func:`replay`)."""
+    timing: Timing = SEARCH_TIMING
+    """The servers' timers (a recorded run keeps the timing it ran with: election timers may then start elections
+    between the items)."""
+    up_to_date_check: bool = True
+    """Whether the checks include ``MoreUpToDateCorrectInv`` (a recorded run keeps the checks it ran with, so its
+    replay breaks the property the run broke)."""
+
+    def _args(self, schedule: Sequence[Sequence[Any]] | None = None,
+              node_class: type[RaftNode] | None = None) -> tuple[Any, ...]:
+        """The arguments of :func:`_run` for this setup (and ``schedule``, if given)."""
+        return (node_class or self.node_class, self.n, self.schedule if schedule is None else schedule, self.features,
+                self.network, self.seed, self.stepped, self.start, self.until, self.timing, self.up_to_date_check)
 
     def replay(self, schedule: Iterable[Sequence[Any]] | None = None) -> SafetyViolation | None:
         """Run the schedule again (or ``schedule`` on the same setup): the violation, or None. Deterministic."""
-        items = self.schedule if schedule is None else tuple(tuple(item) for item in schedule)
-        return _run(self.node_class, self.n, items, self.features, self.network, self.seed, self.stepped,
-                    self.start, self.until)[1]
+        items = None if schedule is None else tuple(tuple(item) for item in schedule)
+        return _run(*self._args(items))[1]
 
     def cluster(self) -> Cluster:
         """The cluster after the replay (stopped at the violation): its trace is the run, event by event."""
-        c, violation = _run(self.node_class, self.n, self.schedule, self.features, self.network, self.seed,
-                            self.stepped, self.start, self.until)
+        c, violation = _run(*self._args())
         if c is None or violation is None:
             raise RuntimeError(f"the schedule no longer breaks {self.property!r}: was the node class changed?")
         return c
 
     @property
     def line(self) -> str:
-        """One line to paste in a notebook to watch this run (the node class must be defined there)."""
+        """One line to paste in a notebook to watch this run (the node class must be defined there; a class with a
+        ``replay_code`` attribute, e.g. :func:`raftedu.grading.my_node`'s, is named by that code)."""
+        return self.line_for(getattr(self.node_class, "replay_code", None) or self.node_class.__name__)
+
+    def line_for(self, node: str) -> str:
+        """:attr:`line` with ``node`` (Python code, e.g. ``'raftedu.grading.my_node("02")'``) for the node class."""
         if self.stepped:
             until = "" if self.until is None else f", until={self.until}"
-            return (f"from raftedu.explore import Counterexample; Counterexample({self.node_class.__name__}, "
+            return (f"from raftedu.explore import Counterexample; Counterexample({node}, "
                     f"{self.n}, {self.schedule!r}, {self.property!r}, stepped=True, start={self.start!r}{until})"
                     ".explain()")
-        return replay_line(self.node_class, self.n, self.schedule, self.features, self.seed)
+        return replay_line(node, self.n, self.schedule, self.features, self.seed, timing=self.timing,
+                           network=self.network, until=self.until, up_to_date_check=self.up_to_date_check)
 
     def explain(self) -> "Explanation":
         """The run in words: the schedule as a story, the events that broke the property with the method of the
@@ -207,10 +240,8 @@ class Counterexample:
     @staticmethod
     def of(node_class: type[RaftNode], n: int, schedule: Iterable[Sequence[Any]], features: str = "none",
            seed: int = 0) -> "Counterexample":
-        """The counterexample of a schedule known to fail on ``n`` servers of ``node_class`` (replayed now to find the
-        property it breaks; a ValueError if it breaks none). ``seed`` is the cluster's (with the search's timing
-        and 1 ms network it decides only election timeouts that never fire within a run)."""
-        return _of(node_class, n, schedule, features, seed)
+        """:func:`replay` (kept for lines written before it)."""
+        return replay(node_class, n, schedule, features=features, seed=seed)
 
     def __str__(self) -> str:
         items = "\n".join(f"  {_item_text(item)}" for item in self.schedule)
@@ -218,31 +249,79 @@ class Counterexample:
                 f"schedule item(s):\n{items}\nreplay: {self.line}")
 
 
-def replay_line(node_class: type[RaftNode], n: int, schedule: Iterable[Sequence[Any]], features: str = "none",
-                seed: int = 0) -> str:
+def _setting(value: Timing | Network) -> str:
+    """``raftedu.Network(delay=(2, 20))``: the settings that differ from the defaults, as Python code."""
+    kind = type(value)
+    changed = ", ".join(f"{f}={getattr(value, f)!r}" for f in value.__dataclass_fields__
+                        if getattr(value, f) != getattr(kind(), f))
+    return f"raftedu.{kind.__name__}({changed})"
+
+
+def replay_line(node_class: type[RaftNode] | str, n: int, schedule: Iterable[Sequence[Any]], features: str = "none",
+                seed: int = 0, *, timing: Timing | dict[str, Any] = SEARCH_TIMING,
+                network: Network | dict[str, Any] = _RELIABLE, until: int | None = None,
+                up_to_date_check: bool = True) -> str:
     """The one line that replays ``schedule`` on ``n`` servers of ``node_class`` and explains it.
 
-    For a grader's feedback: ``find_counterexample(node_class, sizes=(n,))``
-    (or :func:`shrink` of a failing schedule) gives the schedule; this line,
-    pasted in the student's notebook, where the class is defined, shows the run.
+    ``node_class`` is the class (the line names it) or Python code that gives
+    it where the line is pasted. For a grader's feedback:
+    :func:`find_counterexample` (or :func:`shrink` of a failing run) gives
+    the schedule; this line, pasted in the student's notebook, shows the run.
     """
+    node = node_class if isinstance(node_class, str) else node_class.__name__
+    timing, network = _as(Timing, timing), _as(Network, network)
     items = [tuple(item) for item in schedule]
-    extra = (f", features={features!r}" if features != "none" else "") + (f", seed={seed}" if seed else "")
-    return (f"from raftedu.explore import Counterexample; Counterexample.of({node_class.__name__}, {n}, "
-            f"{items!r}{extra}).explain()")
+    extra = "".join((f", features={features!r}" if features != "none" else "",
+                     f", seed={seed}" if seed else "",
+                     f", timing={_setting(timing)}" if timing != SEARCH_TIMING else "",
+                     f", network={_setting(network)}" if network != _RELIABLE else "",
+                     f", until={until}" if until is not None else "",
+                     "" if up_to_date_check else ", up_to_date_check=False"))
+    imports = "raftedu.explore" + (", raftedu.grading" if node.startswith("raftedu.grading.") else "")
+    return f"import {imports}; raftedu.explore.replay({node}, n={n}, schedule={items!r}{extra}).explain()"
 
 
-def _of(node_class: type[RaftNode], n: int, schedule: Iterable[Sequence[Any]], features: str = "none",
-        seed: int = 0) -> Counterexample:
-    """A :class:`Counterexample` of a schedule known to fail (it is replayed to find the property)."""
-    _check_node_class(node_class)
+def _as(kind: type, value: Any) -> Any:
+    """``value`` as a :class:`~raftedu.raft.Timing` or :class:`~raftedu.sim.Network` (also from its fields as a dict,
+    pairs as lists: a recorded run as plain data)."""
+    if isinstance(value, dict):
+        value = kind(**{k: tuple(v) if isinstance(v, list) else v for k, v in value.items()})
+    if not isinstance(value, kind):
+        raise TypeError(f"expected a raftedu.{kind.__name__} (or its fields as a dict); got {value!r}")
+    return value
+
+
+def replay(node_class: type[RaftNode], n: int, schedule: Iterable[Sequence[Any]], *, features: str = "none",
+           seed: int = 0, timing: Timing | dict[str, Any] | None = None, network: Network | dict[str, Any] | None = None,
+           until: int | None = None, up_to_date_check: bool = True) -> Counterexample:
+    """The counterexample of a schedule known to break ``n`` servers of ``node_class``: replayed now to find the
+    property it breaks (a ValueError if it breaks none).
+
+    By default the run has the search's setup (:data:`SEARCH_TIMING`, every
+    message :data:`DELAY` ms); a run recorded elsewhere (a check's scenario,
+    :class:`Recorder`) replays the same with the ``timing``, ``network``,
+    ``seed`` and checks (``up_to_date_check``: etcd-io/raft's
+    ``MoreUpToDateCorrectInv`` too) it ran with, to ``until`` ms at least.
+    ``.explain()`` tells it.
+    """
+    _check_node_class(node_class, servers=True)
     _check_features(features)
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 9:
+        raise ValueError(f"n must be a cluster size from 1 to 9; got {n!r}")
+    if until is not None and (isinstance(until, bool) or not isinstance(until, int) or until < 0):
+        raise ValueError(f"until must be whole milliseconds >= 0 (or None); got {until!r}")
     items = tuple(tuple(item) for item in schedule)
-    violation = _run(node_class, n, items, features, seed=seed)[1]
+    ce = Counterexample(node_class, n, items, "", features, _RELIABLE if network is None else _as(Network, network),
+                        seed, until=until, timing=SEARCH_TIMING if timing is None else _as(Timing, timing),
+                        up_to_date_check=bool(up_to_date_check))
+    violation = ce.replay()
     if violation is None:
+        setup = ("the scripted timing and 1 ms messages" if (ce.timing, ce.network) == (SEARCH_TIMING, _RELIABLE)
+                 else f"{ce.timing} and {ce.network}")
         raise ValueError(f"this schedule breaks no safety property on {n} servers of {node_class.__name__} "
-                         f"(run with the scripted timing and 1 ms messages, to {TAIL} ms after its last item)")
-    return Counterexample(node_class, n, items, violation.property, features, seed=seed)
+                         f"(run with {setup}, to {TAIL} ms after its last item"
+                         + (f" or to {until} ms" if until else "") + ")")
+    return replace(ce, property=violation.property)
 
 
 def counterexample_line(node_class: type[RaftNode], n: int, schedule: Iterable[Sequence[Any]] | None = None,
@@ -250,14 +329,13 @@ def counterexample_line(node_class: type[RaftNode], n: int, schedule: Iterable[S
     """The one line a student pastes to watch the shortest run that breaks ``node_class`` (for feedback).
 
     With a failing ``schedule`` (scripted timing, 1 ms messages: a scenario's or a bug hunt's), that schedule
-    shrunk (:func:`shrink`); without one, a search on ``n`` servers from ``seed`` (:func:`find_counterexample`).
-    None when the search found nothing within ``budget_s``.
+    shrunk (:func:`shrink`, within ``budget_s``); without one, a search on ``n`` servers from ``seed``
+    (:func:`find_counterexample`). None when the search found nothing within ``budget_s``.
     """
     if schedule is not None:
-        return shrink(_of(node_class, n, schedule, seed=seed), executor).line
+        return shrink(replay(node_class, n, schedule, seed=seed), executor, budget_s=budget_s).line
     found = find_counterexample(node_class, sizes=(n,), budget_s=budget_s, seed=seed, executor=executor)
     return None if found is None else found.line
-
 
 # ---- search ------------------------------------------------------------------------------------------------------
 
@@ -272,6 +350,9 @@ class SearchStats:
     shrunk_s: float
     shrink_runs: int
     found_items: int
+    minimal: bool = True
+    """False when the shrink stopped at its budget (the schedule still breaks the property, but may not be
+    1-minimal)."""
 
 
 _Walk = tuple[type[RaftNode], int, str, int, int, tuple[tuple[Any, ...], ...]]
@@ -425,7 +506,7 @@ def find_counterexample(node_class: type[RaftNode], sizes: Iterable[int] = (3, 5
         first_s = time.perf_counter() - start
         if found.replay() is None:  # pragma: no cover - a walk and its replay are the same run (tests check it)
             raise RuntimeError(f"run {index + hit} broke {prop!r} but its schedule replayed without a violation")
-        shrunk, tries = _shrink(found, executor)
+        shrunk, tries, _ = _shrink(found, executor)
         stats = SearchStats(index + hit + 1, first_s, time.perf_counter() - start, tries, len(schedule))
         return Counterexample(node_class, n, shrunk.schedule, shrunk.property, features, stats=stats)
     return None
@@ -459,31 +540,54 @@ _STORIES = ("figure_8", "longer_log_older_term", "shorter_log_same_term", "stale
             "restart_between_votes", "crash_after_acknowledging", "vote_replies_delayed_across_reelection")
 
 
-class _Recorder(Cluster):
-    """A cluster that writes down each action called on it from outside, with the time, as a schedule item."""
+class Recorder(Cluster):
+    """A cluster that writes down every action done on it -- called from outside or run from its schedule -- with the
+    time, as a schedule item (``items``): a scripted run becomes a schedule that :func:`replay` runs again, the same
+    (:meth:`replay_args`)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, n: int, **settings: Any) -> None:
+        """A :class:`~raftedu.sim.Cluster` of ``n`` servers with ``settings``, recording."""
         self.items: list[tuple[Any, ...]] = []
         self._depth = 0
-        super().__init__(*args, **kwargs)
+        self.settings = settings
+        super().__init__(n, **settings)
+
+    def replay_args(self) -> dict[str, Any] | None:
+        """The run so far as plain data: ``replay(node_class, **args)`` runs it again (to the time it reached), or
+        None when the cluster has an option :func:`replay` does not set (snapshots, membership, one extension)."""
+        left = set(self.settings) - {"seed", "timing", "network", "schedule", "node_class", "up_to_date_check",
+                                     "pre_vote", "check_quorum"}
+        extensions = {bool(self.settings.get("pre_vote")), bool(self.settings.get("check_quorum"))}
+        if left or len(extensions) > 1 or self.ids != self.initial_ids:
+            return None
+        return {"n": self.n, "schedule": [list(item) for item in self.items], "seed": self.seed,
+                "timing": asdict(self.timing), "network": asdict(self.net), "until": self.now,
+                "features": "all" if True in extensions else "none",
+                "up_to_date_check": self.monitor.up_to_date_check}
 
 
 def _recording(name: str) -> Callable[..., Any]:
-    def action(self: _Recorder, *args: Any, **kwargs: Any) -> Any:
+    method = getattr(Cluster, name)
+    signature = inspect.signature(method)
+
+    def action(self: Recorder, *args: Any, **kwargs: Any) -> Any:
         if self._depth == 0:
-            self.items.append((self.now, name, kwargs) if name == "set_network" else (self.now, name, *args))
+            if name == "set_network":
+                self.items.append((self.now, name, kwargs))
+            else:
+                self.items.append((self.now, name, *signature.bind(self, *args, **kwargs).args[1:]))
         self._depth += 1
         try:
-            return getattr(Cluster, name)(self, *args, **kwargs)
+            return method(self, *args, **kwargs)
         finally:
             self._depth -= 1
     action.__name__ = name
+    action.__doc__ = method.__doc__
     return action
 
 
-for _name in ("timeout_now", "crash", "restart", "restart_all", "crash_leader", "partition", "isolate", "cut", "heal",
-              "set_network", "request"):
-    setattr(_Recorder, _name, _recording(_name))
+for _name in _sim.ACTIONS:
+    setattr(Recorder, _name, _recording(_name))
 
 
 @functools.cache
@@ -494,10 +598,10 @@ def story_schedules(n: int) -> dict[str, tuple[tuple[Any, ...], ...]]:
     found = {}
     for name in _STORIES:
         script = getattr(scenarios, name)
-        recorded: list[_Recorder] = []
+        recorded: list[Recorder] = []
 
         def make(size: int, **settings: Any) -> Cluster:
-            recorded.append(_Recorder(size, seed=0, node_class=RaftNode, **settings))
+            recorded.append(Recorder(size, seed=0, node_class=RaftNode, **settings))
             return recorded[-1]
 
         try:
@@ -512,7 +616,8 @@ def story_schedules(n: int) -> dict[str, tuple[tuple[Any, ...], ...]]:
 # ---- shrinking ---------------------------------------------------------------------------------------------------
 
 
-def shrink(counterexample: Counterexample, executor: Any = None) -> Counterexample:
+def shrink(counterexample: Counterexample, executor: Any = None, *, max_runs: int | None = None,
+           budget_s: float | None = None) -> Counterexample:
     """The counterexample with items removed until it is 1-minimal: it still breaks the same property, and removing
     any single one of its items does not.
 
@@ -521,29 +626,56 @@ def shrink(counterexample: Counterexample, executor: Any = None) -> Counterexamp
     as early as it can go, so the story is short in time too; repeat both
     until neither changes anything. Candidates are tried in a fixed order and
     the first that still breaks is kept, with or without ``executor``.
+
+    ``max_runs`` (runs; the same result on any machine) or ``budget_s`` (wall
+    seconds) stop it early with the shortest schedule kept so far: every
+    schedule kept broke the property when it ran, so it still does; its
+    ``stats.minimal`` is then False.
     """
-    return _shrink(counterexample, executor)[0]
+    for name, value in (("max_runs", max_runs), ("budget_s", budget_s)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
+            raise ValueError(f"{name} must be a number > 0 (or None: no limit); got {value!r}")
+    began = time.perf_counter()
+    shrunk, tries, minimal = _shrink(counterexample, executor, max_runs, budget_s)
+    if shrunk.until is not None and not shrunk.stepped:  # a recorded run's end time: gone if the shrunk run needs it not
+        shorter = replace(shrunk, until=None)
+        violation = shorter.replay()
+        tries += 1
+        if violation is not None and violation.property == shrunk.property:
+            shrunk = shorter
+    stats = SearchStats(0, 0.0, time.perf_counter() - began, tries, len(counterexample.schedule), minimal)
+    return replace(shrunk, stats=stats)
 
 
-def _shrink(ce: Counterexample, executor: Any) -> tuple[Counterexample, int]:
-    """:func:`shrink`, and how many runs it took."""
-    tries = 0
+def _shrink(ce: Counterexample, executor: Any, max_runs: int | None = None,
+            budget_s: float | None = None) -> tuple[Counterexample, int, bool]:
+    """:func:`shrink`, how many runs it took, and whether it ran to the end (1-minimal)."""
+    tries = [0]
+    deadline = None if budget_s is None else time.perf_counter() + budget_s
+    items = list(ce.schedule)
+
+    def spent() -> bool:
+        return ((max_runs is not None and tries[0] >= max_runs)
+                or (deadline is not None and time.perf_counter() > deadline))
 
     def breaks(candidates: list[list[tuple[Any, ...]]]) -> int | None:
-        nonlocal tries
-        args = [(ce.node_class, ce.n, tuple(c), ce.features, ce.network, ce.seed) for c in candidates]
-        hit = _first(_violated, args, executor, lambda prop: prop == ce.property)
-        tries += len(candidates) if hit is None else hit + 1
+        nonlocal items
+        hit = _first(_violated, [ce._args(tuple(c)) for c in candidates], executor,
+                     lambda prop: prop == ce.property, spent, tries)
+        if hit is not None:
+            items = list(candidates[hit])  # kept: it broke the property when it ran
         return hit
 
-    items = list(ce.schedule)
-    while True:
-        before = list(items)
-        items = _remove(items, breaks)
-        items = _earlier(items, breaks)
-        if items == before:
-            break
-    return Counterexample(ce.node_class, ce.n, tuple(items), ce.property, ce.features, ce.network, ce.seed), tries
+    minimal = True
+    try:
+        while True:
+            before = list(items)
+            _earlier(_remove(list(items), breaks), breaks)
+            if items == before:
+                break
+    except _Spent:
+        minimal = False
+    return replace(ce, schedule=tuple(items), stats=None), tries[0], minimal
 
 
 _Breaks = Callable[[list[list[tuple[Any, ...]]]], "int | None"]
@@ -710,14 +842,16 @@ def _traced(node_class: type[RaftNode]) -> type[RaftNode]:
 
 
 def _own_methods(node_class: type[RaftNode]) -> set[str]:
-    """The methods ``node_class`` defines itself (above RaftNode): the student's code."""
+    """The methods ``node_class`` defines itself (above RaftNode, or above Server for a server of its own): the
+    student's code."""
     mro = node_class.__mro__
-    return {name for cls in mro[:mro.index(RaftNode)] for name in vars(cls)} if RaftNode in mro else set()
+    base = RaftNode if RaftNode in mro else Server
+    return {name for cls in mro[:mro.index(base)] for name, value in vars(cls).items() if inspect.isfunction(value)}
 
 
 def _explain(ce: Counterexample) -> Explanation:
     traced = _traced(ce.node_class)
-    c, violation = _run(traced, ce.n, ce.schedule, ce.features, ce.network, ce.seed, ce.stepped, ce.start, ce.until)
+    c, violation = _run(*ce._args(node_class=traced))
     if c is None or violation is None or violation.property != ce.property:
         raise RuntimeError(f"the schedule no longer breaks {ce.property!r}: was the node class changed?")
     events = list(c.trace.events)

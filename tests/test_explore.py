@@ -15,6 +15,9 @@ from mutants import NODE_MUTANTS, AppliesTwice, CountsOldTermVotes, VolatileVote
 SAFETY_MUTANTS = [m for m in NODE_MUTANTS if m.what in PROPERTIES]  # Figure 3 and the monitor's extras; not the extensions'
 QUICK = {"counts vote replies from an older term", "applies an entry twice without reporting it",
          "skips an entry without reporting it", "keeps votedFor in volatile state"}
+CRASHES_FIRST = {"uses AppendEntries replies from an earlier leadership"}
+"""Found as the IndexError its stale nextIndex causes (a Node failure) before the property (tests/mutants.py,
+_NextIndexInLog, says why it is left so)."""
 
 
 def _same(a, b) -> None:
@@ -29,7 +32,7 @@ def test_each_safety_mutant_gets_a_short_one_minimal_counterexample_that_replays
     # a cap (tests assert no timings: benchmarks/bench_explore.py measures the time, within 60 s on this machine).
     ce = find_counterexample(mutant.node_class, budget_s=600)
     assert ce is not None, f"{mutant.name}: no counterexample"
-    assert ce.property in PROPERTIES
+    assert ce.property == ("Node failure" if mutant.name in CRASHES_FIRST else mutant.what), ce
     assert 1 <= len(ce.schedule) <= 12, ce
     assert one_minimal(ce), ce
     first, again = ce.replay(), ce.replay()
@@ -82,6 +85,38 @@ def test_shrink_makes_a_long_failing_schedule_one_minimal():
     assert len(small.schedule) < len(padded) and one_minimal(small)
     assert not one_minimal(ce)  # the check can fail: the padded schedule has items that can go
     assert small.replay().property == ce.property
+
+
+def test_a_shrink_stopped_by_its_budget_still_breaks_the_property():
+    story = story_schedules(3)["restart_between_votes"]
+    padded = ((0, "request", "x"), *story, (40, "heal"), (41, "timeout_now", 3), (90, "request", "y"))
+    ce = Counterexample.of(VolatileVote, 3, padded)
+    cut = shrink(ce, max_runs=12)
+    assert cut.stats.shrink_runs == 12 and not cut.stats.minimal
+    assert len(cut.schedule) < len(padded) and cut.replay().property == ce.property
+    assert shrink(ce).stats.minimal
+    with pytest.raises(ValueError, match="max_runs must be a number > 0"):
+        shrink(ce, max_runs=0)
+
+
+def test_a_recorded_run_replays_with_its_own_seed_timing_network_and_checks():
+    from raftedu import Network, Timing
+    from raftedu.explore import Recorder, replay
+
+    c = Recorder(3, seed=7, node_class=VolatileVote, timing=Timing(), network=Network(delay=(2, 9)),
+                 schedule=[(400, "crash", 1)])
+    c.run(300)
+    c.request("a", node=c.leader())  # a keyword argument becomes a positional one in the schedule
+    c.run(400)
+    args = c.replay_args()
+    assert args["schedule"][0] == [300, "request", "a", c.leader()] and args["schedule"][1] == [400, "crash", 1]
+    assert (args["seed"], args["until"], args["up_to_date_check"]) == (7, 700, False)
+    again = Recorder(3, node_class=VolatileVote, seed=7, timing=Timing(), network=Network(delay=(2, 9)),
+                     schedule=[tuple(item) for item in args["schedule"]])
+    again.run(700)
+    assert again.trace.digest() == c.trace.digest()
+    with pytest.raises(ValueError, match="breaks no safety property"):
+        replay(VolatileVote, **args)
 
 
 def test_replay_line_runs_as_printed():
@@ -236,7 +271,7 @@ def test_counterexample_line_for_feedback_shrinks_a_failing_schedule_or_searches
     story = story_schedules(3)["restart_between_votes"]
     padded = ((0, "request", "x"), *story, (90, "request", "y"))
     line = counterexample_line(VolatileVote, 3, padded, seed=5)
-    assert line.startswith("from raftedu.explore import Counterexample; Counterexample.of(VolatileVote, 3, [")
+    assert line.startswith("import raftedu.explore; raftedu.explore.replay(VolatileVote, n=3, schedule=[")
     assert line.endswith(", seed=5).explain()")
     statement, call = line.rsplit(".explain()", 1)[0].split("; ", 1)
     env = {"VolatileVote": VolatileVote}

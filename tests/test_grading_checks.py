@@ -102,6 +102,7 @@ def test_student_check_prints_a_table_and_never_claims_all_passed(capsys: pytest
     assert "public checks passed — the grader runs more" in out.out
     assert "all passed" not in out.out.lower()
     assert "commit_rule_cases" in out.out and "figure8" in out.out
+    assert "raftedu.explore.replay(" not in out.out  # no safety check failed: no counterexample line
 
 
 def test_failing_check_names_scenario_seed_and_replay(capsys: pytest.CaptureFixture[str]) -> None:
@@ -113,6 +114,33 @@ def test_failing_check_names_scenario_seed_and_replay(capsys: pytest.CaptureFixt
     assert "raftedu.grading.replay('04', 'figure8', seed=0)" in out
     with pytest.raises(AssertionError, match="figure8"):
         report.require()
+    # the run that broke it, shrunk, as one line to paste: run where the student's functions are, it breaks it again
+    lines = [line.strip() for line in out.splitlines() if "raftedu.explore.replay(" in line]
+    assert len(lines) == 1 and lines[0].startswith("import raftedu.explore, raftedu.grading; ")
+    assert "raftedu.grading.my_node('04')" in lines[0] and "removing any one item loses it" in out
+    statement, call = lines[0].rsplit(".explain()", 1)[0].split("; ", 1)
+    notebook = {"advance_commit_index": broken.fn}
+    exec(statement, notebook)
+    ce = eval(call, notebook)
+    assert ce.property == "Leader Completeness" and ce.replay().property == "Leader Completeness"
+    recorded = next(r for r in report.results if r.name == broken.catch).replay["schedule"]  # the check's own run
+    assert len(ce.schedule) < len(recorded)
+
+
+def test_only_a_public_check_keeps_the_run_that_broke_a_property() -> None:
+    """A hidden case's run (its crashes, partitions, seed) never reaches a result, so no line can carry it."""
+    from raftedu.grading.core import Check, Unsafe, judge_check
+
+    run = {"n": 3, "schedule": [[0, "crash", 2]], "seed": 4711}
+
+    def judge(case, obs):
+        raise Unsafe("broke it", "Election Safety", run)
+
+    for public in (True, False):
+        check = Check("c", 1, public, (), "", cases=lambda rng: [0], judge=judge)
+        result = judge_check(check, [0], [{"case": 0, "obs": None}])
+        assert result.unsafe == "Election Safety" and (result.replay == run) is public
+        assert "replay" not in result.to_dict()  # nor is it written to a journal or feedback
 
 
 def test_replay_returns_the_cluster_stopped_at_the_violation(capsys: pytest.CaptureFixture[str]) -> None:

@@ -105,9 +105,32 @@ def test_feedback_explains_without_showing_hidden_tests(batch: tuple[Path, list]
     text = (out.parent / "feedback" / "wrong_log_length_only.md").read_text(encoding="utf-8")
     assert "**Score: 3 / 17**" in text and "up_to_date_rule" in text and "stale_log_election" in text
     assert "Leader Completeness" in text and "replay" in text
+    ours = [line for line in text.splitlines() if line.startswith("import raftedu.explore, raftedu.grading; ")]
+    assert len(ours) == 1  # the grader's own line (the public check's run, shrunk), the one import allowed here
     for secret in ("BEGIN HIDDEN", "run_checks", "def ", "import "):
-        assert secret not in text
+        assert secret not in text.replace(ours[0], "")
     assert "ran over" in (out.parent / "feedback" / "hostile_loops_at_top_level.md").read_text(encoding="utf-8")
+
+
+def test_a_public_safety_failure_offers_its_run_shrunk_as_one_line_that_breaks_it_again(batch: tuple[Path, list]) -> None:
+    out, results = batch
+    feedback = {path.stem: path.read_text(encoding="utf-8") for path in (out.parent / "feedback").glob("*.md")}
+    offered = {name for name, text in feedback.items() if "raftedu.explore.replay(" in text}
+    unsafe = {r.student for r in results if r.checks and any(c.get("unsafe") and c["public"] for c in r.checks)}
+    assert offered == unsafe == {"wrong_log_length_only", "correct (folder)"}, "only a server that broke a property"
+    text = feedback["wrong_log_length_only"]
+    section = text.split("### stale_log_loses (public)", 1)[1].split("###", 1)[0]  # under the public check it broke
+    lines = [line for line in section.splitlines() if "raftedu.explore.replay(" in line]
+    assert len(lines) == 1 and "schedule items" in section and text.count("raftedu.explore.replay(") == 1
+    notebook: dict = {}  # the student's notebook: its import and function cells, then the pasted line
+    cells = nbformat.read(FIXTURES / "wrong_log_length_only.ipynb", as_version=4).cells
+    for cell in [c for c in cells if c.cell_type == "code"][:4]:
+        exec(cell.source, notebook)
+    statement, call = lines[0].rsplit(".explain()", 1)[0].split("; ", 1)
+    exec(statement, notebook)
+    ce = eval(call, notebook)
+    assert ce.property == "Leader Completeness" and ce.replay().property == "Leader Completeness"
+    assert len(ce.schedule) < 9  # the scenario's run had 9 items
 
 
 def test_gradescope_json_follows_the_results_format(batch: tuple[Path, list]) -> None:

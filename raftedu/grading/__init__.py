@@ -2,6 +2,7 @@
 
 * :func:`check` -- run an exercise's public checks from a notebook and print a table;
 * :func:`replay` -- rerun a failing scenario with your code and get the cluster back;
+* :func:`my_node` -- the node class the checks run (a failing safety check's line replays its run shrunk with it);
 * :func:`run_checks` -- the same checks as data (a :class:`Report`), public and hidden;
 * :func:`release` -- generate ``exercises/`` from ``solutions/``;
 * :func:`grade` -- grade a folder of submissions (CSV, feedback, Gradescope JSON).
@@ -20,7 +21,7 @@ from .exercises import EXERCISES, Exercise, get_exercise
 from .notebooks import release
 from .scenarios import node_class
 from .runner import Limits, grade
-from .student import check, replay, run_checks
+from .student import check, my_node, replay, run_checks
 
 __all__ = [
     "EXERCISES",
@@ -34,6 +35,7 @@ __all__ = [
     "check",
     "get_exercise",
     "grade",
+    "my_node",
     "node_class",
     "release",
     "replay",

@@ -126,20 +126,22 @@ class Unsafe(Failed):
     """A check saw the student's server break a safety property (``prop``, as :class:`~raftedu.checks.SafetyViolation`
     names it): besides this check, the submission keeps at most half its points (:func:`unsafe_rule`)."""
 
-    def __init__(self, hint: str, prop: str) -> None:
-        """Fail with a message for the student, naming the property broken."""
+    def __init__(self, hint: str, prop: str, replay: dict[str, Any] | None = None) -> None:
+        """Fail with a message for the student, naming the property broken; ``replay`` is the run that broke it as
+        plain data (:meth:`raftedu.explore.Recorder.replay_args`), when it can be replayed."""
         super().__init__(hint)
         self.property = prop
+        self.replay = replay
 
     def again(self, hint: str) -> "Failed":
         """The same failure with another hint (a judge adding the scenario and the replay line)."""
-        return Unsafe(hint, self.property)
+        return Unsafe(hint, self.property, self.replay)
 
 
-def broken_property(hint: str, prop: str) -> Failed:
+def broken_property(hint: str, prop: str, replay: dict[str, Any] | None = None) -> Failed:
     """The failure for a run that stopped at a :class:`~raftedu.checks.SafetyViolation` of ``prop``: :class:`Unsafe`,
-    except for ``Node failure`` (the node raised an exception: wrong, not unsafe)."""
-    return Failed(hint) if prop == "Node failure" else Unsafe(hint, prop)
+    except for ``Node failure`` (the node raised an exception: wrong, not unsafe). ``replay``: see :class:`Unsafe`."""
+    return Failed(hint) if prop == "Node failure" else Unsafe(hint, prop, replay)
 
 
 UNSAFE_SHARE = 0.5
@@ -206,6 +208,9 @@ class CheckResult:
     """Something worth knowing that costs no points (e.g. the code wrote to stderr)."""
     unsafe: str = ""
     """The safety property this check saw broken (the check failed with :class:`Unsafe`), else ""."""
+    replay: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    """A public check's run that broke :attr:`unsafe`, as :func:`raftedu.explore.replay`'s arguments (to shrink it:
+    :mod:`raftedu.grading.counterexamples`); never kept in :meth:`to_dict`. A hidden check never has one."""
 
     @property
     def passed(self) -> bool:
@@ -213,8 +218,10 @@ class CheckResult:
         return self.status == "pass"
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data (JSON-ready)."""
-        return asdict(self)
+        """Plain data (JSON-ready), without :attr:`replay`."""
+        data = asdict(self)
+        del data["replay"]
+        return data
 
 
 @dataclass
@@ -509,6 +516,8 @@ def judge_check(check: Check, cases: list[Any], records: list[dict[str, Any]]) -
         except Failed as e:
             result.hint = e.hint
             result.unsafe = e.property if isinstance(e, Unsafe) else ""
+            if isinstance(e, Unsafe) and check.public:  # a hidden case's run never leaves the judge
+                result.replay = e.replay
             return result
         except Exception as e:  # an observation the judge cannot read is wrong behaviour, never a pass
             result.hint = f"case {k + 1}: the observation could not be judged ({type(e).__name__}: {str(e)[:200]})"

@@ -353,6 +353,7 @@ def judge_submission(exercise: str, notebook: Path, work: Path, box: Path, limit
             notes.append(f"cell {f.get('cell')} {what}")
         funcs = RemoteFunctions(worker)
         looped: set[str] = set()
+        unsafe: list[Any] = []  # results of public checks whose run broke a property (only the first is shrunk)
         for c in ex.checks:
             bad = None if c.manual else precheck(c, {n: worker.defined.get(n, {}) for n in ex.functions})
             if bad is not None:
@@ -376,6 +377,15 @@ def judge_submission(exercise: str, notebook: Path, work: Path, box: Path, limit
             res = judge_check(c, cases, records)
             res.seconds = round(time.perf_counter() - started, 3)
             checks.append(res.to_dict())
+            if res.replay:
+                unsafe.append((len(checks) - 1, res))
+        if unsafe and deadline - time.monotonic() > limits.check_timeout:  # the run shrunk: one per submission
+            from .counterexamples import GRADER_RUNS, offer_counterexample
+
+            where, res = unsafe[0]
+            if offer_counterexample(ex, [res], funcs, max_runs=GRADER_RUNS, time_limit=limits.check_timeout,
+                                    sandboxed=True):
+                checks[where]["hint"] = res.hint
     finally:
         worker.close()
     from .core import CheckResult, unsafe_rule

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..checks import NodeFailure, SafetyViolation, check_trace
+from ..explore import Recorder
 from ..raft import (CANDIDATE, FOLLOWER, LEADER, Entry, Event, Message, PersistentState, RaftNode, RequestVoteReply,
                     Server, Timing)
 from ..scenarios import ScriptError, figure_8, longer_log_older_term, shorter_log_same_term
@@ -237,8 +238,9 @@ class Run:
         return self.clusters[-1] if self.clusters else None
 
     def make(self, n: int, **kwargs: Any) -> Cluster:
-        """Build (and remember) a cluster of ``n`` nodes of the class under test with this run's seed."""
-        c = Cluster(n, seed=self.seed, node_class=self.node_class, **kwargs)
+        """Build (and remember) a cluster of ``n`` nodes of the class under test with this run's seed; it records what
+        is done to it (:class:`~raftedu.explore.Recorder`), so a run that breaks a property is a schedule to shrink."""
+        c = Recorder(n, seed=self.seed, node_class=self.node_class, **kwargs)
         self.clusters.append(c)
         return c
 
@@ -725,6 +727,8 @@ def probe_scenario(funcs: Mapping[str, Callable[..., Any]], case: Mapping[str, A
     if run.violation is not None:  # the monitor checked every event live: the judge need not check them again
         v = run.violation
         observed["violation"] = [v.property, v.time, v.detail]
+        last = run.cluster
+        observed["replay"] = last.replay_args() if isinstance(last, Recorder) else None
     if SCENARIOS[case["scenario"]].counts:
         observed["counts"] = _message_counts(run)
     return observed
@@ -748,7 +752,7 @@ def judge_scenario(case: Mapping[str, Any], observed: Any, exercise: str = "") -
         culprit = dict(SCENARIOS[name].culprits).get(prop)
         cause += f"; look at {culprit}" if culprit else ""
         raise broken_property(f"scenario {name}, seed {seed}: {prop} broken at t={at} ms: {detail}{cause}\n{replay}",
-                              prop)
+                              prop, observed.get("replay") if isinstance(observed.get("replay"), dict) else None)
     for k, rows in enumerate(observed["traces"]):
         events = decode_events(rows)
         try:

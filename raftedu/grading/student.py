@@ -1,4 +1,5 @@
-"""What a student calls from a notebook: :func:`check` (public checks, a table) and :func:`replay` (rerun a failure).
+"""What a student calls from a notebook: :func:`check` (public checks, a table), :func:`replay` (rerun a failure) and
+:func:`my_node` (the node class the checks run, for the line a failing safety check offers).
 
 Here both halves of a check run in the student's own kernel: the probe on
 the student's functions, then the judge. The instructor's grader runs the
@@ -14,11 +15,12 @@ from typing import Any
 
 from ..sim import Cluster
 from .core import Failed, Report, instructor_secret, run_check, student_functions, timers_available, unsafe_rule
+from .counterexamples import KERNEL_RUNS, offer_counterexample
 from .exercises import get_exercise
 from .observe import scan_for_copies
 from .scenarios import SCENARIOS, drive_scenario, judge_scenario, probe_scenario
 
-__all__ = ["IN_GRADER", "RETRY_LIMIT", "check", "replay", "run_checks"]
+__all__ = ["IN_GRADER", "RETRY_LIMIT", "check", "my_node", "replay", "run_checks"]
 
 RETRY_LIMIT = 2.0
 """Seconds a check gets when a function it calls already ran out of time in an earlier check."""
@@ -44,7 +46,9 @@ def run_checks(exercise: str | int, namespace: Mapping[str, Any], *, hidden: boo
     ``only`` names the checks to run (one name or several; default all).
     Hidden cases come from ``secret``, else the ``RAFTEDU_GRADING_SECRET``
     (or ``RAFTEDU_GRADING_SECRET_FILE``) environment variable; without one
-    they are public practice cases and the report says so.
+    they are public practice cases and the report says so. The first public
+    check whose run broke a safety property gets, under its hint, the line
+    that replays that run shrunk (:mod:`~raftedu.grading.counterexamples`).
     """
     ex = get_exercise(exercise)
     key = instructor_secret(secret)
@@ -60,6 +64,8 @@ def run_checks(exercise: str | int, namespace: Mapping[str, Any], *, hidden: boo
         if result.status == "timeout":
             looped.update(c.needs)
         report.results.append(result)
+    offer_counterexample(ex, report.results, student_functions(namespace, ex.functions), max_runs=KERNEL_RUNS,
+                         time_limit=time_limit)
     rule = unsafe_rule(report.results)
     if rule:
         report.results[0].note = "; ".join(n for n in (report.results[0].note, rule) if n)
@@ -88,6 +94,17 @@ def check(exercise: str | int, only: Iterable[str] | str | None = None, *, names
     if not quiet:
         print(report.table(), file=sys.stdout)
     return report
+
+
+def my_node(exercise: str | int, *, namespace: Mapping[str, Any] | None = None) -> type:
+    """The node class the checks of ``exercise`` run: the reference node with your functions in it (or, for exercise
+    06, your server class), from the caller's global names (pass ``namespace=`` to look elsewhere). The line a
+    failing safety check offers, ``raftedu.explore.replay(raftedu.grading.my_node("02"), ...)``, uses it (a subclass
+    whose ``replay_code`` is that code, so the lines a counterexample prints name it so too)."""
+    ex = get_exercise(exercise)
+    cls = ex.build(student_functions(_caller_namespace(namespace), ex.functions))
+    return type(cls.__name__, (cls,), {"replay_code": f"raftedu.grading.my_node({ex.id!r})",
+                                       "__module__": cls.__module__})
 
 
 def replay(exercise: str | int, scenario: str, seed: int = 0, *, namespace: Mapping[str, Any] | None = None) -> Cluster:
