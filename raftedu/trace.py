@@ -12,7 +12,6 @@ messages in flight), so any instant can be redrawn without the simulator.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -23,15 +22,43 @@ from .raft import EVENT_FIELDS, FOLLOWER, AppendEntries, Entry, Event, Message, 
 if TYPE_CHECKING:  # pandas is imported only when a frame is asked for
     import pandas as pd
 
-__all__ = ["Trace", "EventList", "NodeView", "InFlight", "ClusterView"]
+__all__ = ["Trace", "EventList", "NodeView", "InFlight", "ClusterView", "KindEvent"]
 
 CRASHED = "crashed"
+_NO_ENTRY = Entry(0, None)
+"""What :attr:`ClusterView.applied` holds at index 0, where logs have no entry."""
 
 
-@functools.cache
+_NAMES: dict[tuple[type, str], tuple[str, ...]] = {}
+
+
 def _names(cls: type, prefix: str) -> tuple[str, ...]:
     """The names of ``cls``'s attributes that start with ``prefix`` (looked up once per class: dir() is slow)."""
-    return tuple(name for name in dir(cls) if name.startswith(prefix))
+    found = _NAMES.get((cls, prefix))
+    if found is None:
+        found = _NAMES[(cls, prefix)] = tuple(name for name in dir(cls) if name.startswith(prefix))
+    return found
+
+
+if TYPE_CHECKING:
+    class KindEvent(Event):
+        """An :class:`~raftedu.raft.Event` as read by a handler its kind chose (``_on_<kind>``, ``_check_<kind>``).
+
+        ``Event`` types its fields as optional, since each kind sets only some of them. A handler is looked up
+        by the event's kind and reads only the fields that kind sets; it declares its event as a ``KindEvent``,
+        whose fields are read as set. The lookup (a dict of bound methods by kind) is where the kind decides: no
+        check at run time, and none needed in the handlers. At run time ``KindEvent`` is ``Event`` itself.
+        """
+
+        node: int
+        term: int
+        peer: int
+        index: int
+        entry: Entry
+        msg: Message
+        msg_id: int
+else:
+    KindEvent = Event
 
 
 _WIDTH = len(EVENT_FIELDS)
@@ -189,7 +216,7 @@ class EventList(Sequence[Event]):
             return len(self) == len(other) and all(a == b for a, b in zip(self, other))
         return NotImplemented
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # unhashable, like the list it reads as: the way to say so
 
     def __repr__(self) -> str:
         return f"<{len(self)} trace events>"
@@ -271,9 +298,10 @@ class ClusterView:
         self.progress: dict[int, dict[int, tuple[int, int]]] = {}
         """``progress[leader][peer] == (matchIndex, nextIndex)`` for every live leader."""
         self.config: dict[str, Any] = {}
-        self.applied: list[Entry | None] = [None]
+        self.applied: list[Entry] = [_NO_ENTRY]
         """``applied[i]`` is the entry the first server to apply index ``i`` applied there: the committed log,
-        which rebuilds a log an installed snapshot replaced (dissertation §5.1)."""
+        which rebuilds a log an installed snapshot replaced (dissertation §5.1). Index 0 holds no entry (logs
+        start at 1)."""
         self._handlers = {name[len("_on_"):]: getattr(self, name) for name in _names(type(self), "_on_")}
         self._draws = {name[len("_draw_"):]: getattr(self, name) for name in _names(type(self), "_draw_")}
         self._terms: dict[int, int] = {}  # node -> its term as of the last event drawn (for _draw_deliver)
@@ -315,22 +343,22 @@ class ClusterView:
                 draw(e)
 
     # One small handler per event kind that changes the picture.
-    def _on_start(self, e: Event) -> None:
+    def _on_start(self, e: KindEvent) -> None:
         self.config = dict(e.value)
         self.nodes = {i: NodeView(i) for i in range(1, self.config["n"] + 1)}
 
-    def _on_term(self, e: Event) -> None:
+    def _on_term(self, e: KindEvent) -> None:
         node = self.nodes[e.node]
         node.term, node.voted_for = e.value, None
 
-    def _on_vote(self, e: Event) -> None:
+    def _on_vote(self, e: KindEvent) -> None:
         if e.value:
             self.nodes[e.node].voted_for = e.peer
 
-    def _on_role(self, e: Event) -> None:
+    def _on_role(self, e: KindEvent) -> None:
         self.nodes[e.node].role = e.value
 
-    def _draw_role(self, e: Event) -> None:
+    def _draw_role(self, e: KindEvent) -> None:
         node = self.nodes[e.node]
         if e.value == "leader":  # a leader runs no election timer
             node.deadline = None
@@ -341,30 +369,30 @@ class ClusterView:
         else:
             self.progress.pop(e.node, None)
 
-    def _draw_term(self, e: Event) -> None:
+    def _draw_term(self, e: KindEvent) -> None:
         self._terms[e.node] = e.value
 
-    def _draw_progress(self, e: Event) -> None:
+    def _draw_progress(self, e: KindEvent) -> None:
         self.progress.setdefault(e.node, {})[e.peer] = (e.index, e.value)
 
-    def _on_append(self, e: Event) -> None:
+    def _on_append(self, e: KindEvent) -> None:
         self.nodes[e.node].log.append(e.entry)
 
-    def _on_truncate(self, e: Event) -> None:
+    def _on_truncate(self, e: KindEvent) -> None:
         del self.nodes[e.node].log[e.index - 1 :]
 
-    def _on_commit(self, e: Event) -> None:
+    def _on_commit(self, e: KindEvent) -> None:
         self.nodes[e.node].commit_index = e.index
 
-    def _on_apply(self, e: Event) -> None:
+    def _on_apply(self, e: KindEvent) -> None:
         self.nodes[e.node].last_applied = e.index
         if e.index == len(self.applied):
             self.applied.append(e.entry)
 
-    def _on_snapshot(self, e: Event) -> None:
+    def _on_snapshot(self, e: KindEvent) -> None:
         self.nodes[e.node].snapshot = e.value
 
-    def _on_install(self, e: Event) -> None:
+    def _on_install(self, e: KindEvent) -> None:
         """The snapshot replaces the log up to its last index with the committed entries (dissertation Figure 5.3);
         entries after it stay (a discarded log was recorded as a ``truncate`` just before)."""
         node, snapshot = self.nodes[e.node], e.value
@@ -373,62 +401,62 @@ class ClusterView:
         node.commit_index = max(node.commit_index, snapshot.index)
         node.last_applied = snapshot.index
 
-    def _on_restore(self, e: Event) -> None:
+    def _on_restore(self, e: KindEvent) -> None:
         node = self.nodes[e.node]  # a restart from the snapshot on its disk
         node.snapshot = e.value
         node.commit_index = node.last_applied = e.value.index
 
-    def _draw_timer(self, e: Event) -> None:
+    def _draw_timer(self, e: KindEvent) -> None:
         self.nodes[e.node].deadline = e.value
 
-    def _on_crash(self, e: Event) -> None:
+    def _on_crash(self, e: KindEvent) -> None:
         self.nodes[e.node].alive = False
 
-    def _draw_crash(self, e: Event) -> None:
+    def _draw_crash(self, e: KindEvent) -> None:
         self.nodes[e.node].deadline = None
         self.progress.pop(e.node, None)
 
-    def _on_restart(self, e: Event) -> None:
+    def _on_restart(self, e: KindEvent) -> None:
         old = self.nodes[e.node]  # persistent state survives; volatile state starts over
         vote = e.value[1] if isinstance(e.value, (tuple, list)) and len(e.value) == 3 else old.voted_for  # the disk's
         self.nodes[e.node] = NodeView(e.node, term=old.term, voted_for=vote, log=old.log)  # a snapshot: ``restore``
 
-    def _draw_restart(self, e: Event) -> None:
+    def _draw_restart(self, e: KindEvent) -> None:
         node = self.nodes[e.node]  # drawn late, events before the restart may have drawn on the new NodeView
         node.deadline = node.leader_id = None
 
-    def _draw_send(self, e: Event) -> None:
+    def _draw_send(self, e: KindEvent) -> None:
         self.in_flight[e.msg_id] = InFlight(e.msg_id, e.msg, e.time, e.value)
 
-    def _draw_deliver(self, e: Event) -> None:
+    def _draw_deliver(self, e: KindEvent) -> None:
         self.in_flight.pop(e.msg_id, None)
         node = self.nodes.get(e.node)  # None for clients and other endpoints
         if node is not None and type(e.msg) is AppendEntries and e.msg.term >= self._terms.get(e.node, 0):
             node.leader_id = e.msg.src  # the sender is the leader this node now follows
 
-    def _draw_drop(self, e: Event) -> None:
+    def _draw_drop(self, e: KindEvent) -> None:
         self.in_flight.pop(e.msg_id, None)
 
-    def _on_partition(self, e: Event) -> None:
+    def _on_partition(self, e: KindEvent) -> None:
         self.groups = e.value
 
-    def _on_cut(self, e: Event) -> None:
+    def _on_cut(self, e: KindEvent) -> None:
         self.cuts.add((e.node, e.peer))
 
-    def _on_heal(self, e: Event) -> None:
+    def _on_heal(self, e: KindEvent) -> None:
         self.groups, self.cuts = (), set()
 
-    def _on_config(self, e: Event) -> None:
+    def _on_config(self, e: KindEvent) -> None:
         self.nodes[e.node].config = e.value
 
-    def _on_server_added(self, e: Event) -> None:
+    def _on_server_added(self, e: KindEvent) -> None:
         self.nodes[e.node] = NodeView(e.node)
 
-    def _on_server_removed(self, e: Event) -> None:
+    def _on_server_removed(self, e: KindEvent) -> None:
         node = self.nodes[e.node]
         node.alive, node.removed = False, True
 
-    def _draw_server_removed(self, e: Event) -> None:
+    def _draw_server_removed(self, e: KindEvent) -> None:
         self.nodes[e.node].deadline = None
         self.progress.pop(e.node, None)
 

@@ -218,7 +218,8 @@ class _Cell:
         self.cell_type = str(raw.get("cell_type", ""))
         source = raw.get("source", "")
         self.source = "".join(source) if isinstance(source, list) else str(source)
-        self.metadata = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
+        metadata = raw.get("metadata")
+        self.metadata: dict[str, Any] = metadata if isinstance(metadata, dict) else {}
 
 
 class _Notebook:
@@ -254,7 +255,9 @@ def _answer_cells(nb: _Notebook) -> list[tuple[int, str]]:
     """(cell number, source) of the code cells the worker runs: every non-empty code cell but nbgrader's tests."""
     out = []
     for k, c in enumerate(nb.cells):
-        grading = c.metadata.get("nbgrader") if isinstance(c.metadata.get("nbgrader"), dict) else {}
+        grading = c.metadata.get("nbgrader")
+        if not isinstance(grading, dict):
+            grading = {}
         if c.cell_type == "code" and c.source.strip() and not (grading.get("grade") and not grading.get("solution")):
             out.append((k + 1, c.source))
     return out
@@ -268,7 +271,7 @@ def _released_sources(notebook: str) -> frozenset[str]:
     path = course_root() / "exercises" / f"{notebook}.ipynb"
     if not path.is_file():
         return frozenset()
-    return frozenset(c.source.strip() for c in _Notebook(path).cells if c.cell_type == "code")  # type: ignore[arg-type]
+    return frozenset(c.source.strip() for c in _Notebook(Path(str(path))).cells if c.cell_type == "code")
 
 
 # --------------------------------------------------------------------------
