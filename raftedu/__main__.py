@@ -346,6 +346,9 @@ def _grade(args: argparse.Namespace) -> int:
     from .grading.runner import find_submissions
 
     limits = _limits(args)
+    if args.scheduler and args.jobs != 1:
+        raise ValueError("--jobs sets how many submissions are graded at once here; on a Dask cluster each worker's "
+                         "threads do (dask worker ADDRESS --nthreads N)")
     find_submissions(args.submissions, args.exercise)  # a wrong folder or exercise is refused before anything is written
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     key, source = grading_secret(Path(args.out).parent, secret_file=args.secret_file)

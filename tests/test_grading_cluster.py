@@ -131,6 +131,12 @@ def test_the_mode_is_the_strongest_every_worker_has(facts) -> None:
     assert dask_client_of(object()) is None
 
 
+def test_jobs_are_refused_beside_a_scheduler(subs: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(cli, "_dask_client", lambda address: pytest.fail("no client is made"))
+    assert cli.main(["grade", str(subs), "-e", "02", "--scheduler", "tcp://x:8786", "--jobs", "2"]) == 2
+    assert "on a Dask cluster each worker's threads do (dask worker ADDRESS --nthreads N)" in capsys.readouterr().err
+
+
 def test_without_dask_the_scheduler_option_says_what_to_install() -> None:
     from raftedu.__main__ import _missing
 
