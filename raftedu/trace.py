@@ -22,7 +22,7 @@ from .raft import EVENT_FIELDS, FOLLOWER, AppendEntries, Entry, Event, Message, 
 if TYPE_CHECKING:  # pandas is imported only when a frame is asked for
     import pandas as pd
 
-__all__ = ["Trace", "EventList", "NodeView", "InFlight", "ClusterView", "KindEvent"]
+__all__ = ["Trace", "EventList", "NodeView", "InFlight", "ClusterView"]
 
 CRASHED = "crashed"
 _NO_ENTRY = Entry(0, None)

@@ -39,10 +39,13 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .core import SECRET_ENV, SECRET_FILE_ENV, STATUSES, instructor_secret
 from .exercises import Exercise, get_exercise
+
+if TYPE_CHECKING:
+    from .cluster import DaskClient
 
 __all__ = [
     "SUBMISSION_STATUSES",
@@ -661,7 +664,7 @@ def grade(
     on_result: Callable[[SubmissionResult], None] | None = None,
     secret: str | None = None,
     secret_file: str | Path | None = None,
-    executor: Any = None,
+    executor: Executor | DaskClient | None = None,
     sandbox: str | None = None,
 ) -> list[SubmissionResult]:
     """Grade every submission under ``submissions`` for ``exercise`` and write ``out`` (CSV).
