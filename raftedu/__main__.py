@@ -28,6 +28,7 @@ examples:
   raftedu grade submissions/ --exercise 02 --out grades/grades.csv --jobs 2
   raftedu grade submitted/ --exercise 04 --out grades.csv --timeout 120 --memory-mb 1024
   raftedu grade submissions/ -e 02 -o grades/grades.csv --secret-file ~/.raftedu-course-secret
+  raftedu grade /shared/submissions/ -e 02 -o grades.csv --scheduler tcp://scheduler-host:8786
 
 SUBMISSIONS is a folder: each NN_*.ipynb / *.ipynb in it is one student (named
 after the file), each sub-folder is one student (named after the folder; the
@@ -43,6 +44,11 @@ and never sees a case, a seed or your secret. Without bubblewrap (apt-get
 install bubblewrap) the worker runs unsandboxed and every row's notes say so.
 Hidden cases derive from your secret (--secret-file, or $RAFTEDU_GRADING_SECRET;
 else one is made once and kept in .raftedu-secret beside --out).
+
+On a Dask cluster (--scheduler), each worker grades as --jobs does here, so it
+needs the submissions at the same path, this same raftedu and bubblewrap: every
+worker is asked before grading starts, and one that cannot stops the command
+with a line saying why (nothing is graded).
 """
 
 
@@ -138,6 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
     gr.add_argument("--sandbox", choices=("bubblewrap", "unsandboxed"), default=None,
                     help="where student code runs (default: bubblewrap when it works here, else unsandboxed -- "
                          "weaker, and said in every row's notes)")
+    gr.add_argument("--scheduler", metavar="ADDRESS",
+                    help='a Dask scheduler, e.g. tcp://scheduler-host:8786: its workers grade the submissions (pip '
+                         'install "raftedu[dask]"; every worker needs this same raftedu, bubblewrap, and the '
+                         'submissions at the same path; each is checked before grading starts)')
     gr.add_argument("--secret-file", help="file whose first line is your secret: hidden cases and seeds derive from it "
                                           "(default: $RAFTEDU_GRADING_SECRET, else one made once and kept in "
                                           ".raftedu-secret beside --out)")
@@ -336,21 +346,36 @@ def _grade(args: argparse.Namespace) -> int:
     from .grading.runner import find_submissions
 
     limits = _limits(args)
+    if args.scheduler and args.jobs != 1:
+        raise ValueError("--jobs sets how many submissions are graded at once here; on a Dask cluster each worker's "
+                         "threads do (dask worker ADDRESS --nthreads N)")
     find_submissions(args.submissions, args.exercise)  # a wrong folder or exercise is refused before anything is written
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     key, source = grading_secret(Path(args.out).parent, secret_file=args.secret_file)
     print(f"hidden cases come from your secret ({source})")
     from .grading.sandbox import MODES, mode
 
-    how = mode(args.sandbox)
-    print(f"student code runs {MODES[how]}")
-    results = grade(args.submissions, args.exercise, args.out, jobs=args.jobs, limits=limits,
-                    feedback=args.feedback, gradescope=args.gradescope, resume=not args.no_resume,
-                    progress=not args.no_progress, secret=key, sandbox=how)
+    if args.scheduler:
+        client = _dask_client(args.scheduler)
+        print(f"grading on the Dask cluster at {args.scheduler}: each worker is checked first")
+    else:
+        client, how = None, mode(args.sandbox)
+        print(f"student code runs {MODES[how]}")
+    try:
+        results = grade(args.submissions, args.exercise, args.out, jobs=args.jobs, limits=limits,
+                        feedback=args.feedback, gradescope=args.gradescope, resume=not args.no_resume,
+                        progress=not args.no_progress, secret=key, sandbox=args.sandbox if client else how,
+                        executor=client)
+    except RuntimeError as e:  # a Dask worker that cannot grade, or bubblewrap asked for and missing
+        raise OSError(str(e)) from None
+    finally:
+        if client is not None:
+            client.close()
     counts = Counter(r.status for r in results)
     mean = sum(r.score for r in results) / len(results)
+    modes = sorted({r.stats["sandbox"] for r in results if "sandbox" in r.stats})
     print(f"graded {len(results)} submission(s) → {args.out} (mean {mean:.1f}/{results[0].max_score:g}); "
-          + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) + f"; sandbox: {how}")
+          + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) + f"; sandbox: {', '.join(modes) or '-'}")
     return 0
 
 
@@ -374,11 +399,11 @@ def _check(args: argparse.Namespace) -> int:
 def _missing(command: str, error: ModuleNotFoundError) -> str:
     """What to install when a command meets a missing module."""
     extra = EXTRAS.get(command)
-    what = f"{error.name} is not installed" if error.name else str(error)
+    if error.name is None:
+        return str(error)  # the command's own message (e.g. --scheduler's) already says what to install
+    what = f"{error.name} is not installed"
     if extra is None:
         return f"{what}; it comes with raftedu itself: pip install --force-reinstall raftedu"
-    if error.name is None:
-        return what  # the command's own message already names the extra
     return f'{what}; `raftedu {command}` needs the "{extra}" extra: pip install "raftedu[{extra}]"'
 
 

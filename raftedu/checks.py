@@ -112,7 +112,7 @@ from typing import Any
 
 from .raft import (LOST_IN_CRASH, AppendEntries, ConfigChange, Entry, Event, InstallSnapshot, RequestVoteReply,
                    TimeoutNow, majority)
-from .trace import ClusterView, Trace, _names
+from .trace import ClusterView, KindEvent, Trace, _names
 
 __all__ = ["SafetyViolation", "NodeFailure", "SafetyMonitor", "check_trace", "PROPERTIES", "EXTENSION_PROPERTIES"]
 
@@ -228,7 +228,7 @@ class SafetyMonitor:
         self.vote_of: dict[tuple[int, int], int] = {}  # (voter, term) -> candidate
         self.last_term: dict[int, int] = {}  # node -> highest term ever seen
         self.committed: list[tuple[int, int]] = [(0, 0)]  # index -> (prefix hash, term it was first committed in)
-        self.applied: list[Entry | None] = self.view.applied  # index -> entry applied there (the view keeps it)
+        self.applied: list[Entry] = self.view.applied  # index -> entry applied there (the view keeps it)
         self.voters: dict[tuple[int, int], set[int]] = {}  # (candidate, term) -> servers that granted their vote
         self.quorum = 1  # a majority of the cluster (set by the start event)
         self.reconfigured = False  # True once servers joined or configurations changed (dissertation §4.1)
@@ -246,7 +246,7 @@ class SafetyMonitor:
         # delivered, until the node's step is over
         self.events = 0
         checks = {name[len("_check_"):]: getattr(self, name) for name in _names(type(self), "_check_")}
-        self.checks: dict[str, Callable[[Event], None]] = {**self.view._handlers, **checks}
+        self.checks: dict[str, Callable[[Any], None]] = {**self.view._handlers, **checks}
         """The check of each event kind (a kind with no check only updates the state the view keeps for the checks;
         an unlisted kind -- ``send``'s picture part, ``timer``, ``progress``, and ``deliver`` until check-quorum or a
         leadership transfer makes deliveries count (:meth:`_watch_deliveries`) -- changes only what
@@ -266,7 +266,7 @@ class SafetyMonitor:
         if handle is not None:
             handle(e)
 
-    def _check_start(self, e: Event) -> None:
+    def _check_start(self, e: KindEvent) -> None:
         self.view.update(e)
         self.prefix = {i: [0] for i in self.view.nodes}
         self.quorum = majority(len(self.view.nodes))
@@ -284,7 +284,7 @@ class SafetyMonitor:
         happen; a Figure 2 run never pays for it (deliveries are the most frequent events)."""
         self.checks["deliver"] = self._delivered
 
-    def _delivered(self, e: Event) -> None:
+    def _delivered(self, e: KindEvent) -> None:
         """A message arrived: who a check-quorum leader heard from (§6.2), a server's lease (§4.2.3), a stale TimeoutNow
         (§3.10). Its receiver's step follows (the end of the previous step: no stale TimeoutNow pending)."""
         m, p = e.msg, e.node
@@ -305,7 +305,7 @@ class SafetyMonitor:
         if heard is not None:
             heard[m.src] = t
 
-    def _check_term(self, e: Event) -> None:
+    def _check_term(self, e: KindEvent) -> None:
         if e.value <= self.last_term.get(e.node, -1):
             why = (": it restarted from a disk that never got the later term (persist currentTerm before the step "
                    "ends, Figure 2)" if e.rule == LOST_IN_CRASH else "")
@@ -314,12 +314,12 @@ class SafetyMonitor:
         self.last_term[e.node] = e.value
         self.view.update(e)
 
-    def _check_vote(self, e: Event) -> None:
+    def _check_vote(self, e: KindEvent) -> None:
         if e.value:
             self._count_vote(e.node, e.term, e.peer, e)
         self.view.update(e)
 
-    def _check_send(self, e: Event) -> None:
+    def _check_send(self, e: KindEvent) -> None:
         """A granted RequestVoteReply is a vote, whatever the sender recorded about it; a TimeoutNow hands leadership
         over (:meth:`_timeout_now_sent`)."""
         m = e.msg
@@ -331,7 +331,7 @@ class SafetyMonitor:
         elif type(m) is TimeoutNow:
             self._timeout_now_sent(e)
 
-    def _send_under_check_quorum(self, e: Event) -> None:
+    def _send_under_check_quorum(self, e: KindEvent) -> None:
         """:meth:`_check_send`, and a check-quorum leader that sends is still in touch with a majority (§6.2)."""
         self._check_send(e)
         until = self.quorum_until.get(e.node)
@@ -370,7 +370,7 @@ class SafetyMonitor:
         """The words " on its own clock" for a server whose clock drifts or was paused (times it read are its own)."""
         return "" if self.view.nodes[p].clock is None else " on its own clock"
 
-    def _timeout_now_sent(self, e: Event) -> None:
+    def _timeout_now_sent(self, e: KindEvent) -> None:
         """§3.10: the leader sends TimeoutNow only to a voter of its configuration whose log holds its whole log."""
         self._watch_deliveries()
         m = e.msg
@@ -395,7 +395,7 @@ class SafetyMonitor:
                       f"leader S{leader} hands leadership to S{to}, which is not a voter of its configuration "
                       f"(voters {_servers(voters)}): a learner or a removed server must never lead (§3.10, §4.2.1)", e)
 
-    def _check_transfer(self, e: Event) -> None:
+    def _check_transfer(self, e: KindEvent) -> None:
         """A leader starts handing leadership over (``value`` the target) or gives up (``value`` None), §3.10."""
         if e.value is None:
             self.transferring.pop(e.node, None)
@@ -404,31 +404,32 @@ class SafetyMonitor:
         self._transfer_to_voter(e.node, e.value, e)
         self.transferring[e.node] = e.value
 
-    def _check_timeout(self, e: Event) -> None:
+    def _check_timeout(self, e: KindEvent) -> None:
         """An election timer ran out: a new step of that server, not the one of a stale TimeoutNow."""
         stale = self._stale_timeout_now
         if stale is not None and stale[0] == e.node and not e.rule.startswith("§3.10"):
             self._stale_timeout_now = None
 
-    def _check_vote_ignored(self, e: Event) -> None:
+    def _check_vote_ignored(self, e: KindEvent) -> None:
         """§4.2.3: a server ignores a RequestVote only within a minimum election timeout of hearing from the
         leader of its own current term."""
         node = self.view.nodes[e.node]
         if not self.check_quorum or node.role == "leader":
             return
-        time, term = self.lease.get(e.node, (None, None))
-        if term != node.term or self._local(e.node, e.time) - time >= self.window:  # type: ignore[operator]
-            heard = ("no AppendEntries of its term " + str(node.term) + " reached it" if term != node.term else
-                     f"the last AppendEntries of its term {term} reached it at t={time} ms{self._own_clock(e.node)}")
+        lease = self.lease.get(e.node)  # (time, term) of the last AppendEntries of its term or later
+        if lease is None or lease[1] != node.term or self._local(e.node, e.time) - lease[0] >= self.window:
+            heard = ("no AppendEntries of its term " + str(node.term) + " reached it" if lease is None or
+                     lease[1] != node.term else f"the last AppendEntries of its term {lease[1]} reached it at "
+                     f"t={lease[0]} ms{self._own_clock(e.node)}")
             self.fail("Lease only from the current leader",
                       f"S{e.node} ignored S{e.peer}'s RequestVote for term {e.value} as if it heard from a live leader, "
                       f"but {heard}, not within the last {self.window} ms: only messages of the current leader "
                       "renew the lease (§4.2.3)", e)
 
-    def _check_precampaign(self, e: Event) -> None:
+    def _check_precampaign(self, e: KindEvent) -> None:
         self._may_campaign(e, "asked for pre-votes")
 
-    def _may_campaign(self, e: Event, what: str) -> None:
+    def _may_campaign(self, e: KindEvent, what: str) -> None:
         """§4.2.1, §4.2.2: only voters campaign and lead (a removed server only while its removal is not committed on
         it); and a stale TimeoutNow starts no election (§3.10)."""
         p = e.node
@@ -463,15 +464,15 @@ class SafetyMonitor:
             self.quorum_until.pop(p, None)
             self.voters_since.pop(p, None)
 
-    def _check_crash(self, e: Event) -> None:
+    def _check_crash(self, e: KindEvent) -> None:
         self.view.update(e)
         self._leader_gone(e.node)
 
-    def _check_server_removed(self, e: Event) -> None:
+    def _check_server_removed(self, e: KindEvent) -> None:
         self.view.update(e)
         self._leader_gone(e.node)
 
-    def _check_restart(self, e: Event) -> None:
+    def _check_restart(self, e: KindEvent) -> None:
         self.view.update(e)
         self.config_index.pop(e.node, None)  # the node reads its configuration from its log again (a config event)
 
@@ -481,7 +482,7 @@ class SafetyMonitor:
             self.fail("One vote per term", f"S{voter} voted for S{earlier} and then for S{candidate} in term {term}", e)
         self.voters.setdefault((candidate, term), set()).add(voter)
 
-    def _check_role(self, e: Event) -> None:
+    def _check_role(self, e: KindEvent) -> None:
         self.view.update(e)
         if self.transferring or self.check_quorum:
             self._leader_gone(e.node)
@@ -520,7 +521,7 @@ class SafetyMonitor:
                 e,
             )
 
-    def _check_append(self, e: Event) -> None:
+    def _check_append(self, e: KindEvent) -> None:
         node = self.view.nodes[e.node]
         log, entry = node.log, e.entry
         if e.index != len(log) + 1:
@@ -556,7 +557,7 @@ class SafetyMonitor:
             self.fail("Log Matching", f"S{e.node} holds an entry at index {index}, term {entry.term} "
                       "whose preceding entries differ from another log's", e)
 
-    def _check_truncate(self, e: Event) -> None:
+    def _check_truncate(self, e: KindEvent) -> None:
         node = self.view.nodes[e.node]
         if node.role == "leader":
             self.fail("Leader Append-Only", f"leader S{e.node} deleted its entries from index {e.index}", e)
@@ -570,7 +571,7 @@ class SafetyMonitor:
             if self.up_to_date_check:
                 self._up_to_date_holds_committed(e.node, e, mine=True, theirs=True)
 
-    def _check_commit(self, e: Event) -> None:
+    def _check_commit(self, e: KindEvent) -> None:
         node = self.view.nodes[e.node]
         if e.index < node.commit_index:
             self.fail("commitIndex ≤ last index", f"S{e.node}'s commitIndex fell from {node.commit_index} to {e.index}", e)
@@ -640,7 +641,7 @@ class SafetyMonitor:
                   f"S{holder}'s log is at least as up to date as S{owner}'s (§5.4.1) but lacks the entries up to "
                   f"index {index} that S{owner} knows are committed: a vote from S{owner} could elect S{holder}", e)
 
-    def _check_machine(self, e: Event) -> None:
+    def _check_machine(self, e: KindEvent) -> None:
         """What a node's state machine really applied (recorded by the simulator when it departs from the log)."""
         node = self.view.nodes[e.node]
         want = [entry.command for entry in node.log[: node.last_applied]]
@@ -648,16 +649,16 @@ class SafetyMonitor:
         if got != want:
             self.fail("State machine = log", f"S{e.node}: " + _machine_difference(got, want), e)
 
-    def _check_failure(self, e: Event) -> None:
+    def _check_failure(self, e: KindEvent) -> None:
         self.view.update(e)
         raise NodeFailure(str(e.value), e, self.seed)
 
-    def _check_server_added(self, e: Event) -> None:
+    def _check_server_added(self, e: KindEvent) -> None:
         self.view.update(e)
         self.prefix[e.node] = [0]
         self.reconfigured = True
 
-    def _check_config(self, e: Event) -> None:
+    def _check_config(self, e: KindEvent) -> None:
         self.view.update(e)
         self.config_index[e.node] = e.index
         self.reconfigured = True
@@ -680,7 +681,7 @@ class SafetyMonitor:
             return f"a majority of S{node}'s voters {_servers(self.view.voters(node))} is needed"
         return "no server's configuration has them on a majority of its voters"
 
-    def _check_configuration_change(self, e: Event) -> None:
+    def _check_configuration_change(self, e: KindEvent) -> None:
         """Dissertation §4.1: a leader appends a configuration only after the previous one in its log is
         committed, and it differs from that one by at most one voter -- so any majority of the old
         configuration overlaps any majority of the new one (no two disjoint majorities, no two leaders)."""
@@ -705,7 +706,7 @@ class SafetyMonitor:
                       + ": a configuration of an earlier leader may still be uncommitted and unknown to it, and the "
                       "two changes together can elect two leaders (Ongaro, raft-dev 2015)", e)
 
-    def _check_apply(self, e: Event) -> None:
+    def _check_apply(self, e: KindEvent) -> None:
         node = self.view.nodes[e.node]
         if e.index != node.last_applied + 1 or e.index > node.commit_index:
             self.fail("Apply contiguous", f"S{e.node} applied index {e.index} with lastApplied {node.last_applied} "
@@ -718,7 +719,7 @@ class SafetyMonitor:
 
     # ---- snapshots (dissertation ch. 5) ------------------------------------
 
-    def _check_snapshot(self, e: Event) -> None:
+    def _check_snapshot(self, e: KindEvent) -> None:
         """A server compacted its log into a snapshot (dissertation §5.1): of committed entries only, and faithful to them."""
         node, snapshot = self.view.nodes[e.node], e.value
         if snapshot.index > node.commit_index:
@@ -728,7 +729,7 @@ class SafetyMonitor:
         self._snapshot_is_committed_prefix(e.node, snapshot, node.log, e)
         self.view.update(e)
 
-    def _check_install(self, e: Event) -> None:
+    def _check_install(self, e: KindEvent) -> None:
         """A follower replaced its log up to the snapshot's index by a leader's snapshot (Figure 5.3)."""
         node, snapshot = self.view.nodes[e.node], e.value
         if node.role == "leader":
@@ -748,7 +749,7 @@ class SafetyMonitor:
         if self.up_to_date_check:
             self._up_to_date_holds_committed(e.node, e, mine=True, theirs=True)
 
-    def _check_restore(self, e: Event) -> None:
+    def _check_restore(self, e: KindEvent) -> None:
         """A server restarted from the snapshot on its disk (dissertation §5.1): it must hold committed entries, faithfully."""
         snapshot = e.value
         if snapshot.index >= len(self.applied):

@@ -343,7 +343,7 @@ def crash_after_acknowledging(node_class: type[RaftNode] = RaftNode, seed: int =
     elect(c, 1)
     c.request("x")
     c.run(3)
-    if c.nodes[1].commit_index < 1:
+    if c.node(1).commit_index < 1:
         raise ScriptError(f"S1 did not commit x within 3 ms of 1 ms messages (t={c.now} ms)")
     step("S1 committed x: S2 and S3 acknowledged it", c)
     for i in (2, 3):
@@ -626,8 +626,8 @@ def removed_server_keeps_running(node_class: type[RaftNode] = RaftNode, seed: in
         c.run(20)
     step("(b) S3 stood twice for a new term; S1 and S2 ignored it", c)
     _leads(c, 1, "a removed server must not depose the leader (§4.2.3)")
-    if c.nodes[1].current_term != 1:
-        raise ScriptError(f"S1 moved to term {c.nodes[1].current_term}: S3's RequestVote should have been ignored")
+    if c.node(1).current_term != 1:
+        raise ScriptError(f"S1 moved to term {c.node(1).current_term}: S3's RequestVote should have been ignored")
     c.request("b")
     c.run(20)
     _committed(c, "b", "S1 and S2 are the voters")

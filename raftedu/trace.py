@@ -12,7 +12,6 @@ messages in flight), so any instant can be redrawn without the simulator.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import math
 from collections.abc import Iterable, Iterator, Sequence
@@ -28,12 +27,40 @@ if TYPE_CHECKING:  # pandas is imported only when a frame is asked for
 __all__ = ["Trace", "EventList", "Clock", "NodeView", "InFlight", "ClusterView"]
 
 CRASHED = "crashed"
+_NO_ENTRY = Entry(0, None)
+"""What :attr:`ClusterView.applied` holds at index 0, where logs have no entry."""
 
 
-@functools.cache
+_NAMES: dict[tuple[type, str], tuple[str, ...]] = {}
+
+
 def _names(cls: type, prefix: str) -> tuple[str, ...]:
     """The names of ``cls``'s attributes that start with ``prefix`` (looked up once per class: dir() is slow)."""
-    return tuple(name for name in dir(cls) if name.startswith(prefix))
+    found = _NAMES.get((cls, prefix))
+    if found is None:
+        found = _NAMES[(cls, prefix)] = tuple(name for name in dir(cls) if name.startswith(prefix))
+    return found
+
+
+if TYPE_CHECKING:
+    class KindEvent(Event):
+        """An :class:`~raftedu.raft.Event` as read by a handler its kind chose (``_on_<kind>``, ``_check_<kind>``).
+
+        ``Event`` types its fields as optional, since each kind sets only some of them. A handler is looked up
+        by the event's kind and reads only the fields that kind sets; it declares its event as a ``KindEvent``,
+        whose fields are read as set. The lookup (a dict of bound methods by kind) is where the kind decides: no
+        check at run time, and none needed in the handlers. At run time ``KindEvent`` is ``Event`` itself.
+        """
+
+        node: int
+        term: int
+        peer: int
+        index: int
+        entry: Entry
+        msg: Message
+        msg_id: int
+else:
+    KindEvent = Event
 
 
 _WIDTH = len(EVENT_FIELDS)
@@ -191,7 +218,7 @@ class EventList(Sequence[Event]):
             return len(self) == len(other) and all(a == b for a, b in zip(self, other))
         return NotImplemented
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # unhashable, like the list it reads as: the way to say so
 
     def __repr__(self) -> str:
         return f"<{len(self)} trace events>"
@@ -322,9 +349,10 @@ class ClusterView:
         self.progress: dict[int, dict[int, tuple[int, int]]] = {}
         """``progress[leader][peer] == (matchIndex, nextIndex)`` for every live leader."""
         self.config: dict[str, Any] = {}
-        self.applied: list[Entry | None] = [None]
+        self.applied: list[Entry] = [_NO_ENTRY]
         """``applied[i]`` is the entry the first server to apply index ``i`` applied there: the committed log,
-        which rebuilds a log an installed snapshot replaced (dissertation §5.1)."""
+        which rebuilds a log an installed snapshot replaced (dissertation §5.1). Index 0 holds no entry (logs
+        start at 1)."""
         self._handlers = {name[len("_on_"):]: getattr(self, name) for name in _names(type(self), "_on_")}
         self._draws = {name[len("_draw_"):]: getattr(self, name) for name in _names(type(self), "_draw_")}
         self._terms: dict[int, int] = {}  # node -> its term as of the last event drawn (for _draw_deliver)
@@ -366,22 +394,22 @@ class ClusterView:
                 draw(e)
 
     # One small handler per event kind that changes the picture.
-    def _on_start(self, e: Event) -> None:
+    def _on_start(self, e: KindEvent) -> None:
         self.config = dict(e.value)
         self.nodes = {i: NodeView(i) for i in range(1, self.config["n"] + 1)}
 
-    def _on_term(self, e: Event) -> None:
+    def _on_term(self, e: KindEvent) -> None:
         node = self.nodes[e.node]
         node.term, node.voted_for = e.value, None
 
-    def _on_vote(self, e: Event) -> None:
+    def _on_vote(self, e: KindEvent) -> None:
         if e.value:
             self.nodes[e.node].voted_for = e.peer
 
-    def _on_role(self, e: Event) -> None:
+    def _on_role(self, e: KindEvent) -> None:
         self.nodes[e.node].role = e.value
 
-    def _draw_role(self, e: Event) -> None:
+    def _draw_role(self, e: KindEvent) -> None:
         node = self.nodes[e.node]
         if e.value == "leader":  # a leader runs no election timer
             node.deadline = None
@@ -392,30 +420,30 @@ class ClusterView:
         else:
             self.progress.pop(e.node, None)
 
-    def _draw_term(self, e: Event) -> None:
+    def _draw_term(self, e: KindEvent) -> None:
         self._terms[e.node] = e.value
 
-    def _draw_progress(self, e: Event) -> None:
+    def _draw_progress(self, e: KindEvent) -> None:
         self.progress.setdefault(e.node, {})[e.peer] = (e.index, e.value)
 
-    def _on_append(self, e: Event) -> None:
+    def _on_append(self, e: KindEvent) -> None:
         self.nodes[e.node].log.append(e.entry)
 
-    def _on_truncate(self, e: Event) -> None:
+    def _on_truncate(self, e: KindEvent) -> None:
         del self.nodes[e.node].log[e.index - 1 :]
 
-    def _on_commit(self, e: Event) -> None:
+    def _on_commit(self, e: KindEvent) -> None:
         self.nodes[e.node].commit_index = e.index
 
-    def _on_apply(self, e: Event) -> None:
+    def _on_apply(self, e: KindEvent) -> None:
         self.nodes[e.node].last_applied = e.index
         if e.index == len(self.applied):
             self.applied.append(e.entry)
 
-    def _on_snapshot(self, e: Event) -> None:
+    def _on_snapshot(self, e: KindEvent) -> None:
         self.nodes[e.node].snapshot = e.value
 
-    def _on_install(self, e: Event) -> None:
+    def _on_install(self, e: KindEvent) -> None:
         """The snapshot replaces the log up to its last index with the committed entries (dissertation Figure 5.3);
         entries after it stay (a discarded log was recorded as a ``truncate`` just before)."""
         node, snapshot = self.nodes[e.node], e.value
@@ -424,88 +452,89 @@ class ClusterView:
         node.commit_index = max(node.commit_index, snapshot.index)
         node.last_applied = snapshot.index
 
-    def _on_restore(self, e: Event) -> None:
+    def _on_restore(self, e: KindEvent) -> None:
         node = self.nodes[e.node]  # a restart from the snapshot on its disk
         node.snapshot = e.value
         node.commit_index = node.last_applied = e.value.index
 
-    def _draw_timer(self, e: Event) -> None:
+    def _draw_timer(self, e: KindEvent) -> None:
         self.nodes[e.node].deadline = e.value
 
-    def _on_crash(self, e: Event) -> None:
+    def _on_crash(self, e: KindEvent) -> None:
         self._stop(e)
 
-    def _stop(self, e: Event) -> None:
+    def _stop(self, e: KindEvent) -> None:
         """The server is down (crashed or shut down): that ends a pause; the machine's clock goes on."""
         node = self.nodes[e.node]
         node.alive = node.paused = False
         if node.clock is not None:
             node.clock.resume(e.time)
 
-    def _on_clock(self, e: Event) -> None:
+    def _on_clock(self, e: KindEvent) -> None:
         node = self.nodes[e.node]
         if node.clock is None:
             node.clock = Clock()
         node.clock.set_rate(e.value, e.time)
 
-    def _on_pause(self, e: Event) -> None:
+    def _on_pause(self, e: KindEvent) -> None:
         node = self.nodes[e.node]
         if node.clock is None:
             node.clock = Clock()
         node.clock.freeze(e.time)
         node.paused = True
 
-    def _on_resume(self, e: Event) -> None:
+    def _on_resume(self, e: KindEvent) -> None:
         node = self.nodes[e.node]
         node.paused = False
-        node.clock.resume(e.time)  # type: ignore[union-attr]  (a pause gave it a clock)
+        if node.clock is not None:  # a pause gave it one
+            node.clock.resume(e.time)
 
-    def _draw_crash(self, e: Event) -> None:
+    def _draw_crash(self, e: KindEvent) -> None:
         self.nodes[e.node].deadline = None
         self.progress.pop(e.node, None)
 
-    def _on_restart(self, e: Event) -> None:
+    def _on_restart(self, e: KindEvent) -> None:
         old = self.nodes[e.node]  # persistent state survives; volatile state starts over
         vote = e.value[1] if isinstance(e.value, (tuple, list)) and len(e.value) == 3 else old.voted_for  # the disk's
         self.nodes[e.node] = NodeView(e.node, term=old.term, voted_for=vote, log=old.log,  # a snapshot: ``restore``
                                       clock=old.clock)  # the machine's clock runs on
 
-    def _draw_restart(self, e: Event) -> None:
+    def _draw_restart(self, e: KindEvent) -> None:
         node = self.nodes[e.node]  # drawn late, events before the restart may have drawn on the new NodeView
         node.deadline = node.leader_id = None
 
-    def _draw_send(self, e: Event) -> None:
+    def _draw_send(self, e: KindEvent) -> None:
         self.in_flight[e.msg_id] = InFlight(e.msg_id, e.msg, e.time, e.value)
 
-    def _draw_deliver(self, e: Event) -> None:
+    def _draw_deliver(self, e: KindEvent) -> None:
         self.in_flight.pop(e.msg_id, None)
         node = self.nodes.get(e.node)  # None for clients and other endpoints
         if node is not None and type(e.msg) is AppendEntries and e.msg.term >= self._terms.get(e.node, 0):
             node.leader_id = e.msg.src  # the sender is the leader this node now follows
 
-    def _draw_drop(self, e: Event) -> None:
+    def _draw_drop(self, e: KindEvent) -> None:
         self.in_flight.pop(e.msg_id, None)
 
-    def _on_partition(self, e: Event) -> None:
+    def _on_partition(self, e: KindEvent) -> None:
         self.groups = e.value
 
-    def _on_cut(self, e: Event) -> None:
+    def _on_cut(self, e: KindEvent) -> None:
         self.cuts.add((e.node, e.peer))
 
-    def _on_heal(self, e: Event) -> None:
+    def _on_heal(self, e: KindEvent) -> None:
         self.groups, self.cuts = (), set()
 
-    def _on_config(self, e: Event) -> None:
+    def _on_config(self, e: KindEvent) -> None:
         self.nodes[e.node].config = e.value
 
-    def _on_server_added(self, e: Event) -> None:
+    def _on_server_added(self, e: KindEvent) -> None:
         self.nodes[e.node] = NodeView(e.node)
 
-    def _on_server_removed(self, e: Event) -> None:
+    def _on_server_removed(self, e: KindEvent) -> None:
         self._stop(e)
         self.nodes[e.node].removed = True
 
-    def _draw_server_removed(self, e: Event) -> None:
+    def _draw_server_removed(self, e: KindEvent) -> None:
         self.nodes[e.node].deadline = None
         self.progress.pop(e.node, None)
 

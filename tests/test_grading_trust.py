@@ -19,6 +19,7 @@ import pytest
 from nbclient import NotebookClient
 
 import raftedu.grading as grading
+from raftedu.__main__ import main
 from raftedu.grading import EXERCISES, Limits, grade
 from raftedu.grading.core import SECRET_ENV
 from raftedu.grading.kv_store import capstone_class, kv_class
@@ -227,19 +228,31 @@ def _csv(path: Path) -> list[dict[str, str]]:
 
 
 def test_the_csv_is_the_same_on_any_executor(tmp_path: Path) -> None:
+    """Threads, a process pool, and `raftedu grade --scheduler` on a local Dask cluster (one worker process, which
+    checks first that it can grade): the same CSV, byte for byte."""
     subs = tmp_path / "subs"
     subs.mkdir()
-    for name in ("correct", "wrong_log_length_only", "lacks_function", "starter_untouched"):
+    for name in ("lacks_function", "syntax_error", "starter_untouched"):  # real checks, points, three statuses: cheap
         shutil.copy(FIXTURES / f"{name}.ipynb", subs / f"{name}.ipynb")
     grade(subs, "02", tmp_path / "threads" / "g.csv", jobs=2, limits=LIMITS, progress=False, secret=SECRET)
     with ProcessPoolExecutor(2) as pool:
         grade(subs, "02", tmp_path / "processes" / "g.csv", limits=LIMITS, progress=False, secret=SECRET,
               executor=pool)
     threads, processes = _csv(tmp_path / "threads" / "g.csv"), _csv(tmp_path / "processes" / "g.csv")
-    assert threads == processes and len(threads) == 4
+    assert threads == processes and len(threads) == 3
     assert (tmp_path / "threads" / "g.csv").read_bytes() == (tmp_path / "processes" / "g.csv").read_bytes()
+    assert [(r["status"], r["score"]) for r in threads] == [("missing_function", "5"), ("error", "0"),
+                                                            ("unparseable", "4")]
     with pytest.raises(TypeError, match="concurrent.futures.Executor"):
         grade(subs, "02", tmp_path / "x.csv", executor=object(), progress=False, secret=SECRET)
+    distributed = pytest.importorskip("distributed", reason='Dask is not installed (pip install "raftedu[dask]")')
+    (tmp_path / "secret").write_text(SECRET + "\n")
+    limits = ["--cell-timeout", f"{LIMITS.cell_timeout:g}", "--check-timeout", f"{LIMITS.check_timeout:g}",
+              "--timeout", f"{LIMITS.submission_timeout:g}", "--memory-mb", str(LIMITS.memory_mb)]
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True, dashboard_address=None) as lc:
+        assert main(["grade", str(subs), "-e", "02", "-o", str(tmp_path / "dask" / "g.csv"), "--no-progress",
+                     "--secret-file", str(tmp_path / "secret"), "--scheduler", lc.scheduler_address, *limits]) == 0
+    assert (tmp_path / "dask" / "g.csv").read_bytes() == (tmp_path / "threads" / "g.csv").read_bytes()
 
 
 def _nbgrader_points(nb: nbformat.NotebookNode) -> dict[str, float]:

@@ -38,7 +38,7 @@ ALLOWED: dict[str, set[str]] = {
     "raftedu.nodehost": {"raftedu.raft", "raftedu.kv", "raftedu.kvmodel"},
     "raftedu.grading": {"raftedu.raft", "raftedu.trace", "raftedu.checks", "raftedu.sim", "raftedu.grading",
                         "raftedu.experiments", "raftedu.sweep", "raftedu.scenarios", "raftedu.kv", "raftedu.kvmodel",
-                        "raftedu.linearizability", "raftedu.nodehost", "raftedu.course", "raftedu.explore"},
+                        "raftedu.linearizability", "raftedu.nodehost", "raftedu.course", "raftedu.explore", "raftedu._version"},
     "raftedu._version": set(),
     "raftedu.lessons": set(),
     "raftedu.course": {"raftedu._version"},

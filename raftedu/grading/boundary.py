@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .. import nodehost
-from ..raft import Event, Log, Message, PersistentState, Server, Snapshot, Timing
+from ..raft import Entry, Event, Message, PersistentState, Server, Snapshot, Timing
 
 if TYPE_CHECKING:  # processes and select are imported where a worker is driven: a student's kernel (even Pyodide's)
     import subprocess  # imports this module for its names only
@@ -527,7 +527,7 @@ class RemoteNode(Server):
         self.match_index = match
 
 
-def _patch(log: Log, delta: Any, codec: Mapping[str, type]) -> None:
+def _patch(log: list[Entry], delta: Any, codec: Mapping[str, type]) -> None:
     """Apply ``[kept, new entries]`` to a mirrored log, through the same list operations a node would use."""
     if not (isinstance(delta, list) and len(delta) == 2 and type(delta[0]) is int and isinstance(delta[1], list)):
         raise ProtocolBroken("a log change that is not [kept, entries]")

@@ -14,7 +14,8 @@ reference node must not. A sentence naming the broken rule (a written answer in 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import random
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -27,7 +28,7 @@ from .observe import plain, unplain
 
 __all__ = ["SUSPECTS", "LIMITS", "HUNT_ACTIONS", "bug_hunt_checks", "run_hunt", "try_hunt"]
 
-LIMITS = {"n": (3, 7), "run": 20_000, "items": 200}
+LIMITS: dict[str, Any] = {"n": (3, 7), "run": 20_000, "items": 200}
 """Cluster sizes allowed, the longest run (virtual ms) and the most schedule items."""
 HUNT_ACTIONS = ("crash", "restart", "restart_all", "crash_leader", "timeout_now", "isolate", "partition", "cut", "heal",
                 "request", "set_network")
@@ -163,13 +164,18 @@ def _judge(case: Mapping[str, Any], observed: Any) -> None:
         raise Failed(f"the reference node also broke {wrong}: the schedule shows no bug of suspect {x.upper()}")
 
 
+def _suspect_case(x: str) -> Callable[[random.Random], list[dict[str, str]]]:
+    """The cases of suspect ``x``'s check: just the suspect (the student's schedule is the answer)."""
+    return lambda rng: [{"suspect": x}]
+
+
 def bug_hunt_checks() -> tuple[Check, ...]:
     """Per suspect: the schedule (3 points, automatic) and the sentence naming the broken rule (1 point, by hand)."""
     checks: list[Check] = []
     for x in SUSPECTS:
         checks.append(Check(f"catches_{x}", 3, True, (f"hunt_{x}",),
                             f"your schedule makes suspect {x.upper()} break a safety property, the reference none",
-                            cases=lambda rng, x=x: [{"suspect": x}], probe=_probe, judge=_judge,
+                            cases=_suspect_case(x), probe=_probe, judge=_judge,
                             label=lambda case: f"hunt_{case['suspect']}()"))
         checks.append(Check(f"names_rule_{x}", 1, True, (), f"written answer: one sentence naming the rule suspect "
                             f"{x.upper()} breaks (graded by hand)", manual=True))

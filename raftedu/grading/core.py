@@ -472,6 +472,9 @@ def observe_check(check: Check, funcs: Mapping[str, Callable[..., Any]], cases: 
 
     from .observe import ReferenceLock, codes_of, student_frame_name
 
+    probe = check.probe
+    if probe is None:  # a check graded by hand observes nothing
+        return [], ""
     records: list[dict[str, Any]] = []
     quiet = Quiet()
     k = 0
@@ -479,7 +482,7 @@ def observe_check(check: Check, funcs: Mapping[str, Callable[..., Any]], cases: 
         with _Alarm(time_limit), (nullcontext() if sandboxed else quiet), \
                 (nullcontext() if sandboxed else ReferenceLock(funcs if locked is None else locked)):
             for k, case in enumerate(cases):
-                records.append({"case": k, "obs": check.probe(funcs, case)})
+                records.append({"case": k, "obs": probe(funcs, case)})
     except BaseException as e:  # student code may raise anything: it becomes the record, never a crash
         if isinstance(e, (KeyboardInterrupt, SystemExit)) and not isinstance(e, CheckTimeout):
             e = RuntimeError(f"{type(e).__name__} raised inside the check")
@@ -497,22 +500,22 @@ def judge_check(check: Check, cases: list[Any], records: list[dict[str, Any]]) -
     if check.manual or check.judge is None:
         result.status, result.hint = "manual", "an instructor grades this answer by hand"
         return result
-    by_case = {}
+    by_case: dict[int, dict[str, Any]] = {}
     for r in records:
         if isinstance(r, dict) and type(r.get("case")) is int:
             by_case.setdefault(r["case"], r)
     for k, case in enumerate(cases):
-        r = by_case.get(k)
-        if r is None:
+        record = by_case.get(k)
+        if record is None:
             result.status, result.hint = "error", f"no observation came back for case {k + 1} (the run stopped before it)"
             return result
-        if "status" in r:
-            status = r.get("status")
+        if "status" in record:
+            status = record.get("status")
             result.status = status if status in STATUSES and status not in ("pass", "manual") else "error"
-            result.hint = str(r.get("hint", ""))[:2000]
+            result.hint = str(record.get("hint", ""))[:2000]
             return result
         try:
-            check.judge(case, r.get("obs"))
+            check.judge(case, record.get("obs"))
         except Failed as e:
             result.hint = e.hint
             result.unsafe = e.property if isinstance(e, Unsafe) else ""

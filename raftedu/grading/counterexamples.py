@@ -82,6 +82,8 @@ def offer_counterexample(ex: Exercise, results: list[CheckResult], funcs: Mappin
     if failing is None:
         return None
     case = failing.replay
+    if case is None:
+        return None
     probe = Check(f"{failing.name} (shrinking its run)", 0, True, (), "the failing run, shrunk", cases=lambda rng: [],
                   probe=partial(shrink_probe, ex.build, max_runs), label=lambda case: "its failing run, shrunk")
     records, _ = observe_check(probe, funcs, [case], time_limit, locked=ex.reference_rules, sandboxed=sandboxed)

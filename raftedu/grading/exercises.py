@@ -21,7 +21,7 @@ from functools import partial
 from typing import Any
 
 from ..raft import (CANDIDATE, LEADER, AppendEntries, Entry, Message, RaftNode, RequestVote,
-                    RequestVoteReply, Server)
+                    RequestVoteReply)
 from .core import Check, Failed, accepts_keyword, call_student
 from .observe import as_int, as_real, encode_message, plain
 from .scenarios import _show, case_spec, judge_case, judge_scenario, make_node, node_class, probe_case, probe_scenario
@@ -45,7 +45,7 @@ class Exercise:
     notebook: str
     functions: tuple[str, ...]
     checks: tuple[Check, ...]
-    build: Callable[[Mapping[str, Any]], type[Server]] = node_class
+    build: Callable[[Mapping[str, Any]], type[Any]] = node_class
     """Makes the node class under test from the student's functions (default: RaftNode with them plugged in)."""
     switched_off: tuple[str, ...] = ()
     """The reference RaftNode methods switched off while graded (default: those named like ``functions``)."""
@@ -99,7 +99,7 @@ def _fixed(values: Iterable[Any]) -> Callable[[random.Random], list[Any]]:
 
 def _scenario_check(name: str, points: float, public: bool, needs: tuple[str, ...], exercise: str,
                     scenario: str, seeds: Callable[[random.Random], list[int]], description: str,
-                    build: Callable[[Mapping[str, Any]], type[Server]] | None = None) -> Check:
+                    build: Callable[[Mapping[str, Any]], type[Any]] | None = None) -> Check:
     """A check that runs ``scenario`` with the student's node class (made by ``build``) for each seed and judges
     the traces."""
     return Check(name, points, public, needs, description,
@@ -173,9 +173,18 @@ def _probe_table(funcs: Mapping[str, Callable[..., Any]], n: int) -> Any:
     return call_student(funcs, "quorum_table", n, rows=True)
 
 
+def _whole_numbers(values: Any) -> list[int] | None:
+    """The whole numbers (:func:`~raftedu.grading.observe.as_int`) ``values`` holds, or None when one is not (a
+    :class:`TypeError` when ``values`` is not iterable)."""
+    found = [as_int(x) for x in values]
+    ints = [x for x in found if x is not None]
+    return ints if len(ints) == len(found) else None
+
+
 def _judge_table(n: int, obs: Any) -> None:
-    rows = [[as_int(x) for x in row] if isinstance(row, list) else None for row in obs] if isinstance(obs, list) else None
-    if rows is None or any(r is None or None in r for r in rows):
+    found = [_whole_numbers(row) if isinstance(row, list) else None for row in obs] if isinstance(obs, list) else None
+    rows = [r for r in found if r is not None] if found is not None else []
+    if found is None or len(rows) != len(found):
         raise Failed(f"quorum_table({n}) must return rows (n, majority, failure_tolerance) of whole numbers; "
                      f"got {_shown(obs)[:200]}")
     want = [[k, _majority(k), _tolerance(k)] for k in range(1, n + 1)]
@@ -517,7 +526,7 @@ EX04 = Exercise("04", "The commit rule and Figure 8", "04_commit_rule", _C, (
 # classes by name is honest -- an instructor reading the notebook can.
 
 
-_QUORUM = {"raft": _majority, "unanimous": lambda n: n, "three_quarters": lambda n: -(-3 * n // 4)}
+_QUORUM: dict[str, Callable[[int], int]] = {"raft": _majority, "unanimous": lambda n: n, "three_quarters": lambda n: -(-3 * n // 4)}
 _CLUSTERS = {"raft": "Raft's own nodes", "unanimous": "a node class that needs every server (quorum = N)",
              "three_quarters": "a node class that needs three quarters of the servers (quorum = ceil(3N/4))",
              "only_s1": "a node class where only S1 ever stands for election"}
@@ -578,7 +587,7 @@ def _judge_predict(case: dict[str, Any], obs: Any) -> None:
 def _judge_misprints(case: dict[str, Any], obs: Any) -> None:
     printed = {int(n): int(m) for n, m in case["printed"]}
     want = [n for n in sorted(printed) if printed[n] != _majority(n)]
-    got = sorted(as_int(x) if as_int(x) is not None else -1 for x in obs) if isinstance(obs, list) else None
+    got = sorted(-1 if v is None else v for v in map(as_int, obs)) if isinstance(obs, list) else None
     if got != want:
         raise Failed(f"etcd_misprints({printed}) returned {_shown(obs)}; expected {want} "
                      "(the N whose printed majority is not a majority of N)")
@@ -636,8 +645,9 @@ def _judge_partition(case: dict[str, Any], obs: Any) -> None:
 
     n = case["n"]
     try:
-        clean = [sorted(as_int(i) for i in g) for g in obs]
-        if any(None in g for g in clean):
+        groups = [_whole_numbers(g) for g in obs]
+        clean = [sorted(g) for g in groups if g is not None]
+        if len(clean) != len(groups):
             raise TypeError
     except TypeError:
         raise Failed(f"stalling_partition({n}) returned {_shown(obs)}; expected a list of groups of node ids, "

@@ -47,7 +47,8 @@ def with_options(cls: type, **options: bool) -> type:
     """``cls`` with etcd's ``options`` (``pre_vote``, ``check_quorum``) switched on in every node it makes, as
     ``Cluster(..., pre_vote=True)`` switches them on (:meth:`~raftedu.raft.RaftNode.enable` right after the node
     is built, at every boot); works for the student's nodes in the grader's sandbox too."""
-    base_init = cls.__init__
+    # mypy calls reading __init__ off an instance unsound; cls is a class, whose __init__ its instances run
+    base_init = cls.__init__  # type: ignore[misc]
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         base_init(self, *args, **kwargs)
@@ -373,7 +374,7 @@ def _rejoin(run: Run, *, pre_vote: bool, check_quorum: bool) -> None:
         return
     x = next(i for i in c.ids if i != leader)
     c.isolate(x)
-    run.mark(f"cut off S{x} from leader S{leader} of term {c.nodes[leader].current_term}")
+    run.mark(f"cut off S{x} from leader S{leader} of term {c.node(leader).current_term}")
     c.run(3_000)
     c.heal()
     run.mark("healed")
@@ -391,13 +392,16 @@ def _rejoin_setup(f: Facts, stopped: str) -> tuple[int, int, int, int, int]:
           f"setup: five servers elected no leader within 3 s{why}: with pre-vote a server that times out must ask "
           "for pre-votes (start_pre_vote), the others grant them when no leader is live (handle_pre_vote), and a "
           "majority of them starts the real election (handle_pre_vote_reply)")
-    label = f.mark_label("cut off")
-    _need(label is not None, f"setup: the leader lost its leadership before its first request committed{why}")
-    x, leader, term = (int(g) for g in _CUT.match(label).groups())  # type: ignore[union-attr]
-    cut, healed = f.mark_time("cut off"), f.mark_time("healed")
+    label, cut = f.mark_label("cut off"), f.mark_time("cut off")
+    found = _CUT.match(label) if label is not None else None
+    if found is None or cut is None:
+        raise Failed(f"setup: the leader lost its leadership before its first request committed{why}")
+    x, leader, term = (int(g) for g in found.groups())
     _need("a" in f.applied(cut), f"setup: the request 'a' sent to leader S{leader} did not commit within 200 ms{why}")
-    _need(healed is not None and f.mark_time("end") is not None, f"the run stopped before the network healed{why}")
-    return x, leader, term, cut, healed  # type: ignore[return-value]
+    healed = f.mark_time("healed")
+    if healed is None or f.mark_time("end") is None:
+        raise Failed(f"the run stopped before the network healed{why}")
+    return x, leader, term, cut, healed
 
 
 def _deposed(f: Facts, leader: int, after: int) -> int | None:
@@ -442,10 +446,11 @@ def _judge_rejoin_checkquorum(facts: list[Facts], stopped: str) -> None:
     _need(raised > term, f"setup: S{x}, cut off for 3 s without pre-vote, should have raised its term by campaigning "
           f"alone (§5.2); it is still in term {raised}")
     down = _deposed(f, leader, healed)
-    _need(down is not None, f"with check-quorum alone leader S{leader} kept leading after S{x} came back with term "
-          f"{raised} > {term}: its answer to the leader's heartbeat carries that term, and a server that sees a higher "
-          "term steps down (§5.1). Check-quorum makes servers ignore RequestVote, nothing else: ignore only a "
-          "RequestVote of a higher term (ignores_vote_request), never other messages")
+    if down is None:
+        raise Failed(f"with check-quorum alone leader S{leader} kept leading after S{x} came back with term {raised} > "
+                     f"{term}: its answer to the leader's heartbeat carries that term, and a server that sees a higher "
+                     "term steps down (§5.1). Check-quorum makes servers ignore RequestVote, nothing else: ignore only "
+                     "a RequestVote of a higher term (ignores_vote_request), never other messages")
     new = f.leaders(after=down, until=down + 2_000)
     _need(bool(new), f"after leader S{leader} stepped down at t={down} ms no server became leader within 2 s: a "
           "follower's lease must end a minimum election timeout after it last heard the leader (in_lease), after "
@@ -468,7 +473,7 @@ def _lonely(run: Run, pre_vote: bool = True) -> None:
         return
     partner = next(i for i in c.ids if i != old)
     c.partition([old, partner])
-    run.mark(f"cut off S{partner} from leader S{old} of term {c.nodes[old].current_term}")
+    run.mark(f"cut off S{partner} from leader S{old} of term {c.node(old).current_term}")
     c.run(1_500)
     run.mark("end")
 
@@ -478,11 +483,12 @@ def _judge_lonely(facts: list[Facts], stopped: str) -> None:
     why = f" (the run stopped: {stopped})" if stopped else ""
     _need(f.mark_time("leader elected") is not None and bool(f.leaders(until=3_000)),
           f"setup: five servers with check-quorum elected no leader within 3 s{why}")
-    label = f.mark_label("cut off")
-    _need(label is not None, f"setup: the leader did not keep leading for 300 ms in a healthy cluster{why}: "
-          "a leader hearing from a majority must not step down (lost_quorum)")
-    partner, old, _ = (int(g) for g in _CUT.match(label).groups())  # type: ignore[union-attr]
-    cut = f.mark_time("cut off")
+    label, cut = f.mark_label("cut off"), f.mark_time("cut off")
+    found = _CUT.match(label) if label is not None else None
+    if found is None or cut is None:
+        raise Failed(f"setup: the leader did not keep leading for 300 ms in a healthy cluster{why}: a leader hearing "
+                     "from a majority must not step down (lost_quorum)")
+    partner, old, _ = (int(g) for g in found.groups())
     elected = max((t for t, n, _ in f.leaders(until=cut) if n == old), default=-1)
     early = _deposed(f, old, elected)
     _need(early is None or early > cut, f"setup: leader S{old} stopped leading at t={early} ms while it heard from "
@@ -490,9 +496,10 @@ def _judge_lonely(facts: list[Facts], stopped: str) -> None:
     _need(f.mark_time("end") is not None, f"the run stopped before the end{why}")
     low, beat = 150, 50
     down = _deposed(f, old, cut)
-    _need(down is not None, f"leader S{old}, cut off with S{partner} (2 of 5), never stepped down in 1.5 s: with "
-          "check-quorum a leader that heard from no majority within a minimum election timeout steps down at its "
-          "next heartbeat (§6.2, lost_quorum)")
+    if down is None:
+        raise Failed(f"leader S{old}, cut off with S{partner} (2 of 5), never stepped down in 1.5 s: with "
+                     "check-quorum a leader that heard from no majority within a minimum election timeout steps down "
+                     "at its next heartbeat (§6.2, lost_quorum)")
     _need(cut + low - beat <= down <= cut + low + 2 * beat,
           f"leader S{old} stepped down {down - cut} ms after it was cut off; it should do so about one minimum "
           f"election timeout ({low} ms) after it last heard from a majority, at a heartbeat: between {low - beat} and "

@@ -29,7 +29,7 @@ reference :class:`~raftedu.kv.KVNode`, and the reference rules
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -64,8 +64,8 @@ def kv_class(funcs: Mapping[str, Any]) -> type[KVServer]:
     """The student's class from ``funcs`` (``{"MyKV": cls}``); refuses anything built on the reference KVNode
     (:func:`raftedu.nodehost.build_class`; in the grader, the class as nodes in the sandboxed worker)."""
     if isinstance(funcs, RemoteFunctions):
-        return funcs.node_class("kv")  # type: ignore[return-value]
-    return build_class("kv", funcs)  # type: ignore[return-value]
+        return funcs.node_class("kv")  # type: ignore[return-value]  # a stand-in for the student's class (RemoteNode)
+    return build_class("kv", funcs)
 
 
 # --------------------------------------------------------------------------
@@ -165,9 +165,9 @@ def _new_leader_read(run: KVRun) -> None:
         return
     a, b, *behind = [i for i in c.ids if i != old]
     c.partition([old, a, b])  # x=2 will reach only a bare majority: old, a, b
-    index = c.nodes[old].last_log_index + 1  # where x=2 goes
+    index = c.node(old).last_log_index + 1  # where x=2 goes
     svc.submit(1, "put", "x", 2, to=old)
-    c.run_until(lambda c: c.nodes[old].last_applied >= index, within=500)  # committed, applied and answered
+    c.run_until(lambda c: c.node(old).last_applied >= index, within=500)  # committed, applied and answered
     c.crash(old)  # at once: before its next heartbeat tells a and b that x=2 is committed
     c.heal()
     run.mark(f"crashed {old}, behind {behind[0]} {behind[1]}")
@@ -201,7 +201,7 @@ def _command_text(command: Any) -> Any:
     return command if command is None or isinstance(command, (str, int)) else repr(command)[:200]
 
 
-def _raft_events(events: list[Event]) -> list[Event]:
+def _raft_events(events: Sequence[Event]) -> list[Event]:
     out = []
     for e in events:
         if e.entry is not None and isinstance(e.entry, Entry) and not isinstance(e.entry.command, (str, type(None))):
@@ -217,7 +217,7 @@ def _result_row(result: Any) -> list[Any]:
     return [{"not a Result": plain(result)}]
 
 
-def _client_rows(events: list[Event]) -> list[list[Any]]:
+def _client_rows(events: Sequence[Event]) -> list[list[Any]]:
     """Every call a client sent and every answer a client received, in trace order, as plain rows."""
     rows: list[list[Any]] = []
     for e in events:
@@ -314,11 +314,12 @@ def rebuild(rows: Any) -> list[ClientOp]:
                 raise ValueError
             if row[1] == "call" and len(row) == 10:
                 op = _row_op(row)
-                o = by_key.get((op.client, op.seq))
+                client, seq = row[2], row[9]  # whole numbers: checked above and by _row_op
+                o = by_key.get((client, seq))
                 if o is None:
-                    o = ClientOp(len(ops), op.client, op, row[0], row[3])
+                    o = ClientOp(len(ops), client, op, row[0], row[3])
                     ops.append(o)
-                    by_key[(op.client, op.seq)] = o
+                    by_key[(client, seq)] = o
                 else:
                     o.calls += 1
                 latest[row[2]] = (row[4], o)
@@ -343,7 +344,7 @@ def _history(ops: list[ClientOp]) -> History:
     h = History()
     for o in ops:
         k = h.invoke(o.client, o.op, o.invoked)
-        if o.result is not None:
+        if o.result is not None and o.answered is not None:  # set together by rebuild()
             h.respond(k, o.result, o.answered)
         else:
             h.timeout(k)
@@ -376,15 +377,19 @@ class KVFacts:
         with why the run stopped and the broken rule the Raft events show
         (:func:`~raftedu.grading.scenarios.likely_cause`), if any."""
         if not ok:
-            raise Failed(f"setup: {what}{self._why()}{likely_cause(self.events)}")
+            raise self.setup_failed(what)
+
+    def setup_failed(self, what: str) -> Failed:
+        """The failure :meth:`setup` raises when the step ``what`` did not happen."""
+        return Failed(f"setup: {what}{self._why()}{likely_cause(self.events)}")
 
     def mark(self, prefix: str) -> tuple[str, int]:
         """The first mark whose label starts with ``prefix``; a setup failure saying the run stopped before it."""
         found = next(((label, t) for label, t in self.marks if label.startswith(prefix)), None)
         failed = next((label for label, _ in self.marks if label.startswith("setup failed")), None)
-        self.setup(found is not None, f"the scenario stopped before the step '{prefix}'"
-                   + (f" ({failed})" if failed else ""))
-        return found  # type: ignore[return-value]
+        if found is None:
+            raise self.setup_failed(f"the scenario stopped before the step '{prefix}'" + (f" ({failed})" if failed else ""))
+        return found
 
     def server(self, prefix: str) -> int:
         """The server a mark's label ends with (``leader 3``); a setup failure when there was none."""
@@ -426,11 +431,13 @@ class KVFacts:
 
     def applied_on(self, text: str) -> set[int]:
         """The servers that applied the command ``text`` (only committed entries are applied)."""
-        return {e.node for e in self.events if e.kind == "apply" and e.entry is not None and e.entry.command == text}
+        return {e.node for e in self.events if e.kind == "apply" and e.node is not None and e.entry is not None
+                and e.entry.command == text}
 
     def applied_at(self, text: str) -> set[int]:
         """The log indexes at which some server applied the command ``text``."""
-        return {e.index for e in self.events if e.kind == "apply" and e.entry is not None and e.entry.command == text}
+        return {e.index for e in self.events if e.kind == "apply" and e.index is not None and e.entry is not None
+                and e.entry.command == text}
 
 
 def _judge_single(f: KVFacts) -> None:
@@ -704,8 +711,8 @@ def capstone_class(funcs: Mapping[str, Any]) -> type[KVPlumbing]:
     """``MyKV`` built on ``kv_on(MyServer)``, both the student's; refuses RaftNode and KVNode as bases
     (:func:`raftedu.nodehost.build_class`; in the grader, the class as nodes in the sandboxed worker)."""
     if isinstance(funcs, RemoteFunctions):
-        return funcs.node_class("capstone")  # type: ignore[return-value]
-    return build_class("capstone", funcs)  # type: ignore[return-value]
+        return funcs.node_class("capstone")  # type: ignore[return-value]  # a stand-in for the student's class
+    return build_class("capstone", funcs)
 
 
 def capstone_checks() -> tuple[Check, ...]:

@@ -582,12 +582,13 @@ def _judge_remove_leader(facts: list[Facts], stopped: str) -> None:
     removal = _marked(f, f"S{old} removes")
     _need(removal.endswith("done"), f"setup: leader S{old}, with a committed in its term, refused to remove itself "
           f"({removal or 'the run stopped before'}{why}): configuration_change_refused")
-    at = f.mark_time(f"S{old} removes")
+    at = f.mark_time(f"S{old} removes") or 0  # marked: _need above saw the removal done
     config = next((e for e in f.events if e.kind == "config" and e.node == old and e.time >= at), None)
     _need(config is not None, f"S{old} appended its own removal but never used the new configuration (§4.1: at once, "
           "committed or not: refresh_configuration)")
+    assert config is not None and config.index is not None  # for the type checker: _need stopped the judge otherwise
     committed = next((e.time for e in f.events if e.kind == "commit" and e.node == old and e.time >= at
-                      and e.index >= config.index), None)
+                      and (e.index or 0) >= config.index), None)
     down = next((e.time for e in f.events if e.kind == "role" and e.node == old and e.value != LEADER
                  and e.time >= at), None)
     _need(committed is not None, f"leader S{old} never committed its own removal: it keeps replicating to the "
@@ -596,6 +597,7 @@ def _judge_remove_leader(facts: list[Facts], stopped: str) -> None:
            "removed: only once commitIndex ≥ the configuration's index)" if down is not None else ""))
     _need(down is not None, f"leader S{old} committed its own removal at t={committed} ms but kept leading: a removed "
           "leader steps down once the change is committed (§4.2.2, step_down_when_removed)")
+    assert committed is not None and down is not None  # for the type checker: _need stopped the judge otherwise
     _need(down >= committed, f"leader S{old} stepped down at t={down} ms, before its removal committed at t={committed} "
           "ms: it must keep managing the cluster until then (§4.2.2, step_down_when_removed)")
     new = [n for _, n, _ in f.leaders(after=down) if n != old]

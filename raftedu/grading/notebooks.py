@@ -18,7 +18,6 @@ stripped. :func:`release` does a whole folder and can check instead of write.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -74,7 +73,7 @@ def _replace_solutions(source: str, where: str, markdown: bool) -> str:
     lines = source.split("\n")
     spans = _regions(lines, BEGIN_SOLUTION, END_SOLUTION, where)
     for start, stop in reversed(spans):
-        indent = re.match(r"\s*", lines[start]).group(0)
+        indent = lines[start][: len(lines[start]) - len(lines[start].lstrip())]
         hints = []
         for line in lines[start + 1 : stop]:
             if not line.strip().startswith("# Hint:"):
@@ -110,7 +109,7 @@ def release_notebook(nb: nbformat.NotebookNode, name: str = "notebook") -> nbfor
     """The student version of solutions notebook ``nb`` (a new notebook; ``nb`` is unchanged)."""
     import nbformat
 
-    out = nbformat.reads(nbformat.writes(nb), as_version=4)
+    out: nbformat.NotebookNode = nbformat.reads(nbformat.writes(nb), as_version=4)
     out.metadata.pop("widgets", None)
     seen: set[str] = set()
     for k, cell in enumerate(out.cells):
@@ -165,7 +164,7 @@ def solution_namespace(path: str | Path, functions: tuple[str, ...]) -> dict[str
 def _text(nb: nbformat.NotebookNode) -> str:
     import nbformat
 
-    return nbformat.writes(nb, version=4) + "\n"
+    return str(nbformat.writes(nb, version=4)) + "\n"
 
 
 def release(solutions: str | Path = "solutions", exercises: str | Path = "exercises", *,

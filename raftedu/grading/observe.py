@@ -87,8 +87,10 @@ def as_int(x: Any) -> int | None:
     """The whole number an observation holds (an ``int``, or a numpy-like integer), else None (bools are not numbers)."""
     if type(x) is int:
         return x
-    if isinstance(x, dict) and type(x.get("int")) is int:
-        return x["int"]
+    if isinstance(x, dict):
+        inner = x.get("int")
+        if type(inner) is int:
+            return inner
     return None
 
 
@@ -286,7 +288,8 @@ def _stub(name: str) -> types.CodeType:
     source = f"def {name}(*args, **kwargs):\n    raise RuntimeError({message!r})\n"
     namespace: dict[str, Any] = {}
     exec(compile(source, STUB_FILE, "exec"), namespace)
-    return namespace[name].__code__
+    code: types.CodeType = namespace[name].__code__
+    return code
 
 
 _COPIES: list[types.FunctionType] = []
@@ -365,10 +368,11 @@ def guard_reference_source(names: Iterable[str]) -> None:
     import sys
 
     raft_file = sys.modules[RaftNode.__module__].__file__
+    if raft_file is None:  # never: raftedu.raft is loaded from its file (a module built in memory has none to guard)
+        raise RuntimeError("raftedu.raft has no file to guard")
     module_doc = (sys.modules[RaftNode.__module__].__doc__ or "").strip().splitlines()[0]
-    markers = [module_doc] + [(reference_function(n).__doc__ or "").strip() for n in names
-                              if reference_function(n) is not None]
-    markers = tuple(m for m in markers if len(m) > 20)
+    markers = tuple(m for m in [module_doc] + [(reference_function(n).__doc__ or "").strip() for n in names
+                                               if reference_function(n) is not None] if len(m) > 20)
     message = (f"{REFERENCE_OFF}{'/'.join(names) or 'source'}: compiling or running raftedu's own raft.py "
                "in a graded notebook is not allowed -- write the rule yourself")
 

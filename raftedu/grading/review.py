@@ -56,7 +56,7 @@ def _source(cell: str) -> str:
     try:
         from IPython.core.inputtransformer2 import TransformerManager
 
-        return TransformerManager().transform_cell(cell)
+        return str(TransformerManager().transform_cell(cell))
     except Exception:
         return cell
 
@@ -136,7 +136,7 @@ class _Numbered(ast.NodeTransformer):
 def normalized(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
     """A function's body as a string that ignores its name, docstring, local names, annotations and layout."""
     body = list(fn.body)
-    if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
             and isinstance(body[0].value.value, str):
         body = body[1:]
     args = ast.arguments(posonlyargs=list(fn.args.posonlyargs), args=list(fn.args.args),

@@ -39,10 +39,13 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .core import SECRET_ENV, SECRET_FILE_ENV, STATUSES, instructor_secret
 from .exercises import Exercise, get_exercise
+
+if TYPE_CHECKING:
+    from .cluster import DaskClient
 
 __all__ = [
     "SUBMISSION_STATUSES",
@@ -218,7 +221,8 @@ class _Cell:
         self.cell_type = str(raw.get("cell_type", ""))
         source = raw.get("source", "")
         self.source = "".join(source) if isinstance(source, list) else str(source)
-        self.metadata = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
+        metadata = raw.get("metadata")
+        self.metadata: dict[str, Any] = metadata if isinstance(metadata, dict) else {}
 
 
 class _Notebook:
@@ -254,7 +258,9 @@ def _answer_cells(nb: _Notebook) -> list[tuple[int, str]]:
     """(cell number, source) of the code cells the worker runs: every non-empty code cell but nbgrader's tests."""
     out = []
     for k, c in enumerate(nb.cells):
-        grading = c.metadata.get("nbgrader") if isinstance(c.metadata.get("nbgrader"), dict) else {}
+        grading = c.metadata.get("nbgrader")
+        if not isinstance(grading, dict):
+            grading = {}
         if c.cell_type == "code" and c.source.strip() and not (grading.get("grade") and not grading.get("solution")):
             out.append((k + 1, c.source))
     return out
@@ -268,7 +274,7 @@ def _released_sources(notebook: str) -> frozenset[str]:
     path = course_root() / "exercises" / f"{notebook}.ipynb"
     if not path.is_file():
         return frozenset()
-    return frozenset(c.source.strip() for c in _Notebook(path).cells if c.cell_type == "code")  # type: ignore[arg-type]
+    return frozenset(c.source.strip() for c in _Notebook(Path(str(path))).cells if c.cell_type == "code")
 
 
 # --------------------------------------------------------------------------
@@ -668,7 +674,7 @@ def grade(
     on_result: Callable[[SubmissionResult], None] | None = None,
     secret: str | None = None,
     secret_file: str | Path | None = None,
-    executor: Executor | None = None,
+    executor: Executor | DaskClient | None = None,
     sandbox: str | None = None,
 ) -> list[SubmissionResult]:
     """Grade every submission under ``submissions`` for ``exercise`` and write ``out`` (CSV).
@@ -684,24 +690,37 @@ def grade(
     first line of ``secret_file``, else ``RAFTEDU_GRADING_SECRET`` /
     ``RAFTEDU_GRADING_SECRET_FILE``, else one made once and kept beside the
     CSV in ``.raftedu-secret``. Submissions are graded on ``executor`` (any
-    ``concurrent.futures.Executor``: a process pool, Dask's
-    ``client.get_executor()``, ...) or else on ``jobs`` threads, each
-    driving one worker process; the CSV is the same whichever runs them.
+    ``concurrent.futures.Executor``: a process pool, ...; or a Dask
+    ``distributed.Client`` or its ``client.get_executor()``) or else on
+    ``jobs`` threads, each driving one worker process; the CSV is the same
+    whichever runs them. On Dask, every worker is first asked whether it can
+    grade (:func:`raftedu.grading.cluster.check_workers`: it reads the
+    submissions at these paths, has this raftedu and the sandbox mode): if one
+    cannot, a :class:`RuntimeError` says which and why, and nothing is graded.
 
     Student code runs only in sandboxed workers (:mod:`raftedu.grading.sandbox`):
     ``sandbox`` names the mode (``"bubblewrap"``, ``"unsandboxed"``; default:
-    the strongest available here); a weaker mode is said in every row's notes.
+    the strongest available here, or on Dask the strongest every worker has);
+    a weaker mode is said in every row's notes.
     """
+    from .cluster import check_workers, dask_client_of
     from .sandbox import mode
 
     ex = get_exercise(exercise)
-    how = mode(sandbox)
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a whole number >= 1; got {jobs!r}")
-    if executor is not None and not isinstance(executor, Executor):
-        raise TypeError(f"executor must be a concurrent.futures.Executor (e.g. ProcessPoolExecutor, or Dask's "
-                        f"client.get_executor()); got {type(executor).__name__}")
-    subs = find_submissions(submissions, ex)
+    client = dask_client_of(executor) if executor is not None else None
+    if executor is not None and client is None and not isinstance(executor, Executor):
+        raise TypeError(f"executor must be a concurrent.futures.Executor (e.g. ProcessPoolExecutor), a Dask "
+                        f"distributed.Client or its client.get_executor(); got {type(executor).__name__}")
+    subs = find_submissions(Path(submissions).absolute(), ex)  # absolute: a Dask worker runs in another folder
+    if client is None:
+        how = mode(sandbox)
+    else:
+        how = check_workers(client, [s.root if s.folder else s.notebook for s in subs if s.notebook is not None],
+                            ex.notebook, sandbox)
+    pool = executor if isinstance(executor, Executor) else \
+        client.get_executor() if client is not None else ThreadPoolExecutor(max_workers=jobs)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     feedback_dir = Path(feedback) if feedback is not None else out.parent / "feedback"
@@ -737,7 +756,6 @@ def grade(
 
     from tqdm import tqdm
 
-    pool = executor or ThreadPoolExecutor(max_workers=jobs)
     try:
         with tqdm(total=len(subs), initial=len(subs) - len(todo), desc=f"grading {ex.id}", unit="submission",
                   disable=not progress, file=sys.stderr) as bar:
@@ -746,7 +764,7 @@ def grade(
                 record(fut.result())
                 bar.update(1)
     finally:
-        if executor is None:
+        if pool is not executor:
             pool.shutdown()
     for r in results.values():
         _write_outputs(r, ex, feedback_dir, gradescope_dir)

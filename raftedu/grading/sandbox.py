@@ -37,6 +37,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -136,6 +137,13 @@ def _strip(source: str, methods: dict[str, set[str]], exercise: str, filename: s
     return ast.unparse(tree) + "\n"
 
 
+_AST_LOCK = threading.Lock()
+"""Held while :func:`package` parses and unparses source: on Python 3.11, two threads building AST objects at once
+can fail with ``SystemError: AST constructor recursion depth mismatch`` (the depth counter is shared by the
+interpreter; CPython gh-106905). :func:`~raftedu.grading.runner.grade` runs :func:`package` on ``jobs`` threads, and
+a Dask worker on its threads: seen there as one student's ``grader_error``."""
+
+
 def package(dest: str | os.PathLike[str], exercise: str, reference_rules: Iterable[str], *,
             near_copies: bool = True) -> Path:
     """Write the raftedu the worker of ``exercise`` imports into ``dest/raftedu`` and return ``dest``.
@@ -145,7 +153,11 @@ def package(dest: str | os.PathLike[str], exercise: str, reference_rules: Iterab
     are replaced by ``raise RuntimeError("raftedu: the reference ...")``; with
     ``near_copies`` RaftNode's :data:`_NEAR_COPIES` too, when a RaftNode rule is among them.
     """
-    root = Path(dest)
+    with _AST_LOCK:
+        return _package(Path(dest), exercise, reference_rules, near_copies)
+
+
+def _package(root: Path, exercise: str, reference_rules: Iterable[str], near_copies: bool) -> Path:
     pkg = root / "raftedu"
     pkg.mkdir(parents=True, exist_ok=True)
     rules = list(reference_rules)

@@ -28,8 +28,8 @@ from typing import Any
 
 from ..checks import NodeFailure, SafetyViolation, check_trace
 from ..explore import Recorder
-from ..raft import (CANDIDATE, FOLLOWER, LEADER, Entry, Event, Message, PersistentState, RaftNode, RequestVoteReply,
-                    Server, Timing)
+from ..raft import (CANDIDATE, FOLLOWER, LEADER, AppendEntriesReply, Entry, Event, Message, PersistentState, RaftNode,
+                    RequestVoteReply, Server, Timing)
 from ..scenarios import ScriptError, figure_8, longer_log_older_term, shorter_log_same_term
 from ..sim import Cluster, Network
 from ..sweep import random_schedule, recover
@@ -74,8 +74,8 @@ def node_class(funcs: Mapping[str, Callable[..., Any]], name: str = "StudentNode
     (:func:`raftedu.nodehost.rules_class`); in the grader, where ``funcs`` stand for the sandboxed worker's
     functions, the same class as nodes in the worker."""
     if isinstance(funcs, RemoteFunctions):
-        return funcs.node_class("rules")  # type: ignore[return-value]
-    return rules_class(funcs, name)  # type: ignore[return-value]
+        return funcs.node_class("rules")  # type: ignore[return-value]  # a stand-in for the student's class
+    return rules_class(funcs, name)
 
 
 def situate(node: Server, **attrs: Any) -> None:
@@ -146,6 +146,8 @@ def _show(encoded: Any) -> str:
         msg = decode_message(encoded)
     except (ValueError, TypeError):
         return f"not a Raft message: {str(encoded)[:100]}"
+    if msg is None:
+        return "no message"
     fields = {k: getattr(msg, k) for k in msg.__dataclass_fields__ if k not in ("src", "dst")}
     if "entries" in fields:
         fields["entries"] = [e.term if isinstance(e, Entry) else e for e in fields["entries"]]
@@ -178,7 +180,10 @@ def _run_case(cls: type[RaftNode], spec: Mapping[str, Any]) -> tuple[RaftNode, d
         node.advance_commit_index()
     else:
         for m in spec["inputs"]:
-            node.receive(decode_message(m), node.now)
+            msg = decode_message(m)
+            if msg is None:
+                raise ValueError("a case's input is not a message")
+            node.receive(msg, node.now)
     msgs, _ = node.take_output()
     return node, {
         "messages sent": [encode_message(m) for m in msgs],
@@ -224,13 +229,13 @@ def judge_case(spec: Mapping[str, Any], observed: Any) -> None:
 class Run:
     """One scenario run: the node class under test, the seed, every cluster it built, and marks between steps."""
 
-    node_class: type[RaftNode]
+    node_class: type[Server]
     seed: int
     clusters: list[Cluster] = field(default_factory=list)
     marks: list[tuple[int, str, int, int]] = field(default_factory=list)
+    """(cluster number, label, events so far, virtual time) after each step."""
     violation: SafetyViolation | None = None
     """The safety violation the always-on monitor stopped the run at, if any."""
-    """(cluster number, label, events so far, virtual time) after each step."""
 
     @property
     def cluster(self) -> Cluster | None:
@@ -275,7 +280,7 @@ class Facts:
     def leaders(self, after: int = -1, until: int | None = None) -> list[tuple[int, int, int]]:
         """(time, node, term) of each time a node became leader, in order."""
         return [(e.time, e.node, e.term) for e in self.events if e.kind == "role" and e.value == LEADER
-                and e.time > after and (until is None or e.time <= until)]
+                and e.node is not None and e.term is not None and e.time > after and (until is None or e.time <= until)]
 
     def committed_replies(self, after: int = -1, until: int | None = None) -> int:
         """How many client requests were answered "committed" (by the simulator) in the window."""
@@ -289,8 +294,8 @@ class Facts:
 
     def delivered(self, kind: str, src: int, dst: int, after: int = -1) -> bool:
         """Whether a message of type ``kind`` from ``src`` reached ``dst`` after time ``after``."""
-        return any(e.kind == "deliver" and type(e.msg).__name__ == kind and e.msg.src == src and e.msg.dst == dst
-                   and e.time > after for e in self.events)
+        return any(e.kind == "deliver" and e.msg is not None and type(e.msg).__name__ == kind and e.msg.src == src
+                   and e.msg.dst == dst and e.time > after for e in self.events)
 
     def final_logs(self) -> dict[int, list[Any]]:
         """Every server's log (commands) at the end of the run."""
@@ -323,11 +328,12 @@ class Facts:
 
     def term_changes(self, after: int = -1) -> list[tuple[int, int, int]]:
         """(time, node, term) of every term change after ``after``."""
-        return [(e.time, e.node, e.value) for e in self.events if e.kind == "term" and e.time > after]
+        return [(e.time, e.node, e.value) for e in self.events if e.kind == "term" and e.node is not None
+                and e.time > after]
 
     def applied_on(self, command: Any, until: int | None = None) -> set[int]:
         """The servers that applied ``command`` (only committed entries are applied)."""
-        return {e.node for e in self.events if e.kind == "apply" and e.entry is not None
+        return {e.node for e in self.events if e.kind == "apply" and e.node is not None and e.entry is not None
                 and e.entry.command == command and (until is None or e.time <= until)}
 
     def count(self, kind: str, since: str | None = None, until: str | None = None) -> int:
@@ -369,7 +375,13 @@ def _need(ok: bool, hint: str) -> None:
 def _setup(f: Facts, ok: bool, what: str, stopped: str = "") -> None:
     """A step the scenario's later assertions rely on: when it did not happen, a failure that says so first,
     with why the run stopped and what the trace shows went wrong (:meth:`Facts.cause`), if anything."""
-    _need(ok, f"setup: {what}" + (f" (the run stopped: {stopped})" if stopped else "") + f.cause())
+    if not ok:
+        raise _setup_failed(f, what, stopped)
+
+
+def _setup_failed(f: Facts, what: str, stopped: str = "") -> Failed:
+    """The failure :func:`_setup` raises when the step ``what`` did not happen."""
+    return Failed(f"setup: {what}" + (f" (the run stopped: {stopped})" if stopped else "") + f.cause())
 
 
 SHORTEST_TIMEOUT = Timing().election_timeout[0]
@@ -389,19 +401,20 @@ def timer_slips(events: Iterable[Event], shortest: int = SHORTEST_TIMEOUT) -> li
     """
     granted: dict[int, tuple[int, int]] = {}  # voter -> (time, candidate) of its latest grant
     first: set[tuple[int, int]] = set()  # (voter, term) already granted
-    slips = []
+    slips: list[tuple[int, int, int, int, int]] = []
     for e in events:
-        if e.kind in ("crash", "restart"):
-            granted.pop(e.node, None)
-        elif e.kind == "send" and type(e.msg) is RequestVoteReply and e.msg.vote_granted is True:
-            m = e.msg
+        node, m = e.node, e.msg
+        if e.kind in ("crash", "restart") and node is not None:
+            granted.pop(node, None)
+        elif e.kind == "send" and type(m) is RequestVoteReply and m.vote_granted is True:
             if (m.src, m.term) not in first:
                 first.add((m.src, m.term))
                 granted[m.src] = (e.time, m.dst)
-        elif e.kind == "vote" and e.value and e.peer == e.node and e.node in granted:  # it stands for election
-            at, candidate = granted[e.node]
+        elif e.kind == "vote" and e.value and node is not None and e.peer == node and node in granted \
+                and e.term is not None:
+            at, candidate = granted[node]  # it stands for election
             if e.time - at < shortest:
-                slips.append((e.time, e.node, e.term, at, candidate))
+                slips.append((e.time, node, e.term, at, candidate))
     return slips
 
 
@@ -434,6 +447,8 @@ def split_votes(events: Iterable[Event]) -> str:
     candidates: dict[int, set[int]] = {}
     led: set[int] = set()
     for e in events:
+        if e.node is None or e.term is None:
+            continue
         if e.kind == "vote" and e.value and e.peer == e.node:
             candidates.setdefault(e.term, set()).add(e.node)
         elif e.kind == "role" and e.value == LEADER:
@@ -451,9 +466,9 @@ def old_term_commits(events: Iterable[Event]) -> list[tuple[int, int, int, int, 
     earlier term: Figure 2 lets a leader count replicas only for entries of its current term (§5.4.2: Figure 8 shows
     such an entry overwritten later); earlier entries are committed with the first entry of its own term."""
     view = ClusterView()
-    found = []
+    found: list[tuple[int, int, int, int, int]] = []
     for e in events:
-        if e.kind == "commit" and type(e.index) is int:
+        if e.kind == "commit" and type(e.index) is int and e.node is not None:
             v = view.nodes.get(e.node) if view.nodes else None
             if (v is not None and v.role == LEADER and v.commit_index < e.index <= len(v.log)
                     and v.log[e.index - 1].term != v.term):
@@ -503,7 +518,8 @@ def _faults(run: Run) -> None:
 def _judge_faults(facts: list[Facts], stopped: str) -> None:
     f = facts[0]
     start = f.mark_time("faults stopped")
-    _setup(f, start is not None, "the run stopped before the faults were over", stopped or "no reason given")
+    if start is None:
+        raise _setup_failed(f, "the run stopped before the faults were over", stopped or "no reason given")
     if f.committed_replies(after=start, until=start + 5_000) == 0:
         leaders = f.leaders(after=start, until=start + 5_000)
         raise Failed(f"after the faults stopped (t={start} ms) the cluster did not commit a client request within "
@@ -554,9 +570,9 @@ def _judge_stale_log(facts: list[Facts], stopped: str) -> None:
     a = facts[0]
     asked = a.mark_time("S1 asks")
     setup = a.mark_time("S1, cut off")
-    _need(setup is not None and {n for _, n, _ in a.leaders(until=setup)} >= {1, 2},
-          f"setup: S1 should lead term 1, then S2 term 2 -- that did not happen{why}; a candidate with an up-to-date "
-          "log must win its election")
+    if setup is None or not {n for _, n, _ in a.leaders(until=setup)} >= {1, 2}:
+        raise Failed(f"setup: S1 should lead term 1, then S2 term 2 -- that did not happen{why}; a candidate with an "
+                     "up-to-date log must win its election")
     _need("committed" in a.applied(setup), f"setup: S2, leader of term 2, should commit and apply one entry with S3 "
           f"-- no server applied it{why}{a.cause()}")
     _need(asked is not None and a.delivered("RequestVote", 1, 3, after=setup),
@@ -567,7 +583,8 @@ def _judge_stale_log(facts: list[Facts], stopped: str) -> None:
     _need(len(facts) >= 2, f"the second script (shorter log, same term) did not run{why}")
     b = facts[1]
     crashed = b.mark_time("S1 crashed")
-    _need(crashed is not None and bool(b.leaders(until=crashed)), f"setup: S1 should lead -- it did not{why}")
+    if crashed is None or not b.leaders(until=crashed):
+        raise Failed(f"setup: S1 should lead -- it did not{why}")
     _need({"a", "b"} <= b.applied(crashed), f"setup: S1 should commit a (with everyone) and b (with S2); applied: "
           f"{sorted(b.applied(crashed)) or 'nothing'}{why}{b.cause()}")
     _need(b.delivered("RequestVote", 3, 2, after=crashed), f"setup: S3's RequestVote never reached S2{why}")
@@ -590,7 +607,7 @@ def _judge_figure8(facts: list[Facts], stopped: str) -> None:
           f"setup: before (a) S3 leads term 1 and its entry init must commit on all five servers -- no server "
           f"applied it{why}" + (d.cause() or ": a leader advances commitIndex once an entry of its own term is on a "
                                 "majority (§5.3)"))
-    order = []
+    order: list[int] = []
     for _, n, _ in d.leaders():
         if not order or order[-1] != n:
             order.append(n)
@@ -602,7 +619,8 @@ def _judge_figure8(facts: list[Facts], stopped: str) -> None:
     _need(len(facts) >= 2, f"ending (e) did not run{why}")
     e = facts[1]
     replicated = e.mark_time("(e) S1 replicated")
-    _need(replicated is not None, f"setup: ending (e) stopped before S1 replicated z{why}")
+    if replicated is None:
+        raise Failed(f"setup: ending (e) stopped before S1 replicated z{why}")
     held = [i for i in (1, 2, 3) if "z" in e.log_at(replicated, i)]
     _need(held == [1, 2, 3], f"setup: in ending (e) S1, leader of term 4, should have replicated z to S2 and S3; "
           f"z was on {', '.join(f'S{i}' for i in held) or 'no server'}{why} (AppendEntries, §5.3)")
@@ -628,7 +646,8 @@ def _judge_healthy(facts: list[Facts], stopped: str) -> None:
     f = facts[0]
     _need(bool(f.leaders(until=2_000)), "no leader within 2 s in a healthy 3-node cluster" + f.cause())
     sent = f.mark_time("requests sent")
-    _need(sent is not None, f"the run stopped before the requests were sent: {stopped}")
+    if sent is None:
+        raise Failed(f"the run stopped before the requests were sent: {stopped}")
     wanted = [f"cmd{k}" for k in range(10)]
     done = f.applied(until=sent + 1_000)
     waiting = [w for w in wanted if w not in done]
@@ -653,7 +672,8 @@ def _judge_nodes_down(facts: list[Facts], stopped: str) -> None:
     for f, (n, down) in zip(facts, ((3, [3]), (5, [4, 5]))):
         _need(bool(f.leaders(until=3_000)), f"{n} nodes with {down} down elected no leader within 3 s" + f.cause())
         sent = f.mark_time(f"{n} request")
-        _need(sent is not None, f"the run stopped early: {stopped}")
+        if sent is None:
+            raise Failed(f"the run stopped early: {stopped}")
         _need(f.committed_replies(after=sent, until=sent + 1_000) > 0,
               f"{n} nodes with S{', S'.join(map(str, down))} down: the leader holds the entry on {n - len(down)} of "
               f"{n} servers (a majority) but did not commit it within 1 s")
@@ -673,7 +693,7 @@ SCENARIOS: dict[str, Scenario] = {
 """Every scenario by name (the names hints and :func:`~raftedu.grading.replay` use)."""
 
 
-def drive_scenario(name: str, cls: type[RaftNode], seed: int, *, raise_failures: bool = True) -> tuple[Run, str]:
+def drive_scenario(name: str, cls: type[Server], seed: int, *, raise_failures: bool = True) -> tuple[Run, str]:
     """Run scenario ``name`` with ``cls``: (the run, why it stopped early or "").
 
     An exception a node raised (:class:`~raftedu.checks.NodeFailure`) goes on
@@ -706,7 +726,7 @@ def _message_counts(run: Run) -> list[list[dict[str, int]]]:
             for e in c.trace.events[done:end]:
                 if e.kind == "send":
                     name = type(e.msg).__name__
-                    if name == "AppendEntriesReply" and not e.msg.success:
+                    if type(e.msg) is AppendEntriesReply and not e.msg.success:
                         name = "AppendEntriesReply refused"
                     counts[name] = counts.get(name, 0) + 1
             done = max(done, end)

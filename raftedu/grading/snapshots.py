@@ -56,11 +56,11 @@ _STEPS = ("timer", "snapshot", "restart")
 # --------------------------------------------------------------------------
 
 
-def make_snap_node(cls: type, *, node_id: int = 2, n: int = 5, term: int = 3, voted_for: int | None = None,
+def make_snap_node(cls: type[RaftNode], *, node_id: int = 2, n: int = 5, term: int = 3, voted_for: int | None = None,
                    log_terms: Sequence[int] = (), snapshot: int = 0, tail: int = 0, commit_index: int = 0,
                    last_applied: int | None = None, role: str = "follower",
                    match_index: Mapping[Any, int] | None = None, next_index: Mapping[Any, int] | None = None,
-                   options: Mapping[str, int] | None = None) -> RaftNode:
+                   options: Mapping[str, Any] | None = None) -> RaftNode:
     """A node of ``cls`` whose log held entries of ``log_terms`` (commands ``c1``, ``c2``, ...), the first
     ``snapshot`` of them compacted into a snapshot (all but the last ``tail``), committed up to ``commit_index`` and
     applied up to ``last_applied`` (default: commitIndex); a leader with ``match_index`` (and ``next_index``, default

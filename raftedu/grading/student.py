@@ -123,12 +123,12 @@ def replay(exercise: str | int, scenario: str, seed: int = 0, *, namespace: Mapp
     case = {"scenario": scenario, "seed": seed}
     if stopped.startswith("Node failure"):
         print(f"scenario {scenario}, seed {seed} stopped: {stopped}")
-        return run.cluster
-    try:
-        judge_scenario(case, probe_scenario(funcs, case, ex.build), ex.id)
-        print(f"scenario {scenario}, seed {seed}: ran to the end without a problem")
-    except Failed as e:
-        print(f"scenario {scenario}, seed {seed} stopped: {e.hint}")
+    else:
+        try:
+            judge_scenario(case, probe_scenario(funcs, case, ex.build), ex.id)
+            print(f"scenario {scenario}, seed {seed}: ran to the end without a problem")
+        except Failed as e:
+            print(f"scenario {scenario}, seed {seed} stopped: {e.hint}")
     if run.cluster is None:
         raise RuntimeError(f"scenario {scenario} built no cluster")
     return run.cluster

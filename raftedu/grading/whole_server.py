@@ -29,7 +29,7 @@ from ..scenarios import (crash_after_acknowledging, restart_between_votes, stale
 from ..sim import Cluster, Network
 from ..nodehost import build_class
 from .boundary import RemoteFunctions
-from .scenarios import (SCENARIOS, SHORTEST_TIMEOUT, Facts, Run, Scenario, _need, _setup, commit_rule_broken,
+from .scenarios import (SCENARIOS, SHORTEST_TIMEOUT, Facts, Run, Scenario, _need, _setup, _setup_failed, commit_rule_broken,
                         timer_rule_broken)
 
 __all__ = ["CLASS_NAME", "REFERENCE_RULES", "UNRELIABLE", "WHOLE_SERVER_SCENARIOS", "server_class", "submit"]
@@ -169,7 +169,7 @@ def _follower_failure(run: Run) -> None:
     c.run(100)
     run.mark("f2")
     for i in c.up():
-        if c.nodes[i].role != LEADER:
+        if c.node(i).role != LEADER:
             c.crash(i)
     leader = c.leader()
     run.mark(f"only the leader is up, leader {leader}")
@@ -189,7 +189,7 @@ def _leader_failure(run: Run) -> None:
     c.run(500)
     run.mark("one left")
     for i in c.up():
-        if c.nodes[i].role == LEADER:
+        if c.node(i).role == LEADER:
             c.request("l3", i)
     c.run(1_500)
     run.mark("end")
@@ -318,7 +318,7 @@ def _persist1(run: Run) -> None:
     submit(c, "p14")
     c.restart_all()
     run.mark("p14")
-    follower = next((i for i in c.ids if c.nodes[i] is not None and c.nodes[i].role != LEADER), None)
+    follower = next((i for i in c.up() if c.node(i).role != LEADER), None)
     if follower is not None:
         c.crash(follower)
         submit(c, "p15")
@@ -414,18 +414,20 @@ def _stop(stopped: str) -> str:
 def _at(f: Facts, prefix: str, stopped: str) -> int:
     """The time of the step ``prefix``; a setup failure saying the run stopped before it when it never happened."""
     t = f.mark_time(prefix)
-    _setup(f, t is not None, f"the scenario stopped before the step '{prefix}'", stopped)
-    return t  # type: ignore[return-value]
+    if t is None:
+        raise _setup_failed(f, f"the scenario stopped before the step '{prefix}'", stopped)
+    return t
 
 
 def _who(f: Facts, prefix: str, stopped: str) -> int:
     """The leader a step's label ends with (e.g. ``leader 2``); a setup failure when there was none."""
     label = f.mark_label(prefix)
-    _setup(f, label is not None and label.split()[-1].isdigit(),
-           f"at the step '{prefix}' no server was leader, and the scenario needed one (a follower that hears "
-           "nothing for an election timeout stands for election, and a majority of votes makes a leader, §5.2)",
-           stopped)
-    return int(label.split()[-1])  # type: ignore[union-attr]
+    last = label.split()[-1] if label is not None else ""
+    if not last.isdigit():
+        raise _setup_failed(f, f"at the step '{prefix}' no server was leader, and the scenario needed one (a follower "
+                            "that hears nothing for an election timeout stands for election, and a majority of votes "
+                            "makes a leader, §5.2)", stopped)
+    return int(last)
 
 
 def _elected(f: Facts, step: str, within: str, stopped: str) -> int:
@@ -687,7 +689,7 @@ def _judge_rpc_counts(facts: list[Facts], stopped: str) -> None:
     votes = f.count("RequestVote", until="elected")
     _need(votes <= 30, f"electing the first leader of 3 servers took {votes} RequestVote messages (at most 30)")
     _committed_everywhere(f, [f"n{k}" for k in range(10)], 3, "ten requests one after another")
-    span = f.mark_time("agreed") - f.mark_time("agree")  # type: ignore[operator]
+    span = _at(f, "agreed", stopped) - _at(f, "agree", stopped)
     appends = f.count("AppendEntries", since="agree", until="agreed")
     bound = 2 * (span // 50 + 2) + 2 * 10 * 3
     _need(appends <= bound, f"ten agreements over {span} ms took {appends} AppendEntries (at most {bound}: "
