@@ -180,9 +180,10 @@ _ATOMS = frozenset({type(None), bool, int, str})
 
 
 def encode(x: Any, depth: int = 0) -> Any:
-    """``x`` as JSON data the other side can :func:`decode`: None, bools, ints, finite floats, strings, lists,
-    tuples (``{"t": [...]}``), dicts (``{"d": [[k, v], ...]}``), frozensets and raftedu's frozen record classes
-    (``{"c": name, "f": [fields]}``); anything else raises ``TypeError`` naming it."""
+    """``x`` as JSON data the other side can :func:`decode`: None, bools, ints, finite floats and strings as they
+    are; raftedu's frozen record classes as arrays naming the class (``["Entry", 2, "x"]``: the hot case, messages
+    and their entries); lists (``{"l": [...]}``), tuples (``{"t": [...]}``), dicts (``{"d": [[k, v], ...]}``) and
+    sets (``{"s": [...], "frozen": bool}``) tagged; anything else raises ``TypeError`` naming it."""
     t = type(x)
     if t in _ATOMS:
         return x
@@ -194,12 +195,11 @@ def encode(x: Any, depth: int = 0) -> Any:
         raise TypeError("a value nested more than 40 levels deep cannot be carried")
     depth += 1
     names = _FIELDS.get(t)
-    if names is not None:  # a record (the hot case: messages and entries); atoms inline, not one call each
-        return {"c": t.__name__, "f": [v if type(v) in _ATOMS else encode(v, depth)
-                                       for v in map(getattr, repeat(x, len(names)), names)]}
-    if t is list or t is tuple:
-        items = [v if type(v) in _ATOMS else encode(v, depth) for v in x]
-        return items if t is list else {"t": items}
+    if names is not None:  # atoms inline, not one call each
+        return [t.__name__, *[v if type(v) in _ATOMS else encode(v, depth)
+                              for v in map(getattr, repeat(x, len(names)), names)]]
+    if t is tuple or t is list:
+        return {"t" if t is tuple else "l": [v if type(v) in _ATOMS else encode(v, depth) for v in x]}
     if t is dict:
         return {"d": [[encode(k, depth), encode(v, depth)] for k, v in x.items()]}
     if t is frozenset or t is set:
@@ -226,36 +226,36 @@ def decode(x: Any, classes: Mapping[str, type], depth: int = 0, budget: list[int
     if depth > _MAX_DEPTH:
         raise DecodeError("nested too deep")
     depth += 1
-    if t is list:
-        return [v if type(v) in _SCALARS else decode(v, classes, depth, budget) for v in _counted(x, budget)]
-    if t is not dict or len(x) > 2:
-        raise DecodeError(f"not a value the codec writes: {type(x).__name__}")
-    if "c" in x and "f" in x and type(x["f"]) is list:  # a record: the hot case (messages and entries)
-        cls = classes.get(x["c"]) if type(x["c"]) is str else None
+    if t is list:  # a record
+        cls = classes.get(x[0]) if x and type(x[0]) is str else None
         if cls is None:
-            raise DecodeError(f"unknown record class {str(x['c'])[:40]!r}")
+            raise DecodeError(f"unknown record class {str(x[0])[:40]!r}" if x and type(x[0]) is str
+                              else "not a value the codec writes: an array that names no record class")
         names = _FIELDS.get(cls) or _FIELDS.setdefault(cls, tuple(f.name for f in dataclasses.fields(cls)))
-        fields = x["f"]
-        if len(fields) != len(names):
-            raise DecodeError(f"{cls.__name__} needs {len(names)} fields, got {len(fields)}")
-        values = [v if type(v) in _SCALARS else decode(v, classes, depth, budget) for v in _counted(fields, budget)]
+        if len(x) != len(names) + 1:
+            raise DecodeError(f"{cls.__name__} needs {len(names)} fields, got {len(x) - 1}")
+        values = [v if type(v) in _SCALARS else decode(v, classes, depth, budget) for v in _counted(x, budget)[1:]]
         try:
             return cls(*values)
         except (TypeError, ValueError) as e:
             raise DecodeError(f"{cls.__name__}{tuple(names)} refused its fields: {e}") from None
-    if "t" in x and len(x) == 1 and type(x["t"]) is list:
-        return tuple([v if type(v) in _SCALARS else decode(v, classes, depth, budget) for v in _counted(x["t"], budget)])
+    if t is not dict or len(x) > 2:
+        raise DecodeError(f"not a value the codec writes: {type(x).__name__}")
+    items = x.get("t", x.get("l")) if len(x) == 1 else None
+    if type(items) is list:
+        out = [v if type(v) in _SCALARS else decode(v, classes, depth, budget) for v in _counted(items, budget)]
+        return tuple(out) if "t" in x else out
     if "d" in x and len(x) == 1 and type(x["d"]) is list:
-        out = {}
+        out_d = {}
         for pair in _counted(x["d"], budget):
             if type(pair) is not list or len(pair) != 2:
                 raise DecodeError("a dict item is not a [key, value] pair")
             key = decode(pair[0], classes, depth, budget)
             try:
-                out[key] = decode(pair[1], classes, depth, budget)
+                out_d[key] = decode(pair[1], classes, depth, budget)
             except TypeError:
                 raise DecodeError("a dict key is not hashable") from None
-        return out
+        return out_d
     if "s" in x and type(x["s"]) is list:
         try:
             items = [decode(v, classes, depth, budget) for v in _counted(x["s"], budget)]
@@ -494,6 +494,8 @@ def _reader(row: Mirrored) -> Callable[[Any], Any]:
 
 
 _READERS = tuple(_reader(row) for row in MIRRORED)
+_READ_ALL = attrgetter(*(row.path for row in MIRRORED))
+"""Every mirrored field at once (one call; AttributeError when a node lacks one: then one at a time)."""
 _UNSENT = object()
 """What the grader was sent of a field before anything was (differs from every value)."""
 
@@ -544,7 +546,7 @@ def _raised(exc: BaseException) -> list[str]:
 class _Hosted:
     """One node and what the grader last heard about it (to send only what changed)."""
 
-    __slots__ = ("node", "sent", "log", "log_seen", "disk_log", "disk_seen", "disk_rest", "applied", "applied_n",
+    __slots__ = ("node", "sent", "atoms", "log", "log_seen", "disk_log", "disk_seen", "disk_rest", "applied", "applied_n",
                  "snap", "rng_state")
 
     def __init__(self, node: Any) -> None:
@@ -555,6 +557,7 @@ class _Hosted:
     def forget(self) -> None:
         """As if the grader had heard nothing yet (after an answer that could not be sent: the next sends all)."""
         self.sent: list[Any] = [_UNSENT] * len(MIRRORED)
+        self.atoms: tuple[Any, ...] = ()  # the mirrored fields last sent, with their types, when all were atoms
         self.log: Any = None
         self.log_seen: list[Any] = []
         self.disk_log: Any = None
@@ -728,8 +731,9 @@ class Host:
         name = req["m"]
         if name not in _METHODS:
             raise ValueError(f"the grader may not call {name!r}")
-        args = decode(req.get("a", []), self.codec)
-        kwargs = decode(req.get("k", {"d": []}), self.codec)
+        codec = self.codec
+        args = [decode(a, codec) for a in req.get("a", ())]
+        kwargs = decode(req.get("k", {"d": []}), codec)
         try:
             ret = getattr(hosted.node, name)(*args, **kwargs)
         except BaseException as e:
@@ -780,19 +784,26 @@ class Host:
     def _state(self, hosted: _Hosted) -> dict[str, Any]:
         node = hosted.node
         st: dict[str, Any] = {}
-        sent = hosted.sent
-        for k, read in enumerate(_READERS):  # the mirrored fields that changed
-            value = read(node)
-            t = type(value)
-            if t in _ATOMS:
-                old = sent[k]
-                if type(old) is t and old == value:
-                    continue
-            else:
-                value = encode(value)
-                if _same(value, sent[k]):
-                    continue
-            st[MIRRORED[k].key] = sent[k] = value
+        try:
+            values = _READ_ALL(node)
+        except AttributeError:  # a field the node lacks: None if optional, else the error of the one missing
+            values = tuple(read(node) for read in _READERS)
+        types = tuple(map(type, values))
+        atoms = (values, types) if _ATOMS.issuperset(types) else ()
+        if not atoms or atoms != hosted.atoms:  # (values, types): True and 1 differ
+            sent = hosted.sent
+            for k, value in enumerate(values):
+                t = types[k]
+                if t in _ATOMS:
+                    old = sent[k]
+                    if type(old) is t and old == value:
+                        continue
+                else:
+                    value = encode(value)
+                    if _same(value, sent[k]):
+                        continue
+                st[MIRRORED[k].key] = sent[k] = value
+            hosted.atoms = atoms
         state, disk = node.state, node.disk
         log = state.log
         delta = _log_delta(log, hosted.log, hosted.log_seen)
@@ -829,7 +840,7 @@ class Host:
         name = req["name"]
         if name not in self.names:
             raise ValueError(f"{name!r} is not one of the exercise's functions")
-        args = decode(req.get("a", []), self.codec)
+        args = [decode(a, self.codec) for a in req.get("a", ())]
         kwargs = decode(req.get("k", {"d": []}), self.codec)
         if "node_class" in kwargs:
             kwargs["node_class"] = experiment_nodes()[kwargs["node_class"]]

@@ -34,12 +34,21 @@ def test_the_codec_carries_records_and_plain_values_exactly() -> None:
         assert back == v and type(back) is type(v)
 
 
+def _nested(levels: int) -> object:
+    value: object = 1
+    for _ in range(levels):
+        value = {"l": [value]}
+    return value
+
+
 @pytest.mark.parametrize("garbage", [
-    {"c": "Popen", "f": []},  # not a record class the codec knows
-    {"c": "Entry", "f": [1]},  # a field missing
+    ["Popen"],  # not a record class the codec knows
+    ["Entry", 1],  # a field missing
+    [1, 2],  # an array that names no record class
     {"x": 1},  # not a tag
     {"t": [1], "d": []},  # two tags
-    [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]],  # too deep
+    {"c": "Entry", "f": [1, "x"]},  # not how records are written
+    _nested(45),  # too deep
 ])
 def test_the_codec_refuses_what_it_does_not_write(garbage: object) -> None:
     with pytest.raises(nodehost.DecodeError):
@@ -200,6 +209,6 @@ def test_a_node_cannot_send_in_another_servers_name(worker: Worker) -> None:
     with pytest.raises(BadNodeState, match="src=2"):
         node._settle({"out": [nodehost.encode(RequestVote(1, 2, 3, 0, 0))], "ev": [], "st": None})
     with pytest.raises(ProtocolBroken):
-        node._settle({"out": [{"c": "Popen", "f": []}], "ev": [], "st": None})
+        node._settle({"out": [["Popen"]], "ev": [], "st": None})
     assert worker.broken  # the garbled answer is on record: the submission would be tampered
     worker.broken.clear()

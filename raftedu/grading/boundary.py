@@ -40,6 +40,8 @@ if TYPE_CHECKING:  # processes and select are imported where a worker is driven:
 __all__ = ["BadNodeState", "HostGone", "KINDS", "ProtocolBroken", "RemoteFunctions", "RemoteNode", "StudentRaised", "Worker",
            "raised_error"]
 
+_ATOMS = frozenset({type(None), bool, int, str, float})
+"""JSON values that decode to themselves."""
 _NODE_CALLS = frozenset({"do", "set"})
 """Calls about a node the worker holds."""
 
@@ -118,6 +120,8 @@ class Worker:
         self.starts = 0
         self.calls = 0
         self.seconds_waiting = 0.0
+        self.cpu_seconds = 0.0
+        """CPU seconds its workers used (the kernel's count, read before each is stopped; for benchmarks)."""
         self._handles = 0
         self._rngs: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
         self._drops: list[int] = []
@@ -159,8 +163,9 @@ class Worker:
                 os.close(fd)
             except OSError:
                 pass
-        from .sandbox import stop
+        from .sandbox import cpu_seconds, stop
 
+        self.cpu_seconds += cpu_seconds(self.proc.pid)
         stop(self.proc)
         self.proc = None
 
@@ -386,7 +391,7 @@ class RemoteNode(Server):
     # ---- one step --------------------------------------------------------------
 
     def _do(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any] | None = None) -> Any:
-        request = {"op": "do", "h": self._handle, "m": method, "a": nodehost.encode(list(args))}
+        request = {"op": "do", "h": self._handle, "m": method, "a": [nodehost.encode(a) for a in args]}
         if kwargs:
             request["k"] = nodehost.encode(kwargs)
         return self._settle(self.worker.ask(request))
@@ -445,8 +450,9 @@ class RemoteNode(Server):
             raise ProtocolBroken("an event that is not [kind, term, peer, index, entry, value, rule, text]")
         kind, term, peer, index, entry, value, rule, text = row
         decode = nodehost.decode
-        return Event(self.now, kind[:40], self.id, decode(term, codec), decode(peer, codec), decode(index, codec),
-                     decode(entry, codec), decode(value, codec), None, None, rule[:300], text[:300])
+        return Event(self.now, kind[:40], self.id, *(v if type(v) in _ATOMS else decode(v, codec)
+                                                     for v in (term, peer, index, entry, value)),
+                     None, None, rule[:300], text[:300])
 
     def _mirror(self, st: Any, codec: Mapping[str, type]) -> None:
         """Take what changed of the node's state (:data:`raftedu.nodehost.MIRRORED`, and the deltas of its log,
@@ -530,7 +536,7 @@ class RemoteFunctions(Mapping[str, Callable[..., Any]]):
     def call(self, name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any], rows: bool = False) -> Any:
         """Call the student's ``name(*args, **kwargs)`` in the worker: its result as plain data (``rows``: a table
         given as rows, a pandas frame included)."""
-        answer = self.worker.ask({"op": "call", "name": name, "a": nodehost.encode(list(args)),
+        answer = self.worker.ask({"op": "call", "name": name, "a": [nodehost.encode(a) for a in args],
                                   "k": nodehost.encode(dict(kwargs)), "rows": rows})
         if "raised" in answer:
             raise raised_error(answer["raised"])
