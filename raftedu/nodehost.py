@@ -11,6 +11,8 @@ as a black box that answers one call at a time over a pipe:
 * ``do`` -- deliver a message, fire the timer, propose a command, or run
   another of the node's methods; the answer is what the node sent, the events
   it noted and its state afterwards (term, vote, role, log, commitIndex, ...);
+* ``steps`` -- several deliveries and timers in a row, when the grader knows they come next
+  (:meth:`raftedu.sim.Cluster.lookahead`): one call instead of one each;
 * ``set`` -- put a node in a stated situation (role, commitIndex, ...);
 * ``drop`` -- forget a node (a crash: only its disk, kept by the grader, survives);
 * ``call`` -- call one of the student's functions with plain arguments.
@@ -494,6 +496,7 @@ def _reader(row: Mirrored) -> Callable[[Any], Any]:
 
 
 _READERS = tuple(_reader(row) for row in MIRRORED)
+_DEADLINE = next(k for k, row in enumerate(MIRRORED) if row.path == "deadline")
 _READ_ALL = attrgetter(*(row.path for row in MIRRORED))
 """Every mirrored field at once (one call; AttributeError when a node lacks one: then one at a time)."""
 _UNSENT = object()
@@ -727,13 +730,37 @@ class Host:
 
     def do(self, req: dict[str, Any]) -> dict[str, Any]:
         """Run one of the node's methods with the given arguments; what it did."""
-        hosted = self.nodes[req["h"]]
         name = req["m"]
         if name not in _METHODS:
             raise ValueError(f"the grader may not call {name!r}")
         codec = self.codec
-        args = [decode(a, codec) for a in req.get("a", ())]
-        kwargs = decode(req.get("k", {"d": []}), codec)
+        return self._step(self.nodes[req["h"]], name, [decode(a, codec) for a in req.get("a", ())],
+                          decode(req.get("k", {"d": []}), codec))
+
+    def steps(self, req: dict[str, Any]) -> dict[str, Any]:
+        """Take a window of steps in order (:meth:`raftedu.sim.Cluster.lookahead`): ``[node, message, time]`` to
+        deliver, ``[node, None, time]`` to fire its timer; the answer of each (None for a timer skipped because the
+        node's deadline, as last reported, moved off it). Stops after a step that raised, or that set the node's
+        deadline before ``until`` (a timer inside the window: the grader takes it from there)."""
+        until, codec, out = req["until"], self.codec, []
+        for h, msg, time in req["s"]:
+            hosted = self.nodes[h]
+            before = hosted.sent[_DEADLINE]
+            if msg is None:
+                if type(before) is not int or before != time:
+                    out.append(None)
+                    continue
+                answer = self._step(hosted, "on_timer", (time,), {})
+            else:
+                answer = self._step(hosted, "receive", (decode(msg, codec), time), {})
+            out.append(answer)
+            after = hosted.sent[_DEADLINE]
+            if "raised" in answer or (after is not None and (type(after) is not int or after < until)
+                                      and (type(after) is not type(before) or after != before)):
+                break
+        return {"steps": out}
+
+    def _step(self, hosted: _Hosted, name: str, args: Any, kwargs: Any) -> dict[str, Any]:
         try:
             ret = getattr(hosted.node, name)(*args, **kwargs)
         except BaseException as e:
@@ -878,6 +905,8 @@ class Host:
                 answer = self.new(req)
             elif op == "do":
                 answer = self.do(req)
+            elif op == "steps":
+                answer = self.steps(req)
             elif op == "set":
                 answer = self.set(req)
             elif op == "call":

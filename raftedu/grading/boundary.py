@@ -28,6 +28,7 @@ import builtins
 import os
 import time
 import weakref
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -42,7 +43,7 @@ __all__ = ["BadNodeState", "HostGone", "KINDS", "ProtocolBroken", "RemoteFunctio
 
 _ATOMS = frozenset({type(None), bool, int, str, float})
 """JSON values that decode to themselves."""
-_NODE_CALLS = frozenset({"do", "set"})
+_NODE_CALLS = frozenset({"do", "set", "steps"})
 """Calls about a node the worker holds."""
 
 
@@ -125,6 +126,14 @@ class Worker:
         self._handles = 0
         self._rngs: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
         self._drops: list[int] = []
+        self.lookahead = True
+        """Take the steps of a lookahead window in one call (:meth:`RemoteNode.step_ahead`)."""
+        self.ahead: deque[tuple[RemoteNode, Message | None, int, Any]] = deque()
+        """Answers to steps taken ahead: (node, message or None for its timer, time, answer), in order."""
+        self.until = 0
+        """The last time of the window taken ahead."""
+        self.steps_ahead = 0
+        """How many steps were taken ahead (each without a call of its own)."""
         self.codec = nodehost.registry()
 
     # ---- life --------------------------------------------------------------
@@ -174,6 +183,8 @@ class Worker:
     def ask(self, request: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
         """Send one call and wait for its answer (at most ``timeout`` seconds and never past the deadline)."""
         op = request.get("op")
+        if self.ahead:  # a run stopped inside a window (a failure, a broken property): its steps are moot
+            self.ahead.clear()
         if self.proc is None or (op not in _NODE_CALLS and self.proc.poll() is not None):
             # a node's call needs the worker that holds the node: when that worker is gone, the call fails (below)
             if self.proc is not None:
@@ -350,12 +361,61 @@ class RemoteNode(Server):
     def receive(self, msg: Message, now: int) -> None:
         """Deliver ``msg`` to the student's node at ``now``."""
         self.now = now
-        self._do("receive", (msg, now))
+        if self.worker.ahead:
+            self._taken(msg, now)
+        else:
+            self._do("receive", (msg, now))
 
     def on_timer(self, now: int) -> None:
         """Fire the student's node's timer at ``now``."""
         self.now = now
-        self._do("on_timer", (now,))
+        if self.worker.ahead:
+            self._taken(None, now)
+        else:
+            self._do("on_timer", (now,))
+
+    @classmethod
+    def step_ahead(cls, cluster: Any, end: int) -> None:
+        """Before the simulator's next step: take the steps certain to come next (:meth:`raftedu.sim.Cluster.lookahead`)
+        in one call to the worker; the simulator then takes them one by one, in its own order, from the answers.
+        The worker sees only the deliveries and timers of its own nodes, as it would one at a time."""
+        worker = cls.worker
+        if worker.ahead or not worker.lookahead:
+            return
+        until, steps = cluster.lookahead(end)
+        if len(steps) < 2:
+            return
+        encode = nodehost.encode
+        answer = worker.ask({"op": "steps", "until": until, "s": [[node._handle, None if msg is None else encode(msg),
+                                                                    time] for node, msg, time in steps]})
+        results = answer.get("steps")
+        if type(results) is not list or not 0 < len(results) <= len(steps):
+            worker.broken.append("an answer to a window of steps that is not one answer per step taken")
+            raise ProtocolBroken("a window's answer that is not a list of answers")
+        for (node, msg, time), result in zip(steps, results):
+            if result is None and msg is None:  # a timer the node had moved: the simulator skips it too
+                continue
+            if type(result) is not dict:
+                worker.broken.append("a delivery in a window of steps without its answer")
+                raise ProtocolBroken("a window's step without its answer")
+            worker.ahead.append((node, msg, time, result))
+        worker.until = until
+        worker.steps_ahead += len(worker.ahead)
+
+    def _taken(self, msg: Message | None, now: int) -> None:
+        """Take this step's answer from the window taken ahead (it must be the next one there)."""
+        worker = self.worker
+        node, key, time, answer = worker.ahead.popleft()
+        if node is not self or key is not msg or time != now:
+            worker.ahead.clear()
+            worker.broken.append("answers to steps the simulator did not take next")
+            raise ProtocolBroken("the window taken ahead went out of step with the simulator")
+        deadline = self.deadline
+        self._settle(answer)
+        if worker.ahead and self.deadline != deadline and self.deadline is not None and self.deadline < worker.until:
+            worker.ahead.clear()  # a timer inside the window: the worker should have stopped there
+            worker.broken.append("steps taken past a timer set inside their window")
+            raise ProtocolBroken("steps taken past a timer set inside their window")
 
     def propose(self, command: Any, now: int) -> int | None:
         """Ask the student's node to append ``command``: its log index, or None when it does not lead."""

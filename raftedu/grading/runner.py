@@ -389,8 +389,8 @@ def judge_submission(exercise: str, notebook: Path, work: Path, box: Path, limit
     if worker.broken:
         flags.append("tampered")
         notes += [f"tampering: {b}" for b in worker.broken[:5]]
-    stats = {"calls": worker.calls, "starts": worker.starts, "waiting_s": round(worker.seconds_waiting, 3),
-             "worker_cpu_s": round(worker.cpu_seconds, 3)}
+    stats = {"calls": worker.calls, "steps_ahead": worker.steps_ahead, "starts": worker.starts,
+             "waiting_s": round(worker.seconds_waiting, 3), "worker_cpu_s": round(worker.cpu_seconds, 3)}
     return {"status": _status(flags, checks), "checks": checks, "notes": notes, "flags": flags, "stats": stats}
 
 
