@@ -30,7 +30,8 @@ def solution_namespace(exercise: str) -> dict:
 
 
 def cpu_seconds() -> float:
-    """CPU seconds used so far by this process and every child it waited for (workers and their supervisors)."""
+    """CPU seconds used so far by this process and every child it waited for (the judge processes; the workers
+    they kill are counted by the judges, in ``stats["worker_cpu_s"]``)."""
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
@@ -55,8 +56,8 @@ def main() -> None:
     args = parser.parse_args()
     print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.2f}\n")
     print("| exercise | public checks, in the notebook (median / max) | full grade of one submission: trusted judge "
-          "process + sandboxed worker + every check (median / max wall) | its CPU time | calls across the boundary "
-          "| time per call (waiting for the worker) |")
+          "process + sandboxed worker + every check (median / max wall) | its CPU time: judge + worker = all "
+          "(median) | calls across the boundary | time per call (waiting for the worker) |")
     print("|---|---|---|---|---|---|")
     for ex in EXERCISES.values():
         if args.only and ex.id not in args.only:
@@ -69,9 +70,11 @@ def main() -> None:
                      args.repeat)
         stats = graded[-1].stats
         calls, waiting = stats.get("calls", 0), stats.get("waiting_s", 0.0)
+        # the worker is killed, not waited for, so its CPU is not among this process's children: the judge reads it
+        worker = statistics.median(g.stats.get("worker_cpu_s", 0.0) for g in graded)
         per_call = f"{waiting / calls * 1e6:.0f} µs" if calls else "-"
         print(f"| {ex.id} | {public[0]:.2f} s / {public[1]:.2f} s | {full[0]:.2f} s / {full[1]:.2f} s | "
-              f"{full[2]:.2f} s | {calls:,} | {per_call} |")
+              f"{full[2]:.2f} + {worker:.2f} = {full[2] + worker:.2f} s | {calls:,} | {per_call} |")
     if args.batch:
         fixtures = ROOT / "tests" / "fixtures" / "submissions_02"
         kinds = ["correct.ipynb", "wrong_log_length_only.ipynb", "starter_untouched.ipynb"]
@@ -84,6 +87,7 @@ def main() -> None:
             results = grade(subs, "02", Path(tmp) / "grades.csv", jobs=args.jobs, limits=Limits(), progress=False,
                             secret=SECRET)
             wall, cpu = time.perf_counter() - start, cpu_seconds() - cpu
+            cpu += sum(r.stats.get("worker_cpu_s", 0.0) for r in results)  # killed workers: counted by their judges
         print(f"\n| batch | submissions | --jobs | wall time | per submission | CPU time (all processes) | "
               f"CPU / {args.jobs} cores |\n|---|---|---|---|---|---|---|\n"
               f"| exercise 02 (correct / wrong / starter mix) | {len(results)} | {args.jobs} | {wall:.1f} s | "

@@ -353,10 +353,48 @@ class Cluster:
             raise ValueError(f"run() takes a whole number of milliseconds >= 0; got {ms!r}")
         end = self.now + ms
         heap = self._heap
-        step = self._step if type(self).step is Cluster.step else self.step  # a subclass may count steps
-        while heap and heap[0][0] <= end:
+        plain = type(self).step is Cluster.step
+        step = self._step if plain else self.step  # a subclass may count steps
+        ahead = getattr(self.node_class, "step_ahead", None) if plain else None  # the grader's stand-ins for a
+        while heap and heap[0][0] <= end:  # student's nodes take the steps of a lookahead window in one call
+            if ahead is not None:
+                ahead(self, end)
             step()
         self.now = end
+
+    def lookahead(self, end: int) -> tuple[int, list[tuple[Server, Message | None, int]]]:
+        """The node steps certain to come next, in order, up to time ``end``: (the last one's time, [(node, the
+        message it gets or None for its timer, time)]).
+
+        A conservative window (as in parallel discrete-event simulation): no message sent from now on arrives
+        before now + the network's shortest delay, and only a scheduled action changes who is up and who reaches
+        whom; so every delivery and timer due before then, and before the first scheduled action, comes in the
+        heap's order whatever the nodes do. Two things only a node's own step decides, and whoever takes the
+        steps must apply: a timer is skipped when the node's deadline has moved off it (:meth:`_fire_timer`), and
+        a node that sets its deadline before the window's last time inserts a timer: stop there. Deliveries the
+        network drops are left out. Empty with endpoints, extensions or membership changes (their steps reach
+        beyond the nodes), or a network without delay.
+        """
+        net = self.net
+        shortest = min(net.delay[0], net.long_delay[0]) if net.long_delay_rate else net.delay[0]
+        if (shortest <= 0 or not self._heap or self.endpoints or self._extended or self._membership or self._retiring
+                or self._clocks or self._paused):  # a drifting or paused clock times its node's steps itself
+            return 0, []
+        horizon = min(self._heap[0][0] + shortest, end + 1)
+        nodes, due, faulty = self.nodes, self._timer_due, self.cuts or self.groups
+        steps: list[tuple[Server, Message | None, int]] = []
+        for time, is_action, _, kind, what, msg in sorted(e for e in self._heap if e[0] < horizon):
+            if is_action:
+                break
+            if kind == _DELIVER:
+                node = nodes.get(msg.dst)  # type: ignore[union-attr]
+                if node is not None and not (faulty and self._blocked(msg.src, msg.dst)):  # type: ignore[union-attr]
+                    steps.append((node, msg, time))
+            else:
+                node = nodes.get(what)
+                if node is not None and node.deadline == time and due[what] == time:  # not stale already
+                    steps.append((node, None, time))
+        return (steps[-1][2] if steps else 0), steps
 
     def run_until(self, condition: Callable[["Cluster"], Any], within: int) -> bool:
         """Run until ``condition(cluster)`` is true or ``within`` ms pass; return whether it became true."""

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from collections import deque
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 
@@ -15,7 +17,7 @@ from raftedu.grading.boundary import BadNodeState, ProtocolBroken, RemoteFunctio
 from raftedu.grading.exercises import get_exercise
 from raftedu.grading.notebooks import solution_namespace
 from raftedu.grading.review import copied_functions, suspicious_lines
-from raftedu.raft import AppendEntries, Entry, RequestVote
+from raftedu.raft import AppendEntries, Entry, RaftNode, RequestVote, Timing
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,12 +36,21 @@ def test_the_codec_carries_records_and_plain_values_exactly() -> None:
         assert back == v and type(back) is type(v)
 
 
+def _nested(levels: int) -> object:
+    value: object = 1
+    for _ in range(levels):
+        value = {"l": [value]}
+    return value
+
+
 @pytest.mark.parametrize("garbage", [
-    {"c": "Popen", "f": []},  # not a record class the codec knows
-    {"c": "Entry", "f": [1]},  # a field missing
+    ["Popen"],  # not a record class the codec knows
+    ["Entry", 1],  # a field missing
+    [1, 2],  # an array that names no record class
     {"x": 1},  # not a tag
     {"t": [1], "d": []},  # two tags
-    [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]],  # too deep
+    {"c": "Entry", "f": [1, "x"]},  # not how records are written
+    _nested(45),  # too deep
 ])
 def test_the_codec_refuses_what_it_does_not_write(garbage: object) -> None:
     with pytest.raises(nodehost.DecodeError):
@@ -168,12 +179,17 @@ def worker(tmp_path_factory: pytest.TempPathFactory):
     w.close()
 
 
-def _run(node_class: type, seed: int) -> Cluster:
-    c = Cluster(5, seed=seed, node_class=node_class, network=Network(delay=(2, 20), drop_rate=0.05,
-                                                                       duplicate_rate=0.05))
+def _run(node_class: type, seed: int, timing: Timing = Timing(), delay: tuple[int, int] = (2, 20)) -> Cluster:
+    c = Cluster(5, seed=seed, node_class=node_class, timing=timing,
+                network=Network(delay=delay, drop_rate=0.05, duplicate_rate=0.05, long_delay_rate=0.05,
+                                long_delay=(30, 90)))
     for i in range(6):
         c.run(250)
         c.request(f"x{i}")
+        if i == 1:
+            c.partition([1, 2], [3, 4, 5])
+        if i == 2:
+            c.heal()
         if i == 3:
             c.crash_leader()
         if i == 4:
@@ -182,14 +198,70 @@ def _run(node_class: type, seed: int) -> Cluster:
     return c
 
 
+class _Ahead(RaftNode):
+    """The reference node, checking that the simulator takes exactly the steps its lookahead announced, as the
+    sandboxed worker takes them (a timer skipped once the node's deadline moved off it; stop after a step that
+    set a timer before the window's last time)."""
+
+    plan: ClassVar[deque[tuple[RaftNode, Any, int]]] = deque()
+    until: ClassVar[int] = 0
+    taken: ClassVar[int] = 0
+    stops: ClassVar[int] = 0
+
+    @classmethod
+    def step_ahead(cls, cluster: Cluster, end: int) -> None:
+        if not cls.plan:
+            cls.until, steps = cluster.lookahead(end)
+            cls.plan.extend(steps)
+
+    def receive(self, msg: Any, now: int) -> None:
+        self._take(msg, now)
+        super().receive(msg, now)
+        self._stop_at_new_timer()
+
+    def on_timer(self, now: int) -> None:
+        self._take(None, now)
+        super().on_timer(now)
+        self._stop_at_new_timer()
+
+    def _take(self, msg: Any, now: int) -> None:
+        plan = type(self).plan
+        while plan and plan[0][1] is None and plan[0][0].deadline != plan[0][2]:
+            plan.popleft()  # a timer gone stale inside the window: the simulator skipped it, so does the worker
+        if plan:
+            assert plan.popleft() == (self, msg, now)
+            type(self).taken += 1
+        self._deadline = self.deadline
+
+    def _stop_at_new_timer(self) -> None:
+        if self.deadline != self._deadline and self.deadline is not None and self.deadline < type(self).until:
+            type(self).stops += len(type(self).plan) > 0
+            type(self).plan.clear()
+
+
+@pytest.mark.parametrize("timing, delay", [(Timing(), (2, 20)), (Timing(election_timeout=(40, 80), heartbeat=8),
+                                                                  (15, 25))])
+def test_the_lookahead_announces_exactly_the_steps_the_simulator_takes(timing: Timing, delay: tuple[int, int]) -> None:
+    _Ahead.taken = _Ahead.stops = 0
+    for seed in range(2):
+        _Ahead.plan.clear()
+        ahead = _run(_Ahead, seed, timing, delay)
+        plain = _run(RaftNode, seed, timing, delay)  # the same run (the first event names the class)
+        assert [e.astuple() for e in ahead.trace.events[1:]] == [e.astuple() for e in plain.trace.events[1:]]
+    assert _Ahead.taken > 500
+    if timing.heartbeat < delay[0]:  # heartbeats set inside a window: the stop rule is needed, and taken
+        assert _Ahead.stops > 10
+
+
 @pytest.mark.kernel
 def test_a_remote_run_is_the_same_run_as_a_local_one(worker: Worker) -> None:
     local = solution_namespace(ROOT / "solutions" / "06_whole_server.ipynb", ("MyServer",))["MyServer"]
     remote = RemoteFunctions(worker).node_class("server")
-    for seed in (1, 2, 3):
-        a, b = _run(local, seed), _run(remote, seed)
+    short = (Timing(election_timeout=(40, 80), heartbeat=8), (15, 25))  # timers set inside lookahead windows
+    for seed, (timing, delay) in ((1, (Timing(), (2, 20))), (2, (Timing(), (2, 20))), (3, short)):
+        a, b = _run(local, seed, timing, delay), _run(remote, seed, timing, delay)
         assert [e.astuple() for e in a.trace] == [e.astuple() for e in b.trace], seed
-    assert worker.calls > 1000 and worker.broken == []
+    assert worker.calls > 1000 and worker.steps_ahead > 1000 and worker.broken == []
 
 
 @pytest.mark.kernel
@@ -200,6 +272,6 @@ def test_a_node_cannot_send_in_another_servers_name(worker: Worker) -> None:
     with pytest.raises(BadNodeState, match="src=2"):
         node._settle({"out": [nodehost.encode(RequestVote(1, 2, 3, 0, 0))], "ev": [], "st": None})
     with pytest.raises(ProtocolBroken):
-        node._settle({"out": [{"c": "Popen", "f": []}], "ev": [], "st": None})
+        node._settle({"out": [["Popen"]], "ev": [], "st": None})
     assert worker.broken  # the garbled answer is on record: the submission would be tampered
     worker.broken.clear()

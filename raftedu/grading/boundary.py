@@ -28,6 +28,7 @@ import builtins
 import os
 import time
 import weakref
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -37,9 +38,13 @@ from ..raft import Entry, Event, Message, PersistentState, Server, Snapshot, Tim
 if TYPE_CHECKING:  # processes and select are imported where a worker is driven: a student's kernel (even Pyodide's)
     import subprocess  # imports this module for its names only
 
-__all__ = ["BadNodeState", "HostGone", "ProtocolBroken", "RemoteFunctions", "RemoteNode", "StudentRaised", "Worker", "raised_error"]
+__all__ = ["BadNodeState", "HostGone", "KINDS", "ProtocolBroken", "RemoteFunctions", "RemoteNode", "StudentRaised", "Worker",
+           "raised_error"]
 
-_ROLE_LEN = 20
+_ATOMS = frozenset({type(None), bool, int, str, float})
+"""JSON values that decode to themselves."""
+_NODE_CALLS = frozenset({"do", "set", "steps"})
+"""Calls about a node the worker holds."""
 
 
 class ProtocolBroken(BaseException):
@@ -116,9 +121,19 @@ class Worker:
         self.starts = 0
         self.calls = 0
         self.seconds_waiting = 0.0
+        self.cpu_seconds = 0.0
+        """CPU seconds its workers used (the kernel's count, read before each is stopped; for benchmarks)."""
         self._handles = 0
         self._rngs: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
         self._drops: list[int] = []
+        self.lookahead = True
+        """Take the steps of a lookahead window in one call (:meth:`RemoteNode.step_ahead`)."""
+        self.ahead: deque[tuple[RemoteNode, Message | None, int, Any]] = deque()
+        """Answers to steps taken ahead: (node, message or None for its timer, time, answer), in order."""
+        self.until = 0
+        """The last time of the window taken ahead."""
+        self.steps_ahead = 0
+        """How many steps were taken ahead (each without a call of its own)."""
         self.codec = nodehost.registry()
 
     # ---- life --------------------------------------------------------------
@@ -157,8 +172,9 @@ class Worker:
                 os.close(fd)
             except OSError:
                 pass
-        from .sandbox import stop
+        from .sandbox import cpu_seconds, stop
 
+        self.cpu_seconds += cpu_seconds(self.proc.pid)
         stop(self.proc)
         self.proc = None
 
@@ -166,68 +182,76 @@ class Worker:
 
     def ask(self, request: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
         """Send one call and wait for its answer (at most ``timeout`` seconds and never past the deadline)."""
-        if self.proc is None or self.proc.poll() is not None:
+        op = request.get("op")
+        if self.ahead:  # a run stopped inside a window (a failure, a broken property): its steps are moot
+            self.ahead.clear()
+        if self.proc is None or (op not in _NODE_CALLS and self.proc.poll() is not None):
+            # a node's call needs the worker that holds the node: when that worker is gone, the call fails (below)
             if self.proc is not None:
                 self.close()
-            if request.get("op") != "cells":
+            if op != "cells":
                 self.start()
-        if self._drops and request.get("op") != "cells":
+        if self._drops and op != "cells":
             request["drop"], self._drops = self._drops, []
         return self._exchange(request, timeout)
 
     def _exchange(self, request: dict[str, Any], timeout: float | None) -> dict[str, Any]:
         start = time.monotonic()
         try:
-            nodehost.write_frame(self.fd_to, request)
-            answer = self._read(timeout)
+            data = nodehost.frame(request)
+            try:
+                while data:
+                    data = data[os.write(self.fd_to, data):]
+            except BrokenPipeError:
+                raise HostGone(self._ended()) from None
+            answer = self._read(start, timeout)
         except BaseException:
             self.close()  # a call cut short leaves the channel in an unknown state: never reuse it
             raise
         finally:
             self.calls += 1
             self.seconds_waiting += time.monotonic() - start
-        if not isinstance(answer, dict):
+        if type(answer) is not dict:
             self.broken.append("an answer that is not a JSON object")
             self.close()
             raise ProtocolBroken("an answer that is not a JSON object")
         return answer
 
-    def _read(self, timeout: float | None) -> Any:
-        now = time.monotonic()
+    def _read(self, now: float, timeout: float | None) -> Any:
+        import select
+
         end = self.deadline if timeout is None else min(self.deadline, now + timeout)
-        buf = bytearray()
-        need = 4
-        size = -1
-        while len(buf) < need:
+        fd = self.fd_from
+        chunks: list[bytes] = []
+        have, need = 0, 4
+        while have < need:
             left = end - time.monotonic()
             if left <= 0:
                 raise HostGone("the worker did not answer in time", "timeout")
-            import select
-
-            ready, _, _ = select.select([self.fd_from], [], [], left)
-            if not ready:
+            if not select.select([fd], [], [], left)[0]:
                 continue
             try:
-                chunk = os.read(self.fd_from, max(need - len(buf), 1 << 16))
+                chunk = os.read(fd, max(need - have, 1 << 16))
             except OSError as e:
                 raise HostGone(f"the worker's channel failed: {e.strerror}") from None
             if not chunk:
                 raise HostGone(self._ended())
-            buf += chunk
-            if size < 0 and len(buf) >= 4:
-                size = int.from_bytes(buf[:4], "big")
+            chunks.append(chunk)
+            have += len(chunk)
+            if need == 4 and have >= 4:
+                head = chunks[0] if len(chunks[0]) >= 4 else b"".join(chunks)
+                size = int.from_bytes(head[:4], "big")
                 if size > nodehost.MAX_FRAME:
                     self.broken.append(f"a frame of {size} bytes (the limit is {nodehost.MAX_FRAME})")
                     raise ProtocolBroken("an oversized frame")
                 need = 4 + size
-        if len(buf) > need:
+        if have > need:
             self.broken.append("bytes after the answer (someone else wrote to the channel)")
             raise ProtocolBroken("extra bytes on the channel")
-        import json
-
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         try:
-            return json.loads(bytes(buf[4:]))
-        except ValueError:
+            return nodehost.unframe(data[4:])
+        except ValueError:  # not JSON, or not text
             self.broken.append("an answer that is not JSON")
             raise ProtocolBroken("an answer that is not JSON") from None
 
@@ -285,6 +309,18 @@ def _opt_int(x: Any, what: str) -> int | None:
     return None if x is None else _int(x, what)
 
 
+KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "int": (lambda x: type(x) is int, "a whole number"),
+    "int or None": (lambda x: x is None or type(x) is int, "a whole number or None"),
+    "role": (lambda x: type(x) is str and len(x) <= 20, "a short string such as 'leader'"),
+}
+"""What the grader accepts for each kind of mirrored field (:data:`raftedu.nodehost.MIRRORED`): a test of the
+decoded value, and what it must be, for the message when it is not."""
+_MIRROR = {row.key: (row.path.startswith("state."), row.path.rpartition(".")[2], *KINDS[row.kind], row.label)
+           for row in nodehost.MIRRORED}
+"""Wire key -> (kept in the node's state, attribute, test, what it must be, its name in messages)."""
+
+
 class RemoteNode(Server):
     """A server whose every step runs in the sandboxed worker (a subclass made by :meth:`Worker.node_class`).
 
@@ -325,12 +361,61 @@ class RemoteNode(Server):
     def receive(self, msg: Message, now: int) -> None:
         """Deliver ``msg`` to the student's node at ``now``."""
         self.now = now
-        self._do("receive", (msg, now))
+        if self.worker.ahead:
+            self._taken(msg, now)
+        else:
+            self._do("receive", (msg, now))
 
     def on_timer(self, now: int) -> None:
         """Fire the student's node's timer at ``now``."""
         self.now = now
-        self._do("on_timer", (now,))
+        if self.worker.ahead:
+            self._taken(None, now)
+        else:
+            self._do("on_timer", (now,))
+
+    @classmethod
+    def step_ahead(cls, cluster: Any, end: int) -> None:
+        """Before the simulator's next step: take the steps certain to come next (:meth:`raftedu.sim.Cluster.lookahead`)
+        in one call to the worker; the simulator then takes them one by one, in its own order, from the answers.
+        The worker sees only the deliveries and timers of its own nodes, as it would one at a time."""
+        worker = cls.worker
+        if worker.ahead or not worker.lookahead:
+            return
+        until, steps = cluster.lookahead(end)
+        if len(steps) < 2:
+            return
+        encode = nodehost.encode
+        answer = worker.ask({"op": "steps", "until": until, "s": [[node._handle, None if msg is None else encode(msg),
+                                                                    time] for node, msg, time in steps]})
+        results = answer.get("steps")
+        if type(results) is not list or not 0 < len(results) <= len(steps):
+            worker.broken.append("an answer to a window of steps that is not one answer per step taken")
+            raise ProtocolBroken("a window's answer that is not a list of answers")
+        for (node, msg, at), result in zip(steps, results):
+            if result is None and msg is None:  # a timer the node had moved: the simulator skips it too
+                continue
+            if type(result) is not dict:
+                worker.broken.append("a delivery in a window of steps without its answer")
+                raise ProtocolBroken("a window's step without its answer")
+            worker.ahead.append((node, msg, at, result))
+        worker.until = until
+        worker.steps_ahead += len(worker.ahead)
+
+    def _taken(self, msg: Message | None, now: int) -> None:
+        """Take this step's answer from the window taken ahead (it must be the next one there)."""
+        worker = self.worker
+        node, key, at, answer = worker.ahead.popleft()
+        if node is not self or key is not msg or at != now:
+            worker.ahead.clear()
+            worker.broken.append("answers to steps the simulator did not take next")
+            raise ProtocolBroken("the window taken ahead went out of step with the simulator")
+        deadline = self.deadline
+        self._settle(answer)
+        if worker.ahead and self.deadline != deadline and self.deadline is not None and self.deadline < worker.until:
+            worker.ahead.clear()  # a timer inside the window: the worker should have stopped there
+            worker.broken.append("steps taken past a timer set inside their window")
+            raise ProtocolBroken("steps taken past a timer set inside their window")
 
     def propose(self, command: Any, now: int) -> int | None:
         """Ask the student's node to append ``command``: its log index, or None when it does not lead."""
@@ -401,7 +486,7 @@ class RemoteNode(Server):
     # ---- one step --------------------------------------------------------------
 
     def _do(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any] | None = None) -> Any:
-        request = {"op": "do", "h": self._handle, "m": method, "a": nodehost.encode(list(args))}
+        request = {"op": "do", "h": self._handle, "m": method, "a": [nodehost.encode(a) for a in args]}
         if kwargs:
             request["k"] = nodehost.encode(kwargs)
         return self._settle(self.worker.ask(request))
@@ -409,25 +494,32 @@ class RemoteNode(Server):
     def _settle(self, answer: dict[str, Any]) -> Any:
         """Mirror what the node did (messages, events, state); raise what it raised; return what it returned."""
         worker = self.worker
+        ret = None
         try:
             if "error" in answer:
                 raise ProtocolBroken(str(answer["error"])[:200])
-            out, ev = answer.get("out", []), answer.get("ev", [])
-            if not isinstance(out, list) or not isinstance(ev, list):
-                raise ProtocolBroken("messages and events must be lists")
             codec = worker.codec
-            for m in out:
-                msg = nodehost.decode(m, codec)
-                if not isinstance(msg, Message):
-                    raise ProtocolBroken(f"S{self.id} sent something that is not a message")
-                self._check_message(msg)
-                self._outbox.append(msg)
-            for e in ev:
-                self._events.append(self._event(e, codec))
+            if "out" in answer:
+                out = answer["out"]
+                if type(out) is not list:
+                    raise ProtocolBroken("messages must be a list")
+                for m in out:
+                    msg = nodehost.decode(m, codec)
+                    if not isinstance(msg, Message):
+                        raise ProtocolBroken(f"S{self.id} sent something that is not a message")
+                    self._check_message(msg)
+                    self._outbox.append(msg)
+            if "ev" in answer:
+                ev = answer["ev"]
+                if type(ev) is not list:
+                    raise ProtocolBroken("events must be a list")
+                for e in ev:
+                    self._events.append(self._event(e, codec))
             st = answer.get("st")
             if st is not None:
                 self._mirror(st, codec)
-            ret = nodehost.decode(answer.get("ret"), codec)
+            if "ret" in answer:
+                ret = nodehost.decode(answer["ret"], codec)
         except nodehost.DecodeError as e:
             worker.broken.append(f"S{self.id}'s answer could not be read: {e}")
             raise ProtocolBroken(str(e)) from None
@@ -443,18 +535,20 @@ class RemoteNode(Server):
     def _check_message(self, msg: Message) -> None:
         if type(msg.src) is not int or msg.src != self.id:
             raise BadNodeState(f"S{self.id} sent a {type(msg).__name__} with src={msg.src!r}: a server sends only as "
-                            "itself (src is its own id)")
+                               "itself (src is its own id)")
         if type(msg.dst) is not int or type(msg.term) is not int:
             raise BadNodeState(f"S{self.id} sent a {type(msg).__name__} whose dst and term are not whole numbers")
 
     def _event(self, row: Any, codec: Mapping[str, type]) -> Event:
-        if not isinstance(row, list) or len(row) != 8 or type(row[0]) is not str or type(row[6]) is not str \
+        if type(row) is not list or len(row) != 8 or type(row[0]) is not str or type(row[6]) is not str \
                 or type(row[7]) is not str:
             raise ProtocolBroken("an event that is not [kind, term, peer, index, entry, value, rule, text]")
         kind, term, peer, index, entry, value, rule, text = row
-        return Event(self.now, kind[:40], self.id, nodehost.decode(term, codec), nodehost.decode(peer, codec),
-                     nodehost.decode(index, codec), nodehost.decode(entry, codec),
-                     self._one_snapshot(nodehost.decode(value, codec)), None, None, rule[:300], text[:300])
+        decode = nodehost.decode
+        term, peer, index, entry, value = (v if type(v) in _ATOMS else decode(v, codec)
+                                           for v in (term, peer, index, entry, value))
+        return Event(self.now, kind[:40], self.id, term, peer, index, entry, self._one_snapshot(value), None, None,
+                     rule[:300], text[:300])
 
     def _one_snapshot(self, value: Any) -> Any:
         """A snapshot equal to the last one decoded for this node is that same object: the node's snapshot event,
@@ -467,19 +561,21 @@ class RemoteNode(Server):
         return value
 
     def _mirror(self, st: Any, codec: Mapping[str, type]) -> None:
-        if not isinstance(st, dict):
+        """Take what changed of the node's state (:data:`raftedu.nodehost.MIRRORED`, and the deltas of its log,
+        disk, snapshot and applied commands), each checked for type."""
+        if type(st) is not dict:
             raise ProtocolBroken("a state that is not a JSON object")
         state = self.state
-        state.current_term = _int(st.get("t"), f"S{self.id}'s currentTerm")
-        state.voted_for = _opt_int(st.get("v"), f"S{self.id}'s votedFor")
-        role = st.get("r")
-        if type(role) is not str or len(role) > _ROLE_LEN:
-            raise BadNodeState(f"S{self.id}'s role must be a short string such as 'leader'; it is {role!r}"[:200])
-        self.role = role
-        self.leader_id = _opt_int(st.get("l"), f"S{self.id}'s leader_id")
-        self.commit_index = _int(st.get("c"), f"S{self.id}'s commit_index")
-        self.last_applied = _int(st.get("a"), f"S{self.id}'s last_applied")
-        self.deadline = _opt_int(st.get("d"), f"S{self.id}'s deadline")
+        for key, value in st.items():
+            row = _MIRROR.get(key)
+            if row is None:
+                continue
+            in_state, attr, test, must, label = row
+            if type(value) is dict or type(value) is list:
+                value = nodehost.decode(value, codec)
+            if not test(value):
+                raise BadNodeState(f"S{self.id}'s {label} must be {must}; it is {nodehost.plain(value)!r}"[:300])
+            setattr(state if in_state else self, attr, value)
         if "L" in st:
             _patch(state.log, st["L"], codec)
         if "S" in st:
@@ -571,7 +667,7 @@ class RemoteFunctions(Mapping[str, Callable[..., Any]]):
     def call(self, name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any], rows: bool = False) -> Any:
         """Call the student's ``name(*args, **kwargs)`` in the worker: its result as plain data (``rows``: a table
         given as rows, a pandas frame included)."""
-        answer = self.worker.ask({"op": "call", "name": name, "a": nodehost.encode(list(args)),
+        answer = self.worker.ask({"op": "call", "name": name, "a": [nodehost.encode(a) for a in args],
                                   "k": nodehost.encode(dict(kwargs)), "rows": rows})
         if "raised" in answer:
             raise raised_error(answer["raised"])

@@ -131,7 +131,8 @@ class SubmissionResult:
     seconds: float = 0.0
     fingerprint: str = ""
     stats: dict[str, Any] = field(default_factory=dict)
-    """How the boundary was used: calls to the sandboxed worker, its starts, seconds spent waiting for it, the mode."""
+    """How the boundary was used: calls to the sandboxed worker, its starts, seconds spent waiting for it, the CPU
+    seconds its workers used, the mode."""
 
     def to_json(self) -> str:
         """One journal line."""
@@ -404,7 +405,8 @@ def judge_submission(exercise: str, notebook: Path, work: Path, box: Path, limit
     if worker.broken:
         flags.append("tampered")
         notes += [f"tampering: {b}" for b in worker.broken[:5]]
-    stats = {"calls": worker.calls, "starts": worker.starts, "waiting_s": round(worker.seconds_waiting, 3)}
+    stats = {"calls": worker.calls, "steps_ahead": worker.steps_ahead, "starts": worker.starts,
+             "waiting_s": round(worker.seconds_waiting, 3), "worker_cpu_s": round(worker.cpu_seconds, 3)}
     return {"status": _status(flags, checks), "checks": checks, "notes": notes, "flags": flags, "stats": stats}
 
 
