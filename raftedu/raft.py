@@ -33,8 +33,9 @@ from __future__ import annotations
 
 import functools
 import random
-from dataclasses import MISSING, dataclass, field, fields
 from collections.abc import Callable, Iterable
+from dataclasses import MISSING, dataclass, field, fields
+from itertools import repeat
 from typing import Any
 
 __all__ = [
@@ -1129,15 +1130,21 @@ class RaftNode(Server):
 
         The highest N stored on a majority is the quorum-th highest matchIndex
         of the voters (the leader counts its own last index; learners never
-        count, §4.2.1). Entries from earlier terms are never committed by
+        count, §4.2.1), and never above the last index. A leader that votes
+        stores every N up to its last index, so it takes the quorum - 1
+        others at that N: the (quorum - 1)-th highest of the other voters'
+        matchIndex (the same N as sorting its last index in with them).
+        Entries from earlier terms are never committed by
         counting replicas (Figure 8); they are committed indirectly with the
         first entry of the current term. Terms only grow along a log, so when
         log[N] is of an earlier term, no entry below N is of the current one.
         """
-        state, match, me = self.state, self.match_index, self.id
+        state, voters, me = self.state, self.voters, self.id
         last = len(state.log) + state.offset  # the last log index
-        stored = sorted([last if i == me else match.get(i, 0) for i in self.voters], reverse=True)
-        n = min(stored[self.quorum - 1], last)
+        others = sorted(map(self.match_index.get, voters - {me}, repeat(0)), reverse=True)
+        needed = self.quorum - (me in voters)  # other voters that must store N (a leader being removed, §4.2.2:
+        # every voter of the quorum is another server)
+        n = min(others[needed - 1], last) if needed else last
         if n > self.commit_index and self.term_at(n) == state.current_term:
             self.set_commit_index(n, "§5.3/§5.4.2 leader: majority matchIndex ≥ N and log[N].term == currentTerm")
 

@@ -1065,13 +1065,14 @@ class Cluster:
                     heapq.heappush(heap, (due, False, seq, _DELIVER, msg_id, m))
 
     def _deliver(self, msg_id: int, m: Message) -> None:
-        nodes = self.nodes
-        node = nodes[m.dst] if m.dst in nodes else self.endpoints[m.dst]  # _party, inlined
-        why = "receiver is down" if node is None else (self._blocked(m.src, m.dst) if (self.cuts or self.groups) else None)
+        nodes, dst, src = self.nodes, m.dst, m.src  # read once: messages of several classes pass here, so Python
+        # cannot specialize these reads
+        node = nodes[dst] if dst in nodes else self.endpoints[dst]  # _party, inlined
+        why = "receiver is down" if node is None else (self._blocked(src, dst) if (self.cuts or self.groups) else None)
         if why:
-            self._record(Event(self.now, "drop", m.dst, None, m.src, None, None, why, m, msg_id))
+            self._record(Event(self.now, "drop", dst, None, src, None, None, why, m, msg_id))
             return
-        e = new_event((self.now, "deliver", m.dst, m.term, m.src, None, None, None, m, msg_id, "", ""))
+        e = new_event((self.now, "deliver", dst, m.term, src, None, None, None, m, msg_id, "", ""))
         self._cells.extend(e)  # _record_all, inlined for the one event
         check = self._checks.get("deliver")  # none (a delivery changes only what pictures show) until check-quorum
         # or a leadership transfer makes deliveries count (SafetyMonitor._watch_deliveries)
