@@ -3,11 +3,13 @@
     python benchmarks/bench_core.py                          # or: make bench
     python benchmarks/bench_core.py --raftscope GIT_DIR      # also side by side with RaftScope's model
     RAFTSCOPE_GIT=GIT_DIR python benchmarks/bench_core.py    # the same
+    RAFTSCOPE_PEER=FILE ...                                  # another driver than shared/bench/raftscope_peer.js
 
 Measures, with the safety checks on (they always are):
 
 * side by side with the RaftScope model (ongardie/raftscope's raft.js, driven
-  headless in node by ../shared/bench/raftscope_peer.js or the copy of its
+  headless in node by shared/bench/raftscope_peer.js, found in the folder
+  holding the repository or one above it, or $RAFTSCOPE_PEER, or the copy of its
   logic below), on the same workload, alternating in one run: N = 5 and 9,
   100 client requests per simulated second, latency 10-15 ms, heartbeat
   50 ms, 60 simulated s; simulated seconds per wall second and per CPU
@@ -41,7 +43,22 @@ from raftedu.sweep import run_seed
 SIM_MS = 20_000
 LOAD_EVERY_MS = 10  # one client request every 10 virtual ms = 100 requests per simulated second
 SIDE_BY_SIDE_S = 60
-PEER = Path(__file__).resolve().parents[2] / "shared" / "bench" / "raftscope_peer.js"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def find_peer() -> Path | None:
+    """The shared RaftScope driver: ``$RAFTSCOPE_PEER`` if set, else ``shared/bench/raftscope_peer.js`` in the
+    repository's folder or the nearest folder above it (a worktree may lie deeper than the main checkout); None when
+    there is none (the copy of its logic below is run instead)."""
+    if os.environ.get("RAFTSCOPE_PEER"):
+        return Path(os.environ["RAFTSCOPE_PEER"])
+    for folder in (REPO, *REPO.parents):
+        peer = folder / "shared" / "bench" / "raftscope_peer.js"
+        if peer.exists():
+            return peer
+    return None
+
+
 PEER_JS = r"""
 // RaftScope's model (raft.js + util.js read from a git dir), driven headless: 1 ms steps, 100 requests/s to the leader.
 const { execFileSync } = require('child_process');
@@ -103,7 +120,8 @@ def raftedu_side_by_side(n: int) -> tuple[float, float]:
 def raftscope_side_by_side(git_dir: str, n: int) -> tuple[float, float]:
     """The same workload on RaftScope's model in node; returns simulated seconds per wall second and per CPU second
     (the CPU second of the whole node process, start-up included: a slight handicap for RaftScope)."""
-    peer = ["node", str(PEER)] if PEER.exists() else ["node", "-e", PEER_JS, "--"]
+    peer_js = find_peer()
+    peer = ["node", str(peer_js)] if peer_js is not None else ["node", "-e", PEER_JS, "--"]
     cpu = children_cpu()
     out = subprocess.run([*peer, git_dir, str(SIDE_BY_SIDE_S), "1000", str(n)], capture_output=True, text=True,
                          check=True).stdout
@@ -114,7 +132,7 @@ def raftscope_side_by_side(git_dir: str, n: int) -> tuple[float, float]:
 def side_by_side(git_dir: str | None, rounds: int) -> None:
     """Print raftedu and RaftScope alternately on the same workload, or say how to get RaftScope."""
     print(f"\nside by side with RaftScope's model: 100 requests/s, latency 10-15 ms, heartbeat 50 ms, "
-          f"{SIDE_BY_SIDE_S} simulated s, median of {rounds}")
+          f"{SIDE_BY_SIDE_S} simulated s, median of {rounds}; RaftScope run by {find_peer() or 'the copy in this file'}")
     missing = []
     if not git_dir:
         missing.append("a git directory of ongardie/raftscope: `git clone --bare https://github.com/ongardie/raftscope "

@@ -221,8 +221,9 @@ class SafetyMonitor:
         self.view = ClusterView()
         self.prefix: dict[int, list[int]] = {}  # node -> prefix hash at each index (index 0 -> 0)
         self.entry_prefix: dict[tuple[int, int], int] = {}  # (index, term) -> prefix hash, ever
-        self._first_entry: dict[tuple[int, int], tuple[int, Entry]] = {}  # (index, term) -> the prefix hash
-        # before it and the entry, as the first log to hold it had them (the same again: no hash to compute)
+        self._first_entry: dict[tuple[int, int], tuple[int, Entry, int]] = {}  # (index, term) -> the prefix hash
+        # before it, the entry and the hash with it, as the first log to hold it had them (the same again: no hash to
+        # compute; ``entry_prefix`` holds the same hashes)
         self.leader_of: dict[int, int] = {}  # term -> leader
         self.top_leader_term = -1  # the highest term any server became leader in
         self.vote_of: dict[tuple[int, int], int] = {}  # (voter, term) -> candidate
@@ -522,13 +523,14 @@ class SafetyMonitor:
             )
 
     def _check_append(self, e: KindEvent) -> None:
-        node = self.view.nodes[e.node]
-        log, entry = node.log, e.entry
-        if e.index != len(log) + 1:
+        p, index, entry = e.node, e.index, e.entry
+        node = self.view.nodes[p]
+        log = node.log
+        if index != len(log) + 1:
             self.fail("Leader Append-Only" if node.role == "leader" else "Log Matching",
-                      f"S{e.node} wrote index {e.index} over a log of length {len(log)}", e)
+                      f"S{p} wrote index {index} over a log of length {len(log)}", e)
         log.append(entry)  # the view (ClusterView._on_append)
-        self._extend_prefix(self.prefix[e.node], e.index, entry, e)
+        self._extend_prefix(self.prefix[p], index, entry, e)
         if self.up_to_date_check and len(self.committed) > 1:
             self._up_to_date_holds_committed(e.node, e, mine=True, theirs=False)
         if self.transferring and e.node in self.transferring and node.role == "leader":
@@ -542,13 +544,13 @@ class SafetyMonitor:
         """Log Matching: ``prefix`` (a node's prefix hashes) gains ``entry`` at ``index``; any other log with an
         entry of that index and term must have had the same entries before it."""
         prev, key = prefix[-1], (index, entry.term)
-        known = self.entry_prefix.get(key)
-        if known is None:
+        first = self._first_entry.get(key)
+        if first is None:
             self.entry_prefix[key] = mark = _chain(prev, entry)
-            self._first_entry[key] = (prev, entry)
+            self._first_entry[key] = (prev, entry, mark)
             prefix.append(mark)
             return
-        first_prev, first_entry = self._first_entry[key]
+        first_prev, first_entry, known = first
         if first_entry is entry and first_prev == prev:  # the same entry after the same prefix: the same hash
             prefix.append(known)
             return
@@ -572,20 +574,22 @@ class SafetyMonitor:
                 self._up_to_date_holds_committed(e.node, e, mine=True, theirs=True)
 
     def _check_commit(self, e: KindEvent) -> None:
-        node = self.view.nodes[e.node]
-        if e.index < node.commit_index:
-            self.fail("commitIndex ≤ last index", f"S{e.node}'s commitIndex fell from {node.commit_index} to {e.index}", e)
-        if e.index > len(node.log):
-            self.fail("commitIndex ≤ last index", f"S{e.node} set commitIndex {e.index} beyond its last index {len(node.log)}", e)
-        node.commit_index = e.index  # the view
-        mine = self.prefix[e.node]
-        known = min(e.index, len(self.committed) - 1)
-        if mine[known] != self.committed[known][0]:
-            self.fail("State Machine Safety", f"S{e.node} committed entries up to {e.index} that differ from "
+        p, index = e.node, e.index
+        node = self.view.nodes[p]
+        if index < node.commit_index:
+            self.fail("commitIndex ≤ last index", f"S{p}'s commitIndex fell from {node.commit_index} to {index}", e)
+        if index > len(node.log):
+            self.fail("commitIndex ≤ last index", f"S{p} set commitIndex {index} beyond its last index {len(node.log)}", e)
+        node.commit_index = index  # the view
+        mine, committed = self.prefix[p], self.committed
+        known = min(index, len(committed) - 1)
+        if mine[known] != committed[known][0]:
+            self.fail("State Machine Safety", f"S{p} committed entries up to {index} that differ from "
                       f"entries already committed up to index {known}", e)
-        if e.index >= len(self.committed):
-            for index in range(len(self.committed), e.index + 1):
-                self.committed.append((mine[index], e.term))
+        if index >= len(committed):
+            term = e.term
+            for k in range(len(committed), index + 1):
+                committed.append((mine[k], term))
             self._committed_on_a_majority(e)
         if self.top_leader_term > e.term:  # leaders of later terms must already hold it
             for other in self.view.nodes.values():

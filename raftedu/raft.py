@@ -33,8 +33,9 @@ from __future__ import annotations
 
 import functools
 import random
-from dataclasses import MISSING, dataclass, field, fields
 from collections.abc import Callable, Iterable
+from dataclasses import MISSING, dataclass, field, fields
+from itertools import repeat
 from typing import Any
 
 __all__ = [
@@ -463,6 +464,9 @@ class Log(list):  # type: ignore[type-arg]
         super().reverse()
 
 
+_UNTOUCHED = Log.UNTOUCHED
+
+
 @dataclass
 class PersistentState:
     """Figure 2 "Persistent state on all servers": what a server keeps on stable storage.
@@ -638,23 +642,26 @@ class Server:
 
     def entry_at(self, index: int) -> Entry:
         """The entry at ``index`` (1 ≤ index ≤ last index, after the log's offset: compacted entries are gone, dissertation §5.1)."""
-        off = self.state.offset
-        if not off < index <= off + len(self.state.log):
+        state = self.state
+        off, log = state.offset, state.log
+        position = index - 1 - off
+        if not 0 <= position < len(log):
             raise IndexError(f"S{self.id} has no entry at index {index}: its log holds indexes {off + 1}.."
-                             f"{off + len(self.state.log)}" + (f" (1..{off} were compacted into its snapshot)" if off else ""))
-        return self.state.log[index - 1 - off]
+                             f"{off + len(log)}" + (f" (1..{off} were compacted into its snapshot)" if off else ""))
+        return log[position]
 
     def unsaved(self) -> bool:
         """Whether currentTerm, votedFor or the log in memory differ from the disk (a cheap test)."""
-        state, disk, log = self.state, self.disk, self.state.log
-        if state.current_term != disk.current_term or state.voted_for != disk.voted_for:
+        state, disk = self.state, self.disk
+        log = state.log
+        if log is self._saved_log and type(log) is Log:  # changed other than by appending, appended, or the same
+            saved = disk.log
+            if log.unsaved != _UNTOUCHED or len(log) != len(saved) or (log and log[-1] is not saved[-1]):
+                return True
+        elif log != disk.log:  # the log in memory was replaced by another list: compare it all
             return True
-        if state.snapshot is not disk.snapshot or state.offset != disk.offset:  # dissertation §5.1: persistent too
-            return True
-        if log is not self._saved_log or type(log) is not Log:
-            return log != disk.log
-        saved = disk.log
-        return log.unsaved != Log.UNTOUCHED or len(log) != len(saved) or (bool(log) and log[-1] is not saved[-1])
+        return (state.current_term != disk.current_term or state.voted_for != disk.voted_for
+                or state.snapshot is not disk.snapshot or state.offset != disk.offset)  # dissertation §5.1: persistent too
 
     def persist(self) -> None:
         """Write currentTerm, votedFor and the log to stable storage (Figure 2, "Persistent state on all servers"),
@@ -678,7 +685,7 @@ class Server:
         if start < len(log):
             saved.extend(log[start:])
         if type(log) is Log:
-            log.unsaved = Log.UNTOUCHED
+            log.unsaved = _UNTOUCHED
         self._saved_log = log
 
     # ---- plumbing --------------------------------------------------------
@@ -725,6 +732,8 @@ class Server:
 _LEADER_APPENDED = FieldText("leader S{e.node} appended {e.entry.command!r} at index {e.index}")
 _FOLLOWER_APPENDED = FieldText("S{e.node} appended {e.entry.command!r} at index {e.index} from S{e.peer}")
 _APPLIED = FieldText("S{e.node} applied {e.entry.command!r} (index {e.index})")
+_APPLY_RULE = "§5.3 commitIndex > lastApplied → apply"
+_APPEND_RULE = "§5.3 AppendEntries step 4: append new entries"
 _COMMITTED = FieldText("S{e.node} now knows entries up to index {e.index} are committed")
 
 
@@ -877,12 +886,11 @@ class RaftNode(Server):
     def apply_committed(self) -> None:
         """§5.3: while commitIndex > lastApplied, increment lastApplied and apply log[lastApplied]."""
         while self.last_applied < self.commit_index:
-            self.last_applied += 1
-            index = self.last_applied
+            self.last_applied = index = self.last_applied + 1
             entry = self.entry_at(index)
             self.apply(index, entry)
             self._events.append(new_event((self.now, "apply", self.id, self.state.current_term, None, index, entry,
-                                           None, None, None, "§5.3 commitIndex > lastApplied → apply", _APPLIED)))
+                                           None, None, None, _APPLY_RULE, _APPLIED)))
 
     def reset_election_timer(self) -> None:
         """§5.2: pick a fresh random election timeout from [low, high)."""
@@ -1003,23 +1011,25 @@ class RaftNode(Server):
         5. If leaderCommit > commitIndex, set commitIndex =
            min(leaderCommit, index of last new entry).
         """
-        if m.term < self.current_term:
-            self.send(AppendEntriesReply(self.current_term, self.id, m.src, False))
+        state = self.state
+        if m.term < state.current_term:
+            self.send(AppendEntriesReply(state.current_term, self.id, m.src, False))
             return
         self.become_follower(m.leader_id)
         self.reset_election_timer()
         prev = m.prev_log_index
-        if prev < self.state.offset:  # never without snapshots
+        if prev < state.offset:  # never without snapshots
             self.append_below_snapshot(m)
             return
-        if prev > self.last_log_index or self.term_at(prev) != m.prev_log_term:
-            self.send(AppendEntriesReply(self.current_term, self.id, m.src, False, 0, self.conflict_hint(prev)))
-            return
         last = self.last_log_index
-        for offset, entry in enumerate(m.entries):
-            index = prev + 1 + offset
+        if prev > last or self.term_at(prev) != m.prev_log_term:
+            self.send(AppendEntriesReply(state.current_term, self.id, m.src, False, 0, self.conflict_hint(prev)))
+            return
+        index = prev
+        for entry in m.entries:
+            index += 1
             if index <= last and self.term_at(index) != entry.term:
-                del self.state.log[index - 1 - self.state.offset :]
+                del state.log[index - 1 - state.offset :]
                 last = index - 1
                 self.note(
                     "truncate", "§5.3 AppendEntries step 3: conflicting entry → delete it and all that follow",
@@ -1027,15 +1037,14 @@ class RaftNode(Server):
                     index=index,
                 )
             if index > last:
-                self.state.log.append(entry)
+                state.log.append(entry)
                 last = index
-                self._events.append(new_event((self.now, "append", self.id, self.state.current_term, m.src, index,
-                                               entry, None, None, None, "§5.3 AppendEntries step 4: append new entries",
-                                               _FOLLOWER_APPENDED)))
+                self._events.append(new_event((self.now, "append", self.id, state.current_term, m.src, index, entry,
+                                               None, None, None, _APPEND_RULE, _FOLLOWER_APPENDED)))
         last_new = prev + len(m.entries)
         if m.leader_commit > self.commit_index:
             self.set_commit_index(min(m.leader_commit, last_new), "§5.3 AppendEntries step 5: commitIndex = min(leaderCommit, last new)")
-        self.send(AppendEntriesReply(self.current_term, self.id, m.src, True, last_new))
+        self.send(AppendEntriesReply(state.current_term, self.id, m.src, True, last_new))
 
     def conflict_hint(self, prev_log_index: int) -> int:
         """§5.3 (end): where the leader should retry: past our last entry, or the first index of the conflicting term."""
@@ -1117,8 +1126,9 @@ class RaftNode(Server):
 
     def set_progress(self, peer: int, match: int, next_index: int, rule: str) -> None:
         """Set the leader's matchIndex and nextIndex for ``peer``, recording a change (pictures draw them)."""
-        if (self.match_index.get(peer), self.next_index.get(peer)) != (match, next_index):
-            self.match_index[peer], self.next_index[peer] = match, next_index
+        match_index, next_index_of = self.match_index, self.next_index
+        if match_index.get(peer) != match or next_index_of.get(peer) != next_index:
+            match_index[peer], next_index_of[peer] = match, next_index
             self._events.append(new_event((self.now, "progress", self.id, self.state.current_term, peer, match, None,
                                            next_index, None, None, rule, "")))
 
@@ -1127,15 +1137,22 @@ class RaftNode(Server):
 
         The highest N stored on a majority is the quorum-th highest matchIndex
         of the voters (the leader counts its own last index; learners never
-        count, §4.2.1). Entries from earlier terms are never committed by
+        count, §4.2.1), and never above the last index. A leader that votes
+        stores every N up to its last index, so it takes the quorum - 1
+        others at that N: the (quorum - 1)-th highest of the other voters'
+        matchIndex (the same N as sorting its last index in with them).
+        Entries from earlier terms are never committed by
         counting replicas (Figure 8); they are committed indirectly with the
         first entry of the current term. Terms only grow along a log, so when
         log[N] is of an earlier term, no entry below N is of the current one.
         """
-        last, match = self.last_log_index, self.match_index
-        stored = sorted([last if i == self.id else match.get(i, 0) for i in self.voters], reverse=True)
-        n = min(stored[self.quorum - 1], last)
-        if n > self.commit_index and self.term_at(n) == self.state.current_term:
+        state, voters, me = self.state, self.voters, self.id
+        last = len(state.log) + state.offset  # the last log index
+        others = sorted(map(self.match_index.get, voters - {me}, repeat(0)), reverse=True)
+        needed = self.quorum - (me in voters)  # other voters that must store N (a leader being removed, §4.2.2:
+        # every voter of the quorum is another server)
+        n = min(others[needed - 1], last) if needed else last
+        if n > self.commit_index and self.term_at(n) == state.current_term:
             self.set_commit_index(n, "§5.3/§5.4.2 leader: majority matchIndex ≥ N and log[N].term == currentTerm")
 
     # ======================================================================
@@ -1150,29 +1167,36 @@ class RaftNode(Server):
         not campaign on a configuration that counts it as a voter before any leader made it one."""
         joining = self.id not in ids
         self.voters: frozenset[int] = frozenset(ids) if joining else frozenset(ids) | {self.id}
-        self.learners: frozenset[int] = frozenset({self.id}) if joining else frozenset()
+        if joining:
+            self.learners = frozenset({self.id})
         self.base_config = ConfigChange(tuple(sorted(self.voters)), tuple(sorted(self.learners)))
         """The configuration before the first ConfigChange in the log (the initial servers, or a snapshot's)."""
-        self.base_index = 0
-        """Log index of ``base_config`` (0 for the initial servers; the snapshot's ``config_index``)."""
         self.config = self.base_config
         """The configuration in use: the latest in the log (§4.1)."""
-        self.config_index = 0
-        """Log index of the entry holding ``config`` (0: ``base_config``)."""
-        self.tracks_config = False
-        """True once configuration changes may appear in logs; the node then reads its configuration from its log."""
-        self._scanned: tuple[int, Entry | None] = (0, None)
-        self.pre_votes: set[int] | None = None
-        """Servers that granted a pre-vote while this server is a pre-candidate (§9.6), else None."""
-        self.forced_campaign = False
-        self.leader_heard_at: int | None = None
         self.heard_at: dict[int, int] = {}
-        self._leader_term = -1
-        self.leader_since = 0
-        self.transferee: int | None = None
-        """The server this leader is handing leadership to (§3.10), else None."""
-        self.transfer_deadline = 0
-        self._timeout_sent = False
+        # The rest of the extensions' volatile state starts at the class-level defaults below, set on the server when
+        # it changes: a Figure 2 node then keeps few enough attributes of its own for Python to store them compactly
+        # (at most 30 share one key table; attribute access on every step is faster so).
+
+    learners: frozenset[int] = frozenset()
+    """Servers of the configuration that receive the log but do not vote (§4.2.1)."""
+    base_index: int = 0
+    """Log index of ``base_config`` (0 for the initial servers; the snapshot's ``config_index``)."""
+    config_index: int = 0
+    """Log index of the entry holding ``config`` (0: ``base_config``)."""
+    tracks_config: bool = False
+    """True once configuration changes may appear in logs; the node then reads its configuration from its log."""
+    _scanned: tuple[int, Entry | None] = (0, None)
+    pre_votes: set[int] | None = None
+    """Servers that granted a pre-vote while this server is a pre-candidate (§9.6), else None."""
+    forced_campaign: bool = False
+    leader_heard_at: int | None = None
+    _leader_term: int = -1
+    leader_since: int = 0
+    transferee: int | None = None
+    """The server this leader is handing leadership to (§3.10), else None."""
+    transfer_deadline: int = 0
+    _timeout_sent: bool = False
 
     def enable(self, *, pre_vote: bool = False, check_quorum: bool = False, membership: bool = False,
                snapshot_every: int = 0, snapshot_tail: int = 0) -> None:

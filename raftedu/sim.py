@@ -311,12 +311,11 @@ class Cluster:
         """The running node (of ``among``, default all) that believes it leads the highest term, or None."""
         if among is not None and (isinstance(among, (str, bytes)) or not isinstance(among, Iterable)):
             raise ValueError(f"among must be a list of node ids; got {among!r}")
-        best, nodes = None, self.nodes
-        for i in self.ids if among is None else [self._check_id(i) for i in among]:
-            node = nodes[i]
-            if node is not None and node.role == LEADER and (best is None or node.current_term > nodes[best].current_term):
-                best = i
-        return best
+        nodes, best = self.nodes, None  # ``nodes`` holds every id of ``ids``, in the same order
+        for node in nodes.values() if among is None else [nodes[self._check_id(i)] for i in among]:
+            if node is not None and node.role == LEADER and (best is None or node.current_term > best.current_term):
+                best = node
+        return None if best is None else best.id
 
     def node(self, i: int) -> RaftNode:
         """The running node ``i`` (an error if it is crashed)."""
@@ -978,11 +977,11 @@ class Cluster:
         """Append ``events`` to the trace one at a time, each checked by the safety monitor as it is appended
         (:meth:`SafetyMonitor.observe`, inlined: this runs for every event; :attr:`view` sets the monitor's
         ``time`` and ``events`` when read)."""
-        extend, checks, pending = self._cells.extend, self._checks, self._pending
+        extend, check_of, pending = self._cells.extend, self._checks.get, self._pending
         for e in events:
             extend(e)  # Trace.append, inlined: an event is the tuple of its stored fields
             kind = e.kind
-            check = checks.get(kind)
+            check = check_of(kind)  # looked up for each event: the monitor adds checks as a run goes
             if check is not None:
                 check(e)
             if kind == "apply" and pending:
@@ -1047,13 +1046,14 @@ class Cluster:
             self._transmit(msgs)
         if self._retiring:
             self._retire_removed()
-        deadline = node.deadline
+        deadline, due = node.deadline, self._timer_due
         if self._clocks and deadline is not None and node.id in self._clocks:  # set on its own clock
             deadline = None if node.id in self._paused else self._clocks[node.id].when(deadline, self.now)
-        if self._timer_due[node.id] != deadline:
-            self._timer_due[node.id] = deadline
-            if deadline is not None:
-                self._push(deadline, _TIMER, node.id)
+        if due[node.id] != deadline:
+            due[node.id] = deadline
+            if deadline is not None:  # _push, inlined: a follower's timer is re-armed at every AppendEntries
+                self._seq = seq = self._seq + 1
+                heapq.heappush(self._heap, (deadline, False, seq, _TIMER, node.id, None))
 
     def _record_output(self, node: Endpoint, events: list[Event]) -> None:
         """Record the events of one step; for a Raft node, also whatever it changed without reporting it."""
@@ -1198,18 +1198,20 @@ class Cluster:
         net, rand, randbelow, now, heap = self.net, self._rng.random, self._randbelow, self.now, self._heap
         extend, check_send = self._cells.extend, self._checks["send"]  # _record_all, inlined for one event
         faulty = self.cuts or self.groups
+        duplicate_rate, long_delay_rate, drop_rate = net.duplicate_rate, net.long_delay_rate, net.drop_rate
+        low, high = net.delay
         for m in msgs:
-            copies = 2 if net.duplicate_rate and rand() < net.duplicate_rate else 1
+            copies = 2 if duplicate_rate and rand() < duplicate_rate else 1
             for copy in range(copies):
                 self._msg_ids = msg_id = self._msg_ids + 1
-                lo, hi = net.long_delay if net.long_delay_rate and rand() < net.long_delay_rate else net.delay
+                lo, hi = net.long_delay if long_delay_rate and rand() < long_delay_rate else (low, high)
                 due = now + lo + randbelow(hi - lo + 1)  # = randint(lo, hi), the same draws, less overhead
                 e = new_event((now, "send", m.src, m.term, m.dst, None, None, due, m, msg_id, "",
                                "duplicate" if copy else ""))
                 extend(e)
                 check_send(e)
                 why = self._blocked(m.src, m.dst) if faulty else None
-                if why is None and net.drop_rate and rand() < net.drop_rate:
+                if why is None and drop_rate and rand() < drop_rate:
                     why = "lost"
                 if why:
                     self._record(Event(now, "drop", m.dst, None, m.src, None, None, why, m, msg_id))
@@ -1218,16 +1220,17 @@ class Cluster:
                     heapq.heappush(heap, (due, False, seq, _DELIVER, msg_id, m))
 
     def _deliver(self, msg_id: int, m: Message) -> None:
-        nodes = self.nodes
-        node = nodes[m.dst] if m.dst in nodes else self.endpoints[m.dst]  # _party, inlined
-        why = "receiver is down" if node is None else (self._blocked(m.src, m.dst) if (self.cuts or self.groups) else None)
+        nodes, dst, src = self.nodes, m.dst, m.src  # read once: messages of several classes pass here, so Python
+        # cannot specialize these reads
+        node = nodes[dst] if dst in nodes else self.endpoints[dst]  # _party, inlined
+        why = "receiver is down" if node is None else (self._blocked(src, dst) if (self.cuts or self.groups) else None)
         if why:
-            self._record(Event(self.now, "drop", m.dst, None, m.src, None, None, why, m, msg_id))
+            self._record(Event(self.now, "drop", dst, None, src, None, None, why, m, msg_id))
             return
-        if self._paused and m.dst in self._paused:
-            self._paused[m.dst][1].append((msg_id, m))  # it waits (in the receiver's socket) for the end of the pause
+        if self._paused and dst in self._paused:
+            self._paused[dst][1].append((msg_id, m))  # it waits (in the receiver's socket) for the end of the pause
             return
-        e = new_event((self.now, "deliver", m.dst, m.term, m.src, None, None, None, m, msg_id, "", ""))
+        e = new_event((self.now, "deliver", dst, m.term, src, None, None, None, m, msg_id, "", ""))
         self._cells.extend(e)  # _record_all, inlined for the one event
         check = self._checks.get("deliver")  # none (a delivery changes only what pictures show) until check-quorum
         # or a leadership transfer makes deliveries count (SafetyMonitor._watch_deliveries)
