@@ -161,7 +161,8 @@ def _wheel_from_install(folder: Path) -> Path:
 
 
 def _jupyter_lite() -> str:
-    here = shutil.which("jupyter-lite", path=str(Path(sys.executable).parent)) or shutil.which("jupyter-lite")
+    # this environment's own JupyterLite only: another environment's on PATH would build with other versions
+    here = shutil.which("jupyter-lite", path=str(Path(sys.executable).parent))
     if here is None:
         raise FileNotFoundError('JupyterLite is not installed: pip install "raftedu[lite]"')
     return here

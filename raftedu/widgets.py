@@ -628,8 +628,11 @@ class ClusterExplorer(W.VBox):
         """etcd's options and operations: pre-vote, check-quorum, move-leader, member add/promote/remove."""
         self.pre_vote = W.Checkbox(value=self._config["pre_vote"], description="pre-vote (§9.6)", indent=False,
                                    layout=W.Layout(width="11em"))
-        self.check_quorum = W.Checkbox(value=self._config["check_quorum"], description="check-quorum (§6.2, §4.2.3)",
-                                       indent=False, layout=W.Layout(width="13em"))
+        self.check_quorum = W.Checkbox(value=self._config["check_quorum"], description="check-quorum (§6.2)",
+                                       indent=False, layout=W.Layout(width="13em"),
+                                       tooltip="check-quorum: a leader that hears from no majority for an election "
+                                               "timeout steps down (dissertation §6.2); with it, a follower that "
+                                               "heard from a leader ignores RequestVote (§4.2.3)")
         for box in (self.pre_vote, self.check_quorum):
             box.observe(lambda ch: self._syncing or self.set_options(pre_vote=self.pre_vote.value,
                                                                      check_quorum=self.check_quorum.value),
