@@ -137,21 +137,33 @@ def judge_ext_case(spec: Mapping[str, Any], observed: Any) -> None:
     expected = _run_ext_case(RaftNode, spec)
     if not isinstance(observed, dict):
         raise Failed(f"{before} with {on} on {spec['what']}: no observation of the node came back")
-    diffs = []
-    for key, want in expected.items():
-        got = observed.get(key)
-        if got != want:
-            if key == "messages sent":
-                diffs.append("  messages sent: " + _messages_differ([_say(m) for m in want], got))
-                continue
-            if key == "election timer deadline":
-                diffs.append(f"  election timer: expected deadline {want!r}, got {got!r} (resetting the timer draws a "
-                             "new random timeout; a step that must not reset it keeps the old deadline)")
-                continue
-            diffs.append(f"  {key}: expected {want!r}, got {got!r}")
+    diffs = differences(expected, observed)
     if diffs:
         raise Failed(f"{before} with {on} on {spec['what']} ({story}).\n" + "\n".join(diffs)
                      + f"\n  rule: {spec['rule']}")
+
+
+TIMER_NOTE = "resetting the timer draws a new random timeout; a step that must not reset it keeps the old deadline"
+"""What a differing election-timer deadline means, said under a differential case's hint."""
+
+
+def differences(expected: dict[str, Any], observed: dict[str, Any], timer_note: str = TIMER_NOTE,
+                show: Callable[[Any], str] = repr) -> list[str]:
+    """One line per value the student's node got differently from the reference in a differential case (exercises
+    10, 11, 12): the messages sent as missing/extra, the timer with ``timer_note``, anything else as ``show`` writes
+    it."""
+    diffs = []
+    for key, want in expected.items():
+        got = observed.get(key)
+        if got == want:
+            continue
+        if key == "messages sent":
+            diffs.append("  messages sent: " + _messages_differ([_say(m) for m in want], got))
+        elif key == "election timer deadline":
+            diffs.append(f"  election timer: expected deadline {want!r}, got {got!r} ({timer_note})")
+        else:
+            diffs.append(f"  {key}: expected {show(want)}, got {show(got)}")
+    return diffs
 
 
 def _messages_differ(want: list[str], got: Any) -> str:

@@ -37,7 +37,7 @@ from ..scenarios import cut_off_leader_with_learners, removal_pending_campaigns,
 from ..sim import Refused
 from ..sweep import CHAOS, random_schedule, recover, retire_after
 from .core import Check, Failed
-from .extensions import _messages_differ, _say
+from .extensions import _say, differences
 from .scenarios import SCENARIOS, Facts, Run, Scenario, _judge_faults, _need, _setup, make_node, node_class, situate
 
 __all__ = ["MEMBERSHIP_RULES", "MEMBERSHIP_SCENARIOS", "judge_member_case", "member_case", "membership_cases",
@@ -186,17 +186,7 @@ def judge_member_case(spec: Mapping[str, Any], observed: Any) -> None:
     expected = _run_member_case(RaftNode, spec)
     if not isinstance(observed, dict):
         raise Failed(f"{before} with membership{on} on {spec['what']}: no observation of the node came back")
-    diffs = []
-    for key, want in expected.items():
-        got = observed.get(key)
-        if got != want:
-            if key == "messages sent":
-                diffs.append("  messages sent: " + _messages_differ([_say(m) for m in want], got))
-            elif key == "election timer deadline":
-                diffs.append(f"  election timer: expected deadline {want!r}, got {got!r} (resetting the timer draws a "
-                             "new random timeout; a step that must not reset it keeps the old deadline)")
-            else:
-                diffs.append(f"  {key}: expected {want!r}, got {got!r}")
+    diffs = differences(expected, observed)
     if diffs:
         raise Failed(f"{before}, membership{on} on, {spec['what']} ({story}).\n" + "\n".join(diffs)
                      + f"\n  rule: {spec['rule']}")

@@ -31,7 +31,7 @@ from ..raft import (LEADER, AppendEntries, AppendEntriesReply, ConfigChange, Ent
 from ..sim import Cluster
 from ..sweep import CHAOS, random_schedule, recover
 from .core import Check, Failed, Unsafe
-from .extensions import _messages_differ, _say
+from .extensions import _say, differences
 from .scenarios import (SCENARIOS, Facts, Run, Scenario, _need, judge_faults_saying, judge_scenario, node_class,
                         situate)
 
@@ -180,18 +180,8 @@ def judge_snap_case(spec: Mapping[str, Any], observed: Any) -> None:
     if not isinstance(observed, dict):
         raise Failed(f"{head}: no observation of the node came back")
     expected = _run_snap_case(RaftNode, spec)
-    diffs = []
-    for key, want in expected.items():
-        got = observed.get(key)
-        if got == want:
-            continue
-        if key == "messages sent":
-            diffs.append("  messages sent: " + _messages_differ([_say(m) for m in want], got))
-        elif key == "election timer deadline":
-            diffs.append(f"  election timer: expected deadline {want!r}, got {got!r} (a message from the leader of "
-                         "the term resets it; a stale one does not)")
-        else:
-            diffs.append(f"  {key}: expected {str(want)[:300]}, got {str(got)[:300]}")
+    diffs = differences(expected, observed, "a message from the leader of the term resets it; a stale one does not",
+                        show=lambda v: str(v)[:300])
     if diffs:
         raise Failed(f"{head}.\n" + "\n".join(diffs) + f"\n  rule: {spec['rule']}")
 
