@@ -152,7 +152,7 @@ def test_a_stale_recording_leaves_the_page_without_outputs_and_says_why(tmp_path
 def test_site_says_what_to_install_without_sphinx(monkeypatch, tmp_path):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "myst_nb" else real(name, *a))
-    with pytest.raises(ModuleNotFoundError, match=r'pip install "raftedu\[docs\]" \(missing: myst_nb\)'):
+    with pytest.raises(ModuleNotFoundError, match=r'pip install "raftedu\[docs\]" \(missing: [^)]*myst_nb'):
         build_site(tmp_path / "out", root=ROOT)
 
 
