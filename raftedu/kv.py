@@ -655,6 +655,18 @@ class KVService:
         raise LookupError(f"no call {answer.call} from client {answer.dst} in the trace")
 
 
+def _leader_took_x1(read_mode: str, seed: int, node_class: type[KVPlumbing] | None) -> tuple[KVService, Cluster, int | None]:
+    """A 5-server store with two clients whose elected leader was just sent client 1's put x=1: (service, cluster,
+    that leader) — the start of the stale-read scripts."""
+    svc = KVService(5, clients=2, seed=seed, read_mode=read_mode, node_class=node_class)
+    c = svc.cluster
+    c.run_until(lambda c: c.leader() is not None, 2_000)
+    c.run(300)
+    old = c.leader()
+    svc.submit(1, "put", "x", 1, to=old)
+    return svc, c, old
+
+
 def old_leader_read(read_mode: str = "readindex", seed: int = 3, node_class: type[KVPlumbing] | None = None) -> KVService:
     """The classic split-brain read, scripted: can an old leader cut off in a minority serve a stale value?
 
@@ -666,12 +678,7 @@ def old_leader_read(read_mode: str = "readindex", seed: int = 3, node_class: typ
     Returns the finished service: ``history``, ``check()``, ``cluster``.
     ``node_class`` replaces the node class ``read_mode`` gives.
     """
-    svc = KVService(5, clients=2, seed=seed, read_mode=read_mode, node_class=node_class)
-    c = svc.cluster
-    c.run_until(lambda c: c.leader() is not None, 2_000)
-    c.run(300)
-    old = c.leader()
-    svc.submit(1, "put", "x", 1, to=old)
+    svc, c, old = _leader_took_x1(read_mode, seed, node_class)
     svc.run(300)
     c.isolate(old)
     svc.run(1_000)
@@ -703,12 +710,7 @@ def paused_leader_read(read_mode: str = "lease", pause: int = 300, clock_rate: f
     and steps down. Returns the finished service; the reads are ``history[1]``
     (under the lease) and ``history[3]`` (the one that matters).
     """
-    svc = KVService(5, clients=2, seed=seed, read_mode=read_mode, node_class=node_class)
-    c = svc.cluster
-    c.run_until(lambda c: c.leader() is not None, 2_000)
-    c.run(300)
-    old = c.leader()
-    svc.submit(1, "put", "x", 1, to=old)
+    svc, c, old = _leader_took_x1(read_mode, seed, node_class)
     svc.run(200)
     svc.submit(1, "get", "x", to=old)
     if not c.run_until(lambda c: len(svc.history) > 1 and svc.history[1].response is not None, 1_000):
