@@ -220,6 +220,18 @@ def test_05_the_up_to_date_check_is_on_request_and_the_stage_542_counterexample_
     assert c.nodes[1].role == "leader" and c.nodes[1].current_term == 3 and c.nodes[1].commit_index == 1
 
 
+def test_05_the_model_checks_keep_the_bounds_the_prose_states():
+    from raftedu.explore import model_check
+
+    claim("05_safety.ipynb", "The checks below keep the defaults, which each result line repeats: terms up to 3, two "
+                             "client requests, one heartbeat, no crashes, no copies.")
+    defaults = {k: p.default for k, p in inspect.signature(model_check).parameters.items()}
+    assert (defaults["terms"], defaults["requests"], defaults["heartbeats"], defaults["crashes"],
+            defaults["duplicates"]) == (3, 2, 1, 0, False)
+    calls = [c.source for c in cells("05_safety.ipynb") if c.cell_type == "code" and "model_check(" in c.source]
+    assert calls and not any(re.search(r"\b(terms|requests|heartbeats|crashes|duplicates)=", s) for s in calls)
+
+
 def test_every_lesson_of_00_to_06_is_headed_by_its_own_number():
     """Lessons 05 and 06 were headed "04" and "05" after the re-sequencing (issue 24)."""
     for name in ["00_start_here.ipynb", "01_quorums.ipynb", *MINE[1:], "06_even_vs_odd.ipynb"]:
