@@ -15,11 +15,13 @@ def say(*paragraphs: str, width: int = WIDTH) -> None:
     """Print each paragraph wrapped at word boundaries to ``width`` characters, continuation lines indented.
 
     Lessons print whole sentences; JupyterLab breaks an over-long output line wherever the window ends, even inside
-    a word. ``say`` breaks it between words instead.
+    a word. ``say`` breaks it between words instead. A paragraph's own line breaks are kept (each line is wrapped
+    alone), so a multi-line report such as ``str(SafetyViolation)`` keeps its layout.
     """
     for text in paragraphs:
-        print(textwrap.fill(text, width=width, subsequent_indent="   ", break_long_words=False,
-                            break_on_hyphens=False))
+        for line in text.split("\n"):
+            print(textwrap.fill(line, width=width, subsequent_indent="   ", break_long_words=False,
+                                break_on_hyphens=False))
 
 
 def read_back(prediction: Any, actual: Any) -> None:

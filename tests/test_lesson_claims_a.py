@@ -16,6 +16,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+import raftedu.checks
+import raftedu.explore
 import raftedu.raft
 from raftedu import Cluster, Network, RaftNode, SafetyViolation
 from raftedu.scenarios import figure_8, longer_log_older_term
@@ -111,6 +113,9 @@ def test_say_breaks_long_lines_between_words_only(capsys):
     assert len(lines) > 2 and lines[-1] == "short" and all(len(x) <= WIDTH for x in lines)
     assert " ".join(x.strip() for x in lines[:-1]).split() == words  # every word whole, none cut in two
     assert all(x.startswith("   ") for x in lines[1:-1])  # continuation lines indented
+    say("first line\n  second, indented\n" + " ".join(words))  # a paragraph's own line breaks are kept
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:2] == ["first line", "  second, indented"] and len(lines) > 3 and all(len(x) <= WIDTH for x in lines)
 
 
 # ---- lesson 05 ----------------------------------------------------------------------------------------------
@@ -180,6 +185,58 @@ def test_05_counting_old_replicas_is_caught_when_s5_becomes_leader():
     assert ("(c)", 2) in commits
     v = caught.value
     assert v.property == "Leader Completeness" and (v.event.kind, v.event.node, v.event.value) == ("role", 5, "leader")
+
+
+def test_05_the_up_to_date_check_is_on_request_and_the_stage_542_counterexample_breaks_it():
+    """Lesson 05 says which checks run in every run and which one on request, and explains the one its model
+    checker reports for the leader that counts old replicas (S1 counts S3's copy of x in term 3; S2's log with y
+    is more up to date and lacks x). Only the cells concerned run here (the whole lesson costs seconds more)."""
+    from raftedu.explore import model_check
+
+    claim("05_safety.ipynb", "raftedu checks these five, and a few more, at every event of every run (one more on "
+                             "request, below)")
+    nb = cells("05_safety.ipynb")
+    ns: dict = {}
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        exec(compile(nb[1].source, "05_safety.ipynb:cell 1", "exec"), ns)
+    said = " ".join(out.getvalue().split())
+    always = said.split("checked at every event of every run: ")[1].split(" checked too when asked")[0].split(", ")
+    assert always == [p for p in raftedu.checks.PROPERTIES if p != "Up-to-date logs hold what is committed"]
+    assert said.endswith("ask): Up-to-date logs hold what is committed")
+    assert Cluster(3, seed=0).monitor.up_to_date_check is False  # on request only
+    assert "up_to_date_check: bool = True" in inspect.getsource(raftedu.explore.Counterexample)  # the search asks
+    claim("05_safety.ipynb", "the broken leader fails a check beyond Figure 3, **Up-to-date logs hold what is "
+                             "committed**")
+    claim("05_safety.ipynb", "here S1 counted S3's copy of x (term 1) in term 3, while S2's log, ending in y of term 2, "
+                             "is more up to date than theirs and lacks x")
+    stage = next(c.source for c in nb if c.cell_type == "code" and c.source.startswith("stage_542 = "))
+    exec(stage.split("\nfor ")[0], ns)
+    assert "model_check(node_class, 3, depth=8, start=stage_542, until=100)" in stage
+    ce = model_check(CountsOldTermReplicas, 3, depth=8, start=ns["stage_542"], until=100).counterexample
+    assert ce.property == "Up-to-date logs hold what is committed" and ce.up_to_date_check  # the model checker asks
+    c = ce.cluster()
+    logs = {i: [(e.term, e.command) for e in c.nodes[i].log] for i in c.ids}
+    assert logs[1] == logs[3] == [(1, "x")] and logs[2] == [(2, "y")]
+    assert c.nodes[1].role == "leader" and c.nodes[1].current_term == 3 and c.nodes[1].commit_index == 1
+
+
+def test_05_the_model_checks_keep_the_bounds_the_prose_states():
+    from raftedu.explore import model_check
+
+    claim("05_safety.ipynb", "The checks below keep the defaults, which each result line repeats: terms up to 3, two "
+                             "client requests, one heartbeat, no crashes, no copies.")
+    defaults = {k: p.default for k, p in inspect.signature(model_check).parameters.items()}
+    assert (defaults["terms"], defaults["requests"], defaults["heartbeats"], defaults["crashes"],
+            defaults["duplicates"]) == (3, 2, 1, 0, False)
+    calls = [c.source for c in cells("05_safety.ipynb") if c.cell_type == "code" and "model_check(" in c.source]
+    assert calls and not any(re.search(r"\b(terms|requests|heartbeats|crashes|duplicates)=", s) for s in calls)
+
+
+def test_every_lesson_of_00_to_06_is_headed_by_its_own_number():
+    """Lessons 05 and 06 were headed "04" and "05" after the re-sequencing (issue 24)."""
+    for name in ["00_start_here.ipynb", "01_quorums.ipynb", *MINE[1:], "06_even_vs_odd.ipynb"]:
+        heading = re.search(r"^# (\d\d) · ", cells(name)[0].source, re.M)
+        assert heading and heading.group(1) == name[:2], f"{name} is headed {heading and heading.group(0)!r}"
 
 
 # ---- lesson 03 ----------------------------------------------------------------------------------------------
@@ -277,7 +334,8 @@ def test_02_identical_timeouts_split_the_vote_and_a_crashed_leader_is_replaced_w
     first_round = [e.node for e in same.trace if e.kind == "timeout" and e.time == next(
         x.time for x in same.trace if x.kind == "timeout")]
     assert sorted(first_round) == [1, 2, 3, 4, 5]
-    claim("02_leader_election.ipynb", "less than one maximum election timeout (300 ms) plus an election round trip")
+    claim("02_leader_election.ipynb", "the first candidate appeared less than one maximum election timeout (300 ms) plus "
+                                      "one message delay after the crash")
     trace, crashed_at = ns["explorer"].cluster.trace, ns["crashed_at"]
     candidate = next(e for e in trace if e.kind == "role" and e.value == "candidate" and e.time >= crashed_at)
     assert candidate.time - crashed_at < 300 and ns["elected"].time >= candidate.time

@@ -147,7 +147,27 @@ def test_lesson_01_majorities_overlap_and_a_2_2_split_stops(l01: Run) -> None:
     assert min(terms["S3"], terms["S4"]) > terms[leader_side[0]]  # the other side keeps starting elections
     title = l01.figure("cluster_figure(c")["layout"]["title"]["text"]
     assert f"leader on S1-S2 {leader_side[0]}, on S3-S4 none; request pending" in title
-    assert "3|1 split: request committed" in l01.output("c.partition([1, 2, 3], [4])")
+    three_one = l01.output("c.partition([1, 2, 3], [4])")
+    assert "3|1 split: request committed" in three_one
+    terms = ast.literal_eval(re.search(r"terms: (\{.*?\})", three_one).group(1))
+    assert terms["S4"] > max(terms["S1"], terms["S2"], terms["S3"])  # the lone server kept starting elections
+    says(l01, "Three of four is a majority: the side of three keeps (or elects) a leader and commits the command. The "
+              "lone server keeps starting elections in ever higher terms")
+
+
+def printed_lines(run: Run) -> list[str]:
+    """Every line the lesson's cells printed to stdout."""
+    return [line for c in run.nb.cells if c.cell_type == "code" for o in c.outputs
+            if o.output_type == "stream" and o.name == "stdout" for line in o.text.splitlines()]
+
+
+@pytest.mark.parametrize("run", ["l01", "l06"])
+def test_printed_lines_fit_the_output_area(run: str, request: pytest.FixtureRequest) -> None:
+    """JupyterLab breaks a longer line wherever the window ends, even inside a word (raftedu.lessons.say wraps)."""
+    from raftedu.lessons import WIDTH
+
+    lines = printed_lines(request.getfixturevalue(run))
+    assert lines and not [line for line in lines if len(line) > WIDTH]
 
 
 # ---- lesson 06 -------------------------------------------------------------------------------------------------
@@ -202,7 +222,7 @@ def test_lesson_06_availability_monte_carlo_and_the_factor_two(l06: Run) -> None
     assert all("error_y" in t and len(t["error_y"]["array"]) == len(t["x"]) for t in points)  # intervals drawn
     floor = [t for t in points if t["marker"]["symbol"] == "triangle-down"]
     assert sum(len(t["x"]) for t in floor) == p["zero_cells"]
-    assert "4 less available" in l06.output("answer = \"4 less available\"")
+    assert "4 less available" in " ".join(l06.output("answer = \"4 less available\"").split())  # say() wraps
     assert p["even_worse"]
     says(l06, "At every p the even size is *less* available than the odd size below it")
     assert all(1.9 < r < 2 for r in p["ratio05"])

@@ -7,6 +7,7 @@ with raftedu, as tests/test_lesson_claims_a.py does for lessons 00-05.
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 
@@ -216,3 +217,22 @@ def test_08_a_pause_without_the_cut_ends_with_the_old_leader_stepping_down_first
     claim("09_linearizable_reads.ipynb", "Both faults needed the cut, though")
     slow = paused_leader_read("lease", pause=0, clock_rate=0.25, cut=False)
     assert slow.history[3].result.value == 2 and slow.check().linearizable is True
+
+
+def test_key_04_a_receiver_that_truncates_on_every_append_entries_loses_committed_entries() -> None:
+    """Answer key 04, Q1: truncating after matching entries is caught by the always-on check it names."""
+    from raftedu import Cluster, Network, SafetyViolation
+    from mutants import MUTANTS  # tests/ is on sys.path (conftest.py)
+
+    key = " ".join((Path(__file__).resolve().parent.parent / "solutions/lessons/04_log_repair_answers.md").read_text().split())
+    assert ('A receiver that truncates on every AppendEntries fails the always-on check "Committed entries on a '
+            'majority"') in key
+    mutant = next(m for m in MUTANTS if m.name == "truncates on every AppendEntries")
+    truncating = type("Truncating", (RaftNode,), {"handle_append_entries": lambda self, m: mutant.fn(self, m)})
+    with pytest.raises(SafetyViolation) as caught:
+        c = Cluster(3, seed=0, node_class=truncating, network=Network(delay=(1, 30), drop_rate=0.1, duplicate_rate=0.1))
+        for k in range(30):
+            c.run(50)
+            if c.leader() is not None:
+                c.request(f"c{k}")
+    assert caught.value.property == "Committed entries on a majority"
