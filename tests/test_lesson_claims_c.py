@@ -216,3 +216,13 @@ def test_08_a_pause_without_the_cut_ends_with_the_old_leader_stepping_down_first
     claim("09_linearizable_reads.ipynb", "Both faults needed the cut, though")
     slow = paused_leader_read("lease", pause=0, clock_rate=0.25, cut=False)
     assert slow.history[3].result.value == 2 and slow.check().linearizable is True
+
+
+@pytest.mark.parametrize("name", [n for n in ALL_LESSONS if n >= "07"])  # 00-06: issue 24's other helper (h24a)
+def test_every_lesson_heading_carries_its_own_number(name: str) -> None:
+    """Issue 24: after the re-sequencing, lessons 07-09 still said "# 06", "# 07", "# 08" in their headings."""
+    import nbformat
+
+    first = nbformat.read(NOTEBOOKS / name, as_version=4).cells[0].source
+    heading = next(line for line in first.splitlines() if line.startswith("# "))
+    assert heading.startswith(f"# {name[:2]} · "), f"{name} is headed {heading!r}"
