@@ -34,6 +34,7 @@ def test_how_long_a_follower_must_be_away_to_depose_the_leader():
     x = ns["x"]
     assert all(r["new leader"].startswith(f"S{x},") for r in rows.values() if r["leader deposed"])
     claim(NAME, "The returning follower won each time")
+    claim(NAME, "either through the server's RequestVote requests or through its AppendEntries response")
     c, leader, term, x4, away, deposed = ns["rejoin"](pre_vote=False, seed=4, away_ms=100)
     assert deposed and away == term  # the silence it heard was longer than the cut
     claim(NAME, "with `seed=4`, even the 100 ms cut deposes the leader")

@@ -129,5 +129,6 @@ def test_a_removed_server_that_keeps_running_deposes_the_leader_only_without_the
     terms = with_rule["terms at the end"]
     assert terms[removed - 1] == 9 and all(t == 1 for i, t in enumerate(terms, 1) if i != removed)
     claim(NAME, "the leader kept leading term 1 while the removed server's term ran to 9")
+    claim(NAME, "the disruptive server will time out again and the process will repeat, resulting in poor availability")
     claim(NAME, "a removed node will send MsgVotes (or MsgPreVotes) which will be ignored, but it will not receive "
                 "MsgApp or MsgHeartbeat, so it will not create disruptive term increases")

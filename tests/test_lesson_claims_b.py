@@ -369,7 +369,7 @@ def test_lesson_09_when_the_clock_lies(l09: Run) -> None:
     does not; with perfect clocks the lease is safe."""
     assert l09.probe["paused"] == {"value read": 1, "linearizable": False}
     says(l09, "Client 1 read the stale **1**, after x=2 had been acknowledged: the checker rejects the history")
-    out = l09.output('paused = paused_leader_read("lease", pause=300)')
+    out = " ".join(l09.output('paused = paused_leader_read("lease", pause=300)').split())  # say() wraps
     assert "paused for 300 ms" in out and "believing no time passed" in out and "not linearizable" in out
     read = {(r["fault on the old leader"], r["read mode"]): (r["client 1 read x ="], r["verdict"])
             for r in l09.probe["clock_rows"]}

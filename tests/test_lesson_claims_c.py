@@ -226,3 +226,16 @@ def test_every_lesson_heading_carries_its_own_number(name: str) -> None:
     first = nbformat.read(NOTEBOOKS / name, as_version=4).cells[0].source
     heading = next(line for line in first.splitlines() if line.startswith("# "))
     assert heading.startswith(f"# {name[:2]} · "), f"{name} is headed {heading!r}"
+
+
+def test_read_back_names_the_question_inside_the_wrapped_sentence(capsys: pytest.CaptureFixture[str]) -> None:
+    """Lessons 09 and 10 read back several predictions in one cell: each line, its question included, stays within
+    100 characters (a prefix printed before read_back's wrapped sentence made 110-123-character lines)."""
+    from raftedu.lessons import read_back
+
+    read_back(None, "the returning follower", about="readindex, slow clock")
+    out = capsys.readouterr().out
+    assert out.startswith("readindex, slow clock: You left my_prediction = None.")
+    assert max(len(line) for line in out.splitlines()) <= 100
+    read_back(2, 2, about="value read")
+    assert capsys.readouterr().out.startswith("value read: You said 2; it is 2. Right.")
