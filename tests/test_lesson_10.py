@@ -121,3 +121,9 @@ def test_the_answer_key_quotes_what_the_lesson_computes():
     assert f"About one minimum election timeout ({ns['took']} ms)" in key and ns["took"] == ns["low"]
     assert "on seeds 3–7 every time; with pre-vote added, never" in key
     assert f"after which the leader is deposed: {ns['shortest']} ms; the new leader is the returning follower" in key
+
+
+def test_no_printed_line_is_wider_than_100_characters():
+    """JupyterLab breaks a longer output line wherever the window ends, even mid-word: lessons print through say()."""
+    wide = [line for line in lesson(NAME)["_stdout"].splitlines() if len(line) > 100]
+    assert not wide, f"{NAME} prints lines over 100 characters: {wide[:3]}"

@@ -132,3 +132,9 @@ def test_a_removed_server_that_keeps_running_deposes_the_leader_only_without_the
     claim(NAME, "the disruptive server will time out again and the process will repeat, resulting in poor availability")
     claim(NAME, "a removed node will send MsgVotes (or MsgPreVotes) which will be ignored, but it will not receive "
                 "MsgApp or MsgHeartbeat, so it will not create disruptive term increases")
+
+
+def test_no_printed_line_is_wider_than_100_characters():
+    """JupyterLab breaks a longer output line wherever the window ends, even mid-word: lessons print through say()."""
+    wide = [line for line in lesson(NAME)["_stdout"].splitlines() if len(line) > 100]
+    assert not wide, f"{NAME} prints lines over 100 characters: {wide[:3]}"

@@ -491,6 +491,22 @@ def test_lesson_13_snapshots_on_real_etcd(l13: Run) -> None:
               "entries, in etcd as in the simulator.")
 
 
+def wide_lines(run: Run) -> list[str]:
+    """Printed lines over 100 characters (JupyterLab would break them mid-word; lessons print through say())."""
+    return [line for c in run.nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "stream"
+            for line in o.text.splitlines() if len(line) > 100]
+
+
+@pytest.mark.parametrize("run", ["l07", "l08", "l09"])
+def test_no_printed_line_is_wider_than_100_characters(run: str, request: pytest.FixtureRequest) -> None:
+    assert wide_lines(request.getfixturevalue(run)) == []
+
+
+@pytest.mark.etcd
+def test_lesson_13_prints_no_line_wider_than_100_characters(l13: Run) -> None:
+    assert wide_lines(l13) == []
+
+
 @pytest.mark.parametrize("name", LESSONS)
 def test_every_prediction_is_read_back_by_the_next_cell(name: str) -> None:
     """A cell that only sets ``my_prediction``/``my_guess`` is followed by a code cell that compares it with the result
