@@ -239,3 +239,17 @@ def test_read_back_names_the_question_inside_the_wrapped_sentence(capsys: pytest
     assert max(len(line) for line in out.splitlines()) <= 100
     read_back(2, 2, about="value read")
     assert capsys.readouterr().out.startswith("value read: You said 2; it is 2. Right.")
+
+
+def test_08_the_ok_column_says_which_writes_changed_nothing() -> None:
+    """Issue 24 (fresh read): lesson 08's first table listed a failed cas and a delete of an absent key as plain "ok"."""
+    claim("08_clients_sessions.ipynb", "`ok` is False for a write that changed nothing: a `cas` that found another value "
+                                       "than the expected one, a `delete` of an absent key.")
+    svc = KVService(5, clients=3, seed=7)  # the lesson's store and workload
+    svc.cluster.run_until(lambda c: c.leader() is not None, 2_000)
+    svc.workload(8, keys=2)
+    svc.run(2_000)
+    svc.finish()
+    rows = svc.history.to_frame().head(12)
+    assert {(kind, ok) for kind, ok in zip(rows.kind, rows.ok)} >= {("cas", False), ("delete", False), ("get", True)}
+    assert not any(kind in ("put", "get") and ok is False for kind, ok in zip(rows.kind, rows.ok))
