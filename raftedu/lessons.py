@@ -24,17 +24,20 @@ def say(*paragraphs: str, width: int = WIDTH) -> None:
                                 break_on_hyphens=False))
 
 
-def read_back(prediction: Any, actual: Any) -> None:
+def read_back(prediction: Any, actual: Any, about: str = "") -> None:
     """Compare a student's prediction with what the run computed, and say so in one sentence.
 
     A prediction left at ``None`` gets a nudge to guess first; otherwise the
     two values are quoted side by side ("You said 5; it is 6"). Text is
     compared without case or surrounding spaces, so ``"True"`` matches ``True``.
+    ``about`` names the question when a cell reads back several ("fastest: You said ..."); it is wrapped with the
+    sentence, so the line stays within ``say``'s width.
     """
+    lead = f"{about}: " if about else ""
     if prediction is None:
-        say(f"You left my_prediction = None. No harm done, but guessing first is what makes the answer stick: "
+        say(f"{lead}You left my_prediction = None. No harm done, but guessing first is what makes the answer stick: "
             f"go back, write a guess, and run again. The run says: {actual!r}.")
     elif str(prediction).strip().lower() == str(actual).strip().lower():
-        say(f"You said {prediction!r}; it is {actual!r}. Right. Can you say why before reading on?")
+        say(f"{lead}You said {prediction!r}; it is {actual!r}. Right. Can you say why before reading on?")
     else:
-        say(f"You said {prediction!r}; it is {actual!r}. Read on to see why.")
+        say(f"{lead}You said {prediction!r}; it is {actual!r}. Read on to see why.")

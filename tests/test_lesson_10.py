@@ -11,7 +11,33 @@ pytestmark = pytest.mark.kernel
 
 
 def test_every_prediction_is_read_back_by_the_next_cell():
-    assert len(predictions_read_back(NAME)) == 3
+    assert len(predictions_read_back(NAME)) == 4
+
+
+def test_how_long_a_follower_must_be_away_to_depose_the_leader():
+    """Issue 24 (repeated runs replaced by variations): lesson 10 opens with the absence varied, not lesson 04's run."""
+    ns = lesson(NAME)
+    rows = {r["away (ms)"]: r for r in ns["rows"]}
+    assert list(rows) == [100, 200, 300, 1_000, 3_000]
+    assert not rows[100]["leader deposed"] and all(rows[ms]["leader deposed"] for ms in (200, 300, 1_000, 3_000))
+    assert ns["shortest"] == 200
+    claim(NAME, "With seed 3, a 100 ms absence did nothing")
+    assert rows[200]["its term at the heal"] == 1 and rows[200]["deposed by its"] == "RequestVote"
+    assert rows[200]["new leader"].endswith("term 2")
+    claim(NAME, "At 200 ms the follower's term was still 1 at the heal, yet the leader fell")
+    claim(NAME, "the follower's RequestVote for term 2 deposed the leader")
+    for ms in (300, 1_000, 3_000):
+        assert rows[ms]["its term at the heal"] > 1 and rows[ms]["deposed by its"] == "AppendEntriesReply", ms
+    claim(NAME, "From 300 ms on the follower's term had already risen, and the leader fell on the *reply* to its own")
+    assert rows[3_000]["its term at the heal"] == 14
+    claim(NAME, "term 2 or term 14, it costs one election")
+    x = ns["x"]
+    assert all(r["new leader"].startswith(f"S{x},") for r in rows.values() if r["leader deposed"])
+    claim(NAME, "The returning follower won each time")
+    claim(NAME, "either through the server's RequestVote requests or through its AppendEntries response")
+    c, leader, term, x4, away, deposed = ns["rejoin"](pre_vote=False, seed=4, away_ms=100)
+    assert deposed and away == term  # the silence it heard was longer than the cut
+    claim(NAME, "with `seed=4`, even the 100 ms cut deposes the leader")
 
 
 def test_without_pre_vote_the_rejoining_follower_deposes_the_leader():
@@ -94,3 +120,10 @@ def test_the_answer_key_quotes_what_the_lesson_computes():
     assert f"asked for pre-votes {asks} times for term {ns['term'] + 1}" in key
     assert f"About one minimum election timeout ({ns['took']} ms)" in key and ns["took"] == ns["low"]
     assert "on seeds 3–7 every time; with pre-vote added, never" in key
+    assert f"after which the leader is deposed: {ns['shortest']} ms; the new leader is the returning follower" in key
+
+
+def test_no_printed_line_is_wider_than_100_characters():
+    """JupyterLab breaks a longer output line wherever the window ends, even mid-word: lessons print through say()."""
+    wide = [line for line in lesson(NAME)["_stdout"].splitlines() if len(line) > 100]
+    assert not wide, f"{NAME} prints lines over 100 characters: {wide[:3]}"

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.kernel
 
 
 def test_every_prediction_is_read_back_by_the_next_cell():
-    assert len(predictions_read_back(NAME)) == 4
+    assert len(predictions_read_back(NAME)) == 5
 
 
 def test_a_learner_catches_up_and_only_then_can_be_promoted():
@@ -111,3 +111,30 @@ def test_joint_consensus_and_etcds_conf_change_v2_are_taught():
     claim(NAME, "every election and every commit needs a majority of C<sub>old</sub> **and** a majority of C<sub>new</sub>")
     claim(NAME, "a `ConfChangeV2` with a single change takes effect directly")
     claim(NAME, "raftedu implements single-server changes only")
+    claim(NAME, "No moment exists at which C<sub>old</sub> and C<sub>new</sub> could both decide independently")
+
+
+def test_a_removed_server_that_keeps_running_deposes_the_leader_only_without_the_followers_rule():
+    """Issue 24 (membership, §4.2.3): a removed server's campaigns, by a run; the rule suffices here because the
+    leader sends the removed server no heartbeats (unlike lesson 10's returning follower)."""
+    ns = lesson(NAME)
+    without, with_rule = ns["removed_runs"]
+    assert without["its campaigns"] > 1 and without["leader stepped down"] >= 2 and without["elections won"] >= 2
+    assert without["leader at the end"] == "none" and without["RequestVotes ignored"] == 0
+    claim(NAME, "the leader stepped down — again and again, with elections in between, and at the end of the 2 s no "
+                "leader at all")
+    assert with_rule["leader stepped down"] == with_rule["elections won"] == 0
+    assert with_rule["RequestVotes ignored"] > 0 and with_rule["its campaigns"] == without["its campaigns"]
+    removed = int(with_rule["removed"][1:])
+    terms = with_rule["terms at the end"]
+    assert terms[removed - 1] == 9 and all(t == 1 for i, t in enumerate(terms, 1) if i != removed)
+    claim(NAME, "the leader kept leading term 1 while the removed server's term ran to 9")
+    claim(NAME, "the disruptive server will time out again and the process will repeat, resulting in poor availability")
+    claim(NAME, "a removed node will send MsgVotes (or MsgPreVotes) which will be ignored, but it will not receive "
+                "MsgApp or MsgHeartbeat, so it will not create disruptive term increases")
+
+
+def test_no_printed_line_is_wider_than_100_characters():
+    """JupyterLab breaks a longer output line wherever the window ends, even mid-word: lessons print through say()."""
+    wide = [line for line in lesson(NAME)["_stdout"].splitlines() if len(line) > 100]
+    assert not wide, f"{NAME} prints lines over 100 characters: {wide[:3]}"

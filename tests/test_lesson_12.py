@@ -95,3 +95,9 @@ def test_a_key_value_store_snapshot_keeps_the_small_state_not_the_long_history()
     assert store == {"k0": 198, "k1": 199, "k2": 197} and snap.state.store.revision == 200
     assert snap.index == leader.last_log_index and len(snap.state) == snap.index  # the commands kept for the monitor
     assert leader.store.snapshot() == store and "The run says: 3." in printed(ns)
+
+
+def test_no_printed_line_is_wider_than_100_characters():
+    """JupyterLab breaks a longer output line wherever the window ends, even mid-word: lessons print through say()."""
+    wide = [line for line in lesson(NAME)["_stdout"].splitlines() if len(line) > 100]
+    assert not wide, f"{NAME} prints lines over 100 characters: {wide[:3]}"

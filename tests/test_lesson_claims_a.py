@@ -232,13 +232,6 @@ def test_05_the_model_checks_keep_the_bounds_the_prose_states():
     assert calls and not any(re.search(r"\b(terms|requests|heartbeats|crashes|duplicates)=", s) for s in calls)
 
 
-def test_every_lesson_of_00_to_06_is_headed_by_its_own_number():
-    """Lessons 05 and 06 were headed "04" and "05" after the re-sequencing (issue 24)."""
-    for name in ["00_start_here.ipynb", "01_quorums.ipynb", *MINE[1:], "06_even_vs_odd.ipynb"]:
-        heading = re.search(r"^# (\d\d) · ", cells(name)[0].source, re.M)
-        assert heading and heading.group(1) == name[:2], f"{name} is headed {heading and heading.group(0)!r}"
-
-
 # ---- lesson 03 ----------------------------------------------------------------------------------------------
 
 

@@ -283,7 +283,7 @@ def test_lesson_07_two_leaders_and_the_minority_leader(l07: Run) -> None:
 
 
 def test_lesson_07_heal_removes_a_and_marks_it_lost(l07: Run) -> None:
-    out = l07.output("c.heal()")
+    out = " ".join(l07.output("c.heal()").split())  # say() wraps long lines between words
     assert "'a': lost | old leader's log now: ['b']" in out
     for kind in ("term", "role", "truncate", "append"):
         assert re.search(rf"\d+\s+{kind}\s", out), f"no {kind} event for the old leader in the heal output"
@@ -296,7 +296,7 @@ def test_lesson_07_heal_removes_a_and_marks_it_lost(l07: Run) -> None:
 
 
 def test_lesson_07_three_way_split_and_restart(l07: Run) -> None:
-    out = l07.output("c.partition([1, 2], [3, 4], [5])")
+    out = " ".join(l07.output("c.partition([1, 2], [3, 4], [5])").split())
     assert "highest commitIndex anywhere: 0" in out and ("request: pending" in out or "no leader to ask" in out)
     says(l07, "No group has 3 of 5, so nothing can be committed anywhere")
     out = l07.output("c.crash(f); c.restart(f)")
@@ -389,7 +389,7 @@ def test_lesson_09_when_the_clock_lies(l09: Run) -> None:
     does not; with perfect clocks the lease is safe."""
     assert l09.probe["paused"] == {"value read": 1, "linearizable": False}
     says(l09, "Client 1 read the stale **1**, after x=2 had been acknowledged: the checker rejects the history")
-    out = l09.output('paused = paused_leader_read("lease", pause=300)')
+    out = " ".join(l09.output('paused = paused_leader_read("lease", pause=300)').split())  # say() wraps
     assert "paused for 300 ms" in out and "believing no time passed" in out and "not linearizable" in out
     read = {(r["fault on the old leader"], r["read mode"]): (r["client 1 read x ="], r["verdict"])
             for r in l09.probe["clock_rows"]}
@@ -509,6 +509,22 @@ def test_lesson_13_snapshots_on_real_etcd(l13: Run) -> None:
               "which the simulator was given as `snapshot_tail` — and with it, it gives the same verdicts.")
     says(l13, "a member far behind catches up from a snapshot, one a little behind from the log's tail of kept "
               "entries, in etcd as in the simulator.")
+
+
+def wide_lines(run: Run) -> list[str]:
+    """Printed lines over 100 characters (JupyterLab would break them mid-word; lessons print through say())."""
+    return [line for c in run.nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "stream"
+            for line in o.text.splitlines() if len(line) > 100]
+
+
+@pytest.mark.parametrize("run", ["l07", "l08", "l09"])
+def test_no_printed_line_is_wider_than_100_characters(run: str, request: pytest.FixtureRequest) -> None:
+    assert wide_lines(request.getfixturevalue(run)) == []
+
+
+@pytest.mark.etcd
+def test_lesson_13_prints_no_line_wider_than_100_characters(l13: Run) -> None:
+    assert wide_lines(l13) == []
 
 
 @pytest.mark.parametrize("name", LESSONS)

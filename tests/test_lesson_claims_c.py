@@ -34,7 +34,7 @@ def rejoin_ignored_votes(read_mode: str, seed: int = 3) -> list:
 
 
 @pytest.mark.parametrize("read_mode", ["lease", "readindex", "log"])
-def test_08_only_lease_mode_adds_the_extra_vote_rule(read_mode: str) -> None:
+def test_09_only_lease_mode_adds_the_extra_vote_rule(read_mode: str) -> None:
     """Issue 24 (9): followers ignoring RequestVote is an extra rule (§4.2.3), on only where leases need it."""
     claim("09_linearizable_reads.ipynb", "That needs an **extra rule** that Figure 2 does not have")
     claim("09_linearizable_reads.ipynb", "raftedu's `KVNode` switches that rule on only in lease mode")
@@ -105,7 +105,7 @@ def test_the_keys_index_lists_every_key() -> None:
         assert f"]({name})" in index, f"solutions/lessons/README.md does not list {name}"
 
 
-def test_08_raftedu_followers_redirect_reads_where_etcd_serves_them_by_read_index() -> None:
+def test_09_raftedu_followers_redirect_reads_where_etcd_serves_them_by_read_index() -> None:
     """Issue 24 (clients): follower reads through ReadIndex are described (§6.4); raftedu's followers redirect."""
     claim("09_linearizable_reads.ipynb", "ReadIndex also lets *followers* answer reads, taking load off the leader "
                                          "(dissertation §6.4)")
@@ -121,7 +121,7 @@ def test_08_raftedu_followers_redirect_reads_where_etcd_serves_them_by_read_inde
     assert f"not the leader - try S{c.leader()}" in talk[1] and len(talk) == 4  # redirected, then answered
 
 
-def test_07_session_expiry_is_taught_as_a_deterministic_state_machine_decision() -> None:
+def test_08_session_expiry_is_taught_as_a_deterministic_state_machine_decision() -> None:
     claim("08_clients_sessions.ipynb", "the leader writes its current time into the entries it appends, and every "
                                        "server expires sessions by those timestamps as it applies the log")
     claim("08_clients_sessions.ipynb", "(raftedu's sessions never expire.)")
@@ -146,7 +146,7 @@ def old_leader_answer(svc: KVService) -> tuple[int, int, int]:
     return old, answer.msg.src, next(e.time for e in svc.cluster.trace if e.kind == "send" and e.msg_id == answer.msg_id)
 
 
-def test_08_the_paused_leader_trusted_a_lease_its_clock_said_was_running() -> None:
+def test_09_the_paused_leader_trusted_a_lease_its_clock_said_was_running() -> None:
     claim("09_linearizable_reads.ipynb", "The old leader resumed believing no time had passed — its clock 300 ms behind true "
           "time — so by its clock its lease was still running, and it answered from its own copy.")
     claim("09_linearizable_reads.ipynb", "The safety monitor checked every event of the run and found nothing wrong")
@@ -161,7 +161,7 @@ def test_08_the_paused_leader_trusted_a_lease_its_clock_said_was_running() -> No
     assert lease - 150 in rounds  # raftedu's lease: one full minimum election timeout from the round's send (answer key 4)
 
 
-def test_08_with_perfect_clocks_the_lease_runs_out_before_the_new_leader_is_elected() -> None:
+def test_09_with_perfect_clocks_the_lease_runs_out_before_the_new_leader_is_elected() -> None:
     claim("09_linearizable_reads.ipynb", "client 1 reads 2: the lease runs out before the new leader is elected.")
     svc = paused_leader_read("lease", pause=0)
     old = next(e.value[0] for e in svc.cluster.trace if e.kind == "partition")[0]
@@ -170,7 +170,7 @@ def test_08_with_perfect_clocks_the_lease_runs_out_before_the_new_leader_is_elec
     assert svc.cluster.nodes[old].lease_until < elected
 
 
-def test_08_readindex_finds_the_new_leader_after_a_time_out_and_a_slow_clock_stretches_the_lease() -> None:
+def test_09_readindex_finds_the_new_leader_after_a_time_out_and_a_slow_clock_stretches_the_lease() -> None:
     claim("09_linearizable_reads.ipynb", "the old leader never gets its confirmations, and the client, after its time-out, "
           "finds the new leader.")
     svc = paused_leader_read("readindex", pause=300)
@@ -195,7 +195,7 @@ def test_08_readindex_finds_the_new_leader_after_a_time_out_and_a_slow_clock_str
     assert answered_by == old and sent - cut > 150  # the stale answer came more than 150 true ms after the cut
 
 
-def test_08_answer_key_a_ten_percent_slow_leader_may_keep_its_lease_135_ms() -> None:
+def test_09_answer_key_a_ten_percent_slow_leader_may_keep_its_lease_135_ms() -> None:
     key = (KEYS / "09_linearizable_reads_answers.md").read_text()
     assert "**135 ms.**" in key and "150 ÷ (1 / 0.9) = 135" in key
     clock = Clock()
@@ -203,7 +203,7 @@ def test_08_answer_key_a_ten_percent_slow_leader_may_keep_its_lease_135_ms() -> 
     assert clock.when(135, 0) == 150 < clock.when(136, 0)  # 135 on its clock ends as the followers' 150 ms end
 
 
-def test_08_a_pause_without_the_cut_ends_with_the_old_leader_stepping_down_first() -> None:
+def test_09_a_pause_without_the_cut_ends_with_the_old_leader_stepping_down_first() -> None:
     claim("09_linearizable_reads.ipynb", "the paused leader, on resuming, first handles the vote requests of the new term "
           "that waited for it and steps down, and client 1 reads 2.")
     svc = paused_leader_read("lease", cut=False)
@@ -236,3 +236,40 @@ def test_key_04_a_receiver_that_truncates_on_every_append_entries_loses_committe
             if c.leader() is not None:
                 c.request(f"c{k}")
     assert caught.value.property == "Committed entries on a majority"
+
+
+@pytest.mark.parametrize("name", ALL_LESSONS)
+def test_every_lesson_heading_carries_its_own_number(name: str) -> None:
+    """Issue 24: after the re-sequencing, lessons 05-09 still said "# 04" ... "# 08" in their headings."""
+    import nbformat
+
+    first = nbformat.read(NOTEBOOKS / name, as_version=4).cells[0].source
+    heading = next(line for line in first.splitlines() if line.startswith("# "))
+    assert heading.startswith(f"# {name[:2]} · "), f"{name} is headed {heading!r}"
+
+
+def test_read_back_names_the_question_inside_the_wrapped_sentence(capsys: pytest.CaptureFixture[str]) -> None:
+    """Lessons 09 and 10 read back several predictions in one cell: each line, its question included, stays within
+    100 characters (a prefix printed before read_back's wrapped sentence made 110-123-character lines)."""
+    from raftedu.lessons import read_back
+
+    read_back(None, "the returning follower", about="readindex, slow clock")
+    out = capsys.readouterr().out
+    assert out.startswith("readindex, slow clock: You left my_prediction = None.")
+    assert max(len(line) for line in out.splitlines()) <= 100
+    read_back(2, 2, about="value read")
+    assert capsys.readouterr().out.startswith("value read: You said 2; it is 2. Right.")
+
+
+def test_08_the_ok_column_says_which_writes_changed_nothing() -> None:
+    """Issue 24 (fresh read): lesson 08's first table listed a failed cas and a delete of an absent key as plain "ok"."""
+    claim("08_clients_sessions.ipynb", "`ok` is False for a write that changed nothing: a `cas` that found another value "
+                                       "than the expected one, a `delete` of an absent key.")
+    svc = KVService(5, clients=3, seed=7)  # the lesson's store and workload
+    svc.cluster.run_until(lambda c: c.leader() is not None, 2_000)
+    svc.workload(8, keys=2)
+    svc.run(2_000)
+    svc.finish()
+    rows = svc.history.to_frame().head(12)
+    assert {(kind, ok) for kind, ok in zip(rows.kind, rows.ok)} >= {("cas", False), ("delete", False), ("get", True)}
+    assert not any(kind in ("put", "get") and ok is False for kind, ok in zip(rows.kind, rows.ok))

@@ -2,7 +2,7 @@
 
 Each lesson must run without an error or anything on stderr, and every plotly figure it draws is scrolled into view,
 screenshotted to test-artifacts/ (``lessonNN-figure-K.png``, look at them) and measured: no two of its text labels
-overlap (tests/browser/labels.py). The other lessons have their own browser tests (02–05, 07, 08; 09 needs etcd and
+overlap (tests/browser/labels.py). The other lessons have their own browser tests (02–06, 08, 09; 13 needs etcd and
 draws only the verdict figure of lesson 06's kind).
 """
 
