@@ -4,16 +4,17 @@
     python benchmarks/floor_core.py --nodes 5 --rounds 5
 
 ``bench_core.py``'s side-by-side workload (100 client requests per simulated
-second, latency 10-15 ms, heartbeat 50 ms, 60 simulated s) is run twice per
-round: by :class:`raftedu.Cluster` (trace recorded, every safety check on), and
+second, latency 10-15 ms, heartbeat 50 ms, 60 simulated s) is run three ways
+per round: by :class:`raftedu.Cluster` (trace recorded, every safety check on);
 by a bare loop that drives the same :class:`~raftedu.raft.RaftNode` objects
-through the same heap with the same random draws, so it is the same run,
-message for message (checked: deliveries and every node's commitIndex agree),
-with nothing recorded and nothing checked. The table gives simulated seconds
-per CPU second of both and the share of the Cluster's CPU the nodes' own steps
-take. However cheap the simulator, trace and monitor become, the Cluster
-cannot run faster than the nodes alone: the last column is that bound, as a
-multiple of the Cluster's speed today.
+through the same heap with the same random draws and stores the nodes' events,
+sends and deliveries in flat cells as the Cluster's trace does (nothing
+checked, no client records); and by the same loop storing nothing. Each is the
+Cluster's run, message for message (checked: deliveries, every node's
+commitIndex, and the number of events of each kind recorded agree). However
+cheap the simulator's bookkeeping and the safety monitor become, the Cluster
+cannot outrun the nodes with their trace recorded: the ``bound`` columns give
+those speeds as multiples of the Cluster's today.
 """
 
 from __future__ import annotations
@@ -23,16 +24,20 @@ import heapq
 import random
 import statistics
 import time
+from collections import Counter
+from typing import Any
 
 from bench_core import SIDE_BY_SIDE_S, side_by_side_workload
 
-from raftedu.raft import LEADER, RaftNode, Timing
+from raftedu.raft import LEADER, RaftNode, Timing, new_event
+from raftedu.trace import EVENT_FIELDS
 
 
-def nodes_alone(n: int, seconds: int = SIDE_BY_SIDE_S) -> tuple[int, dict[int, int]]:
+def nodes_alone(n: int, seconds: int = SIDE_BY_SIDE_S, record: bool = False) -> tuple[int, dict[int, int], list[Any]]:
     """The side-by-side run of ``side_by_side_workload(n, seconds)`` with only the nodes: the Cluster's heap order,
-    random draws, timers and client requests, nothing recorded or checked. Returns (messages delivered, each node's
-    commitIndex)."""
+    random draws, timers and client requests, nothing checked; with ``record``, the nodes' events and the sends and
+    deliveries stored as the Cluster's trace stores them (flat cells), else nothing. Returns (messages delivered,
+    each node's commitIndex, the cells)."""
     ids = tuple(range(1, n + 1))
     timing = Timing(election_timeout=(100, 200), heartbeat=50)
     nodes = {i: RaftNode(i, ids, rng=random.Random(f"raftedu:1:node:{i}"), timing=timing) for i in ids}
@@ -41,13 +46,21 @@ def nodes_alone(n: int, seconds: int = SIDE_BY_SIDE_S) -> tuple[int, dict[int, i
     due: dict[int, int | None] = dict.fromkeys(ids)
     seq = delivered = 0
     now = 0
+    cells: list[Any] = []
+    extend = cells.extend
 
     def flush(node: RaftNode) -> None:  # Cluster._flush: the step's messages on the wire, then the timer re-armed
         nonlocal seq
-        msgs, _ = node.take_output()
+        msgs, events = node.take_output()
+        if record:
+            for e in events:
+                extend(e)
         for m in msgs:
             seq += 1
-            heapq.heappush(heap, (now + 10 + randbelow(6), False, seq, 0, m))
+            arrives = now + 10 + randbelow(6)
+            if record:
+                extend(new_event((now, "send", m.src, m.term, m.dst, None, None, arrives, m, seq, "", "")))
+            heapq.heappush(heap, (arrives, False, seq, 0, m))
         if due[node.id] != node.deadline:
             due[node.id] = node.deadline
             if node.deadline is not None:
@@ -72,6 +85,8 @@ def nodes_alone(n: int, seconds: int = SIDE_BY_SIDE_S) -> tuple[int, dict[int, i
             if msg is not None:
                 node = nodes[msg.dst]  # type: ignore[attr-defined]
                 delivered += 1
+                if record:
+                    extend(new_event((now, "deliver", msg.dst, msg.term, msg.src, None, None, None, msg, 0, "", "")))
                 node.receive(msg, now)  # type: ignore[arg-type]
             else:
                 node = nodes[timer_of]
@@ -80,32 +95,43 @@ def nodes_alone(n: int, seconds: int = SIDE_BY_SIDE_S) -> tuple[int, dict[int, i
                 node.on_timer(now)
             flush(node)
         now = end
-    return delivered, {i: node.commit_index for i, node in nodes.items()}
+    return delivered, {i: node.commit_index for i, node in nodes.items()}, cells
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Print, per cluster size, the Cluster's and the nodes' own simulated seconds per CPU second."""
+    """Print, per cluster size, the speed of the Cluster, of the nodes with the trace recorded, and of the nodes alone."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, nargs="+", default=[5, 9], help="cluster sizes (default 5 9)")
     parser.add_argument("--rounds", type=int, default=3, help="runs of each, alternating (default 3; the median)")
     args = parser.parse_args(argv)
-    print("nodes  Cluster sim s / CPU s  nodes alone sim s / CPU s  nodes' share of the Cluster's CPU  bound")
+    print("simulated s per CPU s (median); bound = that speed over the Cluster's")
+    print("nodes  Cluster  nodes + trace cells  bound  nodes alone  bound")
     for n in args.nodes:
-        full, alone = [], []
+        speeds: list[list[float]] = [[], [], []]
         for _ in range(args.rounds):
             cpu = time.process_time()
             cluster = side_by_side_workload(n)
-            full.append(SIDE_BY_SIDE_S / (time.process_time() - cpu))
-            cpu = time.process_time()
-            delivered, commits = nodes_alone(n)
-            alone.append(SIDE_BY_SIDE_S / (time.process_time() - cpu))
-            same = (delivered == len(cluster.trace.of_kind("deliver"))
-                    and commits == {i: node.commit_index for i, node in cluster.nodes.items() if node is not None})
-            if not same:
-                raise SystemExit(f"N={n}: the bare run departed from the Cluster's ({delivered} deliveries, commitIndex "
-                                 f"{commits}): fix nodes_alone before reading its speed")
-        f, a = statistics.median(full), statistics.median(alone)
-        print(f"{n:>5}  {f:>21.1f}  {a:>25.1f}  {f / a:>33.0%}  {a / f:>4.2f}x")
+            speeds[0].append(SIDE_BY_SIDE_S / (time.process_time() - cpu))
+            for record in (True, False):
+                cpu = time.process_time()
+                delivered, commits, cells = nodes_alone(n, record=record)
+                speeds[2 - record].append(SIDE_BY_SIDE_S / (time.process_time() - cpu))
+                check_same(cluster, delivered, commits, cells if record else None)
+        full, cells_, alone = (statistics.median(s) for s in speeds)
+        print(f"{n:>5}  {full:>7.1f}  {cells_:>19.1f}  {cells_ / full:>4.2f}x  {alone:>11.1f}  {alone / full:>4.2f}x")
+
+
+def check_same(cluster: Any, delivered: int, commits: dict[int, int], cells: list[Any] | None) -> None:
+    """Stop unless the bare run was the Cluster's run: the same deliveries, commitIndexes and (when recorded) the
+    same number of events of each kind it recorded."""
+    width = len(EVENT_FIELDS)
+    kinds = Counter(cells[1::width]) if cells is not None else {}
+    traced = Counter(e.kind for e in cluster.trace if e.kind in kinds)
+    if (delivered != len(cluster.trace.of_kind("deliver")) or commits != {i: node.commit_index for i, node
+                                                                           in cluster.nodes.items() if node is not None}
+            or traced != kinds):
+        raise SystemExit(f"N={cluster.n}: the bare run departed from the Cluster's ({delivered} deliveries, commitIndex "
+                         f"{commits}, events {dict(kinds)} against {dict(traced)}): fix nodes_alone first")
 
 
 if __name__ == "__main__":
