@@ -2,6 +2,7 @@
 
     python benchmarks/floor_core.py                 # N = 5 and 9, median of 3
     python benchmarks/floor_core.py --nodes 5 --rounds 5
+    python benchmarks/floor_core.py --bytecodes     # the same three, counted: bytecodes per trace event (exact)
 
 ``bench_core.py``'s side-by-side workload (100 client requests per simulated
 second, latency 10-15 ms, heartbeat 50 ms, 60 simulated s) is run three ways
@@ -14,7 +15,11 @@ Cluster's run, message for message (checked: deliveries, every node's
 commitIndex, and the number of events of each kind recorded agree). However
 cheap the simulator's bookkeeping and the safety monitor become, the Cluster
 cannot outrun the nodes with their trace recorded: the ``bound`` columns give
-those speeds as multiples of the Cluster's today.
+those speeds as multiples of the Cluster's today. ``--bytecodes`` counts instead
+of timing (as ``profile_core.py`` does; 3 simulated s): the bytecodes each of
+the three executes per event of the Cluster's trace, and the nodes' own code
+among them (``raft.py`` and the messages' and entries' ``__init__``; random
+draws, the nodes' and the network's, left out).
 """
 
 from __future__ import annotations
@@ -23,9 +28,11 @@ import argparse
 import heapq
 import random
 import statistics
+import sys
 import time
 from collections import Counter
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
 
 from bench_core import SIDE_BY_SIDE_S, side_by_side_workload
 
@@ -103,7 +110,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, nargs="+", default=[5, 9], help="cluster sizes (default 5 9)")
     parser.add_argument("--rounds", type=int, default=3, help="runs of each, alternating (default 3; the median)")
+    parser.add_argument("--bytecodes", action="store_true", help="count bytecodes per event instead of timing")
     args = parser.parse_args(argv)
+    if args.bytecodes:
+        print_bytecodes(args.nodes)
+        return
     print("simulated s per CPU s (median); bound = that speed over the Cluster's")
     print("nodes  Cluster  nodes + trace cells  bound  nodes alone  bound")
     for n in args.nodes:
@@ -119,6 +130,39 @@ def main(argv: list[str] | None = None) -> None:
                 check_same(cluster, delivered, commits, cells if record else None)
         full, cells_, alone = (statistics.median(s) for s in speeds)
         print(f"{n:>5}  {full:>7.1f}  {cells_:>19.1f}  {cells_ / full:>4.2f}x  {alone:>11.1f}  {alone / full:>4.2f}x")
+
+
+def counted(run: Callable[[], Any]) -> tuple[Counter[str], Any]:
+    """Bytecodes executed per source file while ``run()`` runs, and what it returned."""
+    ops: Counter[str] = Counter()
+
+    def tracer(frame, event, arg):  # type: ignore[no-untyped-def]
+        frame.f_trace_opcodes = True
+        if event == "opcode":
+            ops[Path(frame.f_code.co_filename).name] += 1
+        return tracer
+
+    sys.settrace(tracer)
+    try:
+        result = run()
+    finally:
+        sys.settrace(None)
+    return ops, result
+
+
+def print_bytecodes(sizes: list[int], seconds: int = 3) -> None:
+    """Bytecodes per event of the Cluster's trace: the Cluster, the nodes with their trace cells, the nodes alone."""
+    print(f"bytecodes per trace event ({seconds} simulated s; exact, the same on every machine)")
+    print("nodes  events  Cluster  nodes + trace cells  nodes alone  of which the nodes' own code")
+    for n in sizes:
+        full, cluster = counted(lambda: side_by_side_workload(n, seconds))
+        cells, (delivered, commits, stored) = counted(lambda: nodes_alone(n, seconds, record=True))
+        check_same(cluster, delivered, commits, stored)
+        alone, _ = counted(lambda: nodes_alone(n, seconds))
+        events = len(cluster.trace)
+        own = alone["raft.py"] + alone["<string>"]
+        print(f"{n:>5}  {events:>6}  {sum(full.values()) / events:>7.0f}  {sum(cells.values()) / events:>19.0f}  "
+              f"{sum(alone.values()) / events:>11.0f}  {own / events:>27.0f}")
 
 
 def check_same(cluster: Any, delivered: int, commits: dict[int, int], cells: list[Any] | None) -> None:
