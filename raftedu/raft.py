@@ -36,7 +36,7 @@ import random
 from collections.abc import Callable, Iterable
 from dataclasses import MISSING, dataclass, field, fields
 from itertools import repeat
-from typing import Any
+from typing import Any, SupportsIndex, TypeVar
 
 __all__ = [
     "FOLLOWER",
@@ -249,7 +249,7 @@ class InstallSnapshotReply(Message):
     match_index: int
 
 
-def _set_slots_directly(cls: type) -> None:
+def _set_slots_directly(cls: type[Any]) -> None:
     """Give a frozen, slotted dataclass an ``__init__`` that fills its slots through their descriptors.
 
     The ``__init__`` that dataclasses writes for a frozen class calls
@@ -272,7 +272,7 @@ def _set_slots_directly(cls: type) -> None:
     exec(f"def __init__(self, {', '.join(params)}):\n" + "\n".join(body), env)
     init = env["__init__"]
     init.__qualname__, init.__doc__ = f"{cls.__qualname__}.__init__", cls.__init__.__doc__
-    cls.__init__ = init  # type: ignore[misc]
+    cls.__init__ = init
 
 
 for _cls in (Entry, RequestVote, RequestVoteReply, AppendEntries, AppendEntriesReply, PreVote, PreVoteReply,
@@ -298,11 +298,11 @@ EVENT_FIELDS = ("time", "kind", "node", "term", "peer", "index", "entry", "value
 
 
 try:  # the C accessor namedtuple uses for its fields; a plain itemgetter property where it is missing
-    from _collections import _tuplegetter
+    from _collections import _tuplegetter  # type: ignore[import-not-found]  # CPython's private module: no stub
 except ImportError:  # pragma: no cover
     from operator import itemgetter
 
-    def _tuplegetter(index: int, doc: str) -> Any:  # type: ignore[no-redef]
+    def _tuplegetter(index: int, doc: str) -> Any:
         return property(itemgetter(index), doc=doc)
 
 
@@ -337,17 +337,17 @@ class Event(tuple):  # type: ignore[type-arg]
         """Record ``kind`` at virtual ``time``; the other fields as the kind needs them."""
         return tuple.__new__(cls, (time, kind, node, term, peer, index, entry, value, msg, msg_id, rule, text))
 
-    time: int = _tuplegetter(0, "Virtual time in milliseconds.")  # type: ignore[assignment]
-    kind: str = _tuplegetter(1, "What happened (``append``, ``send``, ``crash``, ...).")  # type: ignore[assignment]
-    node: int | None = _tuplegetter(2, "The server it happened on (for network events: the receiver).")  # type: ignore[assignment]
-    term: int | None = _tuplegetter(3, "That server's currentTerm (a message's term for network events).")  # type: ignore[assignment]
-    peer: int | None = _tuplegetter(4, "The other server involved (a vote's candidate, a message's sender, ...).")  # type: ignore[assignment]
-    index: int | None = _tuplegetter(5, "The log index concerned.")  # type: ignore[assignment]
-    entry: Entry | None = _tuplegetter(6, "The log entry concerned.")  # type: ignore[assignment]
-    value: Any = _tuplegetter(7, "The kind's value (the new role, term, deadline, due time, ...).")  # type: ignore[assignment]
-    msg: Message | None = _tuplegetter(8, "The message, for network events.")  # type: ignore[assignment]
-    msg_id: int | None = _tuplegetter(9, "The message's id on the wire, for network events.")  # type: ignore[assignment]
-    rule: str = _tuplegetter(10, "The Figure 2 rule that fired.")  # type: ignore[assignment]
+    time: int = _tuplegetter(0, "Virtual time in milliseconds.")
+    kind: str = _tuplegetter(1, "What happened (``append``, ``send``, ``crash``, ...).")
+    node: int | None = _tuplegetter(2, "The server it happened on (for network events: the receiver).")
+    term: int | None = _tuplegetter(3, "That server's currentTerm (a message's term for network events).")
+    peer: int | None = _tuplegetter(4, "The other server involved (a vote's candidate, a message's sender, ...).")
+    index: int | None = _tuplegetter(5, "The log index concerned.")  # type: ignore[assignment]  # shadows tuple.index
+    entry: Entry | None = _tuplegetter(6, "The log entry concerned.")
+    value: Any = _tuplegetter(7, "The kind's value (the new role, term, deadline, due time, ...).")
+    msg: Message | None = _tuplegetter(8, "The message, for network events.")
+    msg_id: int | None = _tuplegetter(9, "The message's id on the wire, for network events.")
+    rule: str = _tuplegetter(10, "The Figure 2 rule that fired.")
 
     @property
     def text(self) -> str:
@@ -387,7 +387,10 @@ the simulator's and the reference node's most frequent events are made this way)
 # --------------------------------------------------------------------------
 
 
-class Log(list):  # type: ignore[type-arg]
+_L = TypeVar("_L", bound="Log")
+
+
+class Log(list[Entry]):
     """A Raft log: a list of :class:`Entry` that remembers where it was last changed other than by appending.
 
     ``low`` is the lowest 0-based position written, deleted or moved since
@@ -425,15 +428,15 @@ class Log(list):  # type: ignore[type-arg]
         self._touch(where)
         super().__delitem__(where)
 
-    def __iadd__(self, other: Iterable[Entry]) -> "Log":
+    def __iadd__(self: _L, other: Iterable[Entry]) -> _L:  # type: ignore[override, misc]  # as list's own (typeshed)
         self.extend(other)
         return self
 
-    def __imul__(self, times: int) -> "Log":
+    def __imul__(self: _L, times: SupportsIndex) -> _L:
         self.low = self.unsaved = 0
-        return super().__imul__(times)  # type: ignore[return-value]
+        return super().__imul__(times)
 
-    def pop(self, where: int = -1) -> Entry:
+    def pop(self, where: SupportsIndex = -1) -> Entry:
         """Remove and return the entry at 0-based position ``where`` (the last by default)."""
         self._touch(where)
         return super().pop(where)
@@ -443,9 +446,9 @@ class Log(list):  # type: ignore[type-arg]
         self.low = self.unsaved = 0
         super().remove(entry)
 
-    def insert(self, where: int, entry: Entry) -> None:
+    def insert(self, where: SupportsIndex, entry: Entry) -> None:
         """Insert ``entry`` before 0-based position ``where``."""
-        self._touch(min(where, len(self)))
+        self._touch(min(where.__index__(), len(self)))
         super().insert(where, entry)
 
     def clear(self) -> None:
@@ -1218,28 +1221,29 @@ class RaftNode(Server):
 
     def intercept(self, msg: Message) -> bool:
         """Let the extensions see a message before Figure 2 does; True when they handled it entirely."""
-        kind = type(msg)
+        kind = type(msg)  # mypy does not narrow ``msg`` by ``kind is ...``: the calls below say it with an ignore
         if kind is AppendEntries or kind is InstallSnapshot:
             if msg.term >= self.current_term:
                 self.leader_heard_at = self.now  # a leader's message: for the lease (§4.2.3, §9.6)
         elif kind is RequestVote:
-            if self.ignores_vote_request(msg):
+            if self.ignores_vote_request(msg):  # type: ignore[arg-type]  # kind is RequestVote
                 return True
         elif kind is PreVote:
-            self.handle_pre_vote(msg)
+            self.handle_pre_vote(msg)  # type: ignore[arg-type]  # kind is PreVote
             return True
         elif kind is PreVoteReply:
-            self.handle_pre_vote_reply(msg)
+            self.handle_pre_vote_reply(msg)  # type: ignore[arg-type]  # kind is PreVoteReply
             return True
         elif kind is TimeoutNow:
             self.observe_term(msg.term)
-            self.handle_timeout_now(msg)
+            self.handle_timeout_now(msg)  # type: ignore[arg-type]  # kind is TimeoutNow
             return True
         if msg.term >= self.current_term:
             self.heard_at[msg.src] = self.now  # for check-quorum (§6.2)
         if kind is InstallSnapshot or kind is InstallSnapshotReply:  # dissertation §5.1
             self.observe_term(msg.term)
-            (self.handle_install_snapshot if kind is InstallSnapshot else self.handle_install_snapshot_reply)(msg)
+            (self.handle_install_snapshot if kind is InstallSnapshot
+             else self.handle_install_snapshot_reply)(msg)  # type: ignore[arg-type]  # kind says which
             return True
         return False
 

@@ -25,7 +25,7 @@ import random
 import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields, replace
-from typing import Any, NoReturn, Protocol
+from typing import Any, NoReturn, Protocol, TypeGuard, cast
 
 from .checks import NodeFailure, SafetyMonitor
 from .raft import (EVENT_FIELDS, LEADER, LOST_IN_CRASH, ConfigChange, Event, FieldText, Log, Message, PersistentState,
@@ -84,6 +84,48 @@ class Endpoint(Protocol):
 
     def take_output(self) -> tuple[list[Message], list[Event]]:
         """Messages to send and events to record since the last call."""
+
+
+class _RunsExtensions(Endpoint, Protocol):
+    """What the cluster asks of a server that runs etcd's extensions (its class says ``runs_extensions``): the
+    reference :class:`~raftedu.raft.RaftNode`, or the grader's stand-in for a student's subclass of it."""
+
+    runs_extensions: bool
+    transferee: int | None
+    config: ConfigChange
+    last_applied: int
+
+    @property
+    def current_term(self) -> int:
+        """The server's currentTerm."""
+
+    @property
+    def snapshot_index(self) -> int:
+        """The last log index its latest snapshot covers (0: none)."""
+
+    def enable(self, *, pre_vote: bool = False, check_quorum: bool = False, membership: bool = False,
+               snapshot_every: int = 0, snapshot_tail: int = 0) -> None:
+        """Switch on etcd's extensions."""
+
+    def take_snapshot(self) -> None:
+        """Snapshot the state machine and compact the log now (dissertation §5.1)."""
+
+    def configuration_change_refused(self) -> str | None:
+        """Why this leader cannot start a configuration change now (None: it can, §4.1)."""
+
+    def promotion_refused(self, learner: int) -> str | None:
+        """Why ``learner`` cannot be made a voter now (None: it can, §4.2.1)."""
+
+    def propose_configuration(self, config: ConfigChange, now: int) -> int | None:
+        """Append the configuration ``config`` (§4.1): its log index, or None."""
+
+    def transfer_leadership(self, to: int, now: int) -> None:
+        """Hand leadership to ``to`` (§3.10); a refusal is a ValueError."""
+
+
+def _runs_extensions(node: Server) -> TypeGuard[_RunsExtensions]:
+    """Whether ``node`` runs etcd's extensions (:attr:`~raftedu.raft.Server.runs_extensions`)."""
+    return node.runs_extensions
 
 
 @functools.cache
@@ -260,7 +302,8 @@ class Cluster:
         self._checks = self.monitor.checks  # no bound method of the cluster in it: no reference cycle to collect
         self.requests: list[ClientRequest] = []
         self._rng = random.Random(f"raftedu:{seed}:network")
-        self._randbelow = self._rng._randbelow  # what randint(lo, hi) calls: lo + _randbelow(hi - lo + 1)
+        self._randbelow: Callable[[int], int] = self._rng._randbelow  # type: ignore[attr-defined]  # private: no stub
+        # (what randint(lo, hi) calls: lo + _randbelow(hi - lo + 1))
         self._node_rngs = {i: random.Random(f"raftedu:{seed}:node:{i}") for i in self.ids}
         self._heap: list[tuple[int, bool, int, int, Any, Message | None]] = []
         """(time, is an action, sequence number, kind, what, message): a delivery's message id and message, a
@@ -272,7 +315,7 @@ class Cluster:
         self._machine: dict[int, int] = {}  # node -> how many applied commands were compared with its log
         self._pending: dict[tuple[int, int], ClientRequest] = {}
         self.disks: dict[int, PersistentState] = {i: PersistentState() for i in self.ids}
-        self.nodes: dict[int, RaftNode | None] = {i: None for i in self.ids}
+        self.nodes: dict[int, Server | None] = {i: None for i in self.ids}
         self.endpoints: dict[int, Endpoint] = {}
         self.groups: tuple[tuple[int, ...], ...] = ()
         self.cuts: set[tuple[int, int]] = set()
@@ -317,7 +360,7 @@ class Cluster:
                 best = node
         return None if best is None else best.id
 
-    def node(self, i: int) -> RaftNode:
+    def node(self, i: int) -> Server:
         """The running node ``i`` (an error if it is crashed)."""
         node = self.nodes[self._check_id(i)]
         if node is None:
@@ -340,7 +383,7 @@ class Cluster:
         time, _, _, kind, what, msg = heapq.heappop(self._heap)
         self.now = time
         if kind == _DELIVER:
-            self._deliver(what, msg)
+            self._deliver(what, msg)  # type: ignore[arg-type]  # a delivery always carries its message
         elif kind == _TIMER:
             self._fire_timer(what, time)
         else:
@@ -615,14 +658,14 @@ class Cluster:
 
     # ---- etcd's operations (dissertation §3.10, ch. 4); also usable from a schedule ------
 
-    def _leader_for(self, what: str) -> RaftNode:
+    def _leader_for(self, what: str) -> _RunsExtensions:
         """The current leader, or :class:`Refused` saying that ``what`` needs one."""
         leader = self.leader()
         if leader is None:
             raise Refused(f"{what} needs a leader and there is none right now")
         self._awake(leader, what)
-        node = self.nodes[leader]
-        if not node.runs_extensions:  # a RaftNode, or a server declaring the extensions (the grader's remote nodes)
+        node = self.node(leader)
+        if not _runs_extensions(node):  # a RaftNode, or a server declaring the extensions (the grader's remote nodes)
             raise Refused(f"{what} is one of etcd's operations of raftedu's RaftNode; {type(node).__name__} is a "
                           "server of its own (Figure 2 only)")
         return node
@@ -667,7 +710,8 @@ class Cluster:
             self._node_failed(leader.id, leader, err, f"asked to hand leadership to S{to}")
         self._flush(leader)
 
-    def _change_configuration(self, what: str, make: Callable[[ConfigChange], ConfigChange]) -> tuple[RaftNode, int]:
+    def _change_configuration(self, what: str, make: Callable[[ConfigChange], ConfigChange]
+                              ) -> tuple[_RunsExtensions, int]:
         """Have the leader append the configuration ``make(current)`` (§4.1); :class:`Refused` when it cannot."""
         leader = self._leader_for(what)
         why = leader.configuration_change_refused()
@@ -687,8 +731,8 @@ class Cluster:
             return
         self._extended, self._membership = True, self._membership or membership
         for node in self.nodes.values():
-            if node is not None:
-                node.enable(membership=self._membership)
+            if node is not None:  # every node runs the extensions: checked by _leader_for and snapshot before
+                cast(_RunsExtensions, node).enable(membership=self._membership)
                 self._flush(node)
 
     def add_server(self) -> int:
@@ -751,7 +795,7 @@ class Cluster:
         if node is None:
             raise Refused(f"S{i} is {'removed' if i in self.retired else 'crashed' if i in self.nodes else 'unknown'}"
                           ": only a running server takes a snapshot")
-        if not node.runs_extensions:
+        if not _runs_extensions(node):
             raise Refused(f"snapshots are an option of raftedu's RaftNode; {type(node).__name__} is a server of its own "
                           "(Figure 2 only)")
         if node.last_applied <= node.snapshot_index:
@@ -829,13 +873,16 @@ class Cluster:
         self.requests.append(req)
         self._record(new_event((self.now, "client_request", target, None, None, None, None, command, None, None, "",
                                 _CLIENT_SENT if target else _CLIENT_UNSENT)))
-        try:
-            index = None if target is None or paused else self.nodes[target].propose(command, self._time_of(target))
-        except _PASS_THROUGH:
-            raise
-        except Exception as err:
-            self._node_failed(target, self.nodes[target], err, f"proposing the client command {command!r}")
-        if index is None:
+        leader = None if target is None or paused else self.nodes[target]  # running: the leader, or checked above
+        index = None
+        if target is not None and leader is not None:
+            try:
+                index = leader.propose(command, self._time_of(target))
+            except _PASS_THROUGH:
+                raise
+            except Exception as err:
+                self._node_failed(target, leader, err, f"proposing the client command {command!r}")
+        if target is None or leader is None or index is None:
             req.status = "rejected"
             req.reason = ("no leader" if target is None else f"S{target} is paused: its process is stopped" if paused
                           else f"S{target} is not the leader"
@@ -843,7 +890,6 @@ class Cluster:
                           else f"S{target} is handing leadership over (§3.10)")
             self._record(Event(self.now, "client_reply", node=target, value="rejected", text=req.reason))
             return req
-        leader = self.nodes[target]
         req.index, req.term = index, leader.current_term
         self._pending[(target, index)] = req
         self._flush(leader)
@@ -985,15 +1031,16 @@ class Cluster:
             if check is not None:
                 check(e)
             if kind == "apply" and pending:
-                req = pending.pop((e.node, e.index), None)
+                req = pending.pop((e.node, e.index), None)  # type: ignore[arg-type]  # an apply has both
                 if req is not None:
                     self._settle_request(req, e)
 
     def _settle_request(self, req: ClientRequest, e: Event) -> None:
         req.replied = self.now
-        if e.entry.term == req.term and e.entry.command == req.command:
+        if e.entry.term == req.term and e.entry.command == req.command:  # type: ignore[union-attr]  # an apply's entry
             req.status = "committed"
-            text = ("S{} answered the client: {!r} is committed at index {}", (e.node, req.command, e.index))
+            text: tuple[str, tuple[Any, ...]] = ("S{} answered the client: {!r} is committed at index {}",
+                                                 (e.node, req.command, e.index))
         else:
             req.status, req.reason = "lost", "another leader's entry took its place"
             text = ("{!r} was overwritten at index {}; the client must retry", (req.command, e.index))
@@ -1009,15 +1056,15 @@ class Cluster:
         except Exception as err:
             self._node_failed(i, None, err, "starting up")
         self.nodes[i] = node
-        if self._extended:
-            node.enable(**self.options, membership=self._membership)
+        if self._extended:  # only when the nodes run the extensions (checked by __init__, _leader_for and snapshot)
+            cast(_RunsExtensions, node).enable(**self.options, membership=self._membership)
         self._timer_due[i] = None
         self._logs.pop(i, None)  # the first look compares the whole log
         self._machine[i] = 0
         self._trusted = _shipped_reference(self.node_class)  # checked again at each boot: a patch made meanwhile
         self._flush(node)
 
-    def _node_failed(self, i: int, node: RaftNode | None, err: Exception, doing: str) -> NoReturn:
+    def _node_failed(self, i: int, node: Server | _RunsExtensions | None, err: Exception, doing: str) -> NoReturn:
         """A node raised inside a step: record what it did up to then, then stop the run with :class:`NodeFailure`.
 
         The state changes made before the exception are recorded and checked
@@ -1079,7 +1126,7 @@ class Cluster:
         else:
             self._record_all(events)
 
-    def _reconcile(self, node: RaftNode, before: str = "end", role_reported_later: bool = False) -> None:
+    def _reconcile(self, node: Server, before: str = "end", role_reported_later: bool = False) -> None:
         """Record any state change the node made without reporting it, so checks see what really happened.
 
         The reference node reports every change itself; an exercise or a
@@ -1130,7 +1177,7 @@ class Cluster:
             tracked = type(log) is Log and log is self._logs.get(node.id)
             if not tracked:
                 self._machine[node.id] = 0  # a new log object (say, an installed snapshot): compare everything
-            same = min(log.low, len(old) - off, len(log)) if tracked else 0
+            same = min(log.low, len(old) - off, len(log)) if tracked else 0  # type: ignore[attr-defined]  # a Log
             while same < min(len(log), len(old) - off) and log[same] == old[off + same]:
                 same += 1
             if off + same < len(old):
@@ -1154,7 +1201,7 @@ class Cluster:
         if before == "end":
             self._check_machine(node)
 
-    def _check_machine(self, node: RaftNode) -> None:
+    def _check_machine(self, node: Server) -> None:
         """Compare what the node's state machine applied (``node.applied``) with its log up to lastApplied.
 
         Only commands applied since the last look are compared. When they
@@ -1237,14 +1284,14 @@ class Cluster:
         if check is not None:
             check(e)
         try:
-            node.receive(m, self._time_of(m.dst) if self._clocks else self.now)
+            node.receive(m, self._time_of(m.dst) if self._clocks else self.now)  # type: ignore[union-attr]  # up: no why
         except _PASS_THROUGH:
             raise
         except Exception as err:
             if not isinstance(node, Server):
                 raise
             self._node_failed(node.id, node, err, f"handling a {type(m).__name__} from S{m.src}")
-        self._flush(node)
+        self._flush(node)  # type: ignore[arg-type]  # up: no why
 
     def _fire_timer(self, i: int, due: int) -> None:
         node = self._party(i)
