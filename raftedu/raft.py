@@ -905,7 +905,7 @@ class RaftNode(Server):
         if self.role != FOLLOWER:
             was_leader = self.role == LEADER
             self.role = FOLLOWER
-            self.note("role", "§5.2 convert to follower", f"S{self.id} became a follower", value=FOLLOWER)
+            self.note("role", "§5.1, §5.2 convert to follower", f"S{self.id} became a follower", value=FOLLOWER)
             if was_leader:  # a leader runs no election timer: start one
                 self.reset_election_timer()
         self.leader_id = leader_id
