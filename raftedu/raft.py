@@ -1026,7 +1026,8 @@ class RaftNode(Server):
             return
         last = self.last_log_index
         if prev > last or self.term_at(prev) != m.prev_log_term:
-            self.send(AppendEntriesReply(state.current_term, self.id, m.src, False, 0, self.conflict_hint(prev)))
+            hint = self.conflict_hint(prev)
+            self.send(AppendEntriesReply(state.current_term, self.id, m.src, False, 0, hint))
             return
         index = prev
         for entry in m.entries:
@@ -1035,18 +1036,23 @@ class RaftNode(Server):
                 del state.log[index - 1 - state.offset :]
                 last = index - 1
                 self.note(
-                    "truncate", "§5.3 AppendEntries step 3: conflicting entry → delete it and all that follow",
-                    f"S{self.id} deleted its entries from index {index} on (term {entry.term} conflicts)",
+                    "truncate",
+                    "§5.3 AppendEntries step 3: conflicting entry → "
+                    "delete it and all that follow",
+                    f"S{self.id} deleted its entries from index {index} on "
+                    f"(term {entry.term} conflicts)",
                     index=index,
                 )
             if index > last:
                 state.log.append(entry)
                 last = index
-                self._events.append(new_event((self.now, "append", self.id, state.current_term, m.src, index, entry,
-                                               None, None, None, _APPEND_RULE, _FOLLOWER_APPENDED)))
+                self._events.append(new_event((self.now, "append", self.id, state.current_term,
+                                               m.src, index, entry, None, None, None,
+                                               _APPEND_RULE, _FOLLOWER_APPENDED)))
         last_new = prev + len(m.entries)
         if m.leader_commit > self.commit_index:
-            self.set_commit_index(min(m.leader_commit, last_new), "§5.3 AppendEntries step 5: commitIndex = min(leaderCommit, last new)")
+            rule = "§5.3 AppendEntries step 5: commitIndex = min(leaderCommit, last new)"
+            self.set_commit_index(min(m.leader_commit, last_new), rule)
         self.send(AppendEntriesReply(state.current_term, self.id, m.src, True, last_new))
 
     def conflict_hint(self, prev_log_index: int) -> int:
