@@ -10,14 +10,18 @@ from raftedu import RaftNode
 from raftedu.checks import PROPERTIES
 from raftedu.explore import (Counterexample, _walk, find_counterexample, one_minimal, replay_line, shrink,
                              story_schedules)
-from mutants import NODE_MUTANTS, AppliesTwice, CountsOldTermVotes, VolatileVote  # tests/ is on sys.path (conftest.py)
+from mutants import NODE_MUTANTS, AppliesTwice, CountsOldTermVotes, TakesOldReplies, VolatileVote  # tests/ is on sys.path (conftest.py)
 
 SAFETY_MUTANTS = [m for m in NODE_MUTANTS if m.what in PROPERTIES]  # Figure 3 and the monitor's extras; not the extensions'
 QUICK = {"counts vote replies from an older term", "applies an entry twice without reporting it",
          "skips an entry without reporting it", "keeps votedFor in volatile state"}
 CRASHES_FIRST = {"uses AppendEntries replies from an earlier leadership"}
 """Found as the IndexError its stale nextIndex causes (a Node failure) before the property (tests/mutants.py,
-_NextIndexInLog, says why it is left so)."""
+_NextIndexInLog, says why it is left so); explain() names the stale reply its method took."""
+RUNS_IN_A_MINUTE = 4_000
+"""The done-when's 60 s as runs, the same on any machine: the search's slowest rate measured by
+benchmarks/bench_explore.py on the shared 2-core machine is about 70 runs/s (5 servers, load 4-7); search and
+shrink together must stay within it."""
 
 
 def _same(a, b) -> None:
@@ -30,8 +34,9 @@ def _same(a, b) -> None:
 def test_each_safety_mutant_gets_a_short_one_minimal_counterexample_that_replays(mutant):
     # The search takes its runs in a fixed order, so what it finds does not depend on speed; the budget here is only
     # a cap (tests assert no timings: benchmarks/bench_explore.py measures the time, within 60 s on this machine).
-    ce = find_counterexample(mutant.node_class, budget_s=600)
-    assert ce is not None, f"{mutant.name}: no counterexample"
+    ce = find_counterexample(mutant.node_class, budget_s=600, max_runs=RUNS_IN_A_MINUTE)
+    assert ce is not None, f"{mutant.name}: no counterexample within {RUNS_IN_A_MINUTE} runs"
+    assert ce.stats.runs + ce.stats.shrink_runs <= RUNS_IN_A_MINUTE, ce.stats
     assert ce.property == ("Node failure" if mutant.name in CRASHES_FIRST else mutant.what), ce
     assert 1 <= len(ce.schedule) <= 12, ce
     assert one_minimal(ce), ce
@@ -85,6 +90,21 @@ def test_shrink_makes_a_long_failing_schedule_one_minimal():
     assert len(small.schedule) < len(padded) and one_minimal(small)
     assert not one_minimal(ce)  # the check can fail: the padded schedule has items that can go
     assert small.replay().property == ce.property
+
+
+def test_shrink_turns_a_slow_spell_into_one_late_message():
+    # a run the search found before one-message items existed: the slow spell is two items (there and back)
+    spell = [(0, "timeout_now", 1), (2, "request", "base"), (22, "request", "old2"), (22, "request", "old3"),
+             (22, "partition", [1, 2]), (52, "set_network", {"delay": (300, 300)}),
+             (53, "set_network", {"delay": (1, 1)}), (53, "timeout_now", 3), (55, "request", "new"), (55, "heal"),
+             (106, "timeout_now", 1)]
+    small = shrink(Counterexample.of(TakesOldReplies, 5, spell))
+    assert [item[1:] for item in small.schedule if item[1] in ("set_network", "delay_next")] == [
+        ("delay_next", 2, 1, 299, "AppendEntriesReply")], small  # the spell's one message that matters
+    assert len(small.schedule) <= len(spell) - 2 and one_minimal(small)
+    paragraph = small.explain().paragraph  # the student's method is named with the stale reply it took
+    assert ("`handle_append_entries_reply` last ran for S1" in paragraph
+            and "received AppendEntriesReply of term 1 from S2" in paragraph and "earlier term" in paragraph), paragraph
 
 
 def test_a_shrink_stopped_by_its_budget_still_breaks_the_property():
