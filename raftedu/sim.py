@@ -1265,10 +1265,12 @@ class Cluster:
                 lo, hi = net.long_delay if long_delay_rate and rand() < long_delay_rate else (low, high)
                 due = now + lo + randbelow(hi - lo + 1)  # = randint(lo, hi), the same draws, less overhead
                 shot = self._one_shot(m) if once and not copy else None  # a drop_next / delay_next item
+                late = ""
                 if shot is not None and shot[3] is not None:
                     due += shot[3]
-                e = new_event((now, "send", m.src, m.term, m.dst, None, None, due, m, msg_id, "",
-                               "duplicate" if copy else ""))
+                    late = f"a delay_next item: {shot[3]} ms late"  # the send's rule (the timeline says it)
+                e = new_event((now, "send", m.src, m.term, m.dst, None, None, due, m, msg_id,
+                               late, "duplicate" if copy else ""))
                 extend(e)
                 check_send(e)
                 why = self._blocked(m.src, m.dst) if faulty else None

@@ -489,6 +489,7 @@ def test_delay_next_slows_down_one_message_and_no_other():
     slow = [(e.msg_id, e.value - due[e.msg_id]) for e in c.trace.events
             if e.kind == "send" and e.time < first_31.value and e.value != due[e.msg_id]]
     assert slow == [(first_31.msg_id, 120)]  # every other message sent until it arrives is due as before
+    assert first_31.rule == "a delay_next item: 120 ms late"  # the timeline says it (tests/test_viz.py)
     assert c.trace.digest() == _one_message_run((50, "delay_next", 3, 1, 120)).trace.digest()  # deterministic
     by_hand = Cluster(3, seed=4, network=Network(delay=(2, 9)), schedule=[(0, "timeout_now", 1)])
     by_hand.run(50)
