@@ -672,7 +672,7 @@ def _shrink(ce: Counterexample, executor: Any, max_runs: int | None = None,
     try:
         while True:
             before = list(items)
-            _earlier(_remove(_one_message(list(items), ce, breaks, tries), breaks), breaks)
+            _earlier(_remove(_merge_cuts(_one_message(list(items), ce, breaks, tries), ce, breaks), breaks), breaks)
             if items == before:
                 break
     except _Spent:
@@ -723,6 +723,33 @@ def _one_message(items: list[tuple[Any, ...]], ce: Counterexample, breaks: _Brea
         hit = breaks(candidates) if candidates else None
         if hit is not None:
             items = candidates[hit]
+        k += 1
+    return items
+
+
+def _merge_cuts(items: list[tuple[Any, ...]], ce: Counterexample, breaks: _Breaks) -> list[tuple[Any, ...]]:
+    """Replace link cuts made at one time from one server (or to one server) by one ``partition`` item that puts it
+    apart from the servers they cut it from, if the run still breaks: one item for a fault the story needs once."""
+    if ce.stepped:
+        return items
+    k = 0
+    while k < len(items):
+        item = items[k]
+        if item[1] != "cut":
+            k += 1
+            continue
+        for end in (0, 1):  # cuts from one server, then cuts to one server
+            same = [j for j, other in enumerate(items) if other[1] == "cut" and other[0] == item[0]
+                    and other[2 + end] == item[2 + end]]
+            if len(same) < 2:
+                continue
+            apart = {items[j][3 - end] for j in same}
+            group = sorted(i for i in range(1, ce.n + 1) if i not in apart)
+            candidate = [other for j, other in enumerate(items) if j not in same]
+            candidate.insert(k, (item[0], "partition", group))
+            if breaks([candidate]) is not None:
+                items = candidate
+                break
         k += 1
     return items
 

@@ -10,7 +10,8 @@ from raftedu import RaftNode
 from raftedu.checks import PROPERTIES
 from raftedu.explore import (Counterexample, _walk, find_counterexample, one_minimal, replay_line, shrink,
                              story_schedules)
-from mutants import NODE_MUTANTS, AppliesTwice, CountsOldTermVotes, TakesOldReplies, VolatileVote  # tests/ is on sys.path (conftest.py)
+from mutants import (NODE_MUTANTS, AppliesTwice, CountsOldTermVotes, KeepsOldMatchIndex,  # tests/ is on sys.path
+                     TakesOldReplies, VolatileVote)  # (conftest.py)
 
 SAFETY_MUTANTS = [m for m in NODE_MUTANTS if m.what in PROPERTIES]  # Figure 3 and the monitor's extras; not the extensions'
 QUICK = {"counts vote replies from an older term", "applies an entry twice without reporting it",
@@ -105,6 +106,17 @@ def test_shrink_turns_a_slow_spell_into_one_late_message():
     paragraph = small.explain().paragraph  # the student's method is named with the stale reply it took
     assert ("`handle_append_entries_reply` last ran for S1" in paragraph
             and "received AppendEntriesReply of term 1 from S2" in paragraph and "earlier term" in paragraph), paragraph
+
+
+def test_shrink_makes_cuts_from_one_server_one_partition():
+    twelve = [(0, "timeout_now", 1), (2, "request", "old2"), (2, "request", "old3"), (2, "partition", [1, 2]),
+              (2, "timeout_now", 3), (4, "request", "new"), (4, "heal"), (55, "crash", 3), (55, "timeout_now", 1),
+              (57, "cut", 1, 2), (57, "cut", 1, 4), (57, "request", "v6")]
+    ce = Counterexample.of(KeepsOldMatchIndex, 5, twelve)
+    assert one_minimal(ce)  # no single item can go: the two cuts are one fault told twice
+    small = shrink(ce)
+    assert small.schedule == (*twelve[:9], (57, "partition", [1, 3, 5]), (57, "request", "v6")), small
+    assert small.property == ce.property == "Committed entries on a majority" and one_minimal(small)
 
 
 def test_a_shrink_stopped_by_its_budget_still_breaks_the_property():
