@@ -703,8 +703,8 @@ def _one_message(items: list[tuple[Any, ...]], ce: Counterexample, breaks: _Brea
     k = 0
     while k < len(items):
         slow = _fixed_delay(items[k])
-        end = next((j for j in range(k + 1, len(items)) if items[j][1] == "set_network"), None)
-        back = None if end is None else _fixed_delay(items[end])
+        end = next((j for j in range(k + 1, len(items)) if items[j][1] == "set_network"), len(items))
+        back = _fixed_delay(items[end]) if end < len(items) else None
         if slow is None or back is None or slow <= back:
             k += 1
             continue
@@ -712,10 +712,10 @@ def _one_message(items: list[tuple[Any, ...]], ce: Counterexample, breaks: _Brea
         tries[0] += 1
         if c is None:
             return items
-        start, stop = items[k][0], items[end][0]  # type: ignore[index]
+        start, stop = items[k][0], items[end][0]
         slowed = [(e.node, e.peer, type(e.msg).__name__) for e in c.trace.events
                   if e.kind == "send" and start <= e.time <= stop and e.value - e.time == slow]
-        rest = items[:k] + items[k + 1:end] + items[end + 1:]  # type: ignore[operator]
+        rest = items[:k] + items[k + 1:end] + items[end + 1:]
         ones = [[(start, "delay_next", src, dst, slow - back, kind)] for src, dst, kind in slowed]
         candidates = [rest[:k] + one + rest[k:] for one in ones]
         if 1 < len(ones) <= 2:
