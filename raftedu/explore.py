@@ -458,7 +458,7 @@ def _choose(c: Cluster, rng: random.Random, kinds: list[str], slow: bool, reques
             options += [("heal",)] * 2
         elif kind in ("delay", "drop") and c.n > 1:  # one message, one item (a slow spell or a cut takes two)
             src, dst = rng.sample(c.ids, 2)
-            if leader is not None and rng.random() < 0.5:  # half of them: a reply to the leader, late or lost
+            if leader is not None and rng.random() < 0.5:  # half of them: a message to the leader (a reply, mostly)
                 src, dst = rng.choice([i for i in c.ids if i != leader]), leader
             options.append(("delay_next", src, dst, rng.choice(_SLOW)) if kind == "delay" else ("drop_next", src, dst))
     if not options:
