@@ -9,13 +9,15 @@ wall seconds to the first violation and to the shrunk one (budget 60 s), the sch
 shrinking, the replays shrinking spent, whether the result is 1-minimal (each single removal re-run) and whether two
 replays give the same violation (time, event, detail). Second table: the model check, states per second, on the
 reference from a fresh cluster and on lesson 05's two broken rules from their stages (tests/test_explore.py).
-``cpu_s`` is this process's CPU time: far below ``wall_s``, the machine was busy with other work.
+``cpu_s`` is this process's CPU time: far below ``wall_s``, the machine was busy with other work; ``load`` is the
+1-minute load average when the row was done (2 cores).
 Wall-clock time is read here only, never in tests.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import resource
 import sys
@@ -50,7 +52,7 @@ def search_rows(budget: float) -> list[dict]:
         if ce is None:  # searched the whole budget: count the runs it got through in the same time
             runs = _runs_within(node_class, wall)
             rows.append(dict(node=name, expected=expected, found="none", runs=runs, runs_per_s=round(runs / wall),
-                             wall_s=round(wall, 1), cpu_s=round(cpu, 1)))
+                             wall_s=round(wall, 1), cpu_s=round(cpu, 1), load=round(os.getloadavg()[0], 1)))
             continue
         a, b = ce.replay(), ce.replay()
         same = (a.property, a.time, a.event, a.detail) == (b.property, b.time, b.event, b.detail)
@@ -59,7 +61,7 @@ def search_rows(budget: float) -> list[dict]:
                          runs_per_s=round(s.runs / max(s.first_s, 1e-9)), first_s=round(s.first_s, 2),
                          shrunk_s=round(s.shrunk_s, 2), items_found=s.found_items, items=len(ce.schedule),
                          shrink_runs=s.shrink_runs, one_minimal=one_minimal(ce), replays_same=same,
-                         wall_s=round(wall, 1), cpu_s=round(cpu, 1)))
+                         wall_s=round(wall, 1), cpu_s=round(cpu, 1), load=round(os.getloadavg()[0], 1)))
     return rows
 
 

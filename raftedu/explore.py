@@ -20,8 +20,9 @@ Every fault the search uses is an explicit item of the schedule, on an
 otherwise reliable network whose messages all take :data:`DELAY` ms and with
 election timers so long that only a ``timeout_now`` item starts an election
 (the timing of :mod:`raftedu.scenarios`): the shrunk run reads as a short story.
-A message delay is a slow spell (``set_network`` to a long delay, then back);
-a lost message is a link ``cut`` (or partition) that a later ``heal`` ends.
+A late message is one ``delay_next`` item and a lost one a ``drop_next`` item
+(:meth:`~raftedu.sim.Cluster.delay_next`, :meth:`~raftedu.sim.Cluster.drop_next`: the next message on one link);
+longer losses are a link ``cut`` (or partition) that a later ``heal`` ends.
 
 ``executor=`` (a :mod:`concurrent.futures` executor, or a Dask
 ``distributed.Client``) runs the candidate runs in parallel; the result is the
@@ -61,7 +62,7 @@ TAIL = 500
 _RELIABLE = Network(delay=(DELAY, DELAY))
 _GAPS = (1, 1, 1, 2, 2, 3, 5, 10, 20, 60)
 _SLOW = (100, 300)
-_KINDS = ("timeout", "request", "crash", "restart", "partition", "cut", "heal", "slow")
+_KINDS = ("timeout", "request", "crash", "restart", "partition", "cut", "heal", "delay", "drop")
 _BATCH = 16  # runs handed to the executor at a time
 
 
@@ -455,8 +456,11 @@ def _choose(c: Cluster, rng: random.Random, kinds: list[str], slow: bool, reques
             options.append(("cut", src, dst))
         elif kind == "heal" and (c.groups or c.cuts):
             options += [("heal",)] * 2
-        elif kind == "slow":
-            options.append(("set_network", {"delay": (rng.choice(_SLOW),) * 2}))
+        elif kind in ("delay", "drop") and c.n > 1:  # one message, one item (a slow spell or a cut takes two)
+            src, dst = rng.sample(c.ids, 2)
+            if leader is not None and rng.random() < 0.5:  # half of them: a message to the leader (a reply, mostly)
+                src, dst = rng.choice([i for i in c.ids if i != leader]), leader
+            options.append(("delay_next", src, dst, rng.choice(_SLOW)) if kind == "delay" else ("drop_next", src, dst))
     if not options:
         return None
     item = rng.choice(options)
@@ -670,7 +674,7 @@ def _shrink(ce: Counterexample, executor: Any, max_runs: int | None = None,
     try:
         while True:
             before = list(items)
-            _earlier(_remove(list(items), breaks), breaks)
+            _earlier(_remove(_merge_cuts(_one_message(list(items), ce, breaks, tries), ce, breaks), breaks), breaks)
             if items == before:
                 break
     except _Spent:
@@ -679,6 +683,77 @@ def _shrink(ce: Counterexample, executor: Any, max_runs: int | None = None,
 
 
 _Breaks = Callable[[list[list[tuple[Any, ...]]]], "int | None"]
+
+
+def _fixed_delay(item: tuple[Any, ...]) -> int | None:
+    """The delay of a ``set_network`` item that sets only a fixed delay, ``{"delay": (d, d)}`` (else None)."""
+    if item[1] != "set_network" or len(item) != 3 or set(item[2]) != {"delay"}:
+        return None
+    low, high = item[2]["delay"]
+    return low if low == high else None
+
+
+def _one_message(items: list[tuple[Any, ...]], ce: Counterexample, breaks: _Breaks,
+                 tries: list[int]) -> list[tuple[Any, ...]]:
+    """Replace each slow spell (``set_network`` to a fixed long delay, then back: two items) by a ``delay_next`` item
+    for the one message it slowed that matters, or for each of the (at most two) it slowed, if the run still breaks.
+
+    A spell comes from a recorded run or a story the guided search started from; the messages it slowed are read
+    from the run's trace (sent in the spell, taking the spell's delay), each the next of its kind on its link."""
+    if ce.stepped:
+        return items
+    k = 0
+    while k < len(items):
+        slow = _fixed_delay(items[k])
+        end = next((j for j in range(k + 1, len(items)) if items[j][1] == "set_network"), len(items))
+        back = _fixed_delay(items[end]) if end < len(items) else None
+        if slow is None or back is None or slow <= back:
+            k += 1
+            continue
+        c, _ = _run(*ce._args(tuple(items)))
+        tries[0] += 1
+        if c is None:
+            return items
+        start, stop = items[k][0], items[end][0]
+        slowed = [(e.node, e.peer, type(e.msg).__name__) for e in c.trace.events
+                  if e.kind == "send" and start <= e.time <= stop and e.value - e.time == slow]
+        rest = items[:k] + items[k + 1:end] + items[end + 1:]
+        ones = [[(start, "delay_next", src, dst, slow - back, kind)] for src, dst, kind in slowed]
+        candidates = [rest[:k] + one + rest[k:] for one in ones]
+        if 1 < len(ones) <= 2:
+            candidates.append(rest[:k] + [one[0] for one in ones] + rest[k:])
+        hit = breaks(candidates) if candidates else None
+        if hit is not None:
+            items = candidates[hit]
+        k += 1
+    return items
+
+
+def _merge_cuts(items: list[tuple[Any, ...]], ce: Counterexample, breaks: _Breaks) -> list[tuple[Any, ...]]:
+    """Replace link cuts made at one time from one server (or to one server) by one ``partition`` item that puts it
+    apart from the servers they cut it from, if the run still breaks: one item for a fault the story needs once."""
+    if ce.stepped:
+        return items
+    k = 0
+    while k < len(items):
+        item = items[k]
+        if item[1] != "cut":
+            k += 1
+            continue
+        for end in (0, 1):  # cuts from one server, then cuts to one server
+            same = [j for j, other in enumerate(items) if other[1] == "cut" and other[0] == item[0]
+                    and other[2 + end] == item[2 + end]]
+            if len(same) < 2:
+                continue
+            apart = {items[j][3 - end] for j in same}
+            group = sorted(i for i in range(1, ce.n + 1) if i not in apart)
+            candidate = [other for j, other in enumerate(items) if j not in same]
+            candidate.insert(k, (item[0], "partition", group))
+            if breaks([candidate]) is not None:
+                items = candidate
+                break
+        k += 1
+    return items
 
 
 def _remove(items: list[tuple[Any, ...]], breaks: _Breaks) -> list[tuple[Any, ...]]:
@@ -743,6 +818,10 @@ def _item_text(item: Sequence[Any]) -> str:
         what = f"messages from S{args[0]} to S{args[1]} are lost"
     elif name == "heal":
         what = "the network heals"
+    elif name in ("drop_next", "delay_next"):
+        kind = args[-1] if len(args) == (3 if name == "drop_next" else 4) and args[-1] is not None else "message"
+        late = "is lost" if name == "drop_next" else f"takes {args[2]} ms longer"
+        what = f"the next {kind} from S{args[0]} to S{args[1]} {late}"
     elif name == "set_network" and args[0].get("delay") == (DELAY, DELAY):
         what = f"messages take {DELAY} ms again"
     elif name == "set_network" and "delay" in args[0]:
@@ -886,9 +965,13 @@ def _methods(events: list[Event], logs: dict[int, list[Any]]) -> dict[int, Any]:
 
 
 def _culprits(events: list[Event]) -> list[int]:
-    """The violating event (the last one recorded) and the step it belongs to: the server's events back to the input
-    that started the step."""
-    last = len(events) - 1
+    """The violating event (the last one recorded) and the step it belongs to."""
+    return _step(events, len(events) - 1)
+
+
+def _step(events: list[Event], last: int) -> list[int]:
+    """Event ``last`` and the step it belongs to: its server's events back to the input that started the step (a
+    delivery, a timeout, a client request or a restart)."""
     node = events[last].node
     k = last
     while k > 0:
@@ -902,9 +985,26 @@ def _culprits(events: list[Event]) -> list[int]:
     return [j for j in range(k, last + 1) if events[j].node == node or j == last]
 
 
+def _cause(start: Event, events: list[Event], term: int | None) -> str:
+    """What started a step, in words (``term``: the server's term in that step; a message of another term is
+    said so: it is stale, §5.1)."""
+    if start.kind != "deliver":
+        return {"timeout_now": "timed out", "client_request": "got a client request",
+                "restart": "restarted"}.get(start.kind, "")
+    m = start.msg
+    if m is None:
+        return "received a message"
+    sent = next((e.time for e in events if e.kind == "send" and e.msg_id == start.msg_id), None)
+    stale = f" while in term {term} (a message from an earlier term, §5.1)" if term is not None and m.term < term else ""
+    return (f"received {type(m).__name__} of term {m.term} from S{start.peer}"
+            + (f" (sent at t={sent} ms)" if sent is not None else "") + stale)
+
+
 def _event_text(e: Event) -> str:
     if e.kind == "send" and e.msg is not None:
         return f"S{e.node} sent {e.msg!r}"
+    if e.kind == "progress" and not e.text:
+        return f"S{e.node} set matchIndex = {e.index}, nextIndex = {e.value} for S{e.peer}"
     return e.text or e.kind
 
 
@@ -916,8 +1016,11 @@ def _paragraph(ce: Counterexample, violation: SafetyViolation, events: list[Even
     if mine and mine[-1] not in culprits:  # the student's code last ran in an earlier step: say where
         k = mine[-1]
         names = ", ".join(f"`{m}`" for m in dict.fromkeys(ran[k]) if m in own)
-        before = (f"Your {names} last ran for S{events[k].node} at t={events[k].time} ms, in the step where "
-                  f"{events[k].text or events[k].kind}. ")
+        step = [j for j in _step(events, k) if j <= k]
+        cause = _cause(events[step[0]], events, events[k].term)
+        did = "; ".join(_event_text(events[j]) for j in step if j in methods)
+        before = (f"Your {names} last ran for S{events[k].node} at t={events[k].time} ms, when it "
+                  f"{cause or 'took a step'}: {did or _event_text(events[k])}. ")
 
     def named(chain: str) -> str:
         return " → ".join(f"`{m}` (yours)" if m in own else f"`{m}`" for m in chain.split(" → "))
@@ -925,9 +1028,7 @@ def _paragraph(ce: Counterexample, violation: SafetyViolation, events: list[Even
     e = events[culprits[-1]]
     start = events[culprits[0]]
     steps = [f"{events[k].text} ({named(methods[k])})" for k in culprits if k in methods and events[k].text]
-    cause = {"deliver": f"received {type(start.msg).__name__} from S{start.peer}" if start.msg else "received a message",
-             "timeout_now": "timed out", "client_request": "got a client request",
-             "restart": "restarted"}.get(start.kind, "")
+    cause = _cause(start, events, e.term)
     who = f"S{e.node}" if e.node else "the cluster"
     return (f"**{violation.property}** broke at t={violation.time} ms, after {len(ce.schedule)} schedule item(s), "
             f"on {ce.n} servers of `{ce.node_class.__name__}`: {violation.detail}. "

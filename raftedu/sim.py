@@ -28,15 +28,17 @@ from dataclasses import dataclass, fields, replace
 from typing import Any, NoReturn, Protocol, TypeGuard, cast
 
 from .checks import NodeFailure, SafetyMonitor
-from .raft import (EVENT_FIELDS, LEADER, LOST_IN_CRASH, ConfigChange, Event, FieldText, Log, Message, PersistentState,
-                   RaftNode, Server, Timing, new_event)
+from .raft import (EVENT_FIELDS, LEADER, LOST_IN_CRASH, AppendEntries, AppendEntriesReply, ConfigChange, Event,
+                   FieldText, InstallSnapshot, InstallSnapshotReply, Log, Message, PersistentState, PreVote,
+                   PreVoteReply, RaftNode, RequestVote, RequestVoteReply, Server, TimeoutNow, Timing, new_event)
 from .trace import Clock, ClusterView, Trace
 
 __all__ = ["Network", "Cluster", "ClientRequest", "Endpoint", "Refused", "ACTIONS", "MAX_NODES"]
 
 MAX_NODES = 99
-ACTIONS = ("crash", "restart", "restart_all", "crash_leader", "timeout_now", "isolate", "partition", "cut", "heal", "request", "set_network",
-           "transfer_leadership", "add_server", "promote", "remove_server", "snapshot", "set_clock_rate", "pause")
+ACTIONS = ("crash", "restart", "restart_all", "crash_leader", "timeout_now", "isolate", "partition", "cut", "heal",
+           "drop_next", "delay_next", "request", "set_network", "transfer_leadership", "add_server", "promote",
+           "remove_server", "snapshot", "set_clock_rate", "pause")
 """Names a fault schedule may use; each is the :class:`Cluster` method of that name."""
 
 _DELIVER, _TIMER, _ACTION = 0, 1, 2
@@ -155,6 +157,24 @@ def _clock_rate(rate: Any) -> None:
     if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate < math.inf:
         raise ValueError(f"a clock rate is a number > 0 (1: the clock keeps true time, 0.5: it runs at half speed, "
                          f"2: twice as fast); got {rate!r}")
+
+
+_MESSAGE_KINDS = tuple(kind.__name__ for kind in (RequestVote, RequestVoteReply, AppendEntries, AppendEntriesReply,
+                                                  PreVote, PreVoteReply, TimeoutNow, InstallSnapshot,
+                                                  InstallSnapshotReply))
+"""The kinds of message a ``drop_next`` / ``delay_next`` item may single out (class names)."""
+_OneShot = tuple[int, int, str | None, int | None]  # (src, dst, kind or None: any, extra ms or None: lost)
+
+
+def _message_kind(kind: Any) -> None:
+    if kind is not None and kind not in _MESSAGE_KINDS:
+        raise ValueError(f"kind must be None (any message) or a message kind: {', '.join(_MESSAGE_KINDS)}; "
+                         f"got {kind!r}")
+
+
+def _extra_delay(ms: Any) -> None:
+    if isinstance(ms, bool) or not isinstance(ms, int) or ms < 1:
+        raise ValueError(f"delay_next slows a message down by a whole number of milliseconds >= 1; got {ms!r}")
 
 
 def _pause_length(ms: Any) -> None:
@@ -319,6 +339,7 @@ class Cluster:
         self.endpoints: dict[int, Endpoint] = {}
         self.groups: tuple[tuple[int, ...], ...] = ()
         self.cuts: set[tuple[int, int]] = set()
+        self._once: list[_OneShot] = []  # drop_next / delay_next items waiting for their message, oldest first
         self._clocks: dict[int, Clock] = {}  # servers whose clock drifts or whose process was paused (set_clock_rate)
         self._paused: dict[int, tuple[int, list[tuple[int, Message]]]] = {}  # paused server -> (resume time, the
         # deliveries that wait for it)
@@ -560,6 +581,39 @@ class Cluster:
         """Remove every partition and link cut."""
         self.groups, self.cuts = (), set()
         self._record(Event(self.now, "heal", text="network healed"))
+
+    def drop_next(self, src: int, dst: int, kind: str | None = None) -> None:
+        """Lose the next message S``src`` sends to S``dst`` from now on (of ``kind``, e.g. ``"AppendEntriesReply"``,
+        if given): one lost message, a fault of one schedule item (a :meth:`cut` loses every message until a heal)."""
+        self._check_one_shot(src, dst, kind)
+        self._once.append((src, dst, kind, None))
+        what = "message" if kind is None else kind
+        self._record(Event(self.now, "note", node=src, peer=dst, value=kind,
+                           text=f"the next {what} from S{src} to S{dst} will be lost"))
+
+    def delay_next(self, src: int, dst: int, ms: int, kind: str | None = None) -> None:
+        """Slow down the next message S``src`` sends to S``dst`` from now on (of ``kind``, if given) by ``ms``
+        milliseconds more than the network's delay: one late message, a fault of one schedule item."""
+        self._check_one_shot(src, dst, kind)
+        _extra_delay(ms)
+        self._once.append((src, dst, kind, ms))
+        what = "message" if kind is None else kind
+        self._record(Event(self.now, "note", node=src, peer=dst, value=ms,
+                           text=f"the next {what} from S{src} to S{dst} will take {ms} ms longer"))
+
+    def _check_one_shot(self, src: Any, dst: Any, kind: Any) -> None:
+        self._check_id(src), self._check_id(dst)
+        if src == dst:
+            raise ValueError(f"a message goes from one node to another; got S{src} to itself")
+        _message_kind(kind)
+
+    def _one_shot(self, m: Message) -> _OneShot | None:
+        """The oldest drop_next / delay_next item that ``m`` matches, used up (None: none does)."""
+        for k, rule in enumerate(self._once):
+            if rule[0] == m.src and rule[1] == m.dst and (rule[2] is None or rule[2] == type(m).__name__):
+                del self._once[k]
+                return rule
+        return None
 
     def set_network(self, **changes: Any) -> None:
         """Change network settings from now on, e.g. ``cluster.set_network(drop_rate=0.1)``."""
@@ -971,6 +1025,10 @@ class Cluster:
             self._check_link(*args)
         elif name == "partition":
             self._groups(args)
+        elif name in ("drop_next", "delay_next"):
+            self._check_one_shot(args[0], args[1], args[-1] if len(args) == (3 if name == "drop_next" else 4) else None)
+            if name == "delay_next":
+                _extra_delay(args[2])
         elif name in ("set_clock_rate", "pause"):
             self._check_id(args[0])
             (_clock_rate if name == "set_clock_rate" else _pause_length)(args[1])
@@ -1244,7 +1302,7 @@ class Cluster:
         then lost, duplicated or delayed as the network's settings draw it."""
         net, rand, randbelow, now, heap = self.net, self._rng.random, self._randbelow, self.now, self._heap
         extend, check_send = self._cells.extend, self._checks["send"]  # _record_all, inlined for one event
-        faulty = self.cuts or self.groups
+        faulty, once = self.cuts or self.groups, self._once
         duplicate_rate, long_delay_rate, drop_rate = net.duplicate_rate, net.long_delay_rate, net.drop_rate
         low, high = net.delay
         for m in msgs:
@@ -1253,13 +1311,20 @@ class Cluster:
                 self._msg_ids = msg_id = self._msg_ids + 1
                 lo, hi = net.long_delay if long_delay_rate and rand() < long_delay_rate else (low, high)
                 due = now + lo + randbelow(hi - lo + 1)  # = randint(lo, hi), the same draws, less overhead
-                e = new_event((now, "send", m.src, m.term, m.dst, None, None, due, m, msg_id, "",
-                               "duplicate" if copy else ""))
+                shot = self._one_shot(m) if once and not copy else None  # a drop_next / delay_next item
+                late = ""
+                if shot is not None and shot[3] is not None:
+                    due += shot[3]
+                    late = f"a delay_next item: {shot[3]} ms late"  # the send's rule (the timeline says it)
+                e = new_event((now, "send", m.src, m.term, m.dst, None, None, due, m, msg_id,
+                               late, "duplicate" if copy else ""))
                 extend(e)
                 check_send(e)
                 why = self._blocked(m.src, m.dst) if faulty else None
                 if why is None and drop_rate and rand() < drop_rate:
                     why = "lost"
+                if why is None and shot is not None and shot[3] is None:
+                    why = "lost (a drop_next item)"
                 if why:
                     self._record(Event(now, "drop", m.dst, None, m.src, None, None, why, m, msg_id))
                 else:

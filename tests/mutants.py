@@ -303,9 +303,11 @@ class _NextIndexInLog(RaftNode):
     log then breaks the property it is meant to break ("Committed entries on a majority") instead of stopping the
     run at an IndexError one heartbeat later (a "Node failure", which would hide it from the search).
 
-    Only :class:`KeepsOldMatchIndex` has it. :class:`TakesOldReplies` with it is found by no search of 90 s (seeds
-    0-2, measured): its late reply must arrive after a re-election and count for an entry not on a majority, while
-    the IndexError comes with any late reply past its log, so without it the search reports that crash."""
+    Only :class:`KeepsOldMatchIndex` has it. :class:`TakesOldReplies` with it was found by no search of 90 s (seeds
+    0-2, before one-message faults); with ``delay_next`` items seed 0 still finds nothing in 60 s and seed 1 finds
+    the property at 42 s, 13 items (issue 27, load 4): its late reply must arrive after a re-election and count for
+    an entry not on a majority, while the IndexError comes with any late reply past its log, so without it the
+    search reports that crash (a finding too: explain() names the stale reply the method took)."""
 
     def set_progress(self, peer: int, match: int, next_index: int, rule: str) -> None:
         super().set_progress(peer, match, min(next_index, self.last_log_index + 1), rule)

@@ -10,7 +10,7 @@ import pytest
 
 import raftedu.grading as grading
 from raftedu import RaftNode
-from raftedu.grading.bughunt import SUSPECTS, _settings, run_hunt, try_hunt
+from raftedu.grading.bughunt import SUSPECTS, _cluster, _settings, run_hunt, try_hunt
 from raftedu.grading.core import Failed
 from raftedu.grading.notebooks import solution_namespace
 from raftedu.grading.observe import plain, unplain
@@ -67,11 +67,21 @@ def test_a_swapped_or_empty_hunt_earns_nothing() -> None:
     ({"n": 3, "run": 10, "schedule": [(0, "crash", 9)]}, "unknown node id 9"),
     ({"n": 3, "run": 10, "schedule": [], "speed": 2}, "unknown key(s) ['speed']"),
     ({"n": 3, "run": 10, "schedule": [(0, "set_network", {"duplicate_rate": 1.0})]}, "duplicate_rate may be at most"),
+    ({"n": 3, "run": 10, "schedule": [(0, "delay_next", 2, 1, 0)]}, "delay_next slows a message down by a whole"),
 ])
 def test_a_bad_hunt_is_told_what_is_wrong(answer: Any, says: str) -> None:
     with pytest.raises(Failed, match="not a schedule the grader can run") as caught:
         run_hunt(SUSPECTS["a"], settings(answer))
     assert says in caught.value.hint
+
+
+def test_a_hunt_may_lose_or_delay_one_message_as_a_shrunk_story_does() -> None:
+    hunt = {"n": 3, "run": 300, "scripted": True,
+            "schedule": [(0, "timeout_now", 1), (5, "delay_next", 2, 1, 50, "AppendEntriesReply"),
+                         (5, "drop_next", 3, 1)]}
+    c, violation = _cluster(SUSPECTS["a"], settings(hunt))
+    assert violation is None and [e.value for e in c.trace.events if e.kind == "drop"] == ["lost (a drop_next item)"]
+    assert [e.rule for e in c.trace.events if e.kind == "send" and e.rule] == ["a delay_next item: 50 ms late"]
 
 
 def test_try_hunt_shows_both_runs(capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,14 +10,19 @@ from raftedu import RaftNode
 from raftedu.checks import PROPERTIES
 from raftedu.explore import (Counterexample, _walk, find_counterexample, one_minimal, replay_line, shrink,
                              story_schedules)
-from mutants import NODE_MUTANTS, AppliesTwice, CountsOldTermVotes, VolatileVote  # tests/ is on sys.path (conftest.py)
+from mutants import (NODE_MUTANTS, AppliesTwice, CountsOldTermVotes, KeepsOldMatchIndex,  # tests/ is on sys.path
+                     TakesOldReplies, VolatileVote)  # (conftest.py)
 
 SAFETY_MUTANTS = [m for m in NODE_MUTANTS if m.what in PROPERTIES]  # Figure 3 and the monitor's extras; not the extensions'
 QUICK = {"counts vote replies from an older term", "applies an entry twice without reporting it",
          "skips an entry without reporting it", "keeps votedFor in volatile state"}
 CRASHES_FIRST = {"uses AppendEntries replies from an earlier leadership"}
 """Found as the IndexError its stale nextIndex causes (a Node failure) before the property (tests/mutants.py,
-_NextIndexInLog, says why it is left so)."""
+_NextIndexInLog, says why it is left so); explain() names the stale reply its method took."""
+RUNS_IN_A_MINUTE = 2_500
+"""The done-when's 60 s as runs, the same on any machine: benchmarks/bench_explore.py measured the slowest search,
+on 5 servers, at 42 runs/s on the shared 2-core machine at load 9 (2026-12-07): 60 s is about 2,500 runs. Search
+and shrink together must stay within them."""
 
 
 def _same(a, b) -> None:
@@ -30,8 +35,9 @@ def _same(a, b) -> None:
 def test_each_safety_mutant_gets_a_short_one_minimal_counterexample_that_replays(mutant):
     # The search takes its runs in a fixed order, so what it finds does not depend on speed; the budget here is only
     # a cap (tests assert no timings: benchmarks/bench_explore.py measures the time, within 60 s on this machine).
-    ce = find_counterexample(mutant.node_class, budget_s=600)
-    assert ce is not None, f"{mutant.name}: no counterexample"
+    ce = find_counterexample(mutant.node_class, budget_s=600, max_runs=RUNS_IN_A_MINUTE)
+    assert ce is not None, f"{mutant.name}: no counterexample within {RUNS_IN_A_MINUTE} runs"
+    assert ce.stats.runs + ce.stats.shrink_runs <= RUNS_IN_A_MINUTE, ce.stats
     assert ce.property == ("Node failure" if mutant.name in CRASHES_FIRST else mutant.what), ce
     assert 1 <= len(ce.schedule) <= 12, ce
     assert one_minimal(ce), ce
@@ -85,6 +91,32 @@ def test_shrink_makes_a_long_failing_schedule_one_minimal():
     assert len(small.schedule) < len(padded) and one_minimal(small)
     assert not one_minimal(ce)  # the check can fail: the padded schedule has items that can go
     assert small.replay().property == ce.property
+
+
+def test_shrink_turns_a_slow_spell_into_one_late_message():
+    # a run the search found before one-message items existed: the slow spell is two items (there and back)
+    spell = [(0, "timeout_now", 1), (2, "request", "base"), (22, "request", "old2"), (22, "request", "old3"),
+             (22, "partition", [1, 2]), (52, "set_network", {"delay": (300, 300)}),
+             (53, "set_network", {"delay": (1, 1)}), (53, "timeout_now", 3), (55, "request", "new"), (55, "heal"),
+             (106, "timeout_now", 1)]
+    small = shrink(Counterexample.of(TakesOldReplies, 5, spell))
+    assert [item[1:] for item in small.schedule if item[1] in ("set_network", "delay_next")] == [
+        ("delay_next", 2, 1, 299, "AppendEntriesReply")], small  # the spell's one message that matters
+    assert len(small.schedule) <= len(spell) - 2 and one_minimal(small)
+    paragraph = small.explain().paragraph  # the student's method is named with the stale reply it took
+    assert ("`handle_append_entries_reply` last ran for S1" in paragraph
+            and "received AppendEntriesReply of term 1 from S2" in paragraph and "earlier term" in paragraph), paragraph
+
+
+def test_shrink_makes_cuts_from_one_server_one_partition():
+    twelve = [(0, "timeout_now", 1), (2, "request", "old2"), (2, "request", "old3"), (2, "partition", [1, 2]),
+              (2, "timeout_now", 3), (4, "request", "new"), (4, "heal"), (55, "crash", 3), (55, "timeout_now", 1),
+              (57, "cut", 1, 2), (57, "cut", 1, 4), (57, "request", "v6")]
+    ce = Counterexample.of(KeepsOldMatchIndex, 5, twelve)
+    assert one_minimal(ce)  # no single item can go: the two cuts are one fault told twice
+    small = shrink(ce)
+    assert small.schedule == (*twelve[:9], (57, "partition", [1, 3, 5]), (57, "request", "v6")), small
+    assert small.property == ce.property == "Committed entries on a majority" and one_minimal(small)
 
 
 def test_a_shrink_stopped_by_its_budget_still_breaks_the_property():

@@ -451,3 +451,65 @@ def test_a_view_first_read_after_a_restart_draws_the_restarted_node_afresh():
     c.restart(follower)
     assert _picture(c.view) == _picture(ClusterView.at(c.trace))
     assert c.view.nodes[follower].leader_id is None and c.view.nodes[follower].deadline == c.nodes[follower].deadline
+
+
+# ---- one-message faults: drop_next and delay_next (issue 27) ----------------------------------------------------
+
+
+def _sends(c: Cluster, src: int, dst: int) -> list:
+    return [e for e in c.trace.events if e.kind == "send" and (e.node, e.peer) == (src, dst)]
+
+
+def _one_message_run(*items) -> Cluster:
+    c = Cluster(3, seed=4, network=Network(delay=(2, 9)), schedule=[(0, "timeout_now", 1), *items])
+    c.run(200)
+    return c
+
+
+def test_drop_next_loses_exactly_the_next_message_of_its_kind_on_its_link():
+    plain = _one_message_run()
+    c = _one_message_run((30, "drop_next", 2, 1, "AppendEntriesReply"), (30, "drop_next", 1, 3))
+    lost = [e for e in c.trace.events if e.kind == "drop"]
+    first_21 = next(e for e in _sends(c, 2, 1) if e.time >= 30 and type(e.msg).__name__ == "AppendEntriesReply")
+    first_13 = next(e for e in _sends(c, 1, 3) if e.time >= 30)
+    assert [(e.msg_id, e.value) for e in lost] == sorted([(first_21.msg_id, "lost (a drop_next item)"),
+                                                         (first_13.msg_id, "lost (a drop_next item)")])
+    # nothing else changed before the first loss: the network's random draws are the same with the items
+    before = min(e.time for e in lost)
+    assert ([e[:10] for e in plain.trace.events if e.time < before and e.kind != "note"]
+            == [e[:10] for e in c.trace.events if e.time < before and e.kind != "note"])
+    assert [e.text for e in c.trace.events if e.kind == "note"] == [
+        "the next AppendEntriesReply from S2 to S1 will be lost", "the next message from S1 to S3 will be lost"]
+
+
+def test_delay_next_slows_down_one_message_and_no_other():
+    plain, c = _one_message_run(), _one_message_run((50, "delay_next", 3, 1, 120))
+    first_31 = next(e for e in _sends(c, 3, 1) if e.time >= 50)
+    due = {e.msg_id: e.value for e in plain.trace.events if e.kind == "send"}
+    slow = [(e.msg_id, e.value - due[e.msg_id]) for e in c.trace.events
+            if e.kind == "send" and e.time < first_31.value and e.value != due[e.msg_id]]
+    assert slow == [(first_31.msg_id, 120)]  # every other message sent until it arrives is due as before
+    assert first_31.rule == "a delay_next item: 120 ms late"  # the timeline says it (tests/test_viz.py)
+    assert c.trace.digest() == _one_message_run((50, "delay_next", 3, 1, 120)).trace.digest()  # deterministic
+    by_hand = Cluster(3, seed=4, network=Network(delay=(2, 9)), schedule=[(0, "timeout_now", 1)])
+    by_hand.run(50)
+    by_hand.delay_next(3, 1, 120)
+    by_hand.run(150)
+    assert by_hand.trace.digest() == c.trace.digest()
+
+
+@pytest.mark.parametrize("item,message", [
+    ((10, "drop_next", 1, 1), "a message goes from one node to another; got S1 to itself"),
+    ((10, "drop_next", 1, 4), "unknown node id 4: this cluster has nodes 1..3"),
+    ((10, "drop_next", 1), r"drop_next takes \(src: 'int', dst: 'int', kind: 'str \| None' = None\)"),
+    ((10, "drop_next", 1, 2, "Vote"), "kind must be None .any message. or a message kind: RequestVote, "),
+    ((10, "delay_next", 2, 1, 0), "delay_next slows a message down by a whole number of milliseconds >= 1; got 0"),
+    ((10, "delay_next", 2, 1, 5.5, "AppendEntries"), "whole number of milliseconds >= 1; got 5.5"),
+    ((10, "delay_next", 2, 1, 5, 7), "kind must be None"),
+])
+def test_bad_one_message_items_are_named_at_the_call(item, message):
+    with pytest.raises(ValueError, match=message):
+        Cluster(3, schedule=[item])
+    if len(item) > 3:  # (a call with too few arguments is Python's TypeError)
+        with pytest.raises(ValueError, match=message):
+            getattr(Cluster(3), item[1])(*item[2:])

@@ -574,3 +574,14 @@ def test_timeline_requests_start_with_their_kinds_shape_so_same_colour_kinds_dif
         assert list(t.marker.symbol) == [MESSAGE_STYLES[kind][1], "arrow", "arrow"] * arrows, kind
         assert all(size > 0 for size in t.marker.size[0::3]), kind  # the shape is drawn where the message leaves
     assert trace_named(fig, ARROW_NAMES["RequestVoteReply"]).marker.symbol == "arrow"
+
+
+def test_timeline_says_which_message_a_delay_next_item_held_up() -> None:
+    c = Cluster(3, seed=4, network=Network(delay=(2, 9)),
+                schedule=[(0, "timeout_now", 1), (50, "delay_next", 3, 1, 120)])
+    c.run(200)
+    late = next(e for e in c.trace.events if e.kind == "send" and e.rule)
+    hovers = [h for trace in timeline(c.trace).data for h in (trace.hovertext or ()) if h]
+    said = [h for h in hovers if "delay_next" in h]
+    assert said and all(f"sent {late.time} ms (a delay_next item: 120 ms late), delivered {late.value} ms" in h
+                        for h in said)

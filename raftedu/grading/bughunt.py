@@ -31,8 +31,9 @@ __all__ = ["SUSPECTS", "LIMITS", "HUNT_ACTIONS", "bug_hunt_checks", "run_hunt", 
 LIMITS: dict[str, Any] = {"n": (3, 7), "run": 20_000, "items": 200}
 """Cluster sizes allowed, the longest run (virtual ms) and the most schedule items."""
 HUNT_ACTIONS = ("crash", "restart", "restart_all", "crash_leader", "timeout_now", "isolate", "partition", "cut", "heal",
-                "request", "set_network")
-"""The schedule actions a hunt may use: Figure 2's faults and requests (etcd's operations and snapshots are off)."""
+                "drop_next", "delay_next", "request", "set_network")
+"""The schedule actions a hunt may use: Figure 2's faults and requests (etcd's operations and snapshots are off); a
+hunt's shrunk story (``shrink``: a slow spell becomes one ``delay_next``) can be pasted back as a hunt."""
 
 
 class SuspectA(RaftNode):

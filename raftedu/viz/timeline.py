@@ -114,7 +114,7 @@ def timeline(source: Source, start: int = 0, end: int | None = None, *, heartbea
             kind = message_kind(m)
             if not heartbeats and (kind == "Heartbeat" or e.msg_id in answers_heartbeat):
                 continue
-            hover = f"{describe_message(m)}<br>sent {s.time} ms, "
+            hover = f"{describe_message(m)}<br>sent {s.time} ms" + (f" ({s.rule})" if s.rule else "") + ", "
             if e.kind == "deliver":
                 rules = rules_fired(events, k)
                 hover += (f"delivered {e.time} ms<br>handled by: {HANDLERS[kind]}<br>rules fired: "
