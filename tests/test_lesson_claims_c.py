@@ -273,3 +273,46 @@ def test_08_the_ok_column_says_which_writes_changed_nothing() -> None:
     rows = svc.history.to_frame().head(12)
     assert {(kind, ok) for kind, ok in zip(rows.kind, rows.ok)} >= {("cas", False), ("delete", False), ("get", True)}
     assert not any(kind in ("put", "get") and ok is False for kind, ok in zip(rows.kind, rows.ok))
+
+
+@pytest.mark.parametrize("name", ALL_LESSONS)
+def test_every_lesson_ends_with_the_navigation_line_to_its_neighbours(name: str) -> None:
+    """A fresh read (s8-24d): lessons 10-12 ended without the ◀ contents ▶ line the others end with, and lesson 12
+    without a "Next:"."""
+    import nbformat
+
+    last = nbformat.read(NOTEBOOKS / name, as_version=4).cells[-1].source.strip().splitlines()[-1]
+    k = ALL_LESSONS.index(name)
+    assert "[contents](../README.md#the-course)" in last, f"{name} does not end with the navigation line"
+    if k:
+        assert last.startswith("[◀ ") and f"]({ALL_LESSONS[k - 1]})" in last, f"{name}'s last line: {last!r}"
+    if k + 1 < len(ALL_LESSONS):
+        assert last.endswith(f" ▶]({ALL_LESSONS[k + 1]})"), f"{name}'s last line: {last!r}"
+
+
+def test_08_clients_are_named_by_number_and_shown_as_101_and_up() -> None:
+    """A fresh read (s8-24d): the lesson says "client 1" where its tables say "client 101"."""
+    from raftedu.kv import CLIENT_BASE
+
+    claim("08_clients_sessions.ipynb", "tables and messages show it as `client 101`, `102`, `103`")
+    svc = KVService(5, clients=3, seed=7)
+    svc.cluster.run_until(lambda c: c.leader() is not None, 2_000)
+    svc.submit(1, "put", "x", 1)
+    svc.run(300)
+    assert CLIENT_BASE == 100 and [c.id for c in svc.clients] == [101, 102, 103]
+    assert set(svc.conversation(1).message) and "client 101" in set(svc.conversation(1)["from"])
+
+
+def test_13_the_simulator_runs_with_the_lab_timing_not_etcds_defaults() -> None:
+    """A fresh read (s8-24d): lesson 13 called the halved lab timing "etcd's timing"."""
+    import nbformat
+
+    claim("13_real_etcd.ipynb", "Now the simulator with this lab's timing (a 50 ms heartbeat, timeouts drawn from [500, 1000) ms)")
+    code = nbformat.read(NOTEBOOKS / "13_real_etcd.ipynb", as_version=4).cells[10].source
+    assert "Timing(election_timeout=(500, 1000), heartbeat=50)" in code
+    import inspect
+
+    from raftedu.etcd import EtcdCluster
+
+    defaults = inspect.signature(EtcdCluster).parameters
+    assert (defaults["heartbeat_ms"].default, defaults["election_ms"].default) == (50, 500)  # the lab's, not etcd's
