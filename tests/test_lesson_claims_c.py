@@ -316,3 +316,34 @@ def test_13_the_simulator_runs_with_the_lab_timing_not_etcds_defaults() -> None:
 
     defaults = inspect.signature(EtcdCluster).parameters
     assert (defaults["heartbeat_ms"].default, defaults["election_ms"].default) == (50, 500)  # the lab's, not etcd's
+
+
+def test_13_the_cut_off_members_terms_are_read_from_etcds_messages_not_its_status() -> None:
+    """A fresh read (s8-24d): "the terms come from each member's log" read as the Raft log; they come from the
+    messages etcd prints (its status shows the term of the last applied entry)."""
+    from raftedu.etcd import EtcdCluster
+
+    claim("13_real_etcd.ipynb", "The cut-off member's terms come from the messages etcd prints, such as \"became "
+                                "candidate at term 6\", not from its status")
+    claim("13_real_etcd.ipynb", "so the rejoin below reads those terms from the messages etcd prints")
+    etcd = EtcdCluster.__new__(EtcdCluster)  # no processes: only the reading of a member's printed messages
+    etcd._info_log = lambda i, what: ('raft2026 INFO: 3 became pre-candidate at term 2\n'  # type: ignore[method-assign]
+                                      'raft2026 INFO: 3 became candidate at term 6\n')
+    assert etcd.highest_term_logged(3) == 6
+
+
+def test_09_the_history_figure_colours_are_the_ones_the_lesson_names() -> None:
+    """A fresh read (s8-24d): lesson 09 still said "in red" after the colour-blind palette made the violation black."""
+    from raftedu.kv import old_leader_read
+    from raftedu.viz.history import HISTORY_COLORS, LABELS, PATTERNS, history_figure
+
+    claim("09_linearizable_reads.ipynb", "draws the read that cannot be placed in black with white crosses, and the "
+                                         "operations the checker could order before getting stuck in orange with dots")
+    run = old_leader_read("local")
+    fig = history_figure(run.history, run.check())
+    bars = {t.name: t for t in fig.data}
+    stuck, ordered = bars[LABELS["stuck"]], bars[LABELS["ordered"]]
+    assert (stuck.marker.color, stuck.marker.pattern.shape, stuck.marker.pattern.fgcolor) == ("#000000", "x", "white")
+    assert (ordered.marker.color, ordered.marker.pattern.shape) == (HISTORY_COLORS["ordered"], PATTERNS["ordered"])
+    assert ordered.marker.color == "#e69f00"  # Okabe-Ito orange
+    assert len(stuck.y) == 1 and "get('x') → 1 @1" in stuck.y[0]  # the stale read is the one drawn black
