@@ -347,3 +347,20 @@ def test_09_the_history_figure_colours_are_the_ones_the_lesson_names() -> None:
     assert (ordered.marker.color, ordered.marker.pattern.shape) == (HISTORY_COLORS["ordered"], PATTERNS["ordered"])
     assert ordered.marker.color == "#e69f00"  # Okabe-Ito orange
     assert len(stuck.y) == 1 and "get('x') → 1 @1" in stuck.y[0]  # the stale read is the one drawn black
+
+
+def test_07_in_a_2_2_1_split_only_the_leader_from_before_the_split_still_says_leader() -> None:
+    """A fresh read (s8-24d): the printed roles show a leader in the 2|2|1 split; the lesson now says whose."""
+    from raftedu import Cluster
+
+    claim("07_partitions.ipynb", "The one server that says `leader` is the leader from before the split, still in term 1 "
+                                 "beside one follower: it took the request, and the request stays `pending`.")
+    c = Cluster(5, seed=5)  # the lesson's cell, as it runs
+    c.run_until(lambda c: c.leader() is not None, 2_000)
+    before = c.leader()
+    c.partition([1, 2], [3, 4], [5])
+    c.run(3_000)
+    assert [i for i in c.ids if c.nodes[i].role == "leader"] == [before] and c.nodes[before].current_term == 1
+    req = c.request("x", node=c.leader())
+    c.run(1_000)
+    assert req.status == "pending" and max(c.nodes[i].commit_index for i in c.ids) == 0
