@@ -364,3 +364,11 @@ def test_07_in_a_2_2_1_split_only_the_leader_from_before_the_split_still_says_le
     req = c.request("x", node=c.leader())
     c.run(1_000)
     assert req.status == "pending" and max(c.nodes[i].commit_index for i in c.ids) == 0
+
+
+def test_13_frozen_members_are_new_as_a_failure_count_not_as_a_pause() -> None:
+    """A fresh read (s8-24d): lesson 13 called a frozen member new to the course, but lesson 09 pauses a process."""
+    from test_lesson_claims_a import prose
+
+    claim("13_real_etcd.ipynb", "lesson 09 paused a leader's process, but to break its lease, not to count failures")
+    assert "`cluster.pause(i, ms)` — a **process pause**" in prose("09_linearizable_reads.ipynb")
