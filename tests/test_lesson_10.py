@@ -43,10 +43,10 @@ def test_how_long_a_follower_must_be_away_to_depose_the_leader():
 def test_without_pre_vote_the_rejoining_follower_deposes_the_leader():
     ns = lesson(NAME)
     c, leader, term, x, away, deposed = ns["rejoin"](pre_vote=False)
-    claim(NAME, "each time it becomes a candidate and raises its term (§5.2)")
+    claim(NAME, "each time it becomes a candidate and raises its term (paper §5.2)")
     assert away > term + 3 and deposed
     claim(NAME, "the leader's next heartbeat reaches the cut-off follower, and its answer carries the follower's high "
-                "term. A server that sees a higher term adopts it and becomes a follower (§5.1): the leader steps down.")
+                "term. A server that sees a higher term adopts it and becomes a follower (paper §5.1): the leader steps down.")
     cause, step = ns["cause"], ns["step"]  # what the student saw (the same seeded run as this one)
     assert type(cause.msg).__name__ == "AppendEntriesReply" and not cause.msg.success and cause.msg.src == x
     assert cause.msg.term == away > term  # its term is higher than the heartbeat's
@@ -127,3 +127,15 @@ def test_no_printed_line_is_wider_than_100_characters():
     """JupyterLab breaks a longer output line wherever the window ends, even mid-word: lessons print through say()."""
     wide = [line for line in lesson(NAME)["_stdout"].splitlines() if len(line) > 100]
     assert not wide, f"{NAME} prints lines over 100 characters: {wide[:3]}"
+
+
+def test_the_check_quorum_prediction_is_asked_before_the_rule_names_its_length():
+    """A fresh read (s8-24d): the cell before the prediction said "a whole election timeout", half its answer."""
+    text = prose(NAME)
+    asked = text.index("about how long after the split does the old leader step down")
+    told = text.index("a leader steps down when an election timeout passes without a successful round of heartbeats to a majority")
+    assert "election timeout passes" not in text[text.index("## With check-quorum"):asked]
+    assert asked < told
+    ns = lesson(NAME)
+    claim(NAME, "raftedu, like etcd, counts the minimum election timeout")
+    assert ns["took"] == ns["low"] == ns["c"].timing.election_timeout[0]

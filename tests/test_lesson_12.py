@@ -101,3 +101,14 @@ def test_no_printed_line_is_wider_than_100_characters():
     """JupyterLab breaks a longer output line wherever the window ends, even mid-word: lessons print through say()."""
     wide = [line for line in lesson(NAME)["_stdout"].splitlines() if len(line) > 100]
     assert not wide, f"{NAME} prints lines over 100 characters: {wide[:3]}"
+
+
+def test_the_key_value_snapshot_ends_at_201_the_no_op_and_the_200_writes():
+    """A fresh read (s8-24d): ``snapshot_every=50`` and a snapshot up to 201 needed saying why."""
+    ns = lesson(NAME)
+    claim(NAME, "The snapshot ends at index 201, not 200")
+    claim(NAME, "here at 50, 100, 150 and, as the last two entries were applied together, 201.")
+    kv, leader = ns["kv"], ns["kv_leader"]
+    assert [e.index for e in kv.trace if e.kind == "snapshot" and e.node == leader.id] == [50, 100, 150, 201]
+    assert next(e for e in kv.trace if e.kind == "append" and e.node == leader.id and e.index == 1).term == 1
+    assert ns["kv_snap"].state[0] is None  # index 1 is the no-op a new leader of this store commits first (§8)

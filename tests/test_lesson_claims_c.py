@@ -273,3 +273,102 @@ def test_08_the_ok_column_says_which_writes_changed_nothing() -> None:
     rows = svc.history.to_frame().head(12)
     assert {(kind, ok) for kind, ok in zip(rows.kind, rows.ok)} >= {("cas", False), ("delete", False), ("get", True)}
     assert not any(kind in ("put", "get") and ok is False for kind, ok in zip(rows.kind, rows.ok))
+
+
+@pytest.mark.parametrize("name", ALL_LESSONS)
+def test_every_lesson_ends_with_the_navigation_line_to_its_neighbours(name: str) -> None:
+    """A fresh read (s8-24d): lessons 10-12 ended without the ◀ contents ▶ line the others end with, and lesson 12
+    without a "Next:"."""
+    import nbformat
+
+    last = nbformat.read(NOTEBOOKS / name, as_version=4).cells[-1].source.strip().splitlines()[-1]
+    k = ALL_LESSONS.index(name)
+    assert "[contents](../README.md#the-course)" in last, f"{name} does not end with the navigation line"
+    if k:
+        assert last.startswith("[◀ ") and f"]({ALL_LESSONS[k - 1]})" in last, f"{name}'s last line: {last!r}"
+    if k + 1 < len(ALL_LESSONS):
+        assert last.endswith(f" ▶]({ALL_LESSONS[k + 1]})"), f"{name}'s last line: {last!r}"
+
+
+def test_08_clients_are_named_by_number_and_shown_as_101_and_up() -> None:
+    """A fresh read (s8-24d): the lesson says "client 1" where its tables say "client 101"."""
+    from raftedu.kv import CLIENT_BASE
+
+    claim("08_clients_sessions.ipynb", "tables and messages show it as `client 101`, `102`, `103`")
+    svc = KVService(5, clients=3, seed=7)
+    svc.cluster.run_until(lambda c: c.leader() is not None, 2_000)
+    svc.submit(1, "put", "x", 1)
+    svc.run(300)
+    assert CLIENT_BASE == 100 and [c.id for c in svc.clients] == [101, 102, 103]
+    assert set(svc.conversation(1).message) and "client 101" in set(svc.conversation(1)["from"])
+
+
+def test_13_the_simulator_runs_with_the_lab_timing_not_etcds_defaults() -> None:
+    """A fresh read (s8-24d): lesson 13 called the halved lab timing "etcd's timing"."""
+    import nbformat
+
+    claim("13_real_etcd.ipynb", "Now the simulator with this lab's timing (a 50 ms heartbeat, timeouts drawn from [500, 1000) ms)")
+    code = nbformat.read(NOTEBOOKS / "13_real_etcd.ipynb", as_version=4).cells[10].source
+    assert "Timing(election_timeout=(500, 1000), heartbeat=50)" in code
+    import inspect
+
+    from raftedu.etcd import EtcdCluster
+
+    defaults = inspect.signature(EtcdCluster).parameters
+    assert (defaults["heartbeat_ms"].default, defaults["election_ms"].default) == (50, 500)  # the lab's, not etcd's
+
+
+def test_13_the_cut_off_members_terms_are_read_from_etcds_messages_not_its_status() -> None:
+    """A fresh read (s8-24d): "the terms come from each member's log" read as the Raft log; they come from the
+    messages etcd prints (its status shows the term of the last applied entry)."""
+    from raftedu.etcd import EtcdCluster
+
+    claim("13_real_etcd.ipynb", "The cut-off member's terms come from the messages etcd prints, such as \"became "
+                                "candidate at term 6\", not from its status")
+    claim("13_real_etcd.ipynb", "so the rejoin below reads those terms from the messages etcd prints")
+    etcd = EtcdCluster.__new__(EtcdCluster)  # no processes: only the reading of a member's printed messages
+    etcd._info_log = lambda i, what: ('raft2026 INFO: 3 became pre-candidate at term 2\n'  # type: ignore[method-assign]
+                                      'raft2026 INFO: 3 became candidate at term 6\n')
+    assert etcd.highest_term_logged(3) == 6
+
+
+def test_09_the_history_figure_colours_are_the_ones_the_lesson_names() -> None:
+    """A fresh read (s8-24d): lesson 09 still said "in red" after the colour-blind palette made the violation black."""
+    from raftedu.kv import old_leader_read
+    from raftedu.viz.history import HISTORY_COLORS, LABELS, PATTERNS, history_figure
+
+    claim("09_linearizable_reads.ipynb", "draws the read that cannot be placed in black with white crosses, and the "
+                                         "operations the checker could order before getting stuck in orange with dots")
+    run = old_leader_read("local")
+    fig = history_figure(run.history, run.check())
+    bars = {t.name: t for t in fig.data}
+    stuck, ordered = bars[LABELS["stuck"]], bars[LABELS["ordered"]]
+    assert (stuck.marker.color, stuck.marker.pattern.shape, stuck.marker.pattern.fgcolor) == ("#000000", "x", "white")
+    assert (ordered.marker.color, ordered.marker.pattern.shape) == (HISTORY_COLORS["ordered"], PATTERNS["ordered"])
+    assert ordered.marker.color == "#e69f00"  # Okabe-Ito orange
+    assert len(stuck.y) == 1 and "get('x') → 1 @1" in stuck.y[0]  # the stale read is the one drawn black
+
+
+def test_07_in_a_2_2_1_split_only_the_leader_from_before_the_split_still_says_leader() -> None:
+    """A fresh read (s8-24d): the printed roles show a leader in the 2|2|1 split; the lesson now says whose."""
+    from raftedu import Cluster
+
+    claim("07_partitions.ipynb", "The one server that says `leader` is the leader from before the split, still in term 1 "
+                                 "beside one follower: it took the request, and the request stays `pending`.")
+    c = Cluster(5, seed=5)  # the lesson's cell, as it runs
+    c.run_until(lambda c: c.leader() is not None, 2_000)
+    before = c.leader()
+    c.partition([1, 2], [3, 4], [5])
+    c.run(3_000)
+    assert [i for i in c.ids if c.nodes[i].role == "leader"] == [before] and c.nodes[before].current_term == 1
+    req = c.request("x", node=c.leader())
+    c.run(1_000)
+    assert req.status == "pending" and max(c.nodes[i].commit_index for i in c.ids) == 0
+
+
+def test_13_frozen_members_are_new_as_a_failure_count_not_as_a_pause() -> None:
+    """A fresh read (s8-24d): lesson 13 called a frozen member new to the course, but lesson 09 pauses a process."""
+    from test_lesson_claims_a import prose
+
+    claim("13_real_etcd.ipynb", "lesson 09 paused a leader's process, but to break its lease, not to count failures")
+    assert "`cluster.pause(i, ms)` — a **process pause**" in prose("09_linearizable_reads.ipynb")
