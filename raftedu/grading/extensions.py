@@ -185,8 +185,9 @@ _CQ = {"check_quorum": True}
 _RULE_START = ("§9.6 start_pre_vote: become a pre-candidate (a follower, no known leader, pre_votes = {self}), reset "
                "the election timer, ask every peer PreVote(currentTerm + 1, lastLogIndex, lastLogTerm) without raising "
                "the term or voting")
-_RULE_COUNT = ("§9.6 handle_pre_vote_reply: a refusal from a later term makes this server a follower of that term "
-               "(§5.1); count granted pre-votes for currentTerm + 1 only while a pre-candidate, each server once; "
+_RULE_COUNT = ("§9.6 handle_pre_vote_reply: only a refusal's term is observed (not m.vote_granted: a later term makes "
+               "this server a follower of that term, §5.1) -- a grant carries currentTerm + 1, the term asked for, and "
+               "observing it would make a pre-candidate a follower of the very term it campaigns for; count granted pre-votes for currentTerm + 1 only while a pre-candidate, each server once; "
                "with a majority (itself included) start the real election")
 _RULE_GRANT = ("§9.6 handle_pre_vote: refuse an older term, a term in which we voted for someone else, while in a "
                "leader's lease (in_lease), or a less up-to-date log; otherwise grant. Reply PreVoteReply with the asked "
