@@ -31,8 +31,7 @@ from ..raft import (CANDIDATE, LEADER, AppendEntries, AppendEntriesReply, Messag
 from ..sim import Cluster
 from ..sweep import CHAOS, random_schedule, recover
 from .core import Check, Failed
-from .scenarios import (SCENARIOS, Facts, Run, Scenario, _need, describe, judge_faults_saying, make_node,
-                        situate)
+from .scenarios import SCENARIOS, Facts, Run, Scenario, _need, describe, judge_faults_saying, make_node
 
 __all__ = ["EXTENSION_SCENARIOS", "PREVOTE_RULES", "ext_case", "judge_ext_case", "prevote_checks", "probe_ext_case",
            "random_ext_case"]
@@ -84,8 +83,7 @@ def _run_ext_case(cls: type, spec: Mapping[str, Any]) -> dict[str, Any]:
     node.enable(**spec["options"])
     node.take_output()
     sent: list[Any] = []
-    for at, what in spec["steps"]:
-        situate(node, now=at)
+    for at, what in spec["steps"]:  # receive and on_timer set the node's clock themselves: no call to set it
         if what == "timer":
             node.on_timer(at)
         else:
