@@ -101,7 +101,8 @@ def _run_member_case(cls: type, spec: Mapping[str, Any]) -> dict[str, Any]:
     sent: list[Any] = []
     answers: list[Any] = []
     for at, kind, arg in spec["steps"]:
-        situate(node, now=at)
+        if kind in ("refused", "promote"):  # the other inputs give the node its clock themselves
+            situate(node, now=at)
         args = nodehost.decode(arg, _CODEC)
         if kind == "timer":
             node.on_timer(at)
