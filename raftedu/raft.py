@@ -857,7 +857,7 @@ class RaftNode(Server):
     def propose(self, command: Any, now: int) -> int | None:
         """Client request (§5.3): a leader appends ``command`` and returns its index; others return None."""
         self.now = now
-        if self.role != LEADER or self.transferee is not None:  # §3.10: no proposals while handing over
+        if self.role != LEADER or self.refuses_proposals():
             return None
         index = self.append_own(command, "§5.3 Leaders: client command → append entry to local log")
         for peer in self.peers:
@@ -868,6 +868,11 @@ class RaftNode(Server):
         if self.extended:
             self.after_step()
         return index
+
+    def refuses_proposals(self) -> bool:
+        """§3.10: whether this leader refuses client commands now: while it hands leadership over, until the transfer
+        ends (a log that keeps growing could keep the target from catching up)."""
+        return self.transferee is not None
 
     def append_own(self, command: Any, rule: str) -> int:
         """A leader appends an entry of its current term to its own log; returns the new index."""
@@ -1385,10 +1390,12 @@ class RaftNode(Server):
                       f"S{self.id} stepped down: it heard from no majority in the last "
                       f"{self.timing.election_timeout[0]} ms")
             self.become_follower(None)
-        elif self.transferee is not None and self.now >= self.transfer_deadline:
-            self.note("transfer", "§3.10 transfer not done within an election timeout → abort",
-                      f"S{self.id} gave up handing leadership to S{self.transferee}", peer=self.transferee, value=None)
-            self.transferee = None
+        elif self.transferee is not None:
+            to = self.transferee
+            self.abort_transfer_when_late()
+            if self.transferee is None:  # the trace (and the safety monitor) learn that the transfer ended
+                self.note("transfer", "§3.10 transfer not done within an election timeout → abort",
+                          f"S{self.id} gave up handing leadership to S{to}", peer=to, value=None)
 
     # ---- leadership transfer (dissertation §3.10) ---------------------------
 
@@ -1408,6 +1415,12 @@ class RaftNode(Server):
         if self.match_index[to] < self.last_log_index:
             self.send_append_entries(to)
         self.after_step()
+
+    def abort_transfer_when_late(self) -> None:
+        """§3.10: a transfer not done by ``transfer_deadline`` (an election timeout after it began) is given up at the
+        leader's next heartbeat (``leader_tick`` notes it); the leader takes client requests again."""
+        if self.transferee is not None and self.now >= self.transfer_deadline:
+            self.transferee = None
 
     def send_timeout_now_when_caught_up(self) -> None:
         """§3.10: once the transfer target's log matches ours, tell it to time out now."""

@@ -42,6 +42,7 @@ ACTIONS = ("crash", "restart", "restart_all", "crash_leader", "timeout_now", "is
 """Names a fault schedule may use; each is the :class:`Cluster` method of that name."""
 
 _DELIVER, _TIMER, _ACTION = 0, 1, 2
+_WINDOW_SAFE = frozenset(("pre_vote", "check_quorum"))  # options that keep lookahead windows (:meth:`Cluster.lookahead`)
 _STAGES = ("term", "role", "vote", "log", "commit", "apply", "snapshot")
 _STAGE_OF = {"term": "term", "vote": "vote", "role": "role", "append": "log", "truncate": "log", "install": "log",
              "commit": "commit", "apply": "apply", "snapshot": "snapshot"}
@@ -307,6 +308,7 @@ class Cluster:
         """Servers removed from the cluster (§4.1): shut down for good once their removal committed."""
         self._membership = False
         self._extended = bool(self.options)
+        self._beyond = bool(self.options.keys() - _WINDOW_SAFE)  # extensions whose steps reach beyond the nodes
         self._retiring: dict[int, tuple[int, ConfigChange]] = {}
         self._removed: set[int] = set()  # removal committed, still running (``retire_after``)
         self.retire_after = retire_after
@@ -435,12 +437,13 @@ class Cluster:
         heap's order whatever the nodes do. Two things only a node's own step decides, and whoever takes the
         steps must apply: a timer is skipped when the node's deadline has moved off it (:meth:`_fire_timer`), and
         a node that sets its deadline before the window's last time inserts a timer: stop there. Deliveries the
-        network drops are left out. Empty with endpoints, extensions or membership changes (their steps reach
-        beyond the nodes), or a network without delay.
+        network drops are left out. Empty with endpoints, snapshots, etcd's operations or membership changes (their
+        steps reach beyond the nodes), or a network without delay; pre-vote and check-quorum keep it (they change
+        what a node does at a step, never when its timer fires or a message arrives).
         """
         net = self.net
         shortest = min(net.delay[0], net.long_delay[0]) if net.long_delay_rate else net.delay[0]
-        if (shortest <= 0 or not self._heap or self.endpoints or self._extended or self._membership or self._retiring
+        if (shortest <= 0 or not self._heap or self.endpoints or self._beyond or self._membership or self._retiring
                 or self._clocks or self._paused):  # a drifting or paused clock times its node's steps itself
             return 0, []
         horizon = min(self._heap[0][0] + shortest, end + 1)
@@ -781,6 +784,7 @@ class Cluster:
     def _enable_extensions(self, membership: bool) -> None:
         """From the first etcd operation on, every node runs the extension hooks; from the first configuration
         change on, every node reads its configuration from its log (§4.1)."""
+        self._beyond = True  # no lookahead windows from now on (:meth:`lookahead`)
         if self._extended and self._membership >= membership:
             return
         self._extended, self._membership = True, self._membership or membership

@@ -125,7 +125,9 @@ def refuse_while_any_leader_known(self: RaftNode, m: PreVote) -> None:
 
 
 def _count(self: RaftNode, m: PreVoteReply, *, dedupe: bool = True, check_term: bool = True,
-           observe: bool = True, lead: bool = False) -> None:
+           observe: bool = True, lead: bool = False, observe_grants: bool = False) -> None:
+    if observe_grants:  # a grant carries currentTerm + 1: observing it makes the pre-candidate a follower of that term
+        self.observe_term(m.term)
     if not m.vote_granted:
         if observe:
             self.observe_term(m.term)
@@ -160,6 +162,10 @@ def count_any_term(self: RaftNode, m: PreVoteReply) -> None:
 
 def ignore_refusal_term(self: RaftNode, m: PreVoteReply) -> None:
     _count(self, m, observe=False)
+
+
+def observes_a_grants_term(self: RaftNode, m: PreVoteReply) -> None:
+    _count(self, m, observe_grants=True)
 
 
 # ---- ignores_vote_request ---------------------------------------------------------------
@@ -229,6 +235,8 @@ MUTANTS11 = [
     Mutant11("counts any term", "handle_pre_vote_reply", count_any_term, "prevote_rules", "handle_pre_vote_reply"),
     Mutant11("ignores a refusal's term", "handle_pre_vote_reply", ignore_refusal_term, "prevote_rules",
              "handle_pre_vote_reply"),
+    Mutant11("observes a grant's term", "handle_pre_vote_reply", observes_a_grants_term, "prevote_rules",
+             "only a refusal's term"),
     Mutant11("ignores transfers too", "ignores_vote_request", ignore_transfers_too, "checkquorum_rules",
              "ignores_vote_request"),
     Mutant11("ignores without check-quorum", "ignores_vote_request", ignore_without_check_quorum,

@@ -1,6 +1,6 @@
 """Known-wrong variants of exercise 12's methods (membership changes), each with the check that must catch it.
 
-Every mutant changes one rule of one of the solution's six methods; ``catch`` names the check designed to notice and
+Every mutant changes one rule of one of the solution's ten methods; ``catch`` names the check designed to notice and
 ``names`` a word its hint must contain (the method or rule that broke), so the student is pointed at the right place.
 """
 
@@ -225,4 +225,49 @@ MUTANTS12 += [
              "handle_timeout_now"),
     Mutant12("an ordinary election", "handle_timeout_now", an_ordinary_election, "transfer_rules",
              "handle_timeout_now"),
+]
+
+
+# ---- refuses_proposals ------------------------------------------------------------------------------
+
+
+def never_refuses(self: RaftNode) -> bool:
+    return False
+
+
+def refuses_only_until_timeout_now(self: RaftNode) -> bool:
+    return self.transferee is not None and not self._timeout_sent
+
+
+# ---- abort_transfer_when_late ------------------------------------------------------------------------------
+
+
+def _give_up(self: RaftNode, *, late: Callable[[RaftNode], bool]) -> None:
+    if self.transferee is not None and late(self):
+        self.transferee = None
+
+
+def never_gives_up(self: RaftNode) -> None:
+    return None
+
+
+def gives_up_one_heartbeat_late(self: RaftNode) -> None:
+    _give_up(self, late=lambda n: n.now > n.transfer_deadline)
+
+
+def gives_up_at_the_first_heartbeat(self: RaftNode) -> None:
+    _give_up(self, late=lambda n: True)
+
+
+MUTANTS12 += [
+    Mutant12("takes proposals during a transfer", "refuses_proposals", never_refuses, "transfer_rules",
+             "refuses_proposals"),
+    Mutant12("takes proposals once TimeoutNow went out", "refuses_proposals", refuses_only_until_timeout_now,
+             "transfer_rules", "refuses_proposals"),
+    Mutant12("never gives a transfer up", "abort_transfer_when_late", never_gives_up, "transfer_rules",
+             "abort_transfer_when_late"),
+    Mutant12("gives a transfer up after its deadline", "abort_transfer_when_late", gives_up_one_heartbeat_late,
+             "transfer_rules", "abort_transfer_when_late"),
+    Mutant12("gives a transfer up at once", "abort_transfer_when_late", gives_up_at_the_first_heartbeat,
+             "transfer_rules", "abort_transfer_when_late"),
 ]

@@ -179,10 +179,11 @@ def worker(tmp_path_factory: pytest.TempPathFactory):
     w.close()
 
 
-def _run(node_class: type, seed: int, timing: Timing = Timing(), delay: tuple[int, int] = (2, 20)) -> Cluster:
+def _run(node_class: type, seed: int, timing: Timing = Timing(), delay: tuple[int, int] = (2, 20),
+         **options: bool) -> Cluster:
     c = Cluster(5, seed=seed, node_class=node_class, timing=timing,
                 network=Network(delay=delay, drop_rate=0.05, duplicate_rate=0.05, long_delay_rate=0.05,
-                                long_delay=(30, 90)))
+                                long_delay=(30, 90)), **options)
     for i in range(6):
         c.run(250)
         c.request(f"x{i}")
@@ -239,15 +240,20 @@ class _Ahead(RaftNode):
             type(self).plan.clear()
 
 
-@pytest.mark.parametrize("timing, delay", [(Timing(), (2, 20)), (Timing(election_timeout=(40, 80), heartbeat=8),
-                                                                  (15, 25))])
-def test_the_lookahead_announces_exactly_the_steps_the_simulator_takes(timing: Timing, delay: tuple[int, int]) -> None:
+@pytest.mark.parametrize("timing, delay, options", [
+    (Timing(), (2, 20), {}), (Timing(election_timeout=(40, 80), heartbeat=8), (15, 25), {}),
+    (Timing(election_timeout=(40, 80), heartbeat=8), (15, 25), {"pre_vote": True, "check_quorum": True})])
+def test_the_lookahead_announces_exactly_the_steps_the_simulator_takes(timing: Timing, delay: tuple[int, int],
+                                                                         options: dict[str, bool]) -> None:
+    """Also with pre-vote and check-quorum on: they change what a node does at a step, never when it steps."""
     _Ahead.taken = _Ahead.stops = 0
     for seed in range(2):
         _Ahead.plan.clear()
-        ahead = _run(_Ahead, seed, timing, delay)
-        plain = _run(RaftNode, seed, timing, delay)  # the same run (the first event names the class)
+        ahead = _run(_Ahead, seed, timing, delay, **options)
+        plain = _run(RaftNode, seed, timing, delay, **options)  # the same run (the first event names the class)
         assert [e.astuple() for e in ahead.trace.events[1:]] == [e.astuple() for e in plain.trace.events[1:]]
+        if options:  # the extensions did run, and their safety checks with them
+            assert {"precampaign", "stepdown"} <= {e.kind for e in plain.trace}
     assert _Ahead.taken > 500
     if timing.heartbeat < delay[0]:  # heartbeats set inside a window: the stop rule is needed, and taken
         assert _Ahead.stops > 10

@@ -91,6 +91,25 @@ def test_the_scenarios_do_what_they_say_with_the_reference() -> None:
         assert stopped == "" and "install" in kinds and "snapshot" in kinds, (name, seed)
 
 
+def test_the_faults_judge_asks_for_a_snapshot_only_once_a_server_applied_three_entries() -> None:
+    """A secret seed whose faults let the reference apply only two entries (seed 144970: the benchmark's secret drew
+    it) passes; the same run judged as if an entry at index 3 had been applied without a snapshot fails."""
+    from raftedu.grading.core import Failed
+    from raftedu.grading.scenarios import SCENARIOS, Facts, drive_scenario
+    from raftedu.raft import Event
+
+    run, stopped = drive_scenario("faults_snapshots", RaftNode, 144970)
+    events = run.cluster.trace.events
+    assert stopped == "" and "snapshot" not in {e.kind for e in events}
+    assert max(e.index for e in events if e.kind == "apply") < 3
+    marks = [(label, upto, time) for _, label, upto, time in run.marks]  # as the judge reads them
+    SCENARIOS["faults_snapshots"].judge([Facts(events, marks)], "")
+    applied = next(e for e in events if e.kind == "apply")
+    more = [*events, Event(applied.time, "apply", node=applied.node, index=3, entry=applied.entry)]
+    with pytest.raises(Failed, match="up to index 3"):
+        SCENARIOS["faults_snapshots"].judge([Facts(more, marks)], "")
+
+
 def test_the_kinds_of_mutants() -> None:
     assert len({m.fn for m in MUTANTS10}) >= 20
     assert {m.function for m in MUTANTS10} == set(EX.functions)

@@ -15,7 +15,7 @@ from gradecheats import (assert_reference_methods_pass, autograde_output, grade_
                          solution_worker)  # tests/ is on sys.path (conftest.py)
 from mutants11 import MUTANTS11
 from raftedu import Cluster, RaftNode
-from raftedu.grading.extensions import PREVOTE_RULES, checkquorum_cases, prevote_cases, with_options
+from raftedu.grading.extensions import PREVOTE_RULES, checkquorum_cases, prevote_cases
 from raftedu.grading.notebooks import solution_namespace
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,22 +104,6 @@ def test_check_quorum_alone_still_deposes_the_leader_and_pre_vote_does_not() -> 
         assert any(e.kind == "role" and e.node == leader and e.time > healed for e in c.trace) is deposed, scenario
 
 
-def test_options_switched_on_by_the_class_are_the_clusters_options() -> None:
-    """with_options(cls) runs the same cluster as Cluster(..., pre_vote=True, check_quorum=True)."""
-    def run(**kwargs: Any) -> list[tuple[Any, ...]]:
-        c = Cluster(5, seed=7, **kwargs)
-        c.run(800)
-        c.isolate(c.leader() or 1)
-        c.run(1_500)
-        c.heal()
-        c.run(500)
-        return [e.astuple() for e in c.trace if e.kind != "start"]  # the start event lists the cluster's options
-
-    both = {"pre_vote": True, "check_quorum": True}
-    a, b = run(node_class=with_options(RaftNode, **both)), run(**both)
-    assert a == b and any(e[1] == "precampaign" for e in a) and any(e[1] == "stepdown" for e in a)
-
-
 # ---- through the trusted grader: the student's node in the sandboxed worker -----------------------------------
 
 
@@ -133,8 +117,8 @@ def test_a_remote_extended_node_runs_the_same_run_as_a_local_one(tmp_path: Path)
         local = node_class({name: SOLUTION[name] for name in EX.functions})
         both = {"pre_vote": True, "check_quorum": True}
         for seed in (3, 4):
-            a = Cluster(5, seed=seed, node_class=with_options(local, **both))
-            b = Cluster(5, seed=seed, node_class=with_options(remote, **both))
+            a = Cluster(5, seed=seed, node_class=local, **both)
+            b = Cluster(5, seed=seed, node_class=remote, **both)
             for c in (a, b):
                 c.run(600)
                 c.isolate(c.leader() or 1)
@@ -145,6 +129,7 @@ def test_a_remote_extended_node_runs_the_same_run_as_a_local_one(tmp_path: Path)
             assert [e.astuple() for e in a.trace] == [e.astuple() for e in b.trace], seed
             kinds = {e.kind for e in b.trace}
             assert {"precampaign", "stepdown"} <= kinds, kinds  # the student's own notes crossed the boundary
+        assert worker.steps_ahead > 100 and worker.broken == []  # the options keep the lookahead windows
 
 
 @pytest.mark.kernel

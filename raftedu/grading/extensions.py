@@ -13,8 +13,9 @@ reference node like exercises 02-04; the rest of the node (Figure 2, the extensi
   carrying the rejoining server's higher term still deposes it, §5.1), the lonely leader that steps down, and
   the sweep's random faults with both options on. Every judge checks its setup first.
 
-The options are switched on through the node class itself (:func:`with_options`), so the same scenario runs a
-local class in a student's kernel and the student's nodes in the grader's sandboxed worker alike.
+The options are the cluster's (``Cluster(..., pre_vote=True, check_quorum=True)``): every node, the student's in
+the grader's sandboxed worker too (``Server.runs_extensions``), gets them at each boot, and the safety monitor checks
+what check-quorum promises (a leader that lost touch with a majority steps down, §6.2).
 """
 
 from __future__ import annotations
@@ -30,31 +31,16 @@ from ..raft import (CANDIDATE, LEADER, AppendEntries, AppendEntriesReply, Messag
 from ..sim import Cluster
 from ..sweep import CHAOS, random_schedule, recover
 from .core import Check, Failed
-from .scenarios import (SCENARIOS, Facts, Run, Scenario, _need, describe, judge_faults_saying, make_node,
-                        situate)
+from .scenarios import SCENARIOS, Facts, Run, Scenario, _need, describe, judge_faults_saying, make_node
 
 __all__ = ["EXTENSION_SCENARIOS", "PREVOTE_RULES", "ext_case", "judge_ext_case", "prevote_checks", "probe_ext_case",
-           "random_ext_case", "with_options"]
+           "random_ext_case"]
 
 PREVOTE_RULES = ("in_lease", "start_pre_vote", "handle_pre_vote", "handle_pre_vote_reply", "ignores_vote_request",
                  "lost_quorum")
 """The RaftNode methods a student writes in exercise 11 (switched off in the reference while it is graded)."""
 
 _CODEC = nodehost.registry()
-
-
-def with_options(cls: type, **options: bool) -> type:
-    """``cls`` with etcd's ``options`` (``pre_vote``, ``check_quorum``) switched on in every node it makes, as
-    ``Cluster(..., pre_vote=True)`` switches them on (:meth:`~raftedu.raft.RaftNode.enable` right after the node
-    is built, at every boot); works for the student's nodes in the grader's sandbox too."""
-    # mypy calls reading __init__ off an instance unsound; cls is a class, whose __init__ its instances run
-    base_init = cls.__init__  # type: ignore[misc]
-
-    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        base_init(self, *args, **kwargs)
-        self.enable(**options)
-
-    return type(cls.__name__, (cls,), {"__init__": __init__, "__module__": cls.__module__})
 
 
 # --------------------------------------------------------------------------
@@ -97,8 +83,7 @@ def _run_ext_case(cls: type, spec: Mapping[str, Any]) -> dict[str, Any]:
     node.enable(**spec["options"])
     node.take_output()
     sent: list[Any] = []
-    for at, what in spec["steps"]:
-        situate(node, now=at)
+    for at, what in spec["steps"]:  # receive and on_timer set the node's clock themselves: no call to set it
         if what == "timer":
             node.on_timer(at)
         else:
@@ -198,8 +183,9 @@ _CQ = {"check_quorum": True}
 _RULE_START = ("§9.6 start_pre_vote: become a pre-candidate (a follower, no known leader, pre_votes = {self}), reset "
                "the election timer, ask every peer PreVote(currentTerm + 1, lastLogIndex, lastLogTerm) without raising "
                "the term or voting")
-_RULE_COUNT = ("§9.6 handle_pre_vote_reply: a refusal from a later term makes this server a follower of that term "
-               "(§5.1); count granted pre-votes for currentTerm + 1 only while a pre-candidate, each server once; "
+_RULE_COUNT = ("§9.6 handle_pre_vote_reply: only a refusal's term is observed (not m.vote_granted: a later term makes "
+               "this server a follower of that term, §5.1) -- a grant carries currentTerm + 1, the term asked for, and "
+               "observing it would make a pre-candidate a follower of the very term it campaigns for; count granted pre-votes for currentTerm + 1 only while a pre-candidate, each server once; "
                "with a majority (itself included) start the real election")
 _RULE_GRANT = ("§9.6 handle_pre_vote: refuse an older term, a term in which we voted for someone else, while in a "
                "leader's lease (in_lease), or a less up-to-date log; otherwise grant. Reply PreVoteReply with the asked "
@@ -364,8 +350,7 @@ def random_ext_case(rng: random.Random) -> dict[str, Any]:
 
 def _make(run: Run, n: int, *, pre_vote: bool = False, check_quorum: bool = False, **kwargs: Any) -> Cluster:
     """A cluster of ``n`` nodes of the class under test with the options on (remembered by the run)."""
-    options = {k: True for k, v in (("pre_vote", pre_vote), ("check_quorum", check_quorum)) if v}
-    c = Cluster(n, seed=run.seed, node_class=with_options(run.node_class, **options), **kwargs)
+    c = Cluster(n, seed=run.seed, node_class=run.node_class, pre_vote=pre_vote, check_quorum=check_quorum, **kwargs)
     run.clusters.append(c)
     return c
 
@@ -541,16 +526,24 @@ _judge_faults_both = judge_faults_saying(
     "heard), and a leader that lost its majority must step down (lost_quorum)")
 
 
+_CULPRITS = (
+    ("Check-quorum leaders step down", "lost_quorum (§6.2: at each heartbeat a leader that heard from no majority "
+     "within the last minimum election timeout steps down)"),
+    ("Lease only from the current leader", "ignores_vote_request and in_lease (§4.2.3: a RequestVote is ignored only "
+     "within a minimum election timeout of hearing from the leader of the current term)"),
+)
+"""The rules to look at when the safety monitor sees one of check-quorum's promises broken."""
+
 EXTENSION_SCENARIOS: dict[str, Scenario] = {
     "rejoin_prevote": Scenario(lambda run: _rejoin(run, pre_vote=True, check_quorum=False), _judge_rejoin_prevote,
-                               "lesson 10's disruptive rejoin with pre-vote: the leader keeps leading", counts=True),
+                               "lesson 10's disruptive rejoin with pre-vote: the leader keeps leading", counts=True, culprits=_CULPRITS),
     "rejoin_checkquorum_only": Scenario(_rejoin_checkquorum, _judge_rejoin_checkquorum,
                                         "check-quorum alone: the lonely leader steps down, yet the rejoin still "
-                                        "deposes the leader", counts=True),
+                                        "deposes the leader", counts=True, culprits=_CULPRITS),
     "lonely_leader": Scenario(_lonely, _judge_lonely, "with check-quorum and pre-vote, a leader cut off with one "
-                              "follower steps down (§6.2) and the majority side elects another"),
+                              "follower steps down (§6.2) and the majority side elects another", culprits=_CULPRITS),
     "faults_prevote_checkquorum": Scenario(_faults_both, _judge_faults_both, "the sweep's random faults with pre-vote "
-                                           "and check-quorum on; then one request must commit"),
+                                           "and check-quorum on; then one request must commit", culprits=_CULPRITS),
 }
 """Exercise 11's scenarios (added to :data:`~raftedu.grading.scenarios.SCENARIOS`)."""
 SCENARIOS.update(EXTENSION_SCENARIOS)

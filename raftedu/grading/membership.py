@@ -1,8 +1,10 @@
 """Exercise 12: membership changes -- single-server changes (dissertation §4.1), learners (§4.2.1), removed servers
 (§4.2.2), the fix of the 2015 single-server change bug -- and leadership transfer (§3.10).
 
-The student writes eight methods of :class:`~raftedu.raft.RaftNode` (:data:`MEMBERSHIP_RULES`): six membership rules
-and two of leadership transfer (§3.10), which membership changes use to move leadership off a server. Plugged into the
+The student writes ten methods of :class:`~raftedu.raft.RaftNode` (:data:`MEMBERSHIP_RULES`): six membership rules
+and four of leadership transfer (§3.10), which membership changes use to move leadership off a server: TimeoutNow once
+the target caught up, the target's forced election, no client requests meanwhile, and giving up after an election
+timeout. Plugged into the
 reference node like exercises 02-04 and 11; the rest of the node (Figure 2, ``apply_configuration``, ``config_at``,
 ``propose_configuration``, ``removal_pending``, the extension plumbing) stays the reference's. Two kinds of evidence:
 
@@ -44,7 +46,8 @@ __all__ = ["MEMBERSHIP_RULES", "MEMBERSHIP_SCENARIOS", "judge_member_case", "mem
            "membership_checks", "probe_member_case", "random_member_case", "transfer_cases"]
 
 MEMBERSHIP_RULES = ("refresh_configuration", "configuration_change_refused", "promotion_refused", "has_quorum",
-                    "campaign", "step_down_when_removed", "send_timeout_now_when_caught_up", "handle_timeout_now")
+                    "campaign", "step_down_when_removed", "send_timeout_now_when_caught_up", "handle_timeout_now",
+                    "refuses_proposals", "abort_transfer_when_late")
 """The RaftNode methods a student writes in exercise 12 (switched off in the reference while it is graded)."""
 
 _CODEC = nodehost.registry()
@@ -98,7 +101,8 @@ def _run_member_case(cls: type, spec: Mapping[str, Any]) -> dict[str, Any]:
     sent: list[Any] = []
     answers: list[Any] = []
     for at, kind, arg in spec["steps"]:
-        situate(node, now=at)
+        if kind in ("refused", "promote"):  # the other inputs give the node its clock themselves
+            situate(node, now=at)
         args = nodehost.decode(arg, _CODEC)
         if kind == "timer":
             node.on_timer(at)
@@ -130,6 +134,7 @@ def _run_member_case(cls: type, spec: Mapping[str, Any]) -> dict[str, Any]:
         "voters": sorted(nodehost.plain(list(node.voters))),
         "learners": sorted(nodehost.plain(list(node.learners))),
         "configuration index": nodehost.plain(node.config_index),
+        "handing leadership to": nodehost.plain(node.transferee),
         "election timer deadline": nodehost.plain(node.deadline),
         "commitIndex": nodehost.plain(node.commit_index),
     }
@@ -222,6 +227,13 @@ _RULE_HANDLE_TIMEOUT = ("§3.10 handle_timeout_now: a TimeoutNow of our current 
                         "once -- a forced one (self.forced_campaign = True around self.start_election(), so its "
                         "RequestVote says transfer=True and no lease ignores it), no pre-vote; a stale TimeoutNow "
                         "(older term) or one to a learner or removed server is ignored")
+_RULE_PROPOSALS = ("§3.10 refuses_proposals: a leader handing leadership over (self.transferee is not None) refuses "
+                   "client requests until the transfer ends -- also once TimeoutNow went out -- since a log that keeps "
+                   "growing could keep the target from catching up; a leader handing over to nobody takes them")
+_RULE_ABORT = ("§3.10 abort_transfer_when_late: a transfer not done by self.transfer_deadline (an election timeout after "
+               "it began) is given up at the leader's next heartbeat -- self.now >= self.transfer_deadline: "
+               "self.transferee = None -- and the leader takes client requests again; before the deadline it keeps "
+               "handing over")
 _RULE_STEP_DOWN = ("§4.2.2 step_down_when_removed: a leader left out of the voters keeps leading until the change is "
                    "committed (commitIndex ≥ config_index), then steps down (self.become_follower(None))")
 
@@ -369,6 +381,29 @@ def transfer_cases() -> list[dict[str, Any]]:
         member_case(follower, [(150, _ae(3, 2, 3, [], 2)), (200, TimeoutNow(3, 1, 2))],
                     "hears leader S1 at 150 ms and gets its TimeoutNow at 200 ms, with pre-vote and check-quorum on",
                     _RULE_HANDLE_TIMEOUT, {"pre_vote": True, "check_quorum": True}),
+        # §3.10 no client requests while handing over
+        member_case(dict(lead, match_index={1: 2, 3: 2, 4: 2}), [(200, "propose", "x")],
+                    "(the leader, handing leadership to nobody) gets a client request", _RULE_PROPOSALS),
+        member_case(dict(lead, match_index={1: 2, 3: 1, 4: 2}), [(200, "transfer", 3), (210, "propose", "x")],
+                    "(the leader) hands leadership to S3, one entry behind, then gets a client request",
+                    _RULE_PROPOSALS),
+        member_case(dict(lead, match_index={1: 2, 3: 1, 4: 2}),
+                    [(200, "transfer", 3), (210, _ok(3, 2)), (220, "propose", "x")],
+                    "(the leader) hands leadership to S3, which catches up (TimeoutNow goes out), then gets a client "
+                    "request", _RULE_PROPOSALS),
+        # §3.10 give up after an election timeout (the transfer at 200 ms has its deadline at 200 + 150 ms)
+        member_case(dict(lead, match_index={1: 2, 3: 1, 4: 2}),
+                    [(200, "transfer", 3), (250, "timer"), (300, "timer"), (349, "timer"), (349, "propose", "x")],
+                    "(the leader) hands leadership to S3, which never answers; its heartbeat timer fires at 250, 300 "
+                    "and 349 ms (its deadline is 350 ms), then it gets a client request", _RULE_ABORT),
+        member_case(dict(lead, match_index={1: 2, 3: 1, 4: 2}),
+                    [(200, "transfer", 3), (300, "timer"), (350, "timer"), (351, "propose", "x")],
+                    "(the leader) hands leadership to S3, which never answers; its heartbeat timer fires at 300 and "
+                    "at 350 ms, its deadline, then it gets a client request", _RULE_ABORT),
+        member_case(dict(lead, match_index={1: 2, 3: 1, 4: 2}),
+                    [(200, "transfer", 3), (420, "timer"), (430, "propose", "x"), (440, "transfer", 4)],
+                    "(the leader) hands leadership to S3, which never answers; its next heartbeat comes at 420 ms, "
+                    "then it gets a client request and is asked to hand leadership to S4", _RULE_ABORT),
     ]
 
 
@@ -434,8 +469,10 @@ def random_member_case(rng: random.Random) -> dict[str, Any]:
                 steps.append((at, "transfer", src))
             else:
                 steps.append((at, TimeoutNow(term + rng.choice([-1, 0, 0, 1]), src, 2)))
-        elif roll < 0.85:
+        elif roll < 0.8:
             steps.append((at, "timer"))
+        elif roll < 0.85:  # a client request: refused while handing over (§3.10), accepted again after giving up
+            steps.append((at, "propose", f"p{at}"))
         elif situation.get("role") != LEADER:  # a leader's AppendEntries may delete later entries (and configurations)
             prev = rng.randint(0, len(log))
             prev_term = log[prev - 1][0] if prev else 0
@@ -747,9 +784,10 @@ def membership_checks() -> tuple[Check, ...]:
              "lesson 11's script: a leader cut off with its learners steps down, a learner never campaigns"),
         scen("removal_pending", 1, True, "removal_pending", _fixed([22]),
              "§4.2.2: a server whose own removal is pending campaigns and commits it"),
-        _member_case_check("transfer_rules", 2, True, lambda rng: transfer_cases(),
-                           "leadership transfer: TimeoutNow once the target caught up, and the target's forced "
-                           "election; compared with the reference node"),
+        _member_case_check("transfer_rules", 3, True, lambda rng: transfer_cases(),
+                           "leadership transfer: TimeoutNow once the target caught up, the target's forced election, "
+                           "no client requests meanwhile, giving up after an election timeout; compared with the "
+                           "reference node"),
         scen("stale_timeout_now", 1, True, "stale_timeout_now", _fixed([19]),
              "§3.10: a transfer whose TimeoutNow arrives twice; the stale copy is ignored"),
         scen("membership_under_faults", 2, True, "faults_membership", _fixed([2, 3]),
