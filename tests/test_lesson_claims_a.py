@@ -371,6 +371,14 @@ def test_02_the_first_election_is_a_race_that_s2_joins_too_late():
     cause = next(e for e in reversed(c.trace.events[: c.trace.events.index(back)]) if e.kind == "deliver")
     assert type(cause.msg).__name__ == "AppendEntries" and cause.msg.src == 4 and back.time > first.time
 
+
+def test_02_the_explorers_event_lines_are_printed_newest_first():
+    """Lessons 00 and 02 print ``explorer.recent(k)`` under "newest first": the trace read backwards."""
+    ns = lesson("02_leader_election.ipynb")
+    assert "the last 8 events, newest first:" in ns["_stdout"]
+    texts = [e.text for e in ns["explorer"].cluster.trace if e.text and e.text != "duplicate"]
+    assert ns["explorer"].recent(8) == texts[::-1][:8] and "won the election" in texts[-1]
+
 # ---- lesson 00 ----------------------------------------------------------------------------------------------
 
 
