@@ -183,7 +183,8 @@ PROBE_06 = ("{'tolerance': {int(n): int(t) for n, t in zip(tolerance.n, toleranc
             "'small': {str(p): [float(r) for r in g.ratio] for p, g in small.groupby('p')}, "
             "'means': means.to_dict('records'), 'sites': {k: bool(v) for k, v in sites['survives losing any one site'].items()}, "
             "'heartbeat': ex.Timing().heartbeat, 'parts': sorted(int(k) for k in set(splits.parts)), "
-            "'split_sizes': sorted(map(int, set(splits.n)))}")
+            "'split_sizes': sorted(map(int, set(splits.n))), "
+            "'down_sets': int(mc.groupby('n').simulations.first().sum()), 'drawn': int(mc.samples.sum())}")
 
 
 l06 = lesson("06_even_vs_odd.ipynb", PROBE_06)
@@ -216,6 +217,10 @@ def test_lesson_06_partitions(l06: Run) -> None:
 
 
 def test_lesson_06_availability_monte_carlo_and_the_factor_two(l06: Run) -> None:
+    says(l06, "each distinct set is simulated once: the progress bar counts them")
+    assert l06.probe["down_sets"] < l06.probe["drawn"] // 100  # 40 cells of 20,000 samples, a few thousand simulations
+    bar = re.search(r"simulating down-sets:.*?/([\d,]+)", l06.output("mc = ex.availability_monte_carlo("))
+    assert bar and int(bar.group(1).replace(",", "")) == l06.probe["down_sets"]
     p = l06.probe
     assert p["samples"] >= 10_000
     says(l06, f"draws {p['samples']:,} random samples of which machines are down for each (N, p)")
