@@ -275,6 +275,24 @@ def test_04_catch_up_backs_off_next_index_in_one_step():
     assert ns["rejections"](ns["same"].trace.events[ns["same_back"]:], ns["same_behind"]) == []
 
 
+def test_04_the_restarted_follower_does_not_know_its_committed_entry():
+    """Lesson 04's log picture at the first rejection shows S1's entry 1 faint although every server stores it."""
+    ns = lesson("04_log_repair.ipynb")
+    c3, behind, missed = ns["c3"], ns["behind"], ns["missed"]
+    claim("04_log_repair.ipynb", "S1's entry 1 is committed — every server stores it — but S1 has just restarted")
+    assert behind == 1
+    at = missed[0].time - 1  # the picture's time
+    commits = {}
+    for e in c3.trace:
+        if e.time > at:
+            break
+        if e.kind == "commit":
+            commits[e.node] = e.index
+        elif e.kind == "restart":
+            commits.pop(e.node, None)  # commitIndex is volatile: a restart forgets it
+    assert commits.get(behind, 0) == 0 and commits[ns["new"]] >= 1
+
+
 FIGURE_2_BOXES = ("State", "AppendEntries RPC", "RequestVote RPC", "Rules for Servers: all servers",
                   "Rules for Servers: followers", "Rules for Servers: candidates", "Rules for Servers: leaders")
 NOT_IN_FIGURE_2 = {"conflict_hint": "§5.3's optional back-off optimisation, not a Figure 2 rule",
@@ -333,6 +351,33 @@ def test_02_identical_timeouts_split_the_vote_and_a_crashed_leader_is_replaced_w
     candidate = next(e for e in trace if e.kind == "role" and e.value == "candidate" and e.time >= crashed_at)
     assert candidate.time - crashed_at < 300 and ns["elected"].time >= candidate.time
 
+
+
+def test_02_the_first_election_is_a_race_that_s2_joins_too_late():
+    """Lesson 02 narrates the second candidate of the first run (its vote list shows S2 refusing S4)."""
+    ns = lesson("02_leader_election.ipynb")
+    c, kick, first = ns["c"], ns["kick"], ns["first"]
+    claim("02_leader_election.ipynb", "S2's timer ran out too, 12 ms after S4's and just before S4's request reached it")
+    assert (kick.node, first.node, first.term) == (4, 4, 1)
+    s2 = next(e for e in c.trace if e.kind == "role" and e.node == 2 and e.value == "candidate")
+    request = next(e for e in c.trace if e.kind == "deliver" and type(e.msg).__name__ == "RequestVote"
+                   and e.msg.src == 4 and e.msg.dst == 2)
+    assert s2.term == 1 and s2.time - kick.time == 12 and s2.time < request.time
+    claim("02_leader_election.ipynb", "S1, S3 and S5 had already voted for S4, which won with S1, S3 and itself")
+    refused = {e.node for e in c.trace if e.kind == "vote" and e.peer == 2 and e.node != 2 and e.value is False}
+    assert refused == {1, 3, 4, 5} and "votes from S1, S3, S4" in first.text
+    claim("02_leader_election.ipynb", "S2 went back to being a follower when S4's first heartbeat arrived")
+    back = next(e for e in c.trace if e.kind == "role" and e.node == 2 and e.value == "follower")
+    cause = next(e for e in reversed(c.trace.events[: c.trace.events.index(back)]) if e.kind == "deliver")
+    assert type(cause.msg).__name__ == "AppendEntries" and cause.msg.src == 4 and back.time > first.time
+
+
+def test_02_the_explorers_event_lines_are_printed_newest_first():
+    """Lessons 00 and 02 print ``explorer.recent(k)`` under "newest first": the trace read backwards."""
+    ns = lesson("02_leader_election.ipynb")
+    assert "the last 8 events, newest first:" in ns["_stdout"]
+    texts = [e.text for e in ns["explorer"].cluster.trace if e.text and e.text != "duplicate"]
+    assert ns["explorer"].recent(8) == texts[::-1][:8] and "won the election" in texts[-1]
 
 # ---- lesson 00 ----------------------------------------------------------------------------------------------
 

@@ -182,7 +182,9 @@ PROBE_06 = ("{'tolerance': {int(n): int(t) for n, t in zip(tolerance.n, toleranc
             "'ratio05': [float(r) for r in pairs[pairs.p == 0.05].ratio], 'binomial': list(binomial.values()), "
             "'small': {str(p): [float(r) for r in g.ratio] for p, g in small.groupby('p')}, "
             "'means': means.to_dict('records'), 'sites': {k: bool(v) for k, v in sites['survives losing any one site'].items()}, "
-            "'heartbeat': ex.Timing().heartbeat}")
+            "'heartbeat': ex.Timing().heartbeat, 'parts': sorted(int(k) for k in set(splits.parts)), "
+            "'split_sizes': sorted(map(int, set(splits.n))), "
+            "'down_sets': int(mc.groupby('n').simulations.first().sum()), 'drawn': int(mc.samples.sum())}")
 
 
 l06 = lesson("06_even_vs_odd.ipynb", PROBE_06)
@@ -204,6 +206,8 @@ def test_lesson_06_partitions(l06: Run) -> None:
     says(l06, "An odd cluster split two ways always keeps a side with a majority. An even cluster split exactly in half "
               "has none: both sides stop.")
     says(l06, "every size from 3 up has a three-way split that stops it")
+    assert l06.probe["parts"] == [2, 3] and l06.probe["split_sizes"] == list(range(2, 11))
+    says(l06, "cut networks in every way into two or three groups")
     assert "(False, False, False)" in l06.output("ex.partition_progress(9, [[1, 2, 3], [4, 5, 6]])")
     gallery = l06.figure("evenodd.partition_gallery(")
     titles = [a["text"] for a in gallery["layout"]["annotations"]]
@@ -213,6 +217,10 @@ def test_lesson_06_partitions(l06: Run) -> None:
 
 
 def test_lesson_06_availability_monte_carlo_and_the_factor_two(l06: Run) -> None:
+    says(l06, "each distinct set is simulated once: the progress bar counts them")
+    assert l06.probe["down_sets"] < l06.probe["drawn"] // 100  # 40 cells of 20,000 samples, a few thousand simulations
+    bar = re.search(r"simulating down-sets:.*?/([\d,]+)", l06.output("mc = ex.availability_monte_carlo("))
+    assert bar and int(bar.group(1).replace(",", "")) == l06.probe["down_sets"]
     p = l06.probe
     assert p["samples"] >= 10_000
     says(l06, f"draws {p['samples']:,} random samples of which machines are down for each (N, p)")

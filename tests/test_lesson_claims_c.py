@@ -45,7 +45,7 @@ def test_09_only_lease_mode_adds_the_extra_vote_rule(read_mode: str) -> None:
 
 def test_01_a_majority_storing_an_entry_does_not_make_its_holders_refuse_a_candidate_without_it() -> None:
     """Issue 24 (5): voters compare how up to date logs are, not whether a given entry is there (Figure 8 (d))."""
-    claim("01_quorums.ipynb", "in Figure 8 S2 and S3 hold it and still vote for S5")
+    claim("01_quorums.ipynb", "and why \"stored on a majority\" alone is not what makes an entry committed")
     panels = []
     c = figure_8(on_step=lambda label, cluster: panels.append(
         (label, {i: [e.term for e in cluster.disks[i].log] for i in cluster.ids})))
