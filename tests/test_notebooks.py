@@ -91,3 +91,12 @@ def test_readme_lists_every_lesson():
     readme = (ROOT / "README.md").read_text()
     for path in LESSONS:
         assert f"notebooks/{path.name}" in readme, f"README's contents do not link {path.name}"
+
+
+def test_readme_is_a_front_page_with_the_course_table_on_its_first_screen():
+    """Issue 28: the README is a front page under 8 KB (it was 96 KB), and a newcomer meets the course table on the
+    first screen (its header within the first 30 lines; longer text belongs in docs/)."""
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.encode()) < 8_000, f"README.md is {len(readme.encode()):,} bytes: move text into docs/"
+    header = next(i for i, line in enumerate(readme.splitlines()) if line.startswith("| lesson |"))
+    assert header < 30, f"the course table starts on line {header + 1}"
