@@ -52,7 +52,7 @@ bench: $(VENV)/.stamp-test
 	$(PY) benchmarks/bench_kv.py
 	$(PY) benchmarks/bench_linearizability.py
 	$(PY) benchmarks/bench_grading.py
-	$(PY) benchmarks/bench_viz.py
+	$(PY) benchmarks/bench_viz.py --browser
 	$(PY) benchmarks/bench_etcd.py
 	$(PY) benchmarks/bench_explore.py
 
