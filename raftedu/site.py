@@ -34,6 +34,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,6 +98,8 @@ class SitePage:
     figures: int
     widgets: int = 0
     notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    """How long the notebook took to execute (or its outputs to replay) for the page."""
 
 
 def _title(nb: Any) -> str:
@@ -260,14 +263,17 @@ def build_site(out: str | Path = "build/site", *, root: str | Path | None = None
             files = sorted((base / part).glob("*.ipynb"))
             (stage / part).mkdir(parents=True, exist_ok=True)
             for path in tqdm(files, desc=f"site: {part}", disable=not progress):
+                started = time.perf_counter()
                 nb, notes = _lesson(path, docs, execute=execute and part == "notebooks"
                                     and (only is None or path.name in set(only)), recorded=recorded)
+                seconds = time.perf_counter() - started
                 nb, figures, widgets = static_outputs(_without_nav(nb), path.stem)
                 if notes:  # said on the page too, under its title
                     nb.cells.insert(1, nbformat.v4.new_markdown_cell(
                         ":::{note}\n" + "\n\n".join(notes) + "\n:::"))
                 nbformat.write(nb, stage / part / path.name)
-                pages.append(SitePage(path.name, out / part / f"{path.stem}.html", _title(nb), figures, widgets, notes))
+                pages.append(SitePage(path.name, out / part / f"{path.stem}.html", _title(nb), figures, widgets, notes,
+                                      seconds))
         import plotly
 
         (stage / "_static").mkdir(exist_ok=True)

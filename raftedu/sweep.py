@@ -503,8 +503,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
                         help="run on the Dask cluster whose scheduler is at ADDRESS (e.g. tcp://10.0.0.5:8786; "
                              "needs raftedu[dask] here and raftedu on every worker) instead of --workers processes")
+    parser.add_argument("--connect-timeout", metavar="SECONDS", type=float, default=30.0,
+                        help="how long to wait for the --scheduler to answer (default 30)")
     args = parser.parse_args(argv)
-    client = _dask_client(parser, args.scheduler) if args.scheduler else None
+    client = _dask_client(parser, args.scheduler, args.connect_timeout) if args.scheduler else None
     start = time.perf_counter()
     try:
         results = sweep(args.sizes, range(args.first_seed, args.first_seed + args.seeds), args.workers,
@@ -529,16 +531,17 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if bad else 0
 
 
-def _dask_client(parser: argparse.ArgumentParser, address: str) -> Any:
-    """A Dask client of the scheduler at ``address``, or the parser's error saying what is missing or wrong."""
+def _dask_client(parser: argparse.ArgumentParser, address: str, timeout: float = 30.0) -> Any:
+    """A Dask client of the scheduler at ``address`` (waiting ``timeout`` seconds for it), or the parser's error saying
+    what is missing or wrong."""
     try:
         from distributed import Client
     except ImportError:
         parser.error("--scheduler needs Dask's distributed package: pip install 'raftedu[dask]'")
     try:
-        return Client(address, timeout=30)
+        return Client(address, timeout=timeout)
     except (OSError, TimeoutError, ValueError) as e:
-        parser.error(f"--scheduler {address}: no Dask scheduler answered there ({e})")
+        parser.error(f"--scheduler {address}: no Dask scheduler answered there within {timeout:g} s ({e})")
 
 
 if __name__ == "__main__":

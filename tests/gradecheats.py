@@ -67,6 +67,7 @@ def assert_solution_full_and_cheats_nothing(tmp_path: Path, exercise: str, solut
     solution_result = results["solution"]
     assert solution_result.status == "ok" and solution_result.score == solution_result.max_score == max_score, \
         solution_result.checks
+    assert solution_result.notes == [], solution_result.notes
     for name, (status, phrase, _) in cheats.items():
         r = results[name]
         said = " | ".join(r.notes) + " | " + " | ".join(c["hint"] for c in r.checks)

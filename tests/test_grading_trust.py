@@ -290,3 +290,5 @@ def test_nbgrader_and_raftedu_grade_give_the_same_points_per_check(tmp_path: Pat
         by_nbgrader = {k: v * UNSAFE_SHARE for k, v in by_nbgrader.items()}  # apply the unsafe rule (README)
     assert by_nbgrader == by_raftedu, (r.status, r.notes)
     assert sum(by_nbgrader.values()) == r.score
+    assert not any("debugging" in n or "just a warning" in n for n in r.notes), r.notes  # the worker's raw
+    # stderr (logs_and_warns prints, logs and warns) is never copied into what the student or instructor reads

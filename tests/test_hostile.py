@@ -1,8 +1,8 @@
 """Hostile submissions against the grading boundary (issue 23): each kind of attack that once forged full marks.
 
 One batch of exercise 06 notebooks, graded with ``raftedu grade --jobs 2`` semantics and an instructor's secret:
-two honest classmates (the solution) and one notebook per attack, each the solution's setup with an attack cell
-added or the class replaced. What must hold, whatever the attack does inside its sandbox:
+two honest classmates (the solution) and one notebook per attack (two attacks that cannot hide each other share one),
+each the solution's setup with an attack cell added or the class replaced. What must hold, whatever the attack does inside its sandbox:
 
 * no attack earns full marks: each ends below them, or ``review``/``copied``/``tampered``;
 * the honest classmates in the same batch keep their full marks;
@@ -75,8 +75,16 @@ ATTACKS: dict[str, tuple[str | None, str | None]] = {
         "if _found:\n"
         "    exec(_found)\n"
         "else:\n" + "".join("    " + line + "\n" for line in _EMPTY.splitlines()))),
-    # The secret read: environment, files beside the CSV, --secret-file; shouted everywhere it could leak.
-    "reads_the_secret": ((
+    # A .pth planted in the grading Python's site-packages (harmless content, found by its name); then the secret
+    # read: environment, files beside the CSV, --secret-file; shouted everywhere it could leak. One notebook: neither
+    # can hide the other (the planting cannot fail, the reading comes after it; each is checked on its own below).
+    "plants_a_pth_and_reads_the_secret": ((
+        "import site, sys, sysconfig\n"
+        "for _d in set(site.getsitepackages() + [sysconfig.get_paths()['purelib']] + [p for p in sys.path if 'site-packages' in p]):\n"
+        "    try:\n"
+        f"        open(_d + '/{MARK}.pth', 'w').write('# planted by a hostile test notebook\\n')\n"
+        "    except Exception:\n"
+        "        pass\n"
         "import glob, os, sys\n"
         "_loot = [f'{k}={v}' for k, v in os.environ.items()]\n"
         "for _p in glob.glob('/*/.raftedu-secret') + glob.glob('/*/*/.raftedu-secret') + glob.glob('/tmp/**/*secret*',\n"
@@ -105,14 +113,6 @@ ATTACKS: dict[str, tuple[str | None, str | None]] = {
         f"        os.execv(sys.executable, [sys.executable, '-c', {_DAEMON!r}, {MARK!r}])\n"
         "    os._exit(0)\n"
         "time.sleep(0.5)\n"), None),
-    # A .pth planted in the grading Python's site-packages (harmless content, found by its name).
-    "plants_a_pth": ((
-        "import site, sys, sysconfig\n"
-        "for _d in set(site.getsitepackages() + [sysconfig.get_paths()['purelib']] + [p for p in sys.path if 'site-packages' in p]):\n"
-        "    try:\n"
-        f"        open(_d + '/{MARK}.pth', 'w').write('# planted by a hostile test notebook\\n')\n"
-        "    except Exception:\n"
-        "        pass\n"), None),
     # A huge answer: a node whose log holds a few million entries.
     "huge_answer": (None, (
         "class MyServer(Server):\n"
@@ -138,7 +138,9 @@ ATTACKS: dict[str, tuple[str | None, str | None]] = {
         "    def propose(self, command, now):\n        return None\n")),
 }
 
-LIMITS = Limits(cell_timeout=20, check_timeout=30, submission_timeout=240, memory_mb=1024)
+LIMITS = Limits(cell_timeout=10, check_timeout=15, submission_timeout=240, memory_mb=1024)
+"""Short limits (the honest notebook's slowest check took 4.7 s at load 9): the attacks that stall run into them, and
+they cost what the limits allow (flooding the simulator: the cell limit, one check limit, then 2 s per further check)."""
 
 
 def _site_dirs() -> list[Path]:
@@ -211,10 +213,13 @@ def test_a_hostile_batch(tmp_path: Path) -> None:
     assert results["loads_the_solution"].score == 0  # nothing to load in the sandbox: an empty server remains
     assert results["takes_over_the_worker"].score == 0  # forged answers are just a server's wrong behaviour
     assert results["huge_answer"].score == 0 and results["floods_the_simulator"].score == 0
-    for name in ("reads_the_secret", "leaves_a_daemon", "plants_a_pth", "takes_over_the_worker", "loads_the_solution"):
+    for name in ("plants_a_pth_and_reads_the_secret", "leaves_a_daemon", "takes_over_the_worker", "loads_the_solution"):
         assert results[name].status in ("review", "tampered", "timeout"), (name, results[name].status, results[name].notes)
         assert any(n.startswith("review: ") for n in results[name].notes), name
-    assert results["reads_the_secret"].score > 0, "the notebook still has the solution's server"
+    both = results["plants_a_pth_and_reads_the_secret"]
+    for said in ("imports site", "names 'raftedu-secret'"):  # each attack of the notebook is flagged on its own
+        assert any(n.startswith("review: ") and said in n for n in both.notes), (said, both.notes)
+    assert both.score > 0, "the notebook still has the solution's server"
 
     # the batch finishes within its limits, and nothing an attack started is still running
     assert len(results) == len(ATTACKS) + 2

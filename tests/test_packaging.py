@@ -8,6 +8,7 @@ checks that the course can be copied out and served by JupyterLab.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -180,13 +181,28 @@ def archive_members(path: Path) -> dict[str, bytes]:
         return {m.name.split("/", 1)[1]: t.extractfile(m).read() for m in t.getmembers() if m.isfile()}
 
 
-@pytest.mark.slow
-def test_neither_archive_carries_solutions_or_hidden_tests(tmp_path):
-    """The wheel and the sdist: the course as students get it, the site's sources; no solutions/, no tests/."""
-    out = tmp_path / "dist"
-    subprocess.run([sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", str(out), str(tracked_copy(tmp_path))],
-                   check=True, capture_output=True)
+@pytest.fixture(scope="module")
+def archives(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(wheel, sdist) of the tracked files, built once per test session (the wheel from the sdist, as PyPI's users
+    get it), even across pytest-xdist workers: the first builds under a lock on a folder they share."""
+    root = tmp_path_factory.getbasetemp()
+    shared = (root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root) / "raftedu-archives"
+    shared.mkdir(exist_ok=True)
+    with open(shared / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        out = shared / "dist"
+        if not out.exists():
+            subprocess.run([sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", str(shared / "dist.tmp"),
+                            str(tracked_copy(shared))], check=True, capture_output=True)
+            (shared / "dist.tmp").rename(out)
     (wheel,), (sdist,) = out.glob("*.whl"), out.glob("*.tar.gz")
+    return wheel, sdist
+
+
+@pytest.mark.slow
+def test_neither_archive_carries_solutions_or_hidden_tests(archives):
+    """The wheel and the sdist: the course as students get it, the site's sources; no solutions/, no tests/."""
+    wheel, sdist = archives
     solutions = {p.name for p in (ROOT / "solutions").iterdir()}
     for archive in (wheel, sdist):
         members = archive_members(archive)
@@ -204,33 +220,35 @@ def test_neither_archive_carries_solutions_or_hidden_tests(tmp_path):
 
 
 @pytest.mark.slow
-def test_wheel_in_a_clean_venv_gives_the_course(tmp_path):
+def test_wheel_in_a_clean_venv_gives_the_course(tmp_path, archives):
     """pip install raftedu (no JupyterLab): raftedu course X works, check and shrink work, and each command whose extra
     is missing says which to install, without a traceback; then raftedu[lab] and jupyter lab X serves lesson 00;
     then raftedu[lite] and raftedu lite builds a site carrying this very raftedu, with no checkout and no --wheel;
     then raftedu[docs]: raftedu release, and raftedu site from the course and docs the wheel carries."""
-    wheels = tmp_path / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(tracked_copy(tmp_path)), "-w",
-                    str(wheels)], check=True, capture_output=True)
-    wheel = next(wheels.glob("raftedu-*.whl"))
+    wheel, _ = archives
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     py, bindir = venv / "bin" / "python", venv / "bin"
+    # This pip installs into the venv (--python): installing pip itself into it took 25 s here (load 7).
     # --no-compile: what is installed is the same; compiling every dependency's .pyc is minutes of CI for nothing
-    pip = [str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-compile"]
+    pip = [sys.executable, "-m", "pip", "--python", str(py), "install", "-q", "--disable-pip-version-check",
+           "--no-compile"]
+    clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # PYTHONPATH=checkout would import raftedu
+    # from the checkout, not from the wheel, in the venv's commands
     subprocess.run([*pip, str(wheel)], check=True, capture_output=True)
     has_lab = subprocess.run([str(py), "-c", "import importlib.util as u; print(bool(u.find_spec('jupyterlab')))"],
-                             capture_output=True, text=True, check=True).stdout.strip()
+                             capture_output=True, text=True, check=True, env=clean).stdout.strip()
     assert has_lab == "False", "a plain `pip install raftedu` installed JupyterLab"
     course = tmp_path / "X"
-    r = subprocess.run([str(bindir / "raftedu"), "course", str(course)], capture_output=True, text=True, cwd=tmp_path)
+    r = subprocess.run([str(bindir / "raftedu"), "course", str(course)], capture_output=True, text=True, cwd=tmp_path,
+                       env=clean)
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in (course / "notebooks").glob("*.ipynb")) == LESSONS
     assert sorted(p.name for p in (course / "exercises").glob("*.ipynb")) == EXERCISES
     assert not (course / "solutions").exists()
 
     def raftedu(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(bindir / "raftedu"), *args], capture_output=True, text=True, cwd=tmp_path)
+        return subprocess.run([str(bindir / "raftedu"), *args], capture_output=True, text=True, cwd=tmp_path, env=clean)
 
     for command, extra in (["site", "docs"], ["release", "grader"], ["lite", "lite"]):
         args = [command, str(tmp_path / f"out-{command}")] if command != "release" else [
@@ -253,7 +271,7 @@ def test_wheel_in_a_clean_venv_gives_the_course(tmp_path):
         [str(bindir / "jupyter"), "lab", "--no-browser", "--allow-root", f"--port={port}", "--ServerApp.ip=127.0.0.1",
          f"--IdentityProvider.token={token}", "--LabApp.news_url=", str(course)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, cwd=tmp_path,
-        env={**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"), "JUPYTER_DATA_DIR": str(tmp_path / "data"),
+        env={**clean, "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"), "JUPYTER_DATA_DIR": str(tmp_path / "data"),
              "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"), "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "ws")},
     )
     base = f"http://127.0.0.1:{port}"
@@ -280,7 +298,7 @@ def test_wheel_in_a_clean_venv_gives_the_course(tmp_path):
     # The Pyodide kernel's JupyterLab extension came along; it cannot load in JupyterLab: raftedu's page config disables
     # it there (no console error on every page load), and the JupyterLite site below still carries it.
     listed = subprocess.run([str(bindir / "jupyter"), "labextension", "list"], capture_output=True, text=True,
-                            env={**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"), "NO_COLOR": "1"})
+                            env={**clean, "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"), "NO_COLOR": "1"})
     line = next(x for x in (listed.stdout + listed.stderr).splitlines() if "@jupyterlite/pyodide-kernel-extension" in x)
     assert "disabled" in line, line
     r = raftedu("lite", str(tmp_path / "lite"))

@@ -191,11 +191,14 @@ def sample_root(tmp_path: Path) -> Path:
 @needs_sphinx
 @pytest.mark.kernel
 @pytest.mark.slow
-def test_the_whole_site_every_lesson_with_its_figures_and_no_broken_link(tmp_path):
+def test_the_whole_site_every_lesson_with_its_figures_and_no_broken_link(tmp_path, record_property):
     """What CI builds: every lesson executed (lesson 13 from its recording), the guides, the API; then checked."""
     out = tmp_path / "site"
     pages = build_site(out, root=ROOT, recorded="always", progress=False)
     lessons = [p for p in pages if p.path.parent.name == "notebooks"]
+    for p in lessons:  # the lessons' execution times, listed at the end of the run (tests/conftest.py)
+        if not p.notes:
+            record_property(f"seconds:{p.source}", round(p.seconds, 1))
     assert [p.source for p in lessons] == sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
     for p in lessons:
         if p.source == "13_real_etcd.ipynb":

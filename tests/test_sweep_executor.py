@@ -32,9 +32,9 @@ def test_the_sweep_on_a_local_dask_cluster_and_its_command_line_option(capsys):
 
 def test_a_scheduler_that_does_not_answer_is_a_clear_error(capsys):
     pytest.importorskip("distributed")
-    with pytest.raises(SystemExit):
-        main(["--seeds", "1", "--sizes", "3", "--scheduler", "tcp://127.0.0.1:9"])
-    assert "no Dask scheduler answered there" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # the same wait as the default 30 s, shorter
+        main(["--seeds", "1", "--sizes", "3", "--scheduler", "tcp://127.0.0.1:9", "--connect-timeout", "2"])
+    assert "no Dask scheduler answered there within 2 s" in capsys.readouterr().err
 
 
 def test_map_on_refuses_what_is_not_an_executor():
