@@ -75,8 +75,9 @@ def tolerance_figure(tolerance: pd.DataFrame) -> go.Figure:
     """Measured failure tolerance per N (bars, odd and even coloured apart) next to etcd's table.
 
     ``tolerance`` is :func:`raftedu.experiments.derived_tolerance`'s frame.
-    The black diamonds mark etcd's formula T = (N-1)//2; the table gives
-    N, majority M = N//2+1 and T, with even rows shaded orange.
+    The black diamonds mark T = (N-1)//2, the tolerance etcd's table lists; the table gives
+    N, majority M = N//2+1 and T, computed for every N of the frame (etcd's own table stops at 9),
+    with even rows shaded orange.
     """
     _require(tolerance, ["n", "measured_tolerance"], "derived_tolerance")
     if tolerance["n"].duplicated().any():
@@ -86,7 +87,8 @@ def tolerance_figure(tolerance: pd.DataFrame) -> go.Figure:
     ns = [int(n) for n in df["n"]]
     fig = make_subplots(rows=1, cols=2, column_widths=[0.62, 0.38], horizontal_spacing=0.06,
                         specs=[[{"type": "xy"}, {"type": "table"}]],
-                        subplot_titles=("Crashes survived, measured by the simulator", "etcd's table"))
+                        subplot_titles=("Crashes survived, measured by the simulator",
+                                        "etcd's table (computed; etcd lists N ≤ 9)"))
     for parity, color, pattern in (("odd", ODD_COLOR, ""), ("even", EVEN_COLOR, "/")):
         part = df[df["n"] % 2 == (1 if parity == "odd" else 0)]
         fig.add_trace(go.Bar(
@@ -95,7 +97,7 @@ def tolerance_figure(tolerance: pd.DataFrame) -> go.Figure:
             hovertemplate="N=%{x}: survives %{y} crash(es)<extra>" + parity + "</extra>",
         ), row=1, col=1)
     fig.add_trace(go.Scatter(
-        x=ns, y=[(n - 1) // 2 for n in ns], mode="markers", name="etcd: T = (N-1)//2",
+        x=ns, y=[(n - 1) // 2 for n in ns], mode="markers", name="T = (N-1)//2, the table's tolerance",
         marker={"symbol": "diamond", "color": "black", "size": 9},
     ), row=1, col=1)
     fill = [["#fdebd0" if n % 2 == 0 else "white" for n in ns]] * 3

@@ -66,7 +66,7 @@ ROLE_COLORS: dict[str, str] = {
 }
 """Fill colour of a node per role, written as ``rgb(r, g, b)`` -- the form a browser reports back.
 Never colour alone: the label beside each server names its role, the leader has a bold ring and a
-crashed server a cross (:data:`ROLE_SYMBOLS`)."""
+crashed server is a grey octagon (:data:`ROLE_SYMBOLS`)."""
 
 ROLE_SYMBOLS: dict[str, tuple[str, float]] = {
     "follower": ("circle", 2),
