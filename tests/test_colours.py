@@ -106,7 +106,10 @@ def contrast(a: str, b: str) -> float:
 
 def test_focus_ring_and_dark_page_colours_reach_their_contrast() -> None:
     """The explorer's focus ring is ≥ 3:1 against its page and a button (WCAG 2.2 focus appearance); the dark page's
-    text that replaces a light figure's is ≥ 4.5:1; a hollow heartbeat's blue stroke ≥ 3:1 on the dark page."""
+    text that replaces a light figure's is ≥ 4.5:1; a hollow heartbeat's blue stroke and a hollow nextIndex △ ≥ 3:1 on
+    the dark page."""
+    from raftedu import Cluster
+    from raftedu.viz.logs import log_traces
     from raftedu.viz.style import REPLICATION_COLOR, ink
     from raftedu.widgets import FOCUS_RING
 
@@ -116,3 +119,8 @@ def test_focus_ring_and_dark_page_colours_reach_their_contrast() -> None:
     assert min(contrast(FOCUS_RING["dark"], c) for c in (dark_page, dark_button)) >= 3
     assert contrast(ink("dark"), dark_page) >= 4.5 and contrast(ink("light"), light_page) >= 4.5
     assert contrast(REPLICATION_COLOR, dark_page) >= 3
+    c = Cluster(3, seed=7)
+    assert c.run_until(lambda c: c.leader() is not None, within=2_000)
+    for theme, page in (("light", light_page), ("dark", dark_page)):  # the hollow nextIndex △ is only its outline
+        marks = {t["name"]: t["marker"] for t in log_traces(c.view, 1, 5, theme=theme)}
+        assert contrast(marks["leader's nextIndex for this follower"]["line"]["color"], page) >= 3, theme
