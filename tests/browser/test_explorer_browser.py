@@ -48,6 +48,11 @@ SERVER_FILL = f"i => {{ const t = ({TRACE})('servers'); const p = t && t.querySe
 SERVER_COUNT = f"() => {{ const t = ({TRACE})('servers'); return t ? t.querySelectorAll('path.point').length : 0; }}"
 TEXT_OF = f"name => {{ const t = ({TRACE})(name); const x = t && t.querySelector('text'); return x ? x.textContent : ''; }}"
 STATUS = f"() => ({TEXT_OF})('status')"
+# [points in the figure's data, points drawn] of the ring's servers and the log panel's cells: a redraw that names
+# only some traces must leave the others drawn (a plotly.js subplot whose named traces are all empty loses them all).
+DRAWN = f"""() => {{ const gd = document.querySelector('.raftedu-explorer .js-plotly-plot');
+    return ['servers', 'log cells'].map(name => {{ const d = gd.data.find(t => t.name === name), t = ({TRACE})(name);
+        return [d.x.length, t ? t.querySelectorAll('path.point').length : 0]; }}); }}"""
 FITTED = ("() => { const gd = document.querySelector('.raftedu-explorer .js-plotly-plot');"
           " return !!gd && !!gd._fullLayout && Math.abs(gd._fullLayout.width - gd.offsetWidth) <= 4; }")
 
@@ -125,6 +130,10 @@ def click_and_check(page: Page, label: str, says: str, shot: str, *, figure_chan
     assert label.split()[0] in text and says in text, f"after {label!r} the explanation says {text!r}"
     if figure_changes:
         assert ms is not None, f"{label!r} did not change the figure"
+    try:
+        page.wait_for_function(f"() => ({DRAWN})().every(([held, drawn]) => held === drawn)", timeout=10_000)
+    except Exception as err:
+        raise AssertionError(f"after {label!r} [held, drawn] points of servers, log cells: {page.evaluate(DRAWN)}") from err
     assert_in_view(page, "the figure", FIGURE)
     assert_in_view(page, f"the explanation of {label!r}", EXPLANATION)
     pairs = overlapping_labels(page, FIGURE)
