@@ -121,6 +121,7 @@ def test_focus_ring_and_dark_page_colours_reach_their_contrast() -> None:
     assert contrast(REPLICATION_COLOR, dark_page) >= 3
     c = Cluster(3, seed=7)
     assert c.run_until(lambda c: c.leader() is not None, within=2_000)
-    for theme, page in (("light", light_page), ("dark", dark_page)):  # the hollow nextIndex △ is only its outline
+    for theme, page in (("light", light_page), ("dark", dark_page)):  # a hollow nextIndex △ is a stroke in its colour
         marks = {t["name"]: t["marker"] for t in log_traces(c.view, 1, 5, theme=theme)}
-        assert contrast(marks["leader's nextIndex for this follower"]["line"]["color"], page) >= 3, theme
+        hollow = marks["leader's nextIndex for this follower"]
+        assert hollow["symbol"].endswith("-open") and contrast(hollow["color"], page) >= 3, theme
