@@ -44,6 +44,7 @@ from .viz.style import (
     ROLE_LABELS,
     THEMES,
     describe_message,
+    ink,
     message_kind,
     node_name,
     term_color,
@@ -209,9 +210,10 @@ _GLYPHS = {"diamond": "◆", "diamond-open": "◇", "star": "★", "circle": "�
            "triangle-up": "▲"}
 
 
-def _swatch(symbol: str, color: str, text: str, ring: int = 0) -> str:
+def _swatch(symbol: str, color: str, text: str, ring: int = 0, name: str = "") -> str:
     """One Key entry: the symbol as the picture draws it (a font glyph, or a CSS shape with an outline in the page's
-    text colour so it shows on light and dark pages), then its meaning."""
+    text colour so it shows on light and dark pages), then its meaning. ``name``: one more class on a glyph, for a
+    dark-page rule in the explorer's CSS."""
     if symbol in _SHAPES or symbol == "circle-fill":
         clip = f"clip-path:{_SHAPES[symbol]};" if symbol in _SHAPES else "border-radius:50%;"
         outline = "var(--jp-ui-font-color1, rgb(40, 40, 40))"
@@ -219,7 +221,8 @@ def _swatch(symbol: str, color: str, text: str, ring: int = 0) -> str:
                 f'background:{outline};vertical-align:-0.1em;position:relative">'
                 f'<span style="position:absolute;inset:{1 + ring}px;{clip}background:{color};color:{color}"></span></span>')
     else:
-        mark = f'<span class="raftedu-swatch" style="color:{color};font-size:1.15em">{_GLYPHS.get(symbol, symbol)}</span>'
+        mark = (f'<span class="raftedu-swatch{" " + name if name else ""}" style="color:{color};font-size:1.15em">'
+                f'{_GLYPHS.get(symbol, symbol)}</span>')
     return f"<span>{mark} {html.escape(text, quote=False)}</span>"
 
 
@@ -244,7 +247,7 @@ def legend_html() -> str:
              + _swatch("□", term_color(3), "hollow log cell: in the snapshot (§5.1)")
              + _swatch("┃", "inherit", "bold bar: where a snapshot ends")
              + _swatch("▲", ROLE_COLORS["leader"], "matchIndex (leader's view; 'none')")
-             + _swatch("△", ROLE_COLORS["leader"], "nextIndex (leader's view)"))
+             + _swatch("△", ROLE_COLORS["leader"], "nextIndex (leader's view)", name="raftedu-next-index"))
     return (f'<div style="display:grid;grid-template-columns:repeat(auto-fill,minmax(255px,1fr));column-gap:0.8em;'
             f'font-size:11.5px;line-height:1.3;white-space:normal">{roles}{messages}{other}</div>')
 
@@ -390,6 +393,7 @@ body[data-jp-theme-light="false"] .raftedu-explorer .noUi-handle:focus,
 body[data-jp-theme-light="false"] div.raftedu-explorer .widget-inline-hbox input:focus {{
   outline-color: {FOCUS_RING["dark"]} !important; }}
 body[data-jp-theme-light="false"] .raftedu-key .raftedu-swatch {{ text-shadow: 0 0 1px #eee, 0 0 1px #eee; }}
+body[data-jp-theme-light="false"] .raftedu-key .raftedu-next-index {{ color: {ink("dark", "outline")} !important; }}
 """
 
 try:  # anywidget is a dependency (plotly's FigureWidget needs it); without it, a plain HTML widget

@@ -111,7 +111,7 @@ def test_focus_ring_and_dark_page_colours_reach_their_contrast() -> None:
     from raftedu import Cluster
     from raftedu.viz.logs import log_traces
     from raftedu.viz.style import REPLICATION_COLOR, ink
-    from raftedu.widgets import FOCUS_RING
+    from raftedu.widgets import _LIVE_CSS, FOCUS_RING, legend_html
 
     light_page, light_button, dark_page, dark_button = ("rgb(255, 255, 255)", "rgb(238, 238, 238)",
                                                         "rgb(17, 17, 17)", "rgb(66, 66, 66)")
@@ -125,3 +125,6 @@ def test_focus_ring_and_dark_page_colours_reach_their_contrast() -> None:
         marks = {t["name"]: t["marker"] for t in log_traces(c.view, 1, 5, theme=theme)}
         hollow = marks["leader's nextIndex for this follower"]
         assert hollow["symbol"].endswith("-open") and contrast(hollow["color"], page) >= 3, theme
+    key_rule = re.search(r'light="false"\] \.raftedu-key \.raftedu-next-index \{ color: ([^;!]+)', _LIVE_CSS)
+    assert key_rule and key_rule.group(1).strip() == hollow["color"]  # the Key's △ on a dark page: the figure's colour
+    assert 'class="raftedu-swatch raftedu-next-index"' in legend_html()
