@@ -44,6 +44,7 @@ from .viz.style import (
     ROLE_LABELS,
     THEMES,
     describe_message,
+    ink,
     message_kind,
     node_name,
     term_color,
@@ -75,6 +76,15 @@ LOG_STEP = 5
 
 MAX_STEP_SKIP = 10_000
 """Step gives up (and says so) after this many heap entries that changed nothing."""
+
+_NO_REDRAW = {"transition": {"duration": 0}, "frame": {"duration": 0, "redraw": False}, "mode": "immediate"}
+"""plotly.js ``animate`` options that replot only the named traces, at once (ClusterExplorer._redraw_traces)."""
+
+
+def _can_redraw_traces_only(figure: go.FigureWidget) -> bool:
+    """Whether this plotly's FigureWidget has the batch-animate internals ClusterExplorer._redraw_traces uses (plotly
+    5-7 have); without them every redraw goes through ``batch_update``, slower but the same picture."""
+    return all(hasattr(figure, name) for name in ("_in_batch_mode", "_batch_trace_edits", "_perform_batch_animate"))
 
 
 @dataclass(frozen=True)
@@ -200,9 +210,10 @@ _GLYPHS = {"diamond": "◆", "diamond-open": "◇", "star": "★", "circle": "�
            "triangle-up": "▲"}
 
 
-def _swatch(symbol: str, color: str, text: str, ring: int = 0) -> str:
+def _swatch(symbol: str, color: str, text: str, ring: int = 0, name: str = "") -> str:
     """One Key entry: the symbol as the picture draws it (a font glyph, or a CSS shape with an outline in the page's
-    text colour so it shows on light and dark pages), then its meaning."""
+    text colour so it shows on light and dark pages), then its meaning. ``name``: one more class on a glyph, for a
+    dark-page rule in the explorer's CSS."""
     if symbol in _SHAPES or symbol == "circle-fill":
         clip = f"clip-path:{_SHAPES[symbol]};" if symbol in _SHAPES else "border-radius:50%;"
         outline = "var(--jp-ui-font-color1, rgb(40, 40, 40))"
@@ -210,7 +221,8 @@ def _swatch(symbol: str, color: str, text: str, ring: int = 0) -> str:
                 f'background:{outline};vertical-align:-0.1em;position:relative">'
                 f'<span style="position:absolute;inset:{1 + ring}px;{clip}background:{color};color:{color}"></span></span>')
     else:
-        mark = f'<span class="raftedu-swatch" style="color:{color};font-size:1.15em">{_GLYPHS.get(symbol, symbol)}</span>'
+        mark = (f'<span class="raftedu-swatch{" " + name if name else ""}" style="color:{color};font-size:1.15em">'
+                f'{_GLYPHS.get(symbol, symbol)}</span>')
     return f"<span>{mark} {html.escape(text, quote=False)}</span>"
 
 
@@ -235,7 +247,7 @@ def legend_html() -> str:
              + _swatch("□", term_color(3), "hollow log cell: in the snapshot (§5.1)")
              + _swatch("┃", "inherit", "bold bar: where a snapshot ends")
              + _swatch("▲", ROLE_COLORS["leader"], "matchIndex (leader's view; 'none')")
-             + _swatch("△", ROLE_COLORS["leader"], "nextIndex (leader's view)"))
+             + _swatch("△", ROLE_COLORS["leader"], "nextIndex (leader's view)", name="raftedu-next-index"))
     return (f'<div style="display:grid;grid-template-columns:repeat(auto-fill,minmax(255px,1fr));column-gap:0.8em;'
             f'font-size:11.5px;line-height:1.3;white-space:normal">{roles}{messages}{other}</div>')
 
@@ -381,6 +393,7 @@ body[data-jp-theme-light="false"] .raftedu-explorer .noUi-handle:focus,
 body[data-jp-theme-light="false"] div.raftedu-explorer .widget-inline-hbox input:focus {{
   outline-color: {FOCUS_RING["dark"]} !important; }}
 body[data-jp-theme-light="false"] .raftedu-key .raftedu-swatch {{ text-shadow: 0 0 1px #eee, 0 0 1px #eee; }}
+body[data-jp-theme-light="false"] .raftedu-key .raftedu-next-index {{ color: {ink("dark", "outline")} !important; }}
 """
 
 try:  # anywidget is a dependency (plotly's FigureWidget needs it); without it, a plain HTML widget
@@ -941,6 +954,17 @@ class ClusterExplorer(W.VBox):
         fresh = self.picture.figure(self.scene, title=self._title, legend=False, validate=False).to_plotly_json()
         self._shapes = self._log_panel_shapes()
         dynamic = dict(zip(self.picture.dynamic_indices, self.picture.dynamic(self.scene)))
+        if not theme_changed:  # one update of the changed traces and the layout's parts, as they are (already valid:
+            layout = fresh["layout"]  # plotly's per-property validation took ~50 ms of an Add server click)
+            changed = [i for i in self.picture.dynamic_indices if self._sent.get(i) != dynamic[i]]
+            keys = sorted({k for i in changed for k in fresh["data"][i] if k != "type"})
+            self.figure.plotly_update(  # a key a trace no longer has is None: plotly removes it
+                restyle_data={k: [fresh["data"][i].get(k) for i in changed] for k in keys},
+                relayout_data={"shapes": self._shapes, "title.text": self._title,
+                               **{axis: layout[axis] for axis in ("xaxis", "yaxis", "xaxis2", "yaxis2")}},
+                trace_indexes=changed)
+            self._sent = dynamic
+            return
         with self.figure.batch_update():  # only what changed: the template alone is a large message
             layout = fresh["layout"]
             if theme_changed:
@@ -950,8 +974,8 @@ class ClusterExplorer(W.VBox):
             self.figure.layout.title.text = self._title
             for axis in ("xaxis", "yaxis", "xaxis2", "yaxis2"):
                 self.figure.layout[axis].update(layout[axis])
-            for index, trace in enumerate(fresh["data"]):
-                if theme_changed or index not in dynamic or self._sent.get(index) != dynamic[index]:
+            for index, trace in enumerate(fresh["data"]):  # the others (legend entries) change only with the theme
+                if theme_changed or (index in dynamic and self._sent.get(index) != dynamic[index]):
                     self.figure.data[index].update(trace)
         self._sent = dynamic
 
@@ -995,9 +1019,13 @@ class ClusterExplorer(W.VBox):
         if title != self._title:
             self._title, retitle = title, True
         if self.figure is not None:
-            changed = [(i, t) for i, t in zip(picture.dynamic_indices, dyn) if self._sent.get(i) != t]
+            changed = {i: t for i, t in zip(picture.dynamic_indices, dyn) if self._sent.get(i) != t}
+            shapes = self._log_panel_shapes()
+            if not (retitle or relayout or shapes != self._shapes) and _can_redraw_traces_only(self.figure):
+                self._redraw_traces(changed)
+                return
             with self.figure.batch_update():  # only what changed: each restyled trace costs the browser time
-                for index, trace in changed:
+                for index, trace in changed.items():
                     self.figure.data[index].update({k: v for k, v in trace.items() if k != "type"})
                     self._sent[index] = trace
                 if retitle:
@@ -1006,7 +1034,6 @@ class ClusterExplorer(W.VBox):
                     xaxis2 = log_axes(self.cluster.n, first, picture.log_width)[0]
                     self.figure.layout.xaxis2.update(range=xaxis2["range"], tickvals=xaxis2["tickvals"],
                                                      ticktext=xaxis2["ticktext"])
-                shapes = self._log_panel_shapes()
                 if shapes != self._shapes:  # a snapshot taken or installed, or the window moved past a bar
                     self.figure.layout.shapes, self._shapes = shapes, shapes
         else:
@@ -1015,6 +1042,45 @@ class ClusterExplorer(W.VBox):
             bundle = {"application/vnd.plotly.v1+json": json.loads(figure.to_json()),
                       "text/plain": f"{status_line(scene)}\n{network_line(scene)}"}
             self._static.outputs = ({"output_type": "display_data", "data": bundle, "metadata": {}},)
+
+    def _redraw_traces(self, changed: dict[int, dict[str, Any]]) -> None:
+        """Send only trace changes as one plotly.js ``animate`` without redraw (nothing in the layout changed).
+
+        ``Plotly.update`` of any point or text replots the whole figure (axes, shapes, every trace); a no-redraw
+        animate replots only the traces it names (measured in chromium: 2-3x less time per click). The traces it names
+        are redrawn in the order given, so for each subplot it names every dynamic trace from the first changed one
+        on: a contiguous run keeps the drawing order (links under servers under messages). A subplot none of whose
+        named traces has a point loses all its traces (plotly.js removes its trace layer; seen in chromium: the log
+        panel emptied when a crash emptied the leader's marks), so each run reaches back to a trace with a point.
+        """
+        assert self.figure is not None
+        if not changed:
+            return
+        fig, named = self.figure, []
+        drawn = {i: any(v is not None for v in changed.get(i, self._sent[i]).get("x", ())) for i in self._sent}
+        for group in self._subplot_runs():
+            start = next((k for k, i in enumerate(group) if i in changed), len(group) - 1)
+            while start > 0 and not any(drawn[i] for i in group[start:]):
+                start -= 1
+            named += group[start:]
+        fig._in_batch_mode = True
+        try:
+            for index in named:
+                if index in changed:
+                    trace = changed[index]
+                    fig.data[index].update({k: v for k, v in trace.items() if k != "type"})
+                    self._sent[index] = trace
+                fig._batch_trace_edits.setdefault(index, {})  # named, even if unchanged: see above
+        finally:
+            fig._in_batch_mode = False
+        fig._perform_batch_animate(_NO_REDRAW)
+
+    def _subplot_runs(self) -> list[list[int]]:
+        """The dynamic trace indices of each subplot (the ring's, the log panel's), in drawing order."""
+        runs: dict[str, list[int]] = {}
+        for index in self.picture.dynamic_indices:
+            runs.setdefault(self._sent[index].get("xaxis", "x"), []).append(index)
+        return list(runs.values())
 
     def _log_html(self) -> str:
         lines = []

@@ -106,9 +106,12 @@ def contrast(a: str, b: str) -> float:
 
 def test_focus_ring_and_dark_page_colours_reach_their_contrast() -> None:
     """The explorer's focus ring is ≥ 3:1 against its page and a button (WCAG 2.2 focus appearance); the dark page's
-    text that replaces a light figure's is ≥ 4.5:1; a hollow heartbeat's blue stroke ≥ 3:1 on the dark page."""
+    text that replaces a light figure's is ≥ 4.5:1; a hollow heartbeat's blue stroke and a hollow nextIndex △ ≥ 3:1 on
+    the dark page."""
+    from raftedu import Cluster
+    from raftedu.viz.logs import log_traces
     from raftedu.viz.style import REPLICATION_COLOR, ink
-    from raftedu.widgets import FOCUS_RING
+    from raftedu.widgets import _LIVE_CSS, FOCUS_RING, legend_html
 
     light_page, light_button, dark_page, dark_button = ("rgb(255, 255, 255)", "rgb(238, 238, 238)",
                                                         "rgb(17, 17, 17)", "rgb(66, 66, 66)")
@@ -116,3 +119,12 @@ def test_focus_ring_and_dark_page_colours_reach_their_contrast() -> None:
     assert min(contrast(FOCUS_RING["dark"], c) for c in (dark_page, dark_button)) >= 3
     assert contrast(ink("dark"), dark_page) >= 4.5 and contrast(ink("light"), light_page) >= 4.5
     assert contrast(REPLICATION_COLOR, dark_page) >= 3
+    c = Cluster(3, seed=7)
+    assert c.run_until(lambda c: c.leader() is not None, within=2_000)
+    for theme, page in (("light", light_page), ("dark", dark_page)):  # a hollow nextIndex △ is a stroke in its colour
+        marks = {t["name"]: t["marker"] for t in log_traces(c.view, 1, 5, theme=theme)}
+        hollow = marks["leader's nextIndex for this follower"]
+        assert hollow["symbol"].endswith("-open") and contrast(hollow["color"], page) >= 3, theme
+    key_rule = re.search(r'light="false"\] \.raftedu-key \.raftedu-next-index \{ color: ([^;!]+)', _LIVE_CSS)
+    assert key_rule and key_rule.group(1).strip() == hollow["color"]  # the Key's △ on a dark page: the figure's colour
+    assert 'class="raftedu-swatch raftedu-next-index"' in legend_html()

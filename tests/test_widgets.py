@@ -98,10 +98,10 @@ def test_client_request_commits_or_is_rejected_in_words() -> None:
 def test_network_sliders_change_the_simulated_network_and_the_picture_shows_it() -> None:
     x = ClusterExplorer(n=3, seed=2)
     links = lambda: next(t for t in x.figure.data if t.name == "links")  # noqa: E731
-    badge = lambda: next(t for t in x.figure.data if t.name == "loss badge").text[0]  # noqa: E731
-    assert links().line.dash == "solid" and badge() == ""
+    badge = lambda: next(t for t in x.figure.data if t.name == "loss badge").text  # noqa: E731
+    assert links().line.dash == "solid" and badge() == ()  # no badge point at all (an empty text one is never drawn)
     x.drop_rate.value = 0.4
-    assert links().line.dash == "dot" and badge() == "<b>⚠ drop 40 %</b>"
+    assert links().line.dash == "dot" and badge() == ("<b>⚠ drop 40 %</b>",)
     assert "drop 40 % of messages" in network(x) and "drop 40 % of messages" in x.message.value
     x.delay.value = (20, 40)
     assert x.cluster.net.drop_rate == 0.4 and x.cluster.net.delay == (20, 40)
@@ -112,7 +112,7 @@ def test_network_sliders_change_the_simulated_network_and_the_picture_shows_it()
     x.advance(1_000)
     assert x.cluster.trace.of_kind("drop") and "lost" in describe_events(x.cluster.trace.of_kind("drop")[:1])
     x.drop_rate.value = 0.0
-    assert links().line.dash == "solid" and badge() == ""
+    assert links().line.dash == "solid" and badge() == ()
 
 
 def test_every_click_explains_itself_in_the_announced_region() -> None:
@@ -382,6 +382,41 @@ def test_the_live_figure_equals_a_fresh_picture_after_many_actions() -> None:
     assert data(x.figure) == data(x.picture.figure(x.scene, title="t", legend=False))
     layout = x.picture.figure(x.scene, title="t", legend=False).layout
     assert x.figure.layout.yaxis.range == layout.yaxis.range and x.figure.layout.xaxis2.range == layout.xaxis2.range
+
+
+def test_a_click_that_changes_only_traces_replots_only_them_in_drawing_order() -> None:
+    """A layout change (Add server: axes, title) sends one update, which replots the whole figure; a step or a crash
+    sends one no-redraw animate naming, per subplot, every dynamic trace from the first changed one on (a contiguous
+    run keeps links under servers under messages) and at least one trace with a point (issue 29 item 7)."""
+    x = ClusterExplorer(n=5, seed=7)
+    x.advance(1000)
+    x.client_request()
+    x.advance(300)
+    sent: list[tuple[str, dict, set[int]]] = []  # (kind, message, the traces that had a point when it was sent)
+
+    def drawn() -> set[int]:
+        return {i for i, t in enumerate(x.figure.data) if any(v is not None for v in t.x or ())}
+
+    for kind in ("animate", "update"):
+        original = getattr(x.figure, f"_send_{kind}_msg")
+        setattr(x.figure, f"_send_{kind}_msg",
+                lambda *a, _o=original, _k=kind, **kw: (sent.append((_k, kw, drawn())), _o(*a, **kw)))
+    x.buttons["Add server"].click()
+    assert [kind for kind, _m, _d in sent] == ["update"] and x.picture.n == 6
+    sent.clear()
+    ring = [i for i in x.picture.dynamic_indices if x.figure.data[i].xaxis in (None, "x")]
+    log = [i for i in x.picture.dynamic_indices if i not in ring]
+    for _ in range(5):
+        x.step()
+    x.crash(x.cluster.leader())  # the leader's marks go: the log panel keeps its cells
+    assert [kind for kind, _m, _d in sent] == ["animate"] * 6
+    for _kind, message, points in sent:
+        assert message["animation_opts"]["frame"]["redraw"] is False
+        named = message["trace_indexes"]
+        for subplot in (ring, log):  # each subplot named by a run to its end with a drawn point (or plotly.js
+            run = [i for i in named if i in subplot]  # empties the subplot)
+            assert run and run == subplot[subplot.index(run[0]):] and points & set(run), (subplot, named)
+    assert not points & {log[-2], log[-1]} and log[0] in sent[-1][1]["trace_indexes"]  # the crash: no marks left
 
 
 def test_step_back_undoes_a_network_change_and_the_sliders_follow() -> None:

@@ -112,9 +112,17 @@ def log_traces(view: ClusterView, first: int, width: int, *, xaxis: str = "x", y
                 mh.append(f"{node_name(leader)}'s {what} for {node_name(peer)}: {value}{note}")
         marks.append(dict(type="scatter", x=mx, y=my, mode="markers", hovertext=mh, hoverinfo="text", name=name,
                           xaxis=xaxis, yaxis=yaxis, showlegend=False,
-                          marker=dict(symbol=symbol, size=10 if big else 8, color=ROLE_COLORS["leader"],
-                                      line=dict(width=1.5, color=ink(theme, "outline") if which == 0 else ROLE_COLORS["leader"]))))
+                          marker=dict(symbol=symbol, size=10 if big else 8, color=_mark_colour(which, theme),
+                                      line=dict(width=1.5, color=ink(theme, "outline") if which == 0
+                                                else _mark_colour(which, theme)))))
     return [cells, *marks]
+
+
+def _mark_colour(which: int, theme: str) -> str:
+    """Colour of a matchIndex (0: filled ▲, outlined in the page's outline ink) or nextIndex (1: hollow △) mark: the
+    leader's blue, except a hollow △ on a dark page (plotly draws it as a stroke in this colour; blue is 2.2:1 there),
+    which takes the outline ink."""
+    return ink(theme, "outline") if which == 1 and theme == "dark" else ROLE_COLORS["leader"]
 
 
 def log_axes(n: int, first: int, width: int) -> tuple[dict[str, Any], dict[str, Any]]:
