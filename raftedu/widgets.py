@@ -242,7 +242,7 @@ def legend_html() -> str:
              + _swatch("┈", DROP_COLOR, "dotted links: messages get dropped")
              + _swatch("▰▱", "inherit", "election timer: time left")
              + _swatch("■", term_color(3), "log cell: colour and number = term")
-             + _swatch("■", "rgba(49, 104, 142, 0.35)", "faint log cell: not committed yet")
+             + _swatch("■", "rgba(49, 104, 142, 0.35)", "faint log cell: not known committed yet")
              + _swatch("⚙", "inherit", "configuration entry (§4.1)")
              + _swatch("□", term_color(3), "hollow log cell: in the snapshot (§5.1)")
              + _swatch("┃", "inherit", "bold bar: where a snapshot ends")

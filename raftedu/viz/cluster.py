@@ -387,7 +387,7 @@ class ClusterPicture:
         keys = [dict(type="scatter", x=[None], y=[None], mode="markers", name=ROLE_LABELS[role],
                      marker=dict(size=14, color=color, line=dict(width=1, color=outline)), **_RING)
                 for role, color in ROLE_COLORS.items()]
-        keys.append(dict(type="scatter", x=[None], y=[None], mode="markers", name="faint log cell: not committed yet",
+        keys.append(dict(type="scatter", x=[None], y=[None], mode="markers", name="faint log cell: not known committed yet",
                          marker=dict(symbol="square", size=14, color=term_color(1), opacity=UNCOMMITTED_OPACITY), **_RING))
         data = [*ring, *keys, *logs]
         if legend:

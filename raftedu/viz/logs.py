@@ -168,7 +168,7 @@ def log_grid(source: Source, time: int | None = None, *, theme: str = "light") -
     n = len(view.nodes)
     xaxis, yaxis = log_axes(n, 1, width)
     fig = go.Figure(log_traces(view, 1, width, theme=theme))
-    title = f"Logs at t = {view.time} ms (colour and number = term; faint = not committed)"
+    title = f"Logs at t = {view.time} ms (colour and number = term; faint = not known committed by its server yet)"
     if has_config_entry(view):
         title += f"<br>{CONFIG_MARK} = a configuration entry: who votes, who only listens (dissertation §4.1)"
     if any(node.snapshot is not None for node in view.nodes.values()):
