@@ -289,3 +289,12 @@ MUTANTS10 = [
       "handle_install_snapshot_reply"),
 ]
 """Exercise 10's mutants, at least two per method."""
+
+
+def load_hands_back_commands_only(self: RaftNode, snapshot: Snapshot) -> None:
+    """Sets the list of applied commands itself instead of calling restore_state: the same as the reference on a plain
+    RaftNode (whose state machine is that list), but a key-value server restarts with an empty store and no sessions."""
+    self.commit_index = max(self.commit_index, snapshot.index)
+    self.last_applied = snapshot.index
+    self.base_index, self.base_config = snapshot.config_index, snapshot.config
+    self.applied = list(snapshot.state)

@@ -149,6 +149,38 @@ def test_a_broken_safety_property_names_the_methods_to_look_at() -> None:
     assert isinstance(c, Cluster) and any(e.kind == "snapshot" for e in c.trace)
 
 
+def test_a_retried_write_after_a_restart_from_snapshots_is_applied_once_by_the_solution_not_by_a_mutant() -> None:
+    """Dissertation §6.3 across snapshots (scenario ``session_survives``, a key-value server on the student's rules):
+    the solution's snapshot carries the store's session table, so the retry is answered from it and the history is
+    linearizable; a load_snapshot that sets the applied commands itself instead of calling restore_state (the same as
+    the reference on a plain RaftNode: every RaftNode check passes it) restarts the store empty, applies the retry a
+    second time, and fails with a hint citing §6.3."""
+    from mutants10 import load_hands_back_commands_only
+
+    from raftedu.grading.core import Failed
+    from raftedu.grading.scenarios import SCENARIOS, Facts, drive_scenario
+    from raftedu.grading.snapshots import kv_rules_class
+
+    solution = {name: SOLUTION[name] for name in EX.functions}
+    judged = []
+    for funcs in (solution, dict(solution, load_snapshot=load_hands_back_commands_only)):
+        run, stopped = drive_scenario("session_survives", kv_rules_class(funcs), 1, raise_failures=False)
+        assert stopped == "" and {e.kind for e in run.cluster.trace} >= {"snapshot", "restore"}
+        marks = [(label, upto, at) for _, label, upto, at in run.marks]
+        try:
+            SCENARIOS["session_survives"].judge([Facts(run.cluster.trace.events, marks)], stopped)
+            judged.append("pass")
+        except Failed as e:
+            judged.append(str(e))
+    assert judged[0] == "pass", judged[0]
+    assert "§6.3" in judged[1] and "applied it a second time" in judged[1] and "restore_state()" in judged[1], judged[1]
+    for name in ("compaction_rules", "restart_from_snapshot"):  # why a KV scenario is needed for this rule
+        check = next(c for c in EX.checks if c.name == name)
+        result = grading.core.run_check(check, dict(SOLUTION, load_snapshot=load_hands_back_commands_only),
+                                        functions=EX.functions, secret=SECRET)
+        assert result.status == "pass", (name, result)
+
+
 # ---- through the trusted grader: the student's node in the sandboxed worker -----------------------------------
 
 

@@ -516,6 +516,84 @@ def _judge_faults_snapshots(facts: list[Facts], stopped: str) -> None:
           f"{requests} requests with a snapshot every 3: log compaction must bound the log (compact)")
 
 
+def kv_rules_class(funcs: Mapping[str, Callable[..., Any]]) -> type:
+    """The key-value server (:class:`~raftedu.kv.KVNode`: a store with client sessions, §6.3) on the student's
+    snapshot rules, in this process (the sandboxed worker's kind ``"kvrules"``; not yet graded across the boundary:
+    a :class:`~raftedu.kv.StoreSnapshot` inside ``Snapshot.state`` has no codec entry yet)."""
+    return nodehost.build_class("kvrules", funcs)
+
+
+def _session_survives(run: Run) -> None:
+    """Dissertation §6.3 across a restart from snapshots: client 1's put x=1 is applied everywhere but its answer is
+    lost (the link from the leader to the client is cut); client 2 reads x (1) and puts x=2; every server takes a
+    snapshot, crashes and restarts from it; client 1 retries its put, then client 2 reads x again. The retry must be
+    answered from the session table the snapshot carried, not applied a second time (the read must give 2)."""
+    from ..kv import KVService
+
+    svc = KVService(3, clients=2, seed=run.seed, node_class=run.node_class)  # type: ignore[arg-type]
+    c = svc.cluster
+    run.clusters.append(c)
+    c.run_until(lambda c: c.leader() is not None, within=3_000)
+    leader = c.leader()
+    if leader is None:
+        return
+    run.mark(f"leader S{leader}")
+    one = svc.clients[0]
+    one.retry_after = 1_500  # client 1 retries only after the restart
+    c.cuts.add((leader, one.id))  # its answer is lost (Cluster.cut takes servers only; one-way cuts apply to clients)
+    svc.submit(1, "put", "x", 1, to=leader)
+    c.run(300)
+    svc.submit(2, "get", "x", to=leader)
+    svc.run(150)
+    svc.submit(2, "put", "x", 2, to=leader)
+    svc.run(150)
+    applied = min(n.last_applied for n in c.nodes.values() if n)
+    run.mark(f"applied on every server up to {applied}")
+    for i in c.ids:
+        c.snapshot(i)
+    run.mark("snapshots " + " ".join(f"S{i}:{n.snapshot_index}" for i, n in c.nodes.items() if n))
+    for i in c.ids:
+        c.crash(i)
+    c.heal()
+    c.restart_all()
+    run.mark("restarted")
+    svc.run(2_500)
+    svc.submit(2, "get", "x")
+    svc.run(800)
+    svc.finish()
+    ops = list(svc.history)
+    last = ops[-1].result if ops else None
+    run.mark(f"answered {sum(1 for o in ops if o.result is not None)} of {len(ops)}; last read "
+             f"{'none' if last is None else last.value}")
+    verdict = svc.check()
+    run.mark(f"history {verdict.verdict}: {verdict.explanation or ''}"[:400])
+    run.mark("end")
+
+
+def _judge_session_survives(facts: list[Facts], stopped: str) -> None:
+    f = facts[0]
+    why = f" (the run stopped: {stopped})" if stopped else ""
+    _need(f.mark_time("leader") is not None, f"setup: three servers elected no leader within 3 s{why}")
+    label = f.mark_label("applied on every server up to")
+    _need(label is not None, f"setup: the run stopped before the writes{why}")
+    _need(int((label or "0").split()[-1]) >= 3, f"setup: the three servers did not all apply the two writes within "
+          f"600 ms ({label}){why}{f.cause()}")
+    snaps = f.mark_label("snapshots") or ""
+    _need(bool(snaps) and all(int(k) >= 3 for k in re.findall(r"S\d+:(\d+)", snaps)),
+          f"setup: every server applied the writes, yet its snapshot does not cover them ({snaps}) (take_snapshot)")
+    _need(f.mark_time("end") is not None, f"the run stopped after every server restarted from its snapshot{why}")
+    answers = f.mark_label("answered") or "answered 0 of 0; last read none"
+    _need(answers.startswith("answered 4 of 4"), "after every server restarted from its snapshot the clients did not "
+          f"all get answers ({answers}; the retried put x=1 and the last read of x must be answered): the restarted servers must elect a leader and go on "
+          f"after their snapshots (load_snapshot, entry_at){f.cause()}")
+    history = f.mark_label("history") or "history ?"
+    _need(history.startswith("history linearizable"), "client 1's put x=1 was applied, its answer lost; after "
+          "every server restarted from its snapshot client 1 retried it, and the store applied it a second time "
+          f"(the clients' {history}): dissertation §6.3, the session table (each client's last serial number and "
+          "its reply) is part of the state machine, so a snapshot carries it -- take_snapshot stores what "
+          "snapshot_state() returns and load_snapshot hands it back to restore_state(), whatever it holds")
+
+
 SNAPSHOT_SCENARIOS: dict[str, Scenario] = {
     "snapshot_catch_up": Scenario(_catch_up, _judge_catch_up, "a follower down while the leader commits and "
                                   "snapshots 12 requests catches up by InstallSnapshot", counts=True),
@@ -523,6 +601,8 @@ SNAPSHOT_SCENARIOS: dict[str, Scenario] = {
                                  "snapshot, and the cluster goes on"),
     "faults_snapshots": Scenario(_faults_snapshots, _judge_faults_snapshots, "the sweep's random faults with a "
                                  "snapshot every 3 applied entries; then one request must commit"),
+    "session_survives": Scenario(_session_survives, _judge_session_survives, "a write applied but not answered, "
+                                 "every server restarted from its snapshot, the write retried: applied once (§6.3)"),
 }
 """Exercise 10's scenarios (added to :data:`~raftedu.grading.scenarios.SCENARIOS`)."""
 SCENARIOS.update(SNAPSHOT_SCENARIOS)
