@@ -204,6 +204,15 @@ def load_keeps_state_machine(self: RaftNode, snapshot: Snapshot) -> None:
     self.base_index, self.base_config = snapshot.config_index, snapshot.config
 
 
+def load_hands_back_commands_only(self: RaftNode, snapshot: Snapshot) -> None:
+    """Sets the list of applied commands itself instead of calling restore_state: the same as the reference on a plain
+    RaftNode (whose state machine is that list), but a key-value server restarts with an empty store and no sessions."""
+    self.commit_index = max(self.commit_index, snapshot.index)
+    self.last_applied = snapshot.index
+    self.base_index, self.base_config = snapshot.config_index, snapshot.config
+    self.applied = list(snapshot.state)
+
+
 # ---- handle_install_snapshot_reply ---------------------------------------------------
 
 
@@ -279,6 +288,8 @@ MUTANTS10 = [
     M("restart forgets commitIndex", "load_snapshot", load_forgets_commit, "compaction_rules", "load_snapshot"),
     M("restart keeps an empty state machine", "load_snapshot", load_keeps_state_machine, "restart_from_snapshot",
       "restore_state"),
+    M("restart hands the store only the commands", "load_snapshot", load_hands_back_commands_only,
+      "sessions_survive_snapshots", "§6.3"),
     M("reply ignored", "handle_install_snapshot_reply", reply_ignored, "install_snapshot_rules",
       "handle_install_snapshot_reply"),
     M("reply of any term", "handle_install_snapshot_reply", reply_any_term, "install_snapshot_rules",
@@ -290,11 +301,3 @@ MUTANTS10 = [
 ]
 """Exercise 10's mutants, at least two per method."""
 
-
-def load_hands_back_commands_only(self: RaftNode, snapshot: Snapshot) -> None:
-    """Sets the list of applied commands itself instead of calling restore_state: the same as the reference on a plain
-    RaftNode (whose state machine is that list), but a key-value server restarts with an empty store and no sessions."""
-    self.commit_index = max(self.commit_index, snapshot.index)
-    self.last_applied = snapshot.index
-    self.base_index, self.base_config = snapshot.config_index, snapshot.config
-    self.applied = list(snapshot.state)

@@ -31,9 +31,10 @@ def test_the_exercise_asks_for_the_eight_snapshot_methods_and_grades_each_kind_o
     assert "send_snapshot" in EX.reference_rules and "Server.entry_at" in EX.reference_rules
     names = {c.name: c for c in EX.checks}
     for public in ("compaction_rules", "install_snapshot_rules", "catch_up_by_snapshot", "restart_from_snapshot",
-                   "snapshots_under_faults"):
+                   "snapshots_under_faults", "sessions_survive_snapshots"):
         assert names[public].public and not names[public].manual
-    for hidden in ("snapshot_rules_hidden", "catch_up_hidden", "restart_hidden", "snapshots_under_faults_hidden"):
+    for hidden in ("snapshot_rules_hidden", "catch_up_hidden", "restart_hidden", "snapshots_under_faults_hidden",
+                   "sessions_survive_snapshots_hidden"):
         assert not names[hidden].public
         assert names[hidden].plan("first-secret-123") != names[hidden].plan("second-secret-456")
     assert names["why_keep_the_suffix"].manual
@@ -152,9 +153,9 @@ def test_a_broken_safety_property_names_the_methods_to_look_at() -> None:
 def test_a_retried_write_after_a_restart_from_snapshots_is_applied_once_by_the_solution_not_by_a_mutant() -> None:
     """Dissertation §6.3 across snapshots (scenario ``session_survives``, a key-value server on the student's rules):
     the solution's snapshot carries the store's session table, so the retry is answered from it and the history is
-    linearizable; a load_snapshot that sets the applied commands itself instead of calling restore_state (the same as
-    the reference on a plain RaftNode: every RaftNode check passes it) restarts the store empty, applies the retry a
-    second time, and fails with a hint citing §6.3."""
+    linearizable; a load_snapshot that sets the applied commands itself instead of calling restore_state restarts the
+    store empty, applies the retry a second time, and fails with a hint citing §6.3 -- while it passes the checks on
+    a plain RaftNode (whose state machine is that list of commands): why the key-value scenario is needed."""
     from mutants10 import load_hands_back_commands_only
 
     from raftedu.grading.core import Failed
@@ -179,6 +180,29 @@ def test_a_retried_write_after_a_restart_from_snapshots_is_applied_once_by_the_s
         result = grading.core.run_check(check, dict(SOLUTION, load_snapshot=load_hands_back_commands_only),
                                         functions=EX.functions, secret=SECRET)
         assert result.status == "pass", (name, result)
+
+
+def test_a_key_value_snapshot_crosses_the_boundary_with_its_sessions_and_a_malformed_one_is_refused() -> None:
+    """The codec carries a :class:`~raftedu.kv.StoreSnapshot` inside ``Snapshot.state`` (commands, store, sessions),
+    so the sandboxed worker's key-value server and the trusted simulator hold the same snapshot; what the codec does
+    not write is a DecodeError, never a crash of the grader."""
+    from raftedu import nodehost
+    from raftedu.kv import StoreSnapshot
+    from raftedu.kvmodel import KVStore, Op
+    from raftedu.raft import ConfigChange, Snapshot
+
+    store = KVStore()
+    ops = (Op.put("x", 1, client=101, seq=1), Op.delete("y", client=102, seq=4), Op.put("x", 2, client=101, seq=2))
+    for op in ops:
+        store.apply(op)
+    snap = Snapshot(3, 2, StoreSnapshot(ops, store.copy()), ConfigChange((1, 2, 3)), 0)
+    back = nodehost.decode(nodehost.encode(snap), nodehost.registry())
+    assert back == snap and type(back.state) is StoreSnapshot and back.state.store == store
+    assert back.state.store.apply(Op.put("x", 2, client=101, seq=2)).duplicate  # the session table came along
+    for bad in ({"kv": {"t": [1, 2]}}, {"kv": {"t": [{"t": []}, 0, {"t": [{"t": ["k", 1]}]}, {"t": []}]}},
+                {"kv": {"t": [{"t": []}, 0, {"t": []}, {"t": [{"t": [101, 1, "not a result"]}]}]}}):
+        with pytest.raises(nodehost.DecodeError, match="key-value snapshot"):
+            nodehost.decode(bad, nodehost.registry())
 
 
 # ---- through the trusted grader: the student's node in the sandboxed worker -----------------------------------
@@ -217,6 +241,16 @@ def test_a_remote_snapshotting_node_runs_the_same_run_as_a_local_one(tmp_path: P
         assert traces[0] == traces[1]
         kinds = [row[1] for row in traces[1]]
         assert {"snapshot", "install", "restore"} <= set(kinds), set(kinds)
+        # the key-value server on the student's rules (kind "kvrules"): its snapshots carry the store and sessions
+        from raftedu.grading.scenarios import drive_scenario
+        from raftedu.grading.snapshots import kv_rules_class
+
+        runs = [drive_scenario("session_survives", kv_rules_class(funcs), 1)
+                for funcs in ({name: SOLUTION[name] for name in EX.functions}, RemoteFunctions(worker))]
+        assert [[e.astuple() for e in run.cluster.trace] for run, _ in runs][0] == \
+            [[e.astuple() for e in run.cluster.trace] for run, _ in runs][1]
+        assert getattr(runs[1][0].node_class, "kind", "") == "kvrules"  # the nodes were in the worker
+        assert [m[1] for m in runs[1][0].marks][-3:-1] == ["answered 4 of 4; last read 2", "history linearizable: "]
 
 
 @pytest.mark.kernel

@@ -30,6 +30,7 @@ from ..raft import (LEADER, AppendEntries, AppendEntriesReply, ConfigChange, Ent
                     InstallSnapshotReply, Message, PersistentState, RaftNode, Snapshot, Timing)
 from ..sim import Cluster
 from ..sweep import CHAOS, random_schedule, recover
+from .boundary import RemoteFunctions
 from .core import Check, Failed, Unsafe
 from .extensions import _say, differences
 from .scenarios import (SCENARIOS, Facts, Run, Scenario, _need, judge_faults_saying, judge_scenario, node_class,
@@ -518,8 +519,10 @@ def _judge_faults_snapshots(facts: list[Facts], stopped: str) -> None:
 
 def kv_rules_class(funcs: Mapping[str, Callable[..., Any]]) -> type:
     """The key-value server (:class:`~raftedu.kv.KVNode`: a store with client sessions, §6.3) on the student's
-    snapshot rules, in this process (the sandboxed worker's kind ``"kvrules"``; not yet graded across the boundary:
-    a :class:`~raftedu.kv.StoreSnapshot` inside ``Snapshot.state`` has no codec entry yet)."""
+    snapshot rules; in the grader, where ``funcs`` stand for the sandboxed worker's functions, the same class as
+    nodes in the worker (kind ``"kvrules"``; their snapshots carry the store by the codec's ``{"kv": ...}`` form)."""
+    if isinstance(funcs, RemoteFunctions):
+        return funcs.node_class("kvrules")
     return nodehost.build_class("kvrules", funcs)
 
 
@@ -654,9 +657,9 @@ def snapshot_checks() -> tuple[Check, ...]:
                      judge=judge_snap_case, label=lambda spec: f"the node that {spec['what']}")
 
     def scen(name: str, points: float, public: bool, scenario: str, seeds: Callable[[random.Random], list[int]],
-             description: str) -> Check:
+             description: str, build: Callable[[Mapping[str, Any]], type[Any]] | None = None) -> Check:
         return dataclasses.replace(_scenario_check(name, points, public, SNAPSHOT_RULES, "10", scenario, seeds,
-                                                   description), judge=judge_snapshot_scenario)
+                                                   description, build), judge=judge_snapshot_scenario)
 
     return (
         cases("compaction_rules", 3, True, lambda rng: compaction_cases(), "taking a snapshot, compacting the log, "
@@ -669,6 +672,9 @@ def snapshot_checks() -> tuple[Check, ...]:
              "every server restarts from its snapshot; the logs stay short and the cluster goes on"),
         scen("snapshots_under_faults", 2, True, "faults_snapshots", _fixed([2, 3]),
              "2 seeds of the sweep's crashes, partitions and lossy network with snapshots every 3 entries"),
+        scen("sessions_survive_snapshots", 1, True, "session_survives", _fixed([1]),
+             "a key-value server on your rules: a write applied but not answered, every server restarted from its "
+             "snapshot, the write retried -- applied once (dissertation §6.3)", kv_rules_class),
         Check("why_keep_the_suffix", 2, True, (), "written answer: why a follower whose log has the snapshot's last "
               "entry keeps the entries after it, and why it must not keep them otherwise", manual=True),
         cases("snapshot_rules_hidden", 3, False, lambda rng: [random_snap_case(rng) for _ in range(50)],
@@ -677,6 +683,8 @@ def snapshot_checks() -> tuple[Check, ...]:
              "the crashed follower catching up, 2 seeds from the secret"),
         scen("restart_hidden", 1, False, "snapshot_restart", _secret_seeds(2),
              "the restart from snapshots, 2 seeds from the secret"),
+        scen("sessions_survive_snapshots_hidden", 1, False, "session_survives", _secret_seeds(2),
+             "the retried write after a restart from snapshots, 2 seeds from the secret", kv_rules_class),
         scen("snapshots_under_faults_hidden", 2, False, "faults_snapshots", _secret_seeds(4),
              "4 more seeds of the sweep's faults with snapshots (drawn from the secret)"),
     )
