@@ -344,6 +344,10 @@ class KVServer(KVPlumbing, RaftNode):
 
     def restore_state(self, state: tuple[Any, ...]) -> None:
         """Dissertation Figure 5.3 step 8: reset the store and its sessions to the snapshot's."""
+        if not isinstance(state, StoreSnapshot):
+            raise TypeError(f"a key-value server restores the state its snapshot_state() returned (commands, store and "
+                            f"the sessions table, dissertation §6.3); this snapshot holds a {type(state).__name__}: a "
+                            "snapshot must keep snapshot_state() as it is (take_snapshot)")
         super().restore_state(state)
         self.store = state.store.copy()  # type: ignore[attr-defined]
 

@@ -81,6 +81,15 @@ def snapshot_whole_log(self: RaftNode) -> None:  # uncommitted entries in a snap
     _take(self, at="log")
 
 
+def snapshot_of_the_applied_list(self: RaftNode) -> None:  # the same as snapshot_state() on a plain RaftNode only
+    index = self.last_applied
+    config_index, config = self.config_at(index)
+    snapshot = Snapshot(index, self.term_at(index), tuple(self.applied), config, config_index)
+    self.compact(max(self.state.offset, index - self.snapshot_tail))
+    self.state.snapshot = snapshot
+    self.base_index, self.base_config = config_index, config
+
+
 def snapshot_ignores_tail(self: RaftNode) -> None:
     _take(self, tail=False)
 
@@ -288,6 +297,8 @@ MUTANTS10 = [
     M("restart forgets commitIndex", "load_snapshot", load_forgets_commit, "compaction_rules", "load_snapshot"),
     M("restart keeps an empty state machine", "load_snapshot", load_keeps_state_machine, "restart_from_snapshot",
       "restore_state"),
+    M("snapshot of the applied list, not snapshot_state()", "take_snapshot", snapshot_of_the_applied_list,
+      "sessions_survive_snapshots", "take_snapshot", "error"),
     M("restart hands the store only the commands", "load_snapshot", load_hands_back_commands_only,
       "sessions_survive_snapshots", "§6.3"),
     M("reply ignored", "handle_install_snapshot_reply", reply_ignored, "install_snapshot_rules",
