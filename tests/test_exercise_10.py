@@ -256,7 +256,8 @@ def test_a_remote_snapshotting_node_runs_the_same_run_as_a_local_one(tmp_path: P
         assert [[e.astuple() for e in run.cluster.trace] for run, _ in runs][0] == \
             [[e.astuple() for e in run.cluster.trace] for run, _ in runs][1]
         assert getattr(runs[1][0].node_class, "kind", "") == "kvrules"  # the nodes were in the worker
-        assert [m[1] for m in runs[1][0].marks][-3:-1] == ["answered 4 of 4; last read 2", "history linearizable: "]
+        said = [m[1] for m in runs[1][0].marks]
+        assert said[-3].startswith("answered 4 of 4; last read 2;") and said[-2] == "history linearizable: ", said
 
 
 @pytest.mark.kernel

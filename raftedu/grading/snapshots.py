@@ -545,7 +545,7 @@ def _session_survives(run: Run) -> None:
         return
     run.mark(f"leader S{leader}")
     one = svc.clients[0]
-    one.retry_after = 1_500  # client 1 retries only after the restart
+    one.retry_after = 1_000  # client 1 retries only after the restart (600 ms after its call)
     c.cuts.add((leader, one.id))  # its answer is lost (Cluster.cut takes servers only; one-way cuts apply to clients)
     svc.submit(1, "put", "x", 1, to=leader)
     c.run(300)
@@ -563,17 +563,23 @@ def _session_survives(run: Run) -> None:
     c.heal()
     c.restart_all()
     run.mark("restarted")
-    svc.run(2_500)
+    c.run_until(lambda c: _answered(svc) == 3, within=2_500)  # client 1's retry answered
     svc.submit(2, "get", "x")
-    svc.run(800)
+    c.run_until(lambda c: _answered(svc) == 4, within=800)
     svc.finish()
     ops = list(svc.history)
     last = ops[-1].result if ops else None
     run.mark(f"answered {sum(1 for o in ops if o.result is not None)} of {len(ops)}; last read "
-             f"{'none' if last is None else last.value}")
+             f"{'none' if last is None else last.value}; "
+             f"client 1's put answered at {ops[0].response if ops else None}")
     verdict = svc.check()
     run.mark(f"history {verdict.verdict}: {verdict.explanation or ''}"[:400])
     run.mark("end")
+
+
+def _answered(svc: Any) -> int:
+    """How many of the key-value service's client calls have been answered."""
+    return sum(1 for o in svc.history if o.result is not None)
 
 
 def _judge_session_survives(facts: list[Facts], stopped: str) -> None:
@@ -592,6 +598,9 @@ def _judge_session_survives(facts: list[Facts], stopped: str) -> None:
     _need(answers.startswith("answered 4 of 4"), "after every server restarted from its snapshot the clients did not "
           f"all get answers ({answers}; the retried put x=1 and the last read of x must be answered): the restarted servers must elect a leader and go on "
           f"after their snapshots (load_snapshot, entry_at){f.cause()}")
+    retried = answers.rpartition(" at ")[2]
+    _need(retried.isdigit() and int(retried) > (f.mark_time("restarted") or 0), f"setup: client 1's put x=1 was "
+          f"answered before the servers restarted from their snapshots ({answers}){why}")
     history = f.mark_label("history") or "history ?"
     _need(history.startswith("history linearizable"), "client 1's put x=1 was applied, its answer lost; every "
           "server restarted from its snapshot and client 1 retried it; then the clients' history is not "
