@@ -546,7 +546,7 @@ def _session_survives(run: Run) -> None:
     run.mark(f"leader S{leader}")
     one = svc.clients[0]
     one.retry_after = 1_000  # client 1 retries only after the restart (600 ms after its call)
-    c.cuts.add((leader, one.id))  # its answer is lost (Cluster.cut takes servers only; one-way cuts apply to clients)
+    c.cut(leader, one.id)  # its answer is lost
     svc.submit(1, "put", "x", 1, to=leader)
     c.run(300)
     svc.submit(2, "get", "x", to=leader)
