@@ -41,7 +41,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .kvmodel import KVStore, Op, Result, apply_to_key
+from .kvmodel import KeyEntry, KVStore, Op, Result, apply_to_key
 from .linearizability import CheckResult, History, check
 from .raft import LEADER, AppendEntries, Entry, Message, RaftNode, RequestVote, Server, Timing
 from .sim import Cluster, Network
@@ -136,6 +136,35 @@ class StoreSnapshot(tuple):  # type: ignore[type-arg]
         snapshot = super().__new__(cls, commands)
         snapshot.store = store
         return snapshot
+
+    def to_codec(self) -> tuple[Any, ...]:
+        """Plain data for the sandbox boundary's codec (:func:`raftedu.nodehost.encode`): the commands, the store's
+        revision, its keys as (key, value, mod_revision) and its sessions as (client, seq, result)."""
+        store = self.store
+        return (tuple(self), store.revision, tuple((k, e.value, e.mod_revision) for k, e in store._keys.items()),
+                tuple((c, seq, result) for c, (seq, result) in store._sessions.items()))
+
+    @classmethod
+    def from_codec(cls, data: Any) -> "StoreSnapshot":
+        """The snapshot :meth:`to_codec` described (``ValueError`` for anything else: the codec's input is not
+        trusted)."""
+        if type(data) is not tuple or len(data) != 4:
+            raise ValueError("a key-value snapshot is (commands, revision, keys, sessions)")
+        commands, revision, keys, sessions = data
+        if type(commands) is not tuple or type(revision) is not int or type(keys) is not tuple or \
+                type(sessions) is not tuple:
+            raise ValueError("a key-value snapshot is (commands, revision, keys, sessions)")
+        store = KVStore()
+        store.revision = revision
+        for row in keys:
+            if type(row) is not tuple or len(row) != 3 or type(row[2]) is not int:
+                raise ValueError("a key of a key-value snapshot is (key, value, mod_revision)")
+            store._keys[row[0]] = KeyEntry(row[1], row[2])
+        for row in sessions:
+            if type(row) is not tuple or len(row) != 3 or type(row[1]) is not int or not isinstance(row[2], Result):
+                raise ValueError("a session of a key-value snapshot is (client, seq, result)")
+            store._sessions[row[0]] = (row[1], row[2])
+        return cls(commands, store)
 
 
 class KVPlumbing:
@@ -315,6 +344,10 @@ class KVServer(KVPlumbing, RaftNode):
 
     def restore_state(self, state: tuple[Any, ...]) -> None:
         """Dissertation Figure 5.3 step 8: reset the store and its sessions to the snapshot's."""
+        if not isinstance(state, StoreSnapshot):
+            raise TypeError(f"a key-value server restores the state its snapshot_state() returned (commands, store and "
+                            f"the sessions table, dissertation §6.3); this snapshot holds a {type(state).__name__}: a "
+                            "snapshot must keep snapshot_state() as it is (take_snapshot)")
         super().restore_state(state)
         self.store = state.store.copy()  # type: ignore[attr-defined]
 

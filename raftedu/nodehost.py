@@ -210,6 +210,8 @@ def encode(x: Any, depth: int = 0) -> Any:
     if dataclasses.is_dataclass(x) and not isinstance(x, type) and t.__dataclass_params__.frozen:
         _FIELDS[t] = tuple(f.name for f in dataclasses.fields(x))
         return encode(x, depth - 1)
+    if t.__name__ == "StoreSnapshot" and t.__module__ == "raftedu.kv":  # a KV server's snapshot state: store, sessions
+        return {"kv": encode(x.to_codec(), depth)}
     raise TypeError(f"a {t.__name__} ({_repr(x)[:80]}) cannot be carried between the sandbox and the grader; "
                     "use plain values (numbers, strings, tuples, lists, dicts) and raftedu's messages and entries")
 
@@ -259,6 +261,15 @@ def decode(x: Any, classes: Mapping[str, type], depth: int = 0, budget: list[int
             except TypeError:
                 raise DecodeError("a dict key is not hashable") from None
         return out_d
+    if "kv" in x and len(x) == 1:  # a key-value server's snapshot state (raftedu.kv.StoreSnapshot.to_codec)
+        try:
+            from .kv import StoreSnapshot
+        except ImportError:  # pragma: no cover - the sandbox for some exercises may lack the store
+            raise DecodeError("a key-value snapshot where the store is not installed") from None
+        try:
+            return StoreSnapshot.from_codec(decode(x["kv"], classes, depth, budget))
+        except (TypeError, ValueError) as e:
+            raise DecodeError(f"a key-value snapshot refused its data: {e}") from None
     if "s" in x and type(x["s"]) is list:
         try:
             items = [decode(v, classes, depth, budget) for v in _counted(x["s"], budget)]
@@ -404,6 +415,8 @@ def build_class(kind: str, funcs: Mapping[str, Any]) -> type:
             raise TypeError(f"MyKV must be built on your own server: class MyKV(kv_on(MyServer)): ...; "
                             f"its bases are {', '.join(b.__name__ for b in cls.__mro__[1:])}")
         return cls
+    if kind == "kvrules":  # exercise 10's key-value server on the student's snapshot rules (sessions, §6.3)
+        return type("StudentKV", (KVNode, rules_class(funcs)), {})
     raise ValueError(f"unknown kind of node class {kind!r}")
 
 
@@ -710,7 +723,7 @@ class Host:
         cls = self.classes.get(kind)
         if cls is None:
             try:  # the student's class may be missing, or built on what it may not be built on: its error, told
-                cls = build_class(kind, self.functions()) if kind in ("rules", "server", "kv", "capstone") \
+                cls = build_class(kind, self.functions()) if kind in ("rules", "server", "kv", "capstone", "kvrules") \
                     else experiment_nodes()[kind]
             except BaseException as e:
                 return {"raised": _raised(e)}

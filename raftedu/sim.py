@@ -575,7 +575,8 @@ class Cluster:
         self.partition([i])
 
     def cut(self, src: int, dst: int) -> None:
-        """Cut the one-way link from ``src`` to ``dst`` (messages the other way still pass)."""
+        """Cut the one-way link from ``src`` to ``dst`` (messages the other way still pass); either may be an attached
+        endpoint (a client)."""
         self._check_link(src, dst)
         self.cuts.add((src, dst))
         self._record(Event(self.now, "cut", node=src, peer=dst, text=f"link S{src} → S{dst} cut"))
@@ -967,7 +968,9 @@ class Cluster:
         return i
 
     def _check_link(self, src: Any, dst: Any) -> None:
-        self._check_id(src), self._check_id(dst)
+        for i in (src, dst):  # a server, or an attached endpoint (a client: one-way cuts apply to it)
+            if not (type(i) is int and i in self.endpoints):
+                self._check_id(i)
         if src == dst:
             raise ValueError(f"cut() needs two different nodes; got {src!r} twice")
 

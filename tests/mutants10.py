@@ -81,6 +81,15 @@ def snapshot_whole_log(self: RaftNode) -> None:  # uncommitted entries in a snap
     _take(self, at="log")
 
 
+def snapshot_of_the_applied_list(self: RaftNode) -> None:  # the same as snapshot_state() on a plain RaftNode only
+    index = self.last_applied
+    config_index, config = self.config_at(index)
+    snapshot = Snapshot(index, self.term_at(index), tuple(self.applied), config, config_index)
+    self.compact(max(self.state.offset, index - self.snapshot_tail))
+    self.state.snapshot = snapshot
+    self.base_index, self.base_config = config_index, config
+
+
 def snapshot_ignores_tail(self: RaftNode) -> None:
     _take(self, tail=False)
 
@@ -204,6 +213,15 @@ def load_keeps_state_machine(self: RaftNode, snapshot: Snapshot) -> None:
     self.base_index, self.base_config = snapshot.config_index, snapshot.config
 
 
+def load_hands_back_commands_only(self: RaftNode, snapshot: Snapshot) -> None:
+    """Sets the list of applied commands itself instead of calling restore_state: the same as the reference on a plain
+    RaftNode (whose state machine is that list), but a key-value server restarts with an empty store and no sessions."""
+    self.commit_index = max(self.commit_index, snapshot.index)
+    self.last_applied = snapshot.index
+    self.base_index, self.base_config = snapshot.config_index, snapshot.config
+    self.applied = list(snapshot.state)
+
+
 # ---- handle_install_snapshot_reply ---------------------------------------------------
 
 
@@ -279,6 +297,10 @@ MUTANTS10 = [
     M("restart forgets commitIndex", "load_snapshot", load_forgets_commit, "compaction_rules", "load_snapshot"),
     M("restart keeps an empty state machine", "load_snapshot", load_keeps_state_machine, "restart_from_snapshot",
       "restore_state"),
+    M("snapshot of the applied list, not snapshot_state()", "take_snapshot", snapshot_of_the_applied_list,
+      "sessions_survive_snapshots", "take_snapshot", "error"),
+    M("restart hands the store only the commands", "load_snapshot", load_hands_back_commands_only,
+      "sessions_survive_snapshots", "§6.3"),
     M("reply ignored", "handle_install_snapshot_reply", reply_ignored, "install_snapshot_rules",
       "handle_install_snapshot_reply"),
     M("reply of any term", "handle_install_snapshot_reply", reply_any_term, "install_snapshot_rules",
@@ -289,3 +311,4 @@ MUTANTS10 = [
       "handle_install_snapshot_reply"),
 ]
 """Exercise 10's mutants, at least two per method."""
+

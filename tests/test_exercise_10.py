@@ -31,9 +31,10 @@ def test_the_exercise_asks_for_the_eight_snapshot_methods_and_grades_each_kind_o
     assert "send_snapshot" in EX.reference_rules and "Server.entry_at" in EX.reference_rules
     names = {c.name: c for c in EX.checks}
     for public in ("compaction_rules", "install_snapshot_rules", "catch_up_by_snapshot", "restart_from_snapshot",
-                   "snapshots_under_faults"):
+                   "snapshots_under_faults", "sessions_survive_snapshots"):
         assert names[public].public and not names[public].manual
-    for hidden in ("snapshot_rules_hidden", "catch_up_hidden", "restart_hidden", "snapshots_under_faults_hidden"):
+    for hidden in ("snapshot_rules_hidden", "catch_up_hidden", "restart_hidden", "snapshots_under_faults_hidden",
+                   "sessions_survive_snapshots_hidden"):
         assert not names[hidden].public
         assert names[hidden].plan("first-secret-123") != names[hidden].plan("second-secret-456")
     assert names["why_keep_the_suffix"].manual
@@ -149,6 +150,67 @@ def test_a_broken_safety_property_names_the_methods_to_look_at() -> None:
     assert isinstance(c, Cluster) and any(e.kind == "snapshot" for e in c.trace)
 
 
+def test_a_retried_write_after_a_restart_from_snapshots_is_applied_once_by_the_solution_not_by_a_mutant() -> None:
+    """Dissertation §6.3 across snapshots (scenario ``session_survives``, a key-value server on the student's rules):
+    the solution's snapshot carries the store's session table, so the retry is answered from it and the history is
+    linearizable; a load_snapshot that sets the applied commands itself instead of calling restore_state restarts the
+    store empty, applies the retry a second time, and fails with a hint citing §6.3 -- while it passes the checks on
+    a plain RaftNode (whose state machine is that list of commands): why the key-value scenario is needed."""
+    from mutants10 import load_hands_back_commands_only
+
+    from raftedu.grading.core import Failed
+    from raftedu.grading.scenarios import SCENARIOS, Facts, drive_scenario
+    from raftedu.grading.snapshots import kv_rules_class
+
+    solution = {name: SOLUTION[name] for name in EX.functions}
+    judged = []
+    for funcs in (solution, dict(solution, load_snapshot=load_hands_back_commands_only)):
+        run, stopped = drive_scenario("session_survives", kv_rules_class(funcs), 1, raise_failures=False)
+        assert stopped == "" and {e.kind for e in run.cluster.trace} >= {"snapshot", "restore"}
+        marks = [(label, upto, at) for _, label, upto, at in run.marks]
+        try:
+            SCENARIOS["session_survives"].judge([Facts(run.cluster.trace.events, marks)], stopped)
+            judged.append("pass")
+        except Failed as e:
+            judged.append(str(e))
+    assert judged[0] == "pass", judged[0]
+    assert "replay('10', 'session_survives', seed=1)" in grading.core.run_check(
+        next(c for c in EX.checks if c.name == "sessions_survive_snapshots"),
+        dict(SOLUTION, load_snapshot=load_hands_back_commands_only), functions=EX.functions).hint
+    c = grading.replay("10", "session_survives", seed=1,  # the hint's line reruns the key-value run
+                       namespace=dict(SOLUTION, load_snapshot=load_hands_back_commands_only))
+    assert any(e.kind == "restore" for e in c.trace) and type(c.nodes[1]).__mro__[1].__name__ == "KVNode"
+    assert "§6.3" in judged[1] and "did not answer the retry from its session table" in judged[1] and "restore_state()" in judged[1], judged[1]
+    for name in ("compaction_rules", "restart_from_snapshot"):  # why a KV scenario is needed for this rule
+        check = next(c for c in EX.checks if c.name == name)
+        result = grading.core.run_check(check, dict(SOLUTION, load_snapshot=load_hands_back_commands_only),
+                                        functions=EX.functions, secret=SECRET)
+        assert result.status == "pass", (name, result)
+
+
+def test_a_key_value_snapshot_crosses_the_boundary_with_its_sessions_and_a_malformed_one_is_refused() -> None:
+    """The codec carries a :class:`~raftedu.kv.StoreSnapshot` inside ``Snapshot.state`` (commands, store, sessions),
+    so the sandboxed worker's key-value server and the trusted simulator hold the same snapshot; what the codec does
+    not write is a DecodeError, never a crash of the grader."""
+    from raftedu import nodehost
+    from raftedu.kv import StoreSnapshot
+    from raftedu.kvmodel import KVStore, Op
+    from raftedu.raft import ConfigChange, Snapshot
+
+    store = KVStore()
+    ops = (Op.put("x", 1, client=101, seq=1), Op.delete("y", client=102, seq=4), Op.put("x", 2, client=101, seq=2))
+    for op in ops:
+        store.apply(op)
+    snap = Snapshot(3, 2, StoreSnapshot(ops, store.copy()), ConfigChange((1, 2, 3)), 0)
+    back = nodehost.decode(nodehost.encode(snap), nodehost.registry())
+    assert back == snap and type(back.state) is StoreSnapshot and back.state.store == store
+    assert back.state.store.apply(Op.put("x", 2, client=101, seq=2)).duplicate  # the session table came along
+    for bad in ({"kv": {"t": [1, 2]}}, {"kv": {"t": [{"t": []}, 0, {"t": [{"t": ["k", 1]}]}, {"t": []}]}},
+                {"kv": {"t": [{"t": []}, 0, {"t": []}, {"t": [{"t": [101, 1, "not a result"]}]}]}}):
+        with pytest.raises(nodehost.DecodeError, match="key-value snapshot"):
+            nodehost.decode(bad, nodehost.registry())
+
+
 # ---- through the trusted grader: the student's node in the sandboxed worker -----------------------------------
 
 
@@ -185,6 +247,17 @@ def test_a_remote_snapshotting_node_runs_the_same_run_as_a_local_one(tmp_path: P
         assert traces[0] == traces[1]
         kinds = [row[1] for row in traces[1]]
         assert {"snapshot", "install", "restore"} <= set(kinds), set(kinds)
+        # the key-value server on the student's rules (kind "kvrules"): its snapshots carry the store and sessions
+        from raftedu.grading.scenarios import drive_scenario
+        from raftedu.grading.snapshots import kv_rules_class
+
+        runs = [drive_scenario("session_survives", kv_rules_class(funcs), 1)
+                for funcs in ({name: SOLUTION[name] for name in EX.functions}, RemoteFunctions(worker))]
+        assert [[e.astuple() for e in run.cluster.trace] for run, _ in runs][0] == \
+            [[e.astuple() for e in run.cluster.trace] for run, _ in runs][1]
+        assert getattr(runs[1][0].node_class, "kind", "") == "kvrules"  # the nodes were in the worker
+        said = [m[1] for m in runs[1][0].marks]
+        assert said[-3].startswith("answered 4 of 4; last read 2;") and said[-2] == "history linearizable: ", said
 
 
 @pytest.mark.kernel

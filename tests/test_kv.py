@@ -143,3 +143,20 @@ def test_history_picture_marks_the_stale_read():
     top_down = [r.split(":")[0] for r in reversed(fig.layout.yaxis.categoryarray)]
     assert top_down == [f"op {o.id} · client {o.client}" for o in sorted(svc.history, key=lambda o: (o.invoke, o.id))]
     assert fig.layout.xaxis.tickformat == ",d"  # whole milliseconds shown as whole numbers
+
+
+def test_a_one_way_cut_may_name_a_client_and_an_unknown_id_is_still_refused() -> None:
+    """Cluster.cut takes an attached client's id (exercise 10's session run loses a leader's answers that way): the
+    answer is dropped and the cut is in the trace; an id that is neither a server nor an attached client is refused."""
+    svc = KVService(3, clients=1, seed=1)
+    c = svc.cluster
+    c.run_until(lambda c: c.leader() is not None, 2_000)
+    leader, client = c.leader(), svc.clients[0].id
+    c.cut(leader, client)
+    svc.submit(1, "put", "x", 1, to=leader)
+    svc.run(200)
+    assert any(e.kind == "cut" and (e.node, e.peer) == (leader, client) for e in c.trace)
+    assert not any(e.kind == "deliver" and isinstance(e.msg, ClientAnswer) for e in c.trace)
+    assert c.nodes[leader].store.get("x") == 1  # applied, its answer lost
+    with pytest.raises(ValueError, match="unknown node id 99"):
+        c.cut(leader, 99)

@@ -294,9 +294,10 @@ class Worker:
 
     def node_class(self, kind: str) -> type[RemoteNode]:
         """A :class:`RemoteNode` class whose nodes are the student's class of ``kind`` in this worker."""
-        name = {"server": "MyServer", "kv": "MyKV", "capstone": "MyKV"}.get(kind, "StudentNode")
-        return type(name, (RemoteNode,), {"worker": self, "kind": kind, "serves_kv": kind in ("kv", "capstone"),
-                                          "runs_extensions": kind == "rules", "__module__": "student"})
+        name = {"server": "MyServer", "kv": "MyKV", "capstone": "MyKV", "kvrules": "StudentKV"}.get(kind, "StudentNode")
+        return type(name, (RemoteNode,), {"worker": self, "kind": kind,
+                                          "serves_kv": kind in ("kv", "capstone", "kvrules"),
+                                          "runs_extensions": kind in ("rules", "kvrules"), "__module__": "student"})
 
 
 def _int(x: Any, what: str) -> int:

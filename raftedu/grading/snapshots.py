@@ -30,6 +30,7 @@ from ..raft import (LEADER, AppendEntries, AppendEntriesReply, ConfigChange, Ent
                     InstallSnapshotReply, Message, PersistentState, RaftNode, Snapshot, Timing)
 from ..sim import Cluster
 from ..sweep import CHAOS, random_schedule, recover
+from .boundary import RemoteFunctions
 from .core import Check, Failed, Unsafe
 from .extensions import _say, differences
 from .scenarios import (SCENARIOS, Facts, Run, Scenario, _need, judge_faults_saying, judge_scenario, node_class,
@@ -516,6 +517,100 @@ def _judge_faults_snapshots(facts: list[Facts], stopped: str) -> None:
           f"{requests} requests with a snapshot every 3: log compaction must bound the log (compact)")
 
 
+def kv_rules_class(funcs: Mapping[str, Callable[..., Any]]) -> type:
+    """The key-value server (:class:`~raftedu.kv.KVNode`: a store with client sessions, §6.3) on the student's
+    snapshot rules; in the grader, where ``funcs`` stand for the sandboxed worker's functions, the same class as
+    nodes in the worker (kind ``"kvrules"``; their snapshots carry the store by the codec's ``{"kv": ...}`` form)."""
+    if isinstance(funcs, RemoteFunctions):
+        return funcs.node_class("kvrules")
+    return nodehost.build_class("kvrules", funcs)
+
+
+def _session_survives(run: Run) -> None:
+    """Dissertation §6.3 across a restart from snapshots: client 1's put x=1 is applied everywhere but its answer is
+    lost (the link from the leader to the client is cut); client 2 reads x (1) and puts x=2; every server takes a
+    snapshot, crashes and restarts from it; client 1 retries its put, then client 2 reads x again. The retry must be
+    answered from the session table the snapshot carried, not applied a second time (the read must give 2)."""
+    from ..kv import KVNode, KVPlumbing, KVService
+
+    cls: Any = run.node_class
+    if not (issubclass(cls, KVPlumbing) or getattr(cls, "serves_kv", False)):  # replay() hands the plain rules class
+        cls = type("StudentKV", (KVNode, cls), {})
+    svc = KVService(3, clients=2, seed=run.seed, node_class=cls)
+    c = svc.cluster
+    run.clusters.append(c)
+    c.run_until(lambda c: c.leader() is not None, within=3_000)
+    leader = c.leader()
+    if leader is None:
+        return
+    run.mark(f"leader S{leader}")
+    one = svc.clients[0]
+    one.retry_after = 1_000  # client 1 retries only after the restart (600 ms after its call)
+    c.cut(leader, one.id)  # its answer is lost
+    svc.submit(1, "put", "x", 1, to=leader)
+    c.run(300)
+    svc.submit(2, "get", "x", to=leader)
+    svc.run(150)
+    svc.submit(2, "put", "x", 2, to=leader)
+    svc.run(150)
+    applied = min(n.last_applied for n in c.nodes.values() if n)
+    run.mark(f"applied on every server up to {applied}")
+    for i in c.ids:
+        c.snapshot(i)
+    run.mark("snapshots " + " ".join(f"S{i}:{n.snapshot_index}" for i, n in c.nodes.items() if n))
+    for i in c.ids:
+        c.crash(i)
+    c.heal()
+    c.restart_all()
+    run.mark("restarted")
+    c.run_until(lambda c: _answered(svc) == 3, within=2_500)  # client 1's retry answered
+    svc.submit(2, "get", "x")
+    c.run_until(lambda c: _answered(svc) == 4, within=800)
+    svc.finish()
+    ops = list(svc.history)
+    last = ops[-1].result if ops else None
+    run.mark(f"answered {sum(1 for o in ops if o.result is not None)} of {len(ops)}; last read "
+             f"{'none' if last is None else last.value}; "
+             f"client 1's put answered at {ops[0].response if ops else None}")
+    verdict = svc.check()
+    run.mark(f"history {verdict.verdict}: {verdict.explanation or ''}"[:400])
+    run.mark("end")
+
+
+def _answered(svc: Any) -> int:
+    """How many of the key-value service's client calls have been answered."""
+    return sum(1 for o in svc.history if o.result is not None)
+
+
+def _judge_session_survives(facts: list[Facts], stopped: str) -> None:
+    f = facts[0]
+    why = f" (the run stopped: {stopped})" if stopped else ""
+    _need(f.mark_time("leader") is not None, f"setup: three servers elected no leader within 3 s{why}")
+    label = f.mark_label("applied on every server up to")
+    _need(label is not None, f"setup: the run stopped before the writes{why}")
+    _need(int((label or "0").split()[-1]) >= 3, f"setup: the three servers did not all apply the two writes within "
+          f"600 ms ({label}){why}{f.cause()}")
+    snaps = f.mark_label("snapshots") or ""
+    _need(bool(snaps) and all(int(k) >= 3 for k in re.findall(r"S\d+:(\d+)", snaps)),
+          f"setup: every server applied the writes, yet its snapshot does not cover them ({snaps}) (take_snapshot)")
+    _need(f.mark_time("end") is not None, f"the run stopped after every server restarted from its snapshot{why}")
+    answers = f.mark_label("answered") or "answered 0 of 0; last read none"
+    _need(answers.startswith("answered 4 of 4"), "after every server restarted from its snapshot the clients did not "
+          f"all get answers ({answers}; the retried put x=1 and the last read of x must be answered): the restarted servers must elect a leader and go on "
+          f"after their snapshots (load_snapshot, entry_at){f.cause()}")
+    retried = answers.rpartition(" at ")[2]
+    _need(retried.isdigit() and int(retried) > (f.mark_time("restarted") or 0), f"setup: client 1's put x=1 was "
+          f"answered before the servers restarted from their snapshots ({answers}){why}")
+    history = f.mark_label("history") or "history ?"
+    _need(history.startswith("history linearizable"), "client 1's put x=1 was applied, its answer lost; every "
+          "server restarted from its snapshot and client 1 retried it; then the clients' history is not "
+          f"linearizable ({history.removeprefix('history not linearizable: ')}): the restarted store did not answer "
+          "the retry from its session table, or lost the writes its snapshot covered. Dissertation §6.3: the "
+          "session table (each client's last serial number and its reply) is part of the state machine, so a "
+          "snapshot carries it with the store -- take_snapshot keeps what snapshot_state() returns and "
+          "load_snapshot hands it back to restore_state(), whatever it holds")
+
+
 SNAPSHOT_SCENARIOS: dict[str, Scenario] = {
     "snapshot_catch_up": Scenario(_catch_up, _judge_catch_up, "a follower down while the leader commits and "
                                   "snapshots 12 requests catches up by InstallSnapshot", counts=True),
@@ -523,6 +618,8 @@ SNAPSHOT_SCENARIOS: dict[str, Scenario] = {
                                  "snapshot, and the cluster goes on"),
     "faults_snapshots": Scenario(_faults_snapshots, _judge_faults_snapshots, "the sweep's random faults with a "
                                  "snapshot every 3 applied entries; then one request must commit"),
+    "session_survives": Scenario(_session_survives, _judge_session_survives, "a write applied but not answered, "
+                                 "every server restarted from its snapshot, the write retried: applied once (§6.3)"),
 }
 """Exercise 10's scenarios (added to :data:`~raftedu.grading.scenarios.SCENARIOS`)."""
 SCENARIOS.update(SNAPSHOT_SCENARIOS)
@@ -574,9 +671,9 @@ def snapshot_checks() -> tuple[Check, ...]:
                      judge=judge_snap_case, label=lambda spec: f"the node that {spec['what']}")
 
     def scen(name: str, points: float, public: bool, scenario: str, seeds: Callable[[random.Random], list[int]],
-             description: str) -> Check:
+             description: str, build: Callable[[Mapping[str, Any]], type[Any]] | None = None) -> Check:
         return dataclasses.replace(_scenario_check(name, points, public, SNAPSHOT_RULES, "10", scenario, seeds,
-                                                   description), judge=judge_snapshot_scenario)
+                                                   description, build), judge=judge_snapshot_scenario)
 
     return (
         cases("compaction_rules", 3, True, lambda rng: compaction_cases(), "taking a snapshot, compacting the log, "
@@ -589,6 +686,9 @@ def snapshot_checks() -> tuple[Check, ...]:
              "every server restarts from its snapshot; the logs stay short and the cluster goes on"),
         scen("snapshots_under_faults", 2, True, "faults_snapshots", _fixed([2, 3]),
              "2 seeds of the sweep's crashes, partitions and lossy network with snapshots every 3 entries"),
+        scen("sessions_survive_snapshots", 1, True, "session_survives", _fixed([1]),
+             "a key-value server on your rules: a write applied but not answered, every server restarted from its "
+             "snapshot, the write retried -- applied once (dissertation §6.3)", kv_rules_class),
         Check("why_keep_the_suffix", 2, True, (), "written answer: why a follower whose log has the snapshot's last "
               "entry keeps the entries after it, and why it must not keep them otherwise", manual=True),
         cases("snapshot_rules_hidden", 3, False, lambda rng: [random_snap_case(rng) for _ in range(50)],
@@ -597,6 +697,8 @@ def snapshot_checks() -> tuple[Check, ...]:
              "the crashed follower catching up, 2 seeds from the secret"),
         scen("restart_hidden", 1, False, "snapshot_restart", _secret_seeds(2),
              "the restart from snapshots, 2 seeds from the secret"),
+        scen("sessions_survive_snapshots_hidden", 1, False, "session_survives", _secret_seeds(2),
+             "the retried write after a restart from snapshots, 2 seeds from the secret", kv_rules_class),
         scen("snapshots_under_faults_hidden", 2, False, "faults_snapshots", _secret_seeds(4),
              "4 more seeds of the sweep's faults with snapshots (drawn from the secret)"),
     )
