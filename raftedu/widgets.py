@@ -581,7 +581,7 @@ class ClusterExplorer(W.VBox):
                                       style={"description_width": "3em"})
         self.drop_readout, self.delay_readout = (W.HTML(layout=W.Layout(width=w, margin="0 1em 0 0")) for w in ("7em", "8em"))
         self.drop_rate.observe(lambda ch: self._syncing or self.act_all(
-            [("set_network", (), {"drop_rate": ch["new"]})], label=f"drop rate {ch['new']:.0%}"), names="value")
+            [("set_network", (), {"drop_rate": ch["new"]})], label=f"drop rate {round(ch['new'] * 100)} %"), names="value")
         self.delay.observe(lambda ch: self._syncing or self.act_all(
             [("set_network", (), {"delay": tuple(ch["new"])})], label=f"delay {ch['new'][0]}–{ch['new'][1]} ms"),
             names="value")

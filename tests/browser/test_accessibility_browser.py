@@ -209,7 +209,7 @@ def test_every_control_by_keyboard_focus_stays_in_the_explorer_with_a_ring_of_3_
         # Sliders: ArrowUp moves them and the explanation says what the network does now.
         page.locator(".raftedu-explorer button").first.focus()
         tab_to_selector(page, ".raftedu-drop-rate .noUi-handle")
-        press_and_wait(page, "ArrowUp", "drop rate 5%")
+        press_and_wait(page, "ArrowUp", "drop rate 5 %")
         assert page.evaluate("() => document.activeElement.matches('.raftedu-drop-rate .noUi-handle')")
         page.locator(".raftedu-explorer button").first.focus()
         tab_to_selector(page, ".raftedu-delay .noUi-handle")
