@@ -379,16 +379,23 @@ def random_snap_case(rng: random.Random) -> dict[str, Any]:
 # --------------------------------------------------------------------------
 
 
+def _first_leader(run: Run, c: Cluster) -> int | None:
+    """Run ``c`` until a leader is elected (3 s at most) and mark it in ``run``'s story; None when none was."""
+    c.run_until(lambda c: c.leader() is not None, within=3_000)
+    leader = c.leader()
+    if leader is not None:
+        run.mark(f"leader S{leader}")
+    return leader
+
+
 def _catch_up(run: Run) -> None:
     """A follower is down while the leader commits 12 requests and snapshots them; it restarts and must catch up from
     the snapshot."""
     c = Cluster(3, seed=run.seed, node_class=run.node_class, snapshot_every=None)
     run.clusters.append(c)
-    c.run_until(lambda c: c.leader() is not None, within=3_000)
-    leader = c.leader()
+    leader = _first_leader(run, c)
     if leader is None:
         return
-    run.mark(f"leader S{leader}")
     x = next(i for i in c.ids if i != leader)
     c.crash(x)
     for k in range(12):
@@ -539,11 +546,9 @@ def _session_survives(run: Run) -> None:
     svc = KVService(3, clients=2, seed=run.seed, node_class=cls)
     c = svc.cluster
     run.clusters.append(c)
-    c.run_until(lambda c: c.leader() is not None, within=3_000)
-    leader = c.leader()
+    leader = _first_leader(run, c)
     if leader is None:
         return
-    run.mark(f"leader S{leader}")
     one = svc.clients[0]
     one.retry_after = 1_000  # client 1 retries only after the restart (600 ms after its call)
     c.cut(leader, one.id)  # its answer is lost
