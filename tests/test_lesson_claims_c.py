@@ -205,7 +205,8 @@ def test_09_answer_key_a_ten_percent_slow_leader_may_keep_its_lease_135_ms() -> 
 
 def test_09_a_pause_without_the_cut_ends_with_the_old_leader_stepping_down_first() -> None:
     claim("09_linearizable_reads.ipynb", "the paused leader, on resuming, first handles the vote requests of the new term "
-          "that waited for it and steps down, and client 1 reads 2.")
+          "that waited for it and steps down, and client 1 reads 2 — the simulator hands a server its waiting messages in "
+          "the order they arrived")
     svc = paused_leader_read("lease", cut=False)
     trace = svc.cluster.trace
     resume = next(e for e in trace if e.kind == "resume")
