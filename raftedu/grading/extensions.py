@@ -31,7 +31,7 @@ from ..raft import (CANDIDATE, LEADER, AppendEntries, AppendEntriesReply, Messag
 from ..sim import Cluster
 from ..sweep import CHAOS, random_schedule, recover
 from .core import Check, Failed
-from .scenarios import SCENARIOS, Facts, Run, Scenario, _need, describe, judge_faults_saying, make_node
+from .scenarios import SCENARIOS, Facts, Run, Scenario, _need, _stopped, describe, judge_faults_saying, make_node
 
 __all__ = ["EXTENSION_SCENARIOS", "PREVOTE_RULES", "ext_case", "judge_ext_case", "prevote_checks", "probe_ext_case",
            "random_ext_case"]
@@ -384,7 +384,7 @@ _CUT = re.compile(r"cut off S(\d+) from leader S(\d+) of term (\d+)")
 
 def _rejoin_setup(f: Facts, stopped: str) -> tuple[int, int, int, int, int]:
     """(x, leader, term, cut time, heal time) after checking the rejoin's setup happened."""
-    why = f" (the run stopped: {stopped})" if stopped else ""
+    why = _stopped(stopped)
     _need(f.mark_time("leader elected") is not None and bool(f.leaders(until=3_000)),
           f"setup: five servers elected no leader within 3 s{why}: with pre-vote a server that times out must ask "
           "for pre-votes (start_pre_vote), the others grant them when no leader is live (handle_pre_vote), and a "
@@ -477,7 +477,7 @@ def _lonely(run: Run, pre_vote: bool = True) -> None:
 
 def _judge_lonely(facts: list[Facts], stopped: str) -> None:
     f = facts[0]
-    why = f" (the run stopped: {stopped})" if stopped else ""
+    why = _stopped(stopped)
     _need(f.mark_time("leader elected") is not None and bool(f.leaders(until=3_000)),
           f"setup: five servers with check-quorum elected no leader within 3 s{why}")
     label, cut = f.mark_label("cut off"), f.mark_time("cut off")

@@ -40,7 +40,7 @@ from ..sim import Refused
 from ..sweep import CHAOS, random_schedule, recover, retire_after
 from .core import Check, Failed
 from .extensions import _say, differences
-from .scenarios import SCENARIOS, Facts, Run, Scenario, _judge_faults, _need, _setup, make_node, node_class, situate
+from .scenarios import SCENARIOS, Facts, Run, Scenario, _judge_faults, _need, _setup, _stopped, make_node, node_class, situate
 
 __all__ = ["MEMBERSHIP_RULES", "MEMBERSHIP_SCENARIOS", "judge_member_case", "member_case", "membership_cases",
            "membership_checks", "probe_member_case", "random_member_case", "transfer_cases"]
@@ -551,7 +551,7 @@ def _marked(f: Facts, start: str) -> str:
 
 def _judge_availability(facts: list[Facts], stopped: str) -> None:
     f = facts[0]
-    why = f" (the run stopped: {stopped})" if stopped else ""
+    why = _stopped(stopped)
     _setup(f, bool(f.leaders(until=3_000)), "three servers elected no leader within 3 s", stopped)
     _setup(f, {"a0", "a1", "a2"} <= f.applied(f.mark_time("a committed")), "the leader did not commit a0-a2", stopped)
     added = _marked(f, "add S4")
@@ -601,7 +601,7 @@ def _remove_leader(run: Run) -> None:
 
 def _judge_remove_leader(facts: list[Facts], stopped: str) -> None:
     f = facts[0]
-    why = f" (the run stopped: {stopped})" if stopped else ""
+    why = _stopped(stopped)
     label = _marked(f, "S")
     _setup(f, bool(label) and "a" in f.applied(f.mark_time(label)), "five servers did not elect a leader that "
            "committed a", stopped)
@@ -673,7 +673,7 @@ def _change_bug(run: Run) -> None:
 
 def _judge_change_bug(facts: list[Facts], stopped: str) -> None:
     f = facts[0]
-    why = f" (the script stopped: {stopped or 'no reason given'})"
+    why = _stopped(stopped, "script", unknown="no reason given")
     _need(f.mark_time("(0)") is not None, f"setup: S1 did not lead S1-S4 with S5 and S6 added as learners{why}")
     _need(f.mark_time("(1)") is not None, f"setup: S1, cut off with S5, could not promote S5{why}: promotion_refused")
     _need(f.mark_time("(2)") is not None, f"setup: S2 did not win term 2 with S3 and S4{why}")
@@ -693,7 +693,7 @@ def _stale_timeout_script(run: Run) -> None:
 
 def _judge_stale_timeout(facts: list[Facts], stopped: str) -> None:
     f = facts[0]
-    why = f" (the script stopped: {stopped or 'no reason given'})"
+    why = _stopped(stopped, "script", unknown="no reason given")
     _need(f.mark_time("(a)") is not None, f"setup: S1 did not lead term 1 and commit a{why}")
     _need(f.mark_time("(b)") is not None, "S1 handed leadership to S2, whose log was caught up, but S2 did not lead "
           "term 2 20 ms later: the leader sends TimeoutNow as soon as the target's matchIndex reaches its last index "

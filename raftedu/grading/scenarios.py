@@ -367,6 +367,13 @@ class Scenario:
     the exercise most likely broke it."""
 
 
+def _stopped(stopped: str, what: str = "run", unknown: str = "") -> str:
+    """The end of a judge's hint: why the ``what`` (run or script) stopped early, or ``unknown`` said when it did not
+    say ('' leaves the sentence out)."""
+    reason = stopped or unknown
+    return f" (the {what} stopped: {reason})" if reason else ""
+
+
 def _need(ok: bool, hint: str) -> None:
     if not ok:
         raise Failed(hint)
@@ -562,7 +569,7 @@ def _stale_log_election(run: Run) -> None:
 
 
 def _judge_stale_log(facts: list[Facts], stopped: str) -> None:
-    why = f" (the script stopped: {stopped})" if stopped else ""
+    why = _stopped(stopped, "script")
     _need(len(facts) >= 1 and bool(facts[0].leaders()),
           f"setup: S1 never became leader, so the scenario could not start: no candidate won a vote{why}; "
           "check that a candidate with an up-to-date log gets votes (handle_request_vote) and that votes are "
@@ -599,7 +606,7 @@ def _figure8(run: Run) -> None:
 
 
 def _judge_figure8(facts: list[Facts], stopped: str) -> None:
-    why = f" (the script stopped: {stopped})" if stopped else ""
+    why = _stopped(stopped, "script")
     _need(len(facts) >= 1, f"the Figure 8 script built no cluster{why}")
     d = facts[0]
     a = d.mark_time("(a)")

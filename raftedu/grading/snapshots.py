@@ -33,7 +33,7 @@ from ..sweep import CHAOS, random_schedule, recover
 from .boundary import RemoteFunctions
 from .core import Check, Failed, Unsafe
 from .extensions import _say, differences
-from .scenarios import (SCENARIOS, Facts, Run, Scenario, _need, judge_faults_saying, judge_scenario, node_class,
+from .scenarios import (SCENARIOS, Facts, Run, Scenario, _need, _stopped, judge_faults_saying, judge_scenario, node_class,
                         situate)
 
 __all__ = ["SNAPSHOT_RULES", "SNAPSHOT_SCENARIOS", "SWITCHED_OFF", "judge_snap_case", "judge_snapshot_scenario",
@@ -422,7 +422,7 @@ _SNAPPED = re.compile(r"snapshot on S(\d+) up to (\d+), log (\d+) entries")
 
 def _judge_catch_up(facts: list[Facts], stopped: str) -> None:
     f = facts[0]
-    why = f" (the run stopped: {stopped})" if stopped else ""
+    why = _stopped(stopped)
     _need(f.mark_time("leader") is not None, f"setup: three servers elected no leader within 3 s{why}")
     label = f.mark_label("crashed")
     _need(label is not None, f"setup: the run stopped before the requests{why}")
@@ -473,7 +473,7 @@ def _restart(run: Run) -> None:
 
 def _judge_restart(facts: list[Facts], stopped: str) -> None:
     f = facts[0]
-    why = f" (the run stopped: {stopped})" if stopped else ""
+    why = _stopped(stopped)
     _need(f.mark_time("leader elected") is not None and bool(f.leaders()), f"setup: no leader within 3 s{why}")
     logs = f.mark_label("logs")
     _need(logs is not None, f"setup: the run stopped before the requests committed{why}")
@@ -589,7 +589,7 @@ def _answered(svc: Any) -> int:
 
 def _judge_session_survives(facts: list[Facts], stopped: str) -> None:
     f = facts[0]
-    why = f" (the run stopped: {stopped})" if stopped else ""
+    why = _stopped(stopped)
     _need(f.mark_time("leader") is not None, f"setup: three servers elected no leader within 3 s{why}")
     label = f.mark_label("applied on every server up to")
     _need(label is not None, f"setup: the run stopped before the writes{why}")
