@@ -753,7 +753,9 @@ class RaftNode(Server):
     noop_on_election: bool = False
     """§8: append a no-op entry (command ``None``) on becoming leader, as read-serving systems like etcd do."""
     pre_vote: bool = False
-    """Dissertation §9.6: ask for pre-votes before raising the term (etcd's ``--pre-vote``)."""
+    """Dissertation §9.6: ask for pre-votes before raising the term (etcd's ``--pre-vote``). A server that heard from
+    a live leader within the minimum election timeout refuses a pre-vote (§9.6); etcd-io/raft refuses it only under
+    CheckQuorum (``inLease`` in ``Step``), so etcd's PreVote alone grants any asker whose log is up to date."""
     check_quorum: bool = False
     """etcd's CheckQuorum: a leader that heard from no majority within a minimum election timeout steps down
     (dissertation §6.2); a server that heard from a live leader within it ignores RequestVote (§4.2.3). It does not

@@ -211,14 +211,14 @@ def _split_title(row: pd.Series) -> str:
 
 def partition_gallery(partitions: pd.DataFrame, ns: Iterable[int] | None = None, cols: int = 4,
                       splits: Iterable[tuple[int, tuple[int, ...]]] | None = None) -> go.Figure:
-    """Small multiples: one panel per split, nodes drawn in their groups, each group green if it commits.
+    """Small multiples: one panel per split, nodes drawn in their groups, each group tinted by whether it commits.
 
     ``partitions`` comes from :func:`raftedu.experiments.partition_experiment`
     (or :func:`~raftedu.experiments.partition_progress`); the first trial of
     each split is drawn. Each group sits on its own tinted box (the
     network is cut between boxes); a star marks the leader before the
-    split; the panel title says whether any side made progress, in green
-    or red. ``splits`` picks panels by (N, group sizes), e.g. ``[(4, (2, 2)),
+    split; the panel title says in words whether any side made progress
+    ("progress" in sky blue, "STUCK" in vermillion, a group's box tinted alike). ``splits`` picks panels by (N, group sizes), e.g. ``[(4, (2, 2)),
     (9, (3, 3, 3))]``, drawn in that order, one per split shape (the first
     leader placement of the frame).
     """
