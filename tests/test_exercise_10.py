@@ -137,6 +137,23 @@ def test_a_failing_case_says_the_situation_the_inputs_and_the_rule() -> None:
     assert "log (index, term): expected []" in result.hint and "rule: handle_install_snapshot" in result.hint
 
 
+def test_calling_raftedus_helper_of_a_students_method_is_refused_by_that_name() -> None:
+    """send_snapshot is raftedu's half of send_append_entries, not a method the student writes: the refusal says it
+    is switched off while this exercise is graded, never "while your send_snapshot is graded"."""
+    def send_append_entries(self: Any, peer: int) -> None:
+        if self.next_index[peer] - 1 < self.state.offset:
+            self.sent_at[peer] = self.now
+            return self.send_snapshot(peer)
+        return SOLUTION["send_append_entries"](self, peer)
+
+    result = grading.core.run_check(next(c for c in EX.checks if c.name == "install_snapshot_rules"),
+                                    dict(SOLUTION, send_append_entries=send_append_entries), functions=EX.functions,
+                                    locked=EX.reference_rules)
+    assert result.status == "copied" and result.points == 0, result
+    assert "RaftNode.send_snapshot is switched off while this exercise is graded (it does part of a method you " \
+           "write)" in result.hint and "your send_snapshot" not in result.hint, result.hint
+
+
 def test_a_broken_safety_property_names_the_methods_to_look_at() -> None:
     mutant = next(m for m in MUTANTS10 if m.name == "snapshot of the whole log")
     namespace = dict(SOLUTION, take_snapshot=mutant.fn)

@@ -117,6 +117,10 @@ def _observe(node: RaftNode) -> dict[str, Any]:
         "commitIndex": nodehost.plain(node.commit_index),
         "lastApplied": nodehost.plain(node.last_applied),
         "state machine": nodehost.plain(list(node.applied)),
+        # a leader's progress per follower: matchIndex moves only when the follower answers (§5.3, dissertation §5.1)
+        "matchIndex, nextIndex (a leader's)": None if node.role != LEADER else
+        {str(p): [nodehost.plain(node.match_index[p]), nodehost.plain(node.next_index.get(p))]
+         for p in sorted(node.match_index)},
     }
 
 
@@ -198,8 +202,9 @@ _RULE_ENTRY = ("entry_at, index translation: once entries 1..offset are compacte
                "(IndexError)")
 _RULE_SEND = ("§5.1 send_append_entries: prev = nextIndex - 1; when prev < state.offset the entries the follower "
               "needs were compacted: send InstallSnapshot(term, id, peer, state.snapshot) and set nextIndex to the "
-              "snapshot's index + 1 (matchIndex unchanged); otherwise Figure 2's AppendEntries with the entries "
-              "from nextIndex (flow control: remember the last index sent in in_flight; sent_at[peer] = now)")
+              "snapshot's index + 1, leaving matchIndex as it is: matchIndex moves only when the follower answers (its "
+              "InstallSnapshotReply, as for AppendEntries replies, §5.3; the snapshot may be lost); otherwise "
+              "Figure 2's AppendEntries with the entries from nextIndex (flow control: remember the last index sent in in_flight; sent_at[peer] = now)")
 _RULE_BELOW = ("append_below_snapshot: an AppendEntries whose prevLogIndex is below our log's offset reaches into "
                "committed entries we compacted; the leader holds every committed entry (Leader Completeness), so "
                "answer success with matchIndex = our commitIndex")
@@ -443,8 +448,9 @@ def _judge_catch_up(facts: list[Facts], stopped: str) -> None:
           f"S{x} got leader S{leader}'s InstallSnapshot but did not install it (handle_install_snapshot)")
     _need(x in f.applied_on("after"), f"S{x} installed the snapshot but never applied the request sent after it: the "
           "leader must continue with AppendEntries from the snapshot's index + 1 (send_append_entries, "
-          "handle_install_snapshot_reply) and the follower must read its log at indexes after the offset (entry_at)"
-          + f.cause())
+          "handle_install_snapshot_reply) with prevLogTerm = the term of the entry at the snapshot's index (compact "
+          "keeps it in state.offset_term, read before the entries go), and the follower must read its log at indexes "
+          "after the offset (entry_at)" + f.cause())
 
 
 def _restart(run: Run) -> None:
@@ -666,6 +672,11 @@ def judge_snapshot_scenario(case: Mapping[str, Any], observed: Any) -> None:
             from None
 
 
+def _label(spec: Mapping[str, Any]) -> str:
+    """A case as the hint of an exception raised in it names it: the node, what it does, the rule."""
+    return f"S{spec['situation'].get('node_id', 2)} {spec['what']}; rule: {spec['rule']}"
+
+
 def snapshot_checks() -> tuple[Check, ...]:
     """Exercise 10's checks: public fixed cases and scenarios, the written answer, hidden cases and seeds."""
     from .exercises import _fixed, _scenario_check, _secret_seeds
@@ -673,7 +684,7 @@ def snapshot_checks() -> tuple[Check, ...]:
     def cases(name: str, points: float, public: bool, make: Callable[[random.Random], list[Any]],
               description: str) -> Check:
         return Check(name, points, public, SNAPSHOT_RULES, description, cases=make, probe=probe_snap_case,
-                     judge=judge_snap_case, label=lambda spec: f"the node that {spec['what']}")
+                     judge=judge_snap_case, label=_label)
 
     def scen(name: str, points: float, public: bool, scenario: str, seeds: Callable[[random.Random], list[int]],
              description: str, build: Callable[[Mapping[str, Any]], type[Any]] | None = None) -> Check:
