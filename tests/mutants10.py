@@ -227,6 +227,14 @@ def load_hands_back_commands_only(self: RaftNode, snapshot: Snapshot) -> None:
     self.applied = list(snapshot.state)
 
 
+def load_forgets_the_configuration(self: RaftNode, snapshot: Snapshot) -> None:
+    """Keeps the configuration the log started from: wrong once the snapshot's configuration differs (Figure 5.3
+    step 8 loads the snapshot's cluster configuration)."""
+    self.commit_index = max(self.commit_index, snapshot.index)
+    self.last_applied = snapshot.index
+    self.restore_state(snapshot.state)
+
+
 def load_hands_over_a_tuple(self: RaftNode, snapshot: Snapshot) -> None:
     """Hands restore_state a tuple of the snapshot's state: a plain RaftNode does not mind, a key-value server's
     snapshot (commands with the store and its sessions) loses its store."""
@@ -318,6 +326,8 @@ MUTANTS10 = [
       "restore_state"),
     M("snapshot of the applied list, not snapshot_state()", "take_snapshot", snapshot_of_the_applied_list,
       "sessions_survive_snapshots", "holds a tuple: take_snapshot must put snapshot_state() into the Snapshot", "error"),
+    M("install or restart keeps the old configuration", "load_snapshot", load_forgets_the_configuration,
+      "install_snapshot_rules", "base_config"),
     M("restart hands restore_state a tuple", "load_snapshot", load_hands_over_a_tuple, "sessions_survive_snapshots",
       "holds a StoreSnapshot: load_snapshot must hand snapshot.state to restore_state() unchanged", "error"),
     M("restart hands the store only the commands", "load_snapshot", load_hands_back_commands_only,

@@ -82,6 +82,23 @@ def test_an_install_the_node_does_not_report_is_recorded_in_figure_5_3s_order() 
     assert stopped == "" and sum(1 for e in run.cluster.trace if e.kind == "install") >= 1
 
 
+def test_a_node_rereads_its_configuration_after_an_install_without_help_from_load_snapshot() -> None:
+    """The configuration cache (``_scanned``) is keyed on the log's offset: a follower that had read a configuration
+    from a conflicting entry, and whose log ended exactly at the index of the snapshot it installs, takes the
+    snapshot's configuration -- without load_snapshot resetting a private cache (the hint asked students to, before)."""
+    from raftedu.grading.scenarios import node_class
+    from raftedu.grading.snapshots import _is, make_snap_node
+    from raftedu.raft import ConfigChange, Entry
+
+    node = make_snap_node(node_class({"load_snapshot": SOLUTION["load_snapshot"]}), log_terms=[1, 1, 2, 2, 2], commit_index=2)
+    node.state.log[3] = Entry(2, ConfigChange((1, 2, 3)))  # an old leader's uncommitted change at index 4
+    node.enable(membership=True)
+    assert (node.config_index, node.voters) == (4, {1, 2, 3})
+    node.receive(_is(5, [1, 1, 2, 3, 3], config_n=4, config_index=3), 200)  # entry 5 has term 3: discard the log
+    assert node.state.offset == 5 and list(node.state.log) == []
+    assert (node.config_index, node.voters) == (3, {1, 2, 3, 4})
+
+
 def test_the_scenarios_do_what_they_say_with_the_reference() -> None:
     """The catch-up run sends one InstallSnapshot and installs it; the public fault seeds install snapshots too."""
     from raftedu.grading.scenarios import drive_scenario
