@@ -171,7 +171,7 @@ def test_calling_raftedus_helper_of_a_students_method_is_refused_by_that_name() 
            "write)" in result.hint and "your send_snapshot" not in result.hint, result.hint
 
 
-def test_a_broken_safety_property_names_the_methods_to_look_at() -> None:
+def test_a_broken_safety_property_names_the_methods_to_look_at(capsys: pytest.CaptureFixture[str]) -> None:
     mutant = next(m for m in MUTANTS10 if m.name == "snapshot of the whole log")
     namespace = dict(SOLUTION, take_snapshot=mutant.fn)
     result = grading.core.run_check(next(c for c in EX.checks if c.name == "restart_from_snapshot"), namespace,
@@ -180,8 +180,12 @@ def test_a_broken_safety_property_names_the_methods_to_look_at() -> None:
     assert "look at: take_snapshot snapshots up to lastApplied" in result.hint, result.hint
     assert result.hint.endswith("or open c in the explorer") and "replay('10', 'snapshot_restart', seed=1)" in \
         result.hint
+    capsys.readouterr()
     c = grading.replay("10", "snapshot_restart", seed=1, namespace=namespace)
     assert isinstance(c, Cluster) and any(e.kind == "snapshot" for e in c.trace)
+    said = capsys.readouterr().out  # the verdict once: not the check's heading again, not the line just run
+    assert said.startswith("scenario snapshot_restart, seed 1 stopped: Snapshot index ≤ commit index broken"), said
+    assert said.count("seed 1") == 1 and "replay" not in said, said
 
 
 def test_a_retried_write_after_a_restart_from_snapshots_is_applied_once_by_the_solution_not_by_a_mutant() -> None:
