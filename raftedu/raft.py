@@ -1200,7 +1200,8 @@ class RaftNode(Server):
     """Log index of the entry holding ``config`` (0: ``base_config``)."""
     tracks_config: bool = False
     """True once configuration changes may appear in logs; the node then reads its configuration from its log."""
-    _scanned: tuple[int, Entry | None, int] = (0, None, 0)
+    _scanned: tuple[int, Entry | None] = (0, None)
+    _scanned_offset: int = 0
     pre_votes: set[int] | None = None
     """Servers that granted a pre-vote while this server is a pre-candidate (§9.6), else None."""
     forced_campaign: bool = False
@@ -1446,12 +1447,12 @@ class RaftNode(Server):
         """§4.1: a server uses the latest configuration in its log, committed or not (re-read after each step)."""
         log, off = self.state.log, self.state.offset
         last = off + len(log)
-        upto, entry, at = self._scanned  # (index scanned up to, the entry there, the offset then): only newer entries
-        if at == off and upto <= last and (upto == off or log[upto - 1 - off] is entry):  # need a look
+        upto, entry = self._scanned  # (index scanned up to, the entry there): only newer entries need a look
+        if self._scanned_offset == off and off <= upto <= last and (upto == off or log[upto - 1 - off] is entry):
             found = next((i for i in range(last, upto, -1) if type(log[i - 1 - off].command) is ConfigChange), None)
         else:  # entries we read were deleted (§5.3 step 3), or a snapshot moved the offset: look again from the end
             found = self.config_at(last)[0]
-        self._scanned = (last, log[-1] if log else None, off)
+        self._scanned, self._scanned_offset = (last, log[-1] if log else None), off
         if found is not None:
             config = self.entry_at(found).command if found > off else self.base_config
             if found != self.config_index or config != self.config:

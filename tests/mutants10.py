@@ -325,7 +325,7 @@ MUTANTS10 = [
     M("restart keeps an empty state machine", "load_snapshot", load_keeps_state_machine, "restart_from_snapshot",
       "restore_state"),
     M("snapshot of the applied list, not snapshot_state()", "take_snapshot", snapshot_of_the_applied_list,
-      "sessions_survive_snapshots", "holds a tuple: take_snapshot must put snapshot_state() into the Snapshot", "error"),
+      "sessions_survive_snapshots", "holds a tuple: take_snapshot must keep snapshot_state() in the Snapshot", "error"),
     M("install or restart keeps the old configuration", "load_snapshot", load_forgets_the_configuration,
       "install_snapshot_rules", "base_config"),
     M("restart hands restore_state a tuple", "load_snapshot", load_hands_over_a_tuple, "sessions_survive_snapshots",
