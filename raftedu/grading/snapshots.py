@@ -119,10 +119,10 @@ def _observe(node: RaftNode) -> dict[str, Any]:
         "state machine": nodehost.plain(list(node.applied)),
         "configuration (entry holding it, voters)": [nodehost.plain(node.config_index),
                                                      nodehost.plain(sorted(node.voters))],
-        # a leader's progress per follower: matchIndex moves only when the follower answers (§5.3, dissertation §5.1)
-        "matchIndex, nextIndex (a leader's)": None if node.role != LEADER else
-        {str(p): [nodehost.plain(node.match_index[p]), nodehost.plain(node.next_index.get(p))]
-         for p in sorted(node.match_index)},
+        # a leader's matchIndex moves only when the follower answers (§5.3, dissertation §5.1); its nextIndex shows
+        # in the messages it sends next (and a remote node's state carries matchIndex, not nextIndex)
+        "matchIndex (a leader's)": None if node.role != LEADER else
+        {str(p): nodehost.plain(node.match_index[p]) for p in sorted(node.match_index)},
     }
 
 
