@@ -346,9 +346,13 @@ class KVServer(KVPlumbing, RaftNode):
     def restore_state(self, state: tuple[Any, ...]) -> None:
         """Dissertation Figure 5.3 step 8: reset the store and its sessions to the snapshot's."""
         if not isinstance(state, StoreSnapshot):
-            raise TypeError(f"a key-value server restores the state its snapshot_state() returned (commands, store and "
-                            f"the sessions table, dissertation §6.3); this snapshot holds a {type(state).__name__}: a "
-                            "snapshot must keep snapshot_state() as it is (take_snapshot)")
+            held = getattr(self.state.snapshot, "state", None)  # the snapshot this server keeps: who changed it?
+            rule = ("load_snapshot must hand snapshot.state to restore_state() unchanged (no tuple(...), list(...) or "
+                    "a state of its own)" if isinstance(held, StoreSnapshot) else "take_snapshot must keep "
+                    "snapshot_state() in the Snapshot as it is (no tuple(...)), load_snapshot hand it back unchanged")
+            raise TypeError(f"a key-value server restores what snapshot_state() returned (store and sessions, §6.3); "
+                            f"restore_state got a {type(state).__name__}, this server's snapshot holds a "
+                            f"{type(held).__name__}: {rule}")
         super().restore_state(state)
         self.store = state.store.copy()  # type: ignore[attr-defined]
 

@@ -1203,6 +1203,7 @@ class RaftNode(Server):
     tracks_config: bool = False
     """True once configuration changes may appear in logs; the node then reads its configuration from its log."""
     _scanned: tuple[int, Entry | None] = (0, None)
+    _scanned_offset: int = 0
     pre_votes: set[int] | None = None
     """Servers that granted a pre-vote while this server is a pre-candidate (§9.6), else None."""
     forced_campaign: bool = False
@@ -1449,11 +1450,11 @@ class RaftNode(Server):
         log, off = self.state.log, self.state.offset
         last = off + len(log)
         upto, entry = self._scanned  # (index scanned up to, the entry there): only newer entries need a look
-        if off <= upto <= last and (upto == off or log[upto - 1 - off] is entry):
+        if self._scanned_offset == off and off <= upto <= last and (upto == off or log[upto - 1 - off] is entry):
             found = next((i for i in range(last, upto, -1) if type(log[i - 1 - off].command) is ConfigChange), None)
-        else:  # entries we read were deleted (§5.3 step 3) or replaced by a snapshot: look again from the end
+        else:  # entries we read were deleted (§5.3 step 3), or a snapshot moved the offset: look again from the end
             found = self.config_at(last)[0]
-        self._scanned = (last, log[-1] if log else None)
+        self._scanned, self._scanned_offset = (last, log[-1] if log else None), off
         if found is not None:
             config = self.entry_at(found).command if found > off else self.base_config
             if found != self.config_index or config != self.config:
@@ -1640,7 +1641,6 @@ class RaftNode(Server):
         self.commit_index = max(self.commit_index, snapshot.index)
         self.last_applied = snapshot.index
         self.base_index, self.base_config = snapshot.config_index, snapshot.config
-        self._scanned = (0, None)
         self.restore_state(snapshot.state)
 
     def handle_install_snapshot_reply(self, m: InstallSnapshotReply) -> None:

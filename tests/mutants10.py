@@ -102,7 +102,7 @@ def snapshot_uncompacts(self: RaftNode) -> None:
 
 
 def _send(self: RaftNode, peer: int, *, snapshots: bool = True, advance: bool = True, at_offset: bool = False,
-          sent_at: bool = True) -> None:
+          sent_at: bool = True, match_on_send: bool = False) -> None:
     prev = self.next_index[peer] - 1
     if sent_at:
         self.sent_at[peer] = self.now
@@ -111,7 +111,8 @@ def _send(self: RaftNode, peer: int, *, snapshots: bool = True, advance: bool = 
         snapshot = self.state.snapshot
         self.send(InstallSnapshot(self.current_term, self.id, peer, snapshot))
         if advance:
-            self.set_progress(peer, self.match_index[peer], snapshot.index + 1, "sent")
+            match = snapshot.index if match_on_send else self.match_index[peer]
+            self.set_progress(peer, match, snapshot.index + 1, "sent")
         return
     entries = tuple(self.state.log[max(prev - off, 0):])
     if entries:
@@ -134,6 +135,10 @@ def snapshot_without_next_index(self: RaftNode, peer: int) -> None:
 
 def snapshot_at_the_offset_too(self: RaftNode, peer: int) -> None:
     _send(self, peer, at_offset=True)
+
+
+def match_index_on_send(self: RaftNode, peer: int) -> None:  # the follower has not answered: the snapshot may be lost
+    _send(self, peer, match_on_send=True)
 
 
 # ---- append_below_snapshot -------------------------------------------------------
@@ -222,6 +227,23 @@ def load_hands_back_commands_only(self: RaftNode, snapshot: Snapshot) -> None:
     self.applied = list(snapshot.state)
 
 
+def load_forgets_the_configuration(self: RaftNode, snapshot: Snapshot) -> None:
+    """Keeps the configuration the log started from: wrong once the snapshot's configuration differs (Figure 5.3
+    step 8 loads the snapshot's cluster configuration)."""
+    self.commit_index = max(self.commit_index, snapshot.index)
+    self.last_applied = snapshot.index
+    self.restore_state(snapshot.state)
+
+
+def load_hands_over_a_tuple(self: RaftNode, snapshot: Snapshot) -> None:
+    """Hands restore_state a tuple of the snapshot's state: a plain RaftNode does not mind, a key-value server's
+    snapshot (commands with the store and its sessions) loses its store."""
+    self.commit_index = max(self.commit_index, snapshot.index)
+    self.last_applied = snapshot.index
+    self.base_index, self.base_config = snapshot.config_index, snapshot.config
+    self.restore_state(tuple(snapshot.state))
+
+
 # ---- handle_install_snapshot_reply ---------------------------------------------------
 
 
@@ -255,9 +277,12 @@ def reply_never_commits(self: RaftNode, m: InstallSnapshotReply) -> None:
 M = Mutant10
 MUTANTS10 = [
     M("entry_at ignores the offset", "entry_at", entry_ignores_offset, "compaction_rules", "entry_at", "error"),
-    M("entry_at off by one", "entry_at", entry_off_by_one, "compaction_rules", "entry_at", "error"),
+    M("entry_at off by one", "entry_at", entry_off_by_one, "compaction_rules", "rule: entry_at, index translation",
+      "error"),
     M("compact forgets the offset term", "compact", compact_forgets_offset_term, "compaction_rules", "compact"),
     M("compact deletes one entry too many", "compact", compact_one_too_many, "compaction_rules", "compact"),
+    M("compact forgets the offset term (the catch-up run)", "compact", compact_forgets_offset_term,
+      "catch_up_by_snapshot", "compact keeps it in state.offset_term"),
     M("snapshot at commitIndex", "take_snapshot", snapshot_at_commit_index, "compaction_rules", "lastApplied"),
     M("snapshot of the whole log", "take_snapshot", snapshot_whole_log, "restart_from_snapshot", "take_snapshot"),
     M("snapshot ignores the tail", "take_snapshot", snapshot_ignores_tail, "compaction_rules", "snapshot_tail"),
@@ -278,6 +303,8 @@ MUTANTS10 = [
       "send_append_entries"),
     M("snapshot sent at the offset too", "send_append_entries", snapshot_at_the_offset_too, "install_snapshot_rules",
       "send_append_entries"),
+    M("matchIndex set when the snapshot is sent", "send_append_entries", match_index_on_send,
+      "install_snapshot_rules", "matchIndex moves only when the follower answers"),
     M("below the snapshot: refused", "append_below_snapshot", below_refuses, "compaction_rules",
       "append_below_snapshot"),
     M("below the snapshot: snapshot index", "append_below_snapshot", below_says_snapshot_index, "compaction_rules",
@@ -298,7 +325,11 @@ MUTANTS10 = [
     M("restart keeps an empty state machine", "load_snapshot", load_keeps_state_machine, "restart_from_snapshot",
       "restore_state"),
     M("snapshot of the applied list, not snapshot_state()", "take_snapshot", snapshot_of_the_applied_list,
-      "sessions_survive_snapshots", "take_snapshot", "error"),
+      "sessions_survive_snapshots", "holds a tuple: take_snapshot must keep snapshot_state() in the Snapshot", "error"),
+    M("install or restart keeps the old configuration", "load_snapshot", load_forgets_the_configuration,
+      "install_snapshot_rules", "base_config"),
+    M("restart hands restore_state a tuple", "load_snapshot", load_hands_over_a_tuple, "sessions_survive_snapshots",
+      "holds a StoreSnapshot: load_snapshot must hand snapshot.state to restore_state() unchanged", "error"),
     M("restart hands the store only the commands", "load_snapshot", load_hands_back_commands_only,
       "sessions_survive_snapshots", "§6.3"),
     M("reply ignored", "handle_install_snapshot_reply", reply_ignored, "install_snapshot_rules",

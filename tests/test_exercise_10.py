@@ -82,6 +82,23 @@ def test_an_install_the_node_does_not_report_is_recorded_in_figure_5_3s_order() 
     assert stopped == "" and sum(1 for e in run.cluster.trace if e.kind == "install") >= 1
 
 
+def test_a_node_rereads_its_configuration_after_an_install_without_help_from_load_snapshot() -> None:
+    """The configuration cache (``_scanned``) is keyed on the log's offset: a follower that had read a configuration
+    from a conflicting entry, and whose log ended exactly at the index of the snapshot it installs, takes the
+    snapshot's configuration -- without load_snapshot resetting a private cache (the hint asked students to, before)."""
+    from raftedu.grading.scenarios import node_class
+    from raftedu.grading.snapshots import _is, make_snap_node
+    from raftedu.raft import ConfigChange, Entry
+
+    node = make_snap_node(node_class({"load_snapshot": SOLUTION["load_snapshot"]}), log_terms=[1, 1, 2, 2, 2], commit_index=2)
+    node.state.log[3] = Entry(2, ConfigChange((1, 2, 3)))  # an old leader's uncommitted change at index 4
+    node.enable(membership=True)
+    assert (node.config_index, node.voters) == (4, {1, 2, 3})
+    node.receive(_is(5, [1, 1, 2, 3, 3], config_n=4, config_index=3), 200)  # entry 5 has term 3: discard the log
+    assert node.state.offset == 5 and list(node.state.log) == []
+    assert (node.config_index, node.voters) == (3, {1, 2, 3, 4})
+
+
 def test_the_scenarios_do_what_they_say_with_the_reference() -> None:
     """The catch-up run sends one InstallSnapshot and installs it; the public fault seeds install snapshots too."""
     from raftedu.grading.scenarios import drive_scenario
@@ -137,7 +154,24 @@ def test_a_failing_case_says_the_situation_the_inputs_and_the_rule() -> None:
     assert "log (index, term): expected []" in result.hint and "rule: handle_install_snapshot" in result.hint
 
 
-def test_a_broken_safety_property_names_the_methods_to_look_at() -> None:
+def test_calling_raftedus_helper_of_a_students_method_is_refused_by_that_name() -> None:
+    """send_snapshot is raftedu's half of send_append_entries, not a method the student writes: the refusal says it
+    is switched off while this exercise is graded, never "while your send_snapshot is graded"."""
+    def send_append_entries(self: Any, peer: int) -> None:
+        if self.next_index[peer] - 1 < self.state.offset:
+            self.sent_at[peer] = self.now
+            return self.send_snapshot(peer)
+        return SOLUTION["send_append_entries"](self, peer)
+
+    result = grading.core.run_check(next(c for c in EX.checks if c.name == "install_snapshot_rules"),
+                                    dict(SOLUTION, send_append_entries=send_append_entries), functions=EX.functions,
+                                    locked=EX.reference_rules)
+    assert result.status == "copied" and result.points == 0, result
+    assert "RaftNode.send_snapshot is switched off while this exercise is graded (it does part of a method you " \
+           "write)" in result.hint and "your send_snapshot" not in result.hint, result.hint
+
+
+def test_a_broken_safety_property_names_the_methods_to_look_at(capsys: pytest.CaptureFixture[str]) -> None:
     mutant = next(m for m in MUTANTS10 if m.name == "snapshot of the whole log")
     namespace = dict(SOLUTION, take_snapshot=mutant.fn)
     result = grading.core.run_check(next(c for c in EX.checks if c.name == "restart_from_snapshot"), namespace,
@@ -146,8 +180,12 @@ def test_a_broken_safety_property_names_the_methods_to_look_at() -> None:
     assert "look at: take_snapshot snapshots up to lastApplied" in result.hint, result.hint
     assert result.hint.endswith("or open c in the explorer") and "replay('10', 'snapshot_restart', seed=1)" in \
         result.hint
+    capsys.readouterr()
     c = grading.replay("10", "snapshot_restart", seed=1, namespace=namespace)
     assert isinstance(c, Cluster) and any(e.kind == "snapshot" for e in c.trace)
+    said = capsys.readouterr().out  # the verdict once: not the check's heading again, not the line just run
+    assert said.startswith("scenario snapshot_restart, seed 1 stopped: Snapshot index ≤ commit index broken"), said
+    assert said.count("seed 1") == 1 and "replay" not in said, said
 
 
 def test_a_retried_write_after_a_restart_from_snapshots_is_applied_once_by_the_solution_not_by_a_mutant() -> None:

@@ -480,7 +480,7 @@ def observe_check(check: Check, funcs: Mapping[str, Callable[..., Any]], cases: 
     k = 0
     try:
         with _Alarm(time_limit), (nullcontext() if sandboxed else quiet), \
-                (nullcontext() if sandboxed else ReferenceLock(funcs if locked is None else locked)):
+                (nullcontext() if sandboxed else ReferenceLock(funcs if locked is None else locked, yours=funcs)):
             for k, case in enumerate(cases):
                 records.append({"case": k, "obs": probe(funcs, case)})
     except BaseException as e:  # student code may raise anything: it becomes the record, never a crash

@@ -106,7 +106,9 @@ def _scenario_check(name: str, points: float, public: bool, needs: tuple[str, ..
                  cases=lambda rng: [{"scenario": scenario, "seed": s} for s in seeds(rng)],
                  probe=partial(probe_scenario, build=build) if build else probe_scenario,
                  judge=partial(judge_scenario, exercise=exercise),
-                 label=lambda case: f"scenario {case['scenario']}, seed {case['seed']}")
+                 label=lambda case: f"scenario {case['scenario']}, seed {case['seed']}" + (  # a secret seed: no replay
+                     f"; replay: raftedu.grading.replay('{exercise}', '{case['scenario']}', seed={case['seed']})"
+                     if public else ""))
 
 
 def _secret_seeds(count: int) -> Callable[[random.Random], list[int]]:

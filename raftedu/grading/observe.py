@@ -280,10 +280,12 @@ def reference_fingerprints(names: Iterable[str]) -> dict[str, str]:
     return out
 
 
-def _stub(name: str) -> types.CodeType:
+def _stub(name: str, yours: bool = True) -> types.CodeType:
     cls, method = _qualified(name)
     message = (f"{REFERENCE_PREFIX}{cls}.{method} is switched off while your {method} is graded: "
-               f"write the rule yourself instead of calling raftedu's")
+               f"write the rule yourself instead of calling raftedu's" if yours else
+               f"{REFERENCE_PREFIX}{cls}.{method} is switched off while this exercise is graded (it does part of a "
+               f"method you write): write that part yourself instead of calling raftedu's")
     name = method
     source = f"def {name}(*args, **kwargs):\n    raise RuntimeError({message!r})\n"
     namespace: dict[str, Any] = {}
@@ -324,9 +326,11 @@ class ReferenceLock:
     back, and nothing left in the process can hand it to a notebook).
     """
 
-    def __init__(self, names: Iterable[str], permanent: bool = False) -> None:
-        """Prepare a lock for the reference methods ``names`` (the ones a student writes)."""
+    def __init__(self, names: Iterable[str], permanent: bool = False, yours: Iterable[str] | None = None) -> None:
+        """Prepare a lock for the reference methods ``names`` (the ones a student writes, and raftedu's helpers of
+        them); ``yours``, when given, names the methods the student writes (the others' error says so)."""
         self.names = [n for n in names if reference_function(n) is not None]
+        self.yours = None if yours is None else set(yours)
         reference_fingerprints(self.names)  # remember them while the code is still the real one
         self.permanent = permanent
         self.swapped: list[tuple[types.FunctionType, types.CodeType]] = []
@@ -334,7 +338,8 @@ class ReferenceLock:
     def __enter__(self) -> "ReferenceLock":
         if not self.names:
             return self
-        stubs = {id(reference_function(n)): _stub(n) for n in self.names}
+        yours = self.yours
+        stubs = {id(reference_function(n)): _stub(n, yours is None or _qualified(n)[1] in yours) for n in self.names}
         by_method = {_qualified(n)[1]: stubs[id(reference_function(n))] for n in self.names}
         targets = [(reference_function(n), stubs[id(reference_function(n))]) for n in self.names]
         targets += [(f, by_method[f.__name__]) for f in _COPIES if f.__name__ in by_method]

@@ -582,7 +582,8 @@ def feedback_markdown(r: SubmissionResult, ex: Exercise) -> str:
                       "```", c["hint"] or STATUSES.get(c["status"], c["status"]), "```", ""]
     manual = [c for c in r.checks if c["status"] == "manual"]
     if manual:
-        lines += ["", "Graded by hand: " + ", ".join(f"{c['name']} ({c['max_points']:g} points)" for c in manual)]
+        lines += ["", "Graded by hand: " + ", ".join(
+            f"{c['name']} ({c['max_points']:g} point{'' if c['max_points'] == 1 else 's'})" for c in manual)]
     if r.notes:
         lines += ["", "## Notes from running your notebook", ""] + [f"- {n}" for n in r.notes]
     return "\n".join(lines) + "\n"

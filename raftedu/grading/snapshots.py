@@ -117,6 +117,12 @@ def _observe(node: RaftNode) -> dict[str, Any]:
         "commitIndex": nodehost.plain(node.commit_index),
         "lastApplied": nodehost.plain(node.last_applied),
         "state machine": nodehost.plain(list(node.applied)),
+        "configuration (entry holding it, voters)": [nodehost.plain(node.config_index),
+                                                     nodehost.plain(sorted(node.voters))],
+        # a leader's matchIndex moves only when the follower answers (§5.3, dissertation §5.1); its nextIndex shows
+        # in the messages it sends next (and a remote node's state carries matchIndex, not nextIndex)
+        "matchIndex (a leader's)": None if node.role != LEADER else
+        {str(p): nodehost.plain(node.match_index[p]) for p in sorted(node.match_index)},
     }
 
 
@@ -189,32 +195,36 @@ def judge_snap_case(spec: Mapping[str, Any], observed: Any) -> None:
 
 _RULE_TAKE = ("§5.1 take_snapshot: snapshot the state machine as of lastApplied (not commitIndex): Snapshot(index = "
               "lastApplied, term = term_at(lastApplied), state = snapshot_state(), config and config_index = "
-              "config_at(lastApplied)), keep it in state.snapshot, then compact the log up to index - snapshot_tail "
-              "(never below the current offset)")
-_RULE_COMPACT = ("§5.1 compact(upto): remember the term of the entry at upto as state.offset_term, delete the entries "
-                 "up to upto from state.log (log[0] holds index offset + 1), set state.offset = upto")
+              "config_at(lastApplied)), made before compacting; keep it in state.snapshot and its configuration in "
+              "base_index, base_config; compact the log up to index - snapshot_tail (never below the current offset)")
+_RULE_COMPACT = ("§5.1 compact(upto): remember the term of the entry at upto as state.offset_term (term_at(upto), read "
+                 "before the delete), delete the entries up to upto from state.log in place (log[0] holds index "
+                 "offset + 1), set state.offset = upto")
 _RULE_ENTRY = ("entry_at, index translation: once entries 1..offset are compacted, the entry at index i is "
                "state.log[i - 1 - offset]; an index at or below the offset, or past the last entry, has no entry "
                "(IndexError)")
 _RULE_SEND = ("§5.1 send_append_entries: prev = nextIndex - 1; when prev < state.offset the entries the follower "
               "needs were compacted: send InstallSnapshot(term, id, peer, state.snapshot) and set nextIndex to the "
-              "snapshot's index + 1 (matchIndex unchanged); otherwise Figure 2's AppendEntries with the entries "
-              "from nextIndex (flow control: remember the last index sent in in_flight; sent_at[peer] = now)")
+              "snapshot's index + 1, leaving matchIndex as it is: matchIndex moves only when the follower answers "
+              "(its InstallSnapshotReply, as for AppendEntries replies, §5.3; the snapshot may be lost); otherwise "
+              "Figure 2's AppendEntries with the entries from nextIndex (flow control: remember the last index sent "
+              "in in_flight; sent_at[peer] = now)")
 _RULE_BELOW = ("append_below_snapshot: an AppendEntries whose prevLogIndex is below our log's offset reaches into "
                "committed entries we compacted; the leader holds every committed entry (Leader Completeness), so "
                "answer success with matchIndex = our commitIndex")
-_RULE_INSTALL = ("handle_install_snapshot, Figure 5.3's receiver: 1. term < currentTerm → reply at once with currentTerm "
-                 "(matchIndex 0); else follow the sender and reset the election timer; a snapshot no newer than "
-                 "commitIndex is stale → reply matchIndex = commitIndex, change nothing; 6. if the log has the "
-                 "snapshot's last entry with the same term keep the entries after it, 7. else discard the whole log; "
-                 "save the snapshot (offset = its index, offset_term = its term), 8. reset the state machine "
-                 "(load_snapshot), reply matchIndex = the snapshot's index")
+_RULE_INSTALL = ("handle_install_snapshot, Figure 5.3's receiver: 1. term < currentTerm → reply at once with "
+                 "currentTerm (matchIndex 0); else follow the sender (become_follower) and reset the election timer; "
+                 "a snapshot no newer than commitIndex is stale → reply matchIndex = commitIndex, change nothing; "
+                 "6. if the log has the snapshot's last entry with the same term keep the entries after it, 7. else "
+                 "discard the whole log; save the snapshot (state.snapshot; state.log = Log(the entries kept), offset "
+                 "= its index, offset_term = its term), 8. reset the state machine (load_snapshot), reply matchIndex "
+                 "= the snapshot's index")
 _RULE_LOAD = ("§5.1 load_snapshot: starting from a snapshot (a restart, an install): commitIndex = max(commitIndex, "
               "its index), lastApplied = its index, the state machine = its state (restore_state), base_index and "
               "base_config = its config_index and config")
 _RULE_REPLY = ("§5.1 handle_install_snapshot_reply: only a leader, only replies of its current term with a "
                "matchIndex > 0 from a peer it tracks: matchIndex = max(matchIndex, reply's), nextIndex = max(nextIndex, "
-               "matchIndex + 1), then try to advance commitIndex")
+               "matchIndex + 1) with set_progress, then try to advance commitIndex (advance_commit_index)")
 
 _F = dict(term=3, log_terms=[1, 1, 2, 3, 3, 3])
 _AP = dict(_F, commit_index=5)
@@ -225,14 +235,16 @@ def _ae(prev: int, prev_term: int, terms: list[int], commit: int, term: int = 3)
                                                             enumerate(terms, start=1)), commit)
 
 
-def _snap(index: int, terms: list[int], config_n: int = 5) -> Snapshot:
-    """The snapshot of a leader whose log holds ``terms``: entries 1..``index``, commands c1, c2, ..."""
-    return Snapshot(index, terms[index - 1], tuple(f"c{i}" for i in range(1, index + 1)),
-                    ConfigChange(tuple(range(1, config_n + 1))), 0)
+def _snap(index: int, terms: list[int], config_n: int = 5, config_index: int = 0) -> Snapshot:
+    """The snapshot of a leader whose log holds ``terms``: entries 1..``index``, commands c1, c2, ...; with
+    ``config_index``, that entry was the configuration of servers 1..``config_n`` (the snapshot's configuration)."""
+    config = ConfigChange(tuple(range(1, config_n + 1)))
+    return Snapshot(index, terms[index - 1], tuple(config if i == config_index else f"c{i}"
+                                                   for i in range(1, index + 1)), config, config_index)
 
 
-def _is(index: int, terms: list[int], term: int = 3) -> InstallSnapshot:
-    return InstallSnapshot(term, 1, 2, _snap(index, terms))
+def _is(index: int, terms: list[int], term: int = 3, **config: int) -> InstallSnapshot:
+    return InstallSnapshot(term, 1, 2, _snap(index, terms, **config))
 
 
 _LEADER = dict(term=3, voted_for=2, role=LEADER, log_terms=[1, 1, 2, 3, 3, 3], snapshot=4, commit_index=5,
@@ -298,6 +310,14 @@ def install_cases() -> list[dict[str, Any]]:
                   "(its entry 4 has term 2) gets an InstallSnapshot up to 4 whose last term is 3", _RULE_INSTALL),
         snap_case(dict(_F, log_terms=[1, 1], commit_index=1), [(200, _is(5, full))],
                   "(two entries) gets an InstallSnapshot up to 5", _RULE_INSTALL),
+        snap_case(dict(_F, log_terms=[1, 1], commit_index=1, options={"membership": True}),
+                  [(200, _is(5, full, config_n=4, config_index=3))],
+                  "(two entries) gets an InstallSnapshot up to 5 whose configuration (entry 3) removed S5",
+                  _RULE_INSTALL + "; " + _RULE_LOAD),
+        snap_case(dict(_F, log_terms=[1, 1], commit_index=1, options={"membership": True}),
+                  [(200, _is(5, full, config_n=4, config_index=3)), (300, "restart")],
+                  "(two entries) gets an InstallSnapshot up to 5 whose configuration (entry 3) removed S5, then "
+                  "restarts from its disk", _RULE_LOAD),
         snap_case(dict(_F, snapshot=2, commit_index=2), [(200, _is(5, full))],
                   "(its own snapshot up to 2) gets an InstallSnapshot up to 5 matching its entry 5", _RULE_INSTALL),
         snap_case(dict(_F, role="candidate", voted_for=2, commit_index=1), [(200, _is(4, full))],
@@ -443,8 +463,9 @@ def _judge_catch_up(facts: list[Facts], stopped: str) -> None:
           f"S{x} got leader S{leader}'s InstallSnapshot but did not install it (handle_install_snapshot)")
     _need(x in f.applied_on("after"), f"S{x} installed the snapshot but never applied the request sent after it: the "
           "leader must continue with AppendEntries from the snapshot's index + 1 (send_append_entries, "
-          "handle_install_snapshot_reply) and the follower must read its log at indexes after the offset (entry_at)"
-          + f.cause())
+          "handle_install_snapshot_reply) with prevLogTerm = the term of the entry at the snapshot's index (compact "
+          "keeps it in state.offset_term, read before the entries go), and the follower must read its log at indexes "
+          "after the offset (entry_at)" + f.cause())
 
 
 def _restart(run: Run) -> None:
@@ -666,6 +687,11 @@ def judge_snapshot_scenario(case: Mapping[str, Any], observed: Any) -> None:
             from None
 
 
+def _label(spec: Mapping[str, Any]) -> str:
+    """A case as the hint of an exception raised in it names it: the node, what it does, the rule."""
+    return f"S{spec['situation'].get('node_id', 2)} {spec['what']}; rule: {spec['rule']}"
+
+
 def snapshot_checks() -> tuple[Check, ...]:
     """Exercise 10's checks: public fixed cases and scenarios, the written answer, hidden cases and seeds."""
     from .exercises import _fixed, _scenario_check, _secret_seeds
@@ -673,7 +699,7 @@ def snapshot_checks() -> tuple[Check, ...]:
     def cases(name: str, points: float, public: bool, make: Callable[[random.Random], list[Any]],
               description: str) -> Check:
         return Check(name, points, public, SNAPSHOT_RULES, description, cases=make, probe=probe_snap_case,
-                     judge=judge_snap_case, label=lambda spec: f"the node that {spec['what']}")
+                     judge=judge_snap_case, label=_label)
 
     def scen(name: str, points: float, public: bool, scenario: str, seeds: Callable[[random.Random], list[int]],
              description: str, build: Callable[[Mapping[str, Any]], type[Any]] | None = None) -> Check:

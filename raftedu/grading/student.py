@@ -127,8 +127,9 @@ def replay(exercise: str | int, scenario: str, seed: int = 0, *, namespace: Mapp
         try:
             judge_scenario(case, probe_scenario(funcs, case, ex.build), ex.id)
             print(f"scenario {scenario}, seed {seed}: ran to the end without a problem")
-        except Failed as e:
-            print(f"scenario {scenario}, seed {seed} stopped: {e.hint}")
+        except Failed as e:  # the check's hint, without its own heading and the replay line just run
+            said = e.hint.removeprefix(f"scenario {scenario}, seed {seed}: ")
+            print(f"scenario {scenario}, seed {seed} stopped: {said.rpartition(chr(10) + 'replay')[0] or said}")
     if run.cluster is None:
         raise RuntimeError(f"scenario {scenario} built no cluster")
     return run.cluster
