@@ -20,6 +20,7 @@ import functools
 import heapq
 import inspect
 import math
+import operator
 import os
 import random
 import traceback
@@ -52,6 +53,7 @@ _UNTOUCHED = Log.UNTOUCHED
 _PASS_THROUGH = (NotImplementedError, MemoryError)
 """Exceptions from a node that are not its failure: unwritten code (an exercise starter) and running out of memory."""
 _WIDTH = len(EVENT_FIELDS)  # cells per event in the trace's storage
+_command = operator.attrgetter("command")  # an entry's command
 _SHIPPED = {cls: dict(vars(cls)) for cls in (RaftNode, Server)}  # the reference node's methods as imported
 
 
@@ -1280,13 +1282,9 @@ class Cluster:
         if applied is None or len(applied) == n == done:
             return
         log = self._view.nodes[node.id].log  # the node's whole log as recorded, its snapshot's entries included
-        if len(applied) == n <= len(log) and done <= n:
-            k = done
-            while k < n and (applied[k] is log[k].command or applied[k] == log[k].command):
-                k += 1
-            if k == n:
-                self._machine[node.id] = n
-                return
+        if len(applied) == n <= len(log) and done <= n and applied[done:n] == list(map(_command, log[done:n])):
+            self._machine[node.id] = n  # (list equality compares item by item, each by identity first, then ==)
+            return
         self._record(Event(self.now, "machine", node.id, node.current_term, None, n, None, tuple(applied), None, None,
                            _QUIET, f"S{node.id}'s state machine holds {len(applied)} commands, lastApplied is {n}"))
         self._machine[node.id] = n
