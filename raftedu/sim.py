@@ -318,6 +318,9 @@ class Cluster:
         self.timing = timing
         self.net = network
         self.node_class = node_class
+        self._step_ahead: Callable[[Cluster, int], None] | None = getattr(node_class, "step_ahead", None)
+        """The node class's way of taking a lookahead window's steps in one call (:meth:`run`), if it has one (looked
+        up once: a failed look-up of a class attribute costs as much as a step)."""
         self.now = 0
         self.trace = Trace()
         self.monitor = SafetyMonitor(seed, up_to_date_check=bool(up_to_date_check))
@@ -422,8 +425,8 @@ class Cluster:
         heap = self._heap
         plain = type(self).step is Cluster.step
         step = self._step if plain else self.step  # a subclass may count steps
-        ahead = getattr(self.node_class, "step_ahead", None) if plain else None  # the grader's stand-ins for a
-        while heap and heap[0][0] <= end:  # student's nodes take the steps of a lookahead window in one call
+        ahead = self._step_ahead if plain else None  # the grader's stand-ins for a student's nodes take the steps of
+        while heap and heap[0][0] <= end:  # a lookahead window in one call
             if ahead is not None:
                 ahead(self, end)
             step()
@@ -1347,12 +1350,12 @@ class Cluster:
         if self._paused and dst in self._paused:
             self._paused[dst][1].append((msg_id, m))  # it waits (in the receiver's socket) for the end of the pause
             return
-        e = new_event((self.now, "deliver", dst, m.term, src, None, None, None, m, msg_id, "", ""))
-        self._cells.extend(e)  # _record_all, inlined for the one event
+        fields = (self.now, "deliver", dst, m.term, src, None, None, None, m, msg_id, "", "")
+        self._cells.extend(fields)  # _record_all, inlined for the one event: the trace stores its fields
         check = self._checks.get("deliver")  # none (a delivery changes only what pictures show) until check-quorum
         # or a leadership transfer makes deliveries count (SafetyMonitor._watch_deliveries)
         if check is not None:
-            check(e)
+            check(new_event(fields))  # the Event is built only for a check that reads it
         try:
             node.receive(m, self._time_of(m.dst) if self._clocks else self.now)  # type: ignore[union-attr]  # up: no why
         except _PASS_THROUGH:
