@@ -253,7 +253,6 @@ class SafetyMonitor:
         leadership transfer makes deliveries count (:meth:`_watch_deliveries`) -- changes only what
         :meth:`ClusterView.draw` draws). :meth:`observe` calls it; a simulator may call it directly, setting
         ``view.time`` and ``events``, and must look it up again for each event (entries are added as a run goes)."""
-        self._view_apply = self.view._handlers["apply"]
 
     def fail(self, prop: str, detail: str, e: Event) -> None:
         """Raise the violation of ``prop``."""
@@ -530,7 +529,12 @@ class SafetyMonitor:
             self.fail("Leader Append-Only" if node.role == "leader" else "Log Matching",
                       f"S{p} wrote index {index} over a log of length {len(log)}", e)
         log.append(entry)  # the view (ClusterView._on_append)
-        self._extend_prefix(self.prefix[p], index, entry, e)
+        prefix = self.prefix[p]
+        first = self._first_entry.get((index, entry.term))
+        if first is not None and first[1] is entry and first[0] == prefix[-1]:
+            prefix.append(first[2])  # the first log to hold this entry held it after the same prefix: the same hash
+        else:
+            self._extend_prefix(prefix, index, entry, e)
         if self.up_to_date_check and len(self.committed) > 1:
             self._up_to_date_holds_committed(e.node, e, mine=True, theirs=False)
         if self.transferring and e.node in self.transferring and node.role == "leader":
@@ -711,15 +715,17 @@ class SafetyMonitor:
                       "two changes together can elect two leaders (Ongaro, raft-dev 2015)", e)
 
     def _check_apply(self, e: KindEvent) -> None:
-        node = self.view.nodes[e.node]
-        if e.index != node.last_applied + 1 or e.index > node.commit_index:
-            self.fail("Apply contiguous", f"S{e.node} applied index {e.index} with lastApplied {node.last_applied} "
+        node, index, entry, applied = self.view.nodes[e.node], e.index, e.entry, self.applied
+        if index != node.last_applied + 1 or index > node.commit_index:
+            self.fail("Apply contiguous", f"S{e.node} applied index {index} with lastApplied {node.last_applied} "
                       f"and commitIndex {node.commit_index}", e)
-        applied = self.applied
-        if e.index < len(applied) and applied[e.index] is not e.entry and applied[e.index] != e.entry:
-            self.fail("State Machine Safety", f"S{e.node} applied {e.entry} at index {e.index}, "
-                      f"another server applied {applied[e.index]} there", e)
-        self._view_apply(e)  # the first apply of an index extends ``applied``
+        if index < len(applied):
+            if applied[index] is not entry and applied[index] != entry:
+                self.fail("State Machine Safety", f"S{e.node} applied {entry} at index {index}, "
+                          f"another server applied {applied[index]} there", e)
+        elif index == len(applied):  # the view (ClusterView._on_apply): the first apply of an index extends it
+            applied.append(entry)
+        node.last_applied = index  # the view
 
     # ---- snapshots (dissertation ch. 5) ------------------------------------
 

@@ -646,12 +646,15 @@ class Server:
     def entry_at(self, index: int) -> Entry:
         """The entry at ``index`` (1 ≤ index ≤ last index, after the log's offset: compacted entries are gone, dissertation §5.1)."""
         state = self.state
+        position = index - 1 - state.offset
+        if position >= 0:  # (a negative position would read from the end of the list)
+            try:
+                return state.log[position]
+            except IndexError:
+                pass
         off, log = state.offset, state.log
-        position = index - 1 - off
-        if not 0 <= position < len(log):
-            raise IndexError(f"S{self.id} has no entry at index {index}: its log holds indexes {off + 1}.."
-                             f"{off + len(log)}" + (f" (1..{off} were compacted into its snapshot)" if off else ""))
-        return log[position]
+        raise IndexError(f"S{self.id} has no entry at index {index}: its log holds indexes {off + 1}.."
+                         f"{off + len(log)}" + (f" (1..{off} were compacted into its snapshot)" if off else ""))
 
     def unsaved(self) -> bool:
         """Whether currentTerm, votedFor or the log in memory differ from the disk (a cheap test)."""
@@ -673,23 +676,26 @@ class Server:
         Only what was written here survives a crash. The log is written from
         the first position that changed since the last call.
         """
-        state, disk, log = self.state, self.disk, self.state.log
+        state, disk = self.state, self.disk
+        log, saved = state.log, disk.log
         disk.current_term, disk.voted_for, disk.snapshot = state.current_term, state.voted_for, state.snapshot
         disk.offset, disk.offset_term = state.offset, state.offset_term
-        saved = disk.log
         if log is self._saved_log and type(log) is Log:
+            if log.unsaved == _UNTOUCHED:  # only appended to since the last call: write the new entries
+                saved.extend(log[len(saved):])
+                return
             start = min(log.unsaved, len(saved), len(log))
+            log.unsaved = _UNTOUCHED
         else:  # the log in memory was replaced by another list: compare it all
             start = 0
+            if type(log) is Log:
+                log.unsaved = _UNTOUCHED
+            self._saved_log = log
         while start < len(saved) and start < len(log) and saved[start] is log[start]:
             start += 1
         if start < len(saved):
             del saved[start:]
-        if start < len(log):
-            saved.extend(log[start:])
-        if type(log) is Log:
-            log.unsaved = _UNTOUCHED
-        self._saved_log = log
+        saved.extend(log[start:])
 
     # ---- plumbing --------------------------------------------------------
 
@@ -1025,13 +1031,13 @@ class RaftNode(Server):
         if m.term < state.current_term:
             self.send(AppendEntriesReply(state.current_term, self.id, m.src, False))
             return
-        self.become_follower(m.leader_id)
+        self.become_follower(m.src)  # the sender is the leaderId
         self.reset_election_timer()
         prev = m.prev_log_index
         if prev < state.offset:  # never without snapshots
             self.append_below_snapshot(m)
             return
-        last = self.last_log_index
+        last = len(state.log) + state.offset  # the last log index
         if prev > last or self.term_at(prev) != m.prev_log_term:
             hint = self.conflict_hint(prev)
             self.send(AppendEntriesReply(state.current_term, self.id, m.src, False, 0, hint))
