@@ -111,10 +111,12 @@ def _title(nb: Any) -> str:
     return ""
 
 
-def execute_lesson(path: str | Path, *, timeout: int = 600) -> Any:
+def execute_lesson(path: str | Path, *, timeout: int = 600, last: str | None = None) -> Any:
     """Execute a lesson like the test suite does (no widget state stored) and return the notebook.
 
     A widget holding a plotly figure also gets that figure as plotly JSON among its outputs, for the page.
+    ``last``, when given, is the source of one more code cell run after the lesson's own (it stays in the returned
+    notebook, last): the tests read values the prose relies on from it, on the very run the site shows.
     """
     import nbformat
     from nbclient import NotebookClient
@@ -122,6 +124,8 @@ def execute_lesson(path: str | Path, *, timeout: int = 600) -> Any:
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
     nb.cells.insert(0, nbformat.v4.new_code_cell(_STATIC_WIDGETS))
+    if last is not None:
+        nb.cells.append(nbformat.v4.new_code_cell(last))
     NotebookClient(nb, timeout=timeout, kernel_name="python3", store_widget_state=False,
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     nb.cells.pop(0)

@@ -6,8 +6,41 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 
+_BUSY: dict[str, list[float]] = {}
+"""Per xdist worker (or "main"): [first start, last stop, seconds spent in tests], from the test reports."""
+
+
+def pytest_runtest_logreport(report):
+    """Note when each test phase ran and on which worker (the controller sees every worker's reports).
+
+    With RAFTEDU_TIMELINE=FILE each phase is also appended to FILE as a JSON line (worker, test, phase, start, stop):
+    the schedule of a whole run, to see which tests ran side by side and which worker finished last.
+    """
+    import os
+
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return  # a worker: its controller gets the same report
+    node = getattr(report, "node", None)
+    worker = node.gateway.id if node is not None else "main"
+    start, stop = getattr(report, "start", 0.0), getattr(report, "stop", 0.0)
+    first, last, busy = _BUSY.get(worker, [start, stop, 0.0])
+    _BUSY[worker] = [min(first, start), max(last, stop), busy + report.duration]
+    if path := os.environ.get("RAFTEDU_TIMELINE"):
+        import json
+
+        with open(path, "a") as f:
+            f.write(json.dumps({"worker": worker, "test": report.nodeid, "when": report.when, "start": start,
+                                "stop": stop, "outcome": report.outcome}) + "\n")
+
+
 def pytest_terminal_summary(terminalreporter):
-    """Report how long each lesson notebook took to execute (its time budget)."""
+    """Report how long each lesson notebook took to execute (its time budget), and how busy each worker was."""
+    if len(_BUSY) > 1:  # pytest-xdist: a worker idle at the end while another still runs is time the run loses
+        begin, end = min(b[0] for b in _BUSY.values()), max(b[1] for b in _BUSY.values())
+        terminalreporter.write_sep("-", "workers: seconds in tests, and idle after their last test")
+        for worker, (first, last, busy) in sorted(_BUSY.items()):
+            terminalreporter.write_line(f"{worker:<6} {busy:>7.1f} s in tests, first at +{first - begin:.0f} s, "
+                                        f"idle for the last {end - last:.0f} s")
     times = {}
     for report in terminalreporter.stats.get("passed", []):
         for name, value in getattr(report, "user_properties", []):

@@ -5,13 +5,13 @@ Each lesson is executed once (module fixture) with one extra cell that prints th
 (the "probe"); printed outputs of the lesson's cells are read too. A claim is checked by building the sentence the prose
 must contain from the computed value (``says(run, f"... {value} ...")``) or by asserting the computed fact the prose
 states. So a change of seed, of code or of prose that makes them disagree fails here. tests/test_notebooks.py leaves the
-execution of these lessons to this file (one run each: the machine is shared).
+execution of these lessons to this file, and the whole-site build (tests/test_site.py) shows the same run: one run of
+each lesson per test session (tests/lessonruns.py; the machine is shared).
 """
 
 from __future__ import annotations
 
 import ast
-import json
 import re
 import shutil
 from dataclasses import dataclass
@@ -21,9 +21,9 @@ from typing import Any
 import nbformat
 import pytest
 
+from lessonruns import NOTEBOOKS, executed, probed  # tests/ is on sys.path (conftest.py)
+
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = ROOT / "notebooks"
-MARK = "<<raftedu-claims>>"
 pytestmark = pytest.mark.kernel  # the lessons run in Jupyter kernels (the few quick checks here go along)
 
 LESSONS = ("01_quorums.ipynb", "06_even_vs_odd.ipynb", "07_partitions.ipynb", "08_clients_sessions.ipynb",
@@ -75,30 +75,25 @@ def says(run: Run, sentence: str) -> None:
     assert wanted in run.prose, f"the prose does not say {wanted!r}"
 
 
-def execute(name: str, probe: str) -> Run:
-    """Run lesson ``name`` top to bottom with a last cell printing ``probe`` (a Python expression) as JSON."""
-    from nbclient import NotebookClient
-
-    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
-    nb.cells.append(nbformat.v4.new_code_cell(f"import json as _json\nprint({MARK!r} + _json.dumps({probe}, default=str))"))
-    NotebookClient(nb, timeout=600, kernel_name="python3", store_widget_state=False,
-                   resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
-    assert not errors, f"{name} raised {errors[0].ename}: {errors[0].evalue}"
-    text = "".join(o.text for o in nb.cells[-1].outputs if o.output_type == "stream")
-    probe_values = json.loads(text.split(MARK, 1)[1])
-    nb.cells.pop()
-    return Run(nb, probe_values)
+PROBES: dict[str, str] = {}
+"""Each lesson's probe; tests/test_site.py executes these lessons with them, so one execution serves both files."""
 
 
 def lesson(name: str, probe: str, needs: str | None = None) -> Any:
-    """A module-scoped fixture: lesson ``name`` executed once with ``probe`` (skipped when the program ``needs`` is missing)."""
+    """A module-scoped fixture: lesson ``name`` executed once with ``probe`` (skipped when the program ``needs`` is missing).
+
+    The run is the whole-site build's run of the same lesson when both are in the test session (tests/lessonruns.py).
+    """
+    PROBES[name] = probe
 
     @pytest.fixture(scope="module")
-    def run() -> Run:
+    def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
         if needs is not None and shutil.which(needs) is None:
             pytest.skip(f"install {needs} (`apt-get install etcd-server`) to run {name}")
-        return execute(name, probe)
+        nb, probe_values = probed(executed(name, probe, tmp_path_factory)[0])
+        errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+        assert not errors, f"{name} raised {errors[0].ename}: {errors[0].evalue}"
+        return Run(nb, probe_values)
 
     return run
 
@@ -414,11 +409,12 @@ def test_lesson_09_when_the_clock_lies(l09: Run) -> None:
 
 PROBE_13 = ("{'defaults': defaults, 'lab': [etcd.heartbeat_ms, etcd.election_ms], "
             "'moved': [int(d) for d in after.raft_index - before.raft_index], 'kill_ms': after_kill_ms, "
-            "'accepted': accepted, 'measured': {int(n): int(k) for n, k in measured.items()}, 'agree': agree, "
-            "'frozen': int(paused[paused.success].k.max()), 'sim_median': statistics.median(simulated), "
+            "'accepted': accepted, 'agree': agree, 'sim_median': statistics.median(simulated), "
             "'rejoin': rejoin.to_dict('records'), 'same': same, 'alone': alone.to_dict('records'), "
             "'etcd_still_leads': etcd_still_leads, 'catch_up': catch_up.to_dict('records'), 'tails': [int(t) for t in tails], "
-            "'catch_up_same': same, 'catch_up_answer': answer}")
+            "'catch_up_same': same, 'catch_up_answer': answer, 'real': real.to_dict('records'), "
+            "'paused': paused.to_dict('records'), "
+            "'sim_rates': [[int(n), int(k), float(r)] for (n, k), r in sim.groupby(['n', 'k']).success.mean().items()]}")
 
 
 l13 = lesson("13_real_etcd.ipynb", PROBE_13, needs="etcd")
@@ -440,26 +436,39 @@ def test_lesson_13_timing_and_the_commit_index(l13: Run) -> None:
 
 @pytest.mark.etcd
 def test_lesson_13_verdicts_match_the_table(l13: Run) -> None:
-    """As the lesson says: one trial per cell on a shared machine, so a cell that disagrees is run again before it
-    counts. A write beyond (N-1)//2 is never excused: that would be a real contradiction."""
+    """Every cell of the lesson's runs: real etcd wrote exactly when k <= (N-1)//2, and so did the simulator (20 trials
+    per cell, never mixed). One trial per cell on a shared machine, so an N with a cell that failed to write within
+    tolerance is run again before it counts; a write beyond (N-1)//2 is never excused: that would be a real
+    contradiction. (This is the crash_trials test of the etcd lab: the lesson's own runs, not a second set.)"""
     from raftedu.etcd import crash_trials
 
-    def tolerance(n: int, fault: str, victims: str, printed: int) -> int:
+    def cells(rows: list[dict]) -> dict[int, bool]:
+        return {int(r["k"]): bool(r["success"]) for r in rows}
+
+    def checked(n: int, fault: str, victims: str, rows: list[dict]) -> list[dict]:
+        expected = {k: k <= (n - 1) // 2 for k in range(n if victims == "followers" else n + 1)}
         for _retry in range(2):
-            if printed == (n - 1) // 2:
+            got = cells(rows)
+            assert set(got) == set(expected), (n, sorted(got))
+            assert not any(ok and not expected[k] for k, ok in got.items()), \
+                f"etcd wrote with {max(k for k, ok in got.items() if ok)} of {n} members stopped ({fault}, {victims})"
+            if got == expected:
                 break
-            assert printed < (n - 1) // 2, f"etcd wrote with more than (N-1)//2 of {n} members stopped"
-            again = crash_trials(n, victims=victims, fault=fault, bound_s=3.0, progress=False)
-            printed = int(again[again.success].k.max())
-        return printed
+            rows = crash_trials(n, victims=victims, fault=fault, bound_s=3.0, progress=False).to_dict("records")
+        assert cells(rows) == expected, (n, fault, victims, rows)
+        return rows
 
     p = l13.probe
     assert p["accepted"] is False
     says(l13, "A single member of three is a minority")
-    assert {n: tolerance(n, "kill", "leader", p["measured"][str(n)]) for n in range(1, 6)} == {
-        n: (n - 1) // 2 for n in range(1, 6)}
+    real = [r for n in range(1, 6) for r in checked(n, "kill", "leader", [r for r in p["real"] if r["n"] == n])]
+    assert sorted((r["n"], r["k"]) for r in p["real"]) == [(n, k) for n in range(1, 6) for k in range(n + 1)]
+    assert all(r["new_leader_ms"] > 0 for r in real if r["leader_crashed"] and r["success"])
+    assert {(n, k): rate for n, k, rate in p["sim_rates"]} == {
+        (n, k): float(k <= (n - 1) // 2) for n in range(1, 6) for k in range(n + 1)}  # the simulator: every trial
     says(l13, "a 4-member cluster needs 3 for a majority, so it survives one loss, exactly like 3 members")
-    assert tolerance(3, "pause", "followers", p["frozen"]) == 1
+    paused = checked(3, "pause", "followers", p["paused"])
+    assert {r["fault"] for r in paused} == {"pause"} and not any(r["leader_crashed"] for r in paused)
     says(l13, "one frozen member changes nothing and two stop the writes")
     assert 250 < p["kill_ms"] < 5_000 and 250 < p["sim_median"] < 2_000  # 5 s: a loaded machine slows real etcd
     says(l13, "after a leader dies, a new one takes about an election timeout to appear, in etcd as in the simulator.")
@@ -468,10 +477,12 @@ def test_lesson_13_verdicts_match_the_table(l13: Run) -> None:
 @pytest.mark.etcd
 def test_lesson_13_pre_vote_on_real_etcd(l13: Run) -> None:
     rows = {(r["backend"], r["pre_vote"]): r for r in l13.probe["rejoin"]}
-    assert set(rows) == {(b, pv) for b in ("etcd", "simulator") for pv in (False, True)} and l13.probe["same"]
+    assert set(rows) == {(b, pv) for b in ("etcd", "simulator") for pv in (False, True)}
+    assert all(set(r) == set(rows[("simulator", False)]) for r in rows.values())  # etcd's rows have the simulator's columns
     for backend in ("etcd", "simulator"):
         off, on = rows[(backend, False)], rows[(backend, True)]
         assert off["isolated_term"] > off["term_before"] + 1 and off["term_after"] > off["term_before"] and off["disrupted"]
+        assert off["term_after"] >= off["isolated_term"]  # back, its higher term deposed the leader
         assert on["isolated_term"] == on["term_before"] == on["term_after"] and not on["disrupted"]
         assert on["leader_after"] == on["leader_before"]
     says(l13, "Without pre-vote the cut-off member's term climbs while it is alone")
@@ -510,6 +521,8 @@ def test_lesson_13_snapshots_on_real_etcd(l13: Run) -> None:
         assert near["first_kept"] <= near["missed_from"] and near["snapshots_sent"] == 0
         assert far["first_kept"] > far["missed_from"] and far["snapshots_sent"] == 1
         assert near["same_state"] and far["same_state"]
+    etcd_near, etcd_far = rows[("etcd", 1000)], rows[("etcd", 7000)]
+    assert etcd_near["snapshot_index"] >= 900 and etcd_far["snapshot_index"] >= 6900  # --snapshot-count 100
     assert l13.probe["catch_up_answer"] == "7000" and l13.probe["catch_up_same"]
     says(l13, "The member 1,000 entries behind needed entries the leader still had: the leader's log still starts at or "
               "before the first missing one, so plain AppendEntries caught it up, no snapshot. The member 7,000 behind "

@@ -234,8 +234,9 @@ def test_wheel_in_a_clean_venv_gives_the_course(tmp_path, archives):
     pip = [sys.executable, "-m", "pip", "--python", str(py), "install", "-q", "--disable-pip-version-check",
            "--no-compile"]
     clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # PYTHONPATH=checkout would import raftedu
-    # from the checkout, not from the wheel, in the venv's commands
-    subprocess.run([*pip, str(wheel)], check=True, capture_output=True)
+    # from the checkout, not from the wheel, in the venv's commands; and pip, seeing the checkout's raftedu.egg-info
+    # (left by an editable install) through it, would take raftedu for installed and install only its dependencies
+    subprocess.run([*pip, str(wheel)], check=True, capture_output=True, env=clean)
     has_lab = subprocess.run([str(py), "-c", "import importlib.util as u; print(bool(u.find_spec('jupyterlab')))"],
                              capture_output=True, text=True, check=True, env=clean).stdout.strip()
     assert has_lab == "False", "a plain `pip install raftedu` installed JupyterLab"
@@ -265,7 +266,7 @@ def test_wheel_in_a_clean_venv_gives_the_course(tmp_path, archives):
     r = raftedu("shrink", str(grown))
     assert r.returncode == 0 and "MB ->" in r.stdout and "widgets" not in json.loads(grown.read_text())["metadata"]
 
-    subprocess.run([*pip, f"{wheel}[lab]"], check=True, capture_output=True)
+    subprocess.run([*pip, f"{wheel}[lab]"], check=True, capture_output=True, env=clean)
     port, token = _free_port(), "raftedu-test"
     server = subprocess.Popen(
         [str(bindir / "jupyter"), "lab", "--no-browser", "--allow-root", f"--port={port}", "--ServerApp.ip=127.0.0.1",
@@ -294,7 +295,7 @@ def test_wheel_in_a_clean_venv_gives_the_course(tmp_path, archives):
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=20)
 
-    subprocess.run([*pip, f"{wheel}[lite]"], check=True, capture_output=True)
+    subprocess.run([*pip, f"{wheel}[lite]"], check=True, capture_output=True, env=clean)
     # The Pyodide kernel's JupyterLab extension came along; it cannot load in JupyterLab: raftedu's page config disables
     # it there (no console error on every page load), and the JupyterLite site below still carries it.
     listed = subprocess.run([str(bindir / "jupyter"), "labextension", "list"], capture_output=True, text=True,
@@ -308,7 +309,7 @@ def test_wheel_in_a_clean_venv_gives_the_course(tmp_path, archives):
     assert "@jupyterlite/pyodide-kernel-extension" not in json.dumps(config.get("disabledExtensions", []))
 
     # raftedu[docs] (with the grader's nbformat): release, and the site built from the installed course and docs.
-    subprocess.run([*pip, f"{wheel}[docs]"], check=True, capture_output=True)
+    subprocess.run([*pip, f"{wheel}[docs]"], check=True, capture_output=True, env=clean)
     r = raftedu("release", "--solutions", str(ROOT / "solutions"), "--exercises", str(tmp_path / "released"))
     assert r.returncode == 0 and len(list((tmp_path / "released").glob("*.ipynb"))) == len(EXERCISES), r.stderr
     r = raftedu("site", str(tmp_path / "site"), "--no-execute")
