@@ -761,12 +761,16 @@ class Host:
                           decode(req.get("k", {"d": []}), codec))
 
     def steps(self, req: dict[str, Any]) -> dict[str, Any]:
-        """Take a window of steps in order (:meth:`raftedu.sim.Cluster.lookahead`): ``[node, message, time]`` to
-        deliver, ``[node, None, time]`` to fire its timer; the answer of each (None for a timer skipped because the
-        node's deadline, as last reported, moved off it). Stops after a step that raised, or that set the node's
-        deadline before ``until`` (a timer inside the window: the grader takes it from there)."""
-        until, codec, out = req["until"], self.codec, []
+        """Take the steps that come next, in order (:meth:`raftedu.sim.Cluster.lookahead`): ``[node, message, time]``
+        to deliver, ``[node, None, time]`` to fire its timer; the answer of each (None for a timer skipped because the
+        node's deadline, as last reported, moved off it). Stops before a step at or past the horizon (a message sent
+        at t may arrive at t + ``gap``; a timer moved fires at the new deadline: something new may come first), and
+        after a step that raised (the grader takes it from there)."""
+        gap, codec, out = req["gap"], self.codec, []
+        horizon: int | None = None
         for h, msg, time in req["s"]:
+            if horizon is not None and time >= horizon:
+                break
             hosted = self.nodes[h]
             before = hosted.sent[_DEADLINE]
             if msg is None:
@@ -777,10 +781,15 @@ class Host:
             else:
                 answer = self._step(hosted, "receive", (decode(msg, codec), time), {})
             out.append(answer)
-            after = hosted.sent[_DEADLINE]
-            if "raised" in answer or (after is not None and (type(after) is not int or after < until)
-                                      and (type(after) is not type(before) or after != before)):
+            if "raised" in answer:
                 break
+            if "out" in answer:  # its messages arrive at time + gap at the earliest
+                horizon = time + gap if horizon is None else min(horizon, time + gap)
+            after = hosted.sent[_DEADLINE]
+            if after is not None and (type(after) is not type(before) or after != before):  # a new timer
+                if type(after) is not int:
+                    break
+                horizon = after if horizon is None else min(horizon, after)
         return {"steps": out}
 
     def _step(self, hosted: _Hosted, name: str, args: Any, kwargs: Any) -> dict[str, Any]:

@@ -427,30 +427,31 @@ class Cluster:
             step()
         self.now = end
 
-    def lookahead(self, end: int) -> tuple[int, list[tuple[Server, Message | None, int]]]:
-        """The node steps certain to come next, in order, up to time ``end``: (the last one's time, [(node, the
-        message it gets or None for its timer, time)]).
+    def lookahead(self, end: int, most: int = 12) -> tuple[int, list[tuple[Server, Message | None, int]]]:
+        """The node steps that may come next, in order, up to time ``end``: (the network's shortest delay, at most
+        ``most`` steps [(node, the message it gets or None for its timer, time)]).
 
-        A conservative window (as in parallel discrete-event simulation): no message sent from now on arrives
-        before now + the network's shortest delay, and only a scheduled action changes who is up and who reaches
-        whom; so every delivery and timer due before then, and before the first scheduled action, comes in the
-        heap's order whatever the nodes do. Two things only a node's own step decides, and whoever takes the
-        steps must apply: a timer is skipped when the node's deadline has moved off it (:meth:`_fire_timer`), and
-        a node that sets its deadline before the window's last time inserts a timer: stop there. Deliveries the
-        network drops are left out. Empty with endpoints, snapshots, etcd's operations or membership changes (their
-        steps reach beyond the nodes), or a network without delay; pre-vote and check-quorum keep it (they change
-        what a node does at a step, never when its timer fires or a message arrives).
+        Which of them do come next, whatever the nodes do, is decided step by step, as in parallel discrete-event
+        simulation (a window that widens while nothing new is scheduled): no message sent from now on arrives before
+        its send time + the shortest delay, a node's new timer fires at its new deadline, and only a scheduled
+        action changes who is up and who reaches whom (the list stops before the first one). So whoever takes the
+        steps takes them in order while each one's time is below a horizon, which starts past ``end`` and drops to
+        t + the shortest delay after a step at t that sent a message, and to the new deadline after a step that
+        moved the node's timer; and skips a timer whose node's deadline moved off it (:meth:`_fire_timer` does the
+        same). Deliveries the network drops are left out. Empty with endpoints, snapshots, etcd's operations or
+        membership changes (their steps reach beyond the nodes), or a network without delay; pre-vote and
+        check-quorum keep it (they change what a node does at a step, never when its timer fires or a message
+        arrives).
         """
         net = self.net
         shortest = min(net.delay[0], net.long_delay[0]) if net.long_delay_rate else net.delay[0]
         if (shortest <= 0 or not self._heap or self.endpoints or self._beyond or self._membership or self._retiring
                 or self._clocks or self._paused):  # a drifting or paused clock times its node's steps itself
             return 0, []
-        horizon = min(self._heap[0][0] + shortest, end + 1)
         nodes, due, faulty = self.nodes, self._timer_due, self.cuts or self.groups
         steps: list[tuple[Server, Message | None, int]] = []
-        for time, is_action, _, kind, what, msg in sorted(e for e in self._heap if e[0] < horizon):
-            if is_action:
+        for time, is_action, _, kind, what, msg in sorted(e for e in self._heap if e[0] <= end):
+            if is_action or len(steps) == most:
                 break
             if kind == _DELIVER:
                 node = nodes.get(msg.dst)  # type: ignore[union-attr]
@@ -460,7 +461,7 @@ class Cluster:
                 node = nodes.get(what)
                 if node is not None and node.deadline == time and due[what] == time:  # not stale already
                     steps.append((node, None, time))
-        return (steps[-1][2] if steps else 0), steps
+        return shortest, steps
 
     def run_until(self, condition: Callable[["Cluster"], Any], within: int) -> bool:
         """Run until ``condition(cluster)`` is true or ``within`` ms pass; return whether it became true."""

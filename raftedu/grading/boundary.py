@@ -130,8 +130,10 @@ class Worker:
         """Take the steps of a lookahead window in one call (:meth:`RemoteNode.step_ahead`)."""
         self.ahead: deque[tuple[RemoteNode, Message | None, int, Any]] = deque()
         """Answers to steps taken ahead: (node, message or None for its timer, time, answer), in order."""
-        self.until = 0
-        """The last time of the window taken ahead."""
+        self.gap = 0
+        """The network's shortest delay when the steps in :attr:`ahead` were taken."""
+        self.horizon = 0
+        """No step taken ahead may be at or past this time (:meth:`RemoteNode._taken` lowers it as the worker did)."""
         self.steps_ahead = 0
         """How many steps were taken ahead (each without a call of its own)."""
         self.codec = nodehost.registry()
@@ -377,18 +379,19 @@ class RemoteNode(Server):
 
     @classmethod
     def step_ahead(cls, cluster: Any, end: int) -> None:
-        """Before the simulator's next step: take the steps certain to come next (:meth:`raftedu.sim.Cluster.lookahead`)
-        in one call to the worker; the simulator then takes them one by one, in its own order, from the answers.
-        The worker sees only the deliveries and timers of its own nodes, as it would one at a time."""
+        """Before the simulator's next step: take the steps that come next (:meth:`raftedu.sim.Cluster.lookahead`)
+        in one call to the worker, which stops where a step of its own may have scheduled something sooner; the
+        simulator then takes them one by one, in its own order, from the answers. The worker sees only the
+        deliveries and timers of its own nodes, as it would one at a time."""
         worker = cls.worker
         if worker.ahead or not worker.lookahead:
             return
-        until, steps = cluster.lookahead(end)
+        gap, steps = cluster.lookahead(end)
         if len(steps) < 2:
             return
         encode = nodehost.encode
-        answer = worker.ask({"op": "steps", "until": until, "s": [[node._handle, None if msg is None else encode(msg),
-                                                                    time] for node, msg, time in steps]})
+        answer = worker.ask({"op": "steps", "gap": gap, "s": [[node._handle, None if msg is None else encode(msg),
+                                                                time] for node, msg, time in steps]})
         results = answer.get("steps")
         if type(results) is not list or not 0 < len(results) <= len(steps):
             worker.broken.append("an answer to a window of steps that is not one answer per step taken")
@@ -400,11 +403,12 @@ class RemoteNode(Server):
                 worker.broken.append("a delivery in a window of steps without its answer")
                 raise ProtocolBroken("a window's step without its answer")
             worker.ahead.append((node, msg, at, result))
-        worker.until = until
+        worker.gap, worker.horizon = gap, end + 1
         worker.steps_ahead += len(worker.ahead)
 
     def _taken(self, msg: Message | None, now: int) -> None:
-        """Take this step's answer from the window taken ahead (it must be the next one there)."""
+        """Take this step's answer from the steps taken ahead (it must be the next one there, and the one after it
+        must come before anything this step scheduled, as the worker was to see)."""
         worker = self.worker
         node, key, at, answer = worker.ahead.popleft()
         if node is not self or key is not msg or at != now:
@@ -413,10 +417,18 @@ class RemoteNode(Server):
             raise ProtocolBroken("the window taken ahead went out of step with the simulator")
         deadline = self.deadline
         self._settle(answer)
-        if worker.ahead and self.deadline != deadline and self.deadline is not None and self.deadline < worker.until:
-            worker.ahead.clear()  # a timer inside the window: the worker should have stopped there
-            worker.broken.append("steps taken past a timer set inside their window")
-            raise ProtocolBroken("steps taken past a timer set inside their window")
+        if not worker.ahead:
+            return
+        horizon = worker.horizon
+        if answer.get("out"):
+            horizon = min(horizon, now + worker.gap)
+        if self.deadline != deadline and self.deadline is not None:
+            horizon = min(horizon, self.deadline)
+        worker.horizon = horizon
+        if worker.ahead[0][2] >= horizon:  # something this step scheduled may come first: the worker should have stopped
+            worker.ahead.clear()
+            worker.broken.append("steps taken past a message sent or a timer set inside their window")
+            raise ProtocolBroken("steps taken past a message sent or a timer set inside their window")
 
     def propose(self, command: Any, now: int) -> int | None:
         """Ask the student's node to append ``command``: its log index, or None when it does not lead."""
