@@ -7,12 +7,15 @@ as a black box that answers one call at a time over a pipe:
 
 * ``cells`` -- execute the notebook's answer cells (sent as text);
 * ``names`` -- which of the exercise's functions and classes are defined;
-* ``new`` -- create a node of the student's class (id, cluster, disk, timing, random state);
+* ``new`` -- create a node of the student's class (id, cluster, disk, timing, random state; and switch on the
+  cluster's options, when it runs them, as ``enable`` would);
 * ``do`` -- deliver a message, fire the timer, propose a command, or run
   another of the node's methods; the answer is what the node sent, the events
   it noted and its state afterwards (term, vote, role, log, commitIndex, ...);
-* ``steps`` -- several deliveries and timers in a row, when the grader knows they come next
+* ``steps`` -- several deliveries and timers in a row, as far as the grader's simulator would take them next
   (:meth:`raftedu.sim.Cluster.lookahead`): one call instead of one each;
+* ``batch`` -- several ``new``, ``set`` and ``do`` calls in a row (a differential case: create, situate, switch on,
+  deliver, fire), stopping after one that raised;
 * ``set`` -- put a node in a stated situation (role, commitIndex, ...);
 * ``drop`` -- forget a node (a crash: only its disk, kept by the grader, survives);
 * ``call`` -- call one of the student's functions with plain arguments.
@@ -749,7 +752,23 @@ class Host:
             return {"raised": _raised(e)}
         if req.get("track_rng"):  # a differential case asks whether a step drew an election timeout
             hosted.rng_state = rng.getstate()
-        return self._answer(hosted, None, None)
+        answer = self._answer(hosted, None, None)
+        if req.get("enable") is not None and "raised" not in answer:  # switched on at boot: the same call
+            answer["enabled"] = self._step(hosted, "enable", (), decode(req["enable"], self.codec))
+        return answer
+
+    def batch(self, req: dict[str, Any]) -> dict[str, Any]:
+        """Answer several node calls (``new``, ``set``, ``do``) in order, stopping after one that raised."""
+        out = []
+        for call in req["calls"]:
+            op = call.get("op")
+            if op not in ("new", "set", "do"):
+                raise ValueError(f"a batch may not hold {str(op)[:40]!r}")
+            answer = getattr(self, op)(call)
+            out.append(answer)
+            if "raised" in answer:
+                break
+        return {"answers": out}
 
     def do(self, req: dict[str, Any]) -> dict[str, Any]:
         """Run one of the node's methods with the given arguments; what it did."""
@@ -948,6 +967,8 @@ class Host:
                 answer = self.steps(req)
             elif op == "set":
                 answer = self.set(req)
+            elif op == "batch":
+                answer = self.batch(req)
             elif op == "call":
                 answer = self.call(req)
             else:
@@ -955,9 +976,10 @@ class Host:
             try:
                 write_frame(self.fd_out, answer)
             except (TypeError, ValueError) as e:  # an answer too big or not JSON: say so instead of dying
-                hosted = self.nodes.get(req.get("h"))
-                if hosted is not None:
-                    hosted.forget()  # what this answer carried never arrived: the next one sends it all
+                for call in req.get("calls") or [req]:
+                    hosted = self.nodes.get(call.get("h")) if isinstance(call, dict) else None
+                    if hosted is not None:
+                        hosted.forget()  # what this answer carried never arrived: the next one sends it all
                 write_frame(self.fd_out, {"raised": ["ValueError", f"the answer could not be sent: {e}"[:300], ""]})
 
 

@@ -1114,16 +1114,20 @@ class Cluster:
                                 text)))
 
     def _boot(self, i: int) -> None:
+        options = dict(self.options, membership=self._membership) if self._extended else None
+        # the grader's stand-ins for a student's nodes are created and switched on in one call to their sandbox
+        early = {"enable": options} if options is not None and getattr(self.node_class, "enables_at_boot", False) \
+            else {}
         try:
-            node = self.node_class(i, self.initial_ids, rng=self._node_rngs[i], timing=self.timing, state=self.disks[i],
-                                   now=self._time_of(i))
+            node = cast(Any, self.node_class)(i, self.initial_ids, rng=self._node_rngs[i], timing=self.timing,
+                                              state=self.disks[i], now=self._time_of(i), **early)
         except _PASS_THROUGH:
             raise
         except Exception as err:
             self._node_failed(i, None, err, "starting up")
         self.nodes[i] = node
-        if self._extended:  # only when the nodes run the extensions (checked by __init__, _leader_for and snapshot)
-            cast(_RunsExtensions, node).enable(**self.options, membership=self._membership)
+        if options is not None:  # only when the nodes run the extensions (checked by __init__, _leader_for, snapshot)
+            cast(_RunsExtensions, node).enable(**options)
         self._timer_due[i] = None
         self._logs.pop(i, None)  # the first look compares the whole log
         self._machine[i] = 0

@@ -25,6 +25,7 @@ process (same seed, same trace): ``tests/test_boundary.py`` compares them.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import os
 import time
 import weakref
@@ -43,8 +44,10 @@ __all__ = ["BadNodeState", "HostGone", "KINDS", "ProtocolBroken", "RemoteFunctio
 
 _ATOMS = frozenset({type(None), bool, int, str, float})
 """JSON values that decode to themselves."""
-_NODE_CALLS = frozenset({"do", "set", "steps"})
+_NODE_CALLS = frozenset({"do", "set", "steps", "batch"})
 """Calls about a node the worker holds."""
+_HELD = frozenset({"receive", "on_timer", "enable", "take_snapshot"})
+"""The node methods whose call may be held back (:meth:`Worker.batched`): nothing but the mirror needs the answer."""
 
 
 class ProtocolBroken(BaseException):
@@ -136,6 +139,9 @@ class Worker:
         """No step taken ahead may be at or past this time (:meth:`RemoteNode._taken` lowers it as the worker did)."""
         self.steps_ahead = 0
         """How many steps were taken ahead (each without a call of its own)."""
+        self.held: list[tuple[RemoteNode, dict[str, Any] | None]] | None = None
+        """Node calls held back to go as one (:meth:`batched`), None for a take_output that forgets; None when every
+        call goes at once."""
         self.codec = nodehost.registry()
 
     # ---- life --------------------------------------------------------------
@@ -275,6 +281,44 @@ class Worker:
             return f"the worker was killed by {name} (often: memory ran out, or the code killed a process)"
         return f"the worker exited with code {code} (the code called exit() or os._exit?)"
 
+    @contextlib.contextmanager
+    def batched(self) -> Iterator[None]:
+        """Inside, the calls that create, situate or step a node (:data:`_HELD`) are held back and go as one call
+        when a node's output is taken, when a call needs its answer, or at the end: the answers are mirrored in order,
+        as if each had been its own call (a differential case is one call). Nothing of a node may be read inside but
+        through ``take_output``."""
+        if self.held is not None:
+            yield
+            return
+        self.held = []
+        try:
+            yield
+            self.send_held()
+        finally:
+            self.held = None
+
+    def send_held(self) -> None:
+        """Send the node calls held back (:meth:`batched`) as one ``batch`` call and mirror the answers in order;
+        raise what the first call that raised raised (the worker stops there)."""
+        held = self.held
+        if not held:
+            return
+        self.held = []
+        calls = [request for _, request in held if request is not None]
+        answers: list[Any] = []
+        if calls:
+            answers = self.ask({"op": "batch", "calls": calls}).get("answers")  # type: ignore[assignment]
+            if type(answers) is not list or not 0 < len(answers) <= len(calls) or \
+                    any(type(a) is not dict for a in answers) or (len(answers) < len(calls) and "raised" not in answers[-1]):
+                self.broken.append("an answer to a batch of calls that is not one answer per call made")
+                raise ProtocolBroken("a batch's answer that is not one answer per call")
+        it = iter(answers)
+        for node, request in held:
+            if request is None:
+                Server.take_output(node)  # what the node did up to here is forgotten (a case's setup)
+            else:
+                node._settle(next(it))  # the last answer given raised: _settle raises it
+
     # ---- nodes ---------------------------------------------------------------
 
     def new_handle(self) -> int:
@@ -341,9 +385,13 @@ class RemoteNode(Server):
     """Its nodes are a key-value server (:class:`raftedu.kv.KVService` takes the class)."""
     track_rng: ClassVar[bool] = False
     """Report whether a step drew from the node's random generator (a differential case asks)."""
+    enables_at_boot: ClassVar[bool] = True
+    """The simulator hands a booting node its options (``enable``): created and switched on in one call."""
+
     def __init__(self, node_id: int, ids: tuple[int, ...] | list[int], *, rng: Any, timing: Timing = Timing(),
-                 state: PersistentState | None = None, now: int = 0) -> None:
-        """Create the student's node ``node_id`` in the worker, from the disk ``state``."""
+                 state: PersistentState | None = None, now: int = 0, enable: dict[str, Any] | None = None) -> None:
+        """Create the student's node ``node_id`` in the worker, from the disk ``state`` (and with ``enable``, switch
+        on those options in the same call: the answer waits for :meth:`enable`)."""
         super().__init__(node_id, ids, rng=rng, timing=timing, state=state, now=now)
         self.rng_moved = False
         worker = self.worker
@@ -354,10 +402,42 @@ class RemoteNode(Server):
                    "rs": rng_state, "timing": nodehost.encode(timing), "now": now, "track_rng": self.track_rng,
                    "disk": {"t": disk.current_term, "v": disk.voted_for, "L": [nodehost.encode(e) for e in disk.log],
                             "s": nodehost.encode(disk.snapshot), "o": disk.offset, "ot": disk.offset_term}}
+        if enable is not None:
+            request["enable"] = nodehost.encode(enable)
         self._seen_log: list[Any] = []
         self._snapshot: Any = self.disk.snapshot
+        self._enabled: tuple[dict[str, Any], Any] | None = None
         weakref.finalize(self, worker.forget, self._handle)
-        self._settle(worker.ask(request))
+        answer = self._call(request)
+        if enable is not None and isinstance(answer, dict) and "enabled" in answer:
+            self._enabled = (enable, answer["enabled"])
+
+    def _call(self, request: dict[str, Any]) -> Any:
+        """Make one call about this node (held back inside :meth:`Worker.batched` when only the mirror needs its
+        answer); what the node returned. ``new`` returns the whole answer (its ``enabled`` part waits for enable)."""
+        worker = self.worker
+        if worker.held is not None and (request["op"] != "do" or request["m"] in _HELD):
+            worker.held.append((self, request))
+            return None
+        if worker.held:
+            worker.send_held()
+        answer = worker.ask(request)
+        ret = self._settle(answer)
+        return answer if request["op"] == "new" else ret
+
+    def take_output(self) -> tuple[list[Message], list[Event]]:
+        """The messages and events since the last call (the calls held back are made first)."""
+        if self.worker.held:
+            self.worker.send_held()
+        return super().take_output()
+
+    def forget_output(self) -> None:
+        """Forget what the node sent and noted so far (a case's setup); when calls are held back, once they are
+        answered (no call of its own)."""
+        if self.worker.held is not None:
+            self.worker.held.append((self, None))
+        else:
+            super().take_output()
 
     # ---- the inputs a server has -------------------------------------------------
 
@@ -440,7 +520,12 @@ class RemoteNode(Server):
         return index
 
     def enable(self, **options: Any) -> None:
-        """Switch on etcd's extensions in the student's node (the simulator calls this)."""
+        """Switch on etcd's extensions in the student's node (the simulator calls this; at boot the worker did it
+        already, with the node's creation: its answer is mirrored now)."""
+        enabled, self._enabled = self._enabled, None
+        if enabled is not None and enabled[0] == options:
+            self._settle(enabled[1])
+            return
         self._do("enable", (), options)
 
     def take_snapshot(self) -> None:
@@ -494,7 +579,7 @@ class RemoteNode(Server):
         """Put the student's node in a stated situation (role, commitIndex, ...; a differential case's setup)."""
         if "now" in attrs:
             self.now = attrs["now"]
-        self._settle(self.worker.ask({"op": "set", "h": self._handle, "attrs": nodehost.encode(attrs)}))
+        self._call({"op": "set", "h": self._handle, "attrs": nodehost.encode(attrs)})
 
     # ---- one step --------------------------------------------------------------
 
@@ -502,7 +587,7 @@ class RemoteNode(Server):
         request = {"op": "do", "h": self._handle, "m": method, "a": [nodehost.encode(a) for a in args]}
         if kwargs:
             request["k"] = nodehost.encode(kwargs)
-        return self._settle(self.worker.ask(request))
+        return self._call(request)
 
     def _settle(self, answer: dict[str, Any]) -> Any:
         """Mirror what the node did (messages, events, state); raise what it raised; return what it returned."""
