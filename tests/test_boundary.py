@@ -295,3 +295,18 @@ def test_a_node_cannot_send_in_another_servers_name(worker: Worker) -> None:
         node._settle({"out": [["Popen"]], "ev": [], "st": None})
     assert worker.broken  # the garbled answer is on record: the submission would be tampered
     worker.broken.clear()
+
+
+def test_a_worker_begun_early_says_what_stopped_it_only_when_started() -> None:
+    """The judge hands the cells over first and reviews the notebook meanwhile (:meth:`Worker.begin`): a worker that
+    could not start is reported by ``start``, where the grader expects it, never in between."""
+
+    def launch() -> Any:
+        raise OSError("no sandbox here")
+
+    worker = Worker(launch, "11", ("in_lease",), [], 1.0, time.monotonic() + 10)
+    worker.begin()
+    with pytest.raises(OSError, match="no sandbox here"):
+        worker.start()
+    with pytest.raises(OSError, match="no sandbox here"):  # a second start launches again, as after a lost worker
+        worker.start()

@@ -139,6 +139,8 @@ class Worker:
         """No step taken ahead may be at or past this time (:meth:`RemoteNode._taken` lowers it as the worker did)."""
         self.steps_ahead = 0
         """How many steps were taken ahead (each without a call of its own)."""
+        self._begun: tuple[float, BaseException | None] | None = None
+        """When :meth:`begin` handed the cells over, and what went wrong (None: nothing)."""
         self.held: list[tuple[RemoteNode, dict[str, Any] | None]] | None = None
         """Node calls held back to go as one (:meth:`batched`), None for a take_output that forgets; None when every
         call goes at once."""
@@ -146,16 +148,27 @@ class Worker:
 
     # ---- life --------------------------------------------------------------
 
+    def begin(self) -> None:
+        """Start a fresh worker and hand it the cells without waiting for them to run, so that the grader can read
+        the notebook meanwhile; :meth:`start` waits for them. Never raises: :meth:`start` raises what went wrong."""
+        try:
+            self._launched()
+            self._write(self._cells_call())
+            self._begun = (time.monotonic(), None)
+        except BaseException as e:
+            self.close()
+            self._begun = (time.monotonic(), e)
+
     def start(self) -> None:
-        """Start a fresh worker and run the cells in it (again, after a worker was lost)."""
-        self.close()
-        self.proc, self.fd_to, self.fd_from = self._launch()
-        self.starts += 1
-        self._rngs = weakref.WeakKeyDictionary()
-        self._drops = []
-        answer = self.ask({"op": "cells", "cells": self.cells, "names": list(self.names),
-                           "cell_timeout": self.cell_timeout},
-                          timeout=self.cell_timeout * max(1, len(self.cells)) + 30)
+        """Start a fresh worker and run the cells in it (again, after a worker was lost), or wait for the cells of
+        the worker :meth:`begin` started."""
+        begun, self._begun = self._begun, None
+        if begun is None:
+            self._launched()
+        elif begun[1] is not None:
+            raise begun[1]
+        answer = self._exchange(self._cells_call(), timeout=self.cell_timeout * max(1, len(self.cells)) + 30,
+                                sent=None if begun is None else begun[0])
         findings, defined = answer.get("cells"), answer.get("names")
         if not isinstance(findings, list) or not isinstance(defined, dict):
             raise ProtocolBroken("the answer to the cells is not a list of findings and a table of names")
@@ -165,6 +178,16 @@ class Worker:
                                 "type": str(defined.get(n, {}).get("type", "nothing"))[:40]}
                             if isinstance(defined.get(n), dict) else {"callable": False, "type": "nothing"}
                             for n in self.names}
+
+    def _launched(self) -> None:
+        self.close()
+        self.proc, self.fd_to, self.fd_from = self._launch()
+        self.starts += 1
+        self._rngs = weakref.WeakKeyDictionary()
+        self._drops = []
+
+    def _cells_call(self) -> dict[str, Any]:
+        return {"op": "cells", "cells": self.cells, "names": list(self.names), "cell_timeout": self.cell_timeout}
 
     @property
     def alive(self) -> bool:
@@ -203,15 +226,12 @@ class Worker:
             request["drop"], self._drops = self._drops, []
         return self._exchange(request, timeout)
 
-    def _exchange(self, request: dict[str, Any], timeout: float | None) -> dict[str, Any]:
-        start = time.monotonic()
+    def _exchange(self, request: dict[str, Any], timeout: float | None, sent: float | None = None) -> dict[str, Any]:
+        """Send ``request`` (unless it went already, at the time ``sent``) and read its answer."""
+        start = time.monotonic() if sent is None else sent
         try:
-            data = nodehost.frame(request)
-            try:
-                while data:
-                    data = data[os.write(self.fd_to, data):]
-            except BrokenPipeError:
-                raise HostGone(self._ended()) from None
+            if sent is None:
+                self._write(request)
             answer = self._read(start, timeout)
         except BaseException:
             self.close()  # a call cut short leaves the channel in an unknown state: never reuse it
@@ -224,6 +244,14 @@ class Worker:
             self.close()
             raise ProtocolBroken("an answer that is not a JSON object")
         return answer
+
+    def _write(self, request: dict[str, Any]) -> None:
+        data = nodehost.frame(request)
+        try:
+            while data:
+                data = data[os.write(self.fd_to, data):]
+        except BrokenPipeError:
+            raise HostGone(self._ended()) from None
 
     def _read(self, now: float, timeout: float | None) -> Any:
         import select
