@@ -575,7 +575,7 @@ class _Hosted:
     """One node and what the grader last heard about it (to send only what changed)."""
 
     __slots__ = ("node", "sent", "atoms", "log", "log_seen", "disk_log", "disk_seen", "disk_rest", "applied", "applied_n",
-                 "snap", "rng_state", "ext")
+                 "snap", "rng_state", "ext", "quiet")
 
     def __init__(self, node: Any) -> None:
         self.node = node
@@ -595,6 +595,7 @@ class _Hosted:
         self.applied_n = 0
         self.snap: Any = (_UNSENT,) * 3
         self.ext: Any = None
+        self.quiet: Any = None  # the log, snapshot, disk and applied commands as last sent, when nothing was moved
 
 
 def _log_delta(log: Any, last: Any, seen: list[Any]) -> list[Any] | None:
@@ -883,6 +884,35 @@ class Host:
                 st[MIRRORED[k].key] = sent[k] = value
             hosted.atoms = atoms
         state, disk = node.state, node.disk
+        log, disk_log = state.log, disk.log
+        applied = getattr(node, "applied", None)
+        # the same objects (log, disk log, snapshots, applied list: held, so their ids stay theirs), their logs written
+        # only by appends (Log.low), the same lengths and fields: nothing of them changed since the last answer
+        quiet = None
+        if type(log) is Log and type(disk_log) is Log and type(applied) is list:
+            objects = (log, disk_log, state.snapshot, disk.snapshot, applied)
+            quiet = (objects, tuple(map(id, objects)), (len(log), len(disk_log), len(applied), state.offset,
+                                                        state.offset_term, disk.current_term, disk.voted_for,
+                                                        disk.offset, disk.offset_term))
+        old = hosted.quiet
+        if quiet is None or old is None or quiet[1] != old[1] or quiet[2] != old[2] or log.low != Log.UNTOUCHED \
+                or disk_log.low != Log.UNTOUCHED:
+            self._stores(hosted, st, node, state, disk, applied)
+        hosted.quiet = quiet
+        if hosted.rng_state is not None:
+            st["rng"] = node.rng.getstate() != hosted.rng_state
+        if getattr(type(node), "runs_extensions", False):
+            ext = [getattr(node, name, None) for name in EXTENSION_STATE]
+            if ext != hosted.ext:
+                st["X"] = [encode(v) for v in ext]
+                if type(ext[-1]) is dict:
+                    ext[-1] = dict(ext[-1])  # a copy: the node changes its own in place
+                hosted.ext = ext
+        return st
+
+    @staticmethod
+    def _stores(hosted: _Hosted, st: dict[str, Any], node: Any, state: Any, disk: Any, applied: Any) -> None:
+        """Put in ``st`` what changed of the node's log, snapshot, disk and applied commands."""
         log = state.log
         delta = _log_delta(log, hosted.log, hosted.log_seen)
         hosted.log = log
@@ -899,7 +929,6 @@ class Host:
                 rest[2] is not hosted.disk_rest[2] or rest[3:] != hosted.disk_rest[3:]:
             st["D"] = [encode(rest[0]), encode(rest[1]), ddelta, encode(rest[2]), encode(rest[3]), encode(rest[4])]
             hosted.disk_rest = rest
-        applied = getattr(node, "applied", None)
         if isinstance(applied, list):
             if applied is hosted.applied and len(applied) >= hosted.applied_n:
                 if len(applied) > hosted.applied_n:
@@ -907,16 +936,6 @@ class Host:
             else:
                 st["A"] = [0, [encode(c) for c in applied]]
             hosted.applied, hosted.applied_n = applied, len(applied)
-        if hosted.rng_state is not None:
-            st["rng"] = node.rng.getstate() != hosted.rng_state
-        if getattr(type(node), "runs_extensions", False):
-            ext = [getattr(node, name, None) for name in EXTENSION_STATE]
-            if type(ext[-1]) is dict:
-                ext[-1] = dict(ext[-1])  # a copy: the node changes its own in place
-            if ext != hosted.ext:
-                st["X"] = [encode(v) for v in ext]
-                hosted.ext = ext
-        return st
 
     # ---- functions ---------------------------------------------------------
 
