@@ -427,7 +427,7 @@ class Cluster:
             step()
         self.now = end
 
-    def lookahead(self, end: int, most: int = 12) -> tuple[int, list[tuple[Server, Message | None, int]]]:
+    def lookahead(self, end: int, most: int = 6) -> tuple[int, list[tuple[Server, Message | None, int]]]:
         """The node steps that may come next, in order, up to time ``end``: (the network's shortest delay, at most
         ``most`` steps [(node, the message it gets or None for its timer, time)]).
 
@@ -450,8 +450,10 @@ class Cluster:
             return 0, []
         nodes, due, faulty = self.nodes, self._timer_due, self.cuts or self.groups
         steps: list[tuple[Server, Message | None, int]] = []
-        for time, is_action, _, kind, what, msg in sorted(e for e in self._heap if e[0] <= end):
-            if is_action or len(steps) == most:
+        heap, pop = self._heap[:], heapq.heappop  # a copy, taken in order only as far as needed
+        while heap and len(steps) < most:
+            time, is_action, _, kind, what, msg = pop(heap)
+            if is_action or time > end:
                 break
             if kind == _DELIVER:
                 node = nodes.get(msg.dst)  # type: ignore[union-attr]

@@ -268,7 +268,7 @@ def test_the_lookahead_announces_exactly_the_steps_the_simulator_takes(timing: T
         if options:  # the extensions did run, and their safety checks with them
             assert {"precampaign", "stepdown"} <= {e.kind for e in plain.trace}
     assert _Ahead.taken > 500
-    assert _Ahead.widest > delay[0]  # windows widen past the shortest delay while no step sends or sets a timer
+    assert _Ahead.widest >= delay[0]  # wider than a fixed window (first step + the shortest delay): nothing sent
     if timing.heartbeat < delay[0]:  # heartbeats set inside a window: the stop rule is needed, and taken
         assert _Ahead.stops > 10
 
