@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import time
 from collections import deque
@@ -13,7 +14,7 @@ import pytest
 
 from raftedu import Cluster, Network, nodehost
 from raftedu.grading import sandbox
-from raftedu.grading.boundary import BadNodeState, ProtocolBroken, RemoteFunctions, Worker, raised_error
+from raftedu.grading.boundary import BadNodeState, ProtocolBroken, RemoteFunctions, RemoteNode, Worker, raised_error
 from raftedu.grading.exercises import get_exercise
 from raftedu.grading.notebooks import solution_namespace
 from raftedu.grading.review import copied_functions, suspicious_lines
@@ -310,3 +311,45 @@ def test_a_worker_begun_early_says_what_stopped_it_only_when_started() -> None:
         worker.start()
     with pytest.raises(OSError, match="no sandbox here"):  # a second start launches again, as after a lost worker
         worker.start()
+
+
+class _Canned:
+    """A stand-in for the worker that answers every call with nothing (no process): enough to feed a remote node the
+    answers of steps taken ahead by hand."""
+
+    def __init__(self) -> None:
+        self.held = None
+        self.ahead: deque[tuple[Any, Any, int, dict[str, Any]]] = deque()
+        self.broken: list[str] = []
+        self.codec = nodehost.registry()
+        self.gap, self.horizon = 1, 10**9
+
+    def new_handle(self) -> int:
+        return 1
+
+    def rng_key(self, rng: Any) -> tuple[int, None]:
+        return 1, None
+
+    def forget(self, handle: int) -> None:
+        pass
+
+    def ask(self, request: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
+
+@pytest.mark.parametrize("second, honest", [(100, True), (101, False)])
+def test_a_step_taken_past_a_message_sent_in_its_window_breaks_the_protocol(second: int, honest: bool) -> None:
+    """A message S2 sent at 100 ms may arrive at 101 ms (the shortest delay is 1 ms): a worker that answered a step of
+    101 ms in the same window took it before something that may come first; one of 100 ms is in order."""
+    worker = _Canned()
+    node = type("StudentNode", (RemoteNode,), {"worker": worker, "kind": "rules"})(2, (1, 2, 3), rng=random.Random(0))
+    sent = {"out": [nodehost.encode(AppendEntries(1, 2, 1, 0, 0, (), 0))]}
+    worker.ahead.extend([(node, None, 100, sent), (node, None, second, {})])
+    if honest:
+        node.on_timer(100)
+        node.on_timer(100)
+        assert not worker.broken and len(node.take_output()[0]) == 1
+    else:
+        with pytest.raises(ProtocolBroken, match="past a message sent"):
+            node.on_timer(100)
+        assert worker.broken and not worker.ahead
