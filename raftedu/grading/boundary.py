@@ -135,6 +135,8 @@ class Worker:
         """Answers to steps taken ahead: (node, message or None for its timer, time, answer), in order."""
         self.gap = 0
         """The network's shortest delay when the steps in :attr:`ahead` were taken."""
+        self.listed: dict[int, tuple[Message, Any]] = {}
+        """The messages of the last window listed, encoded, by id (the next window lists most of them again)."""
         self.horizon = 0
         """No step taken ahead may be at or past this time (:meth:`RemoteNode._taken` lowers it as the worker did)."""
         self.steps_ahead = 0
@@ -497,8 +499,13 @@ class RemoteNode(Server):
         gap, steps = cluster.lookahead(end)
         if len(steps) < 2:
             return
-        encode = nodehost.encode
-        answer = worker.ask({"op": "steps", "gap": gap, "s": [[node._handle, None if msg is None else encode(msg),
+        encode, known, listed = nodehost.encode, worker.listed, {}
+        for _, msg, _ in steps:  # a message listed in the last window and not taken yet is not encoded again
+            if msg is not None:
+                seen = known.get(id(msg))
+                listed[id(msg)] = seen if seen is not None and seen[0] is msg else (msg, encode(msg))
+        worker.listed = listed  # (holding the messages keeps their ids theirs)
+        answer = worker.ask({"op": "steps", "gap": gap, "s": [[node._handle, None if msg is None else listed[id(msg)][1],
                                                                 time] for node, msg, time in steps]})
         results = answer.get("steps")
         if type(results) is not list or not 0 < len(results) <= len(steps):
