@@ -214,7 +214,10 @@ class Worker:
     # ---- the channel ---------------------------------------------------------
 
     def ask(self, request: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
-        """Send one call and wait for its answer (at most ``timeout`` seconds and never past the deadline)."""
+        """Send one call and wait for its answer (at most ``timeout`` seconds and never past the deadline); the calls
+        held back (:meth:`batched`) go first, so the worker sees every call in the order it was made."""
+        if self.held:
+            self.send_held()
         op = request.get("op")
         if self.ahead:  # a run stopped inside a window (a failure, a broken property): its steps are moot
             self.ahead.clear()
@@ -449,9 +452,7 @@ class RemoteNode(Server):
         if worker.held is not None and (request["op"] != "do" or request["m"] in _HELD):
             worker.held.append((self, request))
             return None
-        if worker.held:
-            worker.send_held()
-        answer = worker.ask(request)
+        answer = worker.ask(request)  # (after the calls held back)
         ret = self._settle(answer)
         return answer if request["op"] == "new" else ret
 
