@@ -7,12 +7,15 @@ as a black box that answers one call at a time over a pipe:
 
 * ``cells`` -- execute the notebook's answer cells (sent as text);
 * ``names`` -- which of the exercise's functions and classes are defined;
-* ``new`` -- create a node of the student's class (id, cluster, disk, timing, random state);
+* ``new`` -- create a node of the student's class (id, cluster, disk, timing, random state; and switch on the
+  cluster's options, when it runs them, as ``enable`` would);
 * ``do`` -- deliver a message, fire the timer, propose a command, or run
   another of the node's methods; the answer is what the node sent, the events
   it noted and its state afterwards (term, vote, role, log, commitIndex, ...);
-* ``steps`` -- several deliveries and timers in a row, when the grader knows they come next
+* ``steps`` -- several deliveries and timers in a row, as far as the grader's simulator would take them next
   (:meth:`raftedu.sim.Cluster.lookahead`): one call instead of one each;
+* ``batch`` -- several ``new``, ``set`` and ``do`` calls in a row (a differential case: create, situate, switch on,
+  deliver, fire), stopping after one that raised;
 * ``set`` -- put a node in a stated situation (role, commitIndex, ...);
 * ``drop`` -- forget a node (a crash: only its disk, kept by the grader, survives);
 * ``call`` -- call one of the student's functions with plain arguments.
@@ -572,7 +575,7 @@ class _Hosted:
     """One node and what the grader last heard about it (to send only what changed)."""
 
     __slots__ = ("node", "sent", "atoms", "log", "log_seen", "disk_log", "disk_seen", "disk_rest", "applied", "applied_n",
-                 "snap", "rng_state", "ext")
+                 "snap", "rng_state", "ext", "quiet")
 
     def __init__(self, node: Any) -> None:
         self.node = node
@@ -592,6 +595,7 @@ class _Hosted:
         self.applied_n = 0
         self.snap: Any = (_UNSENT,) * 3
         self.ext: Any = None
+        self.quiet: Any = None  # the log, snapshot, disk and applied commands as last sent, when nothing was moved
 
 
 def _log_delta(log: Any, last: Any, seen: list[Any]) -> list[Any] | None:
@@ -749,7 +753,23 @@ class Host:
             return {"raised": _raised(e)}
         if req.get("track_rng"):  # a differential case asks whether a step drew an election timeout
             hosted.rng_state = rng.getstate()
-        return self._answer(hosted, None, None)
+        answer = self._answer(hosted, None, None)
+        if req.get("enable") is not None and "raised" not in answer:  # switched on at boot: the same call
+            answer["enabled"] = self._step(hosted, "enable", (), decode(req["enable"], self.codec))
+        return answer
+
+    def batch(self, req: dict[str, Any]) -> dict[str, Any]:
+        """Answer several node calls (``new``, ``set``, ``do``) in order, stopping after one that raised."""
+        out = []
+        for call in req["calls"]:
+            op = call.get("op")
+            if op not in ("new", "set", "do"):
+                raise ValueError(f"a batch may not hold {str(op)[:40]!r}")
+            answer = getattr(self, op)(call)
+            out.append(answer)
+            if "raised" in answer:
+                break
+        return {"answers": out}
 
     def do(self, req: dict[str, Any]) -> dict[str, Any]:
         """Run one of the node's methods with the given arguments; what it did."""
@@ -761,12 +781,16 @@ class Host:
                           decode(req.get("k", {"d": []}), codec))
 
     def steps(self, req: dict[str, Any]) -> dict[str, Any]:
-        """Take a window of steps in order (:meth:`raftedu.sim.Cluster.lookahead`): ``[node, message, time]`` to
-        deliver, ``[node, None, time]`` to fire its timer; the answer of each (None for a timer skipped because the
-        node's deadline, as last reported, moved off it). Stops after a step that raised, or that set the node's
-        deadline before ``until`` (a timer inside the window: the grader takes it from there)."""
-        until, codec, out = req["until"], self.codec, []
+        """Take the steps that come next, in order (:meth:`raftedu.sim.Cluster.lookahead`): ``[node, message, time]``
+        to deliver, ``[node, None, time]`` to fire its timer; the answer of each (None for a timer skipped because the
+        node's deadline, as last reported, moved off it). Stops before a step at or past the horizon (a message sent
+        at t may arrive at t + ``gap``; a timer moved fires at the new deadline: something new may come first), and
+        after a step that raised (the grader takes it from there)."""
+        gap, codec, out = req["gap"], self.codec, []
+        horizon: int | None = None
         for h, msg, time in req["s"]:
+            if horizon is not None and time >= horizon:
+                break
             hosted = self.nodes[h]
             before = hosted.sent[_DEADLINE]
             if msg is None:
@@ -777,10 +801,15 @@ class Host:
             else:
                 answer = self._step(hosted, "receive", (decode(msg, codec), time), {})
             out.append(answer)
-            after = hosted.sent[_DEADLINE]
-            if "raised" in answer or (after is not None and (type(after) is not int or after < until)
-                                      and (type(after) is not type(before) or after != before)):
+            if "raised" in answer:
                 break
+            if "out" in answer:  # its messages arrive at time + gap at the earliest
+                horizon = time + gap if horizon is None else min(horizon, time + gap)
+            after = hosted.sent[_DEADLINE]
+            if after is not None and (type(after) is not type(before) or after != before):  # a new timer
+                if type(after) is not int:
+                    break
+                horizon = after if horizon is None else min(horizon, after)
         return {"steps": out}
 
     def _step(self, hosted: _Hosted, name: str, args: Any, kwargs: Any) -> dict[str, Any]:
@@ -855,6 +884,35 @@ class Host:
                 st[MIRRORED[k].key] = sent[k] = value
             hosted.atoms = atoms
         state, disk = node.state, node.disk
+        log, disk_log = state.log, disk.log
+        applied = getattr(node, "applied", None)
+        # the same objects (log, disk log, snapshots, applied list: held, so their ids stay theirs), their logs written
+        # only by appends (Log.low), the same lengths and fields: nothing of them changed since the last answer
+        quiet = None
+        if type(log) is Log and type(disk_log) is Log and type(applied) is list:
+            objects = (log, disk_log, state.snapshot, disk.snapshot, applied)
+            quiet = (objects, tuple(map(id, objects)), (len(log), len(disk_log), len(applied), state.offset,
+                                                        state.offset_term, disk.current_term, disk.voted_for,
+                                                        disk.offset, disk.offset_term))
+        old = hosted.quiet
+        if quiet is None or old is None or quiet[1] != old[1] or quiet[2] != old[2] or log.low != Log.UNTOUCHED \
+                or disk_log.low != Log.UNTOUCHED:
+            self._stores(hosted, st, node, state, disk, applied)
+        hosted.quiet = quiet
+        if hosted.rng_state is not None:
+            st["rng"] = node.rng.getstate() != hosted.rng_state
+        if getattr(type(node), "runs_extensions", False):
+            ext = [getattr(node, name, None) for name in EXTENSION_STATE]
+            if ext != hosted.ext:
+                st["X"] = [encode(v) for v in ext]
+                if type(ext[-1]) is dict:
+                    ext[-1] = dict(ext[-1])  # a copy: the node changes its own in place
+                hosted.ext = ext
+        return st
+
+    @staticmethod
+    def _stores(hosted: _Hosted, st: dict[str, Any], node: Any, state: Any, disk: Any, applied: Any) -> None:
+        """Put in ``st`` what changed of the node's log, snapshot, disk and applied commands."""
         log = state.log
         delta = _log_delta(log, hosted.log, hosted.log_seen)
         hosted.log = log
@@ -871,7 +929,6 @@ class Host:
                 rest[2] is not hosted.disk_rest[2] or rest[3:] != hosted.disk_rest[3:]:
             st["D"] = [encode(rest[0]), encode(rest[1]), ddelta, encode(rest[2]), encode(rest[3]), encode(rest[4])]
             hosted.disk_rest = rest
-        applied = getattr(node, "applied", None)
         if isinstance(applied, list):
             if applied is hosted.applied and len(applied) >= hosted.applied_n:
                 if len(applied) > hosted.applied_n:
@@ -879,16 +936,6 @@ class Host:
             else:
                 st["A"] = [0, [encode(c) for c in applied]]
             hosted.applied, hosted.applied_n = applied, len(applied)
-        if hosted.rng_state is not None:
-            st["rng"] = node.rng.getstate() != hosted.rng_state
-        if getattr(type(node), "runs_extensions", False):
-            ext = [getattr(node, name, None) for name in EXTENSION_STATE]
-            if type(ext[-1]) is dict:
-                ext[-1] = dict(ext[-1])  # a copy: the node changes its own in place
-            if ext != hosted.ext:
-                st["X"] = [encode(v) for v in ext]
-                hosted.ext = ext
-        return st
 
     # ---- functions ---------------------------------------------------------
 
@@ -939,6 +986,8 @@ class Host:
                 answer = self.steps(req)
             elif op == "set":
                 answer = self.set(req)
+            elif op == "batch":
+                answer = self.batch(req)
             elif op == "call":
                 answer = self.call(req)
             else:
@@ -946,9 +995,10 @@ class Host:
             try:
                 write_frame(self.fd_out, answer)
             except (TypeError, ValueError) as e:  # an answer too big or not JSON: say so instead of dying
-                hosted = self.nodes.get(req.get("h"))
-                if hosted is not None:
-                    hosted.forget()  # what this answer carried never arrived: the next one sends it all
+                for call in req.get("calls") or [req]:
+                    hosted = self.nodes.get(call.get("h")) if isinstance(call, dict) else None
+                    if hosted is not None:
+                        hosted.forget()  # what this answer carried never arrived: the next one sends it all
                 write_frame(self.fd_out, {"raised": ["ValueError", f"the answer could not be sent: {e}"[:300], ""]})
 
 

@@ -432,30 +432,33 @@ class Cluster:
             step()
         self.now = end
 
-    def lookahead(self, end: int) -> tuple[int, list[tuple[Server, Message | None, int]]]:
-        """The node steps certain to come next, in order, up to time ``end``: (the last one's time, [(node, the
-        message it gets or None for its timer, time)]).
+    def lookahead(self, end: int, most: int = 6) -> tuple[int, list[tuple[Server, Message | None, int]]]:
+        """The node steps that may come next, in order, up to time ``end``: (the network's shortest delay, at most
+        ``most`` steps [(node, the message it gets or None for its timer, time)]).
 
-        A conservative window (as in parallel discrete-event simulation): no message sent from now on arrives
-        before now + the network's shortest delay, and only a scheduled action changes who is up and who reaches
-        whom; so every delivery and timer due before then, and before the first scheduled action, comes in the
-        heap's order whatever the nodes do. Two things only a node's own step decides, and whoever takes the
-        steps must apply: a timer is skipped when the node's deadline has moved off it (:meth:`_fire_timer`), and
-        a node that sets its deadline before the window's last time inserts a timer: stop there. Deliveries the
-        network drops are left out. Empty with endpoints, snapshots, etcd's operations or membership changes (their
-        steps reach beyond the nodes), or a network without delay; pre-vote and check-quorum keep it (they change
-        what a node does at a step, never when its timer fires or a message arrives).
+        Which of them do come next, whatever the nodes do, is decided step by step, as in parallel discrete-event
+        simulation (a window that widens while nothing new is scheduled): no message sent from now on arrives before
+        its send time + the shortest delay, a node's new timer fires at its new deadline, and only a scheduled
+        action changes who is up and who reaches whom (the list stops before the first one). So whoever takes the
+        steps takes them in order while each one's time is below a horizon, which starts past ``end`` and drops to
+        t + the shortest delay after a step at t that sent a message, and to the new deadline after a step that
+        moved the node's timer; and skips a timer whose node's deadline moved off it (:meth:`_fire_timer` does the
+        same). Deliveries the network drops are left out. Empty with endpoints, snapshots, etcd's operations or
+        membership changes (their steps reach beyond the nodes), or a network without delay; pre-vote and
+        check-quorum keep it (they change what a node does at a step, never when its timer fires or a message
+        arrives).
         """
         net = self.net
         shortest = min(net.delay[0], net.long_delay[0]) if net.long_delay_rate else net.delay[0]
         if (shortest <= 0 or not self._heap or self.endpoints or self._beyond or self._membership or self._retiring
                 or self._clocks or self._paused):  # a drifting or paused clock times its node's steps itself
             return 0, []
-        horizon = min(self._heap[0][0] + shortest, end + 1)
         nodes, due, faulty = self.nodes, self._timer_due, self.cuts or self.groups
         steps: list[tuple[Server, Message | None, int]] = []
-        for time, is_action, _, kind, what, msg in sorted(e for e in self._heap if e[0] < horizon):
-            if is_action:
+        heap, pop = self._heap[:], heapq.heappop  # a copy, taken in order only as far as needed
+        while heap and len(steps) < most:
+            time, is_action, _, kind, what, msg = pop(heap)
+            if is_action or time > end:
                 break
             if kind == _DELIVER:
                 node = nodes.get(msg.dst)  # type: ignore[union-attr]
@@ -465,7 +468,7 @@ class Cluster:
                 node = nodes.get(what)
                 if node is not None and node.deadline == time and due[what] == time:  # not stale already
                     steps.append((node, None, time))
-        return (steps[-1][2] if steps else 0), steps
+        return shortest, steps
 
     def run_until(self, condition: Callable[["Cluster"], Any], within: int) -> bool:
         """Run until ``condition(cluster)`` is true or ``within`` ms pass; return whether it became true."""
@@ -1118,16 +1121,20 @@ class Cluster:
                                 text)))
 
     def _boot(self, i: int) -> None:
+        options = dict(self.options, membership=self._membership) if self._extended else None
+        # the grader's stand-ins for a student's nodes are created and switched on in one call to their sandbox
+        early = {"enable": options} if options is not None and getattr(self.node_class, "enables_at_boot", False) \
+            else {}
         try:
-            node = self.node_class(i, self.initial_ids, rng=self._node_rngs[i], timing=self.timing, state=self.disks[i],
-                                   now=self._time_of(i))
+            node = cast(Any, self.node_class)(i, self.initial_ids, rng=self._node_rngs[i], timing=self.timing,
+                                              state=self.disks[i], now=self._time_of(i), **early)
         except _PASS_THROUGH:
             raise
         except Exception as err:
             self._node_failed(i, None, err, "starting up")
         self.nodes[i] = node
-        if self._extended:  # only when the nodes run the extensions (checked by __init__, _leader_for and snapshot)
-            cast(_RunsExtensions, node).enable(**self.options, membership=self._membership)
+        if options is not None:  # only when the nodes run the extensions (checked by __init__, _leader_for, snapshot)
+            cast(_RunsExtensions, node).enable(**options)
         self._timer_due[i] = None
         self._logs.pop(i, None)  # the first look compares the whole log
         self._machine[i] = 0

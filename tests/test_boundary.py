@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import time
 from collections import deque
@@ -13,7 +14,7 @@ import pytest
 
 from raftedu import Cluster, Network, nodehost
 from raftedu.grading import sandbox
-from raftedu.grading.boundary import BadNodeState, ProtocolBroken, RemoteFunctions, Worker, raised_error
+from raftedu.grading.boundary import BadNodeState, ProtocolBroken, RemoteFunctions, RemoteNode, Worker, raised_error
 from raftedu.grading.exercises import get_exercise
 from raftedu.grading.notebooks import solution_namespace
 from raftedu.grading.review import copied_functions, suspicious_lines
@@ -201,29 +202,34 @@ def _run(node_class: type, seed: int, timing: Timing = Timing(), delay: tuple[in
 
 class _Ahead(RaftNode):
     """The reference node, checking that the simulator takes exactly the steps its lookahead announced, as the
-    sandboxed worker takes them (a timer skipped once the node's deadline moved off it; stop after a step that
-    set a timer before the window's last time)."""
+    sandboxed worker takes them (a timer skipped once the node's deadline moved off it; stop before a step at or past
+    the horizon: the time a message sent in the window may arrive, or a timer set in it fires)."""
 
     plan: ClassVar[deque[tuple[RaftNode, Any, int]]] = deque()
-    until: ClassVar[int] = 0
+    gap: ClassVar[int] = 0
+    horizon: ClassVar[int] = 0
     taken: ClassVar[int] = 0
     stops: ClassVar[int] = 0
+    first: ClassVar[int] = 0
+    widest: ClassVar[int] = 0
+    """The widest window taken (ms from its first step to its last)."""
 
     @classmethod
     def step_ahead(cls, cluster: Cluster, end: int) -> None:
         if not cls.plan:
-            cls.until, steps = cluster.lookahead(end)
+            cls.gap, steps = cluster.lookahead(end)
             cls.plan.extend(steps)
+            cls.horizon, cls.first = end + 1, steps[0][2] if steps else 0
 
     def receive(self, msg: Any, now: int) -> None:
         self._take(msg, now)
         super().receive(msg, now)
-        self._stop_at_new_timer()
+        self._stop_at_horizon(now)
 
     def on_timer(self, now: int) -> None:
         self._take(None, now)
         super().on_timer(now)
-        self._stop_at_new_timer()
+        self._stop_at_horizon(now)
 
     def _take(self, msg: Any, now: int) -> None:
         plan = type(self).plan
@@ -232,12 +238,20 @@ class _Ahead(RaftNode):
         if plan:
             assert plan.popleft() == (self, msg, now)
             type(self).taken += 1
+            type(self).widest = max(type(self).widest, now - type(self).first)
         self._deadline = self.deadline
 
-    def _stop_at_new_timer(self) -> None:
-        if self.deadline != self._deadline and self.deadline is not None and self.deadline < type(self).until:
-            type(self).stops += len(type(self).plan) > 0
-            type(self).plan.clear()
+    def _stop_at_horizon(self, now: int) -> None:
+        cls = type(self)
+        if self._outbox:
+            cls.horizon = min(cls.horizon, now + cls.gap)
+        if self.deadline != self._deadline and self.deadline is not None:
+            cls.horizon = min(cls.horizon, self.deadline)
+        while cls.plan and cls.plan[0][1] is None and cls.plan[0][0].deadline != cls.plan[0][2]:
+            cls.plan.popleft()
+        if cls.plan and cls.plan[0][2] >= cls.horizon:
+            cls.stops += 1
+            cls.plan.clear()
 
 
 @pytest.mark.parametrize("timing, delay, options", [
@@ -246,7 +260,7 @@ class _Ahead(RaftNode):
 def test_the_lookahead_announces_exactly_the_steps_the_simulator_takes(timing: Timing, delay: tuple[int, int],
                                                                          options: dict[str, bool]) -> None:
     """Also with pre-vote and check-quorum on: they change what a node does at a step, never when it steps."""
-    _Ahead.taken = _Ahead.stops = 0
+    _Ahead.taken = _Ahead.stops = _Ahead.widest = 0
     for seed in range(2):
         _Ahead.plan.clear()
         ahead = _run(_Ahead, seed, timing, delay, **options)
@@ -255,6 +269,7 @@ def test_the_lookahead_announces_exactly_the_steps_the_simulator_takes(timing: T
         if options:  # the extensions did run, and their safety checks with them
             assert {"precampaign", "stepdown"} <= {e.kind for e in plain.trace}
     assert _Ahead.taken > 500
+    assert _Ahead.widest >= delay[0]  # wider than a fixed window (first step + the shortest delay): nothing sent
     if timing.heartbeat < delay[0]:  # heartbeats set inside a window: the stop rule is needed, and taken
         assert _Ahead.stops > 10
 
@@ -267,7 +282,7 @@ def test_a_remote_run_is_the_same_run_as_a_local_one(worker: Worker) -> None:
     for seed, (timing, delay) in ((1, (Timing(), (2, 20))), (2, (Timing(), (2, 20))), (3, short)):
         a, b = _run(local, seed, timing, delay), _run(remote, seed, timing, delay)
         assert [e.astuple() for e in a.trace] == [e.astuple() for e in b.trace], seed
-    assert worker.calls > 1000 and worker.steps_ahead > 1000 and worker.broken == []
+    assert worker.calls > 500 and worker.steps_ahead > 1000 and worker.broken == []
 
 
 @pytest.mark.kernel
@@ -281,3 +296,60 @@ def test_a_node_cannot_send_in_another_servers_name(worker: Worker) -> None:
         node._settle({"out": [["Popen"]], "ev": [], "st": None})
     assert worker.broken  # the garbled answer is on record: the submission would be tampered
     worker.broken.clear()
+
+
+def test_a_worker_begun_early_says_what_stopped_it_only_when_started() -> None:
+    """The judge hands the cells over first and reviews the notebook meanwhile (:meth:`Worker.begin`): a worker that
+    could not start is reported by ``start``, where the grader expects it, never in between."""
+
+    def launch() -> Any:
+        raise OSError("no sandbox here")
+
+    worker = Worker(launch, "11", ("in_lease",), [], 1.0, time.monotonic() + 10)
+    worker.begin()
+    with pytest.raises(OSError, match="no sandbox here"):
+        worker.start()
+    with pytest.raises(OSError, match="no sandbox here"):  # a second start launches again, as after a lost worker
+        worker.start()
+
+
+class _Canned:
+    """A stand-in for the worker that answers every call with nothing (no process): enough to feed a remote node the
+    answers of steps taken ahead by hand."""
+
+    def __init__(self) -> None:
+        self.held = None
+        self.ahead: deque[tuple[Any, Any, int, dict[str, Any]]] = deque()
+        self.broken: list[str] = []
+        self.codec = nodehost.registry()
+        self.gap, self.horizon = 1, 10**9
+
+    def new_handle(self) -> int:
+        return 1
+
+    def rng_key(self, rng: Any) -> tuple[int, None]:
+        return 1, None
+
+    def forget(self, handle: int) -> None:
+        pass
+
+    def ask(self, request: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
+
+@pytest.mark.parametrize("second, honest", [(100, True), (101, False)])
+def test_a_step_taken_past_a_message_sent_in_its_window_breaks_the_protocol(second: int, honest: bool) -> None:
+    """A message S2 sent at 100 ms may arrive at 101 ms (the shortest delay is 1 ms): a worker that answered a step of
+    101 ms in the same window took it before something that may come first; one of 100 ms is in order."""
+    worker = _Canned()
+    node = type("StudentNode", (RemoteNode,), {"worker": worker, "kind": "rules"})(2, (1, 2, 3), rng=random.Random(0))
+    sent = {"out": [nodehost.encode(AppendEntries(1, 2, 1, 0, 0, (), 0))]}
+    worker.ahead.extend([(node, None, 100, sent), (node, None, second, {})])
+    if honest:
+        node.on_timer(100)
+        node.on_timer(100)
+        assert not worker.broken and len(node.take_output()[0]) == 1
+    else:
+        with pytest.raises(ProtocolBroken, match="past a message sent"):
+            node.on_timer(100)
+        assert worker.broken and not worker.ahead

@@ -25,6 +25,7 @@ process (same seed, same trace): ``tests/test_boundary.py`` compares them.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import os
 import time
 import weakref
@@ -43,8 +44,10 @@ __all__ = ["BadNodeState", "HostGone", "KINDS", "ProtocolBroken", "RemoteFunctio
 
 _ATOMS = frozenset({type(None), bool, int, str, float})
 """JSON values that decode to themselves."""
-_NODE_CALLS = frozenset({"do", "set", "steps"})
+_NODE_CALLS = frozenset({"do", "set", "steps", "batch"})
 """Calls about a node the worker holds."""
+_HELD = frozenset({"receive", "on_timer", "enable", "take_snapshot"})
+"""The node methods whose call may be held back (:meth:`Worker.batched`): nothing but the mirror needs the answer."""
 
 
 class ProtocolBroken(BaseException):
@@ -130,24 +133,44 @@ class Worker:
         """Take the steps of a lookahead window in one call (:meth:`RemoteNode.step_ahead`)."""
         self.ahead: deque[tuple[RemoteNode, Message | None, int, Any]] = deque()
         """Answers to steps taken ahead: (node, message or None for its timer, time, answer), in order."""
-        self.until = 0
-        """The last time of the window taken ahead."""
+        self.gap = 0
+        """The network's shortest delay when the steps in :attr:`ahead` were taken."""
+        self.listed: dict[int, tuple[Message, Any]] = {}
+        """The messages of the last window listed, encoded, by id (the next window lists most of them again)."""
+        self.horizon = 0
+        """No step taken ahead may be at or past this time (:meth:`RemoteNode._taken` lowers it as the worker did)."""
         self.steps_ahead = 0
         """How many steps were taken ahead (each without a call of its own)."""
+        self._begun: tuple[float, BaseException | None] | None = None
+        """When :meth:`begin` handed the cells over, and what went wrong (None: nothing)."""
+        self.held: list[tuple[RemoteNode, dict[str, Any] | None]] | None = None
+        """Node calls held back to go as one (:meth:`batched`), None for a take_output that forgets; None when every
+        call goes at once."""
         self.codec = nodehost.registry()
 
     # ---- life --------------------------------------------------------------
 
+    def begin(self) -> None:
+        """Start a fresh worker and hand it the cells without waiting for them to run, so that the grader can read
+        the notebook meanwhile; :meth:`start` waits for them. Never raises: :meth:`start` raises what went wrong."""
+        try:
+            self._launched()
+            self._write(self._cells_call())
+            self._begun = (time.monotonic(), None)
+        except BaseException as e:
+            self.close()
+            self._begun = (time.monotonic(), e)
+
     def start(self) -> None:
-        """Start a fresh worker and run the cells in it (again, after a worker was lost)."""
-        self.close()
-        self.proc, self.fd_to, self.fd_from = self._launch()
-        self.starts += 1
-        self._rngs = weakref.WeakKeyDictionary()
-        self._drops = []
-        answer = self.ask({"op": "cells", "cells": self.cells, "names": list(self.names),
-                           "cell_timeout": self.cell_timeout},
-                          timeout=self.cell_timeout * max(1, len(self.cells)) + 30)
+        """Start a fresh worker and run the cells in it (again, after a worker was lost), or wait for the cells of
+        the worker :meth:`begin` started."""
+        begun, self._begun = self._begun, None
+        if begun is None:
+            self._launched()
+        elif begun[1] is not None:
+            raise begun[1]
+        answer = self._exchange(self._cells_call(), timeout=self.cell_timeout * max(1, len(self.cells)) + 30,
+                                sent=None if begun is None else begun[0])
         findings, defined = answer.get("cells"), answer.get("names")
         if not isinstance(findings, list) or not isinstance(defined, dict):
             raise ProtocolBroken("the answer to the cells is not a list of findings and a table of names")
@@ -157,6 +180,16 @@ class Worker:
                                 "type": str(defined.get(n, {}).get("type", "nothing"))[:40]}
                             if isinstance(defined.get(n), dict) else {"callable": False, "type": "nothing"}
                             for n in self.names}
+
+    def _launched(self) -> None:
+        self.close()
+        self.proc, self.fd_to, self.fd_from = self._launch()
+        self.starts += 1
+        self._rngs = weakref.WeakKeyDictionary()
+        self._drops = []
+
+    def _cells_call(self) -> dict[str, Any]:
+        return {"op": "cells", "cells": self.cells, "names": list(self.names), "cell_timeout": self.cell_timeout}
 
     @property
     def alive(self) -> bool:
@@ -181,7 +214,10 @@ class Worker:
     # ---- the channel ---------------------------------------------------------
 
     def ask(self, request: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
-        """Send one call and wait for its answer (at most ``timeout`` seconds and never past the deadline)."""
+        """Send one call and wait for its answer (at most ``timeout`` seconds and never past the deadline); the calls
+        held back (:meth:`batched`) go first, so the worker sees every call in the order it was made."""
+        if self.held:
+            self.send_held()
         op = request.get("op")
         if self.ahead:  # a run stopped inside a window (a failure, a broken property): its steps are moot
             self.ahead.clear()
@@ -195,15 +231,12 @@ class Worker:
             request["drop"], self._drops = self._drops, []
         return self._exchange(request, timeout)
 
-    def _exchange(self, request: dict[str, Any], timeout: float | None) -> dict[str, Any]:
-        start = time.monotonic()
+    def _exchange(self, request: dict[str, Any], timeout: float | None, sent: float | None = None) -> dict[str, Any]:
+        """Send ``request`` (unless it went already, at the time ``sent``) and read its answer."""
+        start = time.monotonic() if sent is None else sent
         try:
-            data = nodehost.frame(request)
-            try:
-                while data:
-                    data = data[os.write(self.fd_to, data):]
-            except BrokenPipeError:
-                raise HostGone(self._ended()) from None
+            if sent is None:
+                self._write(request)
             answer = self._read(start, timeout)
         except BaseException:
             self.close()  # a call cut short leaves the channel in an unknown state: never reuse it
@@ -216,6 +249,14 @@ class Worker:
             self.close()
             raise ProtocolBroken("an answer that is not a JSON object")
         return answer
+
+    def _write(self, request: dict[str, Any]) -> None:
+        data = nodehost.frame(request)
+        try:
+            while data:
+                data = data[os.write(self.fd_to, data):]
+        except BrokenPipeError:
+            raise HostGone(self._ended()) from None
 
     def _read(self, now: float, timeout: float | None) -> Any:
         import select
@@ -272,6 +313,44 @@ class Worker:
             name = _signal.Signals(number).name if number in _signal.Signals._value2member_map_ else str(number)
             return f"the worker was killed by {name} (often: memory ran out, or the code killed a process)"
         return f"the worker exited with code {code} (the code called exit() or os._exit?)"
+
+    @contextlib.contextmanager
+    def batched(self) -> Iterator[None]:
+        """Inside, the calls that create, situate or step a node (:data:`_HELD`) are held back and go as one call
+        when a node's output is taken, when a call needs its answer, or at the end: the answers are mirrored in order,
+        as if each had been its own call (a differential case is one call). Nothing of a node may be read inside but
+        through ``take_output``."""
+        if self.held is not None:
+            yield
+            return
+        self.held = []
+        try:
+            yield
+            self.send_held()
+        finally:
+            self.held = None
+
+    def send_held(self) -> None:
+        """Send the node calls held back (:meth:`batched`) as one ``batch`` call and mirror the answers in order;
+        raise what the first call that raised raised (the worker stops there)."""
+        held = self.held
+        if not held:
+            return
+        self.held = []
+        calls = [request for _, request in held if request is not None]
+        answers: list[Any] = []
+        if calls:
+            answers = self.ask({"op": "batch", "calls": calls}).get("answers")  # type: ignore[assignment]
+            if type(answers) is not list or not 0 < len(answers) <= len(calls) or \
+                    any(type(a) is not dict for a in answers) or (len(answers) < len(calls) and "raised" not in answers[-1]):
+                self.broken.append("an answer to a batch of calls that is not one answer per call made")
+                raise ProtocolBroken("a batch's answer that is not one answer per call")
+        it = iter(answers)
+        for node, request in held:
+            if request is None:
+                Server.take_output(node)  # what the node did up to here is forgotten (a case's setup)
+            else:
+                node._settle(next(it))  # the last answer given raised: _settle raises it
 
     # ---- nodes ---------------------------------------------------------------
 
@@ -339,9 +418,13 @@ class RemoteNode(Server):
     """Its nodes are a key-value server (:class:`raftedu.kv.KVService` takes the class)."""
     track_rng: ClassVar[bool] = False
     """Report whether a step drew from the node's random generator (a differential case asks)."""
+    enables_at_boot: ClassVar[bool] = True
+    """The simulator hands a booting node its options (``enable``): created and switched on in one call."""
+
     def __init__(self, node_id: int, ids: tuple[int, ...] | list[int], *, rng: Any, timing: Timing = Timing(),
-                 state: PersistentState | None = None, now: int = 0) -> None:
-        """Create the student's node ``node_id`` in the worker, from the disk ``state``."""
+                 state: PersistentState | None = None, now: int = 0, enable: dict[str, Any] | None = None) -> None:
+        """Create the student's node ``node_id`` in the worker, from the disk ``state`` (and with ``enable``, switch
+        on those options in the same call: the answer waits for :meth:`enable`)."""
         super().__init__(node_id, ids, rng=rng, timing=timing, state=state, now=now)
         self.rng_moved = False
         worker = self.worker
@@ -352,10 +435,40 @@ class RemoteNode(Server):
                    "rs": rng_state, "timing": nodehost.encode(timing), "now": now, "track_rng": self.track_rng,
                    "disk": {"t": disk.current_term, "v": disk.voted_for, "L": [nodehost.encode(e) for e in disk.log],
                             "s": nodehost.encode(disk.snapshot), "o": disk.offset, "ot": disk.offset_term}}
+        if enable is not None:
+            request["enable"] = nodehost.encode(enable)
         self._seen_log: list[Any] = []
         self._snapshot: Any = self.disk.snapshot
+        self._enabled: tuple[dict[str, Any], Any] | None = None
         weakref.finalize(self, worker.forget, self._handle)
-        self._settle(worker.ask(request))
+        answer = self._call(request)
+        if enable is not None and isinstance(answer, dict) and "enabled" in answer:
+            self._enabled = (enable, answer["enabled"])
+
+    def _call(self, request: dict[str, Any]) -> Any:
+        """Make one call about this node (held back inside :meth:`Worker.batched` when only the mirror needs its
+        answer); what the node returned. ``new`` returns the whole answer (its ``enabled`` part waits for enable)."""
+        worker = self.worker
+        if worker.held is not None and (request["op"] != "do" or request["m"] in _HELD):
+            worker.held.append((self, request))
+            return None
+        answer = worker.ask(request)  # (after the calls held back)
+        ret = self._settle(answer)
+        return answer if request["op"] == "new" else ret
+
+    def take_output(self) -> tuple[list[Message], list[Event]]:
+        """The messages and events since the last call (the calls held back are made first)."""
+        if self.worker.held:
+            self.worker.send_held()
+        return super().take_output()
+
+    def forget_output(self) -> None:
+        """Forget what the node sent and noted so far (a case's setup); when calls are held back, once they are
+        answered (no call of its own)."""
+        if self.worker.held is not None:
+            self.worker.held.append((self, None))
+        else:
+            super().take_output()
 
     # ---- the inputs a server has -------------------------------------------------
 
@@ -377,18 +490,24 @@ class RemoteNode(Server):
 
     @classmethod
     def step_ahead(cls, cluster: Any, end: int) -> None:
-        """Before the simulator's next step: take the steps certain to come next (:meth:`raftedu.sim.Cluster.lookahead`)
-        in one call to the worker; the simulator then takes them one by one, in its own order, from the answers.
-        The worker sees only the deliveries and timers of its own nodes, as it would one at a time."""
+        """Before the simulator's next step: take the steps that come next (:meth:`raftedu.sim.Cluster.lookahead`)
+        in one call to the worker, which stops where a step of its own may have scheduled something sooner; the
+        simulator then takes them one by one, in its own order, from the answers. The worker sees only the
+        deliveries and timers of its own nodes, as it would one at a time."""
         worker = cls.worker
         if worker.ahead or not worker.lookahead:
             return
-        until, steps = cluster.lookahead(end)
+        gap, steps = cluster.lookahead(end)
         if len(steps) < 2:
             return
-        encode = nodehost.encode
-        answer = worker.ask({"op": "steps", "until": until, "s": [[node._handle, None if msg is None else encode(msg),
-                                                                    time] for node, msg, time in steps]})
+        encode, known, listed = nodehost.encode, worker.listed, {}
+        for _, msg, _ in steps:  # a message listed in the last window and not taken yet is not encoded again
+            if msg is not None:
+                seen = known.get(id(msg))
+                listed[id(msg)] = seen if seen is not None and seen[0] is msg else (msg, encode(msg))
+        worker.listed = listed  # (holding the messages keeps their ids theirs)
+        answer = worker.ask({"op": "steps", "gap": gap, "s": [[node._handle, None if msg is None else listed[id(msg)][1],
+                                                                time] for node, msg, time in steps]})
         results = answer.get("steps")
         if type(results) is not list or not 0 < len(results) <= len(steps):
             worker.broken.append("an answer to a window of steps that is not one answer per step taken")
@@ -400,11 +519,12 @@ class RemoteNode(Server):
                 worker.broken.append("a delivery in a window of steps without its answer")
                 raise ProtocolBroken("a window's step without its answer")
             worker.ahead.append((node, msg, at, result))
-        worker.until = until
+        worker.gap, worker.horizon = gap, end + 1
         worker.steps_ahead += len(worker.ahead)
 
     def _taken(self, msg: Message | None, now: int) -> None:
-        """Take this step's answer from the window taken ahead (it must be the next one there)."""
+        """Take this step's answer from the steps taken ahead (it must be the next one there, and the one after it
+        must come before anything this step scheduled, as the worker was to see)."""
         worker = self.worker
         node, key, at, answer = worker.ahead.popleft()
         if node is not self or key is not msg or at != now:
@@ -413,10 +533,18 @@ class RemoteNode(Server):
             raise ProtocolBroken("the window taken ahead went out of step with the simulator")
         deadline = self.deadline
         self._settle(answer)
-        if worker.ahead and self.deadline != deadline and self.deadline is not None and self.deadline < worker.until:
-            worker.ahead.clear()  # a timer inside the window: the worker should have stopped there
-            worker.broken.append("steps taken past a timer set inside their window")
-            raise ProtocolBroken("steps taken past a timer set inside their window")
+        if not worker.ahead:
+            return
+        horizon = worker.horizon
+        if answer.get("out"):
+            horizon = min(horizon, now + worker.gap)
+        if self.deadline != deadline and self.deadline is not None:
+            horizon = min(horizon, self.deadline)
+        worker.horizon = horizon
+        if worker.ahead[0][2] >= horizon:  # something this step scheduled may come first: the worker should have stopped
+            worker.ahead.clear()
+            worker.broken.append("steps taken past a message sent or a timer set inside their window")
+            raise ProtocolBroken("steps taken past a message sent or a timer set inside their window")
 
     def propose(self, command: Any, now: int) -> int | None:
         """Ask the student's node to append ``command``: its log index, or None when it does not lead."""
@@ -428,7 +556,12 @@ class RemoteNode(Server):
         return index
 
     def enable(self, **options: Any) -> None:
-        """Switch on etcd's extensions in the student's node (the simulator calls this)."""
+        """Switch on etcd's extensions in the student's node (the simulator calls this; at boot the worker did it
+        already, with the node's creation: its answer is mirrored now)."""
+        enabled, self._enabled = self._enabled, None
+        if enabled is not None and enabled[0] == options:
+            self._settle(enabled[1])
+            return
         self._do("enable", (), options)
 
     def take_snapshot(self) -> None:
@@ -482,7 +615,7 @@ class RemoteNode(Server):
         """Put the student's node in a stated situation (role, commitIndex, ...; a differential case's setup)."""
         if "now" in attrs:
             self.now = attrs["now"]
-        self._settle(self.worker.ask({"op": "set", "h": self._handle, "attrs": nodehost.encode(attrs)}))
+        self._call({"op": "set", "h": self._handle, "attrs": nodehost.encode(attrs)})
 
     # ---- one step --------------------------------------------------------------
 
@@ -490,7 +623,7 @@ class RemoteNode(Server):
         request = {"op": "do", "h": self._handle, "m": method, "a": [nodehost.encode(a) for a in args]}
         if kwargs:
             request["k"] = nodehost.encode(kwargs)
-        return self._settle(self.worker.ask(request))
+        return self._call(request)
 
     def _settle(self, answer: dict[str, Any]) -> Any:
         """Mirror what the node did (messages, events, state); raise what it raised; return what it returned."""

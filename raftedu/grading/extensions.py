@@ -31,7 +31,8 @@ from ..raft import (CANDIDATE, LEADER, AppendEntries, AppendEntriesReply, Messag
 from ..sim import Cluster
 from ..sweep import CHAOS, random_schedule, recover
 from .core import Check, Failed
-from .scenarios import SCENARIOS, Facts, Run, Scenario, _need, _stopped, describe, judge_faults_saying, make_node
+from .scenarios import (SCENARIOS, Facts, Run, Scenario, _need, _stopped, batched, describe, forget_output,
+                        judge_faults_saying, make_node)
 
 __all__ = ["EXTENSION_SCENARIOS", "PREVOTE_RULES", "ext_case", "judge_ext_case", "prevote_checks", "probe_ext_case",
            "random_ext_case"]
@@ -79,19 +80,18 @@ def ext_case(situation: Mapping[str, Any], options: Mapping[str, bool], steps: l
 
 
 def _run_ext_case(cls: type, spec: Mapping[str, Any]) -> dict[str, Any]:
-    node = make_node(cls, **spec["situation"])
-    node.enable(**spec["options"])
-    node.take_output()
-    sent: list[Any] = []
-    for at, what in spec["steps"]:  # receive and on_timer set the node's clock themselves: no call to set it
-        if what == "timer":
-            node.on_timer(at)
-        else:
-            node.receive(nodehost.decode(what, _CODEC), at)
-        msgs, _ = node.take_output()
-        sent.extend(nodehost.encode(m) for m in msgs)
+    with batched(cls):  # in the grader the whole case is one call to the sandboxed worker
+        node = make_node(cls, **spec["situation"])
+        node.enable(**spec["options"])
+        forget_output(node)
+        for at, what in spec["steps"]:  # receive and on_timer set the node's clock themselves: no call to set it
+            if what == "timer":
+                node.on_timer(at)
+            else:
+                node.receive(nodehost.decode(what, _CODEC), at)
+    msgs, _ = node.take_output()  # what it sent at every step, in order
     return {
-        "messages sent": sent,
+        "messages sent": [nodehost.encode(m) for m in msgs],
         "currentTerm": nodehost.plain(node.current_term),
         "votedFor": nodehost.plain(node.voted_for),
         "role": nodehost.plain(node.role),

@@ -325,25 +325,26 @@ def judge_submission(exercise: str, notebook: Path, work: Path, box: Path, limit
         note = f"the notebook is not valid notebook JSON: {type(e).__name__}: {str(e)[:200]}"
         return {"status": "unparseable", "checks": _checks_as(ex, "error", note), "notes": notes + [note]}
     cells = _answer_cells(nb)
-    broken = _syntax_errors(cells)
-    if broken:
-        flags.append("unparseable")
-        notes += broken[:5]
-    released = _released_sources(ex.notebook)
-    written = [(k, src) for k, src in cells if src.strip() not in released]
-    copies = copied_functions(written, ex.reference_rules)
-    if copies:
-        flags.append("copied")
-        notes += copies[:5]
-    looks = suspicious_lines(written)
-    if looks:
-        flags.append("review")
-        notes += [f"review: {line}" for line in looks]
     worker = Worker(lambda: launch(box, work, how=how, memory_mb=limits.memory_mb, file_mb=limits.file_mb,
                                    cpu_s=int(limits.submission_timeout) + 10),
                     ex.id, ex.functions, [list(c) for c in cells], limits.cell_timeout, deadline)
+    worker.begin()  # the worker starts and runs the cells while this process reviews them
     checks: list[dict[str, Any]] = []
     try:
+        broken = _syntax_errors(cells)
+        if broken:
+            flags.append("unparseable")
+            notes += broken[:5]
+        released = _released_sources(ex.notebook)
+        written = [(k, src) for k, src in cells if src.strip() not in released]
+        copies = copied_functions(written, ex.reference_rules)
+        if copies:
+            flags.append("copied")
+            notes += copies[:5]
+        looks = suspicious_lines(written)
+        if looks:
+            flags.append("review")
+            notes += [f"review: {line}" for line in looks]
         try:
             worker.start()
         except BaseException as e:  # the notebook's cells could not run to the end: every check stands for it

@@ -21,6 +21,7 @@ parent):
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -88,6 +89,24 @@ def situate(node: Server, **attrs: Any) -> None:
         setattr(node, name, value)
 
 
+def forget_output(node: Server) -> None:
+    """Forget what ``node`` sent and noted so far (a case's setup), whether it is here or in the sandboxed worker
+    (there, calls held back by :func:`batched` stay held back)."""
+    if isinstance(node, RemoteNode):
+        node.forget_output()
+    else:
+        node.take_output()
+
+
+def batched(cls: type) -> contextlib.AbstractContextManager[None]:
+    """For a differential case on nodes of ``cls``: in the grader, the calls to the sandboxed worker that only create,
+    situate and step the node go as one (:meth:`~raftedu.grading.boundary.Worker.batched`; read the node only
+    after the block, or through ``take_output``); a local class runs as it is."""
+    if issubclass(cls, RemoteNode):
+        return cls.worker.batched()
+    return contextlib.nullcontext()
+
+
 # --------------------------------------------------------------------------
 # Differential cases: one node, one input, compared with the reference
 # --------------------------------------------------------------------------
@@ -124,7 +143,7 @@ def make_node(
                             ((int(p), int(i)) for p, i in match_index or ())))
         attrs.update(leader_id=node_id, match_index=matched, next_index={p: matched[p] + 1 for p in node.peers})
     situate(node, now=100, **attrs)
-    node.take_output()
+    forget_output(node)
     return node
 
 
