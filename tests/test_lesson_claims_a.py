@@ -232,6 +232,110 @@ def test_05_the_model_checks_keep_the_bounds_the_prose_states():
     assert calls and not any(re.search(r"\b(terms|requests|heartbeats|crashes|duplicates)=", s) for s in calls)
 
 
+def test_05_the_searched_story_says_again_for_a_repeated_item():
+    """Lesson 05's search for the leader that counts old replicas prints a story in which S2's timer runs out twice
+    at t=4 ms (both needed: the second starts the next term's election); the second line says "again". The search is
+    the lesson's own call (seed 0, found in about a second of CPU, long before the budget)."""
+    from raftedu.explore import _story, find_counterexample
+
+    assert "find_counterexample(CountsOldReplicas, budget_s=60)" in "\n".join(
+        c.source for c in cells("05_safety.ipynb") if c.cell_type == "code")
+    found = find_counterexample(CountsOldTermReplicas, budget_s=60)
+    lines = [line.split("   (")[0].split(": ", 1)[1] for line in str(found).split("\nreplay: ")[0].splitlines()[1:]]
+    assert len(lines) == len(found.schedule) and len(set(lines)) == len(lines)  # no line reads as printed twice
+    assert "S2's election timer runs out again" in lines and "S2's election timer runs out" in lines
+    shorter = found.replay([i for k, i in enumerate(found.schedule) if k != len(found.schedule) - 1])
+    assert shorter is None  # the repeated timeout is needed
+    assert len(found.explain().story) == len(set(found.explain().story))
+    assert _story([("timeout_now", 1), ("timeout_now", 1)], stepped=True) == (
+        "S1's election timer runs out", "S1's election timer runs out again")
+
+
+def test_05_older_entries_committed_indirectly_is_said_after_the_e_prediction_is_read_back():
+    nb = cells("05_safety.ipynb")
+    asked = next(k for k, c in enumerate(nb) if "Can S5 win an election now?" in c.source)
+    said = next(k for k, c in enumerate(nb) if c.cell_type == "markdown" and "indirectly, with the first entry of the "
+                "current term after them" in " ".join(c.source.split()))
+    assert "read_back(my_prediction" in nb[asked + 2].source and said > asked + 2
+
+
+def _fresh_run(node_class: type[RaftNode], plan: list[tuple]) -> tuple[list[tuple], str | None, set[str]]:
+    """Model-checker steps from a fresh three-server cluster, chosen by ``plan`` (a timeout, a request, or the delivery
+    of the newest message of a kind on a link) among the steps ``model_check`` offers with its default bounds: the
+    steps, the property the last one broke (None: none did; a run that breaks earlier fails here), and every kind of
+    step offered on the way, crashes and copies allowed."""
+    from raftedu.explore import _apply_step, _replay_steps, _steps
+
+    bounds = {k: p.default for k, p in inspect.signature(raftedu.explore.model_check).parameters.items()
+              if k in ("terms", "requests", "crashes", "heartbeats", "duplicates")}
+    path: list[tuple] = []
+    kinds: set[str] = set()
+    for k, want in enumerate(plan):
+        c = _replay_steps(node_class, 3, path)
+        kinds |= {s[0] for s in _steps(c, {**bounds, "crashes": 1, "duplicates": True}, path)}
+        offered = _steps(c, bounds, path)
+        if want[0] == "deliver":
+            kind, src, dst = want[1:]
+            match = [s for s in offered if s[0] == "deliver" and s[2].startswith(f"{kind} S{src}→S{dst} ")]
+        else:
+            match = [s for s in offered if s[0] == want[0] and (want[0] == "request" or s == want)]
+        assert match, f"step {k + 1} {want} is not offered: {offered}"
+        path.append(match[-1])
+        try:
+            _apply_step(c, match[-1])
+        except SafetyViolation as v:
+            assert k == len(plan) - 1, f"{v.property} broke already at step {k + 1}"
+            return path, v.property, kinds
+    return path, None, kinds
+
+
+_TWO_LEADERS = [("timeout_now", 1), ("deliver", "RequestVote", 1, 2), ("deliver", "RequestVoteReply", 2, 1),
+                ("request",),  # S1 leads term 1 and appends v1, which reaches no one
+                ("timeout_now", 2), ("deliver", "RequestVote", 2, 3), ("deliver", "RequestVoteReply", 3, 2),
+                ("request",)]  # S2 leads term 2 with S3's vote and appends v2
+_LENGTH_ONLY_RUN = _TWO_LEADERS + [
+    ("deliver", "AppendEntries", 2, 3), ("deliver", "AppendEntriesReply", 3, 2),  # v2 committed on S2, S3
+    ("deliver", "RequestVote", 2, 1),  # S1 hears of term 2 and steps down
+    ("timeout_now", 1), ("deliver", "RequestVote", 1, 3), ("deliver", "RequestVoteReply", 3, 1)]  # S3: as long
+_COUNTS_OLD_RUN = _TWO_LEADERS + [
+    ("deliver", "RequestVote", 2, 1), ("timeout_now", 1), ("deliver", "RequestVote", 1, 3),
+    ("deliver", "RequestVoteReply", 3, 1),  # S1 leads term 3 with S3's vote
+    ("deliver", "AppendEntries", 1, 3), ("deliver", "AppendEntriesReply", 3, 1),  # S3 lacks v1: rejected
+    ("deliver", "AppendEntries", 1, 3), ("deliver", "AppendEntriesReply", 3, 1)]  # v1 on S1, S3: counted
+
+
+def test_05_the_broken_rules_break_after_14_and_16_model_checker_steps_from_a_fresh_cluster():
+    """Lesson 05 says how long the runs it knows are, from a fresh cluster, in the model checker's own steps and
+    bounds, that a partition is no step of it, and how fast the states grow per step (measured to depth 4)."""
+    from raftedu.explore import model_check
+
+    claim("05_safety.ipynb", "The runs we know that break the rules of this lesson from a fresh cluster take 14 steps "
+                             "(the length-only vote rule) and 16 (the leader that counts old replicas): three elections, "
+                             "two client requests and the replication of one of them")
+    claim("05_safety.ipynb", "The model checker has no partition step")
+    length_only = type("LengthOnly", (RaftNode,), {
+        "log_is_up_to_date": lambda self, last_log_index, last_log_term: last_log_index >= self.last_log_index})
+    lengths = []
+    for node_class, plan, property_ in ((length_only, _LENGTH_ONLY_RUN, "Leader Completeness"),
+                                        (CountsOldTermReplicas, _COUNTS_OLD_RUN, "Up-to-date logs hold what is committed")):
+        steps, broke, kinds = _fresh_run(node_class, plan)
+        assert broke == property_
+        assert _fresh_run(RaftNode, plan)[1] is None  # the same steps on the reference break nothing
+        assert kinds <= {"deliver", "duplicate", "heartbeat", "request", "timeout_now", "crash", "restart"}
+        assert sum(s[0] == "timeout_now" for s in steps) == 3 and sum(s[0] == "request" for s in steps) == 2
+        lengths.append(len(steps))
+    assert lengths == [14, 16]
+    claim("05_safety.ipynb", "five steps are too few to elect a second leader, and the number of distinct states grows "
+                             "four- to fivefold with each step")
+    states = [model_check(RaftNode, 3, depth=d).states for d in range(2, 5)]
+    assert all(4 <= b / a <= 5 for a, b in zip(states, states[1:])), states
+    claim("05_safety.ipynb", "That is nine or more steps past what runs here in seconds: at four- to fivefold per step, "
+                             "4⁹ ≈ 260,000 times the states or more.")
+    depth = int(re.search(r"model_check\(RaftNode, 3, depth=(\d+)\)", "\n".join(
+        c.source for c in cells("05_safety.ipynb") if c.cell_type == "code")).group(1))
+    assert min(lengths) - depth == 9 and round(4 ** 9, -4) == 260_000
+
+
 # ---- lesson 03 ----------------------------------------------------------------------------------------------
 
 
@@ -254,12 +358,27 @@ def test_04_the_cut_off_follower_deposes_the_leader_without_winning():
     assert ns["stepped_down"].node == leader and ns["campaign"].time <= ns["stepped_down"].time
     assert ns["votes"] and not any(e.value for e in ns["votes"])
     assert not any(e.kind == "role" and e.value == "leader" and e.node == lagging for e in after)
-    claim("04_log_repair.ipynb", "the AppendEntries it rejected came from the *new* leader, which, like every new "
-                                      "leader, started with nextIndex = its last index + 1")
+    claim("04_log_repair.ipynb", "The follower cut off in the first section was repaired the same way: the "
+                                 "AppendEntries it rejected came from the *new* leader, which, like every new leader, "
+                                 "started with nextIndex = its last index + 1")
     new = ns["elected"].node
     assert ns["rejected"] and {e.msg.dst for e in ns["rejected"]} == {new}
     first = next(e for e in after if e.kind == "progress" and e.node == new and e.peer == lagging)
     assert (first.index, first.value) == (0, len(c.nodes[new].log) + 1)
+
+
+def test_04_the_first_section_does_not_answer_the_next_prediction_before_it_is_asked():
+    """Lesson 04 asks how many AppendEntries the restarted follower rejects: nothing printed or said before that
+    question may count rejections (the cut-off follower's are shown after the catch-up run, with its answer)."""
+    nb = cells("04_log_repair.ipynb")
+    asked = next(k for k, c in enumerate(nb) if "How many AppendEntries will the restarted follower reject" in c.source)
+    before = " ".join(c.source for c in nb[:asked])
+    assert "rejected" not in before.replace("rejections(", "") and "nextIndex)" not in before
+    after = " ".join(c.source for c in nb[asked + 2:])
+    assert "rejected = rejections(after, lagging)" in after
+    ns = lesson("04_log_repair.ipynb")
+    assert (f"the follower cut off in the first section: S{ns['lagging']} rejected {len(ns['rejected'])} AppendEntries, "
+            f"from S{ns['elected'].node}, the leader elected after the heal") in printed(ns)
 
 
 def test_04_catch_up_backs_off_next_index_in_one_step():
@@ -273,6 +392,34 @@ def test_04_catch_up_backs_off_next_index_in_one_step():
     assert len(ns["missed"]) == 1 and len(c3.nodes[behind].log) == last > had
     claim("04_log_repair.ipynb", "A leader that had stayed in charge would not have needed a rejection at all")
     assert ns["rejections"](ns["same"].trace.events[ns["same_back"]:], ns["same_behind"]) == []
+
+
+def test_04_the_leader_moves_next_index_forward_only_on_a_success_reply():
+    """Lesson 04: raftedu's leader moves nextIndex forward only on a success reply (Figure 2's wording; etcd's
+    StateReplicate moves it on send). Checked on every progress event of the lesson's three runs: each forward move
+    is recorded by the success rule, at the delivery of a successful AppendEntriesReply from that follower."""
+    claim("04_log_repair.ipynb", "raftedu's leader moves nextIndex forward only on a success reply, as Figure 2 writes it")
+    claim("04_log_repair.ipynb", "That is raftedu's choice, not a safety rule. etcd's leader, while it replicates "
+                                 "steadily to a follower (`StateReplicate` in etcd-io/raft's `tracker/progress.go`), "
+                                 "moves Next past entries as soon as it sends them")
+    ns = lesson("04_log_repair.ipynb")
+    moved = 0
+    for c in (ns["c"], ns["c3"], ns["same"]):
+        events, nxt = c.trace.events, {}
+        for k, e in enumerate(events):
+            if e.kind != "progress":
+                continue
+            if e.rule.startswith("§5.3 leader (re)initializes"):
+                nxt[(e.node, e.peer)] = e.value
+                continue
+            if e.value > nxt[(e.node, e.peer)]:
+                moved += 1
+                cause = next(x for x in reversed(events[:k]) if x.kind == "deliver")
+                assert e.rule == "§5.3 success → update nextIndex and matchIndex"
+                assert type(cause.msg).__name__ == "AppendEntriesReply" and cause.msg.success
+                assert (cause.msg.src, cause.msg.dst) == (e.peer, e.node)
+            nxt[(e.node, e.peer)] = e.value
+    assert moved >= 3
 
 
 def test_04_the_restarted_follower_does_not_know_its_committed_entry():
@@ -308,12 +455,18 @@ def figure_2_map() -> list[tuple[str, str, str, str]]:
 def test_04_figure_2_map_names_real_methods_that_cite_their_section():
     rows = figure_2_map()
     assert {box for box, *_ in rows} == set(FIGURE_2_BOXES)
+    claim("04_log_repair.ipynb", "Every rule of the paper's Figure 2 is one method of `RaftNode` in `raftedu/raft.py`, "
+                                 "and the persistent state is one class, `PersistentState`")
     for box, rule, section, name in rows:
         obj = raftedu.raft
         for part in name.split("."):
             assert hasattr(obj, part), f"Figure 2 map: {name} does not exist in raftedu/raft.py"
             obj = getattr(obj, part)
         assert section in inspect.getsource(obj), f"{name} (for '{rule}') does not cite {section}"
+        if name == "PersistentState":
+            assert inspect.isclass(obj) and rule.startswith("persistent state")
+        else:  # a method of RaftNode
+            assert name.startswith("RaftNode.") and inspect.isfunction(obj), f"{name} is not a method of RaftNode"
 
 
 def test_04_figure_2_map_lists_every_method_that_cites_section_5():
