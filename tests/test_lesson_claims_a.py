@@ -19,6 +19,7 @@ import pytest
 import raftedu.checks
 import raftedu.explore
 import raftedu.raft
+import raftedu.scenarios
 from raftedu import Cluster, Network, RaftNode, SafetyViolation
 from raftedu.scenarios import figure_8, longer_log_older_term
 from test_scenarios import CountsOldTermReplicas  # tests/ is on sys.path (conftest.py)
@@ -552,6 +553,23 @@ def test_00_defines_the_words_before_the_first_cluster_and_the_cluster_heals_its
     assert len({e.node for e in trace if e.kind == "vote" and e.peer == new and e.term == won.term and e.value}) >= 3
 
 
+def test_00_says_which_text_is_computed_and_which_is_written_and_checked():
+    """Lesson 00 no longer says every number in a lesson is computed: prose and scripted captions are written for the
+    lesson's seeds, and a test file reruns each lesson against them."""
+    claim("00_start_here.ipynb", "What a cell prints, it computes from its run — except the captions of scripted "
+                                 "scenarios (lesson 05's Figure 8, for example), written with the script.")
+    claim("00_start_here.ipynb", "the course's tests rerun the lessons to check that text, captions and runs still agree")
+    assert "Every number in a lesson is computed" not in prose("00_start_here.ipynb")
+    tests = " ".join(p.read_text() for p in Path(__file__).parent.glob("test_lesson_*.py"))
+    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+        assert path.name in tests, f"no tests/test_lesson_*.py checks {path.name}"
+    labels = []
+    figure_8(on_step=lambda label, c: labels.append(label))  # captions written with the script ...
+    assert labels[0].startswith("(a) S1 leads term 2")
+    source = inspect.getsource(raftedu.scenarios.figure_8)
+    assert all(label.split(";")[0] in source for label in labels)  # ... not computed from the run
+
+
 # ---- answer keys for instructors --------------------------------------------------------------------------------
 
 KEYS = Path(__file__).resolve().parent.parent / "solutions" / "lessons"
@@ -574,6 +592,89 @@ def test_every_check_yourself_question_has_an_answer_in_the_key(name):
         assert f"{k}. **{question}**" in text, f"{key.name} does not answer question {k} of {name} as asked: {question!r}"
     assert f"{len(asked) + 1}. **" not in text, f"{key.name} answers more questions than {name} asks"
     assert "notebooks/" + name in text
+
+
+ALL_0_6 = sorted(p.name for p in NOTEBOOKS.glob("0[0-6]_*.ipynb"))
+
+
+def key_text(name: str) -> str:
+    return re.sub(r"\s+", " ", (KEYS / name.replace(".ipynb", "_answers.md")).read_text())
+
+
+@pytest.mark.parametrize("name", ALL_0_6)
+def test_every_prediction_has_an_answer_in_the_key(name):
+    """A self-paced learner has no teacher: each key answers each "Predict, then run" of its lesson, one bullet per
+    predict cell under "## Predictions", before the "Check yourself" answers."""
+    key = (KEYS / name.replace(".ipynb", "_answers.md")).read_text()
+    assert "## Predictions" in key and key.index("## Predictions") < key.index("## Check yourself")
+    section = key.split("## Predictions", 1)[1].split("## Check yourself", 1)[0]
+    predicts = [c for c in cells(name) if c.cell_type == "code" and c.source.lstrip().startswith("my_prediction =")]
+    assert len(re.findall(r"^- ", section, re.M)) == len(predicts), f"{name}: one answer per prediction"
+
+
+def test_keys_00_02_03_answer_the_predictions_with_the_runs_numbers():
+    ns = lesson("00_start_here.ipynb")
+    trace = ns["explorer"].cluster.trace
+    won = next(e for e in trace if e.kind == "role" and e.value == "leader" and e.node == ns["new"])
+    voters = re.search(r"with votes from (S\d), (S\d), (S\d)$", won.text).groups()  # those counted when it won
+    assert (f"S{ns['old']} led term 1 and crashed; S{ns['new']} won term {won.term} with votes from "
+            f"{voters[0]}, {voters[1]} and {voters[2]} within the second") in key_text("00_start_here.ipynb")
+
+    ns = lesson("02_leader_election.ipynb")
+    same = ns["same"]
+    terms = max(same.nodes[i].current_term for i in same.ids)
+    key = key_text("02_leader_election.ipynb")
+    assert same.leader() is None and f"The run went through {terms} terms in 3 s" in key
+    crashed_at, elected = ns["crashed_at"], ns["elected"]
+    first = next(e for e in ns["explorer"].cluster.trace if e.kind == "role" and e.value == "candidate"
+                 and e.time >= crashed_at)
+    assert first.node == elected.node
+    assert (f"The run says {elected.time - crashed_at} ms: S{ns['old']} crashed at t={crashed_at} ms, "
+            f"S{first.node}'s timer ran out first, {first.time - crashed_at} ms after the crash, and S{elected.node} "
+            f"won term {elected.term} an election round trip ({elected.time - first.time} ms) later") in key
+
+    ns = lesson("03_log_replication.ipynb")
+    key = key_text("03_log_replication.ipynb")
+    assert f"{len(ns['stored'])} ({' and '.join(f'S{i}' for i in ns['stored'])} in the run)" in key
+    lag = [t - ns["leader_at"] for t in ns["followers_at"]]
+    assert f"They committed {min(lag)} to {max(lag)} ms after the leader" in key
+    assert f"which the leader sends every {ns['beat']} ms" in key
+
+
+def test_key_04_answers_the_predictions_with_the_runs_numbers():
+    ns = lesson("04_log_repair.ipynb")
+    key = key_text("04_log_repair.ipynb")
+    lagging, leader, elected = ns["lagging"], ns["leader"], ns["elected"]
+    assert ns["c"].leader() != leader and "will the same server still be the leader at the end?** `False`" in key
+    assert (f"its term rose to {ns['term_now']}" in key and f"asked for votes in term {ns['campaign'].term}" in key
+            and f"the leader S{leader} saw the higher term" in key)
+    assert (f"S{elected.node} won term {elected.term}: {elected.time - ns['stepped_down'].time} ms without a leader"
+            in key and f"While cut off, S{lagging} heard no leader" in key)
+    c3, new, behind = ns["c3"], ns["new"], ns["behind"]
+    first = next(e for e in c3.trace.events[ns["back"]:] if e.kind == "deliver"
+                 and type(e.msg).__name__ == "AppendEntriesReply" and e.msg.src == behind)
+    assert (f"How many AppendEntries will the restarted follower reject before its log is complete?** "
+            f"{len(ns['missed'])}. The new leader S{new} starts with nextIndex = {len(c3.nodes[new].log) + 1}") in key
+    assert (f"S{behind} holds {ns['had']} entry and rejects the first AppendEntries (prevLogIndex "
+            f"{len(c3.nodes[new].log)}); its hint `conflict_index` = {first.msg.conflict_index}") in key
+
+
+def test_key_05_answers_the_predictions_with_the_runs_results():
+    from raftedu.explore import model_check, story_schedules
+
+    key = key_text("05_safety.ipynb")
+    c, _ = _panels("e")
+    terms = sorted({e.term for e in c.trace if e.kind == "role" and e.value == "candidate" and e.node == 5 and e.term > 3})
+    assert terms == [4, 5, 6] and "S5 ran for terms 4, 5 and 6 and lost each time: only S4 voted for it" in key
+    votes = {e.node for e in c.trace if e.kind == "vote" and e.peer == 5 and e.node != 5 and e.term > 3 and e.value}
+    assert votes == {4}
+    length_only = type("LengthOnly", (RaftNode,), {
+        "log_is_up_to_date": lambda self, last_log_index, last_log_term: last_log_index >= self.last_log_index})
+    stage = story_schedules(3)["longer_log_older_term"][:-1]
+    ce = model_check(length_only, 3, depth=6, start=stage, until=130).counterexample
+    assert [s[0] for s in ce.schedule] == ["timeout_now", "deliver", "deliver"]
+    assert "Completeness take?** 3: S1's election timer runs out, its RequestVote reaches S3" in key
+    assert key.count("**Leader Completeness**.") == 2  # the two "which property breaks" predictions
 
 
 def test_04_answer_key_counts_the_rejections_without_the_hint():

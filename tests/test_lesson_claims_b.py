@@ -130,7 +130,12 @@ def test_lesson_01_majority_of_10_and_the_misprint(l01: Run) -> None:
     assert l01.probe["misprints"] == [10]
     says(l01, f"The tutorial's copy of etcd's table, extended to N = 10, says {l01.probe['printed10']} for the majority "
               f"of 10; it is {m} — {l01.probe['printed10']} is only half.")
-    says(l01, "etcd's v2 administration guide prints this table for clusters of 1 to 9 members")
+    says(l01, "etcd's v2 administration guide prints this table. When it appeared (January 2015) its rows were "
+              "clusters of 1 and 3 to 9 members; a row for 2 members was added in June 2016 (etcd commit 37ac90c), and "
+              "etcd's FAQ has printed rows 1 to 9 since December 2016. A tutorial that this course was first written "
+              "from copied the rows 1 to 9 and added a row for N = 10")
+    from raftedu.experiments import _ETCD_PRINTED_MAJORITY as printed  # the copy: etcd's rows 1-9 as etcd prints them
+    assert sorted(printed) == list(range(1, 11)) and all(printed[n] == n // 2 + 1 for n in range(1, 10))
     assert f"N=10: printed {l01.probe['printed10']}, but" in l01.output("rows where the printed majority is wrong")
 
 
@@ -207,13 +212,35 @@ def test_lesson_06_partitions(l06: Run) -> None:
               "has none: both sides stop.")
     says(l06, "every size from 3 up has a three-way split that stops it")
     assert l06.probe["parts"] == [2, 3] and l06.probe["split_sizes"] == list(range(2, 11))
-    says(l06, "cut networks in every way into two or three groups")
+    says(l06, "cut networks into two or three groups of every size")
+    says(l06, "A split is told apart only by its groups' sizes and the group the leader is in")
+    assert "ex.partition_experiment(range(2, 11), parts=(2, 3), workers=2)" in l06.cell("partition_experiment").source
     assert "(False, False, False)" in l06.output("ex.partition_progress(9, [[1, 2, 3], [4, 5, 6]])")
     gallery = l06.figure("evenodd.partition_gallery(")
     titles = [a["text"] for a in gallery["layout"]["annotations"]]
     assert titles == ["N=4: 3|1 - progress", "N=4: 2|2 - STUCK", "N=5: 3|2 - progress", "N=5: 2|2|1 - STUCK",
                       "N=6: 3|3 - STUCK", "N=9: 3|3|3 - STUCK"]
     says(l06, "Six of those splits, drawn")
+
+
+def test_lesson_06_splits_are_counted_up_to_symmetry_and_that_loses_no_verdict() -> None:
+    """Lesson 06 runs one split per (group sizes, leader's group) -- partition_experiment's default mode "sizes" -- and
+    says which of the other machines go where changes nothing: every split of 2 to 5 machines, run as set partitions
+    of S1..Sn (mode "all"), has the verdict of its representative. Kernel-less and cheap (75 short runs)."""
+    from raftedu import experiments as ex
+
+    n4 = ex.partition_splits(4, 2)
+    assert [s["sizes"] for s in n4].count((2, 2)) == 1
+    assert [tuple(sorted(s["sizes"])) for s in ex.partition_splits(4, 2, "all")].count((2, 2)) == 3
+    every = ex.partition_experiment(range(2, 6), parts=(2, 3), mode="all")
+    some = ex.partition_experiment(range(2, 6), parts=(2, 3))
+    verdict = {(r.n, r.sizes, r.sizes[r.leader_group]): r.progress for r in some.itertuples()}
+    for r in every.itertuples():
+        side = next(k for k, g in enumerate(r.groups) if r.leader in g)
+        order = sorted(range(len(r.sizes)), key=lambda k: (-r.sizes[k], k != side))  # as sizes mode sorts them
+        key = (r.n, tuple(r.sizes[k] for k in order), r.sizes[side])
+        assert tuple(r.progress[k] for k in order) == verdict[key], (r.groups, r.leader)
+    assert len(every) > 3 * len(some)
 
 
 def test_lesson_06_availability_monte_carlo_and_the_factor_two(l06: Run) -> None:
