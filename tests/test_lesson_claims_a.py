@@ -150,6 +150,14 @@ def _panels(branch: str, node_class: type[RaftNode] = RaftNode):
 
 def test_05_figure_8_d_claims():
     c, panels = _panels("d")
+    claim("05_safety.ipynb", "In (c), x sits on a majority. Now S1 crashes and S5 restarts.")
+    claim("05_safety.ipynb", "then crashes, and S5 restarts. Can S5 win an election now?")
+    for branch_run in (c, _panels("e")[0]):  # S5 is down at the end of (c) and restarts before either ending
+        crashed = next(e.time for e in branch_run.trace if e.kind == "crash" and e.node == 5)
+        restarts = [e.time for e in branch_run.trace if e.kind == "restart" and e.node == 5 and e.time > crashed]
+        campaign = next(e.time for e in branch_run.trace if e.kind == "role" and e.node == 5 and e.value == "candidate"
+                        and e.time > crashed)
+        assert restarts and restarts[0] <= campaign
     claim("05_safety.ipynb", "In (c), x sits on a majority")
     _, logs_c, last_c = panels[2]
     assert sum(log is not None and log[1:2] == [2] for log in logs_c.values()) == 3
@@ -202,8 +210,19 @@ def test_05_the_up_to_date_check_is_on_request_and_the_stage_542_counterexample_
         exec(compile(nb[1].source, "05_safety.ipynb:cell 1", "exec"), ns)
     said = " ".join(out.getvalue().split())
     always = said.split("checked at every event of every run: ")[1].split(" checked too when asked")[0].split(", ")
-    assert always == [p for p in raftedu.checks.PROPERTIES if p != "Up-to-date logs hold what is committed"]
-    assert said.endswith("ask): Up-to-date logs hold what is committed")
+    assert always == [p for p in raftedu.checks.PROPERTIES
+                      if p not in ("Up-to-date logs hold what is committed", "Node failure")]
+    assert said.endswith("ask): Up-to-date logs hold what is committed (and a node whose own code raises an exception "
+                         "stops the run too, as a 'Node failure')")
+    assert "Node failure" in raftedu.checks.PROPERTIES  # listed apart: not a property of Raft
+
+    class Raises(RaftNode):
+        def on_timer(self):
+            raise RuntimeError("a bug in the node's own code")
+
+    with pytest.raises(SafetyViolation) as failed:
+        Cluster(3, seed=0, node_class=Raises).run(1_000)
+    assert failed.value.property == "Node failure"
     assert Cluster(3, seed=0).monitor.up_to_date_check is False  # on request only
     assert "up_to_date_check: bool = True" in inspect.getsource(raftedu.explore.Counterexample)  # the search asks
     claim("05_safety.ipynb", "the broken leader fails a check beyond Figure 3, **Up-to-date logs hold what is "
@@ -253,6 +272,12 @@ def test_05_the_searched_story_says_again_for_a_repeated_item():
 
 
 def test_05_older_entries_committed_indirectly_is_said_after_the_e_prediction_is_read_back():
+    assert "a committed entry would now be gone" not in prose("05_safety.ipynb")  # cell 17's prediction, before it
+    claim("05_safety.ipynb", "x was on a majority, and is gone all the same")
+    claim("05_safety.ipynb", "Suppose the leader of term T commits an entry of its own term T (older entries it commits "
+                             "come with it, §5.4.2, and sit before it in every log that holds it: Log Matching)")
+    claim("05_safety.ipynb", "Merging states that differ only in the servers' names would save at most a factor of "
+                             "3! = 6 (the orders of three servers), not that.")
     nb = cells("05_safety.ipynb")
     asked = next(k for k, c in enumerate(nb) if "Can S5 win an election now?" in c.source)
     said = next(k for k, c in enumerate(nb) if c.cell_type == "markdown" and "indirectly, with the first entry of the "
@@ -358,6 +383,9 @@ def test_04_the_cut_off_follower_deposes_the_leader_without_winning():
     assert ns["term_now"] > max(e.term for e in ns["during"] if e.node == leader and e.term is not None)
     assert ns["stepped_down"].node == leader and ns["campaign"].time <= ns["stepped_down"].time
     assert ns["votes"] and not any(e.value for e in ns["votes"])
+    n = len(ns["timeouts"])
+    assert n >= 1 and (f"ran out once: it heard no leader, so it started an election nobody received" if n == 1 else
+                       f"ran out {n} times: it heard no leader, so it started elections nobody received") in printed(ns)
     assert not any(e.kind == "role" and e.value == "leader" and e.node == lagging for e in after)
     claim("04_log_repair.ipynb", "The follower cut off in the first section was repaired the same way: the "
                                  "AppendEntries it rejected came from the *new* leader, which, like every new leader, "
@@ -493,6 +521,10 @@ def test_02_windows_are_centred_on_the_election():
 
 
 def test_02_identical_timeouts_split_the_vote_and_a_crashed_leader_is_replaced_within_a_timeout():
+    nb = cells("02_leader_election.ipynb")
+    asked = next(k for k, c in enumerate(nb) if "*exactly the same* election timeout" in c.source)
+    assert nb[asked].source.startswith("## Identical timeouts")  # the heading does not announce the cure first
+    assert "randomized" not in nb[asked].source.lower()
     ns = lesson("02_leader_election.ipynb")
     same = ns["same"]
     assert same.leader() is None
@@ -568,6 +600,44 @@ def test_00_says_which_text_is_computed_and_which_is_written_and_checked():
     assert labels[0].startswith("(a) S1 leads term 2")
     source = inspect.getsource(raftedu.scenarios.figure_8)
     assert all(label.split(";")[0] in source for label in labels)  # ... not computed from the run
+
+
+PAPER_SECTIONS = {"1", "2", "3", "4", "5", "5.1", "5.2", "5.3", "5.4", "5.4.1", "5.4.2", "5.4.3", "5.5", "5.6", "6", "7",
+                  "8", "9", "9.1", "9.2", "9.3", "10", "11"}
+"""The sections of the Raft paper (extended version, 2014): §6 (membership), §7 (compaction), §8 (clients) have no
+subsections; the dissertation's §4.1, §4.2.3, §6.2, §9.6 ... are not the paper's."""
+DISSERTATION_LESSONS = ("10_prevote_checkquorum.ipynb", "11_membership.ipynb", "12_snapshots.ipynb")
+
+
+def citations(name: str) -> list[tuple[str, str, str]]:
+    """(section, the words just before it, its sentence) for every § in a lesson's Markdown (table rows count as
+    sentences)."""
+    out = []
+    for c in cells(name):
+        if c.cell_type != "markdown":
+            continue
+        for block in re.split(r"\n\s*\n|\n\|", c.source):
+            for sentence in re.split(r"(?<=[.:;!?])\s+(?=[A-Z*(\[])", " ".join(block.split())):
+                out += [(m.group(1), sentence[:m.start()], sentence) for m in re.finditer(r"§(\d+(?:\.\d+)*)", sentence)]
+    return out
+
+
+@pytest.mark.parametrize("name", [p.name for p in sorted(NOTEBOOKS.glob("*.ipynb"))
+                                  if p.name != "09_linearizable_reads.ipynb"])  # 09: see the report of s9-24a
+def test_00_section_numbers_point_where_lesson_00_says(name):
+    """Lesson 00: a bare § is the paper's, but in lessons 10-12 (the dissertation's); elsewhere the dissertation is
+    named where it is cited. Checked per sentence: a § that is not the paper's must sit in a sentence naming the
+    dissertation (or, in 10-12, is the dissertation's); "paper §x" must be a section of the paper."""
+    claim("00_start_here.ipynb", "Lessons 10–12 build on Diego Ongaro's PhD dissertation, *Consensus: Bridging Theory "
+                                 "and Practice* (Stanford, 2014), which extends the paper: there a bare § is the "
+                                 "dissertation's and the paper's sections are written \"paper §5.3\". Other lessons name "
+                                 "the dissertation where they cite it (\"dissertation §6.3\").")
+    found = citations(name)
+    for section, before, sentence in found:
+        if re.search(r"paper\s*$", before):
+            assert section in PAPER_SECTIONS, f"{name}: 'paper §{section}' is no section of the paper: {sentence}"
+        elif name not in DISSERTATION_LESSONS and "dissertation" not in sentence.lower():
+            assert section in PAPER_SECTIONS, f"{name}: §{section} is not the paper's; name the dissertation: {sentence}"
 
 
 # ---- answer keys for instructors --------------------------------------------------------------------------------
@@ -735,6 +805,10 @@ def test_03_the_leader_commits_on_a_majority_and_the_followers_learn_it_at_the_n
                 x.kind == "send" and type(x.msg).__name__ == "AppendEntries" and leader_at <= x.time < sent.time
                 for x in events)
     assert leader_at < min(ns["followers_at"]) and max(ns["followers_at"]) - leader_at < ns["beat"]
+    claim("03_log_replication.ipynb", "from `leaderCommit` in the leader's next AppendEntries — at most about a heartbeat "
+                                      "interval later, plus that message's delay — and only then apply it")
+    assert "Network(delay=(5, 15))" in "".join(x.source for x in cells("03_log_replication.ipynb") if x.cell_type == "code")
+    assert max(ns["followers_at"]) - leader_at <= ns["beat"] + 15
     key = re.sub(r"\s+", " ", (KEYS / "03_log_replication_answers.md").read_text())
     assert f"the leader, and {', '.join(f'S{i}' for i in stored)}, whose replies it had counted" in key
 

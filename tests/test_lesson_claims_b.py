@@ -189,7 +189,9 @@ PROBE_06 = ("{'tolerance': {int(n): int(t) for n, t in zip(tolerance.n, toleranc
             "'means': means.to_dict('records'), 'sites': {k: bool(v) for k, v in sites['survives losing any one site'].items()}, "
             "'heartbeat': ex.Timing().heartbeat, 'parts': sorted(int(k) for k in set(splits.parts)), "
             "'split_sizes': sorted(map(int, set(splits.n))), "
-            "'down_sets': int(mc.groupby('n').simulations.first().sum()), 'drawn': int(mc.samples.sum())}")
+            "'down_sets': int(mc.groupby('n').simulations.first().sum()), 'drawn': int(mc.samples.sum()), "
+            "'ci34': [float(three.ci_low), float(three.ci_high), float(four.ci_low), float(four.ci_high)], "
+            "'closed34': [float(three.closed_form), float(four.closed_form)]}")
 
 
 l06 = lesson("06_even_vs_odd.ipynb", PROBE_06)
@@ -257,9 +259,14 @@ def test_lesson_06_availability_monte_carlo_and_the_factor_two(l06: Run) -> None
     assert all("error_y" in t and len(t["error_y"]["array"]) == len(t["x"]) for t in points)  # intervals drawn
     floor = [t for t in points if t["marker"]["symbol"] == "triangle-down"]
     assert sum(len(t["x"]) for t in floor) == p["zero_cells"]
-    assert "4 less available" in " ".join(l06.output("answer = \"4 less available\"").split())  # say() wraps
+    said = " ".join(l06.output("three, four = ").split())  # say() wraps
+    low3, high3, low4, high4 = p["ci34"]
+    assert high3 < low4 and f"{high3:.3g}), N=4" in said and f"({low4:.3g} to" in said  # the simulator decides it ...
+    assert "): 4 less available; closed form:" in said and p["closed34"][0] < p["closed34"][1]  # ... the formula agrees
+    says(l06, "Every crash and partition verdict below comes from running the simulator, and so does the answer about "
+              "availability")
     assert p["even_worse"]
-    says(l06, "At every p the even size is *less* available than the odd size below it")
+    says(l06, "In the closed form, at every p the even size is *less* available than the odd size below it")
     assert all(1.9 < r < 2 for r in p["ratio05"])
     says(l06, "The `ratio` column is close to 2.")
     assert p["binomial"] == [2.0] * 5
