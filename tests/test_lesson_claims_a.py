@@ -588,8 +588,10 @@ def test_00_defines_the_words_before_the_first_cluster_and_the_cluster_heals_its
 def test_00_says_which_text_is_computed_and_which_is_written_and_checked():
     """Lesson 00 no longer says every number in a lesson is computed: prose and scripted captions are written for the
     lesson's seeds, and a test file reruns each lesson against them."""
-    claim("00_start_here.ipynb", "What a cell prints, it computes from its run — except the captions of scripted "
-                                 "scenarios (lesson 05's Figure 8, for example), written with the script.")
+    claim("00_start_here.ipynb", "What a cell prints, it computes from its run — except data it quotes (lesson 01's "
+                                 "copy of etcd's table) and the captions of scripted scenarios (lesson 05's Figure 8), "
+                                 "written with the script.")
+    assert "printed_majority" in "".join(c.source for c in cells("01_quorums.ipynb") if c.cell_type == "code")
     claim("00_start_here.ipynb", "the course's tests rerun the lessons to check that text, captions and runs still agree")
     assert "Every number in a lesson is computed" not in prose("00_start_here.ipynb")
     tests = " ".join(p.read_text() for p in Path(__file__).parent.glob("test_lesson_*.py"))
