@@ -384,7 +384,7 @@ def test_04_the_cut_off_follower_deposes_the_leader_without_winning():
     assert ns["stepped_down"].node == leader and ns["campaign"].time <= ns["stepped_down"].time
     assert ns["votes"] and not any(e.value for e in ns["votes"])
     n = len(ns["timeouts"])
-    assert n >= 1 and (f"ran out once: it heard no leader, so it started an election nobody received" if n == 1 else
+    assert n >= 1 and ("ran out once: it heard no leader, so it started an election nobody received" if n == 1 else
                        f"ran out {n} times: it heard no leader, so it started elections nobody received") in printed(ns)
     assert not any(e.kind == "role" and e.value == "leader" and e.node == lagging for e in after)
     claim("04_log_repair.ipynb", "The follower cut off in the first section was repaired the same way: the "
