@@ -245,7 +245,7 @@ class Counterexample:
         return replay(node_class, n, schedule, features=features, seed=seed)
 
     def __str__(self) -> str:
-        items = "\n".join(f"  {_item_text(item)}" for item in self.schedule)
+        items = "\n".join(f"  {line}" for line in _story(self.schedule))
         return (f"{self.property} breaks on {self.n} servers of {self.node_class.__name__} with {len(self.schedule)} "
                 f"schedule item(s):\n{items}\nreplay: {self.line}")
 
@@ -799,8 +799,20 @@ def one_minimal(counterexample: Counterexample) -> bool:
 # ---- the story in words ------------------------------------------------------------------------------------------
 
 
-def _item_text(item: Sequence[Any]) -> str:
-    """A schedule item in words."""
+def _story(schedule: Sequence[Sequence[Any]], stepped: bool = False) -> tuple[str, ...]:
+    """The schedule in words, one line per item; an item that repeats an earlier one (a model-checker step, or a timed
+    item at another or the same time) says "again", so that two identical lines never look like one printed twice."""
+    seen: set[str] = set()
+    lines = []
+    for item in schedule:
+        key = repr(tuple(item) if stepped else tuple(item[1:]))  # items may hold lists (a partition's groups)
+        lines.append(_step_text(tuple(item), key in seen) if stepped else _item_text(item, key in seen))
+        seen.add(key)
+    return tuple(lines)
+
+
+def _item_text(item: Sequence[Any], again: bool = False) -> str:
+    """A schedule item in words (``again``: it repeats an earlier item)."""
     t, name, args = item[0], item[1], tuple(item[2:])
     if name == "timeout_now":
         what = f"S{args[0]}'s election timer runs out"
@@ -828,7 +840,7 @@ def _item_text(item: Sequence[Any]) -> str:
         what = f"messages sent from now on take {args[0]['delay'][0]} ms"
     else:
         what = f"{name}{args!r}"
-    return f"t={t} ms: {what}   {tuple(item)!r}"
+    return f"t={t} ms: {what}{' again' if again else ''}   {tuple(item)!r}"
 
 
 # ---- explain -----------------------------------------------------------------------------------------------------
@@ -941,7 +953,7 @@ def _explain(ce: Counterexample) -> Explanation:
     since = (ce.until if ce.until is not None else max((i[0] for i in ce.start), default=0)) if ce.stepped else 0
     times = {events[culprits[-1]].time} if ce.stepped else {item[0] for item in ce.schedule}
     moments = tuple(sorted(times | {events[culprits[-1]].time}))
-    story = tuple(_step_text(step) if ce.stepped else _item_text(step) for step in ce.schedule)
+    story = _story(ce.schedule, ce.stepped)
     return Explanation(ce, violation, c.trace, story, tuple(culprits), methods, ran, moments,
                        _paragraph(ce, violation, events, culprits, methods, ran), max(0, since))
 
@@ -1061,7 +1073,7 @@ class ModelCheckResult:
     def __str__(self) -> str:
         scope = ", ".join(f"{k}={v}" for k, v in self.bounds.items())
         if self.counterexample is not None:
-            steps = "\n".join(f"  {k}. {_step_text(s)}" for k, s in enumerate(self.counterexample.schedule, 1))
+            steps = "\n".join(f"  {k}. {line}" for k, line in enumerate(_story(self.counterexample.schedule, True), 1))
             return (f"{self.counterexample.property} breaks after {len(self.counterexample.schedule)} steps "
                     f"(shortest; {self.states:,} states explored in {self.seconds:.1f} s; {scope}):\n{steps}")
         done = "no violation" if self.complete else "no violation so far (budget spent before the depth was done)"
@@ -1102,13 +1114,13 @@ class _Stepper(Cluster):
         self._fire_timer(i, idle)
 
 
-def _step_text(step: tuple[Any, ...]) -> str:
+def _step_text(step: tuple[Any, ...], again: bool = False) -> str:
     kind, args = step[0], step[1:]
     if kind in ("deliver", "duplicate"):
         return f"{'deliver a copy of' if kind == 'duplicate' else 'deliver'} {args[1]}"
     if kind == "heartbeat":
-        return f"leader S{args[0]}'s heartbeat timer runs out"
-    return _item_text((0, *step)).split(": ", 1)[1].split("   ")[0]
+        return f"leader S{args[0]}'s heartbeat timer runs out{' again' if again else ''}"
+    return _item_text((0, *step), again).split(": ", 1)[1].split("   ")[0]
 
 
 def _apply_step(c: _Stepper, step: tuple[Any, ...]) -> None:

@@ -125,7 +125,12 @@ def test_lesson_01_majority_of_10_and_the_misprint(l01: Run) -> None:
     assert l01.probe["misprints"] == [10]
     says(l01, f"The tutorial's copy of etcd's table, extended to N = 10, says {l01.probe['printed10']} for the majority "
               f"of 10; it is {m} — {l01.probe['printed10']} is only half.")
-    says(l01, "etcd's v2 administration guide prints this table for clusters of 1 to 9 members")
+    says(l01, "etcd's v2 administration guide prints this table. When it appeared (January 2015) its rows were "
+              "clusters of 1 and 3 to 9 members; a row for 2 members was added in June 2016 (etcd commit 37ac90c), and "
+              "etcd's FAQ has printed rows 1 to 9 since December 2016. A tutorial that this course was first written "
+              "from copied the rows 1 to 9 and added a row for N = 10")
+    from raftedu.experiments import _ETCD_PRINTED_MAJORITY as printed  # the copy: etcd's rows 1-9 as etcd prints them
+    assert sorted(printed) == list(range(1, 11)) and all(printed[n] == n // 2 + 1 for n in range(1, 10))
     assert f"N=10: printed {l01.probe['printed10']}, but" in l01.output("rows where the printed majority is wrong")
 
 
@@ -179,7 +184,9 @@ PROBE_06 = ("{'tolerance': {int(n): int(t) for n, t in zip(tolerance.n, toleranc
             "'means': means.to_dict('records'), 'sites': {k: bool(v) for k, v in sites['survives losing any one site'].items()}, "
             "'heartbeat': ex.Timing().heartbeat, 'parts': sorted(int(k) for k in set(splits.parts)), "
             "'split_sizes': sorted(map(int, set(splits.n))), "
-            "'down_sets': int(mc.groupby('n').simulations.first().sum()), 'drawn': int(mc.samples.sum())}")
+            "'down_sets': int(mc.groupby('n').simulations.first().sum()), 'drawn': int(mc.samples.sum()), "
+            "'ci34': [float(three.ci_low), float(three.ci_high), float(four.ci_low), float(four.ci_high)], "
+            "'closed34': [float(three.closed_form), float(four.closed_form)]}")
 
 
 l06 = lesson("06_even_vs_odd.ipynb", PROBE_06)
@@ -202,13 +209,35 @@ def test_lesson_06_partitions(l06: Run) -> None:
               "has none: both sides stop.")
     says(l06, "every size from 3 up has a three-way split that stops it")
     assert l06.probe["parts"] == [2, 3] and l06.probe["split_sizes"] == list(range(2, 11))
-    says(l06, "cut networks in every way into two or three groups")
+    says(l06, "cut networks into two or three groups of every size")
+    says(l06, "A split is told apart only by its groups' sizes and the group the leader is in")
+    assert "ex.partition_experiment(range(2, 11), parts=(2, 3), workers=2)" in l06.cell("partition_experiment").source
     assert "(False, False, False)" in l06.output("ex.partition_progress(9, [[1, 2, 3], [4, 5, 6]])")
     gallery = l06.figure("evenodd.partition_gallery(")
     titles = [a["text"] for a in gallery["layout"]["annotations"]]
     assert titles == ["N=4: 3|1 - progress", "N=4: 2|2 - STUCK", "N=5: 3|2 - progress", "N=5: 2|2|1 - STUCK",
                       "N=6: 3|3 - STUCK", "N=9: 3|3|3 - STUCK"]
     says(l06, "Six of those splits, drawn")
+
+
+def test_lesson_06_splits_are_counted_up_to_symmetry_and_that_loses_no_verdict() -> None:
+    """Lesson 06 runs one split per (group sizes, leader's group) -- partition_experiment's default mode "sizes" -- and
+    says which of the other machines go where changes nothing: every split of 2 to 5 machines, run as set partitions
+    of S1..Sn (mode "all"), has the verdict of its representative. Kernel-less and cheap (75 short runs)."""
+    from raftedu import experiments as ex
+
+    n4 = ex.partition_splits(4, 2)
+    assert [s["sizes"] for s in n4].count((2, 2)) == 1
+    assert [tuple(sorted(s["sizes"])) for s in ex.partition_splits(4, 2, "all")].count((2, 2)) == 3
+    every = ex.partition_experiment(range(2, 6), parts=(2, 3), mode="all")
+    some = ex.partition_experiment(range(2, 6), parts=(2, 3))
+    verdict = {(r.n, r.sizes, r.sizes[r.leader_group]): r.progress for r in some.itertuples()}
+    for r in every.itertuples():
+        side = next(k for k, g in enumerate(r.groups) if r.leader in g)
+        order = sorted(range(len(r.sizes)), key=lambda k: (-r.sizes[k], k != side))  # as sizes mode sorts them
+        key = (r.n, tuple(r.sizes[k] for k in order), r.sizes[side])
+        assert tuple(r.progress[k] for k in order) == verdict[key], (r.groups, r.leader)
+    assert len(every) > 3 * len(some)
 
 
 def test_lesson_06_availability_monte_carlo_and_the_factor_two(l06: Run) -> None:
@@ -225,9 +254,14 @@ def test_lesson_06_availability_monte_carlo_and_the_factor_two(l06: Run) -> None
     assert all("error_y" in t and len(t["error_y"]["array"]) == len(t["x"]) for t in points)  # intervals drawn
     floor = [t for t in points if t["marker"]["symbol"] == "triangle-down"]
     assert sum(len(t["x"]) for t in floor) == p["zero_cells"]
-    assert "4 less available" in " ".join(l06.output("answer = \"4 less available\"").split())  # say() wraps
+    said = " ".join(l06.output("three, four = ").split())  # say() wraps
+    low3, high3, low4, high4 = p["ci34"]
+    assert high3 < low4 and f"{high3:.3g}), N=4" in said and f"({low4:.3g} to" in said  # the simulator decides it ...
+    assert "): 4 less available; closed form:" in said and p["closed34"][0] < p["closed34"][1]  # ... the formula agrees
+    says(l06, "Every crash and partition verdict below comes from running the simulator, and so does the answer about "
+              "availability")
     assert p["even_worse"]
-    says(l06, "At every p the even size is *less* available than the odd size below it")
+    says(l06, "In the closed form, at every p the even size is *less* available than the odd size below it")
     assert all(1.9 < r < 2 for r in p["ratio05"])
     says(l06, "The `ratio` column is close to 2.")
     assert p["binomial"] == [2.0] * 5
