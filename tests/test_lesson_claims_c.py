@@ -6,7 +6,9 @@ with raftedu, as tests/test_lesson_claims_a.py does for lessons 00-05.
 
 from __future__ import annotations
 
+import functools
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -148,7 +150,14 @@ def old_leader_answer(svc: KVService) -> tuple[int, int, int]:
 
 def test_09_the_paused_leader_trusted_a_lease_its_clock_said_was_running() -> None:
     claim("09_linearizable_reads.ipynb", "The old leader resumed believing no time had passed — its clock 300 ms behind true "
-          "time — so by its clock its lease was still running, and it answered from its own copy.")
+          "time — so by its clock its lease was still running, and it answered from its own copy (on a real machine: a "
+          "lease checked just before the pause and the answer sent just after it")
+    # s8 third read: a GC pause does not stop the machine's clock; the simulator stands for the race by stopping the
+    # server's clock (below: it reads 300 ms behind true time after the pause)
+    claim("09_linearizable_reads.ipynb", "The machine's clock runs on meanwhile; what a pause breaks is the gap between "
+          "checking the time and acting on it")
+    claim("09_linearizable_reads.ipynb", "The simulator models this check-then-act race by stopping the server's clock for "
+          "the pause: it resumes believing no time passed")
     claim("09_linearizable_reads.ipynb", "The safety monitor checked every event of the run and found nothing wrong")
     svc = paused_leader_read("lease", pause=300)  # the lesson's run; a safety violation would have raised
     old, answered_by, sent = old_leader_answer(svc)
@@ -159,6 +168,21 @@ def test_09_the_paused_leader_trusted_a_lease_its_clock_said_was_running() -> No
     assert clock.read(sent) < lease < sent  # valid on its clock, over in true time
     rounds = {e.time for e in svc.cluster.trace if e.kind == "send" and isinstance(e.msg, ReadConfirm) and e.msg.src == old}
     assert lease - 150 in rounds  # raftedu's lease: one full minimum election timeout from the round's send (answer key 4)
+
+
+def test_09_the_read_paths_section_leaves_the_clock_faults_to_their_predictions() -> None:
+    """s8 third read: "a paused process or a drifting clock" (later "clocks running at the same rate") in the read paths'
+    section gave away the predictions of "When the clock lies"; and its §8 sat beside the dissertation's §6.4."""
+    from test_lesson_claims_a import prose
+
+    text = prose("09_linearizable_reads.ipynb")
+    before = text[:text.index("## When the clock lies")]
+    assert not [word for word in ("clock", "pause", "drift", "garbage") if word in before]
+    key = " ".join((KEYS / "09_linearizable_reads_answers.md").read_text().split())
+    for where, words in (("lesson 09", text), ("key 09", key)):
+        bare = [words[max(0, k - 40):k + 2] for k in (m.start() for m in re.finditer("§8", words))
+                if not words[:k].endswith(("paper ", "paper's "))]
+        assert not bare, f"{where} cites §8 without saying it is the paper's: {bare}"
 
 
 def test_09_with_perfect_clocks_the_lease_runs_out_before_the_new_leader_is_elected() -> None:
@@ -262,18 +286,46 @@ def test_read_back_names_the_question_inside_the_wrapped_sentence(capsys: pytest
     assert capsys.readouterr().out.startswith("value read: You said 2; it is 2. Right.")
 
 
-def test_08_the_ok_column_says_which_writes_changed_nothing() -> None:
-    """Issue 24 (fresh read): lesson 08's first table listed a failed cas and a delete of an absent key as plain "ok"."""
-    claim("08_clients_sessions.ipynb", "`ok` is False for a write that changed nothing: a `cas` that found another value "
-                                       "than the expected one, a `delete` of an absent key.")
-    svc = KVService(5, clients=3, seed=7)  # the lesson's store and workload
+@functools.cache
+def lesson_08_store() -> KVService:
+    """Lesson 08's first store and workload, as its cell runs them."""
+    svc = KVService(5, clients=3, seed=7)
     svc.cluster.run_until(lambda c: c.leader() is not None, 2_000)
     svc.workload(8, keys=2)
     svc.run(2_000)
     svc.finish()
+    return svc
+
+
+def test_08_the_ok_column_says_which_writes_changed_nothing() -> None:
+    """Issue 24 (fresh read): lesson 08's first table listed a failed cas and a delete of an absent key as plain "ok"."""
+    claim("08_clients_sessions.ipynb", "`ok` is False for a write that changed nothing: a `cas` that found another value "
+                                       "than the expected one, a `delete` of an absent key.")
+    svc = lesson_08_store()
     rows = svc.history.to_frame().head(12)
     assert {(kind, ok) for kind, ok in zip(rows.kind, rows.ok)} >= {("cas", False), ("delete", False), ("get", True)}
     assert not any(kind in ("put", "get") and ok is False for kind, ok in zip(rows.kind, rows.ok))
+
+
+def test_08_an_answer_carries_the_revision_it_created_or_the_keys_last_change() -> None:
+    """s8 third read: "each answer says at which revision it was taken" — a read answers the key's mod revision
+    (raftedu/kvmodel.py, ``Result``), not the store's revision when it was taken."""
+    claim("08_clients_sessions.ipynb", "a change's answer, the revision it created; every other answer — a read, or a "
+          "write that changed nothing — the revision of the key's last change (0 if the key is absent), like etcd's "
+          "`mod_revision`.")
+    ops = [o for o in lesson_08_store().history if o.result is not None]
+    changes = {o.result.revision: o for o in ops if o.op.is_write and o.result.ok}
+    assert sorted(changes) == list(range(1, len(changes) + 1))  # every change makes the next revision
+    others = [o for o in ops if not (o.op.is_write and o.result.ok)]
+    assert {o.op.kind for o in others} == {"get", "cas", "delete"}  # reads, a failed cas, a delete of an absent key
+    for o in others:
+        if o.result.revision == 0:  # the key was absent
+            assert o.result.value is None
+        else:  # the key's last change, of this key, which wrote the value the answer shows
+            wrote = changes[o.result.revision]
+            assert wrote.op.key == o.op.key and wrote.op.value == o.result.value
+    assert any(o.op.kind == "get" and any(w.response < o.invoke and w.result.revision > o.result.revision
+                                          for w in changes.values()) for o in others)  # not the store's revision
 
 
 @pytest.mark.parametrize("name", ALL_LESSONS)
@@ -373,3 +425,38 @@ def test_13_frozen_members_are_new_as_a_failure_count_not_as_a_pause() -> None:
 
     claim("13_real_etcd.ipynb", "lesson 09 paused a leader's process, but to break its lease, not to count failures")
     assert "`cluster.pause(i, ms)` — a **process pause**" in prose("09_linearizable_reads.ipynb")
+
+
+def test_every_lesson_has_at_most_one_practice_line() -> None:
+    """s8 third read: lesson 10 had two "Practice:" lines (one in its summary, one after Check yourself)."""
+    from test_lesson_claims_a import prose
+
+    twice = [name for name in ALL_LESSONS if prose(name).count("Practice:") > 1]
+    assert not twice, f"more than one Practice: line in {twice}"
+
+
+def test_13_asks_each_etcd_prediction_before_it_states_etcds_answer() -> None:
+    """s8 third read: lesson 13 stated lesson 10/12's result or etcd's constant right before each prediction; each
+    section now asks the student to recall the lesson and tells etcd's setting only after the run."""
+    from test_lesson_claims_a import prose
+
+    text = prose("13_real_etcd.ipynb")
+
+    def before(heading: str, question: str) -> str:
+        start = text.index(heading)
+        return text[start:text.index(question, start)]
+
+    rejoin = before("## A member cut off, then back", "Without pre-vote, and with it: does the leader survive")
+    alone = text[:text.index("After 3 s alone, does etcd's old leader still say it leads")]
+    far = before("## A member far behind", "Which member gets a snapshot")
+    assert "Recall lesson 10" in rejoin and "Recall lesson 10" in alone and "Recall lesson 12" in far
+    for told in ("cured", "check-quorum alone does not", "step down"):
+        assert told not in rejoin, told
+    for told in ("always runs", "runs check-quorum all the time", "steps down by itself"):
+        assert told not in alone, told
+    for told in ("5,000", "5000", "SnapshotCatchUpEntries", "keeps"):
+        assert told not in far, told
+    told_after = {"etcd always runs check-quorum": "## A member far behind", "it keeps 5,000 before each snapshot":
+                  "## What is different in real etcd"}
+    for told, section_end in told_after.items():
+        assert text.index(told) < text.index(section_end)  # still said, in the section of its run
