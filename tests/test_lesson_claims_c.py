@@ -181,7 +181,7 @@ def test_09_the_read_paths_section_leaves_the_clock_faults_to_their_predictions(
     key = " ".join((KEYS / "09_linearizable_reads_answers.md").read_text().split())
     for where, words in (("lesson 09", text), ("key 09", key)):
         bare = [words[max(0, k - 40):k + 2] for k in (m.start() for m in re.finditer("§8", words))
-                if not words[:k].endswith(("paper ", "paper's "))]
+                if "paper" not in words[max(0, k - 9):k]]  # "paper §8", "paper's §8", "paper (§8
         assert not bare, f"{where} cites §8 without saying it is the paper's: {bare}"
 
 
@@ -419,6 +419,33 @@ def test_07_in_a_2_2_1_split_only_the_leader_from_before_the_split_still_says_le
     assert req.status == "pending" and max(c.nodes[i].commit_index for i in c.ids) == 0
 
 
+def test_07_a_minority_leaders_entry_is_overwritten_only_once_the_new_leader_wrote_at_its_index() -> None:
+    """Fourth read (r24b): "entries appended by a minority leader are never committed; when the partition heals they are
+    overwritten" holds only once the majority side's new leader wrote at that index: the lesson's cluster, cut for
+    100 ms instead of 2 s, commits `a` after the heal; cut for 2 s without a write on the other side, `a` stays."""
+    from raftedu import Cluster, Network
+
+    claim("07_partitions.ipynb", "The old leader appended `a` to its log but cannot commit it while it is cut off")
+    claim("07_partitions.ipynb", "An entry a minority leader appends cannot commit while the cut lasts. If the majority "
+          "side's new leader has written at its index, as here, it is overwritten when the partition heals; if the cut "
+          "heals before that, it may still commit.")
+
+    def cut_then_heal(cut_ms: int) -> tuple[str, int, str]:
+        c = Cluster(5, seed=4, network=Network(delay=(2, 10)))  # the lesson's cluster and cut
+        c.run_until(lambda c: c.leader() is not None, 2_000)
+        old = c.leader()
+        c.partition([old, next(i for i in c.ids if i != old)])
+        a = c.request("a", node=old)
+        c.run(cut_ms)
+        during, stored = a.status, sum("a" in [e.command for e in c.nodes[i].log] for i in c.ids)
+        c.heal()
+        c.run(500)
+        return during, stored, a.status
+
+    assert cut_then_heal(100) == ("pending", 2, "committed")  # healed before the others elected anyone
+    assert cut_then_heal(2_000) == ("pending", 2, "pending")  # a new leader, but nothing written at a's index
+
+
 def test_13_frozen_members_are_new_as_a_failure_count_not_as_a_pause() -> None:
     """A fresh read (s8-24d): lesson 13 called a frozen member new to the course, but lesson 09 pauses a process."""
     from test_lesson_claims_a import prose
@@ -446,6 +473,11 @@ def test_13_asks_each_etcd_prediction_before_it_states_etcds_answer() -> None:
         start = text.index(heading)
         return text[start:text.index(question, start)]
 
+    kill = before("## Kill the leader", "will the write after the kill succeed")
+    table = before("## The whole table, on real etcd", "how many can be stopped")
+    assert "election timeout" not in kill.split("**Predict")[0] and "(N−1)//2" not in table  # recalled, not told
+    assert "Whether a majority is enough, the next run shows" in text  # lesson 03's majority: told after the kill
+    assert text.index("a majority is enough, as lesson 03 said") > text.index("will the write after the kill succeed")
     rejoin = before("## A member cut off, then back", "Without pre-vote, and with it: does the leader survive")
     alone = text[:text.index("After 3 s alone, does etcd's old leader still say it leads")]
     far = before("## A member far behind", "Which member gets a snapshot")
@@ -460,3 +492,112 @@ def test_13_asks_each_etcd_prediction_before_it_states_etcds_answer() -> None:
                   "## What is different in real etcd"}
     for told, section_end in told_after.items():
         assert text.index(told) < text.index(section_end)  # still said, in the section of its run
+
+
+def test_09_an_etcd_serializable_read_is_weaker_than_local_mode() -> None:
+    """Fourth read (r24b): etcd's serializable reads are not this lesson's "local" mode: any member answers them
+    (etcd server/etcdserver/v3_server.go, Range: LinearizableReadNotify only when not Serializable), while raftedu's
+    local mode lets only a server that believes it leads answer; its followers redirect (checked here)."""
+    claim("09_linearizable_reads.ipynb", "(Its `--consistency=s`, serializable, reads are like this lesson's `\"local\"` "
+          "mode, and weaker still: *any* member that receives one, a follower too, answers from its own copy")
+    svc = KVService(3, clients=1, seed=7, read_mode="local")
+    c = svc.cluster
+    c.run_until(lambda c: c.leader() is not None, 2_000)
+    follower = next(i for i in c.ids if i != c.leader())
+    start = c.now
+    svc.submit(1, "get", "x", to=follower)
+    svc.run(300)
+    first = list(svc.conversation(1, since=start).message)
+    assert any("not the leader" in m for m in first)  # raftedu's local read is a leader's, not any member's
+
+
+def test_10_etcds_pre_vote_leaves_the_live_leader_test_to_check_quorum() -> None:
+    """Fourth read (r24b): etcd-io/raft's PreVote alone grants an up-to-date asker; its "heard from a live leader" test
+    is CheckQuorum's (raft.go Step: inLease := r.checkQuorum && ..., for MsgVote and MsgPreVote). raftedu's pre_vote
+    follows the dissertation (§9.6): a follower hearing its leader refuses a pre-vote even without check-quorum."""
+    from raftedu import Cluster
+
+    claim("10_prevote_checkquorum.ipynb", "a PreVote on its own checks only the asker's term and log; the \"heard from a "
+          "live leader\" test belongs to CheckQuorum")
+    claim("10_prevote_checkquorum.ipynb", "So in etcd, pre-vote protects a working leader together with check-quorum — "
+          "which the etcd server always runs.")
+    c = Cluster(3, seed=3, pre_vote=True)  # no check-quorum: the refusal below is the pre-vote rule's own
+    c.run_until(lambda c: c.leader() is not None, 2_000)
+    c.run(100)
+    x = next(i for i in c.ids if i != c.leader())
+    c.timeout_now(x)  # its timer runs out while its leader is live: it asks for pre-votes
+    c.run(50)
+    answers = [e for e in c.trace if e.kind == "deliver" and type(e.msg).__name__ == "PreVoteReply" and e.msg.dst == x]
+    assert answers and not any(e.msg.vote_granted for e in answers) and c.nodes[x].role != "candidate"
+
+
+def test_key_11_gives_the_dissertations_reason_for_using_a_configuration_on_append() -> None:
+    """Fourth read (r24b): key 11 Q1 said servers deciding by old and new for a while was the danger; the dissertation
+    (§4.1) gives another reason: the leader knows when the next change may begin without tracking who learned of the
+    commit or persisting commit indexes. A run shows the server using the entry before it commits."""
+    from raftedu import Cluster
+
+    key = " ".join((KEYS / "11_membership_answers.md").read_text().split())
+    assert "So that the leader knows when the next change may begin (§4.1)" in key
+    assert "the servers would have to persist their commit index — Raft needs neither" in key
+    c = Cluster(3, seed=3)
+    c.run_until(lambda c: c.leader() is not None, 2_000)
+    leader = c.leader()
+    c.request("a")  # an entry of its term first (the 2015 fix)
+    c.run(100)
+    c.add_server()
+    configs = [e for e in c.trace if e.kind == "config" and e.node == leader and 4 in e.value.learners]
+    assert configs and c.nodes[leader].commit_index < c.nodes[leader].last_log_index  # in force, not yet committed
+
+
+@pytest.mark.parametrize(("name", "rules"), [("10_prevote_checkquorum.ipynb", "extensions.PREVOTE_RULES"),
+                                             ("11_membership.ipynb", "membership.MEMBERSHIP_RULES"),
+                                             ("12_snapshots.ipynb", "snapshots.SNAPSHOT_RULES")])
+def test_each_practice_line_counts_the_methods_its_exercise_asks_for(name: str, rules: str) -> None:
+    """Fourth read (r24b): lesson 11 said "eight methods" after exercise 12 grew to ten."""
+    import importlib
+
+    from test_lesson_claims_a import prose
+
+    module, constant = rules.split(".")
+    count = len(getattr(importlib.import_module(f"raftedu.grading.{module}"), constant))
+    words = {6: "six", 8: "eight", 10: "ten"}
+    practice = prose(name).split("Practice:", 1)[1]
+    assert f"as {words[count]} methods of the node" in practice, f"{name}'s Practice line does not say {words[count]}"
+
+
+def test_11_the_removed_server_prediction_is_asked_before_the_missing_heartbeats_are_told() -> None:
+    """Fourth read (r24b): "nor any heartbeat after it" right before "is the leader deposed?" gave the answer away."""
+    from test_lesson_claims_a import prose
+
+    text = prose("11_membership.ipynb")
+    section = text.index("## Removed servers and the disruptive-server rule")
+    asked = text.index("is the leader deposed in those 2 s", section)
+    assert "heartbeat" not in text[section:asked]
+    assert text.index("the leader sends a removed server no heartbeats") > asked
+    claim("11_membership.ipynb", "a `ConfChangeV2` with a single change takes effect directly, without a joint "
+          "configuration (in etcd, like every change, once its entry is applied")
+
+
+def test_10_lessons_02_to_09_are_figure_2_but_for_the_stores_no_op_and_the_lease_rule() -> None:
+    """Fourth read (r24b): lessons 08-09's key-value servers append the paper's §8 no-op on election."""
+    from raftedu.kv import KVServer
+
+    claim("10_prevote_checkquorum.ipynb", "(lessons 08–09's store adds the paper's §8 no-op on election, and lesson 09's "
+          "lease mode the followers' rule; both say so)")
+    assert KVServer.noop_on_election is True and RaftNode.noop_on_election is False
+
+
+def test_09_the_old_leaders_read_is_not_called_dangerous_before_its_prediction() -> None:
+    """Fourth read (r24b): "The dangerous read" and "A server that believes it is the leader may not be" came before
+    "what will client 1 read?"; both now follow the run. The kv module says what the etcd server does."""
+    import raftedu.kv
+    from test_lesson_claims_a import prose
+
+    text = prose("09_linearizable_reads.ipynb")
+    asked = text.index("With `read_mode=\"local\"`, what will client 1 read?")
+    assert "dangerous" not in text[:asked] and "may not be" not in text[:asked]
+    assert text.index("a server that *believes* it is the leader may not be") > asked
+    doc = " ".join((raftedu.kv.__doc__ or "").split())
+    assert "the etcd server always confirms reads with ReadIndex" in doc and "ReadIndex by default" not in doc
+
