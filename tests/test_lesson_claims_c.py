@@ -601,3 +601,40 @@ def test_09_the_old_leaders_read_is_not_called_dangerous_before_its_prediction()
     doc = " ".join((raftedu.kv.__doc__ or "").split())
     assert "the etcd server always confirms reads with ReadIndex" in doc and "ReadIndex by default" not in doc
 
+
+PAPER_SECTIONS = {"1", "2", "3", "4", "5", "5.1", "5.2", "5.3", "5.4", "5.4.1", "5.4.2", "5.4.3", "5.5", "5.6", "6", "7", "8",
+                  "9", "9.1", "9.2", "9.3", "10", "11"}
+"""The sections of the Raft paper (extended version, 2014)."""
+
+
+def bare_sections(text: str, unless: tuple[str, ...] = ("dissertation",)) -> list[str]:
+    """Every § number in ``text`` whose last 16 characters before it name none of ``unless``."""
+    text = " ".join(text.split())
+    return [m.group(1).rstrip(".") for m in re.finditer(r"§\s?([0-9][0-9.]*)", text)
+            if not any(word in text[max(0, m.start() - 16):m.start()] for word in unless)]
+
+
+@pytest.mark.parametrize("name", ["07_partitions", "08_clients_sessions", "09_linearizable_reads", "12_snapshots",
+                                  "13_real_etcd"])
+def test_a_bare_section_number_is_the_papers(name: str) -> None:
+    """Fourth read (r24a, r24b): lessons 00-09 and the keys' index say a bare § is the paper's; lessons 10-11 use bare §
+    for the dissertation and now say so. Here, every bare § of lessons 07-09, 12, 13 and their keys exists in the paper
+    (its §6 has no subsections, so a dissertation §6.2 or §6.4 written bare fails; lesson 13's §5.x are "paper §")."""
+    from test_lesson_claims_a import prose
+
+    for where, text in ((name, prose(name + ".ipynb")), (f"key {name[:2]}", (KEYS / f"{name}_answers.md").read_text())):
+        wrong = [n for n in bare_sections(text) if n not in PAPER_SECTIONS]
+        assert not wrong, f"{where} cites §{wrong} without saying \"dissertation\": the paper has no such section"
+    if name == "13_real_etcd":  # the lesson after 10-12 (bare = dissertation there): every citation names its source
+        assert bare_sections(prose(name + ".ipynb"), unless=("dissertation", "paper")) == []
+
+
+@pytest.mark.parametrize("name", ["10_prevote_checkquorum.ipynb", "11_membership.ipynb"])
+def test_lessons_10_and_11_say_their_bare_sections_are_the_dissertations(name: str) -> None:
+    from test_lesson_claims_a import prose
+
+    claim(name, "lesson a bare § is the dissertation's; the Raft paper's sections say \"paper §\"")
+    text = prose(name)
+    for m in re.finditer(r"§\s?5\.", text):  # the dissertation's chapter 5 is log compaction: these are the paper's
+        assert "paper" in text[max(0, m.start() - 12):m.start()], text[max(0, m.start() - 60):m.end() + 5]
+
