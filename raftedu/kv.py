@@ -20,8 +20,8 @@
     rate (§6.4.1). The simulator's clocks are perfect unless a fault makes one
     drift or pauses a process (``Cluster.set_clock_rate``, ``Cluster.pause``):
     then a cut-off leader can serve a stale read (:func:`paused_leader_read`),
-    which is why the etcd server always confirms reads with ReadIndex (lease
-    reads exist only in its Raft library, and only with check-quorum);
+    which is why the etcd server always confirms reads with ReadIndex (its Raft
+    library's lease-based reads need check-quorum and warn of clock drift);
   - ``"local"``: deliberately broken -- a node that believes it leads answers
     at once, so an old leader cut off in a minority serves stale reads.
 

@@ -137,5 +137,12 @@ def test_the_check_quorum_prediction_is_asked_before_the_rule_names_its_length()
     assert "election timeout passes" not in text[text.index("## With check-quorum"):asked]
     assert asked < told
     ns = lesson(NAME)
-    claim(NAME, "raftedu, like etcd, counts the minimum election timeout")
+    claim(NAME, "raftedu looks back at every heartbeat over the last minimum election timeout, so its leader steps down one "
+                "minimum election timeout after it last heard from a majority, at most one heartbeat late")
     assert ns["took"] == ns["low"] == ns["c"].timing.election_timeout[0]
+    # s8 third read: "like etcd" was wrong — etcd-io/raft's tickHeartbeat steps MsgCheckQuorum once per electionTimeout
+    # and QuorumActive() looks at RecentActive since the previous check; lesson 13 measures 1-2 timeouts on real etcd
+    # (tests/test_lesson_claims_b.py::test_lesson_13_check_quorum_on_real_etcd checks that measure)
+    claim(NAME, "So an etcd leader steps down between about one and two election timeouts after the cut (lesson 13 "
+                "measures it)")
+    assert "like etcd, counts" not in prose(NAME)

@@ -111,6 +111,40 @@ def test_the_2015_bug_is_replayed_with_the_fix_off_and_on():
     assert {e.value.voters for e in fixed.trace if e.kind == "config"} == {(1, 2, 3, 4), (1, 2, 3, 4, 5)}
 
 
+def test_with_s4_reachable_s2_commits_its_client_request_first_and_s4_refuses_s1():
+    """s8 third read: "S2's entry of term 2" named an entry the fixed run never has; the lesson now says S2 would first
+    have to commit a client request. The 2015 script with S4 left reachable at step (2): S2 commits it on S3 and S4,
+    and S4 then refuses S1 (its log is less up to date), so S1 cannot win with S4 and S5."""
+    from raftedu import Cluster, Network
+    from raftedu.scenarios import SCRIPTED, ScriptError, elect
+
+    claim(NAME, "Had S4 been reachable, S2 could have committed an entry of term 2 — the client request it would first "
+                "have to commit, before any change — on S3 and S4, and S4 (with a log more up to date than S1's) would "
+                "no longer have voted for S1.")
+    c = Cluster(4, seed=21, timing=SCRIPTED, network=Network(delay=(1, 1)))  # single_server_change_bug's steps (0)-(2), S4 not cut off
+    elect(c, 1)
+    c.request("a")
+    c.run(60)
+    for _ in range(2):
+        c.add_server()
+        c.run(100)
+    c.partition([1, 5], [2, 3, 4, 6])
+    c.promote(5)
+    c.run(10)
+    c.crash(1)
+    elect(c, 2)
+    c.run(100)
+    request = c.request("b")
+    c.run(100)
+    assert request.status == "committed" and all(c.nodes[i].log[-1].term == 2 for i in (2, 3, 4))
+    c.partition([1, 4, 5], [2, 3, 6])
+    c.restart(1)
+    with pytest.raises(ScriptError):
+        elect(c, 1)
+    refused = {e.node for e in c.trace if e.kind == "vote" and e.peer == 1 and not e.value and "less up to date" in e.text}
+    assert refused == {4}
+
+
 def test_joint_consensus_and_etcds_conf_change_v2_are_taught():
     claim(NAME, "every election and every commit needs a majority of C<sub>old</sub> **and** a majority of C<sub>new</sub>")
     claim(NAME, "a `ConfChangeV2` with a single change takes effect directly")

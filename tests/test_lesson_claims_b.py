@@ -310,6 +310,9 @@ def test_lesson_07_two_leaders_and_the_minority_leader(l07: Run) -> None:
     leaders = {s: term for s, (role, term) in roles.items() if role == "leader"}
     assert len(leaders) == 2 == believers and len(set(leaders.values())) == 2
     says(l07, "Two servers now say `leader` — in **different terms**.")
+    key = " ".join((ROOT / "solutions" / "lessons" / "07_partitions_answers.md").read_text().split())
+    assert f"Two seconds after the split, **{believers}** servers believe they are the leader, in **different terms**" \
+        in key  # s8 third read: the key had no answer to this prediction
     out = l07.output("to_old = c.request(\"a\", node=old)")
     assert re.search(r"'a' sent to the old leader S\d: pending; +'b' sent to the new leader S\d: committed", out)
     assert "old leader's commitIndex: 0 | its log: ['a']" in out
@@ -525,7 +528,8 @@ def test_lesson_13_pre_vote_on_real_etcd(l13: Run) -> None:
               "leader again. etcd and the simulator agree.")
     says(l13, "a member cut off and back disrupts the leader without pre-vote and leaves it alone with pre-vote, in "
               "etcd as in the simulator.")
-    says(l13, "Note that etcd runs check-quorum all the time, in both runs: it did not save the leader without pre-vote")
+    says(l13, "Check-quorum ran in the pre-vote experiment above too, and there it did not save the leader without "
+              "pre-vote")  # said after the check-quorum prediction, not before it (s8 third read)
     assert rows[("etcd", False)]["disrupted"]  # issue 24 (1): check-quorum (always on in etcd) did not prevent it
 
 
@@ -543,6 +547,15 @@ def test_lesson_13_check_quorum_on_real_etcd(l13: Run) -> None:
               '"leader". In every row the other two members, a majority, elected a new leader')
     says(l13, "a leader cut off from the others steps down in etcd (check-quorum), and in the simulator only with "
               "check-quorum on.")
+    # when: etcd-io/raft checks once per election timeout (tickHeartbeat → MsgCheckQuorum → QuorumActive since the
+    # previous check), so one to two timeouts after the cut (lesson 10 says so too); polled every 20 ms on a shared
+    # machine, so the upper bound has room. The simulator looks at each heartbeat: one timeout, at most a beat late.
+    heartbeat_ms, election_ms = l13.probe["lab"]
+    says(l13, "It checks once per election timeout whether it heard from a majority since the previous check, so it "
+              "steps down one to two election timeouts after the cut")
+    assert election_ms - heartbeat_ms <= etcd["stepped_down_ms"] <= 2 * election_ms + 1_000
+    says(l13, "so it steps down one election timeout after the cut, at most a heartbeat later")
+    assert election_ms <= on["stepped_down_ms"] <= election_ms + heartbeat_ms
 
 
 @pytest.mark.etcd

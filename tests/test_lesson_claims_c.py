@@ -6,7 +6,9 @@ with raftedu, as tests/test_lesson_claims_a.py does for lessons 00-05.
 
 from __future__ import annotations
 
+import functools
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -148,7 +150,14 @@ def old_leader_answer(svc: KVService) -> tuple[int, int, int]:
 
 def test_09_the_paused_leader_trusted_a_lease_its_clock_said_was_running() -> None:
     claim("09_linearizable_reads.ipynb", "The old leader resumed believing no time had passed — its clock 300 ms behind true "
-          "time — so by its clock its lease was still running, and it answered from its own copy.")
+          "time — so by its clock its lease was still running, and it answered from its own copy (on a real machine: a "
+          "lease checked just before the pause and the answer sent just after it")
+    # s8 third read: a GC pause does not stop the machine's clock; the simulator stands for the race by stopping the
+    # server's clock (below: it reads 300 ms behind true time after the pause)
+    claim("09_linearizable_reads.ipynb", "The machine's clock runs on meanwhile; what a pause breaks is the gap between "
+          "checking the time and acting on it")
+    claim("09_linearizable_reads.ipynb", "The simulator models this check-then-act race by stopping the server's clock for "
+          "the pause: it resumes believing no time passed")
     claim("09_linearizable_reads.ipynb", "The safety monitor checked every event of the run and found nothing wrong")
     svc = paused_leader_read("lease", pause=300)  # the lesson's run; a safety violation would have raised
     old, answered_by, sent = old_leader_answer(svc)
@@ -159,6 +168,21 @@ def test_09_the_paused_leader_trusted_a_lease_its_clock_said_was_running() -> No
     assert clock.read(sent) < lease < sent  # valid on its clock, over in true time
     rounds = {e.time for e in svc.cluster.trace if e.kind == "send" and isinstance(e.msg, ReadConfirm) and e.msg.src == old}
     assert lease - 150 in rounds  # raftedu's lease: one full minimum election timeout from the round's send (answer key 4)
+
+
+def test_09_the_read_paths_section_leaves_the_clock_faults_to_their_predictions() -> None:
+    """s8 third read: "a paused process or a drifting clock" (later "clocks running at the same rate") in the read paths'
+    section gave away the predictions of "When the clock lies"; and its §8 sat beside the dissertation's §6.4."""
+    from test_lesson_claims_a import prose
+
+    text = prose("09_linearizable_reads.ipynb")
+    before = text[:text.index("## When the clock lies")]
+    assert not [word for word in ("clock", "pause", "drift", "garbage") if word in before]
+    key = " ".join((KEYS / "09_linearizable_reads_answers.md").read_text().split())
+    for where, words in (("lesson 09", text), ("key 09", key)):
+        bare = [words[max(0, k - 40):k + 2] for k in (m.start() for m in re.finditer("§8", words))
+                if "paper" not in words[max(0, k - 9):k]]  # "paper §8", "paper's §8", "paper (§8
+        assert not bare, f"{where} cites §8 without saying it is the paper's: {bare}"
 
 
 def test_09_with_perfect_clocks_the_lease_runs_out_before_the_new_leader_is_elected() -> None:
@@ -262,18 +286,46 @@ def test_read_back_names_the_question_inside_the_wrapped_sentence(capsys: pytest
     assert capsys.readouterr().out.startswith("value read: You said 2; it is 2. Right.")
 
 
-def test_08_the_ok_column_says_which_writes_changed_nothing() -> None:
-    """Issue 24 (fresh read): lesson 08's first table listed a failed cas and a delete of an absent key as plain "ok"."""
-    claim("08_clients_sessions.ipynb", "`ok` is False for a write that changed nothing: a `cas` that found another value "
-                                       "than the expected one, a `delete` of an absent key.")
-    svc = KVService(5, clients=3, seed=7)  # the lesson's store and workload
+@functools.cache
+def lesson_08_store() -> KVService:
+    """Lesson 08's first store and workload, as its cell runs them."""
+    svc = KVService(5, clients=3, seed=7)
     svc.cluster.run_until(lambda c: c.leader() is not None, 2_000)
     svc.workload(8, keys=2)
     svc.run(2_000)
     svc.finish()
+    return svc
+
+
+def test_08_the_ok_column_says_which_writes_changed_nothing() -> None:
+    """Issue 24 (fresh read): lesson 08's first table listed a failed cas and a delete of an absent key as plain "ok"."""
+    claim("08_clients_sessions.ipynb", "`ok` is False for a write that changed nothing: a `cas` that found another value "
+                                       "than the expected one, a `delete` of an absent key.")
+    svc = lesson_08_store()
     rows = svc.history.to_frame().head(12)
     assert {(kind, ok) for kind, ok in zip(rows.kind, rows.ok)} >= {("cas", False), ("delete", False), ("get", True)}
     assert not any(kind in ("put", "get") and ok is False for kind, ok in zip(rows.kind, rows.ok))
+
+
+def test_08_an_answer_carries_the_revision_it_created_or_the_keys_last_change() -> None:
+    """s8 third read: "each answer says at which revision it was taken" — a read answers the key's mod revision
+    (raftedu/kvmodel.py, ``Result``), not the store's revision when it was taken."""
+    claim("08_clients_sessions.ipynb", "a change's answer, the revision it created; every other answer — a read, or a "
+          "write that changed nothing — the revision of the key's last change (0 if the key is absent), like etcd's "
+          "`mod_revision`.")
+    ops = [o for o in lesson_08_store().history if o.result is not None]
+    changes = {o.result.revision: o for o in ops if o.op.is_write and o.result.ok}
+    assert sorted(changes) == list(range(1, len(changes) + 1))  # every change makes the next revision
+    others = [o for o in ops if not (o.op.is_write and o.result.ok)]
+    assert {o.op.kind for o in others} == {"get", "cas", "delete"}  # reads, a failed cas, a delete of an absent key
+    for o in others:
+        if o.result.revision == 0:  # the key was absent
+            assert o.result.value is None
+        else:  # the key's last change, of this key, which wrote the value the answer shows
+            wrote = changes[o.result.revision]
+            assert wrote.op.key == o.op.key and wrote.op.value == o.result.value
+    assert any(o.op.kind == "get" and any(w.response < o.invoke and w.result.revision > o.result.revision
+                                          for w in changes.values()) for o in others)  # not the store's revision
 
 
 @pytest.mark.parametrize("name", ALL_LESSONS)
@@ -367,9 +419,222 @@ def test_07_in_a_2_2_1_split_only_the_leader_from_before_the_split_still_says_le
     assert req.status == "pending" and max(c.nodes[i].commit_index for i in c.ids) == 0
 
 
+def test_07_a_minority_leaders_entry_is_overwritten_only_once_the_new_leader_wrote_at_its_index() -> None:
+    """Fourth read (r24b): "entries appended by a minority leader are never committed; when the partition heals they are
+    overwritten" holds only once the majority side's new leader wrote at that index: the lesson's cluster, cut for
+    100 ms instead of 2 s, commits `a` after the heal; cut for 2 s without a write on the other side, `a` stays."""
+    from raftedu import Cluster, Network
+
+    claim("07_partitions.ipynb", "The old leader appended `a` to its log but cannot commit it while it is cut off")
+    claim("07_partitions.ipynb", "An entry a minority leader appends cannot commit while the cut lasts. If the majority "
+          "side's new leader has written at its index, as here, it is overwritten when the partition heals; if the cut "
+          "heals before that, it may still commit.")
+
+    def cut_then_heal(cut_ms: int) -> tuple[str, int, str]:
+        c = Cluster(5, seed=4, network=Network(delay=(2, 10)))  # the lesson's cluster and cut
+        c.run_until(lambda c: c.leader() is not None, 2_000)
+        old = c.leader()
+        c.partition([old, next(i for i in c.ids if i != old)])
+        a = c.request("a", node=old)
+        c.run(cut_ms)
+        during, stored = a.status, sum("a" in [e.command for e in c.nodes[i].log] for i in c.ids)
+        c.heal()
+        c.run(500)
+        return during, stored, a.status
+
+    assert cut_then_heal(100) == ("pending", 2, "committed")  # healed before the others elected anyone
+    assert cut_then_heal(2_000) == ("pending", 2, "pending")  # a new leader, but nothing written at a's index
+
+
 def test_13_frozen_members_are_new_as_a_failure_count_not_as_a_pause() -> None:
     """A fresh read (s8-24d): lesson 13 called a frozen member new to the course, but lesson 09 pauses a process."""
     from test_lesson_claims_a import prose
 
     claim("13_real_etcd.ipynb", "lesson 09 paused a leader's process, but to break its lease, not to count failures")
     assert "`cluster.pause(i, ms)` — a **process pause**" in prose("09_linearizable_reads.ipynb")
+
+
+def test_every_lesson_has_at_most_one_practice_line() -> None:
+    """s8 third read: lesson 10 had two "Practice:" lines (one in its summary, one after Check yourself)."""
+    from test_lesson_claims_a import prose
+
+    twice = [name for name in ALL_LESSONS if prose(name).count("Practice:") > 1]
+    assert not twice, f"more than one Practice: line in {twice}"
+
+
+def test_13_asks_each_etcd_prediction_before_it_states_etcds_answer() -> None:
+    """s8 third read: lesson 13 stated lesson 10/12's result or etcd's constant right before each prediction; each
+    section now asks the student to recall the lesson and tells etcd's setting only after the run."""
+    from test_lesson_claims_a import prose
+
+    text = prose("13_real_etcd.ipynb")
+
+    def before(heading: str, question: str) -> str:
+        start = text.index(heading)
+        return text[start:text.index(question, start)]
+
+    kill = before("## Kill the leader", "will the write after the kill succeed")
+    table = before("## The whole table, on real etcd", "how many can be stopped")
+    assert "election timeout" not in kill.split("**Predict")[0] and "(N−1)//2" not in table  # recalled, not told
+    assert "Whether a majority is enough, the next run shows" in text  # lesson 03's majority: told after the kill
+    assert text.index("a majority is enough, as lesson 03 said") > text.index("will the write after the kill succeed")
+    rejoin = before("## A member cut off, then back", "Without pre-vote, and with it: does the leader survive")
+    alone = text[:text.index("After 3 s alone, does etcd's old leader still say it leads")]
+    far = before("## A member far behind", "Which member gets a snapshot")
+    assert "Recall lesson 10" in rejoin and "Recall lesson 10" in alone and "Recall lesson 12" in far
+    for told in ("cured", "check-quorum alone does not", "step down"):
+        assert told not in rejoin, told
+    for told in ("always runs", "runs check-quorum all the time", "steps down by itself"):
+        assert told not in alone, told
+    for told in ("5,000", "5000", "SnapshotCatchUpEntries", "keeps"):
+        assert told not in far, told
+    told_after = {"etcd always runs check-quorum": "## A member far behind", "it keeps 5,000 before each snapshot":
+                  "## What is different in real etcd"}
+    for told, section_end in told_after.items():
+        assert text.index(told) < text.index(section_end)  # still said, in the section of its run
+
+
+def test_09_an_etcd_serializable_read_is_weaker_than_local_mode() -> None:
+    """Fourth read (r24b): etcd's serializable reads are not this lesson's "local" mode: any member answers them
+    (etcd server/etcdserver/v3_server.go, Range: LinearizableReadNotify only when not Serializable), while raftedu's
+    local mode lets only a server that believes it leads answer; its followers redirect (checked here)."""
+    claim("09_linearizable_reads.ipynb", "(Its `--consistency=s`, serializable, reads are like this lesson's `\"local\"` "
+          "mode, and weaker still: *any* member that receives one, a follower too, answers from its own copy")
+    svc = KVService(3, clients=1, seed=7, read_mode="local")
+    c = svc.cluster
+    c.run_until(lambda c: c.leader() is not None, 2_000)
+    follower = next(i for i in c.ids if i != c.leader())
+    start = c.now
+    svc.submit(1, "get", "x", to=follower)
+    svc.run(300)
+    first = list(svc.conversation(1, since=start).message)
+    assert any("not the leader" in m for m in first)  # raftedu's local read is a leader's, not any member's
+
+
+def test_10_etcds_pre_vote_leaves_the_live_leader_test_to_check_quorum() -> None:
+    """Fourth read (r24b): etcd-io/raft's PreVote alone grants an up-to-date asker; its "heard from a live leader" test
+    is CheckQuorum's (raft.go Step: inLease := r.checkQuorum && ..., for MsgVote and MsgPreVote). raftedu's pre_vote
+    follows the dissertation (§9.6): a follower hearing its leader refuses a pre-vote even without check-quorum."""
+    from raftedu import Cluster
+
+    claim("10_prevote_checkquorum.ipynb", "a PreVote on its own checks only the asker's term and log; the \"heard from a "
+          "live leader\" test belongs to CheckQuorum")
+    claim("10_prevote_checkquorum.ipynb", "So in etcd, pre-vote protects a working leader together with check-quorum — "
+          "which the etcd server always runs.")
+    c = Cluster(3, seed=3, pre_vote=True)  # no check-quorum: the refusal below is the pre-vote rule's own
+    c.run_until(lambda c: c.leader() is not None, 2_000)
+    c.run(100)
+    x = next(i for i in c.ids if i != c.leader())
+    c.timeout_now(x)  # its timer runs out while its leader is live: it asks for pre-votes
+    c.run(50)
+    answers = [e for e in c.trace if e.kind == "deliver" and type(e.msg).__name__ == "PreVoteReply" and e.msg.dst == x]
+    assert answers and not any(e.msg.vote_granted for e in answers) and c.nodes[x].role != "candidate"
+
+
+def test_key_11_gives_the_dissertations_reason_for_using_a_configuration_on_append() -> None:
+    """Fourth read (r24b): key 11 Q1 said servers deciding by old and new for a while was the danger; the dissertation
+    (§4.1) gives another reason: the leader knows when the next change may begin without tracking who learned of the
+    commit or persisting commit indexes. A run shows the server using the entry before it commits."""
+    from raftedu import Cluster
+
+    key = " ".join((KEYS / "11_membership_answers.md").read_text().split())
+    assert "So that the leader knows when the next change may begin (§4.1)" in key
+    assert "the servers would have to persist their commit index — Raft needs neither" in key
+    c = Cluster(3, seed=3)
+    c.run_until(lambda c: c.leader() is not None, 2_000)
+    leader = c.leader()
+    c.request("a")  # an entry of its term first (the 2015 fix)
+    c.run(100)
+    c.add_server()
+    configs = [e for e in c.trace if e.kind == "config" and e.node == leader and 4 in e.value.learners]
+    assert configs and c.nodes[leader].commit_index < c.nodes[leader].last_log_index  # in force, not yet committed
+
+
+@pytest.mark.parametrize(("name", "rules"), [("10_prevote_checkquorum.ipynb", "extensions.PREVOTE_RULES"),
+                                             ("11_membership.ipynb", "membership.MEMBERSHIP_RULES"),
+                                             ("12_snapshots.ipynb", "snapshots.SNAPSHOT_RULES")])
+def test_each_practice_line_counts_the_methods_its_exercise_asks_for(name: str, rules: str) -> None:
+    """Fourth read (r24b): lesson 11 said "eight methods" after exercise 12 grew to ten."""
+    import importlib
+
+    from test_lesson_claims_a import prose
+
+    module, constant = rules.split(".")
+    count = len(getattr(importlib.import_module(f"raftedu.grading.{module}"), constant))
+    words = {6: "six", 8: "eight", 10: "ten"}
+    practice = prose(name).split("Practice:", 1)[1]
+    assert f"as {words[count]} methods of the node" in practice, f"{name}'s Practice line does not say {words[count]}"
+
+
+def test_11_the_removed_server_prediction_is_asked_before_the_missing_heartbeats_are_told() -> None:
+    """Fourth read (r24b): "nor any heartbeat after it" right before "is the leader deposed?" gave the answer away."""
+    from test_lesson_claims_a import prose
+
+    text = prose("11_membership.ipynb")
+    section = text.index("## Removed servers and the disruptive-server rule")
+    asked = text.index("is the leader deposed in those 2 s", section)
+    assert "heartbeat" not in text[section:asked]
+    assert text.index("the leader sends a removed server no heartbeats") > asked
+    claim("11_membership.ipynb", "a `ConfChangeV2` with a single change takes effect directly, without a joint "
+          "configuration (in etcd, like every change, once its entry is applied")
+
+
+def test_10_lessons_02_to_09_are_figure_2_but_for_the_stores_no_op_and_the_lease_rule() -> None:
+    """Fourth read (r24b): lessons 08-09's key-value servers append the paper's §8 no-op on election."""
+    from raftedu.kv import KVServer
+
+    claim("10_prevote_checkquorum.ipynb", "(lessons 08–09's store adds the paper's §8 no-op on election, and lesson 09's "
+          "lease mode the followers' rule; both say so)")
+    assert KVServer.noop_on_election is True and RaftNode.noop_on_election is False
+
+
+def test_09_the_old_leaders_read_is_not_called_dangerous_before_its_prediction() -> None:
+    """Fourth read (r24b): "The dangerous read" and "A server that believes it is the leader may not be" came before
+    "what will client 1 read?"; both now follow the run. The kv module says what the etcd server does."""
+    import raftedu.kv
+    from test_lesson_claims_a import prose
+
+    text = prose("09_linearizable_reads.ipynb")
+    asked = text.index("With `read_mode=\"local\"`, what will client 1 read?")
+    assert "dangerous" not in text[:asked] and "may not be" not in text[:asked]
+    assert text.index("a server that *believes* it is the leader may not be") > asked
+    doc = " ".join((raftedu.kv.__doc__ or "").split())
+    assert "the etcd server always confirms reads with ReadIndex" in doc and "ReadIndex by default" not in doc
+
+
+PAPER_SECTIONS = {"1", "2", "3", "4", "5", "5.1", "5.2", "5.3", "5.4", "5.4.1", "5.4.2", "5.4.3", "5.5", "5.6", "6", "7", "8",
+                  "9", "9.1", "9.2", "9.3", "10", "11"}
+"""The sections of the Raft paper (extended version, 2014)."""
+
+
+def bare_sections(text: str, unless: tuple[str, ...] = ("dissertation",)) -> list[str]:
+    """Every § number in ``text`` whose last 16 characters before it name none of ``unless``."""
+    text = " ".join(text.split())
+    return [m.group(1).rstrip(".") for m in re.finditer(r"§\s?([0-9][0-9.]*)", text)
+            if not any(word in text[max(0, m.start() - 16):m.start()] for word in unless)]
+
+
+@pytest.mark.parametrize("name", ["07_partitions", "08_clients_sessions", "09_linearizable_reads", "12_snapshots",
+                                  "13_real_etcd"])
+def test_a_bare_section_number_is_the_papers(name: str) -> None:
+    """Fourth read (r24a, r24b): lessons 00-09 and the keys' index say a bare § is the paper's; lessons 10-11 use bare §
+    for the dissertation and now say so. Here, every bare § of lessons 07-09, 12, 13 and their keys exists in the paper
+    (its §6 has no subsections, so a dissertation §6.2 or §6.4 written bare fails; lesson 13's §5.x are "paper §")."""
+    from test_lesson_claims_a import prose
+
+    for where, text in ((name, prose(name + ".ipynb")), (f"key {name[:2]}", (KEYS / f"{name}_answers.md").read_text())):
+        wrong = [n for n in bare_sections(text) if n not in PAPER_SECTIONS]
+        assert not wrong, f"{where} cites §{wrong} without saying \"dissertation\": the paper has no such section"
+    if name == "13_real_etcd":  # the lesson after 10-12 (bare = dissertation there): every citation names its source
+        assert bare_sections(prose(name + ".ipynb"), unless=("dissertation", "paper")) == []
+
+
+@pytest.mark.parametrize("name", ["10_prevote_checkquorum.ipynb", "11_membership.ipynb"])
+def test_lessons_10_and_11_say_their_bare_sections_are_the_dissertations(name: str) -> None:
+    from test_lesson_claims_a import prose
+
+    claim(name, "lesson a bare § is the dissertation's; the Raft paper's sections say \"paper §\"")
+    text = prose(name)
+    for m in re.finditer(r"§\s?5\.", text):  # the dissertation's chapter 5 is log compaction: these are the paper's
+        assert "paper" in text[max(0, m.start() - 12):m.start()], text[max(0, m.start() - 60):m.end() + 5]
+
