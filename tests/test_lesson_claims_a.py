@@ -624,8 +624,7 @@ def citations(name: str) -> list[tuple[str, str, str]]:
     return out
 
 
-@pytest.mark.parametrize("name", [p.name for p in sorted(NOTEBOOKS.glob("*.ipynb"))
-                                  if p.name != "09_linearizable_reads.ipynb"])  # 09: see the report of s9-24a
+@pytest.mark.parametrize("name", [p.name for p in sorted(NOTEBOOKS.glob("*.ipynb"))])
 def test_00_section_numbers_point_where_lesson_00_says(name):
     """Lesson 00: a bare § is the paper's, but in lessons 10-12 (the dissertation's); elsewhere the dissertation is
     named where it is cited. Checked per sentence: a § that is not the paper's must sit in a sentence naming the
