@@ -672,7 +672,7 @@ def key_text(name: str) -> str:
     return re.sub(r"\s+", " ", (KEYS / name.replace(".ipynb", "_answers.md")).read_text())
 
 
-@pytest.mark.parametrize("name", ALL_0_6)
+@pytest.mark.parametrize("name", [p.name for p in sorted(NOTEBOOKS.glob("*.ipynb"))])
 def test_every_prediction_has_an_answer_in_the_key(name):
     """A self-paced learner has no teacher: each key answers each "Predict, then run" of its lesson, one bullet per
     predict cell under "## Predictions", before the "Check yourself" answers."""
@@ -680,7 +680,11 @@ def test_every_prediction_has_an_answer_in_the_key(name):
     assert "## Predictions" in key and key.index("## Predictions") < key.index("## Check yourself")
     section = key.split("## Predictions", 1)[1].split("## Check yourself", 1)[0]
     predicts = [c for c in cells(name) if c.cell_type == "code" and c.source.lstrip().startswith("my_prediction =")]
-    assert len(re.findall(r"^- ", section, re.M)) == len(predicts), f"{name}: one answer per prediction"
+    answers = len(re.findall(r"^- ", section, re.M))
+    if name == "13_real_etcd.ipynb":  # its table section asks for a prediction in prose, without a cell
+        assert answers == len(predicts) + 1, f"{name}: one answer per prediction"
+    else:
+        assert answers == len(predicts), f"{name}: one answer per prediction"
 
 
 def test_keys_00_02_03_answer_the_predictions_with_the_runs_numbers():
