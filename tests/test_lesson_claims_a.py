@@ -665,7 +665,6 @@ def test_every_check_yourself_question_has_an_answer_in_the_key(name):
     assert "notebooks/" + name in text
 
 
-ALL_0_6 = sorted(p.name for p in NOTEBOOKS.glob("0[0-6]_*.ipynb"))
 
 
 def key_text(name: str) -> str:
