@@ -33,8 +33,8 @@ from .checks import SafetyViolation
 from .raft import RaftNode, Timing
 from .sim import Cluster, Network
 from .raft import Event
-from .viz.cluster import ClusterPicture, members_title, network_line, status_line
-from .viz.logs import log_axes, log_shapes, log_window, snapshot_shapes
+from .viz.cluster import ClusterPicture, network_line, status_line
+from .viz.logs import log_window
 from .viz.scene import SceneView
 from .viz.style import (
     CUT_COLOR,
@@ -50,7 +50,7 @@ from .viz.style import (
     term_color,
 )
 
-__all__ = ["ClusterExplorer", "Action", "StepCountingCluster", "PRESETS", "SPEEDS", "PANELS", "preset_actions",
+__all__ = ["ClusterExplorer", "Action", "StepCountingCluster", "PRESETS", "SPEEDS", "PANELS", "MAX_SERVERS", "preset_actions",
            "parse_groups", "legend_html", "describe_events", "LiveText"]
 
 PRESETS = ("isolate a node", "split in halves", "leader in the minority", "bridge", "majorities ring")
@@ -72,7 +72,11 @@ PANELS = ("Servers", "Network", "Client", "etcd", "Event log", "Key")
 """The control panels, in the order of their tabs."""
 
 LOG_STEP = 5
-"""The explorer's log panel scrolls 5 indices at a time (a scroll redraws the whole figure in the browser)."""
+"""The explorer's log panel scrolls 5 indices at a time (each scroll rewrites every cell and index label)."""
+
+MAX_SERVERS = 9
+"""The most servers the explorer draws (at the start or by Add server): its figure's layout is made once for every
+size up to this, so adding a server changes only traces (issue 29); a ring of 9 still reads (labels ≥ 11 px)."""
 
 MAX_STEP_SKIP = 10_000
 """Step gives up (and says so) after this many heap entries that changed nothing."""
@@ -457,6 +461,9 @@ class ClusterExplorer(W.VBox):
         """
         if isinstance(tick_ms, bool) or not isinstance(tick_ms, int) or tick_ms < 20:
             raise ValueError(f"tick_ms must be a whole number of milliseconds ≥ 20; got {tick_ms!r}")
+        if isinstance(n, int) and not isinstance(n, bool) and n > MAX_SERVERS:
+            raise ValueError(f"the explorer draws at most {MAX_SERVERS} servers; got n={n}. For a bigger cluster use "
+                             "raftedu.Cluster and its pictures (cluster_figure, timeline)")
         if theme != "auto" and theme not in THEMES:
             raise ValueError(f"unknown theme {theme!r}; choose 'auto' (follow JupyterLab) or one of: {', '.join(THEMES)}")
         self._tick_ms = tick_ms
@@ -469,7 +476,7 @@ class ClusterExplorer(W.VBox):
         self.scene = SceneView()
         self._theme_choice = theme
         self.picture = ClusterPicture(n, election_timeout_high=timing.election_timeout[1], log_width=10,
-                                      theme="light" if theme == "auto" else theme)
+                                      theme="light" if theme == "auto" else theme, max_n=MAX_SERVERS, seed=seed)
         self.buttons: dict[str, W.Button] = {}
         self.message = LiveText(layout=W.Layout(min_height="2.9em", width="100%", padding="2px 6px",
                                                 border="1px solid var(--jp-border-color2, #ccc)"))
@@ -480,7 +487,6 @@ class ClusterExplorer(W.VBox):
         self.event_log = W.HTML(value="", layout=W.Layout(width="100%"))
         self._sync_scene()
         self._sent: dict[int, dict[str, Any]] = {}
-        self._title = f"Raft cluster: {n} servers, seed {seed}"  # until refresh() reads the members from the trace
         self.figure: go.FigureWidget | None = None
         self._static = W.Output()
         note = W.HTML()
@@ -525,10 +531,8 @@ class ClusterExplorer(W.VBox):
     def _new_figure_widget(self) -> go.FigureWidget:
         """A FigureWidget of the current picture; what it shows is remembered so refresh() sends only changes."""
         self.picture.log_first = log_window(self.scene, self.picture.log_width, LOG_STEP)
-        widget = go.FigureWidget(self.picture.figure(self.scene, title=self._title, legend=False))
+        widget = go.FigureWidget(self.picture.figure(self.scene, legend=False))
         widget._config = {"displayModeBar": False}  # its zoom buttons are 5 more Tab stops (one unnamed) for fixed axes
-        self._shapes = self._log_panel_shapes()
-        widget.layout.shapes = self._shapes
         if getattr(self, "message", None) is not None and self.message.box_width >= 300:
             widget.layout.width = self.message.box_width
         self._sent = dict(zip(self.picture.dynamic_indices, self.picture.dynamic(self.scene)))
@@ -675,6 +679,9 @@ class ClusterExplorer(W.VBox):
     def _on_chosen(self, label: str, name: str) -> bool:
         """Do ``cluster.<name>`` for the server chosen in the etcd panel (Add server takes none)."""
         if name == "add_server":
+            if self.cluster.n >= MAX_SERVERS:
+                self.refresh(error=f"{label} refused: the explorer draws at most {MAX_SERVERS} servers")
+                return False
             return self.act_all([(name, (), {})], label=label)
         chosen = self.member.value
         label = f"{label} to {node_name(chosen)}" if name == "transfer_leadership" else f"{label} {node_name(chosen)}"
@@ -719,17 +726,13 @@ class ClusterExplorer(W.VBox):
         ids = self.cluster.ids
         if self.picture.n == len(ids):
             return
-        p = self.picture
+        p = self.picture  # the same layout (made for up to MAX_SERVERS): the redraw changes only traces
         self.picture = ClusterPicture(len(ids), election_timeout_high=p.timeout_high, log_width=p.log_width,
-                                      theme=p.theme)
+                                      theme=p.theme, max_n=p.max_n, seed=p.seed)
         self.panels["Servers"].children = self._server_columns(ids)
         choices = [(node_name(i), i) for i in ids]
         self.preset_node.options, self.member.options = choices, choices
         self.member.value = ids[-1]  # the newest server: the one to promote after adding it
-        if self.figure is not None:
-            self._title = members_title(self.scene, self._config["seed"])
-            self._sync_scene()
-            self._redraw_in_place()
 
     def _show_panel(self, name: str) -> None:
         for key, widget in self.panels.items():
@@ -943,48 +946,19 @@ class ClusterExplorer(W.VBox):
         if self.figure is None:
             self.refresh(keep_message=True)
             return
-        self._redraw_in_place(theme_changed=True)
+        self._redraw_in_place()
 
-    def _redraw_in_place(self, theme_changed: bool = False) -> None:
-        """Send the whole current picture to the FigureWidget that is already on the page: every trace, the axes, the
-        shapes, the theme. One batch; much cheaper for the browser than a new FigureWidget (measured: Add server
-        took 1.0–1.2 s to redraw with a fresh widget). The picture has the same traces whatever the cluster size."""
+    def _redraw_in_place(self) -> None:
+        """Redraw the FigureWidget already on the page in the picture's theme: the template and every trace (the
+        legend entries too), in one batch; much cheaper for the browser than a new FigureWidget."""
         assert self.figure is not None
         self.picture.log_first = log_window(self.scene, self.picture.log_width, LOG_STEP)
-        fresh = self.picture.figure(self.scene, title=self._title, legend=False, validate=False).to_plotly_json()
-        self._shapes = self._log_panel_shapes()
-        dynamic = dict(zip(self.picture.dynamic_indices, self.picture.dynamic(self.scene)))
-        if not theme_changed:  # one update of the changed traces and the layout's parts, as they are (already valid:
-            layout = fresh["layout"]  # plotly's per-property validation took ~50 ms of an Add server click)
-            changed = [i for i in self.picture.dynamic_indices if self._sent.get(i) != dynamic[i]]
-            keys = sorted({k for i in changed for k in fresh["data"][i] if k != "type"})
-            self.figure.plotly_update(  # a key a trace no longer has is None: plotly removes it
-                restyle_data={k: [fresh["data"][i].get(k) for i in changed] for k in keys},
-                relayout_data={"shapes": self._shapes, "title.text": self._title,
-                               **{axis: layout[axis] for axis in ("xaxis", "yaxis", "xaxis2", "yaxis2")}},
-                trace_indexes=changed)
-            self._sent = dynamic
-            return
-        with self.figure.batch_update():  # only what changed: the template alone is a large message
-            layout = fresh["layout"]
-            if theme_changed:
-                self.figure.layout.template = layout["template"]
-                self.figure.layout.annotations = layout["annotations"]
-            self.figure.layout.shapes = self._shapes
-            self.figure.layout.title.text = self._title
-            for axis in ("xaxis", "yaxis", "xaxis2", "yaxis2"):
-                self.figure.layout[axis].update(layout[axis])
-            for index, trace in enumerate(fresh["data"]):  # the others (legend entries) change only with the theme
-                if theme_changed or (index in dynamic and self._sent.get(index) != dynamic[index]):
-                    self.figure.data[index].update(trace)
-        self._sent = dynamic
-
-    def _log_panel_shapes(self) -> list[dict[str, Any]]:
-        """The log panel's lines: between the servers' rows, and a bold bar where each server's snapshot ends
-        (dissertation §5.1; the hollow cells left of it are compacted), for the log window shown now."""
-        p = self.picture
-        return (log_shapes(p.n, xaxis="x2", yaxis="y2", theme=p.theme)
-                + snapshot_shapes(self.scene, p.log_first, p.log_width, xaxis="x2", yaxis="y2", theme=p.theme))
+        fresh = self.picture.figure(self.scene, legend=False, validate=False).to_plotly_json()
+        with self.figure.batch_update():  # the template alone is a large message: only here
+            self.figure.layout.template = fresh["layout"]["template"]
+            for index, trace in enumerate(fresh["data"]):
+                self.figure.data[index].update(trace)
+        self._sent = dict(zip(self.picture.dynamic_indices, self.picture.dynamic(self.scene)))
 
     def refresh(self, *, error: str = "", info: str = "", raw: bool = False, keep_message: bool = False) -> None:
         """Bring the picture, the buttons, the explanation and the event log up to date with the cluster.
@@ -995,9 +969,7 @@ class ClusterExplorer(W.VBox):
         self._sync_scene()
         self._fit_size()
         scene, picture = self.scene, self.picture
-        first = log_window(scene, picture.log_width, LOG_STEP)
-        relayout = first != picture.log_first
-        picture.log_first = first
+        picture.log_first = log_window(scene, picture.log_width, LOG_STEP)
         # Words and buttons first: they are cheap for the browser, the figure is not.
         for i in self.cluster.ids:
             node = scene.nodes[i]
@@ -1014,31 +986,17 @@ class ClusterExplorer(W.VBox):
         low, high = net.get("delay", (0, 0))
         self.drop_readout.value = f"{float(net.get('drop_rate', 0.0)) * 100:.0f} % lost"
         self.delay_readout.value = f"{low}–{high} ms" if low != high else f"{low} ms"
-        dyn = picture.dynamic(scene)
-        title, retitle = members_title(scene, self._config["seed"]), False
-        if title != self._title:
-            self._title, retitle = title, True
-        if self.figure is not None:
-            changed = {i: t for i, t in zip(picture.dynamic_indices, dyn) if self._sent.get(i) != t}
-            shapes = self._log_panel_shapes()
-            if not (retitle or relayout or shapes != self._shapes) and _can_redraw_traces_only(self.figure):
+        if self.figure is not None:  # the layout is the same for every state: only traces change (issue 29)
+            changed = {i: t for i, t in zip(picture.dynamic_indices, picture.dynamic(scene)) if self._sent.get(i) != t}
+            if _can_redraw_traces_only(self.figure):
                 self._redraw_traces(changed)
                 return
             with self.figure.batch_update():  # only what changed: each restyled trace costs the browser time
                 for index, trace in changed.items():
                     self.figure.data[index].update({k: v for k, v in trace.items() if k != "type"})
                     self._sent[index] = trace
-                if retitle:
-                    self.figure.layout.title.text = title
-                if relayout:
-                    xaxis2 = log_axes(self.cluster.n, first, picture.log_width)[0]
-                    self.figure.layout.xaxis2.update(range=xaxis2["range"], tickvals=xaxis2["tickvals"],
-                                                     ticktext=xaxis2["ticktext"])
-                if shapes != self._shapes:  # a snapshot taken or installed, or the window moved past a bar
-                    self.figure.layout.shapes, self._shapes = shapes, shapes
         else:
-            figure = picture.figure(scene, title=self._title)
-            figure.layout.shapes = self._log_panel_shapes()
+            figure = picture.figure(scene)
             bundle = {"application/vnd.plotly.v1+json": json.loads(figure.to_json()),
                       "text/plain": f"{status_line(scene)}\n{network_line(scene)}"}
             self._static.outputs = ({"output_type": "display_data", "data": bundle, "metadata": {}},)

@@ -445,9 +445,9 @@ def test_etcd_panel_adds_a_learner_that_the_picture_marks_and_promotes_it(lab: L
                                ".some(t => t.textContent.includes('learner · term'))", timeout=45_000)
 
 
-# Bold lines of the explorer's log panel (plotly draws layout shapes as paths in its shape layers): snapshot bars.
-SNAPSHOT_BARS = (f"() => Array.from(document.querySelectorAll('{FIGURE} .shapelayer path'))"
-                 ".filter(p => parseFloat(p.style.strokeWidth) === 4).length")
+# The bold bars drawn where snapshots end: the "snapshot bars" trace, one line segment (a path) per bar.
+SNAPSHOT_BARS = (f"() => {{ const t = ({TRACE})('snapshot bars'); return t ? Array.from(t.querySelectorAll('path.js-line'))"
+                 ".filter(p => parseFloat(p.style.strokeWidth) === 4).length : 0; }")
 HOLLOW_CELLS = ("() => { const gd = document.querySelector('.raftedu-explorer .js-plotly-plot');"
                 " const t = gd && gd.data.find(t => t.name === 'log cells'); const s = t && t.marker.symbol;"
                 " return Array.isArray(s) ? s.filter(x => x === 'square-open').length : 0; }")
