@@ -13,13 +13,16 @@ means). The explorer holds no Raft logic: each control calls one
 
 Step goes to the next event that changes something (it never answers "nothing
 happened") and says what it was; Step back undoes exactly one such step or one
-action by replaying from the seed: every action is recorded with the number
-of simulator steps done before it, so a fresh cluster with the same seed
-reaches exactly the same trace.
+action by replaying: every action is recorded with the number of simulator
+steps done before it, so a fresh cluster with the same seed reaches exactly the
+same trace. The replay starts from the newest checkpoint before its target (a
+copy of the cluster kept every :data:`CHECKPOINT_STEPS` steps and before each
+action), not from the seed: same seed, same run, much less to redo.
 """
 
 from __future__ import annotations
 
+import copy
 import html
 import json
 from collections.abc import Callable
@@ -30,9 +33,9 @@ import ipywidgets as W
 import plotly.graph_objects as go
 
 from .checks import SafetyViolation
-from .raft import RaftNode, Timing
+from .raft import EVENT_FIELDS, Event, RaftNode, Timing
 from .sim import Cluster, Network
-from .raft import Event
+from .trace import Trace
 from .viz.cluster import ClusterPicture, network_line, status_line
 from .viz.logs import log_window
 from .viz.scene import SceneView
@@ -78,11 +81,31 @@ MAX_SERVERS = 9
 """The most servers the explorer draws (at the start or by Add server): its figure's layout is made once for every
 size up to this, so adding a server changes only traces (issue 29); a ring of 9 still reads (labels ≥ 11 px)."""
 
+CHECKPOINT_STEPS = 200
+"""The explorer keeps a copy of its cluster every this many simulator steps (and before each action): Step back
+replays from the newest one before its target (measured: a copy takes ~5 ms, 200 steps ~50 ms to redo)."""
+
+SCENE_COPY_EVENTS = 500
+"""The explorer copies its scene (what the picture is drawn from) every this many trace events: after Step back it
+reads only the events since the newest copy before the new moment, not the whole trace."""
+
 MAX_STEP_SKIP = 10_000
 """Step gives up (and says so) after this many heap entries that changed nothing."""
 
 _NO_REDRAW = {"transition": {"duration": 0}, "frame": {"duration": 0, "redraw": False}, "mode": "immediate"}
 """plotly.js ``animate`` options that replot only the named traces, at once (ClusterExplorer._redraw_traces)."""
+
+
+def _flat(props: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested plotly properties as plotly.js property paths: ``{"marker": {"color": c}}`` → ``{"marker.color": c}``
+    (an update merges them into a trace: a property not named keeps its value)."""
+    out: dict[str, Any] = {}
+    for key, value in props.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
 
 
 def _can_redraw_traces_only(figure: go.FigureWidget) -> bool:
@@ -111,13 +134,18 @@ class StepCountingCluster(Cluster):
 
     ``visible`` lists the step counts whose step changed something (recorded
     at least one trace event): a stale timer that had been reset changes nothing.
+    ``on_step``, when set, is called with the cluster after every
+    :data:`CHECKPOINT_STEPS`-th step (the explorer keeps a :meth:`checkpoint` then).
     """
 
     steps = 0
+    held_events = -1
+    """In a :meth:`checkpoint`: how many events of its run's trace it stands for (-1: a live cluster)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """A cluster as :class:`~raftedu.sim.Cluster` builds it, counting from 0."""
         self.visible: list[int] = []
+        self.on_step: Callable[[StepCountingCluster], None] | None = None
         super().__init__(*args, **kwargs)
 
     def step(self) -> list[Any]:
@@ -126,7 +154,26 @@ class StepCountingCluster(Cluster):
         events = super().step()
         if events:
             self.visible.append(self.steps)
+        if self.on_step is not None and self.steps % CHECKPOINT_STEPS == 0:
+            self.on_step(self)
         return events
+
+    def checkpoint(self) -> "StepCountingCluster":
+        """A copy of this cluster as it is now, without its trace (and without ``on_step``): :meth:`resume` gives a
+        copy of it the first events of a later trace of this run. The copy holds every server, timer, message in
+        flight and random generator: stepping it on does exactly what stepping this cluster on would."""
+        empty = Trace()
+        held = copy.deepcopy(self, {id(self.trace): empty, id(self.trace.cells): empty.cells, id(self.on_step): None})
+        held.held_events = len(self.trace)  # how many events of the trace it stands for
+        return held
+
+    def resume(self, trace: Trace) -> "StepCountingCluster":
+        """A fresh copy of this :meth:`checkpoint` with its trace: the first events of ``trace``, the trace of a run
+        that passed through this checkpoint (a trace only grows, and the same seed makes the same run)."""
+        fresh = copy.deepcopy(self)
+        fresh.trace.cells.extend(trace.cells[: self.held_events * len(EVENT_FIELDS)])  # (its alias of them too)
+        del fresh.held_events  # a live cluster again
+        return fresh
 
     def replay_by_time(self, actions: list[Action], until: int) -> tuple[list[Action], str]:
         """From a fresh cluster: redo ``actions`` each at its time (not step count: with other options the steps
@@ -155,6 +202,32 @@ class StepCountingCluster(Cluster):
             a.apply(self)
         while self.steps < target:
             self.step()
+
+
+@dataclass(frozen=True)
+class _Checkpoint:
+    """A past moment of the explorer's run: a :meth:`StepCountingCluster.checkpoint` of its cluster, how many of the
+    recorded actions were done by then, and the action about to be done (None: taken right after a step)."""
+
+    cluster: StepCountingCluster
+    actions: int
+    before: Action | None = None
+
+    def serves(self, keep: list[Action], target: int, undone: Action | None) -> bool:
+        """Whether the replay of ``keep`` up to ``target`` steps (then to ``undone``'s time) passes through exactly
+        this state, so it may start here rather than at the seed. (The explorer drops the checkpoints that lie after
+        a state it steps back to: the first ``actions`` of ``keep`` are the ones done by then.)"""
+        done, steps = self.actions, self.cluster.steps
+        if done > len(keep) or steps > target:
+            return False
+        if self.before is not None:  # taken just before an action at this step count and time: it must come next
+            return (keep[done] if done < len(keep) else undone) == self.before
+        # taken right after a step, as the replay leaves it: the next action must not come before that step
+        return done == len(keep) or keep[done].steps >= steps
+
+
+MAX_CHECKPOINTS = 64
+"""The most checkpoints the explorer keeps; beyond, every other older one goes (Step back only gets slower)."""
 
 
 def parse_groups(text: str, n: int) -> list[list[int]]:
@@ -472,7 +545,10 @@ class ClusterExplorer(W.VBox):
         self._config: dict[str, Any] = dict(n=n, seed=seed, timing=timing, network=network, node_class=node_class,
                                             pre_vote=pre_vote, check_quorum=check_quorum)
         self.cluster = StepCountingCluster(**self._config)
+        self.cluster.on_step = self._keep_checkpoint
         self.actions: list[Action] = []
+        self._checkpoints: list[_Checkpoint] = []
+        self._scenes: list[SceneView] = []  # copies of the scene now and then (the same run's), for Step back
         self.scene = SceneView()
         self._theme_choice = theme
         self.picture = ClusterPicture(n, election_timeout_high=timing.election_timeout[1], log_width=10,
@@ -712,14 +788,29 @@ class ClusterExplorer(W.VBox):
                           + (f". {html.escape(why, quote=False)}" if why else ""), raw=True)
         return True
 
-    def _adopt(self, fresh: StepCountingCluster, actions: list[Action]) -> None:
-        """Make ``fresh`` (a replay) the explorer's cluster; the controls show its settings without acting."""
+    def _adopt(self, fresh: StepCountingCluster, actions: list[Action], same_run: bool = False) -> None:
+        """Make ``fresh`` (a replay) the explorer's cluster; the controls show its settings without acting.
+
+        ``same_run``: ``fresh`` is an earlier moment of the run shown (Step back): the checkpoints and scene copies
+        up to that moment stay; the later ones go (what is done next may differ). Else (other options) all go.
+        """
+        if not same_run:
+            self._checkpoints, self._scenes = [], []
+        self._checkpoints = [k for k in self._checkpoints if k.cluster.steps <= fresh.steps and k.actions <= len(actions)]
+        self._scenes = [v for v in self._scenes if v.events_seen <= len(fresh.trace)]
         self.cluster, self.actions = fresh, actions
-        self.scene = SceneView()
+        fresh.on_step = self._keep_checkpoint
+        self.scene = copy.deepcopy(self._scenes[-1]) if self._scenes else SceneView()
         self._syncing = True
         self.drop_rate.value, self.delay.value = fresh.net.drop_rate, fresh.net.delay
         self.pre_vote.value, self.check_quorum.value = self._config["pre_vote"], self._config["check_quorum"]
         self._syncing = False
+
+    def _keep_checkpoint(self, cluster: StepCountingCluster, before: Action | None = None) -> None:
+        """Keep a checkpoint of the cluster as it is now (right after a step, or ``before`` an action), for Step back."""
+        self._checkpoints.append(_Checkpoint(cluster.checkpoint(), len(self.actions), before))
+        if len(self._checkpoints) > MAX_CHECKPOINTS:
+            del self._checkpoints[: MAX_CHECKPOINTS // 2 : 2]
 
     def _fit_size(self) -> None:
         """Servers joined or the replay has fewer: a picture, server buttons and choices for the servers there are."""
@@ -808,7 +899,8 @@ class ClusterExplorer(W.VBox):
         self.play_button.value = False
 
     def step_back(self) -> bool:
-        """Undo exactly one step or action by replaying from the seed; False (and a message) at the start.
+        """Undo exactly one step or action by replaying from the newest checkpoint before it (or the seed); False
+        (and a message) at the start.
 
         The newest of the two is undone: the last action if nothing visible
         happened after it, else the last step that changed something (the
@@ -825,16 +917,19 @@ class ClusterExplorer(W.VBox):
         else:
             self.refresh(error="Step back: already at the start, nothing to undo")
             return False
-        fresh = StepCountingCluster(**self._config)
-        fresh.replay(keep, target)
+        start = next((k for k in reversed(self._checkpoints) if k.serves(keep, target, undone)), None)
+        fresh = start.cluster.resume(c.trace) if start is not None else StepCountingCluster(**self._config)
+        fresh.replay(keep[start.actions:] if start is not None else keep, target)
         if undone is not None and undone.now > fresh.now:  # back to the moment of the undone action
             fresh.run(undone.now - fresh.now)
         gone = c.trace.events[len(fresh.trace):]
-        self._adopt(fresh, keep)  # the sliders show the replayed network again, without acting on it
+        self._adopt(fresh, keep, same_run=True)  # the sliders show the replayed network again, without acting on it
         what = (f"undid {undone.name}({', '.join(map(repr, undone.args + tuple(v for _k, v in undone.kwargs)))})"
                 if undone is not None else f"undid: {describe_events(gone)}")
+        origin = (f"the checkpoint at t = {start.cluster.now} ms of this run (seed {self._config['seed']})"
+                  if start is not None else f"seed {self._config['seed']}")
         self.refresh(info=f"<b>Step back</b> → t = {fresh.now} ms; {html.escape(what, quote=False)} "
-                          f"(replayed from seed {self._config['seed']})", raw=True)
+                          f"(replayed from {origin})", raw=True)
         return True
 
     # ---- actions: each one cluster call, then a redraw ---------------------------
@@ -851,8 +946,10 @@ class ClusterExplorer(W.VBox):
         label = label or " ".join([calls[0][0].replace("_", " "), *map(str, calls[0][1])]) if calls else label
         before = len(self.cluster.trace)
         error = ""
-        for name, args, kwargs in calls:
+        for k, (name, args, kwargs) in enumerate(calls):
             action = Action(self.cluster.steps, self.cluster.now, name, tuple(args), tuple(sorted(kwargs.items())))
+            if k == 0:  # undoing these actions (one per Step back) replays at most the others from here
+                self._keep_checkpoint(self.cluster, before=action)
             try:
                 action.apply(self.cluster)
             except (ValueError, SafetyViolation) as err:
@@ -926,6 +1023,10 @@ class ClusterExplorer(W.VBox):
         for e in self.cluster.trace.events[self.scene.events_seen :]:
             self.scene.apply(e)
         self.scene.time = self.cluster.now
+        if self.scene.events_seen >= (self._scenes[-1].events_seen if self._scenes else 0) + SCENE_COPY_EVENTS:
+            self._scenes.append(copy.deepcopy(self.scene))  # Step back starts its scene here (_adopt)
+            if len(self._scenes) > MAX_CHECKPOINTS:
+                del self._scenes[: MAX_CHECKPOINTS // 2 : 2]
 
     def _fit_width(self, width: int) -> None:
         """The page told the explorer's width: give the figure that width (plotly's own autosize misses it)."""
@@ -1022,13 +1123,12 @@ class ClusterExplorer(W.VBox):
                 start -= 1
             named += group[start:]
         fig._in_batch_mode = True
-        try:
-            for index in named:
+        try:  # the traces' new values as they are, no per-property validation (the picture's own, already valid
+            for index in named:  # when the FigureWidget was made: validation took ~20 ms of an Add server click)
+                edits = fig._batch_trace_edits.setdefault(index, {})  # named, even if unchanged: see above
                 if index in changed:
-                    trace = changed[index]
-                    fig.data[index].update({k: v for k, v in trace.items() if k != "type"})
-                    self._sent[index] = trace
-                fig._batch_trace_edits.setdefault(index, {})  # named, even if unchanged: see above
+                    edits.update(_flat({k: v for k, v in changed[index].items() if k != "type"}))
+                    self._sent[index] = changed[index]
         finally:
             fig._in_batch_mode = False
         fig._perform_batch_animate(_NO_REDRAW)

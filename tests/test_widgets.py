@@ -221,6 +221,48 @@ def test_step_back_undoes_exactly_one_step_or_action() -> None:
     assert "undid crash(1)" in x.message.value and x.cluster.nodes[1] is not None
 
 
+def test_step_back_replays_from_a_checkpoint_and_stepping_forward_again_retraces_the_run() -> None:
+    """Step back starts its replay at the newest checkpoint before its target, not at the seed (issue 29): the state
+    it reaches equals a replay from the seed, and stepping forward again gives the very same run (the checkpoint
+    holds every timer, message in flight and random generator)."""
+    from raftedu.widgets import CHECKPOINT_STEPS
+
+    x = ClusterExplorer(n=5, seed=7)
+    x.advance(1000)
+    x.client_request()
+    x.advance(300)
+    x.buttons["Add server"].click()
+    x.advance(600)
+    steps, ahead = x.cluster.steps, list(x.cluster.trace.cells)
+    assert steps > x.actions[-1].steps + CHECKPOINT_STEPS  # a checkpoint after the Add server
+    for _ in range(3):
+        assert x.step_back() and "replayed from the checkpoint at t = " in x.message.value
+
+    def from_seed() -> StepCountingCluster:
+        seed = StepCountingCluster(**x._config)
+        seed.replay(x.actions, x.cluster.steps)
+        return seed
+
+    seed = from_seed()
+    assert (seed.trace.digest(), seed.now, seed.visible) == (x.cluster.trace.digest(), x.cluster.now, x.cluster.visible)
+    while x.cluster.steps < steps:  # forward again: the same events, bit for bit
+        x.cluster.step()
+    assert x.cluster.trace.cells == ahead
+    x.buttons["Add server"].click()  # a seventh; then back over two steps and over the Add server itself
+    x.step()
+    x.step()
+    steps, ahead = x.cluster.steps, list(x.cluster.trace.cells)
+    for _ in range(3):
+        x.step_back()
+    assert "undid add_server()" in x.message.value and "checkpoint" in x.message.value and x.cluster.n == 6
+    seed = from_seed()
+    assert (seed.trace.digest(), seed.now, seed.visible) == (x.cluster.trace.digest(), x.cluster.now, x.cluster.visible)
+    x.buttons["Add server"].click()  # the same action at the same moment: the same run again
+    while x.cluster.steps < steps:
+        x.cluster.step()
+    assert x.cluster.trace.cells == ahead
+
+
 def test_partition_presets_make_the_textbook_shapes() -> None:
     assert preset_actions("isolate a node", 5, 4, None) == [("isolate", (4,))]
     assert preset_actions("split in halves", 4, 1, None) == [("partition", ([1, 2], [3, 4]))]
