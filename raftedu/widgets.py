@@ -37,7 +37,7 @@ from .raft import EVENT_FIELDS, Event, RaftNode, Timing
 from .sim import Cluster, Network
 from .trace import Trace
 from .viz.cluster import ClusterPicture, network_line, status_line
-from .viz.logs import log_window
+from .viz.logs import MATCH_SYMBOL, log_window
 from .viz.scene import SceneView
 from .viz.style import (
     CUT_COLOR,
@@ -282,6 +282,7 @@ _SHAPES = {  # CSS clip-paths of plotly's marker symbols that have no common fon
     "octagon": "polygon(30% 0,70% 0,100% 30%,100% 70%,70% 100%,30% 100%,0 70%,0 30%)",
     "hexagon": "polygon(25% 0,75% 0,100% 50%,75% 100%,25% 100%,0 50%)",
     "pentagon": "polygon(50% 0,100% 38%,81% 100%,19% 100%,0 38%)",
+    MATCH_SYMBOL: "polygon(0 0,100% 0,100% 16%,54% 16%,92% 100%,8% 100%,46% 16%,0 16%)",  # arrow up to a bar
 }
 _GLYPHS = {"diamond": "◆", "diamond-open": "◇", "star": "★", "circle": "●", "square": "■", "square-open": "□",
            "triangle-up": "▲"}
@@ -323,7 +324,7 @@ def legend_html() -> str:
              + _swatch("⚙", "inherit", "configuration entry (§4.1)")
              + _swatch("□", term_color(3), "hollow log cell: in the snapshot (§5.1)")
              + _swatch("┃", "inherit", "bold bar: where a snapshot ends")
-             + _swatch("▲", ROLE_COLORS["leader"], "matchIndex (leader's view; 'none')")
+             + _swatch(MATCH_SYMBOL, ROLE_COLORS["leader"], "matchIndex (leader's view; 'none')")
              + _swatch("△", ROLE_COLORS["leader"], "nextIndex (leader's view)", name="raftedu-next-index"))
     return (f'<div style="display:grid;grid-template-columns:repeat(auto-fill,minmax(255px,1fr));column-gap:0.8em;'
             f'font-size:11.5px;line-height:1.3;white-space:normal">{roles}{messages}{other}</div>')

@@ -305,8 +305,23 @@ def test_labels_sit_outside_the_ring_where_no_link_or_message_goes() -> None:
         assert "term" in labels.text[0] and any(r in labels.text[0] for r in ("follower", "candidate", "leader"))
 
 
+def test_messages_a_server_sends_at_once_are_drawn_apart_for_every_cluster_size() -> None:
+    """A leader's heartbeats to every follower leave at once: each is drawn clear of the others (issue 29: with 6
+    servers they piled up on the leader), ≥ the largest message marker apart, whatever the cluster size."""
+    from raftedu.viz.cluster import _UNIT_PX
+
+    largest = max(size for *_rest, size in MESSAGE_STYLES.values()) / _UNIT_PX
+    for n in range(3, 10):
+        picture = ClusterPicture(n)
+        for src in (1, n):
+            at = [message_xy(src, dst, n, 0.0, edge=picture.message_edge) for dst in range(1, n + 1) if dst != src]
+            gap = min(math.dist(a, b) for k, a in enumerate(at) for b in at[k + 1 :])
+            assert gap >= largest, (n, src, gap)
+            assert all(math.dist(p, ring_xy(src, n)) > picture.radius + 0.05 for p in at)  # clear of the server
+
+
 def test_match_index_zero_is_drawn_as_nothing_matched_under_its_own_row() -> None:
-    from raftedu.viz.logs import CELL_DY, MARK_DY
+    from raftedu.viz.logs import CELL_DY, MATCH_DY
 
     c = elected()
     c.crash(next(i for i in c.ids if i != c.leader()))
@@ -321,7 +336,7 @@ def test_match_index_zero_is_drawn_as_nothing_matched_under_its_own_row() -> Non
     cells = trace_named(fig, "log cells")
     for _x, y, h in zip(match.x, match.y, match.hovertext):
         row = int(h.split(" for S")[1].split(":")[0])
-        assert math.isclose(y, row + MARK_DY) and row < y < row + 0.5  # in its follower's row, under the cells
+        assert math.isclose(y, row + MATCH_DY) and row < y < row + 0.5  # in its follower's row, under the cells
     assert all(math.isclose(y - round(y), CELL_DY) for y in cells.y)
 
 

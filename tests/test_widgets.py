@@ -368,6 +368,16 @@ def test_the_explorer_explains_every_colour_in_its_legend() -> None:
     for name, _symbol, color, _size in MESSAGE_STYLES.values():
         assert name in legend and f"color:{color}" in legend
     assert x.figure.layout.showlegend is False  # plotly's own legend is left out: a faster redraw
+    # matchIndex has a mark of its own, drawn and keyed: not the ▲ of an AppendEntries reply (issue 29)
+    from raftedu.viz.logs import MATCH_SYMBOL
+    from raftedu.viz.style import REFUSED_SYMBOLS
+    from raftedu.widgets import _SHAPES
+
+    assert MATCH_SYMBOL not in {s for _n, s, _c, _z in MESSAGE_STYLES.values()} | set(REFUSED_SYMBOLS.values())
+    x.advance(1000)
+    assert next(t for t in x.figure.data if t.name.startswith("leader's matchIndex")).marker.symbol == MATCH_SYMBOL
+    entry = next(part for part in legend.split("<span>") if "matchIndex" in part)
+    assert _SHAPES[MATCH_SYMBOL] in entry and "▲" not in entry
 
 
 def test_play_speed_settings_are_checked() -> None:

@@ -49,6 +49,9 @@ PLAY_SECONDS = 8
 _RING = dict(xaxis="x", yaxis="y")
 _UNIT_PX = 84
 """About how many pixels one ring unit takes in the figure (the ring's radius is 1): sizes in px are converted with it."""
+_MESSAGE_GAP = 0.21
+"""The distance in ring units (~18 px) between the centres of two messages drawn side by side: more than the
+largest message marker (15 px)."""
 _TIMER_CELLS = 6
 """How many cells the text bar of an election timer has."""
 
@@ -176,6 +179,10 @@ class ClusterPicture:
         """Marker size of a server in px: smaller rings of more servers still fit."""
         self.radius = self.node_size / 2 / _UNIT_PX
         """A server's radius in ring units."""
+        self.message_edge = max(self.radius + 0.08, round(_MESSAGE_GAP / (2 * math.sin(math.pi / (2 * max(n, 2)))), 3))
+        """How far from a server's centre a message just sent (or about to arrive) sits, in ring units: past the
+        server's edge, and far enough that messages a server sends at once to neighbouring servers (their links
+        π/n apart) sit :data:`_MESSAGE_GAP` apart -- a leader's heartbeats to 5 followers no longer pile up."""
         self._ring_traces = 5 + len(MESSAGE_STYLES) + 4  # title, links, blocked, servers, labels, messages, drops,
         self.dynamic_indices = list(range(0, self._ring_traces))  # status, network, badge
         first_log = self._ring_traces + len(ROLE_COLORS) + 1
@@ -360,8 +367,8 @@ class ClusterPicture:
         refused = ink(self.theme, "outline")
         flights = list(view.in_flight.values())
         where = [(f.msg.src, f.msg.dst, in_flight_fraction(f, t)) for f in flights]
-        edge = self.radius + 0.08
-        for flight, (src, dst, fraction), lane in zip(flights, where, fan_out(where)):
+        edge = self.message_edge
+        for flight, (src, dst, fraction), lane in zip(flights, where, fan_out(where, step=_MESSAGE_GAP * 0.8)):
             m = flight.msg
             kind = message_kind(m)
             x, y = message_xy(src, dst, self.n, fraction, lane=lane, edge=edge)
@@ -393,7 +400,7 @@ class ClusterPicture:
     def _drops(self, view: ClusterView, t: int) -> dict[str, Any]:
         xs, ys, hover = [], [], []
         for d in getattr(view, "recent_drops", lambda _t: [])(t):
-            x, y = message_xy(d.msg.src, d.msg.dst, self.n, d.fraction, edge=self.radius + 0.08)
+            x, y = message_xy(d.msg.src, d.msg.dst, self.n, d.fraction, edge=self.message_edge)
             xs.append(x)
             ys.append(y)
             hover.append(f"dropped at {d.time} ms ({d.reason}): {describe_message(d.msg)}")

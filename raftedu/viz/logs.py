@@ -14,7 +14,8 @@ from .style import ROLE_COLORS, TERM_COLORSCALE, ink, node_name, template, term_
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["LOG_WINDOW", "UNCOMMITTED_OPACITY", "CELL_DY", "MARK_DY", "COMPACTED_SYMBOL", "CONFIG_MARK",
+__all__ = ["LOG_WINDOW", "UNCOMMITTED_OPACITY", "CELL_DY", "MARK_DY", "COMPACTED_SYMBOL", "MATCH_SYMBOL", "MATCH_DY",
+           "CONFIG_MARK",
            "has_config_entry", "log_window", "log_traces", "panel_traces", "panel_axes", "PANEL_TRACES",
            "log_axes", "log_shapes", "snapshot_shapes", "log_grid", "log_frame"]
 
@@ -30,6 +31,11 @@ COMPACTED_SYMBOL = "square-open"
 """A cell a server compacted into its snapshot (dissertation §5.1) is hollow: outlined in its term's colour, still
 labelled with the term, and a bar (:func:`snapshot_shapes`) closes the server's snapshot on the right -- never colour
 alone."""
+MATCH_DY = 0.14
+"""Where the tip of a matchIndex mark sits in its follower's row: just under the cells (the arrow hangs below it)."""
+MATCH_SYMBOL = "arrow-bar-up"
+"""The leader's matchIndex for a follower: a filled arrow pointing up to a bar ("matched up to here"), its tip at the
+mark's point. Not a ▲: that is an AppendEntries reply on the ring (issue 29)."""
 CONFIG_MARK = "⚙"
 """Added to the term in a cell that holds a configuration (dissertation §4.1: a membership change is a log entry)."""
 
@@ -98,15 +104,15 @@ def log_traces(view: ClusterView, first: int, width: int, *, xaxis: str = "x", y
                              line=dict(width=[3 if s == COMPACTED_SYMBOL else 1 for s in symbols] if any_compacted else 1,
                                        color="rgb(80, 80, 80)")))
     marks = []
-    for which, symbol, name in ((0, "triangle-up", "leader's matchIndex for this follower"),
-                                (1, "triangle-up-open", "leader's nextIndex for this follower")):
+    for which, symbol, name, dy in ((0, MATCH_SYMBOL, "leader's matchIndex for this follower", MATCH_DY),
+                                    (1, "triangle-up-open", "leader's nextIndex for this follower", MARK_DY)):
         mx, my, mh = [], [], []
         what = "matchIndex" if which == 0 else "nextIndex"
         for leader, table in getattr(view, "progress", {}).items():
             for peer, values in table.items():
                 value = values[which]
                 mx.append(max(value, first - 1))
-                my.append(round(peer + MARK_DY, 2))
+                my.append(round(peer + dy, 2))
                 note = " (nothing matched yet)" if which == 0 and value == 0 else (
                     f" (left of the window: drawn at {first - 1})" if value < first - 1 else "")
                 mh.append(f"{node_name(leader)}'s {what} for {node_name(peer)}: {value}{note}")
@@ -119,7 +125,8 @@ def log_traces(view: ClusterView, first: int, width: int, *, xaxis: str = "x", y
 
 
 def _mark_colour(which: int, theme: str) -> str:
-    """Colour of a matchIndex (0: filled ▲, outlined in the page's outline ink) or nextIndex (1: hollow △) mark: the
+    """Colour of a matchIndex (0: a filled arrow up to a bar, outlined in the page's outline ink) or nextIndex (1:
+    hollow △) mark: the
     leader's blue, except a hollow △ on a dark page (plotly draws it as a stroke in this colour; blue is 2.2:1 there),
     which takes the outline ink."""
     return ink(theme, "outline") if which == 1 and theme == "dark" else ROLE_COLORS["leader"]
@@ -232,9 +239,9 @@ def snapshot_shapes(view: ClusterView, first: int, width: int, *, xaxis: str = "
 def log_grid(source: Source, time: int | None = None, *, theme: str = "light") -> go.Figure:
     """A figure of every server's log at ``time`` (end of trace when None): index × server, coloured by term.
 
-    Faint cells are not yet known to be committed on that server; triangles
-    under a follower's cells are the leader's matchIndex (filled) and nextIndex
-    (open). ``theme`` is ``"light"`` or ``"dark"`` (JupyterLab's page theme).
+    Faint cells are not yet known to be committed on that server; under a
+    follower's cells, the leader's matchIndex (a filled arrow up to a bar) and
+    nextIndex (a hollow triangle). ``theme`` is ``"light"`` or ``"dark"`` (JupyterLab's page theme).
     """
     view = scene_at(source, time)
     width = max(8, max((len(n.log) for n in view.nodes.values()), default=0))
