@@ -85,6 +85,10 @@ CHECKPOINT_STEPS = 200
 """The explorer keeps a copy of its cluster every this many simulator steps (and before each action): Step back
 replays from the newest one before its target (measured: a copy takes ~5 ms, 200 steps ~50 ms to redo)."""
 
+CHECKPOINT_NEAR = 20
+"""An action keeps a checkpoint unless the newest is fewer steps back than this (a copy costs ~5 ms of the click;
+replaying that few steps costs less than that)."""
+
 SCENE_COPY_EVENTS = 500
 """The explorer copies its scene (what the picture is drawn from) every this many trace events: after Step back it
 reads only the events since the newest copy before the new moment, not the whole trace."""
@@ -949,8 +953,9 @@ class ClusterExplorer(W.VBox):
         error = ""
         for k, (name, args, kwargs) in enumerate(calls):
             action = Action(self.cluster.steps, self.cluster.now, name, tuple(args), tuple(sorted(kwargs.items())))
-            if k == 0:  # undoing these actions (one per Step back) replays at most the others from here
-                self._keep_checkpoint(self.cluster, before=action)
+            newest = self._checkpoints[-1].cluster.steps if self._checkpoints else -CHECKPOINT_STEPS
+            if k == 0 and self.cluster.steps - newest >= CHECKPOINT_NEAR:  # undoing these actions (one per Step
+                self._keep_checkpoint(self.cluster, before=action)  # back) replays at most the others from here
             try:
                 action.apply(self.cluster)
             except (ValueError, SafetyViolation) as err:
