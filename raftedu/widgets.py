@@ -817,18 +817,24 @@ class ClusterExplorer(W.VBox):
         if len(self._checkpoints) > MAX_CHECKPOINTS:
             del self._checkpoints[: MAX_CHECKPOINTS // 2 : 2]
 
-    def _fit_size(self) -> None:
-        """Servers joined or the replay has fewer: a picture, server buttons and choices for the servers there are."""
+    def _fit_size(self) -> Callable[[], None] | None:
+        """Servers joined or the replay has fewer: a picture and server buttons for the servers there are. Returns
+        what puts those buttons and the server choices on the page: to call after the figure's redraw, so the
+        browser draws the picture first (None: the size did not change)."""
         ids = self.cluster.ids
         if self.picture.n == len(ids):
-            return
+            return None
         p = self.picture  # the same layout (made for up to MAX_SERVERS): the redraw changes only traces
         self.picture = ClusterPicture(len(ids), election_timeout_high=p.timeout_high, log_width=p.log_width,
                                       theme=p.theme, max_n=p.max_n, seed=p.seed)
-        self.panels["Servers"].children = self._server_columns(ids)
-        choices = [(node_name(i), i) for i in ids]
-        self.preset_node.options, self.member.options = choices, choices
-        self.member.value = ids[-1]  # the newest server: the one to promote after adding it
+        columns = self._server_columns(ids)
+
+        def show() -> None:
+            self.panels["Servers"].children = columns
+            choices = [(node_name(i), i) for i in ids]
+            self.preset_node.options, self.member.options = choices, choices
+            self.member.value = ids[-1]  # the newest server: the one to promote after adding it
+        return show
 
     def _show_panel(self, name: str) -> None:
         for key, widget in self.panels.items():
@@ -1074,7 +1080,7 @@ class ClusterExplorer(W.VBox):
         click (HTML when ``raw``); ``keep_message`` leaves the explanation as it is.
         """
         self._sync_scene()
-        self._fit_size()
+        controls = self._fit_size()
         scene, picture = self.scene, self.picture
         picture.log_first = log_window(scene, picture.log_width, LOG_STEP)
         # Words and buttons first: they are cheap for the browser, the figure is not.
@@ -1097,16 +1103,18 @@ class ClusterExplorer(W.VBox):
             changed = {i: t for i, t in zip(picture.dynamic_indices, picture.dynamic(scene)) if self._sent.get(i) != t}
             if _can_redraw_traces_only(self.figure):
                 self._redraw_traces(changed)
-                return
-            with self.figure.batch_update():  # only what changed: each restyled trace costs the browser time
-                for index, trace in changed.items():
-                    self.figure.data[index].update({k: v for k, v in trace.items() if k != "type"})
-                    self._sent[index] = trace
+            else:
+                with self.figure.batch_update():  # only what changed: each restyled trace costs the browser time
+                    for index, trace in changed.items():
+                        self.figure.data[index].update({k: v for k, v in trace.items() if k != "type"})
+                        self._sent[index] = trace
         else:
             figure = picture.figure(scene)
             bundle = {"application/vnd.plotly.v1+json": json.loads(figure.to_json()),
                       "text/plain": f"{status_line(scene)}\n{network_line(scene)}"}
             self._static.outputs = ({"output_type": "display_data", "data": bundle, "metadata": {}},)
+        if controls is not None:
+            controls()
 
     def _redraw_traces(self, changed: dict[int, dict[str, Any]]) -> None:
         """Send only trace changes as one plotly.js ``animate`` without redraw (nothing in the layout changed).
