@@ -30,6 +30,7 @@ CLICKS: list[tuple[str, str]] = (
     [("Step", "x.step()")] * 10 + [("Step back", "x.step_back()")] * 4 + [("Run 1 s", "x.advance(1000)")] * 3
     + [("Crash", "x.crash(2)"), ("Restart", "x.restart(2)")] * 3
     + [("Apply preset", "x.preset.value = 'majorities ring'; x.apply_preset()"), ("Heal", "x.act('heal')")] * 3
+    + [("Client request", "x.client_request()")] * 10  # the log window scrolls twice: index labels are a trace
     + [("Add server", "x.buttons['Add server'].click()"), ("Step back over Add server", "x.step_back()")] * 3)
 """(kind, code run on the explorer ``x``) in order."""
 

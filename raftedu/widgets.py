@@ -13,13 +13,16 @@ means). The explorer holds no Raft logic: each control calls one
 
 Step goes to the next event that changes something (it never answers "nothing
 happened") and says what it was; Step back undoes exactly one such step or one
-action by replaying from the seed: every action is recorded with the number
-of simulator steps done before it, so a fresh cluster with the same seed
-reaches exactly the same trace.
+action by replaying: every action is recorded with the number of simulator
+steps done before it, so a fresh cluster with the same seed reaches exactly the
+same trace. The replay starts from the newest checkpoint before its target (a
+copy of the cluster kept every :data:`CHECKPOINT_STEPS` steps and before each
+action), not from the seed: same seed, same run, much less to redo.
 """
 
 from __future__ import annotations
 
+import copy
 import html
 import json
 from collections.abc import Callable
@@ -30,11 +33,11 @@ import ipywidgets as W
 import plotly.graph_objects as go
 
 from .checks import SafetyViolation
-from .raft import RaftNode, Timing
+from .raft import EVENT_FIELDS, Event, RaftNode, Timing
 from .sim import Cluster, Network
-from .raft import Event
-from .viz.cluster import ClusterPicture, members_title, network_line, status_line
-from .viz.logs import log_axes, log_shapes, log_window, snapshot_shapes
+from .trace import Trace
+from .viz.cluster import ClusterPicture, network_line, status_line
+from .viz.logs import MATCH_SYMBOL, log_window
 from .viz.scene import SceneView
 from .viz.style import (
     CUT_COLOR,
@@ -50,7 +53,7 @@ from .viz.style import (
     term_color,
 )
 
-__all__ = ["ClusterExplorer", "Action", "StepCountingCluster", "PRESETS", "SPEEDS", "PANELS", "preset_actions",
+__all__ = ["ClusterExplorer", "Action", "StepCountingCluster", "PRESETS", "SPEEDS", "PANELS", "MAX_SERVERS", "preset_actions",
            "parse_groups", "legend_html", "describe_events", "LiveText"]
 
 PRESETS = ("isolate a node", "split in halves", "leader in the minority", "bridge", "majorities ring")
@@ -72,13 +75,41 @@ PANELS = ("Servers", "Network", "Client", "etcd", "Event log", "Key")
 """The control panels, in the order of their tabs."""
 
 LOG_STEP = 5
-"""The explorer's log panel scrolls 5 indices at a time (a scroll redraws the whole figure in the browser)."""
+"""The explorer's log panel scrolls 5 indices at a time (each scroll rewrites every cell and index label)."""
+
+MAX_SERVERS = 9
+"""The most servers the explorer draws (at the start or by Add server): its figure's layout is made once for every
+size up to this, so adding a server changes only traces (issue 29); a ring of 9 still reads (labels ≥ 11 px)."""
+
+CHECKPOINT_STEPS = 200
+"""The explorer keeps a copy of its cluster every this many simulator steps (and before each action): Step back
+replays from the newest one before its target (measured: a copy takes ~5 ms, 200 steps ~50 ms to redo)."""
+
+CHECKPOINT_NEAR = 20
+"""An action keeps a checkpoint unless the newest is fewer steps back than this (a copy costs ~5 ms of the click;
+replaying that few steps costs less than that)."""
+
+SCENE_COPY_EVENTS = 500
+"""The explorer copies its scene (what the picture is drawn from) every this many trace events: after Step back it
+reads only the events since the newest copy before the new moment, not the whole trace."""
 
 MAX_STEP_SKIP = 10_000
 """Step gives up (and says so) after this many heap entries that changed nothing."""
 
 _NO_REDRAW = {"transition": {"duration": 0}, "frame": {"duration": 0, "redraw": False}, "mode": "immediate"}
 """plotly.js ``animate`` options that replot only the named traces, at once (ClusterExplorer._redraw_traces)."""
+
+
+def _flat(props: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested plotly properties as plotly.js property paths: ``{"marker": {"color": c}}`` → ``{"marker.color": c}``
+    (an update merges them into a trace: a property not named keeps its value)."""
+    out: dict[str, Any] = {}
+    for key, value in props.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
 
 
 def _can_redraw_traces_only(figure: go.FigureWidget) -> bool:
@@ -107,13 +138,18 @@ class StepCountingCluster(Cluster):
 
     ``visible`` lists the step counts whose step changed something (recorded
     at least one trace event): a stale timer that had been reset changes nothing.
+    ``on_step``, when set, is called with the cluster after every
+    :data:`CHECKPOINT_STEPS`-th step (the explorer keeps a :meth:`checkpoint` then).
     """
 
     steps = 0
+    held_events = -1
+    """In a :meth:`checkpoint`: how many events of its run's trace it stands for (-1: a live cluster)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """A cluster as :class:`~raftedu.sim.Cluster` builds it, counting from 0."""
         self.visible: list[int] = []
+        self.on_step: Callable[[StepCountingCluster], None] | None = None
         super().__init__(*args, **kwargs)
 
     def step(self) -> list[Any]:
@@ -122,7 +158,26 @@ class StepCountingCluster(Cluster):
         events = super().step()
         if events:
             self.visible.append(self.steps)
+        if self.on_step is not None and self.steps % CHECKPOINT_STEPS == 0:
+            self.on_step(self)
         return events
+
+    def checkpoint(self) -> "StepCountingCluster":
+        """A copy of this cluster as it is now, without its trace (and without ``on_step``): :meth:`resume` gives a
+        copy of it the first events of a later trace of this run. The copy holds every server, timer, message in
+        flight and random generator: stepping it on does exactly what stepping this cluster on would."""
+        empty = Trace()
+        held = copy.deepcopy(self, {id(self.trace): empty, id(self.trace.cells): empty.cells, id(self.on_step): None})
+        held.held_events = len(self.trace)  # how many events of the trace it stands for
+        return held
+
+    def resume(self, trace: Trace) -> "StepCountingCluster":
+        """A fresh copy of this :meth:`checkpoint` with its trace: the first events of ``trace``, the trace of a run
+        that passed through this checkpoint (a trace only grows, and the same seed makes the same run)."""
+        fresh = copy.deepcopy(self)
+        fresh.trace.cells.extend(trace.cells[: self.held_events * len(EVENT_FIELDS)])  # (its alias of them too)
+        del fresh.held_events  # a live cluster again
+        return fresh
 
     def replay_by_time(self, actions: list[Action], until: int) -> tuple[list[Action], str]:
         """From a fresh cluster: redo ``actions`` each at its time (not step count: with other options the steps
@@ -151,6 +206,32 @@ class StepCountingCluster(Cluster):
             a.apply(self)
         while self.steps < target:
             self.step()
+
+
+@dataclass(frozen=True)
+class _Checkpoint:
+    """A past moment of the explorer's run: a :meth:`StepCountingCluster.checkpoint` of its cluster, how many of the
+    recorded actions were done by then, and the action about to be done (None: taken right after a step)."""
+
+    cluster: StepCountingCluster
+    actions: int
+    before: Action | None = None
+
+    def serves(self, keep: list[Action], target: int, undone: Action | None) -> bool:
+        """Whether the replay of ``keep`` up to ``target`` steps (then to ``undone``'s time) passes through exactly
+        this state, so it may start here rather than at the seed. (The explorer drops the checkpoints that lie after
+        a state it steps back to: the first ``actions`` of ``keep`` are the ones done by then.)"""
+        done, steps = self.actions, self.cluster.steps
+        if done > len(keep) or steps > target:
+            return False
+        if self.before is not None:  # taken just before an action at this step count and time: it must come next
+            return (keep[done] if done < len(keep) else undone) == self.before
+        # taken right after a step, as the replay leaves it: the next action must not come before that step
+        return done == len(keep) or keep[done].steps >= steps
+
+
+MAX_CHECKPOINTS = 64
+"""The most checkpoints the explorer keeps; beyond, every other older one goes (Step back only gets slower)."""
 
 
 def parse_groups(text: str, n: int) -> list[list[int]]:
@@ -205,6 +286,7 @@ _SHAPES = {  # CSS clip-paths of plotly's marker symbols that have no common fon
     "octagon": "polygon(30% 0,70% 0,100% 30%,100% 70%,70% 100%,30% 100%,0 70%,0 30%)",
     "hexagon": "polygon(25% 0,75% 0,100% 50%,75% 100%,25% 100%,0 50%)",
     "pentagon": "polygon(50% 0,100% 38%,81% 100%,19% 100%,0 38%)",
+    MATCH_SYMBOL: "polygon(0 0,100% 0,100% 16%,54% 16%,92% 100%,8% 100%,46% 16%,0 16%)",  # arrow up to a bar
 }
 _GLYPHS = {"diamond": "◆", "diamond-open": "◇", "star": "★", "circle": "●", "square": "■", "square-open": "□",
            "triangle-up": "▲"}
@@ -246,7 +328,7 @@ def legend_html() -> str:
              + _swatch("⚙", "inherit", "configuration entry (§4.1)")
              + _swatch("□", term_color(3), "hollow log cell: in the snapshot (§5.1)")
              + _swatch("┃", "inherit", "bold bar: where a snapshot ends")
-             + _swatch("▲", ROLE_COLORS["leader"], "matchIndex (leader's view; 'none')")
+             + _swatch(MATCH_SYMBOL, ROLE_COLORS["leader"], "matchIndex (leader's view; 'none')")
              + _swatch("△", ROLE_COLORS["leader"], "nextIndex (leader's view)", name="raftedu-next-index"))
     return (f'<div style="display:grid;grid-template-columns:repeat(auto-fill,minmax(255px,1fr));column-gap:0.8em;'
             f'font-size:11.5px;line-height:1.3;white-space:normal">{roles}{messages}{other}</div>')
@@ -457,6 +539,9 @@ class ClusterExplorer(W.VBox):
         """
         if isinstance(tick_ms, bool) or not isinstance(tick_ms, int) or tick_ms < 20:
             raise ValueError(f"tick_ms must be a whole number of milliseconds ≥ 20; got {tick_ms!r}")
+        if isinstance(n, int) and not isinstance(n, bool) and n > MAX_SERVERS:
+            raise ValueError(f"the explorer draws at most {MAX_SERVERS} servers; got n={n}. For a bigger cluster use "
+                             "raftedu.Cluster and its pictures (cluster_figure, timeline)")
         if theme != "auto" and theme not in THEMES:
             raise ValueError(f"unknown theme {theme!r}; choose 'auto' (follow JupyterLab) or one of: {', '.join(THEMES)}")
         self._tick_ms = tick_ms
@@ -465,11 +550,14 @@ class ClusterExplorer(W.VBox):
         self._config: dict[str, Any] = dict(n=n, seed=seed, timing=timing, network=network, node_class=node_class,
                                             pre_vote=pre_vote, check_quorum=check_quorum)
         self.cluster = StepCountingCluster(**self._config)
+        self.cluster.on_step = self._keep_checkpoint
         self.actions: list[Action] = []
+        self._checkpoints: list[_Checkpoint] = []
+        self._scenes: list[SceneView] = []  # copies of the scene now and then (the same run's), for Step back
         self.scene = SceneView()
         self._theme_choice = theme
         self.picture = ClusterPicture(n, election_timeout_high=timing.election_timeout[1], log_width=10,
-                                      theme="light" if theme == "auto" else theme)
+                                      theme="light" if theme == "auto" else theme, max_n=MAX_SERVERS, seed=seed)
         self.buttons: dict[str, W.Button] = {}
         self.message = LiveText(layout=W.Layout(min_height="2.9em", width="100%", padding="2px 6px",
                                                 border="1px solid var(--jp-border-color2, #ccc)"))
@@ -480,7 +568,6 @@ class ClusterExplorer(W.VBox):
         self.event_log = W.HTML(value="", layout=W.Layout(width="100%"))
         self._sync_scene()
         self._sent: dict[int, dict[str, Any]] = {}
-        self._title = f"Raft cluster: {n} servers, seed {seed}"  # until refresh() reads the members from the trace
         self.figure: go.FigureWidget | None = None
         self._static = W.Output()
         note = W.HTML()
@@ -525,10 +612,8 @@ class ClusterExplorer(W.VBox):
     def _new_figure_widget(self) -> go.FigureWidget:
         """A FigureWidget of the current picture; what it shows is remembered so refresh() sends only changes."""
         self.picture.log_first = log_window(self.scene, self.picture.log_width, LOG_STEP)
-        widget = go.FigureWidget(self.picture.figure(self.scene, title=self._title, legend=False))
+        widget = go.FigureWidget(self.picture.figure(self.scene, legend=False))
         widget._config = {"displayModeBar": False}  # its zoom buttons are 5 more Tab stops (one unnamed) for fixed axes
-        self._shapes = self._log_panel_shapes()
-        widget.layout.shapes = self._shapes
         if getattr(self, "message", None) is not None and self.message.box_width >= 300:
             widget.layout.width = self.message.box_width
         self._sent = dict(zip(self.picture.dynamic_indices, self.picture.dynamic(self.scene)))
@@ -675,6 +760,9 @@ class ClusterExplorer(W.VBox):
     def _on_chosen(self, label: str, name: str) -> bool:
         """Do ``cluster.<name>`` for the server chosen in the etcd panel (Add server takes none)."""
         if name == "add_server":
+            if self.cluster.n >= MAX_SERVERS:
+                self.refresh(error=f"{label} refused: the explorer draws at most {MAX_SERVERS} servers")
+                return False
             return self.act_all([(name, (), {})], label=label)
         chosen = self.member.value
         label = f"{label} to {node_name(chosen)}" if name == "transfer_leadership" else f"{label} {node_name(chosen)}"
@@ -705,31 +793,48 @@ class ClusterExplorer(W.VBox):
                           + (f". {html.escape(why, quote=False)}" if why else ""), raw=True)
         return True
 
-    def _adopt(self, fresh: StepCountingCluster, actions: list[Action]) -> None:
-        """Make ``fresh`` (a replay) the explorer's cluster; the controls show its settings without acting."""
+    def _adopt(self, fresh: StepCountingCluster, actions: list[Action], same_run: bool = False) -> None:
+        """Make ``fresh`` (a replay) the explorer's cluster; the controls show its settings without acting.
+
+        ``same_run``: ``fresh`` is an earlier moment of the run shown (Step back): the checkpoints and scene copies
+        up to that moment stay; the later ones go (what is done next may differ). Else (other options) all go.
+        """
+        if not same_run:
+            self._checkpoints, self._scenes = [], []
+        self._checkpoints = [k for k in self._checkpoints if k.cluster.steps <= fresh.steps and k.actions <= len(actions)]
+        self._scenes = [v for v in self._scenes if v.events_seen <= len(fresh.trace)]
         self.cluster, self.actions = fresh, actions
-        self.scene = SceneView()
+        fresh.on_step = self._keep_checkpoint
+        self.scene = copy.deepcopy(self._scenes[-1]) if self._scenes else SceneView()
         self._syncing = True
         self.drop_rate.value, self.delay.value = fresh.net.drop_rate, fresh.net.delay
         self.pre_vote.value, self.check_quorum.value = self._config["pre_vote"], self._config["check_quorum"]
         self._syncing = False
 
-    def _fit_size(self) -> None:
-        """Servers joined or the replay has fewer: a picture, server buttons and choices for the servers there are."""
+    def _keep_checkpoint(self, cluster: StepCountingCluster, before: Action | None = None) -> None:
+        """Keep a checkpoint of the cluster as it is now (right after a step, or ``before`` an action), for Step back."""
+        self._checkpoints.append(_Checkpoint(cluster.checkpoint(), len(self.actions), before))
+        if len(self._checkpoints) > MAX_CHECKPOINTS:
+            del self._checkpoints[: MAX_CHECKPOINTS // 2 : 2]
+
+    def _fit_size(self) -> Callable[[], None] | None:
+        """Servers joined or the replay has fewer: a picture and server buttons for the servers there are. Returns
+        what puts those buttons and the server choices on the page: to call after the figure's redraw, so the
+        browser draws the picture first (None: the size did not change)."""
         ids = self.cluster.ids
         if self.picture.n == len(ids):
-            return
-        p = self.picture
+            return None
+        p = self.picture  # the same layout (made for up to MAX_SERVERS): the redraw changes only traces
         self.picture = ClusterPicture(len(ids), election_timeout_high=p.timeout_high, log_width=p.log_width,
-                                      theme=p.theme)
-        self.panels["Servers"].children = self._server_columns(ids)
-        choices = [(node_name(i), i) for i in ids]
-        self.preset_node.options, self.member.options = choices, choices
-        self.member.value = ids[-1]  # the newest server: the one to promote after adding it
-        if self.figure is not None:
-            self._title = members_title(self.scene, self._config["seed"])
-            self._sync_scene()
-            self._redraw_in_place()
+                                      theme=p.theme, max_n=p.max_n, seed=p.seed)
+        columns = self._server_columns(ids)
+
+        def show() -> None:
+            self.panels["Servers"].children = columns
+            choices = [(node_name(i), i) for i in ids]
+            self.preset_node.options, self.member.options = choices, choices
+            self.member.value = ids[-1]  # the newest server: the one to promote after adding it
+        return show
 
     def _show_panel(self, name: str) -> None:
         for key, widget in self.panels.items():
@@ -805,7 +910,8 @@ class ClusterExplorer(W.VBox):
         self.play_button.value = False
 
     def step_back(self) -> bool:
-        """Undo exactly one step or action by replaying from the seed; False (and a message) at the start.
+        """Undo exactly one step or action by replaying from the newest checkpoint before it (or the seed); False
+        (and a message) at the start.
 
         The newest of the two is undone: the last action if nothing visible
         happened after it, else the last step that changed something (the
@@ -822,16 +928,19 @@ class ClusterExplorer(W.VBox):
         else:
             self.refresh(error="Step back: already at the start, nothing to undo")
             return False
-        fresh = StepCountingCluster(**self._config)
-        fresh.replay(keep, target)
+        start = next((k for k in reversed(self._checkpoints) if k.serves(keep, target, undone)), None)
+        fresh = start.cluster.resume(c.trace) if start is not None else StepCountingCluster(**self._config)
+        fresh.replay(keep[start.actions:] if start is not None else keep, target)
         if undone is not None and undone.now > fresh.now:  # back to the moment of the undone action
             fresh.run(undone.now - fresh.now)
         gone = c.trace.events[len(fresh.trace):]
-        self._adopt(fresh, keep)  # the sliders show the replayed network again, without acting on it
+        self._adopt(fresh, keep, same_run=True)  # the sliders show the replayed network again, without acting on it
         what = (f"undid {undone.name}({', '.join(map(repr, undone.args + tuple(v for _k, v in undone.kwargs)))})"
                 if undone is not None else f"undid: {describe_events(gone)}")
+        origin = (f"the checkpoint at t = {start.cluster.now} ms of this run (seed {self._config['seed']})"
+                  if start is not None else f"seed {self._config['seed']}")
         self.refresh(info=f"<b>Step back</b> → t = {fresh.now} ms; {html.escape(what, quote=False)} "
-                          f"(replayed from seed {self._config['seed']})", raw=True)
+                          f"(replayed from {origin})", raw=True)
         return True
 
     # ---- actions: each one cluster call, then a redraw ---------------------------
@@ -848,8 +957,11 @@ class ClusterExplorer(W.VBox):
         label = label or " ".join([calls[0][0].replace("_", " "), *map(str, calls[0][1])]) if calls else label
         before = len(self.cluster.trace)
         error = ""
-        for name, args, kwargs in calls:
+        for k, (name, args, kwargs) in enumerate(calls):
             action = Action(self.cluster.steps, self.cluster.now, name, tuple(args), tuple(sorted(kwargs.items())))
+            newest = self._checkpoints[-1].cluster.steps if self._checkpoints else -CHECKPOINT_STEPS
+            if k == 0 and self.cluster.steps - newest >= CHECKPOINT_NEAR:  # undoing these actions (one per Step
+                self._keep_checkpoint(self.cluster, before=action)  # back) replays at most the others from here
             try:
                 action.apply(self.cluster)
             except (ValueError, SafetyViolation) as err:
@@ -923,6 +1035,10 @@ class ClusterExplorer(W.VBox):
         for e in self.cluster.trace.events[self.scene.events_seen :]:
             self.scene.apply(e)
         self.scene.time = self.cluster.now
+        if self.scene.events_seen >= (self._scenes[-1].events_seen if self._scenes else 0) + SCENE_COPY_EVENTS:
+            self._scenes.append(copy.deepcopy(self.scene))  # Step back starts its scene here (_adopt)
+            if len(self._scenes) > MAX_CHECKPOINTS:
+                del self._scenes[: MAX_CHECKPOINTS // 2 : 2]
 
     def _fit_width(self, width: int) -> None:
         """The page told the explorer's width: give the figure that width (plotly's own autosize misses it)."""
@@ -943,48 +1059,19 @@ class ClusterExplorer(W.VBox):
         if self.figure is None:
             self.refresh(keep_message=True)
             return
-        self._redraw_in_place(theme_changed=True)
+        self._redraw_in_place()
 
-    def _redraw_in_place(self, theme_changed: bool = False) -> None:
-        """Send the whole current picture to the FigureWidget that is already on the page: every trace, the axes, the
-        shapes, the theme. One batch; much cheaper for the browser than a new FigureWidget (measured: Add server
-        took 1.0–1.2 s to redraw with a fresh widget). The picture has the same traces whatever the cluster size."""
+    def _redraw_in_place(self) -> None:
+        """Redraw the FigureWidget already on the page in the picture's theme: the template and every trace (the
+        legend entries too), in one batch; much cheaper for the browser than a new FigureWidget."""
         assert self.figure is not None
         self.picture.log_first = log_window(self.scene, self.picture.log_width, LOG_STEP)
-        fresh = self.picture.figure(self.scene, title=self._title, legend=False, validate=False).to_plotly_json()
-        self._shapes = self._log_panel_shapes()
-        dynamic = dict(zip(self.picture.dynamic_indices, self.picture.dynamic(self.scene)))
-        if not theme_changed:  # one update of the changed traces and the layout's parts, as they are (already valid:
-            layout = fresh["layout"]  # plotly's per-property validation took ~50 ms of an Add server click)
-            changed = [i for i in self.picture.dynamic_indices if self._sent.get(i) != dynamic[i]]
-            keys = sorted({k for i in changed for k in fresh["data"][i] if k != "type"})
-            self.figure.plotly_update(  # a key a trace no longer has is None: plotly removes it
-                restyle_data={k: [fresh["data"][i].get(k) for i in changed] for k in keys},
-                relayout_data={"shapes": self._shapes, "title.text": self._title,
-                               **{axis: layout[axis] for axis in ("xaxis", "yaxis", "xaxis2", "yaxis2")}},
-                trace_indexes=changed)
-            self._sent = dynamic
-            return
-        with self.figure.batch_update():  # only what changed: the template alone is a large message
-            layout = fresh["layout"]
-            if theme_changed:
-                self.figure.layout.template = layout["template"]
-                self.figure.layout.annotations = layout["annotations"]
-            self.figure.layout.shapes = self._shapes
-            self.figure.layout.title.text = self._title
-            for axis in ("xaxis", "yaxis", "xaxis2", "yaxis2"):
-                self.figure.layout[axis].update(layout[axis])
-            for index, trace in enumerate(fresh["data"]):  # the others (legend entries) change only with the theme
-                if theme_changed or (index in dynamic and self._sent.get(index) != dynamic[index]):
-                    self.figure.data[index].update(trace)
-        self._sent = dynamic
-
-    def _log_panel_shapes(self) -> list[dict[str, Any]]:
-        """The log panel's lines: between the servers' rows, and a bold bar where each server's snapshot ends
-        (dissertation §5.1; the hollow cells left of it are compacted), for the log window shown now."""
-        p = self.picture
-        return (log_shapes(p.n, xaxis="x2", yaxis="y2", theme=p.theme)
-                + snapshot_shapes(self.scene, p.log_first, p.log_width, xaxis="x2", yaxis="y2", theme=p.theme))
+        fresh = self.picture.figure(self.scene, legend=False, validate=False).to_plotly_json()
+        with self.figure.batch_update():  # the template alone is a large message: only here
+            self.figure.layout.template = fresh["layout"]["template"]
+            for index, trace in enumerate(fresh["data"]):
+                self.figure.data[index].update(trace)
+        self._sent = dict(zip(self.picture.dynamic_indices, self.picture.dynamic(self.scene)))
 
     def refresh(self, *, error: str = "", info: str = "", raw: bool = False, keep_message: bool = False) -> None:
         """Bring the picture, the buttons, the explanation and the event log up to date with the cluster.
@@ -993,11 +1080,9 @@ class ClusterExplorer(W.VBox):
         click (HTML when ``raw``); ``keep_message`` leaves the explanation as it is.
         """
         self._sync_scene()
-        self._fit_size()
+        controls = self._fit_size()
         scene, picture = self.scene, self.picture
-        first = log_window(scene, picture.log_width, LOG_STEP)
-        relayout = first != picture.log_first
-        picture.log_first = first
+        picture.log_first = log_window(scene, picture.log_width, LOG_STEP)
         # Words and buttons first: they are cheap for the browser, the figure is not.
         for i in self.cluster.ids:
             node = scene.nodes[i]
@@ -1014,34 +1099,22 @@ class ClusterExplorer(W.VBox):
         low, high = net.get("delay", (0, 0))
         self.drop_readout.value = f"{float(net.get('drop_rate', 0.0)) * 100:.0f} % lost"
         self.delay_readout.value = f"{low}–{high} ms" if low != high else f"{low} ms"
-        dyn = picture.dynamic(scene)
-        title, retitle = members_title(scene, self._config["seed"]), False
-        if title != self._title:
-            self._title, retitle = title, True
-        if self.figure is not None:
-            changed = {i: t for i, t in zip(picture.dynamic_indices, dyn) if self._sent.get(i) != t}
-            shapes = self._log_panel_shapes()
-            if not (retitle or relayout or shapes != self._shapes) and _can_redraw_traces_only(self.figure):
+        if self.figure is not None:  # the layout is the same for every state: only traces change (issue 29)
+            changed = {i: t for i, t in zip(picture.dynamic_indices, picture.dynamic(scene)) if self._sent.get(i) != t}
+            if _can_redraw_traces_only(self.figure):
                 self._redraw_traces(changed)
-                return
-            with self.figure.batch_update():  # only what changed: each restyled trace costs the browser time
-                for index, trace in changed.items():
-                    self.figure.data[index].update({k: v for k, v in trace.items() if k != "type"})
-                    self._sent[index] = trace
-                if retitle:
-                    self.figure.layout.title.text = title
-                if relayout:
-                    xaxis2 = log_axes(self.cluster.n, first, picture.log_width)[0]
-                    self.figure.layout.xaxis2.update(range=xaxis2["range"], tickvals=xaxis2["tickvals"],
-                                                     ticktext=xaxis2["ticktext"])
-                if shapes != self._shapes:  # a snapshot taken or installed, or the window moved past a bar
-                    self.figure.layout.shapes, self._shapes = shapes, shapes
+            else:
+                with self.figure.batch_update():  # only what changed: each restyled trace costs the browser time
+                    for index, trace in changed.items():
+                        self.figure.data[index].update({k: v for k, v in trace.items() if k != "type"})
+                        self._sent[index] = trace
         else:
-            figure = picture.figure(scene, title=self._title)
-            figure.layout.shapes = self._log_panel_shapes()
+            figure = picture.figure(scene)
             bundle = {"application/vnd.plotly.v1+json": json.loads(figure.to_json()),
                       "text/plain": f"{status_line(scene)}\n{network_line(scene)}"}
             self._static.outputs = ({"output_type": "display_data", "data": bundle, "metadata": {}},)
+        if controls is not None:
+            controls()
 
     def _redraw_traces(self, changed: dict[int, dict[str, Any]]) -> None:
         """Send only trace changes as one plotly.js ``animate`` without redraw (nothing in the layout changed).
@@ -1064,13 +1137,12 @@ class ClusterExplorer(W.VBox):
                 start -= 1
             named += group[start:]
         fig._in_batch_mode = True
-        try:
-            for index in named:
+        try:  # the traces' new values as they are, no per-property validation (the picture's own, already valid
+            for index in named:  # when the FigureWidget was made: validation took ~20 ms of an Add server click)
+                edits = fig._batch_trace_edits.setdefault(index, {})  # named, even if unchanged: see above
                 if index in changed:
-                    trace = changed[index]
-                    fig.data[index].update({k: v for k, v in trace.items() if k != "type"})
-                    self._sent[index] = trace
-                fig._batch_trace_edits.setdefault(index, {})  # named, even if unchanged: see above
+                    edits.update(_flat({k: v for k, v in changed[index].items() if k != "type"}))
+                    self._sent[index] = changed[index]
         finally:
             fig._in_batch_mode = False
         fig._perform_batch_animate(_NO_REDRAW)

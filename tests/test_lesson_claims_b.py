@@ -145,7 +145,7 @@ def test_lesson_01_majorities_overlap_and_a_2_2_split_stops(l01: Run) -> None:
     leader_side = [s for s in ("S1", "S2") if roles[s] == "leader"]
     assert len(leader_side) == 1 and "leader" not in (roles["S3"], roles["S4"])  # one side believes it leads
     assert min(terms["S3"], terms["S4"]) > terms[leader_side[0]]  # the other side keeps starting elections
-    title = l01.figure("cluster_figure(c")["layout"]["title"]["text"]
+    title = next(t["text"][0] for t in l01.figure("cluster_figure(c")["data"] if t.get("name") == "title")
     assert f"leader on S1-S2 {leader_side[0]}, on S3-S4 none; request pending" in title
     three_one = l01.output("c.partition([1, 2, 3], [4])")
     assert "3|1 split: request committed" in three_one

@@ -42,6 +42,11 @@ def trace_named(fig, name: str):
     return next(t for t in fig.data if t.name == name)
 
 
+def title_of(fig) -> str:
+    """A figure's title: the layout's, or the cluster picture's title trace (its texts are traces, issue 29)."""
+    return fig.layout.title.text or next((t.text[0] for t in fig.data if t.name == "title"), "")
+
+
 def test_servers_are_coloured_by_role_and_crashed_is_grey(crashed_run: Cluster) -> None:
     fig = cluster_figure(crashed_run.trace)
     servers = trace_named(fig, "servers")
@@ -143,7 +148,7 @@ def test_too_long_a_window_is_capped_and_says_so(crashed_run: Cluster) -> None:
     assert len(fig.frames) == 50
     note = fig.layout.meta["note"]
     assert "needs 401 frames" in note and "only the first 50" in note and "larger frame_ms" in note
-    assert "cut short" in fig.layout.title.text
+    assert "cut short" in title_of(fig)
     assert any("only the first 50" in a.text for a in fig.layout.annotations)
     with pytest.raises(ValueError, match="frame_ms must be a whole number"):
         animate(crashed_run.trace, frame_ms=0)
@@ -234,7 +239,7 @@ def test_pictures_refuse_a_partial_trace_in_words(crashed_run: Cluster) -> None:
             draw(partial)
     with pytest.raises(TypeError, match="not a ClusterView snapshot"):
         timeline(crashed_run.view)
-    assert len(cluster_figure(crashed_run.view).data) == 24  # a snapshot is enough for the instant picture
+    assert len(cluster_figure(crashed_run.view).data) == 30  # a snapshot is enough for the instant picture
 
 
 def test_the_network_line_names_partitions_cuts_loss_and_delay_in_one_sentence() -> None:
@@ -300,8 +305,23 @@ def test_labels_sit_outside_the_ring_where_no_link_or_message_goes() -> None:
         assert "term" in labels.text[0] and any(r in labels.text[0] for r in ("follower", "candidate", "leader"))
 
 
+def test_messages_a_server_sends_at_once_are_drawn_apart_for_every_cluster_size() -> None:
+    """A leader's heartbeats to every follower leave at once: each is drawn clear of the others (issue 29: with 6
+    servers they piled up on the leader), ≥ the largest message marker apart, whatever the cluster size."""
+    from raftedu.viz.cluster import _UNIT_PX
+
+    largest = max(size for *_rest, size in MESSAGE_STYLES.values()) / _UNIT_PX
+    for n in range(3, 10):
+        picture = ClusterPicture(n)
+        for src in (1, n):
+            at = [message_xy(src, dst, n, 0.0, edge=picture.message_edge) for dst in range(1, n + 1) if dst != src]
+            gap = min(math.dist(a, b) for k, a in enumerate(at) for b in at[k + 1 :])
+            assert gap >= largest, (n, src, gap)
+            assert all(math.dist(p, ring_xy(src, n)) > picture.radius + 0.05 for p in at)  # clear of the server
+
+
 def test_match_index_zero_is_drawn_as_nothing_matched_under_its_own_row() -> None:
-    from raftedu.viz.logs import CELL_DY, MARK_DY
+    from raftedu.viz.logs import CELL_DY, MATCH_DY
 
     c = elected()
     c.crash(next(i for i in c.ids if i != c.leader()))
@@ -316,7 +336,7 @@ def test_match_index_zero_is_drawn_as_nothing_matched_under_its_own_row() -> Non
     cells = trace_named(fig, "log cells")
     for _x, y, h in zip(match.x, match.y, match.hovertext):
         row = int(h.split(" for S")[1].split(":")[0])
-        assert math.isclose(y, row + MARK_DY) and row < y < row + 0.5  # in its follower's row, under the cells
+        assert math.isclose(y, row + MATCH_DY) and row < y < row + 0.5  # in its follower's row, under the cells
     assert all(math.isclose(y - round(y), CELL_DY) for y in cells.y)
 
 
@@ -368,7 +388,7 @@ def test_every_picture_has_a_title_and_text_of_at_least_11_px(crashed_run: Clust
     figures = {"cluster": cluster_figure(crashed_run.trace), "animation": animate(crashed_run.trace, 0, 100),
                "timeline": timeline(crashed_run.trace, 0, 300), "logs": log_grid(crashed_run.trace)}
     for name, fig in figures.items():
-        assert fig.layout.title.text and len(fig.layout.title.text) > 10, name
+        assert len(title_of(fig)) > 10, name
         sizes = [t.textfont.size for t in fig.data if getattr(t, "textfont", None) is not None and t.textfont.size]
         sizes += [a.font.size for a in fig.layout.annotations if a.font.size]
         sizes += [fig.layout.legend.font.size] if fig.layout.legend.font.size else []
@@ -419,10 +439,10 @@ def test_a_configuration_entry_is_marked_in_the_log_and_explained() -> None:
     assert config_cells and all(f"learners S{new}" in hover and "§4.1" in hover for _, hover in config_cells)
     assert len(config_cells) == 4  # the one entry, in every server's log (the new one's too)
     assert "⚙ = a configuration entry" in log_grid(c).layout.title.text
-    assert "⚙ = configuration entry" in cluster_figure(c).layout.annotations[0].text
+    assert "⚙ = configuration entry" in trace_named(cluster_figure(c), "log heading").text[0]
     plain = Cluster(3, seed=4)
     plain.run(1_000)
-    assert "⚙" not in log_grid(plain).layout.title.text and "⚙" not in cluster_figure(plain).layout.annotations[0].text
+    assert "⚙" not in log_grid(plain).layout.title.text and "⚙" not in trace_named(cluster_figure(plain), "log heading").text[0]
 
 
 def test_etcds_messages_each_have_their_own_marker_and_hover_names_them() -> None:

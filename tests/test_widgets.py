@@ -149,7 +149,7 @@ def test_the_figure_follows_the_page_theme_or_the_theme_argument() -> None:
     x.message.page_theme = "dark"  # what the front end reports from JupyterLab's <body data-jp-theme-light="false">
     assert x.figure.layout.template.layout.paper_bgcolor == "rgb(17,17,17)"
     x.advance(500)
-    fresh = x.picture.figure(x.scene, title="t", legend=False)
+    fresh = x.picture.figure(x.scene, legend=False)
     def data(fig):
         return [{k: v for k, v in t.to_plotly_json().items() if k != "uid"} for t in fig.data]
 
@@ -219,6 +219,48 @@ def test_step_back_undoes_exactly_one_step_or_action() -> None:
     x.crash(1)
     x.step_back()
     assert "undid crash(1)" in x.message.value and x.cluster.nodes[1] is not None
+
+
+def test_step_back_replays_from_a_checkpoint_and_stepping_forward_again_retraces_the_run() -> None:
+    """Step back starts its replay at the newest checkpoint before its target, not at the seed (issue 29): the state
+    it reaches equals a replay from the seed, and stepping forward again gives the very same run (the checkpoint
+    holds every timer, message in flight and random generator)."""
+    from raftedu.widgets import CHECKPOINT_STEPS
+
+    x = ClusterExplorer(n=5, seed=7)
+    x.advance(1000)
+    x.client_request()
+    x.advance(300)
+    x.buttons["Add server"].click()
+    x.advance(600)
+    steps, ahead = x.cluster.steps, list(x.cluster.trace.cells)
+    assert steps > x.actions[-1].steps + CHECKPOINT_STEPS  # a checkpoint after the Add server
+    for _ in range(3):
+        assert x.step_back() and "replayed from the checkpoint at t = " in x.message.value
+
+    def from_seed() -> StepCountingCluster:
+        seed = StepCountingCluster(**x._config)
+        seed.replay(x.actions, x.cluster.steps)
+        return seed
+
+    seed = from_seed()
+    assert (seed.trace.digest(), seed.now, seed.visible) == (x.cluster.trace.digest(), x.cluster.now, x.cluster.visible)
+    while x.cluster.steps < steps:  # forward again: the same events, bit for bit
+        x.cluster.step()
+    assert x.cluster.trace.cells == ahead
+    x.buttons["Add server"].click()  # a seventh; then back over two steps and over the Add server itself
+    x.step()
+    x.step()
+    steps, ahead = x.cluster.steps, list(x.cluster.trace.cells)
+    for _ in range(3):
+        x.step_back()
+    assert "undid add_server()" in x.message.value and "checkpoint" in x.message.value and x.cluster.n == 6
+    seed = from_seed()
+    assert (seed.trace.digest(), seed.now, seed.visible) == (x.cluster.trace.digest(), x.cluster.now, x.cluster.visible)
+    x.buttons["Add server"].click()  # the same action at the same moment: the same run again
+    while x.cluster.steps < steps:
+        x.cluster.step()
+    assert x.cluster.trace.cells == ahead
 
 
 def test_partition_presets_make_the_textbook_shapes() -> None:
@@ -300,8 +342,18 @@ def test_static_fallback_draws_a_picture_and_says_why() -> None:
 
 
 def test_bad_sizes_are_refused_at_once() -> None:
+    from raftedu.widgets import MAX_SERVERS
+
     with pytest.raises(ValueError, match="cluster size must be a whole number"):
         ClusterExplorer(n=0)
+    with pytest.raises(ValueError, match=f"the explorer draws at most {MAX_SERVERS} servers; got n={MAX_SERVERS + 1}"):
+        ClusterExplorer(n=MAX_SERVERS + 1)
+    x = ClusterExplorer(n=MAX_SERVERS, seed=1)
+    x.buttons["Add server"].click()
+    assert f"Add server refused: the explorer draws at most {MAX_SERVERS} servers" in x.message.value
+    assert x.cluster.n == MAX_SERVERS
+    # one layout for every size the explorer draws: adding a server changes only traces (issue 29)
+    assert ClusterExplorer(n=3, seed=1).figure.layout.to_plotly_json() == x.figure.layout.to_plotly_json()
 
 
 def test_the_explorer_explains_every_colour_in_its_legend() -> None:
@@ -316,6 +368,16 @@ def test_the_explorer_explains_every_colour_in_its_legend() -> None:
     for name, _symbol, color, _size in MESSAGE_STYLES.values():
         assert name in legend and f"color:{color}" in legend
     assert x.figure.layout.showlegend is False  # plotly's own legend is left out: a faster redraw
+    # matchIndex has a mark of its own, drawn and keyed: not the ▲ of an AppendEntries reply (issue 29)
+    from raftedu.viz.logs import MATCH_SYMBOL
+    from raftedu.viz.style import REFUSED_SYMBOLS
+    from raftedu.widgets import _SHAPES
+
+    assert MATCH_SYMBOL not in {s for _n, s, _c, _z in MESSAGE_STYLES.values()} | set(REFUSED_SYMBOLS.values())
+    x.advance(1000)
+    assert next(t for t in x.figure.data if t.name.startswith("leader's matchIndex")).marker.symbol == MATCH_SYMBOL
+    entry = next(part for part in legend.split("<span>") if "matchIndex" in part)
+    assert _SHAPES[MATCH_SYMBOL] in entry and "▲" not in entry
 
 
 def test_play_speed_settings_are_checked() -> None:
@@ -361,7 +423,7 @@ def test_the_live_figure_equals_a_fresh_picture_after_many_actions() -> None:
     x.client_request()
     x.advance(120)
     x.step_back()
-    fresh = x.picture.figure(x.scene, title="t", legend=False)
+    fresh = x.picture.figure(x.scene, legend=False)
 
     def data(fig):
         return [{k: v for k, v in t.to_plotly_json().items() if k != "uid"} for t in fig.data]
@@ -369,25 +431,25 @@ def test_the_live_figure_equals_a_fresh_picture_after_many_actions() -> None:
     assert data(x.figure) == data(fresh)
     assert "partition {S1,S2} | {S3,S4,S5}" in network(x)
     # Add server (and stepping back over it) redraws the figure already on the page, not a new FigureWidget
-    # (a new one took the browser 1.0–1.2 s, issue 29 item 7); it still equals the full picture of six servers.
+    # (a new one took the browser 1.0–1.2 s, issue 29 item 7), and keeps its layout: one layout for 5..MAX_SERVERS
+    # servers, so only traces change. It still equals the full picture of six servers.
     x.buttons["Heal"].click()
     x.advance(1000)
     x.client_request()
     x.advance(300)
-    widget = x.figure
+    widget, layout = x.figure, x.figure.layout.to_plotly_json()
     for click in ("Add server", "Step back", "Add server"):
         x.buttons[click].click()
         assert x.figure is widget, click
     assert x.picture.n == 6 and len(next(t for t in x.figure.data if t.name == "servers").x) == 6
-    assert data(x.figure) == data(x.picture.figure(x.scene, title="t", legend=False))
-    layout = x.picture.figure(x.scene, title="t", legend=False).layout
-    assert x.figure.layout.yaxis.range == layout.yaxis.range and x.figure.layout.xaxis2.range == layout.xaxis2.range
+    assert data(x.figure) == data(x.picture.figure(x.scene, legend=False))
+    assert x.figure.layout.to_plotly_json() == layout == x.picture.figure(x.scene, legend=False).layout.to_plotly_json()
 
 
 def test_a_click_that_changes_only_traces_replots_only_them_in_drawing_order() -> None:
-    """A layout change (Add server: axes, title) sends one update, which replots the whole figure; a step or a crash
-    sends one no-redraw animate naming, per subplot, every dynamic trace from the first changed one on (a contiguous
-    run keeps links under servers under messages) and at least one trace with a point (issue 29 item 7)."""
+    """Every click changes only traces (Add server too: the layout is made for up to MAX_SERVERS servers): one
+    no-redraw animate naming, per subplot, every dynamic trace from the first changed one on (a contiguous run keeps
+    links under servers under messages) and at least one trace with a point (issue 29 item 7)."""
     x = ClusterExplorer(n=5, seed=7)
     x.advance(1000)
     x.client_request()
@@ -402,7 +464,7 @@ def test_a_click_that_changes_only_traces_replots_only_them_in_drawing_order() -
         setattr(x.figure, f"_send_{kind}_msg",
                 lambda *a, _o=original, _k=kind, **kw: (sent.append((_k, kw, drawn())), _o(*a, **kw)))
     x.buttons["Add server"].click()
-    assert [kind for kind, _m, _d in sent] == ["update"] and x.picture.n == 6
+    assert [kind for kind, _m, _d in sent] == ["animate"] and x.picture.n == 6
     sent.clear()
     ring = [i for i in x.picture.dynamic_indices if x.figure.data[i].xaxis in (None, "x")]
     log = [i for i in x.picture.dynamic_indices if i not in ring]
@@ -416,7 +478,8 @@ def test_a_click_that_changes_only_traces_replots_only_them_in_drawing_order() -
         for subplot in (ring, log):  # each subplot named by a run to its end with a drawn point (or plotly.js
             run = [i for i in named if i in subplot]  # empties the subplot)
             assert run and run == subplot[subplot.index(run[0]):] and points & set(run), (subplot, named)
-    assert not points & {log[-2], log[-1]} and log[0] in sent[-1][1]["trace_indexes"]  # the crash: no marks left
+    cells = next(i for i in log if x.figure.data[i].name == "log cells")  # the crash: no marks left; the run
+    assert not points & {log[-2], log[-1]} and cells in sent[-1][1]["trace_indexes"]  # reaches back to the cells
 
 
 def test_step_back_undoes_a_network_change_and_the_sliders_follow() -> None:
@@ -476,7 +539,7 @@ def test_etcd_panel_adds_a_learner_promotes_and_removes_it_and_the_picture_says_
     assert 4 in x.cluster.retired and "removed" in labels(x)[3]
     assert x.buttons["Restart S4"].disabled and x.buttons["Crash S4"].disabled
     # the title counts the members the picture shows, from the same scene (issue 29: it said "4 servers")
-    assert x.figure.layout.title.text == "Raft cluster: 3 servers (S4 removed), seed 1"
+    assert next(t for t in x.figure.data if t.name == "title").text == ("Raft cluster: 3 servers (S4 removed), seed 1",)
 
 
 def test_transfer_leadership_from_the_etcd_panel() -> None:
@@ -519,6 +582,8 @@ def test_the_log_panel_scrolls_in_steps_of_five_and_always_shows_the_newest_entr
 
     x = ClusterExplorer(n=3, seed=1)
     x.buttons["Run 1 s"].click()
+    updates = []  # a whole-figure Plotly.update: none, the index labels are a trace (issue 29)
+    x.figure._send_update_msg = lambda *a, **kw: updates.append(kw)
     firsts = []
     for k in range(30):
         x.command.value = f"x={k}"
@@ -531,6 +596,9 @@ def test_the_log_panel_scrolls_in_steps_of_five_and_always_shows_the_newest_entr
     assert longest >= 30 and LOG_STEP == 5
     assert sorted(set(firsts)) == list(range(1, max(firsts) + 1, LOG_STEP))  # 1, 6, 11, ...: a redraw every 5 entries
     assert len(set(firsts)) <= 1 + 30 // LOG_STEP
+    assert updates == []
+    index = next(t for t in x.figure.data if t.name == "log index")
+    assert list(index.text) == [f"≤{first - 1}"] + [str(k) for k in range(first, first + x.picture.log_width)]
 
 
 def test_snapshot_button_compacts_the_chosen_servers_log_or_says_why_not() -> None:
@@ -550,8 +618,13 @@ def test_snapshot_button_compacts_the_chosen_servers_log_or_says_why_not() -> No
 
 
 def bars(x: ClusterExplorer) -> list[tuple[int, float]]:
-    """The snapshot bars of the explorer's log panel as (server row, x): bold lines on the log axes."""
-    return sorted((round(b.y0 + 0.52), b.x0) for b in x.figure.layout.shapes if b.xref == "x2" and b.line.width == 4)
+    """The snapshot bars of the explorer's log panel as (server row, log index): bold lines, from a row's top to
+    its bottom, drawn in the panel's columns (column k is index log_first + k - 1) and rows (row i of n spans
+    (i-1)/n .. i/n)."""
+    t, n = next(t for t in x.figure.data if t.name == "snapshot bars"), x.picture.n
+    assert t.line.width == 4
+    return sorted((int((y0 + y1) / 2 * n) + 1, x0 + x.picture.log_first - 1)
+                  for x0, y0, y1 in zip(t.x[::3], t.y[::3], t.y[1::3]) if x0 is not None)
 
 
 def test_the_log_panel_draws_a_bar_where_each_servers_snapshot_ends_and_the_key_says_so_in_words() -> None:
@@ -564,13 +637,13 @@ def test_the_log_panel_draws_a_bar_where_each_servers_snapshot_ends_and_the_key_
         x.buttons["Client request"].click()
     x.buttons["Run 1 s"].click()
     assert bars(x) == []  # no snapshot yet: only the lines between the rows
-    rows = len(x.figure.layout.shapes)
     x.member.value = 2
     x.buttons["Snapshot"].click()
     s2 = x.cluster.nodes[2].snapshot_index
-    assert s2 >= 4 and bars(x) == [(2, s2 + 0.5)] and len(x.figure.layout.shapes) == rows + 1
+    assert s2 >= 4 and bars(x) == [(2, s2 + 0.5)]
     cells = next(t for t in x.figure.data if t.name == "log cells")  # left of the bar the cells are hollow
-    hollow = sorted((round(y), xi) for xi, y, sym in zip(cells.x, cells.y, cells.marker.symbol) if sym == "square-open")
+    hollow = sorted((int(y * x.picture.n) + 1, xi + x.picture.log_first - 1)  # (row, index), as bars() reads them
+                    for xi, y, sym in zip(cells.x, cells.y, cells.marker.symbol) if sym == "square-open")
     assert hollow == [(2, k) for k in range(1, s2 + 1)]
     x.buttons["Step back"].click()  # undone: the bar goes with the snapshot
     assert bars(x) == [] and x.cluster.nodes[2].snapshot_index == 0

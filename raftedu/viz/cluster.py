@@ -14,8 +14,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from ..trace import ClusterView
-from .logs import (CONFIG_MARK, LOG_WINDOW, UNCOMMITTED_OPACITY, has_config_entry, log_axes, log_shapes, log_traces,
-                   log_window)
+from .logs import LOG_WINDOW, PANEL_TRACES, UNCOMMITTED_OPACITY, log_window, panel_axes, panel_traces
 from .scene import SceneView, Source, as_events, fan_out, in_flight_fraction, message_xy, replay, ring_xy, scene_at
 from .style import (
     CUT_COLOR,
@@ -50,6 +49,9 @@ PLAY_SECONDS = 8
 _RING = dict(xaxis="x", yaxis="y")
 _UNIT_PX = 84
 """About how many pixels one ring unit takes in the figure (the ring's radius is 1): sizes in px are converted with it."""
+_MESSAGE_GAP = 0.21
+"""The distance in ring units (~18 px) between the centres of two messages drawn side by side: more than the
+largest message marker (15 px)."""
 _TIMER_CELLS = 6
 """How many cells the text bar of an election timer has."""
 
@@ -77,6 +79,21 @@ def members_title(view: ClusterView, seed: object = None) -> str:
     count = len(view.nodes) - len(removed)
     gone = f" ({', '.join(node_name(i) for i in removed)} removed)" if removed else ""
     return f"Raft cluster: {count} server{'s' if count != 1 else ''}{gone}" + (f", seed {seed}" if seed is not None else "")
+
+
+def _node_size(n: int) -> int:
+    """Marker size in px of a server in a ring of ``n``: 40, smaller from 7 servers on."""
+    return 40 if n <= 6 else max(22, 40 - 3 * (n - 6))
+
+
+def _ring_extent(n: int) -> tuple[float, float]:
+    """The ring subplot's (bottom, top) y for ``n`` servers: the ring, its labels (one under a bottom server), and
+    the status and network lines above and below."""
+    radius = _node_size(n) / 2 / _UNIT_PX
+    xy = [ring_xy(i, n) for i in range(1, n + 1)]
+    low = min(y for _x, y in xy)
+    bottom_label = any(abs(x) <= 0.3 and y < 0 for x, y in xy)
+    return round(low - radius - (0.42 if bottom_label else 0.05) - 0.3, 3), round(1 + radius + 0.42 + 0.3, 3)
 
 
 def _pct(rate: float) -> str:
@@ -128,37 +145,52 @@ def _timer_bar(left: float) -> str:
 class ClusterPicture:
     """The layout and trace order of the cluster picture for ``n`` servers.
 
-    Trace order: links, blocked links, servers, server labels, one trace per
-    message kind, drops, the status line, the network line, the loss badge,
-    four legend entries for roles, one for uncommitted cells, then the log
-    panel (cells, matchIndex, nextIndex). :attr:`dynamic_indices` lists the
-    ones that change. Every label sits outside the ring, where no link,
-    message or cut line is drawn; messages travel between the servers' edges.
+    Trace order: the title, links, blocked links, servers, server labels, one
+    trace per message kind, drops, the status line, the network line, the
+    loss badge, four legend entries for roles, one for uncommitted cells,
+    then the log panel (:data:`~raftedu.viz.logs.PANEL_TRACES`: heading,
+    row names, row lines, index labels, snapshot bars, cells, matchIndex,
+    nextIndex). :attr:`dynamic_indices` lists the ones that change. Every
+    label sits outside the ring, where no link, message or cut line is
+    drawn; messages travel between the servers' edges.
+
+    Every text of the figure is a trace and the axes never depend on the log window: a live figure (the explorer)
+    changes only traces when time passes, the window scrolls or (up to ``max_n`` servers) a server is added, and
+    the browser replots only those traces (issue 29).
     """
 
     def __init__(self, n: int, *, election_timeout_high: int = 300, log_first: int = 1, log_width: int = LOG_WINDOW,
-                 theme: str = "light") -> None:
-        """Prepare the picture for servers 1..n; timer bars are scaled to ``election_timeout_high`` ms."""
+                 theme: str = "light", max_n: int | None = None, seed: object = None) -> None:
+        """Prepare the picture for servers 1..n; timer bars are scaled to ``election_timeout_high`` ms.
+
+        ``max_n``: the ring's axes leave room for every size from 1 to ``max_n`` servers, so pictures of those
+        sizes made with the same ``max_n`` share one layout (the explorer's). ``seed`` is named in the default title.
+        """
         self.n = n
+        self.max_n = max(n, max_n or n)
+        self.seed = seed
         self.ids = list(range(1, n + 1))
         self.xy = {i: ring_xy(i, n) for i in self.ids}
         self.timeout_high = election_timeout_high
         self.log_first = log_first
         self.log_width = log_width
         self.theme = check_theme(theme)
-        self.node_size = 40 if n <= 6 else max(22, 40 - 3 * (n - 6))
+        self.node_size = _node_size(n)
         """Marker size of a server in px: smaller rings of more servers still fit."""
         self.radius = self.node_size / 2 / _UNIT_PX
         """A server's radius in ring units."""
-        ring_dynamic = 4 + len(MESSAGE_STYLES) + 4  # links, blocked, servers, labels, messages, drops, status, net, badge
-        self.dynamic_indices = list(range(0, ring_dynamic))
-        first_log = ring_dynamic + len(ROLE_COLORS) + 1
-        self.dynamic_indices += [first_log, first_log + 1, first_log + 2]
+        self.message_edge = max(self.radius + 0.08, round(_MESSAGE_GAP / (2 * math.sin(math.pi / (2 * max(n, 2)))), 3))
+        """How far from a server's centre a message just sent (or about to arrive) sits, in ring units: past the
+        server's edge, and far enough that messages a server sends at once to neighbouring servers (their links
+        π/n apart) sit :data:`_MESSAGE_GAP` apart -- a leader's heartbeats to 5 followers no longer pile up."""
+        self._ring_traces = 5 + len(MESSAGE_STYLES) + 4  # title, links, blocked, servers, labels, messages, drops,
+        self.dynamic_indices = list(range(0, self._ring_traces))  # status, network, badge
+        first_log = self._ring_traces + len(ROLE_COLORS) + 1
+        self.dynamic_indices += list(range(first_log, first_log + len(PANEL_TRACES)))
         self._label_at = {i: self._label_place(i) for i in self.ids}
-        low = min(y for _x, y in self.xy.values())
-        bottom_label = any(abs(x) <= 0.3 and y < 0 for x, y in self.xy.values())
-        self.y_bottom = round(low - self.radius - (0.42 if bottom_label else 0.05) - 0.3, 3)
-        self.y_top = round(1 + self.radius + 0.42 + 0.3, 3)
+        extents = [_ring_extent(size) for size in (range(1, self.max_n + 1) if max_n else [n])]
+        self.y_bottom = min(low for low, _high in extents)
+        self.y_top = max(high for _low, high in extents)
         self.x_edge = 2.55
 
     def _label_place(self, i: int) -> tuple[float, float, str]:
@@ -182,12 +214,16 @@ class ClusterPicture:
 
     # ---- the parts that change ------------------------------------------------
 
-    def dynamic(self, view: ClusterView, time: int | None = None) -> list[dict[str, Any]]:
-        """Trace dicts for every index in :attr:`dynamic_indices`, showing ``view`` at ``time``."""
+    def dynamic(self, view: ClusterView, time: int | None = None, *, title: str | None = None) -> list[dict[str, Any]]:
+        """Trace dicts for every index in :attr:`dynamic_indices`, showing ``view`` at ``time``; ``title`` (default:
+        :func:`members_title` with the picture's seed) above the ring."""
         t = view.time if time is None else time
         text = ink(self.theme)
         rate = float((getattr(view, "network", {}) or {}).get("drop_rate", 0.0))
         return [
+            dict(type="scatter", x=[-self.x_edge], y=[self.y_top], mode="text",
+                 text=[title or members_title(view, self.seed)], hoverinfo="skip", textposition="top right",
+                 cliponaxis=False, textfont=dict(size=15, color=text), showlegend=False, name="title", **_RING),
             self._links(rate),
             self._blocked(view),
             self._servers(view),
@@ -201,7 +237,7 @@ class ClusterPicture:
                  hoverinfo="skip", textposition="middle right", cliponaxis=False, textfont=dict(size=12, color=text),
                  showlegend=False, name="network", **_RING),
             self._loss_badge(rate),
-            *log_traces(view, self.log_first, self.log_width, xaxis="x2", yaxis="y2", theme=self.theme),
+            *panel_traces(view, self.log_first, self.log_width, xaxis="x2", yaxis="y2", theme=self.theme),
         ]
 
     def _loss_badge(self, drop_rate: float) -> dict[str, Any]:
@@ -331,8 +367,8 @@ class ClusterPicture:
         refused = ink(self.theme, "outline")
         flights = list(view.in_flight.values())
         where = [(f.msg.src, f.msg.dst, in_flight_fraction(f, t)) for f in flights]
-        edge = self.radius + 0.08
-        for flight, (src, dst, fraction), lane in zip(flights, where, fan_out(where)):
+        edge = self.message_edge
+        for flight, (src, dst, fraction), lane in zip(flights, where, fan_out(where, step=_MESSAGE_GAP * 0.8)):
             m = flight.msg
             kind = message_kind(m)
             x, y = message_xy(src, dst, self.n, fraction, lane=lane, edge=edge)
@@ -364,7 +400,7 @@ class ClusterPicture:
     def _drops(self, view: ClusterView, t: int) -> dict[str, Any]:
         xs, ys, hover = [], [], []
         for d in getattr(view, "recent_drops", lambda _t: [])(t):
-            x, y = message_xy(d.msg.src, d.msg.dst, self.n, d.fraction, edge=self.radius + 0.08)
+            x, y = message_xy(d.msg.src, d.msg.dst, self.n, d.fraction, edge=self.message_edge)
             xs.append(x)
             ys.append(y)
             hover.append(f"dropped at {d.time} ms ({d.reason}): {describe_message(d.msg)}")
@@ -381,8 +417,8 @@ class ClusterPicture:
         ``legend=False`` leaves plotly's legend out (the caller explains the
         symbols elsewhere): a smaller figure that the browser redraws faster.
         """
-        dyn = self.dynamic(view, time)
-        ring, logs = dyn[: -3], dyn[-3:]
+        dyn = self.dynamic(view, time, title=title)
+        ring, logs = dyn[: self._ring_traces], dyn[self._ring_traces :]
         outline = ink(self.theme, "outline")
         keys = [dict(type="scatter", x=[None], y=[None], mode="markers", name=ROLE_LABELS[role],
                      marker=dict(size=14, color=color, line=dict(width=1, color=outline)), **_RING)
@@ -392,13 +428,10 @@ class ClusterPicture:
         data = [*ring, *keys, *logs]
         if legend:
             _legend_only_what_is_drawn(data, [data])
-        xaxis2, yaxis2 = log_axes(self.n, self.log_first, self.log_width)
+        xaxis2, yaxis2 = panel_axes(self.log_width)
         hidden = dict(visible=False, fixedrange=True)
-        n_cfg = len(view.nodes)
         ring_height = 360
         layout = dict(
-            title=dict(text=title or f"A Raft cluster of {n_cfg} servers", x=0.01, y=0.985, yanchor="top",
-                       font=dict(size=15)),
             template=template(self.theme), height=height or (ring_height + 150 if legend else ring_height),
             margin=dict(l=10, r=10, t=34, b=10 if legend else 6),
             # constrain="domain": to keep the ring round plotly shrinks its box, never changes the ranges
@@ -409,13 +442,8 @@ class ClusterPicture:
                        constrain="domain", constraintoward="top", **hidden),
             xaxis2=dict(domain=[0.62, 1], anchor="y2", **xaxis2),
             yaxis2=dict(domain=[0.42 if legend else 0.14, 0.93], anchor="x2", **yaxis2),
-            shapes=log_shapes(self.n, xaxis="x2", yaxis="y2", theme=self.theme),
             showlegend=legend,
             legend=dict(orientation="h", x=0, y=0.27, yanchor="top", font=dict(size=11), traceorder="normal"),
-            annotations=[dict(text="Logs (cell colour and number = term" + (
-                                  f"; {CONFIG_MARK} = configuration entry)" if has_config_entry(view) else ")"),
-                              xref="paper", yref="paper",
-                              x=0.62, y=1.0, showarrow=False, xanchor="left", yanchor="top", font=dict(size=13))],
             hovermode="closest",
         )
         return go.Figure(dict(data=data, layout=layout), _validate=validate)
@@ -443,7 +471,8 @@ def _legend_only_what_is_drawn(data: list[dict[str, Any]], states: list[list[dic
 
 
 _FRAME_KEYS = ("x", "y", "text", "hovertext")
-_CONSTANT = {"servers": ("x", "y", "text"), "labels": ("x", "y"), "status": ("x", "y"), "network": ("x", "y"),
+_CONSTANT = {"title": ("x", "y"), "log heading": ("x", "y"), "server rows": ("x", "y", "text"),
+             "log index": ("x", "y"), "servers": ("x", "y", "text"), "labels": ("x", "y"), "status": ("x", "y"), "network": ("x", "y"),
              "loss badge": ("x", "y"), "links": ("x", "y"), "log cells": ("hovertext",)}
 
 
@@ -525,14 +554,14 @@ def animate(
     picture = ClusterPicture.for_view(final, theme)
     frames = []
     base: dict[str, Any] = {}
+    title = f"Raft cluster, {start}–{times[-1]} ms" + (f" — ⚠ cut short: {max_frames} frames max" if note else "")
     for t, scene in replay(events, times):
         if not base:
-            title = f"Raft cluster, {start}–{times[-1]} ms" + (f" — ⚠ cut short: {max_frames} frames max" if note else "")
             base = picture.figure(scene, t, title=title, validate=False).to_dict()
             for trace in base["data"]:
                 if trace.get("name") == "log cells" or (not details and trace.get("hoverinfo") == "text"):
                     trace["hoverinfo"] = "name" if trace.get("name") != "log cells" and "hovertext" in trace else "skip"
-        frames.append([_slim(d, details) for d in picture.dynamic(scene, t)])
+        frames.append([_slim(d, details) for d in picture.dynamic(scene, t, title=title)])
     states = []
     for f in frames:
         state = list(base["data"])

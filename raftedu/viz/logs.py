@@ -14,8 +14,9 @@ from .style import ROLE_COLORS, TERM_COLORSCALE, ink, node_name, template, term_
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["LOG_WINDOW", "UNCOMMITTED_OPACITY", "CELL_DY", "MARK_DY", "COMPACTED_SYMBOL", "CONFIG_MARK",
-           "has_config_entry", "log_window", "log_traces",
+__all__ = ["LOG_WINDOW", "UNCOMMITTED_OPACITY", "CELL_DY", "MARK_DY", "COMPACTED_SYMBOL", "MATCH_SYMBOL", "MATCH_DY",
+           "CONFIG_MARK",
+           "has_config_entry", "log_window", "log_traces", "panel_traces", "panel_axes", "PANEL_TRACES",
            "log_axes", "log_shapes", "snapshot_shapes", "log_grid", "log_frame"]
 
 LOG_WINDOW = 12
@@ -30,6 +31,11 @@ COMPACTED_SYMBOL = "square-open"
 """A cell a server compacted into its snapshot (dissertation §5.1) is hollow: outlined in its term's colour, still
 labelled with the term, and a bar (:func:`snapshot_shapes`) closes the server's snapshot on the right -- never colour
 alone."""
+MATCH_DY = 0.14
+"""Where the tip of a matchIndex mark sits in its follower's row: just under the cells (the arrow hangs below it)."""
+MATCH_SYMBOL = "arrow-bar-up"
+"""The leader's matchIndex for a follower: a filled arrow pointing up to a bar ("matched up to here"), its tip at the
+mark's point. Not a ▲: that is an AppendEntries reply on the ring (issue 29)."""
 CONFIG_MARK = "⚙"
 """Added to the term in a cell that holds a configuration (dissertation §4.1: a membership change is a log entry)."""
 
@@ -98,15 +104,15 @@ def log_traces(view: ClusterView, first: int, width: int, *, xaxis: str = "x", y
                              line=dict(width=[3 if s == COMPACTED_SYMBOL else 1 for s in symbols] if any_compacted else 1,
                                        color="rgb(80, 80, 80)")))
     marks = []
-    for which, symbol, name in ((0, "triangle-up", "leader's matchIndex for this follower"),
-                                (1, "triangle-up-open", "leader's nextIndex for this follower")):
+    for which, symbol, name, dy in ((0, MATCH_SYMBOL, "leader's matchIndex for this follower", MATCH_DY),
+                                    (1, "triangle-up-open", "leader's nextIndex for this follower", MARK_DY)):
         mx, my, mh = [], [], []
         what = "matchIndex" if which == 0 else "nextIndex"
         for leader, table in getattr(view, "progress", {}).items():
             for peer, values in table.items():
                 value = values[which]
                 mx.append(max(value, first - 1))
-                my.append(round(peer + MARK_DY, 2))
+                my.append(round(peer + dy, 2))
                 note = " (nothing matched yet)" if which == 0 and value == 0 else (
                     f" (left of the window: drawn at {first - 1})" if value < first - 1 else "")
                 mh.append(f"{node_name(leader)}'s {what} for {node_name(peer)}: {value}{note}")
@@ -119,10 +125,84 @@ def log_traces(view: ClusterView, first: int, width: int, *, xaxis: str = "x", y
 
 
 def _mark_colour(which: int, theme: str) -> str:
-    """Colour of a matchIndex (0: filled ▲, outlined in the page's outline ink) or nextIndex (1: hollow △) mark: the
+    """Colour of a matchIndex (0: a filled arrow up to a bar, outlined in the page's outline ink) or nextIndex (1:
+    hollow △) mark: the
     leader's blue, except a hollow △ on a dark page (plotly draws it as a stroke in this colour; blue is 2.2:1 there),
     which takes the outline ink."""
     return ink(theme, "outline") if which == 1 and theme == "dark" else ROLE_COLORS["leader"]
+
+
+PANEL_TRACES = ("log heading", "server rows", "row lines", "log index", "snapshot bars", "log cells",
+                "leader's matchIndex for this follower", "leader's nextIndex for this follower")
+"""The traces of the cluster picture's log panel (:func:`panel_traces`), in drawing order."""
+
+
+def panel_axes(width: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The log panel's (x, y) axes in the cluster picture: the same for every window and every cluster size.
+
+    x counts columns (0: values left of the window, 1..``width``: the window's indices), y runs from the top
+    row's edge (0) to the bottom row's edge (1). Every label is a trace (:func:`panel_traces`), so scrolling the
+    window or adding a server changes only traces: the browser replots them, not the whole figure (issue 29).
+    """
+    xaxis = dict(title=dict(text="log index", standoff=22), range=[-0.6, width + 0.6], showticklabels=False,
+                 ticks="", zeroline=False, showgrid=False, fixedrange=True)
+    yaxis = dict(range=[1, 0], showticklabels=False, ticks="", zeroline=False, showgrid=False, fixedrange=True)
+    return xaxis, yaxis
+
+
+def panel_traces(view: ClusterView, first: int, width: int, *, xaxis: str = "x", yaxis: str = "y",
+                 theme: str = "light") -> list[dict[str, Any]]:
+    """The log panel of the cluster picture on :func:`panel_axes`: one trace per name of :data:`PANEL_TRACES`.
+
+    The heading (naming ⚙ once a configuration entry exists), the servers' names left of their rows, the thin
+    lines between the rows, the index under each column (``none`` or ``≤k`` for the column left of the window), a
+    bold bar where each snapshot ends (dissertation §5.1), then :func:`log_traces`' cells and marks, moved into
+    columns and rows (row ``i`` of ``n`` spans ``(i-1)/n .. i/n``).
+    """
+    n = len(view.nodes)
+    text = ink(theme)
+
+    def row(y: float) -> float:  # log_traces' row units (row i spans i ± 0.5) -> fractions of the panel's height
+        return round((y - 0.5) / n, 4)
+
+    def column(x: int | float | None) -> float | None:
+        return None if x is None else x - first + 1
+
+    cells, match, nxt = log_traces(view, first, width, xaxis=xaxis, yaxis=yaxis, theme=theme)
+    for trace in (cells, match, nxt):
+        trace["x"] = [column(x) for x in trace["x"]]
+        trace["y"] = [row(y) for y in trace["y"]]
+    lines_x: list[float | None] = []
+    lines_y: list[float | None] = []
+    for i in range(1, n):
+        lines_x += [-0.6, width + 0.6, None]
+        lines_y += [i / n, i / n, None]
+    bars_x: list[float | None] = []
+    bars_y: list[float | None] = []
+    for i, node in view.nodes.items():
+        edge = node.snapshot_index + 0.5
+        if node.snapshot is not None and first <= edge <= first + width - 1:
+            bars_x += [column(edge), column(edge), None]
+            bars_y += [row(i + CELL_DY - 0.4), row(i + CELL_DY + 0.4), None]
+    heading = "Logs (cell colour and number = term" + (f"; {CONFIG_MARK} = configuration entry)"
+                                                       if has_config_entry(view) else ")")
+    ticks = ["none" if first == 1 else f"≤{first - 1}"] + [str(k) for k in range(first, first + width)]
+    # Every text sits on the axes' edge and grows outwards: plotly.js hides a point outside the axis ranges.
+    on = dict(xaxis=xaxis, yaxis=yaxis, hoverinfo="skip", showlegend=False, cliponaxis=False)
+    return [
+        dict(type="scatter", x=[-0.6], y=[0], mode="text", text=[heading], textposition="top right",
+             textfont=dict(size=13, color=text), name="log heading", **on),
+        dict(type="scatter", x=[-0.6] * n, y=[row(i) for i in view.nodes], mode="text",
+             text=[node_name(i) for i in view.nodes], textposition="middle left", textfont=dict(size=12, color=text),
+             name="server rows", **on),
+        dict(type="scatter", x=lines_x or [None], y=lines_y or [None], mode="lines",
+             line=dict(color=ink(theme, "faint"), width=1), name="row lines", **on),
+        dict(type="scatter", x=list(range(width + 1)), y=[1] * (width + 1), mode="text", text=ticks,
+             textposition="bottom center", textfont=dict(size=12, color=text), name="log index", **on),
+        dict(type="scatter", x=bars_x or [None], y=bars_y or [None], mode="lines", line=dict(color=text, width=4),
+             name="snapshot bars", **on),
+        cells, match, nxt,
+    ]
 
 
 def log_axes(n: int, first: int, width: int) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -159,9 +239,9 @@ def snapshot_shapes(view: ClusterView, first: int, width: int, *, xaxis: str = "
 def log_grid(source: Source, time: int | None = None, *, theme: str = "light") -> go.Figure:
     """A figure of every server's log at ``time`` (end of trace when None): index × server, coloured by term.
 
-    Faint cells are not yet known to be committed on that server; triangles
-    under a follower's cells are the leader's matchIndex (filled) and nextIndex
-    (open). ``theme`` is ``"light"`` or ``"dark"`` (JupyterLab's page theme).
+    Faint cells are not yet known to be committed on that server; under a
+    follower's cells, the leader's matchIndex (a filled arrow up to a bar) and
+    nextIndex (a hollow triangle). ``theme`` is ``"light"`` or ``"dark"`` (JupyterLab's page theme).
     """
     view = scene_at(source, time)
     width = max(8, max((len(n.log) for n in view.nodes.values()), default=0))

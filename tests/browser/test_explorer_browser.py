@@ -169,7 +169,8 @@ def test_every_click_keeps_figure_and_explanation_in_view_without_overlaps(lab: 
         leader = leader_in_status(page)
         assert leader is not None
         step(f"Crash S{leader}", f"S{leader} crashed")
-        step("Play", "real time", figure_changes=False)
+        step("Play", "", figure_changes=False)  # "Play → time runs at …", or already a tick's "Play ▶ t = …" on a
+        # loaded machine (the status bar's Idle comes late while play keeps the kernel busy)
         page.wait_for_timeout(1_500)
         step("Pause", "stopped at t = ", figure_changes=False)
         step("Run 1 s")
@@ -445,9 +446,9 @@ def test_etcd_panel_adds_a_learner_that_the_picture_marks_and_promotes_it(lab: L
                                ".some(t => t.textContent.includes('learner · term'))", timeout=45_000)
 
 
-# Bold lines of the explorer's log panel (plotly draws layout shapes as paths in its shape layers): snapshot bars.
-SNAPSHOT_BARS = (f"() => Array.from(document.querySelectorAll('{FIGURE} .shapelayer path'))"
-                 ".filter(p => parseFloat(p.style.strokeWidth) === 4).length")
+# The bold bars drawn where snapshots end: the "snapshot bars" trace, one line segment (a path) per bar.
+SNAPSHOT_BARS = (f"() => {{ const t = ({TRACE})('snapshot bars'); return t ? Array.from(t.querySelectorAll('path.js-line'))"
+                 ".filter(p => parseFloat(p.style.strokeWidth) === 4).length : 0; }")
 HOLLOW_CELLS = ("() => { const gd = document.querySelector('.raftedu-explorer .js-plotly-plot');"
                 " const t = gd && gd.data.find(t => t.name === 'log cells'); const s = t && t.marker.symbol;"
                 " return Array.isArray(s) ? s.filter(x => x === 'square-open').length : 0; }")
