@@ -16,7 +16,8 @@ from labpage import ARTIFACTS, BROWSER_MISSING, Lab, notebook_page, run_all, wai
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(bool(BROWSER_MISSING), reason=BROWSER_MISSING or "")]
 
-# For one static figure: its background, and the contrast of each of its texts (titles, ticks, legend) against it.
+# For one static figure: its background, and the contrast of each of its texts (titles, ticks, legend, text traces in
+# the course's text ink) against it.
 CONTRASTS = """(fig) => {
     const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number).slice(0, 3);
     const lum = ([r, g, b]) => [r, g, b].map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
@@ -24,7 +25,10 @@ CONTRASTS = """(fig) => {
     const svg = fig.querySelector('.main-svg');
     const bg = rgb(getComputedStyle(svg).backgroundColor);
     const texts = Array.from(fig.querySelectorAll('.gtitle, .xtick text, .ytick text, .g-xtitle text, .g-ytitle text, '
-                                                 + '.legendtext, .annotation-text'))
+                                                 + '.legendtext, .annotation-text, '
+                                                 // text traces in the course's text ink (the cluster picture's title,
+                                                 // status, log headings); role labels on markers keep their own ink
+                                                 + '.textpoint text[style*="fill: rgb(42, 63, 95)"]'))
         .filter(t => t.textContent.trim());
     return {bg, bgLum: lum(bg), texts: texts.map(t => {
         const [hi, lo] = [lum(rgb(getComputedStyle(t).fill)), lum(bg)].sort((a, b) => b - a);
