@@ -97,8 +97,9 @@ def figure_8(node_class: type[RaftNode] = RaftNode, seed: int = 11, *, branch: s
 
     * ``"d"``: S1 crashes; S5 wins term 5 with votes of S2, S3, S4 (its try
       for term 4 fails) and overwrites index 2 with "y" on them, while S1,
-      down, still holds 1, 2, 4 -- the paper's panel (d). "(d, later)": S1
-      restarts and S5 overwrites its index 2 too.
+      down, still holds 1, 2, 4 -- the moment the paper's caption of (d)
+      describes. "(d, later)": S1 restarts and S5 overwrites its index 2
+      too -- the logs the paper's drawing of (d) shows (all five 1, 3).
     * ``"e"``: S1 first replicates "z" to S2 and S3: index 3 commits, and
       index 2 with it. S1 then crashes and S5 runs three times and cannot
       win: S2 and S3 refuse it (in term 4 they already voted for S1; then

@@ -317,7 +317,7 @@ def legend_html() -> str:
     """
     roles = "".join(_swatch("octagon" if role == "crashed" else "circle-fill", color, ROLE_LABELS[role],
                             ring=2 if role == "leader" else 0) for role, color in ROLE_COLORS.items())
-    roles += _swatch("hexagon", ROLE_COLORS["follower"], "learner: log but no vote (§4.2.1)")
+    roles += _swatch("hexagon", ROLE_COLORS["follower"], "learner: log but no vote (dissertation §4.2.1)")
     messages = "".join(_swatch(symbol, color, name) for name, symbol, color, _size in MESSAGE_STYLES.values())
     other = (_swatch("✕", DROP_COLOR, "dropped message")
              + _swatch("╌", CUT_COLOR, "blocked link, dashed (half: one way)")
@@ -325,8 +325,8 @@ def legend_html() -> str:
              + _swatch("▰▱", "inherit", "election timer: time left")
              + _swatch("■", term_color(3), "log cell: colour and number = term")
              + _swatch("■", "rgba(49, 104, 142, 0.35)", "faint log cell: not known committed yet")
-             + _swatch("⚙", "inherit", "configuration entry (§4.1)")
-             + _swatch("□", term_color(3), "hollow log cell: in the snapshot (§5.1)")
+             + _swatch("⚙", "inherit", "configuration entry (dissertation §4.1)")
+             + _swatch("□", term_color(3), "hollow log cell: in the snapshot (dissertation §5.1)")
              + _swatch("┃", "inherit", "bold bar: where a snapshot ends")
              + _swatch(MATCH_SYMBOL, ROLE_COLORS["leader"], "matchIndex (leader's view; 'none')")
              + _swatch("△", ROLE_COLORS["leader"], "nextIndex (leader's view)", name="raftedu-next-index"))
@@ -724,13 +724,15 @@ class ClusterExplorer(W.VBox):
 
     def _etcd_panel(self, ids: tuple[int, ...] | list[int]) -> W.Widget:
         """etcd's options and operations: pre-vote, check-quorum, move-leader, member add/promote/remove."""
-        self.pre_vote = W.Checkbox(value=self._config["pre_vote"], description="pre-vote (§9.6)", indent=False,
-                                   layout=W.Layout(width="11em"))
-        self.check_quorum = W.Checkbox(value=self._config["check_quorum"], description="check-quorum (§6.2)",
+        self.pre_vote = W.Checkbox(value=self._config["pre_vote"], description="pre-vote", indent=False,
+                                   layout=W.Layout(width="11em"),
+                                   tooltip="pre-vote: a server asks whether it could win before it raises its term "
+                                           "(dissertation §9.6)")
+        self.check_quorum = W.Checkbox(value=self._config["check_quorum"], description="check-quorum",
                                        indent=False, layout=W.Layout(width="13em"),
                                        tooltip="check-quorum: a leader that hears from no majority for an election "
                                                "timeout steps down (dissertation §6.2); with it, a follower that "
-                                               "heard from a leader ignores RequestVote (§4.2.3)")
+                                               "heard from a leader ignores RequestVote (dissertation §4.2.3)")
         for box in (self.pre_vote, self.check_quorum):
             box.observe(lambda ch: self._syncing or self.set_options(pre_vote=self.pre_vote.value,
                                                                      check_quorum=self.check_quorum.value),
@@ -740,13 +742,14 @@ class ClusterExplorer(W.VBox):
         for label, name, tip in (
                 ("Transfer leadership", "transfer_leadership",
                  "Transfer leadership: the leader brings the chosen server up to date and tells it to start an "
-                 "election now (§3.10, etcdctl move-leader)"),
+                 "election now (dissertation §3.10, etcdctl move-leader)"),
                 ("Add server", "add_server",
-                 "Add server: start a new, empty server and add it as a learner (§4.2.1, etcdctl member add --learner)"),
+                 "Add server: start a new, empty server and add it as a learner (dissertation §4.2.1, "
+                 "etcdctl member add --learner)"),
                 ("Promote", "promote", "Promote: make the chosen learner a voter once it has caught up "
                                        "(etcdctl member promote)"),
-                ("Remove", "remove_server", "Remove: take the chosen server out of the cluster (§4.1, etcdctl member "
-                                            "remove)"),
+                ("Remove", "remove_server", "Remove: take the chosen server out of the cluster (dissertation §4.1, "
+                                            "etcdctl member remove)"),
                 ("Snapshot", "snapshot",
                  "Snapshot: the chosen server saves its state machine and discards the log entries it covers "
                  "(dissertation ch. 5); a follower left further behind then gets InstallSnapshot")):

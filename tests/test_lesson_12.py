@@ -73,7 +73,7 @@ def test_a_tail_lets_a_follower_slightly_behind_catch_up_from_the_log():
         assert had == 18 and c.nodes[c.leader()].snapshot_index == 20 and c.nodes[c.leader()].last_log_index == 25
         assert c.nodes[follower].applied == c.nodes[c.leader()].applied
     c, _, had, snapshots, entries = runs[0]
-    claim(NAME, "here 20 commands to deliver 7")
+    claim(NAME, "here a 20-command snapshot and 5 entries to deliver 7")
     assert [len(m.snapshot.state) for m in snapshots] == [20] and 25 - had == 7
     claim(NAME, "Without a tail the leader's log starts at index 21, so the follower, which needs index 19 next, gets "
                 "the snapshot up to index 20 and then entries 21–25")

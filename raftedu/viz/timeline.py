@@ -49,7 +49,8 @@ _START_SIZE = {"RequestVote": 9, "PreVote": 9, "TimeoutNow": 11, "AppendEntries"
 _OPEN = frozenset({"PreVote", "Heartbeat"})
 
 ARROW_NAMES = {"RequestVoteReply": "vote reply: granted (arrow)", "AppendEntriesReply": "AppendEntries reply: success (arrow)",
-               "PreVote": "PreVote (§9.6)", "TimeoutNow": "TimeoutNow (§3.10)", "InstallSnapshot": "InstallSnapshot (ch. 5)"}
+               "PreVote": "PreVote (dissertation §9.6)", "TimeoutNow": "TimeoutNow (dissertation §3.10)",
+               "InstallSnapshot": "InstallSnapshot (dissertation ch. 5)"}
 """Legend names where the timeline draws a kind differently from the cluster picture: every message here is an
 arrow, so the picture's "● granted" or "▲ success" markers would promise symbols that are not drawn."""
 
