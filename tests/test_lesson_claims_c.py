@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from raftedu import ClusterView, RaftNode
+from raftedu import Cluster, ClusterView, RaftNode
 from raftedu.kv import ClientAnswer, KVService, ReadConfirm, ReadConfirmReply, paused_leader_read
 from raftedu.raft import AppendEntries, Entry, PersistentState, RequestVote
 from raftedu.scenarios import figure_8, shorter_log_same_term
@@ -107,19 +107,24 @@ def test_the_keys_index_lists_every_key() -> None:
         assert f"]({name})" in index, f"solutions/lessons/README.md does not list {name}"
 
 
-def test_09_raftedu_followers_redirect_reads_where_etcd_serves_them_by_read_index() -> None:
-    """Issue 24 (clients): follower reads through ReadIndex are described (§6.4); raftedu's followers redirect."""
-    claim("09_linearizable_reads.ipynb", "ReadIndex also lets *followers* answer reads, taking load off the leader "
-                                         "(dissertation §6.4)")
-    claim("09_linearizable_reads.ipynb", "raftedu's followers redirect reads to the leader")
-    svc = KVService(5, clients=1, seed=7)
+def follower_get(n: int, **options: str) -> tuple[Cluster, list[str]]:
+    """A client's get sent to a follower of an n-server store (seed 7): the cluster and the conversation's messages."""
+    svc = KVService(n, clients=1, seed=7, **options)
     c = svc.cluster
     c.run_until(lambda c: c.leader() is not None, 2_000)
     follower = next(i for i in c.ids if i != c.leader())
     start = c.now
     svc.submit(1, "get", "x", to=follower)
     svc.run(300)
-    talk = list(svc.conversation(1, since=start).message)
+    return c, list(svc.conversation(1, since=start).message)
+
+
+def test_09_raftedu_followers_redirect_reads_where_etcd_serves_them_by_read_index() -> None:
+    """Issue 24 (clients): follower reads through ReadIndex are described (§6.4); raftedu's followers redirect."""
+    claim("09_linearizable_reads.ipynb", "ReadIndex also lets *followers* answer reads, taking load off the leader "
+                                         "(dissertation §6.4)")
+    claim("09_linearizable_reads.ipynb", "raftedu's followers redirect reads to the leader")
+    c, talk = follower_get(5)
     assert f"not the leader - try S{c.leader()}" in talk[1] and len(talk) == 4  # redirected, then answered
 
 
@@ -500,14 +505,7 @@ def test_09_an_etcd_serializable_read_is_weaker_than_local_mode() -> None:
     local mode lets only a server that believes it leads answer; its followers redirect (checked here)."""
     claim("09_linearizable_reads.ipynb", "(Its `--consistency=s`, serializable, reads are like this lesson's `\"local\"` "
           "mode, and weaker still: *any* member that receives one, a follower too, answers from its own copy")
-    svc = KVService(3, clients=1, seed=7, read_mode="local")
-    c = svc.cluster
-    c.run_until(lambda c: c.leader() is not None, 2_000)
-    follower = next(i for i in c.ids if i != c.leader())
-    start = c.now
-    svc.submit(1, "get", "x", to=follower)
-    svc.run(300)
-    first = list(svc.conversation(1, since=start).message)
+    _, first = follower_get(3, read_mode="local")
     assert any("not the leader" in m for m in first)  # raftedu's local read is a leader's, not any member's
 
 
