@@ -1031,13 +1031,13 @@ class RaftNode(Server):
         if m.term < state.current_term:
             self.send(AppendEntriesReply(state.current_term, self.id, m.src, False))
             return
-        self.become_follower(m.src)  # the sender is the leaderId
+        self.become_follower(m.leader_id)
         self.reset_election_timer()
         prev = m.prev_log_index
         if prev < state.offset:  # never without snapshots
             self.append_below_snapshot(m)
             return
-        last = len(state.log) + state.offset  # the last log index
+        last = self.last_log_index
         if prev > last or self.term_at(prev) != m.prev_log_term:
             hint = self.conflict_hint(prev)
             self.send(AppendEntriesReply(state.current_term, self.id, m.src, False, 0, hint))
@@ -1169,7 +1169,7 @@ class RaftNode(Server):
         log[N] is of an earlier term, no entry below N is of the current one.
         """
         state, voters, me = self.state, self.voters, self.id
-        last = len(state.log) + state.offset  # the last log index
+        last = self.last_log_index
         others = sorted(map(self.match_index.get, voters - {me}, repeat(0)), reverse=True)
         needed = self.quorum - (me in voters)  # other voters that must store N (a leader being removed, §4.2.2:
         # every voter of the quorum is another server)
