@@ -54,13 +54,21 @@ _PASS_THROUGH = (NotImplementedError, MemoryError)
 """Exceptions from a node that are not its failure: unwritten code (an exercise starter) and running out of memory."""
 _WIDTH = len(EVENT_FIELDS)  # cells per event in the trace's storage
 _command = operator.attrgetter("command")  # an entry's command
-_SHIPPED = {cls: dict(vars(cls)) for cls in (RaftNode, Server)}  # the reference node's methods as imported
+
+
+def _own(cls: type) -> dict[str, Any]:
+    """A class's own attributes, without ``__slotnames__`` (a cache ``copyreg`` adds when an instance is copied or
+    pickled -- the explorer's checkpoints deep-copy nodes -- which changes no behaviour)."""
+    return {k: v for k, v in vars(cls).items() if k != "__slotnames__"}
+
+
+_SHIPPED = {cls: _own(cls) for cls in (RaftNode, Server)}  # the reference node's methods as imported
 
 
 def _shipped_reference(node_class: type) -> bool:
     """Whether ``node_class`` is the reference RaftNode with its methods (and Server's) as raftedu ships them, not
     patched in a notebook: only that node is trusted to report every state change itself (:meth:`Cluster._flush`)."""
-    return node_class is RaftNode and all(vars(cls) == methods for cls, methods in _SHIPPED.items())
+    return node_class is RaftNode and all(_own(cls) == methods for cls, methods in _SHIPPED.items())
 
 
 _CLIENT_SENT = FieldText("client sent {e.value!r} to S{e.node}")

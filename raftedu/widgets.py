@@ -317,7 +317,7 @@ def legend_html() -> str:
     """
     roles = "".join(_swatch("octagon" if role == "crashed" else "circle-fill", color, ROLE_LABELS[role],
                             ring=2 if role == "leader" else 0) for role, color in ROLE_COLORS.items())
-    roles += _swatch("hexagon", ROLE_COLORS["follower"], "learner: log but no vote (dissertation §4.2.1)")
+    roles += _swatch("hexagon", ROLE_COLORS["follower"], "learner: log but no vote")
     messages = "".join(_swatch(symbol, color, name) for name, symbol, color, _size in MESSAGE_STYLES.values())
     other = (_swatch("✕", DROP_COLOR, "dropped message")
              + _swatch("╌", CUT_COLOR, "blocked link, dashed (half: one way)")
@@ -325,8 +325,8 @@ def legend_html() -> str:
              + _swatch("▰▱", "inherit", "election timer: time left")
              + _swatch("■", term_color(3), "log cell: colour and number = term")
              + _swatch("■", "rgba(49, 104, 142, 0.35)", "faint log cell: not known committed yet")
-             + _swatch("⚙", "inherit", "configuration entry (dissertation §4.1)")
-             + _swatch("□", term_color(3), "hollow log cell: in the snapshot (dissertation §5.1)")
+             + _swatch("⚙", "inherit", "configuration entry")
+             + _swatch("□", term_color(3), "hollow log cell: in the snapshot")
              + _swatch("┃", "inherit", "bold bar: where a snapshot ends")
              + _swatch(MATCH_SYMBOL, ROLE_COLORS["leader"], "matchIndex (leader's view; 'none')")
              + _swatch("△", ROLE_COLORS["leader"], "nextIndex (leader's view)", name="raftedu-next-index"))

@@ -72,8 +72,9 @@ def test_drift_and_pauses_are_deterministic_recorded_in_true_time_and_replayable
 
 
 def test_a_paused_server_handles_nothing_until_it_resumes_then_every_message_that_waited() -> None:
-    claim("09_linearizable_reads.ipynb", "ms server `i` handles nothing — no timer fires, messages wait — and its clock "
-          "stands still; it resumes believing no time passed")
+    claim("09_linearizable_reads.ipynb", "ms server `i` handles nothing — no timer fires, messages wait.")
+    claim("09_linearizable_reads.ipynb", "The simulator models this check-then-act race by stopping the server's clock "
+          "for the pause: it resumes believing no time passed")
     c = Cluster(5, seed=1)
     c.run_until(lambda c: c.leader() is not None, 2_000)
     leader = c.leader()

@@ -105,8 +105,8 @@ REPLICATION_COLOR = OKABE_ITO["blue"]
 # Message kinds in drawing order: (legend name, marker symbol, colour, size).
 MESSAGE_STYLES: dict[str, tuple[str, str, str, int]] = {
     "RequestVote": ("RequestVote", "diamond", ELECTION_COLOR, 13),
-    "PreVote": ("PreVote (dissertation §9.6: would you vote?)", "diamond-open", ELECTION_COLOR, 13),
-    "TimeoutNow": ("TimeoutNow (dissertation §3.10: campaign now)", "star", ELECTION_COLOR, 15),
+    "PreVote": ("PreVote (would you vote?)", "diamond-open", ELECTION_COLOR, 13),
+    "TimeoutNow": ("TimeoutNow (campaign now)", "star", ELECTION_COLOR, 15),
     "RequestVoteReply": ("vote reply (● granted, ⊗ refused)", "circle", ELECTION_COLOR, 11),
     "AppendEntries": ("AppendEntries with entries", "square", REPLICATION_COLOR, 13),
     "InstallSnapshot": ("InstallSnapshot (ch. 5: a snapshot)", "pentagon", REPLICATION_COLOR, 14),
